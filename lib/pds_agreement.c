@@ -1,0 +1,1017 @@
+/* pds_agreement.c: agreements from <PDSAgreement> lines, and the decision.
+ *
+ * Everything is parsed and compiled when the configuration is read (tokens
+ * checked, dates converted, templates split into segments), so deciding a
+ * request only compares strings and allocates nothing but the detail text
+ * and the subject copy.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <apr_cstr.h>
+#include <apr_strings.h>
+
+#include "pds_agreement.h"
+
+#define ID_MAX        64   /* agreement id, party, purpose */
+#define VERSION_MAX   32
+#define TEMPLATE_MAX  1024
+#define SUBJECT_MAX   64
+#define SUBJECT_SEGMENT "{subject}"
+
+#define TOKEN_CHARS "A-Z a-z 0-9 . _ -"
+#define BASES "consent, contract, legal-obligation, vital-interests, " \
+              "public-task, legitimate-interests"
+#define METHODS "GET POST PUT PATCH DELETE"
+#define USE_PARTY "expected `Party <organisation>` (1 to 64 of " TOKEN_CHARS ")"
+#define USE_PURPOSE "expected `Purpose <purpose> [<purpose> ...]` " \
+                    "(each 1 to 64 of " TOKEN_CHARS ")"
+#define USE_BASIS "expected one of " BASES
+#define USE_VALID "expected two dates YYYY-MM-DD YYYY-MM-DD " \
+                  "(UTC, both days included)"
+#define USE_VERSION "expected `Version <token>` (1 to 32 of " TOKEN_CHARS ")"
+#define USE_RESOURCE "expected `Resource <METHOD> <template>` with METHOD " \
+                     "one of " METHODS ", e.g. " \
+                     "`Resource GET /citizens/{subject}/record`"
+#define USE_RELEASE "expected field paths such as " \
+                    "`Release name.given contacts[*].phone`"
+#define USE_SUBJECT "1 to 64 of A-Z a-z 0-9 _ -, starting with a letter " \
+                    "or digit"
+
+typedef struct pds_resource_t {
+    const char *text;        /* "GET /citizens/{subject}/record" */
+    const char *method;      /* "GET" */
+    int nseg;                /* "/a/b" has 2, "/a/" 2 (the last empty), "/" 1 */
+    const char **seg;        /* literal segments; NULL for {subject} */
+    apr_size_t *seglen;
+    int has_subject;
+} pds_resource_t;
+
+struct pds_agreement_t {
+    apr_pool_t *pool;
+    const char *id;
+    const char *version;         /* NULL: default "1" */
+    const char *party;
+    const char *legal_basis;
+    apr_array_header_t *purposes;   /* const char * */
+    const char *purpose_list;       /* "a, b": built by finish for details */
+    int valid_set;
+    apr_time_t valid_from;
+    apr_time_t valid_until;         /* inclusive: 23:59:59.999999 */
+    char from_text[11];             /* "YYYY-MM-DD" for details */
+    char until_text[11];
+    apr_array_header_t *resources;  /* pds_resource_t */
+    pds_fieldset_t *release;
+    int finished;
+};
+
+typedef struct token_t {
+    const char *text;
+    int pos;            /* offset of the token in the argument string */
+    int quoted;
+} token_t;
+
+static const char *const legal_bases[] = {
+    "consent", "contract", "legal-obligation", "vital-interests",
+    "public-task", "legitimate-interests", NULL
+};
+
+static const char *const methods[] = {
+    "GET", "POST", "PUT", "PATCH", "DELETE", NULL
+};
+
+/* --- small helpers ---------------------------------------------------------- */
+
+static int is_token_char(unsigned char c)
+{
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z')
+        || (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-';
+}
+
+/* [A-Za-z0-9._-]{1,max} */
+static int is_token(const char *s, apr_size_t max)
+{
+    apr_size_t n = 0;
+
+    if (s == NULL)
+        return 0;
+    for (; s[n] != '\0'; n++) {
+        if (n >= max || !is_token_char((unsigned char)s[n]))
+            return 0;
+    }
+    return n > 0;
+}
+
+static int is_space(char c)
+{
+    return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\v'
+        || c == '\f';
+}
+
+/* Renders a configured value for a message: quoted, shortened, printable. */
+static const char *show(char *buf, apr_size_t size, const char *s)
+{
+    apr_size_t i, o = 0, limit = size - 6;   /* room for quotes, "...", NUL */
+
+    buf[o++] = '"';
+    for (i = 0; s[i] != '\0' && o < limit; i++) {
+        unsigned char c = (unsigned char)s[i];
+
+        buf[o++] = (c >= 0x20 && c < 0x7F) ? (char)c : '?';
+    }
+    if (s[i] != '\0') {
+        memcpy(buf + o, "...", 3);
+        o += 3;
+    }
+    buf[o++] = '"';
+    buf[o] = '\0';
+    return buf;
+}
+
+/* Records a configuration error and returns APR_EINVAL. */
+static apr_status_t bad(pds_error_t *err, const char *keyword, int pos,
+                        const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 4, 5)))
+#endif
+    ;
+
+static apr_status_t bad(pds_error_t *err, const char *keyword, int pos,
+                        const char *fmt, ...)
+{
+    char text[PDS_ERROR_TEXT_LENGTH];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(text, sizeof(text), fmt, ap);
+    va_end(ap);
+    pds_error_set(err, "bad-agreement", pos, keyword, "%s", text);
+    return APR_EINVAL;
+}
+
+/* Splits args the way httpd splits directive arguments (ap_getword_conf):
+ * words separated by white space; a word may be in double or single quotes,
+ * inside which \" (or \') and \\ stand for the character. Stricter than
+ * httpd: an unterminated quote, or a closing quote glued to more text, is an
+ * error rather than guessed at. */
+static apr_status_t tokenize(apr_array_header_t **ptoks, apr_pool_t *p,
+                             const char *keyword, const char *args,
+                             pds_error_t *err)
+{
+    apr_array_header_t *toks = apr_array_make(p, 4, sizeof(token_t));
+    const char *s = args != NULL ? args : "";
+    /* Words are separated by at least one byte, so all of them with their
+     * NULs fit in the length of the line plus one. */
+    char *buf = apr_palloc(p, strlen(s) + 2);
+    apr_size_t i = 0, used = 0;
+
+    for (;;) {
+        token_t *t;
+        char *out;
+        apr_size_t start, o = 0;
+        char quote = 0;
+
+        while (is_space(s[i]))
+            i++;
+        if (s[i] == '\0')
+            break;
+        start = i;
+        if (s[i] == '"' || s[i] == '\'')
+            quote = s[i++];
+        out = buf + used;
+        for (;;) {
+            char c = s[i];
+
+            if (c == '\0') {
+                if (quote != 0)
+                    return bad(err, keyword, (int)start,
+                               "%s: the quote at offset %d is never closed; "
+                               "end the value with %c", keyword, (int)start,
+                               quote);
+                break;
+            }
+            if (quote != 0 && c == quote) {
+                i++;
+                if (s[i] != '\0' && !is_space(s[i]))
+                    return bad(err, keyword, (int)i,
+                               "%s: text follows a closing quote at offset "
+                               "%d; put a space between values", keyword,
+                               (int)i);
+                break;
+            }
+            if (quote == 0 && is_space(c))
+                break;
+            if (c == '\\' && (s[i + 1] == '\\'
+                              || (quote != 0 && s[i + 1] == quote)))
+                i++;
+            out[o++] = s[i++];
+        }
+        out[o] = '\0';
+        used += o + 1;
+        t = &APR_ARRAY_PUSH(toks, token_t);
+        t->text = out;
+        t->pos = (int)start;
+        t->quoted = quote != 0;
+    }
+    *ptoks = toks;
+    return APR_SUCCESS;
+}
+
+#define TOK(toks, i) (&APR_ARRAY_IDX((toks), (i), token_t))
+
+/* --- paths and templates ---------------------------------------------------- */
+
+/* RFC 3986 pchar without pct-encoded and ';': what a path segment may hold. */
+static int is_path_char(unsigned char c)
+{
+    if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z')
+        || (c >= '0' && c <= '9'))
+        return 1;
+    return c != '\0' && strchr("-._~!$&'()*+,=:@", c) != NULL;
+}
+
+static const char *char_problem(unsigned char c)
+{
+    if (c == '%')
+        return "percent-escapes are not accepted";
+    if (c == '\\')
+        return "backslashes are not accepted";
+    if (c == ';')
+        return "';' (path parameters) is not accepted";
+    if (c >= 0x80)
+        return "bytes outside ASCII are not accepted";
+    if (c < 0x20 || c == 0x7F)
+        return "control characters are not accepted";
+    if (c == '?' || c == '#')
+        return "'?' and '#' do not belong in a path";
+    return "only A-Z a-z 0-9 - . _ ~ ! $ & ' ( ) * + , = : @ are accepted "
+           "in a path segment";
+}
+
+/* Why path is not acceptable, or NULL; *pos is where. In a template a
+ * segment may be exactly "{subject}", once. */
+static const char *path_problem(const char *path, int is_template,
+                                apr_size_t *pos)
+{
+    apr_size_t start = 1, i;
+    int subjects = 0;
+
+    *pos = 0;
+    if (path == NULL || path[0] == '\0')
+        return "the path is empty";
+    if (path[0] != '/')
+        return "the path must start with '/'";
+    for (;;) {
+        apr_size_t len;
+
+        for (i = start; path[i] != '\0' && path[i] != '/'; i++)
+            ;
+        len = i - start;
+        if (len == 0 && path[i] == '/') {
+            *pos = start;
+            return "empty segments ('//') are not accepted";
+        }
+        if (is_template && len == sizeof(SUBJECT_SEGMENT) - 1
+            && memcmp(path + start, SUBJECT_SEGMENT, len) == 0) {
+            if (subjects++ > 0) {
+                *pos = start;
+                return "{subject} may appear only once";
+            }
+        }
+        else {
+            apr_size_t j;
+
+            for (j = start; j < i; j++) {
+                unsigned char c = (unsigned char)path[j];
+
+                if (is_template && (c == '{' || c == '}')) {
+                    *pos = j;
+                    return "'{' and '}' are only accepted as a whole "
+                           "segment {subject}";
+                }
+                if (!is_path_char(c)) {
+                    *pos = j;
+                    return char_problem(c);
+                }
+            }
+            if ((len == 1 && path[start] == '.')
+                || (len == 2 && path[start] == '.' && path[start + 1] == '.')) {
+                *pos = start;
+                return "dot segments ('.' and '..') are not accepted";
+            }
+        }
+        if (path[i] == '\0')
+            return NULL;
+        start = i + 1;
+    }
+}
+
+apr_status_t pds_request_path_check(const char *path, pds_error_t *err)
+{
+    apr_size_t pos;
+    const char *problem = path_problem(path, 0, &pos);
+
+    if (problem == NULL)
+        return APR_SUCCESS;
+    pds_error_set(err, "bad-path", (int)pos, "path", "%s (at offset %d)",
+                  problem, (int)pos);
+    return APR_EINVAL;
+}
+
+/* Subject rule on an unterminated span, so decide can check before copying. */
+static int subject_ok(const char *s, apr_size_t len)
+{
+    apr_size_t i;
+
+    if (len == 0 || len > SUBJECT_MAX)
+        return 0;
+    if (s[0] == '_' || s[0] == '-')
+        return 0;
+    for (i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)s[i];
+
+        if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z')
+              || (c >= '0' && c <= '9') || c == '_' || c == '-'))
+            return 0;
+    }
+    return 1;
+}
+
+apr_status_t pds_subject_check(const char *subject, pds_error_t *err)
+{
+    if (subject != NULL && subject_ok(subject, strlen(subject)))
+        return APR_SUCCESS;
+    pds_error_set(err, "bad-subject", -1, "subject",
+                  "the subject identifier is not valid: expected "
+                  USE_SUBJECT);
+    return APR_EINVAL;
+}
+
+/* Splits a checked template into its segments, once, at configuration time. */
+static void compile_template(pds_resource_t *r, const char *templ,
+                             apr_pool_t *p)
+{
+    const char *s;
+    int n = 1, i;
+
+    for (s = templ + 1; *s != '\0'; s++) {
+        if (*s == '/')
+            n++;
+    }
+    r->nseg = n;
+    r->seg = apr_pcalloc(p, sizeof(*r->seg) * n);
+    r->seglen = apr_pcalloc(p, sizeof(*r->seglen) * n);
+    r->has_subject = 0;
+    s = templ + 1;
+    for (i = 0; i < n; i++) {
+        apr_size_t len = strcspn(s, "/");
+
+        if (len == sizeof(SUBJECT_SEGMENT) - 1
+            && memcmp(s, SUBJECT_SEGMENT, len) == 0) {
+            r->seg[i] = NULL;
+            r->has_subject = 1;
+        }
+        else {
+            r->seg[i] = apr_pstrmemdup(p, s, len);
+        }
+        r->seglen[i] = len;
+        s += len + 1;
+    }
+}
+
+/* Segment by segment; literals compare exactly, {subject} takes a whole
+ * non-empty segment; the counts must agree (so a trailing '/' matters). */
+static int resource_match(const pds_resource_t *r, const char *path,
+                          const char **subject, apr_size_t *subject_len)
+{
+    const char *s;
+    int i;
+
+    if (path == NULL || path[0] != '/')
+        return 0;
+    s = path + 1;
+    for (i = 0; i < r->nseg; i++) {
+        const char *slash = strchr(s, '/');
+        apr_size_t len = slash != NULL ? (apr_size_t)(slash - s) : strlen(s);
+        int last = i == r->nseg - 1;
+
+        if ((last && slash != NULL) || (!last && slash == NULL))
+            return 0;
+        if (r->seg[i] == NULL) {
+            if (len == 0)
+                return 0;
+            *subject = s;
+            *subject_len = len;
+        }
+        else if (len != r->seglen[i] || memcmp(s, r->seg[i], len) != 0) {
+            return 0;
+        }
+        s += len + 1;
+    }
+    return 1;
+}
+
+/* --- the agreement ---------------------------------------------------------- */
+
+apr_status_t pds_agreement_create(pds_agreement_t **pa, apr_pool_t *p,
+                                  const char *id, pds_error_t *err)
+{
+    pds_agreement_t *a;
+    char shown[64];
+    apr_status_t rv;
+
+    if (!is_token(id, ID_MAX))
+        return bad(err, "PDSAgreement", -1,
+                   "PDSAgreement: %s is not a valid agreement id; expected "
+                   "1 to 64 of " TOKEN_CHARS,
+                   show(shown, sizeof(shown), id != NULL ? id : ""));
+    a = apr_pcalloc(p, sizeof(*a));
+    a->pool = p;
+    a->id = apr_pstrdup(p, id);
+    a->purposes = apr_array_make(p, 2, sizeof(const char *));
+    a->resources = apr_array_make(p, 2, sizeof(pds_resource_t));
+    rv = pds_fieldset_create(&a->release, p);
+    if (rv != APR_SUCCESS) {
+        pds_error_set(err, "internal-error", -1, "PDSAgreement",
+                      "cannot create the Release set of agreement '%s'", id);
+        return rv;
+    }
+    *pa = a;
+    return APR_SUCCESS;
+}
+
+static apr_status_t set_party(pds_agreement_t *a, const char *kw,
+                              apr_array_header_t *toks, pds_error_t *err)
+{
+    token_t *t;
+    char shown[64];
+
+    if (a->party != NULL)
+        return bad(err, kw, -1, "%s given twice; an agreement has exactly "
+                   "one party", kw);
+    if (toks->nelts != 1)
+        return bad(err, kw, toks->nelts > 1 ? TOK(toks, 1)->pos : -1,
+                   "%s: needs exactly one organisation name, got %d; "
+                   USE_PARTY, kw, toks->nelts);
+    t = TOK(toks, 0);
+    if (!is_token(t->text, ID_MAX))
+        return bad(err, kw, t->pos, "%s: %s is not an organisation name; "
+                   USE_PARTY, kw, show(shown, sizeof(shown), t->text));
+    a->party = t->text;
+    return APR_SUCCESS;
+}
+
+static apr_status_t set_purpose(pds_agreement_t *a, const char *kw,
+                                apr_array_header_t *toks, pds_error_t *err)
+{
+    char shown[64];
+    int i, j;
+
+    if (toks->nelts == 0)
+        return bad(err, kw, -1, "%s: needs at least one purpose; "
+                   USE_PURPOSE, kw);
+    /* All or nothing: check every word before keeping any. */
+    for (i = 0; i < toks->nelts; i++) {
+        token_t *t = TOK(toks, i);
+
+        if (!is_token(t->text, ID_MAX))
+            return bad(err, kw, t->pos, "%s: %s is not a purpose name; "
+                       USE_PURPOSE, kw, show(shown, sizeof(shown), t->text));
+    }
+    for (i = 0; i < toks->nelts; i++) {
+        const char *name = TOK(toks, i)->text;
+
+        for (j = 0; j < a->purposes->nelts; j++) {
+            if (strcmp(APR_ARRAY_IDX(a->purposes, j, const char *), name) == 0)
+                break;
+        }
+        if (j == a->purposes->nelts)  /* a repeat is harmless */
+            APR_ARRAY_PUSH(a->purposes, const char *) = name;
+    }
+    return APR_SUCCESS;
+}
+
+static apr_status_t set_legal_basis(pds_agreement_t *a, const char *kw,
+                                    apr_array_header_t *toks,
+                                    pds_error_t *err)
+{
+    char shown[64];
+    token_t *t;
+    int i;
+
+    if (a->legal_basis != NULL)
+        return bad(err, kw, -1, "%s given twice; an agreement has exactly "
+                   "one legal basis", kw);
+    if (toks->nelts != 1)
+        return bad(err, kw, toks->nelts > 1 ? TOK(toks, 1)->pos : -1,
+                   "%s: needs exactly one legal basis, got %d; " USE_BASIS,
+                   kw, toks->nelts);
+    t = TOK(toks, 0);
+    for (i = 0; legal_bases[i] != NULL; i++) {
+        if (apr_cstr_casecmp(t->text, legal_bases[i]) == 0) {
+            a->legal_basis = legal_bases[i];
+            return APR_SUCCESS;
+        }
+    }
+    return bad(err, kw, t->pos, "%s: %s is not a legal basis; " USE_BASIS,
+               kw, show(shown, sizeof(shown), t->text));
+}
+
+static int is_digits(const char *s, int n)
+{
+    int i;
+
+    for (i = 0; i < n; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return 0;
+    }
+    return 1;
+}
+
+static int days_in_month(int year, int month)
+{
+    static const int days[] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
+
+    if (month == 2 && year % 4 == 0 && (year % 100 != 0 || year % 400 == 0))
+        return 29;
+    return days[month - 1];
+}
+
+/* "YYYY-MM-DD" (a real calendar day, 1970 to 9999) to 00:00:00 UTC. */
+static int parse_date(const char *s, apr_time_t *t)
+{
+    apr_time_exp_t tm;
+    int year, month, day;
+
+    if (strlen(s) != 10 || !is_digits(s, 4) || s[4] != '-'
+        || !is_digits(s + 5, 2) || s[7] != '-' || !is_digits(s + 8, 2))
+        return 0;
+    year = (s[0] - '0') * 1000 + (s[1] - '0') * 100 + (s[2] - '0') * 10
+        + (s[3] - '0');
+    month = (s[5] - '0') * 10 + (s[6] - '0');
+    day = (s[8] - '0') * 10 + (s[9] - '0');
+    if (year < 1970 || month < 1 || month > 12 || day < 1
+        || day > days_in_month(year, month))
+        return 0;
+    memset(&tm, 0, sizeof(tm));
+    tm.tm_year = year - 1900;
+    tm.tm_mon = month - 1;
+    tm.tm_mday = day;
+    return apr_time_exp_gmt_get(t, &tm) == APR_SUCCESS;
+}
+
+static apr_status_t set_valid(pds_agreement_t *a, const char *kw,
+                              apr_array_header_t *toks, pds_error_t *err)
+{
+    apr_time_t from, until;
+    char shown[64];
+    int i;
+
+    if (a->valid_set)
+        return bad(err, kw, -1, "%s given twice; an agreement has exactly "
+                   "one validity period", kw);
+    if (toks->nelts != 2)
+        return bad(err, kw, toks->nelts > 2 ? TOK(toks, 2)->pos : -1,
+                   "%s: needs two dates, got %d; " USE_VALID, kw,
+                   toks->nelts);
+    for (i = 0; i < 2; i++) {
+        token_t *t = TOK(toks, i);
+
+        if (!parse_date(t->text, i == 0 ? &from : &until))
+            return bad(err, kw, t->pos, "%s: %s is not a date; " USE_VALID,
+                       kw, show(shown, sizeof(shown), t->text));
+    }
+    if (from > until)
+        return bad(err, kw, TOK(toks, 1)->pos, "%s: the period ends (%s) "
+                   "before it starts (%s); " USE_VALID, kw,
+                   TOK(toks, 1)->text, TOK(toks, 0)->text);
+    a->valid_from = from;
+    /* Inclusive: through the last microsecond of the last day. */
+    a->valid_until = until + apr_time_from_sec(86400) - 1;
+    memcpy(a->from_text, TOK(toks, 0)->text, 11);
+    memcpy(a->until_text, TOK(toks, 1)->text, 11);
+    a->valid_set = 1;
+    return APR_SUCCESS;
+}
+
+static apr_status_t set_version(pds_agreement_t *a, const char *kw,
+                                apr_array_header_t *toks, pds_error_t *err)
+{
+    char shown[64];
+    token_t *t;
+
+    if (a->version != NULL)
+        return bad(err, kw, -1, "%s given twice; an agreement has one "
+                   "version", kw);
+    if (toks->nelts != 1)
+        return bad(err, kw, toks->nelts > 1 ? TOK(toks, 1)->pos : -1,
+                   "%s: needs exactly one version, got %d; " USE_VERSION,
+                   kw, toks->nelts);
+    t = TOK(toks, 0);
+    if (!is_token(t->text, VERSION_MAX))
+        return bad(err, kw, t->pos, "%s: %s is not a version; " USE_VERSION,
+                   kw, show(shown, sizeof(shown), t->text));
+    a->version = t->text;
+    return APR_SUCCESS;
+}
+
+static apr_status_t set_resource(pds_agreement_t *a, const char *kw,
+                                 apr_array_header_t *toks, pds_error_t *err)
+{
+    char shown[64];
+    token_t *m, *t;
+    const char *method = NULL, *problem, *text;
+    pds_resource_t *r;
+    apr_size_t pos;
+    int i;
+
+    if (toks->nelts != 2)
+        return bad(err, kw, toks->nelts > 2 ? TOK(toks, 2)->pos : -1,
+                   "%s: needs a method and a template, got %d value%s; "
+                   USE_RESOURCE, kw, toks->nelts,
+                   toks->nelts == 1 ? "" : "s");
+    m = TOK(toks, 0);
+    t = TOK(toks, 1);
+    for (i = 0; methods[i] != NULL; i++) {
+        if (strcmp(m->text, methods[i]) == 0)
+            method = methods[i];
+    }
+    if (method == NULL) {
+        if (apr_cstr_casecmp(m->text, "HEAD") == 0)
+            return bad(err, kw, m->pos, "%s: HEAD cannot be covered: HEAD is "
+                       "never forwarded on an enforced location (clients use "
+                       "GET); expected one of " METHODS, kw);
+        for (i = 0; methods[i] != NULL; i++) {
+            if (apr_cstr_casecmp(m->text, methods[i]) == 0)
+                return bad(err, kw, m->pos, "%s: methods are case-sensitive: "
+                           "write %s; expected one of " METHODS, kw,
+                           methods[i]);
+        }
+        return bad(err, kw, m->pos, "%s: %s is not a method an agreement can "
+                   "cover; expected one of " METHODS, kw,
+                   show(shown, sizeof(shown), m->text));
+    }
+    if (strlen(t->text) > TEMPLATE_MAX)
+        return bad(err, kw, t->pos, "%s: the template is longer than %d "
+                   "bytes", kw, TEMPLATE_MAX);
+    problem = path_problem(t->text, 1, &pos);
+    if (problem != NULL)
+        return bad(err, kw, t->pos + (t->quoted ? 1 : 0) + (int)pos,
+                   "%s: template %s: %s (at offset %d of the template); "
+                   "expected an absolute path whose segments are literals "
+                   "or {subject}, e.g. /citizens/{subject}/record", kw,
+                   show(shown, sizeof(shown), t->text), problem, (int)pos);
+    text = apr_pstrcat(a->pool, method, " ", t->text, NULL);
+    for (i = 0; i < a->resources->nelts; i++) {
+        if (strcmp(APR_ARRAY_IDX(a->resources, i, pds_resource_t).text,
+                   text) == 0)
+            return APR_SUCCESS;   /* a repeat is harmless */
+    }
+    r = &APR_ARRAY_PUSH(a->resources, pds_resource_t);
+    r->text = text;
+    r->method = method;
+    compile_template(r, t->text, a->pool);
+    return APR_SUCCESS;
+}
+
+static apr_status_t set_release(pds_agreement_t *a, const char *kw,
+                                apr_array_header_t *toks, pds_error_t *err)
+{
+    char shown[64];
+    int i;
+
+    if (toks->nelts == 0)
+        return bad(err, kw, -1, "%s: needs at least one field path; "
+                   USE_RELEASE, kw);
+    for (i = 0; i < toks->nelts; i++) {
+        token_t *t = TOK(toks, i);
+        pds_error_t local;
+        apr_status_t rv;
+
+        pds_error_clear(&local);
+        rv = pds_fieldset_add(a->release, t->text, &local);
+        if (rv != APR_SUCCESS)
+            return bad(err, kw, local.position >= 0
+                                ? t->pos + (t->quoted ? 1 : 0) + local.position
+                                : t->pos,
+                       "%s: %s: %s; " USE_RELEASE, kw,
+                       show(shown, sizeof(shown), t->text),
+                       local.text[0] != '\0' ? local.text
+                                             : "not a field path");
+    }
+    return APR_SUCCESS;
+}
+
+typedef apr_status_t (*setter_fn)(pds_agreement_t *a, const char *kw,
+                                  apr_array_header_t *toks, pds_error_t *err);
+
+static const struct {
+    const char *name;
+    setter_fn set;
+} keywords[] = {
+    { "Party",      set_party },
+    { "Purpose",    set_purpose },
+    { "LegalBasis", set_legal_basis },
+    { "Valid",      set_valid },
+    { "Version",    set_version },
+    { "Resource",   set_resource },
+    { "Release",    set_release },
+    { NULL, NULL }
+};
+
+apr_status_t pds_agreement_set(pds_agreement_t *a, const char *keyword,
+                               const char *args, pds_error_t *err)
+{
+    apr_array_header_t *toks = NULL;
+    apr_status_t rv;
+    char shown[64];
+    int i;
+
+    if (a == NULL || keyword == NULL || keyword[0] == '\0')
+        return bad(err, keyword != NULL ? keyword : "", -1,
+                   "a line of the agreement has no keyword");
+    if (a->finished)
+        return bad(err, keyword, -1, "agreement '%s' is complete and cannot "
+                   "be changed", a->id);
+    for (i = 0; keywords[i].name != NULL; i++) {
+        if (apr_cstr_casecmp(keyword, keywords[i].name) == 0)
+            break;
+    }
+    if (keywords[i].name == NULL)
+        return bad(err, keyword, -1, "%s is not an agreement keyword; known: "
+                   "Party, Purpose, LegalBasis, Valid, Version, Resource, "
+                   "Release", show(shown, sizeof(shown), keyword));
+    rv = tokenize(&toks, a->pool, keyword, args, err);
+    if (rv != APR_SUCCESS)
+        return rv;
+    return keywords[i].set(a, keyword, toks, err);
+}
+
+apr_status_t pds_agreement_finish(pds_agreement_t *a, pds_error_t *err)
+{
+    int i, has_get = 0;
+    const char *missing = NULL, *hint = NULL;
+    char *list, *o;
+    apr_size_t len = 0;
+
+    if (a == NULL)
+        return bad(err, "PDSAgreement", -1, "no agreement to finish");
+    if (a->finished)
+        return APR_SUCCESS;
+    if (a->party == NULL) {
+        missing = "Party";
+        hint = "`Party <organisation>`";
+    }
+    else if (a->purposes->nelts == 0) {
+        missing = "Purpose";
+        hint = "`Purpose <purpose> [<purpose> ...]`";
+    }
+    else if (a->legal_basis == NULL) {
+        missing = "LegalBasis";
+        hint = "`LegalBasis <basis>` (one of " BASES ")";
+    }
+    else if (!a->valid_set) {
+        missing = "Valid";
+        hint = "`Valid <YYYY-MM-DD> <YYYY-MM-DD>` (UTC, both days included)";
+    }
+    else if (a->resources->nelts == 0) {
+        missing = "Resource";
+        hint = "`Resource <METHOD> <template>`, e.g. "
+               "`Resource GET /citizens/{subject}/record`";
+    }
+    if (missing != NULL)
+        return bad(err, "PDSAgreement", -1, "agreement '%s' has no %s: add %s",
+                   a->id, missing, hint);
+    for (i = 0; i < a->resources->nelts; i++) {
+        if (strcmp(APR_ARRAY_IDX(a->resources, i, pds_resource_t).method,
+                   "GET") == 0)
+            has_get = 1;
+    }
+    if (has_get && pds_fieldset_count(a->release) == 0)
+        return bad(err, "PDSAgreement", -1, "agreement '%s' has a GET "
+                   "resource but no Release, so nothing could ever be "
+                   "released: add `Release <field path> ...`", a->id);
+
+    /* "a, b, c" once, for the details of purpose denials. */
+    for (i = 0; i < a->purposes->nelts; i++)
+        len += strlen(APR_ARRAY_IDX(a->purposes, i, const char *)) + 2;
+    list = o = apr_palloc(a->pool, len + 1);
+    for (i = 0; i < a->purposes->nelts; i++) {
+        const char *name = APR_ARRAY_IDX(a->purposes, i, const char *);
+        apr_size_t n = strlen(name);
+
+        if (i > 0) {
+            memcpy(o, ", ", 2);
+            o += 2;
+        }
+        memcpy(o, name, n);
+        o += n;
+    }
+    *o = '\0';
+    a->purpose_list = list;
+    a->finished = 1;
+    return APR_SUCCESS;
+}
+
+const char *pds_agreement_id(const pds_agreement_t *a)
+{
+    return a->id;
+}
+
+const char *pds_agreement_version(const pds_agreement_t *a)
+{
+    return a->version != NULL ? a->version : "1";
+}
+
+const char *pds_agreement_party(const pds_agreement_t *a)
+{
+    return a->party;
+}
+
+const char *pds_agreement_legal_basis(const pds_agreement_t *a)
+{
+    return a->legal_basis;
+}
+
+const apr_array_header_t *pds_agreement_purposes(const pds_agreement_t *a)
+{
+    return a->purposes;
+}
+
+apr_time_t pds_agreement_valid_from(const pds_agreement_t *a)
+{
+    return a->valid_from;
+}
+
+apr_time_t pds_agreement_valid_until(const pds_agreement_t *a)
+{
+    return a->valid_until;
+}
+
+const pds_fieldset_t *pds_agreement_release(const pds_agreement_t *a)
+{
+    return a->release;
+}
+
+int pds_agreement_resource_count(const pds_agreement_t *a)
+{
+    return a->resources->nelts;
+}
+
+const char *pds_agreement_resource(const pds_agreement_t *a, int index)
+{
+    if (index < 0 || index >= a->resources->nelts)
+        return NULL;
+    return APR_ARRAY_IDX(a->resources, index, pds_resource_t).text;
+}
+
+/* --- the decision ----------------------------------------------------------- */
+
+/* The first of a's resources matching method and path, or NULL. */
+static const pds_resource_t *agreement_match(const pds_agreement_t *a,
+                                             const char *method,
+                                             const char *path,
+                                             const char **subject,
+                                             apr_size_t *subject_len)
+{
+    int i;
+
+    for (i = 0; i < a->resources->nelts; i++) {
+        const pds_resource_t *r =
+            &APR_ARRAY_IDX(a->resources, i, pds_resource_t);
+
+        if (strcmp(r->method, method) == 0
+            && resource_match(r, path, subject, subject_len))
+            return r;
+    }
+    return NULL;
+}
+
+static int has_purpose(const pds_agreement_t *a, const char *purpose)
+{
+    int i;
+
+    for (i = 0; i < a->purposes->nelts; i++) {
+        if (strcmp(APR_ARRAY_IDX(a->purposes, i, const char *), purpose) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+static void deny(pds_decision_t *d, const char *reason,
+                 const pds_agreement_t *a, const char *detail)
+{
+    d->allowed = 0;
+    d->reason = reason;
+    d->agreement = a;
+    d->detail = detail;
+    d->subject = NULL;
+}
+
+void pds_agreements_decide(const apr_array_header_t *agreements,
+                           const pds_request_facts_t *facts,
+                           pds_decision_t *d, apr_pool_t *p)
+{
+    const pds_agreement_t *first = NULL, *first_purpose = NULL, *chosen = NULL;
+    const pds_resource_t *chosen_res = NULL;
+    const char *subject = NULL;
+    apr_size_t subject_len = 0;
+    int purpose_given, purpose_valid, i;
+
+    memset(d, 0, sizeof(*d));
+    if (facts == NULL || facts->organisation == NULL || facts->method == NULL
+        || facts->path == NULL) {
+        deny(d, "no-agreement", NULL, facts == NULL || facts->organisation
+             == NULL ? "the caller is not identified"
+                     : "the request has no method or path");
+        return;
+    }
+    purpose_given = facts->purpose != NULL && facts->purpose[0] != '\0';
+    purpose_valid = purpose_given && is_token(facts->purpose, ID_MAX);
+
+    for (i = 0; agreements != NULL && i < agreements->nelts; i++) {
+        const pds_agreement_t *a =
+            APR_ARRAY_IDX(agreements, i, const pds_agreement_t *);
+        const pds_resource_t *r;
+        const char *s = NULL;
+        apr_size_t slen = 0;
+
+        /* An agreement finish() has not accepted never applies. */
+        if (a == NULL || !a->finished
+            || strcmp(a->party, facts->organisation) != 0)
+            continue;
+        r = agreement_match(a, facts->method, facts->path, &s, &slen);
+        if (r == NULL)
+            continue;
+        if (first == NULL)
+            first = a;
+        if (!purpose_valid)
+            break;   /* the outcome is already known */
+        if (!has_purpose(a, facts->purpose))
+            continue;
+        if (first_purpose == NULL)
+            first_purpose = a;
+        if (facts->now < a->valid_from || facts->now > a->valid_until)
+            continue;
+        chosen = a;
+        chosen_res = r;
+        subject = s;
+        subject_len = slen;
+        break;
+    }
+
+    if (first == NULL) {
+        deny(d, "no-agreement", NULL, is_token(facts->method, 16)
+             ? apr_psprintf(p, "no agreement gives organisation '%s' %s "
+                            "access to this path", facts->organisation,
+                            facts->method)
+             : apr_psprintf(p, "no agreement gives organisation '%s' "
+                            "access to this path with this method",
+                            facts->organisation));
+        return;
+    }
+    if (!purpose_given) {
+        deny(d, "purpose-missing", first,
+             apr_psprintf(p, "declare the purpose of this request; "
+                          "agreement '%s' covers purposes %s", first->id,
+                          first->purpose_list));
+        return;
+    }
+    if (first_purpose == NULL) {
+        /* Only a well-formed purpose is echoed back. */
+        deny(d, "purpose-mismatch", first, purpose_valid
+             ? apr_psprintf(p, "agreement '%s' covers purposes %s; this "
+                            "request declared %s", first->id,
+                            first->purpose_list, facts->purpose)
+             : apr_psprintf(p, "agreement '%s' covers purposes %s; the "
+                            "declared purpose is not a purpose name (1 to "
+                            "64 of " TOKEN_CHARS ")", first->id,
+                            first->purpose_list));
+        return;
+    }
+    if (chosen == NULL) {
+        if (facts->now > first_purpose->valid_until)
+            deny(d, "agreement-expired", first_purpose,
+                 apr_psprintf(p, "agreement '%s' was valid until the end of "
+                              "%s (UTC)", first_purpose->id,
+                              first_purpose->until_text));
+        else
+            deny(d, "agreement-not-yet-valid", first_purpose,
+                 apr_psprintf(p, "agreement '%s' is valid from %s (UTC)",
+                              first_purpose->id, first_purpose->from_text));
+        return;
+    }
+    if (chosen_res->has_subject) {
+        if (!subject_ok(subject, subject_len)) {
+            deny(d, "bad-subject", chosen, "the subject identifier in the "
+                 "path is not valid: expected " USE_SUBJECT);
+            return;
+        }
+        d->subject = apr_pstrmemdup(p, subject, subject_len);
+    }
+    d->allowed = 1;
+    d->reason = NULL;
+    d->detail = NULL;
+    d->agreement = chosen;
+}

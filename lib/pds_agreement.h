@@ -1,0 +1,117 @@
+/* pds_agreement.h: data sharing agreements and the access decision.
+ *
+ * An agreement is built from the lines of a <PDSAgreement id> block: the glue
+ * hands each line's keyword and raw argument string to pds_agreement_set(),
+ * which parses and validates it, so everything a sysadmin can get wrong is
+ * found here, with a position, and unit-tested without httpd. Once
+ * pds_agreement_finish() has accepted it, an agreement is read-only.
+ *
+ * Keywords (case-insensitive, each documented in docs/directives.md):
+ *   Party       <organisation>               exactly once
+ *   Purpose     <purpose> [<purpose> ...]    at least once; may repeat
+ *   LegalBasis  consent | contract | legal-obligation | vital-interests |
+ *               public-task | legitimate-interests          exactly once
+ *   Valid       <YYYY-MM-DD> <YYYY-MM-DD>    exactly once; UTC, both days
+ *                                            included (from 00:00:00 to 23:59:59)
+ *   Version     <token>                      at most once; default "1"
+ *   Resource    <METHOD> <template>          at least once; may repeat
+ *   Release     <field path> [<path> ...]    may repeat; needed for GET
+ *
+ * A resource template is an absolute path whose segments are literals or
+ * exactly "{subject}", at most once: "/citizens/{subject}/record". Methods are
+ * GET, POST, PUT, PATCH and DELETE (HEAD is never matched: see docs).
+ *
+ * Arguments are split as httpd splits directive arguments (double or single
+ * quotes; \" \' \\ inside them), but an unterminated quote is an error.
+ * Party, purposes and the agreement id are 1 to 64 of [A-Za-z0-9._-]; a
+ * Version 1 to 32 of them. Repeated Purpose words and Resource lines are
+ * harmless. err->position is an offset into the argument string.
+ *
+ * Matching: methods, literals, parties and purposes compare exactly (case
+ * matters); {subject} takes one whole, non-empty segment; segment counts must
+ * agree, so a trailing "/" matters.
+ */
+#ifndef PDS_AGREEMENT_H
+#define PDS_AGREEMENT_H
+
+#include <apr_pools.h>
+#include <apr_tables.h>
+#include <apr_time.h>
+
+#include "pds_error.h"
+#include "pds_filter.h"
+
+typedef struct pds_agreement_t pds_agreement_t;
+
+apr_status_t pds_agreement_create(pds_agreement_t **pa, apr_pool_t *p,
+                                  const char *id, pds_error_t *err);
+
+/* One line of the block. err->code "bad-agreement"; err->source the keyword;
+ * err->text says what is wrong and what is expected. */
+apr_status_t pds_agreement_set(pds_agreement_t *a, const char *keyword,
+                               const char *args, pds_error_t *err);
+
+/* Checks the block is complete (missing keywords are named); a GET resource
+ * needs at least one Release path. Afterwards pds_agreement_set() refuses
+ * changes, and only finished agreements are ever applied by decide. */
+apr_status_t pds_agreement_finish(pds_agreement_t *a, pds_error_t *err);
+
+const char *pds_agreement_id(const pds_agreement_t *a);
+const char *pds_agreement_version(const pds_agreement_t *a);
+const char *pds_agreement_party(const pds_agreement_t *a);
+const char *pds_agreement_legal_basis(const pds_agreement_t *a); /* "consent", ... */
+const apr_array_header_t *pds_agreement_purposes(const pds_agreement_t *a);
+apr_time_t pds_agreement_valid_from(const pds_agreement_t *a);
+apr_time_t pds_agreement_valid_until(const pds_agreement_t *a);  /* inclusive */
+const pds_fieldset_t *pds_agreement_release(const pds_agreement_t *a);
+int pds_agreement_resource_count(const pds_agreement_t *a);
+/* "GET /citizens/{subject}/record", as configured. */
+const char *pds_agreement_resource(const pds_agreement_t *a, int index);
+
+/* Is this raw request path safe to decide on? Refuses (err->code "bad-path")
+ * anything that could make the policy and the back end see different
+ * resources: no leading "/", any "%" escape, "\", ";", NUL or control bytes,
+ * bytes >= 0x80, empty segments ("//"), and "." or ".." segments. The query
+ * string must already be split off. Segments hold only RFC 3986 pchar without
+ * escapes and ';' (A-Z a-z 0-9 - . _ ~ ! $ & ' ( ) * + , = : @), so a space,
+ * '?', '#', braces and the like are refused too. A trailing "/" is allowed. */
+apr_status_t pds_request_path_check(const char *path, pds_error_t *err);
+
+/* Is this subject identifier acceptable? 1 to 64 of [A-Za-z0-9_-], starting
+ * with a letter or digit. err->code "bad-subject". */
+apr_status_t pds_subject_check(const char *subject, pds_error_t *err);
+
+typedef struct pds_request_facts_t {
+    const char *organisation;  /* who is calling (already authenticated) */
+    const char *method;        /* "GET", ... as received */
+    const char *path;          /* raw path, already accepted by pds_request_path_check */
+    const char *purpose;       /* declared by the caller; NULL if none */
+    apr_time_t now;
+} pds_request_facts_t;
+
+typedef struct pds_decision_t {
+    int allowed;
+    const char *reason;                 /* NULL when allowed; a code in pds_reasons */
+    const char *detail;                 /* for people; never holds secrets;
+                                           NULL when allowed */
+    const pds_agreement_t *agreement;   /* the agreement applied, or the closest
+                                           candidate for a denial (may be NULL) */
+    const char *subject;                /* from {subject}; NULL if the template has none */
+} pds_decision_t;
+
+/* Decides a request against agreements (an array of const pds_agreement_t *,
+ * in configuration order). The rule, documented in docs/admin-guide.md:
+ *   1. candidates: agreements whose Party is the organisation and one of whose
+ *      resources matches method and path; none -> "no-agreement"
+ *   2. no purpose declared -> "purpose-missing"
+ *   3. keep candidates listing that purpose; none -> "purpose-mismatch"
+ *   4. keep candidates valid at now; none -> "agreement-expired" or
+ *      "agreement-not-yet-valid" (from the first candidate)
+ *   5. the first remaining candidate in configuration order applies; the
+ *      subject it captures must pass pds_subject_check -> else "bad-subject"
+ * Allocates detail strings from p. */
+void pds_agreements_decide(const apr_array_header_t *agreements,
+                           const pds_request_facts_t *facts,
+                           pds_decision_t *decision, apr_pool_t *p);
+
+#endif

@@ -1,0 +1,280 @@
+/* pds_audit.c: audit records as JSON Lines. */
+#include <stdlib.h>
+#include <string.h>
+
+#include <apr_strings.h>
+#include <jansson.h>
+
+#include "pds_audit.h"
+
+struct pds_audit_writer_t {
+    pds_audit_write_cb write;
+    void *baton;
+    apr_uint64_t seq;          /* records written so far */
+};
+
+/* Length of the well-formed UTF-8 sequence at s (RFC 3629: no overlongs, no
+ * surrogates, nothing above U+10FFFF), or 0 if it is not one. */
+static apr_size_t utf8_sequence(const unsigned char *s)
+{
+    unsigned char c = s[0];
+
+    if (c < 0x80)
+        return 1;
+    if (c >= 0xC2 && c <= 0xDF)
+        return (s[1] & 0xC0) == 0x80 ? 2 : 0;
+    if (c >= 0xE0 && c <= 0xEF) {
+        if ((c == 0xE0 && s[1] < 0xA0) || (c == 0xED && s[1] > 0x9F))
+            return 0;
+        return (s[1] & 0xC0) == 0x80 && (s[2] & 0xC0) == 0x80 ? 3 : 0;
+    }
+    if (c >= 0xF0 && c <= 0xF4) {
+        if ((c == 0xF0 && s[1] < 0x90) || (c == 0xF4 && s[1] > 0x8F))
+            return 0;
+        return (s[1] & 0xC0) == 0x80 && (s[2] & 0xC0) == 0x80
+            && (s[3] & 0xC0) == 0x80 ? 4 : 0;
+    }
+    return 0;
+}
+
+/* A JSON value for a string that came from outside (headers, addresses).
+ * An audit record must never be lost to a bad byte, so invalid UTF-8 is
+ * replaced by U+FFFD rather than refused; NULL becomes null. */
+static json_t *audit_string(const char *s, apr_pool_t *p)
+{
+    json_t *js;
+    const unsigned char *in;
+    char *out, *o;
+    apr_size_t n;
+
+    if (s == NULL)
+        return json_null();
+    js = json_string(s);
+    if (js != NULL)
+        return js;
+    /* Each bad byte grows to at most 3 bytes. */
+    out = apr_palloc(p, strlen(s) * 3 + 1);
+    o = out;
+    for (in = (const unsigned char *)s; *in != '\0'; in += n) {
+        n = utf8_sequence(in);
+        if (n == 0) {
+            memcpy(o, "\xEF\xBF\xBD", 3);
+            o += 3;
+            n = 1;
+        }
+        else {
+            memcpy(o, in, n);
+            o += n;
+        }
+    }
+    *o = '\0';
+    return json_string(out);
+}
+
+/* Adds key: value, taking the reference; returns 0 on any failure. */
+static int put(json_t *obj, const char *key, json_t *value)
+{
+    return value != NULL && json_object_set_new(obj, key, value) == 0;
+}
+
+static json_t *audit_fields(const apr_array_header_t *fields, apr_pool_t *p)
+{
+    json_t *arr;
+    int i;
+
+    arr = json_array();
+    if (arr == NULL || fields == NULL)
+        return arr;
+    for (i = 0; i < fields->nelts; i++) {
+        json_t *v = audit_string(APR_ARRAY_IDX(fields, i, const char *), p);
+
+        if (v == NULL || json_array_append_new(arr, v) != 0) {
+            json_decref(arr);
+            return NULL;
+        }
+    }
+    return arr;
+}
+
+/* RFC 3339, UTC, always six fractional digits: sortable as text. */
+static const char *audit_time(apr_time_t t, apr_pool_t *p)
+{
+    apr_time_exp_t tm;
+
+    if (apr_time_exp_gmt(&tm, t) != APR_SUCCESS)
+        return NULL;
+    return apr_psprintf(p, "%04d-%02d-%02dT%02d:%02d:%02d.%06dZ",
+                        tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+                        tm.tm_hour, tm.tm_min, tm.tm_sec, tm.tm_usec);
+}
+
+/* Formats rec; seq 0 means no "seq" member. */
+static apr_status_t audit_format(char **pline, apr_size_t *plen,
+                                 const pds_audit_record_t *rec,
+                                 apr_uint64_t seq, apr_pool_t *p,
+                                 pds_error_t *err)
+{
+    json_t *obj;
+    const char *when;
+    char *dumped;
+    apr_size_t len;
+    int ok;
+
+    if (pline == NULL || rec == NULL) {
+        pds_error_set(err, "internal-error", -1, "audit",
+                      "audit record missing");
+        return APR_EINVAL;
+    }
+    /* A record that says neither allow nor deny cannot be read back. */
+    if (rec->decision == NULL || (strcmp(rec->decision, "allow") != 0
+                                  && strcmp(rec->decision, "deny") != 0)) {
+        pds_error_set(err, "internal-error", -1, "audit",
+                      "audit record decision must be \"allow\" or \"deny\"");
+        return APR_EINVAL;
+    }
+    when = audit_time(rec->time, p);
+    if (when == NULL) {
+        pds_error_set(err, "internal-error", -1, "audit",
+                      "audit record time cannot be expressed as a date");
+        return APR_EINVAL;
+    }
+
+    obj = json_object();
+    if (obj == NULL)
+        goto nomem;
+    /* jansson keeps insertion order: this is the documented key order. */
+    ok = (seq == 0 || put(obj, "seq", json_integer((json_int_t)seq)))
+        && put(obj, "time", json_string(when))
+        && put(obj, "request_id", audit_string(rec->request_id, p))
+        && put(obj, "client_ip", audit_string(rec->client_ip, p))
+        && put(obj, "organisation", audit_string(rec->organisation, p))
+        && put(obj, "agreement", audit_string(rec->agreement, p))
+        && put(obj, "agreement_version",
+               audit_string(rec->agreement_version, p))
+        && put(obj, "purpose", audit_string(rec->purpose, p))
+        && put(obj, "legal_basis", audit_string(rec->legal_basis, p))
+        && put(obj, "subject", audit_string(rec->subject, p))
+        && put(obj, "method", audit_string(rec->method, p))
+        && put(obj, "path", audit_string(rec->path, p))
+        && put(obj, "decision", json_string(rec->decision))
+        && put(obj, "reason", audit_string(rec->reason, p))
+        && put(obj, "status", json_integer(rec->status))
+        && put(obj, "fields", audit_fields(rec->fields, p));
+    if (!ok) {
+        json_decref(obj);
+        goto nomem;
+    }
+    /* ENSURE_ASCII: every byte of the log is printable ASCII, so reading it
+     * in a terminal cannot be subverted by escape or bidi characters. */
+    dumped = json_dumps(obj, JSON_COMPACT | JSON_ENSURE_ASCII);
+    json_decref(obj);
+    if (dumped == NULL)
+        goto nomem;
+    len = strlen(dumped);
+    *pline = apr_palloc(p, len + 2);
+    memcpy(*pline, dumped, len);
+    (*pline)[len] = '\n';
+    (*pline)[len + 1] = '\0';
+    free(dumped);
+    if (plen != NULL)
+        *plen = len + 1;
+    return APR_SUCCESS;
+
+nomem:
+    pds_error_set(err, "internal-error", -1, "audit",
+                  "out of memory formatting an audit record");
+    return APR_ENOMEM;
+}
+
+apr_status_t pds_audit_format(char **pline, apr_size_t *plen,
+                              const pds_audit_record_t *rec, apr_pool_t *p,
+                              pds_error_t *err)
+{
+    return audit_format(pline, plen, rec, 0, p, err);
+}
+
+apr_status_t pds_audit_writer_create(pds_audit_writer_t **pw, apr_pool_t *p,
+                                     pds_audit_write_cb write, void *baton)
+{
+    pds_audit_writer_t *w;
+
+    if (pw == NULL || write == NULL)
+        return APR_EINVAL;
+    w = apr_pcalloc(p, sizeof(*w));
+    w->write = write;
+    w->baton = baton;
+    w->seq = 0;
+    *pw = w;
+    return APR_SUCCESS;
+}
+
+apr_status_t pds_audit_append(pds_audit_writer_t *w,
+                              const pds_audit_record_t *rec,
+                              apr_pool_t *scratch, pds_error_t *err)
+{
+    char *line;
+    apr_size_t len;
+    apr_status_t rv;
+
+    if (w == NULL) {
+        pds_error_set(err, "internal-error", -1, "audit", "no audit writer");
+        return APR_EINVAL;
+    }
+    rv = audit_format(&line, &len, rec, w->seq + 1, scratch, err);
+    if (rv != APR_SUCCESS)
+        return rv;
+    rv = w->write(w->baton, line, len);
+    if (rv != APR_SUCCESS) {
+        pds_error_set(err, "audit-unavailable", -1, "audit",
+                      "the audit record could not be written");
+        return rv;
+    }
+    /* Only written records take a number: a gap in seq means a lost line. */
+    w->seq++;
+    return APR_SUCCESS;
+}
+
+apr_uint64_t pds_audit_writer_seq(const pds_audit_writer_t *w)
+{
+    return w->seq;
+}
+
+void pds_audit_writer_set_seq(pds_audit_writer_t *w, apr_uint64_t seq)
+{
+    w->seq = seq;
+}
+
+apr_status_t pds_audit_last_seq(const char *tail, apr_size_t len,
+                                apr_uint64_t *seq, pds_error_t *err)
+{
+    apr_size_t end = len, start;
+    json_t *doc, *value;
+    json_error_t jerr;
+
+    *seq = 0;
+    /* Drop a partial last line: only complete lines are records. */
+    while (end > 0 && tail[end - 1] != '\n')
+        end--;
+    if (end == 0)
+        return APR_SUCCESS;
+    end--;                                  /* the newline itself */
+    start = end;
+    while (start > 0 && tail[start - 1] != '\n')
+        start--;
+    if (start == end) {
+        pds_error_set(err, "bad-audit-log", (int)start, "audit",
+                      "the audit log ends with an empty line");
+        return APR_EINVAL;
+    }
+    doc = json_loadb(tail + start, end - start, JSON_REJECT_DUPLICATES, &jerr);
+    value = doc ? json_object_get(doc, "seq") : NULL;
+    if (!json_is_integer(value) || json_integer_value(value) < 1) {
+        json_decref(doc);
+        pds_error_set(err, "bad-audit-log", (int)start, "audit",
+                      "the last line of the audit log is not a record with a seq");
+        return APR_EINVAL;
+    }
+    *seq = (apr_uint64_t)json_integer_value(value);
+    json_decref(doc);
+    return APR_SUCCESS;
+}

@@ -1,0 +1,819 @@
+/* pds_filter.c: field paths and the JSON allow-list filter.
+ *
+ * A field set is a tree compiled at configuration time. Filtering walks the
+ * INPUT document and looks each member up in the tree, so the output keeps the
+ * input's member order and lookups cost one hash probe per member. Nothing in
+ * a set changes after configuration: apply only reads it (apr_hash_get is a
+ * pure read; we never iterate a set's hashes, whose iterator is shared state).
+ *
+ * The output tree shares the input's values (json_incref) instead of copying
+ * them, and is written out by our own serialiser so that reals come back in
+ * their shortest round-trip form (jansson always writes 17 digits, turning
+ * 0.1 into 0.10000000000000001).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <apr_hash.h>
+#include <apr_strings.h>
+#include <jansson.h>
+
+#include "pds_filter.h"
+
+/* Longest field path accepted; keeps error positions well inside an int. */
+#define PDS_FIELD_PATH_MAX 1024
+
+#define PDS_PATH_SOURCE "field path"
+#define PDS_BODY_SOURCE "JSON body"
+
+typedef struct pds_field_node_t pds_field_node_t;
+
+struct pds_field_node_t {
+    const char *where;          /* the path to here, for error texts */
+    apr_hash_t *children;       /* member name -> node; NULL when none */
+    pds_field_node_t *each;     /* "[*]": every element of an array */
+    int whole;                  /* a path ends here: release all below */
+};
+
+/* One step of a parsed path: a member name, or "[*]" when name is NULL. */
+typedef struct pds_field_step_t {
+    const char *name;
+    apr_size_t len;
+} pds_field_step_t;
+
+typedef struct pds_field_path_t {
+    const char *text;
+    const pds_field_step_t *steps;
+    int nsteps;
+} pds_field_path_t;
+
+struct pds_fieldset_t {
+    apr_pool_t *pool;
+    pds_field_node_t *root;
+    apr_array_header_t *paths;  /* pds_field_path_t, in order first added */
+    apr_hash_t *known;          /* path text -> its pds_field_path_t */
+};
+
+/* ---- field paths ---------------------------------------------------------- */
+
+static int is_name_char(char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
+        || (c >= '0' && c <= '9')
+        || c == '_' || c == '-' || c == '$' || c == '@';
+}
+
+/* "'x'", "the end" or "byte 0xNN": safe to print whatever the byte. */
+static const char *describe_char(char c, char *buf, apr_size_t size)
+{
+    unsigned char u = (unsigned char)c;
+
+    if (u == 0)
+        return "the end";
+    if (u > 0x20 && u < 0x7f)
+        apr_snprintf(buf, size, "'%c'", c);
+    else
+        apr_snprintf(buf, size, "byte 0x%02X", (unsigned)u);
+    return buf;
+}
+
+static void path_error(pds_error_t *err, apr_size_t pos, const char *what,
+                       char found)
+{
+    char buf[16];
+
+    pds_error_set(err, "bad-field-path", (int)pos, PDS_PATH_SOURCE,
+                  "%s, found %s", what, describe_char(found, buf, sizeof(buf)));
+}
+
+/* Checks "[*]" at path + i (path[i] is '['). Returns 0 and sets err if not. */
+static int scan_each(const char *path, apr_size_t i, pds_error_t *err)
+{
+    if (path[i + 1] != '*') {
+        path_error(err, i + 1, "'[' must be followed by '*]'", path[i + 1]);
+        return 0;
+    }
+    if (path[i + 2] != ']') {
+        path_error(err, i + 2, "'[' must be followed by '*]'", path[i + 2]);
+        return 0;
+    }
+    return 1;
+}
+
+/* Parses path against the grammar in pds_filter.h. With steps NULL it only
+ * validates and counts; otherwise it fills steps (names point into path).
+ * Returns the number of steps, or -1 with err set. */
+static int scan_path(const char *path, pds_field_step_t *steps, pds_error_t *err)
+{
+    apr_size_t i = 0, start;
+    int n = 0, first = 1;
+
+    if (path == NULL || path[0] == '\0') {
+        pds_error_set(err, "bad-field-path", 0, PDS_PATH_SOURCE,
+                      "empty path: name a field, e.g. \"name.given\"");
+        return -1;
+    }
+    if (strlen(path) > PDS_FIELD_PATH_MAX) {
+        pds_error_set(err, "bad-field-path", PDS_FIELD_PATH_MAX, PDS_PATH_SOURCE,
+                      "a field path is at most %d characters",
+                      PDS_FIELD_PATH_MAX);
+        return -1;
+    }
+    for (;;) {
+        if (path[i] == '[') {
+            if (!first) {
+                path_error(err, i, "expected a name after '.' ('[*]' follows "
+                           "a name, or starts the path)", path[i]);
+                return -1;
+            }
+            if (!scan_each(path, i, err))
+                return -1;
+            if (steps != NULL) {
+                steps[n].name = NULL;
+                steps[n].len = 0;
+            }
+            n++;
+            i += 3;
+        }
+        else {
+            start = i;
+            while (is_name_char(path[i]))
+                i++;
+            if (i == start) {
+                if (first)
+                    path_error(err, i, "expected a name or '[*]'", path[i]);
+                else
+                    path_error(err, i, "expected a name after '.'", path[i]);
+                return -1;
+            }
+            if (steps != NULL) {
+                steps[n].name = path + start;
+                steps[n].len = i - start;
+            }
+            n++;
+            if (path[i] == '[') {
+                if (!scan_each(path, i, err))
+                    return -1;
+                if (steps != NULL) {
+                    steps[n].name = NULL;
+                    steps[n].len = 0;
+                }
+                n++;
+                i += 3;
+            }
+            else if (path[i] != '\0' && path[i] != '.') {
+                path_error(err, i, "a name holds only letters, digits, '_', "
+                           "'-', '$' and '@'", path[i]);
+                return -1;
+            }
+        }
+        first = 0;
+        if (path[i] == '\0')
+            return n;
+        if (path[i] != '.') {
+            path_error(err, i, "expected '.' or the end of the path after "
+                       "'[*]'", path[i]);
+            return -1;
+        }
+        i++;
+    }
+}
+
+static pds_field_node_t *node_create(apr_pool_t *p, const char *where)
+{
+    pds_field_node_t *node = apr_pcalloc(p, sizeof(*node));
+
+    node->where = where;
+    return node;
+}
+
+/* The node of the tree a path ends on, or NULL; *covered is set when a whole
+ * node is met on the way (or at the end). */
+static const pds_field_node_t *walk(const pds_fieldset_t *set,
+                                    const pds_field_step_t *steps, int n,
+                                    int *covered)
+{
+    const pds_field_node_t *node = set->root;
+    int k;
+
+    *covered = 0;
+    for (k = 0; k < n; k++) {
+        if (steps[k].name == NULL)
+            node = node->each;
+        else if (node->children != NULL)
+            node = apr_hash_get(node->children, steps[k].name,
+                                (apr_ssize_t)steps[k].len);
+        else
+            node = NULL;
+        if (node == NULL)
+            return NULL;
+        if (node->whole) {
+            *covered = 1;
+            return node;
+        }
+    }
+    return node;
+}
+
+apr_status_t pds_fieldset_create(pds_fieldset_t **pset, apr_pool_t *p)
+{
+    pds_fieldset_t *set;
+
+    if (pset == NULL || p == NULL)
+        return APR_EINVAL;
+    set = apr_pcalloc(p, sizeof(*set));
+    set->pool = p;
+    set->root = node_create(p, "");
+    set->paths = apr_array_make(p, 8, sizeof(pds_field_path_t));
+    set->known = apr_hash_make(p);
+    *pset = set;
+    return APR_SUCCESS;
+}
+
+apr_status_t pds_fieldset_add(pds_fieldset_t *set, const char *path,
+                              pds_error_t *err)
+{
+    pds_field_step_t *steps;
+    pds_field_path_t *entry;
+    pds_field_node_t *node, *next;
+    const char *text, *where;
+    int n, k;
+
+    if (set == NULL) {
+        pds_error_set(err, "internal-error", -1, PDS_PATH_SOURCE,
+                      "no field set to add to");
+        return APR_EINVAL;
+    }
+    n = scan_path(path, NULL, err);
+    if (n < 0)
+        return APR_EINVAL;
+    if (apr_hash_get(set->known, path, APR_HASH_KEY_STRING) != NULL)
+        return APR_SUCCESS;
+
+    text = apr_pstrdup(set->pool, path);
+    steps = apr_palloc(set->pool, sizeof(*steps) * (apr_size_t)n);
+    (void)scan_path(text, steps, NULL);
+
+    node = set->root;
+    for (k = 0; k < n && !node->whole; k++) {
+        if (steps[k].name == NULL) {
+            if (node->each == NULL) {
+                where = apr_pstrcat(set->pool, node->where, "[*]", NULL);
+                node->each = node_create(set->pool, where);
+            }
+            node = node->each;
+            continue;
+        }
+        next = NULL;
+        if (node->children == NULL)
+            node->children = apr_hash_make(set->pool);
+        else
+            next = apr_hash_get(node->children, steps[k].name,
+                                (apr_ssize_t)steps[k].len);
+        if (next == NULL) {
+            const char *name = apr_pstrmemdup(set->pool, steps[k].name,
+                                              steps[k].len);
+
+            where = node->where[0] == '\0'
+                ? name : apr_pstrcat(set->pool, node->where, ".", name, NULL);
+            next = node_create(set->pool, where);
+            apr_hash_set(node->children, steps[k].name,
+                         (apr_ssize_t)steps[k].len, next);
+        }
+        node = next;
+    }
+    node->whole = 1;
+
+    entry = apr_array_push(set->paths);
+    entry->text = text;
+    entry->steps = steps;
+    entry->nsteps = n;
+    apr_hash_set(set->known, text, APR_HASH_KEY_STRING, entry);
+    return APR_SUCCESS;
+}
+
+int pds_fieldset_count(const pds_fieldset_t *set)
+{
+    return set != NULL ? set->paths->nelts : 0;
+}
+
+const char *pds_fieldset_path(const pds_fieldset_t *set, int index)
+{
+    if (set == NULL || index < 0 || index >= set->paths->nelts)
+        return NULL;
+    return APR_ARRAY_IDX(set->paths, index, pds_field_path_t).text;
+}
+
+static int covers_steps(const pds_fieldset_t *set,
+                        const pds_field_path_t *path)
+{
+    int covered;
+
+    (void)walk(set, path->steps, path->nsteps, &covered);
+    return covered;
+}
+
+int pds_fieldset_covers(const pds_fieldset_t *set, const char *path)
+{
+    /* A step takes at least two characters with its separator ("a." or
+     * "[*]"), so a path that scans has at most this many. */
+    pds_field_step_t steps[PDS_FIELD_PATH_MAX / 2 + 1];
+    pds_field_path_t parsed;
+    int n;
+
+    if (set == NULL)
+        return 0;
+    n = scan_path(path, NULL, NULL);
+    if (n < 0)
+        return 0;
+    (void)scan_path(path, steps, NULL);
+    parsed.text = path;
+    parsed.steps = steps;
+    parsed.nsteps = n;
+    return covers_steps(set, &parsed);
+}
+
+apr_status_t pds_fieldset_intersect(pds_fieldset_t **pout, apr_pool_t *p,
+                                    const pds_fieldset_t *a,
+                                    const pds_fieldset_t *b)
+{
+    const pds_fieldset_t *from[2], *other[2];
+    pds_fieldset_t *out;
+    apr_status_t rv;
+    int s, i;
+
+    if (pout == NULL || p == NULL || a == NULL || b == NULL)
+        return APR_EINVAL;
+    rv = pds_fieldset_create(&out, p);
+    if (rv != APR_SUCCESS)
+        return rv;
+    from[0] = a; other[0] = b;
+    from[1] = b; other[1] = a;
+    for (s = 0; s < 2; s++) {
+        for (i = 0; i < from[s]->paths->nelts; i++) {
+            const pds_field_path_t *path =
+                &APR_ARRAY_IDX(from[s]->paths, i, pds_field_path_t);
+
+            if (!covers_steps(other[s], path))
+                continue;
+            rv = pds_fieldset_add(out, path->text, NULL);
+            if (rv != APR_SUCCESS)
+                return rv;
+        }
+    }
+    *pout = out;
+    return APR_SUCCESS;
+}
+
+/* ---- filtering ------------------------------------------------------------ */
+
+static const char *type_name(const json_t *v)
+{
+    switch (json_typeof(v)) {
+    case JSON_OBJECT:  return "an object";
+    case JSON_ARRAY:   return "an array";
+    case JSON_STRING:  return "a string";
+    case JSON_INTEGER:
+    case JSON_REAL:    return "a number";
+    case JSON_TRUE:
+    case JSON_FALSE:   return "a boolean";
+    case JSON_NULL:    return "null";
+    }
+    return "a value";
+}
+
+static apr_status_t type_error(pds_error_t *err, const pds_field_node_t *node,
+                               const json_t *v)
+{
+    const char *want;
+
+    if (node->children != NULL && node->each != NULL)
+        want = "an object or an array";
+    else if (node->each != NULL)
+        want = "an array";
+    else
+        want = "an object";
+    if (node->where[0] == '\0')
+        pds_error_set(err, "unexpected-type", -1, PDS_BODY_SOURCE,
+                      "expected %s at the top level, found %s", want,
+                      type_name(v));
+    else
+        pds_error_set(err, "unexpected-type", -1, PDS_BODY_SOURCE,
+                      "expected %s at '%s', found %s", want, node->where,
+                      type_name(v));
+    return APR_EINVAL;
+}
+
+static apr_status_t no_memory(pds_error_t *err)
+{
+    pds_error_set(err, "internal-error", -1, PDS_BODY_SOURCE,
+                  "out of memory while filtering the body");
+    return APR_ENOMEM;
+}
+
+/* Non-zero when no object or array in v is nested deeper than max; v itself
+ * sits at depth. Recursion stops at max + 1 levels. */
+static int depth_ok(json_t *v, int depth, int max)
+{
+    const char *key;
+    json_t *member;
+    size_t i;
+
+    if (json_is_object(v)) {
+        if (depth > max)
+            return 0;
+        json_object_foreach(v, key, member) {
+            if (!depth_ok(member, depth + 1, max))
+                return 0;
+        }
+    }
+    else if (json_is_array(v)) {
+        if (depth > max)
+            return 0;
+        json_array_foreach(v, i, member) {
+            if (!depth_ok(member, depth + 1, max))
+                return 0;
+        }
+    }
+    return 1;
+}
+
+/* Filters v through node. *out is a new reference, or NULL when nothing below
+ * v is released. Recursion follows the document, whose depth is checked. */
+static apr_status_t filter_value(const pds_field_node_t *node, json_t *v,
+                                 json_t **out, pds_error_t *err)
+{
+    apr_status_t rv;
+    json_t *result, *member, *kept;
+    const char *key;
+    size_t key_len, i;
+
+    *out = NULL;
+    if (node->whole) {
+        *out = json_incref(v);
+        return APR_SUCCESS;
+    }
+    if (json_is_null(v))
+        return APR_SUCCESS;
+
+    if (json_is_object(v) && node->children != NULL) {
+        result = json_object();
+        if (result == NULL)
+            return no_memory(err);
+        json_object_keylen_foreach(v, key, key_len, member) {
+            const pds_field_node_t *child =
+                apr_hash_get(node->children, key, (apr_ssize_t)key_len);
+
+            if (child == NULL)
+                continue;
+            rv = filter_value(child, member, &kept, err);
+            if (rv != APR_SUCCESS) {
+                json_decref(result);
+                return rv;
+            }
+            if (kept != NULL
+                && json_object_setn_new_nocheck(result, key, key_len,
+                                                kept) != 0) {
+                json_decref(result);
+                return no_memory(err);
+            }
+        }
+    }
+    else if (json_is_array(v) && node->each != NULL) {
+        result = json_array();
+        if (result == NULL)
+            return no_memory(err);
+        json_array_foreach(v, i, member) {
+            rv = filter_value(node->each, member, &kept, err);
+            if (rv != APR_SUCCESS) {
+                json_decref(result);
+                return rv;
+            }
+            if (kept != NULL && json_array_append_new(result, kept) != 0) {
+                json_decref(result);
+                return no_memory(err);
+            }
+        }
+    }
+    else {
+        return type_error(err, node, v);
+    }
+
+    if (json_is_object(result) ? json_object_size(result) == 0
+                               : json_array_size(result) == 0) {
+        json_decref(result);
+        return APR_SUCCESS;
+    }
+    *out = result;
+    return APR_SUCCESS;
+}
+
+/* Non-zero when path names at least one value present in v (null counts). */
+static int path_present(json_t *v, const pds_field_step_t *steps, int n)
+{
+    json_t *member;
+    size_t i;
+
+    if (n == 0)
+        return 1;
+    if (steps->name != NULL) {
+        if (!json_is_object(v))
+            return 0;
+        member = json_object_getn(v, steps->name, steps->len);
+        return member != NULL && path_present(member, steps + 1, n - 1);
+    }
+    if (!json_is_array(v))
+        return 0;
+    json_array_foreach(v, i, member) {
+        if (path_present(member, steps + 1, n - 1))
+            return 1;
+    }
+    return 0;
+}
+
+/* ---- serialising ---------------------------------------------------------- */
+
+/* With buf NULL the sink only counts, so the body is allocated once, exactly. */
+typedef struct pds_sink_t {
+    char *buf;
+    apr_size_t len;
+} pds_sink_t;
+
+static void put(pds_sink_t *s, const char *data, apr_size_t n)
+{
+    if (s->buf != NULL)
+        memcpy(s->buf + s->len, data, n);
+    s->len += n;
+}
+
+static void put_string(pds_sink_t *s, const char *str, apr_size_t n)
+{
+    static const char hex[] = "0123456789abcdef";
+    apr_size_t i, run = 0;
+    char esc[6];
+
+    put(s, "\"", 1);
+    for (i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)str[i];
+        const char *e = NULL;
+        apr_size_t elen = 2;
+
+        switch (c) {
+        case '"':  e = "\\\""; break;
+        case '\\': e = "\\\\"; break;
+        case '\b': e = "\\b"; break;
+        case '\f': e = "\\f"; break;
+        case '\n': e = "\\n"; break;
+        case '\r': e = "\\r"; break;
+        case '\t': e = "\\t"; break;
+        default:
+            if (c < 0x20) {
+                esc[0] = '\\'; esc[1] = 'u'; esc[2] = '0'; esc[3] = '0';
+                esc[4] = hex[c >> 4]; esc[5] = hex[c & 0xf];
+                e = esc;
+                elen = 6;
+            }
+        }
+        if (e == NULL) {
+            run++;
+            continue;
+        }
+        put(s, str + i - run, run);
+        run = 0;
+        put(s, e, elen);
+    }
+    put(s, str + n - run, run);
+    put(s, "\"", 1);
+}
+
+/* The shortest of %.15g..%.17g that reads back as d, in jansson's style:
+ * "100.0" rather than "100", "1e300" rather than "1e+300". */
+static void put_real(pds_sink_t *s, double d)
+{
+    char buf[64], *e, *digits, *end, *c;
+    int prec;
+    apr_size_t len;
+
+    for (prec = 15; prec <= 17; prec++) {
+        snprintf(buf, sizeof(buf), "%.*g", prec, d);
+        if (strtod(buf, NULL) == d)
+            break;
+    }
+    /* Whatever the C locale's decimal point, JSON's is '.'. */
+    for (c = buf; *c != '\0'; c++) {
+        if (*c == ',')
+            *c = '.';
+    }
+    len = strlen(buf);
+    e = strchr(buf, 'e');
+    if (e == NULL) {
+        if (strchr(buf, '.') == NULL && len + 2 < sizeof(buf)) {
+            memcpy(buf + len, ".0", 3);
+            len += 2;
+        }
+    }
+    else {
+        digits = e + 1;
+        if (*digits == '-')
+            digits++;
+        end = e + 1;
+        if (*end == '+' || *end == '-')
+            end++;
+        while (*end == '0' && end[1] != '\0')
+            end++;
+        memmove(digits, end, strlen(end) + 1);
+        len = strlen(buf);
+    }
+    put(s, buf, len);
+}
+
+static void put_value(pds_sink_t *s, json_t *v)
+{
+    char buf[32];
+    const char *key;
+    size_t key_len, i;
+    json_t *member;
+    int first = 1;
+
+    switch (json_typeof(v)) {
+    case JSON_OBJECT:
+        put(s, "{", 1);
+        json_object_keylen_foreach(v, key, key_len, member) {
+            if (!first)
+                put(s, ",", 1);
+            first = 0;
+            put_string(s, key, key_len);
+            put(s, ":", 1);
+            put_value(s, member);
+        }
+        put(s, "}", 1);
+        break;
+    case JSON_ARRAY:
+        put(s, "[", 1);
+        json_array_foreach(v, i, member) {
+            if (i > 0)
+                put(s, ",", 1);
+            put_value(s, member);
+        }
+        put(s, "]", 1);
+        break;
+    case JSON_STRING:
+        put_string(s, json_string_value(v), json_string_length(v));
+        break;
+    case JSON_INTEGER:
+        snprintf(buf, sizeof(buf), "%" JSON_INTEGER_FORMAT,
+                 json_integer_value(v));
+        put(s, buf, strlen(buf));
+        break;
+    case JSON_REAL:
+        put_real(s, json_real_value(v));
+        break;
+    case JSON_TRUE:
+        put(s, "true", 4);
+        break;
+    case JSON_FALSE:
+        put(s, "false", 5);
+        break;
+    case JSON_NULL:
+        put(s, "null", 4);
+        break;
+    }
+}
+
+/* ---- apply ---------------------------------------------------------------- */
+
+static apr_status_t parse_error(const json_error_t *jerr, pds_error_t *err)
+{
+    char what[JSON_ERROR_TEXT_LENGTH];
+    char *near;
+    int pos = jerr->position;
+
+    /* jansson returns without any error text only when it cannot allocate
+     * its lexer. */
+    if (jerr->text[0] == '\0')
+        return no_memory(err);
+    switch (json_error_code(jerr)) {
+    case json_error_out_of_memory:
+        return no_memory(err);
+    case json_error_duplicate_key:
+        pds_error_set(err, "duplicate-key", pos, PDS_BODY_SOURCE,
+                      "an object has the same member name twice (line %d, "
+                      "column %d)", jerr->line, jerr->column);
+        return APR_EINVAL;
+    case json_error_stack_overflow:
+        pds_error_set(err, "too-deep", pos, PDS_BODY_SOURCE,
+                      "nesting deeper than the parser allows (line %d, "
+                      "column %d)", jerr->line, jerr->column);
+        return APR_EINVAL;
+    default:
+        break;
+    }
+    /* jansson appends "near '<input>'": drop it, the body may be personal. */
+    apr_cpystrn(what, jerr->text, sizeof(what));
+    near = strstr(what, " near ");
+    if (near != NULL)
+        *near = '\0';
+    pds_error_set(err, "invalid-json", pos, PDS_BODY_SOURCE,
+                  "not valid JSON: %s (line %d, column %d)", what, jerr->line,
+                  jerr->column);
+    return APR_EINVAL;
+}
+
+apr_status_t pds_filter_apply(const pds_fieldset_t *set,
+                              const char *input, apr_size_t len,
+                              int max_depth,
+                              pds_filter_result_t *result,
+                              apr_pool_t *p, pds_error_t *err)
+{
+    const pds_field_node_t *root;
+    apr_array_header_t *released;
+    json_error_t jerr;
+    json_t *doc, *out = NULL;
+    pds_sink_t sink;
+    apr_status_t rv;
+    int i;
+
+    if (set == NULL || result == NULL || p == NULL
+        || (input == NULL && len > 0)) {
+        pds_error_set(err, "internal-error", -1, PDS_BODY_SOURCE,
+                      "pds_filter_apply called without a set, result or pool");
+        return APR_EINVAL;
+    }
+    if (max_depth <= 0)
+        max_depth = PDS_FILTER_DEFAULT_MAX_DEPTH;
+    if (len == 0) {
+        pds_error_set(err, "invalid-json", 0, PDS_BODY_SOURCE,
+                      "the body is empty");
+        return APR_EINVAL;
+    }
+
+    /* No JSON_ALLOW_NUL: a NUL inside a string is refused by the parser.
+     * jerr is zeroed as jansson leaves its error code unset on some paths. */
+    memset(&jerr, 0, sizeof(jerr));
+    doc = json_loadb(input, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY,
+                     &jerr);
+    if (doc == NULL)
+        return parse_error(&jerr, err);
+
+    if (!depth_ok(doc, 1, max_depth)) {
+        pds_error_set(err, "too-deep", -1, PDS_BODY_SOURCE,
+                      "objects and arrays nest deeper than %d levels",
+                      max_depth);
+        rv = APR_EINVAL;
+        goto done;
+    }
+
+    root = set->root;
+    if (!(json_is_object(doc) && (root->children != NULL || root->each == NULL))
+        && !(json_is_array(doc) && root->each != NULL)) {
+        rv = type_error(err, root, doc);
+        goto done;
+    }
+    if (json_is_object(doc) && root->children == NULL) {
+        out = json_object();         /* an empty set releases nothing */
+        rv = out != NULL ? APR_SUCCESS : no_memory(err);
+    }
+    else {
+        rv = filter_value(root, doc, &out, err);
+        if (rv == APR_SUCCESS && out == NULL) {
+            out = json_is_object(doc) ? json_object() : json_array();
+            if (out == NULL)
+                rv = no_memory(err);
+        }
+    }
+    if (rv != APR_SUCCESS)
+        goto done;
+
+    sink.buf = NULL;
+    sink.len = 0;
+    put_value(&sink, out);
+    sink.buf = apr_palloc(p, sink.len + 1);
+    if (sink.buf == NULL) {
+        rv = no_memory(err);
+        goto done;
+    }
+    sink.len = 0;
+    put_value(&sink, out);
+    sink.buf[sink.len] = '\0';
+
+    released = apr_array_make(p, set->paths->nelts > 0 ? set->paths->nelts : 1,
+                              sizeof(const char *));
+    for (i = 0; i < set->paths->nelts; i++) {
+        const pds_field_path_t *path =
+            &APR_ARRAY_IDX(set->paths, i, pds_field_path_t);
+
+        if (path_present(doc, path->steps, path->nsteps))
+            APR_ARRAY_PUSH(released, const char *) = path->text;
+    }
+
+    result->body = sink.buf;
+    result->length = sink.len;
+    result->released = released;
+    rv = APR_SUCCESS;
+
+done:
+    json_decref(out);
+    json_decref(doc);
+    return rv;
+}

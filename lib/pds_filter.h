@@ -1,0 +1,107 @@
+/* pds_filter.h: field paths and the JSON allow-list filter.
+ *
+ * A field path names a place in a JSON document:
+ *
+ *     path    = segment *( "." segment )
+ *     segment = name [ "[*]" ]  |  "[*]"          ("[*]" alone only first)
+ *     name    = 1*( ALPHA / DIGIT / "_" / "-" / "$" / "@" )
+ *
+ * "name.given" is the member "given" of the object "name"; "contacts[*].phone"
+ * is "phone" in every element of the array "contacts"; "[*].id" is "id" in
+ * every element of a top-level array. A path that ends on an object or array
+ * releases it whole.
+ *
+ * A pds_fieldset_t is the compiled allow-list of one agreement: a tree built
+ * once at configuration time and read-only afterwards (safe to share between
+ * threads). pds_filter_apply() builds a new document that holds only the
+ * members the set names; anything else, including members the back end adds
+ * later, is dropped.
+ *
+ * What the filter keeps, precisely:
+ *   - a path that ends on a value releases it whole, whatever its type; a null
+ *     there is released as null. "a" and "a.b" both added: "a" wins.
+ *   - a path that crosses a null, or a member that is absent, releases nothing
+ *     and is not an error.
+ *   - an object or array on the way to a released value is kept only when
+ *     something below it is released: {"name":{"family":"x"}} filtered by
+ *     "name.given" gives {}, and "contacts[*].phone" drops the elements that
+ *     hold no phone (a null element included). Whole releases keep everything.
+ *   - the top level is always returned ({} or [] when nothing matched).
+ *   - members keep the order they have in the input.
+ *   - a path that needs an object or array and meets another kind of value
+ *     (a string, number or boolean) is an error: "unexpected-type".
+ * Numbers are written back in their shortest form that reads as the same
+ * value (3.14 stays 3.14; 1e2 becomes 100.0); non-ASCII text stays UTF-8,
+ * unescaped; control characters, '"' and '\' are escaped.
+ */
+#ifndef PDS_FILTER_H
+#define PDS_FILTER_H
+
+#include <apr_pools.h>
+#include <apr_tables.h>
+
+#include "pds_error.h"
+
+/* Nesting deeper than this in a back-end document is refused. */
+#define PDS_FILTER_DEFAULT_MAX_DEPTH 32
+
+typedef struct pds_fieldset_t pds_fieldset_t;
+
+apr_status_t pds_fieldset_create(pds_fieldset_t **pset, apr_pool_t *p);
+
+/* Parses one path and adds it. On a syntax error, err->code is "bad-field-path",
+ * err->position the offset of the offending character in path, and the set is
+ * left as it was. Adding a path twice is harmless. */
+apr_status_t pds_fieldset_add(pds_fieldset_t *set, const char *path,
+                              pds_error_t *err);
+
+/* The paths added, in the order they were first added. pds_fieldset_path()
+ * returns NULL when index is out of range. */
+int pds_fieldset_count(const pds_fieldset_t *set);
+const char *pds_fieldset_path(const pds_fieldset_t *set, int index);
+
+/* Non-zero when set releases everything path names: path itself, or one of
+ * its ancestors ("name" covers "name.given", "contacts" covers
+ * "contacts[*].phone"). A path that does not parse is covered by nothing. */
+int pds_fieldset_covers(const pds_fieldset_t *set, const char *path);
+
+/* The fields in both a and b, as a new set in p: a path of either set is in
+ * the result when the other set covers it ("name" in a and "name.given" in b
+ * give "name.given"). Paths come in a's order, then b's. Neither input is
+ * changed. Used to narrow an agreement's release to what consent allows. */
+apr_status_t pds_fieldset_intersect(pds_fieldset_t **pout, apr_pool_t *p,
+                                    const pds_fieldset_t *a,
+                                    const pds_fieldset_t *b);
+
+typedef struct pds_filter_result_t {
+    char *body;                  /* compact JSON, NUL-terminated, pool memory */
+    apr_size_t length;           /* bytes in body, without the NUL */
+    apr_array_header_t *released;/* const char *: configured paths that matched
+                                    at least one value present in the input */
+} pds_filter_result_t;
+
+/* Parses input (exactly len bytes; need not be NUL-terminated), keeps only the
+ * members in set, and serialises the result compactly into pool memory.
+ *
+ * Refused, with err->code:
+ *   "invalid-json"    not JSON, trailing garbage, NUL in a string, invalid UTF-8,
+ *                     an integer beyond 64 bits, an empty body
+ *   "duplicate-key"   an object with the same member name twice
+ *   "too-deep"        nesting beyond max_depth (objects and arrays both count)
+ *   "unexpected-type" the top level is not an object (or not an array when the
+ *                     set starts with "[*]"), or a path crosses a value of the
+ *                     wrong kind (e.g. "name.given" where name is a string)
+ *   "internal-error"  out of memory (APR_ENOMEM)
+ * Other failures return APR_EINVAL. max_depth <= 0 means
+ * PDS_FILTER_DEFAULT_MAX_DEPTH; {} has depth 1, {"a":[]} depth 2. Error texts
+ * give the line and column, never any of the input's content.
+ * On failure *result is untouched and nothing of the input is returned.
+ * Safe to call from many threads on one set (each with its own pool).
+ */
+apr_status_t pds_filter_apply(const pds_fieldset_t *set,
+                              const char *input, apr_size_t len,
+                              int max_depth,
+                              pds_filter_result_t *result,
+                              apr_pool_t *p, pds_error_t *err);
+
+#endif

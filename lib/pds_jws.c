@@ -1,0 +1,2 @@
+/* placeholder: being written */
+typedef int pds_placeholder_pds_jws_t;

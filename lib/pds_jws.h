@@ -1,0 +1,82 @@
+/* pds_jws.h: public keys, compact JWS verification and signing, token claims.
+ *
+ * The algorithm is pinned to the key, never taken from the token: an EC P-256
+ * key verifies ES256 only, an RSA key (2048 bits or more) RS256 only, an
+ * Ed25519 key EdDSA only. A token whose header names another algorithm
+ * (including "none" and any HMAC) is refused before any signature check.
+ */
+#ifndef PDS_JWS_H
+#define PDS_JWS_H
+
+#include <apr_pools.h>
+#include <apr_time.h>
+#include <jansson.h>
+
+#include "pds_error.h"
+
+typedef struct pds_key_t pds_key_t;
+
+/* Loads a PEM public key (SubjectPublicKeyInfo) or private key (PKCS#8 or
+ * traditional); a private key can both sign and verify. Keys of other types or
+ * sizes are refused with err->code "unsupported-key". */
+apr_status_t pds_key_load_pem(pds_key_t **pkey, apr_pool_t *p,
+                              const char *pem, apr_size_t len,
+                              pds_error_t *err);
+apr_status_t pds_key_load_file(pds_key_t **pkey, apr_pool_t *p,
+                               const char *path, pds_error_t *err);
+
+/* "ES256", "RS256" or "EdDSA". */
+const char *pds_key_alg(const pds_key_t *key);
+int pds_key_is_private(const pds_key_t *key);
+
+typedef struct pds_jws_t pds_jws_t;
+
+/* Splits and decodes a compact JWS (header.payload.signature, base64url
+ * without padding). Header and payload must be JSON objects (duplicate keys
+ * refused); "crit" is refused; the header's "alg" must be present.
+ * err->code "malformed-token" on any syntax problem. Nothing is verified. */
+apr_status_t pds_jws_parse(pds_jws_t **pjws, apr_pool_t *p,
+                           const char *compact, apr_size_t len,
+                           pds_error_t *err);
+
+const char *pds_jws_alg(const pds_jws_t *jws);
+const char *pds_jws_kid(const pds_jws_t *jws);        /* NULL if absent */
+/* Borrowed references, released by a pool cleanup. */
+json_t *pds_jws_header(const pds_jws_t *jws);
+json_t *pds_jws_payload(const pds_jws_t *jws);
+
+/* Checks the header's alg equals the key's pinned alg ("alg-mismatch") and the
+ * signature over the signing input ("bad-signature"). */
+apr_status_t pds_jws_verify(const pds_jws_t *jws, const pds_key_t *key,
+                            pds_error_t *err);
+
+/* Signs payload (a JSON object) with a private key into a compact JWS.
+ * extra_header may be NULL; "alg" is always the key's. */
+apr_status_t pds_jws_sign(char **pcompact, apr_pool_t *p,
+                          const pds_key_t *key, json_t *extra_header,
+                          json_t *payload, pds_error_t *err);
+
+typedef struct pds_token_expect_t {
+    const char *issuer;      /* "iss" must equal this */
+    const char *audience;    /* "aud" (string, or array holding it) must match */
+    apr_time_t now;
+    int clock_skew;          /* seconds of leeway for exp, nbf and iat */
+    int max_lifetime;        /* seconds; exp - iat (or exp - now) above this is
+                                refused; 0 for no limit */
+} pds_token_expect_t;
+
+/* Checks the registered claims of a verified token. Codes: "token-expired",
+ * "token-not-yet-valid", "wrong-issuer", "wrong-audience", "missing-claim"
+ * (exp is required; so are iss and aud), "token-too-long-lived". */
+apr_status_t pds_token_check_claims(const pds_jws_t *jws,
+                                    const pds_token_expect_t *expect,
+                                    pds_error_t *err);
+
+/* base64url without padding; exposed for the tests and the tools. */
+char *pds_base64url_encode(apr_pool_t *p, const unsigned char *data,
+                           apr_size_t len);
+apr_status_t pds_base64url_decode(unsigned char **out, apr_size_t *outlen,
+                                  apr_pool_t *p, const char *in,
+                                  apr_size_t inlen);
+
+#endif

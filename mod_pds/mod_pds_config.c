@@ -1,0 +1,588 @@
+/* mod_pds_config.c: every directive, create and merge, the configuration
+ * cross-checks, and the typed getters that apply defaults.
+ *
+ * Rules (STYLE.md): create sets "unset" (-1 / NULL), merge allocates a new
+ * struct and never writes to its inputs, defaults are applied late in the
+ * getters, and directive handlers compile what they are given so that
+ * `apachectl -t` fails rather than the first request.
+ */
+#include "httpd.h"
+#include "http_config.h"
+#include "http_log.h"
+#include "apr_strings.h"
+#include "apr_lib.h"
+
+#include "mod_pds_private.h"
+
+/* Where things were declared, for the cross-checks in check_config. Reset in
+ * pre_config, since httpd reads the configuration again on every restart. */
+typedef struct pds_origin_t {
+    const pds_agreement_t *agreement;   /* NULL for a PDSGateway line */
+    const char *file;
+    unsigned line;
+} pds_origin_t;
+
+static apr_array_header_t *agreement_origins;   /* pds_origin_t */
+static apr_array_header_t *gateway_origins;     /* pds_origin_t */
+
+void pds_config_reset(void)
+{
+    agreement_origins = NULL;
+    gateway_origins = NULL;
+}
+
+static void remember_origin(apr_array_header_t **list, apr_pool_t *p,
+                            const pds_agreement_t *a, const cmd_parms *cmd)
+{
+    pds_origin_t *o;
+
+    if (*list == NULL)
+        *list = apr_array_make(p, 8, sizeof(pds_origin_t));
+    o = apr_array_push(*list);
+    o->agreement = a;
+    o->file = cmd->directive ? cmd->directive->filename : "?";
+    o->line = cmd->directive ? cmd->directive->line_num : 0;
+}
+
+static const pds_origin_t *origin_of(const pds_agreement_t *a)
+{
+    int i;
+
+    for (i = 0; agreement_origins && i < agreement_origins->nelts; i++) {
+        const pds_origin_t *o = &APR_ARRAY_IDX(agreement_origins, i, pds_origin_t);
+        if (o->agreement == a)
+            return o;
+    }
+    return NULL;
+}
+
+/* --- create and merge ----------------------------------------------------- */
+
+void *pds_create_server_conf(apr_pool_t *p, server_rec *s)
+{
+    pds_server_conf_t *sc = apr_pcalloc(p, sizeof(*sc));
+
+    sc->organisations = apr_array_make(p, 4, sizeof(pds_organisation_t *));
+    sc->agreements = apr_array_make(p, 8, sizeof(const pds_agreement_t *));
+    sc->audit_log_path = NULL;
+    sc->token_audience = NULL;
+    sc->token_clock_skew = -1;
+    sc->token_max_lifetime = -1;
+    sc->audit = NULL;
+    return sc;
+}
+
+/* Organisations and agreements of a virtual host come after the main
+ * server's: the main server's agreements keep their precedence. */
+void *pds_merge_server_conf(apr_pool_t *p, void *basev, void *addv)
+{
+    const pds_server_conf_t *base = basev;
+    const pds_server_conf_t *add = addv;
+    pds_server_conf_t *sc = apr_pcalloc(p, sizeof(*sc));
+
+    sc->organisations = apr_array_append(p, base->organisations, add->organisations);
+    sc->agreements = apr_array_append(p, base->agreements, add->agreements);
+    sc->audit_log_path = add->audit_log_path ? add->audit_log_path : base->audit_log_path;
+    sc->token_audience = add->token_audience ? add->token_audience : base->token_audience;
+    sc->token_clock_skew = add->token_clock_skew != -1 ? add->token_clock_skew
+                                                       : base->token_clock_skew;
+    sc->token_max_lifetime = add->token_max_lifetime != -1 ? add->token_max_lifetime
+                                                           : base->token_max_lifetime;
+    sc->audit = NULL;
+    return sc;
+}
+
+void *pds_create_dir_conf(apr_pool_t *p, char *dir)
+{
+    pds_dir_conf_t *dc = apr_pcalloc(p, sizeof(*dc));
+
+    dc->gateway = -1;
+    dc->purpose_header = NULL;
+    dc->max_body = -1;
+    dc->max_depth = -1;
+    return dc;
+}
+
+void *pds_merge_dir_conf(apr_pool_t *p, void *basev, void *addv)
+{
+    const pds_dir_conf_t *base = basev;
+    const pds_dir_conf_t *add = addv;
+    pds_dir_conf_t *dc = apr_pcalloc(p, sizeof(*dc));
+
+    dc->gateway = add->gateway != -1 ? add->gateway : base->gateway;
+    dc->purpose_header = add->purpose_header ? add->purpose_header : base->purpose_header;
+    dc->max_body = add->max_body != -1 ? add->max_body : base->max_body;
+    dc->max_depth = add->max_depth != -1 ? add->max_depth : base->max_depth;
+    return dc;
+}
+
+/* --- getters: defaults live here ------------------------------------------ */
+
+pds_server_conf_t *pds_server_conf(const server_rec *s)
+{
+    return ap_get_module_config(s->module_config, &pds_module);
+}
+
+pds_dir_conf_t *pds_dir_conf(const request_rec *r)
+{
+    return ap_get_module_config(r->per_dir_config, &pds_module);
+}
+
+int pds_conf_gateway(const pds_dir_conf_t *dc)
+{
+    return dc != NULL && dc->gateway == 1;
+}
+
+const char *pds_conf_purpose_header(const pds_dir_conf_t *dc)
+{
+    return dc->purpose_header ? dc->purpose_header : PDS_DEFAULT_PURPOSE_HEADER;
+}
+
+apr_off_t pds_conf_max_body(const pds_dir_conf_t *dc)
+{
+    return dc->max_body != -1 ? dc->max_body : PDS_DEFAULT_MAX_BODY;
+}
+
+int pds_conf_max_depth(const pds_dir_conf_t *dc)
+{
+    return dc->max_depth != -1 ? dc->max_depth : PDS_FILTER_DEFAULT_MAX_DEPTH;
+}
+
+int pds_conf_clock_skew(const pds_server_conf_t *sc)
+{
+    return sc->token_clock_skew != -1 ? sc->token_clock_skew : PDS_DEFAULT_CLOCK_SKEW;
+}
+
+int pds_conf_max_lifetime(const pds_server_conf_t *sc)
+{
+    return sc->token_max_lifetime != -1 ? sc->token_max_lifetime
+                                        : PDS_DEFAULT_MAX_LIFETIME;
+}
+
+/* --- helpers -------------------------------------------------------------- */
+
+/* Names are tokens a sysadmin types and an audit record carries. */
+static int is_name(const char *s)
+{
+    apr_size_t n = 0;
+
+    if (s == NULL || *s == '\0')
+        return 0;
+    for (; *s; s++, n++) {
+        if (!apr_isalnum(*s) && *s != '-' && *s != '_' && *s != '.')
+            return 0;
+    }
+    return n <= 64;
+}
+
+static const char *parse_int(cmd_parms *cmd, const char *arg, long min,
+                             long max, long *out)
+{
+    char *end = NULL;
+    apr_int64_t v;
+
+    errno = 0;
+    v = apr_strtoi64(arg, &end, 10);
+    if (errno != 0 || end == arg || *end != '\0' || v < min || v > max)
+        return apr_psprintf(cmd->pool, "%s: '%s' is not a whole number from %ld to %ld",
+                            cmd->cmd->name, arg, min, max);
+    *out = (long)v;
+    return NULL;
+}
+
+static pds_organisation_t *find_organisation(apr_array_header_t *orgs,
+                                             const char *name)
+{
+    int i;
+
+    for (i = 0; i < orgs->nelts; i++) {
+        pds_organisation_t *o = APR_ARRAY_IDX(orgs, i, pds_organisation_t *);
+        if (strcmp(o->name, name) == 0)
+            return o;
+    }
+    return NULL;
+}
+
+/* --- server-wide directives ----------------------------------------------- */
+
+/* PDSOrganisation <name> <kind> <value> [issuer=<iss>] */
+static const char *cmd_organisation(cmd_parms *cmd, void *dummy, const char *args)
+{
+    pds_server_conf_t *sc = pds_server_conf(cmd->server);
+    const char *err = ap_check_cmd_context(cmd, NOT_IN_DIR_CONTEXT);
+    const char *name, *kind, *value, *extra;
+    pds_organisation_t *org;
+    pds_identity_t *id;
+
+    if (err != NULL)
+        return err;
+    name = ap_getword_conf(cmd->pool, &args);
+    kind = ap_getword_conf(cmd->pool, &args);
+    value = ap_getword_conf(cmd->pool, &args);
+    extra = ap_getword_conf(cmd->pool, &args);
+    if (*name == '\0' || *kind == '\0' || *value == '\0')
+        return "PDSOrganisation needs a name, a kind and a value, e.g. "
+               "PDSOrganisation nhs-fife cert-subject \"CN=api.example,O=Example\"; "
+               "kinds: cert-subject, cert-san, cert-sha256, jwt-key";
+    if (!is_name(name))
+        return apr_psprintf(cmd->pool, "PDSOrganisation: '%s' is not a valid name; "
+                            "use 1 to 64 of letters, digits, '-', '_' and '.'", name);
+
+    org = find_organisation(sc->organisations, name);
+    if (org == NULL) {
+        org = apr_pcalloc(cmd->pool, sizeof(*org));
+        org->name = name;
+        org->identities = apr_array_make(cmd->pool, 2, sizeof(pds_identity_t));
+        APR_ARRAY_PUSH(sc->organisations, pds_organisation_t *) = org;
+    }
+    id = apr_array_push(org->identities);
+    memset(id, 0, sizeof(*id));
+    id->file = cmd->directive->filename;
+    id->line = cmd->directive->line_num;
+
+    if (*extra != '\0' && strcasecmp(kind, "jwt-key") != 0)
+        return apr_psprintf(cmd->pool, "PDSOrganisation %s %s: unexpected '%s' after "
+                            "the value (quote values that contain spaces)", name, kind, extra);
+
+    if (strcasecmp(kind, "cert-subject") == 0) {
+        if (ap_strchr_c(value, '=') == NULL)
+            return apr_psprintf(cmd->pool, "PDSOrganisation %s cert-subject: '%s' is not "
+                                "a distinguished name; write it in RFC 2253 form as "
+                                "`openssl x509 -noout -subject -nameopt RFC2253` prints it, "
+                                "e.g. \"CN=api.example,O=Example\"", name, value);
+        id->kind = PDS_ID_CERT_SUBJECT;
+        id->value = value;
+    }
+    else if (strcasecmp(kind, "cert-san") == 0) {
+        const char *colon = ap_strchr_c(value, ':');
+        const char *type = colon ? apr_pstrndup(cmd->pool, value, colon - value) : "";
+
+        if (colon == NULL || colon[1] == '\0'
+            || (strcasecmp(type, "DNS") != 0 && strcasecmp(type, "email") != 0
+                && strcasecmp(type, "URI") != 0 && strcasecmp(type, "IP") != 0))
+            return apr_psprintf(cmd->pool, "PDSOrganisation %s cert-san: '%s' must be "
+                                "TYPE:value with TYPE one of DNS, email, URI, IP "
+                                "(e.g. DNS:api.example.org)", name, value);
+        id->kind = PDS_ID_CERT_SAN;
+        /* The type is matched case-insensitively: store it as the library prints it. */
+        if (strcasecmp(type, "DNS") == 0)
+            id->value = apr_pstrcat(cmd->pool, "DNS:", colon + 1, NULL);
+        else if (strcasecmp(type, "email") == 0)
+            id->value = apr_pstrcat(cmd->pool, "email:", colon + 1, NULL);
+        else if (strcasecmp(type, "URI") == 0)
+            id->value = apr_pstrcat(cmd->pool, "URI:", colon + 1, NULL);
+        else
+            id->value = apr_pstrcat(cmd->pool, "IP:", colon + 1, NULL);
+    }
+    else if (strcasecmp(kind, "cert-sha256") == 0) {
+        char *hex = apr_palloc(cmd->pool, 65);
+
+        if (pds_cert_fingerprint_normalise(hex, value) != 0)
+            return apr_psprintf(cmd->pool, "PDSOrganisation %s cert-sha256: '%s' is not a "
+                                "SHA-256 fingerprint (64 hex digits, colons allowed), as "
+                                "`openssl x509 -noout -fingerprint -sha256` prints it",
+                                name, value);
+        id->kind = PDS_ID_CERT_SHA256;
+        id->value = hex;
+    }
+    else if (strcasecmp(kind, "jwt-key") == 0) {
+        const char *path = ap_server_root_relative(cmd->pool, value);
+        pds_error_t perr;
+
+        if (path == NULL)
+            return apr_psprintf(cmd->pool, "PDSOrganisation %s jwt-key: bad path '%s'",
+                                name, value);
+        id->kind = PDS_ID_JWT_KEY;
+        id->value = path;
+        id->issuer = name;
+        if (*extra != '\0') {
+            if (strncmp(extra, "issuer=", 7) != 0 || extra[7] == '\0')
+                return apr_psprintf(cmd->pool, "PDSOrganisation %s jwt-key: unexpected '%s'; "
+                                    "the only option is issuer=<iss>", name, extra);
+            id->issuer = extra + 7;
+        }
+        if (*args != '\0')
+            return apr_psprintf(cmd->pool, "PDSOrganisation %s jwt-key: unexpected '%s'",
+                                name, args);
+        pds_error_clear(&perr);
+        if (pds_key_load_file(&id->key, cmd->pool, path, &perr) != APR_SUCCESS)
+            return apr_psprintf(cmd->pool, "PDSOrganisation %s jwt-key %s: %s", name,
+                                path, perr.text);
+    }
+    else {
+        return apr_psprintf(cmd->pool, "PDSOrganisation %s: unknown kind '%s'; use "
+                            "cert-subject, cert-san, cert-sha256 or jwt-key", name, kind);
+    }
+    if (*args != '\0')
+        return apr_psprintf(cmd->pool, "PDSOrganisation %s %s: unexpected '%s' at the end "
+                            "(quote values that contain spaces)", name, kind, args);
+    return NULL;
+}
+
+/* <PDSAgreement id> ... </PDSAgreement>: httpd has already read the block
+ * into cmd->directive's children; each line is parsed and validated by the
+ * library, and errors name the line that is wrong. */
+static const char *cmd_agreement(cmd_parms *cmd, void *dummy, const char *arg)
+{
+    pds_server_conf_t *sc = pds_server_conf(cmd->server);
+    const char *err = ap_check_cmd_context(cmd, NOT_IN_DIR_CONTEXT);
+    const char *endp, *id;
+    char *idarg;
+    const ap_directive_t *line;
+    pds_agreement_t *a;
+    pds_error_t perr;
+    int i;
+
+    if (err != NULL)
+        return err;
+    endp = ap_strrchr_c(arg, '>');
+    if (endp == NULL)
+        return "<PDSAgreement> is missing its closing '>'";
+    idarg = apr_pstrmemdup(cmd->temp_pool, arg, endp - arg);
+    id = ap_getword_conf(cmd->pool, (const char **)&idarg);
+    if (*id == '\0' || *idarg != '\0')
+        return "<PDSAgreement> takes exactly one argument, the agreement's id: "
+               "<PDSAgreement council-to-fife-direct-care>";
+
+    for (i = 0; i < sc->agreements->nelts; i++) {
+        const pds_agreement_t *other = APR_ARRAY_IDX(sc->agreements, i, const pds_agreement_t *);
+        if (strcmp(pds_agreement_id(other), id) == 0)
+            return apr_psprintf(cmd->pool, "<PDSAgreement %s>: an agreement with this id "
+                                "is already declared; ids must be unique", id);
+    }
+
+    pds_error_clear(&perr);
+    if (pds_agreement_create(&a, cmd->pool, id, &perr) != APR_SUCCESS)
+        return apr_psprintf(cmd->pool, "<PDSAgreement %s>: %s", id, perr.text);
+
+    for (line = cmd->directive->first_child; line != NULL; line = line->next) {
+        pds_error_clear(&perr);
+        if (pds_agreement_set(a, line->directive, line->args, &perr) != APR_SUCCESS)
+            return apr_psprintf(cmd->pool, "<PDSAgreement %s>, line %d of %s: %s",
+                                id, line->line_num, line->filename, perr.text);
+    }
+    pds_error_clear(&perr);
+    if (pds_agreement_finish(a, &perr) != APR_SUCCESS)
+        return apr_psprintf(cmd->pool, "<PDSAgreement %s>: %s", id, perr.text);
+
+    /* Consent-based agreements need the consent store: refuse rather than
+     * release data without the consent check the agreement promises. */
+    if (strcmp(pds_agreement_legal_basis(a), "consent") == 0)
+        return apr_psprintf(cmd->pool, "<PDSAgreement %s>: LegalBasis consent needs the "
+                            "consent store, which this version does not have yet; choose "
+                            "another legal basis or wait for consent support", id);
+
+    /* Writes need the request-body filter, which is not there yet: refuse
+     * rather than forward bodies nobody checks. */
+    for (i = 0; i < pds_agreement_resource_count(a); i++) {
+        const char *res = pds_agreement_resource(a, i);
+        if (strncmp(res, "GET ", 4) != 0)
+            return apr_psprintf(cmd->pool, "<PDSAgreement %s>: Resource %s: only GET "
+                                "resources are supported in this version (request bodies "
+                                "are not filtered yet)", id, res);
+    }
+
+    APR_ARRAY_PUSH(sc->agreements, const pds_agreement_t *) = a;
+    remember_origin(&agreement_origins, cmd->pool, a, cmd);
+    return NULL;
+}
+
+static const char *cmd_audit_log(cmd_parms *cmd, void *dummy, const char *arg)
+{
+    pds_server_conf_t *sc = pds_server_conf(cmd->server);
+    const char *err = ap_check_cmd_context(cmd, NOT_IN_DIR_CONTEXT);
+
+    if (err != NULL)
+        return err;
+    if (*arg == '|' || *arg == '\0')
+        return "PDSAuditLog takes a file path (piped logs are not supported: "
+               "a record must be durable before data is released)";
+    sc->audit_log_path = ap_server_root_relative(cmd->pool, arg);
+    if (sc->audit_log_path == NULL)
+        return apr_psprintf(cmd->pool, "PDSAuditLog: bad path '%s'", arg);
+    return NULL;
+}
+
+static const char *cmd_token_audience(cmd_parms *cmd, void *dummy, const char *arg)
+{
+    pds_server_conf_t *sc = pds_server_conf(cmd->server);
+    const char *err = ap_check_cmd_context(cmd, NOT_IN_DIR_CONTEXT);
+
+    if (err != NULL)
+        return err;
+    if (*arg == '\0')
+        return "PDSTokenAudience needs a value, e.g. https://gateway.council.example";
+    sc->token_audience = arg;
+    return NULL;
+}
+
+static const char *cmd_token_clock_skew(cmd_parms *cmd, void *dummy, const char *arg)
+{
+    pds_server_conf_t *sc = pds_server_conf(cmd->server);
+    const char *err = ap_check_cmd_context(cmd, NOT_IN_DIR_CONTEXT);
+    long v;
+
+    if (err != NULL || (err = parse_int(cmd, arg, 0, 600, &v)) != NULL)
+        return err;
+    sc->token_clock_skew = (int)v;
+    return NULL;
+}
+
+static const char *cmd_token_max_lifetime(cmd_parms *cmd, void *dummy, const char *arg)
+{
+    pds_server_conf_t *sc = pds_server_conf(cmd->server);
+    const char *err = ap_check_cmd_context(cmd, NOT_IN_DIR_CONTEXT);
+    long v;
+
+    if (err != NULL || (err = parse_int(cmd, arg, 0, 86400 * 7, &v)) != NULL)
+        return err;
+    sc->token_max_lifetime = (int)v;
+    return NULL;
+}
+
+/* --- per-location directives ---------------------------------------------- */
+
+static const char *cmd_gateway(cmd_parms *cmd, void *dcv, int on)
+{
+    pds_dir_conf_t *dc = dcv;
+
+    dc->gateway = on ? 1 : 0;
+    if (on)
+        remember_origin(&gateway_origins, cmd->pool, NULL, cmd);
+    return NULL;
+}
+
+static const char *cmd_purpose_header(cmd_parms *cmd, void *dcv, const char *arg)
+{
+    pds_dir_conf_t *dc = dcv;
+    const char *c;
+
+    for (c = arg; *c; c++) {
+        if (!apr_isalnum(*c) && *c != '-' && *c != '_')
+            break;
+    }
+    if (*arg == '\0' || *c != '\0')
+        return apr_psprintf(cmd->pool, "PDSPurposeHeader: '%s' is not a header name; "
+                            "use letters, digits and '-'", arg);
+    dc->purpose_header = arg;
+    return NULL;
+}
+
+static const char *cmd_max_body(cmd_parms *cmd, void *dcv, const char *arg)
+{
+    pds_dir_conf_t *dc = dcv;
+    const char *err;
+    long v;
+
+    if ((err = parse_int(cmd, arg, 1, 256L * 1024 * 1024, &v)) != NULL)
+        return err;
+    dc->max_body = v;
+    return NULL;
+}
+
+static const char *cmd_max_depth(cmd_parms *cmd, void *dcv, const char *arg)
+{
+    pds_dir_conf_t *dc = dcv;
+    const char *err;
+    long v;
+
+    if ((err = parse_int(cmd, arg, 2, 1000, &v)) != NULL)
+        return err;
+    dc->max_depth = (int)v;
+    return NULL;
+}
+
+const command_rec pds_directives[] = {
+    AP_INIT_RAW_ARGS("PDSOrganisation", cmd_organisation, NULL, RSRC_CONF,
+        "Declares how an organisation is recognised: <name> cert-subject|cert-san|"
+        "cert-sha256|jwt-key <value> [issuer=<iss>]"),
+    AP_INIT_RAW_ARGS("<PDSAgreement", cmd_agreement, NULL, RSRC_CONF,
+        "A data sharing agreement: <PDSAgreement id> Party, Purpose, LegalBasis, "
+        "Valid, Version, Resource, Release </PDSAgreement>"),
+    AP_INIT_TAKE1("PDSAuditLog", cmd_audit_log, NULL, RSRC_CONF,
+        "The JSON Lines file every decision is recorded in"),
+    AP_INIT_TAKE1("PDSTokenAudience", cmd_token_audience, NULL, RSRC_CONF,
+        "The audience (aud) bearer tokens must be issued for"),
+    AP_INIT_TAKE1("PDSTokenClockSkew", cmd_token_clock_skew, NULL, RSRC_CONF,
+        "Seconds of clock difference tolerated on token times (default 60)"),
+    AP_INIT_TAKE1("PDSTokenMaxLifetime", cmd_token_max_lifetime, NULL, RSRC_CONF,
+        "Longest token lifetime accepted, in seconds (default 3600)"),
+    AP_INIT_FLAG("PDSGateway", cmd_gateway, NULL, ACCESS_CONF,
+        "On: enforce agreements on this location (default off)"),
+    AP_INIT_TAKE1("PDSPurposeHeader", cmd_purpose_header, NULL, ACCESS_CONF,
+        "The request header callers declare their purpose in (default PDS-Purpose)"),
+    AP_INIT_TAKE1("PDSMaxBodySize", cmd_max_body, NULL, ACCESS_CONF,
+        "Largest back-end body buffered for filtering, in bytes (default 1048576)"),
+    AP_INIT_TAKE1("PDSMaxDepth", cmd_max_depth, NULL, ACCESS_CONF,
+        "Deepest JSON nesting accepted from the back end (default 32)"),
+    { NULL }
+};
+
+/* --- cross-checks ----------------------------------------------------------- */
+
+static int check_server(server_rec *s, const char **gateway_where, apr_pool_t *ptemp)
+{
+    pds_server_conf_t *sc = pds_server_conf(s);
+    int i, j, has_jwt = 0, failed = 0;
+
+    for (i = 0; i < sc->agreements->nelts; i++) {
+        const pds_agreement_t *a = APR_ARRAY_IDX(sc->agreements, i, const pds_agreement_t *);
+        const pds_origin_t *o = origin_of(a);
+
+        if (find_organisation(sc->organisations, pds_agreement_party(a)) == NULL) {
+            ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_ERR, 0, s, "PDS00001: "
+                         "<PDSAgreement %s> on line %u of %s: Party '%s' is not a declared "
+                         "organisation; declare it with PDSOrganisation %s <kind> <value>",
+                         pds_agreement_id(a), o ? o->line : 0, o ? o->file : "?",
+                         pds_agreement_party(a), pds_agreement_party(a));
+            failed = 1;
+        }
+        for (j = i + 1; j < sc->agreements->nelts; j++) {
+            const pds_agreement_t *b = APR_ARRAY_IDX(sc->agreements, j, const pds_agreement_t *);
+            if (a != b && strcmp(pds_agreement_id(a), pds_agreement_id(b)) == 0) {
+                ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_ERR, 0, s, "PDS00002: "
+                             "<PDSAgreement %s> is declared twice (line %u of %s and again "
+                             "in a virtual host); agreement ids must be unique",
+                             pds_agreement_id(a), o ? o->line : 0, o ? o->file : "?");
+                failed = 1;
+            }
+        }
+    }
+    for (i = 0; i < sc->organisations->nelts; i++) {
+        const pds_organisation_t *org = APR_ARRAY_IDX(sc->organisations, i, pds_organisation_t *);
+        for (j = 0; j < org->identities->nelts; j++) {
+            if (APR_ARRAY_IDX(org->identities, j, pds_identity_t).kind == PDS_ID_JWT_KEY)
+                has_jwt = 1;
+        }
+    }
+    if (has_jwt && sc->token_audience == NULL) {
+        ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_ERR, 0, s, "PDS00003: an "
+                     "organisation is recognised by jwt-key but PDSTokenAudience is not set; "
+                     "set it to the audience tokens are issued for (e.g. "
+                     "PDSTokenAudience https://gateway.council.example)");
+        failed = 1;
+    }
+    if (*gateway_where != NULL && sc->audit_log_path == NULL) {
+        ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_ERR, 0, s, "PDS00004: "
+                     "PDSGateway on (%s) needs an audit log: add PDSAuditLog <file> to the "
+                     "server configuration", *gateway_where);
+        failed = 1;
+        *gateway_where = NULL;          /* say it once */
+    }
+    return failed;
+}
+
+int pds_config_check(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
+                     server_rec *s)
+{
+    const char *gateway_where = NULL;
+    int failed = 0;
+
+    if (gateway_origins != NULL && gateway_origins->nelts > 0) {
+        const pds_origin_t *o = &APR_ARRAY_IDX(gateway_origins, 0, pds_origin_t);
+        gateway_where = apr_psprintf(ptemp, "line %u of %s", o->line, o->file);
+    }
+    for (; s != NULL; s = s->next)
+        failed |= check_server(s, &gateway_where, ptemp);
+    return failed ? HTTP_INTERNAL_SERVER_ERROR : OK;
+}

@@ -1,0 +1,287 @@
+/* mod_pds_filter.c: the response filter.
+ *
+ * Nothing of a back-end body reaches the client unless this filter produced
+ * it. It buffers the whole body (bounded by PDSMaxBodySize) and sends nothing
+ * before EOS, because the status cannot change once headers are out. At EOS it
+ * parses and filters the body through the agreement's allow-list, writes the
+ * audit record, and only then passes the result on. Every problem on the way
+ * (a back-end error status, the wrong content type, an encoding, a partial
+ * response, an error bucket, a body over the limit, JSON it cannot parse)
+ * becomes a problem+json gateway error instead.
+ */
+#include "httpd.h"
+#include "http_config.h"
+#include "http_log.h"
+#include "http_protocol.h"
+#include "http_request.h"
+#include "util_filter.h"
+#include "apr_strings.h"
+
+#include "mod_pds_private.h"
+
+typedef struct pds_filter_ctx_t {
+    char *buf;
+    apr_size_t len;
+    apr_size_t cap;
+    apr_size_t limit;
+    const char *failure;            /* reason code once the response is lost */
+    const char *failure_detail;
+} pds_filter_ctx_t;
+
+static void fail(pds_filter_ctx_t *ctx, const char *reason, const char *detail)
+{
+    if (ctx->failure == NULL) {     /* the first problem is the one reported */
+        ctx->failure = reason;
+        ctx->failure_detail = detail;
+    }
+}
+
+static int is_json_media_type(const char *ct)
+{
+    const char *semi, *plus;
+    apr_size_t n;
+
+    if (ct == NULL)
+        return 0;
+    semi = ap_strchr_c(ct, ';');
+    n = semi ? (apr_size_t)(semi - ct) : strlen(ct);
+    while (n > 0 && (ct[n - 1] == ' ' || ct[n - 1] == '\t'))
+        n--;
+    if (n == 16 && strncasecmp(ct, "application/json", 16) == 0)
+        return 1;
+    /* application/<something>+json */
+    if (n > 17 && strncasecmp(ct, "application/", 12) == 0) {
+        plus = ct + n - 5;
+        return strncasecmp(plus, "+json", 5) == 0;
+    }
+    return 0;
+}
+
+/* The checks that can be made on the headers alone, before any body. */
+static void check_response_head(request_rec *r, pds_filter_ctx_t *ctx)
+{
+    const char *encoding = apr_table_get(r->headers_out, "Content-Encoding");
+    const char *length = apr_table_get(r->headers_out, "Content-Length");
+
+    if (r->status == HTTP_NOT_FOUND) {
+        fail(ctx, "not-found", "the back end has no such record");
+        return;
+    }
+    if (r->status == HTTP_NO_CONTENT)
+        return;
+    if (r->status < 200 || r->status > 299) {
+        fail(ctx, "backend-error", apr_psprintf(r->pool, "the back end answered %d",
+                                                r->status));
+        return;
+    }
+    if (r->status == HTTP_PARTIAL_CONTENT
+        || apr_table_get(r->headers_out, "Content-Range") != NULL) {
+        fail(ctx, "backend-bad-response", "the back end sent a partial response");
+        return;
+    }
+    if ((encoding != NULL && strcasecmp(encoding, "identity") != 0)
+        || (r->content_encoding != NULL && strcasecmp(r->content_encoding, "identity") != 0)) {
+        fail(ctx, "backend-bad-response", "the back end sent an encoded (compressed) body");
+        return;
+    }
+    if (!is_json_media_type(r->content_type)) {
+        fail(ctx, "backend-bad-response", "the back end did not send JSON");
+        return;
+    }
+    if (length != NULL) {
+        char *end;
+        apr_off_t declared;
+
+        if (apr_strtoff(&declared, length, &end, 10) != APR_SUCCESS || *end != '\0'
+            || declared < 0) {
+            fail(ctx, "backend-bad-response", "the back end sent a bad Content-Length");
+            return;
+        }
+        if ((apr_uint64_t)declared > ctx->limit) {
+            fail(ctx, "backend-too-large", "the back end's response is larger than "
+                 "PDSMaxBodySize allows");
+            return;
+        }
+        /* A good first guess saves regrowing the buffer. */
+        ctx->cap = (apr_size_t)declared + 1;
+    }
+}
+
+static void append(request_rec *r, pds_filter_ctx_t *ctx, const char *data,
+                   apr_size_t n)
+{
+    if (n > ctx->limit - ctx->len) {
+        fail(ctx, "backend-too-large", "the back end's response is larger than "
+             "PDSMaxBodySize allows");
+        return;
+    }
+    if (ctx->buf == NULL || ctx->len + n + 1 > ctx->cap) {
+        apr_size_t cap = ctx->cap > 0 ? ctx->cap : 8192;
+        char *grown;
+
+        while (cap < ctx->len + n + 1)
+            cap *= 2;
+        if (cap > ctx->limit + 1)
+            cap = ctx->limit + 1;
+        grown = apr_palloc(r->pool, cap);
+        if (ctx->len > 0)
+            memcpy(grown, ctx->buf, ctx->len);
+        ctx->buf = grown;
+        ctx->cap = cap;
+    }
+    memcpy(ctx->buf + ctx->len, data, n);
+    ctx->len += n;
+}
+
+static apr_status_t send_body(ap_filter_t *f, const char *body, apr_size_t len)
+{
+    request_rec *r = f->r;
+    apr_bucket_brigade *out = apr_brigade_create(r->pool, r->connection->bucket_alloc);
+
+    if (len > 0 && !r->header_only)
+        APR_BRIGADE_INSERT_TAIL(out, apr_bucket_pool_create(body, len, r->pool,
+                                                            r->connection->bucket_alloc));
+    APR_BRIGADE_INSERT_TAIL(out, apr_bucket_eos_create(r->connection->bucket_alloc));
+    ap_remove_output_filter(f);
+    return ap_pass_brigade(f->next, out);
+}
+
+static apr_status_t send_problem(ap_filter_t *f, pds_request_t *rq,
+                                 const char *reason, const char *detail)
+{
+    request_rec *r = f->r;
+    const pds_reason_t *known = pds_reason_lookup(reason);
+    const char *body;
+    apr_size_t len;
+
+    if (rq != NULL && !rq->audited
+        && pds_audit_decision(r, rq, "deny", reason,
+                              known ? known->status : HTTP_INTERNAL_SERVER_ERROR,
+                              NULL) != APR_SUCCESS) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "PDS00030: gateway error %s of "
+                      "request %s could not be audited", reason, rq->request_id);
+    }
+    ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, "PDS00031: request %s refused at the "
+                  "response: %s (%s)", rq ? rq->request_id : "-", reason, detail);
+    body = pds_problem_prepare(r, rq, reason, detail, &len);
+    return send_body(f, body, len);
+}
+
+/* At EOS: filter, audit, release. */
+static apr_status_t finish(ap_filter_t *f, pds_filter_ctx_t *ctx, pds_request_t *rq)
+{
+    request_rec *r = f->r;
+    const pds_agreement_t *a = rq->decision.agreement;
+    pds_filter_result_t result;
+    pds_error_t err;
+    const char *body = "";
+    apr_size_t len = 0;
+    const apr_array_header_t *fields = NULL;
+    int status = r->status;
+
+    if (ctx->failure != NULL)
+        return send_problem(f, rq, ctx->failure, ctx->failure_detail);
+
+    if (status != HTTP_NO_CONTENT) {
+        pds_error_clear(&err);
+        if (pds_filter_apply(pds_agreement_release(a), ctx->buf ? ctx->buf : "", ctx->len,
+                             pds_conf_max_depth(pds_dir_conf(r)), &result, r->pool,
+                             &err) != APR_SUCCESS) {
+            /* The parser's own text may quote the body: log the code only. */
+            ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, "PDS00032: back-end response "
+                          "to %s refused: %s", rq->request_id, err.code);
+            return send_problem(f, rq, strcmp(err.code, "too-deep") == 0 ||
+                                strcmp(err.code, "duplicate-key") == 0 ||
+                                strcmp(err.code, "unexpected-type") == 0 ||
+                                strcmp(err.code, "invalid-json") == 0
+                                ? "backend-bad-response" : "internal-error",
+                                apr_psprintf(r->pool, "the back end's response could not "
+                                             "be filtered (%s)", err.code));
+        }
+        body = result.body;
+        len = result.length;
+        fields = result.released;
+    }
+
+    if (pds_audit_decision(r, rq, "allow", NULL, status, fields) != APR_SUCCESS)
+        return send_problem(f, rq, "audit-unavailable",
+                            "the decision could not be recorded, so nothing is released");
+
+    pds_scrub_response_headers(r);
+    r->status_line = NULL;
+    apr_table_setn(r->err_headers_out, "PDS-Request-Id", rq->request_id);
+    apr_table_setn(r->headers_out, "Cache-Control", "no-store");
+    apr_table_setn(r->headers_out, "PDS-Agreement",
+                   apr_pstrcat(r->pool, pds_agreement_id(a), ";v=",
+                               pds_agreement_version(a), NULL));
+    if (status != HTTP_NO_CONTENT) {
+        ap_set_content_type(r, "application/json");
+        ap_set_content_length(r, len);
+    }
+    else {
+        r->content_type = NULL;
+    }
+    return send_body(f, body, len);
+}
+
+apr_status_t pds_response_filter(ap_filter_t *f, apr_bucket_brigade *bb)
+{
+    request_rec *r = f->r;
+    pds_filter_ctx_t *ctx = f->ctx;
+    pds_request_t *rq = pds_request_get(r);
+    apr_bucket *b;
+    int eos = 0;
+
+    if (APR_BRIGADE_EMPTY(bb))
+        return APR_SUCCESS;
+
+    if (ctx == NULL) {
+        ctx = f->ctx = apr_pcalloc(r->pool, sizeof(*ctx));
+        ctx->limit = (apr_size_t)pds_conf_max_body(pds_dir_conf(r));
+        if (rq == NULL || !rq->decision.allowed || rq->decision.agreement == NULL)
+            fail(ctx, "internal-error", "the response filter ran without a decision");
+        else
+            check_response_head(r, ctx);
+    }
+
+    for (b = APR_BRIGADE_FIRST(bb); b != APR_BRIGADE_SENTINEL(bb); b = APR_BUCKET_NEXT(b)) {
+        const char *data;
+        apr_size_t n;
+        apr_status_t rv;
+
+        if (APR_BUCKET_IS_EOS(b)) {
+            eos = 1;
+            break;
+        }
+        if (AP_BUCKET_IS_ERROR(b)) {
+            fail(ctx, "backend-error", "the back end's response broke off");
+            continue;
+        }
+        if (APR_BUCKET_IS_METADATA(b) || ctx->failure != NULL)
+            continue;                   /* flushes wait; a lost body is dropped */
+        rv = apr_bucket_read(b, &data, &n, APR_BLOCK_READ);
+        if (rv != APR_SUCCESS) {
+            fail(ctx, "backend-error", "the back end's response could not be read");
+            continue;
+        }
+        append(r, ctx, data, n);
+    }
+    apr_brigade_cleanup(bb);
+
+    if (!eos)
+        return APR_SUCCESS;
+    if (rq == NULL || rq->decision.agreement == NULL)
+        return send_problem(f, rq, ctx->failure, ctx->failure_detail);
+    return finish(f, ctx, rq);
+}
+
+/* httpd drops resource filters before it sends an error page (mod_proxy's
+ * 502/503/504 for a back end that is down or too slow). Put ours back, so the
+ * client gets problem+json and the decision its audit record. */
+void pds_insert_error_filter(request_rec *r)
+{
+    pds_request_t *rq = pds_request_get(r);
+
+    if (rq != NULL && rq->decision.allowed && !rq->audited)
+        ap_add_output_filter(PDS_RESPONSE_FILTER, NULL, r, r->connection);
+}

@@ -1,0 +1,153 @@
+/* mod_pds_private.h: what the glue's files share.
+ *
+ * The glue translates httpd's world into lib/ calls: configuration objects
+ * built from directives, the per-request state, and the few functions one
+ * file offers another. Nothing here is exported from mod_pds.so.
+ */
+#ifndef MOD_PDS_PRIVATE_H
+#define MOD_PDS_PRIVATE_H
+
+#include "httpd.h"
+#include "http_config.h"
+#include "http_log.h"
+#include "util_filter.h"
+#include "apr_global_mutex.h"
+
+#include "pds_agreement.h"
+#include "pds_audit.h"
+#include "pds_cert.h"
+#include "pds_error.h"
+#include "pds_filter.h"
+#include "pds_jws.h"
+#include "pds_reason.h"
+
+#ifdef APLOG_USE_MODULE
+APLOG_USE_MODULE(pds);
+#endif
+
+extern module AP_MODULE_DECLARE_DATA pds_module;
+
+/* --- configuration -------------------------------------------------------- */
+
+typedef enum {
+    PDS_ID_CERT_SUBJECT,
+    PDS_ID_CERT_SAN,
+    PDS_ID_CERT_SHA256,
+    PDS_ID_JWT_KEY
+} pds_identity_kind_e;
+
+typedef struct pds_identity_t {
+    pds_identity_kind_e kind;
+    const char *value;        /* DN, "DNS:x", 64 hex digits, or the key's path */
+    const char *issuer;       /* jwt-key: the "iss" tokens must carry */
+    pds_key_t *key;           /* jwt-key: loaded at configuration time */
+    const char *file;         /* where it was declared, for messages */
+    unsigned line;
+} pds_identity_t;
+
+typedef struct pds_organisation_t {
+    const char *name;
+    apr_array_header_t *identities;   /* pds_identity_t */
+} pds_organisation_t;
+
+typedef struct pds_audit_sink_t pds_audit_sink_t;
+
+/* Server-wide: organisations, agreements and the audit log. Unset values are
+ * -1 / NULL; defaults are applied by the getters below. */
+typedef struct pds_server_conf_t {
+    apr_array_header_t *organisations;  /* pds_organisation_t *, declaration order */
+    apr_array_header_t *agreements;     /* const pds_agreement_t *, config order */
+    const char *audit_log_path;         /* resolved against ServerRoot */
+    const char *token_audience;
+    int token_clock_skew;
+    int token_max_lifetime;
+    pds_audit_sink_t *audit;            /* set in post_config; NULL before */
+} pds_server_conf_t;
+
+/* Per location. */
+typedef struct pds_dir_conf_t {
+    int gateway;                        /* -1 unset, 0 off, 1 on */
+    const char *purpose_header;
+    apr_off_t max_body;                 /* -1 unset */
+    int max_depth;                      /* -1 unset */
+} pds_dir_conf_t;
+
+#define PDS_DEFAULT_PURPOSE_HEADER  "PDS-Purpose"
+#define PDS_DEFAULT_MAX_BODY        ((apr_off_t)1048576)
+#define PDS_DEFAULT_CLOCK_SKEW      60
+#define PDS_DEFAULT_MAX_LIFETIME    3600
+
+extern const command_rec pds_directives[];
+
+void *pds_create_server_conf(apr_pool_t *p, server_rec *s);
+void *pds_merge_server_conf(apr_pool_t *p, void *basev, void *addv);
+void *pds_create_dir_conf(apr_pool_t *p, char *dir);
+void *pds_merge_dir_conf(apr_pool_t *p, void *basev, void *addv);
+
+/* Cross-checks once the whole configuration is read (runs under -t too). */
+int pds_config_check(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
+                     server_rec *s);
+void pds_config_reset(void);
+
+pds_server_conf_t *pds_server_conf(const server_rec *s);
+pds_dir_conf_t *pds_dir_conf(const request_rec *r);
+int pds_conf_gateway(const pds_dir_conf_t *dc);
+const char *pds_conf_purpose_header(const pds_dir_conf_t *dc);
+apr_off_t pds_conf_max_body(const pds_dir_conf_t *dc);
+int pds_conf_max_depth(const pds_dir_conf_t *dc);
+int pds_conf_clock_skew(const pds_server_conf_t *sc);
+int pds_conf_max_lifetime(const pds_server_conf_t *sc);
+
+/* --- per request ---------------------------------------------------------- */
+
+typedef struct pds_request_t {
+    const char *request_id;
+    const char *organisation;       /* NULL until identified */
+    const char *purpose;
+    pds_decision_t decision;
+    int audited;                    /* a record for this request is written */
+} pds_request_t;
+
+pds_request_t *pds_request_get(const request_rec *r);
+
+/* Identifies the caller. Returns the organisation's name, or NULL with
+ * *reason ("unknown-caller", "invalid-token", "identity-conflict") and a
+ * *detail for the client. */
+const char *pds_identify(request_rec *r, const pds_server_conf_t *sc,
+                         const char **reason, const char **detail);
+void pds_identity_post_config(void);
+
+/* Sets status and headers of a problem+json response for reason and returns
+ * its body. Scrubs whatever headers are already set: used for denials in the
+ * request hook and for gateway errors in the output filter. */
+const char *pds_problem_prepare(request_rec *r, pds_request_t *rq,
+                                const char *reason, const char *detail,
+                                apr_size_t *plen);
+
+/* Removes every header a back end may have set on r (headers_out, and the
+ * identifying ones from err_headers_out). */
+void pds_scrub_response_headers(request_rec *r);
+
+/* --- output filter -------------------------------------------------------- */
+
+#define PDS_RESPONSE_FILTER "PDS_RESPONSE"
+apr_status_t pds_response_filter(ap_filter_t *f, apr_bucket_brigade *bb);
+void pds_insert_error_filter(request_rec *r);
+
+/* --- audit ---------------------------------------------------------------- */
+
+void pds_audit_pre_config(apr_pool_t *pconf);
+int pds_audit_post_config(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s);
+void pds_audit_child_init(apr_pool_t *pchild, server_rec *s);
+
+/* Writes the record for this request's decision. Returns APR_SUCCESS once the
+ * line is in the file; anything else means the record is lost and the caller
+ * must not release data. fields may be NULL. */
+apr_status_t pds_audit_decision(request_rec *r, pds_request_t *rq,
+                                const char *decision, const char *reason,
+                                int status, const apr_array_header_t *fields);
+
+/* The last chance for a decision that reached no audit record (log_transaction). */
+int pds_audit_log_transaction(request_rec *r);
+
+#endif

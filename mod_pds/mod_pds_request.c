@@ -1,0 +1,285 @@
+/* mod_pds_request.c: the request hook. Identify the caller, refuse request
+ * shapes that could make the policy and the back end disagree, decide against
+ * the agreements, and on allow prepare the request for the back end and put
+ * the response filter in place. A denial is answered here, audited, and the
+ * back end is never contacted.
+ */
+#include "httpd.h"
+#include "http_config.h"
+#include "http_core.h"
+#include "http_log.h"
+#include "http_protocol.h"
+#include "http_request.h"
+#include "apr_lib.h"
+#include "apr_strings.h"
+
+#include "mod_pds_private.h"
+
+pds_request_t *pds_request_get(const request_rec *r)
+{
+    return ap_get_module_config(r->request_config, &pds_module);
+}
+
+/* mod_unique_id's id when it is loaded (it is what the access log shows);
+ * otherwise 128 random bits. */
+static const char *make_request_id(request_rec *r)
+{
+    const char *unique = apr_table_get(r->subprocess_env, "UNIQUE_ID");
+    unsigned char raw[16];
+
+    if (unique != NULL && *unique != '\0')
+        return unique;
+    if (apr_generate_random_bytes(raw, sizeof(raw)) != APR_SUCCESS) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "PDS00020: no random bytes for a "
+                      "request id; using time and connection id");
+        return apr_psprintf(r->pool, "%" APR_TIME_T_FMT "-%ld", r->request_time,
+                            r->connection->id);
+    }
+    return pds_base64url_encode(r->pool, raw, sizeof(raw));
+}
+
+/* Headers a back end sets that identify it, or that would let a client
+ * revalidate or re-fetch around the filter. headers_out is cleared whole;
+ * from err_headers_out (where httpd's own "always" headers live) these go. */
+static const char *const identifying_headers[] = {
+    "Server", "X-Powered-By", "Via", "Set-Cookie", "Set-Cookie2", "Location",
+    "Content-Location", "ETag", "Last-Modified", "Link", "Refresh",
+    "WWW-Authenticate", "Content-MD5", "Content-Range", "Content-Encoding",
+    "Content-Disposition", "Vary", "Expires", "Age", "Accept-Ranges", NULL
+};
+
+void pds_scrub_response_headers(request_rec *r)
+{
+    int i;
+
+    apr_table_clear(r->headers_out);
+    for (i = 0; identifying_headers[i] != NULL; i++)
+        apr_table_unset(r->err_headers_out, identifying_headers[i]);
+    r->content_encoding = NULL;
+    r->content_languages = NULL;
+}
+
+const char *pds_problem_prepare(request_rec *r, pds_request_t *rq,
+                                const char *reason, const char *detail,
+                                apr_size_t *plen)
+{
+    const pds_reason_t *known = pds_reason_lookup(reason);
+    const char *body = pds_problem_json(r->pool, reason, detail,
+                                        rq ? rq->request_id : NULL, plen);
+
+    pds_scrub_response_headers(r);
+    if (rq != NULL)     /* an error page may have moved it out of err_headers_out */
+        apr_table_setn(r->err_headers_out, "PDS-Request-Id", rq->request_id);
+    r->status = known ? known->status : HTTP_INTERNAL_SERVER_ERROR;
+    r->status_line = NULL;          /* never a back end's reason phrase */
+    ap_set_content_type(r, "application/problem+json");
+    apr_table_setn(r->headers_out, "Cache-Control", "no-store");
+    if (r->status == HTTP_UNAUTHORIZED)
+        apr_table_setn(r->err_headers_out, "WWW-Authenticate", "Bearer realm=\"pds\"");
+    if (r->status == HTTP_METHOD_NOT_ALLOWED)
+        apr_table_setn(r->err_headers_out, "Allow", "GET");
+    ap_set_content_length(r, *plen);
+    return body;
+}
+
+/* Answers a denial from the request hook: audit first, then the problem. */
+static int deny(request_rec *r, pds_request_t *rq, const char *reason,
+                const char *detail)
+{
+    const pds_reason_t *known = pds_reason_lookup(reason);
+    int status = known ? known->status : HTTP_INTERNAL_SERVER_ERROR;
+    const char *body;
+    apr_size_t len;
+
+    rq->decision.allowed = 0;
+    rq->decision.reason = reason;
+    rq->decision.detail = detail;
+    if (pds_audit_decision(r, rq, "deny", reason, status, NULL) != APR_SUCCESS) {
+        /* Still a denial; the error log says the record is missing. */
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "PDS00021: denial %s of request %s "
+                      "could not be audited", reason, rq->request_id);
+    }
+    ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, "PDS00022: denied %s (%s): %s",
+                  rq->request_id, reason, detail ? detail : "");
+
+    /* Read and drop any body so the connection can be reused. */
+    if (ap_discard_request_body(r) != OK)
+        r->connection->keepalive = AP_CONN_CLOSE;
+    body = pds_problem_prepare(r, rq, reason, detail, &len);
+    if (!r->header_only)
+        ap_rwrite(body, (int)len, r);
+    return DONE;
+}
+
+static int count_header_cb(void *rec, const char *key, const char *value)
+{
+    (*(int *)rec)++;
+    return 1;
+}
+
+static int header_count(apr_table_t *t, const char *name)
+{
+    int n = 0;
+
+    apr_table_do(count_header_cb, &n, t, name, NULL);
+    return n;
+}
+
+static int is_purpose_token(const char *s)
+{
+    apr_size_t n = 0;
+
+    for (; *s; s++, n++) {
+        if (!apr_isalnum(*s) && *s != '-' && *s != '_' && *s != '.')
+            return 0;
+    }
+    return n > 0 && n <= 64;
+}
+
+/* Request headers the back end must not see from the client: credentials,
+ * everything that would turn a full response into a partial, conditional or
+ * encoded one the filter cannot check, and hop-by-hop upgrades. */
+static const char *const stripped_request_headers[] = {
+    "Authorization", "Proxy-Authorization", "Cookie", "Cookie2", "Range", "If-Range",
+    "If-Match", "If-None-Match", "If-Modified-Since", "If-Unmodified-Since",
+    "Accept-Encoding", "TE", "Upgrade", "Forwarded", "X-Forwarded-For",
+    "X-Forwarded-Host", "X-Forwarded-Server", "X-Forwarded-Proto", "X-Real-IP", NULL
+};
+
+static const char *const method_override_headers[] = {
+    "X-HTTP-Method-Override", "X-HTTP-Method", "X-Method-Override", NULL
+};
+
+static int collect_pds_header_cb(void *rec, const char *key, const char *value)
+{
+    apr_array_header_t *names = rec;
+
+    if (strncasecmp(key, "PDS-", 4) == 0)
+        APR_ARRAY_PUSH(names, const char *) = key;
+    return 1;
+}
+
+/* mod_proxy drops the headers a client names in Connection; keep only the
+ * tokens that are about this hop, so no client can make it drop ours. */
+static void limit_connection_header(request_rec *r)
+{
+    const char *conn = apr_table_get(r->headers_in, "Connection");
+    const char *kept = NULL;
+    char *tok, *last, *copy;
+
+    if (conn == NULL)
+        return;
+    copy = apr_pstrdup(r->pool, conn);
+    for (tok = apr_strtok(copy, ", \t", &last); tok; tok = apr_strtok(NULL, ", \t", &last)) {
+        if (strcasecmp(tok, "close") == 0 || strcasecmp(tok, "keep-alive") == 0)
+            kept = kept ? apr_pstrcat(r->pool, kept, ", ", tok, NULL) : tok;
+    }
+    if (kept != NULL)
+        apr_table_setn(r->headers_in, "Connection", kept);
+    else
+        apr_table_unset(r->headers_in, "Connection");
+}
+
+static void prepare_backend_request(request_rec *r, pds_request_t *rq,
+                                    const char *purpose_header)
+{
+    apr_array_header_t *names = apr_array_make(r->pool, 4, sizeof(const char *));
+    const pds_agreement_t *a = rq->decision.agreement;
+    int i;
+
+    for (i = 0; stripped_request_headers[i] != NULL; i++)
+        apr_table_unset(r->headers_in, stripped_request_headers[i]);
+    apr_table_do(collect_pds_header_cb, names, r->headers_in, NULL);
+    for (i = 0; i < names->nelts; i++)
+        apr_table_unset(r->headers_in, APR_ARRAY_IDX(names, i, const char *));
+    apr_table_unset(r->headers_in, purpose_header);
+    limit_connection_header(r);
+
+    apr_table_setn(r->headers_in, "PDS-Organisation", rq->organisation);
+    apr_table_setn(r->headers_in, "PDS-Agreement",
+                   apr_pstrcat(r->pool, pds_agreement_id(a), ";v=",
+                               pds_agreement_version(a), NULL));
+    apr_table_setn(r->headers_in, "PDS-Purpose", rq->purpose);
+    if (rq->decision.subject != NULL)
+        apr_table_setn(r->headers_in, "PDS-Subject", rq->decision.subject);
+    apr_table_setn(r->headers_in, "PDS-Request-Id", rq->request_id);
+}
+
+/* access_checker: runs after mod_ssl's (so the client certificate is
+ * verified) and before any handler, so a denial never reaches mod_proxy. */
+int pds_access_checker(request_rec *r);
+int pds_access_checker(request_rec *r)
+{
+    pds_dir_conf_t *dc = pds_dir_conf(r);
+    pds_server_conf_t *sc;
+    pds_request_t *rq;
+    pds_request_facts_t facts;
+    pds_error_t err;
+    const char *reason = NULL, *detail = NULL, *purpose_header;
+    int i, n;
+
+    if (!pds_conf_gateway(dc))
+        return DECLINED;
+    /* Nothing inside httpd has a reason to look into an enforced location
+     * (a subrequest has no client of its own to answer or audit). */
+    if (r->main != NULL)
+        return HTTP_FORBIDDEN;
+    sc = pds_server_conf(r->server);
+
+    rq = apr_pcalloc(r->pool, sizeof(*rq));
+    rq->request_id = make_request_id(r);
+    ap_set_module_config(r->request_config, &pds_module, rq);
+    apr_table_setn(r->err_headers_out, "PDS-Request-Id", rq->request_id);
+
+    rq->organisation = pds_identify(r, sc, &reason, &detail);
+    if (rq->organisation == NULL)
+        return deny(r, rq, reason, detail);
+
+    if (r->header_only || r->method_number != M_GET)
+        return deny(r, rq, "method-not-allowed", apr_psprintf(r->pool,
+                    "%s is not served on this gateway; use GET", r->method));
+
+    /* The policy decides on the raw target; anything that decodes or
+     * normalises differently on the way to the back end is refused. */
+    if (r->unparsed_uri == NULL || r->unparsed_uri[0] != '/')
+        return deny(r, rq, "bad-path", "the request target must be an absolute path");
+    pds_error_clear(&err);
+    if (pds_request_path_check(r->parsed_uri.path, &err) != APR_SUCCESS)
+        return deny(r, rq, "bad-path", err.text);
+    if (r->args != NULL)
+        return deny(r, rq, "query-not-allowed",
+                    "query strings are not accepted on this gateway");
+    for (i = 0; method_override_headers[i] != NULL; i++) {
+        if (apr_table_get(r->headers_in, method_override_headers[i]) != NULL)
+            return deny(r, rq, "method-override", apr_psprintf(r->pool,
+                        "the %s header is refused", method_override_headers[i]));
+    }
+    if (ap_request_has_body(r))
+        return deny(r, rq, "unexpected-body", "a GET request must not carry a body");
+
+    purpose_header = pds_conf_purpose_header(dc);
+    n = header_count(r->headers_in, purpose_header);
+    if (n > 1)
+        return deny(r, rq, "purpose-mismatch", apr_psprintf(r->pool,
+                    "declare exactly one purpose in %s", purpose_header));
+    rq->purpose = apr_table_get(r->headers_in, purpose_header);
+    if (rq->purpose != NULL && !is_purpose_token(rq->purpose))
+        return deny(r, rq, "purpose-mismatch", apr_psprintf(r->pool,
+                    "%s must be a single purpose name", purpose_header));
+
+    facts.organisation = rq->organisation;
+    facts.method = r->method;
+    facts.path = r->parsed_uri.path;
+    facts.purpose = rq->purpose;
+    facts.now = r->request_time;
+    pds_agreements_decide(sc->agreements, &facts, &rq->decision, r->pool);
+    if (!rq->decision.allowed)
+        return deny(r, rq, rq->decision.reason, rq->decision.detail);
+
+    prepare_backend_request(r, rq, purpose_header);
+    ap_add_output_filter(PDS_RESPONSE_FILTER, NULL, r, r->connection);
+    ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, "PDS00023: %s allowed under %s for %s",
+                  rq->request_id, pds_agreement_id(rq->decision.agreement),
+                  rq->organisation);
+    return OK;
+}

@@ -1,0 +1,182 @@
+#!/bin/sh
+# guards-selftest.sh: tests the guard scripts themselves. Builds small temp
+# trees, each with one violation, and checks that the guard fails on it with
+# a message naming the problem; the clean trees must pass.
+# Run: sh tests/guards/guards-selftest.sh   (exit 0 when every case behaves)
+set -u
+here=$(cd "$(dirname "$0")" && pwd)
+work=$(mktemp -d "${TMPDIR:-/tmp}/pds-guards.XXXXXX") || exit 1
+trap 'rm -rf "$work"' EXIT HUP INT TERM
+
+ok=0
+bad=0
+
+# expect pass|fail GUARD TREE [SUBSTRING]: runs GUARD on TREE; on "fail" the
+# output must contain SUBSTRING.
+expect() {
+    want=$1 guard=$2 tree=$3 needle=${4:-}
+    out=$(top_srcdir="$tree" sh "$here/$guard" 2>&1)
+    rc=$?
+    if case $want in
+           pass) [ "$rc" -eq 0 ] && printf '%s\n' "$out" | grep -q '^PASS: ' ;;
+           fail) [ "$rc" -eq 1 ] && printf '%s\n' "$out" | grep -q -F -- "$needle" ;;
+       esac
+    then
+        ok=$((ok + 1))
+    else
+        bad=$((bad + 1))
+        echo "FAILED CASE: $guard on $(basename "$tree") should $want${needle:+ with \"$needle\"} (rc=$rc):"
+        printf '%s\n' "$out" | sed 's/^/    /'
+    fi
+}
+
+# A minimal clean tree: one directive of each form, documented and used.
+clean_tree() {
+    t=$work/$1
+    mkdir -p "$t/lib" "$t/mod_pds" "$t/docs" "$t/conf"
+    cat >"$t/lib/pds_agreement.h" <<'EOF'
+/* pds_agreement.h
+ *
+ * Keywords (case-insensitive):
+ *   Party       <organisation>               exactly once
+ *   LegalBasis  consent | contract |
+ *               public-task                   exactly once
+ *   Valid       <YYYY-MM-DD> <YYYY-MM-DD>    exactly once; UTC, both days
+ *                                            included (from 00:00:00)
+ *
+ * A resource template is ...
+ */
+#include <apr_pools.h>
+EOF
+    cat >"$t/lib/pds_x.c" <<'EOF'
+/* Unlike ap_log_error(), the library never logs; see httpd.h for that. */
+#include <apr_strings.h>
+#include "pds_agreement.h"
+static const char *s = "ap_fake(";
+int pds_cap_it(void);
+int pds_cap_it(void) { return apr_pool_create(0, 0) + (s != 0); }
+EOF
+    cat >"$t/mod_pds/mod_pds_config.c" <<'EOF'
+#include "httpd.h"
+/* PDS00001 is mentioned here in a comment only. */
+static void f(void) { ap_log_error(APLOG_MARK, 0, 0, 0, "PDS00001: one"); }
+static void g(void) { ap_log_error(APLOG_MARK, 0, 0, 0, "PDS00002: two"); }
+const command_rec pds_directives[] = {
+    AP_INIT_TAKE1("PDSAuditLog", f, NULL, RSRC_CONF, "help"),
+    AP_INIT_RAW_ARGS("<PDSAgreement", g, NULL, RSRC_CONF, "help"),
+    AP_INIT_FLAG(
+        "PDSGateway", g, NULL, ACCESS_CONF, "help"),
+    { NULL }
+};
+EOF
+    cat >"$t/docs/directives.md" <<'EOF'
+# mod_pds
+## `<PDSAgreement>`
+### Party
+### LegalBasis
+### `Valid`
+## PDSAuditLog
+## PDSGateway
+## Field paths
+EOF
+    cat >"$t/conf/pds-example.conf" <<'EOF'
+# comment
+PDSAuditLog /var/log/pds.jsonl
+<PDSAgreement a>
+    party x
+    LegalBasis public-task
+    Valid 2026-01-01 2026-12-31
+</PDSAgreement>
+<Location />
+    PDSGateway on
+</Location>
+EOF
+    echo "$t"
+}
+
+# --- lib-boundary.sh --------------------------------------------------------
+t=$(clean_tree lb-clean); expect pass lib-boundary.sh "$t"
+for inc in '"httpd.h"' '<http_log.h>' '"ap_config.h"' '<util_filter.h>' \
+           '"mod_ssl.h"' '"mpm_common.h"' '<apache2/httpd.h>'; do
+    t=$(clean_tree "lb-inc-$(echo "$inc" | tr -cd 'a-z_')")
+    printf '#include %s\n' "$inc" >>"$t/lib/pds_x.c"
+    expect fail lib-boundary.sh "$t" "lib/pds_x.c:7: includes an httpd header"
+done
+t=$(clean_tree lb-inc-spaced); printf '  #  include "httpd.h"\n' >>"$t/lib/pds_agreement.h"
+expect fail lib-boundary.sh "$t" "lib/pds_agreement.h:13: includes an httpd header"
+t=$(clean_tree lb-call); printf 'void h(void) { ap_log_error (0); }\n' >>"$t/lib/pds_x.c"
+expect fail lib-boundary.sh "$t" "lib/pds_x.c:7: calls an httpd function"
+t=$(clean_tree lb-call-sub); mkdir -p "$t/lib/sub"; printf 'int y = ap_pstrdup(0);\n' >"$t/lib/sub/y.h"
+expect fail lib-boundary.sh "$t" "lib/sub/y.h:1: calls an httpd function"
+t=$(clean_tree lb-block-comment)
+printf '/*\n * #include "httpd.h"\n * ap_rputs(x);\n */\n' >>"$t/lib/pds_x.c"
+expect pass lib-boundary.sh "$t"
+t=$(clean_tree lb-nolib); rm -rf "${t:?}/lib"
+expect fail lib-boundary.sh "$t" "no lib/ directory"
+
+# --- log-tags-unique.sh ------------------------------------------------------
+t=$(clean_tree lt-clean); expect pass log-tags-unique.sh "$t"
+out=$(top_srcdir="$t" sh "$here/log-tags-unique.sh")
+case $out in *"(2 tags)"*) ok=$((ok + 1)) ;; *) bad=$((bad + 1)); echo "FAILED CASE: tag count: $out" ;; esac
+t=$(clean_tree lt-dup-files)
+printf 'static void k(void) { log("PDS00002: again"); }\n' >>"$t/lib/pds_x.c"
+expect fail log-tags-unique.sh "$t" "log tag PDS00002 is used at more than one site: lib/pds_x.c:7 mod_pds/mod_pds_config.c:4"
+t=$(clean_tree lt-dup-line)
+printf 'static void k(void) { log("PDS00003: a"); log("PDS00003: b"); }\n' >>"$t/mod_pds/mod_pds_config.c"
+expect fail log-tags-unique.sh "$t" "log tag PDS00003 is used at more than one site"
+t=$(clean_tree lt-macro)
+printf 'static void k(void) { log(PDSLOGNO(00001) "x"); }\n' >>"$t/mod_pds/mod_pds_config.c"
+expect fail log-tags-unique.sh "$t" "log tag PDS00001 is used at more than one site"
+t=$(clean_tree lt-short)
+printf 'static void k(void) { log("PDS0004: x"); }\n' >>"$t/mod_pds/mod_pds_config.c"
+expect fail log-tags-unique.sh "$t" "malformed log tag PDS0004"
+t=$(clean_tree lt-long)
+printf 'static void k(void) { log("PDS000005: x"); }\n' >>"$t/mod_pds/mod_pds_config.c"
+expect fail log-tags-unique.sh "$t" "malformed log tag PDS000005"
+
+# --- directives-documented.sh --------------------------------------------------
+t=$(clean_tree dd-clean); expect pass directives-documented.sh "$t"
+t=$(clean_tree dd-none)
+printf '#include "httpd.h"\n' >"$t/mod_pds/mod_pds_config.c"
+expect fail directives-documented.sh "$t" "no directives found in mod_pds/*.c"
+t=$(clean_tree dd-undocumented)
+sed -i 's|{ NULL }|AP_INIT_TAKE1("PDSMaxDepth", f, NULL, ACCESS_CONF, "h"), { NULL }|' "$t/mod_pds/mod_pds_config.c"
+printf 'PDSMaxDepth 8\n' >>"$t/conf/pds-example.conf"
+expect fail directives-documented.sh "$t" 'directive PDSMaxDepth: no heading starting with "PDSMaxDepth"'
+t=$(clean_tree dd-prefix-only)
+sed -i 's|^## PDSGateway$|## PDSGatewayMode|' "$t/docs/directives.md"
+expect fail directives-documented.sh "$t" 'directive PDSGateway: no heading'
+t=$(clean_tree dd-container)
+# shellcheck disable=SC2016
+sed -i 's|^## `<PDSAgreement>`$|## Agreements|' "$t/docs/directives.md"
+expect fail directives-documented.sh "$t" 'directive <PDSAgreement: no heading'
+t=$(clean_tree dd-not-in-example)
+sed -i 's|^PDSAuditLog|#PDSAuditLog|' "$t/conf/pds-example.conf"
+expect fail directives-documented.sh "$t" "directive PDSAuditLog: not used in conf/pds-example.conf"
+t=$(clean_tree dd-container-not-in-example)
+sed -i -e 's|^<PDSAgreement a>|<IfModule x>|' -e 's|^</PDSAgreement>|</IfModule>|' "$t/conf/pds-example.conf"
+expect fail directives-documented.sh "$t" "directive <PDSAgreement: not used in conf/pds-example.conf"
+t=$(clean_tree dd-keyword-doc)
+sed -i '/^### LegalBasis$/d' "$t/docs/directives.md"
+expect fail directives-documented.sh "$t" '<PDSAgreement> keyword LegalBasis: no heading'
+t=$(clean_tree dd-keyword-example)
+sed -i '/Valid 2026/d' "$t/conf/pds-example.conf"
+expect fail directives-documented.sh "$t" '<PDSAgreement> keyword Valid: not used in conf/pds-example.conf'
+t=$(clean_tree dd-new-keyword)
+sed -i 's|^ \*   Party |&|; /^ \*   Party/a\
+ *   Release     <field path> ...             may repeat' "$t/lib/pds_agreement.h"
+expect fail directives-documented.sh "$t" '<PDSAgreement> keyword Release: no heading'
+t=$(clean_tree dd-no-keywords)
+sed -i 's|Keywords|Words|' "$t/lib/pds_agreement.h"
+expect fail directives-documented.sh "$t" 'no "Keywords" list'
+t=$(clean_tree dd-stale)
+printf '## PDSConsentStore\n' >>"$t/docs/directives.md"
+expect fail directives-documented.sh "$t" "docs/directives.md documents PDSConsentStore, which mod_pds/*.c does not define"
+t=$(clean_tree dd-commented-out)
+sed -i 's|^    AP_INIT_TAKE1("PDSAuditLog".*|    /* AP_INIT_TAKE1("PDSAuditLog", f, NULL, RSRC_CONF, "h"), */|' "$t/mod_pds/mod_pds_config.c"
+expect fail directives-documented.sh "$t" "documents PDSAuditLog, which mod_pds/*.c does not define"
+t=$(clean_tree dd-nodocs); rm "$t/docs/directives.md"
+expect fail directives-documented.sh "$t" "missing docs/directives.md"
+
+echo "guards self-test: $ok passed, $bad failed"
+[ "$bad" -eq 0 ]

@@ -1,0 +1,486 @@
+/* test_audit.c: audit records, the reason table, problem documents, errors. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include <apr_general.h>
+#include <apr_strings.h>
+
+#include "pds_audit.h"
+#include "pds_error.h"
+#include "pds_reason.h"
+
+/* 2026-11-22T13:40:01Z, from calendar.timegm. */
+#define T_GOLDEN (apr_time_from_sec(APR_INT64_C(1795354801)) + 123456)
+
+static apr_pool_t *root;
+
+static int setup(void **state)
+{
+    apr_pool_t *p;
+
+    if (apr_pool_create(&p, root) != APR_SUCCESS)
+        return -1;
+    *state = p;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    apr_pool_destroy(*state);
+    return 0;
+}
+
+#define assert_contains(hay, needle) \
+    do { \
+        if (strstr((hay), (needle)) == NULL) \
+            fail_msg("\"%s\" does not contain \"%s\"", (hay), (needle)); \
+    } while (0)
+
+static pds_audit_record_t golden_record(apr_pool_t *p)
+{
+    pds_audit_record_t rec;
+    apr_array_header_t *fields = apr_array_make(p, 2, sizeof(const char *));
+
+    APR_ARRAY_PUSH(fields, const char *) = "name.given";
+    APR_ARRAY_PUSH(fields, const char *) = "dob";
+    memset(&rec, 0, sizeof(rec));
+    rec.time = T_GOLDEN;
+    rec.request_id = "r-1";
+    rec.client_ip = "192.0.2.7";
+    rec.organisation = "fife";
+    rec.agreement = "council-to-fife";
+    rec.agreement_version = "1";
+    rec.purpose = "direct-care";
+    rec.legal_basis = "public-task";
+    rec.subject = "C123";
+    rec.method = "GET";
+    rec.path = "/citizens/C123/record";
+    rec.decision = "allow";
+    rec.reason = NULL;
+    rec.status = 200;
+    rec.fields = fields;
+    return rec;
+}
+
+#define GOLDEN_BODY \
+    "\"time\":\"2026-11-22T13:40:01.123456Z\",\"request_id\":\"r-1\"," \
+    "\"client_ip\":\"192.0.2.7\",\"organisation\":\"fife\"," \
+    "\"agreement\":\"council-to-fife\",\"agreement_version\":\"1\"," \
+    "\"purpose\":\"direct-care\",\"legal_basis\":\"public-task\"," \
+    "\"subject\":\"C123\",\"method\":\"GET\"," \
+    "\"path\":\"/citizens/C123/record\",\"decision\":\"allow\"," \
+    "\"reason\":null,\"status\":200,\"fields\":[\"name.given\",\"dob\"]}\n"
+
+static const char *format(apr_pool_t *p, const pds_audit_record_t *rec)
+{
+    char *line = NULL;
+    apr_size_t len = 0;
+    pds_error_t err;
+
+    pds_error_clear(&err);
+    assert_int_equal(pds_audit_format(&line, &len, rec, p, &err), APR_SUCCESS);
+    assert_false(pds_error_is_set(&err));
+    assert_non_null(line);
+    assert_int_equal(len, strlen(line));
+    assert_int_equal(line[len - 1], '\n');
+    assert_null(memchr(line, '\n', len - 1));   /* exactly one line */
+    return line;
+}
+
+static void test_format_golden(void **state)
+{
+    apr_pool_t *p = *state;
+    pds_audit_record_t rec = golden_record(p);
+
+    assert_string_equal(format(p, &rec), "{" GOLDEN_BODY);
+}
+
+static void test_format_time(void **state)
+{
+    apr_pool_t *p = *state;
+    pds_audit_record_t rec = golden_record(p);
+
+    rec.time = apr_time_from_sec(APR_INT64_C(1795354801));
+    assert_contains(format(p, &rec), "\"time\":\"2026-11-22T13:40:01.000000Z\"");
+    rec.time = 0;
+    assert_contains(format(p, &rec), "\"time\":\"1970-01-01T00:00:00.000000Z\"");
+    rec.time = apr_time_from_sec(APR_INT64_C(951868799)) + 999999;
+    assert_contains(format(p, &rec), "\"time\":\"2000-02-29T23:59:59.999999Z\"");
+}
+
+static void test_format_nulls(void **state)
+{
+    apr_pool_t *p = *state;
+    pds_audit_record_t rec;
+
+    memset(&rec, 0, sizeof(rec));
+    rec.time = T_GOLDEN;
+    rec.decision = "deny";
+    rec.status = 401;
+    assert_string_equal(format(p, &rec),
+        "{\"time\":\"2026-11-22T13:40:01.123456Z\",\"request_id\":null,"
+        "\"client_ip\":null,\"organisation\":null,\"agreement\":null,"
+        "\"agreement_version\":null,\"purpose\":null,\"legal_basis\":null,"
+        "\"subject\":null,\"method\":null,\"path\":null,"
+        "\"decision\":\"deny\",\"reason\":null,\"status\":401,"
+        "\"fields\":[]}\n");
+
+    /* an empty array is still an array; a deny carries its reason */
+    rec.fields = apr_array_make(p, 1, sizeof(const char *));
+    rec.reason = "unknown-caller";
+    assert_contains(format(p, &rec), "\"reason\":\"unknown-caller\","
+                                     "\"status\":401,\"fields\":[]}\n");
+}
+
+static void test_format_escaping(void **state)
+{
+    apr_pool_t *p = *state;
+    pds_audit_record_t rec = golden_record(p);
+    apr_array_header_t *fields = apr_array_make(p, 1, sizeof(const char *));
+    const char *line;
+
+    rec.request_id = "a\"b\\c";
+    rec.client_ip = "line1\nline2\r\t\001";
+    rec.organisation = "Caf\xc3\xa9";            /* U+00E9 */
+    rec.agreement = "\xf0\x9f\x98\x80";          /* U+1F600 */
+    rec.purpose = "bad\xff" "byte";              /* invalid UTF-8 */
+    rec.legal_basis = "\xc3";                    /* truncated sequence */
+    rec.subject = "\xed\xa0\x80";                /* a surrogate: invalid */
+    rec.method = "\xe2\x80\xae" "evil";          /* U+202E RLO */
+    APR_ARRAY_PUSH(fields, const char *) = "x\"y";
+    rec.fields = fields;
+    line = format(p, &rec);
+    assert_contains(line, "\"request_id\":\"a\\\"b\\\\c\"");
+    assert_contains(line, "\"client_ip\":\"line1\\nline2\\r\\t\\u0001\"");
+    assert_contains(line, "\"organisation\":\"Caf\\u00E9\"");
+    assert_contains(line, "\"agreement\":\"\\uD83D\\uDE00\"");
+    assert_contains(line, "\"purpose\":\"bad\\uFFFDbyte\"");
+    assert_contains(line, "\"legal_basis\":\"\\uFFFD\"");
+    assert_contains(line, "\"subject\":\"\\uFFFD\\uFFFD\\uFFFD\"");
+    assert_contains(line, "\"method\":\"\\u202Eevil\"");
+    assert_contains(line, "\"fields\":[\"x\\\"y\"]");
+    /* every byte printable ASCII */
+    for (; *line != '\n'; line++)
+        assert_true(*line >= 0x20 && *line < 0x7f);
+}
+
+static void test_format_refused(void **state)
+{
+    apr_pool_t *p = *state;
+    pds_audit_record_t rec = golden_record(p);
+    char *line = NULL;
+    pds_error_t err;
+
+    rec.decision = "maybe";
+    pds_error_clear(&err);
+    assert_int_equal(pds_audit_format(&line, NULL, &rec, p, &err), APR_EINVAL);
+    assert_string_equal(err.code, "internal-error");
+    assert_contains(err.text, "\"allow\" or \"deny\"");
+    assert_null(line);
+    rec.decision = NULL;
+    assert_int_equal(pds_audit_format(&line, NULL, &rec, p, NULL), APR_EINVAL);
+    assert_int_equal(pds_audit_format(&line, NULL, NULL, p, NULL), APR_EINVAL);
+    rec.decision = "deny";
+    assert_int_equal(pds_audit_format(&line, NULL, &rec, p, NULL), APR_SUCCESS);
+    assert_non_null(line);
+}
+
+/* A sink that keeps the lines it is given, and can be made to fail. */
+typedef struct sink_t {
+    apr_pool_t *pool;
+    apr_array_header_t *lines;
+    apr_status_t fail_with;
+    int calls;
+} sink_t;
+
+static apr_status_t sink_write(void *baton, const char *line, apr_size_t len)
+{
+    sink_t *s = baton;
+
+    s->calls++;
+    if (s->fail_with != APR_SUCCESS)
+        return s->fail_with;
+    APR_ARRAY_PUSH(s->lines, const char *) = apr_pstrmemdup(s->pool, line, len);
+    return APR_SUCCESS;
+}
+
+static void test_writer_seq(void **state)
+{
+    apr_pool_t *p = *state;
+    pds_audit_record_t rec = golden_record(p);
+    pds_audit_writer_t *w;
+    sink_t sink = { p, apr_array_make(p, 4, sizeof(const char *)),
+                    APR_SUCCESS, 0 };
+    pds_error_t err;
+    int i;
+
+    assert_int_equal(pds_audit_writer_create(&w, p, sink_write, &sink),
+                     APR_SUCCESS);
+    for (i = 0; i < 3; i++) {
+        pds_error_clear(&err);
+        assert_int_equal(pds_audit_append(w, &rec, p, &err), APR_SUCCESS);
+        assert_false(pds_error_is_set(&err));
+    }
+    assert_int_equal(sink.calls, 3);
+    assert_int_equal(sink.lines->nelts, 3);
+    assert_string_equal(APR_ARRAY_IDX(sink.lines, 0, const char *),
+                        "{\"seq\":1," GOLDEN_BODY);
+    assert_string_equal(APR_ARRAY_IDX(sink.lines, 1, const char *),
+                        "{\"seq\":2," GOLDEN_BODY);
+    assert_string_equal(APR_ARRAY_IDX(sink.lines, 2, const char *),
+                        "{\"seq\":3," GOLDEN_BODY);
+
+    /* a second writer has its own count */
+    assert_int_equal(pds_audit_writer_create(&w, p, sink_write, &sink),
+                     APR_SUCCESS);
+    assert_int_equal(pds_audit_append(w, &rec, p, NULL), APR_SUCCESS);
+    assert_string_equal(APR_ARRAY_IDX(sink.lines, 3, const char *),
+                        "{\"seq\":1," GOLDEN_BODY);
+    assert_int_equal(pds_audit_writer_create(&w, p, NULL, &sink), APR_EINVAL);
+}
+
+static void test_writer_failure(void **state)
+{
+    apr_pool_t *p = *state;
+    pds_audit_record_t rec = golden_record(p);
+    pds_audit_writer_t *w;
+    sink_t sink = { p, apr_array_make(p, 4, sizeof(const char *)),
+                    APR_ENOSPC, 0 };
+    pds_error_t err;
+
+    assert_int_equal(pds_audit_writer_create(&w, p, sink_write, &sink),
+                     APR_SUCCESS);
+    pds_error_clear(&err);
+    assert_int_equal(pds_audit_append(w, &rec, p, &err), APR_ENOSPC);
+    assert_string_equal(err.code, "audit-unavailable");
+    assert_int_equal(sink.calls, 1);
+
+    /* a failed write takes no number */
+    sink.fail_with = APR_SUCCESS;
+    assert_int_equal(pds_audit_append(w, &rec, p, NULL), APR_SUCCESS);
+    assert_string_equal(APR_ARRAY_IDX(sink.lines, 0, const char *),
+                        "{\"seq\":1," GOLDEN_BODY);
+
+    /* a record that cannot be formatted is never handed to the sink */
+    rec.decision = "perhaps";
+    pds_error_clear(&err);
+    assert_int_equal(pds_audit_append(w, &rec, p, &err), APR_EINVAL);
+    assert_string_equal(err.code, "internal-error");
+    assert_int_equal(sink.calls, 2);
+    assert_int_equal(pds_audit_append(NULL, &rec, p, NULL), APR_EINVAL);
+    rec.decision = "deny";
+    assert_int_equal(pds_audit_append(w, &rec, p, NULL), APR_SUCCESS);
+    assert_contains(APR_ARRAY_IDX(sink.lines, 1, const char *), "{\"seq\":2,");
+}
+
+/* --- reasons and problem documents ------------------------------------------ */
+
+static void test_reason_table(void **state)
+{
+    static const struct {
+        const char *code;
+        int status;
+    } spec[] = {
+        { "unknown-caller", 401 }, { "invalid-token", 401 },
+        { "identity-conflict", 401 }, { "bad-path", 400 },
+        { "bad-subject", 400 }, { "query-not-allowed", 400 },
+        { "method-override", 400 }, { "method-not-allowed", 405 },
+        { "unexpected-body", 400 },
+        { "purpose-missing", 400 }, { "no-agreement", 403 },
+        { "purpose-mismatch", 403 }, { "agreement-expired", 403 },
+        { "agreement-not-yet-valid", 403 }, { "backend-error", 502 },
+        { "not-found", 404 }, { "backend-bad-response", 502 },
+        { "backend-too-large", 502 }, { "audit-unavailable", 503 },
+        { "internal-error", 500 },
+    };
+    const apr_size_t n = sizeof(spec) / sizeof(spec[0]);
+    const pds_reason_t *table = pds_reason_table();
+    apr_size_t i, j, count = 0;
+
+    (void)state;
+    for (i = 0; i < n; i++) {
+        const pds_reason_t *r = pds_reason_lookup(spec[i].code);
+
+        if (r == NULL)
+            fail_msg("missing reason %s", spec[i].code);
+        assert_string_equal(r->code, spec[i].code);
+        assert_int_equal(r->status, spec[i].status);
+        assert_non_null(r->title);
+        assert_true(strlen(r->title) > 5);
+    }
+    /* exactly these, each once */
+    for (; table[count].code != NULL; count++) {
+        for (j = 0; j < count; j++)
+            assert_string_not_equal(table[j].code, table[count].code);
+    }
+    assert_int_equal(count, n);
+    assert_null(pds_reason_lookup("No-Agreement"));
+    assert_null(pds_reason_lookup(""));
+    assert_null(pds_reason_lookup(NULL));
+}
+
+static void test_problem_json(void **state)
+{
+    apr_pool_t *p = *state;
+    apr_size_t len = 0;
+    const char *doc;
+
+    doc = pds_problem_json(p, "purpose-mismatch",
+                           "agreement 'council-to-fife' covers purposes "
+                           "direct-care; this request declared research",
+                           "r-42", &len);
+    assert_string_equal(doc,
+        "{\"type\":\"urn:pds:problem:purpose-mismatch\","
+        "\"title\":\"Purpose not covered by the agreement\",\"status\":403,"
+        "\"detail\":\"agreement 'council-to-fife' covers purposes "
+        "direct-care; this request declared research\","
+        "\"reason\":\"purpose-mismatch\",\"request_id\":\"r-42\"}");
+    assert_int_equal(len, strlen(doc));
+
+    /* detail and request_id omitted when NULL */
+    doc = pds_problem_json(p, "no-agreement", NULL, NULL, &len);
+    assert_string_equal(doc,
+        "{\"type\":\"urn:pds:problem:no-agreement\","
+        "\"title\":\"No agreement covers this request\",\"status\":403,"
+        "\"reason\":\"no-agreement\"}");
+    doc = pds_problem_json(p, "method-not-allowed", NULL, "r-1", NULL);
+    assert_contains(doc, "\"status\":405,\"reason\":\"method-not-allowed\","
+                         "\"request_id\":\"r-1\"}");
+
+    /* an unknown code is an internal error */
+    doc = pds_problem_json(p, "made-up", "d", "r", &len);
+    assert_string_equal(doc,
+        "{\"type\":\"urn:pds:problem:internal-error\","
+        "\"title\":\"Internal error\",\"status\":500,\"detail\":\"d\","
+        "\"reason\":\"internal-error\",\"request_id\":\"r\"}");
+    doc = pds_problem_json(p, NULL, NULL, NULL, &len);
+    assert_contains(doc, "\"status\":500");
+
+    /* escaping, and invalid UTF-8 never breaks the document */
+    doc = pds_problem_json(p, "bad-path", "a \"q\"\n\\ caf\xc3\xa9",
+                           "id\xff", &len);
+    assert_contains(doc, "\"detail\":\"a \\\"q\\\"\\n\\\\ caf\xc3\xa9\"");
+    assert_contains(doc, "\"request_id\":\"id?\"");
+    assert_int_equal(len, strlen(doc));
+}
+
+/* --- pds_error -------------------------------------------------------------- */
+
+static void test_error(void **state)
+{
+    pds_error_t err;
+    char long_text[1000];
+
+    (void)state;
+    memset(&err, 0x7f, sizeof(err));
+    pds_error_clear(&err);
+    assert_false(pds_error_is_set(&err));
+    assert_int_equal(err.position, -1);
+    assert_string_equal(err.text, "");
+
+    pds_error_set(&err, "bad-path", 7, "path", "first %d", 1);
+    pds_error_set(&err, "other", 9, "x", "second");
+    assert_true(pds_error_is_set(&err));
+    assert_string_equal(err.code, "bad-path");
+    assert_int_equal(err.position, 7);
+    assert_string_equal(err.source, "path");
+    assert_string_equal(err.text, "first 1");
+
+    pds_error_clear(&err);
+    pds_error_set(&err, NULL, -5, NULL, "%s", "x");
+    assert_string_equal(err.code, "error");
+    assert_int_equal(err.position, -1);
+    assert_string_equal(err.source, "");
+
+    pds_error_clear(&err);
+    memset(long_text, 'a', sizeof(long_text) - 1);
+    long_text[sizeof(long_text) - 1] = '\0';
+    pds_error_set(&err, long_text, 0, long_text, "%s", long_text);
+    assert_int_equal(strlen(err.code), PDS_ERROR_CODE_LENGTH - 1);
+    assert_int_equal(strlen(err.source), PDS_ERROR_SOURCE_LENGTH - 1);
+    assert_int_equal(strlen(err.text), PDS_ERROR_TEXT_LENGTH - 1);
+
+    /* NULL is accepted everywhere */
+    pds_error_clear(NULL);
+    pds_error_set(NULL, "x", 0, "y", "z");
+    assert_false(pds_error_is_set(NULL));
+}
+
+static void test_writer_set_seq(void **state)
+{
+    apr_pool_t *p = *state;
+    pds_audit_record_t rec = golden_record(p);
+    pds_audit_writer_t *w;
+    sink_t sink = { p, apr_array_make(p, 4, sizeof(const char *)),
+                    APR_SUCCESS, 0 };
+
+    assert_int_equal(pds_audit_writer_create(&w, p, sink_write, &sink),
+                     APR_SUCCESS);
+    assert_int_equal(pds_audit_writer_seq(w), 0);
+    /* another process wrote 41 records: this one continues after them */
+    pds_audit_writer_set_seq(w, 41);
+    assert_int_equal(pds_audit_append(w, &rec, p, NULL), APR_SUCCESS);
+    assert_int_equal(pds_audit_writer_seq(w), 42);
+    assert_string_equal(APR_ARRAY_IDX(sink.lines, 0, const char *),
+                        "{\"seq\":42," GOLDEN_BODY);
+}
+
+static void test_last_seq(void **state)
+{
+    apr_uint64_t seq = 99;
+    pds_error_t err;
+    const char *two = "{\"seq\":6,\"a\":1}\n{\"seq\":7,\"a\":2}\n";
+    const char *torn = "{\"seq\":6,\"a\":1}\n{\"seq\":7,\"a\":2}\n{\"seq\":8,\"a";
+    const char *cut_start = "q\":6,\"a\":1}\n{\"seq\":7}\n";
+    const char *garbage = "{\"seq\":6}\nhello\n";
+    const char *noseq = "{\"seq\":6}\n{\"a\":1}\n";
+
+    (void)state;
+    pds_error_clear(&err);
+    assert_int_equal(pds_audit_last_seq("", 0, &seq, &err), APR_SUCCESS);
+    assert_int_equal(seq, 0);
+    assert_int_equal(pds_audit_last_seq(two, strlen(two), &seq, &err), APR_SUCCESS);
+    assert_int_equal(seq, 7);
+    /* a write cut short leaves a partial line: the last complete one counts */
+    assert_int_equal(pds_audit_last_seq(torn, strlen(torn), &seq, &err), APR_SUCCESS);
+    assert_int_equal(seq, 7);
+    /* a tail that starts mid-line still ends with a whole record */
+    assert_int_equal(pds_audit_last_seq(cut_start, strlen(cut_start), &seq, &err),
+                     APR_SUCCESS);
+    assert_int_equal(seq, 7);
+    assert_int_equal(pds_audit_last_seq(garbage, strlen(garbage), &seq, &err), APR_EINVAL);
+    assert_string_equal(err.code, "bad-audit-log");
+    pds_error_clear(&err);
+    assert_int_equal(pds_audit_last_seq(noseq, strlen(noseq), &seq, &err), APR_EINVAL);
+    assert_string_equal(err.code, "bad-audit-log");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_format_golden, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_format_time, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_format_nulls, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_format_escaping, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_format_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_writer_seq, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_writer_failure, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_writer_set_seq, setup, teardown),
+        cmocka_unit_test(test_last_seq),
+        cmocka_unit_test(test_reason_table),
+        cmocka_unit_test_setup_teardown(test_problem_json, setup, teardown),
+        cmocka_unit_test(test_error),
+    };
+    int rc;
+
+    if (apr_initialize() != APR_SUCCESS || apr_pool_create(&root, NULL) != APR_SUCCESS)
+        return 1;
+    rc = cmocka_run_group_tests(tests, NULL, NULL);
+    apr_pool_destroy(root);
+    apr_terminate();
+    return rc;
+}

@@ -1,0 +1,874 @@
+#!/bin/sh
+# demo.sh: the mod_pds demo in one command, on loopback only.
+#
+#   sudo ./tools/demo.sh          install what is missing, build, start the
+#                                 gateway and the legacy back end, tell the
+#                                 story with real requests, run until Ctrl-C
+#   sudo ./tools/demo.sh --check  the same, but check every answer, stop
+#                                 everything and exit (1 if a step differs)
+#   sudo ./tools/demo.sh --stop   stop a demo left running
+#
+# Everything it makes lives in ./demo-run/ (recreated on each run; the demo
+# PKI in demo-run/pki/ is kept while it is complete and valid).
+#
+# Environment:
+#   PDS_DEMO_HTTPS_PORT    gateway, TLS with client certificates (18443)
+#   PDS_DEMO_HTTP_PORT     gateway, plain HTTP for token callers behind a
+#                          TLS-terminating proxy (18081)
+#   PDS_DEMO_BACKEND_PORT  the stand-in legacy back end (18080)
+#   PDS_BUILD_DIR          where tools/build.sh builds (./build)
+#   PDS_DEMO_MODULE        use this mod_pds.so as it is: no package check,
+#                          no build (for CI and for trying a build elsewhere)
+set -eu
+
+top=$(cd "$(dirname "$0")/.." && pwd)
+run=$top/demo-run
+pki=$run/pki
+backend_dir=$top/tools/legacy-backend
+backend_py=$backend_dir/legacy_backend.py
+residents=$backend_dir/residents.json
+httpd_bin=/usr/sbin/apache2
+module_dir=/usr/lib/apache2/modules
+conf=$run/httpd.conf
+story=$run/story
+
+https_port=${PDS_DEMO_HTTPS_PORT:-18443}
+http_port=${PDS_DEMO_HTTP_PORT:-18081}
+backend_port=${PDS_DEMO_BACKEND_PORT:-18080}
+audience=https://gateway.council.example
+
+say() { printf '%s\n' "$*"; }
+note() { printf 'demo: %s\n' "$*"; }
+die() { printf 'demo: error: %s\n' "$*" >&2; exit 1; }
+
+usage() {
+    sed -n '2,/^set -eu/p' "$0" | sed -e '/^set -eu/d' -e 's/^# \{0,1\}//'
+}
+
+mode=run
+case "${1:-}" in
+    "") ;;
+    --check) mode=check ;;
+    --stop) mode=stop ;;
+    -h|--help) usage; exit 0 ;;
+    *) usage >&2; die "unknown option '$1'" ;;
+esac
+[ $# -le 1 ] || die "one option at most (--check or --stop)"
+
+# shellcheck disable=SC1003
+case "$top" in
+    *'"'*|*'\'*) die "the source tree's path ($top) must not contain '\"' or '\\'" ;;
+esac
+for p in "$https_port" "$http_port" "$backend_port"; do
+    case "$p" in
+        ''|*[!0-9]*) die "port '$p' is not a number (see PDS_DEMO_*_PORT)" ;;
+    esac
+    if [ "$p" -lt 1 ] || [ "$p" -gt 65535 ]; then
+        die "port $p is out of range"
+    fi
+done
+if [ "$https_port" = "$http_port" ] || [ "$https_port" = "$backend_port" ] \
+   || [ "$http_port" = "$backend_port" ]; then
+    die "the three demo ports must differ (https $https_port, http $http_port, back end $backend_port)"
+fi
+
+cd "$top"
+
+# --- processes --------------------------------------------------------------
+
+# Alive and not a zombie (a child we have not reaped yet still has /proc).
+alive() {
+    [ -r "/proc/$1/stat" ] || return 1
+    state=$(sed 's/^.*) \(.\).*$/\1/' "/proc/$1/stat" 2>/dev/null) || return 1
+    [ "$state" != Z ]
+}
+
+# True when process $1's command line contains $2: pid files can be stale and
+# pids reused, so we only ever signal a process that is recognisably ours.
+is_ours() {
+    alive "$1" || return 1
+    tr '\0' ' ' <"/proc/$1/cmdline" 2>/dev/null | grep -qF -- "$2"
+}
+
+# Stops process $1 (described as $2) with TERM, then KILL after 10 seconds.
+stop_pid() {
+    kill -TERM "$1" 2>/dev/null || return 0
+    i=0
+    while alive "$1"; do
+        i=$((i + 1))
+        if [ "$i" -gt 100 ]; then
+            note "$2 (pid $1) did not stop within 10 seconds; killing it"
+            kill -KILL "$1" 2>/dev/null || true
+            break
+        fi
+        sleep 0.1
+    done
+}
+
+# Stops a demo recorded in demo-run's pid files (a previous run, or --stop).
+stop_recorded() {
+    stopped=0
+    if [ -f "$run/run/httpd.pid" ]; then
+        pid=$(cat "$run/run/httpd.pid" 2>/dev/null || true)
+        if [ -n "$pid" ] && is_ours "$pid" "$conf"; then
+            note "stopping the demo gateway (httpd pid $pid)"
+            stop_pid "$pid" "httpd"
+            stopped=1
+        fi
+    fi
+    if [ -f "$run/backend.pid" ]; then
+        pid=$(cat "$run/backend.pid" 2>/dev/null || true)
+        if [ -n "$pid" ] && is_ours "$pid" "legacy_backend.py"; then
+            note "stopping the demo back end (pid $pid)"
+            stop_pid "$pid" "the back end"
+            stopped=1
+        fi
+    fi
+    rm -f "$run/run/httpd.pid" "$run/backend.pid"
+    return 0
+}
+
+if [ "$mode" = stop ]; then
+    stop_recorded
+    [ "$stopped" = 1 ] || note "no demo is running"
+    exit 0
+fi
+
+# What this run started; cleanup stops only these (a second run of the demo
+# may already have started its own processes under the same pid files).
+my_httpd=""
+my_backend=""
+
+cleanup() {
+    if [ -n "$my_httpd" ] && is_ours "$my_httpd" "$conf"; then
+        stop_pid "$my_httpd" "httpd"
+    fi
+    if [ -n "$my_backend" ] && is_ours "$my_backend" "legacy_backend.py"; then
+        stop_pid "$my_backend" "the back end"
+        wait "$my_backend" 2>/dev/null || true
+    fi
+    my_httpd=""
+    my_backend=""
+}
+
+# shellcheck disable=SC2317  # called by trap
+on_signal() {
+    trap - INT TERM EXIT
+    say ""
+    note "stopping the gateway and the back end"
+    cleanup
+    note "stopped"
+    exit 0
+}
+
+trap cleanup EXIT
+trap on_signal INT TERM
+
+# --- ports ------------------------------------------------------------------
+
+port_free() {
+    python3 - "$1" <<'EOF'
+import socket, sys
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+try:
+    s.bind(("127.0.0.1", int(sys.argv[1])))
+except OSError:
+    sys.exit(1)
+EOF
+}
+
+port_open() {
+    python3 - "$1" <<'EOF'
+import socket, sys
+try:
+    socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=1).close()
+except OSError:
+    sys.exit(1)
+EOF
+}
+
+check_port() {
+    port_free "$1" && return 0
+    who=""
+    if command -v ss >/dev/null 2>&1; then
+        who=$(ss -Hltnp "sport = :$1" 2>/dev/null | sed -n 's/.*users:((\(.*\)))/\1/p' | head -n 1)
+    fi
+    die "port $1 (127.0.0.1) is in use${who:+ by $who}; stop that program or choose another port with $2=<port>"
+}
+
+# --- packages and build -----------------------------------------------------
+
+if [ -n "${PDS_DEMO_MODULE:-}" ]; then
+    module=$PDS_DEMO_MODULE
+    [ -f "$module" ] || die "PDS_DEMO_MODULE=$module: no such file"
+else
+    note "checking the packages the demo needs (tools/install-deps.sh)"
+    "$top/tools/install-deps.sh" || die "installing the packages failed (see above)"
+fi
+for tool in python3 openssl curl; do
+    command -v "$tool" >/dev/null 2>&1 || die "$tool is not installed; run tools/install-deps.sh as root"
+done
+python3 -c 'import cryptography' 2>/dev/null \
+    || die "python3-cryptography is not installed; run tools/install-deps.sh as root"
+[ -x "$httpd_bin" ] || die "$httpd_bin is missing: install Debian's apache2 package (tools/install-deps.sh)"
+[ -f "$backend_py" ] || die "the stand-in back end $backend_py is missing"
+[ -f "$residents" ] || die "the back end's data $residents is missing"
+
+# A previous run may still be up: stop it before looking at the ports.
+if [ -d "$run" ]; then
+    stop_recorded
+fi
+check_port "$https_port" PDS_DEMO_HTTPS_PORT
+check_port "$http_port" PDS_DEMO_HTTP_PORT
+check_port "$backend_port" PDS_DEMO_BACKEND_PORT
+
+# Fresh state, except a PKI that is still good.
+mkdir -p "$run" || die "cannot create $run"
+find "$run" -mindepth 1 -maxdepth 1 ! -name pki -exec rm -rf {} + \
+    || die "cannot clean $run (files of an earlier run as root? run the demo with sudo)"
+mkdir -p "$run/run" "$run/logs" "$run/htdocs" "$story"
+
+if [ -z "${PDS_DEMO_MODULE:-}" ]; then
+    build=${PDS_BUILD_DIR:-$top/build}
+    note "building mod_pds (tools/build.sh; output in demo-run/logs/build.log)"
+    if ! "$top/tools/build.sh" >"$run/logs/build.log" 2>&1; then
+        say "---- last lines of demo-run/logs/build.log ----" >&2
+        tail -n 60 "$run/logs/build.log" >&2
+        say "----" >&2
+        die "the build failed (full output: demo-run/logs/build.log)"
+    fi
+    module=$build/mod_pds/.libs/mod_pds.so
+    [ -f "$module" ] || die "the build finished but $module is missing; see demo-run/logs/build.log"
+fi
+case "$module" in /*) ;; *) module=$(pwd)/$module ;; esac
+
+# --- demo PKI -------------------------------------------------------------------
+
+pki_files="ca.crt ca.key server.crt server.key health-board.crt health-board.key
+data-trust.crt data-trust.key unknown-org.crt unknown-org.key
+university.key.pem university.pub.pem"
+
+pki_good() {
+    for f in $pki_files; do
+        [ -s "$pki/$f" ] || return 1
+    done
+    for c in server health-board data-trust unknown-org; do
+        openssl x509 -noout -checkend 86400 -in "$pki/$c.crt" >/dev/null 2>&1 || return 1
+        openssl verify -CAfile "$pki/ca.crt" "$pki/$c.crt" >/dev/null 2>&1 || return 1
+    done
+    openssl x509 -noout -checkend 86400 -in "$pki/ca.crt" >/dev/null 2>&1
+}
+
+# leaf <name> <subject> <extendedKeyUsage> <subjectAltName>
+leaf() {
+    openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$1.key" 2>/dev/null
+    openssl req -new -key "$1.key" -subj "$2" -out "$1.csr"
+    cat >"$1.ext" <<EOF
+basicConstraints = critical, CA:FALSE
+keyUsage = critical, digitalSignature
+extendedKeyUsage = $3
+subjectAltName = $4
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid
+EOF
+    openssl x509 -req -in "$1.csr" -CA ca.crt -CAkey ca.key -CAcreateserial \
+        -days 825 -sha256 -extfile "$1.ext" -out "$1.crt" 2>/dev/null
+    rm -f "$1.csr" "$1.ext"
+}
+
+make_pki() {
+    rm -rf "$pki.new" "$pki"
+    mkdir -p "$pki.new"
+    (
+        set -e
+        umask 077
+        cd "$pki.new"
+        openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out ca.key 2>/dev/null
+        openssl req -x509 -new -key ca.key -sha256 -days 3650 \
+            -subj "/O=mod_pds demo/CN=mod_pds demo CA" \
+            -addext "basicConstraints=critical,CA:TRUE" \
+            -addext "keyUsage=critical,keyCertSign,cRLSign" -out ca.crt
+        leaf server "/O=Council Gateway (demo)/CN=localhost" serverAuth \
+            "DNS:localhost, IP:127.0.0.1"
+        leaf health-board "/O=Fife Health Board/CN=api.health-board.example" clientAuth \
+            "DNS:api.health-board.example"
+        leaf data-trust "/O=Community Data Trust/CN=gateway.data-trust.example" clientAuth \
+            "DNS:gateway.data-trust.example"
+        leaf unknown-org "/O=Unknown Analytics Ltd/CN=client.unknown-analytics.example" \
+            clientAuth "DNS:client.unknown-analytics.example"
+        # The university signs its own tokens: a key pair, no certificate.
+        openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 \
+            -out university.key.pem 2>/dev/null
+        openssl pkey -in university.key.pem -pubout -out university.pub.pem
+        rm -f ca.srl
+        # Public halves readable by all (httpd's children may run as nobody).
+        chmod 644 ./*.crt university.pub.pem
+    ) || { rm -rf "$pki.new"; die "creating the demo PKI with openssl failed (see above)"; }
+    mv "$pki.new" "$pki"
+}
+
+if pki_good; then
+    note "using the demo PKI in demo-run/pki"
+else
+    note "creating the demo PKI in demo-run/pki (CA, server and client certificates, token key)"
+    make_pki
+    pki_good || die "the new demo PKI does not verify; see the openssl output above"
+fi
+
+subject_of() {
+    openssl x509 -noout -subject -nameopt RFC2253 -in "$1" | sed 's/^subject= *//'
+}
+health_board_dn=$(subject_of "$pki/health-board.crt")
+
+# --- the data -----------------------------------------------------------------
+
+# Prints: count, chosen resident's id, another resident's id, and the chosen
+# resident's top-level fields. The chosen one has allergies and benefits, so
+# every agreement has something to release.
+facts=$(python3 - "$residents" <<'EOF'
+import json, sys
+data = json.load(open(sys.argv[1]))
+if isinstance(data, dict):
+    data = data.get("residents", list(data.values()))
+people = [p for p in data if isinstance(p, dict) and "id" in p]
+def rich(p):
+    care = p.get("care") or {}
+    return bool(care.get("allergies")) and bool(care.get("needs")) and bool(p.get("benefits"))
+chosen = next((p for p in people if rich(p)), people[0])
+other = next(p for p in people if p is not chosen)
+print(len(people))
+print(chosen["id"])
+print(other["id"])
+print(", ".join(k for k in chosen if k != "id"))
+EOF
+) || die "cannot read the residents from $residents"
+resident_count=$(say "$facts" | sed -n 1p)
+resident=$(say "$facts" | sed -n 2p)
+other_resident=$(say "$facts" | sed -n 3p)
+resident_fields=$(say "$facts" | sed -n 4p)
+
+# --- configuration ------------------------------------------------------------
+
+year=$(date -u +%Y)
+valid_from=$year-01-01
+valid_to=$((year + 1))-12-31
+
+user_group=""
+if [ "$(id -u)" = 0 ]; then
+    user_group="User nobody
+Group nogroup"
+fi
+
+# httpd's modules the demo needs; Debian's apache2 has some built in.
+load_modules() {
+    for m in mpm_event authz_core authn_core mime log_config unixd ssl socache_shmcb \
+             proxy proxy_http headers; do
+        printf '<IfModule !%s_module>\n    LoadModule %s_module %s/mod_%s.so\n</IfModule>\n' \
+            "$m" "$m" "$module_dir" "$m"
+    done
+}
+
+# The gateway's enforced location, the same in both virtual hosts.
+gateway_location() {
+    cat <<EOF
+    # Encoded slashes reach mod_pds (which refuses them with "bad-path" and
+    # an audit record) instead of httpd's own bare 404.
+    AllowEncodedSlashes NoDecode
+
+    <Location /citizens/>
+        PDSGateway on
+        ProxyPass http://127.0.0.1:$backend_port/api/citizens/
+    </Location>
+EOF
+}
+
+cat >"$conf" <<EOF
+# Generated by tools/demo.sh on $(date -u '+%Y-%m-%d %H:%M:%S UTC'); regenerated on every run.
+# The mod_pds demo gateway, on loopback only. Paths are relative to ServerRoot.
+ServerRoot "$run"
+ServerName localhost
+DefaultRuntimeDir run
+PidFile run/httpd.pid
+ErrorLog logs/error.log
+LogLevel warn
+$user_group
+
+$(load_modules)
+LoadModule pds_module "$module"
+
+StartServers 1
+ServerLimit 2
+ThreadsPerChild 16
+MaxRequestWorkers 32
+MinSpareThreads 4
+MaxSpareThreads 32
+Timeout 30
+ServerTokens Prod
+ServerSignature Off
+TraceEnable Off
+TypesConfig /etc/mime.types
+
+LogFormat "%h %t \"%r\" %>s %b %{PDS-Request-Id}o" pds_access
+CustomLog logs/access.log pds_access
+
+# Nothing outside the gateway is served: other paths are an empty directory.
+DocumentRoot "$run/htdocs"
+<Directory />
+    AllowOverride None
+    Require all denied
+</Directory>
+<Directory "$run/htdocs">
+    Require all granted
+</Directory>
+Header always set X-Content-Type-Options nosniff
+
+# --- who may call -------------------------------------------------------------
+# The health board, by its client certificate's subject (RFC 2253, as
+# openssl x509 -noout -subject -nameopt RFC2253 prints it).
+PDSOrganisation health-board cert-subject "$health_board_dn"
+# The community data trust, by a subjectAltName of its client certificate.
+PDSOrganisation data-trust cert-san DNS:gateway.data-trust.example
+# The university research team, by tokens signed with this key (iss = its name).
+PDSOrganisation university-research jwt-key pki/university.pub.pem
+PDSTokenAudience $audience
+
+# One JSON line per decision, written before anything is released.
+PDSAuditLog audit.jsonl
+
+# --- what they may have ---------------------------------------------------------
+<PDSAgreement council-to-health-board-direct-care>
+    Party       health-board
+    Purpose     direct-care
+    LegalBasis  public-task
+    Valid       $valid_from $valid_to
+    Resource    GET /citizens/{subject}/record
+    Release     name.given name.family dob care.allergies care.needs
+</PDSAgreement>
+
+# De-identification (year of birth, postcode district, a per-agreement
+# pseudonym) comes with transforms; until then the agreement releases no name.
+<PDSAgreement council-to-university-research>
+    Party       university-research
+    Purpose     research
+    LegalBasis  public-task
+    Valid       $valid_from $valid_to
+    Resource    GET /citizens/{subject}/record
+    Release     dob address.postcode benefits[*].type
+</PDSAgreement>
+
+<PDSAgreement council-to-data-trust-wellbeing>
+    Party       data-trust
+    Purpose     wellbeing-support
+    LegalBasis  legitimate-interests
+    Valid       $valid_from $valid_to
+    Resource    GET /citizens/{subject}/record
+    Release     name.given benefits[*].type care.needs
+</PDSAgreement>
+
+# --- where ------------------------------------------------------------------------
+# The back end (127.0.0.1:$backend_port) is reachable through the enforced
+# /citizens/ location only: there is deliberately no other ProxyPass (no
+# /raw-backend/, no /api/), and no forward proxy.
+ProxyRequests Off
+ProxyTimeout 10
+
+Listen 127.0.0.1:$https_port https
+Listen 127.0.0.1:$http_port http
+
+SSLSessionCache shmcb:run/ssl_scache(512000)
+SSLProtocol -all +TLSv1.2 +TLSv1.3
+
+# mTLS callers (the health board, the data trust) and token callers.
+<VirtualHost 127.0.0.1:$https_port>
+    ServerName localhost
+    SSLEngine on
+    SSLCertificateFile pki/server.crt
+    SSLCertificateKeyFile pki/server.key
+    # Only the demo CA issues partner certificates; mod_pds then decides
+    # which organisation a verified certificate belongs to.
+    SSLCACertificateFile pki/ca.crt
+    SSLVerifyClient optional
+    SSLVerifyDepth 2
+$(gateway_location)
+</VirtualHost>
+
+# Token callers behind a TLS-terminating proxy (no client certificates here).
+<VirtualHost 127.0.0.1:$http_port>
+    ServerName localhost
+$(gateway_location)
+</VirtualHost>
+EOF
+
+# --- the token ----------------------------------------------------------------
+
+mint_cmd="python3 tools/mint-token.py --key demo-run/pki/university.key.pem --iss university-research --aud $audience --lifetime 600 > demo-run/university.token"
+( umask 077; eval "$mint_cmd" ) || die "minting the university's token failed (see above)"
+
+# --- start ----------------------------------------------------------------------
+
+note "starting the stand-in legacy back end on 127.0.0.1:$backend_port"
+python3 "$backend_py" --host 127.0.0.1 --port "$backend_port" --data "$residents" \
+    --access-log "$run/logs/backend-access.log" >"$run/logs/backend.out" 2>&1 &
+my_backend=$!
+say "$my_backend" >"$run/backend.pid"
+
+i=0
+until port_open "$backend_port"; do
+    if ! alive "$my_backend"; then
+        cat "$run/logs/backend.out" >&2
+        die "the back end exited at start (output above, in demo-run/logs/backend.out)"
+    fi
+    i=$((i + 1))
+    [ "$i" -le 100 ] || die "the back end did not listen on 127.0.0.1:$backend_port within 10 seconds"
+    sleep 0.1
+done
+
+note "checking the generated configuration (demo-run/httpd.conf)"
+if ! out=$("$httpd_bin" -t -f "$conf" 2>&1); then
+    say "$out" >&2
+    die "httpd refused the generated configuration demo-run/httpd.conf (message above)"
+fi
+
+note "starting the gateway on https://localhost:$https_port and http://localhost:$http_port"
+if ! out=$("$httpd_bin" -f "$conf" -k start 2>&1); then
+    say "$out" >&2
+    tail -n 20 "$run/logs/error.log" >&2 2>/dev/null || true
+    die "httpd did not start (messages above; error log: demo-run/logs/error.log)"
+fi
+[ -z "$out" ] || say "$out"
+
+i=0
+while :; do
+    if [ -z "$my_httpd" ] && [ -s "$run/run/httpd.pid" ]; then
+        my_httpd=$(cat "$run/run/httpd.pid")
+    fi
+    if port_open "$https_port" && port_open "$http_port"; then
+        break
+    fi
+    i=$((i + 1))
+    if [ "$i" -gt 150 ] || { [ -n "$my_httpd" ] && ! alive "$my_httpd"; }; then
+        say "---- demo-run/logs/error.log ----" >&2
+        tail -n 30 "$run/logs/error.log" >&2 2>/dev/null || true
+        die "the gateway did not come up on ports $https_port and $http_port (error log above)"
+    fi
+    sleep 0.1
+done
+[ -n "$my_httpd" ] || my_httpd=$(cat "$run/run/httpd.pid")
+
+# --- the story --------------------------------------------------------------------
+
+failures=""
+step_no=0
+
+# Shows a response (status, the headers that matter, the body pretty-printed)
+# and checks it: $1 headers file, $2 body file, $3 expected status,
+# $4 "allow <agreement> <field>..." or "deny <reason>".
+show_and_check() {
+    python3 - "$@" <<'EOF'
+import json, sys
+hdr_file, body_file, want_status, want = sys.argv[1:5]
+want = want.split()
+lines = [l.rstrip("\r\n") for l in open(hdr_file, encoding="latin-1")]
+# Keep the last response's headers (curl writes one block per response).
+blocks, cur = [], []
+for l in lines:
+    if l.startswith("HTTP/"):
+        cur = [l]
+        blocks.append(cur)
+    elif l and cur is not None:
+        cur.append(l)
+status_line = blocks[-1][0] if blocks else "HTTP/? 000 (no response)"
+headers = {}
+for l in (blocks[-1][1:] if blocks else []):
+    k, _, v = l.partition(":")
+    headers.setdefault(k.strip().lower(), []).append(v.strip())
+shown = ["Content-Type", "Cache-Control", "PDS-Agreement", "PDS-Request-Id",
+         "WWW-Authenticate", "Allow"]
+out = ["   " + status_line]
+for h in shown:
+    for v in headers.get(h.lower(), []):
+        out.append("   %s: %s" % (h, v))
+raw = open(body_file, "rb").read()
+body = None
+try:
+    body = json.loads(raw)
+    text = json.dumps(body, indent=4, ensure_ascii=False)
+except ValueError:
+    text = raw.decode("utf-8", "replace")
+out += ["   " + l for l in text.splitlines()]
+print("\n".join(out))
+
+problems = []
+try:
+    status = int(status_line.split()[1])
+except (IndexError, ValueError):
+    status = 0
+if status != int(want_status):
+    problems.append("expected HTTP %s, got %s" % (want_status, status or "no response"))
+if not headers.get("pds-request-id"):
+    problems.append("no PDS-Request-Id header")
+ctype = (headers.get("content-type") or [""])[0].split(";")[0].strip()
+if want[0] == "deny":
+    if ctype != "application/problem+json":
+        problems.append("expected application/problem+json, got %r" % ctype)
+    if not isinstance(body, dict) or body.get("reason") != want[1]:
+        got = body.get("reason") if isinstance(body, dict) else None
+        problems.append("expected reason %s, got %s" % (want[1], got))
+else:
+    agreement, released = want[1], want[2:]
+    if ctype != "application/json":
+        problems.append("expected application/json, got %r" % ctype)
+    if not (headers.get("pds-agreement") or [""])[0].startswith(agreement + ";"):
+        problems.append("expected PDS-Agreement %s;v=..., got %s"
+                        % (agreement, headers.get("pds-agreement")))
+    # Every value that came back must lie under a released field path.
+    def leaves(v, path):
+        if isinstance(v, dict):
+            for k, x in v.items():
+                yield from leaves(x, path + "." + k if path else k)
+        elif isinstance(v, list):
+            for x in v:
+                yield from leaves(x, path + "[*]")
+            if not v:
+                yield path
+        else:
+            yield path
+    if not isinstance(body, dict) or not body:
+        problems.append("expected a JSON object with the released fields")
+    else:
+        for leaf in sorted(set(leaves(body, ""))):
+            base = leaf
+            while base.endswith("[*]"):
+                base = base[:-3]
+            if not any(base == r or base.startswith(r + ".") or base.startswith(r + "[")
+                       for r in released):
+                problems.append("field %s is not released by %s" % (leaf, agreement))
+for p in problems:
+    print("   !! " + p)
+sys.exit(1 if problems else 0)
+EOF
+}
+
+# step <expected status> <expectation> <curl command as shown to the reader>
+step() {
+    step_no=$((step_no + 1))
+    say ""
+    say "   \$ $3"
+    say ""
+    hdr=$story/$step_no.headers
+    body=$story/$step_no.body
+    : >"$hdr"
+    : >"$body"
+    set +e
+    eval "$3 --max-time 15 -D \"\$hdr\" -o \"\$body\"" 2>"$story/$step_no.err"
+    set -e
+    if [ -s "$story/$step_no.err" ]; then
+        sed 's/^/   /' "$story/$step_no.err"
+    fi
+    if show_and_check "$hdr" "$body" "$1" "$2"; then
+        [ "$mode" != check ] || say "   ok: step $step_no answered as expected"
+    else
+        failures="$failures $step_no"
+    fi
+}
+
+# Kept as words for the audit check: "<step>:<status>:<allow|deny>" ...
+audit_steps=""
+record_audit() { audit_steps="$audit_steps $step_no:$1:$2"; }
+
+tls="curl -sS --cacert demo-run/pki/ca.crt"
+hb="--cert demo-run/pki/health-board.crt --key demo-run/pki/health-board.key"
+dt="--cert demo-run/pki/data-trust.crt --key demo-run/pki/data-trust.key"
+unk="--cert demo-run/pki/unknown-org.crt --key demo-run/pki/unknown-org.key"
+gw=https://localhost:$https_port
+gw_http=http://localhost:$http_port
+record=/citizens/$resident/record
+
+say ""
+say "=============================================================================="
+say " mod_pds demo: a council's legacy social-care system, shared by agreement"
+say "=============================================================================="
+say " The legacy back end (stand-in) holds $resident_count synthetic residents. It listens on"
+say " 127.0.0.1:$backend_port and nobody but the gateway talks to it. The gateway:"
+say "   https://localhost:$https_port  TLS; partners present client certificates or tokens"
+say "   http://localhost:$http_port   for token callers behind a TLS-terminating proxy"
+say " Configuration: demo-run/httpd.conf   Audit log: demo-run/audit.jsonl"
+say " Run the commands below from $top (add -i to see every header)."
+
+say ""
+say "1. The health board asks for resident $resident's record, for direct care."
+say "   Its client certificate says who it is; agreement council-to-health-board-direct-care"
+say "   releases name, date of birth, allergies and care needs. The legacy system holds"
+say "   more about this resident ($resident_fields): none of the rest leaves."
+step 200 "allow council-to-health-board-direct-care name.given name.family dob care.allergies care.needs" \
+    "$tls $hb -H 'PDS-Purpose: direct-care' $gw$record"
+record_audit allow -
+
+say ""
+say "2. The same request, for marketing: no agreement covers that purpose."
+step 403 "deny purpose-mismatch" \
+    "$tls $hb -H 'PDS-Purpose: marketing' $gw$record"
+record_audit deny purpose-mismatch
+
+say ""
+say "3. No client certificate and no token: the gateway does not know who is asking."
+step 401 "deny unknown-caller" \
+    "$tls -H 'PDS-Purpose: direct-care' $gw$record"
+record_audit deny unknown-caller
+
+say ""
+say "4. A valid certificate from the same CA, but of an organisation the gateway"
+say "   does not know: still unknown."
+step 401 "deny unknown-caller" \
+    "$tls $unk -H 'PDS-Purpose: direct-care' $gw$record"
+record_audit deny unknown-caller
+
+say ""
+say "5. The community data trust, recognised by its certificate's DNS name, supports"
+say "   the resident's wellbeing: first name, benefit types and care needs only."
+step 200 "allow council-to-data-trust-wellbeing name.given benefits[*].type care.needs" \
+    "$tls $dt -H 'PDS-Purpose: wellbeing-support' $gw$record"
+record_audit allow -
+
+say ""
+say "6. The university research team has no certificate: it signs a short-lived token"
+say "   (ES256, 10 minutes) and calls through its TLS-terminating proxy, here the plain"
+say "   HTTP port. It gets date of birth, postcode and benefit types: never a name."
+say "   The token was minted with (run it again when it has expired):"
+say ""
+say "   \$ $mint_cmd"
+step 200 "allow council-to-university-research dob address.postcode benefits[*].type" \
+    "curl -sS -H \"Authorization: Bearer \$(cat demo-run/university.token)\" -H 'PDS-Purpose: research' $gw_http$record"
+record_audit allow -
+
+say ""
+say "7. Path tricks: an encoded slash (%2F) trying to reach resident $other_resident's"
+say "   record through resident $resident's path is refused before any agreement is consulted."
+step 400 "deny bad-path" \
+    "$tls $hb -H 'PDS-Purpose: direct-care' '$gw/citizens/$resident%2F..%2F$other_resident/record'"
+record_audit deny bad-path
+
+say ""
+say "8. Every decision, allowed or denied, was written to the audit log before the"
+say "   answer left the gateway:"
+say ""
+audit_cmd="tail -n $step_no demo-run/audit.jsonl | python3 -m json.tool --json-lines"
+say "   \$ $audit_cmd"
+say ""
+if [ -s "$run/audit.jsonl" ]; then
+    ( eval "$audit_cmd" ) 2>&1 | sed 's/^/   /' || true
+else
+    say "   (the audit log is empty)"
+fi
+set +e
+# shellcheck disable=SC2086  # one argument per step
+python3 - "$run/audit.jsonl" "$story" $audit_steps <<'EOF'
+import json, sys
+path, story, steps = sys.argv[1], sys.argv[2], sys.argv[3:]
+problems = []
+try:
+    lines = [l for l in open(path, encoding="utf-8").read().splitlines() if l.strip()]
+except OSError as e:
+    lines = []
+    problems.append("cannot read the audit log: %s" % e.strerror)
+records = []
+for n, l in enumerate(lines, 1):
+    try:
+        records.append(json.loads(l))
+    except ValueError:
+        problems.append("audit line %d is not JSON" % n)
+by_id = {r.get("request_id"): r for r in records if isinstance(r, dict)}
+keys = ["time", "request_id", "client_ip", "organisation", "agreement", "purpose",
+        "subject", "method", "path", "decision", "reason", "status", "fields"]
+for s in steps:
+    num, decision, reason = s.split(":")
+    rid = None
+    for l in open("%s/%s.headers" % (story, num), encoding="latin-1"):
+        if l.lower().startswith("pds-request-id:"):
+            rid = l.split(":", 1)[1].strip()
+    rec = by_id.get(rid)
+    if rec is None:
+        problems.append("step %s (request %s) has no audit record" % (num, rid))
+        continue
+    missing = [k for k in keys if k not in rec]
+    if missing:
+        problems.append("step %s: the audit record lacks %s" % (num, ", ".join(missing)))
+    if rec.get("decision") != decision or (decision == "deny" and rec.get("reason") != reason):
+        problems.append("step %s: audit says %s/%s, expected %s/%s"
+                        % (num, rec.get("decision"), rec.get("reason"), decision, reason))
+if len(records) != len(steps):
+    problems.append("%d audit records for %d requests" % (len(records), len(steps)))
+for p in problems:
+    print("   !! " + p)
+sys.exit(1 if problems else 0)
+EOF
+audit_rc=$?
+set -e
+if [ "$audit_rc" = 0 ]; then
+    [ "$mode" != check ] || say "   ok: one audit record per request, with the right decision"
+else
+    failures="$failures audit"
+fi
+
+say ""
+allowed=$(say "$audit_steps" | tr ' ' '\n' | grep -c ':allow:' || true)
+say "9. The back end is invisible: only the $allowed allowed requests reached it (its own"
+say "   access log), and it is not reachable through the gateway any other way."
+say ""
+say "   \$ cat demo-run/logs/backend-access.log"
+say ""
+sed 's/^/   /' "$run/logs/backend-access.log" 2>/dev/null || say "   (no back-end access log)"
+seen=$(grep -c . "$run/logs/backend-access.log" 2>/dev/null || true)
+if [ "${seen:-0}" != "$allowed" ]; then
+    say "   !! the back end saw ${seen:-0} requests; expected $allowed"
+    failures="$failures backend-log"
+fi
+for path in /api/citizens/$resident/record /raw-backend/citizens/$resident/record; do
+    code=$(curl -sS --max-time 15 -o /dev/null -w '%{http_code}' --cacert "$pki/ca.crt" \
+        --cert "$pki/health-board.crt" --key "$pki/health-board.key" \
+        -H 'PDS-Purpose: direct-care' "$gw$path" 2>/dev/null || true)
+    say "   GET $path -> HTTP $code"
+    case "$code" in
+        403|404) ;;
+        *) say "   !! expected 403 or 404: the back end must not be reachable there"
+           failures="$failures invisible" ;;
+    esac
+done
+seen_after=$(grep -c . "$run/logs/backend-access.log" 2>/dev/null || true)
+if [ "${seen_after:-0}" != "${seen:-0}" ]; then
+    say "   !! those requests reached the back end"
+    failures="$failures invisible"
+fi
+
+# The error log should hold nothing worse than notices.
+if grep -E '^\[[^]]*\] \[[^]]*:(warn|error|crit|alert|emerg)\]' "$run/logs/error.log" \
+        >"$story/error-log-problems" 2>/dev/null; then
+    say ""
+    say "   !! the gateway's error log has warnings or errors:"
+    sed 's/^/   /' "$story/error-log-problems"
+    failures="$failures error-log"
+fi
+
+say ""
+if [ "$mode" = check ]; then
+    cleanup
+    rm -f "$run/run/httpd.pid" "$run/backend.pid"
+    trap - EXIT INT TERM
+    if [ -n "$failures" ]; then
+        say "demo --check: FAILED at:$failures (see the '!!' lines above; logs in demo-run/logs/)"
+        exit 1
+    fi
+    say "demo --check: all $step_no requests, the audit log and the back end's log behaved as expected"
+    exit 0
+fi
+
+if [ -n "$failures" ]; then
+    say "Note: some steps did not answer as expected:$failures (see the '!!' lines above)."
+fi
+say "The gateway is running; press Ctrl-C to stop (or run tools/demo.sh --stop)."
+say "Logs: demo-run/logs/error.log, access.log, backend-access.log; audit: demo-run/audit.jsonl"
+wait "$my_backend" 2>/dev/null || true
+my_backend=""
+note "the back end has stopped (tools/demo.sh --stop, or another demo run?); stopping the gateway"
+exit 1

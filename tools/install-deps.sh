@@ -1,0 +1,38 @@
+#!/bin/sh
+# Installs, with apt-get, whatever mod_pds needs to build, test and run its demo
+# on Debian 12 that is not installed yet. Run as root. Idempotent.
+set -eu
+
+PACKAGES="build-essential autoconf automake libtool pkg-config
+apache2 apache2-dev libjansson-dev libssl-dev libcmocka-dev
+libaprutil1-dbd-sqlite3 openssl curl ca-certificates
+python3 python3-pytest python3-requests python3-cryptography
+valgrind wrk lua-cjson"
+
+missing=""
+for p in $PACKAGES; do
+    if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+        missing="$missing $p"
+    fi
+done
+
+if [ -n "$missing" ]; then
+    if [ "$(id -u)" != 0 ]; then
+        echo "install-deps: missing packages:$missing" >&2
+        echo "install-deps: run as root (or install them with apt-get)" >&2
+        exit 1
+    fi
+    echo "install-deps: installing$missing"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    # shellcheck disable=SC2086
+    apt-get install -y -qq --no-install-recommends $missing >/dev/null
+fi
+
+# Debian's apache2 package starts a server on port 80 when it is installed;
+# mod_pds's demo and tests run their own httpd on loopback ports instead.
+if command -v apache2ctl >/dev/null 2>&1 && pgrep -x apache2 >/dev/null 2>&1 \
+   && [ -f /run/apache2/apache2.pid ]; then
+    apache2ctl stop >/dev/null 2>&1 || true
+fi
+exit 0
