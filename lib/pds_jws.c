@@ -1,2 +1,875 @@
-/* placeholder: being written */
-typedef int pds_placeholder_pds_jws_t;
+/* pds_jws.c: public keys, compact JWS verification and signing, token claims.
+ *
+ * OpenSSL 3 EVP only. The algorithm comes from the key (see pds_jws.h): the
+ * token's "alg" is compared with it and never used to choose what to run.
+ * Every failure path clears the thread's OpenSSL error queue, so nothing we
+ * leave there is later reported by mod_ssl or another module as its own.
+ */
+#include <string.h>
+
+#include <apr_file_io.h>
+#include <apr_strings.h>
+#include <jansson.h>
+#include <openssl/bio.h>
+#include <openssl/bn.h>
+#include <openssl/ec.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/rsa.h>
+
+#include "pds_jws.h"
+
+/* A key file or PEM text larger than this is not a key. */
+#define PDS_KEY_MAX_PEM   (64 * 1024)
+/* Longest compact token accepted: far above any real bearer token, and a
+ * bound on everything decoded from it. */
+#define PDS_JWS_MAX_LENGTH (16 * 1024)
+#define PDS_RSA_MIN_BITS   2048
+#define PDS_ES256_HALF     32        /* bytes of r and of s in an ES256 signature */
+
+#define PDS_KEY_SOURCE   "key"
+#define PDS_TOKEN_SOURCE "token"
+#define PDS_CLAIMS_SOURCE "token claims"
+
+#define PDS_ACCEPTED_KEYS "accepted keys are EC P-256 (ES256), RSA of 2048 bits " \
+                          "or more (RS256) and Ed25519 (EdDSA)"
+
+typedef enum {
+    PDS_ALG_ES256,
+    PDS_ALG_RS256,
+    PDS_ALG_EDDSA
+} pds_alg_e;
+
+struct pds_key_t {
+    EVP_PKEY *pkey;
+    pds_alg_e kind;
+    const char *alg;
+    int is_private;
+};
+
+struct pds_jws_t {
+    const char *signing_input;   /* header.payload exactly as received */
+    apr_size_t signing_input_len;
+    unsigned char *sig;
+    apr_size_t sig_len;
+    json_t *header;
+    json_t *payload;
+    const char *alg;             /* owned by header */
+    const char *kid;             /* owned by header; NULL if absent */
+};
+
+/* ---- small helpers -------------------------------------------------------- */
+
+static apr_status_t pkey_cleanup(void *data)
+{
+    EVP_PKEY_free(data);
+    return APR_SUCCESS;
+}
+
+static apr_status_t json_cleanup(void *data)
+{
+    json_decref(data);
+    return APR_SUCCESS;
+}
+
+/* Copies untrusted text for an error message: printable ASCII only, short. */
+static const char *printable(char *buf, apr_size_t size, const char *s)
+{
+    apr_size_t i = 0;
+
+    if (s == NULL)
+        s = "";
+    for (; *s != '\0' && i + 1 < size; s++)
+        buf[i++] = (*s > 0x1f && *s < 0x7f) ? *s : '?';
+    buf[i] = '\0';
+    if (*s != '\0' && size > 4)
+        memcpy(buf + size - 4, "...", 3);   /* cut short: say so */
+    return buf;
+}
+
+/* ---- base64url ------------------------------------------------------------ */
+
+static const char b64url_alphabet[] =
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+char *pds_base64url_encode(apr_pool_t *p, const unsigned char *data,
+                           apr_size_t len)
+{
+    apr_size_t i, o = 0;
+    char *out;
+
+    if (data == NULL)
+        len = 0;
+    if (len > APR_SIZE_MAX / 2)
+        return NULL;
+    out = apr_palloc(p, (len + 2) / 3 * 4 + 1);
+    for (i = 0; i + 2 < len; i += 3) {
+        unsigned long v = ((unsigned long)data[i] << 16)
+                        | ((unsigned long)data[i + 1] << 8) | data[i + 2];
+        out[o++] = b64url_alphabet[(v >> 18) & 0x3f];
+        out[o++] = b64url_alphabet[(v >> 12) & 0x3f];
+        out[o++] = b64url_alphabet[(v >> 6) & 0x3f];
+        out[o++] = b64url_alphabet[v & 0x3f];
+    }
+    if (len - i == 1) {
+        unsigned long v = (unsigned long)data[i] << 16;
+        out[o++] = b64url_alphabet[(v >> 18) & 0x3f];
+        out[o++] = b64url_alphabet[(v >> 12) & 0x3f];
+    }
+    else if (len - i == 2) {
+        unsigned long v = ((unsigned long)data[i] << 16)
+                        | ((unsigned long)data[i + 1] << 8);
+        out[o++] = b64url_alphabet[(v >> 18) & 0x3f];
+        out[o++] = b64url_alphabet[(v >> 12) & 0x3f];
+        out[o++] = b64url_alphabet[(v >> 6) & 0x3f];
+    }
+    out[o] = '\0';
+    return out;
+}
+
+static int b64url_value(char c)
+{
+    if (c >= 'A' && c <= 'Z')
+        return c - 'A';
+    if (c >= 'a' && c <= 'z')
+        return c - 'a' + 26;
+    if (c >= '0' && c <= '9')
+        return c - '0' + 52;
+    if (c == '-')
+        return 62;
+    if (c == '_')
+        return 63;
+    return -1;
+}
+
+/* Strict: only the 64 URL-safe characters, no padding, no whitespace, and the
+ * unused low bits of the last character must be zero, so every byte string
+ * has exactly one encoding (a token cannot be re-spelt with the same
+ * signature). The output is NUL-terminated for convenience. */
+apr_status_t pds_base64url_decode(unsigned char **out, apr_size_t *outlen,
+                                  apr_pool_t *p, const char *in,
+                                  apr_size_t inlen)
+{
+    apr_size_t i, o = 0, rem;
+    unsigned char *buf;
+    unsigned long acc = 0;
+    int bits = 0;
+
+    if (out == NULL || outlen == NULL || p == NULL || (in == NULL && inlen > 0))
+        return APR_EINVAL;
+    *out = NULL;
+    *outlen = 0;
+    rem = inlen % 4;
+    if (rem == 1)
+        return APR_EINVAL;
+    buf = apr_palloc(p, inlen / 4 * 3 + (rem ? rem - 1 : 0) + 1);
+    for (i = 0; i < inlen; i++) {
+        int v = b64url_value(in[i]);
+
+        if (v < 0)
+            return APR_EINVAL;
+        acc = ((acc << 6) | (unsigned long)v) & 0xffffff;
+        bits += 6;
+        if (bits >= 8) {
+            bits -= 8;
+            buf[o++] = (unsigned char)((acc >> bits) & 0xff);
+        }
+    }
+    /* Leftover bits (2 or 4) must be zero for the encoding to be canonical. */
+    if (bits > 0 && (acc & ((1UL << bits) - 1)) != 0)
+        return APR_EINVAL;
+    buf[o] = '\0';
+    *out = buf;
+    *outlen = o;
+    return APR_SUCCESS;
+}
+
+/* ---- keys ----------------------------------------------------------------- */
+
+/* Never prompt on a terminal for a passphrase (OpenSSL's default callback
+ * would): note that one was asked for and refuse. */
+static int no_passphrase_cb(char *buf, int size, int rwflag, void *u)
+{
+    (void)buf;
+    (void)size;
+    (void)rwflag;
+    if (u != NULL)
+        *(int *)u = 1;
+    return -1;
+}
+
+/* Decides the one algorithm this key may be used with, or sets an error. */
+static apr_status_t pin_alg(pds_key_t *key, pds_error_t *err)
+{
+    EVP_PKEY *pkey = key->pkey;
+    const char *type = EVP_PKEY_get0_type_name(pkey);
+
+    if (EVP_PKEY_is_a(pkey, "EC")) {
+        char group[64];
+        size_t glen = 0;
+
+        if (EVP_PKEY_get_group_name(pkey, group, sizeof(group), &glen) == 1
+            && (strcmp(group, "prime256v1") == 0 || strcmp(group, "P-256") == 0)) {
+            key->kind = PDS_ALG_ES256;
+            key->alg = "ES256";
+            return APR_SUCCESS;
+        }
+        ERR_clear_error();
+        pds_error_set(err, "unsupported-key", -1, PDS_KEY_SOURCE,
+                      "EC key on curve %s is not accepted; " PDS_ACCEPTED_KEYS,
+                      glen > 0 ? group : "(unnamed)");
+        return APR_EINVAL;
+    }
+    /* RSA only: an RSA-PSS key is bound to PSS, which RS256 is not. */
+    if (EVP_PKEY_is_a(pkey, "RSA")) {
+        int bits = EVP_PKEY_get_bits(pkey);
+
+        if (bits >= PDS_RSA_MIN_BITS) {
+            key->kind = PDS_ALG_RS256;
+            key->alg = "RS256";
+            return APR_SUCCESS;
+        }
+        pds_error_set(err, "unsupported-key", -1, PDS_KEY_SOURCE,
+                      "RSA key of %d bits is too small; " PDS_ACCEPTED_KEYS, bits);
+        return APR_EINVAL;
+    }
+    if (EVP_PKEY_is_a(pkey, "ED25519")) {
+        key->kind = PDS_ALG_EDDSA;
+        key->alg = "EdDSA";
+        return APR_SUCCESS;
+    }
+    pds_error_set(err, "unsupported-key", -1, PDS_KEY_SOURCE,
+                  "%s key is not accepted; " PDS_ACCEPTED_KEYS,
+                  type != NULL ? type : "this type of");
+    return APR_EINVAL;
+}
+
+apr_status_t pds_key_load_pem(pds_key_t **pkey, apr_pool_t *p,
+                              const char *pem, apr_size_t len,
+                              pds_error_t *err)
+{
+    pds_key_t *key;
+    EVP_PKEY *evp;
+    BIO *bio;
+    int is_private = 0, asked_passphrase = 0;
+
+    if (pkey == NULL || p == NULL || pem == NULL) {
+        pds_error_set(err, "bad-argument", -1, PDS_KEY_SOURCE, "no key given");
+        return APR_EINVAL;
+    }
+    *pkey = NULL;
+    if (len == 0 || len > PDS_KEY_MAX_PEM) {
+        pds_error_set(err, "bad-key", -1, PDS_KEY_SOURCE,
+                      "a PEM key must be between 1 and %d bytes, this is %" APR_SIZE_T_FMT,
+                      PDS_KEY_MAX_PEM, len);
+        return APR_EINVAL;
+    }
+    bio = BIO_new_mem_buf(pem, (int)len);
+    if (bio == NULL) {
+        ERR_clear_error();
+        pds_error_set(err, "no-memory", -1, PDS_KEY_SOURCE, "out of memory reading a key");
+        return APR_ENOMEM;
+    }
+    evp = PEM_read_bio_PUBKEY(bio, NULL, no_passphrase_cb, &asked_passphrase);
+    if (evp == NULL) {
+        /* Not a public key: start again and look for a private one. */
+        ERR_clear_error();
+        if (BIO_reset(bio) == 1) {
+            evp = PEM_read_bio_PrivateKey(bio, NULL, no_passphrase_cb, &asked_passphrase);
+            is_private = evp != NULL;
+        }
+    }
+    BIO_free(bio);
+    ERR_clear_error();
+    if (evp == NULL) {
+        if (asked_passphrase)
+            pds_error_set(err, "bad-key", -1, PDS_KEY_SOURCE,
+                          "the private key is encrypted; give the public key "
+                          "(PEM \"PUBLIC KEY\") or an unencrypted private key");
+        else
+            pds_error_set(err, "bad-key", -1, PDS_KEY_SOURCE,
+                          "no PEM public key (\"PUBLIC KEY\") or private key found");
+        return APR_EINVAL;
+    }
+
+    key = apr_pcalloc(p, sizeof(*key));
+    key->pkey = evp;
+    key->is_private = is_private;
+    if (pin_alg(key, err) != APR_SUCCESS) {
+        EVP_PKEY_free(evp);
+        return APR_EINVAL;
+    }
+    apr_pool_cleanup_register(p, evp, pkey_cleanup, apr_pool_cleanup_null);
+    *pkey = key;
+    return APR_SUCCESS;
+}
+
+apr_status_t pds_key_load_file(pds_key_t **pkey, apr_pool_t *p,
+                               const char *path, pds_error_t *err)
+{
+    apr_pool_t *tmp;
+    apr_file_t *f;
+    apr_size_t n = 0;
+    apr_status_t rv;
+    char *buf;
+    char errbuf[120];
+    pds_error_t inner;
+
+    if (pkey == NULL || p == NULL || path == NULL) {
+        pds_error_set(err, "bad-argument", -1, PDS_KEY_SOURCE, "no key file given");
+        return APR_EINVAL;
+    }
+    *pkey = NULL;
+    if (apr_pool_create(&tmp, p) != APR_SUCCESS) {
+        pds_error_set(err, "no-memory", -1, path, "out of memory reading %s", path);
+        return APR_ENOMEM;
+    }
+    rv = apr_file_open(&f, path, APR_FOPEN_READ | APR_FOPEN_BINARY, APR_OS_DEFAULT, tmp);
+    if (rv != APR_SUCCESS) {
+        pds_error_set(err, "key-unreadable", -1, path, "cannot open key file %s: %s",
+                      path, apr_strerror(rv, errbuf, sizeof(errbuf)));
+        apr_pool_destroy(tmp);
+        return rv;
+    }
+    /* Read one byte past the limit rather than trusting the file's size: a
+     * pipe or a file growing under us has none worth believing. */
+    buf = apr_palloc(tmp, PDS_KEY_MAX_PEM + 1);
+    rv = apr_file_read_full(f, buf, PDS_KEY_MAX_PEM + 1, &n);
+    apr_file_close(f);
+    if (rv != APR_SUCCESS && rv != APR_EOF) {
+        pds_error_set(err, "key-unreadable", -1, path, "cannot read key file %s: %s",
+                      path, apr_strerror(rv, errbuf, sizeof(errbuf)));
+        apr_pool_destroy(tmp);
+        return rv;
+    }
+    if (n > PDS_KEY_MAX_PEM) {
+        pds_error_set(err, "bad-key", -1, path,
+                      "key file %s is larger than %d bytes; it is not a PEM key",
+                      path, PDS_KEY_MAX_PEM);
+        apr_pool_destroy(tmp);
+        return APR_EINVAL;
+    }
+    pds_error_clear(&inner);
+    rv = pds_key_load_pem(pkey, p, buf, n, &inner);
+    /* The PEM copy may hold a private key: do not leave it in pool memory. */
+    OPENSSL_cleanse(buf, n);
+    apr_pool_destroy(tmp);
+    if (rv != APR_SUCCESS)
+        pds_error_set(err, inner.code, -1, path, "key file %s: %s", path, inner.text);
+    return rv;
+}
+
+const char *pds_key_alg(const pds_key_t *key)
+{
+    return key != NULL ? key->alg : NULL;
+}
+
+int pds_key_is_private(const pds_key_t *key)
+{
+    return key != NULL && key->is_private;
+}
+
+/* ---- parsing -------------------------------------------------------------- */
+
+/* Decodes one base64url part of the token into a JSON object. */
+static apr_status_t decode_object(json_t **pobj, apr_pool_t *p, const char *part,
+                                  apr_size_t len, int offset, const char *what,
+                                  pds_error_t *err)
+{
+    unsigned char *raw;
+    apr_size_t rawlen;
+    json_error_t jerr;
+    json_t *obj;
+
+    *pobj = NULL;
+    if (pds_base64url_decode(&raw, &rawlen, p, part, len) != APR_SUCCESS) {
+        pds_error_set(err, "malformed-token", offset, PDS_TOKEN_SOURCE,
+                      "the token's %s is not base64url without padding", what);
+        return APR_EINVAL;
+    }
+    obj = json_loadb((const char *)raw, rawlen, JSON_REJECT_DUPLICATES, &jerr);
+    if (obj == NULL) {
+        char text[100];
+        pds_error_set(err, "malformed-token", offset, PDS_TOKEN_SOURCE,
+                      "the token's %s is not valid JSON: %s", what,
+                      printable(text, sizeof(text), jerr.text));
+        return APR_EINVAL;
+    }
+    apr_pool_cleanup_register(p, obj, json_cleanup, apr_pool_cleanup_null);
+    if (!json_is_object(obj)) {
+        pds_error_set(err, "malformed-token", offset, PDS_TOKEN_SOURCE,
+                      "the token's %s is not a JSON object", what);
+        return APR_EINVAL;
+    }
+    *pobj = obj;
+    return APR_SUCCESS;
+}
+
+apr_status_t pds_jws_parse(pds_jws_t **pjws, apr_pool_t *p,
+                           const char *compact, apr_size_t len,
+                           pds_error_t *err)
+{
+    apr_size_t i, dot1 = 0, dot2 = 0;
+    int dots = 0;
+    pds_jws_t *jws;
+    json_t *alg, *kid;
+    apr_status_t rv;
+
+    if (pjws == NULL || p == NULL || (compact == NULL && len > 0)) {
+        pds_error_set(err, "bad-argument", -1, PDS_TOKEN_SOURCE, "no token given");
+        return APR_EINVAL;
+    }
+    *pjws = NULL;
+    if (len > PDS_JWS_MAX_LENGTH) {
+        pds_error_set(err, "malformed-token", -1, PDS_TOKEN_SOURCE,
+                      "the token is longer than %d bytes", PDS_JWS_MAX_LENGTH);
+        return APR_EINVAL;
+    }
+    for (i = 0; i < len; i++) {
+        if (compact[i] != '.')
+            continue;
+        if (++dots == 1)
+            dot1 = i;
+        else if (dots == 2)
+            dot2 = i;
+        else
+            break;
+    }
+    if (dots != 2) {
+        pds_error_set(err, "malformed-token", -1, PDS_TOKEN_SOURCE,
+                      "a compact JWS has three parts separated by two dots; this "
+                      "token has %s", dots < 2 ? "fewer" : "more");
+        return APR_EINVAL;
+    }
+
+    jws = apr_pcalloc(p, sizeof(*jws));
+    rv = decode_object(&jws->header, p, compact, dot1, 0, "header", err);
+    if (rv != APR_SUCCESS)
+        return rv;
+    rv = decode_object(&jws->payload, p, compact + dot1 + 1, dot2 - dot1 - 1,
+                       (int)(dot1 + 1), "payload", err);
+    if (rv != APR_SUCCESS)
+        return rv;
+    if (pds_base64url_decode(&jws->sig, &jws->sig_len, p, compact + dot2 + 1,
+                             len - dot2 - 1) != APR_SUCCESS) {
+        pds_error_set(err, "malformed-token", (int)(dot2 + 1), PDS_TOKEN_SOURCE,
+                      "the token's signature is not base64url without padding");
+        return APR_EINVAL;
+    }
+
+    alg = json_object_get(jws->header, "alg");
+    if (!json_is_string(alg) || json_string_length(alg) == 0) {
+        pds_error_set(err, "malformed-token", 0, PDS_TOKEN_SOURCE,
+                      "the token's header has no \"alg\" string");
+        return APR_EINVAL;
+    }
+    /* We understand no extensions, so a token that demands some is refused
+     * (RFC 7515, 4.1.11). */
+    if (json_object_get(jws->header, "crit") != NULL) {
+        pds_error_set(err, "malformed-token", 0, PDS_TOKEN_SOURCE,
+                      "the token's header has \"crit\"; no extensions are supported");
+        return APR_EINVAL;
+    }
+    kid = json_object_get(jws->header, "kid");
+    if (kid != NULL && !json_is_string(kid)) {
+        pds_error_set(err, "malformed-token", 0, PDS_TOKEN_SOURCE,
+                      "the token's header \"kid\" is not a string");
+        return APR_EINVAL;
+    }
+    jws->alg = json_string_value(alg);
+    jws->kid = kid != NULL ? json_string_value(kid) : NULL;
+    jws->signing_input = apr_pstrmemdup(p, compact, dot2);
+    jws->signing_input_len = dot2;
+    *pjws = jws;
+    return APR_SUCCESS;
+}
+
+const char *pds_jws_alg(const pds_jws_t *jws)
+{
+    return jws != NULL ? jws->alg : NULL;
+}
+
+const char *pds_jws_kid(const pds_jws_t *jws)
+{
+    return jws != NULL ? jws->kid : NULL;
+}
+
+json_t *pds_jws_header(const pds_jws_t *jws)
+{
+    return jws != NULL ? jws->header : NULL;
+}
+
+json_t *pds_jws_payload(const pds_jws_t *jws)
+{
+    return jws != NULL ? jws->payload : NULL;
+}
+
+/* ---- verification --------------------------------------------------------- */
+
+/* ES256 carries r||s (RFC 7518, 3.4); OpenSSL wants a DER ECDSA-Sig-Value.
+ * Returns the DER length (> 0) with *pder to OPENSSL_free, or 0. */
+static int es256_raw_to_der(unsigned char **pder, const unsigned char *raw,
+                            apr_size_t len)
+{
+    ECDSA_SIG *sig;
+    BIGNUM *r, *s;
+    int derlen;
+
+    *pder = NULL;
+    if (len != 2 * PDS_ES256_HALF)
+        return 0;
+    sig = ECDSA_SIG_new();
+    r = BN_bin2bn(raw, PDS_ES256_HALF, NULL);
+    s = BN_bin2bn(raw + PDS_ES256_HALF, PDS_ES256_HALF, NULL);
+    if (sig == NULL || r == NULL || s == NULL || ECDSA_SIG_set0(sig, r, s) != 1) {
+        BN_free(r);
+        BN_free(s);
+        ECDSA_SIG_free(sig);
+        return 0;
+    }
+    derlen = i2d_ECDSA_SIG(sig, pder);
+    ECDSA_SIG_free(sig);
+    if (derlen <= 0) {
+        OPENSSL_free(*pder);
+        *pder = NULL;
+        return 0;
+    }
+    return derlen;
+}
+
+/* The digest for the key's algorithm: SHA-256, or none for EdDSA (Ed25519
+ * hashes internally and is one-shot only). */
+static const EVP_MD *alg_md(const pds_key_t *key)
+{
+    return key->kind == PDS_ALG_EDDSA ? NULL : EVP_sha256();
+}
+
+/* RS256 is PKCS#1 v1.5; say so rather than rely on the default. */
+static int set_padding(const pds_key_t *key, EVP_PKEY_CTX *pctx)
+{
+    if (key->kind != PDS_ALG_RS256)
+        return 1;
+    return EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PADDING) > 0;
+}
+
+apr_status_t pds_jws_verify(const pds_jws_t *jws, const pds_key_t *key,
+                            pds_error_t *err)
+{
+    const unsigned char *sig;
+    unsigned char *der = NULL;
+    apr_size_t sig_len;
+    EVP_MD_CTX *ctx;
+    EVP_PKEY_CTX *pctx = NULL;
+    int ok = 0;
+
+    if (jws == NULL || key == NULL) {
+        pds_error_set(err, "bad-argument", -1, PDS_TOKEN_SOURCE,
+                      "no token or no key to verify with");
+        return APR_EINVAL;
+    }
+    /* Pinned: the key decides, the header can only agree. Case matters. */
+    if (strcmp(jws->alg, key->alg) != 0) {
+        char alg[24];
+        pds_error_set(err, "alg-mismatch", 0, PDS_TOKEN_SOURCE,
+                      "the token names algorithm \"%s\" but the key is for %s only",
+                      printable(alg, sizeof(alg), jws->alg), key->alg);
+        return APR_EINVAL;
+    }
+
+    sig = jws->sig;
+    sig_len = jws->sig_len;
+    if (key->kind == PDS_ALG_ES256) {
+        int derlen = es256_raw_to_der(&der, jws->sig, jws->sig_len);
+        if (derlen <= 0) {
+            ERR_clear_error();
+            pds_error_set(err, "bad-signature", -1, PDS_TOKEN_SOURCE,
+                          "the ES256 signature is not 64 bytes (r||s)");
+            return APR_EINVAL;
+        }
+        sig = der;
+        sig_len = (apr_size_t)derlen;
+    }
+
+    ctx = EVP_MD_CTX_new();
+    if (ctx != NULL
+        && EVP_DigestVerifyInit(ctx, &pctx, alg_md(key), NULL, key->pkey) == 1
+        && set_padding(key, pctx)
+        && EVP_DigestVerify(ctx, sig, sig_len,
+                            (const unsigned char *)jws->signing_input,
+                            jws->signing_input_len) == 1)
+        ok = 1;
+    EVP_MD_CTX_free(ctx);
+    OPENSSL_free(der);
+    if (!ok) {
+        ERR_clear_error();
+        pds_error_set(err, "bad-signature", -1, PDS_TOKEN_SOURCE,
+                      "the token's %s signature does not verify with the key", key->alg);
+        return APR_EINVAL;
+    }
+    return APR_SUCCESS;
+}
+
+/* ---- signing -------------------------------------------------------------- */
+
+/* Signs data; for ES256 turns OpenSSL's DER into r||s padded to 32 bytes each. */
+static apr_status_t sign_raw(unsigned char **psig, apr_size_t *psiglen,
+                             apr_pool_t *p, const pds_key_t *key,
+                             const unsigned char *data, apr_size_t len)
+{
+    EVP_MD_CTX *ctx;
+    EVP_PKEY_CTX *pctx = NULL;
+    unsigned char *sig = NULL;
+    size_t siglen = 0;
+    apr_status_t rv = APR_EGENERAL;
+
+    ctx = EVP_MD_CTX_new();
+    if (ctx == NULL
+        || EVP_DigestSignInit(ctx, &pctx, alg_md(key), NULL, key->pkey) != 1
+        || !set_padding(key, pctx)
+        || EVP_DigestSign(ctx, NULL, &siglen, data, len) != 1
+        || siglen == 0)
+        goto done;
+    sig = apr_palloc(p, siglen);
+    if (EVP_DigestSign(ctx, sig, &siglen, data, len) != 1)
+        goto done;
+
+    if (key->kind == PDS_ALG_ES256) {
+        const unsigned char *q = sig;
+        const BIGNUM *r, *s;
+        unsigned char *raw = apr_palloc(p, 2 * PDS_ES256_HALF);
+        ECDSA_SIG *es = d2i_ECDSA_SIG(NULL, &q, (long)siglen);
+
+        if (es == NULL)
+            goto done;
+        ECDSA_SIG_get0(es, &r, &s);
+        if (BN_bn2binpad(r, raw, PDS_ES256_HALF) != PDS_ES256_HALF
+            || BN_bn2binpad(s, raw + PDS_ES256_HALF, PDS_ES256_HALF) != PDS_ES256_HALF) {
+            ECDSA_SIG_free(es);
+            goto done;
+        }
+        ECDSA_SIG_free(es);
+        sig = raw;
+        siglen = 2 * PDS_ES256_HALF;
+    }
+    *psig = sig;
+    *psiglen = siglen;
+    rv = APR_SUCCESS;
+done:
+    EVP_MD_CTX_free(ctx);
+    if (rv != APR_SUCCESS)
+        ERR_clear_error();
+    return rv;
+}
+
+/* Compact JSON, base64url-encoded; NULL if it cannot be serialised. */
+static char *encode_json(apr_pool_t *p, json_t *value)
+{
+    char *text = json_dumps(value, JSON_COMPACT);
+    char *out;
+
+    if (text == NULL)
+        return NULL;
+    out = pds_base64url_encode(p, (const unsigned char *)text, strlen(text));
+    free(text);
+    return out;
+}
+
+apr_status_t pds_jws_sign(char **pcompact, apr_pool_t *p,
+                          const pds_key_t *key, json_t *extra_header,
+                          json_t *payload, pds_error_t *err)
+{
+    json_t *header;
+    const char *name;
+    json_t *value;
+    char *h64, *p64, *input;
+    unsigned char *sig = NULL;
+    apr_size_t siglen = 0;
+
+    if (pcompact == NULL || p == NULL || key == NULL || !json_is_object(payload)
+        || (extra_header != NULL && !json_is_object(extra_header))) {
+        pds_error_set(err, "bad-argument", -1, PDS_TOKEN_SOURCE,
+                      "signing needs a key, a JSON object payload and, if any, "
+                      "a JSON object of extra header members");
+        return APR_EINVAL;
+    }
+    *pcompact = NULL;
+    if (!key->is_private) {
+        pds_error_set(err, "not-a-private-key", -1, PDS_KEY_SOURCE,
+                      "signing needs a private key; this is a public key");
+        return APR_EINVAL;
+    }
+
+    /* "alg" first and always the key's; extra members follow in their order. */
+    header = json_object();
+    if (header == NULL || json_object_set_new(header, "alg", json_string(key->alg)) != 0) {
+        json_decref(header);
+        pds_error_set(err, "no-memory", -1, PDS_TOKEN_SOURCE, "out of memory signing");
+        return APR_ENOMEM;
+    }
+    if (extra_header != NULL) {
+        json_object_foreach(extra_header, name, value) {
+            if (strcmp(name, "alg") == 0)
+                continue;
+            if (json_object_set(header, name, value) != 0) {
+                json_decref(header);
+                pds_error_set(err, "no-memory", -1, PDS_TOKEN_SOURCE,
+                              "out of memory signing");
+                return APR_ENOMEM;
+            }
+        }
+    }
+    h64 = encode_json(p, header);
+    json_decref(header);
+    p64 = encode_json(p, payload);
+    if (h64 == NULL || p64 == NULL) {
+        pds_error_set(err, "sign-failed", -1, PDS_TOKEN_SOURCE,
+                      "the token's header or payload cannot be serialised");
+        return APR_EGENERAL;
+    }
+    input = apr_pstrcat(p, h64, ".", p64, NULL);
+    if (sign_raw(&sig, &siglen, p, key, (const unsigned char *)input,
+                 strlen(input)) != APR_SUCCESS) {
+        pds_error_set(err, "sign-failed", -1, PDS_TOKEN_SOURCE,
+                      "signing with the %s key failed", key->alg);
+        return APR_EGENERAL;
+    }
+    *pcompact = apr_pstrcat(p, input, ".", pds_base64url_encode(p, sig, siglen), NULL);
+    return APR_SUCCESS;
+}
+
+/* ---- claims --------------------------------------------------------------- */
+
+static apr_status_t claim_missing(pds_error_t *err, const char *name)
+{
+    pds_error_set(err, "missing-claim", -1, PDS_CLAIMS_SOURCE,
+                  "the token has no \"%s\" claim, which is required", name);
+    return APR_EINVAL;
+}
+
+static apr_status_t claim_bad(pds_error_t *err, const char *name, const char *want)
+{
+    pds_error_set(err, "bad-claim", -1, PDS_CLAIMS_SOURCE,
+                  "the token's \"%s\" claim is not %s", name, want);
+    return APR_EINVAL;
+}
+
+static apr_status_t check_audience(json_t *aud, const char *expected, pds_error_t *err)
+{
+    size_t i;
+    json_t *v;
+
+    if (json_is_string(aud)) {
+        if (strcmp(json_string_value(aud), expected) == 0)
+            return APR_SUCCESS;
+    }
+    else if (json_is_array(aud)) {
+        json_array_foreach(aud, i, v) {
+            if (!json_is_string(v))
+                return claim_bad(err, "aud", "a string or an array of strings");
+        }
+        json_array_foreach(aud, i, v) {
+            if (strcmp(json_string_value(v), expected) == 0)
+                return APR_SUCCESS;
+        }
+    }
+    else {
+        return claim_bad(err, "aud", "a string or an array of strings");
+    }
+    pds_error_set(err, "wrong-audience", -1, PDS_CLAIMS_SOURCE,
+                  "the token is not meant for this audience (expected \"%s\")",
+                  expected);
+    return APR_EINVAL;
+}
+
+apr_status_t pds_token_check_claims(const pds_jws_t *jws,
+                                    const pds_token_expect_t *expect,
+                                    pds_error_t *err)
+{
+    json_t *claims, *exp_j, *iss, *aud, *nbf, *iat;
+    json_int_t exp, now, skew, lifetime;
+    char shown[64];
+
+    if (jws == NULL || expect == NULL || expect->issuer == NULL
+        || expect->audience == NULL) {
+        /* Nothing to check against is a refusal, never a pass. */
+        pds_error_set(err, "bad-argument", -1, PDS_CLAIMS_SOURCE,
+                      "no token, or no expected issuer and audience to check it against");
+        return APR_EINVAL;
+    }
+    claims = jws->payload;
+    now = (json_int_t)apr_time_sec(expect->now);
+    skew = expect->clock_skew > 0 ? expect->clock_skew : 0;
+    lifetime = expect->max_lifetime > 0 ? expect->max_lifetime : 0;
+
+    exp_j = json_object_get(claims, "exp");
+    iss = json_object_get(claims, "iss");
+    aud = json_object_get(claims, "aud");
+    nbf = json_object_get(claims, "nbf");
+    iat = json_object_get(claims, "iat");
+    if (exp_j == NULL)
+        return claim_missing(err, "exp");
+    if (iss == NULL)
+        return claim_missing(err, "iss");
+    if (aud == NULL)
+        return claim_missing(err, "aud");
+    if (!json_is_integer(exp_j))
+        return claim_bad(err, "exp", "an integer number of seconds");
+    if (nbf != NULL && !json_is_number(nbf))
+        return claim_bad(err, "nbf", "a number");
+    if (iat != NULL && !json_is_number(iat))
+        return claim_bad(err, "iat", "a number");
+    if (!json_is_string(iss))
+        return claim_bad(err, "iss", "a string");
+
+    if (strcmp(json_string_value(iss), expect->issuer) != 0) {
+        pds_error_set(err, "wrong-issuer", -1, PDS_CLAIMS_SOURCE,
+                      "the token's issuer \"%s\" is not \"%s\"",
+                      printable(shown, sizeof(shown), json_string_value(iss)),
+                      expect->issuer);
+        return APR_EINVAL;
+    }
+    if (check_audience(aud, expect->audience, err) != APR_SUCCESS)
+        return APR_EINVAL;
+
+    /* Compare with the skew on now's side: now and skew are small, so
+     * nothing overflows whatever the token says. */
+    exp = json_integer_value(exp_j);
+    if (now - skew > exp) {
+        pds_error_set(err, "token-expired", -1, PDS_CLAIMS_SOURCE,
+                      "the token expired %" JSON_INTEGER_FORMAT " seconds ago",
+                      now - exp);
+        return APR_EINVAL;
+    }
+    if (nbf != NULL && (double)(now + skew) < json_number_value(nbf)) {
+        pds_error_set(err, "token-not-yet-valid", -1, PDS_CLAIMS_SOURCE,
+                      "the token is not valid before its \"nbf\" time");
+        return APR_EINVAL;
+    }
+    if (iat != NULL && json_number_value(iat) > (double)(now + skew)) {
+        pds_error_set(err, "token-not-yet-valid", -1, PDS_CLAIMS_SOURCE,
+                      "the token was issued in the future (\"iat\")");
+        return APR_EINVAL;
+    }
+    if (lifetime > 0) {
+        /* iat <= now + skew here, so iat + lifetime cannot overflow; exp is
+         * compared with it rather than subtracted from. */
+        double from = iat != NULL ? json_number_value(iat) : (double)now;
+        int too_long;
+
+        if (iat != NULL && json_is_integer(iat))
+            too_long = exp > json_integer_value(iat) + lifetime;
+        else if (iat == NULL)
+            too_long = exp > now + lifetime;
+        else
+            too_long = (double)exp - from > (double)lifetime;
+        if (too_long) {
+            pds_error_set(err, "token-too-long-lived", -1, PDS_CLAIMS_SOURCE,
+                          "the token lives longer than the %d seconds allowed "
+                          "(exp - %s)", expect->max_lifetime,
+                          iat != NULL ? "iat" : "now");
+            return APR_EINVAL;
+        }
+    }
+    return APR_SUCCESS;
+}

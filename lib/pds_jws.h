@@ -18,7 +18,9 @@ typedef struct pds_key_t pds_key_t;
 
 /* Loads a PEM public key (SubjectPublicKeyInfo) or private key (PKCS#8 or
  * traditional); a private key can both sign and verify. Keys of other types or
- * sizes are refused with err->code "unsupported-key". */
+ * sizes are refused with err->code "unsupported-key"; text that holds no key
+ * (or an encrypted one) with "bad-key". Files over 64 KiB are refused; a file
+ * that cannot be read gives "key-unreadable"; errors name the path. */
 apr_status_t pds_key_load_pem(pds_key_t **pkey, apr_pool_t *p,
                               const char *pem, apr_size_t len,
                               pds_error_t *err);
@@ -51,7 +53,8 @@ apr_status_t pds_jws_verify(const pds_jws_t *jws, const pds_key_t *key,
                             pds_error_t *err);
 
 /* Signs payload (a JSON object) with a private key into a compact JWS.
- * extra_header may be NULL; "alg" is always the key's. */
+ * extra_header may be NULL; "alg" is always the key's. A public key gives
+ * "not-a-private-key". */
 apr_status_t pds_jws_sign(char **pcompact, apr_pool_t *p,
                           const pds_key_t *key, json_t *extra_header,
                           json_t *payload, pds_error_t *err);
@@ -67,7 +70,10 @@ typedef struct pds_token_expect_t {
 
 /* Checks the registered claims of a verified token. Codes: "token-expired",
  * "token-not-yet-valid", "wrong-issuer", "wrong-audience", "missing-claim"
- * (exp is required; so are iss and aud), "token-too-long-lived". */
+ * (exp is required; so are iss and aud), "bad-claim" (exp not an integer,
+ * nbf/iat not numbers, iss not a string, aud not a string or array of
+ * strings), "token-too-long-lived"; "bad-argument" when expect has no issuer
+ * or audience (never a pass). */
 apr_status_t pds_token_check_claims(const pds_jws_t *jws,
                                     const pds_token_expect_t *expect,
                                     pds_error_t *err);
