@@ -20,6 +20,7 @@
 #include "mod_pds_private.h"
 
 int pds_access_checker(request_rec *r);
+int pds_pre_translate_name(request_rec *r);
 
 static int pds_pre_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp)
 {
@@ -57,6 +58,9 @@ static void pds_register_hooks(apr_pool_t *p)
     /* post_config: open the audit log as root and create its mutex. */
     ap_hook_post_config(pds_post_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_child_init(pds_child_init, NULL, NULL, APR_HOOK_MIDDLE);
+    /* pre_translate_name: keep httpd's URL decoding from answering a path we
+     * refuse before the access hook can refuse it properly. */
+    ap_hook_pre_translate_name(pds_pre_translate_name, NULL, NULL, APR_HOOK_MIDDLE);
     /* access_checker after mod_ssl's: the client certificate is verified, and
      * no handler (mod_proxy) has run, so a denial never reaches the back end. */
     ap_hook_access_checker(pds_access_checker, after_ssl, NULL, APR_HOOK_MIDDLE);

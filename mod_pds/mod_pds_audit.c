@@ -202,7 +202,8 @@ apr_status_t pds_audit_decision(request_rec *r, pds_request_t *rq,
     rec.legal_basis = a ? pds_agreement_legal_basis(a) : NULL;
     rec.subject = rq->decision.subject;
     rec.method = r->method;
-    rec.path = r->parsed_uri.path ? r->parsed_uri.path : r->uri;
+    /* The path as decided on; before it was accepted, the raw target. */
+    rec.path = rq->path ? rq->path : r->unparsed_uri;
     rec.decision = decision;
     rec.reason = reason;
     rec.status = status;

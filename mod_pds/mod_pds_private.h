@@ -104,6 +104,7 @@ typedef struct pds_request_t {
     const char *request_id;
     const char *organisation;       /* NULL until identified */
     const char *purpose;
+    const char *path;               /* the raw path decided on, once accepted */
     pds_decision_t decision;
     int audited;                    /* a record for this request is written */
 } pds_request_t;

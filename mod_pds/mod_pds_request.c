@@ -205,6 +205,28 @@ static void prepare_backend_request(request_rec *r, pds_request_t *rq,
     apr_table_setn(r->headers_in, "PDS-Request-Id", rq->request_id);
 }
 
+/* The raw request target's path, without the query string. */
+static const char *raw_target_path(request_rec *r)
+{
+    return apr_pstrmemdup(r->pool, r->unparsed_uri, strcspn(r->unparsed_uri, "?"));
+}
+
+/* pre_translate_name: httpd answers an encoded slash with a bare 404 (and
+ * some malformed escapes with a 400) before any access hook runs. On an
+ * enforced location a path that will be refused skips that decoding, so the
+ * access hook can refuse it properly: problem+json and an audit record. */
+int pds_pre_translate_name(request_rec *r);
+int pds_pre_translate_name(request_rec *r)
+{
+    if (!pds_conf_gateway(pds_dir_conf(r)) || r->main != NULL
+        || r->unparsed_uri == NULL)
+        return DECLINED;
+    if (r->unparsed_uri[0] != '/'
+        || pds_request_path_check(raw_target_path(r), NULL) != APR_SUCCESS)
+        return DONE;
+    return DECLINED;
+}
+
 /* access_checker: runs after mod_ssl's (so the client certificate is
  * verified) and before any handler, so a denial never reaches mod_proxy. */
 int pds_access_checker(request_rec *r);
@@ -215,7 +237,7 @@ int pds_access_checker(request_rec *r)
     pds_request_t *rq;
     pds_request_facts_t facts;
     pds_error_t err;
-    const char *reason = NULL, *detail = NULL, *purpose_header;
+    const char *reason = NULL, *detail = NULL, *purpose_header, *raw_path;
     int i, n;
 
     if (!pds_conf_gateway(dc))
@@ -243,10 +265,17 @@ int pds_access_checker(request_rec *r)
      * normalises differently on the way to the back end is refused. */
     if (r->unparsed_uri == NULL || r->unparsed_uri[0] != '/')
         return deny(r, rq, "bad-path", "the request target must be an absolute path");
+    /* The target as the client sent it: httpd has already merged slashes,
+     * removed dot segments and decoded some escapes in r->parsed_uri.path. */
+    raw_path = raw_target_path(r);
     pds_error_clear(&err);
-    if (pds_request_path_check(r->parsed_uri.path, &err) != APR_SUCCESS)
+    if (pds_request_path_check(raw_path, &err) != APR_SUCCESS)
         return deny(r, rq, "bad-path", err.text);
-    if (r->args != NULL)
+    /* What mod_proxy forwards is built from r->uri: it must be the same. */
+    if (strcmp(raw_path, r->uri) != 0)
+        return deny(r, rq, "bad-path", "the request path is not in canonical form");
+    rq->path = raw_path;
+    if (r->args != NULL || ap_strchr_c(r->unparsed_uri, '?') != NULL)
         return deny(r, rq, "query-not-allowed",
                     "query strings are not accepted on this gateway");
     for (i = 0; method_override_headers[i] != NULL; i++) {
@@ -269,7 +298,7 @@ int pds_access_checker(request_rec *r)
 
     facts.organisation = rq->organisation;
     facts.method = r->method;
-    facts.path = r->parsed_uri.path;
+    facts.path = rq->path;
     facts.purpose = rq->purpose;
     facts.now = r->request_time;
     pds_agreements_decide(sc->agreements, &facts, &rq->decision, r->pool);
