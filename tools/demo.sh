@@ -72,6 +72,10 @@ if [ "$https_port" = "$http_port" ] || [ "$https_port" = "$backend_port" ] \
     die "the three demo ports must differ (https $https_port, http $http_port, back end $backend_port)"
 fi
 
+# A module named relative to where the demo was started from.
+if [ -n "${PDS_DEMO_MODULE:-}" ]; then
+    case "$PDS_DEMO_MODULE" in /*) ;; *) PDS_DEMO_MODULE=$(pwd)/$PDS_DEMO_MODULE ;; esac
+fi
 cd "$top"
 
 # --- processes --------------------------------------------------------------
@@ -118,7 +122,10 @@ stop_recorded() {
     fi
     if [ -f "$run/backend.pid" ]; then
         pid=$(cat "$run/backend.pid" 2>/dev/null || true)
-        if [ -n "$pid" ] && is_ours "$pid" "legacy_backend.py"; then
+        # The pid file goes first: the run that started the back end sees
+        # it gone and knows the stop was asked for.
+        rm -f "$run/backend.pid"
+        if [ -n "$pid" ] && is_ours "$pid" "$run/logs/backend-access.log"; then
             note "stopping the demo back end (pid $pid)"
             stop_pid "$pid" "the back end"
             stopped=1
@@ -143,7 +150,7 @@ cleanup() {
     if [ -n "$my_httpd" ] && is_ours "$my_httpd" "$conf"; then
         stop_pid "$my_httpd" "httpd"
     fi
-    if [ -n "$my_backend" ] && is_ours "$my_backend" "legacy_backend.py"; then
+    if [ -n "$my_backend" ] && is_ours "$my_backend" "$run/logs/backend-access.log"; then
         stop_pid "$my_backend" "the back end"
         wait "$my_backend" 2>/dev/null || true
     fi
@@ -153,7 +160,7 @@ cleanup() {
 
 # shellcheck disable=SC2317  # called by trap
 on_signal() {
-    trap - INT TERM EXIT
+    trap - HUP INT TERM EXIT
     say ""
     note "stopping the gateway and the back end"
     cleanup
@@ -162,7 +169,7 @@ on_signal() {
 }
 
 trap cleanup EXIT
-trap on_signal INT TERM
+trap on_signal HUP INT TERM
 
 # --- ports ------------------------------------------------------------------
 
@@ -192,7 +199,7 @@ check_port() {
     port_free "$1" && return 0
     who=""
     if command -v ss >/dev/null 2>&1; then
-        who=$(ss -Hltnp "sport = :$1" 2>/dev/null | sed -n 's/.*users:((\(.*\)))/\1/p' | head -n 1)
+        who=$(ss -Hltnp "sport = :$1" 2>/dev/null | sed -n 's/.*users:(("\([^"]*\)",pid=\([0-9]*\).*/\1 (pid \2)/p' | head -n 1)
     fi
     die "port $1 (127.0.0.1) is in use${who:+ by $who}; stop that program or choose another port with $2=<port>"
 }
@@ -241,7 +248,6 @@ if [ -z "${PDS_DEMO_MODULE:-}" ]; then
     module=$build/mod_pds/.libs/mod_pds.so
     [ -f "$module" ] || die "the build finished but $module is missing; see demo-run/logs/build.log"
 fi
-case "$module" in /*) ;; *) module=$(pwd)/$module ;; esac
 
 # --- demo PKI -------------------------------------------------------------------
 
@@ -260,11 +266,20 @@ pki_good() {
     openssl x509 -noout -checkend 86400 -in "$pki/ca.crt" >/dev/null 2>&1
 }
 
+# Runs an openssl command quietly, showing its messages only when it fails.
+quiet_openssl() {
+    if ! openssl "$@" >"$pki.new/openssl.err" 2>&1; then
+        cat "$pki.new/openssl.err" >&2
+        return 1
+    fi
+}
+
 # leaf <name> <subject> <extendedKeyUsage> <subjectAltName>
 leaf() {
-    openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$1.key" 2>/dev/null
-    openssl req -new -key "$1.key" -subj "$2" -out "$1.csr"
-    cat >"$1.ext" <<EOF
+    quiet_openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$1.key" \
+        || return 1
+    quiet_openssl req -new -key "$1.key" -subj "$2" -out "$1.csr" || return 1
+    cat >"$1.ext" <<EOF || return 1
 basicConstraints = critical, CA:FALSE
 keyUsage = critical, digitalSignature
 extendedKeyUsage = $3
@@ -272,39 +287,46 @@ subjectAltName = $4
 subjectKeyIdentifier = hash
 authorityKeyIdentifier = keyid
 EOF
-    openssl x509 -req -in "$1.csr" -CA ca.crt -CAkey ca.key -CAcreateserial \
-        -days 825 -sha256 -extfile "$1.ext" -out "$1.crt" 2>/dev/null
+    quiet_openssl x509 -req -in "$1.csr" -CA ca.crt -CAkey ca.key -CAcreateserial \
+        -days 825 -sha256 -extfile "$1.ext" -out "$1.crt" || return 1
     rm -f "$1.csr" "$1.ext"
 }
 
 make_pki() {
     rm -rf "$pki.new" "$pki"
-    mkdir -p "$pki.new"
+    mkdir -p "$pki.new" || die "cannot create $pki.new"
+    set +e
     (
-        set -e
         umask 077
-        cd "$pki.new"
-        openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out ca.key 2>/dev/null
-        openssl req -x509 -new -key ca.key -sha256 -days 3650 \
+        cd "$pki.new" || exit 1
+        quiet_openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out ca.key \
+            || exit 1
+        quiet_openssl req -x509 -new -key ca.key -sha256 -days 3650 \
             -subj "/O=mod_pds demo/CN=mod_pds demo CA" \
             -addext "basicConstraints=critical,CA:TRUE" \
-            -addext "keyUsage=critical,keyCertSign,cRLSign" -out ca.crt
+            -addext "keyUsage=critical,keyCertSign,cRLSign" -out ca.crt || exit 1
         leaf server "/O=Council Gateway (demo)/CN=localhost" serverAuth \
-            "DNS:localhost, IP:127.0.0.1"
+            "DNS:localhost, IP:127.0.0.1" || exit 1
         leaf health-board "/O=Fife Health Board/CN=api.health-board.example" clientAuth \
-            "DNS:api.health-board.example"
+            "DNS:api.health-board.example" || exit 1
         leaf data-trust "/O=Community Data Trust/CN=gateway.data-trust.example" clientAuth \
-            "DNS:gateway.data-trust.example"
+            "DNS:gateway.data-trust.example" || exit 1
         leaf unknown-org "/O=Unknown Analytics Ltd/CN=client.unknown-analytics.example" \
-            clientAuth "DNS:client.unknown-analytics.example"
+            clientAuth "DNS:client.unknown-analytics.example" || exit 1
         # The university signs its own tokens: a key pair, no certificate.
-        openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 \
-            -out university.key.pem 2>/dev/null
-        openssl pkey -in university.key.pem -pubout -out university.pub.pem
-        rm -f ca.srl
+        quiet_openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 \
+            -out university.key.pem || exit 1
+        quiet_openssl pkey -in university.key.pem -pubout -out university.pub.pem || exit 1
+        rm -f ca.srl openssl.err
         # Public halves readable by all (httpd's children may run as nobody).
         chmod 644 ./*.crt university.pub.pem
-    ) || { rm -rf "$pki.new"; die "creating the demo PKI with openssl failed (see above)"; }
+    )
+    rc=$?
+    set -e
+    if [ "$rc" != 0 ]; then
+        rm -rf "$pki.new"
+        die "creating the demo PKI with openssl failed (message above)"
+    fi
     mv "$pki.new" "$pki"
 }
 
@@ -324,8 +346,9 @@ health_board_dn=$(subject_of "$pki/health-board.crt")
 # --- the data -----------------------------------------------------------------
 
 # Prints: count, chosen resident's id, another resident's id, and the chosen
-# resident's top-level fields. The chosen one has allergies and benefits, so
-# every agreement has something to release.
+# resident's top-level fields the health board's agreement leaves behind. The
+# chosen one has allergies, care needs and benefits, so every agreement has
+# something to release.
 facts=$(python3 - "$residents" <<'EOF'
 import json, sys
 data = json.load(open(sys.argv[1]))
@@ -340,13 +363,14 @@ other = next(p for p in people if p is not chosen)
 print(len(people))
 print(chosen["id"])
 print(other["id"])
-print(", ".join(k for k in chosen if k != "id"))
+kept = {"id", "name", "dob", "care"}   # what the health board's agreement touches
+print(", ".join(k for k in chosen if k not in kept))
 EOF
 ) || die "cannot read the residents from $residents"
 resident_count=$(say "$facts" | sed -n 1p)
 resident=$(say "$facts" | sed -n 2p)
 other_resident=$(say "$facts" | sed -n 3p)
-resident_fields=$(say "$facts" | sed -n 4p)
+withheld=$(say "$facts" | sed -n 4p)
 
 # --- configuration ------------------------------------------------------------
 
@@ -699,8 +723,9 @@ say " Run the commands below from $top (add -i to see every header)."
 say ""
 say "1. The health board asks for resident $resident's record, for direct care."
 say "   Its client certificate says who it is; agreement council-to-health-board-direct-care"
-say "   releases name, date of birth, allergies and care needs. The legacy system holds"
-say "   more about this resident ($resident_fields): none of the rest leaves."
+say "   releases name, date of birth, allergies and care needs. The rest of what the legacy"
+say "   system holds stays behind:"
+say "$withheld" | fold -s -w 76 | sed 's/^/     /'
 step 200 "allow council-to-health-board-direct-care name.given name.family dob care.allergies care.needs" \
     "$tls $hb -H 'PDS-Purpose: direct-care' $gw$record"
 record_audit allow -
@@ -813,22 +838,57 @@ fi
 
 say ""
 allowed=$(say "$audit_steps" | tr ' ' '\n' | grep -c ':allow:' || true)
-say "9. The back end is invisible: only the $allowed allowed requests reached it (its own"
-say "   access log), and it is not reachable through the gateway any other way."
+say "9. The back end is invisible: only the $allowed allowed requests reached it, each"
+say "   carrying the organisation, agreement and purpose the gateway vouches for, and"
+say "   none of the caller's credentials. Its own access log (summarised):"
 say ""
-say "   \$ cat demo-run/logs/backend-access.log"
+say "   \$ python3 -m json.tool --json-lines demo-run/logs/backend-access.log"
 say ""
-sed 's/^/   /' "$run/logs/backend-access.log" 2>/dev/null || say "   (no back-end access log)"
-seen=$(grep -c . "$run/logs/backend-access.log" 2>/dev/null || true)
-if [ "${seen:-0}" != "$allowed" ]; then
-    say "   !! the back end saw ${seen:-0} requests; expected $allowed"
+set +e
+python3 - "$run/logs/backend-access.log" "$allowed" <<'EOF'
+import json, sys
+path, allowed = sys.argv[1], int(sys.argv[2])
+problems = []
+try:
+    lines = [l for l in open(path, encoding="utf-8").read().splitlines() if l.strip()]
+except OSError as e:
+    lines = []
+    problems.append("cannot read the back end's access log: %s" % e.strerror)
+for l in lines:
+    try:
+        e = json.loads(l)
+    except ValueError:
+        problems.append("a back-end access log line is not JSON")
+        continue
+    headers = e.get("headers") or []
+    print("   %s %s" % (e.get("method"), e.get("target")))
+    added = ["%s: %s" % (k, v) for k, v in headers
+             if k.lower() in ("pds-organisation", "pds-agreement", "pds-purpose")]
+    print("       " + ", ".join(added))
+    for k, v in headers:
+        if k.lower() in ("authorization", "proxy-authorization", "cookie"):
+            problems.append("the back end received the client's %s header" % k)
+if len(lines) != allowed:
+    problems.append("the back end saw %d requests; expected %d" % (len(lines), allowed))
+for p in problems:
+    print("   !! " + p)
+sys.exit(1 if problems else 0)
+EOF
+backend_rc=$?
+set -e
+if [ "$backend_rc" = 0 ]; then
+    [ "$mode" != check ] || say "   ok: only the allowed requests reached the back end"
+else
     failures="$failures backend-log"
 fi
+seen=$(grep -c . "$run/logs/backend-access.log" 2>/dev/null || true)
+say ""
+say "   Nothing else on the gateway leads to the back end:"
 for path in /api/citizens/$resident/record /raw-backend/citizens/$resident/record; do
     code=$(curl -sS --max-time 15 -o /dev/null -w '%{http_code}' --cacert "$pki/ca.crt" \
         --cert "$pki/health-board.crt" --key "$pki/health-board.key" \
         -H 'PDS-Purpose: direct-care' "$gw$path" 2>/dev/null || true)
-    say "   GET $path -> HTTP $code"
+    say "   GET $gw$path -> HTTP $code"
     case "$code" in
         403|404) ;;
         *) say "   !! expected 403 or 404: the back end must not be reachable there"
@@ -854,8 +914,13 @@ say ""
 if [ "$mode" = check ]; then
     cleanup
     rm -f "$run/run/httpd.pid" "$run/backend.pid"
-    trap - EXIT INT TERM
+    trap - EXIT HUP INT TERM
     if [ -n "$failures" ]; then
+        if [ -s "$run/logs/error.log" ]; then
+            say "---- last lines of demo-run/logs/error.log ----"
+            tail -n 20 "$run/logs/error.log"
+            say "----"
+        fi
         say "demo --check: FAILED at:$failures (see the '!!' lines above; logs in demo-run/logs/)"
         exit 1
     fi
@@ -869,6 +934,12 @@ fi
 say "The gateway is running; press Ctrl-C to stop (or run tools/demo.sh --stop)."
 say "Logs: demo-run/logs/error.log, access.log, backend-access.log; audit: demo-run/audit.jsonl"
 wait "$my_backend" 2>/dev/null || true
+if [ "$(cat "$run/backend.pid" 2>/dev/null || true)" != "$my_backend" ]; then
+    # tools/demo.sh --stop (or a new run) stopped it and took its pid file.
+    my_backend=""
+    note "stopped from elsewhere (tools/demo.sh --stop or a new demo run)"
+    exit 0
+fi
 my_backend=""
-note "the back end has stopped (tools/demo.sh --stop, or another demo run?); stopping the gateway"
+note "the back end exited unexpectedly (see demo-run/logs/backend.out); stopping the gateway"
 exit 1
