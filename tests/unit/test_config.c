@@ -1,0 +1,482 @@
+/* test_config.c: the glue's directive handlers, merge functions, getters and
+ * configuration cross-checks, called directly.
+ *
+ * mod_pds_config.c needs four functions of httpd's core; they live in the
+ * httpd binary, not a library, so this file gives small stand-ins with the
+ * same contract (word splitting with quotes, server-root-relative paths) and
+ * captures what would go to the error log so the checks can be asserted.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <stdio.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "mod_pds_private.h"
+#include "apr_strings.h"
+
+/* --- stand-ins for httpd ---------------------------------------------------- */
+
+module AP_MODULE_DECLARE_DATA pds_module;
+
+static char logged[8192];
+
+AP_DECLARE(char *) ap_getword_conf(apr_pool_t *p, const char **line)
+{
+    const char *s = *line, *start;
+    char quote, *out;
+    apr_size_t n = 0;
+
+    while (*s == ' ' || *s == '\t')
+        s++;
+    if (*s == '"' || *s == '\'') {
+        quote = *s++;
+        out = apr_palloc(p, strlen(s) + 1);
+        while (*s && *s != quote) {
+            if (*s == '\\' && s[1] != '\0')
+                s++;
+            out[n++] = *s++;
+        }
+        out[n] = '\0';
+        if (*s == quote)
+            s++;
+    }
+    else {
+        start = s;
+        while (*s && *s != ' ' && *s != '\t')
+            s++;
+        out = apr_pstrmemdup(p, start, s - start);
+    }
+    while (*s == ' ' || *s == '\t')
+        s++;
+    *line = s;
+    return out;
+}
+
+AP_DECLARE(const char *) ap_check_cmd_context(cmd_parms *cmd, unsigned forbidden)
+{
+    return NULL;
+}
+
+AP_DECLARE(char *) ap_server_root_relative(apr_pool_t *p, const char *fname)
+{
+    return fname[0] == '/' ? apr_pstrdup(p, fname)
+                           : apr_pstrcat(p, "/srv/root/", fname, NULL);
+}
+
+AP_DECLARE(void) ap_log_error_(const char *file, int line, int module_index,
+                               int level, apr_status_t status, const server_rec *s,
+                               const char *fmt, ...)
+{
+    va_list ap;
+    apr_size_t used = strlen(logged);
+
+    va_start(ap, fmt);
+    vsnprintf(logged + used, sizeof(logged) - used, fmt, ap);
+    va_end(ap);
+    used = strlen(logged);
+    if (used + 1 < sizeof(logged))
+        strcat(logged, "\n");
+}
+
+/* --- fixtures ------------------------------------------------------------------ */
+
+typedef struct fixture_t {
+    apr_pool_t *p;
+    server_rec server;
+    void *server_config[1];
+    ap_directive_t directive;
+    cmd_parms cmd;
+    pds_dir_conf_t *dir;
+} fixture_t;
+
+static apr_pool_t *root;
+
+static int setup(void **state)
+{
+    fixture_t *f = calloc(1, sizeof(*f));
+
+    assert_non_null(f);
+    assert_int_equal(apr_pool_create(&f->p, root), APR_SUCCESS);
+    pds_module.module_index = 0;
+    f->server.module_config = (ap_conf_vector_t *)f->server_config;
+    f->server_config[0] = pds_create_server_conf(f->p, &f->server);
+    f->directive.filename = "/etc/apache2/pds.conf";
+    f->directive.line_num = 12;
+    f->cmd.pool = f->p;
+    f->cmd.temp_pool = f->p;
+    f->cmd.server = &f->server;
+    f->cmd.directive = &f->directive;
+    f->dir = pds_create_dir_conf(f->p, NULL);
+    pds_config_reset();
+    logged[0] = '\0';
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fixture_t *f = *state;
+
+    apr_pool_destroy(f->p);
+    free(f);
+    return 0;
+}
+
+static const command_rec *directive(const char *name)
+{
+    const command_rec *c;
+
+    for (c = pds_directives; c->name != NULL; c++) {
+        if (strcmp(c->name, name) == 0)
+            return c;
+    }
+    fail_msg("no directive %s", name);
+    return NULL;
+}
+
+/* Runs one directive line as httpd would and returns its error, or NULL. */
+static const char *run(fixture_t *f, const char *name, const char *args)
+{
+    const command_rec *c = directive(name);
+
+    f->cmd.cmd = c;
+    f->directive.directive = name;
+    f->directive.args = args;
+    switch (c->args_how) {
+    case RAW_ARGS:
+        return c->AP_RAW_ARGS(&f->cmd, f->dir, args);
+    case TAKE1:
+        return c->AP_TAKE1(&f->cmd, f->dir, args);
+    case FLAG:
+        return c->AP_FLAG(&f->cmd, f->dir, strcmp(args, "on") == 0);
+    default:
+        fail_msg("unexpected args_how for %s", name);
+        return NULL;
+    }
+}
+
+/* A <PDSAgreement> block: lines are "Keyword args", one per array entry. */
+static const char *run_agreement(fixture_t *f, const char *id, const char *const *lines)
+{
+    ap_directive_t *first = NULL, *prev = NULL;
+    int i;
+
+    for (i = 0; lines[i] != NULL; i++) {
+        ap_directive_t *d = apr_pcalloc(f->p, sizeof(*d));
+        const char *sp = strchr(lines[i], ' ');
+
+        d->directive = apr_pstrmemdup(f->p, lines[i], sp - lines[i]);
+        d->args = sp + 1;
+        d->filename = "/etc/apache2/agreements.conf";
+        d->line_num = 20 + i;
+        if (prev)
+            prev->next = d;
+        else
+            first = d;
+        prev = d;
+    }
+    f->directive.first_child = first;
+    return run(f, "<PDSAgreement", apr_pstrcat(f->p, id, ">", NULL));
+}
+
+static const char *const good_agreement[] = {
+    "Party health-board",
+    "Purpose direct-care",
+    "LegalBasis public-task",
+    "Valid 2026-01-01 2027-12-31",
+    "Resource GET /citizens/{subject}/record",
+    "Release name.given dob",
+    NULL
+};
+
+static pds_server_conf_t *server_conf(fixture_t *f)
+{
+    return f->server_config[0];
+}
+
+static void assert_contains(const char *haystack, const char *needle)
+{
+    if (haystack == NULL || strstr(haystack, needle) == NULL)
+        fail_msg("expected \"%s\" in \"%s\"", needle, haystack ? haystack : "(null)");
+}
+
+/* --- merge rules: base only, add only, both, add resets ----------------------- */
+
+static void test_dir_merge(void **state)
+{
+    fixture_t *f = *state;
+    pds_dir_conf_t *base = pds_create_dir_conf(f->p, NULL);
+    pds_dir_conf_t *add = pds_create_dir_conf(f->p, NULL);
+    pds_dir_conf_t *m;
+
+    /* nothing set: the getters give the defaults */
+    m = pds_merge_dir_conf(f->p, base, add);
+    assert_false(pds_conf_gateway(m));
+    assert_string_equal(pds_conf_purpose_header(m), "PDS-Purpose");
+    assert_int_equal(pds_conf_max_body(m), 1048576);
+    assert_int_equal(pds_conf_max_depth(m), 32);
+
+    /* base only */
+    base->gateway = 1;
+    base->purpose_header = "X-Purpose";
+    base->max_body = 4096;
+    base->max_depth = 8;
+    m = pds_merge_dir_conf(f->p, base, add);
+    assert_true(pds_conf_gateway(m));
+    assert_string_equal(pds_conf_purpose_header(m), "X-Purpose");
+    assert_int_equal(pds_conf_max_body(m), 4096);
+    assert_int_equal(pds_conf_max_depth(m), 8);
+
+    /* both: the inner location wins; off resets an enclosing on */
+    add->gateway = 0;
+    add->max_body = 100;
+    m = pds_merge_dir_conf(f->p, base, add);
+    assert_false(pds_conf_gateway(m));
+    assert_int_equal(pds_conf_max_body(m), 100);
+    assert_string_equal(pds_conf_purpose_header(m), "X-Purpose");
+
+    /* add only */
+    m = pds_merge_dir_conf(f->p, pds_create_dir_conf(f->p, NULL), add);
+    assert_false(pds_conf_gateway(m));
+    assert_int_equal(pds_conf_max_body(m), 100);
+    assert_int_equal(pds_conf_max_depth(m), 32);
+
+    /* merge never writes to its inputs */
+    assert_int_equal(base->gateway, 1);
+    assert_int_equal(add->gateway, 0);
+    assert_true(m != base && m != add);
+}
+
+static void test_server_merge(void **state)
+{
+    fixture_t *f = *state;
+    pds_server_conf_t *base = server_conf(f);
+    pds_server_conf_t *add = pds_create_server_conf(f->p, NULL);
+    pds_server_conf_t *m;
+
+    assert_null(run(f, "PDSOrganisation", "health-board cert-sha256 "
+                    "AA:BB:CC:DD:EE:FF:00:11:22:33:44:55:66:77:88:99:"
+                    "AA:BB:CC:DD:EE:FF:00:11:22:33:44:55:66:77:88:99"));
+    assert_null(run_agreement(f, "main-agreement", good_agreement));
+    assert_null(run(f, "PDSAuditLog", "logs/audit.jsonl"));
+    assert_null(run(f, "PDSTokenClockSkew", "30"));
+
+    m = pds_merge_server_conf(f->p, base, add);
+    assert_int_equal(m->organisations->nelts, 1);
+    assert_int_equal(m->agreements->nelts, 1);
+    assert_string_equal(m->audit_log_path, "/srv/root/logs/audit.jsonl");
+    assert_int_equal(pds_conf_clock_skew(m), 30);
+    assert_int_equal(pds_conf_max_lifetime(m), 3600);
+
+    /* a virtual host's own agreements come after the main server's */
+    f->server_config[0] = add;
+    assert_null(run_agreement(f, "vhost-agreement", good_agreement));
+    add->token_clock_skew = 5;
+    m = pds_merge_server_conf(f->p, base, add);
+    assert_int_equal(m->agreements->nelts, 2);
+    assert_string_equal(pds_agreement_id(APR_ARRAY_IDX(m->agreements, 0,
+                        const pds_agreement_t *)), "main-agreement");
+    assert_string_equal(pds_agreement_id(APR_ARRAY_IDX(m->agreements, 1,
+                        const pds_agreement_t *)), "vhost-agreement");
+    assert_int_equal(pds_conf_clock_skew(m), 5);
+    /* inputs untouched */
+    assert_int_equal(base->agreements->nelts, 1);
+    assert_int_equal(add->agreements->nelts, 1);
+    assert_int_equal(base->token_clock_skew, 30);
+}
+
+/* --- directives -------------------------------------------------------------------- */
+
+static void test_organisation_kinds(void **state)
+{
+    fixture_t *f = *state;
+    pds_server_conf_t *sc = server_conf(f);
+    const pds_organisation_t *org;
+    const pds_identity_t *id;
+
+    assert_null(run(f, "PDSOrganisation", "health-board cert-subject "
+                    "\"CN=api.health-board.example,O=Fife Health Board\""));
+    assert_null(run(f, "PDSOrganisation", "health-board cert-san dns:api.health.example"));
+    assert_null(run(f, "PDSOrganisation", "data-trust cert-sha256 "
+                    "00112233445566778899aabbccddeeff00112233445566778899AABBCCDDEEFF"));
+    assert_int_equal(sc->organisations->nelts, 2);
+    org = APR_ARRAY_IDX(sc->organisations, 0, pds_organisation_t *);
+    assert_string_equal(org->name, "health-board");
+    assert_int_equal(org->identities->nelts, 2);
+    id = &APR_ARRAY_IDX(org->identities, 0, pds_identity_t);
+    assert_int_equal(id->kind, PDS_ID_CERT_SUBJECT);
+    assert_string_equal(id->value, "CN=api.health-board.example,O=Fife Health Board");
+    id = &APR_ARRAY_IDX(org->identities, 1, pds_identity_t);
+    assert_int_equal(id->kind, PDS_ID_CERT_SAN);
+    assert_string_equal(id->value, "DNS:api.health.example");
+    org = APR_ARRAY_IDX(sc->organisations, 1, pds_organisation_t *);
+    id = &APR_ARRAY_IDX(org->identities, 0, pds_identity_t);
+    assert_string_equal(id->value,
+                        "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff");
+}
+
+static void test_organisation_errors(void **state)
+{
+    fixture_t *f = *state;
+
+    assert_contains(run(f, "PDSOrganisation", "health-board"), "needs a name, a kind");
+    assert_contains(run(f, "PDSOrganisation", "bad/name cert-san DNS:x"), "not a valid name");
+    assert_contains(run(f, "PDSOrganisation", "x cert-subject nodn"), "RFC 2253");
+    assert_contains(run(f, "PDSOrganisation", "x cert-san ftp:x"), "TYPE:value");
+    assert_contains(run(f, "PDSOrganisation", "x cert-sha256 abcd"), "64 hex digits");
+    assert_contains(run(f, "PDSOrganisation", "x cert-chain y"), "unknown kind");
+    assert_contains(run(f, "PDSOrganisation", "x cert-san DNS:a extra"), "unexpected");
+    assert_contains(run(f, "PDSOrganisation", "x jwt-key /nonexistent/key.pem"),
+                    "/nonexistent/key.pem");
+}
+
+static void test_jwt_key(void **state)
+{
+    fixture_t *f = *state;
+    const char *path = PDS_TEST_SRCDIR "/cases/jws/EdDSA/public.pem";
+    const pds_organisation_t *org;
+    const pds_identity_t *id;
+
+    assert_null(run(f, "PDSOrganisation", apr_pstrcat(f->p, "university jwt-key ", path,
+                                                      " issuer=https://uni.example", NULL)));
+    org = APR_ARRAY_IDX(server_conf(f)->organisations, 0, pds_organisation_t *);
+    id = &APR_ARRAY_IDX(org->identities, 0, pds_identity_t);
+    assert_int_equal(id->kind, PDS_ID_JWT_KEY);
+    assert_string_equal(id->issuer, "https://uni.example");
+    assert_string_equal(pds_key_alg(id->key), "EdDSA");
+    assert_contains(run(f, "PDSOrganisation", apr_pstrcat(f->p, "u2 jwt-key ", path,
+                                                          " audience=x", NULL)),
+                    "issuer=<iss>");
+    /* without issuer= the organisation's name is the issuer */
+    assert_null(run(f, "PDSOrganisation", apr_pstrcat(f->p, "u3 jwt-key ", path, NULL)));
+    org = APR_ARRAY_IDX(server_conf(f)->organisations, 2, pds_organisation_t *);
+    assert_string_equal(APR_ARRAY_IDX(org->identities, 0, pds_identity_t).issuer, "u3");
+    /* a key needs PDSTokenAudience */
+    assert_int_equal(pds_config_check(f->p, f->p, f->p, &f->server),
+                     HTTP_INTERNAL_SERVER_ERROR);
+    assert_contains(logged, "PDS00003");
+}
+
+static void test_scalar_directives(void **state)
+{
+    fixture_t *f = *state;
+
+    assert_null(run(f, "PDSGateway", "on"));
+    assert_true(pds_conf_gateway(f->dir));
+    assert_null(run(f, "PDSMaxBodySize", "65536"));
+    assert_int_equal(pds_conf_max_body(f->dir), 65536);
+    assert_contains(run(f, "PDSMaxBodySize", "0"), "PDSMaxBodySize");
+    assert_contains(run(f, "PDSMaxBodySize", "10M"), "whole number");
+    assert_contains(run(f, "PDSMaxBodySize", "-5"), "whole number");
+    assert_null(run(f, "PDSMaxDepth", "10"));
+    assert_int_equal(pds_conf_max_depth(f->dir), 10);
+    assert_contains(run(f, "PDSMaxDepth", "1"), "from 2 to 1000");
+    assert_null(run(f, "PDSPurposeHeader", "X-Purpose-Of-Use"));
+    assert_string_equal(pds_conf_purpose_header(f->dir), "X-Purpose-Of-Use");
+    assert_contains(run(f, "PDSPurposeHeader", "bad header"), "not a header name");
+    assert_contains(run(f, "PDSAuditLog", "|/usr/bin/logger"), "piped logs");
+    assert_contains(run(f, "PDSTokenClockSkew", "601"), "from 0 to 600");
+    assert_null(run(f, "PDSTokenMaxLifetime", "600"));
+    assert_int_equal(pds_conf_max_lifetime(server_conf(f)), 600);
+}
+
+static void test_agreement_block(void **state)
+{
+    fixture_t *f = *state;
+    static const char *const bad_date[] = {
+        "Party health-board", "Valid 2026-13-01 2027-12-31", NULL
+    };
+    static const char *const consent[] = {
+        "Party health-board", "Purpose direct-care", "LegalBasis consent",
+        "Valid 2026-01-01 2027-12-31", "Resource GET /citizens/{subject}/record",
+        "Release dob", NULL
+    };
+    static const char *const write[] = {
+        "Party health-board", "Purpose direct-care", "LegalBasis public-task",
+        "Valid 2026-01-01 2027-12-31", "Resource PUT /citizens/{subject}/record",
+        "Release dob", NULL
+    };
+    static const char *const incomplete[] = { "Party health-board", NULL };
+    const char *err;
+
+    assert_null(run_agreement(f, "good", good_agreement));
+    assert_int_equal(server_conf(f)->agreements->nelts, 1);
+
+    /* a bad line is named by its own file and line */
+    err = run_agreement(f, "bad-date", bad_date);
+    assert_contains(err, "<PDSAgreement bad-date>, line 21 of /etc/apache2/agreements.conf");
+    assert_contains(err, "2026-13-01");
+
+    assert_contains(run_agreement(f, "good", good_agreement), "already declared");
+    assert_contains(run_agreement(f, "incomplete", incomplete), "Purpose");
+    assert_contains(run_agreement(f, "consent", consent), "consent store");
+    assert_contains(run_agreement(f, "write", write), "only GET");
+    assert_contains(run(f, "<PDSAgreement", "a b>"), "exactly one argument");
+    assert_contains(run(f, "<PDSAgreement", "no-close"), "closing '>'");
+    assert_int_equal(server_conf(f)->agreements->nelts, 1);
+}
+
+/* --- cross-checks -------------------------------------------------------------- */
+
+static void test_check_unknown_party(void **state)
+{
+    fixture_t *f = *state;
+
+    assert_null(run_agreement(f, "orphan", good_agreement));
+    assert_int_equal(pds_config_check(f->p, f->p, f->p, &f->server),
+                     HTTP_INTERNAL_SERVER_ERROR);
+    assert_contains(logged, "PDS00001");
+    assert_contains(logged, "<PDSAgreement orphan> on line 12 of /etc/apache2/pds.conf");
+    assert_contains(logged, "Party 'health-board' is not a declared organisation");
+}
+
+static void test_check_passes(void **state)
+{
+    fixture_t *f = *state;
+
+    assert_null(run(f, "PDSOrganisation", "health-board cert-san DNS:api.example"));
+    assert_null(run_agreement(f, "fine", good_agreement));
+    assert_null(run(f, "PDSAuditLog", "/var/log/pds.jsonl"));
+    assert_null(run(f, "PDSGateway", "on"));
+    assert_int_equal(pds_config_check(f->p, f->p, f->p, &f->server), OK);
+    assert_string_equal(logged, "");
+}
+
+static void test_check_gateway_needs_audit_log(void **state)
+{
+    fixture_t *f = *state;
+
+    f->directive.line_num = 40;
+    assert_null(run(f, "PDSGateway", "on"));
+    assert_int_equal(pds_config_check(f->p, f->p, f->p, &f->server),
+                     HTTP_INTERNAL_SERVER_ERROR);
+    assert_contains(logged, "PDS00004");
+    assert_contains(logged, "PDSGateway on (line 40 of /etc/apache2/pds.conf)");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_dir_merge, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_server_merge, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_organisation_kinds, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_organisation_errors, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_jwt_key, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_scalar_directives, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_agreement_block, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_check_unknown_party, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_check_passes, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_check_gateway_needs_audit_log, setup, teardown),
+    };
+    int rc;
+
+    apr_initialize();
+    apr_pool_create(&root, NULL);
+    rc = cmocka_run_group_tests(tests, NULL, NULL);
+    apr_pool_destroy(root);
+    apr_terminate();
+    return rc;
+}
