@@ -1,4 +1,5 @@
 #!/bin/sh
+# shellcheck disable=SC2016  # backticks in patterns are literal Markdown
 # guards-selftest.sh: tests the guard scripts themselves. Builds small temp
 # trees, each with one violation, and checks that the guard fails on it with
 # a message naming the problem; the clean trees must pass.
@@ -147,7 +148,6 @@ t=$(clean_tree dd-prefix-only)
 sed -i 's|^## PDSGateway$|## PDSGatewayMode|' "$t/docs/directives.md"
 expect fail directives-documented.sh "$t" 'directive PDSGateway: no heading'
 t=$(clean_tree dd-container)
-# shellcheck disable=SC2016
 sed -i 's|^## `<PDSAgreement>`$|## Agreements|' "$t/docs/directives.md"
 expect fail directives-documented.sh "$t" 'directive <PDSAgreement: no heading'
 t=$(clean_tree dd-not-in-example)
@@ -177,6 +177,50 @@ sed -i 's|^    AP_INIT_TAKE1("PDSAuditLog".*|    /* AP_INIT_TAKE1("PDSAuditLog",
 expect fail directives-documented.sh "$t" "documents PDSAuditLog, which mod_pds/*.c does not define"
 t=$(clean_tree dd-nodocs); rm "$t/docs/directives.md"
 expect fail directives-documented.sh "$t" "missing docs/directives.md"
+
+# --- reasons-documented.sh ----------------------------------------------------
+reasons_tree() {
+    t=$(clean_tree "$1")
+    cat >"$t/lib/pds_reason.c" <<'EOF'
+static const pds_reason_t reasons[] = {
+    /* { "commented-out", 499, "x" }, */
+    { "no-agreement",            403, "No agreement covers this request" },
+    { "backend-error",           502, "Back end failed" },
+    { NULL, 0, NULL }
+};
+EOF
+    cat >"$t/docs/problems.md" <<'EOF'
+# Problems
+## Is it allowed
+<a id="no-agreement"></a>
+### no-agreement
+
+**403** · *No agreement covers this request*
+
+### backend-error
+**502** · *Back end failed*
+EOF
+    cat >"$t/docs/admin-guide.md" <<'EOF'
+| reason | status | what happened | what to do |
+|--------|--------|---------------|------------|
+| `no-agreement` | 403 | none | check |
+| `backend-error` | 502 | failed | check |
+EOF
+    echo "$t"
+}
+t=$(reasons_tree rd-clean); expect pass reasons-documented.sh "$t"
+t=$(reasons_tree rd-no-heading); sed -i 's/^### backend-error$/### back-end error/' "$t/docs/problems.md"
+expect fail reasons-documented.sh "$t" 'reason backend-error: no "### backend-error" heading'
+t=$(reasons_tree rd-status); sed -i 's/^\*\*502\*\*/**503**/' "$t/docs/problems.md"
+expect fail reasons-documented.sh "$t" "reason backend-error: docs/problems.md says 503, lib/pds_reason.c says 502"
+t=$(reasons_tree rd-no-row); sed -i '/backend-error/d' "$t/docs/admin-guide.md"
+expect fail reasons-documented.sh "$t" 'no row "| `backend-error` | 502 |"'
+t=$(reasons_tree rd-row-status); sed -i 's/| `no-agreement` | 403/| `no-agreement` | 401/' "$t/docs/admin-guide.md"
+expect fail reasons-documented.sh "$t" 'no row "| `no-agreement` | 403 |"'
+t=$(reasons_tree rd-stale); printf '### consent-revoked\n**403**\n' >>"$t/docs/problems.md"
+expect fail reasons-documented.sh "$t" "reason consent-revoked is documented but lib/pds_reason.c has no such code"
+t=$(reasons_tree rd-empty); printf 'int x;\n' >"$t/lib/pds_reason.c"
+expect fail reasons-documented.sh "$t" "no { \"code\", status"
 
 echo "guards self-test: $ok passed, $bad failed"
 [ "$bad" -eq 0 ]
