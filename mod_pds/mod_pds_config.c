@@ -328,7 +328,7 @@ static const char *cmd_agreement(cmd_parms *cmd, void *dummy, const char *arg)
     const char *err = ap_check_cmd_context(cmd, NOT_IN_DIR_CONTEXT);
     const char *endp, *id;
     char *idarg;
-    const ap_directive_t *line;
+    const ap_directive_t *line, *party_line = NULL;
     pds_agreement_t *a;
     pds_error_t perr;
     int i;
@@ -356,34 +356,45 @@ static const char *cmd_agreement(cmd_parms *cmd, void *dummy, const char *arg)
         return apr_psprintf(cmd->pool, "<PDSAgreement %s>: %s", id, perr.text);
 
     for (line = cmd->directive->first_child; line != NULL; line = line->next) {
+        const char *refused = NULL;
+        int resources = pds_agreement_resource_count(a);
+
         pds_error_clear(&perr);
         if (pds_agreement_set(a, line->directive, line->args, &perr) != APR_SUCCESS)
+            refused = perr.text;
+        /* Consent-based agreements need the consent store: refuse rather
+         * than release data without the consent check they promise. */
+        else if (strcasecmp(line->directive, "LegalBasis") == 0
+                 && strcmp(pds_agreement_legal_basis(a), "consent") == 0)
+            refused = "LegalBasis consent needs the consent store, which this version "
+                      "does not have yet; choose another legal basis or wait for consent "
+                      "support";
+        /* Writes need the request-body filter, which is not there yet:
+         * refuse rather than forward bodies nobody checks. */
+        else if (pds_agreement_resource_count(a) > resources
+                 && strncmp(pds_agreement_resource(a, resources), "GET ", 4) != 0)
+            refused = apr_psprintf(cmd->temp_pool, "Resource %s: only GET resources are "
+                                   "supported in this version (request bodies are not "
+                                   "filtered yet)", pds_agreement_resource(a, resources));
+        if (refused != NULL)
             return apr_psprintf(cmd->pool, "<PDSAgreement %s>, line %d of %s: %s",
-                                id, line->line_num, line->filename, perr.text);
+                                id, line->line_num, line->filename, refused);
+        if (strcasecmp(line->directive, "Party") == 0)
+            party_line = line;
     }
     pds_error_clear(&perr);
     if (pds_agreement_finish(a, &perr) != APR_SUCCESS)
         return apr_psprintf(cmd->pool, "<PDSAgreement %s>: %s", id, perr.text);
 
-    /* Consent-based agreements need the consent store: refuse rather than
-     * release data without the consent check the agreement promises. */
-    if (strcmp(pds_agreement_legal_basis(a), "consent") == 0)
-        return apr_psprintf(cmd->pool, "<PDSAgreement %s>: LegalBasis consent needs the "
-                            "consent store, which this version does not have yet; choose "
-                            "another legal basis or wait for consent support", id);
-
-    /* Writes need the request-body filter, which is not there yet: refuse
-     * rather than forward bodies nobody checks. */
-    for (i = 0; i < pds_agreement_resource_count(a); i++) {
-        const char *res = pds_agreement_resource(a, i);
-        if (strncmp(res, "GET ", 4) != 0)
-            return apr_psprintf(cmd->pool, "<PDSAgreement %s>: Resource %s: only GET "
-                                "resources are supported in this version (request bodies "
-                                "are not filtered yet)", id, res);
-    }
-
     APR_ARRAY_PUSH(sc->agreements, const pds_agreement_t *) = a;
+    /* The Party line is what a later "unknown organisation" error points at. */
     remember_origin(&agreement_origins, cmd->pool, a, cmd);
+    if (party_line != NULL) {
+        pds_origin_t *o = &APR_ARRAY_IDX(agreement_origins,
+                                         agreement_origins->nelts - 1, pds_origin_t);
+        o->file = party_line->filename;
+        o->line = party_line->line_num;
+    }
     return NULL;
 }
 
@@ -523,7 +534,8 @@ const command_rec pds_directives[] = {
 static int check_server(server_rec *s, const char **gateway_where, apr_pool_t *ptemp)
 {
     pds_server_conf_t *sc = pds_server_conf(s);
-    int i, j, has_jwt = 0, failed = 0;
+    const pds_identity_t *jwt = NULL;
+    int i, j, failed = 0;
 
     for (i = 0; i < sc->agreements->nelts; i++) {
         const pds_agreement_t *a = APR_ARRAY_IDX(sc->agreements, i, const pds_agreement_t *);
@@ -531,10 +543,10 @@ static int check_server(server_rec *s, const char **gateway_where, apr_pool_t *p
 
         if (find_organisation(sc->organisations, pds_agreement_party(a)) == NULL) {
             ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_ERR, 0, s, "PDS00001: "
-                         "<PDSAgreement %s> on line %u of %s: Party '%s' is not a declared "
+                         "<PDSAgreement %s>: Party '%s' (line %u of %s) is not a declared "
                          "organisation; declare it with PDSOrganisation %s <kind> <value>",
-                         pds_agreement_id(a), o ? o->line : 0, o ? o->file : "?",
-                         pds_agreement_party(a), pds_agreement_party(a));
+                         pds_agreement_id(a), pds_agreement_party(a), o ? o->line : 0,
+                         o ? o->file : "?", pds_agreement_party(a));
             failed = 1;
         }
         for (j = i + 1; j < sc->agreements->nelts; j++) {
@@ -548,18 +560,19 @@ static int check_server(server_rec *s, const char **gateway_where, apr_pool_t *p
             }
         }
     }
-    for (i = 0; i < sc->organisations->nelts; i++) {
+    for (i = 0; i < sc->organisations->nelts && jwt == NULL; i++) {
         const pds_organisation_t *org = APR_ARRAY_IDX(sc->organisations, i, pds_organisation_t *);
-        for (j = 0; j < org->identities->nelts; j++) {
+        for (j = 0; j < org->identities->nelts && jwt == NULL; j++) {
             if (APR_ARRAY_IDX(org->identities, j, pds_identity_t).kind == PDS_ID_JWT_KEY)
-                has_jwt = 1;
+                jwt = &APR_ARRAY_IDX(org->identities, j, pds_identity_t);
         }
     }
-    if (has_jwt && sc->token_audience == NULL) {
-        ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_ERR, 0, s, "PDS00003: an "
-                     "organisation is recognised by jwt-key but PDSTokenAudience is not set; "
+    if (jwt != NULL && sc->token_audience == NULL) {
+        ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_ERR, 0, s, "PDS00003: "
+                     "PDSOrganisation ... jwt-key on line %u of %s needs PDSTokenAudience: "
                      "set it to the audience tokens are issued for (e.g. "
-                     "PDSTokenAudience https://gateway.council.example)");
+                     "PDSTokenAudience https://gateway.council.example)",
+                     jwt->line, jwt->file);
         failed = 1;
     }
     if (*gateway_where != NULL && sc->audit_log_path == NULL) {

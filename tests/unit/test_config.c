@@ -358,6 +358,7 @@ static void test_jwt_key(void **state)
     assert_int_equal(pds_config_check(f->p, f->p, f->p, &f->server),
                      HTTP_INTERNAL_SERVER_ERROR);
     assert_contains(logged, "PDS00003");
+    assert_contains(logged, "jwt-key on line 12 of /etc/apache2/pds.conf needs PDSTokenAudience");
 }
 
 static void test_scalar_directives(void **state)
@@ -412,8 +413,12 @@ static void test_agreement_block(void **state)
 
     assert_contains(run_agreement(f, "good", good_agreement), "already declared");
     assert_contains(run_agreement(f, "incomplete", incomplete), "Purpose");
-    assert_contains(run_agreement(f, "consent", consent), "consent store");
-    assert_contains(run_agreement(f, "write", write), "only GET");
+    err = run_agreement(f, "consent", consent);
+    assert_contains(err, "line 22 of /etc/apache2/agreements.conf: LegalBasis consent");
+    assert_contains(err, "consent store");
+    err = run_agreement(f, "write", write);
+    assert_contains(err, "line 24 of /etc/apache2/agreements.conf: Resource PUT");
+    assert_contains(err, "only GET");
     assert_contains(run(f, "<PDSAgreement", "a b>"), "exactly one argument");
     assert_contains(run(f, "<PDSAgreement", "no-close"), "closing '>'");
     assert_int_equal(server_conf(f)->agreements->nelts, 1);
@@ -429,8 +434,9 @@ static void test_check_unknown_party(void **state)
     assert_int_equal(pds_config_check(f->p, f->p, f->p, &f->server),
                      HTTP_INTERNAL_SERVER_ERROR);
     assert_contains(logged, "PDS00001");
-    assert_contains(logged, "<PDSAgreement orphan> on line 12 of /etc/apache2/pds.conf");
-    assert_contains(logged, "Party 'health-board' is not a declared organisation");
+    /* the Party line, not the block's, is what the sysadmin must fix */
+    assert_contains(logged, "<PDSAgreement orphan>: Party 'health-board' (line 20 of "
+                    "/etc/apache2/agreements.conf) is not a declared organisation");
 }
 
 static void test_check_passes(void **state)
