@@ -296,8 +296,12 @@ class Handler(BaseHTTPRequestHandler):
                    + "[" * (depth - 1) + "]" * (depth - 1) + "}")
             self.send_json(200, raw=raw.encode("utf-8"))
         elif mode == "big":
-            size = int(param if param is not None else query.get("size", ["65536"])[0])
-            self.send_json(200, raw=big_body(size))
+            try:
+                size = int(param if param is not None else query.get("size", ["65536"])[0])
+                body = big_body(size)
+            except ValueError as e:
+                return self.send_json(400, {"error": str(e)})
+            self.send_json(200, raw=body)
         elif mode == "slow":
             delay = param if param is not None else float(query.get("delay", ["5"])[0])
             time.sleep(delay)
@@ -377,7 +381,8 @@ def big_body(size):
     head, tail = b'{"name":{"given":"Big"},"pad":"', b'"}'
     pad = size - len(head) - len(tail)
     if pad < 0:
-        raise ValueError("size %d is below the smallest big body (%d)" % (size, len(head) + len(tail)))
+        raise ValueError("size %d is below the smallest big body (%d)"
+                         % (size, len(head) + len(tail)))
     return head + b"x" * pad + tail
 
 

@@ -1,0 +1,230 @@
+"""Configuration mistakes stop `httpd -t` with a message naming the
+directive, the file and the line, and saying what is wrong; good
+configurations pass. SPEC: Directives; "Added by the lead" (GET only,
+consent not yet)."""
+import re
+
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+
+from pds_configs import CITIZENS_LOCATION, HB_DIRECT_CARE, ORGANISATIONS
+
+AGREEMENT = """
+<PDSAgreement good>
+    Party       health-board
+    Purpose     direct-care
+    LegalBasis  public-task
+    Valid       2026-01-01 2027-12-31
+    Resource    GET /citizens/{subject}/record
+    Release     name.given
+</PDSAgreement>
+"""
+
+
+def agreement(replace=None, add=None, drop=None, name="good"):
+    """AGREEMENT with one keyword line replaced, one added, or one dropped."""
+    lines = AGREEMENT.replace("good", name).strip("\n").split("\n")
+    if replace:
+        key, new = replace
+        lines = [("    " + new) if l.split()[0] == key else l for l in lines]
+    if drop:
+        lines = [l for l in lines if l.split()[0] != drop]
+    if add:
+        lines.insert(-1, "    " + add)
+    return "\n".join(lines) + "\n"
+
+
+def orgs(extra=""):
+    return ORGANISATIONS + extra
+
+
+# name -> (body, text of the offending line, directive, words of which one must appear,
+#          httpd options)
+CASES = {
+    "impossible-date": (orgs() + agreement(("Valid", "Valid 2026-02-30 2027-12-31")) +
+                        CITIZENS_LOCATION, "Valid 2026-02-30", "Valid",
+                        ["2026-02-30", "date", "day"], {}),
+    "date-not-iso": (orgs() + agreement(("Valid", "Valid 01/01/2026 2027-12-31")) +
+                     CITIZENS_LOCATION, "Valid 01/01/2026", "Valid",
+                     ["01/01/2026", "YYYY-MM-DD", "date"], {}),
+    "dates-reversed": (orgs() + agreement(("Valid", "Valid 2027-12-31 2026-01-01")) +
+                       CITIZENS_LOCATION, "Valid 2027-12-31 2026-01-01", "Valid",
+                       ["before", "after", "order", "earlier", "later"], {}),
+    "unknown-keyword": (orgs() + agreement(add="Colour blue") + CITIZENS_LOCATION,
+                        "Colour blue", "Colour", ["unknown", "keyword", "not", "invalid"], {}),
+    "bad-field-path": (orgs() + agreement(("Release", "Release name..given")) +
+                       CITIZENS_LOCATION, "Release name..given", "Release",
+                       ["name..given"], {}),
+    "field-path-with-index": (orgs() + agreement(("Release", "Release contacts[0].phone")) +
+                              CITIZENS_LOCATION, "Release contacts[0].phone", "Release",
+                              ["contacts[0].phone"], {}),
+    "unknown-party": (orgs() + agreement(("Party", "Party nobody-known")) + CITIZENS_LOCATION,
+                      "Party nobody-known", "Party", ["nobody-known"], {}),
+    "missing-audit-log": (orgs() + HB_DIRECT_CARE + CITIZENS_LOCATION, "PDSGateway on",
+                          "PDSAuditLog", ["required", "missing", "needs", "without", "no "],
+                          {"audit_log": None}),
+    "bad-legal-basis": (orgs() + agreement(("LegalBasis", "LegalBasis gut-feeling")) +
+                        CITIZENS_LOCATION, "LegalBasis gut-feeling", "LegalBasis",
+                        ["gut-feeling"], {}),
+    "consent-not-yet-supported": (orgs() + agreement(("LegalBasis", "LegalBasis consent")) +
+                                  CITIZENS_LOCATION, "LegalBasis consent", "LegalBasis",
+                                  ["consent"], {}),
+    "post-resource": (orgs() + agreement(("Resource", "Resource POST /citizens/{subject}/record"))
+                      + CITIZENS_LOCATION, "Resource POST", "Resource", ["POST"], {}),
+    "unknown-method": (orgs() + agreement(("Resource", "Resource FETCH /citizens/{subject}"))
+                       + CITIZENS_LOCATION, "Resource FETCH", "Resource", ["FETCH"], {}),
+    "subject-twice": (orgs() + agreement(
+        ("Resource", "Resource GET /citizens/{subject}/cases/{subject}")) + CITIZENS_LOCATION,
+        "cases/{subject}", "Resource", ["{subject}", "subject"], {}),
+    "relative-template": (orgs() + agreement(("Resource", "Resource GET citizens/{subject}")) +
+                          CITIZENS_LOCATION, "Resource GET citizens", "Resource",
+                          ["absolute", "/", "citizens/{subject}"], {}),
+    "duplicate-agreement-id": (orgs() + agreement() + agreement() + CITIZENS_LOCATION,
+                               None, "PDSAgreement", ["good", "twice", "duplicate", "already"],
+                               {}),
+    "bad-agreement-id": (orgs() + agreement(name="no/slashes") + CITIZENS_LOCATION,
+                         "<PDSAgreement no/slashes>", "PDSAgreement", ["no/slashes", "id"], {}),
+    "missing-release-for-get": (orgs() + agreement(drop="Release") + CITIZENS_LOCATION,
+                                "<PDSAgreement good>", "Release",
+                                ["required", "missing", "Release"], {}),
+    "jwt-key-file-missing": (orgs("PDSOrganisation ghost jwt-key /nonexistent/ghost.pem\n") +
+                             HB_DIRECT_CARE + CITIZENS_LOCATION, "ghost.pem",
+                             "PDSOrganisation", ["/nonexistent/ghost.pem", "ghost.pem"], {}),
+    "bad-san-type": (orgs("PDSOrganisation odd cert-san FOO:bar.example\n") + HB_DIRECT_CARE +
+                     CITIZENS_LOCATION, "FOO:bar", "PDSOrganisation", ["FOO"], {}),
+    "bad-sha256": (orgs("PDSOrganisation odd cert-sha256 ABCD1234\n") + HB_DIRECT_CARE +
+                   CITIZENS_LOCATION, "ABCD1234", "PDSOrganisation",
+                   ["ABCD1234", "64", "fingerprint", "hex", "SHA-256"], {}),
+    "bad-identity-kind": (orgs("PDSOrganisation odd cert-colour blue\n") + HB_DIRECT_CARE +
+                          CITIZENS_LOCATION, "cert-colour", "PDSOrganisation",
+                          ["cert-colour"], {}),
+    "max-depth-out-of-range": (orgs() + HB_DIRECT_CARE + CITIZENS_LOCATION.replace(
+        "PDSGateway on", "PDSGateway on\n    PDSMaxDepth 1"), "PDSMaxDepth 1", "PDSMaxDepth",
+        ["1000", "range", "between", "at least"], {}),
+    "max-body-size-zero": (orgs() + HB_DIRECT_CARE + CITIZENS_LOCATION.replace(
+        "PDSGateway on", "PDSGateway on\n    PDSMaxBodySize 0"), "PDSMaxBodySize 0",
+        "PDSMaxBodySize", ["268435456", "range", "between", "at least", "positive"], {}),
+    "piped-audit-log": (orgs() + HB_DIRECT_CARE + CITIZENS_LOCATION, "PDSAuditLog",
+                        "PDSAuditLog", ["pipe", "|"], {"audit_log": "|/bin/cat"}),
+}
+
+
+def _line(h, n):
+    with open(h.conf_path) as f:
+        return f.read().split("\n")[n - 1]
+
+
+def assert_reported(h, rc, out, line_text, directive, words, candidate_lines=None):
+    assert rc != 0, "httpd -t accepted the configuration:\n" + out
+    assert directive in out, "the directive %s is not named:\n%s" % (directive, out)
+    assert h.conf_path in out, "the file is not named:\n" + out
+    lines = candidate_lines or [h.line_of(line_text)]
+    if line_text is not None and candidate_lines is None:
+        # httpd names a block's first line for errors inside it; that will do.
+        start = [n for n in range(1, lines[0] + 1) if _line(h, n).lstrip().startswith("<")]
+        if start and _line(h, start[-1]).lstrip().startswith("<PDSAgreement"):
+            lines.append(start[-1])
+    assert any(re.search(r"(?:line\s+%d\b|:%d\b)" % (n, n), out) for n in lines), \
+        "none of lines %r is named:\n%s" % (lines, out)
+    assert any(w in out for w in words), "none of %r in:\n%s" % (words, out)
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_configuration_error_is_reported(httpd_factory, name):
+    body, line_text, directive, words, opts = CASES[name]
+    h = httpd_factory(body, **opts)
+    rc, out = h.config_test()
+    candidates = None
+    if name == "missing-audit-log":
+        candidates = [h.line_of("PDSGateway on"), h.line_of("<Location /citizens/>")]
+    elif name == "duplicate-agreement-id":
+        first = h.line_of("<PDSAgreement good>")
+        candidates = [h.line_of("<PDSAgreement good>", first + 1)]
+    elif name == "missing-release-for-get":
+        first = h.line_of("<PDSAgreement good>")
+        candidates = [first, h.line_of("</PDSAgreement>", first)]
+    assert_reported(h, rc, out, line_text, directive, words, candidates)
+
+
+def test_short_rsa_key_is_refused(httpd_factory, tmp_path):
+    key = rsa.generate_private_key(public_exponent=65537, key_size=1024)
+    pem = tmp_path / "short.pem"
+    pem.write_bytes(key.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
+    h = httpd_factory(orgs("PDSOrganisation weak jwt-key %s\n" % pem) + HB_DIRECT_CARE +
+                      CITIZENS_LOCATION)
+    rc, out = h.config_test()
+    assert_reported(h, rc, out, "short.pem", "PDSOrganisation", ["1024", "2048", "RSA", "bits"])
+
+
+def test_ec_key_not_on_p256_is_refused(httpd_factory, tmp_path):
+    key = ec.generate_private_key(ec.SECP384R1())
+    pem = tmp_path / "p384.pem"
+    pem.write_bytes(key.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
+    h = httpd_factory(orgs("PDSOrganisation odd jwt-key %s\n" % pem) + HB_DIRECT_CARE +
+                      CITIZENS_LOCATION)
+    rc, out = h.config_test()
+    assert_reported(h, rc, out, "p384.pem", "PDSOrganisation", ["P-256", "curve", "384"])
+
+
+def test_jwt_key_without_token_audience(httpd_factory):
+    body = (ORGANISATIONS.replace("PDSTokenAudience %(aud)s", "") + HB_DIRECT_CARE +
+            CITIZENS_LOCATION)
+    h = httpd_factory(body)
+    rc, out = h.config_test()
+    candidates = [h.line_of("jwt-key")]
+    n = candidates[0]
+    while True:     # any jwt-key line may be the one named
+        try:
+            n = h.line_of("jwt-key", n + 1)
+        except KeyError:
+            break
+        candidates.append(n)
+    assert_reported(h, rc, out, None, "PDSTokenAudience", ["PDSTokenAudience"], candidates)
+
+
+def test_agreement_inside_a_location_is_refused(httpd_factory):
+    body = ORGANISATIONS + CITIZENS_LOCATION.replace("PDSGateway on", "PDSGateway on\n"
+                                                     + AGREEMENT)
+    h = httpd_factory(body)
+    rc, out = h.config_test()
+    assert_reported(h, rc, out, "<PDSAgreement good>", "PDSAgreement",
+                    ["not allowed", "context"])
+
+
+# ------------------------------------------------------------- accepted
+
+def test_full_configuration_is_accepted(httpd_factory):
+    h = httpd_factory(ORGANISATIONS + HB_DIRECT_CARE + CITIZENS_LOCATION)
+    rc, out = h.config_test()
+    assert rc == 0 and "Syntax OK" in out, out
+
+
+def test_accepted_spellings(httpd_factory):
+    body = ORGANISATIONS + """
+PDSOrganisation pinned-lower cert-sha256 %(sha256hex_lookalike)s
+PDSOrganisation dt-lower CERT-SAN dns:other.data-trust.example
+PDSOrganisation mail-org cert-san email:records@example.org
+PDSOrganisation uri-org cert-san URI:https://partner.example/id
+PDSOrganisation ip-org cert-san IP:192.0.2.10
+PDSTokenClockSkew 30
+PDSTokenMaxLifetime 900
+<PDSAgreement spelled.out_1>
+    # a comment inside the block
+    party       "health-board"
+    PURPOSE     direct-care 'safeguarding'
+    legalbasis  VITAL-INTERESTS
+    Valid       2026-01-01 2026-01-01
+    Version     2026.11-b
+    Resource    GET /citizens/{subject}/record
+    Resource    GET /citizens/{subject}/record
+    Release     name.given name.given contacts[*].phone $ref.@id
+</PDSAgreement>
+""" + CITIZENS_LOCATION.replace("PDSGateway on", "PDSGateway on\n    PDSPurposeHeader "
+                                "X-Purpose_Of-Use\n    PDSMaxDepth 1000\n"
+                                "    PDSMaxBodySize 268435456")
+    h = httpd_factory(body)
+    rc, out = h.config_test()
+    assert rc == 0 and "Syntax OK" in out, out
