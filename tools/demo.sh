@@ -174,7 +174,7 @@ trap on_signal HUP INT TERM
 # --- ports ------------------------------------------------------------------
 
 port_free() {
-    python3 - "$1" <<'EOF'
+    /usr/bin/python3 - "$1" <<'EOF'
 import socket, sys
 s = socket.socket()
 s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -186,7 +186,7 @@ EOF
 }
 
 port_open() {
-    python3 - "$1" <<'EOF'
+    /usr/bin/python3 - "$1" <<'EOF'
 import socket, sys
 try:
     socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=1).close()
@@ -213,10 +213,10 @@ else
     note "checking the packages the demo needs (tools/install-deps.sh)"
     "$top/tools/install-deps.sh" || die "installing the packages failed (see above)"
 fi
-for tool in python3 openssl curl; do
+for tool in /usr/bin/python3 openssl curl; do
     command -v "$tool" >/dev/null 2>&1 || die "$tool is not installed; run tools/install-deps.sh as root"
 done
-python3 -c 'import cryptography' 2>/dev/null \
+/usr/bin/python3 -c 'import cryptography' 2>/dev/null \
     || die "python3-cryptography is not installed; run tools/install-deps.sh as root"
 [ -x "$httpd_bin" ] || die "$httpd_bin is missing: install Debian's apache2 package (tools/install-deps.sh)"
 [ -f "$backend_py" ] || die "the stand-in back end $backend_py is missing"
@@ -349,7 +349,7 @@ health_board_dn=$(subject_of "$pki/health-board.crt")
 # resident's top-level fields the health board's agreement leaves behind. The
 # chosen one has allergies, care needs and benefits, so every agreement has
 # something to release.
-facts=$(python3 - "$residents" <<'EOF'
+facts=$(/usr/bin/python3 - "$residents" <<'EOF'
 import json, sys
 data = json.load(open(sys.argv[1]))
 if isinstance(data, dict):
@@ -526,13 +526,13 @@ EOF
 
 # --- the token ----------------------------------------------------------------
 
-mint_cmd="python3 tools/mint-token.py --key demo-run/pki/university.key.pem --iss university-research --aud $audience --lifetime 600 > demo-run/university.token"
+mint_cmd="/usr/bin/python3 tools/mint-token.py --key demo-run/pki/university.key.pem --iss university-research --aud $audience --lifetime 600 > demo-run/university.token"
 ( umask 077; eval "$mint_cmd" ) || die "minting the university's token failed (see above)"
 
 # --- start ----------------------------------------------------------------------
 
 note "starting the stand-in legacy back end on 127.0.0.1:$backend_port"
-python3 "$backend_py" --host 127.0.0.1 --port "$backend_port" --data "$residents" \
+/usr/bin/python3 "$backend_py" --host 127.0.0.1 --port "$backend_port" --data "$residents" \
     --access-log "$run/logs/backend-access.log" >"$run/logs/backend.out" 2>&1 &
 my_backend=$!
 say "$my_backend" >"$run/backend.pid"
@@ -589,7 +589,7 @@ step_no=0
 # and checks it: $1 headers file, $2 body file, $3 expected status,
 # $4 "allow <agreement> <field>..." or "deny <reason>".
 show_and_check() {
-    python3 - "$@" <<'EOF'
+    /usr/bin/python3 - "$@" <<'EOF'
 import json, sys
 hdr_file, body_file, want_status, want = sys.argv[1:5]
 want = want.split()
@@ -778,7 +778,7 @@ say ""
 say "8. Every decision, allowed or denied, was written to the audit log before the"
 say "   answer left the gateway:"
 say ""
-audit_cmd="tail -n $step_no demo-run/audit.jsonl | python3 -m json.tool --json-lines"
+audit_cmd="tail -n $step_no demo-run/audit.jsonl | /usr/bin/python3 -m json.tool --json-lines"
 say "   \$ $audit_cmd"
 say ""
 if [ -s "$run/audit.jsonl" ]; then
@@ -788,7 +788,7 @@ else
 fi
 set +e
 # shellcheck disable=SC2086  # one argument per step
-python3 - "$run/audit.jsonl" "$story" $audit_steps <<'EOF'
+/usr/bin/python3 - "$run/audit.jsonl" "$story" $audit_steps <<'EOF'
 import json, sys
 path, story, steps = sys.argv[1], sys.argv[2], sys.argv[3:]
 problems = []
@@ -842,10 +842,10 @@ say "9. The back end is invisible: only the $allowed allowed requests reached it
 say "   carrying the organisation, agreement and purpose the gateway vouches for, and"
 say "   none of the caller's credentials. Its own access log (summarised):"
 say ""
-say "   \$ python3 -m json.tool --json-lines demo-run/logs/backend-access.log"
+say "   \$ /usr/bin/python3 -m json.tool --json-lines demo-run/logs/backend-access.log"
 say ""
 set +e
-python3 - "$run/logs/backend-access.log" "$allowed" <<'EOF'
+/usr/bin/python3 - "$run/logs/backend-access.log" "$allowed" <<'EOF'
 import json, sys
 path, allowed = sys.argv[1], int(sys.argv[2])
 problems = []
