@@ -108,19 +108,22 @@ static const char *audit_time(apr_time_t t, apr_pool_t *p)
                         tm.tm_hour, tm.tm_min, tm.tm_sec, tm.tm_usec);
 }
 
-/* Formats rec; seq 0 means no "seq" member. */
-static apr_status_t audit_format(char **pline, apr_size_t *plen,
-                                 const pds_audit_record_t *rec,
-                                 apr_uint64_t seq, apr_pool_t *p,
-                                 pds_error_t *err)
+static apr_status_t release_json(void *data)
+{
+    json_decref(data);
+    return APR_SUCCESS;
+}
+
+/* The record's members, in the documented order, with seq first when seq is
+ * not 0. The object is released by a cleanup of p. */
+static apr_status_t record_object(json_t **pobj, const pds_audit_record_t *rec,
+                                  apr_uint64_t seq, apr_pool_t *p, pds_error_t *err)
 {
     json_t *obj;
     const char *when;
-    char *dumped;
-    apr_size_t len;
     int ok;
 
-    if (pline == NULL || rec == NULL) {
+    if (pobj == NULL || rec == NULL) {
         pds_error_set(err, "internal-error", -1, "audit",
                       "audit record missing");
         return APR_EINVAL;
@@ -164,12 +167,48 @@ static apr_status_t audit_format(char **pline, apr_size_t *plen,
         json_decref(obj);
         goto nomem;
     }
+    apr_pool_cleanup_register(p, obj, release_json, apr_pool_cleanup_null);
+    *pobj = obj;
+    return APR_SUCCESS;
+
+nomem:
+    pds_error_set(err, "internal-error", -1, "audit",
+                  "out of memory formatting an audit record");
+    return APR_ENOMEM;
+}
+
+apr_status_t pds_audit_record_json(json_t **pobj, const pds_audit_record_t *rec,
+                                   apr_pool_t *p, pds_error_t *err)
+{
+    return record_object(pobj, rec, 0, p, err);
+}
+
+/* Formats rec; seq 0 means no "seq" member. */
+static apr_status_t audit_format(char **pline, apr_size_t *plen,
+                                 const pds_audit_record_t *rec,
+                                 apr_uint64_t seq, apr_pool_t *p,
+                                 pds_error_t *err)
+{
+    json_t *obj;
+    char *dumped;
+    apr_size_t len;
+    apr_status_t rv;
+
+    if (pline == NULL) {
+        pds_error_set(err, "internal-error", -1, "audit", "no place for the line");
+        return APR_EINVAL;
+    }
+    rv = record_object(&obj, rec, seq, p, err);
+    if (rv != APR_SUCCESS)
+        return rv;
     /* ENSURE_ASCII: every byte of the log is printable ASCII, so reading it
      * in a terminal cannot be subverted by escape or bidi characters. */
     dumped = json_dumps(obj, JSON_COMPACT | JSON_ENSURE_ASCII);
-    json_decref(obj);
-    if (dumped == NULL)
-        goto nomem;
+    if (dumped == NULL) {
+        pds_error_set(err, "internal-error", -1, "audit",
+                      "out of memory formatting an audit record");
+        return APR_ENOMEM;
+    }
     len = strlen(dumped);
     *pline = apr_palloc(p, len + 2);
     memcpy(*pline, dumped, len);
@@ -179,11 +218,6 @@ static apr_status_t audit_format(char **pline, apr_size_t *plen,
     if (plen != NULL)
         *plen = len + 1;
     return APR_SUCCESS;
-
-nomem:
-    pds_error_set(err, "internal-error", -1, "audit",
-                  "out of memory formatting an audit record");
-    return APR_ENOMEM;
 }
 
 apr_status_t pds_audit_format(char **pline, apr_size_t *plen,

@@ -14,6 +14,8 @@
 #include <apr_tables.h>
 #include <apr_time.h>
 
+#include <jansson.h>
+
 #include "pds_error.h"
 
 typedef struct pds_audit_record_t {
@@ -44,6 +46,11 @@ typedef struct pds_audit_record_t {
 apr_status_t pds_audit_format(char **pline, apr_size_t *plen,
                               const pds_audit_record_t *rec, apr_pool_t *p,
                               pds_error_t *err);
+
+/* The same members in the same order as pds_audit_format (no "seq"), as a
+ * JSON object released by a cleanup of p: what the chain seals. */
+apr_status_t pds_audit_record_json(json_t **pobj, const pds_audit_record_t *rec,
+                                   apr_pool_t *p, pds_error_t *err);
 
 typedef apr_status_t (*pds_audit_write_cb)(void *baton, const char *line,
                                            apr_size_t len);

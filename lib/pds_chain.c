@@ -1,0 +1,587 @@
+/* pds_chain.c: the audit log's chain (format in pds_chain.h). */
+#include <string.h>
+
+#include <apr_file_io.h>
+#include <apr_strings.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/params.h>
+#include <openssl/rand.h>
+
+#include "pds_chain.h"
+
+#define MAC_SUFFIX_LEN 74               /* ,"mac":"<64 hex>"} */
+#define KEY_FILE_MAX   1024
+
+struct pds_chain_key_t {
+    unsigned char *bytes;
+    apr_size_t len;
+};
+
+static const char hexdigits[] = "0123456789abcdef";
+
+static void to_hex(char *out, const unsigned char *in, apr_size_t n)
+{
+    apr_size_t i;
+
+    for (i = 0; i < n; i++) {
+        out[2 * i] = hexdigits[in[i] >> 4];
+        out[2 * i + 1] = hexdigits[in[i] & 15];
+    }
+    out[2 * n] = '\0';
+}
+
+static int hex_value(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+/* Exactly 2*n lowercase-or-uppercase hex digits into n bytes. */
+static int from_hex(unsigned char *out, const char *in, apr_size_t n)
+{
+    apr_size_t i;
+
+    for (i = 0; i < n; i++) {
+        int hi = hex_value(in[2 * i]), lo = hex_value(in[2 * i + 1]);
+        if (hi < 0 || lo < 0)
+            return -1;
+        out[i] = (unsigned char)(hi << 4 | lo);
+    }
+    return 0;
+}
+
+static apr_status_t cleanse_key(void *data)
+{
+    pds_chain_key_t *key = data;
+
+    OPENSSL_cleanse(key->bytes, key->len);
+    return APR_SUCCESS;
+}
+
+apr_status_t pds_chain_key_from_hex(pds_chain_key_t **pkey, apr_pool_t *p,
+                                    const char *hex, apr_size_t len,
+                                    pds_error_t *err)
+{
+    pds_chain_key_t *key;
+
+    /* One line: a trailing newline (and a CR before it) is allowed. */
+    if (len > 0 && hex[len - 1] == '\n')
+        len--;
+    if (len > 0 && hex[len - 1] == '\r')
+        len--;
+    if (len < 2 * PDS_CHAIN_KEY_MIN || len > 256 || len % 2 != 0) {
+        pds_error_set(err, "bad-audit-key", -1, "audit key",
+                      "an audit key is one line of 64 to 256 hex digits "
+                      "(32 to 128 bytes)");
+        return APR_EINVAL;
+    }
+    key = apr_pcalloc(p, sizeof(*key));
+    key->len = len / 2;
+    key->bytes = apr_palloc(p, key->len);
+    apr_pool_cleanup_register(p, key, cleanse_key, apr_pool_cleanup_null);
+    if (from_hex(key->bytes, hex, key->len) != 0) {
+        pds_error_set(err, "bad-audit-key", -1, "audit key",
+                      "an audit key holds hex digits only");
+        return APR_EINVAL;
+    }
+    *pkey = key;
+    return APR_SUCCESS;
+}
+
+apr_status_t pds_chain_key_load(pds_chain_key_t **pkey, apr_pool_t *p,
+                                const char *path, pds_error_t *err)
+{
+    apr_file_t *f;
+    char buf[KEY_FILE_MAX + 1];
+    apr_size_t n = sizeof(buf);
+    apr_status_t rv;
+
+    rv = apr_file_open(&f, path, APR_FOPEN_READ, 0, p);
+    if (rv != APR_SUCCESS) {
+        pds_error_set(err, "bad-audit-key", -1, path, "cannot open the key file");
+        return rv;
+    }
+    rv = apr_file_read_full(f, buf, sizeof(buf), &n);
+    apr_file_close(f);
+    if (rv != APR_SUCCESS && rv != APR_EOF) {
+        pds_error_set(err, "bad-audit-key", -1, path, "cannot read the key file");
+        return rv;
+    }
+    if (n > KEY_FILE_MAX) {
+        pds_error_set(err, "bad-audit-key", -1, path, "the key file is too large");
+        return APR_EINVAL;
+    }
+    rv = pds_chain_key_from_hex(pkey, p, buf, n, err);
+    OPENSSL_cleanse(buf, sizeof(buf));
+    return rv;
+}
+
+apr_status_t pds_chain_key_generate(char **phex, apr_pool_t *p, pds_error_t *err)
+{
+    unsigned char raw[32];
+    char *hex = apr_palloc(p, 2 * sizeof(raw) + 2);
+
+    if (RAND_bytes(raw, sizeof(raw)) != 1) {
+        pds_error_set(err, "internal-error", -1, "audit key",
+                      "no random bytes for a new key");
+        return APR_EGENERAL;
+    }
+    to_hex(hex, raw, sizeof(raw));
+    OPENSSL_cleanse(raw, sizeof(raw));
+    hex[2 * sizeof(raw)] = '\n';
+    hex[2 * sizeof(raw) + 1] = '\0';
+    *phex = hex;
+    return APR_SUCCESS;
+}
+
+void pds_chain_state_init(pds_chain_state_t *st)
+{
+    memset(st, 0, sizeof(*st));
+}
+
+static int sha256(const void *data, apr_size_t len, unsigned char out[32])
+{
+    unsigned int n = 0;
+
+    return EVP_Digest(data, len, out, &n, EVP_sha256(), NULL) == 1 && n == 32;
+}
+
+/* HMAC over text, then the closing brace the MAC input always ends with. */
+static int line_mac(const pds_chain_key_t *key, const char *text, apr_size_t len,
+                    unsigned char out[32])
+{
+    EVP_MAC *hmac = EVP_MAC_fetch(NULL, "HMAC", NULL);
+    EVP_MAC_CTX *ctx = hmac ? EVP_MAC_CTX_new(hmac) : NULL;
+    OSSL_PARAM params[2];
+    size_t n = 0;
+    int ok;
+
+    params[0] = OSSL_PARAM_construct_utf8_string("digest", (char *)"SHA256", 0);
+    params[1] = OSSL_PARAM_construct_end();
+    ok = ctx != NULL
+        && EVP_MAC_init(ctx, key->bytes, key->len, params) == 1
+        && EVP_MAC_update(ctx, (const unsigned char *)text, len) == 1
+        && EVP_MAC_update(ctx, (const unsigned char *)"}", 1) == 1
+        && EVP_MAC_final(ctx, out, &n, 32) == 1 && n == 32;
+    EVP_MAC_CTX_free(ctx);
+    EVP_MAC_free(hmac);
+    return ok;
+}
+
+static const char *rfc3339(apr_pool_t *p, apr_time_t t)
+{
+    apr_time_exp_t tm;
+
+    if (apr_time_exp_gmt(&tm, t) != APR_SUCCESS)
+        return NULL;
+    return apr_psprintf(p, "%04d-%02d-%02dT%02d:%02d:%02d.%06dZ", tm.tm_year + 1900,
+                        tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                        tm.tm_usec);
+}
+
+apr_status_t pds_chain_seal(char **pline, apr_size_t *plen,
+                            const pds_chain_state_t *st,
+                            const pds_chain_key_t *key, json_t *record,
+                            apr_pool_t *p, pds_error_t *err)
+{
+    char prev[65], mac_hex[65];
+    unsigned char mac[32];
+    char *members, *head, *line;
+    apr_size_t mlen, hlen, len;
+
+    if (key == NULL || !json_is_object(record)) {
+        pds_error_set(err, "internal-error", -1, "audit", "nothing to seal");
+        return APR_EINVAL;
+    }
+    if (json_object_get(record, "seq") || json_object_get(record, "prev")
+        || json_object_get(record, "mac")) {
+        pds_error_set(err, "internal-error", -1, "audit",
+                      "a record must not carry seq, prev or mac itself");
+        return APR_EINVAL;
+    }
+    members = json_dumps(record, JSON_COMPACT | JSON_ENSURE_ASCII);
+    if (members == NULL) {
+        pds_error_set(err, "internal-error", -1, "audit", "out of memory");
+        return APR_ENOMEM;
+    }
+    mlen = strlen(members);             /* "{...}" or "{}" */
+    to_hex(prev, st->prev, sizeof(st->prev));
+    head = apr_psprintf(p, "{\"seq\":%" APR_UINT64_T_FMT ",\"prev\":\"%s\"", st->seq + 1,
+                        prev);
+    hlen = strlen(head);
+    /* head + ("," + members without braces) ; the MAC covers it plus "}" */
+    len = hlen + (mlen > 2 ? mlen - 1 : 0) + MAC_SUFFIX_LEN + 1;
+    line = apr_palloc(p, len + 1);
+    memcpy(line, head, hlen);
+    if (mlen > 2) {
+        line[hlen] = ',';
+        memcpy(line + hlen + 1, members + 1, mlen - 2);
+        hlen += mlen - 1;
+    }
+    free(members);
+    if (!line_mac(key, line, hlen, mac)) {
+        pds_error_set(err, "internal-error", -1, "audit", "HMAC failed");
+        return APR_EGENERAL;
+    }
+    to_hex(mac_hex, mac, sizeof(mac));
+    memcpy(line + hlen, ",\"mac\":\"", 8);
+    memcpy(line + hlen + 8, mac_hex, 64);
+    memcpy(line + hlen + 72, "\"}\n", 3);
+    line[hlen + 75] = '\0';
+    *pline = line;
+    *plen = hlen + 75;
+    return APR_SUCCESS;
+}
+
+void pds_chain_commit(pds_chain_state_t *st, const char *line, apr_size_t len,
+                      apr_time_t now)
+{
+    if (len > 0 && line[len - 1] == '\n')
+        len--;
+    sha256(line, len, st->prev);
+    st->seq++;
+    /* Is the line just written a checkpoint? Its type member says so. */
+    if (strstr(line, "\"type\":\"checkpoint\"") != NULL
+        && len > 0 && memchr(line, '\n', len) == NULL) {
+        st->since_checkpoint = 0;
+        st->last_checkpoint = now;
+    }
+    else {
+        st->since_checkpoint++;
+    }
+}
+
+int pds_chain_checkpoint_due(const pds_chain_state_t *st, apr_uint64_t every,
+                             apr_interval_time_t interval, apr_time_t now)
+{
+    if (st->since_checkpoint == 0)
+        return 0;
+    if (every > 0 && st->since_checkpoint >= every)
+        return 1;
+    return interval > 0 && now - st->last_checkpoint >= interval;
+}
+
+static apr_status_t seal_special(char **pline, apr_size_t *plen, const pds_chain_state_t *st,
+                                 const pds_chain_key_t *key, json_t *rec, apr_pool_t *p,
+                                 pds_error_t *err)
+{
+    apr_status_t rv;
+
+    if (rec == NULL) {
+        pds_error_set(err, "internal-error", -1, "audit", "out of memory");
+        return APR_ENOMEM;
+    }
+    rv = pds_chain_seal(pline, plen, st, key, rec, p, err);
+    json_decref(rec);
+    return rv;
+}
+
+apr_status_t pds_chain_checkpoint(char **pline, apr_size_t *plen,
+                                  const pds_chain_state_t *st,
+                                  const pds_chain_key_t *key,
+                                  const pds_key_t *signer, apr_time_t now,
+                                  apr_pool_t *p, pds_error_t *err)
+{
+    char prev[65];
+    const char *when = rfc3339(p, now);
+    char *sig;
+    json_t *payload;
+    apr_status_t rv;
+
+    if (signer == NULL || !pds_key_is_private(signer)) {
+        pds_error_set(err, "not-a-private-key", -1, "audit",
+                      "checkpoints need a private signing key");
+        return APR_EINVAL;
+    }
+    to_hex(prev, st->prev, sizeof(st->prev));
+    payload = json_pack("{sIss}", "seq", (json_int_t)(st->seq + 1), "prev", prev);
+    if (payload == NULL || when == NULL) {
+        json_decref(payload);
+        pds_error_set(err, "internal-error", -1, "audit", "out of memory");
+        return APR_ENOMEM;
+    }
+    rv = pds_jws_sign(&sig, p, signer, NULL, payload, err);
+    json_decref(payload);
+    if (rv != APR_SUCCESS)
+        return rv;
+    return seal_special(pline, plen, st, key,
+                        json_pack("{ssssss}", "type", "checkpoint", "time", when, "sig", sig),
+                        p, err);
+}
+
+apr_status_t pds_chain_file_start(char **pline, apr_size_t *plen,
+                                  const pds_chain_state_t *st,
+                                  const pds_chain_key_t *key,
+                                  const char *previous_file, apr_time_t now,
+                                  apr_pool_t *p, pds_error_t *err)
+{
+    const char *when = rfc3339(p, now);
+
+    if (when == NULL || previous_file == NULL) {
+        pds_error_set(err, "internal-error", -1, "audit", "bad file-start");
+        return APR_EINVAL;
+    }
+    return seal_special(pline, plen, st, key,
+                        json_pack("{ssssss}", "type", "file-start", "previous_file",
+                                  previous_file, "time", when),
+                        p, err);
+}
+
+/* --- reading lines ---------------------------------------------------------- */
+
+typedef struct parsed_line_t {
+    apr_uint64_t seq;
+    unsigned char prev[32];
+    const char *type;           /* NULL for a decision record */
+    json_t *doc;
+} parsed_line_t;
+
+/* Parses and checks the shape of one line; with key, checks its MAC. */
+static apr_status_t parse_line(parsed_line_t *out, const char *line, apr_size_t len,
+                               const pds_chain_key_t *key, pds_error_t *err)
+{
+    json_error_t jerr;
+    json_t *seq, *prev, *type;
+    const char *last_key = NULL;
+    const char *k;
+    json_t *v;
+    unsigned char mac[32], want[32];
+
+    memset(out, 0, sizeof(*out));
+    out->doc = json_loadb(line, len, JSON_REJECT_DUPLICATES, &jerr);
+    if (!json_is_object(out->doc)) {
+        pds_error_set(err, "bad-json", 0, "audit", "the line is not a JSON object");
+        return APR_EINVAL;
+    }
+    json_object_foreach(out->doc, k, v) {
+        last_key = k;
+    }
+    seq = json_object_get(out->doc, "seq");
+    prev = json_object_get(out->doc, "prev");
+    type = json_object_get(out->doc, "type");
+    if (!json_is_integer(seq) || json_integer_value(seq) < 1 || !json_is_string(prev)
+        || json_string_length(prev) != 64 || last_key == NULL
+        || strcmp(last_key, "mac") != 0 || len < MAC_SUFFIX_LEN
+        || memcmp(line + len - MAC_SUFFIX_LEN, ",\"mac\":\"", 8) != 0
+        || line[len - 2] != '"' || line[len - 1] != '}'
+        || (type != NULL && !json_is_string(type))
+        || from_hex(out->prev, json_string_value(prev), 32) != 0
+        || from_hex(mac, line + len - MAC_SUFFIX_LEN + 8, 32) != 0
+        || memcmp(line, "{\"seq\":", 7) != 0) {
+        pds_error_set(err, "bad-format", 0, "audit",
+                      "seq, prev or mac is missing or malformed, or mac is not last");
+        return APR_EINVAL;
+    }
+    out->seq = (apr_uint64_t)json_integer_value(seq);
+    out->type = type ? json_string_value(type) : NULL;
+    if (key != NULL) {
+        if (!line_mac(key, line, len - MAC_SUFFIX_LEN, want)
+            || CRYPTO_memcmp(want, mac, 32) != 0) {
+            pds_error_set(err, "bad-mac", 0, "audit",
+                          "the MAC does not verify: the line was changed, or was not "
+                          "written with this key");
+            return APR_EINVAL;
+        }
+    }
+    return APR_SUCCESS;
+}
+
+apr_status_t pds_chain_recover(pds_chain_state_t *st, const char *tail,
+                               apr_size_t len, const pds_chain_key_t *key,
+                               pds_error_t *err)
+{
+    apr_size_t end = len, start;
+    parsed_line_t pl;
+    apr_status_t rv;
+
+    pds_chain_state_init(st);
+    while (end > 0 && tail[end - 1] != '\n')
+        end--;                          /* a partial last line is not a record */
+    if (end == 0)
+        return APR_SUCCESS;
+    end--;
+    start = end;
+    while (start > 0 && tail[start - 1] != '\n')
+        start--;
+    rv = parse_line(&pl, tail + start, end - start, key, err);
+    json_decref(pl.doc);
+    if (rv != APR_SUCCESS) {
+        pds_error_set(err, "bad-audit-log", (int)start, "audit",
+                      "the last line of the audit log is not a record this key sealed");
+        /* parse_line set the first error; make the code the recovery's */
+        if (err != NULL)
+            apr_cpystrn(err->code, "bad-audit-log", sizeof(err->code));
+        return APR_EINVAL;
+    }
+    st->seq = pl.seq;
+    sha256(tail + start, end - start, st->prev);
+    /* Unknown since when: a checkpoint is due with the next record. */
+    st->since_checkpoint = 1;
+    st->last_checkpoint = 0;
+    return APR_SUCCESS;
+}
+
+/* --- verification ------------------------------------------------------------ */
+
+struct pds_chain_verifier_t {
+    const pds_chain_key_t *key;
+    const pds_key_t *public_key;
+    apr_pool_t *pool;
+    int failed;
+    int new_file;               /* the next line is a file's first */
+    apr_uint64_t lines_in_file;
+    unsigned char last_hash[32];
+    pds_chain_summary_t sum;
+};
+
+apr_status_t pds_chain_verifier_create(pds_chain_verifier_t **pv, apr_pool_t *p,
+                                       const pds_chain_key_t *key,
+                                       const pds_key_t *public_key,
+                                       pds_error_t *err)
+{
+    pds_chain_verifier_t *v;
+
+    if (key == NULL && public_key == NULL) {
+        pds_error_set(err, "bad-argument", -1, "verify",
+                      "give the audit key, the checkpoint public key, or both");
+        return APR_EINVAL;
+    }
+    v = apr_pcalloc(p, sizeof(*v));
+    v->key = key;
+    v->public_key = public_key;
+    v->pool = p;
+    v->new_file = 1;
+    *pv = v;
+    return APR_SUCCESS;
+}
+
+void pds_chain_verifier_next_file(pds_chain_verifier_t *v)
+{
+    v->new_file = 1;
+    v->lines_in_file = 0;
+}
+
+static apr_status_t check_checkpoint(pds_chain_verifier_t *v, const parsed_line_t *pl,
+                                     pds_error_t *err)
+{
+    json_t *sig = json_object_get(pl->doc, "sig");
+    pds_jws_t *jws;
+    json_t *payload;
+    apr_pool_t *scratch;
+    char prev[65];
+    apr_status_t rv = APR_EINVAL;
+
+    if (!json_is_string(sig)) {
+        pds_error_set(err, "bad-checkpoint", 0, "audit", "a checkpoint without a signature");
+        return APR_EINVAL;
+    }
+    if (v->public_key == NULL)
+        return APR_SUCCESS;             /* nothing to check it with */
+    if (apr_pool_create(&scratch, v->pool) != APR_SUCCESS)
+        return APR_ENOMEM;
+    to_hex(prev, pl->prev, 32);
+    if (pds_jws_parse(&jws, scratch, json_string_value(sig), json_string_length(sig), NULL)
+        == APR_SUCCESS
+        && pds_jws_verify(jws, v->public_key, NULL) == APR_SUCCESS) {
+        payload = pds_jws_payload(jws);
+        if (json_integer_value(json_object_get(payload, "seq")) == (json_int_t)pl->seq
+            && json_is_string(json_object_get(payload, "prev"))
+            && strcmp(json_string_value(json_object_get(payload, "prev")), prev) == 0
+            && json_object_size(payload) == 2)
+            rv = APR_SUCCESS;
+    }
+    apr_pool_destroy(scratch);
+    if (rv != APR_SUCCESS)
+        pds_error_set(err, "bad-checkpoint", 0, "audit",
+                      "the checkpoint's signature does not verify with the public key");
+    return rv;
+}
+
+apr_status_t pds_chain_verify_line(pds_chain_verifier_t *v, const char *line,
+                                   apr_size_t len, pds_error_t *err)
+{
+    parsed_line_t pl;
+    apr_status_t rv;
+    int first_ever = v->sum.lines == 0;
+
+    if (v->failed) {
+        pds_error_set(err, "bad-argument", 0, "verify", "the verifier already failed");
+        return APR_EINVAL;
+    }
+    rv = parse_line(&pl, line, len, v->key, err);
+    if (rv == APR_SUCCESS && pl.type != NULL && strcmp(pl.type, "file-start") == 0
+        && !v->new_file) {
+        pds_error_set(err, "bad-file-start", 0, "audit",
+                      "a file-start line in the middle of a file");
+        rv = APR_EINVAL;
+    }
+    if (rv == APR_SUCCESS && !first_ever) {
+        if (pl.seq != v->sum.last_seq + 1) {
+            pds_error_set(err, "seq-gap", 0, "audit",
+                          "seq %" APR_UINT64_T_FMT " follows %" APR_UINT64_T_FMT
+                          ": a line is missing, inserted or moved", pl.seq, v->sum.last_seq);
+            rv = APR_EINVAL;
+        }
+        else if (CRYPTO_memcmp(pl.prev, v->last_hash, 32) != 0) {
+            pds_error_set(err, "broken-chain", 0, "audit",
+                          "prev is not the hash of the line before");
+            rv = APR_EINVAL;
+        }
+    }
+    else if (rv == APR_SUCCESS && first_ever) {
+        static const unsigned char zero[32];
+
+        v->sum.first_seq = pl.seq;
+        v->sum.starts_mid_chain = pl.seq != 1;
+        if (pl.seq == 1 && CRYPTO_memcmp(pl.prev, zero, 32) != 0) {
+            pds_error_set(err, "broken-chain", 0, "audit",
+                          "the first line of a log must have prev of zeros");
+            rv = APR_EINVAL;
+        }
+    }
+    if (rv == APR_SUCCESS && pl.type != NULL && strcmp(pl.type, "checkpoint") == 0) {
+        rv = check_checkpoint(v, &pl, err);
+        if (rv == APR_SUCCESS) {
+            v->sum.checkpoints++;
+            if (v->public_key != NULL)
+                v->sum.last_checkpoint_seq = pl.seq;
+        }
+    }
+    json_decref(pl.doc);
+    if (rv != APR_SUCCESS) {
+        v->failed = 1;
+        return rv;
+    }
+    sha256(line, len, v->last_hash);
+    v->sum.last_seq = pl.seq;
+    v->sum.lines++;
+    v->new_file = 0;
+    v->lines_in_file++;
+    return APR_SUCCESS;
+}
+
+void pds_chain_verifier_summary(const pds_chain_verifier_t *v, pds_chain_summary_t *out)
+{
+    *out = v->sum;
+}
+
+const char *pds_chain_pseudonym(apr_pool_t *p, const pds_chain_key_t *key,
+                                const char *subject)
+{
+    unsigned char mac[32];
+    unsigned int n = 0;
+    char hex[65];
+
+    if (HMAC(EVP_sha256(), key->bytes, (int)key->len, (const unsigned char *)subject,
+             strlen(subject), mac, &n) == NULL || n != 32)
+        return NULL;
+    to_hex(hex, mac, 16);
+    return apr_pstrcat(p, "ps:", hex, NULL);
+}
