@@ -43,6 +43,7 @@ static int pds_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptem
 
 static void pds_child_init(apr_pool_t *pchild, server_rec *s)
 {
+    pds_identity_child_init(pchild);
     pds_audit_child_init(pchild, s);
 }
 

@@ -1,59 +1,90 @@
-/* mod_pds_audit.c: the audit log inside httpd.
+/* mod_pds_audit.c: the tamper-evident audit log inside httpd.
  *
- * The file is opened by the parent in post_config (as root, like httpd's own
- * logs) and inherited by the children. Every record is written under a global
- * mutex, so lines from many processes and threads never interleave and a
- * chained (tamper-evident) format can be added without changing callers. The
- * mutex follows httpd's lifecycle: registered in pre_config, created in the
- * real post_config, re-attached in child_init. Each record carries a "seq"
- * kept in shared memory under that mutex, continued from the file's last
- * record when httpd starts.
+ * One chain per gateway, whatever the number of processes and threads: every
+ * line is sealed (seq, hash of the previous line, HMAC; see lib/pds_chain.h)
+ * and written under a global mutex, with the chain's state in shared memory.
+ * The file, its shared state and the mutex belong to the httpd parent
+ * process, not to one configuration, so they outlive graceful restarts: old
+ * and new children keep appending to one chain. A full restart continues the
+ * chain from the file's last line, after checking its MAC.
+ *
+ * Rotation is external, as for httpd's own logs: rename the file, then
+ * restart gracefully. The parent notices the path no longer names the open
+ * file, starts a new one with a file-start line, and every child reopens the
+ * path before its next write (the file is owned by httpd's User for that).
  */
 #include "httpd.h"
 #include "http_config.h"
 #include "http_log.h"
 #include "http_main.h"
 #include "util_mutex.h"
+#include "unixd.h"
 #include "apr_file_io.h"
 #include "apr_shm.h"
 #include "apr_strings.h"
 
+#include <unistd.h>
+
 #include "mod_pds_private.h"
 
 #define PDS_AUDIT_MUTEX_TYPE "pds-audit"
-
-struct pds_audit_sink_t {
-    const char *path;
-    apr_file_t *file;
-    pds_audit_writer_t *writer;
-    apr_uint64_t *shared_seq;       /* the last seq written, in shared memory */
-};
-
-/* The audit log, its sequence and its mutex live as long as the httpd parent
- * process, not one configuration: on a graceful restart old and new children
- * append to the same file at the same time and must share one numbering. */
-static apr_global_mutex_t *audit_mutex;
-
 #define AUDIT_MUTEX_KEY "pds-audit-mutex"
 #define AUDIT_SINK_KEY  "pds-audit-sink:"
 #define AUDIT_TAIL_SIZE 65536
+
+/* What every process shares, in shared memory. */
+typedef struct audit_shared_t {
+    pds_chain_state_t chain;
+    apr_uint64_t generation;        /* bumped when a new file replaces the old */
+} audit_shared_t;
+
+struct pds_audit_sink_t {
+    const char *path;
+    apr_file_t *file;               /* this process's handle */
+    apr_uint64_t generation;        /* of the file this process has open */
+    audit_shared_t *shared;
+    /* From the current configuration; reset at every (re)start. */
+    const pds_chain_key_t *key;
+    const pds_key_t *signer;
+    apr_uint64_t checkpoint_lines;
+    apr_interval_time_t checkpoint_interval;
+};
+
+static apr_global_mutex_t *audit_mutex;
 
 void pds_audit_pre_config(apr_pool_t *pconf)
 {
     ap_mutex_register(pconf, PDS_AUDIT_MUTEX_TYPE, NULL, APR_LOCK_DEFAULT, 0);
 }
 
-static apr_status_t write_to_file(void *baton, const char *line, apr_size_t len)
+static apr_status_t open_file(apr_file_t **pf, const char *path, apr_pool_t *p)
 {
-    pds_audit_sink_t *sink = baton;
-
-    return apr_file_write_full(sink->file, line, len, NULL);
+    return apr_file_open(pf, path,
+                         APR_FOPEN_READ | APR_FOPEN_WRITE | APR_FOPEN_CREATE | APR_FOPEN_APPEND,
+                         APR_FPROT_UREAD | APR_FPROT_UWRITE, p);
 }
 
-/* The seq of the last record already in the file, so numbering continues
- * across restarts. */
-static apr_status_t read_last_seq(pds_audit_sink_t *sink, apr_pool_t *ptemp,
-                                  server_rec *s)
+/* Children run as httpd's User and must be able to reopen the file after a
+ * rotation. They can already write to it through the handle they inherit, so
+ * owning it gives them nothing more. */
+static void give_file_to_children(const char *path, apr_pool_t *ptemp, server_rec *s)
+{
+    apr_finfo_t finfo;
+
+    /* Only a regular file of our own: never a device or someone's link. */
+    if (geteuid() != 0
+        || apr_stat(&finfo, path, APR_FINFO_TYPE | APR_FINFO_LINK, ptemp) != APR_SUCCESS
+        || finfo.filetype != APR_REG)
+        return;
+    if (chown(path, ap_unixd_config.user_id, -1) != 0)
+        ap_log_error(APLOG_MARK, APLOG_WARNING, errno, s, "PDS00050: cannot give the "
+                     "audit log %s to User %s; after a rotation children cannot reopen it",
+                     path, ap_unixd_config.user_name);
+}
+
+/* Restores the chain from the file's last complete line, checking its MAC. */
+static apr_status_t recover_chain(pds_audit_sink_t *sink, const pds_chain_key_t *key,
+                                  apr_pool_t *ptemp, server_rec *s)
 {
     apr_finfo_t finfo;
     apr_off_t offset;
@@ -76,87 +107,181 @@ static apr_status_t read_last_seq(pds_audit_sink_t *sink, apr_pool_t *ptemp,
             return rv;
     }
     pds_error_clear(&err);
-    rv = pds_audit_last_seq(tail, len, sink->shared_seq, &err);
+    rv = pds_chain_recover(&sink->shared->chain, tail, len, key, &err);
     if (rv != APR_SUCCESS)
         ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_EMERG, 0, s, "PDS00048: the audit "
-                     "log %s cannot be continued: %s; move it aside (keep it for the "
-                     "auditors) and start again", sink->path, err.text);
+                     "log %s cannot be continued: %s. If the key changed or the file was "
+                     "damaged, move the file aside (keep it for the auditors) and start "
+                     "again", sink->path, err.text);
     return rv;
 }
 
-static apr_status_t open_sink(pds_audit_sink_t **psink, const char *path,
-                              apr_pool_t *ptemp, server_rec *s)
+static apr_status_t create_sink(pds_audit_sink_t **psink, const char *path,
+                                const pds_chain_key_t *key, apr_pool_t *ptemp,
+                                server_rec *s)
 {
     apr_pool_t *lifetime = s->process->pool;
-    const char *key = apr_pstrcat(ptemp, AUDIT_SINK_KEY, path, NULL);
-    pds_audit_sink_t *sink = NULL;
+    pds_audit_sink_t *sink = apr_pcalloc(lifetime, sizeof(*sink));
     apr_shm_t *shm;
     apr_status_t rv;
 
-    apr_pool_userdata_get((void **)&sink, key, lifetime);
-    if (sink != NULL) {
-        *psink = sink;
-        return APR_SUCCESS;
-    }
-    sink = apr_pcalloc(lifetime, sizeof(*sink));
     sink->path = apr_pstrdup(lifetime, path);
-    rv = apr_file_open(&sink->file, path,
-                       APR_FOPEN_READ | APR_FOPEN_WRITE | APR_FOPEN_CREATE | APR_FOPEN_APPEND,
-                       APR_FPROT_UREAD | APR_FPROT_UWRITE | APR_FPROT_GREAD, lifetime);
+    rv = open_file(&sink->file, path, lifetime);
     if (rv != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_EMERG, rv, s, "PDS00040: cannot "
                      "open the audit log %s: check that its directory exists and is "
                      "writable by the user httpd starts as", path);
         return rv;
     }
-    rv = apr_shm_create(&shm, sizeof(apr_uint64_t), NULL, lifetime);
+    rv = apr_shm_create(&shm, sizeof(audit_shared_t), NULL, lifetime);
     if (rv != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_EMERG, rv, s, "PDS00049: cannot "
-                     "create shared memory for the audit log's sequence");
+                     "create shared memory for the audit log's chain");
         return rv;
     }
-    sink->shared_seq = apr_shm_baseaddr_get(shm);
-    *sink->shared_seq = 0;
-    if ((rv = read_last_seq(sink, ptemp, s)) != APR_SUCCESS)
+    sink->shared = apr_shm_baseaddr_get(shm);
+    memset(sink->shared, 0, sizeof(*sink->shared));
+    pds_chain_state_init(&sink->shared->chain);
+    if ((rv = recover_chain(sink, key, ptemp, s)) != APR_SUCCESS)
         return rv;
-    rv = pds_audit_writer_create(&sink->writer, lifetime, write_to_file, sink);
-    if (rv != APR_SUCCESS)
-        return rv;
-    apr_pool_userdata_set(sink, apr_pstrdup(lifetime, key), NULL, lifetime);
+    give_file_to_children(path, ptemp, s);
     *psink = sink;
     return APR_SUCCESS;
 }
 
-int pds_audit_post_config(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s)
+/* Writes one sealed line, advancing the chain only once it is written. */
+static apr_status_t append_line(pds_audit_sink_t *sink, const char *line, apr_size_t len,
+                                apr_time_t now)
+{
+    apr_status_t rv = apr_file_write_full(sink->file, line, len, NULL);
+
+    if (rv == APR_SUCCESS)
+        pds_chain_commit(&sink->shared->chain, line, len, now);
+    return rv;
+}
+
+/* After a rename and a graceful restart: a new file whose first line names
+ * the old one. Runs in the parent, under the mutex. */
+static apr_status_t start_new_file(pds_audit_sink_t *sink, apr_pool_t *ptemp, server_rec *s)
+{
+    apr_file_t *fresh;
+    char *line;
+    apr_size_t len;
+    pds_error_t err;
+    apr_status_t rv;
+
+    rv = open_file(&fresh, sink->path, s->process->pool);
+    if (rv != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_EMERG, rv, s, "PDS00051: cannot "
+                     "create the new audit log %s after rotation", sink->path);
+        return rv;
+    }
+    give_file_to_children(sink->path, ptemp, s);
+    apr_file_close(sink->file);
+    sink->file = fresh;
+    pds_error_clear(&err);
+    rv = pds_chain_file_start(&line, &len, &sink->shared->chain, sink->key, sink->path,
+                              apr_time_now(), ptemp, &err);
+    if (rv == APR_SUCCESS)
+        rv = append_line(sink, line, len, apr_time_now());
+    if (rv != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_EMERG, rv, s, "PDS00052: cannot "
+                     "start the new audit log %s: %s", sink->path, err.text);
+        return rv;
+    }
+    sink->shared->generation++;
+    sink->generation = sink->shared->generation;
+    ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s, "PDS00053: audit log %s was rotated; "
+                 "the new file continues the chain at seq %" APR_UINT64_T_FMT,
+                 sink->path, sink->shared->chain.seq);
+    return APR_SUCCESS;
+}
+
+/* Has the path been renamed away from the file this process holds? */
+static int file_was_rotated(pds_audit_sink_t *sink, apr_pool_t *ptemp)
+{
+    apr_finfo_t by_path, by_handle;
+
+    if (apr_stat(&by_path, sink->path, APR_FINFO_IDENT, ptemp) != APR_SUCCESS)
+        return 1;
+    if (apr_file_info_get(&by_handle, APR_FINFO_IDENT, sink->file) != APR_SUCCESS)
+        return 0;
+    return by_path.inode != by_handle.inode || by_path.device != by_handle.device;
+}
+
+static apr_status_t attach_mutex(server_rec *s)
 {
     apr_pool_t *lifetime = s->process->pool;
-    server_rec *vs;
     apr_status_t rv;
-    int needed = 0;
 
-    for (vs = s; vs != NULL; vs = vs->next) {
-        pds_server_conf_t *sc = pds_server_conf(vs);
-
-        if (sc->audit_log_path == NULL)
-            continue;
-        needed = 1;
-        if (open_sink(&sc->audit, sc->audit_log_path, ptemp, s) != APR_SUCCESS)
-            return HTTP_INTERNAL_SERVER_ERROR;
-    }
-    if (!needed)
-        return OK;
     audit_mutex = NULL;
     apr_pool_userdata_get((void **)&audit_mutex, AUDIT_MUTEX_KEY, lifetime);
     if (audit_mutex != NULL)
-        return OK;
+        return APR_SUCCESS;
     rv = ap_global_mutex_create(&audit_mutex, NULL, PDS_AUDIT_MUTEX_TYPE, NULL, s,
                                 lifetime, 0);
     if (rv != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_EMERG, rv, s, "PDS00041: cannot "
                      "create the audit log mutex; see the Mutex directive");
-        return HTTP_INTERNAL_SERVER_ERROR;
+        return rv;
     }
     apr_pool_userdata_set(audit_mutex, AUDIT_MUTEX_KEY, NULL, lifetime);
+    return APR_SUCCESS;
+}
+
+static apr_status_t setup_sink(pds_server_conf_t *sc, apr_pool_t *ptemp, server_rec *s)
+{
+    apr_pool_t *lifetime = s->process->pool;
+    const char *key = apr_pstrcat(ptemp, AUDIT_SINK_KEY, sc->audit_log_path, NULL);
+    pds_audit_sink_t *sink = NULL;
+    apr_status_t rv;
+
+    apr_pool_userdata_get((void **)&sink, key, lifetime);
+    if (sink == NULL) {
+        if ((rv = create_sink(&sink, sc->audit_log_path, sc->audit_key, ptemp, s))
+            != APR_SUCCESS)
+            return rv;
+        apr_pool_userdata_set(sink, apr_pstrdup(lifetime, key), NULL, lifetime);
+    }
+    /* The configuration's memory is new at every restart: point at it again. */
+    sink->key = sc->audit_key;
+    sink->signer = sc->audit_signing_key;
+    sink->checkpoint_lines = (apr_uint64_t)pds_conf_checkpoint_lines(sc);
+    sink->checkpoint_interval = apr_time_from_sec(pds_conf_checkpoint_seconds(sc));
+    sc->audit = sink;
+
+    if (file_was_rotated(sink, ptemp)) {
+        if ((rv = apr_global_mutex_lock(audit_mutex)) != APR_SUCCESS)
+            return rv;
+        rv = start_new_file(sink, ptemp, s);
+        apr_global_mutex_unlock(audit_mutex);
+        return rv;
+    }
+    sink->generation = sink->shared->generation;
+    return APR_SUCCESS;
+}
+
+int pds_audit_post_config(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s)
+{
+    server_rec *vs;
+    int needed = 0;
+
+    for (vs = s; vs != NULL; vs = vs->next) {
+        if (pds_server_conf(vs)->audit_log_path != NULL)
+            needed = 1;
+    }
+    if (!needed)
+        return OK;
+    if (attach_mutex(s) != APR_SUCCESS)
+        return HTTP_INTERNAL_SERVER_ERROR;
+    for (vs = s; vs != NULL; vs = vs->next) {
+        pds_server_conf_t *sc = pds_server_conf(vs);
+
+        if (sc->audit_log_path == NULL || sc->audit != NULL)
+            continue;
+        if (setup_sink(sc, ptemp, s) != APR_SUCCESS)
+            return HTTP_INTERNAL_SERVER_ERROR;
+    }
     return OK;
 }
 
@@ -173,6 +298,86 @@ void pds_audit_child_init(apr_pool_t *pchild, server_rec *s)
                      "audit log mutex in this child; its requests will be refused");
 }
 
+/* Under the mutex: follow a rotation another process made. */
+static apr_status_t follow_rotation(pds_audit_sink_t *sink, server_rec *s)
+{
+    apr_file_t *fresh;
+    apr_status_t rv;
+
+    if (sink->generation == sink->shared->generation)
+        return APR_SUCCESS;
+    rv = open_file(&fresh, sink->path, s->process->pool);
+    if (rv != APR_SUCCESS)
+        return rv;
+    apr_file_close(sink->file);
+    sink->file = fresh;
+    sink->generation = sink->shared->generation;
+    return APR_SUCCESS;
+}
+
+/* Under the mutex: seal, write, and add a checkpoint when one is due. */
+static apr_status_t write_record(pds_audit_sink_t *sink, json_t *record, request_rec *r,
+                                 pds_error_t *err)
+{
+    apr_time_t now = apr_time_now();
+    char *line;
+    apr_size_t len;
+    apr_status_t rv;
+
+    if ((rv = follow_rotation(sink, r->server)) != APR_SUCCESS) {
+        pds_error_set(err, "audit-unavailable", -1, "audit", "cannot reopen the rotated "
+                      "audit log");
+        return rv;
+    }
+    rv = pds_chain_seal(&line, &len, &sink->shared->chain, sink->key, record, r->pool, err);
+    if (rv == APR_SUCCESS)
+        rv = append_line(sink, line, len, now);
+    if (rv != APR_SUCCESS)
+        return rv;
+    if (sink->signer != NULL
+        && pds_chain_checkpoint_due(&sink->shared->chain, sink->checkpoint_lines,
+                                    sink->checkpoint_interval, now)) {
+        pds_error_t cerr;
+
+        /* The record is written; a failed checkpoint is logged, and retried
+         * with the next record. */
+        pds_error_clear(&cerr);
+        if (pds_chain_checkpoint(&line, &len, &sink->shared->chain, sink->key, sink->signer,
+                                 now, r->pool, &cerr) != APR_SUCCESS
+            || append_line(sink, line, len, now) != APR_SUCCESS)
+            ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "PDS00054: cannot write an audit "
+                          "checkpoint%s%s", cerr.text[0] ? ": " : "", cerr.text);
+    }
+    return APR_SUCCESS;
+}
+
+/* PDSAuditSubject pseudonym: no identifier of a person in clear, in the
+ * subject or in the path. A path refused before a subject was found may name
+ * one in a way nobody can tell, so it is not recorded. */
+static void pseudonymise(pds_audit_record_t *rec, const pds_chain_key_t *key,
+                         apr_pool_t *p)
+{
+    const char *pseudonym;
+    char *copy, *segment, *last;
+    const char *rebuilt = "";
+
+    if (rec->subject == NULL) {
+        rec->path = NULL;
+        return;
+    }
+    pseudonym = pds_chain_pseudonym(p, key, rec->subject);
+    copy = apr_pstrdup(p, rec->path ? rec->path : "");
+    for (segment = apr_strtok(copy, "/", &last); segment != NULL;
+         segment = apr_strtok(NULL, "/", &last))
+        rebuilt = apr_pstrcat(p, rebuilt, "/",
+                              strcmp(segment, rec->subject) == 0 ? pseudonym : segment,
+                              NULL);
+    if (rec->path != NULL && *rec->path != '\0' && rec->path[strlen(rec->path) - 1] == '/')
+        rebuilt = apr_pstrcat(p, rebuilt, "/", NULL);
+    rec->path = rebuilt;
+    rec->subject = pseudonym;
+}
+
 apr_status_t pds_audit_decision(request_rec *r, pds_request_t *rq,
                                 const char *decision, const char *reason,
                                 int status, const apr_array_header_t *fields)
@@ -180,15 +385,18 @@ apr_status_t pds_audit_decision(request_rec *r, pds_request_t *rq,
     pds_server_conf_t *sc = pds_server_conf(r->server);
     const pds_agreement_t *a = rq->decision.agreement;
     pds_audit_record_t rec;
+    json_t *record;
     pds_error_t err;
     apr_status_t rv, unlock_rv;
 
     if (rq->audited)
         return APR_SUCCESS;             /* one record per decision */
+    pds_error_clear(&err);
     if (sc->audit == NULL || audit_mutex == NULL) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "PDS00043: no audit log is open "
                       "for this server; set PDSAuditLog");
-        return APR_EINIT;
+        rv = APR_EINIT;
+        goto failed;
     }
 
     memset(&rec, 0, sizeof(rec));
@@ -204,31 +412,50 @@ apr_status_t pds_audit_decision(request_rec *r, pds_request_t *rq,
     rec.method = r->method;
     /* The path as decided on; before it was accepted, the raw target. */
     rec.path = rq->path ? rq->path : r->unparsed_uri;
+    if (pds_conf_audit_pseudonymous(sc))
+        pseudonymise(&rec, sc->audit_pseudonym_key, r->pool);
     rec.decision = decision;
     rec.reason = reason;
     rec.status = status;
     rec.fields = fields;
 
-    pds_error_clear(&err);
+    rv = pds_audit_record_json(&record, &rec, r->pool, &err);
+    if (rv != APR_SUCCESS)
+        goto failed;
     rv = apr_global_mutex_lock(audit_mutex);
     if (rv != APR_SUCCESS) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r, "PDS00044: cannot lock the audit log");
-        return rv;
+        pds_error_set(&err, "audit-unavailable", -1, "audit", "cannot lock the audit log");
+        goto failed;
     }
-    pds_audit_writer_set_seq(sc->audit->writer, *sc->audit->shared_seq);
-    rv = pds_audit_append(sc->audit->writer, &rec, r->pool, &err);
-    *sc->audit->shared_seq = pds_audit_writer_seq(sc->audit->writer);
+    rv = write_record(sc->audit, record, r, &err);
     unlock_rv = apr_global_mutex_unlock(audit_mutex);
-    if (rv != APR_SUCCESS) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r, "PDS00045: cannot write to the audit "
-                      "log %s%s%s", sc->audit->path, err.text[0] ? ": " : "", err.text);
-        return rv;
-    }
     if (unlock_rv != APR_SUCCESS)
         ap_log_rerror(APLOG_MARK, APLOG_ERR, unlock_rv, r, "PDS00046: cannot unlock "
                       "the audit log");
+    if (rv != APR_SUCCESS)
+        goto failed;
+    /* Durable before release: the caller sends nothing until this returns. */
+    if (pds_conf_audit_sync(sc) && (rv = apr_file_datasync(sc->audit->file)) != APR_SUCCESS) {
+        pds_error_set(&err, "audit-unavailable", -1, "audit", "the record could not be "
+                      "synced to disk");
+        goto failed;
+    }
     rq->audited = 1;
     return APR_SUCCESS;
+
+failed:
+    ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r, "PDS00045: cannot write the audit record "
+                  "of request %s to %s%s%s", rq->request_id,
+                  sc->audit ? sc->audit->path : "(no audit log)",
+                  err.text[0] ? ": " : "", err.text);
+    if (pds_conf_audit_fail_open(sc)) {
+        /* The operator chose availability over the record (PDSAuditOnFailure allow). */
+        ap_log_rerror(APLOG_MARK, APLOG_CRIT, 0, r, "PDS00055: request %s proceeds "
+                      "WITHOUT an audit record (PDSAuditOnFailure allow)", rq->request_id);
+        rq->audited = 1;
+        return APR_SUCCESS;
+    }
+    return rv;
 }
 
 /* log_transaction: a decision that reached no record (the response filter

@@ -68,6 +68,11 @@ void *pds_create_server_conf(apr_pool_t *p, server_rec *s)
     sc->token_audience = NULL;
     sc->token_clock_skew = -1;
     sc->token_max_lifetime = -1;
+    sc->audit_checkpoint_lines = -1;
+    sc->audit_checkpoint_seconds = -1;
+    sc->audit_subject_mode = -1;
+    sc->audit_on_failure = -1;
+    sc->audit_sync = -1;
     sc->audit = NULL;
     return sc;
 }
@@ -88,6 +93,31 @@ void *pds_merge_server_conf(apr_pool_t *p, void *basev, void *addv)
                                                        : base->token_clock_skew;
     sc->token_max_lifetime = add->token_max_lifetime != -1 ? add->token_max_lifetime
                                                            : base->token_max_lifetime;
+    if (add->audit_key != NULL) {
+        sc->audit_key = add->audit_key;
+        sc->audit_key_path = add->audit_key_path;
+    }
+    else {
+        sc->audit_key = base->audit_key;
+        sc->audit_key_path = base->audit_key_path;
+    }
+    sc->audit_signing_key = add->audit_signing_key ? add->audit_signing_key
+                                                   : base->audit_signing_key;
+    sc->audit_checkpoint_lines = add->audit_checkpoint_lines != -1
+        ? add->audit_checkpoint_lines : base->audit_checkpoint_lines;
+    sc->audit_checkpoint_seconds = add->audit_checkpoint_seconds != -1
+        ? add->audit_checkpoint_seconds : base->audit_checkpoint_seconds;
+    if (add->audit_subject_mode != -1) {
+        sc->audit_subject_mode = add->audit_subject_mode;
+        sc->audit_pseudonym_key = add->audit_pseudonym_key;
+    }
+    else {
+        sc->audit_subject_mode = base->audit_subject_mode;
+        sc->audit_pseudonym_key = base->audit_pseudonym_key;
+    }
+    sc->audit_on_failure = add->audit_on_failure != -1 ? add->audit_on_failure
+                                                       : base->audit_on_failure;
+    sc->audit_sync = add->audit_sync != -1 ? add->audit_sync : base->audit_sync;
     sc->audit = NULL;
     return sc;
 }
@@ -159,7 +189,73 @@ int pds_conf_max_lifetime(const pds_server_conf_t *sc)
                                         : PDS_DEFAULT_MAX_LIFETIME;
 }
 
+long pds_conf_checkpoint_lines(const pds_server_conf_t *sc)
+{
+    return sc->audit_checkpoint_lines != -1 ? sc->audit_checkpoint_lines
+                                            : PDS_DEFAULT_CHECKPOINT_LINES;
+}
+
+long pds_conf_checkpoint_seconds(const pds_server_conf_t *sc)
+{
+    return sc->audit_checkpoint_seconds != -1 ? sc->audit_checkpoint_seconds
+                                              : PDS_DEFAULT_CHECKPOINT_SECONDS;
+}
+
+int pds_conf_audit_pseudonymous(const pds_server_conf_t *sc)
+{
+    return sc->audit_subject_mode == 1;
+}
+
+int pds_conf_audit_fail_open(const pds_server_conf_t *sc)
+{
+    return sc->audit_on_failure == 1;
+}
+
+int pds_conf_audit_sync(const pds_server_conf_t *sc)
+{
+    return sc->audit_sync != 0;
+}
+
 /* --- helpers -------------------------------------------------------------- */
+
+/* Secret key files must not be readable by anyone but their owner (root,
+ * where httpd starts as root): the HMAC key is what makes the log evidence. */
+static const char *check_secret_file(cmd_parms *cmd, const char *what, const char *path)
+{
+    apr_finfo_t finfo;
+    apr_status_t rv = apr_stat(&finfo, path, APR_FINFO_PROT | APR_FINFO_TYPE, cmd->temp_pool);
+
+    if (rv != APR_SUCCESS)
+        return apr_psprintf(cmd->pool, "%s %s: cannot read the file (%pm)", what, path, &rv);
+    if (finfo.filetype != APR_REG)
+        return apr_psprintf(cmd->pool, "%s %s: not a regular file", what, path);
+    if (finfo.protection & (APR_FPROT_GREAD | APR_FPROT_GWRITE | APR_FPROT_WREAD
+                            | APR_FPROT_WWRITE))
+        return apr_psprintf(cmd->pool, "%s %s: the file can be read by group or others; "
+                            "make it readable by its owner only (chmod 600 %s)",
+                            what, path, path);
+    return NULL;
+}
+
+static const char *load_chain_key(cmd_parms *cmd, const char *what, const char *arg,
+                                  pds_chain_key_t **pkey, const char **ppath)
+{
+    const char *path = ap_server_root_relative(cmd->pool, arg);
+    const char *err;
+    pds_error_t perr;
+
+    if (path == NULL)
+        return apr_psprintf(cmd->pool, "%s: bad path '%s'", what, arg);
+    if ((err = check_secret_file(cmd, what, path)) != NULL)
+        return err;
+    pds_error_clear(&perr);
+    if (pds_chain_key_load(pkey, cmd->pool, path, &perr) != APR_SUCCESS)
+        return apr_psprintf(cmd->pool, "%s %s: %s (create one with "
+                            "`pds-audit keygen --hmac %s`)", what, path, perr.text, path);
+    if (ppath != NULL)
+        *ppath = path;
+    return NULL;
+}
 
 /* Names are tokens a sysadmin types and an audit record carries. */
 static int is_name(const char *s)
@@ -414,6 +510,107 @@ static const char *cmd_audit_log(cmd_parms *cmd, void *dummy, const char *arg)
     return NULL;
 }
 
+static const char *cmd_audit_key(cmd_parms *cmd, void *dummy, const char *arg)
+{
+    pds_server_conf_t *sc = pds_server_conf(cmd->server);
+    const char *err = ap_check_cmd_context(cmd, NOT_IN_DIR_CONTEXT);
+
+    if (err != NULL)
+        return err;
+    return load_chain_key(cmd, "PDSAuditKey", arg, &sc->audit_key, &sc->audit_key_path);
+}
+
+static const char *cmd_audit_signing_key(cmd_parms *cmd, void *dummy, const char *arg)
+{
+    pds_server_conf_t *sc = pds_server_conf(cmd->server);
+    const char *err = ap_check_cmd_context(cmd, NOT_IN_DIR_CONTEXT);
+    const char *path = ap_server_root_relative(cmd->pool, arg);
+    pds_error_t perr;
+
+    if (err != NULL)
+        return err;
+    if (path == NULL)
+        return apr_psprintf(cmd->pool, "PDSAuditSigningKey: bad path '%s'", arg);
+    if ((err = check_secret_file(cmd, "PDSAuditSigningKey", path)) != NULL)
+        return err;
+    pds_error_clear(&perr);
+    if (pds_key_load_file(&sc->audit_signing_key, cmd->pool, path, &perr) != APR_SUCCESS)
+        return apr_psprintf(cmd->pool, "PDSAuditSigningKey %s: %s", path, perr.text);
+    if (!pds_key_is_private(sc->audit_signing_key)
+        || strcmp(pds_key_alg(sc->audit_signing_key), "RS256") == 0)
+        return apr_psprintf(cmd->pool, "PDSAuditSigningKey %s: needs an Ed25519 or EC P-256 "
+                            "private key (create one with `pds-audit keygen --signing %s`)",
+                            path, path);
+    return NULL;
+}
+
+static const char *cmd_audit_checkpoint(cmd_parms *cmd, void *dummy, const char *lines,
+                                        const char *seconds)
+{
+    pds_server_conf_t *sc = pds_server_conf(cmd->server);
+    const char *err = ap_check_cmd_context(cmd, NOT_IN_DIR_CONTEXT);
+    long v;
+
+    if (err != NULL || (err = parse_int(cmd, lines, 0, 100000000L, &v)) != NULL)
+        return err;
+    sc->audit_checkpoint_lines = v;
+    if (seconds != NULL) {
+        if ((err = parse_int(cmd, seconds, 0, 86400, &v)) != NULL)
+            return err;
+        sc->audit_checkpoint_seconds = v;
+    }
+    return NULL;
+}
+
+static const char *cmd_audit_subject(cmd_parms *cmd, void *dummy, const char *mode,
+                                     const char *keyfile)
+{
+    pds_server_conf_t *sc = pds_server_conf(cmd->server);
+    const char *err = ap_check_cmd_context(cmd, NOT_IN_DIR_CONTEXT);
+
+    if (err != NULL)
+        return err;
+    if (strcasecmp(mode, "clear") == 0 && keyfile == NULL) {
+        sc->audit_subject_mode = 0;
+        sc->audit_pseudonym_key = NULL;
+        return NULL;
+    }
+    if (strcasecmp(mode, "pseudonym") == 0 && keyfile != NULL) {
+        sc->audit_subject_mode = 1;
+        return load_chain_key(cmd, "PDSAuditSubject pseudonym", keyfile,
+                              &sc->audit_pseudonym_key, NULL);
+    }
+    return "PDSAuditSubject takes `clear` or `pseudonym <key file>`";
+}
+
+static const char *cmd_audit_on_failure(cmd_parms *cmd, void *dummy, const char *arg)
+{
+    pds_server_conf_t *sc = pds_server_conf(cmd->server);
+    const char *err = ap_check_cmd_context(cmd, NOT_IN_DIR_CONTEXT);
+
+    if (err != NULL)
+        return err;
+    if (strcasecmp(arg, "deny") == 0)
+        sc->audit_on_failure = 0;
+    else if (strcasecmp(arg, "allow") == 0)
+        sc->audit_on_failure = 1;
+    else
+        return "PDSAuditOnFailure takes deny (the default: refuse with 503) or allow "
+               "(release without a record; see docs/audit.md before choosing it)";
+    return NULL;
+}
+
+static const char *cmd_audit_sync(cmd_parms *cmd, void *dummy, int on)
+{
+    pds_server_conf_t *sc = pds_server_conf(cmd->server);
+    const char *err = ap_check_cmd_context(cmd, NOT_IN_DIR_CONTEXT);
+
+    if (err != NULL)
+        return err;
+    sc->audit_sync = on ? 1 : 0;
+    return NULL;
+}
+
 static const char *cmd_token_audience(cmd_parms *cmd, void *dummy, const char *arg)
 {
     pds_server_conf_t *sc = pds_server_conf(cmd->server);
@@ -512,6 +709,18 @@ const command_rec pds_directives[] = {
         "Valid, Version, Resource, Release </PDSAgreement>"),
     AP_INIT_TAKE1("PDSAuditLog", cmd_audit_log, NULL, RSRC_CONF,
         "The JSON Lines file every decision is recorded in"),
+    AP_INIT_TAKE1("PDSAuditKey", cmd_audit_key, NULL, RSRC_CONF,
+        "The secret key file (hex) the audit records are chained with"),
+    AP_INIT_TAKE1("PDSAuditSigningKey", cmd_audit_signing_key, NULL, RSRC_CONF,
+        "Ed25519 or EC P-256 private key that signs audit checkpoints"),
+    AP_INIT_TAKE12("PDSAuditCheckpoint", cmd_audit_checkpoint, NULL, RSRC_CONF,
+        "A signed checkpoint every <lines> records [or <seconds>] (default 1000 60)"),
+    AP_INIT_TAKE12("PDSAuditSubject", cmd_audit_subject, NULL, RSRC_CONF,
+        "How subjects appear in the audit log: clear, or pseudonym <key file>"),
+    AP_INIT_TAKE1("PDSAuditOnFailure", cmd_audit_on_failure, NULL, RSRC_CONF,
+        "When a record cannot be written: deny (default) or allow"),
+    AP_INIT_FLAG("PDSAuditSync", cmd_audit_sync, NULL, RSRC_CONF,
+        "On (default): each record is on disk (fdatasync) before data is released"),
     AP_INIT_TAKE1("PDSTokenAudience", cmd_token_audience, NULL, RSRC_CONF,
         "The audience (aud) bearer tokens must be issued for"),
     AP_INIT_TAKE1("PDSTokenClockSkew", cmd_token_clock_skew, NULL, RSRC_CONF,
@@ -573,6 +782,13 @@ static int check_server(server_rec *s, const char **gateway_where, apr_pool_t *p
                      "set it to the audience tokens are issued for (e.g. "
                      "PDSTokenAudience https://gateway.council.example)",
                      jwt->line, jwt->file);
+        failed = 1;
+    }
+    if (sc->audit_log_path != NULL && sc->audit_key == NULL) {
+        ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_ERR, 0, s, "PDS00005: PDSAuditLog "
+                     "%s needs PDSAuditKey: the records are chained with a secret key; "
+                     "create one with `pds-audit keygen --hmac /etc/pds/audit.key` and add "
+                     "PDSAuditKey /etc/pds/audit.key", sc->audit_log_path);
         failed = 1;
     }
     if (*gateway_where != NULL && sc->audit_log_path == NULL) {

@@ -9,8 +9,12 @@
 #include "http_config.h"
 #include "http_log.h"
 #include "apr_optional.h"
+#include "apr_hash.h"
 #include "apr_strings.h"
+#include "apr_thread_mutex.h"
 #include "mod_ssl.h"
+
+#include <openssl/evp.h>
 
 #include "mod_pds_private.h"
 
@@ -19,6 +23,72 @@ static APR_OPTIONAL_FN_TYPE(ssl_var_lookup) *ssl_var;
 void pds_identity_post_config(void)
 {
     ssl_var = APR_RETRIEVE_OPTIONAL_FN(ssl_var_lookup);
+}
+
+/* Verified signatures, per child process. A caller reuses one token for
+ * many requests, and the signature check is most of a request's CPU. Only
+ * the signature is remembered, keyed by the SHA-256 of the exact token bytes
+ * and tied to the identity (key) that verified it; the claims (exp, nbf, aud,
+ * iss, lifetime) are still checked on every request. The cache lives and
+ * dies with the child, so a new configuration starts empty. */
+#define TOKEN_CACHE_MAX 4096
+
+typedef struct token_cache_t {
+    apr_pool_t *pool;               /* entries; cleared whole when full */
+    apr_hash_t *verified;           /* 32-byte digest -> const pds_identity_t * */
+    apr_thread_mutex_t *lock;       /* NULL without threads */
+} token_cache_t;
+
+static token_cache_t *token_cache;
+
+void pds_identity_child_init(apr_pool_t *pchild)
+{
+    token_cache_t *tc = apr_pcalloc(pchild, sizeof(*tc));
+
+    if (apr_pool_create(&tc->pool, pchild) != APR_SUCCESS)
+        return;                     /* no cache: every token is verified */
+#if APR_HAS_THREADS
+    if (apr_thread_mutex_create(&tc->lock, APR_THREAD_MUTEX_DEFAULT, pchild) != APR_SUCCESS)
+        return;
+#endif
+    tc->verified = apr_hash_make(tc->pool);
+    token_cache = tc;
+}
+
+static int token_digest(const char *token, unsigned char out[32])
+{
+    unsigned int n = 0;
+
+    return EVP_Digest(token, strlen(token), out, &n, EVP_sha256(), NULL) == 1 && n == 32;
+}
+
+static const pds_identity_t *token_cache_get(const unsigned char digest[32])
+{
+    const pds_identity_t *id = NULL;
+
+    if (token_cache == NULL)
+        return NULL;
+    if (token_cache->lock)
+        apr_thread_mutex_lock(token_cache->lock);
+    id = apr_hash_get(token_cache->verified, digest, 32);
+    if (token_cache->lock)
+        apr_thread_mutex_unlock(token_cache->lock);
+    return id;
+}
+
+static void token_cache_put(const unsigned char digest[32], const pds_identity_t *id)
+{
+    if (token_cache == NULL)
+        return;
+    if (token_cache->lock)
+        apr_thread_mutex_lock(token_cache->lock);
+    if (apr_hash_count(token_cache->verified) >= TOKEN_CACHE_MAX) {
+        apr_pool_clear(token_cache->pool);
+        token_cache->verified = apr_hash_make(token_cache->pool);
+    }
+    apr_hash_set(token_cache->verified, apr_pmemdup(token_cache->pool, digest, 32), 32, id);
+    if (token_cache->lock)
+        apr_thread_mutex_unlock(token_cache->lock);
 }
 
 /* Parsed certificates are kept per connection: parsing a PEM on every request
@@ -125,8 +195,10 @@ static const char *organisation_by_token(request_rec *r, const pds_server_conf_t
     json_t *iss;
     const char *issuer;
     const char *last_failure = NULL;
-    int i, j, issuer_known = 0;
+    unsigned char digest[32];
+    int i, j, issuer_known = 0, have_digest;
 
+    have_digest = token_digest(token, digest);
     pds_error_clear(&err);
     if (pds_jws_parse(&jws, r->pool, token, strlen(token), &err) != APR_SUCCESS) {
         *detail = apr_psprintf(r->pool, "the bearer token is malformed: %s", err.text);
@@ -149,9 +221,13 @@ static const char *organisation_by_token(request_rec *r, const pds_server_conf_t
                 continue;
             issuer_known = 1;
             pds_error_clear(&err);
-            if (pds_jws_verify(jws, id->key, &err) != APR_SUCCESS) {
-                last_failure = err.text;
-                continue;
+            if (!have_digest || token_cache_get(digest) != id) {
+                if (pds_jws_verify(jws, id->key, &err) != APR_SUCCESS) {
+                    last_failure = err.text;
+                    continue;
+                }
+                if (have_digest)
+                    token_cache_put(digest, id);
             }
             expect.issuer = id->issuer;
             expect.audience = sc->token_audience;

@@ -16,6 +16,7 @@
 #include "pds_agreement.h"
 #include "pds_audit.h"
 #include "pds_cert.h"
+#include "pds_chain.h"
 #include "pds_error.h"
 #include "pds_filter.h"
 #include "pds_jws.h"
@@ -58,6 +59,15 @@ typedef struct pds_server_conf_t {
     apr_array_header_t *organisations;  /* pds_organisation_t *, declaration order */
     apr_array_header_t *agreements;     /* const pds_agreement_t *, config order */
     const char *audit_log_path;         /* resolved against ServerRoot */
+    pds_chain_key_t *audit_key;         /* PDSAuditKey: the chain's HMAC key */
+    const char *audit_key_path;
+    pds_key_t *audit_signing_key;       /* PDSAuditSigningKey: checkpoints */
+    long audit_checkpoint_lines;        /* -1 unset */
+    long audit_checkpoint_seconds;      /* -1 unset */
+    int audit_subject_mode;             /* -1 unset, 0 clear, 1 pseudonym */
+    pds_chain_key_t *audit_pseudonym_key;
+    int audit_on_failure;               /* -1 unset, 0 deny, 1 allow */
+    int audit_sync;                     /* -1 unset, 0 off, 1 on */
     const char *token_audience;
     int token_clock_skew;
     int token_max_lifetime;
@@ -76,6 +86,8 @@ typedef struct pds_dir_conf_t {
 #define PDS_DEFAULT_MAX_BODY        ((apr_off_t)1048576)
 #define PDS_DEFAULT_CLOCK_SKEW      60
 #define PDS_DEFAULT_MAX_LIFETIME    3600
+#define PDS_DEFAULT_CHECKPOINT_LINES   1000
+#define PDS_DEFAULT_CHECKPOINT_SECONDS 60
 
 extern const command_rec pds_directives[];
 
@@ -97,6 +109,11 @@ apr_off_t pds_conf_max_body(const pds_dir_conf_t *dc);
 int pds_conf_max_depth(const pds_dir_conf_t *dc);
 int pds_conf_clock_skew(const pds_server_conf_t *sc);
 int pds_conf_max_lifetime(const pds_server_conf_t *sc);
+long pds_conf_checkpoint_lines(const pds_server_conf_t *sc);
+long pds_conf_checkpoint_seconds(const pds_server_conf_t *sc);
+int pds_conf_audit_pseudonymous(const pds_server_conf_t *sc);
+int pds_conf_audit_fail_open(const pds_server_conf_t *sc);
+int pds_conf_audit_sync(const pds_server_conf_t *sc);
 
 /* --- per request ---------------------------------------------------------- */
 
@@ -117,6 +134,7 @@ pds_request_t *pds_request_get(const request_rec *r);
 const char *pds_identify(request_rec *r, const pds_server_conf_t *sc,
                          const char **reason, const char **detail);
 void pds_identity_post_config(void);
+void pds_identity_child_init(apr_pool_t *pchild);
 
 /* Sets status and headers of a problem+json response for reason and returns
  * its body. Scrubs whatever headers are already set: used for denials in the

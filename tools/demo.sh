@@ -330,6 +330,23 @@ make_pki() {
     mv "$pki.new" "$pki"
 }
 
+# The audit log's secret chain key and its checkpoint signing key (what
+# `pds-audit keygen --hmac` / `--signing` make), readable by their owner only.
+make_audit_keys() {
+    (
+        umask 077
+        mkdir -p "$run/keys" || exit 1
+        cd "$run/keys" || exit 1
+        [ -s audit.key ] || openssl rand -hex 32 > audit.key || exit 1
+        if [ ! -s audit-signing.pem ]; then
+            quiet_openssl genpkey -algorithm ED25519 -out audit-signing.pem || exit 1
+            quiet_openssl pkey -in audit-signing.pem -pubout -out audit-signing.pub.pem \
+                || exit 1
+            chmod 644 audit-signing.pub.pem
+        fi
+    ) || die "creating the audit keys with openssl failed (message above)"
+}
+
 if pki_good; then
     note "using the demo PKI in demo-run/pki"
 else
@@ -337,6 +354,7 @@ else
     make_pki
     pki_good || die "the new demo PKI does not verify; see the openssl output above"
 fi
+make_audit_keys
 
 subject_of() {
     openssl x509 -noout -subject -nameopt RFC2253 -in "$1" | sed 's/^subject= *//'
@@ -457,8 +475,12 @@ PDSOrganisation data-trust cert-san DNS:gateway.data-trust.example
 PDSOrganisation university-research jwt-key pki/university.pub.pem
 PDSTokenAudience $audience
 
-# One JSON line per decision, written before anything is released.
+# One JSON line per decision, written before anything is released, chained
+# with a secret key and signed at checkpoints (verify: pds-audit verify).
 PDSAuditLog audit.jsonl
+PDSAuditKey keys/audit.key
+PDSAuditSigningKey keys/audit-signing.pem
+PDSAuditCheckpoint 5 30
 
 # --- what they may have ---------------------------------------------------------
 <PDSAgreement council-to-health-board-direct-care>

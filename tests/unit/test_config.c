@@ -12,6 +12,8 @@
 #include <setjmp.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <cmocka.h>
 
 #include "mod_pds_private.h"
@@ -93,6 +95,12 @@ typedef struct fixture_t {
 } fixture_t;
 
 static apr_pool_t *root;
+
+static apr_status_t remove_file(void *path)
+{
+    unlink(path);
+    return APR_SUCCESS;
+}
 
 static int setup(void **state)
 {
@@ -439,6 +447,22 @@ static void test_check_unknown_party(void **state)
                     "/etc/apache2/agreements.conf) is not a declared organisation");
 }
 
+/* A key file as `pds-audit keygen --hmac` writes it, with the given mode. */
+static const char *key_file(fixture_t *f, mode_t mode, const char *content)
+{
+    char *path = apr_pstrdup(f->p, "/tmp/pds-test-key-XXXXXX");
+    int fd = mkstemp(path);
+
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, content, strlen(content)), (ssize_t)strlen(content));
+    close(fd);
+    assert_int_equal(chmod(path, mode), 0);
+    apr_pool_cleanup_register(f->p, path, remove_file, apr_pool_cleanup_null);
+    return path;
+}
+
+#define GOOD_KEY "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff\n"
+
 static void test_check_passes(void **state)
 {
     fixture_t *f = *state;
@@ -446,9 +470,61 @@ static void test_check_passes(void **state)
     assert_null(run(f, "PDSOrganisation", "health-board cert-san DNS:api.example"));
     assert_null(run_agreement(f, "fine", good_agreement));
     assert_null(run(f, "PDSAuditLog", "/var/log/pds.jsonl"));
+    assert_null(run(f, "PDSAuditKey", key_file(f, 0600, GOOD_KEY)));
     assert_null(run(f, "PDSGateway", "on"));
     assert_int_equal(pds_config_check(f->p, f->p, f->p, &f->server), OK);
     assert_string_equal(logged, "");
+}
+
+static void test_check_audit_log_needs_key(void **state)
+{
+    fixture_t *f = *state;
+
+    assert_null(run(f, "PDSAuditLog", "/var/log/pds.jsonl"));
+    assert_int_equal(pds_config_check(f->p, f->p, f->p, &f->server),
+                     HTTP_INTERNAL_SERVER_ERROR);
+    assert_contains(logged, "PDS00005: PDSAuditLog /var/log/pds.jsonl needs PDSAuditKey");
+}
+
+static void test_audit_directives(void **state)
+{
+    fixture_t *f = *state;
+    pds_server_conf_t *sc = server_conf(f);
+    const char *key = key_file(f, 0600, GOOD_KEY);
+
+    assert_null(run(f, "PDSAuditKey", key));
+    assert_non_null(sc->audit_key);
+    assert_contains(run(f, "PDSAuditKey", key_file(f, 0640, GOOD_KEY)), "chmod 600");
+    assert_contains(run(f, "PDSAuditKey", key_file(f, 0600, "abc\n")), "pds-audit keygen");
+    assert_contains(run(f, "PDSAuditKey", "/nonexistent/audit.key"), "cannot read");
+
+    /* checkpoints: lines, optionally seconds; defaults 1000 and 60 */
+    assert_int_equal(pds_conf_checkpoint_lines(sc), 1000);
+    assert_int_equal(pds_conf_checkpoint_seconds(sc), 60);
+    f->cmd.cmd = directive("PDSAuditCheckpoint");
+    assert_null(f->cmd.cmd->AP_TAKE2(&f->cmd, NULL, "50", "5"));
+    assert_int_equal(pds_conf_checkpoint_lines(sc), 50);
+    assert_int_equal(pds_conf_checkpoint_seconds(sc), 5);
+    assert_contains(f->cmd.cmd->AP_TAKE2(&f->cmd, NULL, "many", NULL), "whole number");
+
+    /* subjects: clear by default, or pseudonyms with a key */
+    assert_false(pds_conf_audit_pseudonymous(sc));
+    f->cmd.cmd = directive("PDSAuditSubject");
+    assert_null(f->cmd.cmd->AP_TAKE2(&f->cmd, NULL, "pseudonym", key));
+    assert_true(pds_conf_audit_pseudonymous(sc));
+    assert_non_null(sc->audit_pseudonym_key);
+    assert_contains(f->cmd.cmd->AP_TAKE2(&f->cmd, NULL, "pseudonym", NULL), "clear");
+    assert_null(f->cmd.cmd->AP_TAKE2(&f->cmd, NULL, "clear", NULL));
+    assert_false(pds_conf_audit_pseudonymous(sc));
+
+    /* the failure policy: deny unless allow is written out */
+    assert_false(pds_conf_audit_fail_open(sc));
+    assert_null(run(f, "PDSAuditOnFailure", "allow"));
+    assert_true(pds_conf_audit_fail_open(sc));
+    assert_contains(run(f, "PDSAuditOnFailure", "maybe"), "deny");
+    assert_true(pds_conf_audit_sync(sc));
+    assert_null(run(f, "PDSAuditSync", "off"));
+    assert_false(pds_conf_audit_sync(sc));
 }
 
 static void test_check_gateway_needs_audit_log(void **state)
@@ -475,6 +551,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_agreement_block, setup, teardown),
         cmocka_unit_test_setup_teardown(test_check_unknown_party, setup, teardown),
         cmocka_unit_test_setup_teardown(test_check_passes, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_check_audit_log_needs_key, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_audit_directives, setup, teardown),
         cmocka_unit_test_setup_teardown(test_check_gateway_needs_audit_log, setup, teardown),
     };
     int rc;
