@@ -1,0 +1,124 @@
+#!/bin/sh
+# perf.sh: where the gateway's CPU time goes under load, with perf sampling.
+#
+#   bench/perf.sh [plain|pds|lua]        (default pds)
+#
+# Starts the benchmark's back end and gateway (bench/common.sh; the same
+# configuration as bench/run.sh), loads one location with wrk (after a
+# warm-up) while `perf record -e cpu-clock` samples the gateway's worker
+# processes, user and kernel, then prints the request rate and the share of
+# samples per shared object and per symbol. cpu-clock is a software
+# event, so this works where hardware counters are not available (VMs). It
+# needs the perf tool (apt-get install linux-perf) and root, or
+# kernel.perf_event_paranoid <= 1 for kernel samples. Debian's libraries have
+# no frame pointers, so there are no call graphs: see bench/profile.sh for
+# inclusive costs.
+#
+# Environment: BENCH_DURATION (10), BENCH_CONNECTIONS (32), BENCH_THREADS (2),
+# BENCH_WARMUP (3), BENCH_PROFILE_TOP (15), plus BENCH_PORT,
+# BENCH_BACKEND_PORT, BENCH_MODULE, PDS_BUILD_DIR, BENCH_RUN_DIR, BENCH_KEEP,
+# BENCH_KEY_TYPE as for bench/run.sh.
+set -eu
+
+bench=$(cd "$(dirname "$0")" && pwd)
+top=$(cd "$bench/.." && pwd)
+# shellcheck source=bench/common.sh
+. "$bench/common.sh"
+
+config=${1:-pds}
+case "$config" in plain|pds|lua) ;; *) die "usage: bench/perf.sh [plain|pds|lua]" ;; esac
+duration=${BENCH_DURATION:-10}
+connections=${BENCH_CONNECTIONS:-32}
+threads=${BENCH_THREADS:-2}
+warmup=${BENCH_WARMUP:-3}
+top_n=${BENCH_PROFILE_TOP:-15}
+for v in "$duration" "$connections" "$threads" "$warmup" "$top_n"; do
+    case "$v" in ''|*[!0-9]*) die "BENCH_* settings are whole numbers; got '$v'" ;; esac
+done
+[ "$duration" -ge 1 ] && [ "$duration" -le 600 ] || die "BENCH_DURATION must be 1..600 seconds"
+[ "$connections" -ge 1 ] && [ "$connections" -le 1000 ] || die "BENCH_CONNECTIONS must be 1..1000"
+[ "$threads" -ge 1 ] && [ "$threads" -le "$connections" ] || die "BENCH_THREADS must be 1..BENCH_CONNECTIONS"
+for tool in perf wrk openssl; do
+    command -v "$tool" >/dev/null 2>&1 || die "$tool is missing (apt-get install linux-perf wrk openssl)"
+done
+
+check_ports
+if [ -n "${BENCH_RUN_DIR:-}" ]; then
+    run=$BENCH_RUN_DIR
+    mkdir -p "$run" || die "cannot create $run"
+else
+    run=$(mktemp -d /tmp/pds-perf.XXXXXX) || die "mktemp failed"
+fi
+case "$run" in /*) ;; *) run=$(pwd)/$run ;; esac
+
+perf_pid=""
+cleanup() {
+    if [ -n "$perf_pid" ] && alive "$perf_pid"; then
+        kill -INT "$perf_pid" 2>/dev/null || true
+        wait "$perf_pid" 2>/dev/null || true
+    fi
+    stop_httpd "$run/gateway"
+    stop_httpd "$run/backend"
+    if [ "${BENCH_KEEP:-0}" = 1 ]; then
+        note "run directory kept: $run"
+    elif [ -z "${BENCH_RUN_DIR:-}" ]; then
+        rm -rf "$run"
+    fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+with_pds=0
+module="(not loaded)"
+if [ "$config" = pds ]; then
+    with_pds=1
+    find_module
+fi
+prepare_run
+mint_token
+start_httpd "$run/backend" "$be_port"
+start_httpd "$run/gateway" "$gw_port"
+
+url="http://127.0.0.1:$gw_port/$config/$subject/record"
+wrk_run() {
+    if [ "$config" = pds ]; then
+        wrk -t"$threads" -c"$connections" -d"${1}s" \
+            -H "Authorization: Bearer $token" -H "PDS-Purpose: $purpose" "$url"
+    else
+        wrk -t"$threads" -c"$connections" -d"${1}s" "$url"
+    fi
+}
+
+[ "$warmup" -eq 0 ] || wrk_run "$warmup" >"$run/wrk-warmup.out"
+ppid=$(cat "$run/gateway/run/httpd.pid")
+workers=$(pgrep -P "$ppid" | paste -sd, -)
+[ -n "$workers" ] || die "no gateway worker processes found"
+data=$run/perf.data
+perf record -e cpu-clock -F 1999 -p "$workers" -o "$data" >"$run/perf-record.out" 2>&1 &
+perf_pid=$!
+sleep 0.5
+wrk_run "$duration" >"$run/wrk.out"
+kill -INT "$perf_pid"
+wait "$perf_pid" 2>/dev/null || true
+perf_pid=""
+requests=$(sed -n 's/^ *\([0-9]*\) requests in.*/\1/p' "$run/wrk.out")
+errors=$(sed -n 's/^ *Non-2xx or 3xx responses: *//p' "$run/wrk.out")
+[ -n "$requests" ] && [ "$requests" -gt 0 ] || die "wrk completed no requests (see $run/wrk.out)"
+[ -z "$errors" ] || die "wrk saw $errors non-2xx responses (see $run/wrk.out)"
+
+report() {
+    perf report -i "$data" --stdio --no-children --sort "$1" 2>/dev/null \
+        | grep -E '^ +[0-9.]+%' | head -n "$top_n"
+}
+samples=$(perf report -i "$data" --stdio --no-children --sort dso 2>/dev/null \
+    | sed -n 's/^# Samples: *\([0-9.]*[KM]\{0,1\}\) .*/\1/p' | head -n 1)
+say "perf (cpu-clock, 1999 Hz) on the gateway's workers: $config, wrk -t$threads -c$connections -d${duration}s"
+say "$requests requests ($(sed -n 's/^Requests\/sec: *//p' "$run/wrk.out") req/s), $samples samples"
+say ""
+say "share of the gateway's CPU samples by shared object:"
+report dso
+say ""
+say "top $top_n symbols (self):"
+report dso,sym
+say ""
+[ "${BENCH_KEEP:-0}" != 1 ] || say "perf data: $data"

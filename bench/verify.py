@@ -1,0 +1,112 @@
+#!/usr/bin/python3
+"""Checks, before any load, that the three benchmark locations answer right.
+
+    verify.py RECORD FIELDS PORT SUBJECT PURPOSE TOKEN_FILE CONFIG...
+
+CONFIG is any of plain, pds, lua. plain must return the record unchanged;
+pds must return 200 with exactly the released fields; lua must return the
+same document as pds (key order aside) and a Content-Length that matches its
+body. Prints one line per check; exits 1 if any fails.
+"""
+import http.client
+import json
+import sys
+
+
+def released(doc, fields):
+    """The pds filter for dotted member paths, keeping the input's order."""
+    out = {}
+    missing = object()
+    for path in fields:
+        parts = path.split(".")
+        v = doc
+        for p in parts:
+            v = v.get(p, missing) if isinstance(v, dict) else missing
+            if v is missing:
+                break
+        if v is missing:
+            continue
+        t = out
+        for p in parts[:-1]:
+            t = t.setdefault(p, {})
+        t[parts[-1]] = v
+    # Re-order every object as the input had it.
+    def order(src, dst):
+        if not isinstance(dst, dict):
+            return dst
+        return {k: order(src[k], dst[k]) for k in src if k in dst}
+    return order(doc, out)
+
+
+def get(port, path, headers):
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    c.request("GET", path, headers=headers)
+    r = c.getresponse()
+    body = r.read()
+    hdrs = {k.lower(): v for k, v in r.getheaders()}
+    c.close()
+    return r.status, hdrs, body
+
+
+def main():
+    record, fields, port, subject, purpose, token_file = sys.argv[1:7]
+    configs = sys.argv[7:]
+    port = int(port)
+    fields = fields.split()
+    with open(record, "rb") as f:
+        raw = f.read()
+    doc = json.loads(raw)
+    expected = released(doc, fields)
+    expected_text = json.dumps(expected, separators=(",", ":"), ensure_ascii=False)
+    with open(token_file) as f:
+        token = f.read().strip()
+    failures = 0
+
+    def check(ok, what):
+        nonlocal failures
+        print("  %-4s %s" % ("ok" if ok else "FAIL", what))
+        if not ok:
+            failures += 1
+
+    def length_ok(hdrs, body):
+        return hdrs.get("content-length") == str(len(body)) or \
+            ("content-length" not in hdrs and hdrs.get("transfer-encoding") == "chunked")
+
+    pds_doc = None
+    if "plain" in configs:
+        st, h, body = get(port, "/plain/%s/record" % subject, {})
+        check(st == 200 and body == raw,
+              "plain: 200 and the record unchanged (%d bytes)" % len(body))
+    if "pds" in configs:
+        st, h, body = get(port, "/pds/%s/record" % subject,
+                          {"Authorization": "Bearer " + token, "PDS-Purpose": purpose})
+        try:
+            pds_doc = json.loads(body)
+        except ValueError:
+            pds_doc = None
+        check(st == 200, "pds: status %d (want 200)%s" % (
+            st, "" if st == 200 else ": " + body[:300].decode("utf-8", "replace")))
+        check(pds_doc == expected, "pds: body holds exactly the released fields")
+        check(body.decode("utf-8", "replace") == expected_text,
+              "pds: body is compact, in the record's member order (%d bytes)" % len(body))
+        check(length_ok(h, body), "pds: Content-Length %s matches the body"
+              % h.get("content-length"))
+        print("       pds body: %s" % body.decode("utf-8", "replace"))
+    if "lua" in configs:
+        st, h, body = get(port, "/lua/%s/record" % subject, {})
+        try:
+            lua_doc = json.loads(body)
+        except ValueError:
+            lua_doc = None
+        check(st == 200, "lua: status %d (want 200)" % st)
+        check(lua_doc == expected, "lua: body holds exactly the released fields")
+        if pds_doc is not None:
+            check(lua_doc == pds_doc, "lua: same document as pds (key order aside)")
+        check(length_ok(h, body), "lua: Content-Length %s matches the body (%d bytes)"
+              % (h.get("content-length"), len(body)))
+        print("       lua body: %s" % body.decode("utf-8", "replace"))
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
