@@ -7,12 +7,6 @@
 
 #include "pds_audit.h"
 
-struct pds_audit_writer_t {
-    pds_audit_write_cb write;
-    void *baton;
-    apr_uint64_t seq;          /* records written so far */
-};
-
 /* Length of the well-formed UTF-8 sequence at s (RFC 3629: no overlongs, no
  * surrogates, nothing above U+10FFFF), or 0 if it is not one. */
 static apr_size_t utf8_sequence(const unsigned char *s)
@@ -114,10 +108,10 @@ static apr_status_t release_json(void *data)
     return APR_SUCCESS;
 }
 
-/* The record's members, in the documented order, with seq first when seq is
- * not 0. The object is released by a cleanup of p. */
+/* The record's members, in the documented order. The object is released by
+ * a cleanup of p. */
 static apr_status_t record_object(json_t **pobj, const pds_audit_record_t *rec,
-                                  apr_uint64_t seq, apr_pool_t *p, pds_error_t *err)
+                                  apr_pool_t *p, pds_error_t *err)
 {
     json_t *obj;
     const char *when;
@@ -146,8 +140,7 @@ static apr_status_t record_object(json_t **pobj, const pds_audit_record_t *rec,
     if (obj == NULL)
         goto nomem;
     /* jansson keeps insertion order: this is the documented key order. */
-    ok = (seq == 0 || put(obj, "seq", json_integer((json_int_t)seq)))
-        && put(obj, "time", json_string(when))
+    ok = put(obj, "time", json_string(when))
         && put(obj, "request_id", audit_string(rec->request_id, p))
         && put(obj, "client_ip", audit_string(rec->client_ip, p))
         && put(obj, "organisation", audit_string(rec->organisation, p))
@@ -180,14 +173,12 @@ nomem:
 apr_status_t pds_audit_record_json(json_t **pobj, const pds_audit_record_t *rec,
                                    apr_pool_t *p, pds_error_t *err)
 {
-    return record_object(pobj, rec, 0, p, err);
+    return record_object(pobj, rec, p, err);
 }
 
-/* Formats rec; seq 0 means no "seq" member. */
-static apr_status_t audit_format(char **pline, apr_size_t *plen,
-                                 const pds_audit_record_t *rec,
-                                 apr_uint64_t seq, apr_pool_t *p,
-                                 pds_error_t *err)
+apr_status_t pds_audit_format(char **pline, apr_size_t *plen,
+                              const pds_audit_record_t *rec, apr_pool_t *p,
+                              pds_error_t *err)
 {
     json_t *obj;
     char *dumped;
@@ -198,7 +189,7 @@ static apr_status_t audit_format(char **pline, apr_size_t *plen,
         pds_error_set(err, "internal-error", -1, "audit", "no place for the line");
         return APR_EINVAL;
     }
-    rv = record_object(&obj, rec, seq, p, err);
+    rv = record_object(&obj, rec, p, err);
     if (rv != APR_SUCCESS)
         return rv;
     /* ENSURE_ASCII: every byte of the log is printable ASCII, so reading it
@@ -220,95 +211,3 @@ static apr_status_t audit_format(char **pline, apr_size_t *plen,
     return APR_SUCCESS;
 }
 
-apr_status_t pds_audit_format(char **pline, apr_size_t *plen,
-                              const pds_audit_record_t *rec, apr_pool_t *p,
-                              pds_error_t *err)
-{
-    return audit_format(pline, plen, rec, 0, p, err);
-}
-
-apr_status_t pds_audit_writer_create(pds_audit_writer_t **pw, apr_pool_t *p,
-                                     pds_audit_write_cb write, void *baton)
-{
-    pds_audit_writer_t *w;
-
-    if (pw == NULL || write == NULL)
-        return APR_EINVAL;
-    w = apr_pcalloc(p, sizeof(*w));
-    w->write = write;
-    w->baton = baton;
-    w->seq = 0;
-    *pw = w;
-    return APR_SUCCESS;
-}
-
-apr_status_t pds_audit_append(pds_audit_writer_t *w,
-                              const pds_audit_record_t *rec,
-                              apr_pool_t *scratch, pds_error_t *err)
-{
-    char *line;
-    apr_size_t len;
-    apr_status_t rv;
-
-    if (w == NULL) {
-        pds_error_set(err, "internal-error", -1, "audit", "no audit writer");
-        return APR_EINVAL;
-    }
-    rv = audit_format(&line, &len, rec, w->seq + 1, scratch, err);
-    if (rv != APR_SUCCESS)
-        return rv;
-    rv = w->write(w->baton, line, len);
-    if (rv != APR_SUCCESS) {
-        pds_error_set(err, "audit-unavailable", -1, "audit",
-                      "the audit record could not be written");
-        return rv;
-    }
-    /* Only written records take a number: a gap in seq means a lost line. */
-    w->seq++;
-    return APR_SUCCESS;
-}
-
-apr_uint64_t pds_audit_writer_seq(const pds_audit_writer_t *w)
-{
-    return w->seq;
-}
-
-void pds_audit_writer_set_seq(pds_audit_writer_t *w, apr_uint64_t seq)
-{
-    w->seq = seq;
-}
-
-apr_status_t pds_audit_last_seq(const char *tail, apr_size_t len,
-                                apr_uint64_t *seq, pds_error_t *err)
-{
-    apr_size_t end = len, start;
-    json_t *doc, *value;
-    json_error_t jerr;
-
-    *seq = 0;
-    /* Drop a partial last line: only complete lines are records. */
-    while (end > 0 && tail[end - 1] != '\n')
-        end--;
-    if (end == 0)
-        return APR_SUCCESS;
-    end--;                                  /* the newline itself */
-    start = end;
-    while (start > 0 && tail[start - 1] != '\n')
-        start--;
-    if (start == end) {
-        pds_error_set(err, "bad-audit-log", (int)start, "audit",
-                      "the audit log ends with an empty line");
-        return APR_EINVAL;
-    }
-    doc = json_loadb(tail + start, end - start, JSON_REJECT_DUPLICATES, &jerr);
-    value = doc ? json_object_get(doc, "seq") : NULL;
-    if (!json_is_integer(value) || json_integer_value(value) < 1) {
-        json_decref(doc);
-        pds_error_set(err, "bad-audit-log", (int)start, "audit",
-                      "the last line of the audit log is not a record with a seq");
-        return APR_EINVAL;
-    }
-    *seq = (apr_uint64_t)json_integer_value(value);
-    json_decref(doc);
-    return APR_SUCCESS;
-}

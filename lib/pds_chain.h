@@ -99,8 +99,8 @@ apr_status_t pds_chain_file_start(char **pline, apr_size_t *plen,
                                   const char *previous_file, apr_time_t now,
                                   apr_pool_t *p, pds_error_t *err);
 
-/* Restores the state from the last bytes of a log (see pds_audit_last_seq:
- * a partial last line is skipped). The last complete line must be a chained
+/* Restores the state from the last bytes of a log (a partial last line,
+ * from a write cut short, is skipped). The last complete line must be a chained
  * record whose MAC verifies with key ("bad-audit-log" otherwise): a gateway
  * never continues a chain it cannot vouch for. An empty tail gives the
  * initial state. since_checkpoint is set conservatively (a checkpoint is

@@ -189,94 +189,6 @@ static void test_format_refused(void **state)
     assert_non_null(line);
 }
 
-/* A sink that keeps the lines it is given, and can be made to fail. */
-typedef struct sink_t {
-    apr_pool_t *pool;
-    apr_array_header_t *lines;
-    apr_status_t fail_with;
-    int calls;
-} sink_t;
-
-static apr_status_t sink_write(void *baton, const char *line, apr_size_t len)
-{
-    sink_t *s = baton;
-
-    s->calls++;
-    if (s->fail_with != APR_SUCCESS)
-        return s->fail_with;
-    APR_ARRAY_PUSH(s->lines, const char *) = apr_pstrmemdup(s->pool, line, len);
-    return APR_SUCCESS;
-}
-
-static void test_writer_seq(void **state)
-{
-    apr_pool_t *p = *state;
-    pds_audit_record_t rec = golden_record(p);
-    pds_audit_writer_t *w;
-    sink_t sink = { p, apr_array_make(p, 4, sizeof(const char *)),
-                    APR_SUCCESS, 0 };
-    pds_error_t err;
-    int i;
-
-    assert_int_equal(pds_audit_writer_create(&w, p, sink_write, &sink),
-                     APR_SUCCESS);
-    for (i = 0; i < 3; i++) {
-        pds_error_clear(&err);
-        assert_int_equal(pds_audit_append(w, &rec, p, &err), APR_SUCCESS);
-        assert_false(pds_error_is_set(&err));
-    }
-    assert_int_equal(sink.calls, 3);
-    assert_int_equal(sink.lines->nelts, 3);
-    assert_string_equal(APR_ARRAY_IDX(sink.lines, 0, const char *),
-                        "{\"seq\":1," GOLDEN_BODY);
-    assert_string_equal(APR_ARRAY_IDX(sink.lines, 1, const char *),
-                        "{\"seq\":2," GOLDEN_BODY);
-    assert_string_equal(APR_ARRAY_IDX(sink.lines, 2, const char *),
-                        "{\"seq\":3," GOLDEN_BODY);
-
-    /* a second writer has its own count */
-    assert_int_equal(pds_audit_writer_create(&w, p, sink_write, &sink),
-                     APR_SUCCESS);
-    assert_int_equal(pds_audit_append(w, &rec, p, NULL), APR_SUCCESS);
-    assert_string_equal(APR_ARRAY_IDX(sink.lines, 3, const char *),
-                        "{\"seq\":1," GOLDEN_BODY);
-    assert_int_equal(pds_audit_writer_create(&w, p, NULL, &sink), APR_EINVAL);
-}
-
-static void test_writer_failure(void **state)
-{
-    apr_pool_t *p = *state;
-    pds_audit_record_t rec = golden_record(p);
-    pds_audit_writer_t *w;
-    sink_t sink = { p, apr_array_make(p, 4, sizeof(const char *)),
-                    APR_ENOSPC, 0 };
-    pds_error_t err;
-
-    assert_int_equal(pds_audit_writer_create(&w, p, sink_write, &sink),
-                     APR_SUCCESS);
-    pds_error_clear(&err);
-    assert_int_equal(pds_audit_append(w, &rec, p, &err), APR_ENOSPC);
-    assert_string_equal(err.code, "audit-unavailable");
-    assert_int_equal(sink.calls, 1);
-
-    /* a failed write takes no number */
-    sink.fail_with = APR_SUCCESS;
-    assert_int_equal(pds_audit_append(w, &rec, p, NULL), APR_SUCCESS);
-    assert_string_equal(APR_ARRAY_IDX(sink.lines, 0, const char *),
-                        "{\"seq\":1," GOLDEN_BODY);
-
-    /* a record that cannot be formatted is never handed to the sink */
-    rec.decision = "perhaps";
-    pds_error_clear(&err);
-    assert_int_equal(pds_audit_append(w, &rec, p, &err), APR_EINVAL);
-    assert_string_equal(err.code, "internal-error");
-    assert_int_equal(sink.calls, 2);
-    assert_int_equal(pds_audit_append(NULL, &rec, p, NULL), APR_EINVAL);
-    rec.decision = "deny";
-    assert_int_equal(pds_audit_append(w, &rec, p, NULL), APR_SUCCESS);
-    assert_contains(APR_ARRAY_IDX(sink.lines, 1, const char *), "{\"seq\":2,");
-}
-
 /* --- reasons and problem documents ------------------------------------------ */
 
 static void test_reason_table(void **state)
@@ -410,54 +322,7 @@ static void test_error(void **state)
     assert_false(pds_error_is_set(NULL));
 }
 
-static void test_writer_set_seq(void **state)
-{
-    apr_pool_t *p = *state;
-    pds_audit_record_t rec = golden_record(p);
-    pds_audit_writer_t *w;
-    sink_t sink = { p, apr_array_make(p, 4, sizeof(const char *)),
-                    APR_SUCCESS, 0 };
 
-    assert_int_equal(pds_audit_writer_create(&w, p, sink_write, &sink),
-                     APR_SUCCESS);
-    assert_int_equal(pds_audit_writer_seq(w), 0);
-    /* another process wrote 41 records: this one continues after them */
-    pds_audit_writer_set_seq(w, 41);
-    assert_int_equal(pds_audit_append(w, &rec, p, NULL), APR_SUCCESS);
-    assert_int_equal(pds_audit_writer_seq(w), 42);
-    assert_string_equal(APR_ARRAY_IDX(sink.lines, 0, const char *),
-                        "{\"seq\":42," GOLDEN_BODY);
-}
-
-static void test_last_seq(void **state)
-{
-    apr_uint64_t seq = 99;
-    pds_error_t err;
-    const char *two = "{\"seq\":6,\"a\":1}\n{\"seq\":7,\"a\":2}\n";
-    const char *torn = "{\"seq\":6,\"a\":1}\n{\"seq\":7,\"a\":2}\n{\"seq\":8,\"a";
-    const char *cut_start = "q\":6,\"a\":1}\n{\"seq\":7}\n";
-    const char *garbage = "{\"seq\":6}\nhello\n";
-    const char *noseq = "{\"seq\":6}\n{\"a\":1}\n";
-
-    (void)state;
-    pds_error_clear(&err);
-    assert_int_equal(pds_audit_last_seq("", 0, &seq, &err), APR_SUCCESS);
-    assert_int_equal(seq, 0);
-    assert_int_equal(pds_audit_last_seq(two, strlen(two), &seq, &err), APR_SUCCESS);
-    assert_int_equal(seq, 7);
-    /* a write cut short leaves a partial line: the last complete one counts */
-    assert_int_equal(pds_audit_last_seq(torn, strlen(torn), &seq, &err), APR_SUCCESS);
-    assert_int_equal(seq, 7);
-    /* a tail that starts mid-line still ends with a whole record */
-    assert_int_equal(pds_audit_last_seq(cut_start, strlen(cut_start), &seq, &err),
-                     APR_SUCCESS);
-    assert_int_equal(seq, 7);
-    assert_int_equal(pds_audit_last_seq(garbage, strlen(garbage), &seq, &err), APR_EINVAL);
-    assert_string_equal(err.code, "bad-audit-log");
-    pds_error_clear(&err);
-    assert_int_equal(pds_audit_last_seq(noseq, strlen(noseq), &seq, &err), APR_EINVAL);
-    assert_string_equal(err.code, "bad-audit-log");
-}
 
 int main(void)
 {
@@ -467,10 +332,6 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_format_nulls, setup, teardown),
         cmocka_unit_test_setup_teardown(test_format_escaping, setup, teardown),
         cmocka_unit_test_setup_teardown(test_format_refused, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_writer_seq, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_writer_failure, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_writer_set_seq, setup, teardown),
-        cmocka_unit_test(test_last_seq),
         cmocka_unit_test(test_reason_table),
         cmocka_unit_test_setup_teardown(test_problem_json, setup, teardown),
         cmocka_unit_test(test_error),
