@@ -1,0 +1,580 @@
+/* test_chain.c: the audit chain (lib/pds_chain.h): sealing, recovery,
+ * checkpoints, rotation, pseudonyms, and every way of tampering with a log
+ * the verifier must catch, each with the code it must report. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include <apr_general.h>
+#include <apr_strings.h>
+#include <apr_tables.h>
+
+#include "pds_chain.h"
+
+#define KEY_A "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff"
+#define KEY_B "ffeeddccbbaa99887766554433221100ffeeddccbbaa99887766554433221100"
+
+static apr_pool_t *root;
+
+typedef struct log_t {
+    apr_pool_t *p;
+    pds_chain_state_t st;
+    pds_chain_key_t *key;
+    pds_key_t *signer;
+    apr_array_header_t *lines;      /* char *, each without its "\n" */
+} log_t;
+
+static pds_chain_key_t *key_of(apr_pool_t *p, const char *hex)
+{
+    pds_chain_key_t *key = NULL;
+
+    assert_int_equal(pds_chain_key_from_hex(&key, p, hex, strlen(hex), NULL), APR_SUCCESS);
+    return key;
+}
+
+static pds_key_t *ed25519_signer(apr_pool_t *p)
+{
+    /* The private key of RFC 8032's first test vector. */
+    static const char pem[] =
+        "-----BEGIN PRIVATE KEY-----\n"
+        "MC4CAQAwBQYDK2VwBCIEIJ1hsZ3v/VpguoRK9JLsLMREScVpezJpGXA7rAMcrn9g\n"
+        "-----END PRIVATE KEY-----\n";
+    pds_key_t *key = NULL;
+
+    assert_int_equal(pds_key_load_pem(&key, p, pem, strlen(pem), NULL), APR_SUCCESS);
+    return key;
+}
+
+static int setup(void **state)
+{
+    log_t *lg;
+    apr_pool_t *p;
+
+    assert_int_equal(apr_pool_create(&p, root), APR_SUCCESS);
+    lg = apr_pcalloc(p, sizeof(*lg));
+    lg->p = p;
+    pds_chain_state_init(&lg->st);
+    lg->key = key_of(p, KEY_A);
+    lg->signer = ed25519_signer(p);
+    lg->lines = apr_array_make(p, 16, sizeof(char *));
+    *state = lg;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    log_t *lg = *state;
+
+    apr_pool_destroy(lg->p);
+    return 0;
+}
+
+static void keep(log_t *lg, const char *line, apr_size_t len)
+{
+    assert_true(len > 0 && line[len - 1] == '\n');
+    pds_chain_commit(&lg->st, line, len, apr_time_now());
+    APR_ARRAY_PUSH(lg->lines, char *) = apr_pstrmemdup(lg->p, line, len - 1);
+}
+
+static void add_record(log_t *lg, int n)
+{
+    json_t *rec = json_pack("{sssiss}", "request_id", apr_psprintf(lg->p, "r-%d", n),
+                            "status", 200, "decision", "allow");
+    char *line;
+    apr_size_t len;
+
+    assert_non_null(rec);
+    assert_int_equal(pds_chain_seal(&line, &len, &lg->st, lg->key, rec, lg->p, NULL),
+                     APR_SUCCESS);
+    json_decref(rec);
+    keep(lg, line, len);
+}
+
+static void add_checkpoint(log_t *lg)
+{
+    char *line;
+    apr_size_t len;
+
+    assert_int_equal(pds_chain_checkpoint(&line, &len, &lg->st, lg->key, lg->signer,
+                                          apr_time_now(), lg->p, NULL), APR_SUCCESS);
+    keep(lg, line, len);
+}
+
+static pds_key_t *public_of(apr_pool_t *p)
+{
+    /* The public half of ed25519_signer's key. */
+    static const char pem[] =
+        "-----BEGIN PUBLIC KEY-----\n"
+        "MCowBQYDK2VwAyEA11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo=\n"
+        "-----END PUBLIC KEY-----\n";
+    pds_key_t *key = NULL;
+
+    assert_int_equal(pds_key_load_pem(&key, p, pem, strlen(pem), NULL), APR_SUCCESS);
+    return key;
+}
+
+/* Verifies lines; returns the index of the first bad line (-1: all good). */
+static int verify(log_t *lg, apr_array_header_t *lines, const pds_chain_key_t *key,
+                  const pds_key_t *pub, pds_error_t *err, pds_chain_summary_t *sum)
+{
+    pds_chain_verifier_t *v;
+    int i;
+
+    pds_error_clear(err);
+    assert_int_equal(pds_chain_verifier_create(&v, lg->p, key, pub, err), APR_SUCCESS);
+    for (i = 0; i < lines->nelts; i++) {
+        const char *l = APR_ARRAY_IDX(lines, i, const char *);
+        if (pds_chain_verify_line(v, l, strlen(l), err) != APR_SUCCESS)
+            return i;
+    }
+    if (sum != NULL)
+        pds_chain_verifier_summary(v, sum);
+    return -1;
+}
+
+static apr_array_header_t *copy_lines(log_t *lg)
+{
+    return apr_array_copy(lg->p, lg->lines);
+}
+
+static void make_log(log_t *lg, int n)
+{
+    int i;
+
+    for (i = 1; i <= n; i++)
+        add_record(lg, i);
+}
+
+static void assert_bad(log_t *lg, apr_array_header_t *lines, int at, const char *code)
+{
+    pds_error_t err;
+    int bad = verify(lg, lines, lg->key, NULL, &err, NULL);
+
+    if (bad != at || strcmp(err.code, code) != 0)
+        fail_msg("expected %s at line %d, got %s at line %d (%s)", code, at, err.code,
+                 bad, err.text);
+}
+
+/* --- sealing ---------------------------------------------------------------- */
+
+static void test_seal_format(void **state)
+{
+    log_t *lg = *state;
+    const char *first, *second;
+    apr_size_t n;
+
+    make_log(lg, 2);
+    first = APR_ARRAY_IDX(lg->lines, 0, const char *);
+    second = APR_ARRAY_IDX(lg->lines, 1, const char *);
+    assert_true(strncmp(first, "{\"seq\":1,\"prev\":\"000000", 23) == 0);
+    assert_non_null(strstr(first, "\"request_id\":\"r-1\",\"status\":200,\"decision\":\"allow\""));
+    n = strlen(first);
+    assert_true(n > 74);
+    assert_true(strncmp(first + n - 74, ",\"mac\":\"", 8) == 0);
+    assert_true(strcmp(first + n - 2, "\"}") == 0);
+    assert_true(strncmp(second, "{\"seq\":2,\"prev\":\"", 17) == 0);
+    assert_int_equal(lg->st.seq, 2);
+    /* a record may not bring its own chain members */
+    {
+        json_t *forged = json_pack("{si}", "seq", 7);
+        char *line;
+        apr_size_t len;
+        assert_int_not_equal(pds_chain_seal(&line, &len, &lg->st, lg->key, forged,
+                                            lg->p, NULL), APR_SUCCESS);
+        json_decref(forged);
+    }
+}
+
+static void test_intact_log_verifies(void **state)
+{
+    log_t *lg = *state;
+    pds_error_t err;
+    pds_chain_summary_t sum;
+
+    make_log(lg, 5);
+    add_checkpoint(lg);
+    make_log(lg, 3);
+    assert_int_equal(verify(lg, lg->lines, lg->key, public_of(lg->p), &err, &sum), -1);
+    assert_int_equal(sum.lines, 9);
+    assert_int_equal(sum.first_seq, 1);
+    assert_int_equal(sum.last_seq, 9);
+    assert_int_equal(sum.checkpoints, 1);
+    assert_int_equal(sum.last_checkpoint_seq, 6);
+    assert_false(sum.starts_mid_chain);
+}
+
+/* --- tampering ---------------------------------------------------------------- */
+
+static void test_changed_value(void **state)
+{
+    log_t *lg = *state;
+    apr_array_header_t *lines;
+    char *l;
+
+    make_log(lg, 4);
+    lines = copy_lines(lg);
+    l = apr_pstrdup(lg->p, APR_ARRAY_IDX(lines, 2, char *));
+    *strstr(l, "r-3") = 'x';
+    APR_ARRAY_IDX(lines, 2, char *) = l;
+    assert_bad(lg, lines, 2, "bad-mac");
+}
+
+static void test_whitespace_added(void **state)
+{
+    log_t *lg = *state;
+    apr_array_header_t *lines;
+
+    make_log(lg, 3);
+    lines = copy_lines(lg);
+    APR_ARRAY_IDX(lines, 1, char *) = apr_pstrcat(lg->p, "{ ",
+                                                   APR_ARRAY_IDX(lines, 1, char *) + 1, NULL);
+    assert_bad(lg, lines, 1, "bad-format");
+}
+
+static void test_deleted_line(void **state)
+{
+    log_t *lg = *state;
+    apr_array_header_t *lines = apr_array_make(lg->p, 4, sizeof(char *));
+
+    make_log(lg, 4);
+    APR_ARRAY_PUSH(lines, char *) = APR_ARRAY_IDX(lg->lines, 0, char *);
+    APR_ARRAY_PUSH(lines, char *) = APR_ARRAY_IDX(lg->lines, 2, char *);
+    APR_ARRAY_PUSH(lines, char *) = APR_ARRAY_IDX(lg->lines, 3, char *);
+    assert_bad(lg, lines, 1, "seq-gap");
+}
+
+static void test_swapped_lines(void **state)
+{
+    log_t *lg = *state;
+    apr_array_header_t *lines;
+    char *tmp;
+
+    make_log(lg, 4);
+    lines = copy_lines(lg);
+    tmp = APR_ARRAY_IDX(lines, 1, char *);
+    APR_ARRAY_IDX(lines, 1, char *) = APR_ARRAY_IDX(lines, 2, char *);
+    APR_ARRAY_IDX(lines, 2, char *) = tmp;
+    assert_bad(lg, lines, 1, "seq-gap");
+}
+
+static void test_duplicated_line(void **state)
+{
+    log_t *lg = *state;
+    apr_array_header_t *lines;
+
+    make_log(lg, 3);
+    lines = copy_lines(lg);
+    APR_ARRAY_PUSH(lines, char *) = APR_ARRAY_IDX(lg->lines, 2, char *);
+    assert_bad(lg, lines, 3, "seq-gap");
+}
+
+static void test_inserted_forgery(void **state)
+{
+    log_t *lg = *state;
+    log_t forger = *lg;
+    apr_array_header_t *lines;
+
+    make_log(lg, 3);
+    /* someone with another key seals a line that continues the chain */
+    forger.key = key_of(lg->p, KEY_B);
+    forger.lines = apr_array_make(lg->p, 1, sizeof(char *));
+    forger.st = lg->st;
+    add_record(&forger, 99);
+    lines = copy_lines(lg);
+    APR_ARRAY_PUSH(lines, char *) = APR_ARRAY_IDX(forger.lines, 0, char *);
+    assert_bad(lg, lines, 3, "bad-mac");
+}
+
+static void test_second_mac_member(void **state)
+{
+    log_t *lg = *state;
+    apr_array_header_t *lines;
+    const char *l;
+
+    make_log(lg, 2);
+    lines = copy_lines(lg);
+    l = APR_ARRAY_IDX(lines, 1, const char *);
+    APR_ARRAY_IDX(lines, 1, char *) = apr_pstrcat(lg->p, "{\"mac\":\"x\",", l + 1, NULL);
+    assert_true(verify(lg, lines, lg->key, NULL, &(pds_error_t){0}, NULL) == 1);
+}
+
+static void test_prev_rewritten_without_the_key(void **state)
+{
+    log_t *lg = *state;
+    apr_array_header_t *lines;
+    pds_error_t err;
+    char *l;
+
+    /* Without the HMAC key, a verifier still follows the hash chain: a
+     * changed line breaks the next line's prev. */
+    make_log(lg, 2);
+    add_checkpoint(lg);
+    lines = copy_lines(lg);
+    l = apr_pstrdup(lg->p, APR_ARRAY_IDX(lines, 0, char *));
+    *strstr(l, "r-1") = 'x';
+    APR_ARRAY_IDX(lines, 0, char *) = l;
+    assert_int_equal(verify(lg, lines, NULL, public_of(lg->p), &err, NULL), 1);
+    assert_string_equal(err.code, "broken-chain");
+}
+
+static void test_last_line_after_checkpoint_needs_the_key(void **state)
+{
+    log_t *lg = *state;
+    apr_array_header_t *lines;
+    pds_error_t err;
+    pds_chain_summary_t sum;
+    char *l;
+
+    /* A change to a line after the last checkpoint is invisible to the
+     * public key alone (nothing signs it yet); the summary says so, and the
+     * HMAC key catches it. */
+    make_log(lg, 2);
+    add_checkpoint(lg);
+    add_record(lg, 3);
+    lines = copy_lines(lg);
+    l = apr_pstrdup(lg->p, APR_ARRAY_IDX(lines, 3, char *));
+    *strstr(l, "r-3") = 'x';
+    APR_ARRAY_IDX(lines, 3, char *) = l;
+    assert_int_equal(verify(lg, lines, NULL, public_of(lg->p), &err, &sum), -1);
+    assert_int_equal(sum.last_checkpoint_seq, 3);
+    assert_int_equal(sum.last_seq, 4);
+    assert_bad(lg, lines, 3, "bad-mac");
+}
+
+static void test_forged_checkpoint(void **state)
+{
+    log_t *lg = *state;
+    apr_array_header_t *lines;
+    pds_error_t err;
+    log_t other;
+
+    /* A checkpoint signed for another position of the chain. */
+    make_log(lg, 2);
+    other = *lg;
+    other.lines = apr_array_make(lg->p, 2, sizeof(char *));
+    add_checkpoint(&other);         /* signs seq 3 after r-2 */
+    add_record(lg, 3);
+    other.st = lg->st;
+    other.st.seq = 2;               /* re-seal the old signature at seq 4 */
+    lines = copy_lines(lg);
+    {
+        /* take the sig of the real checkpoint at seq 3 and seal it at seq 4 */
+        json_t *doc = json_loads(APR_ARRAY_IDX(other.lines, 0, char *), 0, NULL);
+        json_t *cp = json_pack("{ssssss}", "type", "checkpoint", "time", "x", "sig",
+                               json_string_value(json_object_get(doc, "sig")));
+        char *line;
+        apr_size_t len;
+
+        assert_int_equal(pds_chain_seal(&line, &len, &lg->st, lg->key, cp, lg->p, NULL),
+                         APR_SUCCESS);
+        APR_ARRAY_PUSH(lines, char *) = apr_pstrmemdup(lg->p, line, len - 1);
+        json_decref(cp);
+        json_decref(doc);
+    }
+    assert_int_equal(verify(lg, lines, lg->key, public_of(lg->p), &err, NULL), 3);
+    assert_string_equal(err.code, "bad-checkpoint");
+}
+
+/* --- rotation ------------------------------------------------------------------ */
+
+static void test_rotation(void **state)
+{
+    log_t *lg = *state;
+    pds_chain_verifier_t *v;
+    pds_error_t err;
+    char *line;
+    apr_size_t len;
+    int i, first_of_second;
+    pds_chain_summary_t sum;
+
+    make_log(lg, 3);
+    first_of_second = lg->lines->nelts;
+    assert_int_equal(pds_chain_file_start(&line, &len, &lg->st, lg->key, "/var/log/audit",
+                                          apr_time_now(), lg->p, NULL), APR_SUCCESS);
+    keep(lg, line, len);
+    make_log(lg, 2);
+
+    pds_error_clear(&err);
+    assert_int_equal(pds_chain_verifier_create(&v, lg->p, lg->key, NULL, &err), APR_SUCCESS);
+    for (i = 0; i < lg->lines->nelts; i++) {
+        const char *l = APR_ARRAY_IDX(lg->lines, i, const char *);
+        if (i == first_of_second)
+            pds_chain_verifier_next_file(v);
+        assert_int_equal(pds_chain_verify_line(v, l, strlen(l), &err), APR_SUCCESS);
+    }
+    pds_chain_verifier_summary(v, &sum);
+    assert_int_equal(sum.last_seq, 6);
+
+    /* the second file alone starts mid-chain, and says so */
+    pds_error_clear(&err);
+    assert_int_equal(pds_chain_verifier_create(&v, lg->p, lg->key, NULL, &err), APR_SUCCESS);
+    for (i = first_of_second; i < lg->lines->nelts; i++) {
+        const char *l = APR_ARRAY_IDX(lg->lines, i, const char *);
+        assert_int_equal(pds_chain_verify_line(v, l, strlen(l), &err), APR_SUCCESS);
+    }
+    pds_chain_verifier_summary(v, &sum);
+    assert_true(sum.starts_mid_chain);
+    assert_int_equal(sum.first_seq, 4);
+
+    /* a file-start line in the middle of a file is refused */
+    {
+        apr_array_header_t *lines = apr_array_make(lg->p, 8, sizeof(char *));
+        for (i = 0; i < lg->lines->nelts; i++)
+            APR_ARRAY_PUSH(lines, char *) = APR_ARRAY_IDX(lg->lines, i, char *);
+        assert_bad(lg, lines, first_of_second, "bad-file-start");
+    }
+}
+
+/* --- recovery -------------------------------------------------------------------- */
+
+static void test_recover(void **state)
+{
+    log_t *lg = *state;
+    pds_chain_state_t st;
+    pds_error_t err;
+    const char *tail;
+    int i;
+
+    make_log(lg, 3);
+    tail = "";
+    for (i = 0; i < lg->lines->nelts; i++)
+        tail = apr_pstrcat(lg->p, tail, APR_ARRAY_IDX(lg->lines, i, char *), "\n", NULL);
+
+    pds_error_clear(&err);
+    assert_int_equal(pds_chain_recover(&st, tail, strlen(tail), lg->key, &err), APR_SUCCESS);
+    assert_int_equal(st.seq, 3);
+    assert_memory_equal(st.prev, lg->st.prev, sizeof(st.prev));
+
+    /* a write cut short leaves a partial line: the last whole one counts */
+    {
+        const char *torn = apr_pstrcat(lg->p, tail, "{\"seq\":4,\"pr", NULL);
+        assert_int_equal(pds_chain_recover(&st, torn, strlen(torn), lg->key, &err),
+                         APR_SUCCESS);
+        assert_int_equal(st.seq, 3);
+    }
+    /* an empty log starts the chain */
+    assert_int_equal(pds_chain_recover(&st, "", 0, lg->key, &err), APR_SUCCESS);
+    assert_int_equal(st.seq, 0);
+    /* a last line this key did not seal is never continued */
+    assert_int_equal(pds_chain_recover(&st, tail, strlen(tail), key_of(lg->p, KEY_B), &err),
+                     APR_EINVAL);
+    assert_string_equal(err.code, "bad-audit-log");
+    pds_error_clear(&err);
+    assert_int_not_equal(pds_chain_recover(&st, "hello\n", 6, lg->key, &err), APR_SUCCESS);
+    assert_string_equal(err.code, "bad-audit-log");
+}
+
+/* --- checkpoints due ------------------------------------------------------------ */
+
+static void test_checkpoint_due(void **state)
+{
+    log_t *lg = *state;
+    apr_time_t now = apr_time_now();
+
+    assert_false(pds_chain_checkpoint_due(&lg->st, 3, 0, now));
+    make_log(lg, 2);
+    assert_false(pds_chain_checkpoint_due(&lg->st, 3, 0, now));
+    add_record(lg, 3);
+    assert_true(pds_chain_checkpoint_due(&lg->st, 3, 0, now));
+    add_checkpoint(lg);
+    assert_false(pds_chain_checkpoint_due(&lg->st, 3, 0, apr_time_now()));
+    add_record(lg, 4);
+    assert_true(pds_chain_checkpoint_due(&lg->st, 0, apr_time_from_sec(10),
+                                         apr_time_now() + apr_time_from_sec(11)));
+    assert_false(pds_chain_checkpoint_due(&lg->st, 0, apr_time_from_sec(10), apr_time_now()));
+    /* a verify-only key cannot sign */
+    {
+        char *line;
+        apr_size_t len;
+        pds_error_t err;
+
+        pds_error_clear(&err);
+        assert_int_not_equal(pds_chain_checkpoint(&line, &len, &lg->st, lg->key,
+                                                  public_of(lg->p), now, lg->p, &err),
+                             APR_SUCCESS);
+        assert_string_equal(err.code, "not-a-private-key");
+    }
+}
+
+/* --- keys and pseudonyms ------------------------------------------------------------ */
+
+static void test_keys(void **state)
+{
+    log_t *lg = *state;
+    pds_chain_key_t *key;
+    pds_error_t err;
+    char *hex;
+    static const char *const bad[] = {
+        "0011", KEY_A "0", KEY_A "zz", "g" KEY_A "f", KEY_A " trailing", "", NULL
+    };
+    int i;
+
+    for (i = 0; bad[i] != NULL; i++) {
+        pds_error_clear(&err);
+        assert_int_not_equal(pds_chain_key_from_hex(&key, lg->p, bad[i], strlen(bad[i]), &err),
+                             APR_SUCCESS);
+        assert_string_equal(err.code, "bad-audit-key");
+        assert_null(strstr(err.text, "0011"));      /* no key material in messages */
+    }
+    assert_int_equal(pds_chain_key_from_hex(&key, lg->p, KEY_A "\n", strlen(KEY_A) + 1, NULL),
+                     APR_SUCCESS);
+    assert_int_equal(pds_chain_key_generate(&hex, lg->p, NULL), APR_SUCCESS);
+    assert_int_equal(strlen(hex), 65);
+    assert_int_equal(pds_chain_key_from_hex(&key, lg->p, hex, strlen(hex), NULL), APR_SUCCESS);
+    pds_error_clear(&err);
+    assert_int_not_equal(pds_chain_key_load(&key, lg->p, "/nonexistent/key", &err),
+                         APR_SUCCESS);
+}
+
+static void test_pseudonym(void **state)
+{
+    log_t *lg = *state;
+    const char *a1 = pds_chain_pseudonym(lg->p, lg->key, "9434765919");
+    const char *a2 = pds_chain_pseudonym(lg->p, lg->key, "9434765919");
+    const char *b = pds_chain_pseudonym(lg->p, key_of(lg->p, KEY_B), "9434765919");
+    const char *other = pds_chain_pseudonym(lg->p, lg->key, "9434765920");
+    int i;
+
+    assert_string_equal(a1, a2);
+    assert_string_not_equal(a1, b);
+    assert_string_not_equal(a1, other);
+    assert_int_equal(strlen(a1), 35);
+    assert_true(strncmp(a1, "ps:", 3) == 0);
+    for (i = 3; i < 35; i++)
+        assert_non_null(strchr("0123456789abcdef", a1[i]));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_seal_format, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_intact_log_verifies, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_changed_value, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_whitespace_added, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_deleted_line, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_swapped_lines, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_duplicated_line, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_inserted_forgery, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_second_mac_member, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_prev_rewritten_without_the_key, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_last_line_after_checkpoint_needs_the_key, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_forged_checkpoint, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_rotation, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_recover, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_checkpoint_due, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_keys, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_pseudonym, setup, teardown),
+    };
+    int rc;
+
+    apr_initialize();
+    apr_pool_create(&root, NULL);
+    rc = cmocka_run_group_tests(tests, NULL, NULL);
+    apr_pool_destroy(root);
+    apr_terminate();
+    return rc;
+}
