@@ -31,6 +31,8 @@
 #define USE_VALID "expected two dates YYYY-MM-DD YYYY-MM-DD " \
                   "(UTC, both days included)"
 #define USE_VERSION "expected `Version <token>` (1 to 32 of " TOKEN_CHARS ")"
+#define USE_DISCLOSURE "expected `Disclosure shown`, `Disclosure restricted`, " \
+    "`Disclosure embargoed-until YYYY-MM-DD` or `Disclosure embargoed-for <days>`"
 #define USE_RESOURCE "expected `Resource <METHOD> <template>` with METHOD " \
                      "one of " METHODS ", e.g. " \
                      "`Resource GET /citizens/{subject}/record`"
@@ -63,6 +65,10 @@ struct pds_agreement_t {
     char until_text[11];
     apr_array_header_t *resources;  /* pds_resource_t */
     pds_fieldset_t *release;
+    int disclosure_set;
+    int disclosure;                 /* PDS_DISCLOSURE_* */
+    apr_time_t embargo_until;       /* PDS_DISCLOSURE_EMBARGO_UNTIL */
+    apr_interval_time_t embargo_for;/* PDS_DISCLOSURE_EMBARGO_FOR */
     int finished;
 };
 
@@ -703,6 +709,57 @@ static apr_status_t set_release(pds_agreement_t *a, const char *kw,
     return APR_SUCCESS;
 }
 
+/* Disclosure: what the person the data is about may see of it. */
+static apr_status_t set_disclosure(pds_agreement_t *a, const char *kw,
+                                   apr_array_header_t *toks, pds_error_t *err)
+{
+    char shown[64];
+    const char *mode;
+
+    if (a->disclosure_set)
+        return bad(err, kw, -1, "%s given twice; " USE_DISCLOSURE, kw);
+    if (toks->nelts < 1)
+        return bad(err, kw, -1, "%s: " USE_DISCLOSURE, kw);
+    mode = TOK(toks, 0)->text;
+    if ((strcasecmp(mode, "shown") == 0 || strcasecmp(mode, "restricted") == 0)
+        && toks->nelts == 1) {
+        a->disclosure = strcasecmp(mode, "shown") == 0 ? PDS_DISCLOSURE_SHOWN
+                                                        : PDS_DISCLOSURE_RESTRICTED;
+    }
+    else if (strcasecmp(mode, "embargoed-until") == 0 && toks->nelts == 2) {
+        if (!parse_date(TOK(toks, 1)->text, &a->embargo_until))
+            return bad(err, kw, TOK(toks, 1)->pos, "%s: %s is not a date; "
+                       USE_DISCLOSURE, kw,
+                       show(shown, sizeof(shown), TOK(toks, 1)->text));
+        a->disclosure = PDS_DISCLOSURE_EMBARGO_UNTIL;
+    }
+    else if (strcasecmp(mode, "embargoed-for") == 0 && toks->nelts == 2) {
+        const char *d = TOK(toks, 1)->text;
+        apr_size_t n = strlen(d);
+        int days = 0;
+
+        if (n > 0 && (d[n - 1] == 'd' || d[n - 1] == 'D'))
+            n--;
+        if (n == 0 || n > 5 || !is_digits(d, (int)n))
+            return bad(err, kw, TOK(toks, 1)->pos, "%s: %s is not a number of days "
+                       "(1 to 99999); " USE_DISCLOSURE, kw,
+                       show(shown, sizeof(shown), d));
+        for (; n > 0; d++, n--)
+            days = days * 10 + (*d - '0');
+        if (days < 1)
+            return bad(err, kw, TOK(toks, 1)->pos, "%s: an embargo lasts at least one "
+                       "day; " USE_DISCLOSURE, kw);
+        a->embargo_for = apr_time_from_sec((apr_int64_t)days * 86400);
+        a->disclosure = PDS_DISCLOSURE_EMBARGO_FOR;
+    }
+    else {
+        return bad(err, kw, TOK(toks, 0)->pos, "%s: %s; " USE_DISCLOSURE, kw,
+                   toks->nelts > 2 ? "too many words" : "unknown form");
+    }
+    a->disclosure_set = 1;
+    return APR_SUCCESS;
+}
+
 typedef apr_status_t (*setter_fn)(pds_agreement_t *a, const char *kw,
                                   apr_array_header_t *toks, pds_error_t *err);
 
@@ -717,6 +774,7 @@ static const struct {
     { "Version",    set_version },
     { "Resource",   set_resource },
     { "Release",    set_release },
+    { "Disclosure", set_disclosure },
     { NULL, NULL }
 };
 
@@ -847,6 +905,20 @@ apr_time_t pds_agreement_valid_from(const pds_agreement_t *a)
 apr_time_t pds_agreement_valid_until(const pds_agreement_t *a)
 {
     return a->valid_until;
+}
+
+apr_time_t pds_agreement_visible_from(const pds_agreement_t *a, apr_time_t disclosed)
+{
+    switch (a->disclosure) {
+    case PDS_DISCLOSURE_RESTRICTED:
+        return PDS_NEVER_VISIBLE;
+    case PDS_DISCLOSURE_EMBARGO_UNTIL:
+        return a->embargo_until > disclosed ? a->embargo_until : disclosed;
+    case PDS_DISCLOSURE_EMBARGO_FOR:
+        return disclosed + a->embargo_for;
+    default:
+        return disclosed;
+    }
 }
 
 const pds_fieldset_t *pds_agreement_release(const pds_agreement_t *a)

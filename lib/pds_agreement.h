@@ -16,6 +16,9 @@
  *   Version     <token>                      at most once; default "1"
  *   Resource    <METHOD> <template>          at least once; may repeat
  *   Release     <field path> [<path> ...]    may repeat; needed for GET
+ *   Disclosure  shown | restricted | embargoed-until <YYYY-MM-DD> |
+ *               embargoed-for <days>         at most once; default shown:
+ *                                            what the person may see of it
  *
  * A resource template is an absolute path whose segments are literals or
  * exactly "{subject}", at most once: "/citizens/{subject}/record". Methods are
@@ -65,6 +68,19 @@ apr_time_t pds_agreement_valid_from(const pds_agreement_t *a);
 apr_time_t pds_agreement_valid_until(const pds_agreement_t *a);  /* inclusive */
 const pds_fieldset_t *pds_agreement_release(const pds_agreement_t *a);
 int pds_agreement_resource_count(const pds_agreement_t *a);
+/* What the person the data is about may see of a disclosure (Disclosure). */
+enum {
+    PDS_DISCLOSURE_SHOWN = 0,
+    PDS_DISCLOSURE_RESTRICTED,       /* never shown to the person */
+    PDS_DISCLOSURE_EMBARGO_UNTIL,    /* shown from a date */
+    PDS_DISCLOSURE_EMBARGO_FOR       /* shown a period after the disclosure */
+};
+#define PDS_NEVER_VISIBLE APR_INT64_MAX
+
+/* When a disclosure made at `disclosed` under a becomes visible to the person
+ * (PDS_NEVER_VISIBLE for a restricted agreement). */
+apr_time_t pds_agreement_visible_from(const pds_agreement_t *a, apr_time_t disclosed);
+
 /* "GET /citizens/{subject}/record", as configured. */
 const char *pds_agreement_resource(const pds_agreement_t *a, int index);
 

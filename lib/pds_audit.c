@@ -155,7 +155,10 @@ static apr_status_t record_object(json_t **pobj, const pds_audit_record_t *rec,
         && put(obj, "decision", json_string(rec->decision))
         && put(obj, "reason", audit_string(rec->reason, p))
         && put(obj, "status", json_integer(rec->status))
-        && put(obj, "fields", audit_fields(rec->fields, p));
+        && put(obj, "fields", audit_fields(rec->fields, p))
+        && put(obj, "visible_from", rec->visible_from == 0 ? json_null()
+               : rec->visible_from == PDS_AUDIT_NEVER ? json_string("never")
+               : audit_string(audit_time(rec->visible_from, p), p));
     if (!ok) {
         json_decref(obj);
         goto nomem;

@@ -31,7 +31,12 @@ typedef struct pds_audit_record_t {
     const char *reason;            /* NULL on allow */
     int status;                    /* HTTP status sent to the client */
     const apr_array_header_t *fields; /* const char *: names released; may be NULL */
+    apr_time_t visible_from;       /* when the person may see this disclosure:
+                                      0 not a disclosure (null), PDS_AUDIT_NEVER
+                                      restricted ("never"), else the time */
 } pds_audit_record_t;
+
+#define PDS_AUDIT_NEVER APR_INT64_MAX
 
 /* Formats rec as one compact JSON object followed by "\n" into pool memory.
  * Keys appear in a fixed order (see docs/audit.md); NULL strings become

@@ -14,6 +14,7 @@ static const pds_reason_t reasons[] = {
     { "unknown-caller",          401, "Caller not identified" },
     { "invalid-token",           401, "Bearer token not accepted" },
     { "identity-conflict",       401, "Certificate and token name different organisations" },
+    { "person-not-identified",   401, "Person not signed in" },
     /* what is asked */
     { "bad-path",                400, "Request path not accepted" },
     { "bad-subject",             400, "Subject identifier not accepted" },

@@ -44,6 +44,7 @@ static int pds_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptem
 static void pds_child_init(apr_pool_t *pchild, server_rec *s)
 {
     pds_identity_child_init(pchild);
+    pds_disclosures_child_init(pchild);
     pds_audit_child_init(pchild, s);
 }
 
@@ -67,6 +68,8 @@ static void pds_register_hooks(apr_pool_t *p)
     ap_hook_access_checker(pds_access_checker, after_ssl, NULL, APR_HOOK_MIDDLE);
     /* Error pages (mod_proxy's 502/503/504) still go through our filter. */
     ap_hook_insert_error_filter(pds_insert_error_filter, NULL, NULL, APR_HOOK_MIDDLE);
+    /* The person's view of their disclosures (SetHandler pds-disclosures). */
+    ap_hook_handler(pds_disclosures_handler, NULL, NULL, APR_HOOK_MIDDLE);
     /* log_transaction: a last-resort audit record for a decision without one. */
     ap_hook_log_transaction(pds_audit_log_transaction, NULL, NULL, APR_HOOK_FIRST);
 

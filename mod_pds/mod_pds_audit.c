@@ -418,6 +418,8 @@ apr_status_t pds_audit_decision(request_rec *r, pds_request_t *rq,
     rec.reason = reason;
     rec.status = status;
     rec.fields = fields;
+    if (a != NULL && strcmp(decision, "allow") == 0)
+        rec.visible_from = pds_agreement_visible_from(a, r->request_time);
 
     rv = pds_audit_record_json(&record, &rec, r->pool, &err);
     if (rv != APR_SUCCESS)
@@ -456,6 +458,13 @@ failed:
         return APR_SUCCESS;
     }
     return rv;
+}
+
+apr_file_t *pds_audit_file(server_rec *s)
+{
+    pds_server_conf_t *sc = pds_server_conf(s);
+
+    return sc->audit != NULL ? sc->audit->file : NULL;
 }
 
 /* log_transaction: a decision that reached no record (the response filter

@@ -128,6 +128,9 @@ typedef struct pds_request_t {
 
 pds_request_t *pds_request_get(const request_rec *r);
 
+/* mod_unique_id's id when it is loaded; otherwise 128 random bits. */
+const char *pds_make_request_id(request_rec *r);
+
 /* Identifies the caller. Returns the organisation's name, or NULL with
  * *reason ("unknown-caller", "invalid-token", "identity-conflict") and a
  * *detail for the client. */
@@ -153,6 +156,11 @@ void pds_scrub_response_headers(request_rec *r);
 apr_status_t pds_response_filter(ap_filter_t *f, apr_bucket_brigade *bb);
 void pds_insert_error_filter(request_rec *r);
 
+/* --- a person's view --------------------------------------------------------- */
+
+void pds_disclosures_child_init(apr_pool_t *pchild);
+int pds_disclosures_handler(request_rec *r);
+
 /* --- audit ---------------------------------------------------------------- */
 
 void pds_audit_pre_config(apr_pool_t *pconf);
@@ -165,6 +173,10 @@ void pds_audit_child_init(apr_pool_t *pchild, server_rec *s);
 apr_status_t pds_audit_decision(request_rec *r, pds_request_t *rq,
                                 const char *decision, const char *reason,
                                 int status, const apr_array_header_t *fields);
+
+/* This process's handle on the server's audit log (NULL if none): opened by
+ * the parent, readable even where the path is not. */
+apr_file_t *pds_audit_file(server_rec *s);
 
 /* The last chance for a decision that reached no audit record (log_transaction). */
 int pds_audit_log_transaction(request_rec *r);

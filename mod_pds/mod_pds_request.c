@@ -22,7 +22,7 @@ pds_request_t *pds_request_get(const request_rec *r)
 
 /* mod_unique_id's id when it is loaded (it is what the access log shows);
  * otherwise 128 random bits. */
-static const char *make_request_id(request_rec *r)
+const char *pds_make_request_id(request_rec *r)
 {
     const char *unique = apr_table_get(r->subprocess_env, "UNIQUE_ID");
     unsigned char raw[16];
@@ -74,7 +74,10 @@ const char *pds_problem_prepare(request_rec *r, pds_request_t *rq,
     r->status_line = NULL;          /* never a back end's reason phrase */
     ap_set_content_type(r, "application/problem+json");
     apr_table_setn(r->headers_out, "Cache-Control", "no-store");
-    if (r->status == HTTP_UNAUTHORIZED)
+    /* The Bearer challenge is for organisations; a person's sign-in is the
+     * authentication module's to ask for. */
+    if (r->status == HTTP_UNAUTHORIZED && rq != NULL && rq->organisation == NULL
+        && strcmp(reason, "person-not-identified") != 0)
         apr_table_setn(r->err_headers_out, "WWW-Authenticate", "Bearer realm=\"pds\"");
     if (r->status == HTTP_METHOD_NOT_ALLOWED)
         apr_table_setn(r->err_headers_out, "Allow", "GET");
@@ -249,7 +252,7 @@ int pds_access_checker(request_rec *r)
     sc = pds_server_conf(r->server);
 
     rq = apr_pcalloc(r->pool, sizeof(*rq));
-    rq->request_id = make_request_id(r);
+    rq->request_id = pds_make_request_id(r);
     ap_set_module_config(r->request_config, &pds_module, rq);
     apr_table_setn(r->err_headers_out, "PDS-Request-Id", rq->request_id);
 

@@ -345,6 +345,60 @@ static void test_valid_bad(void **state)
     assert_true(pds_agreement_valid_from(a) == SEC(T_2026_01_01));
 }
 
+static void test_disclosure(void **state)
+{
+    apr_pool_t *p = *state;
+    apr_time_t at = apr_time_from_sec(1790000000);      /* 2026-09-21 */
+    apr_time_t day = apr_time_from_sec(86400);
+    apr_time_t jan2027;
+    pds_agreement_t *a = fresh(p);
+    pds_error_t *err;
+    pds_error_t e2;
+    apr_time_exp_t tm;
+
+    /* shown by default: visible at once */
+    assert_true(pds_agreement_visible_from(a, at) == at);
+    set_ok(a, "Disclosure", "restricted");
+    assert_true(pds_agreement_visible_from(a, at) == PDS_NEVER_VISIBLE);
+    pds_error_clear(&e2);
+    assert_int_equal(pds_agreement_set(a, "Disclosure", "shown", &e2), APR_EINVAL);
+    assert_contains(e2.text, "given twice");
+
+    a = fresh(p);
+    set_ok(a, "disclosure", "embargoed-for 30d");
+    assert_true(pds_agreement_visible_from(a, at) == at + 30 * day);
+    a = fresh(p);
+    set_ok(a, "Disclosure", "embargoed-for 7");
+    assert_true(pds_agreement_visible_from(a, at) == at + 7 * day);
+
+    a = fresh(p);
+    set_ok(a, "Disclosure", "embargoed-until 2027-01-01");
+    memset(&tm, 0, sizeof(tm));
+    tm.tm_year = 127;
+    tm.tm_mday = 1;
+    assert_int_equal(apr_time_exp_gmt_get(&jan2027, &tm), APR_SUCCESS);
+    assert_true(pds_agreement_visible_from(a, at) == jan2027);
+    /* a disclosure after the embargo date is visible at once */
+    assert_true(pds_agreement_visible_from(a, jan2027 + day) == jan2027 + day);
+
+    a = fresh(p);
+    set_ok(a, "Disclosure", "shown");
+    assert_true(pds_agreement_visible_from(a, at) == at);
+
+    err = set_fails(p, "Disclosure", "");
+    assert_contains(err->text, "embargoed-for <days>");
+    err = set_fails(p, "Disclosure", "hidden");
+    assert_contains(err->text, "unknown form");
+    err = set_fails(p, "Disclosure", "embargoed-until 2027-02-30");
+    assert_contains(err->text, "is not a date");
+    err = set_fails(p, "Disclosure", "embargoed-for 0");
+    assert_contains(err->text, "at least one day");
+    err = set_fails(p, "Disclosure", "embargoed-for 3w");
+    assert_contains(err->text, "not a number of days");
+    err = set_fails(p, "Disclosure", "restricted now");
+    assert_contains(err->text, "unknown form");
+}
+
 static void test_version(void **state)
 {
     apr_pool_t *p = *state;
@@ -1079,6 +1133,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_valid_good, setup, teardown),
         cmocka_unit_test_setup_teardown(test_valid_bad, setup, teardown),
         cmocka_unit_test_setup_teardown(test_version, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_disclosure, setup, teardown),
         cmocka_unit_test_setup_teardown(test_resource_good, setup, teardown),
         cmocka_unit_test_setup_teardown(test_resource_bad, setup, teardown),
         cmocka_unit_test_setup_teardown(test_release, setup, teardown),

@@ -63,6 +63,7 @@ static pds_audit_record_t golden_record(apr_pool_t *p)
     rec.reason = NULL;
     rec.status = 200;
     rec.fields = fields;
+    rec.visible_from = T_GOLDEN;
     return rec;
 }
 
@@ -73,7 +74,8 @@ static pds_audit_record_t golden_record(apr_pool_t *p)
     "\"purpose\":\"direct-care\",\"legal_basis\":\"public-task\"," \
     "\"subject\":\"C123\",\"method\":\"GET\"," \
     "\"path\":\"/citizens/C123/record\",\"decision\":\"allow\"," \
-    "\"reason\":null,\"status\":200,\"fields\":[\"name.given\",\"dob\"]}\n"
+    "\"reason\":null,\"status\":200,\"fields\":[\"name.given\",\"dob\"]," \
+    "\"visible_from\":\"2026-11-22T13:40:01.123456Z\"}\n"
 
 static const char *format(apr_pool_t *p, const pds_audit_record_t *rec)
 {
@@ -127,13 +129,17 @@ static void test_format_nulls(void **state)
         "\"agreement_version\":null,\"purpose\":null,\"legal_basis\":null,"
         "\"subject\":null,\"method\":null,\"path\":null,"
         "\"decision\":\"deny\",\"reason\":null,\"status\":401,"
-        "\"fields\":[]}\n");
+        "\"fields\":[],\"visible_from\":null}\n");
 
     /* an empty array is still an array; a deny carries its reason */
     rec.fields = apr_array_make(p, 1, sizeof(const char *));
     rec.reason = "unknown-caller";
     assert_contains(format(p, &rec), "\"reason\":\"unknown-caller\","
-                                     "\"status\":401,\"fields\":[]}\n");
+                                     "\"status\":401,\"fields\":[],"
+                                     "\"visible_from\":null}\n");
+    /* a restricted disclosure is never shown to the person */
+    rec.visible_from = PDS_AUDIT_NEVER;
+    assert_contains(format(p, &rec), "\"visible_from\":\"never\"}\n");
 }
 
 static void test_format_escaping(void **state)
@@ -201,7 +207,7 @@ static void test_reason_table(void **state)
         { "identity-conflict", 401 }, { "bad-path", 400 },
         { "bad-subject", 400 }, { "query-not-allowed", 400 },
         { "method-override", 400 }, { "method-not-allowed", 405 },
-        { "unexpected-body", 400 },
+        { "unexpected-body", 400 }, { "person-not-identified", 401 },
         { "purpose-missing", 400 }, { "no-agreement", 403 },
         { "purpose-mismatch", 403 }, { "agreement-expired", 403 },
         { "agreement-not-yet-valid", 403 }, { "backend-error", 502 },

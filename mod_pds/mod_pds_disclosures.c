@@ -1,0 +1,308 @@
+/* mod_pds_disclosures.c: a person's view of who received their data.
+ *
+ *   <Location /my/disclosures>
+ *       AuthType Basic ... Require valid-user     (or mod_auth_openidc, ...)
+ *       SetHandler pds-disclosures
+ *   </Location>
+ *
+ * The person is whoever httpd authenticated (r->user is their subject
+ * identifier). The answer comes from the audit log itself, through an index
+ * each child process keeps in memory and feeds incrementally: every call
+ * reads only the lines written since the last one, so a disclosure shows up
+ * seconds after it happened and no call scans the whole log. Disclosures an
+ * agreement marks restricted are never shown; embargoed ones only from their
+ * date (the record's "visible_from").
+ */
+#include "httpd.h"
+#include "http_config.h"
+#include "http_core.h"
+#include "http_log.h"
+#include "http_protocol.h"
+#include "http_request.h"
+#include "apr_hash.h"
+#include "apr_strings.h"
+#include "apr_thread_mutex.h"
+
+#include <errno.h>
+#include <unistd.h>
+
+#include "mod_pds_private.h"
+
+#define DISCLOSURES_HANDLER "pds-disclosures"
+#define READ_CHUNK 65536
+
+typedef struct disclosure_t {
+    const char *time;               /* RFC 3339, as recorded */
+    apr_time_t visible_from;        /* PDS_AUDIT_NEVER: restricted */
+    json_t *entry;                  /* what the person is shown */
+} disclosure_t;
+
+typedef struct person_index_t {
+    apr_pool_t *pool;
+    apr_thread_mutex_t *lock;
+    const char *path;
+    apr_file_t *file;               /* the file being followed (may be renamed) */
+    apr_off_t offset;               /* bytes of it already indexed */
+    char *partial;                  /* a line not yet complete at the last read */
+    apr_size_t partial_len;
+    apr_hash_t *by_subject;         /* subject as logged -> apr_array of disclosure_t */
+} person_index_t;
+
+static apr_hash_t *indexes;         /* per child: path -> person_index_t */
+static apr_pool_t *index_pool;
+
+void pds_disclosures_child_init(apr_pool_t *pchild)
+{
+    index_pool = pchild;
+    indexes = apr_hash_make(pchild);
+}
+
+static apr_status_t release_json(void *data)
+{
+    json_decref(data);
+    return APR_SUCCESS;
+}
+
+static apr_time_t parse_time(const char *s)
+{
+    apr_time_exp_t tm;
+    apr_time_t t;
+    int usec = 0;
+
+    if (s == NULL)
+        return 0;
+    if (strcmp(s, "never") == 0)
+        return PDS_AUDIT_NEVER;
+    memset(&tm, 0, sizeof(tm));
+    if (sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d.%6dZ", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
+               &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &usec) < 6)
+        return 0;
+    tm.tm_year -= 1900;
+    tm.tm_mon -= 1;
+    tm.tm_usec = usec;
+    return apr_time_exp_gmt_get(&t, &tm) == APR_SUCCESS ? t : 0;
+}
+
+/* One complete line of the log: remember it if it is a disclosure. */
+static void index_line(person_index_t *ix, const char *line, apr_size_t len)
+{
+    json_t *rec = json_loadb(line, len, 0, NULL), *entry;
+    const char *subject, *decision;
+    apr_array_header_t *list;
+    disclosure_t *d;
+    json_t *visible;
+
+    if (!json_is_object(rec))
+        goto done;
+    decision = json_string_value(json_object_get(rec, "decision"));
+    subject = json_string_value(json_object_get(rec, "subject"));
+    if (json_object_get(rec, "type") != NULL || decision == NULL
+        || strcmp(decision, "allow") != 0 || subject == NULL)
+        goto done;
+    entry = json_pack("{s:O?,s:O?,s:O?,s:O?,s:O?,s:O?,s:O?}",
+                      "time", json_object_get(rec, "time"),
+                      "organisation", json_object_get(rec, "organisation"),
+                      "agreement", json_object_get(rec, "agreement"),
+                      "agreement_version", json_object_get(rec, "agreement_version"),
+                      "purpose", json_object_get(rec, "purpose"),
+                      "legal_basis", json_object_get(rec, "legal_basis"),
+                      "fields", json_object_get(rec, "fields"));
+    if (entry == NULL)
+        goto done;
+    apr_pool_cleanup_register(ix->pool, entry, release_json, apr_pool_cleanup_null);
+    list = apr_hash_get(ix->by_subject, subject, APR_HASH_KEY_STRING);
+    if (list == NULL) {
+        list = apr_array_make(ix->pool, 4, sizeof(disclosure_t));
+        apr_hash_set(ix->by_subject, apr_pstrdup(ix->pool, subject), APR_HASH_KEY_STRING,
+                     list);
+    }
+    d = apr_array_push(list);
+    d->time = apr_pstrdup(ix->pool, json_string_value(json_object_get(rec, "time")));
+    visible = json_object_get(rec, "visible_from");
+    /* Records written before visible_from existed were all shown. */
+    d->visible_from = json_is_string(visible) ? parse_time(json_string_value(visible)) : 0;
+    d->entry = entry;
+done:
+    json_decref(rec);
+}
+
+/* Reads what was appended since the last call; lines are indexed only once
+ * complete. pread: a descriptor inherited from the parent shares its file
+ * offset with every process, so nothing here may move it. */
+static apr_status_t read_new_lines(person_index_t *ix, apr_pool_t *scratch)
+{
+    char *buf = apr_palloc(scratch, READ_CHUNK);
+    apr_os_file_t fd;
+
+    if (apr_os_file_get(&fd, ix->file) != APR_SUCCESS)
+        return APR_EBADF;
+    for (;;) {
+        ssize_t got = pread(fd, buf, READ_CHUNK, ix->offset);
+        apr_size_t n, start = 0, i;
+
+        if (got < 0)
+            return errno == EINTR ? APR_SUCCESS : APR_FROM_OS_ERROR(errno);
+        if (got == 0)
+            return APR_SUCCESS;
+        n = (apr_size_t)got;
+        ix->offset += n;
+        for (i = 0; i < n; i++) {
+            if (buf[i] != '\n')
+                continue;
+            if (ix->partial_len > 0) {
+                char *whole = apr_palloc(scratch, ix->partial_len + i - start);
+                memcpy(whole, ix->partial, ix->partial_len);
+                memcpy(whole + ix->partial_len, buf + start, i - start);
+                index_line(ix, whole, ix->partial_len + i - start);
+                ix->partial_len = 0;
+            }
+            else {
+                index_line(ix, buf + start, i - start);
+            }
+            start = i + 1;
+        }
+        if (start < n) {            /* keep the incomplete tail for next time */
+            char *grown = apr_palloc(ix->pool, ix->partial_len + n - start);
+            if (ix->partial_len > 0)
+                memcpy(grown, ix->partial, ix->partial_len);
+            memcpy(grown + ix->partial_len, buf + start, n - start);
+            ix->partial = grown;
+            ix->partial_len += n - start;
+        }
+    }
+}
+
+/* Follows the file the path names: the rest of a file renamed away by a
+ * rotation is read before the new file is started. Where httpd's User cannot
+ * open the path (a log directory only root may enter), the descriptor the
+ * parent opened is read instead: the current file only. */
+static apr_status_t catch_up(person_index_t *ix, apr_file_t *inherited, apr_pool_t *scratch)
+{
+    apr_finfo_t by_path, by_handle;
+    apr_file_t *fresh;
+    apr_status_t rv;
+
+    if (ix->file != NULL && (rv = read_new_lines(ix, scratch)) != APR_SUCCESS)
+        return rv;
+    if (apr_stat(&by_path, ix->path, APR_FINFO_IDENT, scratch) != APR_SUCCESS)
+        by_path.inode = 0;
+    if (ix->file != NULL
+        && apr_file_info_get(&by_handle, APR_FINFO_IDENT, ix->file) == APR_SUCCESS
+        && (by_path.inode == 0
+            || (by_handle.inode == by_path.inode && by_handle.device == by_path.device)))
+        return APR_SUCCESS;
+    rv = apr_file_open(&fresh, ix->path, APR_FOPEN_READ, 0, ix->pool);
+    if (rv != APR_SUCCESS) {
+        if (ix->file != NULL || inherited == NULL)
+            return ix->file != NULL ? APR_SUCCESS : rv;
+        fresh = inherited;
+    }
+    if (ix->file != NULL && ix->file != inherited)
+        apr_file_close(ix->file);
+    ix->file = fresh;
+    ix->offset = 0;
+    ix->partial_len = 0;
+    return read_new_lines(ix, scratch);
+}
+
+static person_index_t *index_for(const char *path)
+{
+    person_index_t *ix = apr_hash_get(indexes, path, APR_HASH_KEY_STRING);
+
+    if (ix != NULL)
+        return ix;
+    ix = apr_pcalloc(index_pool, sizeof(*ix));
+    if (apr_pool_create(&ix->pool, index_pool) != APR_SUCCESS)
+        return NULL;
+#if APR_HAS_THREADS
+    if (apr_thread_mutex_create(&ix->lock, APR_THREAD_MUTEX_DEFAULT, ix->pool) != APR_SUCCESS)
+        return NULL;
+#endif
+    ix->path = apr_pstrdup(ix->pool, path);
+    ix->by_subject = apr_hash_make(ix->pool);
+    apr_hash_set(indexes, ix->path, APR_HASH_KEY_STRING, ix);
+    return ix;
+}
+
+static int send_json(request_rec *r, int status, json_t *doc)
+{
+    char *text = json_dumps(doc, JSON_COMPACT | JSON_ENSURE_ASCII);
+    apr_size_t len;
+
+    json_decref(doc);
+    if (text == NULL)
+        return HTTP_INTERNAL_SERVER_ERROR;
+    len = strlen(text);
+    r->status = status;
+    ap_set_content_type(r, "application/json");
+    apr_table_setn(r->headers_out, "Cache-Control", "no-store");
+    ap_set_content_length(r, len);
+    if (!r->header_only)
+        ap_rwrite(text, (int)len, r);
+    free(text);
+    return OK;
+}
+
+static int send_problem(request_rec *r, const char *reason, const char *detail)
+{
+    pds_request_t *rq = apr_pcalloc(r->pool, sizeof(*rq));
+    apr_size_t len;
+    const char *body;
+
+    rq->request_id = pds_make_request_id(r);
+    body = pds_problem_prepare(r, rq, reason, detail, &len);
+
+    ap_rwrite(body, (int)len, r);
+    return OK;
+}
+
+int pds_disclosures_handler(request_rec *r);
+int pds_disclosures_handler(request_rec *r)
+{
+    pds_server_conf_t *sc;
+    person_index_t *ix;
+    const char *logged_as;
+    apr_array_header_t *list;
+    apr_time_t now = apr_time_now();
+    json_t *out;
+    apr_status_t rv;
+    int i;
+
+    if (r->handler == NULL || strcmp(r->handler, DISCLOSURES_HANDLER) != 0)
+        return DECLINED;
+    if (r->method_number != M_GET)
+        return send_problem(r, "method-not-allowed", "use GET");
+    if (r->user == NULL || pds_subject_check(r->user, NULL) != APR_SUCCESS)
+        return send_problem(r, "person-not-identified", "sign in first: this page shows "
+                            "the disclosures about the person httpd authenticated");
+    sc = pds_server_conf(r->server);
+    if (sc->audit_log_path == NULL || indexes == NULL
+        || (ix = index_for(sc->audit_log_path)) == NULL)
+        return send_problem(r, "audit-unavailable", "no audit log to read");
+
+    /* How the log names this person: clear, or the pseudonym. */
+    logged_as = pds_conf_audit_pseudonymous(sc)
+        ? pds_chain_pseudonym(r->pool, sc->audit_pseudonym_key, r->user) : r->user;
+
+    out = json_array();
+    if (ix->lock)
+        apr_thread_mutex_lock(ix->lock);
+    rv = catch_up(ix, pds_audit_file(r->server), r->pool);
+    list = apr_hash_get(ix->by_subject, logged_as, APR_HASH_KEY_STRING);
+    for (i = 0; list != NULL && i < list->nelts; i++) {
+        const disclosure_t *d = &APR_ARRAY_IDX(list, i, disclosure_t);
+        if (d->visible_from != PDS_AUDIT_NEVER && d->visible_from <= now)
+            json_array_append(out, d->entry);
+    }
+    if (ix->lock)
+        apr_thread_mutex_unlock(ix->lock);
+    if (rv != APR_SUCCESS) {
+        json_decref(out);
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r, "PDS00060: cannot read the audit log "
+                      "%s for a person's disclosures", sc->audit_log_path);
+        return send_problem(r, "audit-unavailable", "the record of disclosures cannot be "
+                            "read just now");
+    }
+    return send_json(r, HTTP_OK, json_pack("{s:s,s:o}", "subject", r->user,
+                                           "disclosures", out));
+}
