@@ -339,9 +339,8 @@ make_audit_keys() {
         cd "$run/keys" || exit 1
         [ -s audit.key ] || openssl rand -hex 32 > audit.key || exit 1
         if [ ! -s audit-signing.pem ]; then
-            quiet_openssl genpkey -algorithm ED25519 -out audit-signing.pem || exit 1
-            quiet_openssl pkey -in audit-signing.pem -pubout -out audit-signing.pub.pem \
-                || exit 1
+            openssl genpkey -algorithm ED25519 -out audit-signing.pem || exit 1
+            openssl pkey -in audit-signing.pem -pubout -out audit-signing.pub.pem || exit 1
             chmod 644 audit-signing.pub.pem
         fi
     ) || die "creating the audit keys with openssl failed (message above)"
@@ -388,6 +387,18 @@ EOF
 resident_count=$(say "$facts" | sed -n 1p)
 resident=$(say "$facts" | sed -n 2p)
 other_resident=$(say "$facts" | sed -n 3p)
+
+# The resident signs in to see who received their data (user name: their id).
+resident_password=demo-$resident
+htpasswd -cbB "$run/keys/residents.htpasswd" "$resident" "$resident_password" >/dev/null 2>&1 \
+    || die "creating demo-run/keys/residents.htpasswd with htpasswd failed"
+chmod 644 "$run/keys/residents.htpasswd"
+chmod 755 "$run/keys"
+
+# pds-audit, built next to the module.
+audit_tool=${PDS_DEMO_AUDIT_TOOL:-$(cd "$(dirname "$module")/../../tools" 2>/dev/null && pwd)/pds-audit}
+audit_tool=${audit_tool#"$top"/}
+[ -x "$audit_tool" ] || [ -x "$top/$audit_tool" ] || die "pds-audit is missing ($audit_tool); build with tools/build.sh"
 withheld=$(say "$facts" | sed -n 4p)
 
 # --- configuration ------------------------------------------------------------
@@ -405,7 +416,7 @@ fi
 # httpd's modules the demo needs; Debian's apache2 has some built in.
 load_modules() {
     for m in mpm_event authz_core authn_core mime log_config unixd ssl socache_shmcb \
-             proxy proxy_http headers; do
+             proxy proxy_http headers auth_basic authn_file authz_user; do
         printf '<IfModule !%s_module>\n    LoadModule %s_module %s/mod_%s.so\n</IfModule>\n' \
             "$m" "$m" "$module_dir" "$m"
     done
@@ -414,10 +425,6 @@ load_modules() {
 # The gateway's enforced location, the same in both virtual hosts.
 gateway_location() {
     cat <<EOF
-    # Encoded slashes reach mod_pds (which refuses them with "bad-path" and
-    # an audit record) instead of httpd's own bare 404.
-    AllowEncodedSlashes NoDecode
-
     <Location /citizens/>
         PDSGateway on
         ProxyPass http://127.0.0.1:$backend_port/api/citizens/
@@ -537,6 +544,17 @@ SSLProtocol -all +TLSv1.2 +TLSv1.3
     SSLVerifyClient optional
     SSLVerifyDepth 2
 $(gateway_location)
+
+    # Residents sign in (here with a password; mod_auth_openidc in real
+    # life) and see who received their data: the user name is their id.
+    <Location /my/disclosures>
+        AuthType Basic
+        AuthName "Residents"
+        AuthBasicProvider file
+        AuthUserFile keys/residents.htpasswd
+        Require valid-user
+        SetHandler pds-disclosures
+    </Location>
 </VirtualHost>
 
 # Token callers behind a TLS-terminating proxy (no client certificates here).
@@ -822,9 +840,12 @@ except OSError as e:
 records = []
 for n, l in enumerate(lines, 1):
     try:
-        records.append(json.loads(l))
+        rec = json.loads(l)
     except ValueError:
         problems.append("audit line %d is not JSON" % n)
+        continue
+    if "type" not in rec:      # checkpoints and file starts are not decisions
+        records.append(rec)
 by_id = {r.get("request_id"): r for r in records if isinstance(r, dict)}
 keys = ["time", "request_id", "client_ip", "organisation", "agreement", "purpose",
         "subject", "method", "path", "decision", "reason", "status", "fields"]
@@ -921,6 +942,52 @@ seen_after=$(grep -c . "$run/logs/backend-access.log" 2>/dev/null || true)
 if [ "${seen_after:-0}" != "${seen:-0}" ]; then
     say "   !! those requests reached the back end"
     failures="$failures invisible"
+fi
+
+say ""
+say "10. A security officer checks that nobody has altered the audit log: every line"
+say "    is chained to the one before and sealed with the gateway's secret key, and"
+say "    signed checkpoints let anyone holding the public key check it too."
+say ""
+verify_cmd="$audit_tool verify --key demo-run/keys/audit.key --public-key demo-run/keys/audit-signing.pub.pem demo-run/audit.jsonl"
+report_cmd="$audit_tool report demo-run/audit.jsonl"
+say "    \$ $verify_cmd"
+set +e
+( cd "$top" && eval "$verify_cmd" ) 2>&1 | sed 's/^/    /'
+verify_rc=$(cd "$top" && eval "$verify_cmd" >/dev/null 2>&1; echo $?)
+say ""
+say "    \$ $report_cmd"
+( cd "$top" && eval "$report_cmd" ) 2>&1 | sed 's/^/    /'
+set -e
+if [ "$verify_rc" = 0 ]; then
+    [ "$mode" != check ] || say "    ok: the audit chain verifies"
+else
+    say "    !! pds-audit verify did not report an intact log"
+    failures="$failures verify"
+fi
+
+say ""
+say "11. Resident $resident signs in and sees who received their data, and why:"
+say ""
+person_cmd="$tls -u $resident:$resident_password $gw/my/disclosures"
+say "    \$ $person_cmd"
+set +e
+( cd "$top" && eval "$person_cmd" ) >"$story/person.json" 2>"$story/person.err"
+set -e
+/usr/bin/python3 -m json.tool "$story/person.json" 2>/dev/null | sed 's/^/    /' \
+    || sed 's/^/    /' "$story/person.json" "$story/person.err"
+if /usr/bin/python3 - "$story/person.json" "$resident" <<'EOF'
+import json, sys
+doc = json.load(open(sys.argv[1]))
+ok = doc.get("subject") == sys.argv[2] and any(
+    d.get("organisation") == "health-board" for d in doc.get("disclosures", []))
+sys.exit(0 if ok else 1)
+EOF
+then
+    [ "$mode" != check ] || say "    ok: the resident sees the health board's access"
+else
+    say "    !! the resident's view does not show the health board's access"
+    failures="$failures person"
 fi
 
 # The error log should hold nothing worse than notices.

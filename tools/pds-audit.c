@@ -780,7 +780,7 @@ static int print_totals(totals_t *t, const char *format)
              "</th><th>organisation</th><th>allowed</th><th>refused</th><th>refused by "
              "reason</th></tr>");
     else
-        printf("%-34s %-22s %8s %8s  %s\n", "AGREEMENT", "ORGANISATION", "ALLOWED",
+        printf("%-40s %-22s %8s %8s  %s\n", "AGREEMENT", "ORGANISATION", "ALLOWED",
                "REFUSED", "REFUSED BY REASON");
     for (i = 0; i < t->pairs->nelts; i++) {
         pair_total_t *pt = APR_ARRAY_IDX(t->pairs, i, pair_total_t *);
@@ -803,7 +803,7 @@ static int print_totals(totals_t *t, const char *format)
             puts("</td></tr>");
         }
         else {
-            printf("%-34s %-22s %8ld %8ld  %s\n", pt->agreement, pt->organisation,
+            printf("%-40s %-22s %8ld %8ld  %s\n", pt->agreement, pt->organisation,
                    pt->allowed, pt->refused, reasons);
         }
     }
