@@ -28,7 +28,9 @@
 #   BENCH_KEY_TYPE      the token's key: ec (ES256, default), rsa (RS256), ed25519 (EdDSA)
 #   BENCH_LUA_SCOPE     LuaScope for the lua filter (once; see docs/performance.md:
 #                       thread, server and conn crash mod_lua's filters under load)
-#   BENCH_AUDIT         on (default); "off" is not possible in this version
+#   BENCH_AUDIT         on (default); "off" is not possible: every decision is audited
+#   BENCH_AUDIT_SYNC    on (default) or off: PDSAuditSync, fdatasync of each record
+#                       before release (the audit chain and checkpoints are always on)
 #   BENCH_PORT          gateway port (18980); BENCH_BACKEND_PORT back end (18981)
 #   BENCH_MODULE        use this mod_pds.so as it is (no build)
 #   PDS_BUILD_DIR       where tools/build.sh builds otherwise (./build)
@@ -60,6 +62,7 @@ done
 for c in $configs; do
     case "$c" in plain|pds|lua) ;; *) die "BENCH_CONFIGS: unknown configuration '$c' (plain, pds, lua)" ;; esac
 done
+case "${BENCH_AUDIT_SYNC:-on}" in on|off) ;; *) die "BENCH_AUDIT_SYNC is on or off" ;; esac
 case "$audit" in
     on) ;;
     off) note "BENCH_AUDIT=off: not possible in this version (mod_pds requires PDSAuditLog" \
@@ -132,7 +135,7 @@ say "released: $release_fields"
 case "$key_type" in ec) alg=ES256 ;; rsa) alg="RS256 (RSA 2048)" ;; ed25519) alg=EdDSA ;; *) alg=$key_type ;; esac
 say "caller:   one $alg bearer token reused for the whole run (wrk cannot present"
 say "          TLS client certificates, so the certificate path is not measured; no TLS at all)"
-say "audit:    always on for pds in this version (PDSAuditLog is required with PDSGateway on)"
+say "audit:    chained (HMAC) with signed checkpoints, always on; PDSAuditSync ${BENCH_AUDIT_SYNC:-on}"
 say "note:     wrk, the gateway and the back end share these $(nproc) CPUs; compare ratios and CPU/request"
 say ""
 
