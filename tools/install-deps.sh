@@ -3,7 +3,7 @@
 # on Debian 12 that is not installed yet. Run as root. Idempotent.
 set -eu
 
-PACKAGES="build-essential autoconf automake libtool pkg-config
+PACKAGES="build-essential autoconf automake libtool pkg-config apache2-utils
 apache2 apache2-dev libjansson-dev libssl-dev libcmocka-dev
 libaprutil1-dbd-sqlite3 openssl curl ca-certificates
 python3 python3-pytest python3-requests python3-cryptography

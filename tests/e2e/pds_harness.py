@@ -426,7 +426,7 @@ class Httpd:
 
     def __init__(self, root, body="", *, pki, module=None, httpd_bin=None, modules_dir=None,
                  audit_log="logs/audit.jsonl", vhost_body="", log_level="warn",
-                 extra_modules=(), allow_startup=(), audit_directives=None):
+                 extra_modules=(), allow_startup=(), audit_directives=None, mpm="event"):
         self.root = os.path.abspath(root)
         self.body = body
         self.vhost_body = vhost_body
@@ -438,6 +438,7 @@ class Httpd:
         self.audit_log = audit_log
         self.log_level = log_level
         self.extra_modules = list(extra_modules)
+        self.mpm = mpm
         self.allow_startup = list(allow_startup)
         self.https_port = free_port()
         self.http_port = free_port()
@@ -478,12 +479,22 @@ class Httpd:
 
     def _load_lines(self):
         lines = []
-        for ident, so in self.STANDARD_MODULES + self.extra_modules:
+        standard = list(self.STANDARD_MODULES)
+        if self.mpm != "event":
+            standard[0] = ("mpm_%s_module" % self.mpm, "mod_mpm_%s.so" % self.mpm)
+        for ident, so in standard + self.extra_modules:
             lines.append("<IfModule !%s>\n    LoadModule %s \"%s\"\n</IfModule>"
                          % (ident, ident, os.path.join(self.modules_dir, so)))
         if self.module:
             lines.append('LoadModule pds_module "%s"' % self.module)
         return "\n".join(lines)
+
+    def mpm_settings(self):
+        if self.mpm == "prefork":
+            return ("StartServers 3\nServerLimit 8\nMaxRequestWorkers 8\n"
+                    "MinSpareServers 1\nMaxSpareServers 8\n")
+        return ("StartServers 1\nServerLimit 2\nThreadLimit 8\nThreadsPerChild 8\n"
+                "MaxRequestWorkers 16\nMinSpareThreads 1\nMaxSpareThreads 16\n")
 
     def conf_text(self):
         user = "User nobody\nGroup nogroup\n" if os.geteuid() == 0 else ""
@@ -510,14 +521,7 @@ LogLevel {log_level}
 LogFormat "%h %l %u %t \\"%r\\" %>s %b \\"%{{PDS-Request-Id}}o\\"" pds
 CustomLog "{root}/logs/access.log" pds
 TypesConfig "{root}/conf/mime.types"
-StartServers 1
-ServerLimit 2
-ThreadLimit 8
-ThreadsPerChild 8
-MaxRequestWorkers 16
-MinSpareThreads 1
-MaxSpareThreads 16
-Timeout 10
+{mpm_settings}Timeout 10
 KeepAlive On
 KeepAliveTimeout 5
 SSLSessionCache "shmcb:{root}/run/ssl_scache(512000)"
@@ -536,7 +540,7 @@ SSLSessionCache "shmcb:{root}/run/ssl_scache(512000)"
     SSLVerifyDepth 2
 {vhost_body}
 </VirtualHost>
-""".format(root=self.root, host=LOOPBACK, https_port=self.https_port,
+""".format(mpm_settings=self.mpm_settings(), root=self.root, host=LOOPBACK, https_port=self.https_port,
            http_port=self.http_port, modules=self._load_lines(), user=user,
            log_level=self.log_level, audit=audit, body=self.body.strip("\n"),
            server_crt=self.pki.path("server.crt"), server_key=self.pki.path("server.key"),

@@ -299,3 +299,23 @@ def test_fail_open_is_an_explicit_choice(fail_open_gw, log_allow):
     text = fail_open_gw.httpd.error_log_text()
     assert "PDS00055" in text and "WITHOUT an audit record" in text
     assert os.stat("/dev/full").st_uid == 0, "the module changed the owner of /dev/full"
+
+
+# -------------------------------------------------------------------- prefork
+
+@pytest.fixture(scope="module")
+def prefork_gw(gateway_factory):
+    return gateway_factory(CONFIG, mpm="prefork")
+
+
+def test_one_chain_under_the_prefork_mpm(prefork_gw):
+    gw = prefork_gw
+    assert len(_children(gw)) >= 2, "expected several prefork children"
+    responses = _burst(gw, total=400, workers=4)
+    assert all(r.status_code in (200, 403) for r in responses)
+    assert 200 in [r.status_code for r in responses] and 403 in [r.status_code for r in responses]
+    chain = chain_of(gw)
+    ids = [rec["request_id"] for rec in chain.decisions()]
+    assert len(ids) == len(set(ids))
+    for r in responses:
+        assert ids.count(r.headers["PDS-Request-Id"]) == 1
