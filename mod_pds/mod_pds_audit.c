@@ -149,14 +149,20 @@ static apr_status_t create_sink(pds_audit_sink_t **psink, const char *path,
     return APR_SUCCESS;
 }
 
-/* Writes one sealed line, advancing the chain only once it is written. */
+/* Writes one sealed line, advancing the chain only once it is written. A
+ * write cut short (disk full) is cut back off, so the next line does not
+ * land glued to half a record. */
 static apr_status_t append_line(pds_audit_sink_t *sink, const char *line, apr_size_t len,
                                 apr_time_t now)
 {
+    apr_finfo_t before;
+    int known = apr_file_info_get(&before, APR_FINFO_SIZE, sink->file) == APR_SUCCESS;
     apr_status_t rv = apr_file_write_full(sink->file, line, len, NULL);
 
     if (rv == APR_SUCCESS)
         pds_chain_commit(&sink->shared->chain, line, len, now);
+    else if (known)
+        apr_file_trunc(sink->file, before.size);
     return rv;
 }
 
