@@ -322,3 +322,27 @@ def test_max_lifetime_setting_accepts_a_shorter_token(strict_gw, rec, token_keys
     r = strict_gw.get(PATH, plain=True, token=research_token(token_keys, "rsa", lifetime=500),
                       purpose="service-research")
     H.assert_allowed(strict_gw, r, H.pick(rec, *RESEARCH_FIELDS), "research-rs-study", "1")
+
+
+def test_a_token_accepted_once_is_still_refused_once_it_expires(strict_gw, token_keys):
+    """Verified signatures are cached per process; the claims are not: the
+    same token bytes are refused as soon as exp has passed (skew 0)."""
+    now = int(time.time())
+    tok = research_token(token_keys, "rsa", iat=now - 10, nbf=now - 10, exp=now + 2)
+    for _ in range(3):              # verified, then served from the cache
+        r = strict_gw.get(PATH, plain=True, token=tok, purpose="service-research")
+        assert r.status_code == 200, H.describe(r)
+    time.sleep(max(0.0, now + 3.2 - time.time()))
+    strict_gw.backend.clear()
+    r = strict_gw.get(PATH, plain=True, token=tok, purpose="service-research")
+    H.assert_denied(strict_gw, r, "invalid-token")
+    assert "expired" in r.json()["detail"]
+
+
+def test_a_cached_token_does_not_open_another_purpose(strict_gw, token_keys):
+    tok = research_token(token_keys, "rsa")
+    r = strict_gw.get(PATH, plain=True, token=tok, purpose="service-research")
+    assert r.status_code == 200, H.describe(r)
+    strict_gw.backend.clear()
+    r = strict_gw.get(PATH, plain=True, token=tok, purpose="marketing")
+    H.assert_denied(strict_gw, r, "purpose-mismatch", organisation="research-rs")
