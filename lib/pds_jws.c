@@ -836,9 +836,9 @@ apr_status_t pds_token_check_claims(const pds_jws_t *jws,
      * nothing overflows whatever the token says. */
     exp = json_integer_value(exp_j);
     if (now - skew > exp) {
+        /* In double: a hostile exp near INT64_MIN must not overflow. */
         pds_error_set(err, "token-expired", -1, PDS_CLAIMS_SOURCE,
-                      "the token expired %" JSON_INTEGER_FORMAT " seconds ago",
-                      now - exp);
+                      "the token expired %.0f seconds ago", (double)now - (double)exp);
         return APR_EINVAL;
     }
     if (nbf != NULL && (double)(now + skew) < json_number_value(nbf)) {

@@ -29,7 +29,28 @@ fi
 
 e2e=0
 make check-e2e PYTEST_FLAGS="${PYTEST_FLAGS:--q -rfE}" || e2e=$?
-if [ "$status" != 0 ] || [ "$e2e" != 0 ]; then
+
+# The same again with AddressSanitizer and UndefinedBehaviorSanitizer: lib/,
+# the module (loaded by an uninstrumented httpd that preloads the ASan
+# runtime) and pds-audit. Any sanitizer report fails the run. Skip with
+# PDS_SKIP_SANITIZERS=1.
+san=0
+if [ "${PDS_SKIP_SANITIZERS:-0}" != 1 ]; then
+    echo "== sanitizers (ASan + UBSan)"
+    asan_rt=$(gcc -print-file-name=libasan.so)
+    PDS_BUILD_DIR="$build-sanitizers" "$top/tools/build.sh" --enable-sanitizers
+    cd "$build-sanitizers"
+    UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 make -j"$(nproc)" check >check.out 2>&1 || san=$?
+    if grep -l -E 'ERROR: (Address|Leak)Sanitizer|runtime error: ' tests/unit/*.log 2>/dev/null; then
+        echo "sanitizer reports in the unit tests (files above)"
+        san=1
+    fi
+    sed -n '/^={5,}/,/^={5,}/p' check.out | grep -E '^# (TOTAL|PASS|FAIL)' || true
+    [ "$san" = 0 ] || cat tests/test-suite.log 2>/dev/null || true
+    PDS_HTTPD_PRELOAD="$asan_rt" make check-e2e PYTEST_FLAGS="${PYTEST_FLAGS:--q -rfE}" || san=$?
+fi
+
+if [ "$status" != 0 ] || [ "$e2e" != 0 ] || [ "$san" != 0 ]; then
     exit 1
 fi
 exit 0

@@ -46,6 +46,22 @@ TOKEN_AUDIENCE = "https://gateway.council.example"
 
 # ---------------------------------------------------------------- small tools
 
+SANITIZER_RE = re.compile(r"ERROR: AddressSanitizer|ERROR: LeakSanitizer|runtime error: ")
+
+
+def httpd_env():
+    """The environment httpd runs with. With PDS_HTTPD_PRELOAD (the ASan
+    runtime, for a module built with --enable-sanitizers), httpd itself is
+    not instrumented but loads the runtime first; reports go to stderr."""
+    env = dict(os.environ)
+    preload = os.environ.get("PDS_HTTPD_PRELOAD")
+    if preload:
+        env["LD_PRELOAD"] = preload
+        env.setdefault("ASAN_OPTIONS", "detect_leaks=0:abort_on_error=0")
+        env.setdefault("UBSAN_OPTIONS", "print_stacktrace=1")
+    return env
+
+
 def write_private(path, data):
     """Writes a secret file readable by its owner only, as keygen tools do."""
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -561,7 +577,7 @@ SSLSessionCache "shmcb:{root}/run/ssl_scache(512000)"
     def config_test(self):
         """`httpd -t` on the configuration: (exit status, stdout + stderr)."""
         proc = subprocess.run([self.httpd_bin, "-t", "-f", self.conf_path],
-                              capture_output=True, text=True, timeout=30)
+                              capture_output=True, text=True, timeout=30, env=httpd_env())
         return proc.returncode, proc.stdout + proc.stderr
 
     # -- lifecycle ------------------------------------------------------------
@@ -573,7 +589,7 @@ SSLSessionCache "shmcb:{root}/run/ssl_scache(512000)"
         with open(self.stderr_path, "ab") as err:
             self.proc = subprocess.Popen([self.httpd_bin, "-f", self.conf_path, "-DFOREGROUND"],
                                          stdout=err, stderr=subprocess.STDOUT,
-                                         start_new_session=True)
+                                         start_new_session=True, env=httpd_env())
         ok = wait_for_ports([self.https_port, self.http_port], START_TIMEOUT,
                             alive=lambda: self.proc.poll() is None)
         if not ok:
@@ -585,8 +601,17 @@ SSLSessionCache "shmcb:{root}/run/ssl_scache(512000)"
                    "ports %d/%d not accepting after %.0f s" % (self.https_port, self.http_port,
                                                               START_TIMEOUT),
                    self.conf_path, read_text(self.stderr_path), read_text(self.error_log)))
+        # The ports may still be held by a previous instance's children for
+        # a moment: only this process logging that it runs counts.
+        if (not self._wait_for_log("resuming normal operations", err_offset, 10.0)
+                and self.proc.poll() is not None):
+            rc = self.proc.poll()
+            self.proc = None
+            raise HttpdError("httpd did not start (exit status %s) with %s\n--- stderr ---\n%s"
+                             "\n--- error log ---\n%s"
+                             % (rc, self.conf_path, read_text(self.stderr_path),
+                                read_text(self.error_log, err_offset)))
         # Startup warnings count as failures too, unless allowed.
-        self._wait_for_log("resuming normal operations", err_offset, 5.0)
         bad = self.log_problems(err_offset, self.allow_startup)
         if bad:
             self.stop()
@@ -605,6 +630,30 @@ SSLSessionCache "shmcb:{root}/run/ssl_scache(512000)"
     def stop(self):
         if self.proc is None:
             return
+        try:
+            self._stop()
+        finally:
+            # Under sanitizers (PDS_HTTPD_PRELOAD), any report fails the run.
+            # httpd points stderr at its error log once started: look in both.
+            reports = [l for l in (read_text(self.stderr_path)
+                                   + read_text(self.error_log)).splitlines()
+                       if SANITIZER_RE.search(l)]
+            if reports:
+                raise HttpdError("sanitizer reports from httpd (%s):\n%s"
+                                 % (self.stderr_path, "\n".join(reports[:20])))
+
+    def _stop(self):
+        if self.proc is None:
+            return
+        self._stop_process()
+        # Children can outlive the parent by a moment; the next start on
+        # these ports must not mistake them for itself.
+        deadline = time.monotonic() + 5
+        while (time.monotonic() < deadline
+               and any(port_accepts(p) for p in (self.https_port, self.http_port))):
+            time.sleep(0.05)
+
+    def _stop_process(self):
         if self.proc.poll() is None:
             try:
                 os.killpg(self.proc.pid, signal.SIGTERM)
