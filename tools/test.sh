@@ -21,7 +21,7 @@ for log in tests/unit/*.log tests/guards/*.log; do
     echo "== $log"
     grep -E '^\[ *(PASSED|FAILED|  ERROR) *\]|^\[==========\]|^PASS:|^FAIL:|tests? (passed|failed)' "$log" || tail -n 5 "$log"
 done
-sed -n '/^={5,}/,/^={5,}/p' check.out | grep -E '^# ' || true
+grep -E '^# (TOTAL|PASS|SKIP|FAIL|ERROR)' check.out || true
 if [ "$status" != 0 ]; then
     echo "make check failed; details:"
     cat tests/test-suite.log 2>/dev/null || cat check.out
@@ -45,7 +45,7 @@ if [ "${PDS_SKIP_SANITIZERS:-0}" != 1 ]; then
         echo "sanitizer reports in the unit tests (files above)"
         san=1
     fi
-    sed -n '/^={5,}/,/^={5,}/p' check.out | grep -E '^# (TOTAL|PASS|FAIL)' || true
+    grep -E '^# (TOTAL|PASS|SKIP|FAIL|ERROR)' check.out || true
     [ "$san" = 0 ] || cat tests/test-suite.log 2>/dev/null || true
     PDS_HTTPD_PRELOAD="$asan_rt" make check-e2e PYTEST_FLAGS="${PYTEST_FLAGS:--q -rfE}" || san=$?
 fi
