@@ -7,7 +7,7 @@ PACKAGES="build-essential autoconf automake libtool pkg-config apache2-utils
 apache2 apache2-dev libjansson-dev libssl-dev libcmocka-dev
 libaprutil1-dbd-sqlite3 openssl curl ca-certificates
 python3 python3-pytest python3-requests python3-cryptography
-valgrind wrk lua-cjson"
+valgrind wrk lua-cjson clang"
 
 missing=""
 for p in $PACKAGES; do

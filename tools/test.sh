@@ -30,6 +30,15 @@ fi
 e2e=0
 make check-e2e PYTEST_FLAGS="${PYTEST_FLAGS:--q -rfE}" || e2e=$?
 
+# Every fuzz target under libFuzzer (clang, ASan, UBSan) for a bounded time
+# (PDS_FUZZ_SECONDS, default 10 each; PDS_SKIP_FUZZ=1 skips); the seed
+# corpus is also replayed by make check above.
+fuzz=0
+if [ "${PDS_SKIP_FUZZ:-0}" != 1 ]; then
+    echo "== fuzzing (libFuzzer, ${PDS_FUZZ_SECONDS:-10}s per target)"
+    FUZZ_SECONDS=${PDS_FUZZ_SECONDS:-10} "$top/fuzz/run.sh" || fuzz=$?
+fi
+
 # The same again with AddressSanitizer and UndefinedBehaviorSanitizer: lib/,
 # the module (loaded by an uninstrumented httpd that preloads the ASan
 # runtime) and pds-audit. Any sanitizer report fails the run. Skip with
@@ -50,7 +59,7 @@ if [ "${PDS_SKIP_SANITIZERS:-0}" != 1 ]; then
     PDS_HTTPD_PRELOAD="$asan_rt" make check-e2e PYTEST_FLAGS="${PYTEST_FLAGS:--q -rfE}" || san=$?
 fi
 
-if [ "$status" != 0 ] || [ "$e2e" != 0 ] || [ "$san" != 0 ]; then
+if [ "$status" != 0 ] || [ "$e2e" != 0 ] || [ "$fuzz" != 0 ] || [ "$san" != 0 ]; then
     exit 1
 fi
 exit 0
