@@ -971,6 +971,15 @@ static int has_purpose(const pds_agreement_t *a, const char *purpose)
     return 0;
 }
 
+/* A refused request about a well-formed subject still names it: the audit
+ * record then shows whose data someone asked for without right. */
+static void refused_subject(pds_decision_t *d, const char *s, apr_size_t len,
+                            apr_pool_t *p)
+{
+    if (s != NULL && subject_ok(s, len))
+        d->subject = apr_pstrmemdup(p, s, len);
+}
+
 static void deny(pds_decision_t *d, const char *reason,
                  const pds_agreement_t *a, const char *detail)
 {
@@ -987,8 +996,8 @@ void pds_agreements_decide(const apr_array_header_t *agreements,
 {
     const pds_agreement_t *first = NULL, *first_purpose = NULL, *chosen = NULL;
     const pds_resource_t *chosen_res = NULL;
-    const char *subject = NULL;
-    apr_size_t subject_len = 0;
+    const char *subject = NULL, *first_subject = NULL;
+    apr_size_t subject_len = 0, first_subject_len = 0;
     int purpose_given, purpose_valid, i;
 
     memset(d, 0, sizeof(*d));
@@ -1016,8 +1025,11 @@ void pds_agreements_decide(const apr_array_header_t *agreements,
         r = agreement_match(a, facts->method, facts->path, &s, &slen);
         if (r == NULL)
             continue;
-        if (first == NULL)
+        if (first == NULL) {
             first = a;
+            first_subject = s;
+            first_subject_len = slen;
+        }
         if (!purpose_valid)
             break;   /* the outcome is already known */
         if (!has_purpose(a, facts->purpose))
@@ -1048,6 +1060,7 @@ void pds_agreements_decide(const apr_array_header_t *agreements,
              apr_psprintf(p, "declare the purpose of this request; "
                           "agreement '%s' covers purposes %s", first->id,
                           first->purpose_list));
+        refused_subject(d, first_subject, first_subject_len, p);
         return;
     }
     if (first_purpose == NULL) {
@@ -1060,6 +1073,7 @@ void pds_agreements_decide(const apr_array_header_t *agreements,
                             "declared purpose is not a purpose name (1 to "
                             "64 of " TOKEN_CHARS ")", first->id,
                             first->purpose_list));
+        refused_subject(d, first_subject, first_subject_len, p);
         return;
     }
     if (chosen == NULL) {
@@ -1072,6 +1086,7 @@ void pds_agreements_decide(const apr_array_header_t *agreements,
             deny(d, "agreement-not-yet-valid", first_purpose,
                  apr_psprintf(p, "agreement '%s' is valid from %s (UTC)",
                               first_purpose->id, first_purpose->from_text));
+        refused_subject(d, first_subject, first_subject_len, p);
         return;
     }
     if (chosen_res->has_subject) {

@@ -112,7 +112,12 @@ typedef struct pds_decision_t {
                                            NULL when allowed */
     const pds_agreement_t *agreement;   /* the agreement applied, or the closest
                                            candidate for a denial (may be NULL) */
-    const char *subject;                /* from {subject}; NULL if the template has none */
+    const char *subject;                /* from {subject}; NULL if the template has none.
+                                           A denial after a resource matched
+                                           (purpose-missing, purpose-mismatch,
+                                           agreement-expired, -not-yet-valid)
+                                           names a well-formed subject too, so the
+                                           audit shows whose data was asked for */
 } pds_decision_t;
 
 /* Decides a request against agreements (an array of const pds_agreement_t *,

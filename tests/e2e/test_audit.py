@@ -63,7 +63,9 @@ def test_deny_record_of_an_unidentified_caller(gw):
 def test_deny_record_of_a_purpose_mismatch_names_the_caller(gw):
     r = gw.get(PATH, purpose="marketing")
     rec = H.assert_denied(gw, r, "purpose-mismatch")
-    H.assert_audit(rec, organisation="health-board", purpose="marketing", subject=None)
+    # ... and whose record it asked for: attempts are part of the evidence.
+    H.assert_audit(rec, organisation="health-board", purpose="marketing", subject=SUBJECT,
+                   agreement="hb-direct-care")
 
 
 @pytest.mark.allow_log("PDS00032")
