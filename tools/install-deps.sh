@@ -5,7 +5,7 @@ set -eu
 
 PACKAGES="build-essential autoconf automake libtool pkg-config apache2-utils
 apache2 apache2-dev libjansson-dev libssl-dev libcmocka-dev
-libaprutil1-dbd-sqlite3 openssl curl ca-certificates
+libaprutil1-dbd-sqlite3 libaprutil1-dbd-pgsql postgresql sqlite3 openssl curl ca-certificates
 python3 python3-pytest python3-requests python3-cryptography
 valgrind wrk lua-cjson clang"
 
@@ -27,6 +27,17 @@ if [ -n "$missing" ]; then
     apt-get update -qq
     # shellcheck disable=SC2086
     apt-get install -y -qq --no-install-recommends $missing >/dev/null
+fi
+
+# mod_ssl from a newer apache2 build warns (AH01882) when the machine's
+# libssl3 is older than the one it was built against: keep them in step.
+ssl_installed=$(dpkg-query -W -f='${Version}' libssl3 2>/dev/null || true)
+ssl_candidate=$(apt-cache policy libssl3 2>/dev/null | sed -n 's/^ *Candidate: //p')
+if [ -n "$ssl_candidate" ] && [ "$ssl_candidate" != "(none)" ] \
+   && [ "$ssl_installed" != "$ssl_candidate" ] && [ "$(id -u)" = 0 ]; then
+    echo "install-deps: upgrading libssl3 $ssl_installed -> $ssl_candidate"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --only-upgrade \
+        libssl3 openssl libssl-dev >/dev/null
 fi
 
 # Debian's apache2 package starts a server on port 80 when it is installed;
