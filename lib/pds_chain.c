@@ -436,6 +436,7 @@ struct pds_chain_verifier_t {
     apr_pool_t *pool;
     int failed;
     int new_file;               /* the next line is a file's first */
+    int must_start;             /* ... and must be a file-start line */
     apr_uint64_t lines_in_file;
     unsigned char last_hash[32];
     pds_chain_summary_t sum;
@@ -465,6 +466,9 @@ apr_status_t pds_chain_verifier_create(pds_chain_verifier_t **pv, apr_pool_t *p,
 void pds_chain_verifier_next_file(pds_chain_verifier_t *v)
 {
     v->new_file = 1;
+    /* A later file continues the chain only through a file-start line; without
+     * this, a log cut in two would verify as a series. */
+    v->must_start = v->sum.lines > 0;
     v->lines_in_file = 0;
 }
 
@@ -522,6 +526,12 @@ apr_status_t pds_chain_verify_line(pds_chain_verifier_t *v, const char *line,
                       "a file-start line in the middle of a file");
         rv = APR_EINVAL;
     }
+    if (rv == APR_SUCCESS && v->must_start
+        && (pl.type == NULL || strcmp(pl.type, "file-start") != 0)) {
+        pds_error_set(err, "missing-file-start", 0, "audit",
+                      "a later file does not begin with a file-start line");
+        rv = APR_EINVAL;
+    }
     if (rv == APR_SUCCESS && !first_ever) {
         if (pl.seq != v->sum.last_seq + 1) {
             pds_error_set(err, "seq-gap", 0, "audit",
@@ -563,6 +573,7 @@ apr_status_t pds_chain_verify_line(pds_chain_verifier_t *v, const char *line,
     v->sum.last_seq = pl.seq;
     v->sum.lines++;
     v->new_file = 0;
+    v->must_start = 0;
     v->lines_in_file++;
     return APR_SUCCESS;
 }

@@ -131,7 +131,8 @@ apr_status_t pds_chain_verifier_create(pds_chain_verifier_t **pv, apr_pool_t *p,
  *                     was deleted, inserted or moved)
  *   "broken-chain"    prev is not the hash of the previous line
  *   "bad-checkpoint"  a checkpoint's signature or payload does not verify
- *   "bad-file-start"  a file-start line in the middle of a file */
+ *   "bad-file-start"  a file-start line in the middle of a file
+ *   "missing-file-start"  a later file that does not begin with one */
 apr_status_t pds_chain_verify_line(pds_chain_verifier_t *v, const char *line,
                                    apr_size_t len, pds_error_t *err);
 /* Tells the verifier a new file begins (its first line must be a file-start

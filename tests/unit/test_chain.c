@@ -426,6 +426,21 @@ static void test_rotation(void **state)
             APR_ARRAY_PUSH(lines, char *) = APR_ARRAY_IDX(lg->lines, i, char *);
         assert_bad(lg, lines, first_of_second, "bad-file-start");
     }
+
+    /* a log cut in two (the second part without a file-start) is not a series */
+    pds_error_clear(&err);
+    assert_int_equal(pds_chain_verifier_create(&v, lg->p, lg->key, NULL, &err), APR_SUCCESS);
+    for (i = 0; i < first_of_second; i++) {
+        const char *l = APR_ARRAY_IDX(lg->lines, i, const char *);
+        if (i == 2)
+            pds_chain_verifier_next_file(v);
+        if (i < 2)
+            assert_int_equal(pds_chain_verify_line(v, l, strlen(l), &err), APR_SUCCESS);
+        else {
+            assert_int_equal(pds_chain_verify_line(v, l, strlen(l), &err), APR_EINVAL);
+            assert_string_equal(err.code, "missing-file-start");
+        }
+    }
 }
 
 /* --- recovery -------------------------------------------------------------------- */
