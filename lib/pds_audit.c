@@ -158,7 +158,8 @@ static apr_status_t record_object(json_t **pobj, const pds_audit_record_t *rec,
         && put(obj, "fields", audit_fields(rec->fields, p))
         && put(obj, "visible_from", rec->visible_from == 0 ? json_null()
                : rec->visible_from == PDS_AUDIT_NEVER ? json_string("never")
-               : audit_string(audit_time(rec->visible_from, p), p));
+               : audit_string(audit_time(rec->visible_from, p), p))
+        && (rec->consent == NULL || put(obj, "consent", audit_string(rec->consent, p)));
     if (!ok) {
         json_decref(obj);
         goto nomem;

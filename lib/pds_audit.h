@@ -34,6 +34,8 @@ typedef struct pds_audit_record_t {
     apr_time_t visible_from;       /* when the person may see this disclosure:
                                       0 not a disclosure (null), PDS_AUDIT_NEVER
                                       restricted ("never"), else the time */
+    const char *consent;           /* the consent relied on, or "artefact:<id>";
+                                      the member is present only when set */
 } pds_audit_record_t;
 
 #define PDS_AUDIT_NEVER APR_INT64_MAX

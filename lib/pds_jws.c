@@ -12,6 +12,7 @@
 #include <jansson.h>
 #include <openssl/bio.h>
 #include <openssl/bn.h>
+#include <openssl/core_names.h>
 #include <openssl/ec.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
@@ -368,6 +369,67 @@ const char *pds_key_alg(const pds_key_t *key)
 int pds_key_is_private(const pds_key_t *key)
 {
     return key != NULL && key->is_private;
+}
+
+/* The public half as JWK members (without kid), in the lexicographic order
+ * RFC 7638 needs for the thumbprint. */
+static json_t *public_jwk_members(const pds_key_t *key, apr_pool_t *p)
+{
+    unsigned char buf[1024];
+    size_t len = sizeof(buf);
+    BIGNUM *n = NULL, *e = NULL;
+    json_t *jwk = NULL;
+
+    if (key->kind == PDS_ALG_EDDSA) {
+        if (EVP_PKEY_get_raw_public_key(key->pkey, buf, &len) == 1)
+            jwk = json_pack("{s:s,s:s,s:s}", "crv", "Ed25519", "kty", "OKP",
+                            "x", pds_base64url_encode(p, buf, len));
+    }
+    else if (key->kind == PDS_ALG_ES256) {
+        /* uncompressed point: 0x04 || x (32) || y (32) */
+        if (EVP_PKEY_get_octet_string_param(key->pkey, OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY,
+                                            buf, sizeof(buf), &len) == 1
+            && len == 65 && buf[0] == 0x04)
+            jwk = json_pack("{s:s,s:s,s:s,s:s}", "crv", "P-256", "kty", "EC",
+                            "x", pds_base64url_encode(p, buf + 1, 32),
+                            "y", pds_base64url_encode(p, buf + 33, 32));
+    }
+    else if (EVP_PKEY_get_bn_param(key->pkey, OSSL_PKEY_PARAM_RSA_N, &n) == 1
+             && EVP_PKEY_get_bn_param(key->pkey, OSSL_PKEY_PARAM_RSA_E, &e) == 1
+             && BN_num_bytes(n) <= (int)sizeof(buf)) {
+        int nlen = BN_bn2bin(n, buf);
+        const char *n64 = pds_base64url_encode(p, buf, (apr_size_t)nlen);
+        int elen = BN_bn2bin(e, buf);
+        jwk = json_pack("{s:s,s:s,s:s}", "e", pds_base64url_encode(p, buf, (apr_size_t)elen),
+                        "kty", "RSA", "n", n64);
+    }
+    BN_free(n);
+    BN_free(e);
+    ERR_clear_error();
+    return jwk;
+}
+
+json_t *pds_key_public_jwk(const pds_key_t *key, apr_pool_t *p)
+{
+    json_t *jwk;
+    char *canonical;
+    unsigned char digest[EVP_MAX_MD_SIZE];
+    unsigned int dlen = 0;
+
+    if (key == NULL || (jwk = public_jwk_members(key, p)) == NULL)
+        return NULL;
+    canonical = json_dumps(jwk, JSON_COMPACT | JSON_SORT_KEYS);
+    if (canonical == NULL
+        || EVP_Digest(canonical, strlen(canonical), digest, &dlen, EVP_sha256(), NULL) != 1) {
+        free(canonical);
+        json_decref(jwk);
+        return NULL;
+    }
+    free(canonical);
+    json_object_set_new(jwk, "kid", json_string(pds_base64url_encode(p, digest, dlen)));
+    json_object_set_new(jwk, "alg", json_string(key->alg));
+    json_object_set_new(jwk, "use", json_string("sig"));
+    return jwk;
 }
 
 /* ---- parsing -------------------------------------------------------------- */

@@ -31,6 +31,10 @@ apr_status_t pds_key_load_file(pds_key_t **pkey, apr_pool_t *p,
 const char *pds_key_alg(const pds_key_t *key);
 int pds_key_is_private(const pds_key_t *key);
 
+/* The key's public half as a JWK (RFC 7517; new reference) with "kid" its
+ * RFC 7638 SHA-256 thumbprint, "alg" and "use": "sig". NULL on failure. */
+json_t *pds_key_public_jwk(const pds_key_t *key, apr_pool_t *p);
+
 typedef struct pds_jws_t pds_jws_t;
 
 /* Splits and decodes a compact JWS (header.payload.signature, base64url

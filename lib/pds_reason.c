@@ -28,6 +28,29 @@ static const pds_reason_t reasons[] = {
     { "purpose-mismatch",        403, "Purpose not covered by the agreement" },
     { "agreement-expired",       403, "Agreement has expired" },
     { "agreement-not-yet-valid", 403, "Agreement is not yet valid" },
+    /* consent */
+    { "consent-missing",         403, "No consent covers this request" },
+    { "consent-paused",          403, "The person has paused this consent" },
+    { "consent-expired",         403, "The consent has expired" },
+    { "consent-revoked",         403, "The person has revoked this consent" },
+    { "opted-out",               403, "The person has objected to this purpose" },
+    { "artefact-malformed",      400, "Consent artefact not readable" },
+    { "artefact-unknown-issuer", 403, "Consent artefact from an issuer not trusted" },
+    { "artefact-bad-signature",  403, "Consent artefact signature does not verify" },
+    { "artefact-expired",        403, "Consent artefact has expired" },
+    { "artefact-not-yet-valid",  403, "Consent artefact is not yet valid" },
+    { "artefact-too-long-lived", 403, "Consent artefact is valid for too long" },
+    { "artefact-wrong-binding",  403, "Consent artefact is for another request" },
+    { "artefact-revoked",        403, "Consent artefact has been revoked" },
+    /* the consent API */
+    { "bad-consent-body",        400, "Request body not accepted" },
+    { "unsupported-media-type",  415, "Unsupported media type" },
+    { "invalid-consent",         422, "Consent not valid" },
+    { "consent-not-found",       404, "No such consent" },
+    { "consent-state-conflict",  409, "Consent cannot make this change" },
+    { "consent-conflict",        409, "Consent changed meanwhile" },
+    { "not-a-consent-manager",   403, "Not a consent manager" },
+    { "no-mandate",              403, "No mandate from this person" },
     /* what the back end did */
     { "backend-error",           502, "Back end failed" },
     { "not-found",               404, "Not found" },
@@ -35,6 +58,7 @@ static const pds_reason_t reasons[] = {
     { "backend-too-large",       502, "Back end response too large" },
     /* our own failures */
     { "audit-unavailable",       503, "Audit log unavailable" },
+    { "consent-store-unavailable", 503, "Consent store unavailable" },
     { "internal-error",          500, "Internal error" },
     { NULL, 0, NULL }
 };

@@ -26,6 +26,7 @@ static int pds_pre_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp
 {
     pds_config_reset();
     pds_audit_pre_config(pconf);
+    pds_consent_pre_config(pconf);
     return OK;
 }
 
@@ -38,7 +39,9 @@ static int pds_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptem
     /* Seed jansson's hash while the process is single-threaded. */
     json_object_seed(0);
     pds_identity_post_config();
-    return pds_audit_post_config(pconf, ptemp, s);
+    if (pds_audit_post_config(pconf, ptemp, s) != OK)
+        return HTTP_INTERNAL_SERVER_ERROR;
+    return pds_consent_post_config(pconf, ptemp, s);
 }
 
 static void pds_child_init(apr_pool_t *pchild, server_rec *s)
@@ -46,6 +49,7 @@ static void pds_child_init(apr_pool_t *pchild, server_rec *s)
     pds_identity_child_init(pchild);
     pds_disclosures_child_init(pchild);
     pds_audit_child_init(pchild, s);
+    pds_consent_child_init(pchild, s);
 }
 
 static void pds_register_hooks(apr_pool_t *p)
@@ -70,6 +74,8 @@ static void pds_register_hooks(apr_pool_t *p)
     ap_hook_insert_error_filter(pds_insert_error_filter, NULL, NULL, APR_HOOK_MIDDLE);
     /* The person's view of their disclosures (SetHandler pds-disclosures). */
     ap_hook_handler(pds_disclosures_handler, NULL, NULL, APR_HOOK_MIDDLE);
+    /* The consent API (SetHandler pds-consent). */
+    ap_hook_handler(pds_consent_handler, NULL, NULL, APR_HOOK_MIDDLE);
     /* log_transaction: a last-resort audit record for a decision without one. */
     ap_hook_log_transaction(pds_audit_log_transaction, NULL, NULL, APR_HOOK_FIRST);
 

@@ -424,6 +424,7 @@ apr_status_t pds_audit_decision(request_rec *r, pds_request_t *rq,
     rec.reason = reason;
     rec.status = status;
     rec.fields = fields;
+    rec.consent = rq->consent;
     if (a != NULL && strcmp(decision, "allow") == 0)
         rec.visible_from = pds_agreement_visible_from(a, r->request_time);
 

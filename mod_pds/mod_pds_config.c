@@ -74,6 +74,11 @@ void *pds_create_server_conf(apr_pool_t *p, server_rec *s)
     sc->audit_on_failure = -1;
     sc->audit_sync = -1;
     sc->audit = NULL;
+    sc->consent_timeout_ms = -1;
+    sc->consent_cache_ttl = -1;
+    sc->consent_managers = apr_array_make(p, 2, sizeof(const char *));
+    sc->consent_manager_where = apr_array_make(p, 2, sizeof(const char *));
+    sc->trust_registry_interval = -1;
     return sc;
 }
 
@@ -119,6 +124,39 @@ void *pds_merge_server_conf(apr_pool_t *p, void *basev, void *addv)
                                                        : base->audit_on_failure;
     sc->audit_sync = add->audit_sync != -1 ? add->audit_sync : base->audit_sync;
     sc->audit = NULL;
+    /* Consent directives are main-server only: a virtual host inherits them. */
+    if (add->consent_driver != NULL) {
+        sc->consent_driver = add->consent_driver;
+        sc->consent_params = add->consent_params;
+        sc->consent_where = add->consent_where;
+    }
+    else {
+        sc->consent_driver = base->consent_driver;
+        sc->consent_params = base->consent_params;
+        sc->consent_where = base->consent_where;
+    }
+    sc->consent_timeout_ms = add->consent_timeout_ms != -1 ? add->consent_timeout_ms
+                                                           : base->consent_timeout_ms;
+    if (add->consent_cache_name != NULL) {
+        sc->consent_cache_name = add->consent_cache_name;
+        sc->consent_cache_args = add->consent_cache_args;
+    }
+    else {
+        sc->consent_cache_name = base->consent_cache_name;
+        sc->consent_cache_args = base->consent_cache_args;
+    }
+    sc->consent_cache_ttl = add->consent_cache_ttl != -1 ? add->consent_cache_ttl
+                                                         : base->consent_cache_ttl;
+    sc->consent_receipt_key = add->consent_receipt_key ? add->consent_receipt_key
+                                                       : base->consent_receipt_key;
+    sc->consent_managers = apr_array_append(p, base->consent_managers,
+                                            add->consent_managers);
+    sc->consent_manager_where = apr_array_append(p, base->consent_manager_where,
+                                                 add->consent_manager_where);
+    sc->trust_registry_path = add->trust_registry_path ? add->trust_registry_path
+                                                       : base->trust_registry_path;
+    sc->trust_registry_interval = add->trust_registry_interval != -1
+        ? add->trust_registry_interval : base->trust_registry_interval;
     return sc;
 }
 
@@ -130,6 +168,10 @@ void *pds_create_dir_conf(apr_pool_t *p, char *dir)
     dc->purpose_header = NULL;
     dc->max_body = -1;
     dc->max_depth = -1;
+    /* <If> and <Files> sections pass no path (or a marker such as "*If"):
+     * only a real path names where a handler is mounted. */
+    dc->location = dir != NULL && dir[0] == '/' ? apr_pstrdup(p, dir) : NULL;
+    dc->person_subject = NULL;
     return dc;
 }
 
@@ -143,6 +185,8 @@ void *pds_merge_dir_conf(apr_pool_t *p, void *basev, void *addv)
     dc->purpose_header = add->purpose_header ? add->purpose_header : base->purpose_header;
     dc->max_body = add->max_body != -1 ? add->max_body : base->max_body;
     dc->max_depth = add->max_depth != -1 ? add->max_depth : base->max_depth;
+    dc->location = add->location ? add->location : base->location;
+    dc->person_subject = add->person_subject ? add->person_subject : base->person_subject;
     return dc;
 }
 
@@ -214,6 +258,40 @@ int pds_conf_audit_fail_open(const pds_server_conf_t *sc)
 int pds_conf_audit_sync(const pds_server_conf_t *sc)
 {
     return sc->audit_sync != 0;
+}
+
+int pds_conf_consent_timeout(const pds_server_conf_t *sc)
+{
+    return sc->consent_timeout_ms != -1 ? sc->consent_timeout_ms
+                                        : PDS_DEFAULT_CONSENT_TIMEOUT_MS;
+}
+
+int pds_conf_consent_cache_ttl(const pds_server_conf_t *sc)
+{
+    return sc->consent_cache_ttl != -1 ? sc->consent_cache_ttl
+                                       : PDS_DEFAULT_CONSENT_CACHE_TTL;
+}
+
+int pds_conf_trust_interval(const pds_server_conf_t *sc)
+{
+    return sc->trust_registry_interval != -1 ? sc->trust_registry_interval
+                                             : PDS_DEFAULT_TRUST_INTERVAL;
+}
+
+int pds_conf_is_consent_manager(const pds_server_conf_t *sc, const char *organisation)
+{
+    int i;
+
+    for (i = 0; organisation != NULL && i < sc->consent_managers->nelts; i++) {
+        if (strcmp(APR_ARRAY_IDX(sc->consent_managers, i, const char *), organisation) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+const char *pds_conf_person_subject(const pds_dir_conf_t *dc)
+{
+    return dc->person_subject ? dc->person_subject : "user";
 }
 
 /* --- helpers -------------------------------------------------------------- */
@@ -458,13 +536,6 @@ static const char *cmd_agreement(cmd_parms *cmd, void *dummy, const char *arg)
         pds_error_clear(&perr);
         if (pds_agreement_set(a, line->directive, line->args, &perr) != APR_SUCCESS)
             refused = perr.text;
-        /* Consent-based agreements need the consent store: refuse rather
-         * than release data without the consent check they promise. */
-        else if (strcasecmp(line->directive, "LegalBasis") == 0
-                 && strcmp(pds_agreement_legal_basis(a), "consent") == 0)
-            refused = "LegalBasis consent needs the consent store, which this version "
-                      "does not have yet; choose another legal basis or wait for consent "
-                      "support";
         /* Writes need the request-body filter, which is not there yet:
          * refuse rather than forward bodies nobody checks. */
         else if (pds_agreement_resource_count(a) > resources
@@ -650,6 +721,164 @@ static const char *cmd_token_max_lifetime(cmd_parms *cmd, void *dummy, const cha
 
 /* --- per-location directives ---------------------------------------------- */
 
+/* --- consent ------------------------------------------------------------------ */
+
+static const char *main_server_only(cmd_parms *cmd)
+{
+    const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
+
+    if (err != NULL)
+        return apr_psprintf(cmd->pool, "%s belongs in the main server configuration "
+                            "(one consent store serves every virtual host)", cmd->cmd->name);
+    return NULL;
+}
+
+/* PDSConsentStore sqlite3 <file> | pgsql "<conninfo>" */
+static const char *cmd_consent_store(cmd_parms *cmd, void *dummy, const char *driver,
+                                     const char *params)
+{
+    pds_server_conf_t *sc = pds_server_conf(cmd->server);
+    const char *err = main_server_only(cmd);
+
+    if (err != NULL)
+        return err;
+    if (strcmp(driver, "sqlite3") == 0) {
+        if (*params == '\0' || strcmp(params, ":memory:") == 0)
+            return "PDSConsentStore sqlite3 takes a database file, e.g. "
+                   "PDSConsentStore sqlite3 /var/lib/pds/consent.db (an in-memory "
+                   "database would be one per process)";
+        params = ap_server_root_relative(cmd->pool, params);
+        if (params == NULL)
+            return "PDSConsentStore sqlite3: bad path";
+    }
+    else if (strcmp(driver, "pgsql") == 0) {
+        if (*params == '\0')
+            return "PDSConsentStore pgsql takes a libpq connection string, e.g. "
+                   "PDSConsentStore pgsql \"host=db.internal dbname=pds user=pds\"";
+    }
+    else
+        return apr_psprintf(cmd->pool, "PDSConsentStore: unknown driver '%s'; use sqlite3 "
+                            "(a file, the default for one server) or pgsql (for several)",
+                            driver);
+    sc->consent_driver = driver;
+    sc->consent_params = params;
+    sc->consent_where = apr_psprintf(cmd->pool, "line %d of %s",
+                                     cmd->directive->line_num, cmd->directive->filename);
+    return NULL;
+}
+
+static const char *cmd_consent_store_timeout(cmd_parms *cmd, void *dummy, const char *arg)
+{
+    pds_server_conf_t *sc = pds_server_conf(cmd->server);
+    const char *err = main_server_only(cmd);
+    long v;
+
+    if (err != NULL || (err = parse_int(cmd, arg, 10, 60000, &v)) != NULL)
+        return err;
+    sc->consent_timeout_ms = (int)v;
+    return NULL;
+}
+
+/* PDSConsentCache <provider>[:<args>] [<ttl seconds>] */
+static const char *cmd_consent_cache(cmd_parms *cmd, void *dummy, const char *spec,
+                                     const char *ttl)
+{
+    pds_server_conf_t *sc = pds_server_conf(cmd->server);
+    const char *err = main_server_only(cmd);
+    const char *colon;
+    long v;
+
+    if (err != NULL)
+        return err;
+    colon = ap_strchr_c(spec, ':');
+    sc->consent_cache_name = colon ? apr_pstrmemdup(cmd->pool, spec, (apr_size_t)(colon - spec))
+                                   : apr_pstrdup(cmd->pool, spec);
+    sc->consent_cache_args = colon ? apr_pstrdup(cmd->pool, colon + 1) : NULL;
+    if (!is_name(sc->consent_cache_name))
+        return apr_psprintf(cmd->pool, "PDSConsentCache: '%s' is not a cache provider "
+                            "name (shmcb, redis, memcache, ...)", spec);
+    if (ttl != NULL) {
+        if ((err = parse_int(cmd, ttl, 0, 3600, &v)) != NULL)
+            return err;
+        sc->consent_cache_ttl = (int)v;
+    }
+    return NULL;
+}
+
+static const char *cmd_consent_receipt_key(cmd_parms *cmd, void *dummy, const char *arg)
+{
+    pds_server_conf_t *sc = pds_server_conf(cmd->server);
+    const char *err = main_server_only(cmd);
+    const char *path = ap_server_root_relative(cmd->pool, arg);
+    pds_error_t perr;
+
+    if (err != NULL)
+        return err;
+    if (path == NULL)
+        return apr_psprintf(cmd->pool, "PDSConsentReceiptKey: bad path '%s'", arg);
+    if ((err = check_secret_file(cmd, "PDSConsentReceiptKey", path)) != NULL)
+        return err;
+    pds_error_clear(&perr);
+    if (pds_key_load_file(&sc->consent_receipt_key, cmd->pool, path, &perr) != APR_SUCCESS)
+        return apr_psprintf(cmd->pool, "PDSConsentReceiptKey %s: %s", path, perr.text);
+    if (!pds_key_is_private(sc->consent_receipt_key))
+        return apr_psprintf(cmd->pool, "PDSConsentReceiptKey %s: a public key; receipts "
+                            "are signed with the private key (create one with `openssl "
+                            "genpkey -algorithm ed25519 -out %s`)", path, path);
+    return NULL;
+}
+
+static const char *cmd_consent_manager(cmd_parms *cmd, void *dummy, const char *arg)
+{
+    pds_server_conf_t *sc = pds_server_conf(cmd->server);
+    const char *err = main_server_only(cmd);
+
+    if (err != NULL)
+        return err;
+    if (!is_name(arg))
+        return apr_psprintf(cmd->pool, "PDSConsentManager: '%s' is not an organisation's "
+                            "name", arg);
+    APR_ARRAY_PUSH(sc->consent_managers, const char *) = apr_pstrdup(cmd->pool, arg);
+    APR_ARRAY_PUSH(sc->consent_manager_where, const char *) =
+        apr_psprintf(cmd->pool, "line %d of %s", cmd->directive->line_num,
+                     cmd->directive->filename);
+    return NULL;
+}
+
+/* PDSConsentTrustRegistry <file> [<seconds between checks>] */
+static const char *cmd_trust_registry(cmd_parms *cmd, void *dummy, const char *file,
+                                      const char *interval)
+{
+    pds_server_conf_t *sc = pds_server_conf(cmd->server);
+    const char *err = main_server_only(cmd);
+    long v;
+
+    if (err != NULL)
+        return err;
+    sc->trust_registry_path = ap_server_root_relative(cmd->pool, file);
+    if (sc->trust_registry_path == NULL)
+        return apr_psprintf(cmd->pool, "PDSConsentTrustRegistry: bad path '%s'", file);
+    if (interval != NULL) {
+        if ((err = parse_int(cmd, interval, 1, 86400, &v)) != NULL)
+            return err;
+        sc->trust_registry_interval = (int)v;
+    }
+    return NULL;
+}
+
+static const char *cmd_person_subject(cmd_parms *cmd, void *dcv, const char *arg)
+{
+    pds_dir_conf_t *dc = dcv;
+
+    if (strcmp(arg, "user") != 0
+        && !(strncmp(arg, "env:", 4) == 0 && arg[4] != '\0' && is_name(arg + 4)))
+        return apr_psprintf(cmd->pool, "PDSPersonSubject: '%s' is neither 'user' (the "
+                            "authenticated user name) nor 'env:NAME' (a variable an "
+                            "authentication module sets, e.g. env:OIDC_CLAIM_sub)", arg);
+    dc->person_subject = apr_pstrdup(cmd->pool, arg);
+    return NULL;
+}
+
 static const char *cmd_gateway(cmd_parms *cmd, void *dcv, int on)
 {
     pds_dir_conf_t *dc = dcv;
@@ -727,6 +956,22 @@ const command_rec pds_directives[] = {
         "Seconds of clock difference tolerated on token times (default 60)"),
     AP_INIT_TAKE1("PDSTokenMaxLifetime", cmd_token_max_lifetime, NULL, RSRC_CONF,
         "Longest token lifetime accepted, in seconds (default 3600)"),
+    AP_INIT_TAKE2("PDSConsentStore", cmd_consent_store, NULL, RSRC_CONF,
+                  "sqlite3 <file> or pgsql \"<conninfo>\": where consents are kept"),
+    AP_INIT_TAKE1("PDSConsentStoreTimeout", cmd_consent_store_timeout, NULL, RSRC_CONF,
+                  "milliseconds to wait for a locked or slow consent store (default 2000)"),
+    AP_INIT_TAKE12("PDSConsentCache", cmd_consent_cache, NULL, RSRC_CONF,
+                   "<provider>[:<args>] [<ttl seconds>]: the consent decision cache "
+                   "(default shmcb, 5 seconds)"),
+    AP_INIT_TAKE1("PDSConsentReceiptKey", cmd_consent_receipt_key, NULL, RSRC_CONF,
+                  "private key (PEM) that signs consent receipts"),
+    AP_INIT_ITERATE("PDSConsentManager", cmd_consent_manager, NULL, RSRC_CONF,
+                    "organisations that may act for people who gave them a mandate"),
+    AP_INIT_TAKE12("PDSConsentTrustRegistry", cmd_trust_registry, NULL, RSRC_CONF,
+                   "<file> [<seconds>]: trusted consent artefact issuers and revocations, "
+                   "checked for changes at most every <seconds> (default 30)"),
+    AP_INIT_TAKE1("PDSPersonSubject", cmd_person_subject, NULL, ACCESS_CONF,
+                  "user or env:NAME: how the authenticated person's subject id is found"),
     AP_INIT_FLAG("PDSGateway", cmd_gateway, NULL, ACCESS_CONF,
         "On: enforce agreements on this location (default off)"),
     AP_INIT_TAKE1("PDSPurposeHeader", cmd_purpose_header, NULL, ACCESS_CONF,
@@ -782,6 +1027,58 @@ static int check_server(server_rec *s, const char **gateway_where, apr_pool_t *p
                      "set it to the audience tokens are issued for (e.g. "
                      "PDSTokenAudience https://gateway.council.example)",
                      jwt->line, jwt->file);
+        failed = 1;
+    }
+    for (i = 0; i < sc->agreements->nelts; i++) {
+        const pds_agreement_t *a = APR_ARRAY_IDX(sc->agreements, i, const pds_agreement_t *);
+        const pds_origin_t *o = origin_of(a);
+        int r;
+
+        if (strcmp(pds_agreement_legal_basis(a), "consent") != 0)
+            continue;
+        if (sc->consent_driver == NULL && sc->trust_registry_path == NULL) {
+            ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_ERR, 0, s, "PDS00071: "
+                         "<PDSAgreement %s> (line %u of %s) has LegalBasis consent but there "
+                         "is no way to check consent: add PDSConsentStore (e.g. "
+                         "PDSConsentStore sqlite3 /var/lib/pds/consent.db) or "
+                         "PDSConsentTrustRegistry", pds_agreement_id(a), o ? o->line : 0,
+                         o ? o->file : "?");
+            failed = 1;
+        }
+        for (r = 0; r < pds_agreement_resource_count(a); r++) {
+            if (strstr(pds_agreement_resource(a, r), "{subject}") == NULL) {
+                ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_ERR, 0, s, "PDS00072: "
+                             "<PDSAgreement %s> (line %u of %s): Resource %s has no "
+                             "{subject}; consent is a person's, so every resource of a "
+                             "consent agreement must name whose data it is",
+                             pds_agreement_id(a), o ? o->line : 0, o ? o->file : "?",
+                             pds_agreement_resource(a, r));
+                failed = 1;
+            }
+        }
+    }
+    if (sc->consent_driver != NULL && sc->consent_receipt_key == NULL) {
+        ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_ERR, 0, s, "PDS00073: "
+                     "PDSConsentStore (%s) needs PDSConsentReceiptKey: every grant and "
+                     "revocation returns a signed receipt; create a key with `openssl "
+                     "genpkey -algorithm ed25519 -out /etc/pds/receipt.key` (mode 0600)",
+                     sc->consent_where);
+        failed = 1;
+    }
+    for (i = 0; i < sc->consent_managers->nelts; i++) {
+        const char *m = APR_ARRAY_IDX(sc->consent_managers, i, const char *);
+        if (find_organisation(sc->organisations, m) == NULL) {
+            ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_ERR, 0, s, "PDS00074: "
+                         "PDSConsentManager %s (%s) is not a declared organisation; declare "
+                         "it with PDSOrganisation %s <kind> <value>", m,
+                         APR_ARRAY_IDX(sc->consent_manager_where, i, const char *), m);
+            failed = 1;
+        }
+    }
+    if (sc->consent_managers->nelts > 0 && sc->consent_driver == NULL) {
+        ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_ERR, 0, s, "PDS00075: "
+                     "PDSConsentManager (%s) needs PDSConsentStore: mandates are kept there",
+                     APR_ARRAY_IDX(sc->consent_manager_where, 0, const char *));
         failed = 1;
     }
     if (sc->audit_log_path != NULL && sc->audit_key == NULL) {

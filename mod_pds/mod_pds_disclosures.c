@@ -224,44 +224,12 @@ static person_index_t *index_for(const char *path)
     return ix;
 }
 
-static int send_json(request_rec *r, int status, json_t *doc)
-{
-    char *text = json_dumps(doc, JSON_COMPACT | JSON_ENSURE_ASCII);
-    apr_size_t len;
-
-    json_decref(doc);
-    if (text == NULL)
-        return HTTP_INTERNAL_SERVER_ERROR;
-    len = strlen(text);
-    r->status = status;
-    ap_set_content_type(r, "application/json");
-    apr_table_setn(r->headers_out, "Cache-Control", "no-store");
-    ap_set_content_length(r, len);
-    if (!r->header_only)
-        ap_rwrite(text, (int)len, r);
-    free(text);
-    return OK;
-}
-
-static int send_problem(request_rec *r, const char *reason, const char *detail)
-{
-    pds_request_t *rq = apr_pcalloc(r->pool, sizeof(*rq));
-    apr_size_t len;
-    const char *body;
-
-    rq->request_id = pds_make_request_id(r);
-    body = pds_problem_prepare(r, rq, reason, detail, &len);
-
-    ap_rwrite(body, (int)len, r);
-    return OK;
-}
-
 int pds_disclosures_handler(request_rec *r);
 int pds_disclosures_handler(request_rec *r)
 {
     pds_server_conf_t *sc;
     person_index_t *ix;
-    const char *logged_as;
+    const char *logged_as, *person;
     apr_array_header_t *list;
     apr_time_t now = apr_time_now();
     json_t *out;
@@ -271,18 +239,18 @@ int pds_disclosures_handler(request_rec *r)
     if (r->handler == NULL || strcmp(r->handler, DISCLOSURES_HANDLER) != 0)
         return DECLINED;
     if (r->method_number != M_GET)
-        return send_problem(r, "method-not-allowed", "use GET");
-    if (r->user == NULL || pds_subject_check(r->user, NULL) != APR_SUCCESS)
-        return send_problem(r, "person-not-identified", "sign in first: this page shows "
+        return pds_send_problem(r, "method-not-allowed", "use GET");
+    if ((person = pds_person_subject(r)) == NULL)
+        return pds_send_problem(r, "person-not-identified", "sign in first: this page shows "
                             "the disclosures about the person httpd authenticated");
     sc = pds_server_conf(r->server);
     if (sc->audit_log_path == NULL || indexes == NULL
         || (ix = index_for(sc->audit_log_path)) == NULL)
-        return send_problem(r, "audit-unavailable", "no audit log to read");
+        return pds_send_problem(r, "audit-unavailable", "no audit log to read");
 
     /* How the log names this person: clear, or the pseudonym. */
     logged_as = pds_conf_audit_pseudonymous(sc)
-        ? pds_chain_pseudonym(r->pool, sc->audit_pseudonym_key, r->user) : r->user;
+        ? pds_chain_pseudonym(r->pool, sc->audit_pseudonym_key, person) : person;
 
     out = json_array();
     if (ix->lock)
@@ -300,9 +268,9 @@ int pds_disclosures_handler(request_rec *r)
         json_decref(out);
         ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r, "PDS00060: cannot read the audit log "
                       "%s for a person's disclosures", sc->audit_log_path);
-        return send_problem(r, "audit-unavailable", "the record of disclosures cannot be "
+        return pds_send_problem(r, "audit-unavailable", "the record of disclosures cannot be "
                             "read just now");
     }
-    return send_json(r, HTTP_OK, json_pack("{s:s,s:o}", "subject", r->user,
+    return pds_send_json(r, HTTP_OK, json_pack("{s:s,s:o}", "subject", person,
                                            "disclosures", out));
 }

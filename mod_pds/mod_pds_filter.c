@@ -184,7 +184,7 @@ static apr_status_t finish(ap_filter_t *f, pds_filter_ctx_t *ctx, pds_request_t 
 
     if (status != HTTP_NO_CONTENT) {
         pds_error_clear(&err);
-        if (pds_filter_apply(pds_agreement_release(a), ctx->buf ? ctx->buf : "", ctx->len,
+        if (pds_filter_apply(rq->release ? rq->release : pds_agreement_release(a), ctx->buf ? ctx->buf : "", ctx->len,
                              pds_conf_max_depth(pds_dir_conf(r)), &result, r->pool,
                              &err) != APR_SUCCESS) {
             /* The parser's own text may quote the body: log the code only. */

@@ -17,6 +17,7 @@
 #include "pds_audit.h"
 #include "pds_cert.h"
 #include "pds_chain.h"
+#include "pds_consent.h"
 #include "pds_error.h"
 #include "pds_filter.h"
 #include "pds_jws.h"
@@ -72,6 +73,20 @@ typedef struct pds_server_conf_t {
     int token_clock_skew;
     int token_max_lifetime;
     pds_audit_sink_t *audit;            /* set in post_config; NULL before */
+
+    /* Consent (main server only; virtual hosts share it). */
+    const char *consent_driver;         /* PDSConsentStore: "sqlite3", "pgsql"; NULL none */
+    const char *consent_params;         /* its file or conninfo */
+    const char *consent_where;          /* "line N of FILE", for messages */
+    int consent_timeout_ms;             /* -1 unset */
+    const char *consent_cache_name;     /* PDSConsentCache provider; NULL unset */
+    const char *consent_cache_args;
+    int consent_cache_ttl;              /* -1 unset; 0 no caching */
+    pds_key_t *consent_receipt_key;     /* PDSConsentReceiptKey */
+    apr_array_header_t *consent_managers; /* const char *: PDSConsentManager */
+    apr_array_header_t *consent_manager_where; /* const char *: "line N of FILE" */
+    const char *trust_registry_path;    /* PDSConsentTrustRegistry */
+    int trust_registry_interval;        /* -1 unset: seconds between checks */
 } pds_server_conf_t;
 
 /* Per location. */
@@ -80,6 +95,8 @@ typedef struct pds_dir_conf_t {
     const char *purpose_header;
     apr_off_t max_body;                 /* -1 unset */
     int max_depth;                      /* -1 unset */
+    const char *location;               /* the <Location> path (for handlers) */
+    const char *person_subject;         /* PDSPersonSubject: "user" or "env:NAME"; NULL unset */
 } pds_dir_conf_t;
 
 #define PDS_DEFAULT_PURPOSE_HEADER  "PDS-Purpose"
@@ -88,6 +105,9 @@ typedef struct pds_dir_conf_t {
 #define PDS_DEFAULT_MAX_LIFETIME    3600
 #define PDS_DEFAULT_CHECKPOINT_LINES   1000
 #define PDS_DEFAULT_CHECKPOINT_SECONDS 60
+#define PDS_DEFAULT_CONSENT_TIMEOUT_MS 2000
+#define PDS_DEFAULT_CONSENT_CACHE_TTL  5
+#define PDS_DEFAULT_TRUST_INTERVAL     30
 
 extern const command_rec pds_directives[];
 
@@ -114,6 +134,11 @@ long pds_conf_checkpoint_seconds(const pds_server_conf_t *sc);
 int pds_conf_audit_pseudonymous(const pds_server_conf_t *sc);
 int pds_conf_audit_fail_open(const pds_server_conf_t *sc);
 int pds_conf_audit_sync(const pds_server_conf_t *sc);
+int pds_conf_consent_timeout(const pds_server_conf_t *sc);
+int pds_conf_consent_cache_ttl(const pds_server_conf_t *sc);
+int pds_conf_trust_interval(const pds_server_conf_t *sc);
+int pds_conf_is_consent_manager(const pds_server_conf_t *sc, const char *organisation);
+const char *pds_conf_person_subject(const pds_dir_conf_t *dc);
 
 /* --- per request ---------------------------------------------------------- */
 
@@ -123,6 +148,10 @@ typedef struct pds_request_t {
     const char *purpose;
     const char *path;               /* the raw path decided on, once accepted */
     pds_decision_t decision;
+    const pds_fieldset_t *release;  /* what may be released: the agreement's,
+                                       narrowed by consent; NULL until allowed */
+    const char *consent;            /* the consent (or "artefact:<jti>") relied on */
+    const char *api_action;         /* consent API: what was done ("grant", ...) */
     int audited;                    /* a record for this request is written */
 } pds_request_t;
 
@@ -146,6 +175,11 @@ const char *pds_problem_prepare(request_rec *r, pds_request_t *rq,
                                 const char *reason, const char *detail,
                                 apr_size_t *plen);
 
+/* Handler answers: JSON (Cache-Control: no-store; takes doc's reference), or
+ * a problem document for reason. Both return OK. */
+int pds_send_json(request_rec *r, int status, json_t *doc);
+int pds_send_problem(request_rec *r, const char *reason, const char *detail);
+
 /* Removes every header a back end may have set on r (headers_out, and the
  * identifying ones from err_headers_out). */
 void pds_scrub_response_headers(request_rec *r);
@@ -160,6 +194,24 @@ void pds_insert_error_filter(request_rec *r);
 
 void pds_disclosures_child_init(apr_pool_t *pchild);
 int pds_disclosures_handler(request_rec *r);
+
+/* --- consent ---------------------------------------------------------------- */
+
+void pds_consent_pre_config(apr_pool_t *pconf);
+int pds_consent_post_config(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s);
+void pds_consent_child_init(apr_pool_t *pchild, server_rec *s);
+
+/* The consent or opt-out check for a request an agreement allowed: NULL when
+ * it may go ahead (rq->release and rq->consent set), else a reason code with
+ * *detail for the client. */
+const char *pds_consent_enforce(request_rec *r, pds_request_t *rq, const char **detail);
+
+/* The consent API (SetHandler pds-consent). */
+int pds_consent_handler(request_rec *r);
+
+/* The person httpd authenticated, as a subject identifier (PDSPersonSubject),
+ * or NULL. */
+const char *pds_person_subject(request_rec *r);
 
 /* --- audit ---------------------------------------------------------------- */
 

@@ -307,11 +307,57 @@ int pds_access_checker(request_rec *r)
     pds_agreements_decide(sc->agreements, &facts, &rq->decision, r->pool);
     if (!rq->decision.allowed)
         return deny(r, rq, rq->decision.reason, rq->decision.detail);
+    /* Consent (or the opt-out register) may still refuse, or narrow the fields. */
+    reason = pds_consent_enforce(r, rq, &detail);
+    if (reason != NULL) {
+        rq->decision.allowed = 0;
+        return deny(r, rq, reason, detail);
+    }
 
     prepare_backend_request(r, rq, purpose_header);
     ap_add_output_filter(PDS_RESPONSE_FILTER, NULL, r, r->connection);
     ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, "PDS00023: %s allowed under %s for %s",
                   rq->request_id, pds_agreement_id(rq->decision.agreement),
                   rq->organisation);
+    return OK;
+}
+
+/* The handlers' answers (consent API, a person's view): JSON that no cache
+ * keeps, or a problem document. */
+int pds_send_json(request_rec *r, int status, json_t *doc)
+{
+    char *text;
+    apr_size_t len;
+
+    if (doc == NULL)
+        return HTTP_INTERNAL_SERVER_ERROR;
+    text = json_dumps(doc, JSON_COMPACT | JSON_ENSURE_ASCII);
+    json_decref(doc);
+    if (text == NULL)
+        return HTTP_INTERNAL_SERVER_ERROR;
+    len = strlen(text);
+    r->status = status;
+    ap_set_content_type(r, "application/json");
+    apr_table_setn(r->headers_out, "Cache-Control", "no-store");
+    ap_set_content_length(r, (apr_off_t)len);
+    if (!r->header_only)
+        ap_rwrite(text, (int)len, r);
+    free(text);
+    return OK;
+}
+
+int pds_send_problem(request_rec *r, const char *reason, const char *detail)
+{
+    pds_request_t *rq = apr_pcalloc(r->pool, sizeof(*rq));
+    const char *body;
+    apr_size_t len;
+
+    rq->request_id = pds_make_request_id(r);
+    /* Read and drop any body so the connection can be reused. */
+    if (ap_discard_request_body(r) != OK)
+        r->connection->keepalive = AP_CONN_CLOSE;
+    body = pds_problem_prepare(r, rq, reason, detail, &len);
+    if (!r->header_only)
+        ap_rwrite(body, (int)len, r);
     return OK;
 }

@@ -941,6 +941,14 @@ PROBLEM_STATUS = {
     "agreement-not-yet-valid": 403, "backend-error": 502, "not-found": 404,
     "backend-bad-response": 502, "backend-too-large": 502, "audit-unavailable": 503,
     "internal-error": 500,
+    "consent-missing": 403, "consent-paused": 403, "consent-expired": 403,
+    "consent-revoked": 403, "opted-out": 403, "artefact-malformed": 400,
+    "artefact-unknown-issuer": 403, "artefact-bad-signature": 403, "artefact-expired": 403,
+    "artefact-not-yet-valid": 403, "artefact-too-long-lived": 403,
+    "artefact-wrong-binding": 403, "artefact-revoked": 403, "bad-consent-body": 400,
+    "unsupported-media-type": 415, "invalid-consent": 422, "consent-not-found": 404,
+    "consent-state-conflict": 409, "consent-conflict": 409, "not-a-consent-manager": 403,
+    "no-mandate": 403, "consent-store-unavailable": 503,
 }
 
 # Denials decided before the back end is asked.

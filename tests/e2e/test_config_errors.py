@@ -67,9 +67,25 @@ CASES = {
     "bad-legal-basis": (orgs() + agreement(("LegalBasis", "LegalBasis gut-feeling")) +
                         CITIZENS_LOCATION, "LegalBasis gut-feeling", "LegalBasis",
                         ["gut-feeling"], {}),
-    "consent-not-yet-supported": (orgs() + agreement(("LegalBasis", "LegalBasis consent")) +
-                                  CITIZENS_LOCATION, "LegalBasis consent", "LegalBasis",
-                                  ["consent"], {}),
+    "consent-needs-a-store": (orgs() + agreement(("LegalBasis", "LegalBasis consent")) +
+                              CITIZENS_LOCATION, "Party", "PDSConsentStore",
+                              ["no way to check consent"], {}),
+    "consent-store-needs-receipt-key": (orgs("PDSConsentStore sqlite3 /tmp/pds-x/consent.db\n")
+                                        + HB_DIRECT_CARE + CITIZENS_LOCATION,
+                                        "PDSConsentStore", "PDSConsentReceiptKey",
+                                        ["signed receipt"], {}),
+    "consent-store-unknown-driver": (orgs("PDSConsentStore mysql db\n") + HB_DIRECT_CARE
+                                     + CITIZENS_LOCATION, "PDSConsentStore",
+                                     "PDSConsentStore", ["sqlite3", "pgsql"], {}),
+    "consent-manager-unknown": (orgs("PDSConsentManager nobody-known\n") + HB_DIRECT_CARE
+                                + CITIZENS_LOCATION, "PDSConsentManager",
+                                "PDSConsentManager", ["not a declared organisation"], {}),
+    "consent-cache-ttl": (orgs("PDSConsentCache shmcb 99999\n") + HB_DIRECT_CARE
+                          + CITIZENS_LOCATION, "PDSConsentCache", "PDSConsentCache",
+                          ["0 to 3600"], {}),
+    "person-subject": (orgs() + HB_DIRECT_CARE + CITIZENS_LOCATION
+                       + "<Location /x>\nPDSPersonSubject cookie\n</Location>\n",
+                       "PDSPersonSubject", "PDSPersonSubject", ["env:NAME"], {}),
     "post-resource": (orgs() + agreement(("Resource", "Resource POST /citizens/{subject}/record"))
                       + CITIZENS_LOCATION, "Resource POST", "Resource", ["POST"], {}),
     "unknown-method": (orgs() + agreement(("Resource", "Resource FETCH /citizens/{subject}"))

@@ -1200,11 +1200,46 @@ static void test_interop_es256(void **state) { interop(*state, K_ES256); }
 static void test_interop_rs256(void **state) { interop(*state, K_RS256); }
 static void test_interop_eddsa(void **state) { interop(*state, K_EDDSA); }
 
+/* RFC 8037 appendix A.3: the Ed25519 key's RFC 7638 thumbprint. */
+static void test_public_jwk_thumbprint(void **state)
+{
+    apr_pool_t *p = *state;
+    static const char pem[] =
+        "-----BEGIN PUBLIC KEY-----\n"
+        "MCowBQYDK2VwAyEA11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo=\n"
+        "-----END PUBLIC KEY-----\n";
+    pds_key_t *key;
+    json_t *jwk;
+    int k;
+
+    assert_int_equal(pds_key_load_pem(&key, p, pem, strlen(pem), NULL), APR_SUCCESS);
+    jwk = pds_key_public_jwk(key, p);
+    assert_non_null(jwk);
+    assert_string_equal(json_string_value(json_object_get(jwk, "kty")), "OKP");
+    assert_string_equal(json_string_value(json_object_get(jwk, "x")),
+                        "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo");
+    assert_string_equal(json_string_value(json_object_get(jwk, "kid")),
+                        "kPrK_qmxVWaYVA9wwBF6Iuo3vVzz7TxHCTwXBygrS4k");
+    assert_string_equal(json_string_value(json_object_get(jwk, "alg")), "EdDSA");
+    assert_null(json_object_get(jwk, "d"));
+    json_decref(jwk);
+    /* every kind of key this module takes has one, with no private member */
+    for (k = 0; k < 3; k++) {
+        pds_key_t *priv = load_key(p, keys[k == 0 ? K_ES256 : k == 1 ? K_RS256 : K_EDDSA].priv);
+        jwk = pds_key_public_jwk(priv, p);
+        assert_non_null(jwk);
+        assert_non_null(json_object_get(jwk, "kid"));
+        assert_null(json_object_get(jwk, "d"));
+        json_decref(jwk);
+    }
+}
+
 int main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, pool_setup, pool_teardown)
     const struct CMUnitTest tests[] = {
         T(test_base64url_vectors),
+        T(test_public_jwk_thumbprint),
         T(test_base64url_roundtrip),
         T(test_base64url_refusals),
         T(test_key_load),

@@ -1,0 +1,464 @@
+/* test_consent.c: the consent record, its life cycle, the cache encoding, and
+ * the store on SQLite (a file in a temporary directory). */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <apr_general.h>
+#include <apr_strings.h>
+
+#include "pds_consent.h"
+#include "pds_consent_store.h"
+
+#define DAY apr_time_from_sec(86400)
+
+typedef struct fixture_t {
+    apr_pool_t *p;
+    apr_time_t now;
+    char dir[64];
+    const char *db;
+} fixture_t;
+
+static int setup(void **state)
+{
+    fixture_t *f = calloc(1, sizeof(*f));
+
+    apr_pool_create(&f->p, NULL);
+    f->now = apr_time_from_sec(1795996800);      /* 2026-11-30T00:00:00Z */
+    strcpy(f->dir, "/tmp/pds-consent-test.XXXXXX");
+    assert_non_null(mkdtemp(f->dir));
+    f->db = apr_pstrcat(f->p, f->dir, "/consent.db", NULL);
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fixture_t *f = *state;
+
+    apr_pool_destroy(f->p);
+    {
+        char cmd[128];
+        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
+        (void)!system(cmd);
+    }
+    free(f);
+    return 0;
+}
+
+static pds_consent_t *grant(fixture_t *f, const char *body, pds_error_t *err)
+{
+    pds_consent_t *c = NULL;
+
+    pds_error_clear(err);
+    if (pds_consent_from_grant(&c, f->p, body, strlen(body), "alice", "person", f->now, err)
+        != APR_SUCCESS)
+        return NULL;
+    return c;
+}
+
+#define GOOD "{\"organisation\":\"nhs-fife\",\"purpose\":\"direct-care\"," \
+             "\"fields\":[\"name\",\"dob\"],\"notice\":\"privacy-notice-v3\"}"
+
+/* --- the record ---------------------------------------------------------------- */
+
+static void test_grant_builds_an_active_record(void **state)
+{
+    fixture_t *f = *state;
+    pds_error_t err;
+    pds_consent_t *c = grant(f, GOOD, &err);
+
+    assert_non_null(c);
+    assert_int_equal(strlen(c->id), 34);
+    assert_memory_equal(c->id, "c-", 2);
+    assert_string_equal(c->subject, "alice");
+    assert_string_equal(c->organisation, "nhs-fife");
+    assert_null(c->agreement);
+    assert_string_equal(c->purpose, "direct-care");
+    assert_int_equal(c->fields->nelts, 2);
+    assert_string_equal(c->legal_basis, "consent");
+    assert_string_equal(c->notice, "privacy-notice-v3");
+    assert_string_equal(c->state, "active");
+    assert_int_equal(c->version, 1);
+    assert_true(c->expires == f->now + 365 * DAY);
+    assert_string_equal(pds_consent_state_at(c, f->now), "active");
+    assert_string_equal(pds_consent_state_at(c, c->expires), "expired");
+    /* two grants never share an id */
+    assert_string_not_equal(c->id, grant(f, GOOD, &err)->id);
+}
+
+static void test_grant_refuses_bad_bodies(void **state)
+{
+    fixture_t *f = *state;
+    static const struct { const char *body, *code, *source, *text; } cases[] = {
+        { "", "bad-consent-body", "body", "not JSON" },
+        { "[1]", "bad-consent-body", "body", "JSON object" },
+        { "{\"purpose\":\"a\",\"purpose\":\"b\"}", "bad-consent-body", "body", "duplicate" },
+        { "{\"organisation\":\"nhs-fife\",\"purpose\":\"direct-care\",\"fields\":[\"name\"],"
+          "\"notice\":\"n\",\"colour\":\"red\"}", "invalid-consent", "body", "unknown member" },
+        { "{\"purpose\":\"direct-care\",\"fields\":[\"name\"],\"notice\":\"n\"}",
+          "invalid-consent", "organisation", "organisation" },
+        { "{\"organisation\":\"nhs fife\",\"purpose\":\"direct-care\",\"fields\":[\"name\"],"
+          "\"notice\":\"n\"}", "invalid-consent", "organisation", "organisation" },
+        { "{\"organisation\":\"nhs-fife\",\"purpose\":7,\"fields\":[\"name\"],\"notice\":\"n\"}",
+          "invalid-consent", "purpose", "purpose" },
+        { "{\"organisation\":\"nhs-fife\",\"purpose\":\"p\",\"fields\":[],\"notice\":\"n\"}",
+          "invalid-consent", "fields", "non-empty" },
+        { "{\"organisation\":\"nhs-fife\",\"purpose\":\"p\",\"fields\":[\"name..x\"],"
+          "\"notice\":\"n\"}", "invalid-consent", "fields", "fields[0]" },
+        { "{\"organisation\":\"nhs-fife\",\"purpose\":\"p\",\"fields\":[\"a\"]}",
+          "invalid-consent", "notice", "notice" },
+        { "{\"organisation\":\"nhs-fife\",\"purpose\":\"p\",\"fields\":[\"a\"],\"notice\":\"n\","
+          "\"expires\":\"tomorrow\"}", "invalid-consent", "expires", "RFC 3339" },
+        { "{\"organisation\":\"nhs-fife\",\"purpose\":\"p\",\"fields\":[\"a\"],\"notice\":\"n\","
+          "\"expires\":\"2020-01-01T00:00:00Z\"}", "invalid-consent", "expires", "future" },
+        { "{\"organisation\":\"nhs-fife\",\"purpose\":\"p\",\"fields\":[\"a\"],\"notice\":\"n\","
+          "\"expires\":\"2040-01-01T00:00:00Z\"}", "invalid-consent", "expires", "five years" },
+        { "{\"organisation\":\"nhs-fife\",\"purpose\":\"p\",\"fields\":[\"a\"],\"notice\":\"n\","
+          "\"agreement\":\"x y\"}", "invalid-consent", "agreement", "agreement" },
+    };
+    pds_error_t err;
+    size_t i;
+
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        assert_null(grant(f, cases[i].body, &err));
+        assert_string_equal(err.code, cases[i].code);
+        assert_string_equal(err.source, cases[i].source);
+        if (strstr(err.text, cases[i].text) == NULL)
+            fail_msg("case %d: \"%s\" lacks \"%s\"", (int)i, err.text, cases[i].text);
+    }
+}
+
+static void test_grant_with_agreement_and_expiry(void **state)
+{
+    fixture_t *f = *state;
+    pds_error_t err;
+    pds_consent_t *c = grant(f, "{\"organisation\":\"nhs-fife\",\"purpose\":\"direct-care\","
+                             "\"fields\":[\"address.postcode\"],\"notice\":\"v3\","
+                             "\"agreement\":\"council-to-fife\","
+                             "\"expires\":\"2027-01-01T01:00:00+01:00\"}", &err);
+
+    assert_non_null(c);
+    assert_string_equal(c->agreement, "council-to-fife");
+    assert_string_equal(pds_time_format(f->p, c->expires), "2027-01-01T00:00:00Z");
+    assert_true(pds_consent_covers(c, "alice", "nhs-fife", "council-to-fife", "direct-care",
+                                   f->now));
+    assert_false(pds_consent_covers(c, "alice", "nhs-fife", "other-agreement", "direct-care",
+                                    f->now));
+}
+
+static void test_life_cycle(void **state)
+{
+    fixture_t *f = *state;
+    pds_error_t err;
+    pds_consent_t *c = grant(f, GOOD, &err), *paused, *resumed, *revoked, *x;
+
+    assert_int_equal(pds_consent_transition(&paused, f->p, c, "pause", "person", f->now + 1,
+                                            &err), APR_SUCCESS);
+    assert_string_equal(paused->state, "paused");
+    assert_int_equal(paused->version, 2);
+    assert_string_equal(c->state, "active");              /* the input is unchanged */
+    assert_false(pds_consent_covers(paused, "alice", "nhs-fife", NULL, "direct-care",
+                                    f->now + 2));
+    pds_error_clear(&err);
+    assert_int_equal(pds_consent_transition(&x, f->p, paused, "pause", "person", f->now, &err),
+                     APR_EINVAL);
+    assert_string_equal(err.code, "consent-state-conflict");
+    assert_int_equal(pds_consent_transition(&resumed, f->p, paused, "resume",
+                                            "manager:brixham-trust", f->now + 2, &err),
+                     APR_SUCCESS);
+    assert_string_equal(resumed->state, "active");
+    assert_string_equal(resumed->actor, "manager:brixham-trust");
+    assert_int_equal(pds_consent_transition(&revoked, f->p, resumed, "revoke", "person",
+                                            f->now + 3, &err), APR_SUCCESS);
+    assert_int_equal(revoked->version, 4);
+    /* revoked is final */
+    pds_error_clear(&err);
+    assert_int_equal(pds_consent_transition(&x, f->p, revoked, "resume", "person", f->now,
+                                            &err), APR_EINVAL);
+    assert_string_equal(err.code, "consent-state-conflict");
+    assert_non_null(strstr(err.text, "revoked"));
+    /* an expired consent cannot be resumed or paused, but can be revoked */
+    pds_error_clear(&err);
+    assert_int_equal(pds_consent_transition(&x, f->p, c, "pause", "person", c->expires, &err),
+                     APR_EINVAL);
+    assert_int_equal(pds_consent_transition(&x, f->p, c, "revoke", "person", c->expires,
+                                            &err), APR_EINVAL);
+    pds_error_clear(&err);
+    assert_int_equal(pds_consent_transition(&x, f->p, c, "delete", "person", f->now, &err),
+                     APR_EINVAL);
+    assert_string_equal(err.code, "invalid-consent");
+}
+
+static void test_covers_binds_every_member(void **state)
+{
+    fixture_t *f = *state;
+    pds_error_t err;
+    pds_consent_t *c = grant(f, GOOD, &err);
+
+    assert_true(pds_consent_covers(c, "alice", "nhs-fife", "any", "direct-care", f->now));
+    assert_false(pds_consent_covers(c, "bob", "nhs-fife", "any", "direct-care", f->now));
+    assert_false(pds_consent_covers(c, "alice", "brixham-trust", "any", "direct-care", f->now));
+    assert_false(pds_consent_covers(c, "alice", "nhs-fife", "any", "research", f->now));
+    assert_false(pds_consent_covers(c, "alice", "nhs-fife", "any", "direct-care",
+                                    c->expires));
+    assert_false(pds_consent_covers(c, "alice", "nhs-fife", "any", "direct-care",
+                                    f->now - 1));   /* before it was given */
+    assert_false(pds_consent_covers(c, NULL, "nhs-fife", "any", "direct-care", f->now));
+}
+
+static void test_time_parse(void **state)
+{
+    apr_time_t t;
+
+    (void)state;
+    assert_int_equal(pds_time_parse(&t, "2026-11-30T00:00:00Z"), APR_SUCCESS);
+    assert_true(t == apr_time_from_sec(1795996800));
+    assert_int_equal(pds_time_parse(&t, "2026-11-30T00:00:00.123456Z"), APR_SUCCESS);
+    assert_int_equal(pds_time_parse(&t, "2026-11-30T01:30:00+01:30"), APR_SUCCESS);
+    assert_true(t == apr_time_from_sec(1795996800));
+    assert_int_equal(pds_time_parse(&t, "2028-02-29T00:00:00Z"), APR_SUCCESS);
+    assert_int_equal(pds_time_parse(&t, "2027-02-29T00:00:00Z"), APR_EINVAL);
+    assert_int_equal(pds_time_parse(&t, "2026-13-01T00:00:00Z"), APR_EINVAL);
+    assert_int_equal(pds_time_parse(&t, "2026-11-30 00:00:00Z"), APR_EINVAL);
+    assert_int_equal(pds_time_parse(&t, "2026-11-30T00:00:00"), APR_EINVAL);
+    assert_int_equal(pds_time_parse(&t, "2026-11-30T00:00:00Zjunk"), APR_EINVAL);
+    assert_int_equal(pds_time_parse(&t, NULL), APR_EINVAL);
+}
+
+/* --- the cache ----------------------------------------------------------------- */
+
+static void test_cache_keys_and_encoding(void **state)
+{
+    fixture_t *f = *state;
+    pds_error_t err;
+    pds_consent_lookup_t l, *back;
+    pds_consent_t *c = grant(f, GOOD, &err), *paused;
+    const pds_consent_t *live;
+    const char *reason = NULL;
+    char *data;
+    apr_size_t len;
+
+    assert_string_equal(pds_consent_cache_key(f->p, "alice", "nhs-fife", "direct-care"),
+                        "consent/1/alice/nhs-fife/direct-care");
+    assert_string_equal(pds_optout_cache_key(f->p, "alice", "research"),
+                        "optout/1/alice/research");
+    /* components cannot run into each other: "/" is in none of them */
+    assert_string_not_equal(pds_consent_cache_key(f->p, "a", "b-c", "d"),
+                            pds_consent_cache_key(f->p, "a-b", "c", "d"));
+
+    l.consents = apr_array_make(f->p, 2, sizeof(pds_consent_t *));
+    APR_ARRAY_PUSH(l.consents, pds_consent_t *) = c;
+    data = pds_consent_lookup_encode(f->p, &l, &len);
+    assert_non_null(data);
+    assert_int_equal(pds_consent_lookup_decode(&back, f->p, data, len, &err), APR_SUCCESS);
+    assert_int_equal(back->consents->nelts, 1);
+    live = pds_consent_lookup_decide(back, "alice", "nhs-fife", "a1", "direct-care", f->now,
+                                     &reason);
+    assert_non_null(live);
+    assert_string_equal(live->id, c->id);
+    assert_int_equal(live->fields->nelts, 2);
+    assert_true(live->expires == c->expires);
+
+    /* the reason names the state of the most recent consent */
+    assert_int_equal(pds_consent_transition(&paused, f->p, c, "pause", "person", f->now,
+                                            &err), APR_SUCCESS);
+    APR_ARRAY_IDX(l.consents, 0, pds_consent_t *) = paused;
+    assert_null(pds_consent_lookup_decide(&l, "alice", "nhs-fife", "a1", "direct-care",
+                                          f->now, &reason));
+    assert_string_equal(reason, "consent-paused");
+    assert_null(pds_consent_lookup_decide(&l, "alice", "nhs-fife", "a1", "direct-care",
+                                          c->expires, &reason));
+    assert_string_equal(reason, "consent-expired");
+    assert_null(pds_consent_lookup_decide(&l, "alice", "nhs-fife", "a1", "research",
+                                          f->now, &reason));
+    assert_string_equal(reason, "consent-missing");
+
+    pds_error_clear(&err);
+    assert_int_equal(pds_consent_lookup_decode(&back, f->p, "{}", 2, &err), APR_EINVAL);
+    assert_string_equal(err.code, "bad-consent-cache");
+    assert_int_equal(pds_consent_lookup_decode(&back, f->p, "[{\"id\":1}]", 10, &err),
+                     APR_EINVAL);
+}
+
+/* --- the store on SQLite ----------------------------------------------------------- */
+
+static pds_consent_store_t *open_store(fixture_t *f)
+{
+    pds_consent_store_t *s = NULL;
+    pds_error_t err;
+
+    pds_error_clear(&err);
+    if (pds_consent_store_open(&s, f->p, "sqlite3", f->db, 2000, 1, &err) != APR_SUCCESS)
+        fail_msg("open: %s: %s", err.code, err.text);
+    return s;
+}
+
+static void test_store_migrates_and_keeps_history(void **state)
+{
+    fixture_t *f = *state;
+    pds_consent_store_t *s = open_store(f), *again;
+    pds_consent_t *c, *got, *paused, *revoked;
+    apr_array_header_t *hist, *list;
+    pds_consent_lookup_t *l;
+    pds_error_t err;
+    const char *reason;
+
+    assert_int_equal(pds_consent_store_schema_version(s), PDS_CONSENT_SCHEMA_VERSION);
+    c = grant(f, GOOD, &err);
+    assert_int_equal(pds_consent_store_insert(s, f->p, c, &err), APR_SUCCESS);
+    assert_int_equal(pds_consent_store_get(s, f->p, c->id, &got, &hist, &err), APR_SUCCESS);
+    assert_string_equal(got->subject, "alice");
+    assert_string_equal(got->notice, "privacy-notice-v3");
+    assert_int_equal(got->fields->nelts, 2);
+    assert_null(got->agreement);
+    assert_true(got->expires == c->expires);
+    assert_int_equal(hist->nelts, 1);
+    assert_string_equal(APR_ARRAY_IDX(hist, 0, pds_consent_event_t).action, "grant");
+
+    assert_int_equal(pds_consent_transition(&paused, f->p, got, "pause", "person",
+                                            f->now + 10, &err), APR_SUCCESS);
+    assert_int_equal(pds_consent_store_update(s, f->p, got, paused, "pause", &err),
+                     APR_SUCCESS);
+    /* a second change from the same stale read loses, and writes nothing */
+    assert_int_equal(pds_consent_transition(&revoked, f->p, got, "revoke", "person",
+                                            f->now + 20, &err), APR_SUCCESS);
+    pds_error_clear(&err);
+    assert_int_equal(pds_consent_store_update(s, f->p, got, revoked, "revoke", &err),
+                     APR_EAGAIN);
+    assert_string_equal(err.code, "consent-conflict");
+    assert_int_equal(pds_consent_store_get(s, f->p, c->id, &got, &hist, &err), APR_SUCCESS);
+    assert_string_equal(got->state, "paused");
+    assert_int_equal(hist->nelts, 2);
+
+    /* reopening (as another process would) finds the schema current */
+    pds_error_clear(&err);
+    assert_int_equal(pds_consent_store_open(&again, f->p, "sqlite3", f->db, 2000, 0, &err),
+                     APR_SUCCESS);
+    assert_int_equal(pds_consent_store_list(again, f->p, "alice", &list, &err), APR_SUCCESS);
+    assert_int_equal(list->nelts, 1);
+    assert_int_equal(pds_consent_store_list(again, f->p, "bob", &list, &err), APR_SUCCESS);
+    assert_int_equal(list->nelts, 0);
+    assert_int_equal(pds_consent_store_lookup(again, f->p, "alice", "nhs-fife", "direct-care",
+                                              &l, &err), APR_SUCCESS);
+    assert_null(pds_consent_lookup_decide(l, "alice", "nhs-fife", "a", "direct-care",
+                                          f->now + 30, &reason));
+    assert_string_equal(reason, "consent-paused");
+
+    pds_error_clear(&err);
+    assert_int_equal(pds_consent_store_get(s, f->p, "c-nosuch", &got, NULL, &err),
+                     APR_NOTFOUND);
+    assert_string_equal(err.code, "consent-not-found");
+    pds_consent_store_close(again);
+    pds_consent_store_close(s);
+}
+
+static void test_store_mandates_and_optouts(void **state)
+{
+    fixture_t *f = *state;
+    pds_consent_store_t *s = open_store(f);
+    apr_array_header_t *names, *times;
+    pds_error_t err;
+    int changed, held;
+
+    pds_error_clear(&err);
+    assert_int_equal(pds_consent_store_mandate_held(s, f->p, "alice", "brixham-trust", &held,
+                                                    &err), APR_SUCCESS);
+    assert_false(held);
+    assert_int_equal(pds_consent_store_mandate_set(s, f->p, "alice", "brixham-trust", 1,
+                                                   f->now, &changed, &err), APR_SUCCESS);
+    assert_true(changed);
+    assert_int_equal(pds_consent_store_mandate_set(s, f->p, "alice", "brixham-trust", 1,
+                                                   f->now + 1, &changed, &err), APR_SUCCESS);
+    assert_false(changed);                        /* already held */
+    assert_int_equal(pds_consent_store_mandate_held(s, f->p, "alice", "brixham-trust", &held,
+                                                    &err), APR_SUCCESS);
+    assert_true(held);
+    assert_int_equal(pds_consent_store_mandate_held(s, f->p, "bob", "brixham-trust", &held,
+                                                    &err), APR_SUCCESS);
+    assert_false(held);
+    assert_int_equal(pds_consent_store_mandates(s, f->p, "alice", &names, &times, &err),
+                     APR_SUCCESS);
+    assert_int_equal(names->nelts, 1);
+    assert_string_equal(APR_ARRAY_IDX(names, 0, const char *), "brixham-trust");
+    assert_true(APR_ARRAY_IDX(times, 0, apr_time_t) == f->now);
+    assert_int_equal(pds_consent_store_mandate_set(s, f->p, "alice", "brixham-trust", 0,
+                                                   f->now + 2, &changed, &err), APR_SUCCESS);
+    assert_true(changed);
+    assert_int_equal(pds_consent_store_mandate_held(s, f->p, "alice", "brixham-trust", &held,
+                                                    &err), APR_SUCCESS);
+    assert_false(held);
+
+    assert_int_equal(pds_consent_store_optout_set(s, f->p, "alice", "research", 1, f->now,
+                                                  &changed, &err), APR_SUCCESS);
+    assert_int_equal(pds_consent_store_opted_out(s, f->p, "alice", "research", &held, &err),
+                     APR_SUCCESS);
+    assert_true(held);
+    assert_int_equal(pds_consent_store_opted_out(s, f->p, "alice", "direct-care", &held,
+                                                 &err), APR_SUCCESS);
+    assert_false(held);
+    assert_int_equal(pds_consent_store_optouts(s, f->p, "alice", &names, NULL, &err),
+                     APR_SUCCESS);
+    assert_int_equal(names->nelts, 1);
+    assert_false(pds_error_is_set(&err));
+    pds_consent_store_close(s);
+}
+
+static void test_store_refuses_newer_schema_and_bad_driver(void **state)
+{
+    fixture_t *f = *state;
+    pds_consent_store_t *s = open_store(f), *x;
+    pds_error_t err;
+    char cmd[256];
+
+    pds_consent_store_close(s);
+    snprintf(cmd, sizeof(cmd), "sqlite3 '%s' 'INSERT INTO pds_schema VALUES (99)'", f->db);
+    assert_int_equal(system(cmd), 0);
+    pds_error_clear(&err);
+    assert_int_not_equal(pds_consent_store_open(&x, f->p, "sqlite3", f->db, 500, 1, &err),
+                         APR_SUCCESS);
+    assert_string_equal(err.code, "consent-store-schema");
+    assert_non_null(strstr(err.text, "newer"));
+
+    pds_error_clear(&err);
+    assert_int_not_equal(pds_consent_store_open(&x, f->p, "mysql", "x", 500, 1, &err),
+                         APR_SUCCESS);
+    assert_string_equal(err.code, "bad-argument");
+
+    /* a file that is not a database: unavailable, never a crash */
+    snprintf(cmd, sizeof(cmd), "printf 'not a database at all, not at all......' > '%s/junk.db'",
+             f->dir);
+    assert_int_equal(system(cmd), 0);
+    pds_error_clear(&err);
+    assert_int_not_equal(pds_consent_store_open(&x, f->p, "sqlite3",
+                                                apr_pstrcat(f->p, f->dir, "/junk.db", NULL),
+                                                500, 1, &err), APR_SUCCESS);
+    assert_string_equal(err.code, "consent-store-unavailable");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_grant_builds_an_active_record, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_grant_refuses_bad_bodies, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_grant_with_agreement_and_expiry, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_life_cycle, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_covers_binds_every_member, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_time_parse, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_cache_keys_and_encoding, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_store_migrates_and_keeps_history, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_store_mandates_and_optouts, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_store_refuses_newer_schema_and_bad_driver, setup,
+                                        teardown),
+    };
+
+    apr_initialize();
+    atexit(apr_terminate);
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
