@@ -338,6 +338,8 @@ make_audit_keys() {
         mkdir -p "$run/keys" || exit 1
         cd "$run/keys" || exit 1
         [ -s audit.key ] || openssl rand -hex 32 > audit.key || exit 1
+        # Consent receipts are signed with this key (PDSConsentReceiptKey).
+        [ -s receipt.key ] || openssl genpkey -algorithm ED25519 -out receipt.key || exit 1
         if [ ! -s audit-signing.pem ]; then
             openssl genpkey -algorithm ED25519 -out audit-signing.pem || exit 1
             openssl pkey -in audit-signing.pem -pubout -out audit-signing.pub.pem || exit 1
@@ -408,9 +410,12 @@ valid_from=$year-01-01
 valid_to=$((year + 1))-12-31
 
 user_group=""
+# The consent store (SQLite): its directory must be writable by httpd's User.
+mkdir -p "$run/consent"
 if [ "$(id -u)" = 0 ]; then
     user_group="User nobody
 Group nogroup"
+    chown nobody:nogroup "$run/consent"
 fi
 
 # httpd's modules the demo needs; Debian's apache2 has some built in.
@@ -489,6 +494,12 @@ PDSAuditKey keys/audit.key
 PDSAuditSigningKey keys/audit-signing.pem
 PDSAuditCheckpoint 5 30
 
+# Consents people give (and withdraw) through /my/consents: an SQLite file,
+# receipts signed with this key, decisions cached in shared memory for 5 s.
+PDSConsentStore sqlite3 consent/consent.db
+PDSConsentReceiptKey keys/receipt.key
+PDSConsentCache shmcb 5
+
 # --- what they may have ---------------------------------------------------------
 <PDSAgreement council-to-health-board-direct-care>
     Party       health-board
@@ -508,6 +519,17 @@ PDSAuditCheckpoint 5 30
     Valid       $valid_from $valid_to
     Resource    GET /citizens/{subject}/record
     Release     dob address.postcode benefits[*].type
+</PDSAgreement>
+
+# Care planning goes beyond direct care: only with the resident's consent,
+# and only the fields the resident agreed to.
+<PDSAgreement council-to-health-board-care-planning>
+    Party       health-board
+    Purpose     care-planning
+    LegalBasis  consent
+    Valid       $valid_from $valid_to
+    Resource    GET /citizens/{subject}/record
+    Release     name.given name.family address.postcode care.needs
 </PDSAgreement>
 
 <PDSAgreement council-to-data-trust-wellbeing>
@@ -554,6 +576,16 @@ $(gateway_location)
         AuthUserFile keys/residents.htpasswd
         Require valid-user
         SetHandler pds-disclosures
+    </Location>
+
+    # ... and grant, see and revoke their consents.
+    <Location /my/consents>
+        AuthType Basic
+        AuthName "Residents"
+        AuthBasicProvider file
+        AuthUserFile keys/residents.htpasswd
+        Require valid-user
+        SetHandler pds-consent
     </Location>
 </VirtualHost>
 
@@ -670,9 +702,21 @@ except (IndexError, ValueError):
     status = 0
 if status != int(want_status):
     problems.append("expected HTTP %s, got %s" % (want_status, status or "no response"))
-if not headers.get("pds-request-id"):
+if not headers.get("pds-request-id") and want[0] != "api":
     problems.append("no PDS-Request-Id header")
 ctype = (headers.get("content-type") or [""])[0].split(";")[0].strip()
+if want[0] == "api":
+    # The consent API: the consent in the state expected, with a signed receipt.
+    consent = body.get("consent") if isinstance(body, dict) else None
+    if ctype != "application/json":
+        problems.append("expected application/json, got %r" % ctype)
+    if not isinstance(consent, dict) or consent.get("state") != want[1]:
+        problems.append("expected a consent in state %s" % want[1])
+    if not isinstance(body, dict) or str(body.get("receipt", "")).count(".") != 2:
+        problems.append("expected a signed receipt (compact JWS)")
+    for p in problems:
+        print("   !! " + p)
+    sys.exit(1 if problems else 0)
 if want[0] == "deny":
     if ctype != "application/problem+json":
         problems.append("expected application/problem+json, got %r" % ctype)
@@ -989,6 +1033,35 @@ else
     say "    !! the resident's view does not show the health board's access"
     failures="$failures person"
 fi
+
+say ""
+say "12. Care planning needs the resident's consent. The health board asks before the"
+say "    resident has given it: refused, and the back end is never asked."
+step 403 "deny consent-missing" \
+    "$tls $hb -H 'PDS-Purpose: care-planning' $gw$record"
+
+say ""
+say "13. The resident consents: the health board may see their first name and care"
+say "    needs for care planning (not their surname or postcode, which the agreement"
+say "    would allow). The gateway answers with a receipt it has signed."
+consent_body='{"organisation":"health-board","purpose":"care-planning","fields":["name.given","care.needs"],"notice":"council-privacy-notice-v3"}'
+step 201 "api active" \
+    "$tls -u $resident:$resident_password -H 'Content-Type: application/json' -d '$consent_body' $gw/my/consents/consents"
+consent_id=$(/usr/bin/python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["consent"]["id"])' "$story/$step_no.body" 2>/dev/null || true)
+
+say ""
+say "14. The health board asks again: it gets exactly what both the agreement and the"
+say "    resident allow."
+step 200 "allow council-to-health-board-care-planning name.given care.needs" \
+    "$tls $hb -H 'PDS-Purpose: care-planning' $gw$record"
+
+say ""
+say "15. The resident changes their mind and revokes the consent; the next request"
+say "    is refused at once."
+step 200 "api revoked" \
+    "$tls -u $resident:$resident_password -X POST $gw/my/consents/consents/${consent_id:-none}/revoke"
+step 403 "deny consent-revoked" \
+    "$tls $hb -H 'PDS-Purpose: care-planning' $gw$record"
 
 # The error log should hold nothing worse than notices.
 if grep -E '^\[[^]]*\] \[[^]]*:(warn|error|crit|alert|emerg)\]' "$run/logs/error.log" \
