@@ -1,0 +1,187 @@
+"""Consent deployments beyond the default: a cache shared by several
+gateways (memcache), a PostgreSQL store that is down when httpd starts, and
+the person's subject taken from a variable an authentication module sets
+(PDSPersonSubject env:NAME). SPEC: Issue 3 items 1, 3, 6, 7."""
+import json
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ed25519
+
+import pds_harness as H
+import pds_postgres
+from pds_configs import ORGANISATIONS, SUBJECT
+from test_consent import AUTH_MODULES, CONSENT_AGREEMENT, nobody_owned_dir
+
+MEMCACHED = "/usr/bin/memcached"
+
+
+def receipt_key(directory):
+    path = os.path.join(directory, "receipt.key")
+    H.write_private(path, ed25519.Ed25519PrivateKey.generate().private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption()))
+    return path
+
+
+def consented_location():
+    return ("<Location /consented/>\n    PDSGateway on\n"
+            "    ProxyPass %(backend)s/api/citizens/\n</Location>\n")
+
+
+def person_api(htpasswd, extra=""):
+    return """
+<Location /my/consents>
+    AuthType Basic
+    AuthName "residents"
+    AuthBasicProvider file
+    AuthUserFile "%s"
+    Require valid-user
+%s
+    SetHandler pds-consent
+</Location>
+""" % (htpasswd, extra)
+
+
+def htpasswd_file(directory, users):
+    path = os.path.join(directory, "htpasswd")
+    for i, (user, pw) in enumerate(users):
+        subprocess.run(["htpasswd", "-b", "-B"] + (["-c"] if i == 0 else []) + [path, user, pw],
+                       check=True, capture_output=True)
+    os.chmod(path, 0o644)
+    return path
+
+
+def call(gw, method, path, auth, body=None):
+    s = H.requests.Session()
+    s.trust_env = False
+    kw = {"timeout": 20, "auth": auth, "verify": gw.pki.ca_cert}
+    if body is not None:
+        kw["data"] = json.dumps(body)
+        kw["headers"] = {"Content-Type": "application/json"}
+    with s:
+        return s.request(method, gw.url("/my/consents" + path), **kw)
+
+
+GRANT = {"organisation": "health-board", "purpose": "care-planning",
+         "fields": ["name.given"], "notice": "n-1"}
+
+
+@pytest.fixture
+def memcached():
+    if not os.access(MEMCACHED, os.X_OK):
+        pytest.fail("memcached is not installed (tools/install-deps.sh installs it)")
+    port = H.free_port()
+    args = [MEMCACHED, "-l", "127.0.0.1", "-p", str(port), "-U", "0", "-m", "16"]
+    if os.geteuid() == 0:
+        args += ["-u", "nobody"]
+    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    H.wait_for_ports([port], 10)
+    yield port
+    proc.terminate()
+    proc.wait(timeout=10)
+
+
+def test_a_shared_cache_makes_revocation_immediate_on_every_node(gateway_factory, memcached,
+                                                                 tmp_path_factory):
+    """Two gateways, one store, one memcache: a revocation taken by the first
+    evicts the shared entry, so the second refuses at once, although the
+    TTL (60 s) would have let it release data for a minute."""
+    shared = nobody_owned_dir("pds-e2e-memcache-")
+    try:
+        pw = htpasswd_file(shared, [(SUBJECT, "pw")])
+        body = (ORGANISATIONS
+                + 'PDSConsentStore sqlite3 "%s/consent.db"\n' % shared
+                + 'PDSConsentReceiptKey "%s"\n' % receipt_key(str(tmp_path_factory.mktemp("k")))
+                + "PDSConsentCache memcache:127.0.0.1:%d 60\n" % memcached
+                + CONSENT_AGREEMENT + consented_location() + person_api(pw))
+        modules = AUTH_MODULES + [("socache_memcache_module", "mod_socache_memcache.so")]
+        a = gateway_factory(body, extra_modules=modules)
+        b = gateway_factory(body, extra_modules=modules)
+        g = call(a, "POST", "/consents", (SUBJECT, "pw"), GRANT)
+        assert g.status_code == 201, H.describe(g)
+        cid = g.json()["consent"]["id"]
+        path = "/consented/%s/record" % SUBJECT
+        assert a.get(path, purpose="care-planning").status_code == 200
+        assert b.get(path, purpose="care-planning").status_code == 200   # cached, shared
+        r = call(a, "POST", "/consents/%s/revoke" % cid, (SUBJECT, "pw"))
+        assert r.status_code == 200, H.describe(r)
+        H.assert_problem(b.get(path, purpose="care-planning"), "consent-revoked", 403)
+        H.assert_problem(a.get(path, purpose="care-planning"), "consent-revoked", 403)
+    finally:
+        shutil.rmtree(shared, ignore_errors=True)
+
+
+@pytest.mark.allow_log("PDS00084", "PDS00088", "PDS00093", "PDS00095")
+def test_postgresql_down_at_start_then_up(gateway_factory, tmp_path_factory, log_allow):
+    """httpd starts although its PostgreSQL store is down, refuses consent
+    requests with 503 meanwhile, and works once the server is up (the schema
+    is created then)."""
+    ok, why = pds_postgres.postgres_available()
+    if not ok:
+        pytest.fail("PostgreSQL is needed: " + why)
+    port = H.free_port()
+    pg = pds_postgres.Postgres(port=port)
+    shared = nobody_owned_dir("pds-e2e-pgdown-")
+    try:
+        pw = htpasswd_file(shared, [(SUBJECT, "pw")])
+        conninfo = "host=127.0.0.1 port=%d dbname=pds user=pds password=pds-test" % port
+        body = (ORGANISATIONS + 'PDSConsentStore pgsql "%s"\n' % conninfo
+                + 'PDSConsentReceiptKey "%s"\n' % receipt_key(str(tmp_path_factory.mktemp("k")))
+                + "PDSConsentStoreTimeout 500\n"
+                + CONSENT_AGREEMENT + consented_location() + person_api(pw))
+        gw = gateway_factory(body, extra_modules=AUTH_MODULES, allow_startup=["PDS00084"])
+        path = "/consented/%s/record" % SUBJECT
+        r = gw.get(path, purpose="care-planning")
+        H.assert_problem(r, "consent-store-unavailable", 503)
+        assert gw.backend.requests() == []
+        H.assert_problem(call(gw, "GET", "/consents", (SUBJECT, "pw")),
+                         "consent-store-unavailable", 503)
+        pg.start()
+        deadline = time.monotonic() + 10
+        while True:
+            r = gw.get(path, purpose="care-planning")
+            if r.status_code != 503 or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+        H.assert_problem(r, "consent-missing", 403)
+        assert call(gw, "POST", "/consents", (SUBJECT, "pw"), GRANT).status_code == 201
+        assert gw.get(path, purpose="care-planning").status_code == 200
+        assert "pds_consents" in pg.psql("SELECT tablename FROM pg_tables")
+    finally:
+        pg.stop()
+        shutil.rmtree(shared, ignore_errors=True)
+
+
+def test_the_person_can_come_from_an_authentication_variable(gateway_factory,
+                                                             tmp_path_factory):
+    """PDSPersonSubject env:NAME: the subject is what the authentication
+    layer put in NAME (here mod_rewrite maps the login "resident-<id>" to
+    <id> once Basic auth has run), not the user name itself."""
+    shared = nobody_owned_dir("pds-e2e-envsubject-")
+    try:
+        pw = htpasswd_file(shared, [("resident-" + SUBJECT, "pw"), ("someone", "pw")])
+        mapping = """    PDSPersonSubject env:PDS_PERSON
+    RewriteEngine on
+    RewriteCond %%{REMOTE_USER} ^resident-([0-9]+)$
+    RewriteRule ^ - [E=PDS_PERSON:%%1]"""
+        body = (ORGANISATIONS
+                + 'PDSConsentStore sqlite3 "%s/consent.db"\n' % shared
+                + 'PDSConsentReceiptKey "%s"\n' % receipt_key(str(tmp_path_factory.mktemp("k")))
+                + CONSENT_AGREEMENT + consented_location() + person_api(pw, mapping))
+        gw = gateway_factory(body, extra_modules=AUTH_MODULES
+                             + [("rewrite_module", "mod_rewrite.so")])
+        r = call(gw, "GET", "/consents", ("resident-" + SUBJECT, "pw"))
+        assert r.status_code == 200, H.describe(r)
+        assert r.json()["subject"] == SUBJECT
+        # a login the mapping does not cover is no person
+        H.assert_problem(call(gw, "GET", "/consents", ("someone", "pw")),
+                         "person-not-identified", 401)
+    finally:
+        shutil.rmtree(shared, ignore_errors=True)
