@@ -13,12 +13,12 @@ set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 seconds=${FUZZ_SECONDS:-60}
 work=${FUZZ_WORK_DIR:-$(mktemp -d /tmp/pds-fuzz.XXXXXX)}
-targets=${*:-fieldpath filter jws chain agreement artefact}
+targets=${*:-fieldpath filter jws chain agreement artefact transform}
 
 command -v clang >/dev/null 2>&1 || { echo "fuzz: clang is missing (apt-get install clang)" >&2; exit 2; }
 flags="-g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined"
-cflags="-I$top/lib -I$top/fuzz $(apr-1-config --cppflags --includes) $(pkg-config --cflags jansson libcrypto)"
-libs="$(apr-1-config --link-ld --libs) $(pkg-config --libs jansson libcrypto)"
+cflags="-I$top/lib -I$top/fuzz $(apr-1-config --cppflags --includes) $(apu-1-config --includes) $(pkg-config --cflags jansson libcrypto)"
+libs="$(apu-1-config --link-ld --libs) $(apr-1-config --link-ld --libs) $(pkg-config --libs jansson libcrypto)"
 
 failed=""
 for t in $targets; do

@@ -69,8 +69,20 @@ struct pds_agreement_t {
     int disclosure;                 /* PDS_DISCLOSURE_* */
     apr_time_t embargo_until;       /* PDS_DISCLOSURE_EMBARGO_UNTIL */
     apr_interval_time_t embargo_for;/* PDS_DISCLOSURE_EMBARGO_FOR */
+    apr_array_header_t *transforms; /* pending_transform_t: applied by finish,
+                                       when every Release line is in */
+    apr_array_header_t *identifiers;/* const char *: Deidentified's direct
+                                       identifiers; NULL: not de-identified */
+    pds_fieldset_t *write;          /* Write: what POST/PUT/PATCH may carry */
+    int write_unknown_set;
+    int write_strips;               /* WriteUnknown strip */
     int finished;
 };
+
+typedef struct pending_transform_t {
+    const char *path;
+    const pds_transform_t *transform;
+} pending_transform_t;
 
 typedef struct token_t {
     const char *text;
@@ -437,7 +449,10 @@ apr_status_t pds_agreement_create(pds_agreement_t **pa, apr_pool_t *p,
     a->id = apr_pstrdup(p, id);
     a->purposes = apr_array_make(p, 2, sizeof(const char *));
     a->resources = apr_array_make(p, 2, sizeof(pds_resource_t));
-    rv = pds_fieldset_create(&a->release, p);
+    a->transforms = apr_array_make(p, 2, sizeof(pending_transform_t));
+    rv = pds_fieldset_create(&a->write, p);
+    if (rv == APR_SUCCESS)
+        rv = pds_fieldset_create(&a->release, p);
     if (rv != APR_SUCCESS) {
         pds_error_set(err, "internal-error", -1, "PDSAgreement",
                       "cannot create the Release set of agreement '%s'", id);
@@ -681,6 +696,25 @@ static apr_status_t set_resource(pds_agreement_t *a, const char *kw,
     return APR_SUCCESS;
 }
 
+/* The path with the character at pos marked: "name.>>.<<given" ("name.>><<"
+ * at the end), so a message points at it without a column count. */
+static const char *mark_at(apr_pool_t *p, const char *path, int pos)
+{
+    apr_size_t n = strlen(path), i;
+    char shown[80], *safe;
+
+    if (pos < 0 || (apr_size_t)pos > n || n > 60)
+        return apr_pstrdup(p, show(shown, sizeof(shown), path));
+    safe = apr_pstrdup(p, path);
+    for (i = 0; i < n; i++) {
+        if ((unsigned char)safe[i] < 0x20 || (unsigned char)safe[i] >= 0x7f)
+            safe[i] = '?';
+    }
+    if ((apr_size_t)pos == n)
+        return apr_psprintf(p, "\"%s>><<\"", safe);
+    return apr_psprintf(p, "\"%.*s>>%c<<%s\"", pos, safe, safe[pos], safe + pos + 1);
+}
+
 static apr_status_t set_release(pds_agreement_t *a, const char *kw,
                                 apr_array_header_t *toks, pds_error_t *err)
 {
@@ -701,11 +735,184 @@ static apr_status_t set_release(pds_agreement_t *a, const char *kw,
             return bad(err, kw, local.position >= 0
                                 ? t->pos + (t->quoted ? 1 : 0) + local.position
                                 : t->pos,
-                       "%s: %s: %s; " USE_RELEASE, kw,
+                       "%s: %s: %s at character %d: %s; " USE_RELEASE, kw,
                        show(shown, sizeof(shown), t->text),
-                       local.text[0] != '\0' ? local.text
-                                             : "not a field path");
+                       local.text[0] != '\0' ? local.text : "not a field path",
+                       local.position + 1, mark_at(a->pool, t->text, local.position));
     }
+    return APR_SUCCESS;
+}
+
+#define USE_TRANSFORM "use `Transform <field path> <transform> [<argument>]`, e.g. " \
+    "`Transform dob year` (see docs/minimisation.md)"
+
+/* Transform <path> <name> [args]: parsed now, attached by finish. */
+static apr_status_t set_transform(pds_agreement_t *a, const char *kw,
+                                  apr_array_header_t *toks, pds_error_t *err)
+{
+    char shown[64];
+    pending_transform_t *pt;
+    pds_fieldset_t *check;
+    pds_transform_t *t;
+    pds_error_t local;
+    const char *text = "";
+    token_t *path;
+    int i;
+
+    if (toks->nelts < 2)
+        return bad(err, kw, -1, "%s: needs a field path and a transform; " USE_TRANSFORM,
+                   kw);
+    path = TOK(toks, 0);
+    pds_error_clear(&local);
+    if (pds_fieldset_create(&check, a->pool) != APR_SUCCESS
+        || pds_fieldset_add(check, path->text, &local) != APR_SUCCESS)
+        return bad(err, kw, local.position >= 0
+                            ? path->pos + (path->quoted ? 1 : 0) + local.position : path->pos,
+                   "%s: %s: %s; " USE_TRANSFORM, kw, show(shown, sizeof(shown), path->text),
+                   local.text[0] != '\0' ? local.text : "not a field path");
+    /* The words after the path, as written (quoted words quoted again). */
+    for (i = 1; i < toks->nelts; i++) {
+        token_t *w = TOK(toks, i);
+        const char *word = w->text;
+
+        if (w->quoted) {
+            char *q = apr_palloc(a->pool, 2 * strlen(word) + 3), *o = q;
+            *o++ = '"';
+            for (; *word != '\0'; word++) {
+                if (*word == '"' || *word == '\\')
+                    *o++ = '\\';
+                *o++ = *word;
+            }
+            *o++ = '"';
+            *o = '\0';
+            word = q;
+        }
+        text = i == 1 ? word : apr_pstrcat(a->pool, text, " ", word, NULL);
+    }
+    pds_error_clear(&local);
+    if (pds_transform_parse(&t, a->pool, text, &local) != APR_SUCCESS)
+        return bad(err, kw, TOK(toks, 1)->pos, "%s %s: %s", kw,
+                   show(shown, sizeof(shown), path->text), local.text);
+    pt = &APR_ARRAY_PUSH(a->transforms, pending_transform_t);
+    pt->path = path->text;
+    pt->transform = t;
+    return APR_SUCCESS;
+}
+
+/* Deidentified <direct identifier> ...: the agreement shares de-identified
+ * data; none of these fields may leave in clear (checked by finish). */
+static apr_status_t set_deidentified(pds_agreement_t *a, const char *kw,
+                                     apr_array_header_t *toks, pds_error_t *err)
+{
+    char shown[64];
+    pds_fieldset_t *check;
+    int i;
+
+    if (a->identifiers != NULL)
+        return bad(err, kw, -1, "%s given twice: list every direct identifier on one "
+                   "line", kw);
+    if (toks->nelts == 0)
+        return bad(err, kw, -1, "%s: list the fields that identify a person directly, "
+                   "e.g. `Deidentified name nhs_number phone email address.line1`", kw);
+    if (pds_fieldset_create(&check, a->pool) != APR_SUCCESS)
+        return APR_ENOMEM;
+    a->identifiers = apr_array_make(a->pool, toks->nelts, sizeof(const char *));
+    for (i = 0; i < toks->nelts; i++) {
+        token_t *t = TOK(toks, i);
+        pds_error_t local;
+
+        pds_error_clear(&local);
+        if (pds_fieldset_add(check, t->text, &local) != APR_SUCCESS)
+            return bad(err, kw, t->pos, "%s: %s: %s", kw, show(shown, sizeof(shown), t->text),
+                       local.text[0] != '\0' ? local.text : "not a field path");
+        APR_ARRAY_PUSH(a->identifiers, const char *) = t->text;
+    }
+    return APR_SUCCESS;
+}
+
+/* Does the path a name the same place as b, or a place above it? */
+static int path_covers(apr_pool_t *p, const char *a, const char *b)
+{
+    pds_fieldset_t *set;
+
+    return pds_fieldset_create(&set, p) == APR_SUCCESS
+        && pds_fieldset_add(set, a, NULL) == APR_SUCCESS
+        && pds_fieldset_covers(set, b);
+}
+
+/* In a de-identified agreement, every part of a direct identifier that is
+ * released must be under one transform. */
+static apr_status_t check_identifiers(pds_agreement_t *a, pds_error_t *err)
+{
+    int i, j, k;
+
+    for (i = 0; a->identifiers != NULL && i < a->identifiers->nelts; i++) {
+        const char *d = APR_ARRAY_IDX(a->identifiers, i, const char *);
+
+        for (j = 0; j < pds_fieldset_count(a->release); j++) {
+            const char *r = pds_fieldset_path(a->release, j), *region;
+            int covered = 0;
+
+            if (path_covers(a->pool, r, d))
+                region = d;                 /* releases the whole identifier */
+            else if (path_covers(a->pool, d, r))
+                region = r;                 /* releases part of it */
+            else
+                continue;
+            for (k = 0; k < pds_fieldset_transform_count(a->release) && !covered; k++) {
+                const char *tp;
+                (void)pds_fieldset_transform(a->release, k, &tp);
+                covered = path_covers(a->pool, tp, region);
+            }
+            if (!covered)
+                return bad(err, "Deidentified", -1, "agreement '%s' is de-identified but "
+                           "releases the direct identifier %s in clear (Release %s): "
+                           "add a transform, e.g. `Transform %s pseudonymise` or "
+                           "`Transform %s redact`", a->id, d, r, region, region);
+        }
+    }
+    return APR_SUCCESS;
+}
+
+/* Write <path> ...: the fields a POST, PUT or PATCH body may carry. */
+static apr_status_t set_write(pds_agreement_t *a, const char *kw,
+                              apr_array_header_t *toks, pds_error_t *err)
+{
+    char shown[64];
+    int i;
+
+    if (toks->nelts == 0)
+        return bad(err, kw, -1, "%s: needs at least one field path, e.g. "
+                   "`Write contact.phone contact.email`", kw);
+    for (i = 0; i < toks->nelts; i++) {
+        token_t *t = TOK(toks, i);
+        pds_error_t local;
+
+        pds_error_clear(&local);
+        if (pds_fieldset_add(a->write, t->text, &local) != APR_SUCCESS)
+            return bad(err, kw, local.position >= 0
+                                ? t->pos + (t->quoted ? 1 : 0) + local.position : t->pos,
+                       "%s: %s: %s at character %d: %s", kw,
+                       show(shown, sizeof(shown), t->text),
+                       local.text[0] != '\0' ? local.text : "not a field path",
+                       local.position + 1, mark_at(a->pool, t->text, local.position));
+    }
+    return APR_SUCCESS;
+}
+
+/* WriteUnknown refuse|strip: what to do with a body carrying other fields. */
+static apr_status_t set_write_unknown(pds_agreement_t *a, const char *kw,
+                                      apr_array_header_t *toks, pds_error_t *err)
+{
+    if (a->write_unknown_set)
+        return bad(err, kw, -1, "%s given twice", kw);
+    if (toks->nelts != 1 || (strcasecmp(TOK(toks, 0)->text, "refuse") != 0
+                             && strcasecmp(TOK(toks, 0)->text, "strip") != 0))
+        return bad(err, kw, toks->nelts > 0 ? TOK(toks, 0)->pos : -1,
+                   "%s: expected `%s refuse` (the default: a body with other fields is "
+                   "refused) or `%s strip` (other fields are removed)", kw, kw, kw);
+    a->write_strips = strcasecmp(TOK(toks, 0)->text, "strip") == 0;
+    a->write_unknown_set = 1;
     return APR_SUCCESS;
 }
 
@@ -775,6 +982,10 @@ static const struct {
     { "Resource",   set_resource },
     { "Release",    set_release },
     { "Disclosure", set_disclosure },
+    { "Transform",  set_transform },
+    { "Deidentified", set_deidentified },
+    { "Write",      set_write },
+    { "WriteUnknown", set_write_unknown },
     { NULL, NULL }
 };
 
@@ -799,7 +1010,9 @@ apr_status_t pds_agreement_set(pds_agreement_t *a, const char *keyword,
     if (keywords[i].name == NULL)
         return bad(err, keyword, -1, "%s is not an agreement keyword; known: "
                    "Party, Purpose, LegalBasis, Valid, Version, Resource, "
-                   "Release", show(shown, sizeof(shown), keyword));
+                   "Release, Disclosure, Transform, Deidentified, Write, "
+                   "WriteUnknown",
+                   show(shown, sizeof(shown), keyword));
     rv = tokenize(&toks, a->pool, keyword, args, err);
     if (rv != APR_SUCCESS)
         return rv;
@@ -808,7 +1021,7 @@ apr_status_t pds_agreement_set(pds_agreement_t *a, const char *keyword,
 
 apr_status_t pds_agreement_finish(pds_agreement_t *a, pds_error_t *err)
 {
-    int i, has_get = 0;
+    int i, has_get = 0, has_write = 0;
     const char *missing = NULL, *hint = NULL;
     char *list, *o;
     apr_size_t len = 0;
@@ -845,11 +1058,34 @@ apr_status_t pds_agreement_finish(pds_agreement_t *a, pds_error_t *err)
         if (strcmp(APR_ARRAY_IDX(a->resources, i, pds_resource_t).method,
                    "GET") == 0)
             has_get = 1;
+        else if (strcmp(APR_ARRAY_IDX(a->resources, i, pds_resource_t).method,
+                        "DELETE") != 0)
+            has_write = 1;
     }
+    if (has_write && pds_fieldset_count(a->write) == 0)
+        return bad(err, "PDSAgreement", -1, "agreement '%s' has a POST, PUT or PATCH "
+                   "resource but no Write, so no body could ever be accepted: add "
+                   "`Write <field path> ...`", a->id);
+    if (!has_write && (pds_fieldset_count(a->write) > 0 || a->write_unknown_set))
+        return bad(err, "PDSAgreement", -1, "agreement '%s' has Write or WriteUnknown "
+                   "but no POST, PUT or PATCH resource", a->id);
     if (has_get && pds_fieldset_count(a->release) == 0)
         return bad(err, "PDSAgreement", -1, "agreement '%s' has a GET "
                    "resource but no Release, so nothing could ever be "
                    "released: add `Release <field path> ...`", a->id);
+    for (i = 0; i < a->transforms->nelts; i++) {
+        const pending_transform_t *pt = &APR_ARRAY_IDX(a->transforms, i,
+                                                       pending_transform_t);
+        pds_error_t local;
+
+        pds_error_clear(&local);
+        if (pds_fieldset_set_transform(a->release, pt->path, pt->transform, &local)
+            != APR_SUCCESS)
+            return bad(err, "Transform", -1, "agreement '%s': Transform %s %s: %s", a->id,
+                       pt->path, pds_transform_text(pt->transform), local.text);
+    }
+    if (check_identifiers(a, err) != APR_SUCCESS)
+        return APR_EINVAL;
 
     /* "a, b, c" once, for the details of purpose denials. */
     for (i = 0; i < a->purposes->nelts; i++)
@@ -870,6 +1106,39 @@ apr_status_t pds_agreement_finish(pds_agreement_t *a, pds_error_t *err)
     a->purpose_list = list;
     a->finished = 1;
     return APR_SUCCESS;
+}
+
+const pds_fieldset_t *pds_agreement_write(const pds_agreement_t *a)
+{
+    return a->write;
+}
+
+int pds_agreement_write_strips(const pds_agreement_t *a)
+{
+    return a->write_strips;
+}
+
+int pds_agreement_deidentified(const pds_agreement_t *a)
+{
+    return a->identifiers != NULL;
+}
+
+const apr_array_header_t *pds_agreement_identifiers(const pds_agreement_t *a)
+{
+    return a->identifiers;
+}
+
+int pds_agreement_needs_pseudonym_key(const pds_agreement_t *a)
+{
+    int k;
+
+    if (a->identifiers != NULL)
+        return 1;
+    for (k = 0; k < pds_fieldset_transform_count(a->release); k++) {
+        if (pds_transform_needs_key(pds_fieldset_transform(a->release, k, NULL)))
+            return 1;
+    }
+    return 0;
 }
 
 const char *pds_agreement_id(const pds_agreement_t *a)

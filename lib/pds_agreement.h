@@ -19,6 +19,18 @@
  *   Disclosure  shown | restricted | embargoed-until <YYYY-MM-DD> |
  *               embargoed-for <days>         at most once; default shown:
  *                                            what the person may see of it
+ *   Transform   <field path> <transform> [<argument>]
+ *                                            may repeat; the path must be
+ *                                            released (pds_transform.h)
+ *   Write       <field path> ...             may repeat; needed (only) with a
+ *                                            POST, PUT or PATCH resource: what
+ *                                            the body may carry
+ *   WriteUnknown refuse | strip              at most once; default refuse
+ *   Deidentified <field path> ...            at most once: the agreement is
+ *                                            de-identified and these direct
+ *                                            identifiers never leave in clear
+ *                                            (each released part must be under
+ *                                            a transform; checked by finish)
  *
  * A resource template is an absolute path whose segments are literals or
  * exactly "{subject}", at most once: "/citizens/{subject}/record". Methods are
@@ -67,6 +79,15 @@ const apr_array_header_t *pds_agreement_purposes(const pds_agreement_t *a);
 apr_time_t pds_agreement_valid_from(const pds_agreement_t *a);
 apr_time_t pds_agreement_valid_until(const pds_agreement_t *a);  /* inclusive */
 const pds_fieldset_t *pds_agreement_release(const pds_agreement_t *a);
+/* Write's fields (empty when none) and WriteUnknown strip. */
+const pds_fieldset_t *pds_agreement_write(const pds_agreement_t *a);
+int pds_agreement_write_strips(const pds_agreement_t *a);
+/* De-identified (Deidentified given): the subject identifier in released
+ * data is replaced by the agreement's pseudonym. */
+int pds_agreement_deidentified(const pds_agreement_t *a);
+const apr_array_header_t *pds_agreement_identifiers(const pds_agreement_t *a);
+/* Needs PDSPseudonymKey: de-identified, or a pseudonymise transform. */
+int pds_agreement_needs_pseudonym_key(const pds_agreement_t *a);
 int pds_agreement_resource_count(const pds_agreement_t *a);
 /* What the person the data is about may see of a disclosure (Disclosure). */
 enum {

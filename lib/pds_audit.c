@@ -159,7 +159,11 @@ static apr_status_t record_object(json_t **pobj, const pds_audit_record_t *rec,
         && put(obj, "visible_from", rec->visible_from == 0 ? json_null()
                : rec->visible_from == PDS_AUDIT_NEVER ? json_string("never")
                : audit_string(audit_time(rec->visible_from, p), p))
-        && (rec->consent == NULL || put(obj, "consent", audit_string(rec->consent, p)));
+        && (rec->consent == NULL || put(obj, "consent", audit_string(rec->consent, p)))
+        && (rec->transforms == NULL || rec->transforms->nelts == 0
+            || put(obj, "transforms", audit_fields(rec->transforms, p)))
+        && (!rec->deidentified || put(obj, "deidentified", json_true()))
+        && (rec->written == NULL || put(obj, "written", audit_fields(rec->written, p)));
     if (!ok) {
         json_decref(obj);
         goto nomem;

@@ -36,6 +36,11 @@ typedef struct pds_audit_record_t {
                                       restricted ("never"), else the time */
     const char *consent;           /* the consent relied on, or "artefact:<id>";
                                       the member is present only when set */
+    const apr_array_header_t *transforms; /* const char *: "path transform"
+                                      applied; present only when not empty */
+    int deidentified;              /* "deidentified": true, only when set */
+    const apr_array_header_t *written; /* const char *: Write paths a POST, PUT
+                                      or PATCH carried; present only for writes */
 } pds_audit_record_t;
 
 #define PDS_AUDIT_NEVER APR_INT64_MAX

@@ -19,6 +19,12 @@ struct pds_chain_key_t {
     apr_size_t len;
 };
 
+const unsigned char *pds_chain_key_bytes(const pds_chain_key_t *key, apr_size_t *plen)
+{
+    *plen = key->len;
+    return key->bytes;
+}
+
 static const char hexdigits[] = "0123456789abcdef";
 
 static void to_hex(char *out, const unsigned char *in, apr_size_t n)

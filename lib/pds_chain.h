@@ -66,6 +66,8 @@ apr_status_t pds_chain_key_from_hex(pds_chain_key_t **pkey, apr_pool_t *p,
                                     pds_error_t *err);
 /* A new random key as the hex text a key file holds (with a final "\n"). */
 apr_status_t pds_chain_key_generate(char **phex, apr_pool_t *p, pds_error_t *err);
+/* The secret's bytes (the same format serves PDSPseudonymKey). */
+const unsigned char *pds_chain_key_bytes(const pds_chain_key_t *key, apr_size_t *plen);
 
 void pds_chain_state_init(pds_chain_state_t *st);
 

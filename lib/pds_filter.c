@@ -48,11 +48,30 @@ typedef struct pds_field_path_t {
     int nsteps;
 } pds_field_path_t;
 
+/* The transforms of a set, as their own tree: a transform applies to the
+ * values at its path in the filtered document (paths may lie below a path
+ * released whole: "address" released, "address.postcode" generalised). */
+typedef struct pds_transform_node_t pds_transform_node_t;
+struct pds_transform_node_t {
+    apr_hash_t *children;             /* member name -> node; NULL when none */
+    pds_transform_node_t *each;       /* "[*]" */
+    const pds_transform_t *transform; /* applied here; NULL on the way */
+    const char *path;                 /* the configured path (with transform) */
+    const char *label;                /* "path transform-text", for results */
+};
+
+typedef struct pds_field_transform_t {
+    pds_field_path_t path;
+    const pds_transform_t *transform;
+} pds_field_transform_t;
+
 struct pds_fieldset_t {
     apr_pool_t *pool;
     pds_field_node_t *root;
     apr_array_header_t *paths;  /* pds_field_path_t, in order first added */
     apr_hash_t *known;          /* path text -> its pds_field_path_t */
+    pds_transform_node_t *troot;     /* NULL: no transforms */
+    apr_array_header_t *transforms;  /* pds_field_transform_t, in order added */
 };
 
 /* ---- field paths ---------------------------------------------------------- */
@@ -227,6 +246,7 @@ apr_status_t pds_fieldset_create(pds_fieldset_t **pset, apr_pool_t *p)
     set->root = node_create(p, "");
     set->paths = apr_array_make(p, 8, sizeof(pds_field_path_t));
     set->known = apr_hash_make(p);
+    set->transforms = apr_array_make(p, 2, sizeof(pds_field_transform_t));
     *pset = set;
     return APR_SUCCESS;
 }
@@ -334,6 +354,120 @@ int pds_fieldset_covers(const pds_fieldset_t *set, const char *path)
     return covers_steps(set, &parsed);
 }
 
+/* Do two parsed paths name the same place, or one a place below the other? */
+static int paths_overlap(const pds_field_path_t *a, const pds_field_path_t *b)
+{
+    int k, n = a->nsteps < b->nsteps ? a->nsteps : b->nsteps;
+
+    for (k = 0; k < n; k++) {
+        if ((a->steps[k].name == NULL) != (b->steps[k].name == NULL))
+            return 0;
+        if (a->steps[k].name != NULL
+            && (a->steps[k].len != b->steps[k].len
+                || memcmp(a->steps[k].name, b->steps[k].name, a->steps[k].len) != 0))
+            return 0;
+    }
+    return 1;
+}
+
+apr_status_t pds_fieldset_set_transform(pds_fieldset_t *set, const char *path,
+                                        const pds_transform_t *t, pds_error_t *err)
+{
+    pds_field_transform_t entry;
+    pds_field_step_t *steps;
+    pds_transform_node_t *node, *next;
+    int n, k, i;
+
+    if (set == NULL || t == NULL) {
+        pds_error_set(err, "internal-error", -1, PDS_PATH_SOURCE, "no set or transform");
+        return APR_EINVAL;
+    }
+    n = scan_path(path, NULL, err);
+    if (n < 0)
+        return APR_EINVAL;
+    steps = apr_palloc(set->pool, sizeof(*steps) * (apr_size_t)n);
+    entry.path.text = apr_pstrdup(set->pool, path);
+    (void)scan_path(entry.path.text, steps, NULL);
+    entry.path.steps = steps;
+    entry.path.nsteps = n;
+    entry.transform = t;
+    if (!covers_steps(set, &entry.path)) {
+        pds_error_set(err, "bad-transform", 0, PDS_PATH_SOURCE,
+                      "%s is not released by this agreement: a transform applies to "
+                      "released fields (add it to Release)", path);
+        return APR_EINVAL;
+    }
+    for (i = 0; i < set->transforms->nelts; i++) {
+        const pds_field_transform_t *other =
+            &APR_ARRAY_IDX(set->transforms, i, pds_field_transform_t);
+        if (paths_overlap(&other->path, &entry.path)) {
+            pds_error_set(err, "bad-transform", 0, PDS_PATH_SOURCE,
+                          "%s already has a transform (%s on %s): one transform per "
+                          "field, and none on a field inside another's", path,
+                          pds_transform_text(other->transform), other->path.text);
+            return APR_EINVAL;
+        }
+    }
+    if (set->troot == NULL)
+        set->troot = apr_pcalloc(set->pool, sizeof(*set->troot));
+    node = set->troot;
+    for (k = 0; k < n; k++) {
+        if (steps[k].name == NULL) {
+            if (node->each == NULL)
+                node->each = apr_pcalloc(set->pool, sizeof(*node));
+            node = node->each;
+            continue;
+        }
+        if (node->children == NULL)
+            node->children = apr_hash_make(set->pool);
+        next = apr_hash_get(node->children, steps[k].name, (apr_ssize_t)steps[k].len);
+        if (next == NULL) {
+            next = apr_pcalloc(set->pool, sizeof(*next));
+            apr_hash_set(node->children, apr_pstrmemdup(set->pool, steps[k].name,
+                                                        steps[k].len),
+                         (apr_ssize_t)steps[k].len, next);
+        }
+        node = next;
+    }
+    node->transform = t;
+    node->path = entry.path.text;
+    node->label = apr_pstrcat(set->pool, entry.path.text, " ", pds_transform_text(t), NULL);
+    APR_ARRAY_PUSH(set->transforms, pds_field_transform_t) = entry;
+    return APR_SUCCESS;
+}
+
+int pds_fieldset_transform_count(const pds_fieldset_t *set)
+{
+    return set != NULL ? set->transforms->nelts : 0;
+}
+
+const pds_transform_t *pds_fieldset_transform(const pds_fieldset_t *set, int index,
+                                              const char **ppath)
+{
+    const pds_field_transform_t *e;
+
+    if (set == NULL || index < 0 || index >= set->transforms->nelts)
+        return NULL;
+    e = &APR_ARRAY_IDX(set->transforms, index, pds_field_transform_t);
+    if (ppath != NULL)
+        *ppath = e->path.text;
+    return e->transform;
+}
+
+const pds_transform_t *pds_fieldset_transform_at(const pds_fieldset_t *set,
+                                                 const char *path)
+{
+    int i;
+
+    for (i = 0; set != NULL && i < set->transforms->nelts; i++) {
+        const pds_field_transform_t *e =
+            &APR_ARRAY_IDX(set->transforms, i, pds_field_transform_t);
+        if (strcmp(e->path.text, path) == 0)
+            return e->transform;
+    }
+    return NULL;
+}
+
 apr_status_t pds_fieldset_intersect(pds_fieldset_t **pout, apr_pool_t *p,
                                     const pds_fieldset_t *a,
                                     const pds_fieldset_t *b)
@@ -358,6 +492,21 @@ apr_status_t pds_fieldset_intersect(pds_fieldset_t **pout, apr_pool_t *p,
             if (!covers_steps(other[s], path))
                 continue;
             rv = pds_fieldset_add(out, path->text, NULL);
+            if (rv != APR_SUCCESS)
+                return rv;
+        }
+    }
+    /* The agreement's transforms go with the fields that remain: narrowing
+     * by consent never releases a value in clear that the agreement
+     * transforms. */
+    for (s = 0; s < 2; s++) {
+        for (i = 0; i < from[s]->transforms->nelts; i++) {
+            const pds_field_transform_t *e =
+                &APR_ARRAY_IDX(from[s]->transforms, i, pds_field_transform_t);
+
+            if (!covers_steps(out, &e->path))
+                continue;
+            rv = pds_fieldset_set_transform(out, e->path.text, e->transform, NULL);
             if (rv != APR_SUCCESS)
                 return rv;
         }
@@ -509,6 +658,88 @@ static apr_status_t filter_value(const pds_field_node_t *node, json_t *v,
     return APR_SUCCESS;
 }
 
+/* Applies the transforms below node to v (a filtered value we own: changed
+ * in place). *applied collects the labels of transforms that met a value. */
+static apr_status_t transform_value(const pds_transform_node_t *node, json_t *v,
+                                    const pds_transform_ctx_t *ctx, apr_hash_t *applied,
+                                    pds_error_t *err);
+
+/* Transforms the value held at parent[key] or parent[index]. */
+static apr_status_t transform_slot(const pds_transform_node_t *node, json_t *parent,
+                                   const char *key, size_t key_len, size_t index,
+                                   const pds_transform_ctx_t *ctx, apr_hash_t *applied,
+                                   int *removed, pds_error_t *err)
+{
+    json_t *v = key != NULL ? json_object_getn(parent, key, key_len)
+                            : json_array_get(parent, index);
+    json_t *out = NULL;
+    apr_status_t rv;
+
+    *removed = 0;
+    if (node->transform == NULL)
+        return transform_value(node, v, ctx, applied, err);
+    rv = pds_transform_apply(node->transform, v, ctx, &out, err);
+    if (rv != APR_SUCCESS) {
+        /* Say where (the path is configuration, never data). */
+        if (err != NULL)
+            apr_cpystrn(err->source, node->path, sizeof(err->source));
+        return rv;
+    }
+    apr_hash_set(applied, node->label, APR_HASH_KEY_STRING, node->label);
+    if (out == NULL) {
+        *removed = 1;
+        return key != NULL ? (json_object_deln(parent, key, key_len) == 0 ? APR_SUCCESS
+                                                                          : no_memory(err))
+                           : (json_array_remove(parent, index) == 0 ? APR_SUCCESS
+                                                                    : no_memory(err));
+    }
+    if ((key != NULL ? json_object_setn_nocheck(parent, key, key_len, out)
+                     : json_array_set(parent, index, out)) != 0) {
+        json_decref(out);
+        return no_memory(err);
+    }
+    json_decref(out);
+    return APR_SUCCESS;
+}
+
+static apr_status_t transform_value(const pds_transform_node_t *node, json_t *v,
+                                    const pds_transform_ctx_t *ctx, apr_hash_t *applied,
+                                    pds_error_t *err)
+{
+    apr_status_t rv;
+    size_t i;
+    int removed;
+
+    if (json_is_object(v) && node->children != NULL) {
+        apr_hash_index_t *hi;
+        /* Walk the configured names, not the document: a member can be
+         * removed while we go. */
+        for (hi = apr_hash_first(NULL, node->children); hi; hi = apr_hash_next(hi)) {
+            const void *name;
+            apr_ssize_t name_len;
+            void *child;
+
+            apr_hash_this(hi, &name, &name_len, &child);
+            if (json_object_getn(v, name, (size_t)name_len) == NULL)
+                continue;
+            rv = transform_slot(child, v, name, (size_t)name_len, 0, ctx, applied,
+                                &removed, err);
+            if (rv != APR_SUCCESS)
+                return rv;
+        }
+    }
+    else if (json_is_array(v) && node->each != NULL) {
+        for (i = json_array_size(v); i-- > 0; ) {
+            rv = transform_slot(node->each, v, NULL, 0, i, ctx, applied, &removed, err);
+            if (rv != APR_SUCCESS)
+                return rv;
+        }
+    }
+    /* Anything else (absent, null, another kind on the way): the filter has
+     * already decided what is released, and nothing of it is at this path. */
+    return APR_SUCCESS;
+}
+
 /* Non-zero when path names at least one value present in v (null counts). */
 static int path_present(json_t *v, const pds_field_step_t *steps, int n)
 {
@@ -530,6 +761,93 @@ static int path_present(json_t *v, const pds_field_step_t *steps, int n)
             return 1;
     }
     return 0;
+}
+
+/* ---- what a set does not cover -------------------------------------------- */
+
+static apr_status_t parse_error(const json_error_t *jerr, pds_error_t *err);
+
+static void note_uncovered(apr_array_header_t *out, apr_hash_t *seen, apr_pool_t *p,
+                           const char *path)
+{
+    if (apr_hash_get(seen, path, APR_HASH_KEY_STRING) != NULL)
+        return;
+    path = apr_pstrdup(p, path);
+    apr_hash_set(seen, path, APR_HASH_KEY_STRING, path);
+    APR_ARRAY_PUSH(out, const char *) = path;
+}
+
+static void collect_uncovered(const pds_field_node_t *node, json_t *v, const char *where,
+                              apr_array_header_t *out, apr_hash_t *seen, apr_pool_t *p)
+{
+    const char *key;
+    json_t *member;
+    size_t i;
+
+    if (node->whole)
+        return;
+    if (json_is_object(v)) {
+        json_object_foreach(v, key, member) {
+            const pds_field_node_t *child = node->children == NULL ? NULL
+                : apr_hash_get(node->children, key, APR_HASH_KEY_STRING);
+            const char *here = where[0] == '\0' ? key : apr_pstrcat(p, where, ".", key, NULL);
+
+            if (child == NULL)
+                note_uncovered(out, seen, p, here);
+            else
+                collect_uncovered(child, member, here, out, seen, p);
+        }
+    }
+    else if (json_is_array(v)) {
+        const char *here = apr_pstrcat(p, where, "[*]", NULL);
+
+        if (node->each == NULL) {
+            if (json_array_size(v) > 0)
+                note_uncovered(out, seen, p, where[0] != '\0' ? where : "[*]");
+            return;
+        }
+        json_array_foreach(v, i, member)
+            collect_uncovered(node->each, member, here, out, seen, p);
+    }
+    else if (!json_is_null(v)) {
+        /* A value where the set expects an object or array to go into. */
+        note_uncovered(out, seen, p, where[0] != '\0' ? where : "(top level)");
+    }
+}
+
+apr_status_t pds_filter_uncovered(const pds_fieldset_t *set, const char *input,
+                                  apr_size_t len, int max_depth,
+                                  apr_array_header_t **ppaths, apr_pool_t *p,
+                                  pds_error_t *err)
+{
+    json_error_t jerr;
+    json_t *doc;
+
+    if (set == NULL || ppaths == NULL || p == NULL || (input == NULL && len > 0)) {
+        pds_error_set(err, "internal-error", -1, PDS_BODY_SOURCE,
+                      "pds_filter_uncovered called without a set, output or pool");
+        return APR_EINVAL;
+    }
+    if (max_depth <= 0)
+        max_depth = PDS_FILTER_DEFAULT_MAX_DEPTH;
+    if (len == 0) {
+        pds_error_set(err, "invalid-json", 0, PDS_BODY_SOURCE, "the body is empty");
+        return APR_EINVAL;
+    }
+    memset(&jerr, 0, sizeof(jerr));
+    doc = json_loadb(input, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
+    if (doc == NULL)
+        return parse_error(&jerr, err);
+    if (!depth_ok(doc, 1, max_depth)) {
+        json_decref(doc);
+        pds_error_set(err, "too-deep", -1, PDS_BODY_SOURCE,
+                      "objects and arrays nest deeper than %d levels", max_depth);
+        return APR_EINVAL;
+    }
+    *ppaths = apr_array_make(p, 4, sizeof(const char *));
+    collect_uncovered(set->root, doc, "", *ppaths, apr_hash_make(p), p);
+    json_decref(doc);
+    return APR_SUCCESS;
 }
 
 /* ---- serialising ---------------------------------------------------------- */
@@ -726,6 +1044,62 @@ apr_status_t pds_filter_apply(const pds_fieldset_t *set,
                               pds_filter_result_t *result,
                               apr_pool_t *p, pds_error_t *err)
 {
+    pds_filter_options_t opts;
+
+    memset(&opts, 0, sizeof(opts));
+    opts.max_depth = max_depth;
+    return pds_filter_apply_ex(set, input, len, &opts, result, p, err);
+}
+
+/* Replaces every string value equal to from (anywhere in v) by to. */
+static apr_status_t replace_strings(json_t *v, const char *from, apr_size_t from_len,
+                                    const char *to, apr_size_t *count, pds_error_t *err)
+{
+    const char *key;
+    json_t *member;
+    size_t i;
+    void *tmp;
+
+    if (json_is_object(v)) {
+        json_object_foreach_safe(v, tmp, key, member) {
+            if (json_is_string(member) && json_string_length(member) == from_len
+                && memcmp(json_string_value(member), from, from_len) == 0) {
+                if (json_object_set_new_nocheck(v, key, json_string(to)) != 0)
+                    return no_memory(err);
+                (*count)++;
+            }
+            else if (replace_strings(member, from, from_len, to, count, err)
+                     != APR_SUCCESS)
+                return APR_ENOMEM;
+        }
+    }
+    else if (json_is_array(v)) {
+        json_array_foreach(v, i, member) {
+            if (json_is_string(member) && json_string_length(member) == from_len
+                && memcmp(json_string_value(member), from, from_len) == 0) {
+                if (json_array_set_new(v, i, json_string(to)) != 0)
+                    return no_memory(err);
+                (*count)++;
+            }
+            else if (replace_strings(member, from, from_len, to, count, err)
+                     != APR_SUCCESS)
+                return APR_ENOMEM;
+        }
+    }
+    return APR_SUCCESS;
+}
+
+apr_status_t pds_filter_apply_ex(const pds_fieldset_t *set,
+                                 const char *input, apr_size_t len,
+                                 const pds_filter_options_t *opts,
+                                 pds_filter_result_t *result,
+                                 apr_pool_t *p, pds_error_t *err)
+{
+    apr_hash_t *applied = NULL;
+    pds_transform_ctx_t no_ctx;
+    const pds_transform_ctx_t *tctx = opts != NULL ? opts->transform : NULL;
+    int max_depth = opts != NULL ? opts->max_depth : 0;
+    apr_size_t replaced = 0;
     const pds_field_node_t *root;
     apr_array_header_t *released;
     json_error_t jerr;
@@ -785,6 +1159,38 @@ apr_status_t pds_filter_apply(const pds_fieldset_t *set,
     if (rv != APR_SUCCESS)
         goto done;
 
+    /* What was released is decided on the input, before any transform. */
+    released = apr_array_make(p, set->paths->nelts > 0 ? set->paths->nelts : 1,
+                              sizeof(const char *));
+    for (i = 0; i < set->paths->nelts; i++) {
+        const pds_field_path_t *path =
+            &APR_ARRAY_IDX(set->paths, i, pds_field_path_t);
+
+        if (path_present(doc, path->steps, path->nsteps))
+            APR_ARRAY_PUSH(released, const char *) = path->text;
+    }
+
+    if (set->troot != NULL) {
+        /* The filtered document shares values with doc, which is ours and
+         * dropped afterwards: transforms change it in place. */
+        if (tctx == NULL) {
+            memset(&no_ctx, 0, sizeof(no_ctx));
+            no_ctx.now = apr_time_now();
+            tctx = &no_ctx;
+        }
+        applied = apr_hash_make(p);
+        rv = transform_value(set->troot, out, tctx, applied, err);
+        if (rv != APR_SUCCESS)
+            goto done;
+    }
+    if (opts != NULL && opts->subject != NULL && opts->subject_pseudonym != NULL
+        && opts->subject[0] != '\0') {
+        rv = replace_strings(out, opts->subject, strlen(opts->subject),
+                             opts->subject_pseudonym, &replaced, err);
+        if (rv != APR_SUCCESS)
+            goto done;
+    }
+
     sink.buf = NULL;
     sink.len = 0;
     put_value(&sink, out);
@@ -797,19 +1203,19 @@ apr_status_t pds_filter_apply(const pds_fieldset_t *set,
     put_value(&sink, out);
     sink.buf[sink.len] = '\0';
 
-    released = apr_array_make(p, set->paths->nelts > 0 ? set->paths->nelts : 1,
-                              sizeof(const char *));
-    for (i = 0; i < set->paths->nelts; i++) {
-        const pds_field_path_t *path =
-            &APR_ARRAY_IDX(set->paths, i, pds_field_path_t);
-
-        if (path_present(doc, path->steps, path->nsteps))
-            APR_ARRAY_PUSH(released, const char *) = path->text;
-    }
-
     result->body = sink.buf;
     result->length = sink.len;
     result->released = released;
+    result->subject_replaced = (int)replaced;
+    result->transformed = apr_array_make(p, 2, sizeof(const char *));
+    for (i = 0; applied != NULL && i < set->transforms->nelts; i++) {
+        const pds_field_transform_t *e =
+            &APR_ARRAY_IDX(set->transforms, i, pds_field_transform_t);
+        const char *label = apr_pstrcat(p, e->path.text, " ",
+                                        pds_transform_text(e->transform), NULL);
+        if (apr_hash_get(applied, label, APR_HASH_KEY_STRING) != NULL)
+            APR_ARRAY_PUSH(result->transformed, const char *) = label;
+    }
     rv = APR_SUCCESS;
 
 done:

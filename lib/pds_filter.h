@@ -41,6 +41,7 @@
 #include <apr_tables.h>
 
 #include "pds_error.h"
+#include "pds_transform.h"
 
 /* Nesting deeper than this in a back-end document is refused. */
 #define PDS_FILTER_DEFAULT_MAX_DEPTH 32
@@ -73,11 +74,29 @@ apr_status_t pds_fieldset_intersect(pds_fieldset_t **pout, apr_pool_t *p,
                                     const pds_fieldset_t *a,
                                     const pds_fieldset_t *b);
 
+/* Attaches a transform to the values at path (pds_transform.h). The path must
+ * be released by the set (at or below a released path); one transform per
+ * path, and none on a path inside another transformed path. err->code
+ * "bad-transform" (or "bad-field-path"). Transforms apply after the
+ * allow-list, in the filtered document. */
+apr_status_t pds_fieldset_set_transform(pds_fieldset_t *set, const char *path,
+                                        const pds_transform_t *t, pds_error_t *err);
+int pds_fieldset_transform_count(const pds_fieldset_t *set);
+/* The index-th transform and its path (*ppath), or NULL. */
+const pds_transform_t *pds_fieldset_transform(const pds_fieldset_t *set, int index,
+                                              const char **ppath);
+/* The transform configured exactly at path, or NULL. */
+const pds_transform_t *pds_fieldset_transform_at(const pds_fieldset_t *set,
+                                                 const char *path);
+
 typedef struct pds_filter_result_t {
     char *body;                  /* compact JSON, NUL-terminated, pool memory */
     apr_size_t length;           /* bytes in body, without the NUL */
     apr_array_header_t *released;/* const char *: configured paths that matched
                                     at least one value present in the input */
+    apr_array_header_t *transformed; /* const char *: "path transform" of each
+                                    transform that met at least one value */
+    int subject_replaced;        /* string values replaced by the pseudonym */
 } pds_filter_result_t;
 
 /* Parses input (exactly len bytes; need not be NUL-terminated), keeps only the
@@ -103,5 +122,34 @@ apr_status_t pds_filter_apply(const pds_fieldset_t *set,
                               int max_depth,
                               pds_filter_result_t *result,
                               apr_pool_t *p, pds_error_t *err);
+
+/* The places in input (a JSON document) the set does not cover, as paths
+ * ("internal.notes", "contacts[*].phone", "(top level)"), each once, in
+ * document order: what a write would carry beyond its allow-list. Member
+ * names come from the input: callers show them to the client who sent them,
+ * never to anyone else. Errors as pds_filter_apply's. */
+apr_status_t pds_filter_uncovered(const pds_fieldset_t *set, const char *input,
+                                  apr_size_t len, int max_depth,
+                                  apr_array_header_t **ppaths, apr_pool_t *p,
+                                  pds_error_t *err);
+
+typedef struct pds_filter_options_t {
+    int max_depth;                          /* <= 0: the default */
+    const pds_transform_ctx_t *transform;   /* the request's time, the
+                                               agreement's pseudonym key;
+                                               NULL: now, no key */
+    const char *subject;                    /* de-identification: every string
+                                               value equal to subject ... */
+    const char *subject_pseudonym;          /* ... becomes this (both or neither) */
+} pds_filter_options_t;
+
+/* The same, with options. A value a transform cannot take gives err->code
+ * "transform-type" (err->source the field path; the text never holds the
+ * value). Subject replacement runs after the transforms. */
+apr_status_t pds_filter_apply_ex(const pds_fieldset_t *set,
+                                 const char *input, apr_size_t len,
+                                 const pds_filter_options_t *opts,
+                                 pds_filter_result_t *result,
+                                 apr_pool_t *p, pds_error_t *err);
 
 #endif

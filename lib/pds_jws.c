@@ -737,13 +737,49 @@ static char *encode_json(apr_pool_t *p, json_t *value)
     return out;
 }
 
+/* The protected header, base64url: "alg" first and always the key's, then
+ * the extra members in their order. Checks the key can sign. */
+static apr_status_t encode_header(char **ph64, apr_pool_t *p, const pds_key_t *key,
+                                  json_t *extra_header, pds_error_t *err)
+{
+    json_t *header, *value;
+    const char *name;
+
+    if (!key->is_private) {
+        pds_error_set(err, "not-a-private-key", -1, PDS_KEY_SOURCE,
+                      "signing needs a private key; this is a public key");
+        return APR_EINVAL;
+    }
+    header = json_object();
+    if (header == NULL || json_object_set_new(header, "alg", json_string(key->alg)) != 0) {
+        json_decref(header);
+        pds_error_set(err, "no-memory", -1, PDS_TOKEN_SOURCE, "out of memory signing");
+        return APR_ENOMEM;
+    }
+    if (extra_header != NULL) {
+        json_object_foreach(extra_header, name, value) {
+            if (strcmp(name, "alg") != 0 && json_object_set(header, name, value) != 0) {
+                json_decref(header);
+                pds_error_set(err, "no-memory", -1, PDS_TOKEN_SOURCE,
+                              "out of memory signing");
+                return APR_ENOMEM;
+            }
+        }
+    }
+    *ph64 = encode_json(p, header);
+    json_decref(header);
+    if (*ph64 == NULL) {
+        pds_error_set(err, "sign-failed", -1, PDS_TOKEN_SOURCE,
+                      "the header cannot be serialised");
+        return APR_EGENERAL;
+    }
+    return APR_SUCCESS;
+}
+
 apr_status_t pds_jws_sign(char **pcompact, apr_pool_t *p,
                           const pds_key_t *key, json_t *extra_header,
                           json_t *payload, pds_error_t *err)
 {
-    json_t *header;
-    const char *name;
-    json_t *value;
     char *h64, *p64, *input;
     unsigned char *sig = NULL;
     apr_size_t siglen = 0;
@@ -756,37 +792,12 @@ apr_status_t pds_jws_sign(char **pcompact, apr_pool_t *p,
         return APR_EINVAL;
     }
     *pcompact = NULL;
-    if (!key->is_private) {
-        pds_error_set(err, "not-a-private-key", -1, PDS_KEY_SOURCE,
-                      "signing needs a private key; this is a public key");
-        return APR_EINVAL;
-    }
-
-    /* "alg" first and always the key's; extra members follow in their order. */
-    header = json_object();
-    if (header == NULL || json_object_set_new(header, "alg", json_string(key->alg)) != 0) {
-        json_decref(header);
-        pds_error_set(err, "no-memory", -1, PDS_TOKEN_SOURCE, "out of memory signing");
-        return APR_ENOMEM;
-    }
-    if (extra_header != NULL) {
-        json_object_foreach(extra_header, name, value) {
-            if (strcmp(name, "alg") == 0)
-                continue;
-            if (json_object_set(header, name, value) != 0) {
-                json_decref(header);
-                pds_error_set(err, "no-memory", -1, PDS_TOKEN_SOURCE,
-                              "out of memory signing");
-                return APR_ENOMEM;
-            }
-        }
-    }
-    h64 = encode_json(p, header);
-    json_decref(header);
+    if (encode_header(&h64, p, key, extra_header, err) != APR_SUCCESS)
+        return APR_EGENERAL;
     p64 = encode_json(p, payload);
-    if (h64 == NULL || p64 == NULL) {
+    if (p64 == NULL) {
         pds_error_set(err, "sign-failed", -1, PDS_TOKEN_SOURCE,
-                      "the token's header or payload cannot be serialised");
+                      "the token's payload cannot be serialised");
         return APR_EGENERAL;
     }
     input = apr_pstrcat(p, h64, ".", p64, NULL);
@@ -934,4 +945,96 @@ apr_status_t pds_token_check_claims(const pds_jws_t *jws,
         }
     }
     return APR_SUCCESS;
+}
+
+/* ---- detached payloads (RFC 7515 appendix F) ------------------------------ */
+
+apr_status_t pds_jws_sign_detached(char **pcompact, apr_pool_t *p, const pds_key_t *key,
+                                   json_t *header_members, const unsigned char *payload,
+                                   apr_size_t len, pds_error_t *err)
+{
+    char *h64, *input;
+    unsigned char *sig = NULL;
+    apr_size_t siglen = 0;
+
+    if (pcompact == NULL || p == NULL || key == NULL || (payload == NULL && len > 0)
+        || (header_members != NULL && !json_is_object(header_members))) {
+        pds_error_set(err, "bad-argument", -1, PDS_TOKEN_SOURCE,
+                      "detached signing needs a key, a payload and, if any, a JSON "
+                      "object of header members");
+        return APR_EINVAL;
+    }
+    *pcompact = NULL;
+    if (encode_header(&h64, p, key, header_members, err) != APR_SUCCESS)
+        return APR_EGENERAL;
+    input = apr_pstrcat(p, h64, ".", pds_base64url_encode(p, payload != NULL ? payload
+                                                           : (const unsigned char *)"", len),
+                        NULL);
+    if (sign_raw(&sig, &siglen, p, key, (const unsigned char *)input, strlen(input))
+        != APR_SUCCESS) {
+        pds_error_set(err, "sign-failed", -1, PDS_TOKEN_SOURCE,
+                      "signing with the %s key failed", key->alg);
+        return APR_EGENERAL;
+    }
+    *pcompact = apr_pstrcat(p, h64, "..", pds_base64url_encode(p, sig, siglen), NULL);
+    return APR_SUCCESS;
+}
+
+apr_status_t pds_jws_verify_detached(json_t **pheader, apr_pool_t *p, const char *compact,
+                                     apr_size_t len, const unsigned char *payload,
+                                     apr_size_t plen, const pds_key_t *key,
+                                     pds_error_t *err)
+{
+    pds_jws_t jws;
+    const char *dot1, *dot2;
+    json_t *header, *alg;
+    apr_status_t rv;
+
+    if (pheader != NULL)
+        *pheader = NULL;
+    if (compact == NULL || key == NULL || (payload == NULL && plen > 0)) {
+        pds_error_set(err, "bad-argument", -1, PDS_TOKEN_SOURCE,
+                      "no signature, payload or key to verify with");
+        return APR_EINVAL;
+    }
+    if (len > PDS_JWS_MAX_LENGTH) {
+        pds_error_set(err, "malformed-token", -1, PDS_TOKEN_SOURCE,
+                      "the signature is longer than %d bytes", PDS_JWS_MAX_LENGTH);
+        return APR_EINVAL;
+    }
+    dot1 = memchr(compact, '.', len);
+    dot2 = dot1 != NULL ? memchr(dot1 + 1, '.', len - (apr_size_t)(dot1 + 1 - compact)) : NULL;
+    if (dot1 == NULL || dot2 != dot1 + 1
+        || memchr(dot2 + 1, '.', len - (apr_size_t)(dot2 + 1 - compact)) != NULL) {
+        pds_error_set(err, "malformed-token", -1, PDS_TOKEN_SOURCE,
+                      "a detached signature is header..signature (an empty middle part)");
+        return APR_EINVAL;
+    }
+    rv = decode_object(&header, p, compact, (apr_size_t)(dot1 - compact), 0, "header", err);
+    if (rv != APR_SUCCESS)
+        return rv;
+    alg = json_object_get(header, "alg");
+    if (!json_is_string(alg) || json_object_get(header, "crit") != NULL) {
+        pds_error_set(err, "malformed-token", 0, PDS_TOKEN_SOURCE,
+                      "the signature's header needs \"alg\" and may not have \"crit\"");
+        return APR_EINVAL;
+    }
+    memset(&jws, 0, sizeof(jws));
+    jws.header = header;
+    jws.alg = json_string_value(alg);
+    if (pds_base64url_decode(&jws.sig, &jws.sig_len, p, dot2 + 1,
+                             len - (apr_size_t)(dot2 + 1 - compact)) != APR_SUCCESS) {
+        pds_error_set(err, "malformed-token", -1, PDS_TOKEN_SOURCE,
+                      "the signature is not base64url without padding");
+        return APR_EINVAL;
+    }
+    jws.signing_input = apr_pstrcat(p, apr_pstrmemdup(p, compact, (apr_size_t)(dot1 - compact)),
+                                    ".", pds_base64url_encode(p, payload != NULL ? payload
+                                                              : (const unsigned char *)"",
+                                                              plen), NULL);
+    jws.signing_input_len = strlen(jws.signing_input);
+    rv = pds_jws_verify(&jws, key, err);
+    if (rv == APR_SUCCESS && pheader != NULL)
+        *pheader = header;
+    return rv;
 }

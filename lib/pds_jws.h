@@ -63,6 +63,21 @@ apr_status_t pds_jws_sign(char **pcompact, apr_pool_t *p,
                           const pds_key_t *key, json_t *extra_header,
                           json_t *payload, pds_error_t *err);
 
+/* Detached payload (RFC 7515 appendix F): signs payload (len bytes, any
+ * content) and gives "header..signature"; the header holds "alg" (the key's)
+ * and header_members (may be NULL). The verifier rebuilds the signing input
+ * from the payload it has. */
+apr_status_t pds_jws_sign_detached(char **pcompact, apr_pool_t *p, const pds_key_t *key,
+                                   json_t *header_members, const unsigned char *payload,
+                                   apr_size_t len, pds_error_t *err);
+/* Verifies a detached signature over payload with key (alg pinned as for
+ * pds_jws_verify). *pheader (may be NULL) gets the decoded header, released
+ * with p. Codes: "malformed-token", "alg-mismatch", "bad-signature". */
+apr_status_t pds_jws_verify_detached(json_t **pheader, apr_pool_t *p, const char *compact,
+                                     apr_size_t len, const unsigned char *payload,
+                                     apr_size_t plen, const pds_key_t *key,
+                                     pds_error_t *err);
+
 typedef struct pds_token_expect_t {
     const char *issuer;      /* "iss" must equal this */
     const char *audience;    /* "aud" (string, or array holding it) must match */

@@ -23,11 +23,14 @@ static const pds_reason_t reasons[] = {
     { "method-not-allowed",      405, "Method not allowed" },
     { "unexpected-body",         400, "Request body not accepted" },
     { "purpose-missing",         400, "No purpose declared" },
+    { "bad-request-body",        400, "Request body not accepted" },
+    { "request-too-large",       413, "Request body too large" },
     /* is it allowed */
     { "no-agreement",            403, "No agreement covers this request" },
     { "purpose-mismatch",        403, "Purpose not covered by the agreement" },
     { "agreement-expired",       403, "Agreement has expired" },
     { "agreement-not-yet-valid", 403, "Agreement is not yet valid" },
+    { "write-not-allowed",       422, "Fields the agreement does not let you write" },
     /* consent */
     { "consent-missing",         403, "No consent covers this request" },
     { "consent-paused",          403, "The person has paused this consent" },

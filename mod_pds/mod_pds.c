@@ -76,9 +76,13 @@ static void pds_register_hooks(apr_pool_t *p)
     ap_hook_handler(pds_disclosures_handler, NULL, NULL, APR_HOOK_MIDDLE);
     /* The consent API (SetHandler pds-consent). */
     ap_hook_handler(pds_consent_handler, NULL, NULL, APR_HOOK_MIDDLE);
+    /* The gateway's public keys (SetHandler pds-jwks). */
+    ap_hook_handler(pds_jwks_handler, NULL, NULL, APR_HOOK_MIDDLE);
     /* log_transaction: a last-resort audit record for a decision without one. */
     ap_hook_log_transaction(pds_audit_log_transaction, NULL, NULL, APR_HOOK_FIRST);
 
+    /* Serves the checked body of a write to mod_proxy. */
+    pds_register_request_body_filter();
     /* A resource filter that changes the body and its length, and must never
      * see (or produce) a byte range. */
     ap_register_output_filter_protocol(PDS_RESPONSE_FILTER, pds_response_filter, NULL,

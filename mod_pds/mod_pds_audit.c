@@ -425,6 +425,9 @@ apr_status_t pds_audit_decision(request_rec *r, pds_request_t *rq,
     rec.status = status;
     rec.fields = fields;
     rec.consent = rq->consent;
+    rec.transforms = rq->transforms;
+    rec.deidentified = rq->deidentified;
+    rec.written = rq->written;
     if (a != NULL && strcmp(decision, "allow") == 0)
         rec.visible_from = pds_agreement_visible_from(a, r->request_time);
 

@@ -24,11 +24,13 @@ typedef struct pds_origin_t {
 
 static apr_array_header_t *agreement_origins;   /* pds_origin_t */
 static apr_array_header_t *gateway_origins;     /* pds_origin_t */
+static apr_array_header_t *signing_origins;     /* pds_origin_t: PDSSignResponses on */
 
 void pds_config_reset(void)
 {
     agreement_origins = NULL;
     gateway_origins = NULL;
+    signing_origins = NULL;
 }
 
 static void remember_origin(apr_array_header_t **list, apr_pool_t *p,
@@ -123,6 +125,8 @@ void *pds_merge_server_conf(apr_pool_t *p, void *basev, void *addv)
     sc->audit_on_failure = add->audit_on_failure != -1 ? add->audit_on_failure
                                                        : base->audit_on_failure;
     sc->audit_sync = add->audit_sync != -1 ? add->audit_sync : base->audit_sync;
+    sc->pseudonym_key = add->pseudonym_key ? add->pseudonym_key : base->pseudonym_key;
+    sc->response_key = add->response_key ? add->response_key : base->response_key;
     sc->audit = NULL;
     /* Consent directives are main-server only: a virtual host inherits them. */
     if (add->consent_driver != NULL) {
@@ -172,6 +176,7 @@ void *pds_create_dir_conf(apr_pool_t *p, char *dir)
      * only a real path names where a handler is mounted. */
     dc->location = dir != NULL && dir[0] == '/' ? apr_pstrdup(p, dir) : NULL;
     dc->person_subject = NULL;
+    dc->sign_responses = -1;
     return dc;
 }
 
@@ -187,6 +192,8 @@ void *pds_merge_dir_conf(apr_pool_t *p, void *basev, void *addv)
     dc->max_depth = add->max_depth != -1 ? add->max_depth : base->max_depth;
     dc->location = add->location ? add->location : base->location;
     dc->person_subject = add->person_subject ? add->person_subject : base->person_subject;
+    dc->sign_responses = add->sign_responses != -1 ? add->sign_responses
+                                                   : base->sign_responses;
     return dc;
 }
 
@@ -289,6 +296,11 @@ int pds_conf_is_consent_manager(const pds_server_conf_t *sc, const char *organis
     return 0;
 }
 
+int pds_conf_sign_responses(const pds_dir_conf_t *dc)
+{
+    return dc->sign_responses == 1;
+}
+
 const char *pds_conf_person_subject(const pds_dir_conf_t *dc)
 {
     return dc->person_subject ? dc->person_subject : "user";
@@ -334,6 +346,9 @@ static const char *load_chain_key(cmd_parms *cmd, const char *what, const char *
         *ppath = path;
     return NULL;
 }
+
+static const char *load_signing_key(cmd_parms *cmd, const char *what, const char *arg,
+                                    pds_key_t **pkey);
 
 /* Names are tokens a sysadmin types and an audit record carries. */
 static int is_name(const char *s)
@@ -536,13 +551,13 @@ static const char *cmd_agreement(cmd_parms *cmd, void *dummy, const char *arg)
         pds_error_clear(&perr);
         if (pds_agreement_set(a, line->directive, line->args, &perr) != APR_SUCCESS)
             refused = perr.text;
-        /* Writes need the request-body filter, which is not there yet:
-         * refuse rather than forward bodies nobody checks. */
+        /* A DELETE has no body to check and nothing to release: refuse it
+         * rather than forward a destructive request on a name alone. */
         else if (pds_agreement_resource_count(a) > resources
-                 && strncmp(pds_agreement_resource(a, resources), "GET ", 4) != 0)
-            refused = apr_psprintf(cmd->temp_pool, "Resource %s: only GET resources are "
-                                   "supported in this version (request bodies are not "
-                                   "filtered yet)", pds_agreement_resource(a, resources));
+                 && strncmp(pds_agreement_resource(a, resources), "DELETE ", 7) == 0)
+            refused = apr_psprintf(cmd->temp_pool, "Resource %s: DELETE is not supported "
+                                   "(GET reads; POST, PUT and PATCH write the fields Write "
+                                   "lists)", pds_agreement_resource(a, resources));
         if (refused != NULL)
             return apr_psprintf(cmd->pool, "<PDSAgreement %s>, line %d of %s: %s",
                                 id, line->line_num, line->filename, refused);
@@ -682,6 +697,34 @@ static const char *cmd_audit_sync(cmd_parms *cmd, void *dummy, int on)
     return NULL;
 }
 
+static const char *cmd_pseudonym_key(cmd_parms *cmd, void *dummy, const char *arg)
+{
+    pds_server_conf_t *sc = pds_server_conf(cmd->server);
+    const char *err = ap_check_cmd_context(cmd, NOT_IN_DIR_CONTEXT);
+
+    if (err != NULL)
+        return err;
+    return load_chain_key(cmd, "PDSPseudonymKey", arg, &sc->pseudonym_key, NULL);
+}
+
+static const char *cmd_response_signing_key(cmd_parms *cmd, void *dummy, const char *arg)
+{
+    pds_server_conf_t *sc = pds_server_conf(cmd->server);
+    const char *err = ap_check_cmd_context(cmd, NOT_IN_DIR_CONTEXT);
+
+    if (err != NULL)
+        return err;
+    return load_signing_key(cmd, "PDSResponseSigningKey", arg, &sc->response_key);
+}
+
+static const char *cmd_sign_responses(cmd_parms *cmd, void *dcv, int on)
+{
+    ((pds_dir_conf_t *)dcv)->sign_responses = on;
+    if (on)
+        remember_origin(&signing_origins, cmd->pool, NULL, cmd);
+    return NULL;
+}
+
 static const char *cmd_token_audience(cmd_parms *cmd, void *dummy, const char *arg)
 {
     pds_server_conf_t *sc = pds_server_conf(cmd->server);
@@ -805,27 +848,37 @@ static const char *cmd_consent_cache(cmd_parms *cmd, void *dummy, const char *sp
     return NULL;
 }
 
+/* A private key file for signing (receipts, responses): owner-only, loadable,
+ * and private. */
+static const char *load_signing_key(cmd_parms *cmd, const char *what, const char *arg,
+                                    pds_key_t **pkey)
+{
+    const char *path = ap_server_root_relative(cmd->pool, arg);
+    const char *err;
+    pds_error_t perr;
+
+    if (path == NULL)
+        return apr_psprintf(cmd->pool, "%s: bad path '%s'", what, arg);
+    if ((err = check_secret_file(cmd, what, path)) != NULL)
+        return err;
+    pds_error_clear(&perr);
+    if (pds_key_load_file(pkey, cmd->pool, path, &perr) != APR_SUCCESS)
+        return apr_psprintf(cmd->pool, "%s %s: %s", what, path, perr.text);
+    if (!pds_key_is_private(*pkey))
+        return apr_psprintf(cmd->pool, "%s %s: a public key; signing needs the private "
+                            "key (create one with `openssl genpkey -algorithm ed25519 "
+                            "-out %s`)", what, path, path);
+    return NULL;
+}
+
 static const char *cmd_consent_receipt_key(cmd_parms *cmd, void *dummy, const char *arg)
 {
     pds_server_conf_t *sc = pds_server_conf(cmd->server);
     const char *err = main_server_only(cmd);
-    const char *path = ap_server_root_relative(cmd->pool, arg);
-    pds_error_t perr;
 
     if (err != NULL)
         return err;
-    if (path == NULL)
-        return apr_psprintf(cmd->pool, "PDSConsentReceiptKey: bad path '%s'", arg);
-    if ((err = check_secret_file(cmd, "PDSConsentReceiptKey", path)) != NULL)
-        return err;
-    pds_error_clear(&perr);
-    if (pds_key_load_file(&sc->consent_receipt_key, cmd->pool, path, &perr) != APR_SUCCESS)
-        return apr_psprintf(cmd->pool, "PDSConsentReceiptKey %s: %s", path, perr.text);
-    if (!pds_key_is_private(sc->consent_receipt_key))
-        return apr_psprintf(cmd->pool, "PDSConsentReceiptKey %s: a public key; receipts "
-                            "are signed with the private key (create one with `openssl "
-                            "genpkey -algorithm ed25519 -out %s`)", path, path);
-    return NULL;
+    return load_signing_key(cmd, "PDSConsentReceiptKey", arg, &sc->consent_receipt_key);
 }
 
 static const char *cmd_consent_manager(cmd_parms *cmd, void *dummy, const char *arg)
@@ -950,6 +1003,13 @@ const command_rec pds_directives[] = {
         "When a record cannot be written: deny (default) or allow"),
     AP_INIT_FLAG("PDSAuditSync", cmd_audit_sync, NULL, RSRC_CONF,
         "On (default): each record is on disk (fdatasync) before data is released"),
+    AP_INIT_TAKE1("PDSPseudonymKey", cmd_pseudonym_key, NULL, RSRC_CONF,
+                  "secret key file (64 hex digits) from which each agreement's "
+                  "pseudonym key is derived"),
+    AP_INIT_TAKE1("PDSResponseSigningKey", cmd_response_signing_key, NULL, RSRC_CONF,
+                  "private key (PEM) that signs released bodies (PDSSignResponses)"),
+    AP_INIT_FLAG("PDSSignResponses", cmd_sign_responses, NULL, ACCESS_CONF,
+                 "on: each released body carries a detached JWS in PDS-Signature"),
     AP_INIT_TAKE1("PDSTokenAudience", cmd_token_audience, NULL, RSRC_CONF,
         "The audience (aud) bearer tokens must be issued for"),
     AP_INIT_TAKE1("PDSTokenClockSkew", cmd_token_clock_skew, NULL, RSRC_CONF,
@@ -1057,6 +1117,20 @@ static int check_server(server_rec *s, const char **gateway_where, apr_pool_t *p
             }
         }
     }
+    for (i = 0; i < sc->agreements->nelts; i++) {
+        const pds_agreement_t *a = APR_ARRAY_IDX(sc->agreements, i, const pds_agreement_t *);
+        const pds_origin_t *o = origin_of(a);
+
+        if (pds_agreement_needs_pseudonym_key(a) && sc->pseudonym_key == NULL) {
+            ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_ERR, 0, s, "PDS00076: "
+                         "<PDSAgreement %s> (line %u of %s) pseudonymises (Deidentified or "
+                         "Transform ... pseudonymise) but there is no PDSPseudonymKey: "
+                         "create one with `pds-audit keygen --hmac /etc/pds/pseudonym.key` "
+                         "and add PDSPseudonymKey /etc/pds/pseudonym.key",
+                         pds_agreement_id(a), o ? o->line : 0, o ? o->file : "?");
+            failed = 1;
+        }
+    }
     if (sc->consent_driver != NULL && sc->consent_receipt_key == NULL) {
         ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_ERR, 0, s, "PDS00073: "
                      "PDSConsentStore (%s) needs PDSConsentReceiptKey: every grant and "
@@ -1107,6 +1181,23 @@ int pds_config_check(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
     if (gateway_origins != NULL && gateway_origins->nelts > 0) {
         const pds_origin_t *o = &APR_ARRAY_IDX(gateway_origins, 0, pds_origin_t);
         gateway_where = apr_psprintf(ptemp, "line %u of %s", o->line, o->file);
+    }
+    if (signing_origins != NULL && signing_origins->nelts > 0) {
+        const pds_origin_t *o = &APR_ARRAY_IDX(signing_origins, 0, pds_origin_t);
+        server_rec *v;
+
+        for (v = s; v != NULL; v = v->next) {
+            if (pds_server_conf(v)->response_key == NULL) {
+                ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_ERR, 0, v, "PDS00077: "
+                             "PDSSignResponses on (line %u of %s) needs "
+                             "PDSResponseSigningKey: create a key with `openssl genpkey "
+                             "-algorithm ed25519 -out /etc/pds/response.key` (mode 0600) "
+                             "and add PDSResponseSigningKey /etc/pds/response.key",
+                             o->line, o->file);
+                failed = 1;
+                break;
+            }
+        }
     }
     for (; s != NULL; s = s->next)
         failed |= check_server(s, &gateway_where, ptemp);

@@ -17,6 +17,8 @@
 #include "util_filter.h"
 #include "apr_strings.h"
 
+#include <openssl/crypto.h>
+
 #include "mod_pds_private.h"
 
 typedef struct pds_filter_ctx_t {
@@ -167,6 +169,41 @@ static apr_status_t send_problem(ap_filter_t *f, pds_request_t *rq,
     return send_body(f, body, len);
 }
 
+/* A detached JWS over the exact body released, whose protected header binds
+ * the request id, the agreement (with its version) and the time. */
+static const char *sign_body(request_rec *r, pds_request_t *rq, const char *body,
+                             apr_size_t len)
+{
+    pds_server_conf_t *sc = pds_server_conf(r->server);
+    const pds_agreement_t *a = rq->decision.agreement;
+    json_t *jwk, *members;
+    char *out = NULL;
+    pds_error_t err;
+
+    if (sc->response_key == NULL)
+        return NULL;
+    jwk = pds_key_public_jwk(sc->response_key, r->pool);
+    if (jwk == NULL)
+        return NULL;
+    members = json_pack("{s:s,s:O,s:s,s:s,s:I}", "typ", "pds-response+jws",
+                        "kid", json_object_get(jwk, "kid"),
+                        "pds_request_id", rq->request_id,
+                        "pds_agreement", apr_pstrcat(r->pool, pds_agreement_id(a), ";v=",
+                                                     pds_agreement_version(a), NULL),
+                        "iat", (json_int_t)apr_time_sec(apr_time_now()));
+    json_decref(jwk);
+    pds_error_clear(&err);
+    if (members == NULL
+        || pds_jws_sign_detached(&out, r->pool, sc->response_key, members,
+                                 (const unsigned char *)body, len, &err) != APR_SUCCESS) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "PDS00034: cannot sign the response to "
+                      "%s: %s", rq->request_id, err.text);
+        out = NULL;
+    }
+    json_decref(members);
+    return out;
+}
+
 /* At EOS: filter, audit, release. */
 static apr_status_t finish(ap_filter_t *f, pds_filter_ctx_t *ctx, pds_request_t *rq)
 {
@@ -178,15 +215,55 @@ static apr_status_t finish(ap_filter_t *f, pds_filter_ctx_t *ctx, pds_request_t 
     apr_size_t len = 0;
     const apr_array_header_t *fields = NULL;
     int status = r->status;
+    apr_status_t rv_filter;
+    const char *signature = NULL;
 
     if (ctx->failure != NULL)
         return send_problem(f, rq, ctx->failure, ctx->failure_detail);
 
     if (status != HTTP_NO_CONTENT) {
+        pds_server_conf_t *sc = pds_server_conf(r->server);
+        pds_filter_options_t opts;
+        pds_transform_ctx_t tctx;
+        unsigned char key[32];
+
+        memset(&opts, 0, sizeof(opts));
+        memset(&tctx, 0, sizeof(tctx));
+        opts.max_depth = pds_conf_max_depth(pds_dir_conf(r));
+        opts.transform = &tctx;
+        tctx.now = r->request_time;
+        apr_size_t master_len = 0;
+        const unsigned char *master = sc->pseudonym_key != NULL
+            ? pds_chain_key_bytes(sc->pseudonym_key, &master_len) : NULL;
+
+        if (master != NULL
+            && pds_pseudonym_agreement_key(key, master, master_len, pds_agreement_id(a))
+               == APR_SUCCESS) {
+            tctx.key = key;
+            if (pds_agreement_deidentified(a) && rq->decision.subject != NULL) {
+                opts.subject = rq->decision.subject;
+                opts.subject_pseudonym = pds_pseudonym(r->pool, key, rq->decision.subject,
+                                                       strlen(rq->decision.subject));
+            }
+        }
+        if (pds_agreement_deidentified(a) && opts.subject_pseudonym == NULL
+            && rq->decision.subject != NULL)
+            return send_problem(f, rq, "internal-error", "no pseudonym key for a "
+                                "de-identified agreement");
         pds_error_clear(&err);
-        if (pds_filter_apply(rq->release ? rq->release : pds_agreement_release(a), ctx->buf ? ctx->buf : "", ctx->len,
-                             pds_conf_max_depth(pds_dir_conf(r)), &result, r->pool,
-                             &err) != APR_SUCCESS) {
+        rv_filter = pds_filter_apply_ex(rq->release ? rq->release : pds_agreement_release(a),
+                                        ctx->buf ? ctx->buf : "", ctx->len, &opts, &result,
+                                        r->pool, &err);
+        OPENSSL_cleanse(key, sizeof(key));
+        if (rv_filter != APR_SUCCESS && strcmp(err.code, "transform-type") == 0) {
+            /* The message names the field and the transform, never the value. */
+            ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, "PDS00033: back-end response "
+                          "to %s refused: %s: %s", rq->request_id, err.source, err.text);
+            return send_problem(f, rq, "backend-bad-response",
+                                apr_psprintf(r->pool, "a value at %s is not what its "
+                                             "transform takes", err.source));
+        }
+        if (rv_filter != APR_SUCCESS) {
             /* The parser's own text may quote the body: log the code only. */
             ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, "PDS00032: back-end response "
                           "to %s refused: %s", rq->request_id, err.code);
@@ -201,7 +278,14 @@ static apr_status_t finish(ap_filter_t *f, pds_filter_ctx_t *ctx, pds_request_t 
         body = result.body;
         len = result.length;
         fields = result.released;
+        rq->transforms = result.transformed;
+        rq->deidentified = pds_agreement_deidentified(a);
     }
+
+    /* Signed before the record is written: a failure leaves no "allow". */
+    if (pds_conf_sign_responses(pds_dir_conf(r))
+        && (signature = sign_body(r, rq, body, len)) == NULL)
+        return send_problem(f, rq, "internal-error", "the response could not be signed");
 
     if (pds_audit_decision(r, rq, "allow", NULL, status, fields) != APR_SUCCESS)
         return send_problem(f, rq, "audit-unavailable",
@@ -221,6 +305,8 @@ static apr_status_t finish(ap_filter_t *f, pds_filter_ctx_t *ctx, pds_request_t 
     else {
         r->content_type = NULL;
     }
+    if (signature != NULL)
+        apr_table_setn(r->headers_out, "PDS-Signature", signature);
     return send_body(f, body, len);
 }
 

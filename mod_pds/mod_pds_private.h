@@ -69,6 +69,8 @@ typedef struct pds_server_conf_t {
     pds_chain_key_t *audit_pseudonym_key;
     int audit_on_failure;               /* -1 unset, 0 deny, 1 allow */
     int audit_sync;                     /* -1 unset, 0 off, 1 on */
+    pds_chain_key_t *pseudonym_key;     /* PDSPseudonymKey: transforms' master secret */
+    pds_key_t *response_key;            /* PDSResponseSigningKey */
     const char *token_audience;
     int token_clock_skew;
     int token_max_lifetime;
@@ -97,6 +99,7 @@ typedef struct pds_dir_conf_t {
     int max_depth;                      /* -1 unset */
     const char *location;               /* the <Location> path (for handlers) */
     const char *person_subject;         /* PDSPersonSubject: "user" or "env:NAME"; NULL unset */
+    int sign_responses;                 /* PDSSignResponses: -1 unset, 0 off, 1 on */
 } pds_dir_conf_t;
 
 #define PDS_DEFAULT_PURPOSE_HEADER  "PDS-Purpose"
@@ -139,6 +142,7 @@ int pds_conf_consent_cache_ttl(const pds_server_conf_t *sc);
 int pds_conf_trust_interval(const pds_server_conf_t *sc);
 int pds_conf_is_consent_manager(const pds_server_conf_t *sc, const char *organisation);
 const char *pds_conf_person_subject(const pds_dir_conf_t *dc);
+int pds_conf_sign_responses(const pds_dir_conf_t *dc);
 
 /* --- per request ---------------------------------------------------------- */
 
@@ -152,6 +156,10 @@ typedef struct pds_request_t {
                                        narrowed by consent; NULL until allowed */
     const char *consent;            /* the consent (or "artefact:<jti>") relied on */
     const char *api_action;         /* consent API: what was done ("grant", ...) */
+    const apr_array_header_t *transforms; /* "path transform" applied (audit) */
+    int deidentified;               /* the subject was replaced by a pseudonym */
+    const apr_array_header_t *written; /* Write paths a POST/PUT/PATCH carried */
+    int write_stripped;             /* fields removed (WriteUnknown strip) */
     int audited;                    /* a record for this request is written */
 } pds_request_t;
 
@@ -184,11 +192,16 @@ int pds_send_problem(request_rec *r, const char *reason, const char *detail);
  * identifying ones from err_headers_out). */
 void pds_scrub_response_headers(request_rec *r);
 
+void pds_register_request_body_filter(void);
+
 /* --- output filter -------------------------------------------------------- */
 
 #define PDS_RESPONSE_FILTER "PDS_RESPONSE"
 apr_status_t pds_response_filter(ap_filter_t *f, apr_bucket_brigade *bb);
 void pds_insert_error_filter(request_rec *r);
+
+/* The gateway's public keys as a JWKS (SetHandler pds-jwks). */
+int pds_jwks_handler(request_rec *r);
 
 /* --- a person's view --------------------------------------------------------- */
 

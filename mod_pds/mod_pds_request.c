@@ -80,7 +80,7 @@ const char *pds_problem_prepare(request_rec *r, pds_request_t *rq,
         && strcmp(reason, "person-not-identified") != 0)
         apr_table_setn(r->err_headers_out, "WWW-Authenticate", "Bearer realm=\"pds\"");
     if (r->status == HTTP_METHOD_NOT_ALLOWED)
-        apr_table_setn(r->err_headers_out, "Allow", "GET");
+        apr_table_setn(r->err_headers_out, "Allow", "GET, POST, PUT, PATCH");
     ap_set_content_length(r, *plen);
     return body;
 }
@@ -230,6 +230,177 @@ int pds_pre_translate_name(request_rec *r)
     return DECLINED;
 }
 
+/* --- writes ---------------------------------------------------------------- */
+
+/* The checked body a POST, PUT or PATCH forwards, served to mod_proxy by an
+ * input filter in place of what the client sent (read and consumed here). */
+typedef struct pds_body_ctx_t {
+    const char *data;           /* what is left to serve */
+    apr_size_t len;
+} pds_body_ctx_t;
+
+#define PDS_REQUEST_BODY_FILTER "PDS_REQUEST_BODY"
+
+static apr_status_t request_body_filter(ap_filter_t *f, apr_bucket_brigade *bb,
+                                        ap_input_mode_t mode, apr_read_type_e block,
+                                        apr_off_t readbytes)
+{
+    pds_body_ctx_t *ctx = f->ctx;
+    apr_bucket_alloc_t *ba = f->c->bucket_alloc;
+    apr_size_t n;
+
+    (void)block;
+    if (mode != AP_MODE_READBYTES && mode != AP_MODE_SPECULATIVE)
+        return APR_ENOTIMPL;
+    if (ctx->len == 0) {
+        APR_BRIGADE_INSERT_TAIL(bb, apr_bucket_eos_create(ba));
+        return APR_SUCCESS;
+    }
+    n = readbytes > 0 && (apr_size_t)readbytes < ctx->len ? (apr_size_t)readbytes
+                                                          : ctx->len;
+    /* The body lives in the request pool for as long as the request. */
+    APR_BRIGADE_INSERT_TAIL(bb, apr_bucket_immortal_create(ctx->data, n, ba));
+    if (mode == AP_MODE_READBYTES) {
+        ctx->data += n;
+        ctx->len -= n;
+    }
+    return APR_SUCCESS;
+}
+
+void pds_register_request_body_filter(void)
+{
+    ap_register_input_filter(PDS_REQUEST_BODY_FILTER, request_body_filter, NULL,
+                             AP_FTYPE_RESOURCE);
+}
+
+/* Reads the whole request body, at most limit bytes. */
+static int read_request_body(request_rec *r, apr_off_t limit, char **pbuf,
+                             apr_size_t *plen, const char **reason, const char **detail)
+{
+    apr_bucket_brigade *bb = apr_brigade_create(r->pool, r->connection->bucket_alloc);
+    apr_size_t len = 0;
+    char *buf = apr_palloc(r->pool, (apr_size_t)limit + 1);
+    int seen_eos = 0;
+    apr_status_t rv;
+
+    do {
+        apr_bucket *b;
+
+        rv = ap_get_brigade(r->input_filters, bb, AP_MODE_READBYTES, APR_BLOCK_READ,
+                            HUGE_STRING_LEN);
+        if (rv != APR_SUCCESS) {
+            *reason = "bad-request-body";
+            *detail = "the request body could not be read";
+            return 0;
+        }
+        for (b = APR_BRIGADE_FIRST(bb); b != APR_BRIGADE_SENTINEL(bb); b = APR_BUCKET_NEXT(b)) {
+            const char *data;
+            apr_size_t n;
+
+            if (APR_BUCKET_IS_EOS(b)) {
+                seen_eos = 1;
+                break;
+            }
+            if (apr_bucket_read(b, &data, &n, APR_BLOCK_READ) != APR_SUCCESS) {
+                *reason = "bad-request-body";
+                *detail = "the request body could not be read";
+                return 0;
+            }
+            if (n > (apr_size_t)limit - len) {
+                *reason = "request-too-large";
+                *detail = apr_psprintf(r->pool, "the body is larger than %" APR_OFF_T_FMT
+                                       " bytes", limit);
+                return 0;
+            }
+            memcpy(buf + len, data, n);
+            len += n;
+        }
+        apr_brigade_cleanup(bb);
+    } while (!seen_eos);
+    buf[len] = '\0';
+    *pbuf = buf;
+    *plen = len;
+    return 1;
+}
+
+static int is_json_type(const char *ct)
+{
+    apr_size_t n;
+
+    if (ct == NULL)
+        return 0;
+    n = strcspn(ct, "; \t");
+    return n == 16 && strncasecmp(ct, "application/json", 16) == 0;
+}
+
+/* For an allowed POST, PUT or PATCH: reads the body, checks it against the
+ * agreement's Write (refusing, or stripping, what it does not cover), and puts
+ * the checked body in place for the back end. NULL when it may go ahead. */
+static const char *check_write(request_rec *r, pds_request_t *rq, const char **detail)
+{
+    const pds_agreement_t *a = rq->decision.agreement;
+    const pds_fieldset_t *write = pds_agreement_write(a);
+    apr_array_header_t *extra;
+    pds_filter_result_t result;
+    pds_body_ctx_t *ctx;
+    const char *reason = NULL;
+    pds_error_t err;
+    char *body;
+    apr_size_t len;
+
+    if (!is_json_type(apr_table_get(r->headers_in, "Content-Type"))) {
+        *detail = "send the body as application/json";
+        return "unsupported-media-type";
+    }
+    if (!read_request_body(r, pds_conf_max_body(pds_dir_conf(r)), &body, &len, &reason,
+                           detail))
+        return reason;
+    pds_error_clear(&err);
+    if (pds_filter_uncovered(write, body, len, pds_conf_max_depth(pds_dir_conf(r)), &extra,
+                             r->pool, &err) != APR_SUCCESS) {
+        /* The parser's text may quote the body: give the code only. */
+        *detail = apr_psprintf(r->pool, "the body is not a JSON document the agreement "
+                               "can check (%s)", err.code);
+        return "bad-request-body";
+    }
+    if (extra->nelts > 0 && !pds_agreement_write_strips(a)) {
+        /* Named to the client that sent them, and to no one else. */
+        int i, shown = extra->nelts < 10 ? extra->nelts : 10;
+        const char *list = "";
+
+        for (i = 0; i < shown; i++)
+            list = apr_pstrcat(r->pool, list, i ? ", " : "",
+                               APR_ARRAY_IDX(extra, i, const char *), NULL);
+        *detail = apr_psprintf(r->pool, "the agreement does not let %s write: %s%s",
+                               rq->organisation, list, extra->nelts > shown ? ", ..." : "");
+        return "write-not-allowed";
+    }
+    pds_error_clear(&err);
+    if (pds_filter_apply(write, body, len, pds_conf_max_depth(pds_dir_conf(r)), &result,
+                         r->pool, &err) != APR_SUCCESS) {
+        *detail = apr_psprintf(r->pool, "the body is not a JSON document the agreement "
+                               "can check (%s)", err.code);
+        return "bad-request-body";
+    }
+    rq->written = result.released;
+    rq->write_stripped = extra->nelts;
+    ctx = apr_pcalloc(r->pool, sizeof(*ctx));
+    ctx->data = result.body;
+    ctx->len = result.length;
+    ap_add_input_filter(PDS_REQUEST_BODY_FILTER, ctx, r, r->connection);
+    apr_table_setn(r->headers_in, "Content-Length",
+                   apr_psprintf(r->pool, "%" APR_SIZE_T_FMT, result.length));
+    apr_table_unset(r->headers_in, "Transfer-Encoding");
+    apr_table_setn(r->headers_in, "Content-Type", "application/json");
+    return NULL;
+}
+
+static int is_write_method(const request_rec *r)
+{
+    return r->method_number == M_POST || r->method_number == M_PUT
+        || r->method_number == M_PATCH;
+}
+
 /* access_checker: runs after mod_ssl's (so the client certificate is
  * verified) and before any handler, so a denial never reaches mod_proxy. */
 int pds_access_checker(request_rec *r);
@@ -260,9 +431,10 @@ int pds_access_checker(request_rec *r)
     if (rq->organisation == NULL)
         return deny(r, rq, reason, detail);
 
-    if (r->header_only || r->method_number != M_GET)
+    if (r->header_only || (r->method_number != M_GET && !is_write_method(r)))
         return deny(r, rq, "method-not-allowed", apr_psprintf(r->pool,
-                    "%s is not served on this gateway; use GET", r->method));
+                    "%s is not served on this gateway; use GET (or POST, PUT, PATCH "
+                    "where an agreement allows writing)", r->method));
 
     /* The policy decides on the raw target; anything that decodes or
      * normalises differently on the way to the back end is refused. */
@@ -286,8 +458,11 @@ int pds_access_checker(request_rec *r)
             return deny(r, rq, "method-override", apr_psprintf(r->pool,
                         "the %s header is refused", method_override_headers[i]));
     }
-    if (ap_request_has_body(r))
+    if (r->method_number == M_GET && ap_request_has_body(r))
         return deny(r, rq, "unexpected-body", "a GET request must not carry a body");
+    if (is_write_method(r) && !ap_request_has_body(r))
+        return deny(r, rq, "bad-request-body", apr_psprintf(r->pool,
+                    "a %s needs a JSON body", r->method));
 
     purpose_header = pds_conf_purpose_header(dc);
     n = header_count(r->headers_in, purpose_header);
@@ -309,6 +484,8 @@ int pds_access_checker(request_rec *r)
         return deny(r, rq, rq->decision.reason, rq->decision.detail);
     /* Consent (or the opt-out register) may still refuse, or narrow the fields. */
     reason = pds_consent_enforce(r, rq, &detail);
+    if (reason == NULL && is_write_method(r))
+        reason = check_write(r, rq, &detail);
     if (reason != NULL) {
         rq->decision.allowed = 0;
         return deny(r, rq, reason, detail);
@@ -359,5 +536,52 @@ int pds_send_problem(request_rec *r, const char *reason, const char *detail)
     body = pds_problem_prepare(r, rq, reason, detail, &len);
     if (!r->header_only)
         ap_rwrite(body, (int)len, r);
+    return OK;
+}
+
+/* SetHandler pds-jwks: the public keys a receiver needs to check what the
+ * gateway signs (released bodies, consent receipts), as a JWKS (RFC 7517). */
+int pds_jwks_handler(request_rec *r)
+{
+    pds_server_conf_t *sc;
+    json_t *keys, *jwk;
+
+    if (r->handler == NULL || strcmp(r->handler, "pds-jwks") != 0)
+        return DECLINED;
+    if (r->method_number != M_GET)
+        return pds_send_problem(r, "method-not-allowed", "use GET");
+    sc = pds_server_conf(r->server);
+    keys = json_array();
+    if (keys == NULL)
+        return HTTP_INTERNAL_SERVER_ERROR;
+    if (sc->response_key != NULL && (jwk = pds_key_public_jwk(sc->response_key, r->pool)))
+        json_array_append_new(keys, jwk);
+    if (sc->consent_receipt_key != NULL
+        && (jwk = pds_key_public_jwk(sc->consent_receipt_key, r->pool))) {
+        /* One key may serve both: list it once. */
+        json_t *first = json_array_get(keys, 0);
+        if (first != NULL && json_equal(json_object_get(first, "kid"),
+                                        json_object_get(jwk, "kid")))
+            json_decref(jwk);
+        else
+            json_array_append_new(keys, jwk);
+    }
+    {
+        json_t *doc = json_pack("{s:o}", "keys", keys);
+        char *text = doc ? json_dumps(doc, JSON_COMPACT | JSON_ENSURE_ASCII) : NULL;
+        apr_size_t len;
+
+        json_decref(doc);
+        if (text == NULL)
+            return HTTP_INTERNAL_SERVER_ERROR;
+        len = strlen(text);
+        ap_set_content_type(r, "application/jwk-set+json");
+        /* Public keys change rarely: an hour's caching saves receivers the trip. */
+        apr_table_setn(r->headers_out, "Cache-Control", "public, max-age=3600");
+        ap_set_content_length(r, (apr_off_t)len);
+        if (!r->header_only)
+            ap_rwrite(text, (int)len, r);
+        free(text);
+    }
     return OK;
 }

@@ -1020,7 +1020,7 @@ def assert_problem(resp, reason, status=None):
     if reason in ("unknown-caller", "invalid-token"):
         assert resp.headers.get("WWW-Authenticate") == 'Bearer realm="pds"', describe(resp)
     if status == 405:
-        assert resp.headers.get("Allow") == "GET", describe(resp)
+        assert resp.headers.get("Allow") == "GET, POST, PUT, PATCH", describe(resp)
     if "Content-Length" in resp.headers:
         assert int(resp.headers["Content-Length"]) == len(resp.content), describe(resp)
     return doc

@@ -87,7 +87,7 @@ CASES = {
                        + "<Location /x>\nPDSPersonSubject cookie\n</Location>\n",
                        "PDSPersonSubject", "PDSPersonSubject", ["env:NAME"], {}),
     "post-resource": (orgs() + agreement(("Resource", "Resource POST /citizens/{subject}/record"))
-                      + CITIZENS_LOCATION, "Resource POST", "Resource", ["POST"], {}),
+                      + CITIZENS_LOCATION, "Resource POST", "PDSAgreement", ["no Write"], {}),
     "unknown-method": (orgs() + agreement(("Resource", "Resource FETCH /citizens/{subject}"))
                        + CITIZENS_LOCATION, "Resource FETCH", "Resource", ["FETCH"], {}),
     "subject-twice": (orgs() + agreement(

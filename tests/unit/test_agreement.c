@@ -532,6 +532,10 @@ static void test_release(void **state)
     assert_contains(err->text, "expected field paths such as");
     /* the position points into the second word */
     assert_true(err->position >= 11 && err->position < 20);
+    /* ... and the text marks the offending character */
+    assert_contains(err->text, "at character 5: \"bad.>>.<<path\"");
+    err = set_fails(p, "Release", "name.");
+    assert_contains(err->text, "\"name.>><<\"");
     err = set_fails(p, "Release", "'a' \"x y\"");
     assert_true(err->position >= 4 && err->position < 9);
     err = set_fails(p, "Release", "");
@@ -593,9 +597,9 @@ static void test_finish_missing(void **state)
         "agreement 'x' has no Valid: add `Valid <YYYY-MM-DD> <YYYY-MM-DD>`",
         "agreement 'x' has no Resource: add `Resource <METHOD> <template>`",
     };
-    const char *lines[7];
+    const char *lines[9];
     pds_agreement_t *a;
-    pds_error_t err;
+    pds_error_t err, *err2;
     int skip, i, n;
 
     for (skip = 0; skip < 5; skip++) {
@@ -616,9 +620,28 @@ static void test_finish_missing(void **state)
                               "Release");
     assert_contains(err.text, "nothing could ever be released");
 
-    /* a write-only agreement needs no Release */
+    /* a write-only agreement needs no Release, but needs Write */
     lines[4] = "Resource POST /a/{subject}";
+    pds_error_clear(&err);
+    assert_int_equal(build(&a, p, "x", lines, 1, &err), APR_EINVAL);
+    assert_contains(err.text, "no Write");
+    lines[5] = "Write contact.phone";
+    lines[6] = NULL;
     assert_int_equal(build(&a, p, "x", lines, 1, &err), APR_SUCCESS);
+    assert_int_equal(pds_fieldset_count(pds_agreement_write(a)), 1);
+    assert_false(pds_agreement_write_strips(a));
+    /* Write without a write resource, and WriteUnknown's values */
+    lines[4] = all[4];
+    pds_error_clear(&err);
+    assert_int_equal(build(&a, p, "x", lines, 1, &err), APR_EINVAL);
+    assert_contains(err.text, "no POST, PUT or PATCH resource");
+    err2 = set_fails(p, "WriteUnknown", "drop");
+    assert_contains(err2->text, "WriteUnknown strip");
+    lines[4] = "Resource PATCH /a/{subject}";
+    lines[6] = "WriteUnknown strip";
+    lines[7] = NULL;
+    assert_int_equal(build(&a, p, "x", lines, 1, &err), APR_SUCCESS);
+    assert_true(pds_agreement_write_strips(a));
 
     /* finish is final: later lines are refused, finish again is harmless */
     assert_int_equal(build(&a, p, "x", all, 1, &err), APR_SUCCESS);

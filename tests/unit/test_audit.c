@@ -225,6 +225,8 @@ static void test_reason_table(void **state)
         { "consent-not-found", 404 }, { "consent-state-conflict", 409 },
         { "consent-conflict", 409 }, { "not-a-consent-manager", 403 },
         { "no-mandate", 403 }, { "consent-store-unavailable", 503 },
+        { "bad-request-body", 400 }, { "request-too-large", 413 },
+        { "write-not-allowed", 422 },
     };
     const apr_size_t n = sizeof(spec) / sizeof(spec[0]);
     const pds_reason_t *table = pds_reason_table();

@@ -1234,12 +1234,65 @@ static void test_public_jwk_thumbprint(void **state)
     }
 }
 
+/* Detached payloads: any bytes, bound by the signature; a changed byte, a
+ * changed header, another key or an attached payload all fail. */
+static void test_detached(void **state)
+{
+    apr_pool_t *p = *state;
+    static const unsigned char body[] = "[{\"id\":1},\"\xc3\xa1\"]";
+    int k;
+
+    for (k = 0; k < 3; k++) {
+        pds_key_t *priv = load_key(p, keys[k == 0 ? K_ES256 : k == 1 ? K_RS256 : K_EDDSA].priv);
+        pds_key_t *other = load_key(p, keys[k == 0 ? K_ES256_B : k == 1 ? K_RS256_B
+                                                               : K_EDDSA_B].pub);
+        json_t *members = json_pack("{s:s,s:s}", "typ", "pds-response+jws", "kid", "k1");
+        json_t *hdr = NULL;
+        char *sig = NULL, *bad;
+        pds_error_t err;
+
+        pds_error_clear(&err);
+        assert_int_equal(pds_jws_sign_detached(&sig, p, priv, members, body,
+                                               sizeof(body) - 1, &err), APR_SUCCESS);
+        json_decref(members);
+        assert_non_null(strstr(sig, ".."));
+        assert_int_equal(pds_jws_verify_detached(&hdr, p, sig, strlen(sig), body,
+                                                 sizeof(body) - 1, priv, &err), APR_SUCCESS);
+        assert_string_equal(json_string_value(json_object_get(hdr, "typ")),
+                            "pds-response+jws");
+        assert_string_equal(json_string_value(json_object_get(hdr, "alg")), alg_of[k]);
+        /* one byte of the body changed */
+        pds_error_clear(&err);
+        assert_int_equal(pds_jws_verify_detached(NULL, p, sig, strlen(sig),
+                                                 (const unsigned char *)"[{\"id\":2},\"\xc3\xa1\"]",
+                                                 sizeof(body) - 1, priv, &err), APR_EINVAL);
+        assert_string_equal(err.code, "bad-signature");
+        /* another key */
+        pds_error_clear(&err);
+        assert_int_equal(pds_jws_verify_detached(NULL, p, sig, strlen(sig), body,
+                                                 sizeof(body) - 1, other, &err), APR_EINVAL);
+        /* not detached, or a header changed */
+        bad = apr_pstrdup(p, sig);
+        bad[strstr(bad, "..") - bad + 1] = 'x';
+        pds_error_clear(&err);
+        assert_int_equal(pds_jws_verify_detached(NULL, p, bad, strlen(bad), body,
+                                                 sizeof(body) - 1, priv, &err), APR_EINVAL);
+        assert_string_equal(err.code, "malformed-token");
+        bad = apr_pstrcat(p, "eyJhbGciOiJub25lIn0", strstr(sig, ".."), NULL);
+        pds_error_clear(&err);
+        assert_int_equal(pds_jws_verify_detached(NULL, p, bad, strlen(bad), body,
+                                                 sizeof(body) - 1, priv, &err), APR_EINVAL);
+        assert_string_equal(err.code, "alg-mismatch");
+    }
+}
+
 int main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, pool_setup, pool_teardown)
     const struct CMUnitTest tests[] = {
         T(test_base64url_vectors),
         T(test_public_jwk_thumbprint),
+        T(test_detached),
         T(test_base64url_roundtrip),
         T(test_base64url_refusals),
         T(test_key_load),

@@ -365,6 +365,9 @@ class Handler(BaseHTTPRequestHandler):
     def do_PUT(self):
         self.dispatch(self.handle_write)
 
+    def do_PATCH(self):
+        self.dispatch(self.handle_write)
+
     def do_POST(self):
         self.dispatch(self.handle_write)
 

@@ -1,0 +1,189 @@
+"""Data minimisation through a real httpd: transforms per released field
+(inside nested objects and arrays), de-identified agreements whose
+pseudonyms are stable within an agreement and unlinkable across two,
+configuration errors for transforms, and a fail-closed 502 when the back
+end's value is not what a transform takes. SPEC: Issue 5 items 1, 2."""
+import datetime as _dt
+import json
+import os
+import re
+import secrets
+
+import pytest
+
+import pds_harness as H
+from pds_configs import ORGANISATIONS, SUBJECT, OTHER_SUBJECT, location
+
+RESEARCH = """
+<PDSAgreement research-a>
+    Party       health-board
+    Purpose     research
+    LegalBasis  public-task
+    Valid       2020-01-01 2099-12-31
+    Resource    GET /research-a/{subject}/record
+    Release     id dob address benefits[*].since phone care.needs name.given
+    Transform   id pseudonymise
+    Transform   dob age-band 10
+    Transform   address.postcode postcode-district
+    Transform   address.line1 redact
+    Transform   address.town nullify
+    Transform   benefits[*].since year
+    Transform   phone mask 3
+    Transform   care.needs[*] truncate 4
+    Transform   name.given pseudonymise
+    Deidentified id nhs_number name phone email address.line1
+</PDSAgreement>
+<PDSAgreement research-b>
+    Party       health-board
+    Purpose     research
+    LegalBasis  public-task
+    Valid       2020-01-01 2099-12-31
+    Resource    GET /research-b/{subject}/record
+    Release     id dob
+    Transform   id pseudonymise
+    Transform   dob year-month
+    Deidentified id name
+</PDSAgreement>
+<PDSAgreement broken-transform>
+    Party       health-board
+    Purpose     research
+    LegalBasis  public-task
+    Valid       2020-01-01 2099-12-31
+    Resource    GET /misbehave/{subject}/record
+    Release     phone
+    Transform   phone round 10
+</PDSAgreement>
+<PDSAgreement constants>
+    Party       health-board
+    Purpose     direct-care
+    LegalBasis  public-task
+    Valid       2020-01-01 2099-12-31
+    Resource    GET /constants/{subject}/record
+    Release     case_worker internal.risk_flag
+    Transform   case_worker.name constant "withheld"
+    Transform   internal.risk_flag constant null
+</PDSAgreement>
+"""
+
+
+@pytest.fixture(scope="module")
+def gw(gateway_factory, tmp_path_factory):
+    keydir = str(tmp_path_factory.mktemp("pseudonym"))
+    key = os.path.join(keydir, "pseudonym.key")
+    H.write_private(key, (secrets.token_hex(32) + "\n").encode())
+    body = (ORGANISATIONS + 'PDSPseudonymKey "%s"\n' % key + RESEARCH
+            + location("/research-a/") + location("/research-b/")
+            + location("/constants/")
+            + location("/misbehave/", target="/api/misbehave/ok/"))
+    return gateway_factory(body)
+
+
+def age_on(dob, today):
+    born = _dt.date.fromisoformat(dob)
+    age = today.year - born.year - ((today.month, today.day) < (born.month, born.day))
+    return age
+
+
+def test_transforms_apply_at_every_depth(gw, residents):
+    r = gw.get("/research-a/%s/record" % SUBJECT, purpose="research")
+    assert r.status_code == 200, H.describe(r)
+    doc = r.json()
+    person = residents[SUBJECT]
+    age = age_on(person["dob"], _dt.datetime.utcnow().date())
+    low = age // 10 * 10
+    assert doc["dob"] == "%d-%d" % (low, low + 9)
+    assert doc["address"] == {"postcode": person["address"]["postcode"].split()[0],
+                              "town": None}
+    assert [b["since"] for b in doc["benefits"]] == [b["since"][:4] for b in person["benefits"]]
+    assert doc["phone"] == "*" * (len(person["phone"]) - 3) + person["phone"][-3:]
+    assert doc["care"]["needs"] == [n[:4] for n in person["care"]["needs"]]
+    # the subject's id is the agreement's pseudonym, so is the given name
+    assert re.fullmatch(r"ps_[A-Za-z0-9_-]{22}", doc["id"])
+    assert re.fullmatch(r"ps_[A-Za-z0-9_-]{22}", doc["name"]["given"])
+    assert doc["name"]["given"] != doc["id"]
+    for value in (person["name"]["given"], person["name"]["family"], person["dob"],
+                  person["address"]["line1"], person["phone"], SUBJECT):
+        assert value not in r.text
+    rec = gw.audit_for(r)
+    assert rec["deidentified"] is True
+    assert "dob age-band 10" in rec["transforms"]
+    assert rec["subject"] == SUBJECT          # the security team still sees whom
+
+
+def test_pseudonyms_are_stable_within_and_unlinkable_across_agreements(gw):
+    a1 = gw.get("/research-a/%s/record" % SUBJECT, purpose="research").json()["id"]
+    a2 = gw.get("/research-a/%s/record" % SUBJECT, purpose="research").json()["id"]
+    b1 = gw.get("/research-b/%s/record" % SUBJECT, purpose="research").json()["id"]
+    other = gw.get("/research-a/%s/record" % OTHER_SUBJECT, purpose="research").json()["id"]
+    assert a1 == a2
+    assert b1 != a1 and other != a1
+    assert re.fullmatch(r"ps_[A-Za-z0-9_-]{22}", b1)
+
+
+def test_constant_transforms(gw):
+    r = gw.get("/constants/%s/record" % SUBJECT)
+    assert r.status_code == 200, H.describe(r)
+    doc = r.json()
+    assert doc["case_worker"]["name"] == "withheld"
+    assert doc["internal"] == {"risk_flag": None}
+
+
+@pytest.mark.allow_log("PDS00033")
+def test_a_value_the_transform_cannot_take_fails_closed(gw, residents):
+    r = gw.get("/misbehave/%s/record" % SUBJECT, purpose="research")
+    H.assert_problem(r, "backend-bad-response", 502)
+    assert residents[SUBJECT]["phone"] not in r.text
+    assert "phone" in r.json()["detail"]
+    assert gw.audit_for(r)["reason"] == "backend-bad-response"
+    assert residents[SUBJECT]["phone"] not in gw.httpd.error_log_text()
+
+
+CONFIG_ERRORS = {
+    "unknown transform": ("Release dob\n    Transform dob blur", "blur"),
+    "not released": ("Release dob\n    Transform phone mask 2", "not released"),
+    "bad argument": ("Release dob\n    Transform dob age-band 0", "age-band"),
+    "two on one field": ("Release dob\n    Transform dob year\n    Transform dob year-month",
+                         "already has a transform"),
+    "identifier in clear": ("Release name dob\n    Transform dob year\n"
+                            "    Deidentified name", "in clear"),
+    "part of an identifier in clear": ("Release name.given\n    Deidentified name",
+                                       "in clear"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CONFIG_ERRORS))
+def test_transform_configuration_errors_stop_startup(httpd_factory, case, tmp_path):
+    lines, word = CONFIG_ERRORS[case]
+    key = tmp_path / "pseudonym.key"
+    H.write_private(str(key), (secrets.token_hex(32) + "\n").encode())
+    body = (ORGANISATIONS + 'PDSPseudonymKey "%s"\n' % key + """
+<PDSAgreement t>
+    Party       health-board
+    Purpose     research
+    LegalBasis  public-task
+    Valid       2020-01-01 2099-12-31
+    Resource    GET /t/{subject}/record
+    %s
+</PDSAgreement>
+""" % lines + location("/t/"))
+    h = httpd_factory(body)
+    rc, out = h.config_test()
+    assert rc != 0, out
+    assert word in out, out
+    assert "<PDSAgreement t>" in out or "agreement 't'" in out, out
+
+
+def test_pseudonymising_needs_a_key(httpd_factory):
+    body = ORGANISATIONS + """
+<PDSAgreement t>
+    Party       health-board
+    Purpose     research
+    LegalBasis  public-task
+    Valid       2020-01-01 2099-12-31
+    Resource    GET /t/{subject}/record
+    Release     id
+    Transform   id pseudonymise
+</PDSAgreement>
+""" + location("/t/")
+    rc, out = httpd_factory(body).config_test()
+    assert rc != 0 and "PDSPseudonymKey" in out, out
