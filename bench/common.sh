@@ -97,8 +97,10 @@ prepare_run() {
     # The audit chain's secret key and checkpoint signing key (owner-only).
     ( umask 077
       openssl rand -hex 32 >"$run/gateway/audit.key" &&
-      openssl genpkey -algorithm ED25519 -out "$run/gateway/audit-signing.pem" 2>/dev/null
-    ) || die "creating the audit keys failed"
+      openssl genpkey -algorithm ED25519 -out "$run/gateway/audit-signing.pem" 2>/dev/null &&
+      openssl rand -hex 32 >"$run/gateway/pseudonym.key" &&
+      openssl genpkey -algorithm ED25519 -out "$run/gateway/response.pem" 2>/dev/null
+    ) || die "creating the audit, pseudonym and response keys failed"
 
     year=$(date -u +%Y)
 
@@ -183,6 +185,8 @@ PDSAuditLog logs/audit.jsonl
 PDSAuditKey audit.key
 PDSAuditSigningKey audit-signing.pem
 PDSAuditSync ${BENCH_AUDIT_SYNC:-on}
+PDSPseudonymKey pseudonym.key
+PDSResponseSigningKey response.pem
 
 <PDSAgreement bench>
     Party       bench-org
@@ -190,7 +194,23 @@ PDSAuditSync ${BENCH_AUDIT_SYNC:-on}
     LegalBasis  public-task
     Valid       $year-01-01 $((year + 4))-12-31
     Resource    GET /pds/{subject}/record
+    Resource    GET /pdss/{subject}/record
     Release     $release_fields
+</PDSAgreement>
+
+# pdsx: the same fields, transformed (the cost of minimisation).
+<PDSAgreement bench-transforms>
+    Party       bench-org
+    Purpose     $purpose
+    LegalBasis  public-task
+    Valid       $year-01-01 $((year + 4))-12-31
+    Resource    GET /pdsx/{subject}/record
+    Release     $release_fields
+    Transform   name.given pseudonymise
+    Transform   name.family mask 1
+    Transform   dob age-band 10
+    Transform   care.allergies[*] truncate 3
+    Transform   care.needs[*] constant "withheld"
 </PDSAgreement>
 
 EOF
@@ -208,6 +228,18 @@ EOF
     if [ "$with_pds" = 1 ]; then cat <<EOF
 <Location /pds/>
     PDSGateway on
+    ProxyPass http://127.0.0.1:$be_port/api/citizens/
+</Location>
+
+<Location /pdsx/>
+    PDSGateway on
+    ProxyPass http://127.0.0.1:$be_port/api/citizens/
+</Location>
+
+# pdss: the same as pds, each body signed (detached JWS, Ed25519).
+<Location /pdss/>
+    PDSGateway on
+    PDSSignResponses on
     ProxyPass http://127.0.0.1:$be_port/api/citizens/
 </Location>
 

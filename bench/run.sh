@@ -10,6 +10,9 @@
 #                   filtering, audit log, then mod_proxy
 #   lua    /lua/    mod_proxy + a mod_lua output filter (lua-cjson) releasing
 #                   the same fields: the peer to beat
+#   pdsx   /pdsx/   as pds, with a transform on every released field
+#                   (pseudonymise, mask, age-band, truncate, constant)
+#   pdss   /pdss/   as pds, each released body signed (PDSSignResponses, Ed25519)
 # First the back end alone (reference), then for each: a warm-up and a
 # measured wrk run; prints requests/s, p50, p99, the gateway's CPU per
 # request, the ratios to plain, and the audit log's line count for pds next
@@ -21,7 +24,7 @@
 #   BENCH_CONNECTIONS   wrk connections (32)
 #   BENCH_THREADS       wrk threads (2)
 #   BENCH_WARMUP        warm-up seconds per configuration (3)
-#   BENCH_CONFIGS       which to run, in order ("plain pds lua")
+#   BENCH_CONFIGS       which to run, in order ("plain pds lua pdsx pdss")
 #   BENCH_ROUNDS        rounds (1); with more, the configurations are interleaved
 #                       (plain pds lua plain pds lua ...) and the table shows every
 #                       round and the median round of each
@@ -47,7 +50,7 @@ duration=${BENCH_DURATION:-10}
 connections=${BENCH_CONNECTIONS:-32}
 threads=${BENCH_THREADS:-2}
 warmup=${BENCH_WARMUP:-3}
-configs=${BENCH_CONFIGS:-plain pds lua}
+configs=${BENCH_CONFIGS:-plain pds lua pdsx pdss}
 rounds=${BENCH_ROUNDS:-1}
 audit=${BENCH_AUDIT:-on}
 
@@ -60,7 +63,7 @@ done
 [ "$warmup" -le 60 ] || die "BENCH_WARMUP must be at most 60 seconds"
 [ "$rounds" -ge 1 ] && [ "$rounds" -le 20 ] || die "BENCH_ROUNDS must be 1..20"
 for c in $configs; do
-    case "$c" in plain|pds|lua) ;; *) die "BENCH_CONFIGS: unknown configuration '$c' (plain, pds, lua)" ;; esac
+    case "$c" in plain|pds|lua|pdsx|pdss) ;; *) die "BENCH_CONFIGS: unknown configuration '$c' (plain, pds, lua, pdsx, pdss)" ;; esac
 done
 case "${BENCH_AUDIT_SYNC:-on}" in on|off) ;; *) die "BENCH_AUDIT_SYNC is on or off" ;; esac
 case "$audit" in
@@ -198,7 +201,7 @@ url_of() { say "http://127.0.0.1:$gw_port/$1/$subject/record"; }
 # wrk_for <config> <seconds> [--latency]: the right headers for each location.
 wrk_for() {
     c=$1; d=$2; shift 2
-    if [ "$c" = pds ]; then
+    if [ "$c" = pds ] || [ "$c" = pdsx ] || [ "$c" = pdss ]; then
         wrk -t"$threads" -c"$connections" -d"${d}s" "$@" \
             -H "Authorization: Bearer $token" -H "PDS-Purpose: $purpose" "$(url_of "$c")"
     else
@@ -291,7 +294,7 @@ for cfg in order:
         "-" if cfg == "backend" else x["req"], "-" if cfg == "backend" else x["bad"]))
 print("")
 if "plain" in med:
-    for cfg in ("pds", "lua"):
+    for cfg in ("pds", "lua", "pdsx", "pdss"):
         if cfg in med:
             rs = [x["rps"] for x in by[cfg]]
             ps = [x["rps"] for x in by["plain"]]

@@ -3,7 +3,7 @@
 
     verify.py RECORD FIELDS PORT SUBJECT PURPOSE TOKEN_FILE CONFIG...
 
-CONFIG is any of plain, pds, lua. plain must return the record unchanged;
+CONFIG is any of plain, pds, lua, pdsx, pdss. plain must return the record unchanged;
 pds must return 200 with exactly the released fields; lua must return the
 same document as pds (key order aside) and a Content-Length that matches its
 body. Prints one line per check; exits 1 if any fails.
@@ -92,6 +92,27 @@ def main():
         check(length_ok(h, body), "pds: Content-Length %s matches the body"
               % h.get("content-length"))
         print("       pds body: %s" % body.decode("utf-8", "replace"))
+    if "pdsx" in configs:
+        st, h, body = get(port, "/pdsx/%s/record" % subject,
+                          {"Authorization": "Bearer " + token, "PDS-Purpose": purpose})
+        try:
+            x = json.loads(body)
+        except ValueError:
+            x = {}
+        check(st == 200, "pdsx: status %d (want 200)" % st)
+        check(isinstance(x.get("name", {}).get("given"), str)
+              and x["name"]["given"].startswith("ps_")
+              and x.get("dob", "").endswith("9") and "-" in x.get("dob", ""),
+              "pdsx: the fields are transformed (pseudonym, age band)")
+        check(length_ok(h, body), "pdsx: Content-Length matches the body")
+        print("       pdsx body: %s" % body.decode("utf-8", "replace"))
+    if "pdss" in configs:
+        st, h, body = get(port, "/pdss/%s/record" % subject,
+                          {"Authorization": "Bearer " + token, "PDS-Purpose": purpose})
+        sig = h.get("pds-signature", "")
+        check(st == 200 and body.decode("utf-8", "replace") == expected_text,
+              "pdss: 200 with the same body as pds")
+        check(sig.count(".") == 2 and ".." in sig, "pdss: a detached JWS in PDS-Signature")
     if "lua" in configs:
         st, h, body = get(port, "/lua/%s/record" % subject, {})
         try:

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include <apr_cstr.h>
+#include <apr_lib.h>
 #include <apr_strings.h>
 
 #include "pds_agreement.h"
@@ -45,9 +46,10 @@ typedef struct pds_resource_t {
     const char *text;        /* "GET /citizens/{subject}/record" */
     const char *method;      /* "GET" */
     int nseg;                /* "/a/b" has 2, "/a/" 2 (the last empty), "/" 1 */
-    const char **seg;        /* literal segments; NULL for {subject} */
+    const char **seg;        /* literal segments; NULL for {subject} or {name} */
     apr_size_t *seglen;
     int has_subject;
+    int subject_at;          /* the {subject} segment's index, -1 if none */
 } pds_resource_t;
 
 struct pds_agreement_t {
@@ -74,6 +76,8 @@ struct pds_agreement_t {
     apr_array_header_t *identifiers;/* const char *: Deidentified's direct
                                        identifiers; NULL: not de-identified */
     pds_fieldset_t *write;          /* Write: what POST/PUT/PATCH may carry */
+    const char *record_subject;     /* RecordSubject: in each record of a
+                                       collection, the path to its person */
     int write_unknown_set;
     int write_strips;               /* WriteUnknown strip */
     int finished;
@@ -269,6 +273,21 @@ static const char *char_problem(unsigned char c)
 
 /* Why path is not acceptable, or NULL; *pos is where. In a template a
  * segment may be exactly "{subject}", once. */
+/* "{name}": a template parameter other than {subject}, name 1 to 32 of
+ * a-z 0-9 _ -, starting with a letter. */
+static int is_parameter(const char *s, apr_size_t len)
+{
+    apr_size_t i;
+
+    if (len < 3 || len > 34 || s[0] != '{' || s[len - 1] != '}' || !apr_islower(s[1]))
+        return 0;
+    for (i = 1; i < len - 1; i++) {
+        if (!apr_islower(s[i]) && !apr_isdigit(s[i]) && s[i] != '_' && s[i] != '-')
+            return 0;
+    }
+    return 1;
+}
+
 static const char *path_problem(const char *path, int is_template,
                                 apr_size_t *pos)
 {
@@ -297,6 +316,9 @@ static const char *path_problem(const char *path, int is_template,
                 return "{subject} may appear only once";
             }
         }
+        else if (is_template && is_parameter(path + start, len)) {
+            /* {name}: any one segment, e.g. /districts/{district}/residents */
+        }
         else {
             apr_size_t j;
 
@@ -306,7 +328,7 @@ static const char *path_problem(const char *path, int is_template,
                 if (is_template && (c == '{' || c == '}')) {
                     *pos = j;
                     return "'{' and '}' are only accepted as a whole "
-                           "segment {subject}";
+                           "segment: {subject}, or a parameter such as {district}";
                 }
                 if (!is_path_char(c)) {
                     *pos = j;
@@ -381,6 +403,7 @@ static void compile_template(pds_resource_t *r, const char *templ,
     r->seg = apr_pcalloc(p, sizeof(*r->seg) * n);
     r->seglen = apr_pcalloc(p, sizeof(*r->seglen) * n);
     r->has_subject = 0;
+    r->subject_at = -1;
     s = templ + 1;
     for (i = 0; i < n; i++) {
         apr_size_t len = strcspn(s, "/");
@@ -389,6 +412,10 @@ static void compile_template(pds_resource_t *r, const char *templ,
             && memcmp(s, SUBJECT_SEGMENT, len) == 0) {
             r->seg[i] = NULL;
             r->has_subject = 1;
+            r->subject_at = i;
+        }
+        else if (is_parameter(s, len)) {
+            r->seg[i] = NULL;
         }
         else {
             r->seg[i] = apr_pstrmemdup(p, s, len);
@@ -417,10 +444,12 @@ static int resource_match(const pds_resource_t *r, const char *path,
         if ((last && slash != NULL) || (!last && slash == NULL))
             return 0;
         if (r->seg[i] == NULL) {
-            if (len == 0)
+            if (len == 0 || (i != r->subject_at && len > 64))
                 return 0;
-            *subject = s;
-            *subject_len = len;
+            if (i == r->subject_at) {
+                *subject = s;
+                *subject_len = len;
+            }
         }
         else if (len != r->seglen[i] || memcmp(s, r->seg[i], len) != 0) {
             return 0;
@@ -900,6 +929,31 @@ static apr_status_t set_write(pds_agreement_t *a, const char *kw,
     return APR_SUCCESS;
 }
 
+/* RecordSubject <path>: where each record of a collection names its person. */
+static apr_status_t set_record_subject(pds_agreement_t *a, const char *kw,
+                                       apr_array_header_t *toks, pds_error_t *err)
+{
+    char shown[64];
+    pds_fieldset_t *check;
+    pds_error_t local;
+    token_t *t;
+
+    if (a->record_subject != NULL)
+        return bad(err, kw, -1, "%s given twice", kw);
+    if (toks->nelts != 1)
+        return bad(err, kw, -1, "%s: needs one field path, relative to each record, "
+                   "e.g. `RecordSubject id`", kw);
+    t = TOK(toks, 0);
+    pds_error_clear(&local);
+    if (pds_fieldset_create(&check, a->pool) != APR_SUCCESS
+        || pds_fieldset_add(check, t->text, &local) != APR_SUCCESS || t->text[0] == '[')
+        return bad(err, kw, t->pos, "%s: %s: %s", kw, show(shown, sizeof(shown), t->text),
+                   local.text[0] != '\0' ? local.text
+                   : "a path inside one record (without the leading [*])");
+    a->record_subject = t->text;
+    return APR_SUCCESS;
+}
+
 /* WriteUnknown refuse|strip: what to do with a body carrying other fields. */
 static apr_status_t set_write_unknown(pds_agreement_t *a, const char *kw,
                                       apr_array_header_t *toks, pds_error_t *err)
@@ -986,6 +1040,7 @@ static const struct {
     { "Deidentified", set_deidentified },
     { "Write",      set_write },
     { "WriteUnknown", set_write_unknown },
+    { "RecordSubject", set_record_subject },
     { NULL, NULL }
 };
 
@@ -1011,7 +1066,7 @@ apr_status_t pds_agreement_set(pds_agreement_t *a, const char *keyword,
         return bad(err, keyword, -1, "%s is not an agreement keyword; known: "
                    "Party, Purpose, LegalBasis, Valid, Version, Resource, "
                    "Release, Disclosure, Transform, Deidentified, Write, "
-                   "WriteUnknown",
+                   "WriteUnknown, RecordSubject",
                    show(shown, sizeof(shown), keyword));
     rv = tokenize(&toks, a->pool, keyword, args, err);
     if (rv != APR_SUCCESS)
@@ -1086,6 +1141,15 @@ apr_status_t pds_agreement_finish(pds_agreement_t *a, pds_error_t *err)
     }
     if (check_identifiers(a, err) != APR_SUCCESS)
         return APR_EINVAL;
+    if (a->record_subject != NULL) {
+        for (i = 0; i < pds_fieldset_count(a->release); i++) {
+            if (strncmp(pds_fieldset_path(a->release, i), "[*]", 3) != 0)
+                return bad(err, "RecordSubject", -1, "agreement '%s': RecordSubject is for "
+                           "collections (the back end answers an array of records), so "
+                           "every Release path starts with [*]; %s does not", a->id,
+                           pds_fieldset_path(a->release, i));
+        }
+    }
 
     /* "a, b, c" once, for the details of purpose denials. */
     for (i = 0; i < a->purposes->nelts; i++)
@@ -1106,6 +1170,22 @@ apr_status_t pds_agreement_finish(pds_agreement_t *a, pds_error_t *err)
     a->purpose_list = list;
     a->finished = 1;
     return APR_SUCCESS;
+}
+
+const char *pds_agreement_record_subject(const pds_agreement_t *a)
+{
+    return a->record_subject;
+}
+
+int pds_agreement_has_subject_everywhere(const pds_agreement_t *a)
+{
+    int i;
+
+    for (i = 0; i < a->resources->nelts; i++) {
+        if (!APR_ARRAY_IDX(a->resources, i, pds_resource_t).has_subject)
+            return 0;
+    }
+    return 1;
 }
 
 const pds_fieldset_t *pds_agreement_write(const pds_agreement_t *a)

@@ -26,14 +26,20 @@
  *                                            POST, PUT or PATCH resource: what
  *                                            the body may carry
  *   WriteUnknown refuse | strip              at most once; default refuse
+ *   RecordSubject <field path>               at most once: the response is a
+ *                                            collection (Release paths start
+ *                                            with [*]) and each record names
+ *                                            its person at this path
  *   Deidentified <field path> ...            at most once: the agreement is
  *                                            de-identified and these direct
  *                                            identifiers never leave in clear
  *                                            (each released part must be under
  *                                            a transform; checked by finish)
  *
- * A resource template is an absolute path whose segments are literals or
- * exactly "{subject}", at most once: "/citizens/{subject}/record". Methods are
+ * A resource template is an absolute path whose segments are literals,
+ * exactly "{subject}" (at most once: "/citizens/{subject}/record"), or a
+ * parameter "{name}" (name 1 to 32 of a-z 0-9 _ -, starting with a letter)
+ * that takes any one segment: "/districts/{district}/residents". Methods are
  * GET, POST, PUT, PATCH and DELETE (HEAD is never matched: see docs).
  *
  * Arguments are split as httpd splits directive arguments (double or single
@@ -79,6 +85,9 @@ const apr_array_header_t *pds_agreement_purposes(const pds_agreement_t *a);
 apr_time_t pds_agreement_valid_from(const pds_agreement_t *a);
 apr_time_t pds_agreement_valid_until(const pds_agreement_t *a);  /* inclusive */
 const pds_fieldset_t *pds_agreement_release(const pds_agreement_t *a);
+/* RecordSubject's path (NULL when none); whether every resource has {subject}. */
+const char *pds_agreement_record_subject(const pds_agreement_t *a);
+int pds_agreement_has_subject_everywhere(const pds_agreement_t *a);
 /* Write's fields (empty when none) and WriteUnknown strip. */
 const pds_fieldset_t *pds_agreement_write(const pds_agreement_t *a);
 int pds_agreement_write_strips(const pds_agreement_t *a);

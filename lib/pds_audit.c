@@ -163,7 +163,10 @@ static apr_status_t record_object(json_t **pobj, const pds_audit_record_t *rec,
         && (rec->transforms == NULL || rec->transforms->nelts == 0
             || put(obj, "transforms", audit_fields(rec->transforms, p)))
         && (!rec->deidentified || put(obj, "deidentified", json_true()))
-        && (rec->written == NULL || put(obj, "written", audit_fields(rec->written, p)));
+        && (rec->written == NULL || put(obj, "written", audit_fields(rec->written, p)))
+        && (rec->subjects == NULL
+            || (put(obj, "records", json_integer(rec->subjects->nelts))
+                && put(obj, "subjects", audit_fields(rec->subjects, p))));
     if (!ok) {
         json_decref(obj);
         goto nomem;

@@ -41,6 +41,10 @@ typedef struct pds_audit_record_t {
     int deidentified;              /* "deidentified": true, only when set */
     const apr_array_header_t *written; /* const char *: Write paths a POST, PUT
                                       or PATCH carried; present only for writes */
+    const apr_array_header_t *subjects; /* const char *: for a collection, the
+                                      people whose records were released
+                                      ("records" is their count); present only
+                                      for collections */
 } pds_audit_record_t;
 
 #define PDS_AUDIT_NEVER APR_INT64_MAX

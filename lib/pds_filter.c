@@ -763,9 +763,165 @@ static int path_present(json_t *v, const pds_field_step_t *steps, int n)
     return 0;
 }
 
-/* ---- what a set does not cover -------------------------------------------- */
+/* ---- collections, record by record ----------------------------------------- */
 
+/* The subject a record names at steps: a string, or an integer as text. */
+static const char *record_subject(json_t *v, const pds_field_step_t *steps, int n,
+                                  apr_pool_t *p)
+{
+    int k;
+
+    for (k = 0; k < n; k++) {
+        if (steps[k].name == NULL || !json_is_object(v))
+            return NULL;
+        v = json_object_getn(v, steps[k].name, steps[k].len);
+        if (v == NULL)
+            return NULL;
+    }
+    if (json_is_string(v))
+        return apr_pstrmemdup(p, json_string_value(v), json_string_length(v));
+    if (json_is_integer(v))
+        return apr_psprintf(p, "%" APR_INT64_T_FMT, (apr_int64_t)json_integer_value(v));
+    return NULL;
+}
+
+static apr_status_t serialise(pds_filter_result_t *result, json_t *out, apr_pool_t *p,
+                              pds_error_t *err);
 static apr_status_t parse_error(const json_error_t *jerr, pds_error_t *err);
+static apr_status_t replace_strings(json_t *v, const char *from, apr_size_t from_len,
+                                    const char *to, apr_size_t *count, pds_error_t *err);
+
+apr_status_t pds_filter_apply_rows(const pds_fieldset_t *set, const char *input,
+                                   apr_size_t len, const pds_filter_options_t *opts,
+                                   const char *subject_path, pds_row_decide_fn decide,
+                                   void *baton, pds_filter_result_t *result,
+                                   apr_pool_t *p, pds_error_t *err)
+{
+    const pds_transform_ctx_t *tctx = opts != NULL ? opts->transform : NULL;
+    int max_depth = opts != NULL && opts->max_depth > 0 ? opts->max_depth
+                                                        : PDS_FILTER_DEFAULT_MAX_DEPTH;
+    pds_transform_ctx_t no_ctx;
+    pds_field_step_t *steps;
+    apr_hash_t *applied;
+    json_error_t jerr;
+    json_t *doc, *out = NULL, *kept_input = NULL, *row;
+    apr_array_header_t *subjects;
+    apr_status_t rv = APR_SUCCESS;
+    size_t i;
+    int n, k;
+
+    if (set == NULL || result == NULL || p == NULL || decide == NULL
+        || subject_path == NULL || (input == NULL && len > 0) || set->root->each == NULL) {
+        pds_error_set(err, "internal-error", -1, PDS_BODY_SOURCE,
+                      "pds_filter_apply_rows needs a collection set, a subject path and "
+                      "a decision");
+        return APR_EINVAL;
+    }
+    n = scan_path(subject_path, NULL, err);
+    if (n < 0)
+        return APR_EINVAL;
+    steps = apr_palloc(p, sizeof(*steps) * (apr_size_t)n);
+    (void)scan_path(subject_path, steps, NULL);
+    if (len == 0) {
+        pds_error_set(err, "invalid-json", 0, PDS_BODY_SOURCE, "the body is empty");
+        return APR_EINVAL;
+    }
+    memset(&jerr, 0, sizeof(jerr));
+    doc = json_loadb(input, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
+    if (doc == NULL)
+        return parse_error(&jerr, err);
+    if (!depth_ok(doc, 1, max_depth)) {
+        pds_error_set(err, "too-deep", -1, PDS_BODY_SOURCE,
+                      "objects and arrays nest deeper than %d levels", max_depth);
+        rv = APR_EINVAL;
+        goto done;
+    }
+    if (!json_is_array(doc)) {
+        rv = type_error(err, set->root, doc);
+        goto done;
+    }
+    if (tctx == NULL) {
+        memset(&no_ctx, 0, sizeof(no_ctx));
+        no_ctx.now = apr_time_now();
+        tctx = &no_ctx;
+    }
+    out = json_array();
+    kept_input = json_array();
+    subjects = apr_array_make(p, 8, sizeof(const char *));
+    applied = apr_hash_make(p);
+    if (out == NULL || kept_input == NULL) {
+        rv = no_memory(err);
+        goto done;
+    }
+    json_array_foreach(doc, i, row) {
+        const pds_fieldset_t *rowset = NULL;
+        const char *subject = record_subject(row, steps, n, p), *pseudonym = NULL;
+        json_t *kept = NULL;
+
+        if (subject == NULL)
+            continue;               /* a record that names no one is no one's */
+        rv = decide(baton, subject, &rowset, &pseudonym, err);
+        if (rv != APR_SUCCESS)
+            goto done;
+        if (rowset == NULL || rowset->root->each == NULL)
+            continue;
+        rv = filter_value(rowset->root->each, row, &kept, err);
+        if (rv != APR_SUCCESS)
+            goto done;
+        if (kept == NULL)
+            continue;
+        if (rowset->troot != NULL && rowset->troot->each != NULL) {
+            rv = transform_value(rowset->troot->each, kept, tctx, applied, err);
+            if (rv != APR_SUCCESS) {
+                json_decref(kept);
+                goto done;
+            }
+        }
+        if (pseudonym != NULL) {
+            apr_size_t replaced = 0;
+            rv = replace_strings(kept, subject, strlen(subject), pseudonym, &replaced, err);
+            if (rv != APR_SUCCESS) {
+                json_decref(kept);
+                goto done;
+            }
+        }
+        if (json_array_append_new(out, kept) != 0 || json_array_append(kept_input, row) != 0) {
+            rv = no_memory(err);
+            goto done;
+        }
+        APR_ARRAY_PUSH(subjects, const char *) = subject;
+    }
+
+    rv = serialise(result, out, p, err);
+    if (rv != APR_SUCCESS)
+        goto done;
+    result->released = apr_array_make(p, set->paths->nelts + 1, sizeof(const char *));
+    for (k = 0; k < set->paths->nelts; k++) {
+        const pds_field_path_t *path = &APR_ARRAY_IDX(set->paths, k, pds_field_path_t);
+        if (path_present(kept_input, path->steps, path->nsteps))
+            APR_ARRAY_PUSH(result->released, const char *) = path->text;
+    }
+    result->transformed = apr_array_make(p, 2, sizeof(const char *));
+    for (k = 0; k < set->transforms->nelts; k++) {
+        const pds_field_transform_t *e =
+            &APR_ARRAY_IDX(set->transforms, k, pds_field_transform_t);
+        const char *label = apr_pstrcat(p, e->path.text, " ",
+                                        pds_transform_text(e->transform), NULL);
+        if (apr_hash_get(applied, label, APR_HASH_KEY_STRING) != NULL)
+            APR_ARRAY_PUSH(result->transformed, const char *) = label;
+    }
+    result->subject_replaced = 0;
+    result->records = (int)json_array_size(out);
+    result->subjects = subjects;
+
+done:
+    json_decref(kept_input);
+    json_decref(out);
+    json_decref(doc);
+    return rv;
+}
+
+/* ---- what a set does not cover -------------------------------------------- */
 
 static void note_uncovered(apr_array_header_t *out, apr_hash_t *seen, apr_pool_t *p,
                            const char *path)
@@ -1038,6 +1194,26 @@ static apr_status_t parse_error(const json_error_t *jerr, pds_error_t *err)
     return APR_EINVAL;
 }
 
+/* Writes out compactly into result->body (allocated once, exactly). */
+static apr_status_t serialise(pds_filter_result_t *result, json_t *out, apr_pool_t *p,
+                              pds_error_t *err)
+{
+    pds_sink_t sink;
+
+    sink.buf = NULL;
+    sink.len = 0;
+    put_value(&sink, out);
+    sink.buf = apr_palloc(p, sink.len + 1);
+    if (sink.buf == NULL)
+        return no_memory(err);
+    sink.len = 0;
+    put_value(&sink, out);
+    sink.buf[sink.len] = '\0';
+    result->body = sink.buf;
+    result->length = sink.len;
+    return APR_SUCCESS;
+}
+
 apr_status_t pds_filter_apply(const pds_fieldset_t *set,
                               const char *input, apr_size_t len,
                               int max_depth,
@@ -1104,7 +1280,6 @@ apr_status_t pds_filter_apply_ex(const pds_fieldset_t *set,
     apr_array_header_t *released;
     json_error_t jerr;
     json_t *doc, *out = NULL;
-    pds_sink_t sink;
     apr_status_t rv;
     int i;
 
@@ -1191,21 +1366,12 @@ apr_status_t pds_filter_apply_ex(const pds_fieldset_t *set,
             goto done;
     }
 
-    sink.buf = NULL;
-    sink.len = 0;
-    put_value(&sink, out);
-    sink.buf = apr_palloc(p, sink.len + 1);
-    if (sink.buf == NULL) {
-        rv = no_memory(err);
+    rv = serialise(result, out, p, err);
+    if (rv != APR_SUCCESS)
         goto done;
-    }
-    sink.len = 0;
-    put_value(&sink, out);
-    sink.buf[sink.len] = '\0';
-
-    result->body = sink.buf;
-    result->length = sink.len;
     result->released = released;
+    result->records = -1;
+    result->subjects = NULL;
     result->subject_replaced = (int)replaced;
     result->transformed = apr_array_make(p, 2, sizeof(const char *));
     for (i = 0; applied != NULL && i < set->transforms->nelts; i++) {

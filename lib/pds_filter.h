@@ -97,6 +97,9 @@ typedef struct pds_filter_result_t {
     apr_array_header_t *transformed; /* const char *: "path transform" of each
                                     transform that met at least one value */
     int subject_replaced;        /* string values replaced by the pseudonym */
+    int records;                 /* pds_filter_apply_rows: records released;
+                                    -1 otherwise */
+    apr_array_header_t *subjects;/* const char *: their subjects; NULL otherwise */
 } pds_filter_result_t;
 
 /* Parses input (exactly len bytes; need not be NUL-terminated), keeps only the
@@ -151,5 +154,22 @@ apr_status_t pds_filter_apply_ex(const pds_fieldset_t *set,
                                  const pds_filter_options_t *opts,
                                  pds_filter_result_t *result,
                                  apr_pool_t *p, pds_error_t *err);
+
+/* For a collection (a top-level array of records, set's paths all start with
+ * "[*]"), record by record: decide gets each record's subject (the string or
+ * integer at subject_path inside the record; a record without one is left
+ * out) and sets *pset to the fields that record may release (a set like set,
+ * e.g. narrowed by that person's consent) or NULL to leave the record out,
+ * and *pseudonym (optional) to replace the subject's value within the record.
+ * decide returning anything but APR_SUCCESS stops the whole response (with
+ * its err). result->records and ->subjects say what was released. */
+typedef apr_status_t (*pds_row_decide_fn)(void *baton, const char *subject,
+                                          const pds_fieldset_t **pset,
+                                          const char **pseudonym, pds_error_t *err);
+apr_status_t pds_filter_apply_rows(const pds_fieldset_t *set, const char *input,
+                                   apr_size_t len, const pds_filter_options_t *opts,
+                                   const char *subject_path, pds_row_decide_fn decide,
+                                   void *baton, pds_filter_result_t *result,
+                                   apr_pool_t *p, pds_error_t *err);
 
 #endif

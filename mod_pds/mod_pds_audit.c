@@ -428,6 +428,18 @@ apr_status_t pds_audit_decision(request_rec *r, pds_request_t *rq,
     rec.transforms = rq->transforms;
     rec.deidentified = rq->deidentified;
     rec.written = rq->written;
+    rec.subjects = rq->subjects;
+    if (rec.subjects != NULL && pds_conf_audit_pseudonymous(sc)) {
+        apr_array_header_t *ps = apr_array_make(r->pool, rec.subjects->nelts + 1,
+                                                sizeof(const char *));
+        int k;
+
+        for (k = 0; k < rec.subjects->nelts; k++)
+            APR_ARRAY_PUSH(ps, const char *) = pds_chain_pseudonym(
+                r->pool, sc->audit_pseudonym_key,
+                APR_ARRAY_IDX(rec.subjects, k, const char *));
+        rec.subjects = ps;
+    }
     if (a != NULL && strcmp(decision, "allow") == 0)
         rec.visible_from = pds_agreement_visible_from(a, r->request_time);
 

@@ -1106,11 +1106,13 @@ static int check_server(server_rec *s, const char **gateway_where, apr_pool_t *p
             failed = 1;
         }
         for (r = 0; r < pds_agreement_resource_count(a); r++) {
-            if (strstr(pds_agreement_resource(a, r), "{subject}") == NULL) {
+            if (strstr(pds_agreement_resource(a, r), "{subject}") == NULL
+                && pds_agreement_record_subject(a) == NULL) {
                 ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_ERR, 0, s, "PDS00072: "
                              "<PDSAgreement %s> (line %u of %s): Resource %s has no "
                              "{subject}; consent is a person's, so every resource of a "
-                             "consent agreement must name whose data it is",
+                             "consent agreement must name whose data it is (or, for a "
+                             "collection, say with RecordSubject where each record does)",
                              pds_agreement_id(a), o ? o->line : 0, o ? o->file : "?",
                              pds_agreement_resource(a, r));
                 failed = 1;

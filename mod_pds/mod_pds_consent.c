@@ -608,6 +608,83 @@ static int optout_applies(const char *basis)
         && strcmp(basis, "consent") != 0;
 }
 
+/* "[*].<path>" for each of a consent's fields: a collection's record paths. */
+static apr_status_t record_fieldset(pds_fieldset_t **pset, apr_pool_t *p,
+                                    const apr_array_header_t *fields)
+{
+    pds_fieldset_t *set;
+    int i;
+
+    if (pds_fieldset_create(&set, p) != APR_SUCCESS)
+        return APR_ENOMEM;
+    for (i = 0; i < fields->nelts; i++) {
+        if (pds_fieldset_add(set, apr_pstrcat(p, "[*].", APR_ARRAY_IDX(fields, i,
+                                                                        const char *),
+                                              NULL), NULL) != APR_SUCCESS)
+            return APR_EINVAL;
+    }
+    *pset = set;
+    return APR_SUCCESS;
+}
+
+apr_status_t pds_consent_row_decide(void *baton, const char *subject,
+                                    const pds_fieldset_t **pset, const char **pseudonym,
+                                    pds_error_t *err)
+{
+    pds_row_baton_t *b = baton;
+    request_rec *r = b->r;
+    pds_request_t *rq = b->rq;
+    const pds_agreement_t *a = rq->decision.agreement;
+    const char *basis = pds_agreement_legal_basis(a), *reason = NULL;
+
+    *pset = NULL;
+    *pseudonym = NULL;
+    if (pds_subject_check(subject, NULL) != APR_SUCCESS)
+        return APR_SUCCESS;                 /* not a subject we can ask about */
+    if (strcmp(basis, "consent") == 0) {
+        pds_consent_lookup_t *l;
+        const pds_consent_t *c;
+        pds_fieldset_t *fields, *both;
+
+        if (rt == NULL || rt->driver == NULL)
+            return APR_SUCCESS;             /* artefacts name one person: none here */
+        if (consent_lookup(r, subject, rq->organisation, rq->purpose, &l, err)
+            != APR_SUCCESS)
+            return APR_EGENERAL;
+        c = pds_consent_lookup_decide(l, subject, rq->organisation, pds_agreement_id(a),
+                                      rq->purpose, r->request_time, &reason);
+        if (c == NULL)
+            return APR_SUCCESS;             /* no live consent: left out */
+        /* Whose record it is stays (when the agreement releases it): a
+         * collection without it could not be told apart. Added before the
+         * intersection, so the agreement's transform of it still applies. */
+        if (record_fieldset(&fields, r->pool, c->fields) != APR_SUCCESS
+            || pds_fieldset_add(fields, apr_pstrcat(r->pool, "[*].",
+                                                    pds_agreement_record_subject(a), NULL),
+                                NULL) != APR_SUCCESS
+            || pds_fieldset_intersect(&both, r->pool, pds_agreement_release(a), fields)
+               != APR_SUCCESS) {
+            pds_error_set(err, "internal-error", -1, "consent", "cannot narrow a record");
+            return APR_EGENERAL;
+        }
+        *pset = both;
+    }
+    else {
+        int opted_out = 0;
+
+        if (rt != NULL && rt->driver != NULL && optout_applies(basis)) {
+            if (optout_lookup(r, subject, rq->purpose, &opted_out, err) != APR_SUCCESS)
+                return APR_EGENERAL;
+            if (opted_out)
+                return APR_SUCCESS;
+        }
+        *pset = pds_agreement_release(a);
+    }
+    if (b->key != NULL && pds_agreement_deidentified(a))
+        *pseudonym = pds_pseudonym(r->pool, b->key, subject, strlen(subject));
+    return APR_SUCCESS;
+}
+
 const char *pds_consent_enforce(request_rec *r, pds_request_t *rq, const char **detail)
 {
     const pds_agreement_t *a = rq->decision.agreement;
@@ -616,6 +693,13 @@ const char *pds_consent_enforce(request_rec *r, pds_request_t *rq, const char **
     int opted_out = 0;
 
     rq->release = pds_agreement_release(a);
+    /* A collection is decided record by record, in the response filter. */
+    if (rq->decision.subject == NULL && pds_agreement_record_subject(a) != NULL)
+        return NULL;
+    if (strcmp(basis, "consent") == 0 && rq->decision.subject == NULL) {
+        *detail = "a consent agreement must name whose data is asked for";
+        return "consent-missing";
+    }
     if (strcmp(basis, "consent") == 0)
         return enforce_consent(r, rq, detail);
     if (rt == NULL || rt->driver == NULL || rq->decision.subject == NULL

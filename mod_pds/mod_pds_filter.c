@@ -251,9 +251,30 @@ static apr_status_t finish(ap_filter_t *f, pds_filter_ctx_t *ctx, pds_request_t 
             return send_problem(f, rq, "internal-error", "no pseudonym key for a "
                                 "de-identified agreement");
         pds_error_clear(&err);
-        rv_filter = pds_filter_apply_ex(rq->release ? rq->release : pds_agreement_release(a),
-                                        ctx->buf ? ctx->buf : "", ctx->len, &opts, &result,
-                                        r->pool, &err);
+        if (pds_agreement_record_subject(a) != NULL) {
+            pds_row_baton_t baton;
+
+            baton.r = r;
+            baton.rq = rq;
+            baton.key = tctx.key;
+            opts.subject = NULL;            /* each record has its own */
+            rv_filter = pds_filter_apply_rows(pds_agreement_release(a),
+                                              ctx->buf ? ctx->buf : "", ctx->len, &opts,
+                                              pds_agreement_record_subject(a),
+                                              pds_consent_row_decide, &baton, &result,
+                                              r->pool, &err);
+            if (rv_filter != APR_SUCCESS
+                && strcmp(err.code, "consent-store-unavailable") == 0) {
+                OPENSSL_cleanse(key, sizeof(key));
+                return send_problem(f, rq, "consent-store-unavailable",
+                                    "the consent store cannot be reached; try again later");
+            }
+        }
+        else
+            rv_filter = pds_filter_apply_ex(rq->release ? rq->release
+                                                        : pds_agreement_release(a),
+                                            ctx->buf ? ctx->buf : "", ctx->len, &opts,
+                                            &result, r->pool, &err);
         OPENSSL_cleanse(key, sizeof(key));
         if (rv_filter != APR_SUCCESS && strcmp(err.code, "transform-type") == 0) {
             /* The message names the field and the transform, never the value. */
@@ -280,6 +301,7 @@ static apr_status_t finish(ap_filter_t *f, pds_filter_ctx_t *ctx, pds_request_t 
         fields = result.released;
         rq->transforms = result.transformed;
         rq->deidentified = pds_agreement_deidentified(a);
+        rq->subjects = result.subjects;
     }
 
     /* Signed before the record is written: a failure leaves no "allow". */

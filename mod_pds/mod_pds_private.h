@@ -159,6 +159,7 @@ typedef struct pds_request_t {
     const apr_array_header_t *transforms; /* "path transform" applied (audit) */
     int deidentified;               /* the subject was replaced by a pseudonym */
     const apr_array_header_t *written; /* Write paths a POST/PUT/PATCH carried */
+    const apr_array_header_t *subjects; /* a collection's released subjects */
     int write_stripped;             /* fields removed (WriteUnknown strip) */
     int audited;                    /* a record for this request is written */
 } pds_request_t;
@@ -218,6 +219,17 @@ void pds_consent_child_init(apr_pool_t *pchild, server_rec *s);
  * it may go ahead (rq->release and rq->consent set), else a reason code with
  * *detail for the client. */
 const char *pds_consent_enforce(request_rec *r, pds_request_t *rq, const char **detail);
+
+/* A collection's records, one by one (pds_row_decide_fn): the record's fields
+ * under the person's consent (or opt-out), or NULL to leave it out. */
+typedef struct pds_row_baton_t {
+    request_rec *r;
+    pds_request_t *rq;
+    const unsigned char *key;       /* the agreement's pseudonym key, or NULL */
+} pds_row_baton_t;
+apr_status_t pds_consent_row_decide(void *baton, const char *subject,
+                                    const pds_fieldset_t **pset, const char **pseudonym,
+                                    pds_error_t *err);
 
 /* The consent API (SetHandler pds-consent). */
 int pds_consent_handler(request_rec *r);

@@ -42,6 +42,24 @@ CONSENT_AGREEMENT = """
     Resource    GET /consented/{subject}/record
     Release     name.given care.needs
 </PDSAgreement>
+<PDSAgreement hb-district-care>
+    Party       health-board
+    Purpose     care-planning
+    LegalBasis  consent
+    Valid       2020-01-01 2099-12-31
+    Resource    GET /districts/{district}/residents
+    Release     [*].id [*].name.given [*].dob [*].care.needs
+    RecordSubject id
+</PDSAgreement>
+<PDSAgreement hb-district-survey>
+    Party       health-board
+    Purpose     survey
+    LegalBasis  public-task
+    Valid       2020-01-01 2099-12-31
+    Resource    GET /districts/{district}/residents
+    Release     [*].id [*].dob
+    RecordSubject id
+</PDSAgreement>
 <PDSAgreement hb-emergency>
     Party       health-board
     Purpose     emergency
@@ -70,7 +88,7 @@ AUTH_MODULES = [("auth_basic_module", "mod_auth_basic.so"),
                 ("authn_file_module", "mod_authn_file.so"),
                 ("authz_user_module", "mod_authz_user.so")]
 
-PEOPLE = [SUBJECT, OTHER_SUBJECT, "9384937398", "2297511965", "8636999065"]
+PEOPLE = [SUBJECT, OTHER_SUBJECT, "9384937398", "2297511965", "8636999065", "4773038799"]
 CARE_FIELDS = ["name.given", "name.family", "dob", "care.needs"]
 
 
@@ -166,6 +184,8 @@ def world(request, gateway_factory, tmp_path_factory):
             + CITIZENS_LOCATION
             + "<Location /consented/>\n    PDSGateway on\n"
               "    ProxyPass %(backend)s/api/citizens/\n</Location>\n"
+            + "<Location /districts/>\n    PDSGateway on\n"
+              "    ProxyPass %(backend)s/api/districts/\n</Location>\n"
             + API.replace("%(htpasswd)s", htpasswd))
     a = gateway_factory(body, extra_modules=AUTH_MODULES)
     b = gateway_factory(body, extra_modules=AUTH_MODULES)
@@ -468,6 +488,55 @@ def test_opt_out_refuses_other_bases_but_not_vital_interests(world):
     r = api(gw, "DELETE", "/opt-outs/direct-care", person=person)
     assert r.status_code == 200 and r.json()["opt_outs"] == []
     assert gw.get("/citizens/%s/record" % person).status_code == 200
+
+
+# ---------------------------------------------------------------- collections
+
+def test_a_collection_releases_only_the_records_of_people_who_consented(world, residents):
+    """Row-level consent: a search answers every resident of the district;
+    only those with a live consent are released, each narrowed to their own
+    consent's fields; the audit record says how many and whose."""
+    gw = world["a"]
+    for person in PEOPLE:
+        revoke_all(gw, person)
+    grant(gw, person=SUBJECT, fields=["name.given", "dob"])
+    grant(gw, person=OTHER_SUBJECT, fields=["dob"])
+    paused = grant(gw, person="9384937398")["consent"]
+    change(gw, paused["id"], "pause", person="9384937398")
+    r = gw.get("/districts/KY99/residents", purpose="care-planning")
+    assert r.status_code == 200, H.describe(r)
+    rows = r.json()
+    assert sorted(x["id"] for x in rows) == sorted([SUBJECT, OTHER_SUBJECT])
+    by_id = {x["id"]: x for x in rows}
+    assert by_id[SUBJECT] == {"id": SUBJECT, "name": {"given": residents[SUBJECT]["name"]["given"]},
+                              "dob": residents[SUBJECT]["dob"]}
+    assert by_id[OTHER_SUBJECT] == {"id": OTHER_SUBJECT, "dob": residents[OTHER_SUBJECT]["dob"]}
+    for person, record in residents.items():
+        if person not in (SUBJECT, OTHER_SUBJECT):
+            assert record["name"]["family"] not in r.text
+    rec = gw.audit_for(r)
+    assert rec["records"] == 2 and sorted(rec["subjects"]) == sorted([SUBJECT, OTHER_SUBJECT])
+    assert rec["subject"] is None and rec["legal_basis"] == "consent"
+    # no consent at all: an empty collection, still audited
+    revoke_all(gw, SUBJECT)
+    revoke_all(gw, OTHER_SUBJECT)
+    time.sleep(1.1)
+    r = gw.get("/districts/KY99/residents", purpose="care-planning")
+    assert r.status_code == 200 and r.json() == []
+    assert gw.audit_for(r)["records"] == 0
+
+
+def test_a_collection_on_another_basis_leaves_out_who_opted_out(world, residents):
+    gw = world["a"]
+    person = "4773038799"
+    r = gw.get("/districts/KY99/residents", purpose="survey")
+    assert r.status_code == 200 and person in [x["id"] for x in r.json()]
+    assert api(gw, "PUT", "/opt-outs/survey", person=person).status_code == 200
+    r = gw.get("/districts/KY99/residents", purpose="survey")
+    ids = [x["id"] for x in r.json()]
+    assert person not in ids and len(ids) == len(residents) - 1
+    assert gw.audit_for(r)["records"] == len(residents) - 1
+    assert api(gw, "DELETE", "/opt-outs/survey", person=person).status_code == 200
 
 
 # ------------------------------------------------------------------ artefacts

@@ -44,6 +44,19 @@ RESEARCH = """
     Transform   dob year-month
     Deidentified id name
 </PDSAgreement>
+<PDSAgreement research-district>
+    Party       health-board
+    Purpose     research
+    LegalBasis  public-task
+    Valid       2020-01-01 2099-12-31
+    Resource    GET /research-districts/{district}/residents
+    Release     [*].id [*].dob [*].case_worker
+    Transform   [*].id pseudonymise
+    Transform   [*].dob year
+    Transform   [*].case_worker.name redact
+    RecordSubject id
+    Deidentified [*].id [*].name [*].phone
+</PDSAgreement>
 <PDSAgreement broken-transform>
     Party       health-board
     Purpose     research
@@ -74,6 +87,7 @@ def gw(gateway_factory, tmp_path_factory):
     body = (ORGANISATIONS + 'PDSPseudonymKey "%s"\n' % key + RESEARCH
             + location("/research-a/") + location("/research-b/")
             + location("/constants/")
+            + location("/research-districts/", target="/api/districts/")
             + location("/misbehave/", target="/api/misbehave/ok/"))
     return gateway_factory(body)
 
@@ -118,6 +132,24 @@ def test_pseudonyms_are_stable_within_and_unlinkable_across_agreements(gw):
     assert a1 == a2
     assert b1 != a1 and other != a1
     assert re.fullmatch(r"ps_[A-Za-z0-9_-]{22}", b1)
+
+
+def test_a_de_identified_collection(gw, residents):
+    r = gw.get("/research-districts/KY99/residents", purpose="research")
+    assert r.status_code == 200, H.describe(r)
+    rows = r.json()
+    assert len(rows) == len(residents)
+    assert all(re.fullmatch(r"ps_[A-Za-z0-9_-]{22}", x["id"]) for x in rows)
+    assert len({x["id"] for x in rows}) == len(rows)
+    assert all(re.fullmatch(r"[0-9]{4}", x["dob"]) for x in rows)
+    assert all("name" not in x["case_worker"] and "team" in x["case_worker"] for x in rows)
+    for person in residents:
+        assert person not in r.text
+    again = gw.get("/research-districts/KY99/residents", purpose="research").json()
+    assert [x["id"] for x in again] == [x["id"] for x in rows]     # stable
+    rec = gw.audit_for(r)
+    assert rec["records"] == len(residents) and rec["deidentified"] is True
+    assert "[*].id pseudonymise" in rec["transforms"]
 
 
 def test_constant_transforms(gw):

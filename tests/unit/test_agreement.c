@@ -473,11 +473,12 @@ static void test_resource_bad(void **state)
         { "GET /a?x", 6, "'?' and '#'" },
         { "GET /a#x", 6, "'?' and '#'" },
         { "GET /a|b", 6, "only A-Z a-z 0-9" },
-        { "GET /a/{subj}", 7, "only accepted as a whole segment {subject}" },
+        { "GET /a/{Subj}", 7, "only accepted as a whole segment: {subject}" },
         { "GET /a/x{subject}", 8, "only accepted as a whole segment" },
         { "GET /a/{subject}x", 7, "only accepted as a whole segment" },
         { "GET /a/{subject}/{subject}", 17, "{subject} may appear only once" },
-        { "GET '/a/{x}'", 8, "only accepted as a whole segment" },
+        { "GET '/a/{X}'", 8, "only accepted as a whole segment" },
+        { "GET /a/{1x}", 7, "only accepted as a whole segment" },
     };
     apr_size_t i;
 
@@ -930,6 +931,23 @@ static void test_decide_template_edges(void **state)
     assert_string_equal(d.reason, "no-agreement");
 }
 
+/* Parameters other than {subject} take one segment and capture nothing. */
+static void test_decide_parameter(void **state)
+{
+    apr_pool_t *p = *state;
+    pds_agreement_t *a = agreement(p, "districts", "fife", "direct-care", VALID_2026,
+                                   "GET /districts/{district}/residents");
+    pds_decision_t d = decide(p, list(p, 1, a), "fife", "GET", "/districts/KY99/residents",
+                              "direct-care", MID_2026);
+
+    assert_true(d.allowed);
+    assert_null(d.subject);
+    d = decide(p, list(p, 1, a), "fife", "GET", "/districts/KY99/other", "direct-care",
+               MID_2026);
+    assert_false(d.allowed);
+    assert_string_equal(d.reason, "no-agreement");
+}
+
 static void test_decide_bad_subject(void **state)
 {
     apr_pool_t *p = *state;
@@ -1178,6 +1196,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_decide_unfinished_never_applies, setup, teardown),
         cmocka_unit_test_setup_teardown(test_decide_template_edges, setup, teardown),
         cmocka_unit_test_setup_teardown(test_decide_bad_subject, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_decide_parameter, setup, teardown),
         cmocka_unit_test_setup_teardown(test_decide_purposes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_decide_validity_boundaries, setup, teardown),
         cmocka_unit_test_setup_teardown(test_decide_configuration_order, setup, teardown),

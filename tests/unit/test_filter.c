@@ -756,6 +756,111 @@ static void *APR_THREAD_FUNC thread_main(apr_thread_t *thd, void *data)
     return NULL;
 }
 
+/* Collections, record by record: a decision per subject (leave out, or the
+ * record's own fields), pseudonyms per record, transforms kept, and records
+ * without a subject left out. */
+typedef struct rows_baton_t {
+    const pds_fieldset_t *all, *narrow;
+    int calls, fail;
+} rows_baton_t;
+
+static apr_status_t rows_decide(void *baton, const char *subject, const pds_fieldset_t **pset,
+                                const char **pseudonym, pds_error_t *err)
+{
+    rows_baton_t *b = baton;
+
+    b->calls++;
+    if (b->fail) {
+        pds_error_set(err, "consent-store-unavailable", -1, "test", "down");
+        return APR_EGENERAL;
+    }
+    *pseudonym = NULL;
+    if (strcmp(subject, "1") == 0)
+        *pset = b->all;
+    else if (strcmp(subject, "2") == 0) {
+        *pset = b->narrow;
+        *pseudonym = "ps_two";
+    }
+    else
+        *pset = NULL;                   /* no consent: left out */
+    return APR_SUCCESS;
+}
+
+static void test_apply_rows(void **state)
+{
+    apr_pool_t *p = *state;
+    static const char *const all_paths[] = { "[*].id", "[*].name", "[*].dob", NULL };
+    static const char *const narrow_paths[] = { "[*].id", "[*].dob", NULL };
+    static const char input[] =
+        "[{\"id\":\"1\",\"name\":\"A\",\"dob\":\"1950-01-02\",\"x\":1},"
+        "{\"id\":2,\"name\":\"B\",\"dob\":\"1960-03-04\",\"ref\":\"2\"},"
+        "{\"id\":\"3\",\"name\":\"C\"},{\"name\":\"no id\"},7]";
+    pds_fieldset_t *all = make_set(p, all_paths), *narrow = make_set(p, narrow_paths);
+    pds_transform_t *year;
+    pds_filter_result_t res;
+    rows_baton_t b = { NULL, NULL, 0, 0 };
+    pds_error_t err;
+
+    assert_int_equal(pds_transform_parse(&year, p, "year", NULL), APR_SUCCESS);
+    assert_int_equal(pds_fieldset_set_transform(narrow, "[*].dob", year, NULL), APR_SUCCESS);
+    b.all = all;
+    b.narrow = narrow;
+    pds_error_clear(&err);
+    assert_int_equal(pds_filter_apply_rows(all, input, sizeof(input) - 1, NULL, "id",
+                                           rows_decide, &b, &res, p, &err), APR_SUCCESS);
+    assert_string_equal(res.body, "[{\"id\":\"1\",\"name\":\"A\",\"dob\":\"1950-01-02\"},"
+                                  "{\"id\":2,\"dob\":\"1960\"}]");
+    assert_int_equal(res.records, 2);
+    assert_int_equal(res.subjects->nelts, 2);
+    assert_string_equal(APR_ARRAY_IDX(res.subjects, 1, const char *), "2");
+    assert_int_equal(b.calls, 3);       /* the record without an id is never asked about */
+    assert_int_equal(res.transformed->nelts, 0);   /* the agreement set has none */
+
+    /* the pseudonym replaces the subject inside its own record */
+    {
+        static const char in2[] = "[{\"id\":\"2\",\"dob\":\"1960-03-04\"}]";
+        assert_int_equal(pds_filter_apply_rows(all, in2, sizeof(in2) - 1, NULL, "id",
+                                               rows_decide, &b, &res, p, &err), APR_SUCCESS);
+        assert_string_equal(res.body, "[{\"id\":\"ps_two\",\"dob\":\"1960\"}]");
+    }
+    /* a decision failing stops everything */
+    b.fail = 1;
+    pds_error_clear(&err);
+    assert_int_equal(pds_filter_apply_rows(all, input, sizeof(input) - 1, NULL, "id",
+                                           rows_decide, &b, &res, p, &err), APR_EGENERAL);
+    assert_string_equal(err.code, "consent-store-unavailable");
+    /* not a collection */
+    b.fail = 0;
+    pds_error_clear(&err);
+    assert_int_not_equal(pds_filter_apply_rows(all, "{}", 2, NULL, "id", rows_decide, &b,
+                                               &res, p, &err), APR_SUCCESS);
+    assert_string_equal(err.code, "unexpected-type");
+}
+
+/* What a write would carry beyond its allow-list. */
+static void test_uncovered(void **state)
+{
+    apr_pool_t *p = *state;
+    static const char *const paths[] = { "phone", "address.line1", "tags[*]", NULL };
+    static const char body[] = "{\"phone\":\"1\",\"address\":{\"line1\":\"x\","
+                               "\"postcode\":\"y\"},\"tags\":[\"a\"],\"nhs\":\"9\","
+                               "\"address2\":{},\"list\":[1,2]}";
+    apr_array_header_t *extra;
+    pds_error_t err;
+
+    pds_error_clear(&err);
+    assert_int_equal(pds_filter_uncovered(make_set(p, paths), body, sizeof(body) - 1, 0,
+                                          &extra, p, &err), APR_SUCCESS);
+    assert_int_equal(extra->nelts, 4);
+    assert_string_equal(APR_ARRAY_IDX(extra, 0, const char *), "address.postcode");
+    assert_string_equal(APR_ARRAY_IDX(extra, 1, const char *), "nhs");
+    assert_string_equal(APR_ARRAY_IDX(extra, 2, const char *), "address2");
+    assert_string_equal(APR_ARRAY_IDX(extra, 3, const char *), "list");
+    assert_int_equal(pds_filter_uncovered(make_set(p, paths), "{\"phone\":1,\"phone\":2}",
+                                          21, 0, &extra, p, &err), APR_EINVAL);
+    assert_string_equal(err.code, "duplicate-key");
+}
+
 static void test_concurrent_apply(void **state)
 {
     apr_pool_t *p = *state;
@@ -1029,6 +1134,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_apply_large, pool_setup, pool_teardown),
         cmocka_unit_test_setup_teardown(test_chaos, pool_setup, chaos_teardown),
         cmocka_unit_test_setup_teardown(test_concurrent_apply, pool_setup, pool_teardown),
+        cmocka_unit_test_setup_teardown(test_apply_rows, pool_setup, pool_teardown),
+        cmocka_unit_test_setup_teardown(test_uncovered, pool_setup, pool_teardown),
     };
     struct CMUnitTest *cases = NULL;
     apr_pool_t *p;

@@ -58,6 +58,7 @@ MODES = (
 PARAM_MODE = re.compile(r"^(big|slow)-([0-9]+(?:\.[0-9]+)?)$")
 CITIZEN = re.compile(r"^/api/citizens/([^/]+)/(record|contacts|visits)$")
 MISBEHAVE = re.compile(r"^/api/misbehave/([^/]+)/([^/]+)/record$")
+DISTRICT = re.compile(r"^/api/districts/([A-Za-z0-9]+)/residents$")
 
 
 def compact(value):
@@ -222,6 +223,12 @@ class Handler(BaseHTTPRequestHandler):
         m = MISBEHAVE.match(parts.path)
         if m:
             return self.misbehave(m.group(1), m.group(2), parse_qs(parts.query))
+        m = DISTRICT.match(parts.path)
+        if m:
+            # A search: every resident whose postcode is in the district.
+            district = m.group(1).upper()
+            return self.send_resource([r for r in self.residents.values()
+                                       if r["address"]["postcode"].split()[0] == district])
         return self.not_found("route")
 
     def handle_write(self):
