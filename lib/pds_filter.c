@@ -52,8 +52,17 @@ typedef struct pds_field_path_t {
  * values at its path in the filtered document (paths may lie below a path
  * released whole: "address" released, "address.postcode" generalised). */
 typedef struct pds_transform_node_t pds_transform_node_t;
+typedef struct pds_transform_child_t {
+    const char *name;
+    apr_size_t len;
+    pds_transform_node_t *node;
+} pds_transform_child_t;
+
 struct pds_transform_node_t {
     apr_hash_t *children;             /* member name -> node; NULL when none */
+    apr_array_header_t *child_list;   /* pds_transform_child_t: the same, for
+                                         walking (a shared hash has a single
+                                         built-in iterator: not for threads) */
     pds_transform_node_t *each;       /* "[*]" */
     const pds_transform_t *transform; /* applied here; NULL on the way */
     const char *path;                 /* the configured path (with transform) */
@@ -418,14 +427,19 @@ apr_status_t pds_fieldset_set_transform(pds_fieldset_t *set, const char *path,
             node = node->each;
             continue;
         }
-        if (node->children == NULL)
+        if (node->children == NULL) {
             node->children = apr_hash_make(set->pool);
+            node->child_list = apr_array_make(set->pool, 2, sizeof(pds_transform_child_t));
+        }
         next = apr_hash_get(node->children, steps[k].name, (apr_ssize_t)steps[k].len);
         if (next == NULL) {
+            pds_transform_child_t *c = &APR_ARRAY_PUSH(node->child_list,
+                                                       pds_transform_child_t);
             next = apr_pcalloc(set->pool, sizeof(*next));
-            apr_hash_set(node->children, apr_pstrmemdup(set->pool, steps[k].name,
-                                                        steps[k].len),
-                         (apr_ssize_t)steps[k].len, next);
+            c->name = apr_pstrmemdup(set->pool, steps[k].name, steps[k].len);
+            c->len = steps[k].len;
+            c->node = next;
+            apr_hash_set(node->children, c->name, (apr_ssize_t)c->len, next);
         }
         node = next;
     }
@@ -710,19 +724,17 @@ static apr_status_t transform_value(const pds_transform_node_t *node, json_t *v,
     size_t i;
     int removed;
 
-    if (json_is_object(v) && node->children != NULL) {
-        apr_hash_index_t *hi;
+    if (json_is_object(v) && node->child_list != NULL) {
+        int c;
         /* Walk the configured names, not the document: a member can be
          * removed while we go. */
-        for (hi = apr_hash_first(NULL, node->children); hi; hi = apr_hash_next(hi)) {
-            const void *name;
-            apr_ssize_t name_len;
-            void *child;
+        for (c = 0; c < node->child_list->nelts; c++) {
+            const pds_transform_child_t *child =
+                &APR_ARRAY_IDX(node->child_list, c, pds_transform_child_t);
 
-            apr_hash_this(hi, &name, &name_len, &child);
-            if (json_object_getn(v, name, (size_t)name_len) == NULL)
+            if (json_object_getn(v, child->name, child->len) == NULL)
                 continue;
-            rv = transform_slot(child, v, name, (size_t)name_len, 0, ctx, applied,
+            rv = transform_slot(child->node, v, child->name, child->len, 0, ctx, applied,
                                 &removed, err);
             if (rv != APR_SUCCESS)
                 return rv;

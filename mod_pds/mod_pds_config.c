@@ -126,7 +126,14 @@ void *pds_merge_server_conf(apr_pool_t *p, void *basev, void *addv)
                                                        : base->audit_on_failure;
     sc->audit_sync = add->audit_sync != -1 ? add->audit_sync : base->audit_sync;
     sc->pseudonym_key = add->pseudonym_key ? add->pseudonym_key : base->pseudonym_key;
-    sc->response_key = add->response_key ? add->response_key : base->response_key;
+    if (add->response_key != NULL) {
+        sc->response_key = add->response_key;
+        sc->response_kid = add->response_kid;
+    }
+    else {
+        sc->response_key = base->response_key;
+        sc->response_kid = base->response_kid;
+    }
     sc->audit = NULL;
     /* Consent directives are main-server only: a virtual host inherits them. */
     if (add->consent_driver != NULL) {
@@ -712,9 +719,19 @@ static const char *cmd_response_signing_key(cmd_parms *cmd, void *dummy, const c
     pds_server_conf_t *sc = pds_server_conf(cmd->server);
     const char *err = ap_check_cmd_context(cmd, NOT_IN_DIR_CONTEXT);
 
+    json_t *jwk;
+
     if (err != NULL)
         return err;
-    return load_signing_key(cmd, "PDSResponseSigningKey", arg, &sc->response_key);
+    if ((err = load_signing_key(cmd, "PDSResponseSigningKey", arg, &sc->response_key)) != NULL)
+        return err;
+    /* The kid goes into every signature: computed once, here. */
+    jwk = pds_key_public_jwk(sc->response_key, cmd->pool);
+    if (jwk == NULL)
+        return "PDSResponseSigningKey: cannot compute the key's thumbprint";
+    sc->response_kid = apr_pstrdup(cmd->pool, json_string_value(json_object_get(jwk, "kid")));
+    json_decref(jwk);
+    return NULL;
 }
 
 static const char *cmd_sign_responses(cmd_parms *cmd, void *dcv, int on)

@@ -176,22 +176,18 @@ static const char *sign_body(request_rec *r, pds_request_t *rq, const char *body
 {
     pds_server_conf_t *sc = pds_server_conf(r->server);
     const pds_agreement_t *a = rq->decision.agreement;
-    json_t *jwk, *members;
+    json_t *members;
     char *out = NULL;
     pds_error_t err;
 
-    if (sc->response_key == NULL)
+    if (sc->response_key == NULL || sc->response_kid == NULL)
         return NULL;
-    jwk = pds_key_public_jwk(sc->response_key, r->pool);
-    if (jwk == NULL)
-        return NULL;
-    members = json_pack("{s:s,s:O,s:s,s:s,s:I}", "typ", "pds-response+jws",
-                        "kid", json_object_get(jwk, "kid"),
+    members = json_pack("{s:s,s:s,s:s,s:s,s:I}", "typ", "pds-response+jws",
+                        "kid", sc->response_kid,
                         "pds_request_id", rq->request_id,
                         "pds_agreement", apr_pstrcat(r->pool, pds_agreement_id(a), ";v=",
                                                      pds_agreement_version(a), NULL),
                         "iat", (json_int_t)apr_time_sec(apr_time_now()));
-    json_decref(jwk);
     pds_error_clear(&err);
     if (members == NULL
         || pds_jws_sign_detached(&out, r->pool, sc->response_key, members,

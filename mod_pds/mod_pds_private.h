@@ -71,6 +71,7 @@ typedef struct pds_server_conf_t {
     int audit_sync;                     /* -1 unset, 0 off, 1 on */
     pds_chain_key_t *pseudonym_key;     /* PDSPseudonymKey: transforms' master secret */
     pds_key_t *response_key;            /* PDSResponseSigningKey */
+    const char *response_kid;           /* its RFC 7638 thumbprint */
     const char *token_audience;
     int token_clock_skew;
     int token_max_lifetime;

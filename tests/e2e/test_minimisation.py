@@ -152,6 +152,29 @@ def test_a_de_identified_collection(gw, residents):
     assert "[*].id pseudonymise" in rec["transforms"]
 
 
+def test_transforms_under_concurrency(gw):
+    """The transform tree is shared by every thread: 160 requests from 16
+    threads at once must all get the same document."""
+    import concurrent.futures
+    path = "/research-a/%s/record" % SUBJECT
+    first = gw.get(path, purpose="research")
+    assert first.status_code == 200, H.describe(first)
+
+    def one(_):
+        import requests
+        s = requests.Session()
+        s.trust_env = False
+        c = gw.pki["health-board"]
+        r = s.get(gw.url(path), headers={"PDS-Purpose": "research"}, cert=(c.cert, c.key),
+                  verify=gw.pki.ca_cert, timeout=20)
+        return r.status_code, r.content
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=16) as pool:
+        results = list(pool.map(one, range(160)))
+    assert all(code == 200 for code, _ in results), [c for c, _ in results if c != 200][:5]
+    assert all(body == first.content for _, body in results)
+
+
 def test_constant_transforms(gw):
     r = gw.get("/constants/%s/record" % SUBJECT)
     assert r.status_code == 200, H.describe(r)
