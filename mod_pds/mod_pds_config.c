@@ -1062,6 +1062,91 @@ const command_rec pds_directives[] = {
 
 /* --- cross-checks ----------------------------------------------------------- */
 
+static const server_rec *checked_main;      /* set by pds_config_check */
+
+/* "GET /a/{subject}/b" with every {...} as "{}": templates that match the
+ * same requests compare equal. */
+static const char *resource_shape(apr_pool_t *p, const char *resource)
+{
+    char *out = apr_pstrdup(p, resource), *o = out;
+    const char *c;
+
+    for (c = resource; *c != '\0'; c++) {
+        *o++ = *c;
+        if (*c == '{') {
+            while (*c != '\0' && *c != '}')
+                c++;
+            if (*c == '\0')
+                break;
+            *o++ = '}';
+        }
+    }
+    *o = '\0';
+    return out;
+}
+
+static int in_main(const pds_agreement_t *a)
+{
+    const apr_array_header_t *as = pds_server_conf(checked_main)->agreements;
+    int i;
+
+    for (i = 0; i < as->nelts; i++) {
+        if (APR_ARRAY_IDX(as, i, const pds_agreement_t *) == a)
+            return 1;
+    }
+    return 0;
+}
+
+/* Two agreements of one party covering the same request shape for a shared
+ * purpose at overlapping times: the first in configuration order always
+ * wins there, which is rarely what was meant. A warning, with both lines. */
+static void warn_overlaps(server_rec *s, const pds_server_conf_t *sc, apr_pool_t *ptemp)
+{
+    int i, j, ri, rj, pi, pj;
+
+    for (i = 0; i < sc->agreements->nelts; i++) {
+        const pds_agreement_t *a = APR_ARRAY_IDX(sc->agreements, i, const pds_agreement_t *);
+        for (j = i + 1; j < sc->agreements->nelts; j++) {
+            const pds_agreement_t *b = APR_ARRAY_IDX(sc->agreements, j,
+                                                     const pds_agreement_t *);
+            const char *shared = NULL, *shape = NULL;
+
+            /* A virtual host repeats the main server's agreements: say it once. */
+            if (s != checked_main && in_main(a) && in_main(b))
+                continue;
+            if (strcmp(pds_agreement_party(a), pds_agreement_party(b)) != 0
+                || pds_agreement_valid_until(a) < pds_agreement_valid_from(b)
+                || pds_agreement_valid_until(b) < pds_agreement_valid_from(a))
+                continue;
+            for (pi = 0; pi < pds_agreement_purposes(a)->nelts && !shared; pi++) {
+                const char *pa = APR_ARRAY_IDX(pds_agreement_purposes(a), pi, const char *);
+                for (pj = 0; pj < pds_agreement_purposes(b)->nelts && !shared; pj++) {
+                    if (strcmp(pa, APR_ARRAY_IDX(pds_agreement_purposes(b), pj,
+                                                 const char *)) == 0)
+                        shared = pa;
+                }
+            }
+            for (ri = 0; shared && ri < pds_agreement_resource_count(a) && !shape; ri++) {
+                const char *ra = resource_shape(ptemp, pds_agreement_resource(a, ri));
+                for (rj = 0; rj < pds_agreement_resource_count(b) && !shape; rj++) {
+                    if (strcmp(ra, resource_shape(ptemp, pds_agreement_resource(b, rj))) == 0)
+                        shape = pds_agreement_resource(b, rj);
+                }
+            }
+            if (shared != NULL && shape != NULL) {
+                const pds_origin_t *oa = origin_of(a), *ob = origin_of(b);
+                ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_WARNING, 0, s, "PDS00078: "
+                             "<PDSAgreement %s> (line %u of %s) never applies to %s for "
+                             "purpose %s while <PDSAgreement %s> (line %u of %s) is valid: "
+                             "the first in configuration order wins; give them different "
+                             "purposes, resources or dates", pds_agreement_id(b),
+                             ob ? ob->line : 0, ob ? ob->file : "?", shape, shared,
+                             pds_agreement_id(a), oa ? oa->line : 0, oa ? oa->file : "?");
+            }
+        }
+    }
+}
+
 static int check_server(server_rec *s, const char **gateway_where, apr_pool_t *ptemp)
 {
     pds_server_conf_t *sc = pds_server_conf(s);
@@ -1160,7 +1245,14 @@ static int check_server(server_rec *s, const char **gateway_where, apr_pool_t *p
     }
     for (i = 0; i < sc->consent_managers->nelts; i++) {
         const char *m = APR_ARRAY_IDX(sc->consent_managers, i, const char *);
-        if (find_organisation(sc->organisations, m) == NULL) {
+        const server_rec *v;
+        int declared = 0;
+
+        /* The manager may be declared in any virtual host: it is identified
+         * wherever it calls from. */
+        for (v = checked_main; v != NULL && !declared; v = v->next)
+            declared = find_organisation(pds_server_conf(v)->organisations, m) != NULL;
+        if (!declared) {
             ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_ERR, 0, s, "PDS00074: "
                          "PDSConsentManager %s (%s) is not a declared organisation; declare "
                          "it with PDSOrganisation %s <kind> <value>", m,
@@ -1174,6 +1266,7 @@ static int check_server(server_rec *s, const char **gateway_where, apr_pool_t *p
                      APR_ARRAY_IDX(sc->consent_manager_where, 0, const char *));
         failed = 1;
     }
+    warn_overlaps(s, sc, ptemp);
     if (sc->audit_log_path != NULL && sc->audit_key == NULL) {
         ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_ERR, 0, s, "PDS00005: PDSAuditLog "
                      "%s needs PDSAuditKey: the records are chained with a secret key; "
@@ -1197,6 +1290,7 @@ int pds_config_check(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
     const char *gateway_where = NULL;
     int failed = 0;
 
+    checked_main = s;
     if (gateway_origins != NULL && gateway_origins->nelts > 0) {
         const pds_origin_t *o = &APR_ARRAY_IDX(gateway_origins, 0, pds_origin_t);
         gateway_where = apr_psprintf(ptemp, "line %u of %s", o->line, o->file);

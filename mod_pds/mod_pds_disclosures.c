@@ -84,32 +84,13 @@ static apr_time_t parse_time(const char *s)
 }
 
 /* One complete line of the log: remember it if it is a disclosure. */
-static void index_line(person_index_t *ix, const char *line, apr_size_t len)
+static void index_for_subject(person_index_t *ix, const char *subject, json_t *rec,
+                              json_t *entry)
 {
-    json_t *rec = json_loadb(line, len, 0, NULL), *entry;
-    const char *subject, *decision;
     apr_array_header_t *list;
     disclosure_t *d;
     json_t *visible;
 
-    if (!json_is_object(rec))
-        goto done;
-    decision = json_string_value(json_object_get(rec, "decision"));
-    subject = json_string_value(json_object_get(rec, "subject"));
-    if (json_object_get(rec, "type") != NULL || decision == NULL
-        || strcmp(decision, "allow") != 0 || subject == NULL)
-        goto done;
-    entry = json_pack("{s:O?,s:O?,s:O?,s:O?,s:O?,s:O?,s:O?}",
-                      "time", json_object_get(rec, "time"),
-                      "organisation", json_object_get(rec, "organisation"),
-                      "agreement", json_object_get(rec, "agreement"),
-                      "agreement_version", json_object_get(rec, "agreement_version"),
-                      "purpose", json_object_get(rec, "purpose"),
-                      "legal_basis", json_object_get(rec, "legal_basis"),
-                      "fields", json_object_get(rec, "fields"));
-    if (entry == NULL)
-        goto done;
-    apr_pool_cleanup_register(ix->pool, entry, release_json, apr_pool_cleanup_null);
     list = apr_hash_get(ix->by_subject, subject, APR_HASH_KEY_STRING);
     if (list == NULL) {
         list = apr_array_make(ix->pool, 4, sizeof(disclosure_t));
@@ -122,6 +103,46 @@ static void index_line(person_index_t *ix, const char *line, apr_size_t len)
     /* Records written before visible_from existed were all shown. */
     d->visible_from = json_is_string(visible) ? parse_time(json_string_value(visible)) : 0;
     d->entry = entry;
+}
+
+static void index_line(person_index_t *ix, const char *line, apr_size_t len)
+{
+    json_t *rec = json_loadb(line, len, 0, NULL), *entry, *subjects, *v;
+    const char *subject, *decision;
+    size_t i;
+
+    if (!json_is_object(rec))
+        goto done;
+    decision = json_string_value(json_object_get(rec, "decision"));
+    subject = json_string_value(json_object_get(rec, "subject"));
+    subjects = json_object_get(rec, "subjects");
+    /* Disclosures only: allowed decisions under an agreement (consent API
+     * changes are audited too, without one), about one person or, for a
+     * collection, about each person whose record was released. */
+    if (json_object_get(rec, "type") != NULL || decision == NULL
+        || strcmp(decision, "allow") != 0
+        || !json_is_string(json_object_get(rec, "agreement"))
+        || (subject == NULL && !json_is_array(subjects)))
+        goto done;
+    entry = json_pack("{s:O?,s:O?,s:O?,s:O?,s:O?,s:O?,s:O?}",
+                      "time", json_object_get(rec, "time"),
+                      "organisation", json_object_get(rec, "organisation"),
+                      "agreement", json_object_get(rec, "agreement"),
+                      "agreement_version", json_object_get(rec, "agreement_version"),
+                      "purpose", json_object_get(rec, "purpose"),
+                      "legal_basis", json_object_get(rec, "legal_basis"),
+                      "fields", json_object_get(rec, "fields"));
+    if (entry == NULL)
+        goto done;
+    apr_pool_cleanup_register(ix->pool, entry, release_json, apr_pool_cleanup_null);
+    if (subject != NULL)
+        index_for_subject(ix, subject, rec, entry);
+    else {
+        json_array_foreach(subjects, i, v) {
+            if (json_is_string(v))
+                index_for_subject(ix, json_string_value(v), rec, entry);
+        }
+    }
 done:
     json_decref(rec);
 }

@@ -244,3 +244,16 @@ PDSTokenMaxLifetime 900
     h = httpd_factory(body)
     rc, out = h.config_test()
     assert rc == 0 and "Syntax OK" in out, out
+
+
+def test_overlapping_agreements_are_warned_about(httpd_factory):
+    """Two agreements of one party for the same request shape and purpose at
+    overlapping times: the second never applies there; httpd -t says so,
+    naming both."""
+    second = HB_DIRECT_CARE.replace("hb-direct-care", "hb-direct-care-too").replace(
+        "/citizens/{subject}/record", "/citizens/{id}/record")
+    h = httpd_factory(ORGANISATIONS + HB_DIRECT_CARE + second + CITIZENS_LOCATION)
+    rc, out = h.config_test()
+    assert rc == 0, out
+    assert "PDS00078" in out and "hb-direct-care-too" in out and "hb-direct-care>" in out, out
+    assert out.count("PDS00078") == 1, out

@@ -82,6 +82,14 @@ API = """
 <Location /consent-managers>
     SetHandler pds-consent
 </Location>
+<Location /my/disclosures>
+    AuthType Basic
+    AuthName "residents"
+    AuthBasicProvider file
+    AuthUserFile "%(htpasswd)s"
+    Require valid-user
+    SetHandler pds-disclosures
+</Location>
 """
 
 AUTH_MODULES = [("auth_basic_module", "mod_auth_basic.so"),
@@ -235,6 +243,16 @@ def change(gw, cid, action, person=SUBJECT):
 
 def record(gw, person, purpose="care-planning", who="health-board", headers=None):
     return gw.get("/consented/%s/record" % person, purpose=purpose, who=who, headers=headers)
+
+
+def disclosures(gw, person):
+    s = H.requests.Session()
+    s.trust_env = False
+    with s:
+        r = s.get(gw.url("/my/disclosures"), auth=(person, "pw-" + person),
+                  verify=gw.pki.ca_cert, timeout=10)
+    assert r.status_code == 200, H.describe(r)
+    return r.json()["disclosures"]
 
 
 def revoke_all(gw, person):
@@ -517,6 +535,13 @@ def test_a_collection_releases_only_the_records_of_people_who_consented(world, r
     rec = gw.audit_for(r)
     assert rec["records"] == 2 and sorted(rec["subjects"]) == sorted([SUBJECT, OTHER_SUBJECT])
     assert rec["subject"] is None and rec["legal_basis"] == "consent"
+    # each released person sees the disclosure; the paused one does not; and
+    # consent changes (audited too) are not disclosures
+    for person, seen in ((SUBJECT, True), (OTHER_SUBJECT, True), ("9384937398", False)):
+        view = disclosures(gw, person)
+        assert any(d["agreement"] == "hb-district-care" and d["time"] == rec["time"]
+                   for d in view) == seen, (person, view)
+        assert all(d["agreement"] is not None for d in view)
     # no consent at all: an empty collection, still audited
     revoke_all(gw, SUBJECT)
     revoke_all(gw, OTHER_SUBJECT)
