@@ -1,0 +1,314 @@
+/* test_filter_differential.c: the JSON filter against a straightforward
+ * reference.
+ *
+ * For random valid documents and random allow-lists, pds_filter_apply's
+ * output (parsed back) must equal what a plain jansson implementation of the
+ * same rules produces, and both must agree on when a document is refused
+ * ("unexpected-type"). The reference below is written for clarity, not
+ * speed: it copies whole values with json_deep_copy and walks the paths
+ * step by step. The rules are those of pds_filter.h:
+ *   - a path ending on a value releases it whole (null included);
+ *   - a path crossing null or an absent member releases nothing;
+ *   - containers on the way are kept only with something released below;
+ *   - an object where only "[*]" continues, an array where only names
+ *     continue, or a scalar where the path goes on: unexpected-type;
+ *   - the top level is always returned.
+ * The random generator is seeded; PDS_DIFF_SEED and PDS_DIFF_ROUNDS override
+ * the seed and the number of rounds (default 50000).
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <apr_general.h>
+#include <apr_strings.h>
+#include <jansson.h>
+
+#include "pds_filter.h"
+
+#define MAX_PATHS  5
+#define MAX_STEPS  5
+
+typedef struct ref_path_t {
+    const char *step[MAX_STEPS];      /* a member name, or NULL for "[*]" */
+    int n;
+} ref_path_t;
+
+/* ---- a small deterministic generator ------------------------------------- */
+
+static uint64_t rng_state;
+
+static uint32_t rnd(uint32_t n)
+{
+    rng_state ^= rng_state << 13;
+    rng_state ^= rng_state >> 7;
+    rng_state ^= rng_state << 17;
+    return (uint32_t)(rng_state % n);
+}
+
+static const char *const names[] = { "a", "b", "c", "given", "x-y" };
+#define NNAMES ((uint32_t)(sizeof(names) / sizeof(names[0])))
+
+static json_t *random_value(int depth)
+{
+    uint32_t kind = rnd(depth >= 5 ? 6 : 9);
+    json_t *v;
+    uint32_t i, n;
+
+    switch (kind) {
+    case 0: return json_null();
+    case 1: return json_boolean(rnd(2));
+    case 2: return json_integer((json_int_t)rnd(100000) - 50000);
+    case 3: return json_real((double)rnd(100000) / 64.0 - 700.0);
+    case 4: return json_string(rnd(2) ? "text" : "S\xc3\xad\xc3\xb4n");
+    case 5: return json_string("");
+    case 6:
+    case 7:
+        v = json_object();
+        n = rnd(4);
+        for (i = 0; i < n; i++)
+            json_object_set_new(v, names[rnd(NNAMES)], random_value(depth + 1));
+        return v;
+    default:
+        v = json_array();
+        n = rnd(4);
+        for (i = 0; i < n; i++)
+            json_array_append_new(v, random_value(depth + 1));
+        return v;
+    }
+}
+
+static void random_path(ref_path_t *path, int top_array)
+{
+    int i;
+
+    path->n = 1 + (int)rnd(MAX_STEPS - 1);
+    for (i = 0; i < path->n; i++) {
+        /* "[*]" goes first, or right after a name: "a[*].b" */
+        if ((i == 0 && top_array) || (i > 0 && path->step[i - 1] != NULL && rnd(4) == 0))
+            path->step[i] = NULL;
+        else
+            path->step[i] = names[rnd(NNAMES)];
+    }
+}
+
+static const char *path_text(apr_pool_t *p, const ref_path_t *path)
+{
+    const char *out = "";
+    int i;
+
+    for (i = 0; i < path->n; i++) {
+        if (path->step[i] == NULL)
+            out = apr_pstrcat(p, out, "[*]", NULL);
+        else
+            out = apr_pstrcat(p, out, i > 0 ? "." : "", path->step[i], NULL);
+    }
+    return out;
+}
+
+/* ---- the reference ---------------------------------------------------------- */
+
+typedef struct cursor_t {
+    const ref_path_t *path;
+    int k;                            /* the next step */
+} cursor_t;
+
+/* Filters v by the cursors; *out NULL when nothing is released. Returns 0 on
+ * a type mismatch. */
+static int ref_filter(json_t *v, const cursor_t *cur, int ncur, json_t **out)
+{
+    cursor_t next[MAX_PATHS];
+    int i, nnext, names_go_on = 0, each_goes_on = 0;
+
+    *out = NULL;
+    for (i = 0; i < ncur; i++) {
+        if (cur[i].k == cur[i].path->n) {
+            *out = json_deep_copy(v);         /* ends here: released whole */
+            return 1;
+        }
+        if (cur[i].path->step[cur[i].k] == NULL)
+            each_goes_on = 1;
+        else
+            names_go_on = 1;
+    }
+    if (json_is_null(v))
+        return 1;
+    if (json_is_object(v) && names_go_on) {
+        json_t *result = json_object(), *member, *kept;
+        const char *key;
+
+        json_object_foreach(v, key, member) {
+            nnext = 0;
+            for (i = 0; i < ncur; i++) {
+                const char *s = cur[i].path->step[cur[i].k];
+                if (s != NULL && strcmp(s, key) == 0) {
+                    next[nnext].path = cur[i].path;
+                    next[nnext].k = cur[i].k + 1;
+                    nnext++;
+                }
+            }
+            if (nnext == 0)
+                continue;
+            if (!ref_filter(member, next, nnext, &kept)) {
+                json_decref(result);
+                return 0;
+            }
+            if (kept != NULL)
+                json_object_set_new(result, key, kept);
+        }
+        if (json_object_size(result) == 0)
+            json_decref(result);
+        else
+            *out = result;
+        return 1;
+    }
+    if (json_is_array(v) && each_goes_on) {
+        json_t *result = json_array(), *elem, *kept;
+        size_t idx;
+
+        nnext = 0;
+        for (i = 0; i < ncur; i++) {
+            if (cur[i].path->step[cur[i].k] == NULL) {
+                next[nnext].path = cur[i].path;
+                next[nnext].k = cur[i].k + 1;
+                nnext++;
+            }
+        }
+        json_array_foreach(v, idx, elem) {
+            if (!ref_filter(elem, next, nnext, &kept)) {
+                json_decref(result);
+                return 0;
+            }
+            if (kept != NULL)
+                json_array_append_new(result, kept);
+        }
+        if (json_array_size(result) == 0)
+            json_decref(result);
+        else
+            *out = result;
+        return 1;
+    }
+    return 0;
+}
+
+/* The whole document: the top level is always returned. */
+static int ref_apply(json_t *doc, const ref_path_t *paths, int npaths, json_t **out)
+{
+    cursor_t cur[MAX_PATHS];
+    int i, has_name = 0, has_each = 0;
+
+    for (i = 0; i < npaths; i++) {
+        cur[i].path = &paths[i];
+        cur[i].k = 0;
+        if (paths[i].step[0] == NULL)
+            has_each = 1;
+        else
+            has_name = 1;
+    }
+    if (!(json_is_object(doc) && (has_name || !has_each))
+        && !(json_is_array(doc) && has_each))
+        return 0;
+    if (json_is_object(doc) && !has_name) {
+        *out = json_object();
+        return 1;
+    }
+    if (!ref_filter(doc, cur, npaths, out))
+        return 0;
+    if (*out == NULL)
+        *out = json_is_object(doc) ? json_object() : json_array();
+    return 1;
+}
+
+/* ---- the comparison ------------------------------------------------------- */
+
+static void test_filter_matches_reference(void **state)
+{
+    const char *seed_env = getenv("PDS_DIFF_SEED"), *rounds_env = getenv("PDS_DIFF_ROUNDS");
+    long rounds = rounds_env ? atol(rounds_env) : 50000, r;
+    int refused = 0, released = 0;
+
+    (void)state;
+    rng_state = seed_env ? (uint64_t)strtoull(seed_env, NULL, 10) : 0x9E3779B97F4A7C15ull;
+    if (rng_state == 0)
+        rng_state = 1;
+    for (r = 0; r < rounds; r++) {
+        apr_pool_t *p;
+        ref_path_t paths[MAX_PATHS];
+        int npaths = 1 + (int)rnd(MAX_PATHS), i, top_array = rnd(4) == 0, ref_ok;
+        json_t *doc, *want = NULL, *got;
+        pds_fieldset_t *set;
+        pds_filter_result_t res;
+        pds_error_t err;
+        char *text;
+        apr_status_t rv;
+
+        apr_pool_create(&p, NULL);
+        if (top_array) {
+            doc = json_array();
+            for (i = 0; i < 3; i++)
+                json_array_append_new(doc, random_value(1));
+        }
+        else {
+            doc = json_object();
+            for (i = 0; i < 4; i++)
+                json_object_set_new(doc, names[rnd(NNAMES)], random_value(1));
+        }
+        assert_int_equal(pds_fieldset_create(&set, p), APR_SUCCESS);
+        for (i = 0; i < npaths; i++) {
+            random_path(&paths[i], top_array);
+            assert_int_equal(pds_fieldset_add(set, path_text(p, &paths[i]), NULL),
+                             APR_SUCCESS);
+        }
+        text = json_dumps(doc, JSON_COMPACT);
+        ref_ok = ref_apply(doc, paths, npaths, &want);
+        pds_error_clear(&err);
+        rv = pds_filter_apply(set, text, strlen(text), 0, &res, p, &err);
+        if (!ref_ok) {
+            if (rv == APR_SUCCESS || strcmp(err.code, "unexpected-type") != 0)
+                fail_msg("round %ld: the reference refuses %s with paths starting %s, the "
+                         "filter %s", r, text, path_text(p, &paths[0]),
+                         rv == APR_SUCCESS ? res.body : err.code);
+            refused++;
+        }
+        else {
+            if (rv != APR_SUCCESS)
+                fail_msg("round %ld: the filter refuses (%s: %s) what the reference "
+                         "releases; document %s", r, err.code, err.text, text);
+            got = json_loads(res.body, JSON_DECODE_ANY, NULL);
+            assert_non_null(got);
+            if (!json_equal(got, want)) {
+                char *w = json_dumps(want, JSON_COMPACT | JSON_ENCODE_ANY);
+                fail_msg("round %ld: document %s, first path %s: filter %s, reference %s",
+                         r, text, path_text(p, &paths[0]), res.body, w);
+            }
+            json_decref(got);
+            released++;
+        }
+        json_decref(want);
+        free(text);
+        json_decref(doc);
+        apr_pool_destroy(p);
+    }
+    /* both outcomes were exercised, many times */
+    assert_true(refused > rounds / 20);
+    assert_true(released > rounds / 4);
+    print_message("differential: %ld rounds, %d released, %d refused as unexpected-type\n",
+                  rounds, released, refused);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_filter_matches_reference),
+    };
+
+    apr_initialize();
+    atexit(apr_terminate);
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
