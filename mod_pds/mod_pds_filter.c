@@ -59,11 +59,27 @@ static int is_json_media_type(const char *ct)
     return 0;
 }
 
+static int count_cb(void *rec, const char *key, const char *value)
+{
+    (void)key; (void)value;
+    (*(int *)rec)++;
+    return 1;
+}
+
 /* The checks that can be made on the headers alone, before any body. */
 static void check_response_head(request_rec *r, pds_filter_ctx_t *ctx)
 {
     const char *encoding = apr_table_get(r->headers_out, "Content-Encoding");
     const char *length = apr_table_get(r->headers_out, "Content-Length");
+    int lengths = 0;
+
+    /* Two lengths (RFC 9112 6.3: unrecoverable) mean the back end and the
+     * proxy may disagree on where this response ends. */
+    apr_table_do(count_cb, &lengths, r->headers_out, "Content-Length", NULL);
+    if (lengths > 1) {
+        fail(ctx, "backend-bad-response", "the back end sent more than one Content-Length");
+        return;
+    }
 
     if (r->status == HTTP_NOT_FOUND) {
         fail(ctx, "not-found", "the back end has no such record");

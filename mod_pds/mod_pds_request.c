@@ -146,18 +146,26 @@ static const char *const stripped_request_headers[] = {
     "Authorization", "Proxy-Authorization", "Cookie", "Cookie2", "Range", "If-Range",
     "If-Match", "If-None-Match", "If-Modified-Since", "If-Unmodified-Since",
     "Accept-Encoding", "TE", "Upgrade", "Forwarded", "X-Forwarded-For",
-    "X-Forwarded-Host", "X-Forwarded-Server", "X-Forwarded-Proto", "X-Real-IP", NULL
+    "X-Forwarded-Host", "X-Forwarded-Server", "X-Forwarded-Proto", "X-Real-IP",
+    /* Path overrides some back-end frameworks route on, behind the gateway's
+     * back: the subject decided on must be the one served. */
+    "X-Original-URL", "X-Rewrite-URL", "X-Original-Method", NULL
 };
 
 static const char *const method_override_headers[] = {
     "X-HTTP-Method-Override", "X-HTTP-Method", "X-Method-Override", NULL
 };
 
+/* Headers the gateway asserts (PDS-*) may only come from the gateway; so
+ * may no header with an underscore: CGI, WSGI, Rack and PHP back ends read
+ * "PDS_Subject" as the same variable as "PDS-Subject" (httpd's own CGI and
+ * nginx drop such headers for the same reason). */
 static int collect_pds_header_cb(void *rec, const char *key, const char *value)
 {
     apr_array_header_t *names = rec;
 
-    if (strncasecmp(key, "PDS-", 4) == 0)
+    (void)value;
+    if (strncasecmp(key, "PDS-", 4) == 0 || strchr(key, '_') != NULL)
         APR_ARRAY_PUSH(names, const char *) = key;
     return 1;
 }

@@ -20,6 +20,33 @@ Routes:
        ?delay=S or from the mode itself (big-4096, slow-2.5), because the
        gateway in front refuses query strings.
 
+       The fail-closed matrix (tests/e2e/test_fail_closed_matrix.py) adds
+       modes that break HTTP framing or JSON on purpose:
+         stall               headers and half the body, then silence (5 s)
+         chunked-truncated   chunked, the connection closes before the last chunk
+         chunked-malformed   chunked, a chunk-size line that is not hex
+         chunked-overflow    chunked, a chunk size beyond 64 bits
+         conflicting-length  two Content-Length headers with different values
+         length-and-chunked  Content-Length and Transfer-Encoding: chunked
+         header-cr, header-lf, header-nul
+                             a header value with a bare CR, a bare LF or a NUL
+                             (each followed by text shaped like a header)
+         brotli              Content-Encoding: br over a plain JSON body
+         chunked-big, eof-big
+                             8192 bytes of valid JSON, chunked or ended by
+                             closing the connection (no Content-Length)
+         deep-100k           100000 nested arrays under one member
+         duplicate-top, duplicate-unreleased, duplicate-escaped
+                             a member name twice: a top-level object, an
+                             unreleased member, "name" and "n\\u0061me"
+         escaped-keys        every member name written with \\u escapes
+         nul-key, nul-key-raw
+                             "given\\u0000" beside "given"; a raw NUL in a name
+         bad-utf8, lone-surrogate, lone-low-surrogate
+                             a byte 0xff, "\\ud800" alone, "\\udc00" alone in name.given
+         huge-int, huge-real 2^63 and 1e400 as member values
+         many-keys           the record with 50000 extra members
+
 Every request is written to --access-log as one JSON line (time, client,
 method, target, path, query, headers as [name, value] pairs in order) as
 soon as its headers are read, and flushed, so that tests can prove what
@@ -54,7 +81,15 @@ MODES = (
     "top-level-array", "scalar", "empty", "duplicate-keys", "deep", "big", "slow",
     "redirect", "close-early", "204", "created", "wrong-type", "json-suffix",
     "charset", "nulls",
+    # The fail-closed matrix (see the docstring): framing and hostile JSON.
+    "stall", "chunked-truncated", "chunked-malformed", "chunked-overflow",
+    "conflicting-length", "length-and-chunked", "header-cr", "header-lf", "header-nul",
+    "brotli", "chunked-big", "eof-big", "deep-100k", "duplicate-top",
+    "duplicate-unreleased", "duplicate-escaped", "escaped-keys", "nul-key", "nul-key-raw",
+    "bad-utf8", "lone-surrogate", "lone-low-surrogate", "huge-int", "huge-real",
+    "many-keys",
 )
+MATRIX_MODES = MODES[MODES.index("stall"):]
 PARAM_MODE = re.compile(r"^(big|slow)-([0-9]+(?:\.[0-9]+)?)$")
 CITIZEN = re.compile(r"^/api/citizens/([^/]+)/(record|contacts|visits)$")
 MISBEHAVE = re.compile(r"^/api/misbehave/([^/]+)/([^/]+)/record$")
@@ -251,6 +286,8 @@ class Handler(BaseHTTPRequestHandler):
         if rec is None:
             return self.not_found("resident")
         body = compact(rec)
+        if mode in MATRIX_MODES:
+            return self.misbehave_matrix(mode, rec, body)
 
         if mode == "ok":
             self.send_json(200, raw=body, etag=True)
@@ -341,6 +378,65 @@ class Handler(BaseHTTPRequestHandler):
         elif mode == "nulls":
             self.send_json(200, dict(rec, phone=None, care={"needs": None, "allergies": []}))
 
+    # -- the fail-closed matrix's modes -------------------------------------------
+
+    def send_head_raw(self, lines, status=b"200 OK"):
+        """A status line and headers written byte for byte (no checks), with
+        the usual identifying headers; `lines` are complete header lines."""
+        head = [b"HTTP/1.1 " + status, b"Server: " + SERVER_HEADER.encode(),
+                b"X-Powered-By: LegacyCare", b"X-Backend-Host: " + BACKEND_HOST.encode(),
+                b"Set-Cookie: LEGACYSESSION=" + secrets.token_hex(12).encode()]
+        self.wfile.write(b"\r\n".join(head + list(lines)) + b"\r\n\r\n")
+        self.close_connection = True
+
+    def misbehave_matrix(self, mode, rec, body):
+        json_ct = b"Content-Type: application/json"
+        if mode == "stall":
+            self.send_head_raw([json_ct, b"Content-Length: %d" % len(body)])
+            self.wfile.write(body[:len(body) // 2])
+            self.wfile.flush()
+            time.sleep(5)
+            self.wfile.write(body[len(body) // 2:])
+        elif mode in ("chunked-truncated", "chunked-malformed", "chunked-overflow"):
+            self.send_head_raw([json_ct, b"Transfer-Encoding: chunked"])
+            half = len(body) // 2
+            self.wfile.write(b"%x\r\n%s\r\n" % (half, body[:half]))
+            rest = body[half:]
+            if mode == "chunked-malformed":
+                self.wfile.write(b"zz\r\n%s\r\n0\r\n\r\n" % rest)
+            elif mode == "chunked-overflow":
+                self.wfile.write(b"1%s\r\n%s\r\n0\r\n\r\n" % (b"0" * 16, rest))
+            # chunked-truncated: the connection closes here
+        elif mode == "conflicting-length":
+            self.send_head_raw([json_ct, b"Content-Length: %d" % len(body),
+                                b"Content-Length: %d" % (len(body) // 2)])
+            self.wfile.write(body)
+        elif mode == "length-and-chunked":
+            self.send_head_raw([json_ct, b"Content-Length: %d" % (len(body) // 2),
+                                b"Transfer-Encoding: chunked"])
+            self.wfile.write(b"%x\r\n%s\r\n0\r\n\r\n" % (len(body), body))
+        elif mode in ("header-cr", "header-lf", "header-nul"):
+            sep = {"header-cr": b"\r", "header-lf": b"\n", "header-nul": b"\x00"}[mode]
+            self.send_head_raw([json_ct, b"Content-Length: %d" % len(body),
+                                b"X-Note: LegacyCare" + sep + b"X-Injected: care-db-01"])
+            self.wfile.write(body)
+        elif mode == "brotli":
+            self.send_head_raw([json_ct, b"Content-Encoding: br",
+                                b"Content-Length: %d" % len(body)])
+            self.wfile.write(body)
+        elif mode in ("chunked-big", "eof-big"):
+            big = big_body(8192)
+            if mode == "chunked-big":
+                self.send_head_raw([json_ct, b"Transfer-Encoding: chunked"])
+                for i in range(0, len(big), 1024):
+                    self.wfile.write(b"%x\r\n%s\r\n" % (len(big[i:i + 1024]), big[i:i + 1024]))
+                self.wfile.write(b"0\r\n\r\n")
+            else:
+                self.send_head_raw([json_ct, b"Connection: close"])
+                self.wfile.write(big)
+        else:
+            self.send_json(200, raw=hostile_json(mode, rec))
+
     def send_chunked(self, body):
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
@@ -384,6 +480,56 @@ class Handler(BaseHTTPRequestHandler):
     def do_OPTIONS(self):
         self.dispatch(lambda: self.send_json(200, {"methods": ["GET", "PUT", "POST"]},
                                              extra=[("Allow", "GET, HEAD, PUT, POST")]))
+
+
+def escaped_keys(value):
+    """JSON text of `value` with every member name written as \\u escapes."""
+    if isinstance(value, dict):
+        return "{" + ",".join('"%s":%s' % ("".join("\\u%04x" % ord(c) for c in k),
+                                           escaped_keys(v)) for k, v in value.items()) + "}"
+    if isinstance(value, list):
+        return "[" + ",".join(escaped_keys(v) for v in value) + "]"
+    return json.dumps(value, ensure_ascii=False)
+
+
+def hostile_json(mode, rec):
+    """The body of one of the matrix's hostile-JSON modes (bytes)."""
+    j = lambda v: json.dumps(v, ensure_ascii=False)
+    name, dob, phone = j(rec["name"]), j(rec["dob"]), j(rec["phone"])
+    given, family = j(rec["name"]["given"]), j(rec["name"]["family"])
+    notes = j(rec["internal"]["notes"])
+    text = {
+        "deep-100k": '{"name":%s,"dob":%s,"phone":%s,"d":%s%s}' % (
+            name, dob, phone, "[" * 100000, "]" * 100000),
+        "duplicate-top": '{"name":%s,"dob":%s,"phone":%s,"name":{"given":"Mallory"}}' % (
+            name, dob, phone),
+        "duplicate-unreleased": '{"name":%s,"dob":%s,"internal":{"notes":%s,"notes":%s}}' % (
+            name, dob, notes, phone),
+        "duplicate-escaped": '{"name":%s,"dob":%s,"n\\u0061me":{"given":"Mallory"},'
+                             '"phone":%s}' % (name, dob, phone),
+        "escaped-keys": escaped_keys(rec),
+        "nul-key": '{"name":{"given\\u0000":"Mallory","given":%s,"family":%s},"dob":%s,'
+                   '"phone\\u0000":%s}' % (given, family, dob, phone),
+        "lone-surrogate": '{"name":{"given":"\\ud800%s","family":%s},"dob":%s,"phone":%s}'
+                          % (rec["name"]["given"], family, dob, phone),
+        "lone-low-surrogate": '{"name":{"given":"\\udc00%s","family":%s},"dob":%s,'
+                              '"phone":%s}' % (rec["name"]["given"], family, dob, phone),
+        "huge-int": '{"name":%s,"dob":%s,"phone":%s,"case_id":9223372036854775808}' % (
+            name, dob, phone),
+        "huge-real": '{"name":%s,"dob":%s,"phone":%s,"score":1e400}' % (name, dob, phone),
+        "many-keys": '{%s,%s}' % (compact(rec).decode("utf-8")[1:-1],
+                                  ",".join('"k%05d":%d' % (i, i) for i in range(50000))),
+    }.get(mode)
+    if text is not None:
+        return text.encode("utf-8")
+    if mode == "nul-key-raw":
+        return ('{"name":{"given\x00":"Mallory","given":%s,"family":%s},"dob":%s,'
+                '"phone":%s}' % (given, family, dob, phone)).encode("utf-8")
+    if mode == "bad-utf8":
+        return (b'{"name":{"given":"\xff' + rec["name"]["given"].encode("utf-8")
+                + b'","family":' + family.encode("utf-8") + b'},"dob":' + dob.encode()
+                + b',"phone":' + phone.encode() + b"}")
+    raise ValueError("no hostile body for mode %s" % mode)
 
 
 def big_body(size):
