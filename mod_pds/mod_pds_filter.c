@@ -14,6 +14,7 @@
 #include "http_log.h"
 #include "http_protocol.h"
 #include "http_request.h"
+#include "http_connection.h"
 #include "util_filter.h"
 #include "apr_strings.h"
 
@@ -28,6 +29,8 @@ typedef struct pds_filter_ctx_t {
     apr_size_t limit;
     const char *failure;            /* reason code once the response is lost */
     const char *failure_detail;
+    int close;                      /* mod_proxy asked to close the client
+                                       connection (an EOC bucket) */
 } pds_filter_ctx_t;
 
 static void fail(pds_filter_ctx_t *ctx, const char *reason, const char *detail)
@@ -154,14 +157,30 @@ static void append(request_rec *r, pds_filter_ctx_t *ctx, const char *data,
 static apr_status_t send_body(ap_filter_t *f, const char *body, apr_size_t len)
 {
     request_rec *r = f->r;
+    pds_filter_ctx_t *ctx = f->ctx;
     apr_bucket_brigade *out = apr_brigade_create(r->pool, r->connection->bucket_alloc);
+    apr_status_t rv;
 
     if (len > 0 && !r->header_only)
         APR_BRIGADE_INSERT_TAIL(out, apr_bucket_pool_create(body, len, r->pool,
                                                             r->connection->bucket_alloc));
     APR_BRIGADE_INSERT_TAIL(out, apr_bucket_eos_create(r->connection->bucket_alloc));
+    if (ctx != NULL && ctx->close)
+        r->connection->keepalive = AP_CONN_CLOSE;   /* the answer says "close" */
     ap_remove_output_filter(f);
-    return ap_pass_brigade(f->next, out);
+    rv = ap_pass_brigade(f->next, out);
+    /* mod_proxy asked to close the connection (its back end broke off before
+     * a status line). After our answer, and in a brigade of its own (data
+     * sharing a brigade with an EOC is dropped), pass that on: the
+     * connection closes, and the error page httpd makes next is dropped
+     * instead of following ours on the stream. */
+    if (ctx != NULL && ctx->close) {
+        apr_bucket_brigade *eoc = apr_brigade_create(r->pool, r->connection->bucket_alloc);
+
+        APR_BRIGADE_INSERT_TAIL(eoc, ap_bucket_eoc_create(r->connection->bucket_alloc));
+        (void)ap_pass_brigade(f->next, eoc);
+    }
+    return rv;
 }
 
 static apr_status_t send_problem(ap_filter_t *f, pds_request_t *rq,
@@ -358,6 +377,12 @@ apr_status_t pds_response_filter(ap_filter_t *f, apr_bucket_brigade *bb)
     if (ctx == NULL) {
         ctx = f->ctx = apr_pcalloc(r->pool, sizeof(*ctx));
         ctx->limit = (apr_size_t)pds_conf_max_body(pds_dir_conf(r));
+        /* A back end that broke off before answering is that, whatever the
+         * made-up head that comes with it says. */
+        for (b = APR_BRIGADE_FIRST(bb); b != APR_BRIGADE_SENTINEL(bb); b = APR_BUCKET_NEXT(b)) {
+            if (AP_BUCKET_IS_ERROR(b))
+                fail(ctx, "backend-error", "the back end broke off before answering");
+        }
         if (rq == NULL || !rq->decision.allowed || rq->decision.agreement == NULL)
             fail(ctx, "internal-error", "the response filter ran without a decision");
         else
@@ -375,6 +400,10 @@ apr_status_t pds_response_filter(ap_filter_t *f, apr_bucket_brigade *bb)
         }
         if (AP_BUCKET_IS_ERROR(b)) {
             fail(ctx, "backend-error", "the back end's response broke off");
+            continue;
+        }
+        if (AP_BUCKET_IS_EOC(b)) {
+            ctx->close = 1;
             continue;
         }
         if (APR_BUCKET_IS_METADATA(b) || ctx->failure != NULL)

@@ -30,6 +30,16 @@ fi
 e2e=0
 make check-e2e PYTEST_FLAGS="${PYTEST_FLAGS:--q -rfE}" || e2e=$?
 
+# The soak under faults, short form (bench/soak.sh: 20 s of wrk while the
+# back end is killed, frozen and restarted; docs/performance.md). Skip with
+# PDS_SKIP_SOAK=1.
+soak=0
+if [ "${PDS_SKIP_SOAK:-0}" != 1 ]; then
+    echo "== soak under faults (bench/soak.sh, SOAK_SECONDS=20)"
+    SOAK_SECONDS=20 PDS_BUILD_DIR="$build" BENCH_MODULE="$build/mod_pds/.libs/mod_pds.so" \
+        "$top/bench/soak.sh" || soak=$?
+fi
+
 # Every fuzz target under libFuzzer (clang, ASan, UBSan) for a bounded time
 # (PDS_FUZZ_SECONDS, default 10 each; PDS_SKIP_FUZZ=1 skips); the seed
 # corpus is also replayed by make check above.
@@ -59,7 +69,7 @@ if [ "${PDS_SKIP_SANITIZERS:-0}" != 1 ]; then
     PDS_HTTPD_PRELOAD="$asan_rt" make check-e2e PYTEST_FLAGS="${PYTEST_FLAGS:--q -rfE}" || san=$?
 fi
 
-if [ "$status" != 0 ] || [ "$e2e" != 0 ] || [ "$fuzz" != 0 ] || [ "$san" != 0 ]; then
+if [ "$status" != 0 ] || [ "$e2e" != 0 ] || [ "$soak" != 0 ] || [ "$fuzz" != 0 ] || [ "$san" != 0 ]; then
     exit 1
 fi
 exit 0

@@ -77,7 +77,8 @@ LIMIT_CASES = {"chunked-big": (502, "backend-too-large"),
                "eof-big": (502, "backend-too-large")}
 
 RESOURCES = "\n".join(
-    ["    Resource    GET /mx/%s/{subject}/record" % m for m in BACKEND_CASES]
+    ["    Resource    GET /mx/%s/{subject}/record" % m
+     for m in list(BACKEND_CASES) + ["ok", "hangup"]]
     + ["    Resource    GET /mx-limit/%s/{subject}/record" % m for m in LIMIT_CASES])
 
 # The stalling location comes first: its worker (timeout=1) must be defined
@@ -621,3 +622,37 @@ def test_bad_or_missing_key_stops_the_server(httpd_factory, tmp_path, name):
         h.start()
     assert directive in str(failed.value), str(failed.value)
     assert not H.port_accepts(h.https_port)
+
+
+@pytest.mark.allow_log(*GATEWAY_LOG)
+def test_back_end_hanging_up_on_a_kept_alive_connection(gw, rec):
+    """The back end closes without a status line on the second request of a
+    client connection (what a back end killed mid-request looks like):
+    mod_proxy asks httpd to close the client connection and returns 500.
+    The client gets one 502 problem document, then the connection closes:
+    no second (HTML) response on the stream, found by bench/soak.sh."""
+    first = H.build_request("GET", "/mx/ok/%s/record" % SUBJECT,
+                            headers=[("PDS-Purpose", "direct-care")])
+    second = H.build_request("GET", "/mx/hangup/%s/record" % SUBJECT,
+                             headers=[("PDS-Purpose", "direct-care")])
+    with gw.connect() as conn:
+        ok = conn.request(first)
+        assert ok.status_code == 200, H.describe(ok)
+        conn.sock.sendall(second)
+        data = b""
+        conn.sock.settimeout(10)
+        while True:
+            chunk = conn.sock.recv(65536)
+            if not chunk:
+                break               # the gateway closed the connection
+            data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 502"), data[:300]
+    assert data.count(b"HTTP/1.1 ") == 1, data
+    assert b"<html" not in data.lower() and b"<!doctype" not in data.lower(), data
+    doc = json.loads(body)
+    assert doc["reason"] == "backend-error"
+    for value in H.personal_values(rec).values():
+        assert value.encode() not in data
+    audit = [a for a in gw.httpd.audit_records() if a["request_id"] == doc["request_id"]]
+    assert len(audit) == 1 and audit[0]["reason"] == "backend-error"

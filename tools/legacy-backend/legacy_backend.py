@@ -87,7 +87,7 @@ MODES = (
     "brotli", "chunked-big", "eof-big", "deep-100k", "duplicate-top",
     "duplicate-unreleased", "duplicate-escaped", "escaped-keys", "nul-key", "nul-key-raw",
     "bad-utf8", "lone-surrogate", "lone-low-surrogate", "huge-int", "huge-real",
-    "many-keys",
+    "many-keys", "hangup",
 )
 MATRIX_MODES = MODES[MODES.index("stall"):]
 PARAM_MODE = re.compile(r"^(big|slow)-([0-9]+(?:\.[0-9]+)?)$")
@@ -391,6 +391,12 @@ class Handler(BaseHTTPRequestHandler):
 
     def misbehave_matrix(self, mode, rec, body):
         json_ct = b"Content-Type: application/json"
+        if mode == "hangup":
+            # Closes without a status line: what a back end killed mid-request
+            # looks like to mod_proxy (AH01102, then AH01104 on a client
+            # connection that has served a request before).
+            self.close_connection = True
+            return
         if mode == "stall":
             self.send_head_raw([json_ct, b"Content-Length: %d" % len(body)])
             self.wfile.write(body[:len(body) // 2])
