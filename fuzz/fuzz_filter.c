@@ -1,5 +1,7 @@
-/* The JSON filter on hostile back-end bodies: never crashes, and what it
- * releases is valid JSON holding only the allowed members. */
+/* The JSON filter on hostile back-end bodies, with and without transforms
+ * (the first byte chooses: odd bytes add them): never crashes, and what it
+ * releases is valid JSON holding only the allowed members. A transform may
+ * refuse a value (transform-type), never anything else. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -10,6 +12,13 @@
 
 static const char *const paths[] = {
     "name.given", "dob", "contacts[*].phone", "care", "a.b.c", NULL
+};
+
+/* Transforms on released paths, below a whole release too ("care.needs"). */
+static const char *const transforms[][2] = {
+    { "name.given", "pseudonymise" }, { "dob", "age-band 10" },
+    { "contacts[*].phone", "mask 3" }, { "care.needs", "redact" },
+    { "care.allergies[*]", "truncate 2" }, { "a.b.c", "round 0.5" }, { NULL, NULL }
 };
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -29,12 +38,40 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (pds_fieldset_add(set, paths[i], NULL) != APR_SUCCESS)
             abort();
     }
+    if (size > 0 && (data[0] & 1)) {
+        static const unsigned char pseudonym_key[32] = { 1, 2, 3 };
+        pds_filter_options_t opts;
+        pds_transform_ctx_t tctx;
+
+        for (i = 0; transforms[i][0] != NULL; i++) {
+            pds_transform_t *t;
+            if (pds_transform_parse(&t, p, transforms[i][1], NULL) != APR_SUCCESS
+                || pds_fieldset_set_transform(set, transforms[i][0], t, NULL) != APR_SUCCESS)
+                abort();
+        }
+        memset(&opts, 0, sizeof(opts));
+        tctx.now = apr_time_from_sec(1796000000);
+        tctx.key = pseudonym_key;
+        opts.max_depth = 16;
+        opts.transform = &tctx;
+        opts.subject = "9836900608";
+        opts.subject_pseudonym = "ps_subject";
+        pds_error_clear(&err);
+        if (pds_filter_apply_ex(set, (const char *)data + 1, size - 1, &opts, &res, p, &err)
+            != APR_SUCCESS) {
+            if (!pds_error_is_set(&err))
+                abort();
+            return 0;
+        }
+        goto check;
+    }
     pds_error_clear(&err);
     if (pds_filter_apply(set, (const char *)data, size, 16, &res, p, &err) != APR_SUCCESS) {
         if (!pds_error_is_set(&err))
             abort();
         return 0;
     }
+check:
     out = json_loadb(res.body, res.length, JSON_REJECT_DUPLICATES, NULL);
     if (!json_is_object(out))
         abort();
