@@ -27,6 +27,25 @@ if [ "$status" != 0 ]; then
     cat tests/test-suite.log 2>/dev/null || cat check.out
 fi
 
+# The unit tests again under valgrind memcheck: no invalid access, no
+# definite leak (PDS_SKIP_VALGRIND=1 skips it).
+vg=0
+if [ "${PDS_SKIP_VALGRIND:-0}" != 1 ] && command -v valgrind >/dev/null 2>&1; then
+    echo "== valgrind memcheck (unit tests)"
+    for t in tests/unit/test_*; do
+        case "$t" in *.o|*.log|*.trs) continue ;; esac
+        [ -x "$t" ] || continue
+        if PDS_DIFF_ROUNDS=2000 ./libtool --mode=execute valgrind --quiet --error-exitcode=9 \
+               --leak-check=full --errors-for-leak-kinds=definite "$t" >"$t.valgrind" 2>&1; then
+            echo "   $(basename "$t"): clean"
+        else
+            echo "   $(basename "$t"): valgrind reported problems:"
+            tail -n 30 "$t.valgrind"
+            vg=1
+        fi
+    done
+fi
+
 e2e=0
 make check-e2e PYTEST_FLAGS="${PYTEST_FLAGS:--q -rfE}" || e2e=$?
 
@@ -69,7 +88,7 @@ if [ "${PDS_SKIP_SANITIZERS:-0}" != 1 ]; then
     PDS_HTTPD_PRELOAD="$asan_rt" make check-e2e PYTEST_FLAGS="${PYTEST_FLAGS:--q -rfE}" || san=$?
 fi
 
-if [ "$status" != 0 ] || [ "$e2e" != 0 ] || [ "$soak" != 0 ] || [ "$fuzz" != 0 ] || [ "$san" != 0 ]; then
+if [ "$status" != 0 ] || [ "$vg" != 0 ] || [ "$e2e" != 0 ] || [ "$soak" != 0 ] || [ "$fuzz" != 0 ] || [ "$san" != 0 ]; then
     exit 1
 fi
 exit 0
