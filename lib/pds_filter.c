@@ -803,6 +803,36 @@ static apr_status_t parse_error(const json_error_t *jerr, pds_error_t *err);
 static apr_status_t replace_strings(json_t *v, const char *from, apr_size_t from_len,
                                     const char *to, apr_size_t *count, pds_error_t *err);
 
+/* Parses a body for the filter: JSON of any kind, duplicate member names and
+ * NUL in strings refused (no JSON_ALLOW_NUL), nesting within max_depth
+ * (<= 0: the default). *pdoc is a new reference. */
+static apr_status_t load_document(json_t **pdoc, const char *input, apr_size_t len,
+                                  int max_depth, pds_error_t *err)
+{
+    json_error_t jerr;
+    json_t *doc;
+
+    if (max_depth <= 0)
+        max_depth = PDS_FILTER_DEFAULT_MAX_DEPTH;
+    if (len == 0) {
+        pds_error_set(err, "invalid-json", 0, PDS_BODY_SOURCE, "the body is empty");
+        return APR_EINVAL;
+    }
+    /* jerr is zeroed as jansson leaves its error code unset on some paths. */
+    memset(&jerr, 0, sizeof(jerr));
+    doc = json_loadb(input, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
+    if (doc == NULL)
+        return parse_error(&jerr, err);
+    if (!depth_ok(doc, 1, max_depth)) {
+        json_decref(doc);
+        pds_error_set(err, "too-deep", -1, PDS_BODY_SOURCE,
+                      "objects and arrays nest deeper than %d levels", max_depth);
+        return APR_EINVAL;
+    }
+    *pdoc = doc;
+    return APR_SUCCESS;
+}
+
 apr_status_t pds_filter_apply_rows(const pds_fieldset_t *set, const char *input,
                                    apr_size_t len, const pds_filter_options_t *opts,
                                    const char *subject_path, pds_row_decide_fn decide,
@@ -815,7 +845,6 @@ apr_status_t pds_filter_apply_rows(const pds_fieldset_t *set, const char *input,
     pds_transform_ctx_t no_ctx;
     pds_field_step_t *steps;
     apr_hash_t *applied;
-    json_error_t jerr;
     json_t *doc, *out = NULL, *kept_input = NULL, *row;
     apr_array_header_t *subjects;
     apr_status_t rv = APR_SUCCESS;
@@ -834,20 +863,9 @@ apr_status_t pds_filter_apply_rows(const pds_fieldset_t *set, const char *input,
         return APR_EINVAL;
     steps = apr_palloc(p, sizeof(*steps) * (apr_size_t)n);
     (void)scan_path(subject_path, steps, NULL);
-    if (len == 0) {
-        pds_error_set(err, "invalid-json", 0, PDS_BODY_SOURCE, "the body is empty");
-        return APR_EINVAL;
-    }
-    memset(&jerr, 0, sizeof(jerr));
-    doc = json_loadb(input, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
-    if (doc == NULL)
-        return parse_error(&jerr, err);
-    if (!depth_ok(doc, 1, max_depth)) {
-        pds_error_set(err, "too-deep", -1, PDS_BODY_SOURCE,
-                      "objects and arrays nest deeper than %d levels", max_depth);
-        rv = APR_EINVAL;
-        goto done;
-    }
+    rv = load_document(&doc, input, len, max_depth, err);
+    if (rv != APR_SUCCESS)
+        return rv;
     if (!json_is_array(doc)) {
         rv = type_error(err, set->root, doc);
         goto done;
@@ -988,7 +1006,6 @@ apr_status_t pds_filter_uncovered(const pds_fieldset_t *set, const char *input,
                                   apr_array_header_t **ppaths, apr_pool_t *p,
                                   pds_error_t *err)
 {
-    json_error_t jerr;
     json_t *doc;
 
     if (set == NULL || ppaths == NULL || p == NULL || (input == NULL && len > 0)) {
@@ -996,22 +1013,8 @@ apr_status_t pds_filter_uncovered(const pds_fieldset_t *set, const char *input,
                       "pds_filter_uncovered called without a set, output or pool");
         return APR_EINVAL;
     }
-    if (max_depth <= 0)
-        max_depth = PDS_FILTER_DEFAULT_MAX_DEPTH;
-    if (len == 0) {
-        pds_error_set(err, "invalid-json", 0, PDS_BODY_SOURCE, "the body is empty");
+    if (load_document(&doc, input, len, max_depth, err) != APR_SUCCESS)
         return APR_EINVAL;
-    }
-    memset(&jerr, 0, sizeof(jerr));
-    doc = json_loadb(input, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
-    if (doc == NULL)
-        return parse_error(&jerr, err);
-    if (!depth_ok(doc, 1, max_depth)) {
-        json_decref(doc);
-        pds_error_set(err, "too-deep", -1, PDS_BODY_SOURCE,
-                      "objects and arrays nest deeper than %d levels", max_depth);
-        return APR_EINVAL;
-    }
     *ppaths = apr_array_make(p, 4, sizeof(const char *));
     collect_uncovered(set->root, doc, "", *ppaths, apr_hash_make(p), p);
     json_decref(doc);
@@ -1290,7 +1293,6 @@ apr_status_t pds_filter_apply_ex(const pds_fieldset_t *set,
     apr_size_t replaced = 0;
     const pds_field_node_t *root;
     apr_array_header_t *released;
-    json_error_t jerr;
     json_t *doc, *out = NULL;
     apr_status_t rv;
     int i;
@@ -1301,29 +1303,9 @@ apr_status_t pds_filter_apply_ex(const pds_fieldset_t *set,
                       "pds_filter_apply called without a set, result or pool");
         return APR_EINVAL;
     }
-    if (max_depth <= 0)
-        max_depth = PDS_FILTER_DEFAULT_MAX_DEPTH;
-    if (len == 0) {
-        pds_error_set(err, "invalid-json", 0, PDS_BODY_SOURCE,
-                      "the body is empty");
-        return APR_EINVAL;
-    }
-
-    /* No JSON_ALLOW_NUL: a NUL inside a string is refused by the parser.
-     * jerr is zeroed as jansson leaves its error code unset on some paths. */
-    memset(&jerr, 0, sizeof(jerr));
-    doc = json_loadb(input, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY,
-                     &jerr);
-    if (doc == NULL)
-        return parse_error(&jerr, err);
-
-    if (!depth_ok(doc, 1, max_depth)) {
-        pds_error_set(err, "too-deep", -1, PDS_BODY_SOURCE,
-                      "objects and arrays nest deeper than %d levels",
-                      max_depth);
-        rv = APR_EINVAL;
-        goto done;
-    }
+    rv = load_document(&doc, input, len, max_depth, err);
+    if (rv != APR_SUCCESS)
+        return rv;
 
     root = set->root;
     if (!(json_is_object(doc) && (root->children != NULL || root->each == NULL))
