@@ -1177,17 +1177,6 @@ const char *pds_agreement_record_subject(const pds_agreement_t *a)
     return a->record_subject;
 }
 
-int pds_agreement_has_subject_everywhere(const pds_agreement_t *a)
-{
-    int i;
-
-    for (i = 0; i < a->resources->nelts; i++) {
-        if (!APR_ARRAY_IDX(a->resources, i, pds_resource_t).has_subject)
-            return 0;
-    }
-    return 1;
-}
-
 const pds_fieldset_t *pds_agreement_write(const pds_agreement_t *a)
 {
     return a->write;
@@ -1201,11 +1190,6 @@ int pds_agreement_write_strips(const pds_agreement_t *a)
 int pds_agreement_deidentified(const pds_agreement_t *a)
 {
     return a->identifiers != NULL;
-}
-
-const apr_array_header_t *pds_agreement_identifiers(const pds_agreement_t *a)
-{
-    return a->identifiers;
 }
 
 int pds_agreement_needs_pseudonym_key(const pds_agreement_t *a)

@@ -85,16 +85,14 @@ const apr_array_header_t *pds_agreement_purposes(const pds_agreement_t *a);
 apr_time_t pds_agreement_valid_from(const pds_agreement_t *a);
 apr_time_t pds_agreement_valid_until(const pds_agreement_t *a);  /* inclusive */
 const pds_fieldset_t *pds_agreement_release(const pds_agreement_t *a);
-/* RecordSubject's path (NULL when none); whether every resource has {subject}. */
+/* RecordSubject's path (NULL when none). */
 const char *pds_agreement_record_subject(const pds_agreement_t *a);
-int pds_agreement_has_subject_everywhere(const pds_agreement_t *a);
 /* Write's fields (empty when none) and WriteUnknown strip. */
 const pds_fieldset_t *pds_agreement_write(const pds_agreement_t *a);
 int pds_agreement_write_strips(const pds_agreement_t *a);
 /* De-identified (Deidentified given): the subject identifier in released
  * data is replaced by the agreement's pseudonym. */
 int pds_agreement_deidentified(const pds_agreement_t *a);
-const apr_array_header_t *pds_agreement_identifiers(const pds_agreement_t *a);
 /* Needs PDSPseudonymKey: de-identified, or a pseudonymise transform. */
 int pds_agreement_needs_pseudonym_key(const pds_agreement_t *a);
 int pds_agreement_resource_count(const pds_agreement_t *a);

@@ -468,20 +468,6 @@ const pds_transform_t *pds_fieldset_transform(const pds_fieldset_t *set, int ind
     return e->transform;
 }
 
-const pds_transform_t *pds_fieldset_transform_at(const pds_fieldset_t *set,
-                                                 const char *path)
-{
-    int i;
-
-    for (i = 0; set != NULL && i < set->transforms->nelts; i++) {
-        const pds_field_transform_t *e =
-            &APR_ARRAY_IDX(set->transforms, i, pds_field_transform_t);
-        if (strcmp(e->path.text, path) == 0)
-            return e->transform;
-    }
-    return NULL;
-}
-
 apr_status_t pds_fieldset_intersect(pds_fieldset_t **pout, apr_pool_t *p,
                                     const pds_fieldset_t *a,
                                     const pds_fieldset_t *b)

@@ -85,9 +85,6 @@ int pds_fieldset_transform_count(const pds_fieldset_t *set);
 /* The index-th transform and its path (*ppath), or NULL. */
 const pds_transform_t *pds_fieldset_transform(const pds_fieldset_t *set, int index,
                                               const char **ppath);
-/* The transform configured exactly at path, or NULL. */
-const pds_transform_t *pds_fieldset_transform_at(const pds_fieldset_t *set,
-                                                 const char *path);
 
 typedef struct pds_filter_result_t {
     char *body;                  /* compact JSON, NUL-terminated, pool memory */

@@ -693,8 +693,10 @@ const char *pds_consent_enforce(request_rec *r, pds_request_t *rq, const char **
     int opted_out = 0;
 
     rq->release = pds_agreement_release(a);
-    /* A collection is decided record by record, in the response filter. */
-    if (rq->decision.subject == NULL && pds_agreement_record_subject(a) != NULL)
+    /* A collection read is decided record by record, in the response filter;
+     * a write names no one, so a consent agreement cannot allow it. */
+    if (rq->decision.subject == NULL && pds_agreement_record_subject(a) != NULL
+        && r->method_number == M_GET)
         return NULL;
     if (strcmp(basis, "consent") == 0 && rq->decision.subject == NULL) {
         *detail = "a consent agreement must name whose data is asked for";
@@ -815,7 +817,6 @@ static void audit_change(api_t *api, const char *action, const char *consent_id,
     rq->path = apr_pstrcat(r->pool, r->uri, NULL);
     rq->decision.subject = api->subject;
     rq->consent = consent_id;
-    rq->api_action = action;
     if (pds_audit_decision(r, rq, "allow", NULL, status, NULL) != APR_SUCCESS)
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "PDS00096: the consent change %s of "
                       "%s was made but could not be audited", action,

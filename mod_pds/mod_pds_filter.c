@@ -257,30 +257,30 @@ static apr_status_t finish(ap_filter_t *f, pds_filter_ctx_t *ctx, pds_request_t 
         pds_filter_options_t opts;
         pds_transform_ctx_t tctx;
         unsigned char key[32];
+        const unsigned char *master = NULL;
+        apr_size_t master_len = 0;
 
         memset(&opts, 0, sizeof(opts));
         memset(&tctx, 0, sizeof(tctx));
         opts.max_depth = pds_conf_max_depth(pds_dir_conf(r));
         opts.transform = &tctx;
         tctx.now = r->request_time;
-        apr_size_t master_len = 0;
-        const unsigned char *master = sc->pseudonym_key != NULL
-            ? pds_chain_key_bytes(sc->pseudonym_key, &master_len) : NULL;
-
+        /* The agreement's key, only for agreements that pseudonymise. */
+        if (sc->pseudonym_key != NULL && pds_agreement_needs_pseudonym_key(a))
+            master = pds_chain_key_bytes(sc->pseudonym_key, &master_len);
         if (master != NULL
             && pds_pseudonym_agreement_key(key, master, master_len, pds_agreement_id(a))
-               == APR_SUCCESS) {
+               == APR_SUCCESS)
             tctx.key = key;
-            if (pds_agreement_deidentified(a) && rq->decision.subject != NULL) {
-                opts.subject = rq->decision.subject;
-                opts.subject_pseudonym = pds_pseudonym(r->pool, key, rq->decision.subject,
-                                                       strlen(rq->decision.subject));
-            }
-        }
-        if (pds_agreement_deidentified(a) && opts.subject_pseudonym == NULL
-            && rq->decision.subject != NULL)
+        /* check_config makes this impossible; if it happens, release nothing. */
+        if (pds_agreement_deidentified(a) && tctx.key == NULL)
             return send_problem(f, rq, "internal-error", "no pseudonym key for a "
                                 "de-identified agreement");
+        if (pds_agreement_deidentified(a) && rq->decision.subject != NULL) {
+            opts.subject = rq->decision.subject;
+            opts.subject_pseudonym = pds_pseudonym(r->pool, key, rq->decision.subject,
+                                                   strlen(rq->decision.subject));
+        }
         pds_error_clear(&err);
         if (pds_agreement_record_subject(a) != NULL) {
             pds_row_baton_t baton;

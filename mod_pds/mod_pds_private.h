@@ -156,12 +156,10 @@ typedef struct pds_request_t {
     const pds_fieldset_t *release;  /* what may be released: the agreement's,
                                        narrowed by consent; NULL until allowed */
     const char *consent;            /* the consent (or "artefact:<jti>") relied on */
-    const char *api_action;         /* consent API: what was done ("grant", ...) */
     const apr_array_header_t *transforms; /* "path transform" applied (audit) */
     int deidentified;               /* the subject was replaced by a pseudonym */
     const apr_array_header_t *written; /* Write paths a POST/PUT/PATCH carried */
     const apr_array_header_t *subjects; /* a collection's released subjects */
-    int write_stripped;             /* fields removed (WriteUnknown strip) */
     int audited;                    /* a record for this request is written */
 } pds_request_t;
 

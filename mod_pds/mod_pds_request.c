@@ -391,7 +391,6 @@ static const char *check_write(request_rec *r, pds_request_t *rq, const char **d
         return "bad-request-body";
     }
     rq->written = result.released;
-    rq->write_stripped = extra->nelts;
     ctx = apr_pcalloc(r->pool, sizeof(*ctx));
     ctx->data = result.body;
     ctx->len = result.length;

@@ -48,7 +48,9 @@ CONSENT_AGREEMENT = """
     LegalBasis  consent
     Valid       2020-01-01 2099-12-31
     Resource    GET /districts/{district}/residents
+    Resource    POST /districts/{district}/residents
     Release     [*].id [*].name.given [*].dob [*].care.needs
+    Write       note
     RecordSubject id
 </PDSAgreement>
 <PDSAgreement hb-district-survey>
@@ -549,6 +551,19 @@ def test_a_collection_releases_only_the_records_of_people_who_consented(world, r
     r = gw.get("/districts/KY99/residents", purpose="care-planning")
     assert r.status_code == 200 and r.json() == []
     assert gw.audit_for(r)["records"] == 0
+
+
+def test_a_write_to_a_consent_collection_names_no_one_and_is_refused(world):
+    """Only reads of a collection are decided record by record: a write to
+    one cannot be tied to a person's consent, so it never reaches the back end."""
+    gw = world["a"]
+    grant(gw, person=SUBJECT, fields=["dob"])
+    r = gw.request("POST", "/districts/KY99/residents", purpose="care-planning",
+                   data=json.dumps({"note": "x"}), headers={"Content-Type": "application/json"})
+    H.assert_problem(r, "consent-missing", 403)
+    assert gw.backend.requests() == []
+    assert gw.audit_for(r)["reason"] == "consent-missing"
+    revoke_all(gw, SUBJECT)
 
 
 def test_a_collection_on_another_basis_leaves_out_who_opted_out(world, residents):
