@@ -1012,6 +1012,30 @@ static int api_list(api_t *api)
                                                 "consents", arr));
 }
 
+/* Does organisation have an agreement for purpose that an opt-out refuses?
+ * Then withdrawing the person's objection to purpose would widen its own
+ * access: a consent manager may not do that for itself (as with grants). */
+static int optout_guards(const pds_server_conf_t *sc, const char *organisation,
+                         const char *purpose)
+{
+    const apr_array_header_t *as = sc->agreements;
+    int i, j;
+
+    for (i = 0; i < as->nelts; i++) {
+        const pds_agreement_t *a = APR_ARRAY_IDX(as, i, const pds_agreement_t *);
+        const apr_array_header_t *purposes = pds_agreement_purposes(a);
+
+        if (strcmp(pds_agreement_party(a), organisation) != 0
+            || !optout_applies(pds_agreement_legal_basis(a)))
+            continue;
+        for (j = 0; j < purposes->nelts; j++) {
+            if (strcmp(APR_ARRAY_IDX(purposes, j, const char *), purpose) == 0)
+                return 1;
+        }
+    }
+    return 0;
+}
+
 /* Mandates and opt-outs share a shape: a set of names a person turns on and off. */
 static int api_names(api_t *api, int mandates, const char *name)
 {
@@ -1030,6 +1054,12 @@ static int api_names(api_t *api, int mandates, const char *name)
         if (mandates && on && (!pds_conf_is_consent_manager(api->sc, name)))
             return pds_send_problem(r, "invalid-consent", apr_psprintf(r->pool, "%s is not a "
                                 "consent manager this gateway knows", name));
+        if (!mandates && !on && api->manager != NULL
+            && optout_guards(api->sc, api->manager, name))
+            return pds_send_problem(r, "mandate-not-for-self", apr_psprintf(r->pool, "a "
+                                "consent manager cannot withdraw an objection to %s: it "
+                                "would release data to %s itself; only the person can",
+                                name, api->manager));
         if (ap_discard_request_body(r) != OK)
             return pds_send_problem(r, "bad-consent-body", "the body cannot be read");
         rv = mandates

@@ -62,6 +62,14 @@ CONSENT_AGREEMENT = """
     Release     [*].id [*].dob
     RecordSubject id
 </PDSAgreement>
+<PDSAgreement trust-outreach>
+    Party       data-trust
+    Purpose     outreach
+    LegalBasis  legitimate-interests
+    Valid       2020-01-01 2099-12-31
+    Resource    GET /citizens/{subject}/record
+    Release     name.given
+</PDSAgreement>
 <PDSAgreement hb-emergency>
     Party       health-board
     Purpose     emergency
@@ -449,7 +457,9 @@ def test_a_manager_acts_within_its_mandate_only(world):
     person = "9384937398"
     revoke_all(gw, person)
     path = "/subjects/%s/consents" % person
-    body = {"organisation": "data-trust", "purpose": "wellbeing-support",
+    # the manager grants for the person to another organisation (never to
+    # itself: test_a_mandate_never_gives_the_manager_access)
+    body = {"organisation": "health-board", "purpose": "care-planning",
             "fields": ["name.given", "care.needs"], "notice": "trust-notice-2"}
     # no mandate yet
     H.assert_problem(api(gw, "POST", path, body=body, who="data-trust"), "no-mandate", 403)
@@ -464,7 +474,7 @@ def test_a_manager_acts_within_its_mandate_only(world):
     c = r.json()["consent"]
     assert c["actor"] == "manager:data-trust" and c["subject"] == person
     assert verify_receipt(world, r.json()["receipt"])["actor"] == "manager:data-trust"
-    got = gw.get("/consented/%s/record" % person, who="data-trust", purpose="wellbeing-support")
+    got = gw.get("/consented/%s/record" % person, who="health-board", purpose="care-planning")
     assert got.status_code == 200, H.describe(got)
     assert set(got.json()) <= {"name", "care"}
     # the person sees what the manager did
@@ -483,6 +493,85 @@ def test_a_manager_acts_within_its_mandate_only(world):
                          who="data-trust"), "no-mandate", 403)
     audit = [x for x in gw.httpd.audit_records() if x.get("consent") == c["id"]]
     assert audit and audit[0]["organisation"] == "data-trust"
+
+
+def test_a_mandate_never_gives_the_manager_access(world):
+    """Issue #10 item 3: a data trust holding a person's mandate cannot grant a
+    consent naming itself, resume a paused consent to itself, or withdraw the
+    person's objection to a purpose it has an agreement for; the person can.
+    Narrowing (pause, revoke, objecting) stays allowed."""
+    gw = world["a"]
+    person = "4773038799"
+    revoke_all(gw, person)
+    path = "/subjects/%s" % person
+    assert api(gw, "PUT", "/mandates/data-trust", person=person).status_code == 200
+    try:
+        before = api(gw, "GET", "/consents", person=person).json()["consents"]
+        body = {"organisation": "data-trust", "purpose": "wellbeing-support",
+                "fields": ["name.given", "care.needs"], "notice": "trust-notice-2"}
+        r = api(gw, "POST", path + "/consents", body=body, who="data-trust")
+        doc = H.assert_problem(r, "mandate-not-for-self", 403)
+        assert "data-trust" in doc["detail"]
+        assert api(gw, "GET", "/consents", person=person).json()["consents"] == before
+        # with an agreement id, too
+        body["agreement"] = "trust-support"
+        H.assert_problem(api(gw, "POST", path + "/consents", body=body, who="data-trust"),
+                         "mandate-not-for-self", 403)
+        del body["agreement"]
+        gw.backend.clear()
+        H.assert_problem(record(gw, person, purpose="wellbeing-support", who="data-trust"),
+                         "consent-missing", 403)
+        assert gw.backend.requests() == []
+
+        # the person grants it themselves; the manager may pause it...
+        c = grant(gw, person=person, organisation="data-trust", purpose="wellbeing-support",
+                  fields=["name.given", "care.needs"])["consent"]
+        r = api(gw, "POST", path + "/consents/%s/pause" % c["id"], who="data-trust")
+        assert r.status_code == 200, H.describe(r)
+        # ...but not resume it
+        r = api(gw, "POST", path + "/consents/%s/resume" % c["id"], who="data-trust")
+        H.assert_problem(r, "mandate-not-for-self", 403)
+        shown = api(gw, "GET", "/consents/" + c["id"], person=person).json()
+        assert shown["state"] == "paused"
+        assert [h["action"] for h in shown["history"]] == ["grant", "pause"]
+        H.assert_problem(record(gw, person, purpose="wellbeing-support", who="data-trust"),
+                         "consent-paused", 403)
+        assert change(gw, c["id"], "resume", person=person)["consent"]["state"] == "active"
+        assert record(gw, person, purpose="wellbeing-support",
+                      who="data-trust").status_code == 200
+        # revoking its own consent narrows: allowed
+        r = api(gw, "POST", path + "/consents/%s/revoke" % c["id"], who="data-trust")
+        assert r.status_code == 200 and r.json()["consent"]["state"] == "revoked"
+
+        # the opt-out register: the trust may record the person's objection to
+        # its own outreach, but not withdraw it
+        assert gw.get("/citizens/%s/record" % person, who="data-trust",
+                      purpose="outreach").status_code == 200
+        r = api(gw, "PUT", path + "/opt-outs/outreach", who="data-trust")
+        assert r.status_code == 200, H.describe(r)
+        H.assert_problem(gw.get("/citizens/%s/record" % person, who="data-trust",
+                                purpose="outreach"), "opted-out", 403)
+        r = api(gw, "DELETE", path + "/opt-outs/outreach", who="data-trust")
+        H.assert_problem(r, "mandate-not-for-self", 403)
+        assert [o["purpose"] for o in api(gw, "GET", "/opt-outs", person=person)
+                .json()["opt_outs"]] == ["outreach"]
+        H.assert_problem(gw.get("/citizens/%s/record" % person, who="data-trust",
+                                purpose="outreach"), "opted-out", 403)
+        # an objection to a purpose the trust has no agreement for: it may withdraw it
+        assert api(gw, "PUT", path + "/opt-outs/survey", who="data-trust").status_code == 200
+        r = api(gw, "DELETE", path + "/opt-outs/survey", who="data-trust")
+        assert r.status_code == 200, H.describe(r)
+        # the person withdraws their own objection
+        assert api(gw, "DELETE", "/opt-outs/outreach", person=person).status_code == 200
+        # and a grant to another organisation is still the manager's to make
+        body = {"organisation": "health-board", "purpose": "care-planning",
+                "fields": ["name.given"], "notice": "trust-notice-2"}
+        r = api(gw, "POST", path + "/consents", body=body, who="data-trust")
+        assert r.status_code == 201, H.describe(r)
+    finally:
+        api(gw, "DELETE", "/mandates/data-trust", person=person)
+        api(gw, "DELETE", "/opt-outs/outreach", person=person)
+        revoke_all(gw, person)
 
 
 # -------------------------------------------------------------------- opt-out
