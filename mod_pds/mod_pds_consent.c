@@ -839,7 +839,8 @@ static json_t *receipt_for(api_t *api, const pds_consent_t *c, const char *actio
     }
     header = json_pack("{s:s,s:O}", "typ", RECEIPT_TYPE, "kid", json_object_get(jwk, "kid"));
     payload = json_pack("{s:s,s:s,s:I,s:s,s:s,s:o}",
-                        "iss", ap_get_server_name(r),
+                        /* configured, never the request's Host */
+                        "iss", pds_conf_receipt_issuer(api->sc, rt->s),
                         "jti", apr_pstrcat(r->pool, "r-",
                                            pds_base64url_encode(r->pool, raw, sizeof(raw)),
                                            NULL),

@@ -197,6 +197,7 @@ def world(request, gateway_factory, tmp_path_factory):
     settings = (store + 'PDSConsentReceiptKey "%s"\n' % key_path
                 + "PDSConsentCache shmcb 1\nPDSConsentStoreTimeout 500\n"
                 + "PDSConsentManager data-trust\n"
+                + "PDSConsentReceiptIssuer https://gateway.council.example\n"
                 + 'PDSConsentTrustRegistry "%s" 1\n' % issuer.path)
     body = (ORGANISATIONS + settings + HB_DIRECT_CARE + CONSENT_AGREEMENT
             + CITIZENS_LOCATION
@@ -214,7 +215,8 @@ def world(request, gateway_factory, tmp_path_factory):
     shutil.rmtree(shared, ignore_errors=True)
 
 
-def api(gw, method, path, person=SUBJECT, body=None, who=None, content_type=None):
+def api(gw, method, path, person=SUBJECT, body=None, who=None, content_type=None,
+        headers=None):
     """A call to the consent API as a person (Basic auth) or as an organisation
     (its client certificate, who=...)."""
     s = H.requests.Session()
@@ -226,7 +228,7 @@ def api(gw, method, path, person=SUBJECT, body=None, who=None, content_type=None
         s.cert = (c.cert, c.key)
     elif person is not None:
         kw["auth"] = (person, "pw-" + person)
-    headers = {}
+    headers = dict(headers or {})
     if body is not None:
         kw["data"] = body if isinstance(body, (str, bytes)) else json.dumps(body)
         headers["Content-Type"] = content_type or "application/json"
@@ -320,6 +322,24 @@ def test_grant_then_allowed_with_the_fields_of_both(world, residents):
     assert rec["consent"] == c["id"]
     assert rec["fields"] == ["name.given", "dob"]
     H.assert_no_leak(r, person, released=["name.given", "dob"])
+
+
+def test_the_receipt_issuer_is_configured_not_taken_from_host(world):
+    """Issue #10 item 10: a client's Host header does not become the issuer of
+    a signed receipt; PDSConsentReceiptIssuer does."""
+    gw = world["a"]
+    person = "8636999065"
+    evil = {"Host": "evil.example"}
+    r = api(gw, "POST", "/consents", person=person, headers=evil, body={
+        "organisation": "health-board", "purpose": "care-planning", "fields": ["dob"],
+        "notice": "n-host"})
+    assert r.status_code == 201, H.describe(r)
+    payload = verify_receipt(world, r.json()["receipt"])
+    assert payload["iss"] == "https://gateway.council.example"
+    r = api(gw, "POST", "/consents/%s/revoke" % r.json()["consent"]["id"], person=person,
+            headers={"Host": "evil.example:8443"})
+    assert r.status_code == 200, H.describe(r)
+    assert verify_receipt(world, r.json()["receipt"])["iss"] == "https://gateway.council.example"
 
 
 def test_a_grant_must_fit_an_agreement(world):

@@ -1,7 +1,8 @@
 """Consent deployments beyond the default: a cache shared by several
 gateways (memcache), a PostgreSQL store that is down when httpd starts, and
 the person's subject taken from a variable an authentication module sets
-(PDSPersonSubject env:NAME). SPEC: Issue 3 items 1, 3, 6, 7."""
+(PDSPersonSubject env:NAME), and the receipts' issuer.
+SPEC: Issue 3 items 1, 3, 6, 7; issue #10 item 10."""
 import json
 import os
 import shutil
@@ -183,5 +184,29 @@ def test_the_person_can_come_from_an_authentication_variable(gateway_factory,
         # a login the mapping does not cover is no person
         H.assert_problem(call(gw, "GET", "/consents", ("someone", "pw")),
                          "person-not-identified", 401)
+    finally:
+        shutil.rmtree(shared, ignore_errors=True)
+
+
+def test_the_receipt_issuer_defaults_to_the_server_name(gateway_factory, tmp_path_factory):
+    """Issue #10 item 10: without PDSConsentReceiptIssuer a receipt's iss is
+    the main server's ServerName (localhost in the harness), never the Host
+    the client sent."""
+    shared = nobody_owned_dir("pds-e2e-issuer-")
+    try:
+        pw = htpasswd_file(shared, [(SUBJECT, "pw")])
+        body = (ORGANISATIONS + 'PDSConsentStore sqlite3 "%s/consent.db"\n' % shared
+                + 'PDSConsentReceiptKey "%s"\n' % receipt_key(str(tmp_path_factory.mktemp("k")))
+                + CONSENT_AGREEMENT + consented_location() + person_api(pw))
+        gw = gateway_factory(body, extra_modules=AUTH_MODULES)
+        s = H.requests.Session()
+        s.trust_env = False
+        with s:
+            r = s.post(gw.url("/my/consents/consents"), auth=(SUBJECT, "pw"),
+                       verify=gw.pki.ca_cert, timeout=20, data=json.dumps(GRANT),
+                       headers={"Content-Type": "application/json", "Host": "evil.example"})
+        assert r.status_code == 201, H.describe(r)
+        payload = json.loads(H.b64url_decode(r.json()["receipt"].split(".")[1]))
+        assert payload["iss"] == "localhost"
     finally:
         shutil.rmtree(shared, ignore_errors=True)
