@@ -43,6 +43,8 @@
 #include "apr_thread_mutex.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "mod_pds_private.h"
@@ -90,21 +92,40 @@ void pds_consent_pre_config(apr_pool_t *pconf)
     rt = NULL;
 }
 
+/* The SQLite store (and its -wal and -shm) hold every person's consents: they
+ * are the server's own, mode 0600. Created here before SQLite opens it, so
+ * it never exists with SQLite's 0644; SQLite gives the -wal and -shm it
+ * creates later the mode (and, as root, the owner) of the database file. */
+static int create_sqlite_file(const char *path, server_rec *s)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+
+    if (fd < 0 && errno == EEXIST)
+        return OK;                  /* tightened in give_sqlite_to_children */
+    if (fd < 0) {
+        ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_EMERG, errno, s, "PDS00140: "
+                     "PDSConsentStore sqlite3: cannot create %s; its directory must exist "
+                     "and be writable by the user httpd starts as", path);
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    close(fd);
+    return OK;
+}
+
 /* SQLite keeps its journal (-wal, -shm) beside the file: children, running as
- * User, must be able to write the file and create those in its directory. */
+ * User, must be able to write the file and create those in its directory.
+ * Each of the three that exists is made 0600 (a store an older version
+ * created 0644 is tightened) and, when we are root, given to User. */
 static int give_sqlite_to_children(const char *path, apr_pool_t *ptemp, server_rec *s)
 {
     static const char *const suffixes[] = { "", "-wal", "-shm", NULL };
     char *dir = ap_make_dirstr_parent(ptemp, path);
     apr_finfo_t finfo;
-    int i;
+    int i, root = geteuid() == 0;
 
-    if (geteuid() != 0)
-        return OK;
-    if (apr_stat(&finfo, dir, APR_FINFO_USER | APR_FINFO_GROUP | APR_FINFO_PROT, ptemp)
-        != APR_SUCCESS)
-        return OK;                  /* open() already said what is wrong */
-    if (!(finfo.user == ap_unixd_config.user_id && (finfo.protection & APR_FPROT_UWRITE))
+    if (root && apr_stat(&finfo, dir, APR_FINFO_USER | APR_FINFO_GROUP | APR_FINFO_PROT,
+                         ptemp) == APR_SUCCESS
+        && !(finfo.user == ap_unixd_config.user_id && (finfo.protection & APR_FPROT_UWRITE))
         && !(finfo.group == ap_unixd_config.group_id && (finfo.protection & APR_FPROT_GWRITE))
         && !(finfo.protection & APR_FPROT_WWRITE)) {
         ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_EMERG, 0, s, "PDS00080: the "
@@ -115,11 +136,30 @@ static int give_sqlite_to_children(const char *path, apr_pool_t *ptemp, server_r
     }
     for (i = 0; suffixes[i] != NULL; i++) {
         const char *f = apr_pstrcat(ptemp, path, suffixes[i], NULL);
-        if (apr_stat(&finfo, f, APR_FINFO_TYPE | APR_FINFO_LINK, ptemp) == APR_SUCCESS
-            && finfo.filetype == APR_REG
-            && chown(f, ap_unixd_config.user_id, ap_unixd_config.group_id) != 0)
+        struct stat st;
+        /* Never follow a link, never block on a FIFO: only a regular file. */
+        int fd = open(f, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+
+        if (fd < 0) {
+            if (errno == ENOENT)
+                continue;
+            ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_EMERG, errno, s, "PDS00141: "
+                         "cannot check the mode of the consent store file %s (it must be "
+                         "a regular file, not a link)", f);
+            return HTTP_INTERNAL_SERVER_ERROR;
+        }
+        if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)
+            || ((st.st_mode & 077) != 0 && fchmod(fd, st.st_mode & 0700) != 0)) {
+            ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_EMERG, errno, s, "PDS00142: "
+                         "the consent store file %s must be a regular file that only "
+                         "httpd's user can read: chmod 600 %s", f, f);
+            close(fd);
+            return HTTP_INTERNAL_SERVER_ERROR;
+        }
+        if (root && fchown(fd, ap_unixd_config.user_id, ap_unixd_config.group_id) != 0)
             ap_log_error(APLOG_MARK, APLOG_WARNING, errno, s, "PDS00081: cannot give %s "
                          "to User %s", f, ap_unixd_config.user_name);
+        close(fd);
     }
     return OK;
 }
@@ -206,6 +246,8 @@ int pds_consent_post_config(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s)
     if (rt->driver == NULL)
         return OK;
 
+    if (strcmp(rt->driver, "sqlite3") == 0 && create_sqlite_file(rt->params, s) != OK)
+        return HTTP_INTERNAL_SERVER_ERROR;
     /* Create or upgrade the schema once, here, before any child runs. */
     pds_error_clear(&err);
     rv = pds_consent_store_open(&store, ptemp, rt->driver, rt->params, rt->timeout_ms, 1,

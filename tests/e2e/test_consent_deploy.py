@@ -1,10 +1,11 @@
 """Consent deployments beyond the default: a cache shared by several
 gateways (memcache), a PostgreSQL store that is down when httpd starts, and
 the person's subject taken from a variable an authentication module sets
-(PDSPersonSubject env:NAME), and the receipts' issuer.
-SPEC: Issue 3 items 1, 3, 6, 7; issue #10 item 10."""
+(PDSPersonSubject env:NAME), the store's file modes and the receipts' issuer.
+SPEC: Issue 3 items 1, 3, 6, 7; issue #10 items 10, 11."""
 import json
 import os
+import pwd
 import shutil
 import socket
 import subprocess
@@ -185,6 +186,57 @@ def test_the_person_can_come_from_an_authentication_variable(gateway_factory,
         H.assert_problem(call(gw, "GET", "/consents", ("someone", "pw")),
                          "person-not-identified", 401)
     finally:
+        shutil.rmtree(shared, ignore_errors=True)
+
+
+def consent_files(path):
+    return [path + suffix for suffix in ("", "-wal", "-shm")]
+
+
+def test_the_sqlite_store_and_its_journal_are_private(gateway_factory, tmp_path_factory):
+    """Issue #10 item 11: consent.db, -wal and -shm hold every person's
+    consents: owner-only (0600) and owned by httpd's User, however they came
+    to exist (created by the gateway, by SQLite in a child, or left 0644 by an
+    older version), while the gateway serves requests and after it stops."""
+    shared = nobody_owned_dir("pds-e2e-store-mode-")
+    old_umask = os.umask(0o022)
+    try:
+        pw = htpasswd_file(shared, [(SUBJECT, "pw")])
+        db = os.path.join(shared, "consent.db")
+        body = (ORGANISATIONS + 'PDSConsentStore sqlite3 "%s"\n' % db
+                + 'PDSConsentReceiptKey "%s"\n' % receipt_key(str(tmp_path_factory.mktemp("k")))
+                + CONSENT_AGREEMENT + consented_location() + person_api(pw))
+        gw = gateway_factory(body, extra_modules=AUTH_MODULES)
+        g = call(gw, "POST", "/consents", (SUBJECT, "pw"), GRANT)
+        assert g.status_code == 201, H.describe(g)
+        assert gw.get("/consented/%s/record" % SUBJECT, purpose="care-planning").status_code == 200
+        r = call(gw, "POST", "/consents/%s/pause" % g.json()["consent"]["id"], (SUBJECT, "pw"))
+        assert r.status_code == 200, H.describe(r)
+        files = consent_files(db)
+        assert all(os.path.exists(f) for f in files), os.listdir(shared)
+        for f in files:
+            st = os.stat(f)
+            assert st.st_mode & 0o077 == 0, "%s is mode %o" % (f, st.st_mode & 0o777)
+            if os.geteuid() == 0:
+                assert pwd.getpwuid(st.st_uid).pw_name == "nobody", f
+        gw.httpd.stop()
+        for f in consent_files(db):
+            if os.path.exists(f):
+                assert os.stat(f).st_mode & 0o077 == 0, f
+
+        # a store an older version left world-readable is tightened at startup
+        for f in consent_files(db):
+            if os.path.exists(f):
+                os.chmod(f, 0o644)
+        gw2 = gateway_factory(body, extra_modules=AUTH_MODULES)
+        r = call(gw2, "GET", "/consents", (SUBJECT, "pw"))
+        assert r.status_code == 200 and len(r.json()["consents"]) == 1, H.describe(r)
+        for f in consent_files(db):
+            if os.path.exists(f):
+                st = os.stat(f)
+                assert st.st_mode & 0o077 == 0, "%s is mode %o" % (f, st.st_mode & 0o777)
+    finally:
+        os.umask(old_umask)
         shutil.rmtree(shared, ignore_errors=True)
 
 
