@@ -376,6 +376,67 @@ def test_revocation_is_immediate_here_and_within_the_ttl_elsewhere(world):
     assert time.monotonic() - t0 < 2.0
 
 
+def session_of(gw, who="health-board"):
+    s = H.requests.Session()
+    s.trust_env = False
+    s.verify = gw.pki.ca_cert
+    c = gw.pki[who]
+    s.cert = (c.cert, c.key)
+    return s
+
+
+def test_a_fill_racing_a_revocation_never_outlives_it_here(world):
+    """Issue #10 item 6, a real race: in each round readers on this server
+    miss the cache (the grant cleared it) and fill it while the person
+    revokes; once the revocation is answered, every read here is refused,
+    whatever the readers were doing (a fill that read the store before the
+    revocation committed must not be believed after it). Bounded: 120 rounds
+    or 45 s, whichever comes first."""
+    gw = world["a"]
+    person = OTHER_SUBJECT
+    revoke_all(gw, person)
+    url = gw.url("/consented/%s/record" % person)
+    head = {"PDS-Purpose": "care-planning"}
+    readers = [session_of(gw) for _ in range(4)]
+    checker = session_of(gw)
+    people = H.requests.Session()
+    people.trust_env = False
+    people.verify = gw.pki.ca_cert
+    people.auth = (person, "pw-" + person)
+    api_url = gw.url("/my/consents/consents")
+    grant_body = json.dumps({"organisation": "health-board", "purpose": "care-planning",
+                             "fields": ["dob"], "notice": "race"})
+
+    def read(s):
+        return s.get(url, headers=head, timeout=20).status_code
+
+    deadline = time.monotonic() + 45
+    rounds = 0
+    with concurrent.futures.ThreadPoolExecutor(max_workers=6) as pool:
+        try:
+            while rounds < 120 and time.monotonic() < deadline:
+                rounds += 1
+                g = people.post(api_url, data=grant_body, timeout=20,
+                                headers={"Content-Type": "application/json"})
+                assert g.status_code == 201, H.describe(g)
+                cid = g.json()["consent"]["id"]
+                pending = [pool.submit(read, s) for s in readers]
+                if rounds % 2:
+                    time.sleep(0.002 * (rounds % 5))
+                r = people.post("%s/%s/revoke" % (api_url, cid), timeout=20)
+                assert r.status_code == 200, H.describe(r)
+                for _ in range(3):
+                    after = checker.get(url, headers=head, timeout=20)
+                    assert after.status_code == 403, (
+                        "round %d: released after the revocation was answered: %s"
+                        % (rounds, H.describe(after)))
+                assert {f.result() for f in pending} <= {200, 403}
+        finally:
+            for s in readers + [checker, people]:
+                s.close()
+    assert rounds >= 20
+
+
 def test_paused_and_resumed(world):
     gw = world["a"]
     person = "9384937398"

@@ -10,6 +10,7 @@ import shutil
 import socket
 import subprocess
 import tempfile
+import threading
 import time
 
 import pytest
@@ -117,6 +118,131 @@ def test_a_shared_cache_makes_revocation_immediate_on_every_node(gateway_factory
         H.assert_problem(b.get(path, purpose="care-planning"), "consent-revoked", 403)
         H.assert_problem(a.get(path, purpose="care-planning"), "consent-revoked", 403)
     finally:
+        shutil.rmtree(shared, ignore_errors=True)
+
+
+class SlowSetProxy:
+    """A TCP proxy in front of memcached that can hold back the next cache
+    put ("set") for a while, letting everything else (get, delete) through:
+    the window in which a fill that read the store before a revocation lands
+    after the revocation cleared the entry, made wide enough to test every time."""
+
+    def __init__(self, target_port):
+        self.target = target_port
+        self.listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.listener.bind(("127.0.0.1", 0))
+        self.listener.listen(64)
+        self.port = self.listener.getsockname()[1]
+        self.lock = threading.Lock()
+        self.hold = 0.0
+        self.held = threading.Event()
+        self.sets = 0
+        self.closed = False
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def hold_next_set(self, seconds):
+        with self.lock:
+            self.hold = seconds
+            self.held.clear()
+
+    def _accept(self):
+        while not self.closed:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            server = socket.create_connection(("127.0.0.1", self.target))
+            threading.Thread(target=self._pump, args=(client, server, True), daemon=True).start()
+            threading.Thread(target=self._pump, args=(server, client, False),
+                             daemon=True).start()
+
+    def _pump(self, src, dst, to_memcached):
+        try:
+            while True:
+                data = src.recv(65536)
+                if not data:
+                    break
+                if to_memcached and data.startswith(b"set "):
+                    with self.lock:
+                        self.sets += 1
+                        hold, self.hold = self.hold, 0.0
+                    if hold:
+                        self.held.set()
+                        time.sleep(hold)
+                dst.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for sock in (src, dst):
+                try:
+                    sock.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+
+    def close(self):
+        self.closed = True
+        self.listener.close()
+
+
+def test_a_late_fill_never_outlives_a_revocation(gateway_factory, memcached, tmp_path_factory):
+    """Issue #10 item 6, the window held open: a read misses the cache, reads
+    the store (consent active), and its put is held back until the person's
+    revocation has committed and cleared the entry; the put then lands. After
+    the revocation's answer the server that took it refuses at once, whether
+    the late fill was its own or another server's (both share the memcache),
+    and the cache still serves hits."""
+    shared = nobody_owned_dir("pds-e2e-latefill-")
+    proxy = SlowSetProxy(memcached)
+    try:
+        pw = htpasswd_file(shared, [(SUBJECT, "pw")])
+        body = (ORGANISATIONS
+                + 'PDSConsentStore sqlite3 "%s/consent.db"\n' % shared
+                + 'PDSConsentReceiptKey "%s"\n' % receipt_key(str(tmp_path_factory.mktemp("k")))
+                + "PDSConsentCache memcache:127.0.0.1:%d 60\n" % proxy.port
+                + CONSENT_AGREEMENT + consented_location() + person_api(pw))
+        modules = AUTH_MODULES + [("socache_memcache_module", "mod_socache_memcache.so")]
+        a = gateway_factory(body, extra_modules=modules)
+        b = gateway_factory(body, extra_modules=modules)
+        path = "/consented/%s/record" % SUBJECT
+
+        def read(gw):
+            s = H.requests.Session()
+            s.trust_env = False
+            s.verify = gw.pki.ca_cert
+            c = gw.pki["health-board"]
+            s.cert = (c.cert, c.key)
+            with s:
+                return s.get(gw.url(path), headers={"PDS-Purpose": "care-planning"},
+                             timeout=20).status_code
+
+        for filler in (a, b, a):
+            g = call(a, "POST", "/consents", (SUBJECT, "pw"), GRANT)
+            assert g.status_code == 201, H.describe(g)
+            proxy.hold_next_set(1.0)
+            result = []
+            t = threading.Thread(target=lambda: result.append(read(filler)))
+            t.start()
+            assert proxy.held.wait(10), "the read did not try to fill the cache"
+            r = call(a, "POST", "/consents/%s/revoke" % g.json()["consent"]["id"],
+                     (SUBJECT, "pw"))
+            assert r.status_code == 200, H.describe(r)
+            t.join(20)
+            assert result == [200]          # it read the store before the revocation
+            # the late entry is in the cache now; this server does not believe it
+            H.assert_problem(a.get(path, purpose="care-planning"), "consent-revoked", 403)
+            H.assert_problem(a.get(path, purpose="care-planning"), "consent-revoked", 403)
+
+        # and the cache still caches: a second read is a hit (no second put)
+        g = call(a, "POST", "/consents", (SUBJECT, "pw"), GRANT)
+        assert g.status_code == 201, H.describe(g)
+        before = proxy.sets
+        assert a.get(path, purpose="care-planning").status_code == 200
+        assert a.get(path, purpose="care-planning").status_code == 200
+        assert a.get(path, purpose="care-planning").status_code == 200
+        assert proxy.sets == before + 1
+    finally:
+        proxy.close()
         shutil.rmtree(shared, ignore_errors=True)
 
 
