@@ -7,6 +7,7 @@ import json
 import os
 import pwd
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -243,6 +244,42 @@ def test_a_late_fill_never_outlives_a_revocation(gateway_factory, memcached, tmp
         assert proxy.sets == before + 1
     finally:
         proxy.close()
+        shutil.rmtree(shared, ignore_errors=True)
+
+
+def test_the_consent_cache_across_graceful_restarts(gateway_factory, tmp_path_factory):
+    """The fill generations live in shared memory kept across graceful
+    restarts (httpd's lifecycle: made once in post_config, inherited by every
+    child): after each restart, reads are cached and a revocation still takes
+    effect at once, with nothing in the error log."""
+    shared = nobody_owned_dir("pds-e2e-cache-graceful-")
+    try:
+        pw = htpasswd_file(shared, [(SUBJECT, "pw")])
+        body = (ORGANISATIONS + 'PDSConsentStore sqlite3 "%s/consent.db"\n' % shared
+                + 'PDSConsentReceiptKey "%s"\n' % receipt_key(str(tmp_path_factory.mktemp("k")))
+                + "PDSConsentCache shmcb 60\n"
+                + CONSENT_AGREEMENT + consented_location() + person_api(pw))
+        gw = gateway_factory(body, extra_modules=AUTH_MODULES)
+        path = "/consented/%s/record" % SUBJECT
+        log = gw.httpd.error_log
+        for _ in range(3):
+            g = call(gw, "POST", "/consents", (SUBJECT, "pw"), GRANT)
+            assert g.status_code == 201, H.describe(g)
+            assert gw.get(path, purpose="care-planning").status_code == 200
+            restarts = H.read_text(log).count("resuming normal operations")
+            os.kill(gw.httpd.proc.pid, signal.SIGUSR1)
+            deadline = time.monotonic() + 10
+            while H.read_text(log).count("resuming normal operations") <= restarts:
+                assert time.monotonic() < deadline, "no graceful restart:\n" + H.read_text(log)
+                time.sleep(0.05)
+            gw.close_sessions()
+            assert gw.get(path, purpose="care-planning").status_code == 200
+            assert gw.get(path, purpose="care-planning").status_code == 200
+            r = call(gw, "POST", "/consents/%s/revoke" % g.json()["consent"]["id"],
+                     (SUBJECT, "pw"))
+            assert r.status_code == 200, H.describe(r)
+            H.assert_problem(gw.get(path, purpose="care-planning"), "consent-revoked", 403)
+    finally:
         shutil.rmtree(shared, ignore_errors=True)
 
 
