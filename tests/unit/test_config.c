@@ -303,6 +303,7 @@ static void test_receipt_issuer(void **state)
     fixture_t *f = *state;
     pds_server_conf_t *base = server_conf(f);
     pds_server_conf_t *add = pds_create_server_conf(f->p, NULL);
+    pds_server_conf_t *m;
     server_rec main_server;
     char hostname[] = "gateway.council.example";
 
@@ -320,6 +321,13 @@ static void test_receipt_issuer(void **state)
                                                 &main_server),
                         "https://gateway.council.example");
     assert_null(add->consent_receipt_issuer);
+    /* add only, and both: the virtual host's own wins */
+    add->consent_receipt_issuer = "https://vhost.example";
+    m = pds_merge_server_conf(f->p, pds_create_server_conf(f->p, NULL), add);
+    assert_string_equal(m->consent_receipt_issuer, "https://vhost.example");
+    m = pds_merge_server_conf(f->p, base, add);
+    assert_string_equal(m->consent_receipt_issuer, "https://vhost.example");
+    assert_string_equal(base->consent_receipt_issuer, "https://gateway.council.example");
 }
 
 /* --- directives -------------------------------------------------------------------- */
