@@ -178,6 +178,27 @@ static apr_status_t fields_from_json(apr_array_header_t **pfields, apr_pool_t *p
     return APR_SUCCESS;
 }
 
+/* A consent manager's mandate lets it manage the person's consents to others,
+ * never give itself access: actor "manager:<org>" may not grant or resume a
+ * consent whose organisation is <org>. */
+static int manager_for_itself(const char *actor, const char *organisation)
+{
+    static const char prefix[] = "manager:";
+
+    return actor != NULL && organisation != NULL
+        && strncmp(actor, prefix, sizeof(prefix) - 1) == 0
+        && strcmp(actor + sizeof(prefix) - 1, organisation) == 0;
+}
+
+static apr_status_t refuse_self(pds_error_t *err, const char *organisation,
+                                const char *what)
+{
+    pds_error_set(err, "mandate-not-for-self", -1, "organisation",
+                  "a consent manager cannot %s a consent to itself (%s): only the person "
+                  "can", what, organisation);
+    return APR_EACCES;
+}
+
 static const char *const grant_members[] = {
     "organisation", "purpose", "fields", "notice", "agreement", "expires", NULL
 };
@@ -227,6 +248,8 @@ apr_status_t pds_consent_from_grant(pds_consent_t **pc, apr_pool_t *p,
         return invalid(err, "organisation", "%s", "organisation must be an organisation's "
                        "name (1 to 64 of A-Z a-z 0-9 . _ -)");
     c->organisation = apr_pstrdup(p, json_string_value(v));
+    if (manager_for_itself(actor, c->organisation))
+        return refuse_self(err, c->organisation, "grant");
     v = json_object_get(doc, "purpose");
     if (!json_is_string(v) || !is_token(json_string_value(v)))
         return invalid(err, "purpose", "%s", "purpose must be a purpose name "
@@ -309,6 +332,9 @@ apr_status_t pds_consent_transition(pds_consent_t **pnext, apr_pool_t *p,
                       : strcmp(action, "resume") == 0 ? "resumed" : "revoked");
         return APR_EINVAL;
     }
+    /* Resuming widens access as a grant does; pausing and revoking narrow it. */
+    if (strcmp(action, "resume") == 0 && manager_for_itself(actor, c->organisation))
+        return refuse_self(err, c->organisation, "resume");
     next = apr_pmemdup(p, c, sizeof(*c));
     next->state = to;
     next->version = c->version + 1;

@@ -70,7 +70,9 @@ typedef struct pds_consent_event_t {
  *                       PDS_CONSENT_MAX_BODY (HTTP 400)
  *   "invalid-consent"   a member missing, unknown, of the wrong type or value:
  *                       err->source names it, err->text says what is expected
- *                       (HTTP 422) */
+ *                       (HTTP 422)
+ *   "mandate-not-for-self"  actor is "manager:<org>" and the grant is to <org>:
+ *                       a mandate never gives the manager access (HTTP 403) */
 apr_status_t pds_consent_from_grant(pds_consent_t **pc, apr_pool_t *p,
                                     const char *body, apr_size_t len,
                                     const char *subject, const char *actor,
@@ -81,7 +83,8 @@ const char *pds_consent_state_at(const pds_consent_t *c, apr_time_t now);
 
 /* Applies action ("pause", "resume", "revoke") at now by actor: a new version
  * in p (c is left unchanged). "consent-state-conflict" for a transition the
- * life cycle does not allow, "invalid-consent" for an unknown action. */
+ * life cycle does not allow, "invalid-consent" for an unknown action,
+ * "mandate-not-for-self" for a resume by "manager:<org>" of a consent to <org>. */
 apr_status_t pds_consent_transition(pds_consent_t **pnext, apr_pool_t *p,
                                     const pds_consent_t *c, const char *action,
                                     const char *actor, apr_time_t now,

@@ -54,6 +54,7 @@ static const pds_reason_t reasons[] = {
     { "consent-conflict",        409, "Consent changed meanwhile" },
     { "not-a-consent-manager",   403, "Not a consent manager" },
     { "no-mandate",              403, "No mandate from this person" },
+    { "mandate-not-for-self",    403, "A mandate does not cover the manager itself" },
     /* what the back end did */
     { "backend-error",           502, "Back end failed" },
     { "not-found",               404, "Not found" },

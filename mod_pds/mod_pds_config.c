@@ -160,6 +160,8 @@ void *pds_merge_server_conf(apr_pool_t *p, void *basev, void *addv)
                                                          : base->consent_cache_ttl;
     sc->consent_receipt_key = add->consent_receipt_key ? add->consent_receipt_key
                                                        : base->consent_receipt_key;
+    sc->consent_receipt_issuer = add->consent_receipt_issuer ? add->consent_receipt_issuer
+                                                             : base->consent_receipt_issuer;
     sc->consent_managers = apr_array_append(p, base->consent_managers,
                                             add->consent_managers);
     sc->consent_manager_where = apr_array_append(p, base->consent_manager_where,
@@ -284,6 +286,13 @@ int pds_conf_consent_cache_ttl(const pds_server_conf_t *sc)
 {
     return sc->consent_cache_ttl != -1 ? sc->consent_cache_ttl
                                        : PDS_DEFAULT_CONSENT_CACHE_TTL;
+}
+
+const char *pds_conf_receipt_issuer(const pds_server_conf_t *sc, const server_rec *main)
+{
+    if (sc->consent_receipt_issuer != NULL)
+        return sc->consent_receipt_issuer;
+    return main != NULL && main->server_hostname != NULL ? main->server_hostname : "";
 }
 
 int pds_conf_trust_interval(const pds_server_conf_t *sc)
@@ -898,6 +907,26 @@ static const char *cmd_consent_receipt_key(cmd_parms *cmd, void *dummy, const ch
     return load_signing_key(cmd, "PDSConsentReceiptKey", arg, &sc->consent_receipt_key);
 }
 
+/* PDSConsentReceiptIssuer <iss>: 1 to 255 visible ASCII characters, e.g. a URL. */
+static const char *cmd_consent_receipt_issuer(cmd_parms *cmd, void *dummy, const char *arg)
+{
+    pds_server_conf_t *sc = pds_server_conf(cmd->server);
+    const char *err = main_server_only(cmd);
+    apr_size_t n;
+
+    if (err != NULL)
+        return err;
+    for (n = 0; arg[n] != '\0'; n++) {
+        if (n >= 255 || (unsigned char)arg[n] <= 0x20 || (unsigned char)arg[n] >= 0x7f)
+            return "PDSConsentReceiptIssuer: the issuer must be 1 to 255 visible ASCII "
+                   "characters, e.g. https://gateway.council.example";
+    }
+    if (n == 0)
+        return "PDSConsentReceiptIssuer needs a value, e.g. https://gateway.council.example";
+    sc->consent_receipt_issuer = arg;
+    return NULL;
+}
+
 static const char *cmd_consent_manager(cmd_parms *cmd, void *dummy, const char *arg)
 {
     pds_server_conf_t *sc = pds_server_conf(cmd->server);
@@ -1042,6 +1071,8 @@ const command_rec pds_directives[] = {
                    "(default shmcb, 5 seconds)"),
     AP_INIT_TAKE1("PDSConsentReceiptKey", cmd_consent_receipt_key, NULL, RSRC_CONF,
                   "private key (PEM) that signs consent receipts"),
+    AP_INIT_TAKE1("PDSConsentReceiptIssuer", cmd_consent_receipt_issuer, NULL, RSRC_CONF,
+                  "the receipts' iss (default: the main server's ServerName)"),
     AP_INIT_ITERATE("PDSConsentManager", cmd_consent_manager, NULL, RSRC_CONF,
                     "organisations that may act for people who gave them a mandate"),
     AP_INIT_TAKE12("PDSConsentTrustRegistry", cmd_trust_registry, NULL, RSRC_CONF,

@@ -11,8 +11,11 @@
  * Decisions from the store are cached through a socache provider (shmcb by
  * default) for PDSConsentCache's TTL: a change made through this server's
  * API evicts the entry at once; another server sharing the store sees it
- * within the TTL. Any store failure fails closed (503), and each request
- * tries the store again, so the gateway recovers when the store does.
+ * within the TTL. A lookup racing a change cannot put the old decision back:
+ * entries carry a per-subject-bucket generation from shared memory that the
+ * change bumps first (see cache_get). Any store failure fails closed (503),
+ * and each request tries the store again, so the gateway recovers when the
+ * store does.
  *
  * The API (SetHandler pds-consent, in a <Location> with a literal path):
  *   GET  <loc>/consents                  a person's consents
@@ -37,12 +40,17 @@
 #include "ap_socache.h"
 #include "util_mutex.h"
 #include "unixd.h"
+#include "apr_atomic.h"
+#include "apr_hash.h"
 #include "apr_lib.h"
 #include "apr_reslist.h"
+#include "apr_shm.h"
 #include "apr_strings.h"
 #include "apr_thread_mutex.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "mod_pds_private.h"
@@ -51,10 +59,25 @@
 
 #define CONSENT_HANDLER   "pds-consent"
 #define CACHE_MUTEX_TYPE  "pds-consent-cache"
-#define CACHE_NAMESPACE   "mod_pds-consent"
+#define CACHE_NAMESPACE   "mod_pds-consent-2"  /* entries carry an entry_tag_t */
 #define CACHE_MAX_ENTRY   16384
 #define RECEIPT_TYPE      "pds-consent-receipt+jws"
 #define CHANGE_RETRIES    3
+
+/* Fill generations (see cache_get): one table per server, in anonymous shared
+ * memory every child inherits. It lives in the process pool, so a graceful
+ * restart keeps it (and the server's id): children of the old and the new
+ * generation see each other's changes. */
+#define GEN_BUCKETS       1024
+#define GEN_MAGIC         0x50445347u           /* layout version 1 */
+#define GEN_USERDATA      "mod_pds-consent-generations"
+
+typedef struct gen_table_t {
+    apr_uint32_t magic, buckets;
+    apr_uint64_t node;                          /* this server, at random */
+    volatile apr_uint32_t gen[GEN_BUCKETS];     /* +1 at each change */
+    volatile apr_uint64_t changed[GEN_BUCKETS]; /* apr_time_t of the last */
+} gen_table_t;
 
 typedef struct store_holder_t {
     apr_pool_t *pool;
@@ -70,6 +93,8 @@ typedef struct consent_rt_t {
     ap_socache_provider_t *cache_provider;
     ap_socache_instance_t *cache;
     apr_global_mutex_t *cache_mutex;    /* for providers that are not MP-safe */
+    gen_table_t *gens;                  /* with a cache: the fill generations */
+    apr_time_t skew;                    /* PDSTokenClockSkew, for other servers' fills */
     int ttl;
     const char *registry_path;
     int registry_interval;
@@ -90,21 +115,40 @@ void pds_consent_pre_config(apr_pool_t *pconf)
     rt = NULL;
 }
 
+/* The SQLite store (and its -wal and -shm) hold every person's consents: they
+ * are the server's own, mode 0600. Created here before SQLite opens it, so
+ * it never exists with SQLite's 0644; SQLite gives the -wal and -shm it
+ * creates later the mode (and, as root, the owner) of the database file. */
+static int create_sqlite_file(const char *path, server_rec *s)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+
+    if (fd < 0 && errno == EEXIST)
+        return OK;                  /* tightened in give_sqlite_to_children */
+    if (fd < 0) {
+        ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_EMERG, errno, s, "PDS00140: "
+                     "PDSConsentStore sqlite3: cannot create %s; its directory must exist "
+                     "and be writable by the user httpd starts as", path);
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    close(fd);
+    return OK;
+}
+
 /* SQLite keeps its journal (-wal, -shm) beside the file: children, running as
- * User, must be able to write the file and create those in its directory. */
+ * User, must be able to write the file and create those in its directory.
+ * Each of the three that exists is made 0600 (a store an older version
+ * created 0644 is tightened) and, when we are root, given to User. */
 static int give_sqlite_to_children(const char *path, apr_pool_t *ptemp, server_rec *s)
 {
     static const char *const suffixes[] = { "", "-wal", "-shm", NULL };
     char *dir = ap_make_dirstr_parent(ptemp, path);
     apr_finfo_t finfo;
-    int i;
+    int i, root = geteuid() == 0;
 
-    if (geteuid() != 0)
-        return OK;
-    if (apr_stat(&finfo, dir, APR_FINFO_USER | APR_FINFO_GROUP | APR_FINFO_PROT, ptemp)
-        != APR_SUCCESS)
-        return OK;                  /* open() already said what is wrong */
-    if (!(finfo.user == ap_unixd_config.user_id && (finfo.protection & APR_FPROT_UWRITE))
+    if (root && apr_stat(&finfo, dir, APR_FINFO_USER | APR_FINFO_GROUP | APR_FINFO_PROT,
+                         ptemp) == APR_SUCCESS
+        && !(finfo.user == ap_unixd_config.user_id && (finfo.protection & APR_FPROT_UWRITE))
         && !(finfo.group == ap_unixd_config.group_id && (finfo.protection & APR_FPROT_GWRITE))
         && !(finfo.protection & APR_FPROT_WWRITE)) {
         ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_EMERG, 0, s, "PDS00080: the "
@@ -115,11 +159,30 @@ static int give_sqlite_to_children(const char *path, apr_pool_t *ptemp, server_r
     }
     for (i = 0; suffixes[i] != NULL; i++) {
         const char *f = apr_pstrcat(ptemp, path, suffixes[i], NULL);
-        if (apr_stat(&finfo, f, APR_FINFO_TYPE | APR_FINFO_LINK, ptemp) == APR_SUCCESS
-            && finfo.filetype == APR_REG
-            && chown(f, ap_unixd_config.user_id, ap_unixd_config.group_id) != 0)
+        struct stat st;
+        /* Never follow a link, never block on a FIFO: only a regular file. */
+        int fd = open(f, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+
+        if (fd < 0) {
+            if (errno == ENOENT)
+                continue;
+            ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_EMERG, errno, s, "PDS00141: "
+                         "cannot check the mode of the consent store file %s (it must be "
+                         "a regular file, not a link)", f);
+            return HTTP_INTERNAL_SERVER_ERROR;
+        }
+        if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)
+            || ((st.st_mode & 077) != 0 && fchmod(fd, st.st_mode & 0700) != 0)) {
+            ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_EMERG, errno, s, "PDS00142: "
+                         "the consent store file %s must be a regular file that only "
+                         "httpd's user can read: chmod 600 %s", f, f);
+            close(fd);
+            return HTTP_INTERNAL_SERVER_ERROR;
+        }
+        if (root && fchown(fd, ap_unixd_config.user_id, ap_unixd_config.group_id) != 0)
             ap_log_error(APLOG_MARK, APLOG_WARNING, errno, s, "PDS00081: cannot give %s "
                          "to User %s", f, ap_unixd_config.user_name);
+        close(fd);
     }
     return OK;
 }
@@ -174,6 +237,47 @@ static apr_status_t destroy_registry(void *data)
     return APR_SUCCESS;
 }
 
+/* The fill generations: made once per httpd process tree, kept across restarts. */
+static apr_status_t attach_generations(gen_table_t **pt, server_rec *s)
+{
+    apr_pool_t *pproc = s->process->pool;
+    apr_shm_t *shm = NULL;
+    gen_table_t *t;
+    void *data = NULL;
+    const char *fname;
+    apr_status_t rv;
+
+    apr_pool_userdata_get(&data, GEN_USERDATA, pproc);
+    if (data != NULL && apr_shm_size_get(data) >= sizeof(*t)) {
+        t = apr_shm_baseaddr_get(data);
+        if (t->magic == GEN_MAGIC && t->buckets == GEN_BUCKETS) {
+            *pt = t;
+            return APR_SUCCESS;
+        }
+    }
+    /* A first start, or a module of another layout: a fresh table. */
+    rv = apr_shm_create(&shm, sizeof(*t), NULL, pproc);
+    if (rv == APR_ENOTIMPL) {
+        fname = ap_runtime_dir_relative(pproc, "pds-consent-generations.shm");
+        if (fname == NULL)
+            return APR_EBADPATH;
+        apr_shm_remove(fname, pproc);
+        rv = apr_shm_create(&shm, sizeof(*t), fname, pproc);
+    }
+    if (rv != APR_SUCCESS)
+        return rv;
+    t = apr_shm_baseaddr_get(shm);
+    memset(t, 0, sizeof(*t));
+    rv = apr_generate_random_bytes((unsigned char *)&t->node, sizeof(t->node));
+    if (rv != APR_SUCCESS)
+        return rv;
+    t->buckets = GEN_BUCKETS;
+    t->magic = GEN_MAGIC;
+    apr_pool_userdata_set(shm, GEN_USERDATA, apr_pool_cleanup_null, pproc);
+    *pt = t;
+    return APR_SUCCESS;
+}
+
 int pds_consent_post_config(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s)
 {
     pds_server_conf_t *sc = pds_server_conf(s);
@@ -206,6 +310,8 @@ int pds_consent_post_config(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s)
     if (rt->driver == NULL)
         return OK;
 
+    if (strcmp(rt->driver, "sqlite3") == 0 && create_sqlite_file(rt->params, s) != OK)
+        return HTTP_INTERNAL_SERVER_ERROR;
     /* Create or upgrade the schema once, here, before any child runs. */
     pds_error_clear(&err);
     rv = pds_consent_store_open(&store, ptemp, rt->driver, rt->params, rt->timeout_ms, 1,
@@ -262,6 +368,14 @@ int pds_consent_post_config(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s)
             return HTTP_INTERNAL_SERVER_ERROR;
         }
         apr_pool_cleanup_register(pconf, rt, destroy_cache, apr_pool_cleanup_null);
+        rv = attach_generations(&rt->gens, s);
+        if (rv != APR_SUCCESS) {
+            ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_EMERG, rv, s, "PDS00143: "
+                         "cannot create the consent cache's shared memory (%" APR_SIZE_T_FMT
+                         " bytes)", sizeof(gen_table_t));
+            return HTTP_INTERNAL_SERVER_ERROR;
+        }
+        rt->skew = apr_time_from_sec(pds_conf_clock_skew(sc));
     }
     return OK;
 }
@@ -366,26 +480,116 @@ static void cache_unlock(void)
         apr_global_mutex_unlock(rt->cache_mutex);
 }
 
-static int cache_get(request_rec *r, const char *key, unsigned char *buf, unsigned int *len)
+/* A fill that read the store before a change committed must never be believed
+ * after the change's answer is sent (the change clears the entry, but the
+ * fill could put it back). So every server keeps, in shared memory, a
+ * generation per bucket of subjects: a change bumps it after the store
+ * committed and before the entry is cleared; a fill notes it before reading
+ * the store, skips the put when it moved, and tags the entry with it. An
+ * entry of this server whose tag is not the bucket's generation now is a
+ * miss. An entry another server put (a cache they share) is believed only
+ * if its fill began later than this server's last change in the bucket plus
+ * PDSTokenClockSkew: a late fill racing our change cannot pass for new. */
+typedef struct entry_tag_t {
+    apr_uint64_t node;          /* the filling server's gen_table_t.node */
+    apr_uint64_t filled;        /* apr_time_t its store read began */
+    apr_uint32_t gen;           /* the bucket's generation before that read */
+    apr_uint32_t magic;
+} entry_tag_t;
+
+typedef struct fill_t {
+    apr_uint32_t bucket, gen;
+    apr_time_t started;
+} fill_t;
+
+static apr_uint32_t gen_bucket(const char *subject)
 {
+    apr_ssize_t len = APR_HASH_KEY_STRING;
+
+    return apr_hashfunc_default(subject, &len) % GEN_BUCKETS;
+}
+
+/* A full barrier: the generation is read before the store is. */
+static apr_uint32_t gen_read(apr_uint32_t bucket)
+{
+    return apr_atomic_add32(&rt->gens->gen[bucket], 0);
+}
+
+static void fill_begin(fill_t *f, const char *subject)
+{
+    f->bucket = gen_bucket(subject);
+    f->gen = rt->gens != NULL ? gen_read(f->bucket) : 0;
+    f->started = apr_time_now();
+}
+
+/* Called after a change to subject's consents or opt-outs committed, before
+ * its cache entry is removed: fills that began before now are not believed. */
+static void fills_invalidate(const char *subject)
+{
+    apr_uint32_t b;
+
+    if (rt == NULL || rt->gens == NULL)
+        return;
+    b = gen_bucket(subject);
+    apr_atomic_set64(&rt->gens->changed[b], (apr_uint64_t)apr_time_now());
+    apr_atomic_inc32(&rt->gens->gen[b]);
+}
+
+static int tag_believed(const entry_tag_t *tag, apr_uint32_t bucket)
+{
+    if (tag->magic != GEN_MAGIC)
+        return 0;
+    if (tag->node == rt->gens->node)
+        return tag->gen == gen_read(bucket);
+    return (apr_time_t)tag->filled
+        > (apr_time_t)apr_atomic_read64(&rt->gens->changed[bucket]) + rt->skew;
+}
+
+/* The entry's data (after its tag) in buf, or NULL for a miss. */
+static const unsigned char *cache_get(request_rec *r, const char *subject, const char *key,
+                                      unsigned char *buf, unsigned int *len)
+{
+    entry_tag_t tag;
     apr_status_t rv;
 
-    if (rt->cache == NULL || !cache_lock(r))
-        return 0;
+    if (rt->cache == NULL || rt->gens == NULL || !cache_lock(r))
+        return NULL;
     rv = rt->cache_provider->retrieve(rt->cache, r->server, (const unsigned char *)key,
                                       (unsigned int)strlen(key), buf, len, r->pool);
     cache_unlock();
-    return rv == APR_SUCCESS;
+    if (rv != APR_SUCCESS || *len < sizeof(tag))
+        return NULL;
+    memcpy(&tag, buf, sizeof(tag));
+    if (!tag_believed(&tag, gen_bucket(subject)))
+        return NULL;
+    *len -= (unsigned int)sizeof(tag);
+    return buf + sizeof(tag);
 }
 
-static void cache_put(request_rec *r, const char *key, const char *data, apr_size_t len,
-                      apr_time_t expiry)
+static void cache_put(request_rec *r, const fill_t *f, const char *key, const char *data,
+                      apr_size_t len, apr_time_t expiry)
 {
-    if (rt->cache == NULL || len > CACHE_MAX_ENTRY || !cache_lock(r))
+    entry_tag_t tag;
+    unsigned char *entry;
+
+    if (rt->cache == NULL || rt->gens == NULL || len > CACHE_MAX_ENTRY - sizeof(tag))
+        return;
+    /* A change since the fill began: what we read may be older than it. */
+    if (gen_read(f->bucket) != f->gen)
+        return;
+    memset(&tag, 0, sizeof(tag));
+    tag.node = rt->gens->node;
+    tag.filled = (apr_uint64_t)f->started;
+    tag.gen = f->gen;
+    tag.magic = GEN_MAGIC;
+    entry = apr_palloc(r->pool, sizeof(tag) + len);
+    memcpy(entry, &tag, sizeof(tag));
+    memcpy(entry + sizeof(tag), data, len);
+    if (!cache_lock(r))
         return;
     rt->cache_provider->store(rt->cache, r->server, (const unsigned char *)key,
-                              (unsigned int)strlen(key), expiry, (unsigned char *)data,
-                              (unsigned int)len, r->pool);
+                              (unsigned int)strlen(key), expiry, entry,
+                              (unsigned int)(sizeof(tag) + len), r->pool);
     cache_unlock();
 }
 
@@ -398,6 +602,14 @@ static void cache_remove(request_rec *r, const char *key)
     cache_unlock();
 }
 
+/* After a change committed: first no fill older than it is believed, then
+ * the entry goes (for the other servers sharing the cache, too). */
+static void cache_changed(request_rec *r, const char *subject, const char *key)
+{
+    fills_invalidate(subject);
+    cache_remove(r, key);
+}
+
 /* The consents that decide (subject, organisation, purpose): cached, or read. */
 static apr_status_t consent_lookup(request_rec *r, const char *subject,
                                    const char *organisation, const char *purpose,
@@ -405,17 +617,21 @@ static apr_status_t consent_lookup(request_rec *r, const char *subject,
 {
     const char *key = pds_consent_cache_key(r->pool, subject, organisation, purpose);
     unsigned char *buf = apr_palloc(r->pool, CACHE_MAX_ENTRY);
+    const unsigned char *hit;
     unsigned int len = CACHE_MAX_ENTRY;
     store_holder_t *h;
     apr_status_t rv;
     apr_time_t expiry;
+    fill_t fill;
     char *data;
     apr_size_t dlen;
     int i;
 
-    if (cache_get(r, key, buf, &len)
-        && pds_consent_lookup_decode(pl, r->pool, (const char *)buf, len, NULL) == APR_SUCCESS)
+    hit = cache_get(r, subject, key, buf, &len);
+    if (hit != NULL
+        && pds_consent_lookup_decode(pl, r->pool, (const char *)hit, len, NULL) == APR_SUCCESS)
         return APR_SUCCESS;
+    fill_begin(&fill, subject);
     h = store_acquire(r);
     if (h == NULL) {
         pds_error_set(err, "consent-store-unavailable", -1, "consent store",
@@ -435,7 +651,7 @@ static apr_status_t consent_lookup(request_rec *r, const char *subject,
     }
     data = pds_consent_lookup_encode(r->pool, *pl, &dlen);
     if (data != NULL)
-        cache_put(r, key, data, dlen, expiry);
+        cache_put(r, &fill, key, data, dlen, expiry);
     return APR_SUCCESS;
 }
 
@@ -443,15 +659,19 @@ static apr_status_t optout_lookup(request_rec *r, const char *subject, const cha
                                   int *opted_out, pds_error_t *err)
 {
     const char *key = pds_optout_cache_key(r->pool, subject, purpose);
-    unsigned char buf[2];
+    unsigned char buf[sizeof(entry_tag_t) + 2];
+    const unsigned char *hit;
     unsigned int len = sizeof(buf);
     store_holder_t *h;
     apr_status_t rv;
+    fill_t fill;
 
-    if (cache_get(r, key, buf, &len) && len == 1 && (buf[0] == '0' || buf[0] == '1')) {
-        *opted_out = buf[0] == '1';
+    hit = cache_get(r, subject, key, buf, &len);
+    if (hit != NULL && len == 1 && (hit[0] == '0' || hit[0] == '1')) {
+        *opted_out = hit[0] == '1';
         return APR_SUCCESS;
     }
+    fill_begin(&fill, subject);
     h = store_acquire(r);
     if (h == NULL) {
         pds_error_set(err, "consent-store-unavailable", -1, "consent store",
@@ -461,7 +681,7 @@ static apr_status_t optout_lookup(request_rec *r, const char *subject, const cha
     rv = pds_consent_store_opted_out(h->store, r->pool, subject, purpose, opted_out, err);
     store_release(h, rv != APR_SUCCESS);
     if (rv == APR_SUCCESS)
-        cache_put(r, key, *opted_out ? "1" : "0", 1,
+        cache_put(r, &fill, key, *opted_out ? "1" : "0", 1,
                   apr_time_now() + apr_time_from_sec(rt->ttl));
     return rv;
 }
@@ -839,7 +1059,8 @@ static json_t *receipt_for(api_t *api, const pds_consent_t *c, const char *actio
     }
     header = json_pack("{s:s,s:O}", "typ", RECEIPT_TYPE, "kid", json_object_get(jwk, "kid"));
     payload = json_pack("{s:s,s:s,s:I,s:s,s:s,s:o}",
-                        "iss", ap_get_server_name(r),
+                        /* configured, never the request's Host */
+                        "iss", pds_conf_receipt_issuer(api->sc, rt->s),
                         "jti", apr_pstrcat(r->pool, "r-",
                                            pds_base64url_encode(r->pool, raw, sizeof(raw)),
                                            NULL),
@@ -926,7 +1147,8 @@ static int api_grant(api_t *api)
         return pds_send_problem(r, "invalid-consent", misfit);
     if (pds_consent_store_insert(api->h->store, r->pool, c, &err) != APR_SUCCESS)
         return store_problem(api, &err);
-    cache_remove(r, pds_consent_cache_key(r->pool, c->subject, c->organisation, c->purpose));
+    cache_changed(r, c->subject,
+                  pds_consent_cache_key(r->pool, c->subject, c->organisation, c->purpose));
     audit_change(api, "grant", c->id, c->purpose, HTTP_CREATED);
     receipt = receipt_for(api, c, "grant");
     apr_table_setn(r->headers_out, "Location",
@@ -980,9 +1202,11 @@ static int api_change(api_t *api, const char *id, const char *action)
         if (rv != APR_EAGAIN)
             break;
     }
+    /* Even a failed write may have committed: the entry goes either way. */
+    cache_changed(r, c->subject,
+                  pds_consent_cache_key(r->pool, c->subject, c->organisation, c->purpose));
     if (rv != APR_SUCCESS)
         return store_problem(api, &err);
-    cache_remove(r, pds_consent_cache_key(r->pool, c->subject, c->organisation, c->purpose));
     audit_change(api, action, c->id, c->purpose, HTTP_OK);
     rc = load_own(api, id, &next, &hist, &handled);
     if (handled)
@@ -1012,6 +1236,30 @@ static int api_list(api_t *api)
                                                 "consents", arr));
 }
 
+/* Does organisation have an agreement for purpose that an opt-out refuses?
+ * Then withdrawing the person's objection to purpose would widen its own
+ * access: a consent manager may not do that for itself (as with grants). */
+static int optout_guards(const pds_server_conf_t *sc, const char *organisation,
+                         const char *purpose)
+{
+    const apr_array_header_t *as = sc->agreements;
+    int i, j;
+
+    for (i = 0; i < as->nelts; i++) {
+        const pds_agreement_t *a = APR_ARRAY_IDX(as, i, const pds_agreement_t *);
+        const apr_array_header_t *purposes = pds_agreement_purposes(a);
+
+        if (strcmp(pds_agreement_party(a), organisation) != 0
+            || !optout_applies(pds_agreement_legal_basis(a)))
+            continue;
+        for (j = 0; j < purposes->nelts; j++) {
+            if (strcmp(APR_ARRAY_IDX(purposes, j, const char *), purpose) == 0)
+                return 1;
+        }
+    }
+    return 0;
+}
+
 /* Mandates and opt-outs share a shape: a set of names a person turns on and off. */
 static int api_names(api_t *api, int mandates, const char *name)
 {
@@ -1030,6 +1278,12 @@ static int api_names(api_t *api, int mandates, const char *name)
         if (mandates && on && (!pds_conf_is_consent_manager(api->sc, name)))
             return pds_send_problem(r, "invalid-consent", apr_psprintf(r->pool, "%s is not a "
                                 "consent manager this gateway knows", name));
+        if (!mandates && !on && api->manager != NULL
+            && optout_guards(api->sc, api->manager, name))
+            return pds_send_problem(r, "mandate-not-for-self", apr_psprintf(r->pool, "a "
+                                "consent manager cannot withdraw an objection to %s: it "
+                                "would release data to %s itself; only the person can",
+                                name, api->manager));
         if (ap_discard_request_body(r) != OK)
             return pds_send_problem(r, "bad-consent-body", "the body cannot be read");
         rv = mandates
@@ -1037,10 +1291,10 @@ static int api_names(api_t *api, int mandates, const char *name)
                                             apr_time_now(), &changed, &err)
             : pds_consent_store_optout_set(api->h->store, r->pool, api->subject, name, on,
                                            apr_time_now(), &changed, &err);
+        if (!mandates)      /* even a failed write may have committed */
+            cache_changed(r, api->subject, pds_optout_cache_key(r->pool, api->subject, name));
         if (rv != APR_SUCCESS)
             return store_problem(api, &err);
-        if (!mandates)
-            cache_remove(r, pds_optout_cache_key(r->pool, api->subject, name));
         if (changed)
             audit_change(api, apr_pstrcat(r->pool, mandates ? "mandate-" : "opt-out-",
                                           on ? "on" : "off", NULL), NULL,

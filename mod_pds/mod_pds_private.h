@@ -86,6 +86,7 @@ typedef struct pds_server_conf_t {
     const char *consent_cache_args;
     int consent_cache_ttl;              /* -1 unset; 0 no caching */
     pds_key_t *consent_receipt_key;     /* PDSConsentReceiptKey */
+    const char *consent_receipt_issuer; /* PDSConsentReceiptIssuer, or NULL */
     apr_array_header_t *consent_managers; /* const char *: PDSConsentManager */
     apr_array_header_t *consent_manager_where; /* const char *: "line N of FILE" */
     const char *trust_registry_path;    /* PDSConsentTrustRegistry */
@@ -140,6 +141,9 @@ int pds_conf_audit_fail_open(const pds_server_conf_t *sc);
 int pds_conf_audit_sync(const pds_server_conf_t *sc);
 int pds_conf_consent_timeout(const pds_server_conf_t *sc);
 int pds_conf_consent_cache_ttl(const pds_server_conf_t *sc);
+/* The receipts' "iss": PDSConsentReceiptIssuer, else main's ServerName (both
+ * from configuration, never from a request's Host). */
+const char *pds_conf_receipt_issuer(const pds_server_conf_t *sc, const server_rec *main);
 int pds_conf_trust_interval(const pds_server_conf_t *sc);
 int pds_conf_is_consent_manager(const pds_server_conf_t *sc, const char *organisation);
 const char *pds_conf_person_subject(const pds_dir_conf_t *dc);

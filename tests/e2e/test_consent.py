@@ -62,6 +62,14 @@ CONSENT_AGREEMENT = """
     Release     [*].id [*].dob
     RecordSubject id
 </PDSAgreement>
+<PDSAgreement trust-outreach>
+    Party       data-trust
+    Purpose     outreach
+    LegalBasis  legitimate-interests
+    Valid       2020-01-01 2099-12-31
+    Resource    GET /citizens/{subject}/record
+    Release     name.given
+</PDSAgreement>
 <PDSAgreement hb-emergency>
     Party       health-board
     Purpose     emergency
@@ -189,6 +197,7 @@ def world(request, gateway_factory, tmp_path_factory):
     settings = (store + 'PDSConsentReceiptKey "%s"\n' % key_path
                 + "PDSConsentCache shmcb 1\nPDSConsentStoreTimeout 500\n"
                 + "PDSConsentManager data-trust\n"
+                + "PDSConsentReceiptIssuer https://gateway.council.example\n"
                 + 'PDSConsentTrustRegistry "%s" 1\n' % issuer.path)
     body = (ORGANISATIONS + settings + HB_DIRECT_CARE + CONSENT_AGREEMENT
             + CITIZENS_LOCATION
@@ -206,7 +215,8 @@ def world(request, gateway_factory, tmp_path_factory):
     shutil.rmtree(shared, ignore_errors=True)
 
 
-def api(gw, method, path, person=SUBJECT, body=None, who=None, content_type=None):
+def api(gw, method, path, person=SUBJECT, body=None, who=None, content_type=None,
+        headers=None):
     """A call to the consent API as a person (Basic auth) or as an organisation
     (its client certificate, who=...)."""
     s = H.requests.Session()
@@ -218,7 +228,7 @@ def api(gw, method, path, person=SUBJECT, body=None, who=None, content_type=None
         s.cert = (c.cert, c.key)
     elif person is not None:
         kw["auth"] = (person, "pw-" + person)
-    headers = {}
+    headers = dict(headers or {})
     if body is not None:
         kw["data"] = body if isinstance(body, (str, bytes)) else json.dumps(body)
         headers["Content-Type"] = content_type or "application/json"
@@ -314,6 +324,24 @@ def test_grant_then_allowed_with_the_fields_of_both(world, residents):
     H.assert_no_leak(r, person, released=["name.given", "dob"])
 
 
+def test_the_receipt_issuer_is_configured_not_taken_from_host(world):
+    """Issue #10 item 10: a client's Host header does not become the issuer of
+    a signed receipt; PDSConsentReceiptIssuer does."""
+    gw = world["a"]
+    person = "8636999065"
+    evil = {"Host": "evil.example"}
+    r = api(gw, "POST", "/consents", person=person, headers=evil, body={
+        "organisation": "health-board", "purpose": "care-planning", "fields": ["dob"],
+        "notice": "n-host"})
+    assert r.status_code == 201, H.describe(r)
+    payload = verify_receipt(world, r.json()["receipt"])
+    assert payload["iss"] == "https://gateway.council.example"
+    r = api(gw, "POST", "/consents/%s/revoke" % r.json()["consent"]["id"], person=person,
+            headers={"Host": "evil.example:8443"})
+    assert r.status_code == 200, H.describe(r)
+    assert verify_receipt(world, r.json()["receipt"])["iss"] == "https://gateway.council.example"
+
+
 def test_a_grant_must_fit_an_agreement(world):
     gw = world["a"]
     body = {"organisation": "health-board", "purpose": "care-planning",
@@ -346,6 +374,67 @@ def test_revocation_is_immediate_here_and_within_the_ttl_elsewhere(world):
         time.sleep(0.1)
     H.assert_problem(r, "consent-revoked", 403)
     assert time.monotonic() - t0 < 2.0
+
+
+def session_of(gw, who="health-board"):
+    s = H.requests.Session()
+    s.trust_env = False
+    s.verify = gw.pki.ca_cert
+    c = gw.pki[who]
+    s.cert = (c.cert, c.key)
+    return s
+
+
+def test_a_fill_racing_a_revocation_never_outlives_it_here(world):
+    """Issue #10 item 6, a real race: in each round readers on this server
+    miss the cache (the grant cleared it) and fill it while the person
+    revokes; once the revocation is answered, every read here is refused,
+    whatever the readers were doing (a fill that read the store before the
+    revocation committed must not be believed after it). Bounded: 120 rounds
+    or 45 s, whichever comes first."""
+    gw = world["a"]
+    person = OTHER_SUBJECT
+    revoke_all(gw, person)
+    url = gw.url("/consented/%s/record" % person)
+    head = {"PDS-Purpose": "care-planning"}
+    readers = [session_of(gw) for _ in range(4)]
+    checker = session_of(gw)
+    people = H.requests.Session()
+    people.trust_env = False
+    people.verify = gw.pki.ca_cert
+    people.auth = (person, "pw-" + person)
+    api_url = gw.url("/my/consents/consents")
+    grant_body = json.dumps({"organisation": "health-board", "purpose": "care-planning",
+                             "fields": ["dob"], "notice": "race"})
+
+    def read(s):
+        return s.get(url, headers=head, timeout=20).status_code
+
+    deadline = time.monotonic() + 45
+    rounds = 0
+    with concurrent.futures.ThreadPoolExecutor(max_workers=6) as pool:
+        try:
+            while rounds < 120 and time.monotonic() < deadline:
+                rounds += 1
+                g = people.post(api_url, data=grant_body, timeout=20,
+                                headers={"Content-Type": "application/json"})
+                assert g.status_code == 201, H.describe(g)
+                cid = g.json()["consent"]["id"]
+                pending = [pool.submit(read, s) for s in readers]
+                if rounds % 2:
+                    time.sleep(0.002 * (rounds % 5))
+                r = people.post("%s/%s/revoke" % (api_url, cid), timeout=20)
+                assert r.status_code == 200, H.describe(r)
+                for _ in range(3):
+                    after = checker.get(url, headers=head, timeout=20)
+                    assert after.status_code == 403, (
+                        "round %d: released after the revocation was answered: %s"
+                        % (rounds, H.describe(after)))
+                assert {f.result() for f in pending} <= {200, 403}
+        finally:
+            for s in readers + [checker, people]:
+                s.close()
+    assert rounds >= 20
 
 
 def test_paused_and_resumed(world):
@@ -449,7 +538,9 @@ def test_a_manager_acts_within_its_mandate_only(world):
     person = "9384937398"
     revoke_all(gw, person)
     path = "/subjects/%s/consents" % person
-    body = {"organisation": "data-trust", "purpose": "wellbeing-support",
+    # the manager grants for the person to another organisation (never to
+    # itself: test_a_mandate_never_gives_the_manager_access)
+    body = {"organisation": "health-board", "purpose": "care-planning",
             "fields": ["name.given", "care.needs"], "notice": "trust-notice-2"}
     # no mandate yet
     H.assert_problem(api(gw, "POST", path, body=body, who="data-trust"), "no-mandate", 403)
@@ -464,7 +555,7 @@ def test_a_manager_acts_within_its_mandate_only(world):
     c = r.json()["consent"]
     assert c["actor"] == "manager:data-trust" and c["subject"] == person
     assert verify_receipt(world, r.json()["receipt"])["actor"] == "manager:data-trust"
-    got = gw.get("/consented/%s/record" % person, who="data-trust", purpose="wellbeing-support")
+    got = gw.get("/consented/%s/record" % person, who="health-board", purpose="care-planning")
     assert got.status_code == 200, H.describe(got)
     assert set(got.json()) <= {"name", "care"}
     # the person sees what the manager did
@@ -483,6 +574,85 @@ def test_a_manager_acts_within_its_mandate_only(world):
                          who="data-trust"), "no-mandate", 403)
     audit = [x for x in gw.httpd.audit_records() if x.get("consent") == c["id"]]
     assert audit and audit[0]["organisation"] == "data-trust"
+
+
+def test_a_mandate_never_gives_the_manager_access(world):
+    """Issue #10 item 3: a data trust holding a person's mandate cannot grant a
+    consent naming itself, resume a paused consent to itself, or withdraw the
+    person's objection to a purpose it has an agreement for; the person can.
+    Narrowing (pause, revoke, objecting) stays allowed."""
+    gw = world["a"]
+    person = "4773038799"
+    revoke_all(gw, person)
+    path = "/subjects/%s" % person
+    assert api(gw, "PUT", "/mandates/data-trust", person=person).status_code == 200
+    try:
+        before = api(gw, "GET", "/consents", person=person).json()["consents"]
+        body = {"organisation": "data-trust", "purpose": "wellbeing-support",
+                "fields": ["name.given", "care.needs"], "notice": "trust-notice-2"}
+        r = api(gw, "POST", path + "/consents", body=body, who="data-trust")
+        doc = H.assert_problem(r, "mandate-not-for-self", 403)
+        assert "data-trust" in doc["detail"]
+        assert api(gw, "GET", "/consents", person=person).json()["consents"] == before
+        # with an agreement id, too
+        body["agreement"] = "trust-support"
+        H.assert_problem(api(gw, "POST", path + "/consents", body=body, who="data-trust"),
+                         "mandate-not-for-self", 403)
+        del body["agreement"]
+        gw.backend.clear()
+        H.assert_problem(record(gw, person, purpose="wellbeing-support", who="data-trust"),
+                         "consent-missing", 403)
+        assert gw.backend.requests() == []
+
+        # the person grants it themselves; the manager may pause it...
+        c = grant(gw, person=person, organisation="data-trust", purpose="wellbeing-support",
+                  fields=["name.given", "care.needs"])["consent"]
+        r = api(gw, "POST", path + "/consents/%s/pause" % c["id"], who="data-trust")
+        assert r.status_code == 200, H.describe(r)
+        # ...but not resume it
+        r = api(gw, "POST", path + "/consents/%s/resume" % c["id"], who="data-trust")
+        H.assert_problem(r, "mandate-not-for-self", 403)
+        shown = api(gw, "GET", "/consents/" + c["id"], person=person).json()
+        assert shown["state"] == "paused"
+        assert [h["action"] for h in shown["history"]] == ["grant", "pause"]
+        H.assert_problem(record(gw, person, purpose="wellbeing-support", who="data-trust"),
+                         "consent-paused", 403)
+        assert change(gw, c["id"], "resume", person=person)["consent"]["state"] == "active"
+        assert record(gw, person, purpose="wellbeing-support",
+                      who="data-trust").status_code == 200
+        # revoking its own consent narrows: allowed
+        r = api(gw, "POST", path + "/consents/%s/revoke" % c["id"], who="data-trust")
+        assert r.status_code == 200 and r.json()["consent"]["state"] == "revoked"
+
+        # the opt-out register: the trust may record the person's objection to
+        # its own outreach, but not withdraw it
+        assert gw.get("/citizens/%s/record" % person, who="data-trust",
+                      purpose="outreach").status_code == 200
+        r = api(gw, "PUT", path + "/opt-outs/outreach", who="data-trust")
+        assert r.status_code == 200, H.describe(r)
+        H.assert_problem(gw.get("/citizens/%s/record" % person, who="data-trust",
+                                purpose="outreach"), "opted-out", 403)
+        r = api(gw, "DELETE", path + "/opt-outs/outreach", who="data-trust")
+        H.assert_problem(r, "mandate-not-for-self", 403)
+        assert [o["purpose"] for o in api(gw, "GET", "/opt-outs", person=person)
+                .json()["opt_outs"]] == ["outreach"]
+        H.assert_problem(gw.get("/citizens/%s/record" % person, who="data-trust",
+                                purpose="outreach"), "opted-out", 403)
+        # an objection to a purpose the trust has no agreement for: it may withdraw it
+        assert api(gw, "PUT", path + "/opt-outs/survey", who="data-trust").status_code == 200
+        r = api(gw, "DELETE", path + "/opt-outs/survey", who="data-trust")
+        assert r.status_code == 200, H.describe(r)
+        # the person withdraws their own objection
+        assert api(gw, "DELETE", "/opt-outs/outreach", person=person).status_code == 200
+        # and a grant to another organisation is still the manager's to make
+        body = {"organisation": "health-board", "purpose": "care-planning",
+                "fields": ["name.given"], "notice": "trust-notice-2"}
+        r = api(gw, "POST", path + "/consents", body=body, who="data-trust")
+        assert r.status_code == 201, H.describe(r)
+    finally:
+        api(gw, "DELETE", "/mandates/data-trust", person=person)
+        api(gw, "DELETE", "/opt-outs/outreach", person=person)
+        revoke_all(gw, person)
 
 
 # -------------------------------------------------------------------- opt-out

@@ -224,7 +224,8 @@ static void test_reason_table(void **state)
         { "unsupported-media-type", 415 }, { "invalid-consent", 422 },
         { "consent-not-found", 404 }, { "consent-state-conflict", 409 },
         { "consent-conflict", 409 }, { "not-a-consent-manager", 403 },
-        { "no-mandate", 403 }, { "consent-store-unavailable", 503 },
+        { "no-mandate", 403 }, { "mandate-not-for-self", 403 },
+        { "consent-store-unavailable", 503 },
         { "bad-request-body", 400 }, { "request-too-large", 413 },
         { "write-not-allowed", 422 },
     };

@@ -296,6 +296,40 @@ static void test_server_merge(void **state)
     assert_int_equal(base->token_clock_skew, 30);
 }
 
+/* The receipts' issuer comes from configuration: the directive, else the main
+ * server's ServerName; a virtual host inherits the main server's. */
+static void test_receipt_issuer(void **state)
+{
+    fixture_t *f = *state;
+    pds_server_conf_t *base = server_conf(f);
+    pds_server_conf_t *add = pds_create_server_conf(f->p, NULL);
+    pds_server_conf_t *m;
+    server_rec main_server;
+    char hostname[] = "gateway.council.example";
+
+    memset(&main_server, 0, sizeof(main_server));
+    main_server.server_hostname = hostname;
+    assert_string_equal(pds_conf_receipt_issuer(base, &main_server), "gateway.council.example");
+    assert_non_null(run(f, "PDSConsentReceiptIssuer", ""));
+    assert_non_null(run(f, "PDSConsentReceiptIssuer", "\"a b\""));
+    assert_non_null(run(f, "PDSConsentReceiptIssuer", "caf\xc3\xa9"));
+    assert_null(base->consent_receipt_issuer);
+    assert_null(run(f, "PDSConsentReceiptIssuer", "https://gateway.council.example"));
+    assert_string_equal(pds_conf_receipt_issuer(base, &main_server),
+                        "https://gateway.council.example");
+    assert_string_equal(pds_conf_receipt_issuer(pds_merge_server_conf(f->p, base, add),
+                                                &main_server),
+                        "https://gateway.council.example");
+    assert_null(add->consent_receipt_issuer);
+    /* add only, and both: the virtual host's own wins */
+    add->consent_receipt_issuer = "https://vhost.example";
+    m = pds_merge_server_conf(f->p, pds_create_server_conf(f->p, NULL), add);
+    assert_string_equal(m->consent_receipt_issuer, "https://vhost.example");
+    m = pds_merge_server_conf(f->p, base, add);
+    assert_string_equal(m->consent_receipt_issuer, "https://vhost.example");
+    assert_string_equal(base->consent_receipt_issuer, "https://gateway.council.example");
+}
+
 /* --- directives -------------------------------------------------------------------- */
 
 static void test_organisation_kinds(void **state)
@@ -543,6 +577,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_dir_merge, setup, teardown),
         cmocka_unit_test_setup_teardown(test_server_merge, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_receipt_issuer, setup, teardown),
         cmocka_unit_test_setup_teardown(test_organisation_kinds, setup, teardown),
         cmocka_unit_test_setup_teardown(test_organisation_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_jwt_key, setup, teardown),

@@ -196,6 +196,45 @@ static void test_life_cycle(void **state)
     assert_string_equal(err.code, "invalid-consent");
 }
 
+/* A manager's mandate never widens its own access: no grant to itself, no
+ * resume of a consent to itself; pause and revoke (narrowing) stay allowed,
+ * and grants to other organisations too. */
+static void test_a_manager_cannot_consent_for_itself(void **state)
+{
+    fixture_t *f = *state;
+    pds_error_t err;
+    pds_consent_t *c = NULL, *paused, *x;
+
+    pds_error_clear(&err);
+    assert_int_equal(pds_consent_from_grant(&c, f->p, GOOD, strlen(GOOD), "alice",
+                                            "manager:nhs-fife", f->now, &err), APR_EACCES);
+    assert_string_equal(err.code, "mandate-not-for-self");
+    assert_non_null(strstr(err.text, "nhs-fife"));
+    pds_error_clear(&err);
+    assert_int_equal(pds_consent_from_grant(&c, f->p, GOOD, strlen(GOOD), "alice",
+                                            "manager:brixham-trust", f->now, &err),
+                     APR_SUCCESS);
+    /* a prefix or a longer name is another organisation */
+    pds_error_clear(&err);
+    assert_int_equal(pds_consent_from_grant(&x, f->p, GOOD, strlen(GOOD), "alice",
+                                            "manager:nhs-fif", f->now, &err), APR_SUCCESS);
+    assert_int_equal(pds_consent_from_grant(&x, f->p, GOOD, strlen(GOOD), "alice",
+                                            "manager:nhs-fife2", f->now, &err), APR_SUCCESS);
+
+    /* the consent is to nhs-fife: nhs-fife, as a manager, may pause but not resume */
+    assert_int_equal(pds_consent_transition(&paused, f->p, c, "pause", "manager:nhs-fife",
+                                            f->now + 1, &err), APR_SUCCESS);
+    pds_error_clear(&err);
+    assert_int_equal(pds_consent_transition(&x, f->p, paused, "resume", "manager:nhs-fife",
+                                            f->now + 2, &err), APR_EACCES);
+    assert_string_equal(err.code, "mandate-not-for-self");
+    assert_int_equal(pds_consent_transition(&x, f->p, paused, "resume", "person",
+                                            f->now + 2, &err), APR_SUCCESS);
+    assert_int_equal(pds_consent_transition(&x, f->p, paused, "revoke", "manager:nhs-fife",
+                                            f->now + 2, &err), APR_SUCCESS);
+    assert_string_equal(x->state, "revoked");
+}
+
 static void test_covers_binds_every_member(void **state)
 {
     fixture_t *f = *state;
@@ -449,6 +488,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_grant_refuses_bad_bodies, setup, teardown),
         cmocka_unit_test_setup_teardown(test_grant_with_agreement_and_expiry, setup, teardown),
         cmocka_unit_test_setup_teardown(test_life_cycle, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_a_manager_cannot_consent_for_itself, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_covers_binds_every_member, setup, teardown),
         cmocka_unit_test_setup_teardown(test_time_parse, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cache_keys_and_encoding, setup, teardown),
