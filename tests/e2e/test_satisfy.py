@@ -4,10 +4,13 @@ module in front. With mod_access_compat's Satisfy Any httpd goes on to the
 authentication hooks after an access hook refused, and used to serve the
 record after mod_pds had written its problem document.
 
-At run time a denial ends the request, also where Satisfy Any comes from
-somewhere no configuration check can see (a .htaccess file in an enforced
-<Directory>): only the problem document, nothing served, nothing proxied,
-and one audit record saying deny.
+Two layers, each tested on its own:
+- `httpd -t` refuses a Satisfy Any that can apply to an enforced location;
+- at run time, also where no check can see it (a .htaccess file in an
+  enforced <Directory>), a denial still ends the request: only the problem
+  document, nothing served, nothing proxied, and one audit record saying
+  deny (or, where an access hook that runs before mod_pds's refused and the
+  login Satisfy Any then needed was missing, httpd's own refusal).
 """
 import base64
 import hashlib
@@ -113,6 +116,61 @@ def assert_denial_is_final(gw, resp, trailing, record_text, httpd_may_refuse=Fal
     assert doc["reason"] == "unknown-caller", detail
     rec = gw.audit_for(resp)
     H.assert_audit(rec, decision="deny", reason="unknown-caller", status=401, fields=[])
+
+
+# ------------------------------------------------- Satisfy Any at httpd -t
+
+def satisfy_any_configs():
+    loc = CITIZENS_LOCATION
+    return {
+        "after-pdsgateway": loc.replace("PDSGateway on", "PDSGateway on\n    Satisfy Any"),
+        "before-pdsgateway": loc.replace("PDSGateway on", "Satisfy any\n    PDSGateway on"),
+        "quoted": loc.replace("PDSGateway on", "PDSGateway on\n    Satisfy \"ANY\""),
+        "inside-if": loc.replace("PDSGateway on", "PDSGateway on\n    <If \"true\">\n"
+                                 "        Satisfy Any\n    </If>"),
+        "inside-limit": loc.replace("PDSGateway on", "PDSGateway on\n    <Limit GET>\n"
+                                    "        Satisfy Any\n    </Limit>"),
+        "enclosing-location": "<Location />\n    Satisfy Any\n</Location>\n" + loc,
+        "sub-location": loc + "<Location /citizens/special/>\n    Satisfy Any\n</Location>\n",
+        "location-match": loc + "<LocationMatch \"^/c\">\n    Satisfy Any\n</LocationMatch>\n",
+        "regex-location": loc + "<Location ~ \"record$\">\n    Satisfy Any\n</Location>\n",
+        "proxy-section": loc + "<Proxy \"*\">\n    Satisfy Any\n</Proxy>\n",
+        "server-wide-if": loc + "<If \"-n %%{HTTP_HOST}\">\n    Satisfy Any\n</If>\n",
+    }
+
+
+@pytest.mark.parametrize("name", sorted(satisfy_any_configs()))
+def test_satisfy_any_in_reach_of_a_gateway_fails_config_test(httpd_factory, name):
+    body = ORGANISATIONS + HB_DIRECT_CARE + satisfy_any_configs()[name]
+    h = httpd_factory(body, extra_modules=AUTH_MODULES)
+    rc, out = h.config_test()
+    assert rc != 0, "httpd -t accepted Satisfy Any over a gateway:\n" + out
+    assert "PDS00102" in out and "Satisfy Any" in out, out
+    assert h.conf_path in out, out
+    line = h.line_of("Satisfy ")
+    assert "line %d of %s" % (line, h.conf_path) in out, out
+    assert "line %d of %s" % (h.line_of("PDSGateway on"), h.conf_path) in out, out
+
+
+def test_satisfy_any_in_a_virtual_host_over_a_main_server_gateway_fails(httpd_factory):
+    h = httpd_factory(ORGANISATIONS + HB_DIRECT_CARE + CITIZENS_LOCATION,
+                      vhost_body="    <Location /citizens/>\n        Satisfy Any\n"
+                                 "    </Location>\n", extra_modules=AUTH_MODULES)
+    rc, out = h.config_test()
+    assert rc != 0 and "PDS00102" in out, out
+    assert "line %d of %s" % (h.line_of("Satisfy Any"), h.conf_path) in out, out
+
+
+@pytest.mark.parametrize("extra", [
+    "<Location /citizens/>\n    Satisfy All\n</Location>\n",
+    "<Location /docs/>\n    Satisfy Any\n</Location>\n",
+    "<Directory /srv/unrelated>\n    Satisfy Any\n</Directory>\n",
+], ids=["satisfy-all", "unrelated-location", "directory"])
+def test_satisfy_that_cannot_loosen_a_gateway_passes_config_test(httpd_factory, extra):
+    h = httpd_factory(ORGANISATIONS + HB_DIRECT_CARE + CITIZENS_LOCATION + extra,
+                      extra_modules=AUTH_MODULES)
+    rc, out = h.config_test()
+    assert rc == 0, out
 
 
 # ----------------------------- Location + ProxyPass: Satisfy All or default
