@@ -21,6 +21,7 @@
 
 int pds_access_checker(request_rec *r);
 int pds_pre_translate_name(request_rec *r);
+int pds_post_read_request(request_rec *r);
 int pds_guard_fixups(request_rec *r);
 int pds_guard_handler(request_rec *r);
 void pds_insert_denial_filter(request_rec *r);
@@ -59,6 +60,7 @@ static void pds_child_init(apr_pool_t *pchild, server_rec *s)
 static void pds_register_hooks(apr_pool_t *p)
 {
     static const char *const after_ssl[] = { "mod_ssl.c", NULL };
+    static const char *const after_read[] = { "mod_ssl.c", "mod_unique_id.c", NULL };
 
     /* pre_config: reset what the last configuration read left behind and
      * register the audit mutex type (it must exist before Mutex is read). */
@@ -68,6 +70,10 @@ static void pds_register_hooks(apr_pool_t *p)
     /* post_config: open the audit log as root and create its mutex. */
     ap_hook_post_config(pds_post_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_child_init(pds_child_init, NULL, NULL, APR_HOOK_MIDDLE);
+    /* post_read_request: a raw target that names an enforced location and
+     * will be refused is refused before httpd's dot-segment removal can move
+     * it out of that location (or answer it with a bare 400). */
+    ap_hook_post_read_request(pds_post_read_request, after_read, NULL, APR_HOOK_LAST);
     /* pre_translate_name: keep httpd's URL decoding from answering a path we
      * refuse before the access hook can refuse it properly. */
     ap_hook_pre_translate_name(pds_pre_translate_name, NULL, NULL, APR_HOOK_MIDDLE);

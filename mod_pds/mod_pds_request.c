@@ -664,6 +664,50 @@ void pds_insert_denial_filter(request_rec *r)
         ap_add_output_filter(PDS_DENIAL_FILTER, NULL, r, r->connection);
 }
 
+/* post_read_request: the raw target as the client sent it. httpd removes dot
+ * segments (decoding %2e first) before it looks for the location, so a target
+ * written inside an enforced location can be moved out of it, and one that
+ * climbs above the root is refused with a bare 400. A raw target that names
+ * an enforced location and would be refused is refused here, where the
+ * location it names still applies: problem+json, request id, audit record. */
+int pds_post_read_request(request_rec *r);
+int pds_post_read_request(request_rec *r)
+{
+    ap_conf_vector_t *saved = r->per_dir_config;
+    pds_dir_conf_t *dc;
+    int status;
+
+    if (r->main != NULL || r->prev != NULL || r->uri == NULL || r->uri[0] != '/'
+        || r->unparsed_uri == NULL)
+        return DECLINED;
+    /* A scheme other than http(s) httpd refuses itself, right after this hook. */
+    if (r->parsed_uri.scheme != NULL && strcasecmp(r->parsed_uri.scheme, "http") != 0
+        && strcasecmp(r->parsed_uri.scheme, "https") != 0)
+        return DECLINED;
+    /* r->uri is still the target's path as sent (no dot segments removed,
+     * nothing decoded); the walk is redone on the normalised path later. */
+    if (ap_location_walk(r) != OK) {
+        r->per_dir_config = saved;
+        return DECLINED;
+    }
+    dc = pds_dir_conf(r);
+    r->per_dir_config = saved;
+    if (!pds_conf_gateway(dc)
+        || (r->unparsed_uri[0] == '/'
+            && pds_request_path_check(raw_target_path(r), NULL) == APR_SUCCESS))
+        return DECLINED;
+    /* httpd reads no further request on a connection whose request ended in
+     * this hook: say so in the answer. */
+    r->connection->keepalive = AP_CONN_CLOSE;
+    status = enforce(r, dc, 0);
+    if (status == DONE)
+        return DONE;
+    /* The path check above refuses this target; enforce must have too. */
+    ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "PDS00103: %s was not refused as a bad "
+                  "path; refusing it", r->unparsed_uri);
+    return deny(r, pds_request_get(r), "internal-error", "the request target was refused");
+}
+
 /* The handlers' answers (consent API, a person's view): JSON that no cache
  * keeps, or a problem document. */
 int pds_send_json(request_rec *r, int status, json_t *doc)
