@@ -21,6 +21,11 @@
 
 int pds_access_checker(request_rec *r);
 int pds_pre_translate_name(request_rec *r);
+int pds_post_read_request(request_rec *r);
+int pds_guard_fixups(request_rec *r);
+int pds_guard_handler(request_rec *r);
+void pds_insert_denial_filter(request_rec *r);
+void pds_register_denial_filter(void);
 
 static int pds_pre_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp)
 {
@@ -55,6 +60,7 @@ static void pds_child_init(apr_pool_t *pchild, server_rec *s)
 static void pds_register_hooks(apr_pool_t *p)
 {
     static const char *const after_ssl[] = { "mod_ssl.c", NULL };
+    static const char *const after_read[] = { "mod_ssl.c", "mod_unique_id.c", NULL };
 
     /* pre_config: reset what the last configuration read left behind and
      * register the audit mutex type (it must exist before Mutex is read). */
@@ -64,14 +70,29 @@ static void pds_register_hooks(apr_pool_t *p)
     /* post_config: open the audit log as root and create its mutex. */
     ap_hook_post_config(pds_post_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_child_init(pds_child_init, NULL, NULL, APR_HOOK_MIDDLE);
+    /* post_read_request: a raw target that names an enforced location and
+     * will be refused is refused before httpd's dot-segment removal can move
+     * it out of that location (or answer it with a bare 400). */
+    ap_hook_post_read_request(pds_post_read_request, after_read, NULL, APR_HOOK_LAST);
     /* pre_translate_name: keep httpd's URL decoding from answering a path we
      * refuse before the access hook can refuse it properly. */
     ap_hook_pre_translate_name(pds_pre_translate_name, NULL, NULL, APR_HOOK_MIDDLE);
-    /* access_checker after mod_ssl's: the client certificate is verified, and
-     * no handler (mod_proxy) has run, so a denial never reaches the back end. */
-    ap_hook_access_checker(pds_access_checker, after_ssl, NULL, APR_HOOK_MIDDLE);
+    /* access_checker after mod_ssl's (the client certificate is verified) and
+     * ahead of mod_access_compat's and the others', so that no earlier
+     * refusal can keep it from deciding. It is subject to Satisfy, so: */
+    ap_hook_access_checker(pds_access_checker, after_ssl, NULL, APR_HOOK_FIRST);
+    /* fixups, first (not subject to Satisfy): a denial ends the request
+     * here whatever the authentication and authorisation hooks said, and a
+     * request without a decision gets one. */
+    ap_hook_fixups(pds_guard_fixups, NULL, NULL, APR_HOOK_REALLY_FIRST);
+    /* handler, really first: no handler (mod_proxy) serves an enforced
+     * location unless this request's decision is an allow. */
+    ap_hook_handler(pds_guard_handler, NULL, NULL, APR_HOOK_REALLY_FIRST);
     /* Error pages (mod_proxy's 502/503/504) still go through our filter. */
     ap_hook_insert_error_filter(pds_insert_error_filter, NULL, NULL, APR_HOOK_MIDDLE);
+    /* An error page for a denied request (under Satisfy Any an authentication
+     * hook can refuse first) is replaced by the denial's problem document. */
+    ap_hook_insert_error_filter(pds_insert_denial_filter, NULL, NULL, APR_HOOK_MIDDLE);
     /* The person's view of their disclosures (SetHandler pds-disclosures). */
     ap_hook_handler(pds_disclosures_handler, NULL, NULL, APR_HOOK_MIDDLE);
     /* The consent API (SetHandler pds-consent). */
@@ -83,6 +104,7 @@ static void pds_register_hooks(apr_pool_t *p)
 
     /* Serves the checked body of a write to mod_proxy. */
     pds_register_request_body_filter();
+    pds_register_denial_filter();
     /* A resource filter that changes the body and its length, and must never
      * see (or produce) a byte range. */
     ap_register_output_filter_protocol(PDS_RESPONSE_FILTER, pds_response_filter, NULL,

@@ -9,6 +9,7 @@
 #include "httpd.h"
 #include "http_config.h"
 #include "http_log.h"
+#include "util_cfgtree.h"
 #include "apr_strings.h"
 #include "apr_lib.h"
 
@@ -18,6 +19,7 @@
  * pre_config, since httpd reads the configuration again on every restart. */
 typedef struct pds_origin_t {
     const pds_agreement_t *agreement;   /* NULL for a PDSGateway line */
+    const ap_directive_t *directive;    /* the line itself, where known */
     const char *file;
     unsigned line;
 } pds_origin_t;
@@ -42,6 +44,7 @@ static void remember_origin(apr_array_header_t **list, apr_pool_t *p,
         *list = apr_array_make(p, 8, sizeof(pds_origin_t));
     o = apr_array_push(*list);
     o->agreement = a;
+    o->directive = cmd->directive;
     o->file = cmd->directive ? cmd->directive->filename : "?";
     o->line = cmd->directive ? cmd->directive->line_num : 0;
 }
@@ -1315,6 +1318,151 @@ static int check_server(server_rec *s, const char **gateway_where, apr_pool_t *p
     return failed;
 }
 
+/* --- Satisfy Any ------------------------------------------------------------
+ * Under mod_access_compat's Satisfy Any, httpd treats a successful login (or
+ * an Allow) as enough whatever the access hooks said, mod_pds's included. The
+ * runtime guards make a denial final anyway (mod_pds_request.c); a Satisfy Any
+ * that can apply to an enforced location is also a configuration mistake, and
+ * refused here. Where the relation cannot be worked out from the sections
+ * (patterns, <Proxy>, <If> at server level), it is refused too. */
+
+enum { SCOPE_SERVER, SCOPE_LOCATION, SCOPE_DIRECTORY, SCOPE_PROXY, SCOPE_OTHER };
+
+static int named(const ap_directive_t *d, const char *name)
+{
+    return d->directive != NULL && strcasecmp(d->directive, name) == 0;
+}
+
+static const ap_directive_t *vhost_of(const ap_directive_t *d)
+{
+    for (d = d->parent; d != NULL; d = d->parent) {
+        if (named(d, "<VirtualHost"))
+            return d;
+    }
+    return NULL;
+}
+
+/* The section that decides which requests a directive applies to: <Limit>
+ * and <If> only narrow it, so look through them. NULL: the whole server. */
+static const ap_directive_t *scope_section(const ap_directive_t *d)
+{
+    for (d = d->parent; d != NULL; d = d->parent) {
+        if (named(d, "<Limit") || named(d, "<LimitExcept") || named(d, "<If")
+            || named(d, "<ElseIf") || named(d, "<Else"))
+            continue;
+        if (named(d, "<VirtualHost"))
+            return NULL;
+        return d;
+    }
+    return NULL;
+}
+
+/* A section's kind, and its path when it is a plain (non-pattern) one. */
+static int scope_kind(const ap_directive_t *sec, apr_pool_t *p, const char **path)
+{
+    const char *args, *word;
+    apr_size_t n;
+
+    *path = NULL;
+    if (sec == NULL)
+        return SCOPE_SERVER;
+    args = sec->args ? sec->args : "";
+    n = strlen(args);
+    if (n > 0 && args[n - 1] == '>')
+        args = apr_pstrmemdup(p, args, n - 1);
+    word = ap_getword_conf(p, &args);
+    if (named(sec, "<Location") || named(sec, "<Directory") || named(sec, "<Files")) {
+        if (*word != '\0' && strcmp(word, "~") != 0 && strpbrk(word, "*?[") == NULL)
+            *path = word;
+    }
+    if (named(sec, "<Location") || named(sec, "<LocationMatch"))
+        return SCOPE_LOCATION;
+    if (named(sec, "<Directory") || named(sec, "<DirectoryMatch") || named(sec, "<Files")
+        || named(sec, "<FilesMatch"))
+        return SCOPE_DIRECTORY;
+    if (named(sec, "<Proxy") || named(sec, "<ProxyMatch"))
+        return SCOPE_PROXY;
+    return SCOPE_OTHER;
+}
+
+static int is_ancestor(const ap_directive_t *a, const ap_directive_t *d)
+{
+    for (; d != NULL; d = d->parent) {
+        if (d == a)
+            return 1;
+    }
+    return 0;
+}
+
+/* Can the Satisfy line sat apply to requests the PDSGateway line gw enforces? */
+static int satisfy_may_apply(const ap_directive_t *sat, const ap_directive_t *gw,
+                             apr_pool_t *p)
+{
+    const ap_directive_t *vs = vhost_of(sat), *vg = vhost_of(gw);
+    const ap_directive_t *ss = scope_section(sat), *gs = scope_section(gw);
+    const char *sp, *gp;
+    int sk, gk;
+    apr_size_t n;
+
+    /* The main server's sections are inherited by every virtual host. */
+    if (vs != NULL && vg != NULL && vs != vg)
+        return 0;
+    if (ss == NULL || gs == NULL)
+        return 1;
+    if (is_ancestor(ss, gw) || is_ancestor(gs, sat))
+        return 1;
+    sk = scope_kind(ss, p, &sp);
+    gk = scope_kind(gs, p, &gp);
+    /* A gateway is proxied: <Proxy> sections apply to it. */
+    if (sk == SCOPE_PROXY || sk == SCOPE_OTHER || gk != SCOPE_LOCATION)
+        return 1;
+    /* A proxied request never walks <Directory> or <Files>. */
+    if (sk == SCOPE_DIRECTORY)
+        return 0;
+    if (sp == NULL || gp == NULL)
+        return 1;               /* a pattern: it may match */
+    n = strlen(sp) < strlen(gp) ? strlen(sp) : strlen(gp);
+    return strncmp(sp, gp, n) == 0;
+}
+
+static int is_satisfy_any(const ap_directive_t *d, apr_pool_t *p)
+{
+    const char *args;
+
+    if (!named(d, "Satisfy") || d->args == NULL)
+        return 0;
+    args = d->args;
+    return strcasecmp(ap_getword_conf(p, &args), "any") == 0;
+}
+
+static int check_satisfy_tree(const ap_directive_t *d, apr_pool_t *ptemp)
+{
+    int failed = 0, i;
+
+    for (; d != NULL; d = d->next) {
+        if (d->first_child != NULL)
+            failed |= check_satisfy_tree(d->first_child, ptemp);
+        if (!is_satisfy_any(d, ptemp))
+            continue;
+        for (i = 0; i < gateway_origins->nelts; i++) {
+            const pds_origin_t *o = &APR_ARRAY_IDX(gateway_origins, i, pds_origin_t);
+
+            if (o->directive == NULL || !satisfy_may_apply(d, o->directive, ptemp))
+                continue;
+            ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_ERR, 0, NULL, "PDS00102: "
+                         "Satisfy Any (line %d of %s) can apply to the location enforced "
+                         "by PDSGateway on at line %u of %s: under Satisfy Any httpd lets "
+                         "a login or an Allow stand in for mod_pds's decision. Remove it "
+                         "(Satisfy All is the default) or move it to a section that does "
+                         "not cover the gateway", d->line_num, d->filename, o->line,
+                         o->file);
+            failed = 1;
+            break;
+        }
+    }
+    return failed;
+}
+
 int pds_config_check(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
                      server_rec *s)
 {
@@ -1343,6 +1491,8 @@ int pds_config_check(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
             }
         }
     }
+    if (gateway_origins != NULL && gateway_origins->nelts > 0)
+        failed |= check_satisfy_tree(ap_conftree, ptemp);
     for (; s != NULL; s = s->next)
         failed |= check_server(s, &gateway_where, ptemp);
     return failed ? HTTP_INTERNAL_SERVER_ERROR : OK;

@@ -165,6 +165,11 @@ typedef struct pds_request_t {
     const apr_array_header_t *written; /* Write paths a POST/PUT/PATCH carried */
     const apr_array_header_t *subjects; /* a collection's released subjects */
     int audited;                    /* a record for this request is written */
+    int defer_answer;               /* a denial is answered by the guards, not
+                                       where it is decided (Satisfy Any) */
+    int answered;                   /* the problem document has been written */
+    int prepared;                   /* an allowed request is ready for the back
+                                       end (headers, response filter) */
 } pds_request_t;
 
 pds_request_t *pds_request_get(const request_rec *r);

@@ -85,14 +85,32 @@ const char *pds_problem_prepare(request_rec *r, pds_request_t *rq,
     return body;
 }
 
-/* Answers a denial from the request hook: audit first, then the problem. */
+/* Writes the problem document of a denial already decided and audited. */
+static void answer_denial(request_rec *r, pds_request_t *rq)
+{
+    const char *body;
+    apr_size_t len;
+
+    if (rq->answered)
+        return;
+    rq->answered = 1;
+    /* Read and drop any body so the connection can be reused. */
+    if (ap_discard_request_body(r) != OK)
+        r->connection->keepalive = AP_CONN_CLOSE;
+    body = pds_problem_prepare(r, rq, rq->decision.reason, rq->decision.detail, &len);
+    if (!r->header_only)
+        ap_rwrite(body, (int)len, r);
+}
+
+/* Records and audits a denial. Where returning DONE ends the request the
+ * problem is written here; under Satisfy Any httpd goes on to the
+ * authentication hooks whatever the access hook returned, so the answer is
+ * left to the fixups guard, which every request passes (pds_guard_fixups). */
 static int deny(request_rec *r, pds_request_t *rq, const char *reason,
                 const char *detail)
 {
     const pds_reason_t *known = pds_reason_lookup(reason);
     int status = known ? known->status : HTTP_INTERNAL_SERVER_ERROR;
-    const char *body;
-    apr_size_t len;
 
     rq->decision.allowed = 0;
     rq->decision.reason = reason;
@@ -104,13 +122,9 @@ static int deny(request_rec *r, pds_request_t *rq, const char *reason,
     }
     ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, "PDS00022: denied %s (%s): %s",
                   rq->request_id, reason, detail ? detail : "");
-
-    /* Read and drop any body so the connection can be reused. */
-    if (ap_discard_request_body(r) != OK)
-        r->connection->keepalive = AP_CONN_CLOSE;
-    body = pds_problem_prepare(r, rq, reason, detail, &len);
-    if (!r->header_only)
-        ap_rwrite(body, (int)len, r);
+    if (rq->defer_answer)
+        return HTTP_FORBIDDEN;
+    answer_denial(r, rq);
     return DONE;
 }
 
@@ -408,31 +422,33 @@ static int is_write_method(const request_rec *r)
         || r->method_number == M_PATCH;
 }
 
-/* access_checker: runs after mod_ssl's (so the client certificate is
- * verified) and before any handler, so a denial never reaches mod_proxy. */
-int pds_access_checker(request_rec *r);
-int pds_access_checker(request_rec *r)
+/* This request's decision record, made once. */
+static pds_request_t *new_request(request_rec *r)
 {
-    pds_dir_conf_t *dc = pds_dir_conf(r);
-    pds_server_conf_t *sc;
+    pds_request_t *rq = apr_pcalloc(r->pool, sizeof(*rq));
+
+    rq->request_id = pds_make_request_id(r);
+    ap_set_module_config(r->request_config, &pds_module, rq);
+    apr_table_setn(r->err_headers_out, "PDS-Request-Id", rq->request_id);
+    return rq;
+}
+
+/* The decision on a request to an enforced location (dc): identify the
+ * caller, refuse request shapes the policy and the back end could read
+ * differently, decide against the agreements and consent, and on allow
+ * prepare the request for the back end. OK on allow; otherwise deny()'s
+ * answer. defer_answer: see deny(). */
+static int enforce(request_rec *r, pds_dir_conf_t *dc, int defer_answer)
+{
+    pds_server_conf_t *sc = pds_server_conf(r->server);
     pds_request_t *rq;
     pds_request_facts_t facts;
     pds_error_t err;
     const char *reason = NULL, *detail = NULL, *purpose_header, *raw_path;
     int i, n;
 
-    if (!pds_conf_gateway(dc))
-        return DECLINED;
-    /* Nothing inside httpd has a reason to look into an enforced location
-     * (a subrequest has no client of its own to answer or audit). */
-    if (r->main != NULL)
-        return HTTP_FORBIDDEN;
-    sc = pds_server_conf(r->server);
-
-    rq = apr_pcalloc(r->pool, sizeof(*rq));
-    rq->request_id = pds_make_request_id(r);
-    ap_set_module_config(r->request_config, &pds_module, rq);
-    apr_table_setn(r->err_headers_out, "PDS-Request-Id", rq->request_id);
+    rq = new_request(r);
+    rq->defer_answer = defer_answer;
 
     rq->organisation = pds_identify(r, sc, &reason, &detail);
     if (rq->organisation == NULL)
@@ -498,12 +514,198 @@ int pds_access_checker(request_rec *r)
         return deny(r, rq, reason, detail);
     }
 
-    prepare_backend_request(r, rq, purpose_header);
-    ap_add_output_filter(PDS_RESPONSE_FILTER, NULL, r, r->connection);
+    /* The request is made ready for the back end in the fixups guard, after
+     * the authentication hooks have read what they need (Authorization). */
     ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, "PDS00023: %s allowed under %s for %s",
                   rq->request_id, pds_agreement_id(rq->decision.agreement),
                   rq->organisation);
     return OK;
+}
+
+/* access_checker: runs first among the access hooks, after mod_ssl's (so a
+ * per-directory client certificate is verified), and before any handler, so
+ * a denial never reaches mod_proxy. */
+int pds_access_checker(request_rec *r);
+int pds_access_checker(request_rec *r)
+{
+    pds_dir_conf_t *dc = pds_dir_conf(r);
+    pds_request_t *rq;
+
+    if (!pds_conf_gateway(dc))
+        return DECLINED;
+    /* Nothing inside httpd has a reason to look into an enforced location
+     * (a subrequest has no client of its own to answer or audit). */
+    if (r->main != NULL)
+        return HTTP_FORBIDDEN;
+    rq = pds_request_get(r);
+    if (rq != NULL)             /* decided already: the decision stands */
+        return rq->decision.allowed ? OK : rq->answered ? DONE : HTTP_FORBIDDEN;
+    /* Under Satisfy Any httpd would go on to authentication after a DONE,
+     * and could send its own error after a written problem: decide here,
+     * answer in the fixups guard. */
+    return enforce(r, dc, ap_satisfies(r) == SATISFY_ANY);
+}
+
+/* fixups, first: every request that is to reach a handler passes here,
+ * whatever Satisfy, Require or an authentication module made of the access
+ * phase. A denial is answered and ends the request; a request that reached
+ * this point without a decision (an access hook ahead of mod_pds's refused
+ * it, and Satisfy Any let a login stand in) is decided now. */
+int pds_guard_fixups(request_rec *r);
+int pds_guard_fixups(request_rec *r)
+{
+    pds_dir_conf_t *dc = pds_dir_conf(r);
+    pds_request_t *rq;
+
+    if (!pds_conf_gateway(dc))
+        return DECLINED;
+    if (r->main != NULL)
+        return HTTP_FORBIDDEN;
+    rq = pds_request_get(r);
+    if (rq == NULL) {
+        int status;
+
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, "PDS00100: %s reached the fixups "
+                      "without mod_pds's access decision (another access hook answered "
+                      "first and Satisfy Any let the request on); deciding now", r->uri);
+        status = enforce(r, dc, 0);
+        if (status != OK)
+            return status;
+        rq = pds_request_get(r);
+    }
+    if (!rq->decision.allowed) {
+        answer_denial(r, rq);
+        return DONE;
+    }
+    if (!rq->prepared) {
+        rq->prepared = 1;
+        prepare_backend_request(r, rq, pds_conf_purpose_header(dc));
+        ap_add_output_filter(PDS_RESPONSE_FILTER, NULL, r, r->connection);
+    }
+    return OK;
+}
+
+/* handler, really first: the last guard before mod_proxy (or any handler)
+ * serves an enforced location. Only this request's allow lets it through;
+ * anything else fails closed. */
+int pds_guard_handler(request_rec *r);
+int pds_guard_handler(request_rec *r)
+{
+    pds_request_t *rq;
+
+    if (!pds_conf_gateway(pds_dir_conf(r)))
+        return DECLINED;
+    rq = pds_request_get(r);
+    if (r->main == NULL && rq != NULL && rq->decision.allowed && rq->prepared)
+        return DECLINED;
+    if (rq != NULL && rq->answered)
+        return DONE;
+    ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "PDS00101: a handler was about to serve "
+                  "the enforced location %s without mod_pds's allow; refused", r->uri);
+    if (r->main != NULL)
+        return HTTP_FORBIDDEN;
+    if (rq == NULL)
+        rq = new_request(r);
+    rq->defer_answer = 0;
+    if (rq->decision.reason == NULL || rq->decision.allowed)
+        return deny(r, rq, "internal-error", "the request was not decided");
+    answer_denial(r, rq);
+    return DONE;
+}
+
+/* An error page httpd sends for a request mod_pds has denied but not yet
+ * answered (under Satisfy Any an authentication or authorisation hook refused
+ * first): the client gets the denial's problem document in its place. */
+#define PDS_DENIAL_FILTER "PDS_DENIAL"
+
+static apr_status_t denial_filter(ap_filter_t *f, apr_bucket_brigade *bb)
+{
+    request_rec *r = f->r;
+    pds_request_t *rq = pds_request_get(r);
+    apr_bucket_alloc_t *ba = f->c->bucket_alloc;
+    apr_bucket_brigade *out;
+    apr_bucket *b;
+    int eos = 0;
+
+    for (b = APR_BRIGADE_FIRST(bb); b != APR_BRIGADE_SENTINEL(bb); b = APR_BUCKET_NEXT(b)) {
+        if (APR_BUCKET_IS_EOS(b))
+            eos = 1;
+    }
+    apr_brigade_cleanup(bb);            /* httpd's page is never sent */
+    if (!eos)
+        return APR_SUCCESS;
+    ap_remove_output_filter(f);
+    out = apr_brigade_create(r->pool, ba);
+    if (rq != NULL && !rq->answered && rq->decision.reason != NULL) {
+        apr_size_t len;
+        const char *body = pds_problem_prepare(r, rq, rq->decision.reason,
+                                               rq->decision.detail, &len);
+
+        rq->answered = 1;
+        if (!r->header_only)
+            APR_BRIGADE_INSERT_TAIL(out, apr_bucket_pool_create(body, len, r->pool, ba));
+    }
+    APR_BRIGADE_INSERT_TAIL(out, apr_bucket_eos_create(ba));
+    return ap_pass_brigade(f->next, out);
+}
+
+void pds_register_denial_filter(void);
+void pds_register_denial_filter(void)
+{
+    ap_register_output_filter(PDS_DENIAL_FILTER, denial_filter, NULL, AP_FTYPE_RESOURCE);
+}
+
+void pds_insert_denial_filter(request_rec *r);
+void pds_insert_denial_filter(request_rec *r)
+{
+    pds_request_t *rq = pds_request_get(r);
+
+    if (rq != NULL && !rq->decision.allowed && !rq->answered && rq->decision.reason != NULL)
+        ap_add_output_filter(PDS_DENIAL_FILTER, NULL, r, r->connection);
+}
+
+/* post_read_request: the raw target as the client sent it. httpd removes dot
+ * segments (decoding %2e first) before it looks for the location, so a target
+ * written inside an enforced location can be moved out of it, and one that
+ * climbs above the root is refused with a bare 400. A raw target that names
+ * an enforced location and would be refused is refused here, where the
+ * location it names still applies: problem+json, request id, audit record. */
+int pds_post_read_request(request_rec *r);
+int pds_post_read_request(request_rec *r)
+{
+    ap_conf_vector_t *saved = r->per_dir_config;
+    pds_dir_conf_t *dc;
+    int status;
+
+    if (r->main != NULL || r->prev != NULL || r->uri == NULL || r->uri[0] != '/'
+        || r->unparsed_uri == NULL)
+        return DECLINED;
+    /* A scheme other than http(s) httpd refuses itself, right after this hook. */
+    if (r->parsed_uri.scheme != NULL && strcasecmp(r->parsed_uri.scheme, "http") != 0
+        && strcasecmp(r->parsed_uri.scheme, "https") != 0)
+        return DECLINED;
+    /* r->uri is still the target's path as sent (no dot segments removed,
+     * nothing decoded); the walk is redone on the normalised path later. */
+    if (ap_location_walk(r) != OK) {
+        r->per_dir_config = saved;
+        return DECLINED;
+    }
+    dc = pds_dir_conf(r);
+    r->per_dir_config = saved;
+    if (!pds_conf_gateway(dc)
+        || (r->unparsed_uri[0] == '/'
+            && pds_request_path_check(raw_target_path(r), NULL) == APR_SUCCESS))
+        return DECLINED;
+    /* httpd reads no further request on a connection whose request ended in
+     * this hook: say so in the answer. */
+    r->connection->keepalive = AP_CONN_CLOSE;
+    status = enforce(r, dc, 0);
+    if (status == DONE)
+        return DONE;
+    /* The path check above refuses this target; enforce must have too. */
+    ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "PDS00103: %s was not refused as a bad "
+                  "path; refusing it", r->unparsed_uri);
+    return deny(r, pds_request_get(r), "internal-error", "the request target was refused");
 }
 
 /* The handlers' answers (consent API, a person's view): JSON that no cache

@@ -82,3 +82,18 @@ def test_h2_head_range_and_conditionals_get_nothing_more(gw, residents):
 def test_h2_without_identity_is_refused(gw):
     _, status, headers, body = h2(gw, PATH, who=None)
     assert status == 401 and json.loads(body)["reason"] == "unknown-caller"
+
+
+@pytest.mark.parametrize("target", ["/citizens/%2e%2e/good/record",
+                                    "/citizens/../../%s/record" % SUBJECT])
+def test_h2_target_leaving_the_location_is_bad_path(gw, target):
+    """httpd's dot-segment removal would move these out of the enforced
+    location (or refuse them bare): the gateway refuses them first."""
+    before = len(gw.backend.requests())
+    version, status, headers, body = h2(gw, target, "--path-as-is")
+    assert (version, status) == ("HTTP/2", 400), (status, body)
+    assert headers["content-type"] == "application/problem+json"
+    assert json.loads(body)["reason"] == "bad-path"
+    recs = [r for r in gw.httpd.audit_records() if r["request_id"] == headers["pds-request-id"]]
+    assert len(recs) == 1 and recs[0]["decision"] == "deny" and recs[0]["reason"] == "bad-path"
+    assert len(gw.backend.requests()) == before

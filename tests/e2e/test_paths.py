@@ -32,6 +32,16 @@ BAD_PATHS = {
     "dot-segment": "/citizens/./%s/record" % S,
     "dot-dot-segment": "/citizens/x/../%s/record" % S,
     "dot-dot-leaving-the-location": "/citizens/../citizens/%s/record" % S,
+    # Targets httpd's dot-segment removal moves out of the enforced location
+    # (or above the root): still the gateway's to refuse, with problem+json.
+    "encoded-dot-dot-out-of-the-location": "/citizens/%2e%2e/good/record",
+    "encoded-dot-dot-upper-case-out-of-the-location": "/citizens/%2E%2E/good/record",
+    "dot-dot-out-of-the-location": "/citizens/../good/record",
+    "dot-dot-out-to-the-root": "/citizens/%s/../../../record" % S,
+    "dot-dot-above-the-root": "/citizens/../../%s/record" % S,
+    "encoded-dot-dot-above-the-root": "/citizens/%2e%2e/%2e%2e/etc/passwd",
+    "encoded-dot-dot-then-encoded-slash": "/citizens/%2e%2e/x%2Fy",
+    "encoded-dot-dot-into-the-location": "/other/%%2e%%2e/citizens/%s/record" % S,
     "trailing-dot-segment": "/citizens/%s/record/." % S,
     "trailing-dot-dot-segment": "/citizens/%s/record/x/.." % S,
     "semicolon-jsessionid": "/citizens/%s/record;jsessionid=0F3A9C" % S,
@@ -97,6 +107,14 @@ def test_absolute_form_request_target_is_bad_path(gw, scheme):
     H.assert_denied(gw, r, "bad-path")
 
 
+@pytest.mark.parametrize("path", ["/citizens/%2e%2e/good/record",
+                                  "/citizens/../../%s/record" % S])
+def test_absolute_form_leaving_the_location_is_bad_path(gw, path):
+    target = "https://127.0.0.1:%d%s" % (gw.httpd.https_port, path)
+    r = raw_get(gw, target, headers=[("Host", "127.0.0.1:%d" % gw.httpd.https_port)])
+    H.assert_denied(gw, r, "bad-path")
+
+
 def test_absolute_form_on_the_plain_port_is_bad_path(gw, token_keys):
     tok = H.mint_token(token_keys["hb-ec"], "ES256", H.token_claims("health-board"))
     target = "http://127.0.0.1:%d%s" % (gw.httpd.http_port, PATH)
@@ -120,6 +138,28 @@ def test_query_string_sent_by_a_library_is_refused(gw):
 
 
 # ------------------------------------------------------------- check order
+
+@pytest.mark.parametrize("name", ["encoded-dot-dot-out-of-the-location",
+                                  "dot-dot-above-the-root"])
+def test_check_order_holds_for_a_target_leaving_the_location(gw, name):
+    r = raw_get(gw, BAD_PATHS[name], who=None)
+    H.assert_denied(gw, r, "unknown-caller")
+    r = raw_get(gw, BAD_PATHS[name], method="DELETE")
+    H.assert_denied(gw, r, "method-not-allowed")
+    r = raw_get(gw, BAD_PATHS[name], method="HEAD")
+    assert r.status_code == 405 and r.headers.get("PDS-Request-Id"), H.describe(r)
+
+
+def test_target_leaving_the_location_is_refused_with_connection_close(gw):
+    """Refused before httpd has parsed it any further: httpd reads nothing
+    more from such a connection, and the answer says so."""
+    req = H.build_request("GET", BAD_PATHS["encoded-dot-dot-out-of-the-location"],
+                          headers=[("PDS-Purpose", "direct-care")])
+    with gw.connect("health-board") as conn:
+        r = conn.request(req)
+    H.assert_denied(gw, r, "bad-path", organisation="health-board")
+    assert r.headers.get("Connection", "").lower() == "close", H.describe(r)
+
 
 def test_identity_is_checked_before_the_path(gw):
     r = raw_get(gw, BAD_PATHS["encoded-slash"], who=None)

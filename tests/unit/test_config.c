@@ -17,11 +17,16 @@
 #include <cmocka.h>
 
 #include "mod_pds_private.h"
+#include "util_cfgtree.h"
 #include "apr_strings.h"
 
 /* --- stand-ins for httpd ---------------------------------------------------- */
 
 module AP_MODULE_DECLARE_DATA pds_module;
+
+/* The configuration tree httpd read (the Satisfy Any check walks it); the
+ * handlers here are called without one. */
+AP_DECLARE_DATA ap_directive_t *ap_conftree = NULL;
 
 static char logged[8192];
 
