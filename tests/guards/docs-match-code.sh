@@ -20,8 +20,8 @@
 #      a heading that names the audit log) gives the mode the code creates
 #      the log with: the APR_FPROT_* flags of the apr_file_open(...
 #      APR_FOPEN_CREATE ...) call in mod_pds/mod_pds_audit.c. A mode with
-#      "director..." or "key" in the 60 characters before it is a
-#      directory's or a key file's, and is skipped.
+#      "director...", "key", "store", "consent", "database", "-wal" or "-shm"
+#      in the 60 characters before it is another file's, and is skipped.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=tests/guards/guard-lib.sh
@@ -251,8 +251,9 @@ if [ -n "$mode" ]; then
                         m = substr(low, RSTART + 5, 4)
                         before = substr(low, RSTART > 60 ? RSTART - 60 : 1, RSTART > 60 ? 60 : RSTART - 1)
                         low = substr(low, RSTART + RLENGTH)
-                        # A directory'"'"'s or a key file'"'"'s mode, named just before.
-                        if (before ~ /director|key/) continue
+                        # Another file'"'"'s mode (a directory, a key, the consent
+                        # store), named just before.
+                        if (before ~ /director|key|store|consent|database|-wal|-shm/) continue
                         print (m == want ? "ok" : "bad") "\t" file "\t" m "\t" sent[i]
                     }
                 }

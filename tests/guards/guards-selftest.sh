@@ -331,6 +331,7 @@ audit log in its own directory, e.g. `/var/log/pds`, mode 0750.
 ## Keys
 
 The audit log's key, `/etc/pds/audit.key`, mode 0400, is another file.
+The audit log cannot be opened, or the consent store cannot be made mode 0640.
 EOF
     echo "$t"
 }
