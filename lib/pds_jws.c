@@ -569,8 +569,28 @@ json_t *pds_jws_payload(const pds_jws_t *jws)
 
 /* ---- verification --------------------------------------------------------- */
 
+/* (n - 1) / 2 for P-256, big-endian: the largest s of a low-s signature.
+ * ECDSA signatures are malleable: if (r, s) verifies, so does (r, n - s). We
+ * accept only s <= n / 2, so each signature has one form (as a token's
+ * base64url has one spelling) and a changed signature is never the "same"
+ * token to anything downstream. */
+static const unsigned char p256_half_order[PDS_ES256_HALF] = {
+    0x7f, 0xff, 0xff, 0xff, 0x80, 0x00, 0x00, 0x00,
+    0x7f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+    0xde, 0x73, 0x7d, 0x56, 0xd3, 0x8b, 0xcf, 0x42,
+    0x79, 0xdc, 0xe5, 0x61, 0x7e, 0x31, 0x92, 0xa8
+};
+
+/* Is s (PDS_ES256_HALF bytes, big-endian) above (n - 1) / 2? Constant time
+ * is not needed: s is public. */
+static int es256_s_is_high(const unsigned char *s)
+{
+    return memcmp(s, p256_half_order, PDS_ES256_HALF) > 0;
+}
+
 /* ES256 carries r||s (RFC 7518, 3.4); OpenSSL wants a DER ECDSA-Sig-Value.
- * Returns the DER length (> 0) with *pder to OPENSSL_free, or 0. */
+ * A high s is refused here (see p256_half_order). Returns the DER length
+ * (> 0) with *pder to OPENSSL_free, or 0. */
 static int es256_raw_to_der(unsigned char **pder, const unsigned char *raw,
                             apr_size_t len)
 {
@@ -579,7 +599,7 @@ static int es256_raw_to_der(unsigned char **pder, const unsigned char *raw,
     int derlen;
 
     *pder = NULL;
-    if (len != 2 * PDS_ES256_HALF)
+    if (len != 2 * PDS_ES256_HALF || es256_s_is_high(raw + PDS_ES256_HALF))
         return 0;
     sig = ECDSA_SIG_new();
     r = BN_bin2bn(raw, PDS_ES256_HALF, NULL);
@@ -646,7 +666,10 @@ apr_status_t pds_jws_verify(const pds_jws_t *jws, const pds_key_t *key,
         if (derlen <= 0) {
             ERR_clear_error();
             pds_error_set(err, "bad-signature", -1, PDS_TOKEN_SOURCE,
-                          "the ES256 signature is not 64 bytes (r||s)");
+                          jws->sig_len != 2 * PDS_ES256_HALF
+                          ? "the ES256 signature is not 64 bytes (r||s)"
+                          : "the ES256 signature's s is above half the group order "
+                            "(only the low-s form is accepted)");
             return APR_EINVAL;
         }
         sig = der;
@@ -674,7 +697,33 @@ apr_status_t pds_jws_verify(const pds_jws_t *jws, const pds_key_t *key,
 
 /* ---- signing -------------------------------------------------------------- */
 
-/* Signs data; for ES256 turns OpenSSL's DER into r||s padded to 32 bytes each. */
+/* The P-256 group order n, big-endian. */
+static const unsigned char p256_order[PDS_ES256_HALF] = {
+    0xff, 0xff, 0xff, 0xff, 0x00, 0x00, 0x00, 0x00,
+    0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+    0xbc, 0xe6, 0xfa, 0xad, 0xa7, 0x17, 0x9e, 0x84,
+    0xf3, 0xb9, 0xca, 0xc2, 0xfc, 0x63, 0x25, 0x51
+};
+
+/* Writes n - s into out (PDS_ES256_HALF bytes): the low-s twin of s. */
+static apr_status_t es256_negate_s(unsigned char *out, const BIGNUM *s)
+{
+    BIGNUM *n = BN_bin2bn(p256_order, PDS_ES256_HALF, NULL);
+    BIGNUM *low = BN_new();
+    apr_status_t rv = APR_EGENERAL;
+
+    if (n != NULL && low != NULL && BN_sub(low, n, s) == 1 && !BN_is_negative(low)
+        && BN_bn2binpad(low, out, PDS_ES256_HALF) == PDS_ES256_HALF
+        && !es256_s_is_high(out))
+        rv = APR_SUCCESS;
+    BN_free(n);
+    BN_free(low);
+    return rv;
+}
+
+/* Signs data; for ES256 turns OpenSSL's DER into r||s padded to 32 bytes each,
+ * with s in its low form (n - s when OpenSSL gave s > n / 2: it does not
+ * normalise, and our verifier accepts only low s). */
 static apr_status_t sign_raw(unsigned char **psig, apr_size_t *psiglen,
                              apr_pool_t *p, const pds_key_t *key,
                              const unsigned char *data, apr_size_t len)
@@ -706,7 +755,9 @@ static apr_status_t sign_raw(unsigned char **psig, apr_size_t *psiglen,
             goto done;
         ECDSA_SIG_get0(es, &r, &s);
         if (BN_bn2binpad(r, raw, PDS_ES256_HALF) != PDS_ES256_HALF
-            || BN_bn2binpad(s, raw + PDS_ES256_HALF, PDS_ES256_HALF) != PDS_ES256_HALF) {
+            || BN_bn2binpad(s, raw + PDS_ES256_HALF, PDS_ES256_HALF) != PDS_ES256_HALF
+            || (es256_s_is_high(raw + PDS_ES256_HALF)
+                && es256_negate_s(raw + PDS_ES256_HALF, s) != APR_SUCCESS)) {
             ECDSA_SIG_free(es);
             goto done;
         }

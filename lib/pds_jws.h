@@ -4,6 +4,11 @@
  * key verifies ES256 only, an RSA key (2048 bits or more) RS256 only, an
  * Ed25519 key EdDSA only. A token whose header names another algorithm
  * (including "none" and any HMAC) is refused before any signature check.
+ *
+ * ES256 signatures are accepted in their low-s form only (s <= n/2, n the
+ * P-256 group order): (r, n - s) verifies wherever (r, s) does, and refusing
+ * one of the two makes every signature unique. Our own ES256 signatures are
+ * always made low-s.
  */
 #ifndef PDS_JWS_H
 #define PDS_JWS_H

@@ -1088,9 +1088,9 @@ const command_rec pds_directives[] = {
     AP_INIT_TAKE1("PDSPurposeHeader", cmd_purpose_header, NULL, ACCESS_CONF,
         "The request header callers declare their purpose in (default PDS-Purpose)"),
     AP_INIT_TAKE1("PDSMaxBodySize", cmd_max_body, NULL, ACCESS_CONF,
-        "Largest back-end body buffered for filtering, in bytes (default 1048576)"),
+        "Largest back-end or write body buffered for filtering, in bytes (default 1048576)"),
     AP_INIT_TAKE1("PDSMaxDepth", cmd_max_depth, NULL, ACCESS_CONF,
-        "Deepest JSON nesting accepted from the back end (default 32)"),
+        "Deepest JSON nesting accepted in back-end and write bodies (default 32)"),
     { NULL }
 };
 

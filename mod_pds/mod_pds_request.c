@@ -4,6 +4,9 @@
  * the response filter in place. A denial is answered here, audited, and the
  * back end is never contacted.
  */
+#include <stdlib.h>
+#include <string.h>
+
 #include "httpd.h"
 #include "http_config.h"
 #include "http_core.h"
@@ -295,15 +298,58 @@ void pds_register_request_body_filter(void)
                              AP_FTYPE_RESOURCE);
 }
 
-/* Reads the whole request body, at most limit bytes. */
+/* The body as it is read: malloc'd so that growing frees the smaller copy,
+ * and freed with the request pool. */
+typedef struct pds_body_buf_t {
+    char *data;
+    apr_size_t cap;
+} pds_body_buf_t;
+
+static apr_status_t body_buf_free(void *data)
+{
+    pds_body_buf_t *b = data;
+
+    free(b->data);
+    b->data = NULL;
+    return APR_SUCCESS;
+}
+
+/* First allocation for a body; it doubles from there as data arrives. */
+#define PDS_BODY_INITIAL 8192
+
+/* Reads the whole request body, at most limit bytes. Memory follows what has
+ * arrived (never the limit up front: many small writes under a large
+ * PDSMaxBodySize must not each hold it), and a declared Content-Length over
+ * the limit is refused before anything is read. */
 static int read_request_body(request_rec *r, apr_off_t limit, char **pbuf,
                              apr_size_t *plen, const char **reason, const char **detail)
 {
     apr_bucket_brigade *bb = apr_brigade_create(r->pool, r->connection->bucket_alloc);
-    apr_size_t len = 0;
-    char *buf = apr_palloc(r->pool, (apr_size_t)limit + 1);
+    pds_body_buf_t *buf = apr_pcalloc(r->pool, sizeof(*buf));
+    const char *cl = apr_table_get(r->headers_in, "Content-Length");
+    apr_size_t len = 0, max = (apr_size_t)limit;
     int seen_eos = 0;
     apr_status_t rv;
+
+    apr_pool_cleanup_register(r->pool, buf, body_buf_free, apr_pool_cleanup_null);
+    /* Only ever an early refusal: a length that does not parse is left to
+     * HTTP_IN, and with Transfer-Encoding httpd ignores the header. */
+    if (cl != NULL && apr_table_get(r->headers_in, "Transfer-Encoding") == NULL) {
+        apr_off_t declared = 0;
+        char *end = NULL;
+
+        if (apr_strtoff(&declared, cl, &end, 10) == APR_SUCCESS && end != cl
+            && *end == '\0' && declared > limit) {
+            /* As httpd does for 413: close rather than read (to discard)
+             * the body refused. */
+            r->connection->keepalive = AP_CONN_CLOSE;
+            *reason = "request-too-large";
+            *detail = apr_psprintf(r->pool, "the body is larger than %" APR_OFF_T_FMT
+                                   " bytes (Content-Length %" APR_OFF_T_FMT ")",
+                                   limit, declared);
+            return 0;
+        }
+    }
 
     do {
         apr_bucket *b;
@@ -328,19 +374,48 @@ static int read_request_body(request_rec *r, apr_off_t limit, char **pbuf,
                 *detail = "the request body could not be read";
                 return 0;
             }
-            if (n > (apr_size_t)limit - len) {
+            /* The limit first, so nothing over it is ever held. */
+            if (n > max - len) {
+                r->connection->keepalive = AP_CONN_CLOSE;
                 *reason = "request-too-large";
                 *detail = apr_psprintf(r->pool, "the body is larger than %" APR_OFF_T_FMT
                                        " bytes", limit);
                 return 0;
             }
-            memcpy(buf + len, data, n);
+            /* len + n <= max here, so the room needed (one more for the
+             * NUL) is at most max + 1 and doubling stops there. */
+            if (buf->cap - len < n + 1) {
+                apr_size_t want = buf->cap > 0 ? buf->cap : PDS_BODY_INITIAL;
+                char *grown;
+
+                while (want - len < n + 1)
+                    want = want <= max / 2 ? want * 2 : max + 1;
+                if (want > max + 1)
+                    want = max + 1;
+                grown = realloc(buf->data, want);
+                if (grown == NULL) {
+                    ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "PDS00200: no memory for "
+                                  "a request body of %" APR_SIZE_T_FMT " bytes", want);
+                    *reason = "internal-error";
+                    *detail = "the gateway could not hold the request body";
+                    return 0;
+                }
+                buf->data = grown;
+                buf->cap = want;
+            }
+            memcpy(buf->data + len, data, n);
             len += n;
         }
         apr_brigade_cleanup(bb);
     } while (!seen_eos);
-    buf[len] = '\0';
-    *pbuf = buf;
+    if (buf->data == NULL) {
+        /* An empty body: a pool string, nothing to free. */
+        *pbuf = apr_pstrdup(r->pool, "");
+        *plen = 0;
+        return 1;
+    }
+    buf->data[len] = '\0';
+    *pbuf = buf->data;
     *plen = len;
     return 1;
 }

@@ -72,10 +72,16 @@ def algorithm_for(key):
                      "Ed25519" % type(key).__name__)
 
 
+# The P-256 group order (ECDSA signatures (r, s) and (r, n - s) both verify).
+P256_ORDER = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
+
+
 def sign(key, alg, signing_input):
     if alg == "ES256":
         der = key.sign(signing_input, ec.ECDSA(hashes.SHA256()))
         r, s = decode_dss_signature(der)
+        if s > P256_ORDER // 2:
+            s = P256_ORDER - s       # the gateway accepts the low-s form only
         return r.to_bytes(32, "big") + s.to_bytes(32, "big")
     if alg == "RS256":
         return key.sign(signing_input, padding.PKCS1v15(), hashes.SHA256())

@@ -239,10 +239,16 @@ def _json_bytes(value):
     return json.dumps(value, separators=(",", ":")).encode("utf-8")
 
 
+# The P-256 group order: (r, s) and (r, P256_ORDER - s) both verify, and the
+# gateway accepts only the low form (s <= n/2).
+P256_ORDER = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
+
+
 def signature_for(key, signing_input, der_ecdsa=False):
     """Signs with whatever the key is: EC P-256 (ES256, raw r||s, 64 bytes, as
-    RFC 7518 wants; DER only when asked, to test that it is refused), RSA
-    (RS256), Ed25519 (EdDSA), bytes (HMAC-SHA256), None (no signature)."""
+    RFC 7518 wants, s in its low form; DER only when asked, to test that it is
+    refused), RSA (RS256), Ed25519 (EdDSA), bytes (HMAC-SHA256), None (no
+    signature)."""
     if key is None:
         return b""
     if isinstance(key, (bytes, bytearray)):
@@ -252,6 +258,8 @@ def signature_for(key, signing_input, der_ecdsa=False):
         if der_ecdsa:
             return der
         r, s = decode_dss_signature(der)
+        if s > P256_ORDER // 2:
+            s = P256_ORDER - s
         return r.to_bytes(32, "big") + s.to_bytes(32, "big")
     if isinstance(key, rsa.RSAPrivateKey):
         return key.sign(signing_input, padding.PKCS1v15(), hashes.SHA256())
@@ -303,6 +311,17 @@ def tamper_signature(token):
     raw = bytearray(b64url_decode(s))
     raw[-1] ^= 0x01
     return h + "." + p + "." + b64url(bytes(raw))
+
+
+def high_s_twin(token):
+    """An ES256 token (compact or detached) with its signature (r, s) replaced
+    by (r, n - s): as valid an ECDSA signature as the original, in the high-s
+    form the gateway must refuse."""
+    head, s64 = token.rsplit(".", 1)
+    raw = b64url_decode(s64)
+    assert len(raw) == 64, "not an ES256 signature"
+    s = int.from_bytes(raw[32:], "big")
+    return head + "." + b64url(raw[:32] + (P256_ORDER - s).to_bytes(32, "big"))
 
 
 class TokenKeys:

@@ -229,6 +229,8 @@ def _bad_tokens(keys):
             header_overrides={"jwk": keys.public_jwk("attacker-ec"), "kid": "attacker"}),
         "es256-der-signature": H.mint_token(ec_key, "ES256", H.token_claims(RESEARCH_ISSUER),
                                             der_ecdsa=True),
+        # (r, n - s): a valid ECDSA signature, but not the one low-s form accepted.
+        "es256-high-s-twin": H.high_s_twin(good),
         "too-long-lived": research_token(keys, "ec", exp=now + 7200),
         "too-long-lived-without-iat": research_token(keys, "ec", iat=None, exp=now + 7200),
         "two-segments": ".".join(good.split(".")[:2]),
@@ -245,7 +247,7 @@ BAD_TOKEN_NAMES = [
     "hs256-with-public-key-pem", "hs256-with-public-key-pem-ec",
     "alg-swapped-rs256-for-ec-key", "alg-header-changed", "tampered-payload",
     "tampered-signature", "signed-by-unknown-key", "embedded-jwk-of-attacker",
-    "es256-der-signature", "too-long-lived", "too-long-lived-without-iat", "two-segments",
+    "es256-der-signature", "es256-high-s-twin", "too-long-lived", "too-long-lived-without-iat", "two-segments",
     "four-segments", "not-base64url", "garbage"]
 
 
@@ -258,6 +260,34 @@ def test_bad_token_is_invalid_token(gw, token_keys, name):
     tok = _bad_tokens(token_keys)[name]
     r = gw.get(PATH, plain=True, token=tok, purpose="service-research")
     H.assert_denied(gw, r, "invalid-token")
+
+
+def test_es256_high_s_twin_of_an_accepted_token_is_refused(gw, rec, token_keys):
+    """ECDSA is malleable: (r, s) and (r, n - s) both verify mathematically.
+    The gateway accepts the low-s form only, so a token accepted (and cached)
+    a moment ago cannot be re-spelt with the same claims and another
+    signature: the twin verifies with an independent ECDSA library, and the
+    gateway refuses it (and still accepts the original)."""
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
+
+    good = research_token(token_keys, "ec")
+    twin = H.high_s_twin(good)
+    h, p, s = twin.split(".")
+    raw = H.b64url_decode(s)
+    token_keys["ec"].public_key().verify(
+        encode_dss_signature(int.from_bytes(raw[:32], "big"), int.from_bytes(raw[32:], "big")),
+        (h + "." + p).encode(), ec.ECDSA(hashes.SHA256()))   # raises if it is not valid
+    r = gw.get(PATH, plain=True, token=good, purpose="service-research")
+    assert r.status_code == 200, H.describe(r)
+    gw.backend.clear()
+    r = gw.get(PATH, plain=True, token=twin, purpose="service-research")
+    H.assert_denied(gw, r, "invalid-token")
+    assert "low-s" in r.json()["detail"], r.json()
+    gw.backend.clear()
+    r = gw.get(PATH, plain=True, token=good, purpose="service-research")
+    assert r.status_code == 200, H.describe(r)
 
 
 def test_bad_token_is_not_ignored_in_favour_of_a_good_certificate(gw, token_keys):

@@ -17,7 +17,7 @@ import time
 import pytest
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ed25519
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 
 import pds_harness as H
 from pds_configs import HB_DIRECT_CARE, OTHER_SUBJECT, ORGANISATIONS, SUBJECT
@@ -403,3 +403,51 @@ def test_sign_responses_without_a_key_fails_the_config_test(httpd_factory):
     assert rc != 0, out
     assert "PDSResponseSigningKey" in out, out
     assert "line %d" % httpd.line_of("PDSSignResponses on") in out, out
+
+
+# ------------------------------------------------- an ES256 response key
+
+@pytest.fixture(scope="module")
+def es_signer(gateway_factory, tmp_path_factory):
+    """A gateway signing with an EC P-256 key (ES256); its public PEM."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    d = tmp_path_factory.mktemp("es-response-key")
+    path, pub = str(d / "response.pem"), str(d / "response.pub.pem")
+    H.write_private(path, key.private_bytes(serialization.Encoding.PEM,
+                                            serialization.PrivateFormat.PKCS8,
+                                            serialization.NoEncryption()))
+    with open(pub, "wb") as f:
+        f.write(public_pem(key))
+    body = (ORGANISATIONS + HB_DIRECT_CARE
+            + 'PDSResponseSigningKey "%s"\n' % path.replace("%", "%%") + SIGNED_CITIZENS)
+    return gateway_factory(body), pub
+
+
+def test_es256_response_signatures_are_low_s_and_their_twins_refused(es_signer, files):
+    """OpenSSL's ECDSA does not normalise s: about half of what it signs has
+    s > n/2, which our verifier (and pds-audit) refuses as the malleable twin.
+    Every ES256 signature the gateway makes is the low-s form (32 in a row,
+    2^-32 by chance otherwise); pds-audit accepts it and refuses its (r, n - s)
+    twin, which is as valid an ECDSA signature."""
+    gw, pub = es_signer
+    for i in range(32):
+        r = gw.get(record_path())
+        assert r.status_code == 200, H.describe(r)
+        sig = r.headers["PDS-Signature"]
+        protected, _, signature = sig.split(".")
+        assert json.loads(b64url_decode(protected))["alg"] == "ES256"
+        raw = b64url_decode(signature)
+        assert len(raw) == 64
+        assert int.from_bytes(raw[32:], "big") <= H.P256_ORDER // 2, \
+            "response %d is signed with a high s" % i
+
+    status, headers, body = curl_save(gw, files, "es256", record_path())
+    assert status == 200
+    rc, out, err = verify_response("--public-key", pub, "--headers", headers, "--body", body)
+    assert rc == 0, out + err
+    assert out.startswith("signature: valid (ES256, kid "), out
+    [sig] = header_value(headers, "PDS-Signature")
+    twin = rewrite_header(headers, os.path.join(files, "es256-twin.headers"),
+                          "PDS-Signature", H.high_s_twin(sig))
+    rc, out, err = verify_response("--public-key", pub, "--headers", twin, "--body", body)
+    assert rc == 1 and problem_code(out) == "bad-signature", out + err

@@ -222,5 +222,164 @@ expect fail reasons-documented.sh "$t" "reason consent-revoked is documented but
 t=$(reasons_tree rd-empty); printf 'int x;\n' >"$t/lib/pds_reason.c"
 expect fail reasons-documented.sh "$t" "no { \"code\", status"
 
+# --- docs-match-code.sh -----------------------------------------------------
+docs_tree() {
+    t=$(clean_tree "$1")
+    cat >"$t/mod_pds/mod_pds_private.h" <<'EOF'
+#define PDS_DEFAULT_MAX_BODY        ((apr_off_t)1048576)
+#define PDS_DEFAULT_CONSENT_TIMEOUT_MS 2000
+EOF
+    cat >"$t/mod_pds/mod_pds_config.c" <<'EOF'
+#include "mod_pds_private.h"
+apr_off_t pds_conf_max_body(const pds_dir_conf_t *dc)
+{
+    return dc->max_body != -1 ? dc->max_body
+                              : PDS_DEFAULT_MAX_BODY;
+}
+int pds_conf_consent_timeout(const pds_server_conf_t *sc)
+{
+    return sc->consent_timeout_ms != -1 ? sc->consent_timeout_ms : PDS_DEFAULT_CONSENT_TIMEOUT_MS;
+}
+static const char *main_server_only(cmd_parms *cmd)
+{
+    return ap_check_cmd_context(cmd, GLOBAL_ONLY);
+}
+static const char *cmd_audit_log(cmd_parms *cmd, void *dummy, const char *arg)
+{
+    sc->audit_log_path = arg;
+    return NULL;
+}
+static const char *cmd_gateway(cmd_parms *cmd, void *dcv, int on)
+{
+    dc->gateway = on;
+    return NULL;
+}
+static const char *cmd_max_body(cmd_parms *cmd, void *dcv, const char *arg)
+{
+    dc->max_body = 5; /* sc->consent_timeout_ms = 1 in a comment */
+    return NULL;
+}
+static const char *cmd_store_timeout(cmd_parms *cmd, void *dummy, const char *arg)
+{
+    const char *err = main_server_only(cmd);
+    sc->consent_timeout_ms = 5;
+    return err;
+}
+const command_rec pds_directives[] = {
+    AP_INIT_TAKE1("PDSAuditLog", cmd_audit_log, NULL, RSRC_CONF, "help"),
+    AP_INIT_FLAG("PDSGateway", cmd_gateway, NULL, ACCESS_CONF,
+        "On: enforce (default off)"),
+    AP_INIT_TAKE1("PDSMaxBodySize", cmd_max_body, NULL, ACCESS_CONF,
+        "Largest body, in bytes (default 1048576)"),
+    AP_INIT_TAKE1("PDSConsentStoreTimeout", cmd_store_timeout, NULL, RSRC_CONF,
+        "milliseconds (default 2000)"),
+    { NULL }
+};
+EOF
+    cat >"$t/mod_pds/mod_pds_audit.c" <<'EOF'
+static apr_status_t open_file(apr_file_t **pf, const char *path, apr_pool_t *p)
+{
+    return apr_file_open(pf, path,
+                         APR_FOPEN_WRITE | APR_FOPEN_CREATE | APR_FOPEN_APPEND,
+                         APR_FPROT_UREAD | APR_FPROT_UWRITE, p);
+}
+EOF
+    cat >"$t/docs/directives.md" <<'EOF'
+# mod_pds
+## PDSAuditLog
+
+|                  |                       |
+|------------------|-----------------------|
+| **Syntax:**      | `PDSAuditLog file-path` |
+| **Default:**     | none                  |
+| **Context:**     | server config, virtual host |
+
+```apache
+# a comment in an example is not a heading
+PDSAuditLog logs/audit.jsonl
+```
+
+## PDSGateway
+
+| **Syntax:**      | `PDSGateway on\|off`  |
+| **Default:**     | `PDSGateway off`      |
+| **Context:**     | directory             |
+
+## PDSMaxBodySize
+
+| **Default:**     | `PDSMaxBodySize 1048576` |
+| **Context:**     | directory             |
+
+## PDSConsentStoreTimeout
+
+| **Default:**     | `PDSConsentStoreTimeout 2000` |
+| **Context:**     | server config         |
+EOF
+    cat >"$t/docs/admin-guide.md" <<'EOF'
+# Guide
+
+## Reading the audit log
+
+```sh
+# a comment in a code block
+jq . pds-audit.jsonl
+```
+
+The file is created with mode 0600 by the user httpd starts as. Keep the
+audit log in its own directory, e.g. `/var/log/pds`, mode 0750.
+
+## Keys
+
+The audit log's key, `/etc/pds/audit.key`, mode 0400, is another file.
+The audit log cannot be opened, or the consent store cannot be made mode 0640.
+EOF
+    echo "$t"
+}
+t=$(docs_tree dm-clean); expect pass docs-match-code.sh "$t"
+out=$(top_srcdir="$t" sh "$here/docs-match-code.sh")
+case $out in *"(4 directives"*"mode 0600 in 1 sentence(s))"*) ok=$((ok + 1)) ;;
+    *) bad=$((bad + 1)); echo "FAILED CASE: docs-match-code counts: $out" ;; esac
+t=$(docs_tree dm-context-vhost)
+sed -i 's/| server config         |/| server config, virtual host |/' "$t/docs/directives.md"
+expect fail docs-match-code.sh "$t" "directive PDSConsentStoreTimeout: docs/directives.md says Context 'server config, virtual host'; the command table (RSRC_CONF, main server only) means 'server config'"
+t=$(docs_tree dm-context-location)
+sed -i 's/| directory             |/| directory, location   |/' "$t/docs/directives.md"
+expect fail docs-match-code.sh "$t" "directive PDSGateway: docs/directives.md says Context 'directory, location'"
+t=$(docs_tree dm-context-scope)
+sed -i 's/cmd_audit_log, NULL, RSRC_CONF/cmd_audit_log, NULL, ACCESS_CONF/' "$t/mod_pds/mod_pds_config.c"
+expect fail docs-match-code.sh "$t" "directive PDSAuditLog: docs/directives.md says Context 'server config, virtual host'; the command table (ACCESS_CONF) means 'directory'"
+t=$(docs_tree dm-default-macro)
+sed -i 's/1048576)/2097152)/' "$t/mod_pds/mod_pds_private.h"
+expect fail docs-match-code.sh "$t" "directive PDSMaxBodySize: docs/directives.md says Default 'PDSMaxBodySize 1048576'; the code's default is 2097152 (PDS_DEFAULT_MAX_BODY)"
+t=$(docs_tree dm-default-undefined)
+sed -i '/CONSENT_TIMEOUT_MS/d' "$t/mod_pds/mod_pds_private.h"
+expect fail docs-match-code.sh "$t" "default macro PDS_DEFAULT_CONSENT_TIMEOUT_MS (getter of ->consent_timeout_ms) has no #define"
+t=$(docs_tree dm-default-help)
+sed -i 's/(default off)/(default on)/' "$t/mod_pds/mod_pds_config.c"
+expect fail docs-match-code.sh "$t" "directive PDSGateway: the command table's help says '(default on)'"
+t=$(docs_tree dm-flag-syntax)
+sed -i 's/`PDSGateway on\\|off`/`PDSGateway flag`/' "$t/docs/directives.md"
+expect fail docs-match-code.sh "$t" "directive PDSGateway: an AP_INIT_FLAG directive, but docs/directives.md's Syntax 'PDSGateway flag' does not say on|off"
+t=$(docs_tree dm-mode-file)
+sed -i 's/created with mode 0600/created with mode 0640/' "$t/docs/admin-guide.md"
+expect fail docs-match-code.sh "$t" "docs/admin-guide.md: says the audit log's mode is 0640; mod_pds/mod_pds_audit.c creates it with 0600"
+t=$(docs_tree dm-mode-named)
+printf '\n## Elsewhere\n\nThe audit log is kept with mode 0644 here.\n' >>"$t/docs/admin-guide.md"
+expect fail docs-match-code.sh "$t" "says the audit log's mode is 0644"
+t=$(docs_tree dm-mode-readme)
+printf 'The audit log is created with mode 0660.\n' >"$t/README.md"
+expect fail docs-match-code.sh "$t" "README.md: says the audit log's mode is 0660"
+t=$(docs_tree dm-mode-code)
+sed -i 's/APR_FPROT_UREAD | APR_FPROT_UWRITE/APR_FPROT_UREAD | APR_FPROT_UWRITE | APR_FPROT_GREAD/' "$t/mod_pds/mod_pds_audit.c"
+expect fail docs-match-code.sh "$t" "says the audit log's mode is 0600; mod_pds/mod_pds_audit.c creates it with 0640"
+t=$(docs_tree dm-mode-none)
+sed -i 's/APR_FOPEN_CREATE | //' "$t/mod_pds/mod_pds_audit.c"
+expect fail docs-match-code.sh "$t" "audit log mode: no apr_file_open("
+t=$(docs_tree dm-no-table)
+sed -i '/AP_INIT/d' "$t/mod_pds/mod_pds_config.c"
+expect fail docs-match-code.sh "$t" "no directive table"
+t=$(docs_tree dm-no-docs); rm "$t/docs/directives.md"
+expect fail docs-match-code.sh "$t" "missing docs/directives.md"
+
 echo "guards self-test: $ok passed, $bad failed"
 [ "$bad" -eq 0 ]

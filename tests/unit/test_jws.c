@@ -24,6 +24,7 @@
 #include <apr_strings.h>
 #include <jansson.h>
 #include <openssl/bio.h>
+#include <openssl/bn.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
@@ -762,6 +763,90 @@ static void test_es256_der_signature_refused(void **state)
     assert_string_equal(verify_code(p, token, pub), "bad-signature");
 }
 
+/* (r, n - s) from an ES256 token's r||s signature part: the high-s twin. */
+static char *flip_s(apr_pool_t *p, const char *sig64)
+{
+    static const char order_hex[] =
+        "FFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551";
+    unsigned char *raw = NULL, flipped[64];
+    apr_size_t len = 0;
+    BIGNUM *n = NULL, *s;
+
+    assert_int_equal(pds_base64url_decode(&raw, &len, p, sig64, strlen(sig64)),
+                     APR_SUCCESS);
+    assert_int_equal(len, 64);
+    assert_true(BN_hex2bn(&n, order_hex) > 0);
+    s = BN_bin2bn(raw + 32, 32, NULL);
+    assert_non_null(s);
+    assert_int_equal(BN_sub(s, n, s), 1);
+    memcpy(flipped, raw, 32);
+    assert_int_equal(BN_bn2binpad(s, flipped + 32, 32), 32);
+    BN_free(s);
+    BN_free(n);
+    return pds_base64url_encode(p, flipped, sizeof(flipped));
+}
+
+/* s's top half decides: 0x7fffffff8... is (n - 1) / 2's first bytes. */
+static int s_is_high(apr_pool_t *p, const char *sig64)
+{
+    static const unsigned char half[32] = {
+        0x7f, 0xff, 0xff, 0xff, 0x80, 0x00, 0x00, 0x00,
+        0x7f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+        0xde, 0x73, 0x7d, 0x56, 0xd3, 0x8b, 0xcf, 0x42,
+        0x79, 0xdc, 0xe5, 0x61, 0x7e, 0x31, 0x92, 0xa8
+    };
+    unsigned char *raw = NULL;
+    apr_size_t len = 0;
+
+    assert_int_equal(pds_base64url_decode(&raw, &len, p, sig64, strlen(sig64)),
+                     APR_SUCCESS);
+    assert_int_equal(len, 64);
+    return memcmp(raw + 32, half, 32) > 0;
+}
+
+/* ECDSA malleability: (r, n - s) verifies wherever (r, s) does. Only the low-s
+ * form is accepted, and what we sign is always low-s (OpenSSL does not
+ * normalise: about half its signatures are high-s, so 64 signatures all low
+ * would not happen by chance). Compact and detached alike. */
+static void test_es256_high_s_refused(void **state)
+{
+    apr_pool_t *p = *state;
+    pds_key_t *priv = load_key(p, keys[K_ES256].priv);
+    pds_key_t *pub = load_key(p, keys[K_ES256].pub);
+    const unsigned char body[] = "{\"a\":1}";
+    pds_error_t err;
+    int i;
+
+    for (i = 0; i < 64; i++) {
+        char *token = sign_text(p, priv, NULL,
+                                apr_psprintf(p, "{\"iss\":\"org-a\",\"n\":%d}", i));
+        char *sig64 = part(p, token, 2);
+        char *input = apr_pstrndup(p, token, strlen(token) - strlen(sig64) - 1);
+        char *twin = apr_pstrcat(p, input, ".", flip_s(p, sig64), NULL);
+        char *det = NULL, *det_twin;
+
+        if (s_is_high(p, sig64))
+            fail_msg("signature %d is high-s: our signer must normalise", i);
+        assert_string_equal(verify_code(p, token, pub), "");
+        assert_true(s_is_high(p, part(p, twin, 2)));
+        assert_string_equal(verify_code(p, twin, pub), "bad-signature");
+
+        pds_error_clear(&err);
+        assert_int_equal(pds_jws_sign_detached(&det, p, priv, NULL, body, sizeof(body) - 1,
+                                               &err), APR_SUCCESS);
+        assert_false(s_is_high(p, part(p, det, 2)));
+        assert_int_equal(pds_jws_verify_detached(NULL, p, det, strlen(det), body,
+                                                 sizeof(body) - 1, pub, &err), APR_SUCCESS);
+        det_twin = apr_pstrcat(p, part(p, det, 0), "..", flip_s(p, part(p, det, 2)), NULL);
+        pds_error_clear(&err);
+        assert_int_not_equal(pds_jws_verify_detached(NULL, p, det_twin, strlen(det_twin),
+                                                     body, sizeof(body) - 1, pub, &err),
+                             APR_SUCCESS);
+        assert_string_equal(err.code, "bad-signature");
+        assert_int_equal(ERR_peek_error(), 0);
+    }
+}
+
 static void test_alg_mismatch(void **state)
 {
     apr_pool_t *p = *state;
@@ -1307,6 +1392,7 @@ int main(void)
         T(test_tampered_rs256),
         T(test_tampered_eddsa),
         T(test_es256_der_signature_refused),
+        T(test_es256_high_s_refused),
         T(test_alg_mismatch),
         T(test_other_key_same_type),
         T(test_parse_accessors),

@@ -24,9 +24,14 @@ def compact(obj):
     return json.dumps(obj, separators=(",", ":")).encode("utf-8")
 
 
+P256_ORDER = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
+
+
 def sign(alg, key, data):
     if alg == "ES256":
         r, s = decode_dss_signature(key.sign(data, ec.ECDSA(hashes.SHA256())))
+        if s > P256_ORDER // 2:
+            s = P256_ORDER - s       # low-s: the only form the gateway accepts
         return r.to_bytes(32, "big") + s.to_bytes(32, "big")
     if alg == "RS256":
         return key.sign(data, padding.PKCS1v15(), hashes.SHA256())
