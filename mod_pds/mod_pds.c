@@ -78,11 +78,20 @@ static void pds_register_hooks(apr_pool_t *p)
     ap_hook_handler(pds_consent_handler, NULL, NULL, APR_HOOK_MIDDLE);
     /* The gateway's public keys (SetHandler pds-jwks). */
     ap_hook_handler(pds_jwks_handler, NULL, NULL, APR_HOOK_MIDDLE);
+    /* handler, before mod_proxy's (APR_HOOK_FIRST) and after every fixup
+     * (SetEnv, SetEnvIf, RewriteRule [E=]): interim responses of the back
+     * end are not relayed. Always declines. */
+    ap_hook_handler(pds_proxy_fixup_handler, NULL, NULL, APR_HOOK_REALLY_FIRST);
+    /* log_transaction, before mod_log_config: the access log shows the
+     * request headers the client sent. */
+    ap_hook_log_transaction(pds_restore_client_headers, NULL, NULL, APR_HOOK_REALLY_FIRST);
     /* log_transaction: a last-resort audit record for a decision without one. */
     ap_hook_log_transaction(pds_audit_log_transaction, NULL, NULL, APR_HOOK_FIRST);
 
     /* Serves the checked body of a write to mod_proxy. */
     pds_register_request_body_filter();
+    /* Holds the client connection of an allowed request until its answer. */
+    pds_register_interim_gate();
     /* A resource filter that changes the body and its length, and must never
      * see (or produce) a byte range. */
     ap_register_output_filter_protocol(PDS_RESPONSE_FILTER, pds_response_filter, NULL,

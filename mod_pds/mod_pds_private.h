@@ -165,6 +165,10 @@ typedef struct pds_request_t {
     const apr_array_header_t *written; /* Write paths a POST/PUT/PATCH carried */
     const apr_array_header_t *subjects; /* a collection's released subjects */
     int audited;                    /* a record for this request is written */
+    struct pds_gate_t *gate;        /* holds the client connection until the
+                                       response filter releases the answer */
+    apr_table_t *client_headers;    /* the request headers as the client sent
+                                       them, for the access log */
 } pds_request_t;
 
 pds_request_t *pds_request_get(const request_rec *r);
@@ -197,6 +201,20 @@ int pds_send_problem(request_rec *r, const char *reason, const char *detail);
 void pds_scrub_response_headers(request_rec *r);
 
 void pds_register_request_body_filter(void);
+
+/* The gate on the client connection of an allowed request: nothing reaches
+ * the client before the response filter releases its answer (interim 1xx
+ * responses included). */
+void pds_register_interim_gate(void);
+void pds_gate_install(request_rec *r, pds_request_t *rq);
+void pds_gate_release(pds_request_t *rq);
+
+/* handler, really first: the last word on what mod_proxy may relay. */
+int pds_proxy_fixup_handler(request_rec *r);
+
+/* log_transaction, really first: the access log sees the headers the client
+ * sent, not what the back end was sent. */
+int pds_restore_client_headers(request_rec *r);
 
 /* --- output filter -------------------------------------------------------- */
 
