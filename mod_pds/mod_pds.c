@@ -72,6 +72,8 @@ static void pds_register_hooks(apr_pool_t *p)
     ap_hook_access_checker(pds_access_checker, after_ssl, NULL, APR_HOOK_MIDDLE);
     /* Error pages (mod_proxy's 502/503/504) still go through our filter. */
     ap_hook_insert_error_filter(pds_insert_error_filter, NULL, NULL, APR_HOOK_MIDDLE);
+    /* So do local ErrorDocument pages (an internal redirect's request). */
+    ap_hook_insert_filter(pds_insert_redirect_filter, NULL, NULL, APR_HOOK_MIDDLE);
     /* The person's view of their disclosures (SetHandler pds-disclosures). */
     ap_hook_handler(pds_disclosures_handler, NULL, NULL, APR_HOOK_MIDDLE);
     /* The consent API (SetHandler pds-consent). */
@@ -81,7 +83,7 @@ static void pds_register_hooks(apr_pool_t *p)
     /* handler, before mod_proxy's (APR_HOOK_FIRST) and after every fixup
      * (SetEnv, SetEnvIf, RewriteRule [E=]): interim responses of the back
      * end are not relayed. Always declines. */
-    ap_hook_handler(pds_proxy_fixup_handler, NULL, NULL, APR_HOOK_REALLY_FIRST);
+    ap_hook_handler(pds_proxy_handler_first, NULL, NULL, APR_HOOK_REALLY_FIRST);
     /* log_transaction, before mod_log_config: the access log shows the
      * request headers the client sent. */
     ap_hook_log_transaction(pds_restore_client_headers, NULL, NULL, APR_HOOK_REALLY_FIRST);

@@ -34,6 +34,8 @@ typedef struct pds_filter_ctx_t {
     int started;                    /* the first brigade has been seen */
     int error_page;                 /* httpd's own error page for the
                                        request, not the back end's answer */
+    request_rec *origin;            /* an ErrorDocument's internal redirect:
+                                       the request whose error it is */
 } pds_filter_ctx_t;
 
 static void fail(pds_filter_ctx_t *ctx, const char *reason, const char *detail)
@@ -137,9 +139,16 @@ static void check_response_head(request_rec *r, pds_filter_ctx_t *ctx)
  * never reached. */
 static void check_error_page(request_rec *r, pds_filter_ctx_t *ctx)
 {
-    int status = r->status;
+    int status;
 
-    if (apr_table_get(r->notes, "proxy-error-override") != NULL) {
+    if (ctx->origin != NULL)
+        r = ctx->origin;            /* its status and mod_proxy's notes */
+    status = r->status;
+    if (!ap_is_HTTP_ERROR(status))
+        /* Not an error page: something redirected the request inside httpd
+         * (a rewrite) after the decision; what it serves is not the agreed. */
+        fail(ctx, "internal-error", "the request was redirected inside the gateway");
+    else if (apr_table_get(r->notes, "proxy-error-override") != NULL) {
         /* ProxyErrorOverride: the status is the back end's own. */
         if (status == HTTP_NOT_FOUND)
             fail(ctx, "not-found", "the back end has no such record");
@@ -476,6 +485,32 @@ void pds_insert_error_filter(request_rec *r)
         ctx->error_page = 1;
         ap_add_output_filter(PDS_RESPONSE_FILTER, ctx, r, r->connection);
     }
+}
+
+/* insert_filter: an ErrorDocument with a local URL (or a rewrite) makes httpd
+ * serve another request in place of an allowed one: an internal redirect,
+ * whose answer would go out around the response filter (and be withheld by
+ * the gate). For an allowed request not answered yet, the redirected request
+ * answers with the problem instead, under the same decision and record. */
+void pds_insert_redirect_filter(request_rec *r)
+{
+    request_rec *origin;
+    pds_request_t *rq = NULL;
+    pds_filter_ctx_t *ctx;
+
+    if (r->prev == NULL || pds_request_get(r) != NULL)
+        return;             /* not a redirect, or one mod_pds decides itself */
+    for (origin = r->prev; origin != NULL; origin = origin->prev) {
+        if ((rq = pds_request_get(origin)) != NULL)
+            break;
+    }
+    if (rq == NULL || !rq->decision.allowed || rq->audited)
+        return;
+    ap_set_module_config(r->request_config, &pds_module, rq);
+    ctx = apr_pcalloc(r->pool, sizeof(*ctx));
+    ctx->error_page = 1;
+    ctx->origin = origin;
+    ap_add_output_filter(PDS_RESPONSE_FILTER, ctx, r, r->connection);
 }
 
 /* --- the gate on the client connection --------------------------------------

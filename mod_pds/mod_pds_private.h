@@ -210,7 +210,7 @@ void pds_gate_install(request_rec *r, pds_request_t *rq);
 void pds_gate_release(pds_request_t *rq);
 
 /* handler, really first: the last word on what mod_proxy may relay. */
-int pds_proxy_fixup_handler(request_rec *r);
+int pds_proxy_handler_first(request_rec *r);
 
 /* log_transaction, really first: the access log sees the headers the client
  * sent, not what the back end was sent. */
@@ -221,6 +221,7 @@ int pds_restore_client_headers(request_rec *r);
 #define PDS_RESPONSE_FILTER "PDS_RESPONSE"
 apr_status_t pds_response_filter(ap_filter_t *f, apr_bucket_brigade *bb);
 void pds_insert_error_filter(request_rec *r);
+void pds_insert_redirect_filter(request_rec *r);
 
 /* The gateway's public keys as a JWKS (SetHandler pds-jwks). */
 int pds_jwks_handler(request_rec *r);

@@ -266,7 +266,7 @@ static void prepare_backend_request(request_rec *r, pds_request_t *rq)
  * earlier, so that no SetEnv, SetEnvIf or RewriteRule [E=] (fixups and
  * before) can undo it; mod_proxy_http reads it while it reads the answer.
  * The gate on the connection holds whatever is sent around it anyway. */
-int pds_proxy_fixup_handler(request_rec *r)
+int pds_proxy_handler_first(request_rec *r)
 {
     pds_request_t *rq = pds_request_get(r);
 

@@ -395,3 +395,66 @@ def test_back_end_error_status_is_named(gw):
     H.assert_denied(gw, r, "backend-error", agreement="hb-proxy", subject=SUBJECT)
     assert r.json()["detail"] == "the back end answered 503"
     H.assert_no_leak(r)
+
+
+# An ErrorDocument with a local URL makes httpd answer with another request
+# (an internal redirect), around the response filter of the allowed one.
+ERRDOC_CONFIG = ORGANISATIONS + """
+DocumentRoot "{docroot}"
+ErrorDocument 503 /errors/503.html
+ErrorDocument 502 /errors/missing.html
+<Location /slow/>
+    PDSGateway on
+    ProxyPass %(backend)s/api/misbehave/slow-3/ timeout=1
+</Location>
+<PDSAgreement hb-errdoc>
+    Party       health-board
+    Purpose     direct-care
+    LegalBasis  public-task
+    Valid       2020-01-01 2099-12-31
+    Resource    GET /dead/{subject}/record
+    Resource    GET /slow/{subject}/record
+    Release     name.given
+</PDSAgreement>
+<Location /dead/>
+    PDSGateway on
+    ProxyPass http://127.0.0.1:""" + str(DEAD_PORT) + """/api/citizens/ retry=0
+</Location>
+"""
+
+
+@pytest.fixture(scope="module")
+def errdoc_gw(gateway_factory):
+    d = tempfile.mkdtemp(prefix="pds-errdoc-")
+    os.makedirs(os.path.join(d, "errors"))
+    for sub in (d, os.path.join(d, "errors")):
+        os.chmod(sub, 0o755)
+    page = os.path.join(d, "errors", "503.html")
+    with open(page, "w") as f:
+        f.write("<html>LegacyCare maintenance on care-db-01.internal</html>\n")
+    os.chmod(page, 0o644)
+    yield gateway_factory(ERRDOC_CONFIG.replace("{docroot}", d))
+    shutil.rmtree(d, ignore_errors=True)
+
+
+@pytest.mark.allow_log(*GATEWAY_LOG)
+def test_local_error_document_is_replaced_by_the_problem(errdoc_gw):
+    r = errdoc_gw.get("/dead/%s/record" % SUBJECT)
+    H.assert_denied(errdoc_gw, r, "backend-unavailable", backend_reached=False,
+                    agreement="hb-errdoc", subject=SUBJECT)
+    assert b"LegacyCare" not in r.content and b"<html" not in r.content
+
+
+@pytest.mark.allow_log(*GATEWAY_LOG, r"AH00132", r"File does not exist")
+def test_missing_local_error_document_is_replaced_by_the_problem(errdoc_gw):
+    """The ErrorDocument itself fails (no such file): still the problem for
+    the original request, and the connection stays usable."""
+    with errdoc_gw.connect() as conn:
+        r = conn.request(H.build_request("GET", "/slow/%s/record" % SUBJECT,
+                                         headers=[("PDS-Purpose", "direct-care")]))
+        H.assert_denied(errdoc_gw, r, "backend-timeout", agreement="hb-errdoc",
+                        subject=SUBJECT)
+        errdoc_gw.backend.clear()
+        again = conn.request(H.build_request("GET", "/dead/%s/record" % SUBJECT,
+                                             headers=[("PDS-Purpose", "direct-care")]))
+    H.assert_denied(errdoc_gw, again, "backend-unavailable", backend_reached=False)
