@@ -592,19 +592,18 @@ void pds_register_interim_gate(void)
                                             AP_FTYPE_CONNECTION);
 }
 
-void pds_gate_install(request_rec *r, pds_request_t *rq)
+apr_status_t pds_gate_install(request_rec *r, pds_request_t *rq)
 {
     conn_rec *c = r->connection;
     pds_gate_t *g = apr_pcalloc(c->pool, sizeof(*g));
 
     g->request_id = apr_pstrdup(c->pool, rq->request_id);
     g->f = ap_add_output_filter_handle(gate_handle, g, r, c);
-    if (g->f == NULL) {
-        g->removed = 1;
-        return;
-    }
+    if (g->f == NULL)
+        return APR_EGENERAL;
     rq->gate = g;
     apr_pool_cleanup_register(r->pool, g, gate_cleanup, apr_pool_cleanup_null);
+    return APR_SUCCESS;
 }
 
 void pds_gate_release(pds_request_t *rq)

@@ -206,7 +206,7 @@ void pds_register_request_body_filter(void);
  * the client before the response filter releases its answer (interim 1xx
  * responses included). */
 void pds_register_interim_gate(void);
-void pds_gate_install(request_rec *r, pds_request_t *rq);
+apr_status_t pds_gate_install(request_rec *r, pds_request_t *rq);
 void pds_gate_release(pds_request_t *rq);
 
 /* handler, really first: the last word on what mod_proxy may relay. */

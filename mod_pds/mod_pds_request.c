@@ -566,9 +566,15 @@ int pds_access_checker(request_rec *r)
         return deny(r, rq, reason, detail);
     }
 
+    /* The gate first: without it, nothing is proxied. */
+    if (pds_gate_install(r, rq) != APR_SUCCESS) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "PDS00122: cannot hold the client "
+                      "connection of %s; refusing it", rq->request_id);
+        rq->decision.allowed = 0;
+        return deny(r, rq, "internal-error", "the gateway could not prepare the request");
+    }
     prepare_backend_request(r, rq);
     ap_add_output_filter(PDS_RESPONSE_FILTER, NULL, r, r->connection);
-    pds_gate_install(r, rq);
     ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, "PDS00023: %s allowed under %s for %s",
                   rq->request_id, pds_agreement_id(rq->decision.agreement),
                   rq->organisation);
