@@ -55,6 +55,8 @@ CustomLog "logs/client-headers.log" "%%{PDS-Request-Id}o %%{User-Agent}i|%%{X-Or
     Valid       2020-01-01 2099-12-31
 """ + "\n".join("    Resource    GET /%s/%s/{subject}/record" % (loc, m)
                 for loc in ("px", "undo") for m in MODES) + """
+    Resource    GET /override/error503/{subject}/record
+    Resource    GET /override/error404-pii/{subject}/record
     Resource    GET /dead/{subject}/record
     Resource    GET /slow/{subject}/record
     Release     name.given name.family dob
@@ -68,7 +70,8 @@ CustomLog "logs/client-headers.log" "%%{PDS-Request-Id}o %%{User-Agent}i|%%{X-Or
     Write       phone
     Release     status received
 </PDSAgreement>
-""" + CITIZENS_LOCATION + location("/wr/") + location("/px/", "/api/misbehave/") \
+""" + CITIZENS_LOCATION + location("/wr/") \
+    + location("/override/", "/api/misbehave/", "    ProxyErrorOverride On") + location("/px/", "/api/misbehave/") \
     + location("/undo/", "/api/misbehave/", UNDO) + """
 <Location /dead/>
     PDSGateway on
@@ -458,3 +461,17 @@ def test_missing_local_error_document_is_replaced_by_the_problem(errdoc_gw):
         again = conn.request(H.build_request("GET", "/dead/%s/record" % SUBJECT,
                                              headers=[("PDS-Purpose", "direct-care")]))
     H.assert_denied(errdoc_gw, again, "backend-unavailable", backend_reached=False)
+
+
+@pytest.mark.allow_log(*GATEWAY_LOG)
+def test_error_override_still_names_the_back_ends_status(gw, rec):
+    """ProxyErrorOverride On turns the back end's error into an error page
+    of httpd's: it is still the back end's answer, and said so."""
+    r = gw.get("/override/error503/%s/record" % SUBJECT)
+    H.assert_denied(gw, r, "backend-error", agreement="hb-proxy", subject=SUBJECT)
+    assert r.json()["detail"] == "the back end answered 503"
+    H.assert_no_leak(r, rec)
+    gw.backend.clear()
+    r = gw.get("/override/error404-pii/%s/record" % SUBJECT)
+    H.assert_denied(gw, r, "not-found", agreement="hb-proxy", subject=SUBJECT)
+    H.assert_no_leak(r, rec)
