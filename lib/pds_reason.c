@@ -60,6 +60,8 @@ static const pds_reason_t reasons[] = {
     { "not-found",               404, "Not found" },
     { "backend-bad-response",    502, "Back end response not accepted" },
     { "backend-too-large",       502, "Back end response too large" },
+    { "backend-unavailable",     503, "Back end could not be reached" },
+    { "backend-timeout",         504, "Back end did not answer in time" },
     /* our own failures */
     { "audit-unavailable",       503, "Audit log unavailable" },
     { "consent-store-unavailable", 503, "Consent store unavailable" },

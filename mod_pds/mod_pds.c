@@ -93,18 +93,29 @@ static void pds_register_hooks(apr_pool_t *p)
     /* An error page for a denied request (under Satisfy Any an authentication
      * hook can refuse first) is replaced by the denial's problem document. */
     ap_hook_insert_error_filter(pds_insert_denial_filter, NULL, NULL, APR_HOOK_MIDDLE);
+    /* So do local ErrorDocument pages (an internal redirect's request). */
+    ap_hook_insert_filter(pds_insert_redirect_filter, NULL, NULL, APR_HOOK_MIDDLE);
     /* The person's view of their disclosures (SetHandler pds-disclosures). */
     ap_hook_handler(pds_disclosures_handler, NULL, NULL, APR_HOOK_MIDDLE);
     /* The consent API (SetHandler pds-consent). */
     ap_hook_handler(pds_consent_handler, NULL, NULL, APR_HOOK_MIDDLE);
     /* The gateway's public keys (SetHandler pds-jwks). */
     ap_hook_handler(pds_jwks_handler, NULL, NULL, APR_HOOK_MIDDLE);
+    /* handler, before mod_proxy's (APR_HOOK_FIRST) and after every fixup
+     * (SetEnv, SetEnvIf, RewriteRule [E=]): interim responses of the back
+     * end are not relayed. Always declines. */
+    ap_hook_handler(pds_proxy_handler_first, NULL, NULL, APR_HOOK_REALLY_FIRST);
+    /* log_transaction, before mod_log_config: the access log shows the
+     * request headers the client sent. */
+    ap_hook_log_transaction(pds_restore_client_headers, NULL, NULL, APR_HOOK_REALLY_FIRST);
     /* log_transaction: a last-resort audit record for a decision without one. */
     ap_hook_log_transaction(pds_audit_log_transaction, NULL, NULL, APR_HOOK_FIRST);
 
     /* Serves the checked body of a write to mod_proxy. */
     pds_register_request_body_filter();
     pds_register_denial_filter();
+    /* Holds the client connection of an allowed request until its answer. */
+    pds_register_interim_gate();
     /* A resource filter that changes the body and its length, and must never
      * see (or produce) a byte range. */
     ap_register_output_filter_protocol(PDS_RESPONSE_FILTER, pds_response_filter, NULL,

@@ -31,6 +31,11 @@ typedef struct pds_filter_ctx_t {
     const char *failure_detail;
     int close;                      /* mod_proxy asked to close the client
                                        connection (an EOC bucket) */
+    int started;                    /* the first brigade has been seen */
+    int error_page;                 /* httpd's own error page for the
+                                       request, not the back end's answer */
+    request_rec *origin;            /* an ErrorDocument's internal redirect:
+                                       the request whose error it is */
 } pds_filter_ctx_t;
 
 static void fail(pds_filter_ctx_t *ctx, const char *reason, const char *detail)
@@ -128,6 +133,44 @@ static void check_response_head(request_rec *r, pds_filter_ctx_t *ctx)
     }
 }
 
+/* httpd makes an error page (its status is on r) when mod_proxy fails
+ * before it can relay an answer: say what happened, from what mod_proxy
+ * noted, rather than "the back end answered 503" for a back end that was
+ * never reached. */
+static void check_error_page(request_rec *r, pds_filter_ctx_t *ctx)
+{
+    int status;
+
+    if (ctx->origin != NULL)
+        r = ctx->origin;            /* its status and mod_proxy's notes */
+    status = r->status;
+    if (!ap_is_HTTP_ERROR(status))
+        /* Not an error page: something redirected the request inside httpd
+         * (a rewrite) after the decision; what it serves is not the agreed. */
+        fail(ctx, "internal-error", "the request was redirected inside the gateway");
+    else if (apr_table_get(r->notes, "proxy-error-override") != NULL) {
+        /* ProxyErrorOverride: the status is the back end's own. */
+        if (status == HTTP_NOT_FOUND)
+            fail(ctx, "not-found", "the back end has no such record");
+        else
+            fail(ctx, "backend-error", apr_psprintf(r->pool, "the back end answered %d",
+                                                    status));
+    }
+    else if (status == HTTP_GATEWAY_TIME_OUT
+             || apr_table_get(r->notes, "proxy_timedout") != NULL)
+        fail(ctx, "backend-timeout", "the back end did not answer in time");
+    else if ((status == HTTP_SERVICE_UNAVAILABLE || status == HTTP_BAD_GATEWAY)
+             && apr_table_get(r->notes, "proxy-source-port") == NULL)
+        /* mod_proxy notes the port once the request is sent: it never was
+         * (connection refused, name not resolved, worker in error state). */
+        fail(ctx, "backend-unavailable", "the back end could not be reached");
+    else if (status == HTTP_BAD_GATEWAY || status == HTTP_SERVICE_UNAVAILABLE)
+        fail(ctx, "backend-error", "the back end sent no valid answer");
+    else
+        fail(ctx, "internal-error", apr_psprintf(r->pool, "the gateway could not forward "
+                                                 "the request (%d)", status));
+}
+
 static void append(request_rec *r, pds_filter_ctx_t *ctx, const char *data,
                    apr_size_t n)
 {
@@ -168,6 +211,7 @@ static apr_status_t send_body(ap_filter_t *f, const char *body, apr_size_t len)
     if (ctx != NULL && ctx->close)
         r->connection->keepalive = AP_CONN_CLOSE;   /* the answer says "close" */
     ap_remove_output_filter(f);
+    pds_gate_release(pds_request_get(r));           /* this answer, and only it */
     rv = ap_pass_brigade(f->next, out);
     /* mod_proxy asked to close the connection (its back end broke off before
      * a status line). After our answer, and in a brigade of its own (data
@@ -374,8 +418,10 @@ apr_status_t pds_response_filter(ap_filter_t *f, apr_bucket_brigade *bb)
     if (APR_BRIGADE_EMPTY(bb))
         return APR_SUCCESS;
 
-    if (ctx == NULL) {
+    if (ctx == NULL)
         ctx = f->ctx = apr_pcalloc(r->pool, sizeof(*ctx));
+    if (!ctx->started) {
+        ctx->started = 1;
         ctx->limit = (apr_size_t)pds_conf_max_body(pds_dir_conf(r));
         /* A back end that broke off before answering is that, whatever the
          * made-up head that comes with it says. */
@@ -385,6 +431,8 @@ apr_status_t pds_response_filter(ap_filter_t *f, apr_bucket_brigade *bb)
         }
         if (rq == NULL || !rq->decision.allowed || rq->decision.agreement == NULL)
             fail(ctx, "internal-error", "the response filter ran without a decision");
+        else if (ctx->error_page)
+            check_error_page(r, ctx);
         else
             check_response_head(r, ctx);
     }
@@ -431,6 +479,135 @@ void pds_insert_error_filter(request_rec *r)
 {
     pds_request_t *rq = pds_request_get(r);
 
-    if (rq != NULL && rq->decision.allowed && !rq->audited)
-        ap_add_output_filter(PDS_RESPONSE_FILTER, NULL, r, r->connection);
+    if (rq != NULL && rq->decision.allowed && !rq->audited) {
+        pds_filter_ctx_t *ctx = apr_pcalloc(r->pool, sizeof(*ctx));
+
+        ctx->error_page = 1;
+        ap_add_output_filter(PDS_RESPONSE_FILTER, ctx, r, r->connection);
+    }
+}
+
+/* insert_filter: an ErrorDocument with a local URL (or a rewrite) makes httpd
+ * serve another request in place of an allowed one: an internal redirect,
+ * whose answer would go out around the response filter (and be withheld by
+ * the gate). For an allowed request not answered yet, the redirected request
+ * answers with the problem instead, under the same decision and record. */
+void pds_insert_redirect_filter(request_rec *r)
+{
+    request_rec *origin;
+    pds_request_t *rq = NULL;
+    pds_filter_ctx_t *ctx;
+
+    if (r->prev == NULL || pds_request_get(r) != NULL)
+        return;             /* not a redirect, or one mod_pds decides itself */
+    for (origin = r->prev; origin != NULL; origin = origin->prev) {
+        if ((rq = pds_request_get(origin)) != NULL)
+            break;
+    }
+    if (rq == NULL || !rq->decision.allowed || rq->audited)
+        return;
+    ap_set_module_config(r->request_config, &pds_module, rq);
+    ctx = apr_pcalloc(r->pool, sizeof(*ctx));
+    ctx->error_page = 1;
+    ctx->origin = origin;
+    ap_add_output_filter(PDS_RESPONSE_FILTER, ctx, r, r->connection);
+}
+
+/* --- the gate on the client connection --------------------------------------
+ *
+ * mod_proxy_http relays a back end's interim responses (103 Early Hints, 102
+ * Processing, with their headers and reason phrases) by writing them to the
+ * client connection directly, around every request filter; mod_proxy_http2
+ * and any module calling ap_send_interim_response can do the same. The
+ * handler hook tells mod_proxy_http not to; this gate makes sure: a
+ * connection filter, put on the connection of an allowed request, that
+ * withholds every data bucket until the response filter releases its answer,
+ * and takes itself off the connection at the end of the request (EOR).
+ * It lives in the connection's pool, as httpd puts the filter there too. */
+typedef struct pds_gate_t {
+    ap_filter_t *f;
+    const char *request_id;
+    apr_size_t dropped;         /* data buckets withheld */
+    int released;
+    int removed;
+} pds_gate_t;
+
+static ap_filter_rec_t *gate_handle;
+
+static void gate_remove(pds_gate_t *g)
+{
+    if (!g->removed) {
+        g->removed = 1;
+        ap_remove_output_filter(g->f);
+    }
+}
+
+/* The end of the request normally takes the gate off; should it ever not. */
+static apr_status_t gate_cleanup(void *data)
+{
+    gate_remove(data);
+    return APR_SUCCESS;
+}
+
+static apr_status_t gate_filter(ap_filter_t *f, apr_bucket_brigade *bb)
+{
+    pds_gate_t *g = f->ctx;
+    apr_bucket *b, *next;
+    apr_size_t dropped = 0;
+    int eor = 0;
+
+    for (b = APR_BRIGADE_FIRST(bb); b != APR_BRIGADE_SENTINEL(bb); b = next) {
+        next = APR_BUCKET_NEXT(b);
+        if (AP_BUCKET_IS_EOR(b))
+            eor = 1;
+        else if (!g->released && !g->removed && !APR_BUCKET_IS_METADATA(b)) {
+            apr_bucket_delete(b);
+            dropped++;
+        }
+    }
+    if (dropped > 0) {
+        g->dropped += dropped;
+        ap_log_cerror(APLOG_MARK, APLOG_INFO, 0, f->c, "PDS00120: request %s: withheld "
+                      "output sent before the gateway's answer (an interim response of "
+                      "the back end?)", g->request_id);
+    }
+    if (eor && !g->removed) {
+        if (!g->released && g->dropped > 0) {
+            /* The answer itself went around the response filter: the client
+             * gets nothing, and a closed connection rather than a wait. */
+            ap_log_cerror(APLOG_MARK, APLOG_WARNING, 0, f->c, "PDS00121: request %s: "
+                          "an answer bypassed the response filter and was withheld; "
+                          "closing the connection", g->request_id);
+            f->c->keepalive = AP_CONN_CLOSE;
+        }
+        gate_remove(g);
+    }
+    return ap_pass_brigade(f->next, bb);
+}
+
+void pds_register_interim_gate(void)
+{
+    /* A connection filter, ahead of TLS: it sees what the client would. */
+    gate_handle = ap_register_output_filter("PDS_INTERIM_GATE", gate_filter, NULL,
+                                            AP_FTYPE_CONNECTION);
+}
+
+apr_status_t pds_gate_install(request_rec *r, pds_request_t *rq)
+{
+    conn_rec *c = r->connection;
+    pds_gate_t *g = apr_pcalloc(c->pool, sizeof(*g));
+
+    g->request_id = apr_pstrdup(c->pool, rq->request_id);
+    g->f = ap_add_output_filter_handle(gate_handle, g, r, c);
+    if (g->f == NULL)
+        return APR_EGENERAL;
+    rq->gate = g;
+    apr_pool_cleanup_register(r->pool, g, gate_cleanup, apr_pool_cleanup_null);
+    return APR_SUCCESS;
+}
+
+void pds_gate_release(pds_request_t *rq)
+{
+    if (rq != NULL && rq->gate != NULL)
+        rq->gate->released = 1;
 }

@@ -170,6 +170,10 @@ typedef struct pds_request_t {
     int answered;                   /* the problem document has been written */
     int prepared;                   /* an allowed request is ready for the back
                                        end (headers, response filter) */
+    struct pds_gate_t *gate;        /* holds the client connection until the
+                                       response filter releases the answer */
+    apr_table_t *client_headers;    /* the request headers as the client sent
+                                       them, for the access log */
 } pds_request_t;
 
 pds_request_t *pds_request_get(const request_rec *r);
@@ -203,11 +207,26 @@ void pds_scrub_response_headers(request_rec *r);
 
 void pds_register_request_body_filter(void);
 
+/* The gate on the client connection of an allowed request: nothing reaches
+ * the client before the response filter releases its answer (interim 1xx
+ * responses included). */
+void pds_register_interim_gate(void);
+apr_status_t pds_gate_install(request_rec *r, pds_request_t *rq);
+void pds_gate_release(pds_request_t *rq);
+
+/* handler, really first: the last word on what mod_proxy may relay. */
+int pds_proxy_handler_first(request_rec *r);
+
+/* log_transaction, really first: the access log sees the headers the client
+ * sent, not what the back end was sent. */
+int pds_restore_client_headers(request_rec *r);
+
 /* --- output filter -------------------------------------------------------- */
 
 #define PDS_RESPONSE_FILTER "PDS_RESPONSE"
 apr_status_t pds_response_filter(ap_filter_t *f, apr_bucket_brigade *bb);
 void pds_insert_error_filter(request_rec *r);
+void pds_insert_redirect_filter(request_rec *r);
 
 /* The gateway's public keys as a JWKS (SetHandler pds-jwks). */
 int pds_jwks_handler(request_rec *r);

@@ -18,6 +18,8 @@
 
 #include "mod_pds_private.h"
 
+static int is_write_method(const request_rec *r);
+
 pds_request_t *pds_request_get(const request_rec *r)
 {
     return ap_get_module_config(r->request_config, &pds_module);
@@ -156,36 +158,55 @@ static int is_purpose_token(const char *s)
     return n > 0 && n <= 64;
 }
 
-/* Request headers the back end must not see from the client: credentials,
- * everything that would turn a full response into a partial, conditional or
- * encoded one the filter cannot check, and hop-by-hop upgrades. */
-static const char *const stripped_request_headers[] = {
-    "Authorization", "Proxy-Authorization", "Cookie", "Cookie2", "Range", "If-Range",
-    "If-Match", "If-None-Match", "If-Modified-Since", "If-Unmodified-Since",
-    "Accept-Encoding", "TE", "Upgrade", "Forwarded", "X-Forwarded-For",
-    "X-Forwarded-Host", "X-Forwarded-Server", "X-Forwarded-Proto", "X-Real-IP",
-    /* Path overrides some back-end frameworks route on, behind the gateway's
-     * back: the subject decided on must be the one served. */
-    "X-Original-URL", "X-Rewrite-URL", "X-Original-Method", NULL
+/* The request headers of the client that reach the back end of an enforced
+ * location: an allow-list, so that a header some back end or framework
+ * trusts for identity or routing (X-Forwarded-*, X-Original-URL, X-Real-IP,
+ * Remote-User, X-Client-Cert, X-Envoy-Original-Path, and whatever spelling
+ * comes next) never reaches it from a client. Everything else the client sent
+ * goes: credentials, cookies, conditionals and ranges, encodings, upgrades,
+ * Max-Forwards (mod_proxy would answer a 0 itself), PDS-* and underscore
+ * spellings of them. docs/admin-guide.md, "What the back end receives". */
+static const char *const forwarded_request_headers[] = {
+    "Host",             /* replaced by the gateway's own name */
+    "Connection",       /* close and keep-alive only: this hop's, never forwarded */
+    NULL
 };
+
+/* A write's checked body travels with these (check_write sets both). */
+static const char *const forwarded_write_headers[] = {
+    "Content-Type", "Content-Length", NULL
+};
+
+typedef struct unforwarded_baton_t {
+    apr_array_header_t *names;
+    int write;
+} unforwarded_baton_t;
+
+static int in_list(const char *const *list, const char *key)
+{
+    int i;
+
+    for (i = 0; list[i] != NULL; i++) {
+        if (strcasecmp(list[i], key) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+static int collect_unforwarded_cb(void *rec, const char *key, const char *value)
+{
+    unforwarded_baton_t *b = rec;
+
+    (void)value;
+    if (!in_list(forwarded_request_headers, key)
+        && !(b->write && in_list(forwarded_write_headers, key)))
+        APR_ARRAY_PUSH(b->names, const char *) = key;
+    return 1;
+}
 
 static const char *const method_override_headers[] = {
     "X-HTTP-Method-Override", "X-HTTP-Method", "X-Method-Override", NULL
 };
-
-/* Headers the gateway asserts (PDS-*) may only come from the gateway; so
- * may no header with an underscore: CGI, WSGI, Rack and PHP back ends read
- * "PDS_Subject" as the same variable as "PDS-Subject" (httpd's own CGI and
- * nginx drop such headers for the same reason). */
-static int collect_pds_header_cb(void *rec, const char *key, const char *value)
-{
-    apr_array_header_t *names = rec;
-
-    (void)value;
-    if (strncasecmp(key, "PDS-", 4) == 0 || strchr(key, '_') != NULL)
-        APR_ARRAY_PUSH(names, const char *) = key;
-    return 1;
-}
 
 /* mod_proxy drops the headers a client names in Connection; keep only the
  * tokens that are about this hop, so no client can make it drop ours. */
@@ -208,20 +229,44 @@ static void limit_connection_header(request_rec *r)
         apr_table_unset(r->headers_in, "Connection");
 }
 
-static void prepare_backend_request(request_rec *r, pds_request_t *rq,
-                                    const char *purpose_header)
+/* The gateway's own name for itself (ServerName, and the port the request
+ * came in on unless it is the scheme's default): what the back end sees as
+ * Host (ProxyPreserveHost) and mod_proxy as X-Forwarded-Host, instead of a
+ * name the client chose. */
+static const char *gateway_host(request_rec *r)
 {
-    apr_array_header_t *names = apr_array_make(r->pool, 4, sizeof(const char *));
+    const char *name = r->server->server_hostname;
+    apr_port_t port = r->connection->local_addr ? r->connection->local_addr->port : 0;
+
+    if (name == NULL || *name == '\0')
+        return NULL;
+    if (port == 0 || port == ap_default_port(r))
+        return name;
+    return apr_psprintf(r->pool, "%s:%u", name, (unsigned)port);
+}
+
+static void prepare_backend_request(request_rec *r, pds_request_t *rq)
+{
+    unforwarded_baton_t baton;
     const pds_agreement_t *a = rq->decision.agreement;
+    const char *host;
     int i;
 
-    for (i = 0; stripped_request_headers[i] != NULL; i++)
-        apr_table_unset(r->headers_in, stripped_request_headers[i]);
-    apr_table_do(collect_pds_header_cb, names, r->headers_in, NULL);
-    for (i = 0; i < names->nelts; i++)
-        apr_table_unset(r->headers_in, APR_ARRAY_IDX(names, i, const char *));
-    apr_table_unset(r->headers_in, purpose_header);
+    /* The access log (%{User-Agent}i, ...) keeps seeing what the client sent. */
+    rq->client_headers = apr_table_copy(r->pool, r->headers_in);
+    baton.names = apr_array_make(r->pool, 16, sizeof(const char *));
+    baton.write = is_write_method(r);
+    apr_table_do(collect_unforwarded_cb, &baton, r->headers_in, NULL);
+    for (i = 0; i < baton.names->nelts; i++)
+        apr_table_unset(r->headers_in, APR_ARRAY_IDX(baton.names, i, const char *));
     limit_connection_header(r);
+    host = gateway_host(r);
+    if (host != NULL)
+        apr_table_setn(r->headers_in, "Host", host);
+    else
+        apr_table_unset(r->headers_in, "Host");
+    /* The only answer the response filter takes. */
+    apr_table_setn(r->headers_in, "Accept", "application/json");
 
     apr_table_setn(r->headers_in, "PDS-Organisation", rq->organisation);
     apr_table_setn(r->headers_in, "PDS-Agreement",
@@ -231,6 +276,29 @@ static void prepare_backend_request(request_rec *r, pds_request_t *rq,
     if (rq->decision.subject != NULL)
         apr_table_setn(r->headers_in, "PDS-Subject", rq->decision.subject);
     apr_table_setn(r->headers_in, "PDS-Request-Id", rq->request_id);
+}
+
+/* handler, really first (before mod_proxy's): on an allowed request, no
+ * interim (1xx) response of the back end is relayed. Set here rather than
+ * earlier, so that no SetEnv, SetEnvIf or RewriteRule [E=] (fixups and
+ * before) can undo it; mod_proxy_http reads it while it reads the answer.
+ * The gate on the connection holds whatever is sent around it anyway. */
+int pds_proxy_handler_first(request_rec *r)
+{
+    pds_request_t *rq = pds_request_get(r);
+
+    if (rq != NULL && rq->decision.allowed && r->main == NULL)
+        apr_table_setn(r->subprocess_env, "proxy-interim-response", "Suppress");
+    return DECLINED;
+}
+
+int pds_restore_client_headers(request_rec *r)
+{
+    pds_request_t *rq = pds_request_get(r);
+
+    if (rq != NULL && rq->client_headers != NULL)
+        r->headers_in = rq->client_headers;
+    return DECLINED;
 }
 
 /* The raw request target's path, without the query string. */
@@ -653,8 +721,16 @@ int pds_guard_fixups(request_rec *r)
         return DONE;
     }
     if (!rq->prepared) {
+        /* The gate first: without it, nothing is proxied. */
+        if (pds_gate_install(r, rq) != APR_SUCCESS) {
+            ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "PDS00122: cannot hold the client "
+                          "connection of %s; refusing it", rq->request_id);
+            rq->defer_answer = 0;
+            return deny(r, rq, "internal-error",
+                        "the gateway could not prepare the request");
+        }
         rq->prepared = 1;
-        prepare_backend_request(r, rq, pds_conf_purpose_header(dc));
+        prepare_backend_request(r, rq);
         ap_add_output_filter(PDS_RESPONSE_FILTER, NULL, r, r->connection);
     }
     return OK;

@@ -959,6 +959,7 @@ PROBLEM_STATUS = {
     "no-agreement": 403, "purpose-mismatch": 403, "agreement-expired": 403,
     "agreement-not-yet-valid": 403, "backend-error": 502, "not-found": 404,
     "backend-bad-response": 502, "backend-too-large": 502, "audit-unavailable": 503,
+    "backend-unavailable": 503, "backend-timeout": 504,
     "internal-error": 500,
     "consent-missing": 403, "consent-paused": 403, "consent-expired": 403,
     "consent-revoked": 403, "opted-out": 403, "artefact-malformed": 400,

@@ -1,7 +1,8 @@
 """Fail closed: whatever the back end does wrong, the client gets a gateway
 error (or a correctly filtered answer) and nothing of the back end's own
 answer. SPEC: backend-error, not-found, backend-bad-response,
-backend-too-large; PDSMaxBodySize, PDSMaxDepth; back-end 204."""
+backend-too-large, backend-unavailable, backend-timeout; PDSMaxBodySize,
+PDSMaxDepth; back-end 204."""
 import pytest
 
 import pds_harness as H
@@ -124,9 +125,10 @@ def test_misbehaving_back_end(gw, rec, mode):
 
 
 @pytest.mark.allow_log(*GATEWAY_LOG)
-def test_slow_back_end_times_out_as_backend_error(gw, rec):
+def test_slow_back_end_times_out_as_backend_timeout(gw, rec):
     r = gw.get("/slow/%s/record" % SUBJECT)
-    H.assert_denied(gw, r, "backend-error", agreement="hb-misbehave")
+    H.assert_denied(gw, r, "backend-timeout", agreement="hb-misbehave")
+    assert r.json()["detail"] == "the back end did not answer in time"
     H.assert_no_leak(r, rec)
 
 
@@ -136,9 +138,10 @@ def test_slow_back_end_within_the_timeout_is_fine(gw, rec):
 
 
 @pytest.mark.allow_log(*GATEWAY_LOG)
-def test_unreachable_back_end_is_backend_error(gw):
+def test_unreachable_back_end_is_backend_unavailable(gw):
     r = gw.get("/dead/%s/record" % SUBJECT)
-    H.assert_denied(gw, r, "backend-error", backend_reached=False, agreement="hb-dead")
+    H.assert_denied(gw, r, "backend-unavailable", backend_reached=False, agreement="hb-dead")
+    assert r.json()["detail"] == "the back end could not be reached"
 
 
 def test_body_exactly_at_the_limit_passes(gw):

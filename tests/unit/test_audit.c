@@ -228,6 +228,7 @@ static void test_reason_table(void **state)
         { "consent-store-unavailable", 503 },
         { "bad-request-body", 400 }, { "request-too-large", 413 },
         { "write-not-allowed", 422 },
+        { "backend-unavailable", 503 }, { "backend-timeout", 504 },
     };
     const apr_size_t n = sizeof(spec) / sizeof(spec[0]);
     const pds_reason_t *table = pds_reason_table();

@@ -46,6 +46,11 @@ Routes:
                              a byte 0xff, "\\ud800" alone, "\\udc00" alone in name.given
          huge-int, huge-real 2^63 and 1e400 as member values
          many-keys           the record with 50000 extra members
+         interim             103 Early Hints (a Link and headers naming the
+                             resident), then 102 with the resident's name and
+                             NHS number in its reason phrase, then the record
+         interim-continue    an unsolicited 100 Continue with headers, then
+                             the record
 
 Every request is written to --access-log as one JSON line (time, client,
 method, target, path, query, headers as [name, value] pairs in order) as
@@ -88,6 +93,8 @@ MODES = (
     "duplicate-unreleased", "duplicate-escaped", "escaped-keys", "nul-key", "nul-key-raw",
     "bad-utf8", "lone-surrogate", "lone-low-surrogate", "huge-int", "huge-real",
     "many-keys", "hangup",
+    # Interim (1xx) responses before the record (issue #10 item 2).
+    "interim", "interim-continue",
 )
 MATRIX_MODES = MODES[MODES.index("stall"):]
 PARAM_MODE = re.compile(r"^(big|slow)-([0-9]+(?:\.[0-9]+)?)$")
@@ -389,6 +396,25 @@ class Handler(BaseHTTPRequestHandler):
         self.wfile.write(b"\r\n".join(head + list(lines)) + b"\r\n\r\n")
         self.close_connection = True
 
+    def send_interim(self, mode, rec):
+        """Interim responses before the final one, carrying personal data and
+        the back end's names in their headers and reason phrases."""
+        who = ("%s-%s %s" % (rec["name"]["given"], rec["name"]["family"],
+                             rec["nhs_number"])).encode("utf-8")
+        if mode == "interim":
+            self.wfile.write(b"HTTP/1.1 103 Early Hints\r\n"
+                             b"Link: <http://" + BACKEND_HOST.encode() + b"/api/citizens/"
+                             + rec["id"].encode() + b"/photo>; rel=preload\r\n"
+                             b"X-Powered-By: LegacyCare\r\n"
+                             b"X-Resident: " + who + b"\r\n\r\n")
+            self.wfile.write(b"HTTP/1.1 102 Processing " + who + b"\r\n"
+                             b"X-Backend-Host: " + BACKEND_HOST.encode() + b"\r\n\r\n")
+        else:
+            self.wfile.write(b"HTTP/1.1 100 Continue " + who + b"\r\n"
+                             b"X-Backend-Host: " + BACKEND_HOST.encode() + b"\r\n\r\n")
+        self.wfile.flush()
+        time.sleep(0.1)     # let the proxy see (and relay) them on their own
+
     def misbehave_matrix(self, mode, rec, body):
         json_ct = b"Content-Type: application/json"
         if mode == "hangup":
@@ -396,6 +422,11 @@ class Handler(BaseHTTPRequestHandler):
             # looks like to mod_proxy (AH01102, then AH01104 on a client
             # connection that has served a request before).
             self.close_connection = True
+            return
+        if mode in ("interim", "interim-continue"):
+            self.send_interim(mode, rec)
+            self.send_head_raw([json_ct, b"Content-Length: %d" % len(body)])
+            self.wfile.write(body)
             return
         if mode == "stall":
             self.send_head_raw([json_ct, b"Content-Length: %d" % len(body)])
