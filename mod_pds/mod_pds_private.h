@@ -60,6 +60,7 @@ typedef struct pds_server_conf_t {
     apr_array_header_t *organisations;  /* pds_organisation_t *, declaration order */
     apr_array_header_t *agreements;     /* const pds_agreement_t *, config order */
     const char *audit_log_path;         /* resolved against ServerRoot */
+    const char *audit_log_where;        /* "line N of FILE", for messages */
     pds_chain_key_t *audit_key;         /* PDSAuditKey: the chain's HMAC key */
     const char *audit_key_path;
     pds_key_t *audit_signing_key;       /* PDSAuditSigningKey: checkpoints */
@@ -84,6 +85,7 @@ typedef struct pds_server_conf_t {
     int consent_timeout_ms;             /* -1 unset */
     const char *consent_cache_name;     /* PDSConsentCache provider; NULL unset */
     const char *consent_cache_args;
+    const char *consent_cache_where;    /* "line N of FILE", for messages */
     int consent_cache_ttl;              /* -1 unset; 0 no caching */
     pds_key_t *consent_receipt_key;     /* PDSConsentReceiptKey */
     apr_array_header_t *consent_managers; /* const char *: PDSConsentManager */
