@@ -9,14 +9,9 @@
 #include "httpd.h"
 #include "http_config.h"
 #include "http_log.h"
-#include "ap_provider.h"
-#include "ap_socache.h"
-#include "unixd.h"
 #include "apr_strings.h"
 #include "apr_hash.h"
 #include "apr_lib.h"
-
-#include <unistd.h>
 
 #include "mod_pds_private.h"
 #include "pds_artefact.h"
@@ -541,6 +536,7 @@ static const char *cmd_agreement(cmd_parms *cmd, void *dummy, const char *arg)
     const char *endp, *id;
     char *idarg;
     const ap_directive_t *line, *party_line = NULL;
+    apr_array_header_t *resource_lines;     /* const ap_directive_t *, by index */
     pds_agreement_t *a;
     pds_error_t perr;
     int i;
@@ -567,6 +563,7 @@ static const char *cmd_agreement(cmd_parms *cmd, void *dummy, const char *arg)
     if (pds_agreement_create(&a, cmd->pool, id, &perr) != APR_SUCCESS)
         return apr_psprintf(cmd->pool, "<PDSAgreement %s>: %s", id, perr.text);
 
+    resource_lines = apr_array_make(cmd->temp_pool, 4, sizeof(const ap_directive_t *));
     for (line = cmd->directive->first_child; line != NULL; line = line->next) {
         const char *refused = NULL;
         int resources = pds_agreement_resource_count(a);
@@ -586,10 +583,20 @@ static const char *cmd_agreement(cmd_parms *cmd, void *dummy, const char *arg)
                                 id, line->line_num, line->filename, refused);
         if (strcasecmp(line->directive, "Party") == 0)
             party_line = line;
+        if (pds_agreement_resource_count(a) > resources)
+            APR_ARRAY_PUSH(resource_lines, const ap_directive_t *) = line;
     }
     pds_error_clear(&perr);
-    if (pds_agreement_finish(a, &perr) != APR_SUCCESS)
+    if (pds_agreement_finish(a, &perr) != APR_SUCCESS) {
+        /* A problem with one resource names its line. */
+        if (strcmp(perr.source, "Resource") == 0 && perr.position >= 0
+            && perr.position < resource_lines->nelts) {
+            line = APR_ARRAY_IDX(resource_lines, perr.position, const ap_directive_t *);
+            return apr_psprintf(cmd->pool, "<PDSAgreement %s>, line %d of %s: %s",
+                                id, line->line_num, line->filename, perr.text);
+        }
         return apr_psprintf(cmd->pool, "<PDSAgreement %s>: %s", id, perr.text);
+    }
 
     APR_ARRAY_PUSH(sc->agreements, const pds_agreement_t *) = a;
     /* The Party line is what a later "unknown organisation" error points at. */
@@ -1179,6 +1186,23 @@ static void warn_overlaps(server_rec *s, const pds_server_conf_t *sc, apr_pool_t
     }
 }
 
+/* A virtual host repeats the main server's agreements, organisations and
+ * consent settings (or shares its whole configuration): each problem is
+ * reported once, for the object it is about, not once per server. `tag` is
+ * the message's number (0 for "this server configuration was checked"). */
+static apr_hash_t *reported;    /* "tag:pointer" -> "" (in ptemp) */
+
+static int first_report(const void *obj, int tag)
+{
+    apr_pool_t *p = apr_hash_pool_get(reported);
+    const char *key = apr_psprintf(p, "%d:%pp", tag, obj);
+
+    if (apr_hash_get(reported, key, APR_HASH_KEY_STRING) != NULL)
+        return 0;
+    apr_hash_set(reported, key, APR_HASH_KEY_STRING, "");
+    return 1;
+}
+
 static int check_server(server_rec *s, const char **gateway_where, apr_pool_t *ptemp)
 {
     pds_server_conf_t *sc = pds_server_conf(s);
@@ -1190,20 +1214,22 @@ static int check_server(server_rec *s, const char **gateway_where, apr_pool_t *p
         const pds_origin_t *o = origin_of(a);
 
         if (find_organisation(sc->organisations, pds_agreement_party(a)) == NULL) {
-            ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_ERR, 0, s, "PDS00001: "
-                         "<PDSAgreement %s>: Party '%s' (line %u of %s) is not a declared "
-                         "organisation; declare it with PDSOrganisation %s <kind> <value>",
-                         pds_agreement_id(a), pds_agreement_party(a), o ? o->line : 0,
-                         o ? o->file : "?", pds_agreement_party(a));
+            if (first_report(a, 1))
+                ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_ERR, 0, s, "PDS00001: "
+                             "<PDSAgreement %s>: Party '%s' (line %u of %s) is not a declared "
+                             "organisation; declare it with PDSOrganisation %s <kind> <value>",
+                             pds_agreement_id(a), pds_agreement_party(a), o ? o->line : 0,
+                             o ? o->file : "?", pds_agreement_party(a));
             failed = 1;
         }
         for (j = i + 1; j < sc->agreements->nelts; j++) {
             const pds_agreement_t *b = APR_ARRAY_IDX(sc->agreements, j, const pds_agreement_t *);
             if (a != b && strcmp(pds_agreement_id(a), pds_agreement_id(b)) == 0) {
-                ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_ERR, 0, s, "PDS00002: "
-                             "<PDSAgreement %s> is declared twice (line %u of %s and again "
-                             "in a virtual host); agreement ids must be unique",
-                             pds_agreement_id(a), o ? o->line : 0, o ? o->file : "?");
+                if (first_report(b, 2))
+                    ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_ERR, 0, s, "PDS00002: "
+                                 "<PDSAgreement %s> is declared twice (line %u of %s and again "
+                                 "in a virtual host); agreement ids must be unique",
+                                 pds_agreement_id(a), o ? o->line : 0, o ? o->file : "?");
                 failed = 1;
             }
         }
@@ -1216,11 +1242,12 @@ static int check_server(server_rec *s, const char **gateway_where, apr_pool_t *p
         }
     }
     if (jwt != NULL && sc->token_audience == NULL) {
-        ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_ERR, 0, s, "PDS00003: "
-                     "PDSOrganisation ... jwt-key on line %u of %s needs PDSTokenAudience: "
-                     "set it to the audience tokens are issued for (e.g. "
-                     "PDSTokenAudience https://gateway.council.example)",
-                     jwt->line, jwt->file);
+        if (first_report(jwt, 3))
+            ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_ERR, 0, s, "PDS00003: "
+                         "PDSOrganisation ... jwt-key on line %u of %s needs PDSTokenAudience: "
+                         "set it to the audience tokens are issued for (e.g. "
+                         "PDSTokenAudience https://gateway.council.example)",
+                         jwt->line, jwt->file);
         failed = 1;
     }
     for (i = 0; i < sc->agreements->nelts; i++) {
@@ -1231,24 +1258,26 @@ static int check_server(server_rec *s, const char **gateway_where, apr_pool_t *p
         if (strcmp(pds_agreement_legal_basis(a), "consent") != 0)
             continue;
         if (sc->consent_driver == NULL && sc->trust_registry_path == NULL) {
-            ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_ERR, 0, s, "PDS00071: "
-                         "<PDSAgreement %s> (line %u of %s) has LegalBasis consent but there "
-                         "is no way to check consent: add PDSConsentStore (e.g. "
-                         "PDSConsentStore sqlite3 /var/lib/pds/consent.db) or "
-                         "PDSConsentTrustRegistry", pds_agreement_id(a), o ? o->line : 0,
-                         o ? o->file : "?");
+            if (first_report(a, 71))
+                ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_ERR, 0, s, "PDS00071: "
+                             "<PDSAgreement %s> (line %u of %s) has LegalBasis consent but there "
+                             "is no way to check consent: add PDSConsentStore (e.g. "
+                             "PDSConsentStore sqlite3 /var/lib/pds/consent.db) or "
+                             "PDSConsentTrustRegistry", pds_agreement_id(a), o ? o->line : 0,
+                             o ? o->file : "?");
             failed = 1;
         }
         for (r = 0; r < pds_agreement_resource_count(a); r++) {
             if (strstr(pds_agreement_resource(a, r), "{subject}") == NULL
                 && pds_agreement_record_subject(a) == NULL) {
-                ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_ERR, 0, s, "PDS00072: "
-                             "<PDSAgreement %s> (line %u of %s): Resource %s has no "
-                             "{subject}; consent is a person's, so every resource of a "
-                             "consent agreement must name whose data it is (or, for a "
-                             "collection, say with RecordSubject where each record does)",
-                             pds_agreement_id(a), o ? o->line : 0, o ? o->file : "?",
-                             pds_agreement_resource(a, r));
+                if (first_report(pds_agreement_resource(a, r), 72))
+                    ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_ERR, 0, s, "PDS00072: "
+                                 "<PDSAgreement %s> (line %u of %s): Resource %s has no "
+                                 "{subject}; consent is a person's, so every resource of a "
+                                 "consent agreement must name whose data it is (or, for a "
+                                 "collection, say with RecordSubject where each record does)",
+                                 pds_agreement_id(a), o ? o->line : 0, o ? o->file : "?",
+                                 pds_agreement_resource(a, r));
                 failed = 1;
             }
         }
@@ -1258,21 +1287,23 @@ static int check_server(server_rec *s, const char **gateway_where, apr_pool_t *p
         const pds_origin_t *o = origin_of(a);
 
         if (pds_agreement_needs_pseudonym_key(a) && sc->pseudonym_key == NULL) {
-            ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_ERR, 0, s, "PDS00076: "
-                         "<PDSAgreement %s> (line %u of %s) pseudonymises (Deidentified or "
-                         "Transform ... pseudonymise) but there is no PDSPseudonymKey: "
-                         "create one with `pds-audit keygen --hmac /etc/pds/pseudonym.key` "
-                         "and add PDSPseudonymKey /etc/pds/pseudonym.key",
-                         pds_agreement_id(a), o ? o->line : 0, o ? o->file : "?");
+            if (first_report(a, 76))
+                ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_ERR, 0, s, "PDS00076: "
+                             "<PDSAgreement %s> (line %u of %s) pseudonymises (Deidentified or "
+                             "Transform ... pseudonymise) but there is no PDSPseudonymKey: "
+                             "create one with `pds-audit keygen --hmac /etc/pds/pseudonym.key` "
+                             "and add PDSPseudonymKey /etc/pds/pseudonym.key",
+                             pds_agreement_id(a), o ? o->line : 0, o ? o->file : "?");
             failed = 1;
         }
     }
     if (sc->consent_driver != NULL && sc->consent_receipt_key == NULL) {
-        ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_ERR, 0, s, "PDS00073: "
-                     "PDSConsentStore (%s) needs PDSConsentReceiptKey: every grant and "
-                     "revocation returns a signed receipt; create a key with `openssl "
-                     "genpkey -algorithm ed25519 -out /etc/pds/receipt.key` (mode 0600)",
-                     sc->consent_where);
+        if (first_report(sc->consent_where, 73))
+            ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_ERR, 0, s, "PDS00073: "
+                         "PDSConsentStore (%s) needs PDSConsentReceiptKey: every grant and "
+                         "revocation returns a signed receipt; create a key with `openssl "
+                         "genpkey -algorithm ed25519 -out /etc/pds/receipt.key` (mode 0600)",
+                         sc->consent_where);
         failed = 1;
     }
     for (i = 0; i < sc->consent_managers->nelts; i++) {
@@ -1285,25 +1316,28 @@ static int check_server(server_rec *s, const char **gateway_where, apr_pool_t *p
         for (v = checked_main; v != NULL && !declared; v = v->next)
             declared = find_organisation(pds_server_conf(v)->organisations, m) != NULL;
         if (!declared) {
-            ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_ERR, 0, s, "PDS00074: "
-                         "PDSConsentManager %s (%s) is not a declared organisation; declare "
-                         "it with PDSOrganisation %s <kind> <value>", m,
-                         APR_ARRAY_IDX(sc->consent_manager_where, i, const char *), m);
+            if (first_report(m, 74))
+                ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_ERR, 0, s, "PDS00074: "
+                             "PDSConsentManager %s (%s) is not a declared organisation; declare "
+                             "it with PDSOrganisation %s <kind> <value>", m,
+                             APR_ARRAY_IDX(sc->consent_manager_where, i, const char *), m);
             failed = 1;
         }
     }
     if (sc->consent_managers->nelts > 0 && sc->consent_driver == NULL) {
-        ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_ERR, 0, s, "PDS00075: "
-                     "PDSConsentManager (%s) needs PDSConsentStore: mandates are kept there",
-                     APR_ARRAY_IDX(sc->consent_manager_where, 0, const char *));
+        if (first_report(sc->consent_manager_where, 75))
+            ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_ERR, 0, s, "PDS00075: "
+                         "PDSConsentManager (%s) needs PDSConsentStore: mandates are kept there",
+                         APR_ARRAY_IDX(sc->consent_manager_where, 0, const char *));
         failed = 1;
     }
     warn_overlaps(s, sc, ptemp);
     if (sc->audit_log_path != NULL && sc->audit_key == NULL) {
-        ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_ERR, 0, s, "PDS00005: PDSAuditLog "
-                     "%s needs PDSAuditKey: the records are chained with a secret key; "
-                     "create one with `pds-audit keygen --hmac /etc/pds/audit.key` and add "
-                     "PDSAuditKey /etc/pds/audit.key", sc->audit_log_path);
+        if (first_report(sc->audit_log_path, 5))
+            ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_ERR, 0, s, "PDS00005: PDSAuditLog "
+                         "%s needs PDSAuditKey: the records are chained with a secret key; "
+                         "create one with `pds-audit keygen --hmac /etc/pds/audit.key` and add "
+                         "PDSAuditKey /etc/pds/audit.key", sc->audit_log_path);
         failed = 1;
     }
     if (*gateway_where != NULL && sc->audit_log_path == NULL) {
@@ -1312,211 +1346,6 @@ static int check_server(server_rec *s, const char **gateway_where, apr_pool_t *p
                      "server configuration", *gateway_where);
         failed = 1;
         *gateway_where = NULL;          /* say it once */
-    }
-    return failed;
-}
-
-/* --- what the start will open ------------------------------------------------ */
-
-/* The start (post_config) opens the audit log, the consent store and the
- * consent cache; when one of them cannot be, httpd exits, and on a graceful
- * restart that takes the running server down. Everything about them that
- * can be known from the file system is checked here, so that `apachectl -t`
- * (which apachectl graceful runs first) refuses instead. */
-
-/* Can the User children run as write into a directory with these bits?
- * (Owner, group and other bits; ACLs and supplementary groups are not
- * looked at, as in the start's own check.) */
-static int user_can_write_dir(const apr_finfo_t *finfo)
-{
-    if (finfo->user == ap_unixd_config.user_id)
-        return (finfo->protection & (APR_FPROT_UWRITE | APR_FPROT_UEXECUTE))
-               == (APR_FPROT_UWRITE | APR_FPROT_UEXECUTE);
-    if (finfo->group == ap_unixd_config.group_id)
-        return (finfo->protection & (APR_FPROT_GWRITE | APR_FPROT_GEXECUTE))
-               == (APR_FPROT_GWRITE | APR_FPROT_GEXECUTE);
-    return (finfo->protection & (APR_FPROT_WWRITE | APR_FPROT_WEXECUTE))
-           == (APR_FPROT_WWRITE | APR_FPROT_WEXECUTE);
-}
-
-/* The first directory on the way to dir (itself included) that User cannot
- * search, or NULL when the children can reach dir. */
-static const char *user_cannot_reach(const char *dir, apr_pool_t *ptemp)
-{
-    char *prefix = apr_pstrdup(ptemp, dir);
-    apr_size_t n = strlen(prefix), i;
-
-    for (i = 1; i <= n; i++) {
-        apr_finfo_t finfo;
-        char saved = prefix[i];
-        int ok;
-
-        if (i < n && prefix[i] != '/')
-            continue;
-        prefix[i] = '\0';
-        if (apr_stat(&finfo, prefix, APR_FINFO_USER | APR_FINFO_GROUP | APR_FINFO_PROT,
-                     ptemp) != APR_SUCCESS)
-            return prefix;
-        if (finfo.user == ap_unixd_config.user_id)
-            ok = (finfo.protection & APR_FPROT_UEXECUTE) != 0;
-        else if (finfo.group == ap_unixd_config.group_id)
-            ok = (finfo.protection & APR_FPROT_GEXECUTE) != 0;
-        else
-            ok = (finfo.protection & APR_FPROT_WEXECUTE) != 0;
-        if (!ok)
-            return prefix;
-        prefix[i] = saved;
-    }
-    return NULL;
-}
-
-/* The audit log is opened (created) by the parent, as the user httpd starts
- * as, which is the user running this check. */
-static int check_audit_log_file(server_rec *s, const pds_server_conf_t *sc,
-                                apr_pool_t *ptemp)
-{
-    const char *path = sc->audit_log_path;
-    const char *where = sc->audit_log_where ? sc->audit_log_where : "?";
-    char *dir = ap_make_dirstr_parent(ptemp, path);
-    apr_finfo_t finfo;
-    apr_status_t rv;
-
-    rv = apr_stat(&finfo, dir, APR_FINFO_TYPE, ptemp);
-    if (rv != APR_SUCCESS || finfo.filetype != APR_DIR) {
-        ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_ERR, 0, s, "PDS00180: PDSAuditLog "
-                     "%s (%s): the directory %s %s; create it (mkdir -p %s) or point "
-                     "PDSAuditLog at a file in an existing directory", path, where, dir,
-                     rv != APR_SUCCESS ? "does not exist" : "is not a directory", dir);
-        return 1;
-    }
-    if (access(dir, W_OK | X_OK) != 0) {
-        ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_ERR, errno, s, "PDS00181: "
-                     "PDSAuditLog %s (%s): the directory %s is not writable by the user "
-                     "httpd starts as (uid %ld), which creates the file; make it "
-                     "writable (chmod u+wx %s) or choose another directory", path, where,
-                     dir, (long)geteuid(), dir);
-        return 1;
-    }
-    rv = apr_stat(&finfo, path, APR_FINFO_TYPE, ptemp);
-    if (rv == APR_SUCCESS
-        && (finfo.filetype != APR_REG || access(path, R_OK | W_OK) != 0)) {
-        ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_ERR, 0, s, "PDS00182: PDSAuditLog "
-                     "%s (%s): %s; point PDSAuditLog at a regular file (it is created "
-                     "when missing)", path, where, finfo.filetype != APR_REG
-                     ? "not a regular file" : "the file cannot be read and written by "
-                     "the user httpd starts as");
-        return 1;
-    }
-    return 0;
-}
-
-/* SQLite keeps its journal beside the database, and the children (running
- * as User) open it: its directory must exist and be theirs to write. */
-static int check_sqlite_store(server_rec *s, const pds_server_conf_t *sc,
-                              apr_pool_t *ptemp)
-{
-    const char *path = sc->consent_params, *blocked;
-    char *dir = ap_make_dirstr_parent(ptemp, path);
-    apr_finfo_t finfo;
-    apr_status_t rv;
-
-    rv = apr_stat(&finfo, dir, APR_FINFO_TYPE | APR_FINFO_USER | APR_FINFO_GROUP
-                  | APR_FINFO_PROT, ptemp);
-    if (rv != APR_SUCCESS || finfo.filetype != APR_DIR) {
-        ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_ERR, 0, s, "PDS00183: "
-                     "PDSConsentStore sqlite3 %s (%s): the directory %s %s; create it "
-                     "for User %s (mkdir -p %s && chown %s %s)", path, sc->consent_where,
-                     dir, rv != APR_SUCCESS ? "does not exist" : "is not a directory",
-                     ap_unixd_config.user_name, dir, ap_unixd_config.user_name, dir);
-        return 1;
-    }
-    if (geteuid() == 0 ? !user_can_write_dir(&finfo) : access(dir, W_OK | X_OK) != 0) {
-        ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_ERR, 0, s, "PDS00184: "
-                     "PDSConsentStore sqlite3 %s (%s): the directory %s must be writable "
-                     "by User %s (SQLite keeps its journal beside the file): chown %s %s",
-                     path, sc->consent_where, dir, ap_unixd_config.user_name,
-                     ap_unixd_config.user_name, dir);
-        return 1;
-    }
-    if (geteuid() == 0 && (blocked = user_cannot_reach(dir, ptemp)) != NULL) {
-        ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_ERR, 0, s, "PDS00188: "
-                     "PDSConsentStore sqlite3 %s (%s): User %s cannot reach the database: "
-                     "%s is not searchable by it; allow it (chmod o+x %s) or keep the "
-                     "store elsewhere", path, sc->consent_where, ap_unixd_config.user_name,
-                     blocked, blocked);
-        return 1;
-    }
-    rv = apr_stat(&finfo, path, APR_FINFO_TYPE, ptemp);
-    if (rv == APR_SUCCESS && finfo.filetype != APR_REG) {
-        ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_ERR, 0, s, "PDS00185: "
-                     "PDSConsentStore sqlite3 %s (%s): not a regular file; point it at "
-                     "a database file (it is created when missing)", path,
-                     sc->consent_where);
-        return 1;
-    }
-    return 0;
-}
-
-/* The cache provider must be loaded and accept its arguments (creating an
- * instance only parses them; the start initialises it). */
-static int check_consent_cache(server_rec *s, const pds_server_conf_t *sc,
-                               apr_pool_t *ptemp)
-{
-    const char *name = sc->consent_cache_name ? sc->consent_cache_name : "shmcb";
-    ap_socache_provider_t *provider;
-    ap_socache_instance_t *instance = NULL;
-    const char *err;
-
-    if (sc->consent_driver == NULL || pds_conf_consent_cache_ttl(sc) == 0)
-        return 0;
-    provider = ap_lookup_provider(AP_SOCACHE_PROVIDER_GROUP, name,
-                                  AP_SOCACHE_PROVIDER_VERSION);
-    if (provider == NULL) {
-        ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_ERR, 0, s, "PDS00186: "
-                     "PDSConsentCache (%s): no cache provider '%s' for the consent "
-                     "store's decisions; load it (LoadModule socache_%s_module "
-                     "modules/mod_socache_%s.so), or turn caching off with "
-                     "PDSConsentCache %s 0",
-                     sc->consent_cache_where ? sc->consent_cache_where
-                     : apr_pstrcat(ptemp, "the default; PDSConsentStore on ",
-                                   sc->consent_where, NULL), name, name, name, name);
-        return 1;
-    }
-    err = provider->create(&instance, sc->consent_cache_args, ptemp, ptemp);
-    if (err != NULL) {
-        ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_ERR, 0, s, "PDS00187: "
-                     "PDSConsentCache %s%s%s (%s): %s", name,
-                     sc->consent_cache_args ? ":" : "",
-                     sc->consent_cache_args ? sc->consent_cache_args : "",
-                     sc->consent_cache_where ? sc->consent_cache_where : "the default",
-                     err);
-        return 1;
-    }
-    return 0;
-}
-
-static int check_runtime_files(server_rec *main_s, apr_pool_t *ptemp)
-{
-    apr_hash_t *seen = apr_hash_make(ptemp);
-    server_rec *v;
-    int failed = 0;
-
-    for (v = main_s; v != NULL; v = v->next) {
-        const pds_server_conf_t *sc = pds_server_conf(v);
-
-        if (sc->audit_log_path == NULL
-            || apr_hash_get(seen, sc->audit_log_path, APR_HASH_KEY_STRING) != NULL)
-            continue;
-        apr_hash_set(seen, sc->audit_log_path, APR_HASH_KEY_STRING, "");
-        failed |= check_audit_log_file(v, sc, ptemp);
-    }
-    /* Consent directives are main-server only. */
-    {
-        const pds_server_conf_t *sc = pds_server_conf(main_s);
-
-        if (sc->consent_driver != NULL && strcmp(sc->consent_driver, "sqlite3") == 0)
-            failed |= check_sqlite_store(main_s, sc, ptemp);
-        failed |= check_consent_cache(main_s, sc, ptemp);
     }
     return failed;
 }
@@ -1549,8 +1378,13 @@ int pds_config_check(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
             }
         }
     }
-    failed |= check_runtime_files(s, ptemp);
-    for (; s != NULL; s = s->next)
-        failed |= check_server(s, &gateway_where, ptemp);
+    reported = apr_hash_make(ptemp);
+    for (; s != NULL; s = s->next) {
+        /* A virtual host without mod_pds directives shares the main
+         * server's configuration: checking it again would only repeat. */
+        if (first_report(pds_server_conf(s), 0))
+            failed |= check_server(s, &gateway_where, ptemp);
+    }
+    reported = NULL;
     return failed ? HTTP_INTERNAL_SERVER_ERROR : OK;
 }

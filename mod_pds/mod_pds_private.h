@@ -126,6 +126,9 @@ void *pds_merge_dir_conf(apr_pool_t *p, void *basev, void *addv);
 int pds_config_check(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
                      server_rec *s);
 void pds_config_reset(void);
+/* What the start will open (audit log, consent store, cache provider), as
+ * far as the file system tells (mod_pds_startcheck.c). Non-zero: failed. */
+int pds_start_check(apr_pool_t *ptemp, server_rec *s);
 
 pds_server_conf_t *pds_server_conf(const server_rec *s);
 pds_dir_conf_t *pds_dir_conf(const request_rec *r);

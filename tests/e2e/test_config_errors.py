@@ -93,6 +93,18 @@ CASES = {
     "subject-twice": (orgs() + agreement(
         ("Resource", "Resource GET /citizens/{subject}/cases/{subject}")) + CITIZENS_LOCATION,
         "cases/{subject}", "Resource", ["{subject}", "subject"], {}),
+    # issue #10 item 13: a typo in {subject}, and a resource that says
+    # nothing of whose data it answers, used to load and release data
+    # recorded about nobody
+    "misspelt-subject": (orgs() + agreement(
+        ("Resource", "Resource GET /citizens/{subjct}/record")) + CITIZENS_LOCATION,
+        "{subjct}", "Resource", ["{subjct} is not a placeholder", "{subject}"], {}),
+    "resource-without-subject": (orgs() + agreement(
+        ("Resource", "Resource GET /citizens/{person}/record")) + CITIZENS_LOCATION,
+        "{person}", "Resource", ["has no {subject}"], {}),
+    "fixed-resource-without-subject": (orgs() + agreement(
+        ("Resource", "Resource GET /fixed/record")) + CITIZENS_LOCATION,
+        "GET /fixed/record", "Resource", ["RecordSubject", "Deidentified"], {}),
     "relative-template": (orgs() + agreement(("Resource", "Resource GET citizens/{subject}")) +
                           CITIZENS_LOCATION, "Resource GET citizens", "Resource",
                           ["absolute", "/", "citizens/{subject}"], {}),
@@ -250,10 +262,46 @@ def test_overlapping_agreements_are_warned_about(httpd_factory):
     """Two agreements of one party for the same request shape and purpose at
     overlapping times: the second never applies there; httpd -t says so,
     naming both."""
-    second = HB_DIRECT_CARE.replace("hb-direct-care", "hb-direct-care-too").replace(
-        "/citizens/{subject}/record", "/citizens/{id}/record")
+    second = HB_DIRECT_CARE.replace("hb-direct-care", "hb-direct-care-too")
     h = httpd_factory(ORGANISATIONS + HB_DIRECT_CARE + second + CITIZENS_LOCATION)
     rc, out = h.config_test()
     assert rc == 0, out
     assert "PDS00078" in out and "hb-direct-care-too" in out and "hb-direct-care>" in out, out
     assert out.count("PDS00078") == 1, out
+
+
+def test_cross_check_messages_appear_once_with_virtual_hosts(httpd_factory):
+    """Issue #10 item 19: with several virtual hosts (one sharing the main
+    server's configuration, one with a mod_pds directive of its own, so a
+    merged copy of the main server's agreements, plus the harness's HTTPS
+    host), each problem is reported once, not once per host."""
+    body = (ORGANISATIONS.replace("PDSTokenAudience %(aud)s", "")
+            + agreement(("Party", "Party nobody-known"))
+            + agreement(("LegalBasis", "LegalBasis consent"), name="needs-consent")
+            + """
+<PDSAgreement consented-summary>
+    Party       health-board
+    Purpose     research
+    LegalBasis  consent
+    Valid       2026-01-01 2027-12-31
+    Resource    GET /summary/all
+    Release     dob
+    Deidentified name
+</PDSAgreement>
+<VirtualHost 127.0.0.2:9>
+    ServerName shares.example
+</VirtualHost>
+<VirtualHost 127.0.0.3:9>
+    ServerName own.example
+    PDSTokenClockSkew 30
+</VirtualHost>
+""" + CITIZENS_LOCATION)
+    h = httpd_factory(body)
+    rc, out = h.config_test()
+    assert rc != 0, out
+    tagged = [l for l in out.splitlines() if re.match(r"PDS\d{5}: ", l)]
+    repeated = sorted({l for l in tagged if tagged.count(l) > 1})
+    assert repeated == [], "repeated:\n%s\n--- all ---\n%s" % ("\n".join(repeated), out)
+    for tag in ("PDS00001", "PDS00003", "PDS00071", "PDS00072", "PDS00076"):
+        assert tag + ":" in out, out
+    assert out.count("PDS00071:") == 2, out     # two agreements, once each

@@ -144,7 +144,7 @@ def test_audit_log_path_is_a_directory(httpd_factory):
     h = httpd_factory(CONFIG)
     os.makedirs(h.audit_path)
     rc, out = h.config_test()
-    assert_refused(h, rc, out, "PDSAuditLog", "PDSAuditLog", ["not a regular file"])
+    assert_refused(h, rc, out, "PDSAuditLog", "PDSAuditLog", ["a directory, not a file"])
 
 
 @pytest.mark.skipif(os.geteuid() == 0, reason="root writes into any directory")
