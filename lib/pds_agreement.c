@@ -1090,6 +1090,41 @@ apr_status_t pds_agreement_set(pds_agreement_t *a, const char *keyword,
     return keywords[i].set(a, keyword, toks, err);
 }
 
+static int resource_could_match_under(const pds_resource_t *r, const char *prefix)
+{
+    const char *s;
+    int k;
+
+    if (prefix == NULL || prefix[0] != '/')
+        return 0;
+    s = prefix + 1;
+    for (k = 0; k < r->nseg; k++) {
+        const char *slash = strchr(s, '/');
+        apr_size_t len = slash != NULL ? (apr_size_t)(slash - s) : strlen(s);
+
+        if (slash == NULL)      /* the last, partial segment: a beginning */
+            return r->seg[k] == NULL || (len <= r->seglen[k]
+                                         && memcmp(s, r->seg[k], len) == 0);
+        if (r->seg[k] == NULL ? len == 0
+                              : (len != r->seglen[k] || memcmp(s, r->seg[k], len) != 0))
+            return 0;
+        s = slash + 1;
+    }
+    return 0;                   /* the prefix is longer than the template */
+}
+
+int pds_agreement_could_match_under(const pds_agreement_t *a, const char *prefix)
+{
+    int i;
+
+    for (i = 0; a != NULL && i < a->resources->nelts; i++) {
+        if (resource_could_match_under(&APR_ARRAY_IDX(a->resources, i, pds_resource_t),
+                                       prefix))
+            return 1;
+    }
+    return 0;
+}
+
 /* Is this parameter name within two edits of "subject" (or begins "subj")?
  * Then it is a misspelt {subject}, not a parameter. */
 static int looks_like_subject(const char *name, apr_size_t len)

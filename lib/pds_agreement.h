@@ -83,6 +83,13 @@ apr_status_t pds_agreement_set(pds_agreement_t *a, const char *keyword,
  * agreements are ever applied by decide. */
 apr_status_t pds_agreement_finish(pds_agreement_t *a, pds_error_t *err);
 
+/* Could a path starting with prefix (a <Location> path) match one of the
+ * agreement's resources? Segment by segment: prefix's whole segments equal
+ * the template's literals (any non-empty one where the template has a
+ * placeholder), and its last, partial segment begins the template's next
+ * one. Over-approximates, for a configuration warning. */
+int pds_agreement_could_match_under(const pds_agreement_t *a, const char *prefix);
+
 const char *pds_agreement_id(const pds_agreement_t *a);
 const char *pds_agreement_version(const pds_agreement_t *a);
 const char *pds_agreement_party(const pds_agreement_t *a);

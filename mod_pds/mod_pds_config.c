@@ -22,6 +22,7 @@ typedef struct pds_origin_t {
     const pds_agreement_t *agreement;   /* NULL for a PDSGateway line */
     const char *file;
     unsigned line;
+    const char *location;               /* PDSGateway on: its <Location> path, or NULL */
 } pds_origin_t;
 
 static apr_array_header_t *agreement_origins;   /* pds_origin_t */
@@ -46,6 +47,7 @@ static void remember_origin(apr_array_header_t **list, apr_pool_t *p,
     o->agreement = a;
     o->file = cmd->directive ? cmd->directive->filename : "?";
     o->line = cmd->directive ? cmd->directive->line_num : 0;
+    o->location = NULL;
 }
 
 static const pds_origin_t *origin_of(const pds_agreement_t *a)
@@ -452,11 +454,26 @@ static const char *cmd_organisation(cmd_parms *cmd, void *dummy, const char *arg
                             "the value (quote values that contain spaces)", name, kind, extra);
 
     if (strcasecmp(kind, "cert-subject") == 0) {
-        if (ap_strchr_c(value, '=') == NULL)
+        const char *normal;
+        pds_error_t perr;
+
+        pds_error_clear(&perr);
+        if (ap_strchr_c(value, '=') == NULL
+            || pds_cert_subject_normalise(&normal, cmd->pool, value, &perr) != APR_SUCCESS)
             return apr_psprintf(cmd->pool, "PDSOrganisation %s cert-subject: '%s' is not "
-                                "a distinguished name; write it in RFC 2253 form as "
+                                "a distinguished name%s%s; write it in RFC 2253 form as "
                                 "`openssl x509 -noout -subject -nameopt RFC2253` prints it, "
-                                "e.g. \"CN=api.example,O=Example\"", name, value);
+                                "e.g. \"CN=api.example,O=Example\"", name, value,
+                                perr.text[0] ? " (" : "", perr.text[0] ? perr.text : "");
+        /* Certificates are matched on their RFC 2253 form, exactly: any other
+         * spelling of the same name would never match. */
+        if (strcmp(normal, value) != 0)
+            return apr_psprintf(cmd->pool, "PDSOrganisation %s cert-subject: '%s' is not "
+                                "in RFC 2253 form (most specific first, as "
+                                "`openssl x509 -noout -subject -nameopt RFC2253` prints "
+                                "it), so no certificate would ever match; write "
+                                "PDSOrganisation %s cert-subject \"%s\"", name, value,
+                                name, normal);
         id->kind = PDS_ID_CERT_SUBJECT;
         id->value = value;
     }
@@ -515,6 +532,15 @@ static const char *cmd_organisation(cmd_parms *cmd, void *dummy, const char *arg
         if (pds_key_load_file(&id->key, cmd->pool, path, &perr) != APR_SUCCESS)
             return apr_psprintf(cmd->pool, "PDSOrganisation %s jwt-key %s: %s", name,
                                 path, perr.text);
+        /* The organisation signs; the gateway only verifies. A private key
+         * here is one that has left the organisation (and it would verify
+         * the same): refuse it rather than make it look normal. */
+        if (pds_key_is_private(id->key))
+            return apr_psprintf(cmd->pool, "PDSOrganisation %s jwt-key %s: this is a "
+                                "private key; jwt-key takes the organisation's public "
+                                "key: write it with `openssl pkey -in %s -pubout -out "
+                                "%s.pub.pem`, point jwt-key at that, and remove the "
+                                "private key from this server", name, path, path, path);
     }
     else {
         return apr_psprintf(cmd->pool, "PDSOrganisation %s: unknown kind '%s'; use "
@@ -992,9 +1018,18 @@ static const char *cmd_gateway(cmd_parms *cmd, void *dcv, int on)
 {
     pds_dir_conf_t *dc = dcv;
 
+    const ap_directive_t *section = cmd->directive ? cmd->directive->parent : NULL;
+
     dc->gateway = on ? 1 : 0;
-    if (on)
+    if (on) {
         remember_origin(&gateway_origins, cmd->pool, NULL, cmd);
+        /* A literal <Location> path (not a regular expression, not a
+         * <Directory>): check_config looks for an agreement under it. */
+        if (section != NULL && strcasecmp(section->directive, "<Location") == 0
+            && cmd->path != NULL && cmd->path[0] == '/')
+            APR_ARRAY_IDX(gateway_origins, gateway_origins->nelts - 1,
+                          pds_origin_t).location = apr_pstrdup(cmd->pool, cmd->path);
+    }
     return NULL;
 }
 
@@ -1350,6 +1385,40 @@ static int check_server(server_rec *s, const char **gateway_where, apr_pool_t *p
     return failed;
 }
 
+/* PDSGateway on where no agreement has a Resource that could match a path
+ * under the <Location>: every request there is refused (no-agreement), which
+ * is almost always a template written for the back end's path, or a
+ * location moved. Agreements of every server count (a warning must not be
+ * wrong); the rule is pds_agreement_could_match_under(). */
+static void warn_unreachable_gateways(server_rec *main_s)
+{
+    int i, k;
+
+    for (i = 0; gateway_origins != NULL && i < gateway_origins->nelts; i++) {
+        const pds_origin_t *o = &APR_ARRAY_IDX(gateway_origins, i, pds_origin_t);
+        const server_rec *v;
+        int found = 0;
+
+        if (o->location == NULL)
+            continue;
+        for (v = main_s; v != NULL && !found; v = v->next) {
+            const apr_array_header_t *as = pds_server_conf(v)->agreements;
+
+            for (k = 0; k < as->nelts && !found; k++)
+                found = pds_agreement_could_match_under(
+                    APR_ARRAY_IDX(as, k, const pds_agreement_t *), o->location);
+        }
+        if (!found)
+            ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_WARNING, 0, main_s, "PDS00189: "
+                         "PDSGateway on (line %u of %s) in <Location %s>: no agreement has "
+                         "a Resource under %s, so every request there is refused "
+                         "(no-agreement); templates match the path the client asks for, "
+                         "before ProxyPass maps it: e.g. Resource GET %s%s{subject}",
+                         o->line, o->file, o->location, o->location, o->location,
+                         o->location[strlen(o->location) - 1] == '/' ? "" : "/");
+    }
+}
+
 int pds_config_check(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
                      server_rec *s)
 {
@@ -1378,6 +1447,7 @@ int pds_config_check(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
             }
         }
     }
+    warn_unreachable_gateways(s);
     reported = apr_hash_make(ptemp);
     for (; s != NULL; s = s->next) {
         /* A virtual host without mod_pds directives shares the main

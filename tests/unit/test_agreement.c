@@ -890,6 +890,33 @@ static void test_finish_resource_names_its_person(void **state)
     assert_contains(err.text, "/districts/{district}/residents has no {subject}");
 }
 
+/* Which <Location> paths an agreement could serve (a startup warning). */
+static void test_could_match_under(void **state)
+{
+    apr_pool_t *p = *state;
+    pds_agreement_t *a = agreement(p, "x", "fife", "direct-care", VALID_2026,
+                                   "GET /citizens/{subject}/record");
+    pds_agreement_t *c = agreement(p, "c", "fife", "direct-care", VALID_2026,
+                                   "GET /districts/{district}/residents");
+
+    assert_true(pds_agreement_could_match_under(a, "/"));
+    assert_true(pds_agreement_could_match_under(a, "/citizens/"));
+    assert_true(pds_agreement_could_match_under(a, "/citizens"));
+    assert_true(pds_agreement_could_match_under(a, "/cit"));
+    assert_true(pds_agreement_could_match_under(a, "/citizens/42/"));
+    assert_true(pds_agreement_could_match_under(a, "/citizens/42/rec"));
+    assert_true(pds_agreement_could_match_under(a, "/citizens/42/record"));
+    assert_false(pds_agreement_could_match_under(a, "/api/citizens/"));
+    assert_false(pds_agreement_could_match_under(a, "/citizen/"));
+    assert_false(pds_agreement_could_match_under(a, "/citizens/42/record/"));
+    assert_false(pds_agreement_could_match_under(a, "/citizens//"));
+    assert_false(pds_agreement_could_match_under(a, "citizens/"));
+    assert_false(pds_agreement_could_match_under(a, NULL));
+    assert_true(pds_agreement_could_match_under(c, "/districts/KY99/"));
+    assert_false(pds_agreement_could_match_under(c, "/citizens/"));
+    assert_false(pds_agreement_could_match_under(NULL, "/"));
+}
+
 static void test_decide_no_agreement(void **state)
 {
     apr_pool_t *p = *state;
@@ -1251,6 +1278,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_resource_bad, setup, teardown),
         cmocka_unit_test_setup_teardown(test_finish_resource_names_its_person, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_could_match_under, setup, teardown),
         cmocka_unit_test_setup_teardown(test_release, setup, teardown),
         cmocka_unit_test_setup_teardown(test_quoting, setup, teardown),
         cmocka_unit_test_setup_teardown(test_finish_missing, setup, teardown),
