@@ -140,6 +140,20 @@ def test_audit_log_directory_removed(started, residents):
     graceful_works_again(gw, residents)
 
 
+def test_audit_key_removed(started, residents):
+    """A key file gone: its directive fails `-t` (keys are read by their
+    directives), so the graceful restart is refused."""
+    gw = started(CONFIG)
+    key = gw.httpd.audit_key_path
+    os.rename(key, key + ".moved")
+    try:
+        graceful_is_refused_and_server_keeps_answering(
+            gw, residents, "PDSAuditKey", "PDSAuditKey", ["cannot read"])
+    finally:
+        os.rename(key + ".moved", key)
+    graceful_works_again(gw, residents)
+
+
 def test_audit_log_path_is_a_directory(httpd_factory):
     h = httpd_factory(CONFIG)
     os.makedirs(h.audit_path)
