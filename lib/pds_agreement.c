@@ -893,11 +893,27 @@ static apr_status_t check_identifiers(pds_agreement_t *a, pds_error_t *err)
                 (void)pds_fieldset_transform(a->release, k, &tp);
                 covered = path_covers(a->pool, tp, region);
             }
-            if (!covered)
-                return bad(err, "Deidentified", -1, "agreement '%s' is de-identified but "
-                           "releases the direct identifier %s in clear (Release %s): "
-                           "add a transform, e.g. `Transform %s pseudonymise` or "
-                           "`Transform %s redact`", a->id, d, r, region, region);
+            if (covered)
+                continue;
+            /* The suggestion must be a line that works when pasted: redact
+             * takes any value (pseudonymise only a string or a number, and an
+             * identifier such as name is often an object), and a transform
+             * may not contain another. */
+            for (k = 0; k < pds_fieldset_transform_count(a->release); k++) {
+                const char *tp;
+                (void)pds_fieldset_transform(a->release, k, &tp);
+                if (path_covers(a->pool, region, tp))
+                    return bad(err, "Deidentified", -1, "agreement '%s' is de-identified "
+                               "but releases the direct identifier %s in clear (Release "
+                               "%s), and %s holds a transform already (on %s): release "
+                               "the parts of %s one by one, each with a transform, "
+                               "instead of %s", a->id, d, r, region, tp, region, r);
+            }
+            return bad(err, "Deidentified", -1, "agreement '%s' is de-identified but "
+                       "releases the direct identifier %s in clear (Release %s): add "
+                       "`Transform %s redact` (left out of the answer), or, when %s is a "
+                       "single string or number, `Transform %s pseudonymise`",
+                       a->id, d, r, region, region, region);
         }
     }
     return APR_SUCCESS;
@@ -1074,6 +1090,112 @@ apr_status_t pds_agreement_set(pds_agreement_t *a, const char *keyword,
     return keywords[i].set(a, keyword, toks, err);
 }
 
+static int resource_could_match_under(const pds_resource_t *r, const char *prefix)
+{
+    const char *s;
+    int k;
+
+    if (prefix == NULL || prefix[0] != '/')
+        return 0;
+    s = prefix + 1;
+    for (k = 0; k < r->nseg; k++) {
+        const char *slash = strchr(s, '/');
+        apr_size_t len = slash != NULL ? (apr_size_t)(slash - s) : strlen(s);
+
+        if (slash == NULL)      /* the last, partial segment: a beginning */
+            return r->seg[k] == NULL || (len <= r->seglen[k]
+                                         && memcmp(s, r->seg[k], len) == 0);
+        if (r->seg[k] == NULL ? len == 0
+                              : (len != r->seglen[k] || memcmp(s, r->seg[k], len) != 0))
+            return 0;
+        s = slash + 1;
+    }
+    return 0;                   /* the prefix is longer than the template */
+}
+
+int pds_agreement_could_match_under(const pds_agreement_t *a, const char *prefix)
+{
+    int i;
+
+    for (i = 0; a != NULL && i < a->resources->nelts; i++) {
+        if (resource_could_match_under(&APR_ARRAY_IDX(a->resources, i, pds_resource_t),
+                                       prefix))
+            return 1;
+    }
+    return 0;
+}
+
+/* Is this parameter name within two edits of "subject" (or begins "subj")?
+ * Then it is a misspelt {subject}, not a parameter. */
+static int looks_like_subject(const char *name, apr_size_t len)
+{
+    static const char subject[] = "subject";
+    apr_size_t prev[40], cur[40], i, j, m = sizeof(subject) - 1;
+
+    if (len >= 4 && memcmp(name, "subj", 4) == 0)
+        return 1;
+    if (len + 1 > sizeof(prev) / sizeof(prev[0]))
+        return 0;
+    for (j = 0; j <= m; j++)
+        prev[j] = j;
+    for (i = 1; i <= len; i++) {
+        cur[0] = i;
+        for (j = 1; j <= m; j++) {
+            apr_size_t best = prev[j - 1] + (name[i - 1] == subject[j - 1] ? 0 : 1);
+
+            if (prev[j] + 1 < best)
+                best = prev[j] + 1;
+            if (cur[j - 1] + 1 < best)
+                best = cur[j - 1] + 1;
+            cur[j] = best;
+        }
+        memcpy(prev, cur, sizeof(cur[0]) * (m + 1));
+    }
+    return prev[m] <= 2;
+}
+
+/* Whose data a resource is must be said: {subject} names the person; a
+ * resource without it answers a collection (RecordSubject names each
+ * record's person) or de-identified data. Anything else would release a
+ * person's data recorded as nobody's: the audit record says "subject": null
+ * and the person never sees it. Errors have source "Resource" and, as
+ * position, the resource's index (the glue names its line). */
+static apr_status_t check_resources(pds_agreement_t *a, pds_error_t *err)
+{
+    int i, k;
+
+    for (i = 0; i < a->resources->nelts; i++) {
+        const pds_resource_t *r = &APR_ARRAY_IDX(a->resources, i, pds_resource_t);
+        const char *s = strchr(r->text, '/');
+
+        for (k = 0; k < r->nseg && s != NULL; k++) {
+            const char *seg = s + 1;
+            apr_size_t len = r->seglen[k];
+
+            if (r->seg[k] == NULL && k != r->subject_at
+                && looks_like_subject(seg + 1, len - 2)) {
+                pds_error_set(err, "bad-agreement", i, "Resource", "agreement '%s': "
+                              "Resource %s: %.*s is not a placeholder mod_pds knows; the "
+                              "person a resource is about is written {subject}", a->id,
+                              r->text, (int)len, seg);
+                return APR_EINVAL;
+            }
+            s = strchr(seg, '/');
+        }
+        if (!r->has_subject && a->record_subject == NULL && a->identifiers == NULL) {
+            pds_error_set(err, "bad-agreement", i, "Resource", "agreement '%s': Resource "
+                          "%s has no {subject}, so its data would be recorded as released "
+                          "about nobody: name the person with {subject} (e.g. "
+                          "/citizens/{subject}/record), or say what it answers: a "
+                          "collection (RecordSubject <path of each record's person>) or "
+                          "de-identified data (Deidentified <direct identifiers>)",
+                          a->id, r->text);
+            return APR_EINVAL;
+        }
+    }
+    return APR_SUCCESS;
+}
+
 apr_status_t pds_agreement_finish(pds_agreement_t *a, pds_error_t *err)
 {
     int i, has_get = 0, has_write = 0;
@@ -1124,6 +1246,8 @@ apr_status_t pds_agreement_finish(pds_agreement_t *a, pds_error_t *err)
     if (!has_write && (pds_fieldset_count(a->write) > 0 || a->write_unknown_set))
         return bad(err, "PDSAgreement", -1, "agreement '%s' has Write or WriteUnknown "
                    "but no POST, PUT or PATCH resource", a->id);
+    if (check_resources(a, err) != APR_SUCCESS)
+        return APR_EINVAL;
     if (has_get && pds_fieldset_count(a->release) == 0)
         return bad(err, "PDSAgreement", -1, "agreement '%s' has a GET "
                    "resource but no Release, so nothing could ever be "

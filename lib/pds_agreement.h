@@ -73,9 +73,22 @@ apr_status_t pds_agreement_set(pds_agreement_t *a, const char *keyword,
                                const char *args, pds_error_t *err);
 
 /* Checks the block is complete (missing keywords are named); a GET resource
- * needs at least one Release path. Afterwards pds_agreement_set() refuses
- * changes, and only finished agreements are ever applied by decide. */
+ * needs at least one Release path; every resource names its person with
+ * {subject}, unless the agreement says it answers a collection
+ * (RecordSubject) or de-identified data (Deidentified); a parameter that is a
+ * misspelt {subject} ({subjct}, {subject_id}) is refused. An error about one
+ * resource has err->source "Resource" and err->position its index (as in
+ * pds_agreement_resource()), so that the caller can name its line.
+ * Afterwards pds_agreement_set() refuses changes, and only finished
+ * agreements are ever applied by decide. */
 apr_status_t pds_agreement_finish(pds_agreement_t *a, pds_error_t *err);
+
+/* Could a path starting with prefix (a <Location> path) match one of the
+ * agreement's resources? Segment by segment: prefix's whole segments equal
+ * the template's literals (any non-empty one where the template has a
+ * placeholder), and its last, partial segment begins the template's next
+ * one. Over-approximates, for a configuration warning. */
+int pds_agreement_could_match_under(const pds_agreement_t *a, const char *prefix);
 
 const char *pds_agreement_id(const pds_agreement_t *a);
 const char *pds_agreement_version(const pds_agreement_t *a);

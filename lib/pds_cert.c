@@ -5,11 +5,13 @@
  * could make two different certificates print the same (an embedded NUL in a
  * name, say) is refused rather than printed.
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include <arpa/inet.h>
 #include <sys/socket.h>
 
+#include <apr_lib.h>
 #include <apr_strings.h>
 #include <openssl/bio.h>
 #include <openssl/err.h>
@@ -236,4 +238,173 @@ int pds_cert_fingerprint_normalise(char out[65], const char *in)
 bad:
     out[0] = '\0';
     return -1;
+}
+
+/* --- configured subjects ------------------------------------------------------ */
+
+#define PDS_DN_MAX 1024
+
+/* One "type=value" into name, at loc (-1: append; 0: prepend). The value is
+ * unescaped: `\c` stands for c, and in RFC 2253 `\hh` for a byte. */
+static int add_rdn(X509_NAME *name, const char *rdn, apr_size_t len, int loc,
+                   int hex_escapes, apr_pool_t *p)
+{
+    const char *eq;
+    char *type, *value;
+    apr_size_t tlen, i, n = 0;
+
+    while (len > 0 && *rdn == ' ') {
+        rdn++;
+        len--;
+    }
+    eq = memchr(rdn, '=', len);
+    if (eq == NULL || eq == rdn)
+        return 0;
+    tlen = (apr_size_t)(eq - rdn);
+    while (tlen > 0 && rdn[tlen - 1] == ' ')
+        tlen--;
+    type = apr_pstrmemdup(p, rdn, tlen);
+    i = (apr_size_t)(eq - rdn) + 1;
+    while (i < len && rdn[i] == ' ')
+        i++;
+    value = apr_palloc(p, len - i + 1);
+    for (; i < len; i++) {
+        char c = rdn[i];
+
+        if (c == '\\' && i + 1 < len) {
+            if (hex_escapes && i + 2 < len && apr_isxdigit(rdn[i + 1])
+                && apr_isxdigit(rdn[i + 2])) {
+                char hex[3] = { rdn[i + 1], rdn[i + 2], '\0' };
+                value[n++] = (char)strtol(hex, NULL, 16);
+                i += 2;
+                continue;
+            }
+            c = rdn[++i];
+        }
+        value[n++] = c;
+    }
+    value[n] = '\0';
+    if (*type == '\0' || n == 0 || memchr(value, '\0', n) != NULL)
+        return 0;
+    if (X509_NAME_add_entry_by_txt(name, type, MBSTRING_UTF8,
+                                   (const unsigned char *)value, (int)n, loc, 0) == 1)
+        return 1;
+    /* "cn", "ou": the short names are upper case */
+    for (i = 0; type[i] != '\0'; i++)
+        type[i] = (char)apr_toupper(type[i]);
+    return X509_NAME_add_entry_by_txt(name, type, MBSTRING_UTF8,
+                                      (const unsigned char *)value, (int)n, loc, 0) == 1;
+}
+
+/* Splits at each unescaped sep (a string: "/" or "," or ", ") and adds
+ * the parts in order (DER order) or in reverse (RFC 2253 order). */
+static int add_rdns(X509_NAME *name, const char *s, const char *sep, int reversed,
+                    int hex_escapes, apr_pool_t *p)
+{
+    apr_size_t seplen = strlen(sep), start = 0, i;
+    int count = 0;
+
+    for (i = 0;; i++) {
+        int end = s[i] == '\0';
+
+        if (!end && s[i] == '\\' && s[i + 1] != '\0') {
+            i++;
+            continue;
+        }
+        if (end || strncmp(s + i, sep, seplen) == 0) {
+            if (!add_rdn(name, s + start, i - start, reversed ? 0 : -1, hex_escapes, p))
+                return -1;
+            count++;
+            if (end)
+                return count;
+            i += seplen - 1;
+            start = i + 1;
+        }
+    }
+}
+
+static const char *print_rfc2253(apr_pool_t *p, const X509_NAME *name)
+{
+    BIO *bio = BIO_new(BIO_s_mem());
+    const char *out = NULL;
+    char *data = NULL;
+    long len;
+
+    if (bio == NULL)
+        return NULL;
+    if (X509_NAME_print_ex(bio, name, 0, XN_FLAG_RFC2253) >= 0) {
+        len = BIO_get_mem_data(bio, &data);
+        if (len > 0 && data != NULL && memchr(data, '\0', (size_t)len) == NULL)
+            out = apr_pstrmemdup(p, data, (apr_size_t)len);
+    }
+    BIO_free(bio);
+    return out;
+}
+
+static int rdn_nid(const X509_NAME *name, int loc)
+{
+    const X509_NAME_ENTRY *e = X509_NAME_get_entry(name, loc);
+
+    return e != NULL ? OBJ_obj2nid(X509_NAME_ENTRY_get_object(e)) : NID_undef;
+}
+
+apr_status_t pds_cert_subject_normalise(const char **pnormal, apr_pool_t *p,
+                                        const char *value, pds_error_t *err)
+{
+    X509_NAME *name;
+    const char *form, *normal = NULL;
+    int n;
+
+    *pnormal = NULL;
+    if (value == NULL || strlen(value) > PDS_DN_MAX || strchr(value, '=') == NULL) {
+        pds_error_set(err, "bad-subject-dn", -1, "cert-subject", "not a distinguished name");
+        return APR_EINVAL;
+    }
+    /* A multi-valued RDN ("CN=a+UID=b") or a quoted value is taken as
+     * written: what it would print as cannot be worked out simply. */
+    if (value[0] != '/' && (strchr(value, '+') != NULL || strchr(value, '"') != NULL)) {
+        *pnormal = value;
+        return APR_SUCCESS;
+    }
+    name = X509_NAME_new();
+    if (name == NULL)
+        return APR_ENOMEM;
+    if (value[0] == '/') {
+        form = "openssl's /type=value form";
+        n = add_rdns(name, value + 1, "/", 0, 0, p);
+    }
+    else if (strstr(value, " = ") != NULL) {
+        form = "openssl's default \"type = value, ...\" form";
+        n = add_rdns(name, value, ", ", 0, 0, p);
+    }
+    else {
+        form = NULL;
+        n = add_rdns(name, value, ",", 1, 1, p);
+    }
+    if (n > 0)
+        normal = print_rfc2253(p, name);
+    /* Written most significant first ("O=x,CN=y"), the reverse of RFC 2253:
+     * certificates almost never hold their name in that order (the common
+     * name is the most specific part, printed first). */
+    if (normal != NULL && form == NULL && n > 1
+        && rdn_nid(name, 0) == NID_commonName && rdn_nid(name, n - 1) != NID_commonName) {
+        X509_NAME *turned = X509_NAME_new();
+        int i;
+
+        for (i = 0; turned != NULL && i < n; i++) {
+            if (X509_NAME_add_entry(turned, X509_NAME_get_entry(name, i), 0, 0) != 1)
+                break;
+        }
+        normal = turned != NULL && i == n ? print_rfc2253(p, turned) : NULL;
+        X509_NAME_free(turned);
+    }
+    X509_NAME_free(name);
+    ERR_clear_error();
+    if (normal == NULL) {
+        pds_error_set(err, "bad-subject-dn", -1, "cert-subject", "not a distinguished name "
+                      "that can be read%s%s", form ? " in " : "", form ? form : "");
+        return APR_EINVAL;
+    }
+    *pnormal = normal;
+    return APR_SUCCESS;
 }

@@ -26,4 +26,13 @@ apr_status_t pds_cert_identity_from_pem(pds_cert_identity_t **pid,
  * lowercase hex digits. Returns 0 on success, -1 if it is not 32 bytes of hex. */
 int pds_cert_fingerprint_normalise(char out[65], const char *in);
 
+/* Reads a configured cert-subject value (RFC 2253 as certificates are
+ * printed, or openssl's "/C=GB/O=x/CN=y" or "C = GB, O = x, CN = y" forms,
+ * or RFC 2253 written most significant first) and gives, in *pnormal, the
+ * RFC 2253 string a certificate with that subject is matched by. The caller
+ * refuses a value unequal to *pnormal, showing it. A value with a
+ * multi-valued RDN or a quoted value is returned as it is. */
+apr_status_t pds_cert_subject_normalise(const char **pnormal, apr_pool_t *p,
+                                        const char *value, pds_error_t *err);
+
 #endif

@@ -35,6 +35,16 @@ static int pds_pre_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp
     return OK;
 }
 
+/* Both checks run, so that one `apachectl -t` lists every problem. */
+static int pds_check_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
+                            server_rec *s)
+{
+    int crossed = pds_config_check(pconf, plog, ptemp, s);
+    int opened = pds_start_check(ptemp, s);
+
+    return crossed != OK ? crossed : opened != 0 ? HTTP_INTERNAL_SERVER_ERROR : OK;
+}
+
 static int pds_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
                            server_rec *s)
 {
@@ -65,8 +75,9 @@ static void pds_register_hooks(apr_pool_t *p)
     /* pre_config: reset what the last configuration read left behind and
      * register the audit mutex type (it must exist before Mutex is read). */
     ap_hook_pre_config(pds_pre_config, NULL, NULL, APR_HOOK_MIDDLE);
-    /* check_config: cross-checks with file and line, so `apachectl -t` fails. */
-    ap_hook_check_config(pds_config_check, NULL, NULL, APR_HOOK_MIDDLE);
+    /* check_config: cross-checks with file and line, and what the start
+     * will open, so `apachectl -t` (and so a graceful restart) fails. */
+    ap_hook_check_config(pds_check_config, NULL, NULL, APR_HOOK_MIDDLE);
     /* post_config: open the audit log as root and create its mutex. */
     ap_hook_post_config(pds_post_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_child_init(pds_child_init, NULL, NULL, APR_HOOK_MIDDLE);

@@ -11,9 +11,11 @@
 #include "http_log.h"
 #include "util_cfgtree.h"
 #include "apr_strings.h"
+#include "apr_hash.h"
 #include "apr_lib.h"
 
 #include "mod_pds_private.h"
+#include "pds_artefact.h"
 
 /* Where things were declared, for the cross-checks in check_config. Reset in
  * pre_config, since httpd reads the configuration again on every restart. */
@@ -22,6 +24,7 @@ typedef struct pds_origin_t {
     const ap_directive_t *directive;    /* the line itself, where known */
     const char *file;
     unsigned line;
+    const char *location;               /* PDSGateway on: its <Location> path, or NULL */
 } pds_origin_t;
 
 static apr_array_header_t *agreement_origins;   /* pds_origin_t */
@@ -47,6 +50,7 @@ static void remember_origin(apr_array_header_t **list, apr_pool_t *p,
     o->directive = cmd->directive;
     o->file = cmd->directive ? cmd->directive->filename : "?";
     o->line = cmd->directive ? cmd->directive->line_num : 0;
+    o->location = NULL;
 }
 
 static const pds_origin_t *origin_of(const pds_agreement_t *a)
@@ -97,7 +101,14 @@ void *pds_merge_server_conf(apr_pool_t *p, void *basev, void *addv)
 
     sc->organisations = apr_array_append(p, base->organisations, add->organisations);
     sc->agreements = apr_array_append(p, base->agreements, add->agreements);
-    sc->audit_log_path = add->audit_log_path ? add->audit_log_path : base->audit_log_path;
+    if (add->audit_log_path != NULL) {
+        sc->audit_log_path = add->audit_log_path;
+        sc->audit_log_where = add->audit_log_where;
+    }
+    else {
+        sc->audit_log_path = base->audit_log_path;
+        sc->audit_log_where = base->audit_log_where;
+    }
     sc->token_audience = add->token_audience ? add->token_audience : base->token_audience;
     sc->token_clock_skew = add->token_clock_skew != -1 ? add->token_clock_skew
                                                        : base->token_clock_skew;
@@ -154,10 +165,12 @@ void *pds_merge_server_conf(apr_pool_t *p, void *basev, void *addv)
     if (add->consent_cache_name != NULL) {
         sc->consent_cache_name = add->consent_cache_name;
         sc->consent_cache_args = add->consent_cache_args;
+        sc->consent_cache_where = add->consent_cache_where;
     }
     else {
         sc->consent_cache_name = base->consent_cache_name;
         sc->consent_cache_args = base->consent_cache_args;
+        sc->consent_cache_where = base->consent_cache_where;
     }
     sc->consent_cache_ttl = add->consent_cache_ttl != -1 ? add->consent_cache_ttl
                                                          : base->consent_cache_ttl;
@@ -453,11 +466,26 @@ static const char *cmd_organisation(cmd_parms *cmd, void *dummy, const char *arg
                             "the value (quote values that contain spaces)", name, kind, extra);
 
     if (strcasecmp(kind, "cert-subject") == 0) {
-        if (ap_strchr_c(value, '=') == NULL)
+        const char *normal;
+        pds_error_t perr;
+
+        pds_error_clear(&perr);
+        if (ap_strchr_c(value, '=') == NULL
+            || pds_cert_subject_normalise(&normal, cmd->pool, value, &perr) != APR_SUCCESS)
             return apr_psprintf(cmd->pool, "PDSOrganisation %s cert-subject: '%s' is not "
-                                "a distinguished name; write it in RFC 2253 form as "
+                                "a distinguished name%s%s; write it in RFC 2253 form as "
                                 "`openssl x509 -noout -subject -nameopt RFC2253` prints it, "
-                                "e.g. \"CN=api.example,O=Example\"", name, value);
+                                "e.g. \"CN=api.example,O=Example\"", name, value,
+                                perr.text[0] ? " (" : "", perr.text[0] ? perr.text : "");
+        /* Certificates are matched on their RFC 2253 form, exactly: any other
+         * spelling of the same name would never match. */
+        if (strcmp(normal, value) != 0)
+            return apr_psprintf(cmd->pool, "PDSOrganisation %s cert-subject: '%s' is not "
+                                "in RFC 2253 form (most specific first, as "
+                                "`openssl x509 -noout -subject -nameopt RFC2253` prints "
+                                "it), so no certificate would ever match; write "
+                                "PDSOrganisation %s cert-subject \"%s\"", name, value,
+                                name, normal);
         id->kind = PDS_ID_CERT_SUBJECT;
         id->value = value;
     }
@@ -516,6 +544,15 @@ static const char *cmd_organisation(cmd_parms *cmd, void *dummy, const char *arg
         if (pds_key_load_file(&id->key, cmd->pool, path, &perr) != APR_SUCCESS)
             return apr_psprintf(cmd->pool, "PDSOrganisation %s jwt-key %s: %s", name,
                                 path, perr.text);
+        /* The organisation signs; the gateway only verifies. A private key
+         * here is one that has left the organisation (and it would verify
+         * the same): refuse it rather than make it look normal. */
+        if (pds_key_is_private(id->key))
+            return apr_psprintf(cmd->pool, "PDSOrganisation %s jwt-key %s: this is a "
+                                "private key; jwt-key takes the organisation's public "
+                                "key: write it with `openssl pkey -in %s -pubout -out "
+                                "%s.pub.pem`, point jwt-key at that, and remove the "
+                                "private key from this server", name, path, path, path);
     }
     else {
         return apr_psprintf(cmd->pool, "PDSOrganisation %s: unknown kind '%s'; use "
@@ -537,6 +574,7 @@ static const char *cmd_agreement(cmd_parms *cmd, void *dummy, const char *arg)
     const char *endp, *id;
     char *idarg;
     const ap_directive_t *line, *party_line = NULL;
+    apr_array_header_t *resource_lines;     /* const ap_directive_t *, by index */
     pds_agreement_t *a;
     pds_error_t perr;
     int i;
@@ -563,6 +601,7 @@ static const char *cmd_agreement(cmd_parms *cmd, void *dummy, const char *arg)
     if (pds_agreement_create(&a, cmd->pool, id, &perr) != APR_SUCCESS)
         return apr_psprintf(cmd->pool, "<PDSAgreement %s>: %s", id, perr.text);
 
+    resource_lines = apr_array_make(cmd->temp_pool, 4, sizeof(const ap_directive_t *));
     for (line = cmd->directive->first_child; line != NULL; line = line->next) {
         const char *refused = NULL;
         int resources = pds_agreement_resource_count(a);
@@ -582,10 +621,20 @@ static const char *cmd_agreement(cmd_parms *cmd, void *dummy, const char *arg)
                                 id, line->line_num, line->filename, refused);
         if (strcasecmp(line->directive, "Party") == 0)
             party_line = line;
+        if (pds_agreement_resource_count(a) > resources)
+            APR_ARRAY_PUSH(resource_lines, const ap_directive_t *) = line;
     }
     pds_error_clear(&perr);
-    if (pds_agreement_finish(a, &perr) != APR_SUCCESS)
+    if (pds_agreement_finish(a, &perr) != APR_SUCCESS) {
+        /* A problem with one resource names its line. */
+        if (strcmp(perr.source, "Resource") == 0 && perr.position >= 0
+            && perr.position < resource_lines->nelts) {
+            line = APR_ARRAY_IDX(resource_lines, perr.position, const ap_directive_t *);
+            return apr_psprintf(cmd->pool, "<PDSAgreement %s>, line %d of %s: %s",
+                                id, line->line_num, line->filename, perr.text);
+        }
         return apr_psprintf(cmd->pool, "<PDSAgreement %s>: %s", id, perr.text);
+    }
 
     APR_ARRAY_PUSH(sc->agreements, const pds_agreement_t *) = a;
     /* The Party line is what a later "unknown organisation" error points at. */
@@ -612,6 +661,8 @@ static const char *cmd_audit_log(cmd_parms *cmd, void *dummy, const char *arg)
     sc->audit_log_path = ap_server_root_relative(cmd->pool, arg);
     if (sc->audit_log_path == NULL)
         return apr_psprintf(cmd->pool, "PDSAuditLog: bad path '%s'", arg);
+    sc->audit_log_where = apr_psprintf(cmd->pool, "line %d of %s",
+                                       cmd->directive->line_num, cmd->directive->filename);
     return NULL;
 }
 
@@ -866,6 +917,9 @@ static const char *cmd_consent_cache(cmd_parms *cmd, void *dummy, const char *sp
     sc->consent_cache_name = colon ? apr_pstrmemdup(cmd->pool, spec, (apr_size_t)(colon - spec))
                                    : apr_pstrdup(cmd->pool, spec);
     sc->consent_cache_args = colon ? apr_pstrdup(cmd->pool, colon + 1) : NULL;
+    sc->consent_cache_where = apr_psprintf(cmd->pool, "line %d of %s",
+                                           cmd->directive->line_num,
+                                           cmd->directive->filename);
     if (!is_name(sc->consent_cache_name))
         return apr_psprintf(cmd->pool, "PDSConsentCache: '%s' is not a cache provider "
                             "name (shmcb, redis, memcache, ...)", spec);
@@ -953,6 +1007,8 @@ static const char *cmd_trust_registry(cmd_parms *cmd, void *dummy, const char *f
 {
     pds_server_conf_t *sc = pds_server_conf(cmd->server);
     const char *err = main_server_only(cmd);
+    pds_trust_registry_t *reg;
+    pds_error_t perr;
     long v;
 
     if (err != NULL)
@@ -960,6 +1016,15 @@ static const char *cmd_trust_registry(cmd_parms *cmd, void *dummy, const char *f
     sc->trust_registry_path = ap_server_root_relative(cmd->pool, file);
     if (sc->trust_registry_path == NULL)
         return apr_psprintf(cmd->pool, "PDSConsentTrustRegistry: bad path '%s'", file);
+    /* Read it now, as the start will: a file that is missing or wrong stops
+     * `apachectl -t` (and so a graceful restart) instead of the server. */
+    pds_error_clear(&perr);
+    if (pds_trust_registry_load_file(&reg, cmd->temp_pool, sc->trust_registry_path, &perr)
+        != APR_SUCCESS)
+        return apr_psprintf(cmd->pool, "PDSConsentTrustRegistry %s: %s; fix the file (its "
+                            "format is in docs/consent.md) or remove the directive",
+                            sc->trust_registry_path, perr.text[0] ? perr.text
+                            : "cannot read the file");
     if (interval != NULL) {
         if ((err = parse_int(cmd, interval, 1, 86400, &v)) != NULL)
             return err;
@@ -985,9 +1050,18 @@ static const char *cmd_gateway(cmd_parms *cmd, void *dcv, int on)
 {
     pds_dir_conf_t *dc = dcv;
 
+    const ap_directive_t *section = cmd->directive ? cmd->directive->parent : NULL;
+
     dc->gateway = on ? 1 : 0;
-    if (on)
+    if (on) {
         remember_origin(&gateway_origins, cmd->pool, NULL, cmd);
+        /* A literal <Location> path (not a regular expression, not a
+         * <Directory>): check_config looks for an agreement under it. */
+        if (section != NULL && strcasecmp(section->directive, "<Location") == 0
+            && cmd->path != NULL && cmd->path[0] == '/')
+            APR_ARRAY_IDX(gateway_origins, gateway_origins->nelts - 1,
+                          pds_origin_t).location = apr_pstrdup(cmd->pool, cmd->path);
+    }
     return NULL;
 }
 
@@ -1181,6 +1255,23 @@ static void warn_overlaps(server_rec *s, const pds_server_conf_t *sc, apr_pool_t
     }
 }
 
+/* A virtual host repeats the main server's agreements, organisations and
+ * consent settings (or shares its whole configuration): each problem is
+ * reported once, for the object it is about, not once per server. `tag` is
+ * the message's number (0 for "this server configuration was checked"). */
+static apr_hash_t *reported;    /* "tag:pointer" -> "" (in ptemp) */
+
+static int first_report(const void *obj, int tag)
+{
+    apr_pool_t *p = apr_hash_pool_get(reported);
+    const char *key = apr_psprintf(p, "%d:%pp", tag, obj);
+
+    if (apr_hash_get(reported, key, APR_HASH_KEY_STRING) != NULL)
+        return 0;
+    apr_hash_set(reported, key, APR_HASH_KEY_STRING, "");
+    return 1;
+}
+
 static int check_server(server_rec *s, const char **gateway_where, apr_pool_t *ptemp)
 {
     pds_server_conf_t *sc = pds_server_conf(s);
@@ -1192,20 +1283,22 @@ static int check_server(server_rec *s, const char **gateway_where, apr_pool_t *p
         const pds_origin_t *o = origin_of(a);
 
         if (find_organisation(sc->organisations, pds_agreement_party(a)) == NULL) {
-            ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_ERR, 0, s, "PDS00001: "
-                         "<PDSAgreement %s>: Party '%s' (line %u of %s) is not a declared "
-                         "organisation; declare it with PDSOrganisation %s <kind> <value>",
-                         pds_agreement_id(a), pds_agreement_party(a), o ? o->line : 0,
-                         o ? o->file : "?", pds_agreement_party(a));
+            if (first_report(a, 1))
+                ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_ERR, 0, s, "PDS00001: "
+                             "<PDSAgreement %s>: Party '%s' (line %u of %s) is not a declared "
+                             "organisation; declare it with PDSOrganisation %s <kind> <value>",
+                             pds_agreement_id(a), pds_agreement_party(a), o ? o->line : 0,
+                             o ? o->file : "?", pds_agreement_party(a));
             failed = 1;
         }
         for (j = i + 1; j < sc->agreements->nelts; j++) {
             const pds_agreement_t *b = APR_ARRAY_IDX(sc->agreements, j, const pds_agreement_t *);
             if (a != b && strcmp(pds_agreement_id(a), pds_agreement_id(b)) == 0) {
-                ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_ERR, 0, s, "PDS00002: "
-                             "<PDSAgreement %s> is declared twice (line %u of %s and again "
-                             "in a virtual host); agreement ids must be unique",
-                             pds_agreement_id(a), o ? o->line : 0, o ? o->file : "?");
+                if (first_report(b, 2))
+                    ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_ERR, 0, s, "PDS00002: "
+                                 "<PDSAgreement %s> is declared twice (line %u of %s and again "
+                                 "in a virtual host); agreement ids must be unique",
+                                 pds_agreement_id(a), o ? o->line : 0, o ? o->file : "?");
                 failed = 1;
             }
         }
@@ -1218,11 +1311,12 @@ static int check_server(server_rec *s, const char **gateway_where, apr_pool_t *p
         }
     }
     if (jwt != NULL && sc->token_audience == NULL) {
-        ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_ERR, 0, s, "PDS00003: "
-                     "PDSOrganisation ... jwt-key on line %u of %s needs PDSTokenAudience: "
-                     "set it to the audience tokens are issued for (e.g. "
-                     "PDSTokenAudience https://gateway.council.example)",
-                     jwt->line, jwt->file);
+        if (first_report(jwt, 3))
+            ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_ERR, 0, s, "PDS00003: "
+                         "PDSOrganisation ... jwt-key on line %u of %s needs PDSTokenAudience: "
+                         "set it to the audience tokens are issued for (e.g. "
+                         "PDSTokenAudience https://gateway.council.example)",
+                         jwt->line, jwt->file);
         failed = 1;
     }
     for (i = 0; i < sc->agreements->nelts; i++) {
@@ -1233,24 +1327,26 @@ static int check_server(server_rec *s, const char **gateway_where, apr_pool_t *p
         if (strcmp(pds_agreement_legal_basis(a), "consent") != 0)
             continue;
         if (sc->consent_driver == NULL && sc->trust_registry_path == NULL) {
-            ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_ERR, 0, s, "PDS00071: "
-                         "<PDSAgreement %s> (line %u of %s) has LegalBasis consent but there "
-                         "is no way to check consent: add PDSConsentStore (e.g. "
-                         "PDSConsentStore sqlite3 /var/lib/pds/consent.db) or "
-                         "PDSConsentTrustRegistry", pds_agreement_id(a), o ? o->line : 0,
-                         o ? o->file : "?");
+            if (first_report(a, 71))
+                ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_ERR, 0, s, "PDS00071: "
+                             "<PDSAgreement %s> (line %u of %s) has LegalBasis consent but there "
+                             "is no way to check consent: add PDSConsentStore (e.g. "
+                             "PDSConsentStore sqlite3 /var/lib/pds/consent.db) or "
+                             "PDSConsentTrustRegistry", pds_agreement_id(a), o ? o->line : 0,
+                             o ? o->file : "?");
             failed = 1;
         }
         for (r = 0; r < pds_agreement_resource_count(a); r++) {
             if (strstr(pds_agreement_resource(a, r), "{subject}") == NULL
                 && pds_agreement_record_subject(a) == NULL) {
-                ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_ERR, 0, s, "PDS00072: "
-                             "<PDSAgreement %s> (line %u of %s): Resource %s has no "
-                             "{subject}; consent is a person's, so every resource of a "
-                             "consent agreement must name whose data it is (or, for a "
-                             "collection, say with RecordSubject where each record does)",
-                             pds_agreement_id(a), o ? o->line : 0, o ? o->file : "?",
-                             pds_agreement_resource(a, r));
+                if (first_report(pds_agreement_resource(a, r), 72))
+                    ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_ERR, 0, s, "PDS00072: "
+                                 "<PDSAgreement %s> (line %u of %s): Resource %s has no "
+                                 "{subject}; consent is a person's, so every resource of a "
+                                 "consent agreement must name whose data it is (or, for a "
+                                 "collection, say with RecordSubject where each record does)",
+                                 pds_agreement_id(a), o ? o->line : 0, o ? o->file : "?",
+                                 pds_agreement_resource(a, r));
                 failed = 1;
             }
         }
@@ -1260,21 +1356,23 @@ static int check_server(server_rec *s, const char **gateway_where, apr_pool_t *p
         const pds_origin_t *o = origin_of(a);
 
         if (pds_agreement_needs_pseudonym_key(a) && sc->pseudonym_key == NULL) {
-            ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_ERR, 0, s, "PDS00076: "
-                         "<PDSAgreement %s> (line %u of %s) pseudonymises (Deidentified or "
-                         "Transform ... pseudonymise) but there is no PDSPseudonymKey: "
-                         "create one with `pds-audit keygen --hmac /etc/pds/pseudonym.key` "
-                         "and add PDSPseudonymKey /etc/pds/pseudonym.key",
-                         pds_agreement_id(a), o ? o->line : 0, o ? o->file : "?");
+            if (first_report(a, 76))
+                ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_ERR, 0, s, "PDS00076: "
+                             "<PDSAgreement %s> (line %u of %s) pseudonymises (Deidentified or "
+                             "Transform ... pseudonymise) but there is no PDSPseudonymKey: "
+                             "create one with `pds-audit keygen --hmac /etc/pds/pseudonym.key` "
+                             "and add PDSPseudonymKey /etc/pds/pseudonym.key",
+                             pds_agreement_id(a), o ? o->line : 0, o ? o->file : "?");
             failed = 1;
         }
     }
     if (sc->consent_driver != NULL && sc->consent_receipt_key == NULL) {
-        ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_ERR, 0, s, "PDS00073: "
-                     "PDSConsentStore (%s) needs PDSConsentReceiptKey: every grant and "
-                     "revocation returns a signed receipt; create a key with `openssl "
-                     "genpkey -algorithm ed25519 -out /etc/pds/receipt.key` (mode 0600)",
-                     sc->consent_where);
+        if (first_report(sc->consent_where, 73))
+            ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_ERR, 0, s, "PDS00073: "
+                         "PDSConsentStore (%s) needs PDSConsentReceiptKey: every grant and "
+                         "revocation returns a signed receipt; create a key with `openssl "
+                         "genpkey -algorithm ed25519 -out /etc/pds/receipt.key` (mode 0600)",
+                         sc->consent_where);
         failed = 1;
     }
     for (i = 0; i < sc->consent_managers->nelts; i++) {
@@ -1287,25 +1385,28 @@ static int check_server(server_rec *s, const char **gateway_where, apr_pool_t *p
         for (v = checked_main; v != NULL && !declared; v = v->next)
             declared = find_organisation(pds_server_conf(v)->organisations, m) != NULL;
         if (!declared) {
-            ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_ERR, 0, s, "PDS00074: "
-                         "PDSConsentManager %s (%s) is not a declared organisation; declare "
-                         "it with PDSOrganisation %s <kind> <value>", m,
-                         APR_ARRAY_IDX(sc->consent_manager_where, i, const char *), m);
+            if (first_report(m, 74))
+                ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_ERR, 0, s, "PDS00074: "
+                             "PDSConsentManager %s (%s) is not a declared organisation; declare "
+                             "it with PDSOrganisation %s <kind> <value>", m,
+                             APR_ARRAY_IDX(sc->consent_manager_where, i, const char *), m);
             failed = 1;
         }
     }
     if (sc->consent_managers->nelts > 0 && sc->consent_driver == NULL) {
-        ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_ERR, 0, s, "PDS00075: "
-                     "PDSConsentManager (%s) needs PDSConsentStore: mandates are kept there",
-                     APR_ARRAY_IDX(sc->consent_manager_where, 0, const char *));
+        if (first_report(sc->consent_manager_where, 75))
+            ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_ERR, 0, s, "PDS00075: "
+                         "PDSConsentManager (%s) needs PDSConsentStore: mandates are kept there",
+                         APR_ARRAY_IDX(sc->consent_manager_where, 0, const char *));
         failed = 1;
     }
     warn_overlaps(s, sc, ptemp);
     if (sc->audit_log_path != NULL && sc->audit_key == NULL) {
-        ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_ERR, 0, s, "PDS00005: PDSAuditLog "
-                     "%s needs PDSAuditKey: the records are chained with a secret key; "
-                     "create one with `pds-audit keygen --hmac /etc/pds/audit.key` and add "
-                     "PDSAuditKey /etc/pds/audit.key", sc->audit_log_path);
+        if (first_report(sc->audit_log_path, 5))
+            ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_ERR, 0, s, "PDS00005: PDSAuditLog "
+                         "%s needs PDSAuditKey: the records are chained with a secret key; "
+                         "create one with `pds-audit keygen --hmac /etc/pds/audit.key` and add "
+                         "PDSAuditKey /etc/pds/audit.key", sc->audit_log_path);
         failed = 1;
     }
     if (*gateway_where != NULL && sc->audit_log_path == NULL) {
@@ -1463,6 +1564,40 @@ static int check_satisfy_tree(const ap_directive_t *d, apr_pool_t *ptemp)
     return failed;
 }
 
+/* PDSGateway on where no agreement has a Resource that could match a path
+ * under the <Location>: every request there is refused (no-agreement), which
+ * is almost always a template written for the back end's path, or a
+ * location moved. Agreements of every server count (a warning must not be
+ * wrong); the rule is pds_agreement_could_match_under(). */
+static void warn_unreachable_gateways(server_rec *main_s)
+{
+    int i, k;
+
+    for (i = 0; gateway_origins != NULL && i < gateway_origins->nelts; i++) {
+        const pds_origin_t *o = &APR_ARRAY_IDX(gateway_origins, i, pds_origin_t);
+        const server_rec *v;
+        int found = 0;
+
+        if (o->location == NULL)
+            continue;
+        for (v = main_s; v != NULL && !found; v = v->next) {
+            const apr_array_header_t *as = pds_server_conf(v)->agreements;
+
+            for (k = 0; k < as->nelts && !found; k++)
+                found = pds_agreement_could_match_under(
+                    APR_ARRAY_IDX(as, k, const pds_agreement_t *), o->location);
+        }
+        if (!found)
+            ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_WARNING, 0, main_s, "PDS00189: "
+                         "PDSGateway on (line %u of %s) in <Location %s>: no agreement has "
+                         "a Resource under %s, so every request there is refused "
+                         "(no-agreement); templates match the path the client asks for, "
+                         "before ProxyPass maps it: e.g. Resource GET %s%s{subject}",
+                         o->line, o->file, o->location, o->location, o->location,
+                         o->location[strlen(o->location) - 1] == '/' ? "" : "/");
+    }
+}
+
 int pds_config_check(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
                      server_rec *s)
 {
@@ -1493,7 +1628,14 @@ int pds_config_check(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
     }
     if (gateway_origins != NULL && gateway_origins->nelts > 0)
         failed |= check_satisfy_tree(ap_conftree, ptemp);
-    for (; s != NULL; s = s->next)
-        failed |= check_server(s, &gateway_where, ptemp);
+    warn_unreachable_gateways(s);
+    reported = apr_hash_make(ptemp);
+    for (; s != NULL; s = s->next) {
+        /* A virtual host without mod_pds directives shares the main
+         * server's configuration: checking it again would only repeat. */
+        if (first_report(pds_server_conf(s), 0))
+            failed |= check_server(s, &gateway_where, ptemp);
+    }
+    reported = NULL;
     return failed ? HTTP_INTERNAL_SERVER_ERROR : OK;
 }

@@ -60,6 +60,7 @@ typedef struct pds_server_conf_t {
     apr_array_header_t *organisations;  /* pds_organisation_t *, declaration order */
     apr_array_header_t *agreements;     /* const pds_agreement_t *, config order */
     const char *audit_log_path;         /* resolved against ServerRoot */
+    const char *audit_log_where;        /* "line N of FILE", for messages */
     pds_chain_key_t *audit_key;         /* PDSAuditKey: the chain's HMAC key */
     const char *audit_key_path;
     pds_key_t *audit_signing_key;       /* PDSAuditSigningKey: checkpoints */
@@ -84,6 +85,7 @@ typedef struct pds_server_conf_t {
     int consent_timeout_ms;             /* -1 unset */
     const char *consent_cache_name;     /* PDSConsentCache provider; NULL unset */
     const char *consent_cache_args;
+    const char *consent_cache_where;    /* "line N of FILE", for messages */
     int consent_cache_ttl;              /* -1 unset; 0 no caching */
     pds_key_t *consent_receipt_key;     /* PDSConsentReceiptKey */
     const char *consent_receipt_issuer; /* PDSConsentReceiptIssuer, or NULL */
@@ -125,6 +127,9 @@ void *pds_merge_dir_conf(apr_pool_t *p, void *basev, void *addv);
 int pds_config_check(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
                      server_rec *s);
 void pds_config_reset(void);
+/* What the start will open (audit log, consent store, cache provider), as
+ * far as the file system tells (mod_pds_startcheck.c). Non-zero: failed. */
+int pds_start_check(apr_pool_t *ptemp, server_rec *s);
 
 pds_server_conf_t *pds_server_conf(const server_rec *s);
 pds_dir_conf_t *pds_dir_conf(const request_rec *r);

@@ -3,6 +3,8 @@ configuration order) and what the refusals say. SPEC: <PDSAgreement>,
 reasons no-agreement, purpose-missing, purpose-mismatch, agreement-expired,
 agreement-not-yet-valid, bad-subject; check order "... -> purpose header
 (exactly one; two -> 403 purpose-mismatch) -> agreements"."""
+import secrets
+
 import pytest
 
 import pds_harness as H
@@ -152,7 +154,9 @@ CONFIG = ORGANISATIONS + """
     Release     name.given
 </PDSAgreement>
 
-# A resource without a subject (the location proxies to one fixed record).
+# A resource without a subject (the location proxies to one fixed record):
+# it must say whose data it answers, here de-identified data (a plain
+# agreement would be refused: the release would be recorded about nobody).
 <PDSAgreement hb-fixed>
     Party       health-board
     Purpose     direct-care
@@ -160,6 +164,7 @@ CONFIG = ORGANISATIONS + """
     Valid       2020-01-01 2099-12-31
     Resource    GET /fixed/record
     Release     name.given
+    Deidentified nhs_number
 </PDSAgreement>
 
 # Another purpose header for one location.
@@ -180,8 +185,10 @@ PATH = "/citizens/%s/record" % SUBJECT
 
 
 @pytest.fixture(scope="module")
-def gw(gateway_factory):
-    return gateway_factory(CONFIG)
+def gw(gateway_factory, tmp_path_factory):
+    key = str(tmp_path_factory.mktemp("pseudonym") / "pseudonym.key")
+    H.write_private(key, (secrets.token_hex(32) + "\n").encode())
+    return gateway_factory(CONFIG + 'PDSPseudonymKey "%s"\n' % key)
 
 
 @pytest.fixture(scope="module")

@@ -4,7 +4,9 @@ its placeholder paths pointed at real files made for the test."""
 import os
 import re
 import secrets
+import shutil
 import subprocess
+import tempfile
 
 import pytest
 from cryptography.hazmat.primitives import serialization
@@ -45,17 +47,25 @@ def placeholder_tree(root, pki, token_keys):
     return etc
 
 
-def test_the_example_configuration_passes_httpd_t(httpd_factory, pki, token_keys, tmp_path):
+def test_the_example_configuration_passes_httpd_t(request, httpd_factory, pki, token_keys,
+                                                  tmp_path):
     with open(os.path.join(CONF, "pds-example.conf")) as f:
         text = f.read()
     root = str(tmp_path)
     etc = placeholder_tree(root, pki, token_keys)
     port = H.free_port()
+    # The consent store's directory, as the admin guide has it: httpd's
+    # children (User) reach and write it (`httpd -t` checks that).
+    state = tempfile.mkdtemp(prefix="pds-conf-state-")
+    request.addfinalizer(lambda: shutil.rmtree(state, ignore_errors=True))
+    os.chmod(state, 0o755)
+    if os.geteuid() == 0:
+        shutil.chown(state, "nobody", "nogroup")
     text = (text.replace("/etc/pds/tls/gateway.council.example.crt", pki.path("server.crt"))
                 .replace("/etc/pds/tls/gateway.council.example.key", pki.path("server.key"))
                 .replace("/etc/pds/tls/partner-client-ca.crt", pki.ca_cert)
                 .replace("/etc/pds/", etc + "/")
-                .replace("/var/lib/pds/", os.path.join(root, "var", "lib", "pds") + "/")
+                .replace("/var/lib/pds/", state + "/")
                 .replace("${APACHE_LOG_DIR}", os.path.join(root, "logs"))
                 .replace("Listen 8443", "Listen 127.0.0.1:%d" % port)
                 .replace("<VirtualHost *:8443>", "<VirtualHost 127.0.0.1:%d>" % port))

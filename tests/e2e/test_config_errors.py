@@ -8,7 +8,8 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-from pds_configs import CITIZENS_LOCATION, HB_DIRECT_CARE, ORGANISATIONS
+import pds_harness as H
+from pds_configs import CITIZENS_LOCATION, HB_DIRECT_CARE, ORGANISATIONS, SUBJECT
 
 AGREEMENT = """
 <PDSAgreement good>
@@ -93,6 +94,18 @@ CASES = {
     "subject-twice": (orgs() + agreement(
         ("Resource", "Resource GET /citizens/{subject}/cases/{subject}")) + CITIZENS_LOCATION,
         "cases/{subject}", "Resource", ["{subject}", "subject"], {}),
+    # issue #10 item 13: a typo in {subject}, and a resource that says
+    # nothing of whose data it answers, used to load and release data
+    # recorded about nobody
+    "misspelt-subject": (orgs() + agreement(
+        ("Resource", "Resource GET /citizens/{subjct}/record")) + CITIZENS_LOCATION,
+        "{subjct}", "Resource", ["{subjct} is not a placeholder", "{subject}"], {}),
+    "resource-without-subject": (orgs() + agreement(
+        ("Resource", "Resource GET /citizens/{person}/record")) + CITIZENS_LOCATION,
+        "{person}", "Resource", ["has no {subject}"], {}),
+    "fixed-resource-without-subject": (orgs() + agreement(
+        ("Resource", "Resource GET /fixed/record")) + CITIZENS_LOCATION,
+        "GET /fixed/record", "Resource", ["RecordSubject", "Deidentified"], {}),
     "relative-template": (orgs() + agreement(("Resource", "Resource GET citizens/{subject}")) +
                           CITIZENS_LOCATION, "Resource GET citizens", "Resource",
                           ["absolute", "/", "citizens/{subject}"], {}),
@@ -250,10 +263,114 @@ def test_overlapping_agreements_are_warned_about(httpd_factory):
     """Two agreements of one party for the same request shape and purpose at
     overlapping times: the second never applies there; httpd -t says so,
     naming both."""
-    second = HB_DIRECT_CARE.replace("hb-direct-care", "hb-direct-care-too").replace(
-        "/citizens/{subject}/record", "/citizens/{id}/record")
+    second = HB_DIRECT_CARE.replace("hb-direct-care", "hb-direct-care-too")
     h = httpd_factory(ORGANISATIONS + HB_DIRECT_CARE + second + CITIZENS_LOCATION)
     rc, out = h.config_test()
     assert rc == 0, out
     assert "PDS00078" in out and "hb-direct-care-too" in out and "hb-direct-care>" in out, out
     assert out.count("PDS00078") == 1, out
+
+
+def test_cross_check_messages_appear_once_with_virtual_hosts(httpd_factory):
+    """Issue #10 item 19: with several virtual hosts (one sharing the main
+    server's configuration, one with a mod_pds directive of its own, so a
+    merged copy of the main server's agreements, plus the harness's HTTPS
+    host), each problem is reported once, not once per host."""
+    body = (ORGANISATIONS.replace("PDSTokenAudience %(aud)s", "")
+            + agreement(("Party", "Party nobody-known"))
+            + agreement(("LegalBasis", "LegalBasis consent"), name="needs-consent")
+            + """
+<PDSAgreement consented-summary>
+    Party       health-board
+    Purpose     research
+    LegalBasis  consent
+    Valid       2026-01-01 2027-12-31
+    Resource    GET /summary/all
+    Release     dob
+    Deidentified name
+</PDSAgreement>
+<VirtualHost 127.0.0.2:9>
+    ServerName shares.example
+</VirtualHost>
+<VirtualHost 127.0.0.3:9>
+    ServerName own.example
+    PDSTokenClockSkew 30
+</VirtualHost>
+""" + CITIZENS_LOCATION)
+    h = httpd_factory(body)
+    rc, out = h.config_test()
+    assert rc != 0, out
+    tagged = [l for l in out.splitlines() if re.match(r"PDS\d{5}: ", l)]
+    repeated = sorted({l for l in tagged if tagged.count(l) > 1})
+    assert repeated == [], "repeated:\n%s\n--- all ---\n%s" % ("\n".join(repeated), out)
+    for tag in ("PDS00001", "PDS00003", "PDS00071", "PDS00072", "PDS00076"):
+        assert tag + ":" in out, out
+    assert out.count("PDS00071:") == 2, out     # two agreements, once each
+
+
+# ------------------------------------------------ issue #10 item 14
+
+def test_jwt_key_that_is_a_private_key_is_refused(httpd_factory, token_keys):
+    priv = token_keys.public_path["ec"].replace(".pub.pem", ".key.pem")
+    h = httpd_factory(orgs("PDSOrganisation leaky jwt-key %s\n" % priv) + HB_DIRECT_CARE
+                      + CITIZENS_LOCATION)
+    rc, out = h.config_test()
+    assert_reported(h, rc, out, "leaky jwt-key", "PDSOrganisation",
+                    ["private key"])
+    assert "-pubout" in out, out
+
+
+NOT_RFC2253 = {
+    "slash-form": "/O=Fife Health Board/CN=api.health-board.example",
+    "openssl-default": "O = Fife Health Board, CN = api.health-board.example",
+    "reversed": "O=Fife Health Board,CN=api.health-board.example",
+    "spaced": "CN=api.health-board.example, O=Fife Health Board",
+}
+
+
+@pytest.mark.parametrize("name", sorted(NOT_RFC2253))
+def test_cert_subject_not_in_rfc2253_form_is_refused(httpd_factory, pki, backend,
+                                                     token_keys, name):
+    """The refusal shows the line to write; pasted, it identifies the
+    certificate."""
+    written = NOT_RFC2253[name]
+    assert pki["health-board"].dn == "CN=api.health-board.example,O=Fife Health Board"
+    body = (ORGANISATIONS.replace('cert-subject "%(dn_health_board)s"',
+                                  'cert-subject "%s"' % written)
+            + HB_DIRECT_CARE + CITIZENS_LOCATION)
+    h = httpd_factory(body)
+    rc, out = h.config_test()
+    assert_reported(h, rc, out, written, "PDSOrganisation", ["RFC 2253"])
+    found = re.search(r'write (PDSOrganisation health-board cert-subject "[^"]+")', out)
+    assert found, out
+    assert found.group(1) == ('PDSOrganisation health-board cert-subject '
+                              '"CN=api.health-board.example,O=Fife Health Board"'), out
+    h.body = "\n".join(found.group(1) if written in l else l for l in h.body.split("\n"))
+    h.write_conf()
+    rc, out = h.config_test()
+    assert rc == 0, out
+    h.start()
+    try:
+        gw = H.Gateway(h, pki, token_keys, backend)
+        r = gw.get("/citizens/%s/record" % SUBJECT)
+        assert r.status_code == 200, H.describe(r)
+        gw.close_sessions()
+    finally:
+        h.stop()
+
+
+def test_gateway_without_an_agreement_under_it_is_warned_about(httpd_factory):
+    records = CITIZENS_LOCATION.replace("/citizens/", "/records/", 1)
+    h = httpd_factory(ORGANISATIONS + HB_DIRECT_CARE + CITIZENS_LOCATION + records)
+    rc, out = h.config_test()
+    assert rc == 0, out
+    n = h.line_of("PDSGateway on", h.line_of("<Location /records/>"))
+    assert re.search(r"PDS00189: PDSGateway on \(line %d of %s\) in <Location /records/>"
+                     % (n, re.escape(h.conf_path)), out), out
+    assert out.count("PDS00189") == 1, out          # /citizens/ has its agreement
+
+
+def test_gateway_with_its_agreement_is_not_warned_about(httpd_factory):
+    h = httpd_factory(ORGANISATIONS + HB_DIRECT_CARE + CITIZENS_LOCATION)
+    rc, out = h.config_test()
+    assert rc == 0 and "PDS00189" not in out, out

@@ -582,8 +582,10 @@ KEY_CASES = {
     "consent-receipt-key-missing": ('PDSConsentStore sqlite3 "/tmp/pds-matrix-x/c.db"\n'
                                     'PDSConsentReceiptKey "%sreceipt.pem"\n' % MISSING,
                                     "PDSConsentReceiptKey", "-t"),
+    # Read by its directive since issue #10 item 12: a graceful restart
+    # used to pass `-t` and then take the server down.
     "trust-registry-missing": ('PDSConsentTrustRegistry "%sregistry.json"\n' % MISSING,
-                               "PDSConsentTrustRegistry", "start"),
+                               "PDSConsentTrustRegistry", "-t"),
     "pseudonym-key-not-a-key": ('PDSPseudonymKey "%(not_a_key)s"\n', "PDSPseudonymKey",
                                 "-t"),
     "response-signing-key-not-a-key": ('PDSResponseSigningKey "%(not_a_key)s"\n',

@@ -242,3 +242,57 @@ def test_pseudonymising_needs_a_key(httpd_factory):
 """ + location("/t/")
     rc, out = httpd_factory(body).config_test()
     assert rc != 0 and "PDSPseudonymKey" in out, out
+
+
+# Issue #10 item 15: the startup error's suggestion, pasted, must pass `-t`
+# and serve requests (it used to suggest `Transform [*].name pseudonymise`,
+# which passes `-t` and then fails every request: name is an object).
+SUGGESTION_CASES = {
+    # name -> (resource, location target, Release and other lines, request path,
+    #          the released document's check)
+    "collection-object": ("GET /sg-districts/{district}/residents", "/api/districts/",
+                          "Release [*].name [*].dob\n    Transform [*].dob year\n"
+                          "    RecordSubject id\n    Deidentified [*].name",
+                          "/sg-districts/KY99/residents",
+                          lambda doc: all("name" not in row and "dob" in row for row in doc)),
+    "record-object": ("GET /sg/{subject}/record", "/api/citizens/",
+                      "Release name dob\n    Transform dob year\n    Deidentified name",
+                      "/sg/%s/record" % SUBJECT,
+                      lambda doc: "name" not in doc and len(doc["dob"]) == 4),
+    "record-part": ("GET /sg/{subject}/record", "/api/citizens/",
+                    "Release name.given dob\n    Transform dob year\n    Deidentified name",
+                    "/sg/%s/record" % SUBJECT,
+                    lambda doc: doc.get("name", {}) == {} and len(doc["dob"]) == 4),
+}
+
+
+@pytest.mark.parametrize("case", sorted(SUGGESTION_CASES))
+def test_the_suggested_transform_works_when_pasted(httpd_factory, backend, pki, token_keys,
+                                                   case, tmp_path):
+    resource, target, lines, path, check = SUGGESTION_CASES[case]
+    key = tmp_path / "pseudonym.key"
+    H.write_private(str(key), (secrets.token_hex(32) + "\n").encode())
+    body = (ORGANISATIONS + 'PDSPseudonymKey "%s"\n' % key
+            + "<PDSAgreement sg>\n    Party       health-board\n    Purpose     research\n"
+            "    LegalBasis  public-task\n    Valid       2020-01-01 2099-12-31\n"
+            "    Resource    " + resource + "\n    " + lines + "\n</PDSAgreement>\n"
+            + location("/sg-districts/" if "districts" in resource else "/sg/",
+                       target=target))
+    h = httpd_factory(body)
+    rc, out = h.config_test()
+    assert rc != 0 and "in clear" in out, out
+    found = re.search(r"`(Transform [^`]+)`", out)     # the first suggested
+    assert found, "no Transform line suggested:\n" + out
+    h.body = h.body.replace("    Deidentified", "    %s\n    Deidentified" % found.group(1))
+    h.write_conf()
+    rc, out = h.config_test()
+    assert rc == 0, "the suggested %r does not pass -t:\n%s" % (found.group(1), out)
+    h.start()
+    try:
+        gw = H.Gateway(h, pki, token_keys, backend)
+        r = gw.get(path, purpose="research")
+        assert r.status_code == 200, H.describe(r)
+        assert check(r.json()), r.text
+        gw.close_sessions()
+    finally:
+        h.stop()

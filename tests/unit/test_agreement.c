@@ -60,18 +60,22 @@ static apr_status_t build(pds_agreement_t **pa, apr_pool_t *p, const char *id,
     return finish ? pds_agreement_finish(*pa, err) : APR_SUCCESS;
 }
 
-/* A complete agreement for party, purposes and one GET resource. */
+/* A complete agreement for party, purposes and one GET resource. A resource
+ * without {subject} must say whose data it answers: it is made a collection
+ * (RecordSubject) here. */
 static pds_agreement_t *agreement(apr_pool_t *p, const char *id,
                                   const char *party, const char *purpose,
                                   const char *valid, const char *resource)
 {
+    int person = strstr(resource, "{subject}") != NULL;
     const char *lines[] = {
         apr_pstrcat(p, "Party ", party, NULL),
         apr_pstrcat(p, "Purpose ", purpose, NULL),
         "LegalBasis public-task",
         apr_pstrcat(p, "Valid ", valid, NULL),
         apr_pstrcat(p, "Resource ", resource, NULL),
-        "Release name.given dob",
+        person ? "Release name.given dob" : "Release [*].name.given [*].dob",
+        person ? NULL : "RecordSubject id",
         NULL
     };
     pds_agreement_t *a;
@@ -826,6 +830,93 @@ static void test_decide_allow(void **state)
     assert_null(d.subject);
 }
 
+/* Whose data a resource answers must be said (issue #10 item 13). */
+static void test_finish_resource_names_its_person(void **state)
+{
+    apr_pool_t *p = *state;
+    const char *lines[] = {
+        "Party fife", "Purpose direct-care", "LegalBasis public-task",
+        "Valid 2026-01-01 2026-12-31", "Resource GET /citizens/{subject}/record",
+        "Resource GET /citizens/{subjct}/record", "Release name.given", NULL, NULL
+    };
+    pds_agreement_t *a;
+    pds_error_t err;
+
+    /* a typo: refused, naming the second resource */
+    assert_int_equal(build(&a, p, "typo", lines, 1, &err), APR_EINVAL);
+    assert_string_equal(err.source, "Resource");
+    assert_int_equal(err.position, 1);
+    assert_contains(err.text, "Resource GET /citizens/{subjct}/record: {subjct} is not a "
+                    "placeholder mod_pds knows; the person a resource is about is written "
+                    "{subject}");
+
+    /* no {subject} and nothing said about whose data it is: refused */
+    lines[5] = "Resource GET /citizens/{person}/record";
+    assert_int_equal(build(&a, p, "nobody", lines, 1, &err), APR_EINVAL);
+    assert_string_equal(err.source, "Resource");
+    assert_int_equal(err.position, 1);
+    assert_contains(err.text, "Resource GET /citizens/{person}/record has no {subject}");
+    assert_contains(err.text, "RecordSubject");
+    assert_contains(err.text, "Deidentified");
+
+    /* a misspelt {subject} is refused even in a collection */
+    lines[5] = "Resource GET /citizens/{subjct}/record";
+    lines[6] = "Release [*].name.given";
+    lines[7] = "RecordSubject id";
+    assert_int_equal(build(&a, p, "typo", lines, 1, &err), APR_EINVAL);
+    assert_int_equal(err.position, 1);
+    assert_contains(err.text, "{subjct} is not a placeholder mod_pds knows");
+    lines[5] = "Resource GET /citizens/{subject_id}/record";
+    assert_int_equal(build(&a, p, "typo", lines, 1, &err), APR_EINVAL);
+    assert_contains(err.text, "{subject_id} is not a placeholder");
+    lines[5] = "Resource GET /citizens/{sbuject}/record";
+    assert_int_equal(build(&a, p, "typo", lines, 1, &err), APR_EINVAL);
+    assert_contains(err.text, "{sbuject} is not a placeholder");
+
+    /* a collection with a parameter is what parameters are for */
+    lines[4] = "Resource GET /districts/{district}/residents";
+    lines[5] = "Resource GET /services/summary";
+    assert_int_equal(build(&a, p, "collection", lines, 1, &err), APR_SUCCESS);
+
+    /* de-identified data need not name anyone */
+    lines[6] = "Release dob";
+    lines[7] = "Deidentified name";
+    assert_int_equal(build(&a, p, "deidentified", lines, 1, &err), APR_SUCCESS);
+
+    /* a plain agreement without a subject anywhere is refused at its first */
+    lines[7] = NULL;
+    assert_int_equal(build(&a, p, "plain", lines, 1, &err), APR_EINVAL);
+    assert_int_equal(err.position, 0);
+    assert_contains(err.text, "/districts/{district}/residents has no {subject}");
+}
+
+/* Which <Location> paths an agreement could serve (a startup warning). */
+static void test_could_match_under(void **state)
+{
+    apr_pool_t *p = *state;
+    pds_agreement_t *a = agreement(p, "x", "fife", "direct-care", VALID_2026,
+                                   "GET /citizens/{subject}/record");
+    pds_agreement_t *c = agreement(p, "c", "fife", "direct-care", VALID_2026,
+                                   "GET /districts/{district}/residents");
+
+    assert_true(pds_agreement_could_match_under(a, "/"));
+    assert_true(pds_agreement_could_match_under(a, "/citizens/"));
+    assert_true(pds_agreement_could_match_under(a, "/citizens"));
+    assert_true(pds_agreement_could_match_under(a, "/cit"));
+    assert_true(pds_agreement_could_match_under(a, "/citizens/42/"));
+    assert_true(pds_agreement_could_match_under(a, "/citizens/42/rec"));
+    assert_true(pds_agreement_could_match_under(a, "/citizens/42/record"));
+    assert_false(pds_agreement_could_match_under(a, "/api/citizens/"));
+    assert_false(pds_agreement_could_match_under(a, "/citizen/"));
+    assert_false(pds_agreement_could_match_under(a, "/citizens/42/record/"));
+    assert_false(pds_agreement_could_match_under(a, "/citizens//"));
+    assert_false(pds_agreement_could_match_under(a, "citizens/"));
+    assert_false(pds_agreement_could_match_under(a, NULL));
+    assert_true(pds_agreement_could_match_under(c, "/districts/KY99/"));
+    assert_false(pds_agreement_could_match_under(c, "/citizens/"));
+    assert_false(pds_agreement_could_match_under(NULL, "/"));
+}
+
 static void test_decide_no_agreement(void **state)
 {
     apr_pool_t *p = *state;
@@ -1185,6 +1276,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_disclosure, setup, teardown),
         cmocka_unit_test_setup_teardown(test_resource_good, setup, teardown),
         cmocka_unit_test_setup_teardown(test_resource_bad, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_finish_resource_names_its_person, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_could_match_under, setup, teardown),
         cmocka_unit_test_setup_teardown(test_release, setup, teardown),
         cmocka_unit_test_setup_teardown(test_quoting, setup, teardown),
         cmocka_unit_test_setup_teardown(test_finish_missing, setup, teardown),

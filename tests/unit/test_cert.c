@@ -500,6 +500,60 @@ static void test_fingerprint_normalise(void **state)
     assert_int_equal(pds_cert_fingerprint_normalise(NULL, want), -1);
 }
 
+static const char *normal_of(apr_pool_t *p, const char *value)
+{
+    const char *normal = NULL;
+    pds_error_t err;
+
+    pds_error_clear(&err);
+    if (pds_cert_subject_normalise(&normal, p, value, &err) != APR_SUCCESS) {
+        assert_null(normal);
+        assert_string_equal(err.code, "bad-subject-dn");
+        return NULL;
+    }
+    return normal;
+}
+
+/* A configured cert-subject is compared exactly with the certificate's RFC
+ * 2253 form: other spellings are turned into it, so the glue can refuse
+ * them and show what to write (issue #10 item 14). */
+static void test_subject_normalise(void **state)
+{
+    apr_pool_t *p = *state;
+
+    /* already right: unchanged */
+    assert_string_equal(normal_of(p, "CN=api.example,O=Example"), "CN=api.example,O=Example");
+    assert_string_equal(normal_of(p, "CN=a\\,b,O=Test\\, Ltd,C=GB"),
+                        "CN=a\\,b,O=Test\\, Ltd,C=GB");
+    /* openssl's slash form and its default print are most significant first */
+    assert_string_equal(normal_of(p, "/C=GB/O=Fife Health Board/CN=api.hb.example"),
+                        "CN=api.hb.example,O=Fife Health Board,C=GB");
+    assert_string_equal(normal_of(p, "C = GB, O = Fife Health Board, CN = api.hb.example"),
+                        "CN=api.hb.example,O=Fife Health Board,C=GB");
+    /* RFC 2253 syntax in the wrong order */
+    assert_string_equal(normal_of(p, "C=GB,O=x,CN=y"), "CN=y,O=x,C=GB");
+    assert_string_equal(normal_of(p, "DC=org,DC=example,CN=y"), "CN=y,DC=example,DC=org");
+    assert_string_equal(normal_of(p, "O=Fife Health Board,CN=api.hb.example"),
+                        "CN=api.hb.example,O=Fife Health Board");
+    assert_string_equal(normal_of(p, "CN=b,CN=c"), "CN=b,CN=c");    /* all common names */
+    /* spaces, lower-case or long attribute names */
+    assert_string_equal(normal_of(p, "CN=a, O=b"), "CN=a,O=b");
+    assert_string_equal(normal_of(p, "cn=a,o=b"), "CN=a,O=b");
+    assert_string_equal(normal_of(p, "commonName=a,organizationName=b"), "CN=a,O=b");
+    /* UTF-8 as certificates print it: escaped bytes */
+    assert_string_equal(normal_of(p, "CN=Zo\xc3\xab,O=b"), "CN=Zo\\C3\\AB,O=b");
+    assert_string_equal(normal_of(p, "CN=Zo\\C3\\AB,O=b"), "CN=Zo\\C3\\AB,O=b");
+    /* multi-valued RDNs and quoted values are taken as written */
+    assert_string_equal(normal_of(p, "CN=a+UID=b,O=c"), "CN=a+UID=b,O=c");
+    /* not names */
+    assert_null(normal_of(p, "nodn"));
+    assert_null(normal_of(p, "CN="));
+    assert_null(normal_of(p, "=x"));
+    assert_null(normal_of(p, "XX=a,O=b"));
+    assert_null(normal_of(p, "C=GBR,O=b"));
+    assert_null(normal_of(p, "/C=GB//CN=a"));
+}
+
 int main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, pool_setup, pool_teardown)
@@ -513,6 +567,7 @@ int main(void)
         T(test_pem_variants),
         T(test_bad_input),
         T(test_fingerprint_normalise),
+        T(test_subject_normalise),
     };
 #undef T
     int failed;
