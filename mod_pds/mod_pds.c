@@ -52,6 +52,18 @@ static void pds_child_init(apr_pool_t *pchild, server_rec *s)
     pds_consent_child_init(pchild, s);
 }
 
+/* Configuration cross-checks, then whether the audit log can be continued:
+ * both fail `apachectl -t`. */
+static int pds_check_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
+                            server_rec *s)
+{
+    int rv = pds_config_check(pconf, plog, ptemp, s);
+
+    if (rv != OK)
+        return rv;
+    return pds_audit_check_config(ptemp, s);
+}
+
 static void pds_register_hooks(apr_pool_t *p)
 {
     static const char *const after_ssl[] = { "mod_ssl.c", NULL };
@@ -60,7 +72,7 @@ static void pds_register_hooks(apr_pool_t *p)
      * register the audit mutex type (it must exist before Mutex is read). */
     ap_hook_pre_config(pds_pre_config, NULL, NULL, APR_HOOK_MIDDLE);
     /* check_config: cross-checks with file and line, so `apachectl -t` fails. */
-    ap_hook_check_config(pds_config_check, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_check_config(pds_check_config, NULL, NULL, APR_HOOK_MIDDLE);
     /* post_config: open the audit log as root and create its mutex. */
     ap_hook_post_config(pds_post_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_child_init(pds_child_init, NULL, NULL, APR_HOOK_MIDDLE);
