@@ -28,7 +28,8 @@
  *   {"seq":N,"prev":"<hash of the previous file's last line>",
  *    "type":"file-start","previous_file":"<name>","time":"...","mac":"..."}
  *
- * Decision records have no "type" member. Everything in this file is pure
+ * A large collection's subjects go in lines of "type":"subjects" just before
+ * its record (lib/pds_audit.h). Decision records have no "type" member. Everything in this file is pure
  * computation: no I/O, no locks; the caller serialises appends (the httpd
  * glue holds a global mutex and keeps pds_chain_state_t in shared memory).
  */

@@ -253,10 +253,14 @@ static apr_status_t check_log(const char *path, const pds_chain_key_t *key,
 {
     const char *head_path = apr_pstrcat(ptemp, path, AUDIT_HEAD_SUFFIX, NULL);
     pds_chain_state_t st;
+    apr_finfo_t finfo;
     apr_file_t *f;
     apr_status_t rv;
 
     pds_chain_state_init(&st);
+    if (apr_stat(&finfo, path, APR_FINFO_TYPE, ptemp) == APR_SUCCESS
+        && finfo.filetype != APR_REG)
+        return APR_SUCCESS;             /* a device (/dev/full...): no head */
     rv = apr_file_open(&f, path, APR_FOPEN_READ, 0, ptemp);
     if (rv == APR_SUCCESS) {
         rv = recover_state(&st, f, path, key, ptemp, s);
@@ -281,6 +285,8 @@ static apr_status_t write_head(pds_audit_sink_t *sink)
     apr_os_file_t fd;
     ssize_t n;
 
+    if (sink->head == NULL)
+        return APR_SUCCESS;             /* not a regular file: nothing to cut */
     if (apr_os_file_get(&fd, sink->head) != APR_SUCCESS)
         return APR_EBADF;
     pds_chain_head_format(buf, &sink->shared->chain);
@@ -298,6 +304,7 @@ static apr_status_t create_sink(pds_audit_sink_t **psink, const char *path,
 {
     apr_pool_t *lifetime = s->process->pool;
     pds_audit_sink_t *sink = apr_pcalloc(lifetime, sizeof(*sink));
+    apr_finfo_t finfo;
     apr_shm_t *shm;
     apr_status_t rv;
 
@@ -320,17 +327,22 @@ static apr_status_t create_sink(pds_audit_sink_t **psink, const char *path,
     memset(sink->shared, 0, sizeof(*sink->shared));
     pds_chain_state_init(&sink->shared->chain);
     if ((rv = recover_state(&sink->shared->chain, sink->file, path, key, ptemp, s))
-        != APR_SUCCESS
-        || (rv = check_against_head(&sink->shared->chain, path, sink->head_path, ptemp, s))
         != APR_SUCCESS)
         return rv;
-    /* Only the parent opens it; children write through the descriptor they
-     * inherit, so it stays root's, mode 0600. */
-    rv = apr_file_open(&sink->head, sink->head_path,
-                       APR_FOPEN_READ | APR_FOPEN_WRITE | APR_FOPEN_CREATE,
-                       APR_FPROT_UREAD | APR_FPROT_UWRITE, lifetime);
-    if (rv == APR_SUCCESS)
-        rv = write_head(sink);
+    /* A head only beside a regular file: a device is not a log one can cut. */
+    if (apr_file_info_get(&finfo, APR_FINFO_TYPE, sink->file) != APR_SUCCESS
+        || finfo.filetype == APR_REG) {
+        if ((rv = check_against_head(&sink->shared->chain, path, sink->head_path, ptemp, s))
+            != APR_SUCCESS)
+            return rv;
+        /* Only the parent opens it; children write through the descriptor
+         * they inherit, so it stays root's, mode 0600. */
+        rv = apr_file_open(&sink->head, sink->head_path,
+                           APR_FOPEN_READ | APR_FOPEN_WRITE | APR_FOPEN_CREATE,
+                           APR_FPROT_UREAD | APR_FPROT_UWRITE, lifetime);
+        if (rv == APR_SUCCESS)
+            rv = write_head(sink);
+    }
     if (rv != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_EMERG, rv, s, "PDS00164: cannot "
                      "write the audit log's head file %s: check that the log's directory "
