@@ -20,11 +20,14 @@
  * at `apachectl -t` as at the real start: records were removed, and only the
  * operator may decide to go on (by moving the head file aside).
  *
- * Everything a record needs happens under the global mutex, on one
- * descriptor: its lines are written, fdatasync'ed (PDSAuditSync on) and the
- * head rewritten before the mutex is released, so a rotation (which replaces
- * the descriptor, under the same mutex) can never come between the write of
- * a record and its sync.
+ * A record's lines are written under the global mutex, which a rotation
+ * (replacing and closing this process's descriptor) also takes. Before the
+ * mutex is released the descriptor they were written to is duplicated; the
+ * fdatasync (PDSAuditSync on) runs on that duplicate after the release, so
+ * concurrent records sync in parallel (the disk merges them), and no
+ * rotation can swap or close the descriptor between the write and its sync.
+ * The head is rewritten once the record is synced, so it never names a line
+ * the disk may not hold.
  */
 #include "httpd.h"
 #include "http_config.h"
@@ -32,6 +35,7 @@
 #include "http_main.h"
 #include "util_mutex.h"
 #include "unixd.h"
+#include "apr_atomic.h"
 #include "apr_file_io.h"
 #include "apr_shm.h"
 #include "apr_strings.h"
@@ -51,6 +55,7 @@
 typedef struct audit_shared_t {
     pds_chain_state_t chain;
     apr_uint64_t generation;        /* bumped when a new file replaces the old */
+    volatile apr_uint64_t head_seq; /* the seq the head file names (atomic) */
 } audit_shared_t;
 
 struct pds_audit_sink_t {
@@ -239,9 +244,10 @@ static apr_status_t check_against_head(const pds_chain_state_t *st, const char *
         return APR_SUCCESS;
     ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_EMERG, 0, s, "PDS00160: refusing to "
                  "start a new audit chain in %s: %s (its head file %s says so). Records "
-                 "were removed: keep what is left, and the head file, for the auditors. If "
-                 "you renamed the log to rotate it, put it back and rotate with a graceful "
-                 "restart instead. To begin a new chain anyway, move %s aside",
+                 "were removed or replaced: keep what is left, and the head file, for the "
+                 "auditors. If you renamed the log to rotate it, put it back and rotate "
+                 "with a graceful restart instead. To begin a new chain anyway, move %s "
+                 "aside",
                  path, err.text, head_path, head_path);
     return APR_EINVAL;
 }
@@ -279,9 +285,8 @@ static apr_status_t check_log(const char *path, const pds_chain_key_t *key,
  * its own: it is written after the log's lines were, so it never names a line
  * the disk does not hold; after a crash it may lag behind the log, which a
  * start accepts. */
-static apr_status_t write_head(pds_audit_sink_t *sink)
+static apr_status_t put_head(pds_audit_sink_t *sink, const char buf[PDS_CHAIN_HEAD_LEN])
 {
-    char buf[PDS_CHAIN_HEAD_LEN];
     apr_os_file_t fd;
     ssize_t n;
 
@@ -289,13 +294,38 @@ static apr_status_t write_head(pds_audit_sink_t *sink)
         return APR_SUCCESS;             /* not a regular file: nothing to cut */
     if (apr_os_file_get(&fd, sink->head) != APR_SUCCESS)
         return APR_EBADF;
-    pds_chain_head_format(buf, &sink->shared->chain);
     do {
-        n = pwrite(fd, buf, sizeof(buf), 0);
+        n = pwrite(fd, buf, PDS_CHAIN_HEAD_LEN, 0);
     } while (n < 0 && errno == EINTR);
     if (n < 0)
         return APR_FROM_OS_ERROR(errno);
-    return n == (ssize_t)sizeof(buf) ? APR_SUCCESS : APR_EGENERAL;
+    return n == PDS_CHAIN_HEAD_LEN ? APR_SUCCESS : APR_EGENERAL;
+}
+
+/* Under the mutex: the head as the chain stands now. */
+static apr_status_t write_head(pds_audit_sink_t *sink)
+{
+    char buf[PDS_CHAIN_HEAD_LEN];
+
+    pds_chain_head_format(buf, &sink->shared->chain);
+    apr_atomic_set64(&sink->shared->head_seq, sink->shared->chain.seq);
+    return put_head(sink, buf);
+}
+
+/* Without the mutex, once the line seq (whose head line is buf) is synced:
+ * the head moves forward only. Two records published out of order can leave
+ * it one behind for a moment, which a start accepts (the log is ahead). */
+static apr_status_t publish_head(pds_audit_sink_t *sink, apr_uint64_t seq,
+                                 const char buf[PDS_CHAIN_HEAD_LEN])
+{
+    apr_uint64_t cur;
+
+    do {
+        cur = apr_atomic_read64(&sink->shared->head_seq);
+        if (cur >= seq)
+            return APR_SUCCESS;         /* a later record's head is there */
+    } while (apr_atomic_cas64(&sink->shared->head_seq, seq, cur) != cur);
+    return put_head(sink, buf);
 }
 
 static apr_status_t create_sink(pds_audit_sink_t **psink, const char *path,
@@ -556,13 +586,22 @@ static apr_status_t follow_rotation(pds_audit_sink_t *sink, server_rec *s)
     return APR_SUCCESS;
 }
 
+/* What a record written under the mutex still needs after it. */
+typedef struct written_t {
+    apr_file_t *sync_file;          /* a duplicate of the descriptor written to */
+    apr_uint64_t seq;               /* of the last line written */
+    char head[PDS_CHAIN_HEAD_LEN];  /* the head line naming it */
+} written_t;
+
 /* Under the mutex: seal and write a collection's subject lines, then the
- * record, then a checkpoint when one is due; sync them (PDSAuditSync on) and
- * rewrite the head, all on the descriptor they were written to, before the
- * mutex is released: a rotation cannot replace it in between. The record
- * counts as written only once all of that succeeded. */
+ * record, then a checkpoint when one is due. With PDSAuditSync on, w gets a
+ * duplicate of the descriptor they were written to, for finish_record to
+ * sync once the mutex is released (a rotation may replace and close
+ * sink->file then, never the duplicate); with it off the head is rewritten
+ * here. */
 static apr_status_t write_record(pds_audit_sink_t *sink, const apr_array_header_t *parts,
-                                 json_t *record, request_rec *r, pds_error_t *err)
+                                 json_t *record, request_rec *r, written_t *w,
+                                 pds_error_t *err)
 {
     apr_time_t now = apr_time_now();
     char *line;
@@ -570,6 +609,7 @@ static apr_status_t write_record(pds_audit_sink_t *sink, const apr_array_header_
     apr_status_t rv;
     int k;
 
+    w->sync_file = NULL;
     if ((rv = follow_rotation(sink, r->server)) != APR_SUCCESS) {
         pds_error_set(err, "audit-unavailable", -1, "audit", "cannot reopen the rotated "
                       "audit log");
@@ -602,18 +642,44 @@ static apr_status_t write_record(pds_audit_sink_t *sink, const apr_array_header_
             ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "PDS00054: cannot write an audit "
                           "checkpoint%s%s", cerr.text[0] ? ": " : "", cerr.text);
     }
-    /* Durable before release: the caller sends nothing until this returns. */
-    if (sink->sync && (rv = apr_file_datasync(sink->file)) != APR_SUCCESS) {
+    if (!sink->sync) {
+        if ((rv = write_head(sink)) != APR_SUCCESS)
+            pds_error_set(err, "audit-unavailable", -1, "audit", "the chain's head file "
+                          "%s could not be written", sink->head_path);
+        return rv;
+    }
+    w->seq = sink->shared->chain.seq;
+    pds_chain_head_format(w->head, &sink->shared->chain);
+    if ((rv = apr_file_dup(&w->sync_file, sink->file, r->pool)) != APR_SUCCESS) {
+        w->sync_file = NULL;
+        pds_error_set(err, "audit-unavailable", -1, "audit", "cannot hold the audit log "
+                      "open to sync the record");
+    }
+    return rv;
+}
+
+/* After the mutex: durable before release (the caller sends nothing until
+ * this returns), then the head. */
+static apr_status_t finish_record(pds_audit_sink_t *sink, written_t *w, pds_error_t *err)
+{
+    apr_status_t rv, close_rv;
+
+    if (w->sync_file == NULL)
+        return APR_SUCCESS;
+    rv = apr_file_datasync(w->sync_file);
+    close_rv = apr_file_close(w->sync_file);
+    w->sync_file = NULL;
+    if (rv == APR_SUCCESS)
+        rv = close_rv;
+    if (rv != APR_SUCCESS) {
         pds_error_set(err, "audit-unavailable", -1, "audit", "the record could not be "
                       "synced to disk");
         return rv;
     }
-    if ((rv = write_head(sink)) != APR_SUCCESS) {
+    if ((rv = publish_head(sink, w->seq, w->head)) != APR_SUCCESS)
         pds_error_set(err, "audit-unavailable", -1, "audit", "the chain's head file %s "
                       "could not be written", sink->head_path);
-        return rv;
-    }
-    return APR_SUCCESS;
+    return rv;
 }
 
 /* PDSAuditSubject pseudonym: no identifier of a person in clear, in the
@@ -652,6 +718,7 @@ apr_status_t pds_audit_decision(request_rec *r, pds_request_t *rq,
     pds_audit_record_t rec;
     json_t *record;
     apr_array_header_t *parts = NULL;
+    written_t written;
     pds_error_t err;
     apr_status_t rv, unlock_rv;
 
@@ -711,11 +778,13 @@ apr_status_t pds_audit_decision(request_rec *r, pds_request_t *rq,
         pds_error_set(&err, "audit-unavailable", -1, "audit", "cannot lock the audit log");
         goto failed;
     }
-    rv = write_record(sc->audit, parts, record, r, &err);
+    rv = write_record(sc->audit, parts, record, r, &written, &err);
     unlock_rv = apr_global_mutex_unlock(audit_mutex);
     if (unlock_rv != APR_SUCCESS)
         ap_log_rerror(APLOG_MARK, APLOG_ERR, unlock_rv, r, "PDS00046: cannot unlock "
                       "the audit log");
+    if (rv == APR_SUCCESS)
+        rv = finish_record(sc->audit, &written, &err);
     if (rv != APR_SUCCESS)
         goto failed;
     rq->audited = 1;
