@@ -108,11 +108,86 @@ static apr_status_t release_json(void *data)
     return APR_SUCCESS;
 }
 
+/* An upper bound of the bytes a string takes in a line written with
+ * JSON_ENSURE_ASCII: quotes and a comma, then at most 6 per byte (\u00XX for
+ * a control character; a \uXXXX escape per 2 to 4 bytes beyond ASCII). */
+static apr_size_t json_text_bound(const char *s)
+{
+    apr_size_t n = 3;
+
+    for (; s != NULL && *s != '\0'; s++) {
+        unsigned char c = (unsigned char)*s;
+        n += c < 0x20 || c >= 0x80 ? 6 : (c == '"' || c == '\\') ? 2 : 1;
+    }
+    return n;
+}
+
+static apr_size_t subjects_bound(const apr_array_header_t *subjects)
+{
+    apr_size_t n = 0;
+    int i;
+
+    for (i = 0; i < subjects->nelts; i++)
+        n += json_text_bound(APR_ARRAY_IDX(subjects, i, const char *));
+    return n;
+}
+
+static apr_status_t release_json(void *data);
+
+/* The subjects of a collection in parts of at most PDS_AUDIT_SUBJECTS_BYTES. */
+static int subject_parts(apr_array_header_t *parts, const pds_audit_record_t *rec,
+                         apr_pool_t *p)
+{
+    apr_array_header_t *chunk = NULL;
+    apr_size_t used = 0;
+    int i, k;
+
+    for (i = 0; i <= rec->subjects->nelts; i++) {
+        const char *s = i < rec->subjects->nelts
+            ? APR_ARRAY_IDX(rec->subjects, i, const char *) : NULL;
+        apr_size_t n = s ? json_text_bound(s) : 0;
+
+        if (chunk != NULL && (s == NULL || used + n > PDS_AUDIT_SUBJECTS_BYTES)) {
+            APR_ARRAY_PUSH(parts, apr_array_header_t *) = chunk;
+            chunk = NULL;
+        }
+        if (s == NULL)
+            break;
+        if (chunk == NULL) {
+            chunk = apr_array_make(p, 64, sizeof(const char *));
+            used = 0;
+        }
+        APR_ARRAY_PUSH(chunk, const char *) = s;
+        used += n;
+    }
+    /* Each chunk becomes its line's object, in place. */
+    for (k = 0; k < parts->nelts; k++) {
+        apr_array_header_t *c = APR_ARRAY_IDX(parts, k, apr_array_header_t *);
+        json_t *line = json_object();
+
+        if (line == NULL
+            || !put(line, "type", json_string("subjects"))
+            || !put(line, "request_id", audit_string(rec->request_id, p))
+            || !put(line, "part", json_integer(k + 1))
+            || !put(line, "parts", json_integer(parts->nelts))
+            || !put(line, "subjects", audit_fields(c, p))) {
+            json_decref(line);
+            parts->nelts = k;           /* the lines made so far are released */
+            return 0;
+        }
+        apr_pool_cleanup_register(p, line, release_json, apr_pool_cleanup_null);
+        APR_ARRAY_IDX(parts, k, json_t *) = line;
+    }
+    return 1;
+}
+
 /* The record's members, in the documented order. The object is released by
- * a cleanup of p. */
-static apr_status_t record_object(json_t **pobj, const pds_audit_record_t *rec,
+ * a cleanup of p. With pparts, a collection's subjects may go to parts. */
+static apr_status_t record_object(json_t **pobj, apr_array_header_t **pparts,
+                                  const pds_audit_record_t *rec,
                                   apr_pool_t *p, pds_error_t *err)
 {
+    apr_array_header_t *parts = NULL;
     json_t *obj;
     const char *when;
     int ok;
@@ -136,6 +211,13 @@ static apr_status_t record_object(json_t **pobj, const pds_audit_record_t *rec,
         return APR_EINVAL;
     }
 
+    if (pparts != NULL) {
+        parts = apr_array_make(p, 4, sizeof(void *));
+        if (rec->subjects != NULL && subjects_bound(rec->subjects) > PDS_AUDIT_SUBJECTS_BYTES
+            && !subject_parts(parts, rec, p))
+            goto nomem;
+        *pparts = parts;
+    }
     obj = json_object();
     if (obj == NULL)
         goto nomem;
@@ -166,7 +248,9 @@ static apr_status_t record_object(json_t **pobj, const pds_audit_record_t *rec,
         && (rec->written == NULL || put(obj, "written", audit_fields(rec->written, p)))
         && (rec->subjects == NULL
             || (put(obj, "records", json_integer(rec->subjects->nelts))
-                && put(obj, "subjects", audit_fields(rec->subjects, p))));
+                && (parts != NULL && parts->nelts > 0
+                    ? put(obj, "subjects_parts", json_integer(parts->nelts))
+                    : put(obj, "subjects", audit_fields(rec->subjects, p)))));
     if (!ok) {
         json_decref(obj);
         goto nomem;
@@ -184,7 +268,18 @@ nomem:
 apr_status_t pds_audit_record_json(json_t **pobj, const pds_audit_record_t *rec,
                                    apr_pool_t *p, pds_error_t *err)
 {
-    return record_object(pobj, rec, p, err);
+    return record_object(pobj, NULL, rec, p, err);
+}
+
+apr_status_t pds_audit_record_lines(json_t **pobj, apr_array_header_t **pparts,
+                                    const pds_audit_record_t *rec, apr_pool_t *p,
+                                    pds_error_t *err)
+{
+    if (pparts == NULL) {
+        pds_error_set(err, "internal-error", -1, "audit", "no place for the parts");
+        return APR_EINVAL;
+    }
+    return record_object(pobj, pparts, rec, p, err);
 }
 
 apr_status_t pds_audit_format(char **pline, apr_size_t *plen,
@@ -200,7 +295,7 @@ apr_status_t pds_audit_format(char **pline, apr_size_t *plen,
         pds_error_set(err, "internal-error", -1, "audit", "no place for the line");
         return APR_EINVAL;
     }
-    rv = record_object(&obj, rec, p, err);
+    rv = record_object(&obj, NULL, rec, p, err);
     if (rv != APR_SUCCESS)
         return rv;
     /* ENSURE_ASCII: every byte of the log is printable ASCII, so reading it

@@ -65,4 +65,22 @@ apr_status_t pds_audit_format(char **pline, apr_size_t *plen,
 apr_status_t pds_audit_record_json(json_t **pobj, const pds_audit_record_t *rec,
                                    apr_pool_t *p, pds_error_t *err);
 
+/* Lines stay bounded however many people a collection released: when its
+ * subjects would take more than PDS_AUDIT_SUBJECTS_BYTES of the record's
+ * line, the record holds "records" and "subjects_parts": K instead of
+ * "subjects", and *pparts (json_t *, each released by a cleanup of p) holds K
+ * lines to be written just before it, in order, none of which takes more than
+ * PDS_AUDIT_SUBJECTS_BYTES for its subjects (one subject longer than that
+ * has a line of its own):
+ *
+ *   {"type":"subjects","request_id":"...","part":i,"parts":K,"subjects":[...]}
+ *
+ * The record is then the line right after part K: readers join them by seq
+ * (parts S-K..S-1 for the record at seq S) and request_id. *pparts is an
+ * empty array otherwise. */
+#define PDS_AUDIT_SUBJECTS_BYTES 16384
+apr_status_t pds_audit_record_lines(json_t **pobj, apr_array_header_t **pparts,
+                                    const pds_audit_record_t *rec, apr_pool_t *p,
+                                    pds_error_t *err);
+
 #endif

@@ -253,6 +253,9 @@ void pds_chain_commit(pds_chain_state_t *st, const char *line, apr_size_t len,
         len--;
     sha256(line, len, st->prev);
     st->seq++;
+    /* Every sealed line ends with ,"mac":"<64 hex>"} */
+    if (len < MAC_SUFFIX_LEN || from_hex(st->last_mac, line + len - MAC_SUFFIX_LEN + 8, 32) != 0)
+        memset(st->last_mac, 0, sizeof(st->last_mac));
     /* Is the line just written a checkpoint? Its type member says so. */
     if (strstr(line, "\"type\":\"checkpoint\"") != NULL
         && len > 0 && memchr(line, '\n', len) == NULL) {
@@ -347,6 +350,7 @@ typedef struct parsed_line_t {
     unsigned char prev[32];
     const char *type;           /* NULL for a decision record */
     json_t *doc;
+    unsigned char mac[32];
 } parsed_line_t;
 
 /* Parses and checks the shape of one line; with key, checks its MAC. */
@@ -358,7 +362,7 @@ static apr_status_t parse_line(parsed_line_t *out, const char *line, apr_size_t 
     const char *last_key = NULL;
     const char *k;
     json_t *v;
-    unsigned char mac[32], want[32];
+    unsigned char *mac = out->mac, want[32];
 
     memset(out, 0, sizeof(*out));
     out->doc = json_loadb(line, len, JSON_REJECT_DUPLICATES, &jerr);
@@ -427,11 +431,90 @@ apr_status_t pds_chain_recover(pds_chain_state_t *st, const char *tail,
         return APR_EINVAL;
     }
     st->seq = pl.seq;
+    memcpy(st->last_mac, pl.mac, sizeof(st->last_mac));
     sha256(tail + start, end - start, st->prev);
     /* Unknown since when: a checkpoint is due with the next record. */
     st->since_checkpoint = 1;
     st->last_checkpoint = 0;
     return APR_SUCCESS;
+}
+
+/* --- the chain's head ------------------------------------------------------------ */
+
+#define HEAD_MAGIC "pds-audit-head 1 seq="
+
+void pds_chain_head_format(char buf[PDS_CHAIN_HEAD_LEN], const pds_chain_state_t *st)
+{
+    char mac[65], hash[65], digits[21];
+    apr_uint64_t n = st->seq;
+    int i;
+
+    for (i = 19; i >= 0; i--) {
+        digits[i] = (char)('0' + n % 10);
+        n /= 10;
+    }
+    digits[20] = '\0';
+    if (st->seq == 0) {
+        memset(mac, '0', 64);
+        memset(hash, '0', 64);
+        mac[64] = hash[64] = '\0';
+    }
+    else {
+        to_hex(mac, st->last_mac, 32);
+        to_hex(hash, st->prev, 32);
+    }
+    /* 21 + 20 + 5 + 64 + 6 + 64 + 1 = PDS_CHAIN_HEAD_LEN */
+    memcpy(buf, HEAD_MAGIC, 21);
+    memcpy(buf + 21, digits, 20);
+    memcpy(buf + 41, " mac=", 5);
+    memcpy(buf + 46, mac, 64);
+    memcpy(buf + 110, " hash=", 6);
+    memcpy(buf + 116, hash, 64);
+    buf[180] = '\n';
+}
+
+apr_status_t pds_chain_head_parse(pds_chain_head_t *h, const char *buf, apr_size_t len,
+                                  pds_error_t *err)
+{
+    int i;
+
+    memset(h, 0, sizeof(*h));
+    if (len != PDS_CHAIN_HEAD_LEN || memcmp(buf, HEAD_MAGIC, 21) != 0
+        || memcmp(buf + 41, " mac=", 5) != 0 || memcmp(buf + 110, " hash=", 6) != 0
+        || buf[180] != '\n' || from_hex(h->mac, buf + 46, 32) != 0
+        || from_hex(h->hash, buf + 116, 32) != 0)
+        goto bad;
+    for (i = 21; i < 41; i++) {
+        if (buf[i] < '0' || buf[i] > '9' || h->seq > (APR_UINT64_MAX - 9) / 10)
+            goto bad;
+        h->seq = h->seq * 10 + (apr_uint64_t)(buf[i] - '0');
+    }
+    return APR_SUCCESS;
+bad:
+    pds_error_set(err, "bad-audit-head", -1, "audit head",
+                  "not a head line (pds-audit-head 1 seq=... mac=... hash=...)");
+    return APR_EINVAL;
+}
+
+apr_status_t pds_chain_head_check(const pds_chain_head_t *h, const pds_chain_state_t *st,
+                                  pds_error_t *err)
+{
+    if (h->seq == 0 || st->seq > h->seq
+        || (st->seq == h->seq && CRYPTO_memcmp(st->prev, h->hash, 32) == 0))
+        return APR_SUCCESS;
+    if (st->seq == 0)
+        pds_error_set(err, "audit-log-cut", -1, "audit", "the log is missing or holds no "
+                      "record, but the chain had reached seq %" APR_UINT64_T_FMT, h->seq);
+    else if (st->seq < h->seq)
+        pds_error_set(err, "audit-log-cut", -1, "audit", "the log ends at seq %"
+                      APR_UINT64_T_FMT " but the chain had reached seq %" APR_UINT64_T_FMT
+                      ": %" APR_UINT64_T_FMT " line(s) are missing at its end", st->seq,
+                      h->seq, h->seq - st->seq);
+    else
+        pds_error_set(err, "audit-log-cut", -1, "audit", "the log's last line (seq %"
+                      APR_UINT64_T_FMT ") is not the line the chain's head names: the file "
+                      "was replaced", st->seq);
+    return APR_EINVAL;
 }
 
 /* --- verification ------------------------------------------------------------ */
@@ -446,6 +529,10 @@ struct pds_chain_verifier_t {
     apr_uint64_t lines_in_file;
     unsigned char last_hash[32];
     pds_chain_summary_t sum;
+    int anchored;               /* an anchor was given */
+    int anchor_seen;            /* ... and its line checked */
+    apr_uint64_t anchor_seq;
+    unsigned char anchor_mac[32];
 };
 
 apr_status_t pds_chain_verifier_create(pds_chain_verifier_t **pv, apr_pool_t *p,
@@ -466,6 +553,50 @@ apr_status_t pds_chain_verifier_create(pds_chain_verifier_t **pv, apr_pool_t *p,
     v->pool = p;
     v->new_file = 1;
     *pv = v;
+    return APR_SUCCESS;
+}
+
+void pds_chain_verifier_anchor(pds_chain_verifier_t *v, apr_uint64_t seq,
+                               const unsigned char mac[PDS_CHAIN_HASH_LEN])
+{
+    v->anchored = 1;
+    v->anchor_seq = seq;
+    memcpy(v->anchor_mac, mac, sizeof(v->anchor_mac));
+}
+
+apr_status_t pds_chain_verifier_finish(pds_chain_verifier_t *v, pds_error_t *err)
+{
+    if (v->failed) {
+        pds_error_set(err, "bad-argument", 0, "verify", "the verifier already failed");
+        return APR_EINVAL;
+    }
+    if (v->sum.lines == 0)
+        return APR_SUCCESS;
+    if (v->sum.starts_mid_chain && !v->sum.starts_at_anchor) {
+        if (v->anchored && v->sum.first_seq > v->anchor_seq)
+            pds_error_set(err, "missing-head", 0, "audit",
+                          "the log begins at seq %" APR_UINT64_T_FMT ", after the anchor's "
+                          "seq %" APR_UINT64_T_FMT ": %" APR_UINT64_T_FMT " line(s) are "
+                          "missing at its head", v->sum.first_seq, v->anchor_seq,
+                          v->sum.first_seq - v->anchor_seq);
+        else
+            pds_error_set(err, "missing-head", 0, "audit",
+                          "the log begins at seq %" APR_UINT64_T_FMT ", not at the chain's "
+                          "first line (seq 1): %" APR_UINT64_T_FMT " line(s) before it are "
+                          "missing (the first lines, or the first files of a series). Give "
+                          "the older files too, or --anchor SEQ:MAC kept from when they "
+                          "were checked", v->sum.first_seq, v->sum.first_seq - 1);
+        v->failed = 1;
+        return APR_EINVAL;
+    }
+    if (v->anchored && !v->anchor_seen) {
+        pds_error_set(err, "anchor-not-found", 0, "audit",
+                      "the log ends at seq %" APR_UINT64_T_FMT " and never reaches the "
+                      "anchor's seq %" APR_UINT64_T_FMT ": lines are missing at its end",
+                      v->sum.last_seq, v->anchor_seq);
+        v->failed = 1;
+        return APR_EINVAL;
+    }
     return APR_SUCCESS;
 }
 
@@ -556,10 +687,25 @@ apr_status_t pds_chain_verify_line(pds_chain_verifier_t *v, const char *line,
 
         v->sum.first_seq = pl.seq;
         v->sum.starts_mid_chain = pl.seq != 1;
+        memcpy(v->sum.first_mac, pl.mac, 32);
         if (pl.seq == 1 && CRYPTO_memcmp(pl.prev, zero, 32) != 0) {
             pds_error_set(err, "broken-chain", 0, "audit",
                           "the first line of a log must have prev of zeros");
             rv = APR_EINVAL;
+        }
+    }
+    if (rv == APR_SUCCESS && v->anchored && pl.seq == v->anchor_seq) {
+        if (CRYPTO_memcmp(pl.mac, v->anchor_mac, 32) != 0) {
+            pds_error_set(err, "anchor-mismatch", 0, "audit",
+                          "the anchor says line %" APR_UINT64_T_FMT " has another MAC: the "
+                          "log was rewritten, or the anchor is another log's",
+                          v->anchor_seq);
+            rv = APR_EINVAL;
+        }
+        else {
+            v->anchor_seen = 1;
+            if (first_ever)
+                v->sum.starts_at_anchor = 1;
         }
     }
     if (rv == APR_SUCCESS && pl.type != NULL && strcmp(pl.type, "checkpoint") == 0) {

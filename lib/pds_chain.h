@@ -28,7 +28,8 @@
  *   {"seq":N,"prev":"<hash of the previous file's last line>",
  *    "type":"file-start","previous_file":"<name>","time":"...","mac":"..."}
  *
- * Decision records have no "type" member. Everything in this file is pure
+ * A large collection's subjects go in lines of "type":"subjects" just before
+ * its record (lib/pds_audit.h). Decision records have no "type" member. Everything in this file is pure
  * computation: no I/O, no locks; the caller serialises appends (the httpd
  * glue holds a global mutex and keeps pds_chain_state_t in shared memory).
  */
@@ -51,6 +52,7 @@ typedef struct pds_chain_state_t {
     unsigned char prev[PDS_CHAIN_HASH_LEN]; /* SHA-256 of the last line written */
     apr_uint64_t since_checkpoint;          /* lines since the last checkpoint */
     apr_time_t last_checkpoint;             /* when it was written; 0: never */
+    unsigned char last_mac[PDS_CHAIN_HASH_LEN]; /* MAC of the last line written */
 } pds_chain_state_t;
 
 typedef struct pds_chain_key_t pds_chain_key_t;
@@ -102,7 +104,9 @@ apr_status_t pds_chain_file_start(char **pline, apr_size_t *plen,
                                   apr_pool_t *p, pds_error_t *err);
 
 /* Restores the state from the last bytes of a log (a partial last line,
- * from a write cut short, is skipped). The last complete line must be a chained
+ * from a write cut short, is skipped). tail must begin at the start of a line
+ * (the start of the file, or just after a "\n") and hold the whole last
+ * complete line, however long: the caller reads backwards until it has it. The last complete line must be a chained
  * record whose MAC verifies with key ("bad-audit-log" otherwise): a gateway
  * never continues a chain it cannot vouch for. An empty tail gives the
  * initial state. since_checkpoint is set conservatively (a checkpoint is
@@ -110,6 +114,38 @@ apr_status_t pds_chain_file_start(char **pline, apr_size_t *plen,
 apr_status_t pds_chain_recover(pds_chain_state_t *st, const char *tail,
                                apr_size_t len, const pds_chain_key_t *key,
                                pds_error_t *err);
+
+/* --- the chain's head, kept outside the log ------------------------------------
+ *
+ * A fixed-size line in a file beside the log (PDSAuditLog + ".head"), rewritten
+ * in place after every record, so that a log whose last lines (or the whole
+ * file) went missing can be told from a new log:
+ *
+ *   pds-audit-head 1 seq=<20 digits> mac=<64 hex> hash=<64 hex>\n
+ *
+ * seq and mac of the last line written, hash its SHA-256 (the next line's
+ * prev). seq 0 (mac and hash zeros): no line yet. */
+#define PDS_CHAIN_HEAD_LEN 181
+
+typedef struct pds_chain_head_t {
+    apr_uint64_t seq;
+    unsigned char mac[PDS_CHAIN_HASH_LEN];
+    unsigned char hash[PDS_CHAIN_HASH_LEN];
+} pds_chain_head_t;
+
+/* The head line of st into buf (PDS_CHAIN_HEAD_LEN bytes, no NUL). */
+void pds_chain_head_format(char buf[PDS_CHAIN_HEAD_LEN], const pds_chain_state_t *st);
+/* Parses a head file's content ("bad-audit-head" unless it is exactly one head
+ * line). */
+apr_status_t pds_chain_head_parse(pds_chain_head_t *h, const char *buf, apr_size_t len,
+                                  pds_error_t *err);
+/* Does the log (whose recovered state is st) still hold what the head says
+ * was written? APR_SUCCESS when the log reaches the head's seq (a log one or
+ * more lines ahead: the head was not rewritten before a crash); otherwise
+ * APR_EINVAL and err->code "audit-log-cut": the log is empty, ends before
+ * the head's seq, or its line at that seq is another one. */
+apr_status_t pds_chain_head_check(const pds_chain_head_t *h, const pds_chain_state_t *st,
+                                  pds_error_t *err);
 
 /* --- verification ---------------------------------------------------------- */
 
@@ -137,6 +173,21 @@ apr_status_t pds_chain_verifier_create(pds_chain_verifier_t **pv, apr_pool_t *p,
  *   "missing-file-start"  a later file that does not begin with one */
 apr_status_t pds_chain_verify_line(pds_chain_verifier_t *v, const char *line,
                                    apr_size_t len, pds_error_t *err);
+/* The operator vouches for one line of the chain (an anchor kept outside the
+ * log): line seq has this MAC. The checked lines must then contain that line,
+ * with that MAC ("anchor-mismatch" at the line otherwise), and may begin at it
+ * instead of at the chain's genesis. */
+void pds_chain_verifier_anchor(pds_chain_verifier_t *v, apr_uint64_t seq,
+                               const unsigned char mac[PDS_CHAIN_HASH_LEN]);
+
+/* After the last line: is the log whole at its head? Fails with
+ *   "missing-head"      the first line is not the chain's genesis (seq 1, prev
+ *                       zeros) nor the anchor line: the lines before it (the
+ *                       first lines, the first files of a series) are missing
+ *   "anchor-not-found"  an anchor was given and the log never reached its seq
+ * A log of no lines passes (there is nothing to vouch for). */
+apr_status_t pds_chain_verifier_finish(pds_chain_verifier_t *v, pds_error_t *err);
+
 /* Tells the verifier a new file begins (its first line must be a file-start
  * line continuing the chain, or the chain's very first line). */
 void pds_chain_verifier_next_file(pds_chain_verifier_t *v);
@@ -149,6 +200,10 @@ typedef struct pds_chain_summary_t {
     apr_uint64_t last_checkpoint_seq;  /* lines up to here are covered by a
                                           verified signature */
     int starts_mid_chain;           /* the first line was not seq 1 */
+    int starts_at_anchor;           /* ... and it was the anchor's line */
+    unsigned char first_mac[PDS_CHAIN_HASH_LEN];  /* the first line's MAC: the
+                                       anchor to give when the lines before it
+                                       are gone */
 } pds_chain_summary_t;
 
 void pds_chain_verifier_summary(const pds_chain_verifier_t *v,

@@ -35,14 +35,20 @@ static int pds_pre_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp
     return OK;
 }
 
-/* Both checks run, so that one `apachectl -t` lists every problem. */
+/* The cross-checks, what the start will open, and whether the audit log can
+ * be continued: all fail `apachectl -t` (and so a graceful restart), and all
+ * run, so that one test lists every problem. The chain is looked at only
+ * when its file can be opened at all. */
 static int pds_check_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
                             server_rec *s)
 {
     int crossed = pds_config_check(pconf, plog, ptemp, s);
     int opened = pds_start_check(ptemp, s);
+    int chained = opened == 0 ? pds_audit_check_config(ptemp, s) : OK;
 
-    return crossed != OK ? crossed : opened != 0 ? HTTP_INTERNAL_SERVER_ERROR : OK;
+    if (crossed != OK)
+        return crossed;
+    return opened != 0 || chained != OK ? HTTP_INTERNAL_SERVER_ERROR : OK;
 }
 
 static int pds_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,

@@ -12,6 +12,22 @@
  * restart gracefully. The parent notices the path no longer names the open
  * file, starts a new one with a file-start line, and every child reopens the
  * path before its next write (the file is owned by httpd's User for that).
+ *
+ * The chain's head (seq, MAC and hash of the last line; lib/pds_chain.h) is
+ * kept outside the log too, in PDSAuditLog + ".head", rewritten in place
+ * after every record. A start that finds the log missing, empty, shorter
+ * than the head says or replaced refuses to begin a new chain (PDS00160),
+ * at `apachectl -t` as at the real start: records were removed, and only the
+ * operator may decide to go on (by moving the head file aside).
+ *
+ * A record's lines are written under the global mutex, which a rotation
+ * (replacing and closing this process's descriptor) also takes. Before the
+ * mutex is released the descriptor they were written to is duplicated; the
+ * fdatasync (PDSAuditSync on) runs on that duplicate after the release, so
+ * concurrent records sync in parallel (the disk merges them), and no
+ * rotation can swap or close the descriptor between the write and its sync.
+ * The head is rewritten once the record is synced, so it never names a line
+ * the disk may not hold.
  */
 #include "httpd.h"
 #include "http_config.h"
@@ -19,10 +35,12 @@
 #include "http_main.h"
 #include "util_mutex.h"
 #include "unixd.h"
+#include "apr_atomic.h"
 #include "apr_file_io.h"
 #include "apr_shm.h"
 #include "apr_strings.h"
 
+#include <errno.h>
 #include <unistd.h>
 
 #include "mod_pds_private.h"
@@ -30,17 +48,21 @@
 #define PDS_AUDIT_MUTEX_TYPE "pds-audit"
 #define AUDIT_MUTEX_KEY "pds-audit-mutex"
 #define AUDIT_SINK_KEY  "pds-audit-sink:"
-#define AUDIT_TAIL_SIZE 65536
+#define AUDIT_READ_CHUNK 65536
+#define AUDIT_HEAD_SUFFIX ".head"
 
 /* What every process shares, in shared memory. */
 typedef struct audit_shared_t {
     pds_chain_state_t chain;
     apr_uint64_t generation;        /* bumped when a new file replaces the old */
+    volatile apr_uint64_t head_seq; /* the seq the head file names (atomic) */
 } audit_shared_t;
 
 struct pds_audit_sink_t {
     const char *path;
+    const char *head_path;
     apr_file_t *file;               /* this process's handle */
+    apr_file_t *head;               /* the head file, opened once by the parent */
     apr_uint64_t generation;        /* of the file this process has open */
     audit_shared_t *shared;
     /* From the current configuration; reset at every (re)start. */
@@ -48,6 +70,7 @@ struct pds_audit_sink_t {
     const pds_key_t *signer;
     apr_uint64_t checkpoint_lines;
     apr_interval_time_t checkpoint_interval;
+    int sync;                       /* PDSAuditSync */
 };
 
 static apr_global_mutex_t *audit_mutex;
@@ -82,38 +105,227 @@ static void give_file_to_children(const char *path, apr_pool_t *ptemp, server_re
                      path, ap_unixd_config.user_name);
 }
 
-/* Restores the chain from the file's last complete line, checking its MAC. */
-static apr_status_t recover_chain(pds_audit_sink_t *sink, const pds_chain_key_t *key,
-                                  apr_pool_t *ptemp, server_rec *s)
+/* The file's last complete line, whatever its length: read backwards in
+ * chunks to the "\n" that ends it, then to the one before it (or the start of
+ * the file). *pbuf gets that line with its "\n" (pool memory); *plen 0 when
+ * the file holds no complete line. Bytes after the last "\n" (a write cut
+ * short) are not part of it. */
+static apr_status_t read_last_line(apr_file_t *f, apr_pool_t *p, char **pbuf,
+                                   apr_size_t *plen)
 {
     apr_finfo_t finfo;
-    apr_off_t offset;
+    apr_off_t pos, end = -1, start = 0, off;
+    char *chunk = apr_palloc(p, AUDIT_READ_CHUNK), *buf;
+    apr_size_t n, len;
+    apr_status_t rv;
+
+    *pbuf = NULL;
+    *plen = 0;
+    if ((rv = apr_file_info_get(&finfo, APR_FINFO_SIZE, f)) != APR_SUCCESS)
+        return rv;
+    /* end: offset of the last "\n"; then start: just after the one before */
+    for (pos = finfo.size; pos > 0; ) {
+        apr_off_t from = pos > AUDIT_READ_CHUNK ? pos - AUDIT_READ_CHUNK : 0;
+        apr_size_t i;
+
+        n = (apr_size_t)(pos - from);
+        off = from;
+        if ((rv = apr_file_seek(f, APR_SET, &off)) != APR_SUCCESS
+            || (rv = apr_file_read_full(f, chunk, n, &n)) != APR_SUCCESS)
+            return rv;
+        for (i = n; i > 0; i--) {
+            if (chunk[i - 1] != '\n')
+                continue;
+            if (end < 0) {
+                end = from + (apr_off_t)i - 1;
+                continue;
+            }
+            start = from + (apr_off_t)i;
+            break;
+        }
+        if (i > 0 && end >= 0 && start > 0)
+            break;
+        pos = from;
+    }
+    if (end < 0)
+        return APR_SUCCESS;             /* no complete line */
+    len = (apr_size_t)(end - start + 1);
+    buf = apr_palloc(p, len + 1);
+    off = start;
+    if ((rv = apr_file_seek(f, APR_SET, &off)) != APR_SUCCESS
+        || (rv = apr_file_read_full(f, buf, len, &len)) != APR_SUCCESS)
+        return rv;
+    buf[len] = '\0';
+    *pbuf = buf;
+    *plen = len;
+    return APR_SUCCESS;
+}
+
+/* Restores the chain from the file's last complete line, checking its MAC. */
+static apr_status_t recover_state(pds_chain_state_t *st, apr_file_t *f, const char *path,
+                                  const pds_chain_key_t *key, apr_pool_t *ptemp,
+                                  server_rec *s)
+{
+    char *line;
     apr_size_t len;
-    char *tail;
     pds_error_t err;
     apr_status_t rv;
 
-    rv = apr_file_info_get(&finfo, APR_FINFO_SIZE, sink->file);
-    if (rv != APR_SUCCESS)
+    rv = read_last_line(f, ptemp, &line, &len);
+    if (rv != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_EMERG, rv, s, "PDS00163: cannot "
+                     "read the audit log %s to continue its chain", path);
         return rv;
-    offset = finfo.size > AUDIT_TAIL_SIZE ? finfo.size - AUDIT_TAIL_SIZE : 0;
-    len = (apr_size_t)(finfo.size - offset);
-    tail = apr_palloc(ptemp, len + 1);
-    if (len > 0) {
-        rv = apr_file_seek(sink->file, APR_SET, &offset);
-        if (rv == APR_SUCCESS)
-            rv = apr_file_read_full(sink->file, tail, len, &len);
-        if (rv != APR_SUCCESS)
-            return rv;
     }
     pds_error_clear(&err);
-    rv = pds_chain_recover(&sink->shared->chain, tail, len, key, &err);
+    rv = pds_chain_recover(st, line ? line : "", len, key, &err);
     if (rv != APR_SUCCESS)
         ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_EMERG, 0, s, "PDS00048: the audit "
                      "log %s cannot be continued: %s. If the key changed or the file was "
                      "damaged, move the file aside (keep it for the auditors) and start "
-                     "again", sink->path, err.text);
+                     "again", path, err.text);
     return rv;
+}
+
+/* Reads the head file beside the log: *found 0 when there is none. */
+static apr_status_t read_head(pds_chain_head_t *h, int *found, const char *head_path,
+                              apr_pool_t *ptemp, server_rec *s)
+{
+    apr_file_t *f;
+    char buf[PDS_CHAIN_HEAD_LEN + 1];
+    apr_size_t n = sizeof(buf);
+    pds_error_t err;
+    apr_status_t rv;
+
+    *found = 0;
+    rv = apr_file_open(&f, head_path, APR_FOPEN_READ, 0, ptemp);
+    if (APR_STATUS_IS_ENOENT(rv))
+        return APR_SUCCESS;
+    if (rv == APR_SUCCESS) {
+        rv = apr_file_read_full(f, buf, sizeof(buf), &n);
+        apr_file_close(f);
+        if (APR_STATUS_IS_EOF(rv))
+            rv = APR_SUCCESS;
+    }
+    if (rv != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_EMERG, rv, s, "PDS00161: cannot "
+                     "read the audit log's head file %s", head_path);
+        return rv;
+    }
+    pds_error_clear(&err);
+    if (n == 0)
+        return APR_SUCCESS;             /* created, never written: no record yet */
+    if (pds_chain_head_parse(h, buf, n, &err) != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_EMERG, 0, s, "PDS00162: the audit "
+                     "log's head file %s is damaged (%s): the gateway cannot tell whether "
+                     "records were removed from the log. Check the log with pds-audit "
+                     "verify, then move the head file aside (keep it for the auditors) to "
+                     "go on", head_path, err.text);
+        return APR_EINVAL;
+    }
+    *found = 1;
+    return APR_SUCCESS;
+}
+
+/* Is the log still what its head says was written? (PDS00160 otherwise) */
+static apr_status_t check_against_head(const pds_chain_state_t *st, const char *path,
+                                       const char *head_path, apr_pool_t *ptemp,
+                                       server_rec *s)
+{
+    pds_chain_head_t h;
+    pds_error_t err;
+    int found;
+    apr_status_t rv;
+
+    if ((rv = read_head(&h, &found, head_path, ptemp, s)) != APR_SUCCESS || !found)
+        return rv;
+    pds_error_clear(&err);
+    if (pds_chain_head_check(&h, st, &err) == APR_SUCCESS)
+        return APR_SUCCESS;
+    ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_EMERG, 0, s, "PDS00160: refusing to "
+                 "start a new audit chain in %s: %s (its head file %s says so). Records "
+                 "were removed or replaced: keep what is left, and the head file, for the "
+                 "auditors. If you renamed the log to rotate it, put it back and rotate "
+                 "with a graceful restart instead. To begin a new chain anyway, move %s "
+                 "aside",
+                 path, err.text, head_path, head_path);
+    return APR_EINVAL;
+}
+
+/* The log at path against its head, without opening anything for writing:
+ * what `apachectl -t` can decide before the real start. */
+static apr_status_t check_log(const char *path, const pds_chain_key_t *key,
+                              apr_pool_t *ptemp, server_rec *s)
+{
+    const char *head_path = apr_pstrcat(ptemp, path, AUDIT_HEAD_SUFFIX, NULL);
+    pds_chain_state_t st;
+    apr_finfo_t finfo;
+    apr_file_t *f;
+    apr_status_t rv;
+
+    pds_chain_state_init(&st);
+    if (apr_stat(&finfo, path, APR_FINFO_TYPE, ptemp) == APR_SUCCESS
+        && finfo.filetype != APR_REG)
+        return APR_SUCCESS;             /* a device (/dev/full...): no head */
+    rv = apr_file_open(&f, path, APR_FOPEN_READ, 0, ptemp);
+    if (rv == APR_SUCCESS) {
+        rv = recover_state(&st, f, path, key, ptemp, s);
+        apr_file_close(f);
+        if (rv != APR_SUCCESS)
+            return rv;
+    }
+    else if (!APR_STATUS_IS_ENOENT(rv)) {
+        return APR_SUCCESS;             /* not ours to read here: post_config says why */
+    }
+    return check_against_head(&st, path, head_path, ptemp, s);
+}
+
+/* Rewrites the head in place: one pwrite of a fixed-size line at offset 0, so
+ * a reader sees the old head or the new one. Under the mutex. Not synced on
+ * its own: it is written after the log's lines were, so it never names a line
+ * the disk does not hold; after a crash it may lag behind the log, which a
+ * start accepts. */
+static apr_status_t put_head(pds_audit_sink_t *sink, const char buf[PDS_CHAIN_HEAD_LEN])
+{
+    apr_os_file_t fd;
+    ssize_t n;
+
+    if (sink->head == NULL)
+        return APR_SUCCESS;             /* not a regular file: nothing to cut */
+    if (apr_os_file_get(&fd, sink->head) != APR_SUCCESS)
+        return APR_EBADF;
+    do {
+        n = pwrite(fd, buf, PDS_CHAIN_HEAD_LEN, 0);
+    } while (n < 0 && errno == EINTR);
+    if (n < 0)
+        return APR_FROM_OS_ERROR(errno);
+    return n == PDS_CHAIN_HEAD_LEN ? APR_SUCCESS : APR_EGENERAL;
+}
+
+/* Under the mutex: the head as the chain stands now. */
+static apr_status_t write_head(pds_audit_sink_t *sink)
+{
+    char buf[PDS_CHAIN_HEAD_LEN];
+
+    pds_chain_head_format(buf, &sink->shared->chain);
+    apr_atomic_set64(&sink->shared->head_seq, sink->shared->chain.seq);
+    return put_head(sink, buf);
+}
+
+/* Without the mutex, once the line seq (whose head line is buf) is synced:
+ * the head moves forward only. Two records published out of order can leave
+ * it one behind for a moment, which a start accepts (the log is ahead). */
+static apr_status_t publish_head(pds_audit_sink_t *sink, apr_uint64_t seq,
+                                 const char buf[PDS_CHAIN_HEAD_LEN])
+{
+    apr_uint64_t cur;
+
+    do {
+        cur = apr_atomic_read64(&sink->shared->head_seq);
+        if (cur >= seq)
+            return APR_SUCCESS;         /* a later record's head is there */
+    } while (apr_atomic_cas64(&sink->shared->head_seq, seq, cur) != cur);
+    return put_head(sink, buf);
 }
 
 static apr_status_t create_sink(pds_audit_sink_t **psink, const char *path,
@@ -122,10 +334,12 @@ static apr_status_t create_sink(pds_audit_sink_t **psink, const char *path,
 {
     apr_pool_t *lifetime = s->process->pool;
     pds_audit_sink_t *sink = apr_pcalloc(lifetime, sizeof(*sink));
+    apr_finfo_t finfo;
     apr_shm_t *shm;
     apr_status_t rv;
 
     sink->path = apr_pstrdup(lifetime, path);
+    sink->head_path = apr_pstrcat(lifetime, path, AUDIT_HEAD_SUFFIX, NULL);
     rv = open_file(&sink->file, path, lifetime);
     if (rv != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_EMERG, rv, s, "PDS00040: cannot "
@@ -142,8 +356,29 @@ static apr_status_t create_sink(pds_audit_sink_t **psink, const char *path,
     sink->shared = apr_shm_baseaddr_get(shm);
     memset(sink->shared, 0, sizeof(*sink->shared));
     pds_chain_state_init(&sink->shared->chain);
-    if ((rv = recover_chain(sink, key, ptemp, s)) != APR_SUCCESS)
+    if ((rv = recover_state(&sink->shared->chain, sink->file, path, key, ptemp, s))
+        != APR_SUCCESS)
         return rv;
+    /* A head only beside a regular file: a device is not a log one can cut. */
+    if (apr_file_info_get(&finfo, APR_FINFO_TYPE, sink->file) != APR_SUCCESS
+        || finfo.filetype == APR_REG) {
+        if ((rv = check_against_head(&sink->shared->chain, path, sink->head_path, ptemp, s))
+            != APR_SUCCESS)
+            return rv;
+        /* Only the parent opens it; children write through the descriptor
+         * they inherit, so it stays root's, mode 0600. */
+        rv = apr_file_open(&sink->head, sink->head_path,
+                           APR_FOPEN_READ | APR_FOPEN_WRITE | APR_FOPEN_CREATE,
+                           APR_FPROT_UREAD | APR_FPROT_UWRITE, lifetime);
+        if (rv == APR_SUCCESS)
+            rv = write_head(sink);
+    }
+    if (rv != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_EMERG, rv, s, "PDS00164: cannot "
+                     "write the audit log's head file %s: check that the log's directory "
+                     "is writable by the user httpd starts as", sink->head_path);
+        return rv;
+    }
     give_file_to_children(path, ptemp, s);
     *psink = sink;
     return APR_SUCCESS;
@@ -190,6 +425,10 @@ static apr_status_t start_new_file(pds_audit_sink_t *sink, apr_pool_t *ptemp, se
                               apr_time_now(), ptemp, &err);
     if (rv == APR_SUCCESS)
         rv = append_line(sink, line, len, apr_time_now());
+    if (rv == APR_SUCCESS && sink->sync)
+        rv = apr_file_datasync(sink->file);
+    if (rv == APR_SUCCESS)
+        rv = write_head(sink);
     if (rv != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_EMERG, rv, s, "PDS00052: cannot "
                      "start the new audit log %s: %s", sink->path, err.text);
@@ -254,6 +493,7 @@ static apr_status_t setup_sink(pds_server_conf_t *sc, apr_pool_t *ptemp, server_
     sink->signer = sc->audit_signing_key;
     sink->checkpoint_lines = (apr_uint64_t)pds_conf_checkpoint_lines(sc);
     sink->checkpoint_interval = apr_time_from_sec(pds_conf_checkpoint_seconds(sc));
+    sink->sync = pds_conf_audit_sync(sc);
     sc->audit = sink;
 
     if (file_was_rotated(sink, ptemp)) {
@@ -265,6 +505,31 @@ static apr_status_t setup_sink(pds_server_conf_t *sc, apr_pool_t *ptemp, server_
     }
     sink->generation = sink->shared->generation;
     return APR_SUCCESS;
+}
+
+/* check_config (also `apachectl -t`): a log whose head says records were
+ * removed fails here, before anything is opened for writing. A server whose
+ * sink already lives in this parent (a graceful restart, a rotation) goes
+ * on with the chain it holds and is not checked again. */
+int pds_audit_check_config(apr_pool_t *ptemp, server_rec *s)
+{
+    server_rec *vs;
+    int failed = 0;
+
+    for (vs = s; vs != NULL; vs = vs->next) {
+        pds_server_conf_t *sc = pds_server_conf(vs);
+        const char *key;
+        void *sink = NULL;
+
+        if (sc->audit_log_path == NULL || sc->audit_key == NULL)
+            continue;
+        key = apr_pstrcat(ptemp, AUDIT_SINK_KEY, sc->audit_log_path, NULL);
+        apr_pool_userdata_get(&sink, key, s->process->pool);
+        if (sink == NULL && check_log(sc->audit_log_path, sc->audit_key, ptemp, vs)
+            != APR_SUCCESS)
+            failed = 1;
+    }
+    return failed ? HTTP_INTERNAL_SERVER_ERROR : OK;
 }
 
 int pds_audit_post_config(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s)
@@ -321,19 +586,42 @@ static apr_status_t follow_rotation(pds_audit_sink_t *sink, server_rec *s)
     return APR_SUCCESS;
 }
 
-/* Under the mutex: seal, write, and add a checkpoint when one is due. */
-static apr_status_t write_record(pds_audit_sink_t *sink, json_t *record, request_rec *r,
+/* What a record written under the mutex still needs after it. */
+typedef struct written_t {
+    apr_file_t *sync_file;          /* a duplicate of the descriptor written to */
+    apr_uint64_t seq;               /* of the last line written */
+    char head[PDS_CHAIN_HEAD_LEN];  /* the head line naming it */
+} written_t;
+
+/* Under the mutex: seal and write a collection's subject lines, then the
+ * record, then a checkpoint when one is due. With PDSAuditSync on, w gets a
+ * duplicate of the descriptor they were written to, for finish_record to
+ * sync once the mutex is released (a rotation may replace and close
+ * sink->file then, never the duplicate); with it off the head is rewritten
+ * here. */
+static apr_status_t write_record(pds_audit_sink_t *sink, const apr_array_header_t *parts,
+                                 json_t *record, request_rec *r, written_t *w,
                                  pds_error_t *err)
 {
     apr_time_t now = apr_time_now();
     char *line;
     apr_size_t len;
     apr_status_t rv;
+    int k;
 
+    w->sync_file = NULL;
     if ((rv = follow_rotation(sink, r->server)) != APR_SUCCESS) {
         pds_error_set(err, "audit-unavailable", -1, "audit", "cannot reopen the rotated "
                       "audit log");
         return rv;
+    }
+    for (k = 0; parts != NULL && k < parts->nelts; k++) {
+        rv = pds_chain_seal(&line, &len, &sink->shared->chain, sink->key,
+                            APR_ARRAY_IDX(parts, k, json_t *), r->pool, err);
+        if (rv == APR_SUCCESS)
+            rv = append_line(sink, line, len, now);
+        if (rv != APR_SUCCESS)
+            return rv;
     }
     rv = pds_chain_seal(&line, &len, &sink->shared->chain, sink->key, record, r->pool, err);
     if (rv == APR_SUCCESS)
@@ -354,7 +642,44 @@ static apr_status_t write_record(pds_audit_sink_t *sink, json_t *record, request
             ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "PDS00054: cannot write an audit "
                           "checkpoint%s%s", cerr.text[0] ? ": " : "", cerr.text);
     }
-    return APR_SUCCESS;
+    if (!sink->sync) {
+        if ((rv = write_head(sink)) != APR_SUCCESS)
+            pds_error_set(err, "audit-unavailable", -1, "audit", "the chain's head file "
+                          "%s could not be written", sink->head_path);
+        return rv;
+    }
+    w->seq = sink->shared->chain.seq;
+    pds_chain_head_format(w->head, &sink->shared->chain);
+    if ((rv = apr_file_dup(&w->sync_file, sink->file, r->pool)) != APR_SUCCESS) {
+        w->sync_file = NULL;
+        pds_error_set(err, "audit-unavailable", -1, "audit", "cannot hold the audit log "
+                      "open to sync the record");
+    }
+    return rv;
+}
+
+/* After the mutex: durable before release (the caller sends nothing until
+ * this returns), then the head. */
+static apr_status_t finish_record(pds_audit_sink_t *sink, written_t *w, pds_error_t *err)
+{
+    apr_status_t rv, close_rv;
+
+    if (w->sync_file == NULL)
+        return APR_SUCCESS;
+    rv = apr_file_datasync(w->sync_file);
+    close_rv = apr_file_close(w->sync_file);
+    w->sync_file = NULL;
+    if (rv == APR_SUCCESS)
+        rv = close_rv;
+    if (rv != APR_SUCCESS) {
+        pds_error_set(err, "audit-unavailable", -1, "audit", "the record could not be "
+                      "synced to disk");
+        return rv;
+    }
+    if ((rv = publish_head(sink, w->seq, w->head)) != APR_SUCCESS)
+        pds_error_set(err, "audit-unavailable", -1, "audit", "the chain's head file %s "
+                      "could not be written", sink->head_path);
+    return rv;
 }
 
 /* PDSAuditSubject pseudonym: no identifier of a person in clear, in the
@@ -392,6 +717,8 @@ apr_status_t pds_audit_decision(request_rec *r, pds_request_t *rq,
     const pds_agreement_t *a = rq->decision.agreement;
     pds_audit_record_t rec;
     json_t *record;
+    apr_array_header_t *parts = NULL;
+    written_t written;
     pds_error_t err;
     apr_status_t rv, unlock_rv;
 
@@ -443,7 +770,7 @@ apr_status_t pds_audit_decision(request_rec *r, pds_request_t *rq,
     if (a != NULL && strcmp(decision, "allow") == 0)
         rec.visible_from = pds_agreement_visible_from(a, r->request_time);
 
-    rv = pds_audit_record_json(&record, &rec, r->pool, &err);
+    rv = pds_audit_record_lines(&record, &parts, &rec, r->pool, &err);
     if (rv != APR_SUCCESS)
         goto failed;
     rv = apr_global_mutex_lock(audit_mutex);
@@ -451,19 +778,15 @@ apr_status_t pds_audit_decision(request_rec *r, pds_request_t *rq,
         pds_error_set(&err, "audit-unavailable", -1, "audit", "cannot lock the audit log");
         goto failed;
     }
-    rv = write_record(sc->audit, record, r, &err);
+    rv = write_record(sc->audit, parts, record, r, &written, &err);
     unlock_rv = apr_global_mutex_unlock(audit_mutex);
     if (unlock_rv != APR_SUCCESS)
         ap_log_rerror(APLOG_MARK, APLOG_ERR, unlock_rv, r, "PDS00046: cannot unlock "
                       "the audit log");
+    if (rv == APR_SUCCESS)
+        rv = finish_record(sc->audit, &written, &err);
     if (rv != APR_SUCCESS)
         goto failed;
-    /* Durable before release: the caller sends nothing until this returns. */
-    if (pds_conf_audit_sync(sc) && (rv = apr_file_datasync(sc->audit->file)) != APR_SUCCESS) {
-        pds_error_set(&err, "audit-unavailable", -1, "audit", "the record could not be "
-                      "synced to disk");
-        goto failed;
-    }
     rq->audited = 1;
     return APR_SUCCESS;
 

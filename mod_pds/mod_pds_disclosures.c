@@ -46,6 +46,11 @@ typedef struct person_index_t {
     char *partial;                  /* a line not yet complete at the last read */
     apr_size_t partial_len;
     apr_hash_t *by_subject;         /* subject as logged -> apr_array of disclosure_t */
+    /* A large collection's subjects come in "subjects" lines just before its
+     * record (lib/pds_audit.h): those seen so far, not yet joined. */
+    json_t *pending;                /* array of the subjects, or NULL */
+    const char *pending_request;    /* their request_id */
+    apr_int64_t pending_part, pending_seq;  /* the last part's number and seq */
 } person_index_t;
 
 static apr_hash_t *indexes;         /* per child: path -> person_index_t */
@@ -105,17 +110,80 @@ static void index_for_subject(person_index_t *ix, const char *subject, json_t *r
     d->entry = entry;
 }
 
+static void drop_pending(person_index_t *ix)
+{
+    json_decref(ix->pending);
+    ix->pending = NULL;
+    ix->pending_request = NULL;
+    ix->pending_part = ix->pending_seq = 0;
+}
+
+/* A "subjects" line: part i of K, following part i-1 directly. */
+static void take_part(person_index_t *ix, json_t *rec)
+{
+    const char *request = json_string_value(json_object_get(rec, "request_id"));
+    json_int_t part = json_integer_value(json_object_get(rec, "part"));
+    json_int_t seq = json_integer_value(json_object_get(rec, "seq"));
+    json_t *subjects = json_object_get(rec, "subjects");
+
+    if (part == 1 || request == NULL || !json_is_array(subjects)
+        || ix->pending == NULL || part != ix->pending_part + 1 || seq != ix->pending_seq + 1
+        || strcmp(request, ix->pending_request) != 0)
+        drop_pending(ix);
+    if (part != 1 && ix->pending == NULL)
+        return;                         /* not the continuation of what we hold */
+    if (request == NULL || !json_is_array(subjects))
+        return;
+    if (ix->pending == NULL) {
+        ix->pending = json_array();
+        ix->pending_request = apr_pstrdup(ix->pool, request);
+    }
+    if (ix->pending == NULL || json_array_extend(ix->pending, subjects) != 0) {
+        drop_pending(ix);
+        return;
+    }
+    ix->pending_part = part;
+    ix->pending_seq = seq;
+}
+
+/* The subjects of a collection record whose subjects went to parts: the
+ * parts just before it, all of them, of the same request (a new reference). */
+static json_t *joined_subjects(person_index_t *ix, json_t *rec)
+{
+    json_int_t parts = json_integer_value(json_object_get(rec, "subjects_parts"));
+    json_int_t seq = json_integer_value(json_object_get(rec, "seq"));
+    const char *request = json_string_value(json_object_get(rec, "request_id"));
+    json_t *out = NULL;
+
+    if (ix->pending != NULL && parts > 0 && parts == ix->pending_part
+        && seq == ix->pending_seq + 1 && request != NULL
+        && strcmp(request, ix->pending_request) == 0)
+        out = json_incref(ix->pending);
+    return out;
+}
+
 static void index_line(person_index_t *ix, const char *line, apr_size_t len)
 {
-    json_t *rec = json_loadb(line, len, 0, NULL), *entry, *subjects, *v;
-    const char *subject, *decision;
+    json_t *rec = json_loadb(line, len, 0, NULL), *entry, *subjects = NULL, *v;
+    const char *subject, *decision, *type;
     size_t i;
 
-    if (!json_is_object(rec))
+    if (!json_is_object(rec)) {
+        drop_pending(ix);
         goto done;
+    }
+    type = json_string_value(json_object_get(rec, "type"));
+    if (type != NULL && strcmp(type, "subjects") == 0) {
+        take_part(ix, rec);
+        goto done;
+    }
+    if (json_object_get(rec, "subjects_parts") != NULL)
+        subjects = joined_subjects(ix, rec);
+    else
+        subjects = json_incref(json_object_get(rec, "subjects"));
+    drop_pending(ix);
     decision = json_string_value(json_object_get(rec, "decision"));
     subject = json_string_value(json_object_get(rec, "subject"));
-    subjects = json_object_get(rec, "subjects");
     /* Disclosures only: allowed decisions under an agreement (consent API
      * changes are audited too, without one), about one person or, for a
      * collection, about each person whose record was released. */
@@ -144,6 +212,7 @@ static void index_line(person_index_t *ix, const char *line, apr_size_t len)
         }
     }
 done:
+    json_decref(subjects);
     json_decref(rec);
 }
 

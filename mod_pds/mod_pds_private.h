@@ -274,6 +274,7 @@ const char *pds_person_subject(request_rec *r);
 
 void pds_audit_pre_config(apr_pool_t *pconf);
 int pds_audit_post_config(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s);
+int pds_audit_check_config(apr_pool_t *ptemp, server_rec *s);
 void pds_audit_child_init(apr_pool_t *pchild, server_rec *s);
 
 /* Writes the record for this request's decision. Returns APR_SUCCESS once the

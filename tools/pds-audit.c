@@ -2,7 +2,8 @@
  * receivers' check of a response the gateway signed.
  *
  *   pds-audit keygen --hmac FILE | --signing FILE [--public FILE]
- *   pds-audit verify [--key F] [--public-key F] [--expect-last-seq N] [--series] FILE...
+ *   pds-audit verify [--key F] [--public-key F] [--anchor SEQ:MAC] [--expect-last-seq N]
+ *                    [--series] FILE...
  *   pds-audit query [filters] [--format table|jsonl|csv] [--series] FILE...
  *   pds-audit report [--subject S [--pseudonym-key F]] [filters]
  *                    [--format text|json|html] [--series] FILE...
@@ -88,8 +89,10 @@ static const char help_keygen[] =
 "Exit status: 0 written, 2 usage error or the file could not be created.\n";
 
 static const char help_verify[] =
-"usage: pds-audit verify [--key FILE] [--public-key FILE] [--expect-last-seq N] FILE...\n"
-"       pds-audit verify [--key FILE] [--public-key FILE] [--expect-last-seq N] --series FILE\n"
+"usage: pds-audit verify [--key FILE] [--public-key FILE] [--anchor SEQ:MAC]\n"
+"                        [--expect-last-seq N] FILE...\n"
+"       pds-audit verify [--key FILE] [--public-key FILE] [--anchor SEQ:MAC]\n"
+"                        [--expect-last-seq N] --series FILE\n"
 "\n"
 "Checks every line: its MAC (with --key), that its seq follows the line before and\n"
 "that its prev is the hash of the line before, and checkpoint signatures (with\n"
@@ -97,8 +100,13 @@ static const char help_verify[] =
 "  --key FILE            the secret audit key (PDSAuditKey): every line is checked\n"
 "  --public-key FILE     the checkpoint public key: the chain is checked up to the\n"
 "                        last checkpoint; the summary says which seqs it covers\n"
+"  --anchor SEQ:MAC      the seq and MAC of a line kept elsewhere (printed by an\n"
+"                        earlier verify): the log must hold that line, and may\n"
+"                        begin at it instead of at seq 1 (older files removed)\n"
 "  --expect-last-seq N   fail unless the last seq is N (a value kept elsewhere, such\n"
 "                        as a SIEM's): finds lines removed from the end\n"
+"A log must begin at the chain's first line (seq 1) or at the anchor: lines\n"
+"removed from its head fail as missing-head.\n"
 "  --series              FILE is the current log: its rotated siblings FILE.* are\n"
 "                        added and all are ordered by the seq of their first line\n"
 "Files are one chain, checked in the order given (oldest first); '-' is standard input.\n"
@@ -406,13 +414,15 @@ typedef struct options_t {
     int cmd;
     const char *cmd_name;
     const char *hmac_out, *signing_out, *public_out;
-    const char *key, *public_key, *pseudonym_key, *expect_last_seq, *series;
+    const char *key, *public_key, *pseudonym_key, *expect_last_seq, *series, *anchor;
     const char *subject, *organisation, *agreement, *purpose, *decision, *reason;
     const char *since, *until, *format;
     const char *jwks, *headers, *body, *expect_request_id, *expect_agreement;
     apr_array_header_t *files;
     /* parsed from the above by check_options */
     apr_uint64_t expect_seq;
+    apr_uint64_t anchor_seq;
+    unsigned char anchor_mac[32];
     apr_int64_t since_us, until_us;     /* until is exclusive */
 } options_t;
 
@@ -431,6 +441,7 @@ static const option_spec_t option_specs[] = {
     OPT("--key", 1, key, CMD_VERIFY),
     OPT("--public-key", 1, public_key, CMD_VERIFY | CMD_VERIFY_RESPONSE),
     OPT("--expect-last-seq", 1, expect_last_seq, CMD_VERIFY),
+    OPT("--anchor", 1, anchor, CMD_VERIFY),
     OPT("--series", 0, series, CMD_VERIFY | CMD_READ),
     OPT("--subject", 1, subject, CMD_READ),
     OPT("--pseudonym-key", 1, pseudonym_key, CMD_READ),
@@ -553,9 +564,41 @@ static int check_files(options_t *o)
     return EXIT_OK;
 }
 
+static int hex_digit(char c)
+{
+    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10
+         : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+}
+
+/* SEQ:MAC, as verify prints it: a seq of 1 or more, 64 hex digits. */
+static int parse_anchor(options_t *o)
+{
+    const char *colon = strchr(o->anchor, ':');
+    char *end;
+    int i;
+
+    if (colon == NULL || !isdigit((unsigned char)*o->anchor) || strlen(colon + 1) != 64)
+        return 0;
+    errno = 0;
+    o->anchor_seq = strtoull(o->anchor, &end, 10);
+    if (end != colon || errno != 0 || o->anchor_seq == 0)
+        return 0;
+    for (i = 0; i < 32; i++) {
+        int hi = hex_digit(colon[1 + 2 * i]), lo = hex_digit(colon[2 + 2 * i]);
+        if (hi < 0 || lo < 0)
+            return 0;
+        o->anchor_mac[i] = (unsigned char)(hi << 4 | lo);
+    }
+    return 1;
+}
+
 static int check_verify_options(options_t *o)
 {
     char *end;
+
+    if (o->anchor != NULL && !parse_anchor(o))
+        return usage_error("verify", "--anchor takes SEQ:MAC, a seq and the 64 hex digits "
+                           "of that line's mac, as verify prints them; not %s", o->anchor);
 
     if (o->key == NULL && o->public_key == NULL)
         return usage_error("verify", "verify needs --key FILE (the audit key), "
@@ -789,13 +832,15 @@ static int by_first_seq(const void *a, const void *b)
     return x->first < y->first ? -1 : x->first > y->first;
 }
 
-/* Is name the log's base name or base + "." + something? */
+/* Is name the log's base name or base + "." + something? (Not base.head,
+ * the gateway's copy of the chain's head, which is no part of the log.) */
 static int is_sibling(const char *name, const char *base)
 {
     size_t n = strlen(base);
 
     return strncmp(name, base, n) == 0
-           && (name[n] == '\0' || (name[n] == '.' && name[n + 1] != '\0'));
+           && (name[n] == '\0' || (name[n] == '.' && name[n + 1] != '\0'
+                                    && strcmp(name + n, ".head") != 0));
 }
 
 /* Adds path to the series, placed by the seq of its first line. */
@@ -1049,6 +1094,7 @@ static int cmd_keygen(options_t *o, apr_pool_t *p)
 typedef struct file_span_t {
     const char *path;
     apr_uint64_t lines, first, last;
+    char first_mac[65];                 /* of its first line: its anchor */
 } file_span_t;
 
 typedef struct verify_t {
@@ -1127,18 +1173,50 @@ static int verify_file(verify_t *vt, const char *path, int index)
     if (reader_open(&vt->reader, path, vt->p) != EXIT_OK)
         return EXIT_USAGE;
     pds_chain_verifier_summary(vt->v, &before);
-    while (rc == EXIT_OK && (got = reader_next(&vt->reader, vt->p)) == 1)
+    span = apr_array_push(vt->spans);
+    memset(span, 0, sizeof(*span));
+    while (rc == EXIT_OK && (got = reader_next(&vt->reader, vt->p)) == 1) {
         rc = verify_current_line(vt);
+        /* a verified line ends with ,"mac":"<64 hex>"} */
+        if (rc == EXIT_OK && span->first_mac[0] == '\0' && vt->reader.len >= 66)
+            memcpy(span->first_mac, vt->reader.line + vt->reader.len - 66, 64);
+    }
     if (rc == EXIT_OK && got < 0)
         rc = EXIT_USAGE;
     reader_close(&vt->reader);
     pds_chain_verifier_summary(vt->v, &after);
-    span = apr_array_push(vt->spans);
     span->path = path;
     span->lines = after.lines - before.lines;
     span->first = span->lines ? (before.lines ? before.last_seq + 1 : after.first_seq) : 0;
     span->last = after.last_seq;
     return rc;
+}
+
+/* The whole log read: does it begin where a chain begins (or at the anchor),
+ * and does it hold the anchor's line? */
+static int verify_finish(verify_t *vt)
+{
+    pds_chain_summary_t s;
+    pds_error_t err;
+    const file_span_t *f = NULL;
+    int i;
+
+    pds_error_clear(&err);
+    if (pds_chain_verifier_finish(vt->v, &err) == APR_SUCCESS)
+        return EXIT_OK;
+    pds_chain_verifier_summary(vt->v, &s);
+    if (strcmp(err.code, "missing-head") == 0) {
+        for (i = 0; f == NULL && i < vt->spans->nelts; i++) {
+            if (APR_ARRAY_IDX(vt->spans, i, file_span_t).lines > 0)
+                f = &APR_ARRAY_IDX(vt->spans, i, file_span_t);
+        }
+        printf("%s:1: seq %" APR_UINT64_T_FMT ": %s: %s\n", tty_safe(vt->p, f->path),
+               s.first_seq, err.code, err.text);
+    }
+    else {
+        printf("%s: %s\n", err.code, err.text);
+    }
+    return EXIT_PROBLEM;
 }
 
 static int verify_expected_last(const options_t *o, const pds_chain_summary_t *sum)
@@ -1201,7 +1279,10 @@ static void print_verify_summary(const verify_t *vt, int rc)
         printf(", %s", seq_range(s.first_seq, s.last_seq, vt->p));
     printf("%s\n", rc != EXIT_OK ? " checked before the problem"
                    : s.lines == 0 ? ": the log holds no lines, nothing was checked" : "");
-    if (s.starts_mid_chain)
+    if (s.starts_mid_chain && s.starts_at_anchor)
+        printf("the first line is seq %" APR_UINT64_T_FMT ", the anchor's: the lines before "
+               "it were not checked here\n", s.first_seq);
+    else if (s.starts_mid_chain)
         printf("the first line is seq %" APR_UINT64_T_FMT ": it continues an earlier file, "
                "which was not checked here\n", s.first_seq);
     for (i = 0; vt->spans->nelts > 1 && i < vt->spans->nelts; i++) {
@@ -1209,9 +1290,14 @@ static void print_verify_summary(const verify_t *vt, int rc)
 
         printf("  %s: %" APR_UINT64_T_FMT " line(s)", tty_safe(vt->p, f->path), f->lines);
         if (f->lines > 0)
-            printf(", %s", seq_range(f->first, f->last, vt->p));
+            printf(", %s, anchor %" APR_UINT64_T_FMT ":%s",
+                   seq_range(f->first, f->last, vt->p), f->first, f->first_mac);
         putchar('\n');
     }
+    if (rc == EXIT_OK && vt->spans->nelts == 1 && s.lines > 0)
+        printf("anchor of the first line: %" APR_UINT64_T_FMT ":%s (with --anchor, what is "
+               "left verifies once the lines before it are gone)\n", s.first_seq,
+               APR_ARRAY_IDX(vt->spans, 0, file_span_t).first_mac);
     printf("MACs: %s\n", vt->key ? "checked on every line (--key)"
                                  : "not checked (no --key)");
     print_signature_coverage(vt, &s);
@@ -1231,10 +1317,14 @@ static int cmd_verify(options_t *o, apr_pool_t *p)
     if ((rc = verify_load_keys(&vt, o)) != EXIT_OK
         || (rc = input_files(&files, o, &vt.reader, p)) != EXIT_OK)
         return rc;
+    if (o->anchor != NULL)
+        pds_chain_verifier_anchor(vt.v, o->anchor_seq, o->anchor_mac);
     for (i = 0, rc = EXIT_OK; i < files->nelts && rc == EXIT_OK; i++)
         rc = verify_file(&vt, APR_ARRAY_IDX(files, i, const char *), i);
     if (rc == EXIT_USAGE)
         return rc;
+    if (rc == EXIT_OK)
+        rc = verify_finish(&vt);
     pds_chain_verifier_summary(vt.v, &sum);
     if (rc == EXIT_OK)
         rc = verify_expected_last(o, &sum);
@@ -1263,11 +1353,13 @@ static int matches(const char *want, const char *have)
     return want == NULL || (have != NULL && strcmp(want, have) == 0);
 }
 
-static int record_selected(const filter_t *f, json_t *rec)
+/* in_collection: the record is a collection's and f->subject is one of the
+ * people it released (in its "subjects", or in the "subjects" lines before it). */
+static int record_selected(const filter_t *f, json_t *rec, int in_collection)
 {
     apr_int64_t t;
 
-    if (!matches(f->subject, str_member(rec, "subject"))
+    if (!(matches(f->subject, str_member(rec, "subject")) || in_collection)
         || !matches(f->organisation, str_member(rec, "organisation"))
         || !matches(f->agreement, str_member(rec, "agreement"))
         || !matches(f->purpose, str_member(rec, "purpose"))
@@ -1321,7 +1413,67 @@ typedef struct scan_t {
     line_reader_t reader;
     apr_uint64_t unreadable;
     apr_pool_t *p;
+    /* A large collection's "subjects" lines come just before its record
+     * (docs/audit.md): the run of parts read so far. */
+    int parts;                  /* the last part's number; 0: none pending */
+    json_int_t parts_seq;       /* its seq */
+    char parts_request[128];    /* their request_id */
+    int parts_have_subject;     /* f->subject is in one of them */
 } scan_t;
+
+static int array_has(json_t *arr, const char *s)
+{
+    json_t *v;
+    size_t i;
+
+    json_array_foreach(arr, i, v) {
+        if (json_is_string(v) && strcmp(json_string_value(v), s) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+/* A "subjects" line: part i of K, following part i-1 directly. */
+static void scan_part(scan_t *s, json_t *rec)
+{
+    const char *request = str_member(rec, "request_id");
+    json_int_t part = json_integer_value(json_object_get(rec, "part"));
+    json_int_t seq = json_integer_value(json_object_get(rec, "seq"));
+    json_t *subjects = json_object_get(rec, "subjects");
+
+    if (request == NULL || strlen(request) >= sizeof(s->parts_request)
+        || !json_is_array(subjects)
+        || (part != 1 && (s->parts == 0 || part != s->parts + 1 || seq != s->parts_seq + 1
+                          || strcmp(request, s->parts_request) != 0))) {
+        s->parts = 0;
+        return;
+    }
+    if (part == 1) {
+        apr_cpystrn(s->parts_request, request, sizeof(s->parts_request));
+        s->parts_have_subject = 0;
+    }
+    s->parts = (int)part;
+    s->parts_seq = seq;
+    if (s->f->subject != NULL && array_has(subjects, s->f->subject))
+        s->parts_have_subject = 1;
+}
+
+/* Is s->f->subject among the people this collection record released? */
+static int scan_in_collection(scan_t *s, json_t *rec)
+{
+    json_t *parts = json_object_get(rec, "subjects_parts");
+    const char *request = str_member(rec, "request_id");
+
+    if (s->f->subject == NULL)
+        return 0;
+    if (parts == NULL)
+        return json_is_array(json_object_get(rec, "subjects"))
+               && array_has(json_object_get(rec, "subjects"), s->f->subject);
+    return s->parts > 0 && json_integer_value(parts) == s->parts
+           && json_integer_value(json_object_get(rec, "seq")) == s->parts_seq + 1
+           && request != NULL && strcmp(request, s->parts_request) == 0
+           && s->parts_have_subject;
+}
 
 static void scan_warn(scan_t *s, const char *why)
 {
@@ -1337,14 +1489,27 @@ static int scan_line(scan_t *s, apr_pool_t *scratch)
     int rc = EXIT_OK;
 
     if (r->too_long || !r->complete) {
+        s->parts = 0;
         scan_warn(s, r->too_long ? "line too long" : "incomplete last line");
         return EXIT_OK;
     }
     rec = json_loadb(r->line, r->len, JSON_REJECT_DUPLICATES, NULL);
-    if (!json_is_object(rec))
+    if (!json_is_object(rec)) {
         scan_warn(s, "not a JSON object");
-    else if (json_object_get(rec, "type") == NULL && record_selected(s->f, rec))
-        rc = s->cb(s->baton, rec, r->line, r->len, scratch);
+        s->parts = 0;
+    }
+    else if (matches("subjects", str_member(rec, "type"))) {
+        scan_part(s, rec);
+    }
+    else {
+        int in_collection = json_object_get(rec, "type") == NULL
+                            && scan_in_collection(s, rec);
+
+        s->parts = 0;
+        if (json_object_get(rec, "type") == NULL
+            && record_selected(s->f, rec, in_collection))
+            rc = s->cb(s->baton, rec, r->line, r->len, scratch);
+    }
     json_decref(rec);           /* checkpoints and file starts are not decisions */
     return rc;
 }

@@ -376,10 +376,11 @@ class Backend:
     """The stand-in legacy back end on a free loopback port, logging every
     request it receives to a JSON Lines file."""
 
-    def __init__(self, directory, port=None):
+    def __init__(self, directory, port=None, data=None):
         self.dir = directory
         os.makedirs(directory, exist_ok=True)
         self.port = port or free_port()
+        self.data = data or RESIDENTS_FILE      # the residents it serves
         self.log_path = os.path.join(directory, "access.jsonl")
         self.stderr_path = os.path.join(directory, "stderr.txt")
         self.proc = None
@@ -393,7 +394,7 @@ class Backend:
         with open(self.stderr_path, "ab") as err:
             self.proc = subprocess.Popen(
                 [PYTHON, BACKEND_SCRIPT, "--port", str(self.port), "--host", LOOPBACK,
-                 "--data", RESIDENTS_FILE, "--access-log", self.log_path],
+                 "--data", self.data, "--access-log", self.log_path],
                 stdout=subprocess.DEVNULL, stderr=err, start_new_session=True)
         if not wait_for_ports([self.port], 10.0, alive=lambda: self.proc.poll() is None):
             self.stop()

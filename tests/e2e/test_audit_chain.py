@@ -299,6 +299,7 @@ def test_fail_open_is_an_explicit_choice(fail_open_gw, log_allow):
     text = fail_open_gw.httpd.error_log_text()
     assert "PDS00055" in text and "WITHOUT an audit record" in text
     assert os.stat("/dev/full").st_uid == 0, "the module changed the owner of /dev/full"
+    assert not os.path.exists("/dev/full.head"), "a head file beside a device"
 
 
 # -------------------------------------------------------------------- prefork

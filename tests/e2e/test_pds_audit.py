@@ -383,11 +383,19 @@ def test_verify_with_another_key_fails_on_the_first_line(world, tmp_path):
 
 
 def test_verify_a_log_that_starts_mid_chain(world, tmp_path):
+    """Issue #10 item 4: a log whose first lines were removed is not intact,
+    unless the operator vouches for where it now begins (--anchor)."""
     lines = read_lines(world.log)
     path = write_lines(tmp_path / "tail.jsonl", lines[5:])
     rc, out, _ = verify(world, path)
+    assert rc == 1, out
+    assert first_report_line(out).startswith("%s:1: seq 6: missing-head: the log begins at "
+                                             "seq 6" % path), out
+    assert "NOT INTACT" in out
+    anchor = "6:" + json.loads(lines[5])["mac"]
+    rc, out, _ = verify(world, "--anchor", anchor, path)
     assert rc == 0, out
-    assert "the first line is seq 6: it continues an earlier file" in out
+    assert "the first line is seq 6, the anchor's" in out
 
 
 # ---------------------------------------------------------- a rotated series
@@ -775,6 +783,10 @@ MISUSE = [
     (["verify", "--key"], "--key needs a value"),
     (["verify", "--key", "k", "--format", "csv", "f"], "verify does not take --format"),
     (["verify", "--key", "k", "--expect-last-seq", "ten", "f"], "--expect-last-seq"),
+    (["verify", "--key", "k", "--anchor", "12", "f"], "--anchor takes SEQ:MAC"),
+    (["verify", "--key", "k", "--anchor", "0:" + "a" * 64, "f"], "--anchor takes SEQ:MAC"),
+    (["verify", "--key", "k", "--anchor", "3:" + "g" * 64, "f"], "--anchor takes SEQ:MAC"),
+    (["verify", "--key", "k", "--anchor", "3:" + "a" * 63, "f"], "--anchor takes SEQ:MAC"),
     (["verify", "--key", "k", "--series", "a", "b"], "--series takes exactly one file"),
     (["verify", "--key", "k", "--series", "/var/log/"], "not a directory"),
     (["verify", "--key", "k", "--key", "k", "f"], "--key is given twice"),

@@ -3,6 +3,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <setjmp.h>
+#include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
 
@@ -301,6 +302,71 @@ static void test_problem_json(void **state)
     assert_int_equal(len, strlen(doc));
 }
 
+/* --- a collection's subjects: bounded lines (issue #10 item 5) -------------- */
+
+static void test_collection_subjects(void **state)
+{
+    apr_pool_t *p = *state;
+    pds_audit_record_t rec = golden_record(p);
+    apr_array_header_t *subjects = apr_array_make(p, 8, sizeof(const char *)), *parts;
+    json_t *obj, *v;
+    char *dump;
+    size_t i;
+    int k, seen = 0;
+
+    rec.subject = NULL;
+    APR_ARRAY_PUSH(subjects, const char *) = "a";
+    APR_ARRAY_PUSH(subjects, const char *) = "b";
+    rec.subjects = subjects;
+    /* a small collection keeps its subjects in the record */
+    assert_int_equal(pds_audit_record_lines(&obj, &parts, &rec, p, NULL), APR_SUCCESS);
+    assert_int_equal(parts->nelts, 0);
+    assert_int_equal(json_integer_value(json_object_get(obj, "records")), 2);
+    assert_int_equal(json_array_size(json_object_get(obj, "subjects")), 2);
+    assert_null(json_object_get(obj, "subjects_parts"));
+
+    /* 7,000 people: parts of bounded size, every person once, in order */
+    subjects = apr_array_make(p, 7000, sizeof(const char *));
+    for (k = 0; k < 7000; k++)
+        APR_ARRAY_PUSH(subjects, const char *) = apr_psprintf(p, "%010d", k);
+    /* one subject longer than a part: a line of its own */
+    APR_ARRAY_PUSH(subjects, const char *) = apr_pstrcat(p, "long-",
+        apr_psprintf(p, "%0*d", PDS_AUDIT_SUBJECTS_BYTES + 10, 7), NULL);
+    rec.subjects = subjects;
+    assert_int_equal(pds_audit_record_lines(&obj, &parts, &rec, p, NULL), APR_SUCCESS);
+    assert_true(parts->nelts >= 6);
+    assert_int_equal(json_integer_value(json_object_get(obj, "records")), 7001);
+    assert_int_equal(json_integer_value(json_object_get(obj, "subjects_parts")), parts->nelts);
+    assert_null(json_object_get(obj, "subjects"));
+    dump = json_dumps(obj, JSON_COMPACT | JSON_ENSURE_ASCII);
+    assert_true(strlen(dump) < 4096);
+    free(dump);
+    for (k = 0; k < parts->nelts; k++) {
+        json_t *part = APR_ARRAY_IDX(parts, k, json_t *);
+        json_t *list = json_object_get(part, "subjects");
+
+        assert_string_equal(json_string_value(json_object_get(part, "type")), "subjects");
+        assert_string_equal(json_string_value(json_object_get(part, "request_id")), "r-1");
+        assert_int_equal(json_integer_value(json_object_get(part, "part")), k + 1);
+        assert_int_equal(json_integer_value(json_object_get(part, "parts")), parts->nelts);
+        dump = json_dumps(list, JSON_COMPACT | JSON_ENSURE_ASCII);
+        if (k < parts->nelts - 1)
+            assert_true(strlen(dump) <= PDS_AUDIT_SUBJECTS_BYTES);
+        else
+            assert_int_equal(json_array_size(list), 1);     /* the long one */
+        free(dump);
+        json_array_foreach(list, i, v) {
+            assert_string_equal(json_string_value(v),
+                                APR_ARRAY_IDX(subjects, seen, const char *));
+            seen++;
+        }
+    }
+    assert_int_equal(seen, 7001);
+    /* pds_audit_format (one line, no parts) is unchanged */
+    rec.subjects = apr_array_make(p, 1, sizeof(const char *));
+    assert_contains(format(p, &rec), "\"records\":0,\"subjects\":[]");
+}
+
 /* --- pds_error -------------------------------------------------------------- */
 
 static void test_error(void **state)
@@ -356,6 +422,7 @@ int main(void)
         cmocka_unit_test(test_reason_table),
         cmocka_unit_test_setup_teardown(test_problem_json, setup, teardown),
         cmocka_unit_test(test_error),
+        cmocka_unit_test_setup_teardown(test_collection_subjects, setup, teardown),
     };
     int rc;
 

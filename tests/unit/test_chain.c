@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <setjmp.h>
+#include <stdio.h>
 #include <string.h>
 #include <cmocka.h>
 
@@ -482,6 +483,146 @@ static void test_recover(void **state)
     assert_string_equal(err.code, "bad-audit-log");
 }
 
+/* --- the head of the log, at its start (issue #10 item 4) ------------------------ */
+
+/* Feeds lines from..to-1 and finishes: 0 all good, else the error's code. */
+static const char *verify_and_finish(log_t *lg, int from, int to, apr_uint64_t anchor_seq,
+                                     int anchor_line)
+{
+    pds_chain_verifier_t *v;
+    static pds_error_t err;
+    int i;
+
+    pds_error_clear(&err);
+    assert_int_equal(pds_chain_verifier_create(&v, lg->p, lg->key, NULL, &err), APR_SUCCESS);
+    if (anchor_seq > 0) {
+        const char *l = APR_ARRAY_IDX(lg->lines, anchor_line, const char *);
+        unsigned char mac[32];
+        int k;
+
+        for (k = 0; k < 32; k++) {
+            unsigned int byte;
+            assert_int_equal(sscanf(l + strlen(l) - 66 + 2 * k, "%2x", &byte), 1);
+            mac[k] = (unsigned char)byte;
+        }
+        pds_chain_verifier_anchor(v, anchor_seq, mac);
+    }
+    for (i = from; i < to; i++) {
+        const char *l = APR_ARRAY_IDX(lg->lines, i, const char *);
+        if (pds_chain_verify_line(v, l, strlen(l), &err) != APR_SUCCESS)
+            return err.code;
+    }
+    if (pds_chain_verifier_finish(v, &err) != APR_SUCCESS)
+        return err.code;
+    return "";
+}
+
+static void test_head_removed(void **state)
+{
+    log_t *lg = *state;
+
+    make_log(lg, 6);
+    assert_string_equal(verify_and_finish(lg, 0, 6, 0, 0), "");
+    /* the first lines removed: found only once the whole log was read */
+    assert_string_equal(verify_and_finish(lg, 2, 6, 0, 0), "missing-head");
+    /* the operator's anchor says the log may begin at seq 3 */
+    assert_string_equal(verify_and_finish(lg, 2, 6, 3, 2), "");
+    /* ... and not at seq 4: one more line was removed */
+    assert_string_equal(verify_and_finish(lg, 3, 6, 3, 2), "missing-head");
+    /* an anchor is also checked where the log holds it ... */
+    assert_string_equal(verify_and_finish(lg, 0, 6, 5, 4), "");
+    /* ... with its own MAC (line 3's MAC given for seq 5) */
+    assert_string_equal(verify_and_finish(lg, 0, 6, 5, 2), "anchor-mismatch");
+    /* and the log must reach it */
+    assert_string_equal(verify_and_finish(lg, 0, 4, 5, 4), "anchor-not-found");
+    /* nothing read, nothing to vouch for */
+    assert_string_equal(verify_and_finish(lg, 0, 0, 0, 0), "");
+}
+
+static void test_head_file(void **state)
+{
+    log_t *lg = *state;
+    pds_chain_head_t h;
+    pds_chain_state_t st;
+    pds_error_t err;
+    char buf[PDS_CHAIN_HEAD_LEN], copy[PDS_CHAIN_HEAD_LEN];
+    const char *tail;
+    int i;
+
+    /* no record yet */
+    pds_chain_head_format(buf, &lg->st);
+    assert_int_equal(pds_chain_head_parse(&h, buf, sizeof(buf), NULL), APR_SUCCESS);
+    assert_int_equal(h.seq, 0);
+    make_log(lg, 4);
+    pds_chain_head_format(buf, &lg->st);
+    assert_memory_equal(buf, "pds-audit-head 1 seq=00000000000000000004 mac=", 46);
+    assert_int_equal(buf[PDS_CHAIN_HEAD_LEN - 1], '\n');
+    assert_int_equal(pds_chain_head_parse(&h, buf, sizeof(buf), NULL), APR_SUCCESS);
+    assert_int_equal(h.seq, 4);
+    assert_memory_equal(h.hash, lg->st.prev, 32);
+    assert_memory_equal(h.mac, lg->st.last_mac, 32);
+    /* the MAC is the last line's own */
+    {
+        const char *l = APR_ARRAY_IDX(lg->lines, 3, const char *);
+        assert_memory_equal(buf + 46, l + strlen(l) - 66, 64);
+    }
+    /* a damaged head is not read as one */
+    memcpy(copy, buf, sizeof(copy));
+    copy[30] = 'x';
+    pds_error_clear(&err);
+    assert_int_equal(pds_chain_head_parse(&h, copy, sizeof(copy), &err), APR_EINVAL);
+    assert_string_equal(err.code, "bad-audit-head");
+    assert_int_equal(pds_chain_head_parse(&h, buf, sizeof(buf) - 1, NULL), APR_EINVAL);
+    assert_int_equal(pds_chain_head_parse(&h, buf, sizeof(buf), NULL), APR_SUCCESS);
+
+    /* the log against its head: whole, ahead, cut, empty, replaced */
+    tail = "";
+    for (i = 0; i < lg->lines->nelts; i++)
+        tail = apr_pstrcat(lg->p, tail, APR_ARRAY_IDX(lg->lines, i, char *), "\n", NULL);
+    assert_int_equal(pds_chain_recover(&st, tail, strlen(tail), lg->key, NULL), APR_SUCCESS);
+    assert_memory_equal(st.last_mac, lg->st.last_mac, 32);
+    assert_int_equal(pds_chain_head_check(&h, &st, NULL), APR_SUCCESS);
+    st.seq = 5;
+    assert_int_equal(pds_chain_head_check(&h, &st, NULL), APR_SUCCESS);
+    st.seq = 3;
+    pds_error_clear(&err);
+    assert_int_equal(pds_chain_head_check(&h, &st, &err), APR_EINVAL);
+    assert_string_equal(err.code, "audit-log-cut");
+    assert_non_null(strstr(err.text, "1 line(s) are missing"));
+    pds_chain_state_init(&st);
+    pds_error_clear(&err);
+    assert_int_equal(pds_chain_head_check(&h, &st, &err), APR_EINVAL);
+    assert_non_null(strstr(err.text, "missing or holds no record"));
+    st.seq = 4;
+    pds_error_clear(&err);
+    assert_int_equal(pds_chain_head_check(&h, &st, &err), APR_EINVAL);
+    assert_non_null(strstr(err.text, "replaced"));
+}
+
+/* recovery is handed the last line, however long (issue #10 item 5) */
+static void test_recover_a_long_line(void **state)
+{
+    log_t *lg = *state;
+    pds_chain_state_t st;
+    json_t *rec = json_object(), *arr = json_array();
+    char *line;
+    apr_size_t len;
+    int i;
+
+    for (i = 0; i < 9000; i++)
+        json_array_append_new(arr, json_string(apr_psprintf(lg->p, "%010d", i)));
+    json_object_set_new(rec, "subjects", arr);
+    make_log(lg, 2);
+    assert_int_equal(pds_chain_seal(&line, &len, &lg->st, lg->key, rec, lg->p, NULL),
+                     APR_SUCCESS);
+    json_decref(rec);
+    assert_true(len > 65536 + 4096);
+    keep(lg, line, len);
+    assert_int_equal(pds_chain_recover(&st, line, len, lg->key, NULL), APR_SUCCESS);
+    assert_int_equal(st.seq, 3);
+    assert_memory_equal(st.prev, lg->st.prev, 32);
+}
+
 /* --- checkpoints due ------------------------------------------------------------ */
 
 static void test_checkpoint_due(void **state)
@@ -580,6 +721,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_forged_checkpoint, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rotation, setup, teardown),
         cmocka_unit_test_setup_teardown(test_recover, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_head_removed, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_head_file, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_recover_a_long_line, setup, teardown),
         cmocka_unit_test_setup_teardown(test_checkpoint_due, setup, teardown),
         cmocka_unit_test_setup_teardown(test_keys, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pseudonym, setup, teardown),
