@@ -33,8 +33,9 @@ static apr_status_t cert_error(pds_error_t *err, const char *fmt, const char *wh
     return APR_EINVAL;
 }
 
-/* The subject as `openssl x509 -noout -subject -nameopt RFC2253` prints it. */
-static const char *subject_rfc2253(apr_pool_t *p, X509 *x)
+/* A name as `openssl x509 -noout -subject -nameopt RFC2253` prints it; ""
+ * for an empty name, NULL when it cannot be printed. */
+static const char *print_rfc2253(apr_pool_t *p, const X509_NAME *name)
 {
     BIO *bio = BIO_new(BIO_s_mem());
     const char *out = NULL;
@@ -43,7 +44,7 @@ static const char *subject_rfc2253(apr_pool_t *p, X509 *x)
 
     if (bio == NULL)
         return NULL;
-    if (X509_NAME_print_ex(bio, X509_get_subject_name(x), 0, XN_FLAG_RFC2253) >= 0) {
+    if (X509_NAME_print_ex(bio, name, 0, XN_FLAG_RFC2253) >= 0) {
         len = BIO_get_mem_data(bio, &data);
         /* RFC 2253 escaping leaves no NUL; check rather than assume. */
         if (len == 0)
@@ -183,7 +184,7 @@ apr_status_t pds_cert_identity_from_pem(pds_cert_identity_t **pid,
 
     id = apr_pcalloc(p, sizeof(*id));
     id->sans = apr_array_make(p, 4, sizeof(const char *));
-    id->subject_dn = subject_rfc2253(p, x);
+    id->subject_dn = print_rfc2253(p, X509_get_subject_name(x));
     id->sha256 = sha256_hex(p, x);
     if (id->subject_dn == NULL)
         rv = cert_error(err, "the certificate's %s cannot be printed", "subject");
@@ -321,24 +322,6 @@ static int add_rdns(X509_NAME *name, const char *s, const char *sep, int reverse
             start = i + 1;
         }
     }
-}
-
-static const char *print_rfc2253(apr_pool_t *p, const X509_NAME *name)
-{
-    BIO *bio = BIO_new(BIO_s_mem());
-    const char *out = NULL;
-    char *data = NULL;
-    long len;
-
-    if (bio == NULL)
-        return NULL;
-    if (X509_NAME_print_ex(bio, name, 0, XN_FLAG_RFC2253) >= 0) {
-        len = BIO_get_mem_data(bio, &data);
-        if (len > 0 && data != NULL && memchr(data, '\0', (size_t)len) == NULL)
-            out = apr_pstrmemdup(p, data, (apr_size_t)len);
-    }
-    BIO_free(bio);
-    return out;
 }
 
 static int rdn_nid(const X509_NAME *name, int loc)
