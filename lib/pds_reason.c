@@ -15,6 +15,8 @@ static const pds_reason_t reasons[] = {
     { "invalid-token",           401, "Bearer token not accepted" },
     { "identity-conflict",       401, "Certificate and token name different organisations" },
     { "person-not-identified",   401, "Person not signed in" },
+    { "login-required",          401, "The server's own sign-in is required" },
+    { "access-refused",          403, "Refused by the server's access rules" },
     /* what is asked */
     { "bad-path",                400, "Request path not accepted" },
     { "bad-subject",             400, "Subject identifier not accepted" },

@@ -137,7 +137,8 @@ static void check_response_head(request_rec *r, pds_filter_ctx_t *ctx)
  * before it can relay an answer: say what happened, from what mod_proxy
  * noted, rather than "the back end answered 503" for a back end that was
  * never reached. */
-static void check_error_page(request_rec *r, pds_filter_ctx_t *ctx)
+static void check_error_page(request_rec *r, const pds_request_t *rq,
+                             pds_filter_ctx_t *ctx)
 {
     int status;
 
@@ -148,6 +149,14 @@ static void check_error_page(request_rec *r, pds_filter_ctx_t *ctx)
         /* Not an error page: something redirected the request inside httpd
          * (a rewrite) after the decision; what it serves is not the agreed. */
         fail(ctx, "internal-error", "the request was redirected inside the gateway");
+    else if (!rq->prepared && status == HTTP_UNAUTHORIZED)
+        /* Allowed by mod_pds, then httpd's own authentication (AuthType,
+         * Require valid-user) refused before the back end was asked. */
+        fail(ctx, "login-required", "this location also needs the server's own sign-in "
+             "(see the WWW-Authenticate challenge)");
+    else if (!rq->prepared && status == HTTP_FORBIDDEN)
+        fail(ctx, "access-refused", "the server's access rules (Require) refused the "
+             "request before the back end was asked");
     else if (apr_table_get(r->notes, "proxy-error-override") != NULL) {
         /* ProxyErrorOverride: the status is the back end's own. */
         if (status == HTTP_NOT_FOUND)
@@ -432,7 +441,7 @@ apr_status_t pds_response_filter(ap_filter_t *f, apr_bucket_brigade *bb)
         if (rq == NULL || !rq->decision.allowed || rq->decision.agreement == NULL)
             fail(ctx, "internal-error", "the response filter ran without a decision");
         else if (ctx->error_page)
-            check_error_page(r, ctx);
+            check_error_page(r, rq, ctx);
         else
             check_response_head(r, ctx);
     }

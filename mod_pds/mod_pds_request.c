@@ -71,8 +71,20 @@ const char *pds_problem_prepare(request_rec *r, pds_request_t *rq,
     const pds_reason_t *known = pds_reason_lookup(reason);
     const char *body = pds_problem_json(r->pool, reason, detail,
                                         rq ? rq->request_id : NULL, plen);
+    /* login-required: httpd's own authentication refused before the back end
+     * was asked, so the challenge is the server's, and the client needs it
+     * (an error page has moved it to headers_out). */
+    const char *challenge = NULL;
+
+    if (strcmp(reason, "login-required") == 0) {
+        challenge = apr_table_get(r->err_headers_out, "WWW-Authenticate");
+        if (challenge == NULL)
+            challenge = apr_table_get(r->headers_out, "WWW-Authenticate");
+    }
 
     pds_scrub_response_headers(r);
+    if (challenge != NULL)
+        apr_table_setn(r->err_headers_out, "WWW-Authenticate", challenge);
     if (rq != NULL)     /* an error page may have moved it out of err_headers_out */
         apr_table_setn(r->err_headers_out, "PDS-Request-Id", rq->request_id);
     r->status = known ? known->status : HTTP_INTERNAL_SERVER_ERROR;

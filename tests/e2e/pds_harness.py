@@ -961,6 +961,7 @@ PROBLEM_STATUS = {
     "agreement-not-yet-valid": 403, "backend-error": 502, "not-found": 404,
     "backend-bad-response": 502, "backend-too-large": 502, "audit-unavailable": 503,
     "backend-unavailable": 503, "backend-timeout": 504,
+    "login-required": 401, "access-refused": 403,
     "internal-error": 500,
     "consent-missing": 403, "consent-paused": 403, "consent-expired": 403,
     "consent-revoked": 403, "opted-out": 403, "artefact-malformed": 400,

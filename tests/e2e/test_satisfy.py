@@ -217,6 +217,39 @@ def test_allow_still_released_behind_a_login(proxied, residents):
     H.assert_allowed(proxied, r, H.pick(residents[SUBJECT], *HB_FIELDS), "hb-direct-care", "3")
 
 
+def test_an_allowed_caller_without_the_servers_login_is_told_to_sign_in(proxied):
+    """mod_pds allows the health board, then httpd's own Basic authentication
+    refuses: the problem says so (not "internal error" or a back-end error),
+    the server's challenge stays so the caller can sign in, and the back end
+    is never asked."""
+    r = proxied.get(RECORD)
+    H.assert_problem(r, "login-required", status=401)
+    assert r.headers.get("WWW-Authenticate", "").startswith('Basic realm="council staff"'), r.headers
+    H.assert_no_leak(r)
+    assert proxied.backend.requests() == []
+    H.assert_audit(proxied.audit_for(r), decision="deny", reason="login-required", status=401,
+                   organisation="health-board", fields=[])
+
+
+@pytest.fixture(scope="module")
+def ip_refused(gateway_factory):
+    body = ORGANISATIONS + HB_DIRECT_CARE
+    body += ("<Location /citizens/>\n    PDSGateway on\n"
+             "    ProxyPass %(backend)s/api/citizens/\n"
+             "    Require ip 192.0.2.1\n</Location>\n")
+    return gateway_factory(body, extra_modules=AUTH_MODULES)
+
+
+@pytest.mark.allow_log(r"AH01630")
+def test_an_allowed_caller_refused_by_the_servers_access_rules_is_told_so(ip_refused):
+    r = ip_refused.get(RECORD)
+    H.assert_problem(r, "access-refused", status=403)
+    H.assert_no_leak(r)
+    assert ip_refused.backend.requests() == []
+    H.assert_audit(ip_refused.audit_for(r), decision="deny", reason="access-refused",
+                   status=403, organisation="health-board", fields=[])
+
+
 # --------------------------- <Directory> + .htaccess: Satisfy Any at run time
 
 @pytest.fixture(scope="module")

@@ -209,6 +209,7 @@ static void test_reason_table(void **state)
         { "bad-subject", 400 }, { "query-not-allowed", 400 },
         { "method-override", 400 }, { "method-not-allowed", 405 },
         { "unexpected-body", 400 }, { "person-not-identified", 401 },
+        { "login-required", 401 }, { "access-refused", 403 },
         { "purpose-missing", 400 }, { "no-agreement", 403 },
         { "purpose-mismatch", 403 }, { "agreement-expired", 403 },
         { "agreement-not-yet-valid", 403 }, { "backend-error", 502 },
