@@ -14,6 +14,7 @@
 #include <apr_strings.h>
 
 #include "pds_agreement.h"
+#include "pds_text.h"
 
 #define ID_MAX        64   /* agreement id, party, purpose */
 #define VERSION_MAX   32
@@ -129,26 +130,6 @@ static int is_space(char c)
 {
     return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\v'
         || c == '\f';
-}
-
-/* Renders a configured value for a message: quoted, shortened, printable. */
-static const char *show(char *buf, apr_size_t size, const char *s)
-{
-    apr_size_t i, o = 0, limit = size - 6;   /* room for quotes, "...", NUL */
-
-    buf[o++] = '"';
-    for (i = 0; s[i] != '\0' && o < limit; i++) {
-        unsigned char c = (unsigned char)s[i];
-
-        buf[o++] = (c >= 0x20 && c < 0x7F) ? (char)c : '?';
-    }
-    if (s[i] != '\0') {
-        memcpy(buf + o, "...", 3);
-        o += 3;
-    }
-    buf[o++] = '"';
-    buf[o] = '\0';
-    return buf;
 }
 
 /* Records a configuration error and returns APR_EINVAL. */
@@ -472,7 +453,7 @@ apr_status_t pds_agreement_create(pds_agreement_t **pa, apr_pool_t *p,
         return bad(err, "PDSAgreement", -1,
                    "PDSAgreement: %s is not a valid agreement id; expected "
                    "1 to 64 of " TOKEN_CHARS,
-                   show(shown, sizeof(shown), id != NULL ? id : ""));
+                   pds_text_show(shown, sizeof(shown), id != NULL ? id : ""));
     a = apr_pcalloc(p, sizeof(*a));
     a->pool = p;
     a->id = apr_pstrdup(p, id);
@@ -507,7 +488,7 @@ static apr_status_t set_party(pds_agreement_t *a, const char *kw,
     t = TOK(toks, 0);
     if (!is_token(t->text, ID_MAX))
         return bad(err, kw, t->pos, "%s: %s is not an organisation name; "
-                   USE_PARTY, kw, show(shown, sizeof(shown), t->text));
+                   USE_PARTY, kw, pds_text_show(shown, sizeof(shown), t->text));
     a->party = t->text;
     return APR_SUCCESS;
 }
@@ -527,7 +508,7 @@ static apr_status_t set_purpose(pds_agreement_t *a, const char *kw,
 
         if (!is_token(t->text, ID_MAX))
             return bad(err, kw, t->pos, "%s: %s is not a purpose name; "
-                       USE_PURPOSE, kw, show(shown, sizeof(shown), t->text));
+                       USE_PURPOSE, kw, pds_text_show(shown, sizeof(shown), t->text));
     }
     for (i = 0; i < toks->nelts; i++) {
         const char *name = TOK(toks, i)->text;
@@ -565,7 +546,7 @@ static apr_status_t set_legal_basis(pds_agreement_t *a, const char *kw,
         }
     }
     return bad(err, kw, t->pos, "%s: %s is not a legal basis; " USE_BASIS,
-               kw, show(shown, sizeof(shown), t->text));
+               kw, pds_text_show(shown, sizeof(shown), t->text));
 }
 
 static int is_digits(const char *s, int n)
@@ -630,7 +611,7 @@ static apr_status_t set_valid(pds_agreement_t *a, const char *kw,
 
         if (!parse_date(t->text, i == 0 ? &from : &until))
             return bad(err, kw, t->pos, "%s: %s is not a date; " USE_VALID,
-                       kw, show(shown, sizeof(shown), t->text));
+                       kw, pds_text_show(shown, sizeof(shown), t->text));
     }
     if (from > until)
         return bad(err, kw, TOK(toks, 1)->pos, "%s: the period ends (%s) "
@@ -661,7 +642,7 @@ static apr_status_t set_version(pds_agreement_t *a, const char *kw,
     t = TOK(toks, 0);
     if (!is_token(t->text, VERSION_MAX))
         return bad(err, kw, t->pos, "%s: %s is not a version; " USE_VERSION,
-                   kw, show(shown, sizeof(shown), t->text));
+                   kw, pds_text_show(shown, sizeof(shown), t->text));
     a->version = t->text;
     return APR_SUCCESS;
 }
@@ -700,7 +681,7 @@ static apr_status_t set_resource(pds_agreement_t *a, const char *kw,
         }
         return bad(err, kw, m->pos, "%s: %s is not a method an agreement can "
                    "cover; expected one of " METHODS, kw,
-                   show(shown, sizeof(shown), m->text));
+                   pds_text_show(shown, sizeof(shown), m->text));
     }
     if (strlen(t->text) > TEMPLATE_MAX)
         return bad(err, kw, t->pos, "%s: the template is longer than %d "
@@ -711,7 +692,7 @@ static apr_status_t set_resource(pds_agreement_t *a, const char *kw,
                    "%s: template %s: %s (at offset %d of the template); "
                    "expected an absolute path whose segments are literals "
                    "or {subject}, e.g. /citizens/{subject}/record", kw,
-                   show(shown, sizeof(shown), t->text), problem, (int)pos);
+                   pds_text_show(shown, sizeof(shown), t->text), problem, (int)pos);
     text = apr_pstrcat(a->pool, method, " ", t->text, NULL);
     for (i = 0; i < a->resources->nelts; i++) {
         if (strcmp(APR_ARRAY_IDX(a->resources, i, pds_resource_t).text,
@@ -733,7 +714,7 @@ static const char *mark_at(apr_pool_t *p, const char *path, int pos)
     char shown[80], *safe;
 
     if (pos < 0 || (apr_size_t)pos > n || n > 60)
-        return apr_pstrdup(p, show(shown, sizeof(shown), path));
+        return apr_pstrdup(p, pds_text_show(shown, sizeof(shown), path));
     safe = apr_pstrdup(p, path);
     for (i = 0; i < n; i++) {
         if ((unsigned char)safe[i] < 0x20 || (unsigned char)safe[i] >= 0x7f)
@@ -765,7 +746,7 @@ static apr_status_t set_release(pds_agreement_t *a, const char *kw,
                                 ? t->pos + (t->quoted ? 1 : 0) + local.position
                                 : t->pos,
                        "%s: %s: %s at character %d: %s; " USE_RELEASE, kw,
-                       show(shown, sizeof(shown), t->text),
+                       pds_text_show(shown, sizeof(shown), t->text),
                        local.text[0] != '\0' ? local.text : "not a field path",
                        local.position + 1, mark_at(a->pool, t->text, local.position));
     }
@@ -797,7 +778,8 @@ static apr_status_t set_transform(pds_agreement_t *a, const char *kw,
         || pds_fieldset_add(check, path->text, &local) != APR_SUCCESS)
         return bad(err, kw, local.position >= 0
                             ? path->pos + (path->quoted ? 1 : 0) + local.position : path->pos,
-                   "%s: %s: %s; " USE_TRANSFORM, kw, show(shown, sizeof(shown), path->text),
+                   "%s: %s: %s; " USE_TRANSFORM, kw,
+                   pds_text_show(shown, sizeof(shown), path->text),
                    local.text[0] != '\0' ? local.text : "not a field path");
     /* The words after the path, as written (quoted words quoted again). */
     for (i = 1; i < toks->nelts; i++) {
@@ -821,7 +803,7 @@ static apr_status_t set_transform(pds_agreement_t *a, const char *kw,
     pds_error_clear(&local);
     if (pds_transform_parse(&t, a->pool, text, &local) != APR_SUCCESS)
         return bad(err, kw, TOK(toks, 1)->pos, "%s %s: %s", kw,
-                   show(shown, sizeof(shown), path->text), local.text);
+                   pds_text_show(shown, sizeof(shown), path->text), local.text);
     pt = &APR_ARRAY_PUSH(a->transforms, pending_transform_t);
     pt->path = path->text;
     pt->transform = t;
@@ -852,7 +834,8 @@ static apr_status_t set_deidentified(pds_agreement_t *a, const char *kw,
 
         pds_error_clear(&local);
         if (pds_fieldset_add(check, t->text, &local) != APR_SUCCESS)
-            return bad(err, kw, t->pos, "%s: %s: %s", kw, show(shown, sizeof(shown), t->text),
+            return bad(err, kw, t->pos, "%s: %s: %s", kw,
+                       pds_text_show(shown, sizeof(shown), t->text),
                        local.text[0] != '\0' ? local.text : "not a field path");
         APR_ARRAY_PUSH(a->identifiers, const char *) = t->text;
     }
@@ -938,7 +921,7 @@ static apr_status_t set_write(pds_agreement_t *a, const char *kw,
             return bad(err, kw, local.position >= 0
                                 ? t->pos + (t->quoted ? 1 : 0) + local.position : t->pos,
                        "%s: %s: %s at character %d: %s", kw,
-                       show(shown, sizeof(shown), t->text),
+                       pds_text_show(shown, sizeof(shown), t->text),
                        local.text[0] != '\0' ? local.text : "not a field path",
                        local.position + 1, mark_at(a->pool, t->text, local.position));
     }
@@ -963,7 +946,8 @@ static apr_status_t set_record_subject(pds_agreement_t *a, const char *kw,
     pds_error_clear(&local);
     if (pds_fieldset_create(&check, a->pool) != APR_SUCCESS
         || pds_fieldset_add(check, t->text, &local) != APR_SUCCESS || t->text[0] == '[')
-        return bad(err, kw, t->pos, "%s: %s: %s", kw, show(shown, sizeof(shown), t->text),
+        return bad(err, kw, t->pos, "%s: %s: %s", kw,
+                   pds_text_show(shown, sizeof(shown), t->text),
                    local.text[0] != '\0' ? local.text
                    : "a path inside one record (without the leading [*])");
     a->record_subject = t->text;
@@ -1007,7 +991,7 @@ static apr_status_t set_disclosure(pds_agreement_t *a, const char *kw,
         if (!parse_date(TOK(toks, 1)->text, &a->embargo_until))
             return bad(err, kw, TOK(toks, 1)->pos, "%s: %s is not a date; "
                        USE_DISCLOSURE, kw,
-                       show(shown, sizeof(shown), TOK(toks, 1)->text));
+                       pds_text_show(shown, sizeof(shown), TOK(toks, 1)->text));
         a->disclosure = PDS_DISCLOSURE_EMBARGO_UNTIL;
     }
     else if (strcasecmp(mode, "embargoed-for") == 0 && toks->nelts == 2) {
@@ -1020,7 +1004,7 @@ static apr_status_t set_disclosure(pds_agreement_t *a, const char *kw,
         if (n == 0 || n > 5 || !is_digits(d, (int)n))
             return bad(err, kw, TOK(toks, 1)->pos, "%s: %s is not a number of days "
                        "(1 to 99999); " USE_DISCLOSURE, kw,
-                       show(shown, sizeof(shown), d));
+                       pds_text_show(shown, sizeof(shown), d));
         for (; n > 0; d++, n--)
             days = days * 10 + (*d - '0');
         if (days < 1)
@@ -1083,7 +1067,7 @@ apr_status_t pds_agreement_set(pds_agreement_t *a, const char *keyword,
                    "Party, Purpose, LegalBasis, Valid, Version, Resource, "
                    "Release, Disclosure, Transform, Deidentified, Write, "
                    "WriteUnknown, RecordSubject",
-                   show(shown, sizeof(shown), keyword));
+                   pds_text_show(shown, sizeof(shown), keyword));
     rv = tokenize(&toks, a->pool, keyword, args, err);
     if (rv != APR_SUCCESS)
         return rv;

@@ -20,6 +20,7 @@
 #include <jansson.h>
 
 #include "pds_filter.h"
+#include "pds_text.h"
 
 /* Longest field path accepted; keeps error positions well inside an int. */
 #define PDS_FIELD_PATH_MAX 1024
@@ -1062,45 +1063,13 @@ static void put_string(pds_sink_t *s, const char *str, apr_size_t n)
     put(s, "\"", 1);
 }
 
-/* The shortest of %.15g..%.17g that reads back as d, in jansson's style:
- * "100.0" rather than "100", "1e300" rather than "1e+300". */
+/* A real as jansson writes it (pds_text_real). */
 static void put_real(pds_sink_t *s, double d)
 {
-    char buf[64], *e, *digits, *end, *c;
-    int prec;
-    apr_size_t len;
+    char buf[64];
 
-    for (prec = 15; prec <= 17; prec++) {
-        snprintf(buf, sizeof(buf), "%.*g", prec, d);
-        if (strtod(buf, NULL) == d)
-            break;
-    }
-    /* Whatever the C locale's decimal point, JSON's is '.'. */
-    for (c = buf; *c != '\0'; c++) {
-        if (*c == ',')
-            *c = '.';
-    }
-    len = strlen(buf);
-    e = strchr(buf, 'e');
-    if (e == NULL) {
-        if (strchr(buf, '.') == NULL && len + 2 < sizeof(buf)) {
-            memcpy(buf + len, ".0", 3);
-            len += 2;
-        }
-    }
-    else {
-        digits = e + 1;
-        if (*digits == '-')
-            digits++;
-        end = e + 1;
-        if (*end == '+' || *end == '-')
-            end++;
-        while (*end == '0' && end[1] != '\0')
-            end++;
-        memmove(digits, end, strlen(end) + 1);
-        len = strlen(buf);
-    }
-    put(s, buf, len);
+    pds_text_real(buf, sizeof(buf), d);
+    put(s, buf, strlen(buf));
 }
 
 static void put_value(pds_sink_t *s, json_t *v)
