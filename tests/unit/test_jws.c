@@ -9,14 +9,9 @@
  *     claims.json  the payload it must decode to
  * (tests/cases/jws/make-fixtures.py made them once).
  */
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <setjmp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <cmocka.h>
 
 #include <apr_general.h>
 #include <apr_lib.h>
@@ -29,6 +24,7 @@
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 
+#include "pds_test.h"
 #include "pds_jws.h"
 
 #define CASES_DIR PDS_TEST_SRCDIR "/cases/jws"
@@ -38,80 +34,26 @@
 
 /* ---- keys made once for the whole run ------------------------------------- */
 
-typedef struct test_keypair_t {
-    char *priv;      /* PEM, PKCS#8 */
-    char *pub;       /* PEM, SubjectPublicKeyInfo */
-    char *trad;      /* PEM, traditional ("EC PRIVATE KEY" / "RSA PRIVATE KEY"), or NULL */
-} test_keypair_t;
-
 enum { K_ES256, K_RS256, K_EDDSA, K_ES256_B, K_RS256_B, K_EDDSA_B,
        K_P384, K_RSA1024, K_ED448, K_X25519, K_COUNT };
 
-static test_keypair_t keys[K_COUNT];
+static pds_test_keypair_t keys[K_COUNT];
 
 static const char *const alg_of[3] = { "ES256", "RS256", "EdDSA" };
-
-static char *bio_text(BIO *bio)
-{
-    char *data = NULL;
-    long len = BIO_get_mem_data(bio, &data);
-    char *out;
-
-    if (len <= 0)
-        return NULL;
-    out = malloc((size_t)len + 1);
-    if (out == NULL)
-        return NULL;
-    memcpy(out, data, (size_t)len);
-    out[len] = '\0';
-    return out;
-}
-
-static char *pem_of(EVP_PKEY *pkey, int which)
-{
-    BIO *bio = BIO_new(BIO_s_mem());
-    char *out = NULL;
-    int ok;
-
-    if (bio == NULL)
-        return NULL;
-    if (which == 0)
-        ok = PEM_write_bio_PrivateKey(bio, pkey, NULL, NULL, 0, NULL, NULL);
-    else if (which == 1)
-        ok = PEM_write_bio_PUBKEY(bio, pkey);
-    else
-        ok = PEM_write_bio_PrivateKey_traditional(bio, pkey, NULL, NULL, 0, NULL, NULL);
-    if (ok == 1)
-        out = bio_text(bio);
-    BIO_free(bio);
-    return out;
-}
-
-static int make_keypair(test_keypair_t *kp, EVP_PKEY *pkey, int traditional)
-{
-    if (pkey == NULL)
-        return -1;
-    kp->priv = pem_of(pkey, 0);
-    kp->pub = pem_of(pkey, 1);
-    kp->trad = traditional ? pem_of(pkey, 2) : NULL;
-    EVP_PKEY_free(pkey);
-    return (kp->priv != NULL && kp->pub != NULL && (!traditional || kp->trad != NULL))
-           ? 0 : -1;
-}
 
 static int group_setup(void **state)
 {
     (void)state;
-    if (make_keypair(&keys[K_ES256], EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256"), 1)
-        || make_keypair(&keys[K_ES256_B], EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256"), 0)
-        || make_keypair(&keys[K_RS256], EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)2048), 1)
-        || make_keypair(&keys[K_RS256_B], EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)2048), 0)
-        || make_keypair(&keys[K_EDDSA], EVP_PKEY_Q_keygen(NULL, NULL, "ED25519"), 0)
-        || make_keypair(&keys[K_EDDSA_B], EVP_PKEY_Q_keygen(NULL, NULL, "ED25519"), 0)
-        || make_keypair(&keys[K_P384], EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-384"), 0)
-        || make_keypair(&keys[K_RSA1024], EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)1024), 0)
-        || make_keypair(&keys[K_ED448], EVP_PKEY_Q_keygen(NULL, NULL, "ED448"), 0)
-        || make_keypair(&keys[K_X25519], EVP_PKEY_Q_keygen(NULL, NULL, "X25519"), 0))
+    if (pds_test_keypair(&keys[K_ES256], EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256"), 1)
+        || pds_test_keypair(&keys[K_ES256_B], EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256"), 0)
+        || pds_test_keypair(&keys[K_RS256], EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)2048), 1)
+        || pds_test_keypair(&keys[K_RS256_B], EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)2048), 0)
+        || pds_test_keypair(&keys[K_EDDSA], EVP_PKEY_Q_keygen(NULL, NULL, "ED25519"), 0)
+        || pds_test_keypair(&keys[K_EDDSA_B], EVP_PKEY_Q_keygen(NULL, NULL, "ED25519"), 0)
+        || pds_test_keypair(&keys[K_P384], EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-384"), 0)
+        || pds_test_keypair(&keys[K_RSA1024], EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)1024), 0)
+        || pds_test_keypair(&keys[K_ED448], EVP_PKEY_Q_keygen(NULL, NULL, "ED448"), 0)
+        || pds_test_keypair(&keys[K_X25519], EVP_PKEY_Q_keygen(NULL, NULL, "X25519"), 0))
         return -1;
     ERR_clear_error();
     return 0;
@@ -122,27 +64,8 @@ static int group_teardown(void **state)
     int i;
 
     (void)state;
-    for (i = 0; i < K_COUNT; i++) {
-        free(keys[i].priv);
-        free(keys[i].pub);
-        free(keys[i].trad);
-    }
-    return 0;
-}
-
-static int pool_setup(void **state)
-{
-    apr_pool_t *p;
-
-    if (apr_pool_create(&p, NULL) != APR_SUCCESS)
-        return -1;
-    *state = p;
-    return 0;
-}
-
-static int pool_teardown(void **state)
-{
-    apr_pool_destroy(*state);
+    for (i = 0; i < K_COUNT; i++)
+        pds_test_keypair_free(&keys[i]);
     return 0;
 }
 
@@ -254,41 +177,6 @@ static void expect_malformed_len(apr_pool_t *p, const char *token, apr_size_t le
 static void expect_malformed(apr_pool_t *p, const char *token, const char *why)
 {
     expect_malformed_len(p, token, strlen(token), why);
-}
-
-static char *read_text(apr_pool_t *p, const char *path, apr_size_t *plen)
-{
-    apr_file_t *f;
-    apr_finfo_t fi;
-    apr_size_t n;
-    char *buf;
-
-    if (apr_file_open(&f, path, APR_FOPEN_READ | APR_FOPEN_BINARY, APR_OS_DEFAULT, p)
-        != APR_SUCCESS)
-        fail_msg("cannot open %s", path);
-    assert_int_equal(apr_file_info_get(&fi, APR_FINFO_SIZE, f), APR_SUCCESS);
-    n = (apr_size_t)fi.size;
-    buf = apr_palloc(p, n + 1);
-    assert_int_equal(apr_file_read_full(f, buf, n, &n), APR_SUCCESS);
-    apr_file_close(f);
-    buf[n] = '\0';
-    if (plen != NULL)
-        *plen = n;
-    return buf;
-}
-
-static char *write_temp(apr_pool_t *p, const char *data, apr_size_t len)
-{
-    apr_file_t *f;
-    char *path = apr_pstrdup(p, "/tmp/pds-test-jws-XXXXXX");
-    apr_size_t n = len;
-
-    assert_int_equal(apr_file_mktemp(&f, path, APR_FOPEN_CREATE | APR_FOPEN_READ
-                                     | APR_FOPEN_WRITE | APR_FOPEN_EXCL, p),
-                     APR_SUCCESS);
-    assert_int_equal(apr_file_write_full(f, data, len, &n), APR_SUCCESS);
-    apr_file_close(f);
-    return path;
 }
 
 /* ---- base64url ------------------------------------------------------------ */
@@ -495,7 +383,7 @@ static void test_key_bad_pem(void **state)
         assert_non_null(bio);
         assert_int_equal(PEM_write_bio_PKCS8PrivateKey(bio, pk, EVP_aes_128_cbc(), pass,
                                                        (int)strlen(pass), NULL, NULL), 1);
-        encrypted = bio_text(bio);
+        encrypted = pds_test_bio_text(bio);
         BIO_free(bio);
         EVP_PKEY_free(pk);
         assert_non_null(encrypted);
@@ -537,7 +425,7 @@ static void test_key_load_file(void **state)
     char *path, *big;
     apr_size_t n = 64 * 1024 + 1;
 
-    path = write_temp(p, keys[K_RS256].priv, strlen(keys[K_RS256].priv));
+    path = pds_test_write_temp(p, "jws", keys[K_RS256].priv, strlen(keys[K_RS256].priv));
     pds_error_clear(&err);
     assert_int_equal(pds_key_load_file(&key, p, path, &err), APR_SUCCESS);
     assert_string_equal(pds_key_alg(key), "RS256");
@@ -553,7 +441,7 @@ static void test_key_load_file(void **state)
     assert_non_null(strstr(err.text, "/nonexistent/pds/key.pem"));
 
     /* Not a key: still names the file, keeps the inner code. */
-    path = write_temp(p, "hello\n", 6);
+    path = pds_test_write_temp(p, "jws", "hello\n", 6);
     pds_error_clear(&err);
     assert_int_not_equal(pds_key_load_file(&key, p, path, &err), APR_SUCCESS);
     assert_string_equal(err.code, "bad-key");
@@ -561,7 +449,7 @@ static void test_key_load_file(void **state)
     apr_file_remove(path, p);
 
     /* Unsupported key in a file. */
-    path = write_temp(p, keys[K_P384].pub, strlen(keys[K_P384].pub));
+    path = pds_test_write_temp(p, "jws", keys[K_P384].pub, strlen(keys[K_P384].pub));
     pds_error_clear(&err);
     assert_int_not_equal(pds_key_load_file(&key, p, path, &err), APR_SUCCESS);
     assert_string_equal(err.code, "unsupported-key");
@@ -572,14 +460,14 @@ static void test_key_load_file(void **state)
     big = apr_palloc(p, n);
     memset(big, '\n', n);
     memcpy(big, keys[K_ES256].pub, strlen(keys[K_ES256].pub));
-    path = write_temp(p, big, n);
+    path = pds_test_write_temp(p, "jws", big, n);
     pds_error_clear(&err);
     assert_int_not_equal(pds_key_load_file(&key, p, path, &err), APR_SUCCESS);
     assert_string_equal(err.code, "bad-key");
     assert_non_null(strstr(err.text, path));
     apr_file_remove(path, p);
     /* One byte less is fine. */
-    path = write_temp(p, big, n - 1);
+    path = pds_test_write_temp(p, "jws", big, n - 1);
     pds_error_clear(&err);
     assert_int_equal(pds_key_load_file(&key, p, path, &err), APR_SUCCESS);
     apr_file_remove(path, p);
@@ -1223,9 +1111,9 @@ static void test_claims_arguments(void **state)
 static void interop(apr_pool_t *p, int k)
 {
     const char *dir = apr_pstrcat(p, CASES_DIR "/", alg_of[k], NULL);
-    char *pem = read_text(p, apr_pstrcat(p, dir, "/public.pem", NULL), NULL);
-    char *token = read_text(p, apr_pstrcat(p, dir, "/token.txt", NULL), NULL);
-    char *claims_text = read_text(p, apr_pstrcat(p, dir, "/claims.json", NULL), NULL);
+    char *pem = pds_test_case_file(p, dir, "public.pem", NULL);
+    char *token = pds_test_case_file(p, dir, "token.txt", NULL);
+    char *claims_text = pds_test_case_file(p, dir, "claims.json", NULL);
     const char *iss = apr_pstrcat(p, "interop-", alg_of[k], NULL);
     pds_key_t *key = load_key(p, pem);
     pds_token_expect_t expect;
@@ -1373,7 +1261,7 @@ static void test_detached(void **state)
 
 int main(void)
 {
-#define T(f) cmocka_unit_test_setup_teardown(f, pool_setup, pool_teardown)
+#define T(f) pds_test_with_pool(f)
     const struct CMUnitTest tests[] = {
         T(test_base64url_vectors),
         T(test_public_jwk_thumbprint),
@@ -1405,11 +1293,6 @@ int main(void)
         T(test_interop_eddsa),
     };
 #undef T
-    int failed;
 
-    if (apr_initialize() != APR_SUCCESS)
-        return 1;
-    failed = cmocka_run_group_tests(tests, group_setup, group_teardown);
-    apr_terminate();
-    return failed != 0 ? 1 : 0;
+    return pds_test_main(tests, group_setup, group_teardown);
 }

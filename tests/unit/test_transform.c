@@ -7,14 +7,9 @@
  * part of the value in the error text. Then known-answer pseudonyms,
  * allocation failure and threads.
  */
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <setjmp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <cmocka.h>
 
 #include <apr_general.h>
 #include <apr_strings.h>
@@ -23,6 +18,7 @@
 #include <jansson.h>
 #include <openssl/hmac.h>
 
+#include "pds_test.h"
 #include "pds_jws.h"
 #include "pds_transform.h"
 
@@ -65,7 +61,7 @@ static int fixture_setup(void **state)
     fixture_t *f = calloc(1, sizeof(*f));
     unsigned char master[32];
 
-    if (f == NULL || apr_pool_create(&f->pool, NULL) != APR_SUCCESS)
+    if (f == NULL || apr_pool_create(&f->pool, pds_test_root()) != APR_SUCCESS)
         return -1;
     test_master(master);
     if (pds_pseudonym_agreement_key(f->key1, master, 32, "agr-1") != APR_SUCCESS
@@ -994,34 +990,9 @@ static void test_error_texts_hold_no_value(void **state)
 
 /* ---- allocation failure ("chaos") ------------------------------------------ */
 
-static long chaos_count, chaos_fail_at, chaos_live;
-static int chaos_failed;
-
-static void *chaos_malloc(size_t size)
-{
-    void *ptr;
-
-    if (++chaos_count == chaos_fail_at) {
-        chaos_failed = 1;
-        return NULL;
-    }
-    ptr = malloc(size);
-    if (ptr != NULL)
-        chaos_live++;
-    return ptr;
-}
-
-static void chaos_free(void *ptr)
-{
-    if (ptr == NULL)
-        return;
-    chaos_live--;
-    free(ptr);
-}
-
 static int chaos_teardown(void **state)
 {
-    json_set_alloc_funcs(malloc, free);
+    pds_chaos_remove();
     return fixture_teardown(state);
 }
 
@@ -1037,33 +1008,30 @@ static void chaos_run(fixture_t *f, const char *ttext, json_t *v, const char *wa
     long n, failures = 0;
     char *got;
 
-    json_set_alloc_funcs(chaos_malloc, chaos_free);
+    pds_chaos_install();
     for (n = 1; n < 1000; n++) {
-        chaos_count = 0;
-        chaos_live = 0;
-        chaos_failed = 0;
-        chaos_fail_at = n;
+        pds_chaos_arm(n);
         out = (json_t *)&out;
         pds_error_clear(&err);
         rv = pds_transform_apply(t, v, &f->ctx, &out, &err);
-        if (!chaos_failed) {
-            json_set_alloc_funcs(malloc, free);
+        if (!pds_chaos_failed()) {
+            pds_chaos_remove();
             assert_int_equal(rv, APR_SUCCESS);
             got = json_dumps(out, JSON_ENCODE_ANY | JSON_COMPACT | JSON_ENSURE_ASCII);
             assert_string_equal(got, want);
             free(got);
-            json_set_alloc_funcs(chaos_malloc, chaos_free);
+            pds_chaos_install();
             json_decref(out);
-            assert_int_equal(chaos_live, 0);
+            assert_int_equal(pds_chaos_live(), 0);
             break;
         }
         failures++;
-        assert_int_equal(chaos_live, 0);
+        assert_int_equal(pds_chaos_live(), 0);
         assert_int_equal(rv, APR_ENOMEM);
         assert_string_equal(err.code, "internal-error");
         assert_null(out);
     }
-    json_set_alloc_funcs(malloc, free);
+    pds_chaos_remove();
     assert_true(failures >= 1);
 }
 
@@ -1201,7 +1169,5 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_concurrent_apply, fixture_setup, fixture_teardown),
     };
 
-    if (apr_initialize() != APR_SUCCESS)
-        return 1;
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return pds_test_main(tests, NULL, NULL);
 }
