@@ -5,7 +5,6 @@
  * request only compares strings and allocates nothing but the detail text
  * and the subject copy.
  */
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -132,26 +131,10 @@ static int is_space(char c)
         || c == '\f';
 }
 
-/* Records a configuration error and returns APR_EINVAL. */
-static apr_status_t bad(pds_error_t *err, const char *keyword, int pos,
-                        const char *fmt, ...)
-#if defined(__GNUC__)
-    __attribute__((format(printf, 4, 5)))
-#endif
-    ;
-
-static apr_status_t bad(pds_error_t *err, const char *keyword, int pos,
-                        const char *fmt, ...)
-{
-    char text[PDS_ERROR_TEXT_LENGTH];
-    va_list ap;
-
-    va_start(ap, fmt);
-    vsnprintf(text, sizeof(text), fmt, ap);
-    va_end(ap);
-    pds_error_set(err, "bad-agreement", pos, keyword, "%s", text);
-    return APR_EINVAL;
-}
+/* Records a configuration error (code "bad-agreement", source the keyword)
+ * and evaluates to APR_EINVAL. */
+#define bad(err, keyword, pos, ...) \
+    (pds_error_set((err), "bad-agreement", (pos), (keyword), __VA_ARGS__), APR_EINVAL)
 
 /* Splits args the way httpd splits directive arguments (ap_getword_conf):
  * words separated by white space; a word may be in double or single quotes,

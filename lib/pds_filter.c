@@ -1197,6 +1197,23 @@ apr_status_t pds_filter_apply(const pds_fieldset_t *set,
     return pds_filter_apply_ex(set, input, len, &opts, result, p, err);
 }
 
+/* One member of v (key in an object, index i in an array): replaced by to
+ * when it is the string from, else searched. */
+static apr_status_t replace_member(json_t *v, const char *key, size_t i, json_t *member,
+                                   const char *from, apr_size_t from_len, const char *to,
+                                   apr_size_t *count, pds_error_t *err)
+{
+    if (json_is_string(member) && json_string_length(member) == from_len
+        && memcmp(json_string_value(member), from, from_len) == 0) {
+        if ((key != NULL ? json_object_set_new_nocheck(v, key, json_string(to))
+                         : json_array_set_new(v, i, json_string(to))) != 0)
+            return no_memory(err);
+        (*count)++;
+        return APR_SUCCESS;
+    }
+    return replace_strings(member, from, from_len, to, count, err);
+}
+
 /* Replaces every string value equal to from (anywhere in v) by to. */
 static apr_status_t replace_strings(json_t *v, const char *from, apr_size_t from_len,
                                     const char *to, apr_size_t *count, pds_error_t *err)
@@ -1208,27 +1225,15 @@ static apr_status_t replace_strings(json_t *v, const char *from, apr_size_t from
 
     if (json_is_object(v)) {
         json_object_foreach_safe(v, tmp, key, member) {
-            if (json_is_string(member) && json_string_length(member) == from_len
-                && memcmp(json_string_value(member), from, from_len) == 0) {
-                if (json_object_set_new_nocheck(v, key, json_string(to)) != 0)
-                    return no_memory(err);
-                (*count)++;
-            }
-            else if (replace_strings(member, from, from_len, to, count, err)
-                     != APR_SUCCESS)
+            if (replace_member(v, key, 0, member, from, from_len, to, count, err)
+                != APR_SUCCESS)
                 return APR_ENOMEM;
         }
     }
     else if (json_is_array(v)) {
         json_array_foreach(v, i, member) {
-            if (json_is_string(member) && json_string_length(member) == from_len
-                && memcmp(json_string_value(member), from, from_len) == 0) {
-                if (json_array_set_new(v, i, json_string(to)) != 0)
-                    return no_memory(err);
-                (*count)++;
-            }
-            else if (replace_strings(member, from, from_len, to, count, err)
-                     != APR_SUCCESS)
+            if (replace_member(v, NULL, i, member, from, from_len, to, count, err)
+                != APR_SUCCESS)
                 return APR_ENOMEM;
         }
     }

@@ -212,6 +212,8 @@ apr_status_t pds_transform_apply(const pds_transform_t *t, json_t *v,
         return APR_EINVAL;
     }
     flags = t->def->flags;
+    if (flags & PDS_TRANSFORM_REMOVES)
+        return APR_SUCCESS;             /* *out stays NULL: removed */
     /* Checked before the value is looked at, so null values fail too. */
     if ((flags & PDS_TRANSFORM_NEEDS_KEY) && (ctx == NULL || ctx->key == NULL)) {
         pds_error_set(err, "transform-key", -1, t->def->name,

@@ -474,13 +474,6 @@ static apr_status_t give_string(json_t **out, const char *s, apr_size_t len,
     return *out != NULL ? APR_SUCCESS : no_memory(err, t);
 }
 
-static apr_status_t apply_redact(const pds_transform_t *t, json_t *v,
-                                 const pds_transform_ctx_t *ctx, json_t **out,
-                                 pds_error_t *err)
-{
-    return APR_SUCCESS;                 /* *out stays NULL: removed */
-}
-
 static apr_status_t apply_nullify(const pds_transform_t *t, json_t *v,
                                   const pds_transform_ctx_t *ctx, json_t **out,
                                   pds_error_t *err)
@@ -754,7 +747,7 @@ static apr_status_t apply_truncate(const pds_transform_t *t, json_t *v,
 /* Error messages list the names in this order. */
 const pds_transform_def_t pds_transform_table[] = {
     { "redact", NULL, 0, 0, NULL, "redact", NULL,
-      apply_redact, PDS_TRANSFORM_REMOVES | PDS_TRANSFORM_TAKES_NULL },
+      NULL, PDS_TRANSFORM_REMOVES },
     { "nullify", NULL, 0, 0, NULL, "nullify", NULL,
       apply_nullify, PDS_TRANSFORM_TAKES_NULL },
     { "mask", read_count, 0, MASK_MAX,

@@ -47,7 +47,8 @@ typedef apr_status_t pds_transform_apply_fn(const pds_transform_t *t, json_t *v,
                                             json_t **out, pds_error_t *err);
 
 /* Row flags. */
-#define PDS_TRANSFORM_REMOVES    0x01   /* the value is removed (redact) */
+#define PDS_TRANSFORM_REMOVES    0x01   /* the value is removed (redact); the
+                                           row has no apply function */
 #define PDS_TRANSFORM_NEEDS_KEY  0x02   /* apply needs ctx->key */
 #define PDS_TRANSFORM_NEEDS_TIME 0x04   /* apply needs ctx (ctx->now) */
 #define PDS_TRANSFORM_TAKES_NULL 0x08   /* apply sees null too; otherwise
@@ -60,7 +61,7 @@ struct pds_transform_def_t {
     const char *arg_name;               /* the argument, for messages */
     const char *example;                /* a whole example, for messages */
     const char *extra_hint;             /* added when a word too many is given */
-    pds_transform_apply_fn *apply;
+    pds_transform_apply_fn *apply;      /* NULL only with PDS_TRANSFORM_REMOVES */
     unsigned flags;
 };
 
