@@ -116,8 +116,10 @@ static void path_error(pds_error_t *err, apr_size_t pos, const char *what,
                   "%s, found %s", what, describe_char(found, buf, sizeof(buf)));
 }
 
-/* Checks "[*]" at path + i (path[i] is '['). Returns 0 and sets err if not. */
-static int scan_each(const char *path, apr_size_t i, pds_error_t *err)
+/* Checks "[*]" at path + i (path[i] is '[') and, when steps is not NULL,
+ * records it as step n. Returns 0 and sets err if it is not "[*]". */
+static int scan_each(const char *path, apr_size_t i, pds_field_step_t *steps, int n,
+                     pds_error_t *err)
 {
     if (path[i + 1] != '*') {
         path_error(err, i + 1, "'[' must be followed by '*]'", path[i + 1]);
@@ -126,6 +128,10 @@ static int scan_each(const char *path, apr_size_t i, pds_error_t *err)
     if (path[i + 2] != ']') {
         path_error(err, i + 2, "'[' must be followed by '*]'", path[i + 2]);
         return 0;
+    }
+    if (steps != NULL) {
+        steps[n].name = NULL;
+        steps[n].len = 0;
     }
     return 1;
 }
@@ -156,12 +162,8 @@ static int scan_path(const char *path, pds_field_step_t *steps, pds_error_t *err
                            "a name, or starts the path)", path[i]);
                 return -1;
             }
-            if (!scan_each(path, i, err))
+            if (!scan_each(path, i, steps, n, err))
                 return -1;
-            if (steps != NULL) {
-                steps[n].name = NULL;
-                steps[n].len = 0;
-            }
             n++;
             i += 3;
         }
@@ -182,12 +184,8 @@ static int scan_path(const char *path, pds_field_step_t *steps, pds_error_t *err
             }
             n++;
             if (path[i] == '[') {
-                if (!scan_each(path, i, err))
+                if (!scan_each(path, i, steps, n, err))
                     return -1;
-                if (steps != NULL) {
-                    steps[n].name = NULL;
-                    steps[n].len = 0;
-                }
                 n++;
                 i += 3;
             }

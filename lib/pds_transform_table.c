@@ -547,30 +547,17 @@ static apr_status_t date_of(const pds_transform_t *t, json_t *v, int *y, int *m,
     return APR_SUCCESS;
 }
 
-static apr_status_t apply_year(const pds_transform_t *t, json_t *v,
-                               const pds_transform_ctx_t *ctx, json_t **out,
-                               pds_error_t *err)
+/* year and year-month: the checked date's first def->keep characters
+ * ("YYYY", "YYYY-MM"), as written. */
+static apr_status_t apply_date_prefix(const pds_transform_t *t, json_t *v,
+                                      const pds_transform_ctx_t *ctx, json_t **out,
+                                      pds_error_t *err)
 {
-    char buf[16];
     int y, m, d;
 
     if (date_of(t, v, &y, &m, &d, err) != APR_SUCCESS)
         return APR_EINVAL;
-    snprintf(buf, sizeof(buf), "%04d", y);
-    return give_string(out, buf, strlen(buf), t, err);
-}
-
-static apr_status_t apply_year_month(const pds_transform_t *t, json_t *v,
-                                     const pds_transform_ctx_t *ctx, json_t **out,
-                                     pds_error_t *err)
-{
-    char buf[16];
-    int y, m, d;
-
-    if (date_of(t, v, &y, &m, &d, err) != APR_SUCCESS)
-        return APR_EINVAL;
-    snprintf(buf, sizeof(buf), "%04d-%02d", y, m);
-    return give_string(out, buf, strlen(buf), t, err);
+    return give_string(out, json_string_value(v), (apr_size_t)t->def->keep, t, err);
 }
 
 static apr_status_t apply_age_band(const pds_transform_t *t, json_t *v,
@@ -746,34 +733,32 @@ static apr_status_t apply_truncate(const pds_transform_t *t, json_t *v,
 
 /* Error messages list the names in this order. */
 const pds_transform_def_t pds_transform_table[] = {
-    { "redact", NULL, 0, 0, NULL, "redact", NULL,
-      NULL, PDS_TRANSFORM_REMOVES },
-    { "nullify", NULL, 0, 0, NULL, "nullify", NULL,
-      apply_nullify, PDS_TRANSFORM_TAKES_NULL },
-    { "mask", read_count, 0, MASK_MAX,
-      "N, the number of characters left visible", "mask 4", NULL,
-      apply_mask, 0 },
-    { "pseudonymise", NULL, 0, 0, NULL, "pseudonymise", NULL,
-      apply_pseudonymise, PDS_TRANSFORM_NEEDS_KEY },
-    { "year", NULL, 0, 0, NULL, "year", NULL,
-      apply_year, 0 },
-    { "year-month", NULL, 0, 0, NULL, "year-month", NULL,
-      apply_year_month, 0 },
-    { "age-band", read_count, 1, AGE_BAND_MAX,
-      "W, the width of the band in years", "age-band 10", NULL,
-      apply_age_band, PDS_TRANSFORM_NEEDS_TIME },
-    { "postcode-district", NULL, 0, 0, NULL, "postcode-district", NULL,
-      apply_postcode, 0 },
-    { "round", read_step, 0, 0,
-      "STEP, a positive decimal number", "round 5", NULL,
-      apply_round, 0 },
-    { "truncate", read_count, 1, TRUNCATE_MAX,
-      "N, the number of characters kept", "truncate 10", NULL,
-      apply_truncate, 0 },
-    { "constant", read_constant, 0, 0,
-      "VALUE, a JSON scalar or a string", "constant \"withheld\"",
-      " (quote a VALUE with spaces)",
-      apply_constant, PDS_TRANSFORM_TAKES_NULL },
+    { .name = "redact", .flags = PDS_TRANSFORM_REMOVES },
+    { .name = "nullify", .apply = apply_nullify, .flags = PDS_TRANSFORM_TAKES_NULL },
+    { .name = "mask", .example = "mask 4",
+      .read_arg = read_count, .min = 0, .max = MASK_MAX,
+      .arg_name = "N, the number of characters left visible",
+      .apply = apply_mask },
+    { .name = "pseudonymise",
+      .apply = apply_pseudonymise, .flags = PDS_TRANSFORM_NEEDS_KEY },
+    { .name = "year", .apply = apply_date_prefix, .keep = 4 },
+    { .name = "year-month", .apply = apply_date_prefix, .keep = 7 },
+    { .name = "age-band", .example = "age-band 10",
+      .read_arg = read_count, .min = 1, .max = AGE_BAND_MAX,
+      .arg_name = "W, the width of the band in years",
+      .apply = apply_age_band, .flags = PDS_TRANSFORM_NEEDS_TIME },
+    { .name = "postcode-district", .apply = apply_postcode },
+    { .name = "round", .example = "round 5",
+      .read_arg = read_step, .arg_name = "STEP, a positive decimal number",
+      .apply = apply_round },
+    { .name = "truncate", .example = "truncate 10",
+      .read_arg = read_count, .min = 1, .max = TRUNCATE_MAX,
+      .arg_name = "N, the number of characters kept",
+      .apply = apply_truncate },
+    { .name = "constant", .example = "constant \"withheld\"",
+      .read_arg = read_constant, .arg_name = "VALUE, a JSON scalar or a string",
+      .extra_hint = " (quote a VALUE with spaces)",
+      .apply = apply_constant, .flags = PDS_TRANSFORM_TAKES_NULL },
 };
 
 const apr_size_t pds_transform_table_size =

@@ -57,12 +57,16 @@ typedef apr_status_t pds_transform_apply_fn(const pds_transform_t *t, json_t *v,
 struct pds_transform_def_t {
     const char *name;
     pds_transform_arg_fn *read_arg;     /* NULL: the transform takes none */
-    int min, max;                       /* a count's range (pds_transform_count) */
+    int min, max;                       /* read_count: the range */
     const char *arg_name;               /* the argument, for messages */
-    const char *example;                /* a whole example, for messages */
+    const char *example;                /* with an argument: a whole example,
+                                           for messages */
     const char *extra_hint;             /* added when a word too many is given */
     pds_transform_apply_fn *apply;      /* NULL only with PDS_TRANSFORM_REMOVES */
     unsigned flags;
+    int keep;                           /* for a shared apply function: year
+                                           and year-month keep this many
+                                           characters of the date */
 };
 
 /* The table, in the order error messages list the names. */
