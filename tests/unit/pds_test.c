@@ -186,6 +186,21 @@ char *pds_test_write_temp(apr_pool_t *p, const char *name, const char *data,
     return path;
 }
 
+/* ---- tokens --------------------------------------------------------------- */
+
+char *pds_test_part(apr_pool_t *p, const char *token, int n)
+{
+    const char *start = token, *end;
+
+    while (n-- > 0) {
+        start = strchr(start, '.');
+        assert_non_null(start);
+        start++;
+    }
+    end = strchr(start, '.');
+    return apr_pstrndup(p, start, end ? (apr_size_t)(end - start) : strlen(start));
+}
+
 /* ---- asserts -------------------------------------------------------------- */
 
 void pds_test_assert_contains(const char *haystack, const char *needle,

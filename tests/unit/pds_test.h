@@ -92,6 +92,12 @@ int pds_test_write_file(apr_pool_t *p, const char *path, const char *data,
 char *pds_test_write_temp(apr_pool_t *p, const char *name, const char *data,
                           apr_size_t len);
 
+/* ---- tokens --------------------------------------------------------------- */
+
+/* The n-th ('.'-separated) part of a compact JWS token, copied to p; fails
+ * the test when the token has fewer parts. */
+char *pds_test_part(apr_pool_t *p, const char *token, int n);
+
 /* ---- asserts -------------------------------------------------------------- */
 
 /* Fails the test unless needle occurs in haystack (a NULL haystack fails). */

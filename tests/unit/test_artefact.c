@@ -283,20 +283,6 @@ static char *b64(apr_pool_t *p, const char *text)
     return pds_base64url_encode(p, (const unsigned char *)text, strlen(text));
 }
 
-/* The n-th ('.'-separated) part of a token, copied. */
-static char *part(apr_pool_t *p, const char *token, int n)
-{
-    const char *start = token, *end;
-
-    while (n-- > 0) {
-        start = strchr(start, '.');
-        assert_non_null(start);
-        start++;
-    }
-    end = strchr(start, '.');
-    return apr_pstrndup(p, start, end ? (apr_size_t)(end - start) : strlen(start));
-}
-
 /* ---- accepted ------------------------------------------------------------- */
 
 static void test_valid_full(void **state)
@@ -353,7 +339,7 @@ static void test_valid_ec_key_from_file(void **state)
     pds_artefact_t *art = NULL;
     unsigned char *hdr;
     apr_size_t hlen;
-    char *h = part(p, token, 0);
+    char *h = pds_test_part(p, token, 0);
 
     assert_int_equal(pds_base64url_decode(&hdr, &hlen, p, h, strlen(h)), APR_SUCCESS);
     assert_non_null(strstr((char *)hdr, "\"alg\":\"ES256\""));
@@ -591,7 +577,8 @@ static void test_unknown_issuer(void **state)
     /* An unknown issuer with an invalid signature is still unknown. */
     {
         char *token = mint(p, K_ED, NULL, claims_with("iss", "\"torquay-trust\""));
-        token = apr_pstrcat(p, part(p, token, 0), ".", part(p, token, 1), ".AAAA", NULL);
+        token = apr_pstrcat(p, pds_test_part(p, token, 0), ".", pds_test_part(p, token, 1),
+                            ".AAAA", NULL);
         expect_code(p, token, "artefact-unknown-issuer", NULL, "unknown and unsigned");
     }
 }
@@ -602,7 +589,8 @@ static void test_bad_signature(void **state)
 {
     apr_pool_t *p = *state;
     char *token = mint(p, K_ED, NULL, base_claims());
-    char *h = part(p, token, 0), *b = part(p, token, 1), *s = part(p, token, 2);
+    char *h = pds_test_part(p, token, 0), *b = pds_test_part(p, token, 1);
+    char *s = pds_test_part(p, token, 2);
     char *text, *bad;
     json_t *c = base_claims();
 
@@ -665,7 +653,8 @@ static void test_alg_none_and_hmac(void **state)
     /* The right name in the wrong case. */
     token = mint(p, K_ED, NULL, base_claims());
     token = apr_pstrcat(p, b64(p, "{\"alg\":\"eddsa\",\"kid\":\"bt-2026\"}"), ".",
-                        part(p, token, 1), ".", part(p, token, 2), NULL);
+                        pds_test_part(p, token, 1), ".", pds_test_part(p, token, 2),
+                        NULL);
     expect_code(p, token, "artefact-bad-signature", NULL, "alg in lower case");
     ERR_clear_error();
 }

@@ -122,20 +122,6 @@ static char *craft(apr_pool_t *p, const char *header, const char *payload,
     return apr_pstrcat(p, b64(p, header), ".", b64(p, payload), ".", sig_b64, NULL);
 }
 
-/* The n-th ('.'-separated) part of a token, copied. */
-static char *part(apr_pool_t *p, const char *token, int n)
-{
-    const char *start = token, *end;
-
-    while (n-- > 0) {
-        start = strchr(start, '.');
-        assert_non_null(start);
-        start++;
-    }
-    end = strchr(start, '.');
-    return apr_pstrndup(p, start, end ? (apr_size_t)(end - start) : strlen(start));
-}
-
 /* Parses and verifies; returns "" on success or the error code. The OpenSSL
  * error queue must be empty afterwards either way. */
 static const char *verify_code(apr_pool_t *p, const char *token, const pds_key_t *key)
@@ -501,7 +487,7 @@ static void roundtrip(apr_pool_t *p, int k)
 
     /* extra_header cannot change alg; its members follow alg in order. */
     token = sign_text(p, priv, "{\"alg\":\"none\",\"kid\":\"k-1\",\"typ\":\"JWT\"}", payload);
-    hdr = part(p, token, 0);
+    hdr = pds_test_part(p, token, 0);
     assert_int_equal(pds_base64url_decode(&raw, &rawlen, p, hdr, strlen(hdr)), APR_SUCCESS);
     assert_string_equal((char *)raw, apr_psprintf(p, "{\"alg\":\"%s\",\"kid\":\"k-1\","
                                                   "\"typ\":\"JWT\"}", alg_of[k]));
@@ -519,10 +505,10 @@ static void roundtrip(apr_pool_t *p, int k)
 
     /* Without extra header: exactly {"alg":...}, no typ added. */
     token = sign_text(p, priv, NULL, "{}");
-    hdr = part(p, token, 0);
+    hdr = pds_test_part(p, token, 0);
     assert_int_equal(pds_base64url_decode(&raw, &rawlen, p, hdr, strlen(hdr)), APR_SUCCESS);
     assert_string_equal((char *)raw, apr_psprintf(p, "{\"alg\":\"%s\"}", alg_of[k]));
-    assert_string_equal(part(p, token, 1), "e30");
+    assert_string_equal(pds_test_part(p, token, 1), "e30");
     assert_string_equal(verify_code(p, token, pub), "");
 
     /* Signature sizes are the algorithm's: ES256 r||s is always 64 bytes,
@@ -532,7 +518,7 @@ static void roundtrip(apr_pool_t *p, int k)
         char *sig;
 
         token = sign_text(p, priv, NULL, apr_psprintf(p, "{\"i\":%d}", i));
-        sig = part(p, token, 2);
+        sig = pds_test_part(p, token, 2);
         assert_int_equal(pds_base64url_decode(&raw, &rawlen, p, sig, strlen(sig)),
                          APR_SUCCESS);
         assert_int_equal(rawlen, k == K_RS256 ? 256 : 64);
@@ -577,7 +563,8 @@ static void tampering(apr_pool_t *p, int k)
     pds_key_t *pub = load_key(p, keys[k].pub);
     const char *payload = "{\"iss\":\"org-a\",\"aud\":\"pds\",\"exp\":1700000300}";
     char *token = sign_text(p, priv, "{\"kid\":\"k\"}", payload);
-    char *h = part(p, token, 0), *b = part(p, token, 1), *s = part(p, token, 2);
+    char *h = pds_test_part(p, token, 0), *b = pds_test_part(p, token, 1);
+    char *s = pds_test_part(p, token, 2);
     unsigned char *sig;
     apr_size_t siglen;
     char *bad;
@@ -708,7 +695,7 @@ static void test_es256_high_s_refused(void **state)
     for (i = 0; i < 64; i++) {
         char *token = sign_text(p, priv, NULL,
                                 apr_psprintf(p, "{\"iss\":\"org-a\",\"n\":%d}", i));
-        char *sig64 = part(p, token, 2);
+        char *sig64 = pds_test_part(p, token, 2);
         char *input = apr_pstrndup(p, token, strlen(token) - strlen(sig64) - 1);
         char *twin = apr_pstrcat(p, input, ".", flip_s(p, sig64), NULL);
         char *det = NULL, *det_twin;
@@ -716,16 +703,17 @@ static void test_es256_high_s_refused(void **state)
         if (s_is_high(p, sig64))
             fail_msg("signature %d is high-s: our signer must normalise", i);
         assert_string_equal(verify_code(p, token, pub), "");
-        assert_true(s_is_high(p, part(p, twin, 2)));
+        assert_true(s_is_high(p, pds_test_part(p, twin, 2)));
         assert_string_equal(verify_code(p, twin, pub), "bad-signature");
 
         pds_error_clear(&err);
         assert_int_equal(pds_jws_sign_detached(&det, p, priv, NULL, body, sizeof(body) - 1,
                                                &err), APR_SUCCESS);
-        assert_false(s_is_high(p, part(p, det, 2)));
+        assert_false(s_is_high(p, pds_test_part(p, det, 2)));
         assert_int_equal(pds_jws_verify_detached(NULL, p, det, strlen(det), body,
                                                  sizeof(body) - 1, pub, &err), APR_SUCCESS);
-        det_twin = apr_pstrcat(p, part(p, det, 0), "..", flip_s(p, part(p, det, 2)), NULL);
+        det_twin = apr_pstrcat(p, pds_test_part(p, det, 0), "..",
+                               flip_s(p, pds_test_part(p, det, 2)), NULL);
         pds_error_clear(&err);
         assert_int_not_equal(pds_jws_verify_detached(NULL, p, det_twin, strlen(det_twin),
                                                      body, sizeof(body) - 1, pub, &err),
@@ -864,7 +852,7 @@ static void test_parse_malformed(void **state)
     apr_pool_t *p = *state;
     const char *claims = "{\"exp\":1}";
     char *good = craft(p, "{\"alg\":\"ES256\"}", claims, "AAAA");
-    char *h = part(p, good, 0), *b = part(p, good, 1);
+    char *h = pds_test_part(p, good, 0), *b = pds_test_part(p, good, 1);
     /* 16 bytes: standard base64 would pad this with "==". */
     char *h16 = b64(p, "{\"alg\":\"ES256\" }");
 
@@ -1161,8 +1149,8 @@ static void interop(apr_pool_t *p, int k)
         team = strstr(text, "research-team");
         assert_non_null(team);
         team[strlen("research-tea")] = 'l';
-        bad = apr_pstrcat(p, part(p, token, 0), ".", b64(p, text), ".", part(p, token, 2),
-                          NULL);
+        bad = apr_pstrcat(p, pds_test_part(p, token, 0), ".", b64(p, text), ".",
+                          pds_test_part(p, token, 2), NULL);
         free(text);
         assert_string_equal(verify_code(p, bad, key), "bad-signature");
     }
