@@ -270,6 +270,25 @@ static int path_present(json_t *v, const pds_field_step_t *steps, int n)
     return 0;
 }
 
+/* The labels ("path transform-text") of the set's transforms found in
+ * applied (NULL: none), in configuration order. */
+static apr_array_header_t *transformed_list(const pds_fieldset_t *set, apr_hash_t *applied,
+                                            apr_pool_t *p)
+{
+    apr_array_header_t *list = apr_array_make(p, 2, sizeof(const char *));
+    int i;
+
+    for (i = 0; applied != NULL && i < set->transforms->nelts; i++) {
+        const pds_field_transform_t *e =
+            &APR_ARRAY_IDX(set->transforms, i, pds_field_transform_t);
+        const char *label = apr_pstrcat(p, e->path.text, " ",
+                                        pds_transform_text(e->transform), NULL);
+        if (apr_hash_get(applied, label, APR_HASH_KEY_STRING) != NULL)
+            APR_ARRAY_PUSH(list, const char *) = label;
+    }
+    return list;
+}
+
 /* ---- collections, record by record ----------------------------------------- */
 
 /* The subject a record names at steps: a string, or an integer as text. */
@@ -426,15 +445,7 @@ apr_status_t pds_filter_apply_rows(const pds_fieldset_t *set, const char *input,
         if (path_present(kept_input, path->steps, path->nsteps))
             APR_ARRAY_PUSH(result->released, const char *) = path->text;
     }
-    result->transformed = apr_array_make(p, 2, sizeof(const char *));
-    for (k = 0; k < set->transforms->nelts; k++) {
-        const pds_field_transform_t *e =
-            &APR_ARRAY_IDX(set->transforms, k, pds_field_transform_t);
-        const char *label = apr_pstrcat(p, e->path.text, " ",
-                                        pds_transform_text(e->transform), NULL);
-        if (apr_hash_get(applied, label, APR_HASH_KEY_STRING) != NULL)
-            APR_ARRAY_PUSH(result->transformed, const char *) = label;
-    }
+    result->transformed = transformed_list(set, applied, p);
     result->subject_replaced = 0;
     result->records = (int)json_array_size(out);
     result->subjects = subjects;
@@ -835,15 +846,7 @@ apr_status_t pds_filter_apply_ex(const pds_fieldset_t *set,
     result->records = -1;
     result->subjects = NULL;
     result->subject_replaced = (int)replaced;
-    result->transformed = apr_array_make(p, 2, sizeof(const char *));
-    for (i = 0; applied != NULL && i < set->transforms->nelts; i++) {
-        const pds_field_transform_t *e =
-            &APR_ARRAY_IDX(set->transforms, i, pds_field_transform_t);
-        const char *label = apr_pstrcat(p, e->path.text, " ",
-                                        pds_transform_text(e->transform), NULL);
-        if (apr_hash_get(applied, label, APR_HASH_KEY_STRING) != NULL)
-            APR_ARRAY_PUSH(result->transformed, const char *) = label;
-    }
+    result->transformed = transformed_list(set, applied, p);
     rv = APR_SUCCESS;
 
 done:

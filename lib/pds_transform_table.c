@@ -598,30 +598,31 @@ static apr_status_t apply_age_band(const pds_transform_t *t, json_t *v,
     return give_string(out, buf, strlen(buf), t, err);
 }
 
+static const char postcode_expects[] = "a UK postcode: 5 to 7 letters and digits, "
+    "ending digit, letter, letter";
+
 static apr_status_t apply_postcode(const pds_transform_t *t, json_t *v,
                                    const pds_transform_ctx_t *ctx, json_t **out,
                                    pds_error_t *err)
 {
-    static const char expects[] = "a UK postcode: 5 to 7 letters and digits, "
-        "ending digit, letter, letter";
     char code[8];
     const char *s;
     apr_size_t len, i, n = 0;
 
     if (!json_is_string(v))
-        return type_error(err, t, v, expects);
+        return type_error(err, t, v, postcode_expects);
     s = json_string_value(v);
     len = json_string_length(v);
     for (i = 0; i < len; i++) {
         if (s[i] == ' ')
             continue;
         if (n == sizeof(code) - 1 || !(is_alpha(s[i]) || is_digit(s[i])))
-            return type_error(err, t, v, expects);
+            return type_error(err, t, v, postcode_expects);
         code[n++] = to_upper(s[i]);
     }
     if (n < 5 || !is_alpha(code[0]) || !is_digit(code[n - 3])
         || !is_alpha(code[n - 2]) || !is_alpha(code[n - 1]))
-        return type_error(err, t, v, expects);
+        return type_error(err, t, v, postcode_expects);
     return give_string(out, code, n - 3, t, err);
 }
 
@@ -634,12 +635,13 @@ static char decimal_point(void)
     return buf[1];
 }
 
+static const char round_expects[] = "a number or a numeric string (digits, "
+    "an optional minus sign and decimal point)";
+
 static apr_status_t apply_round(const pds_transform_t *t, json_t *v,
                                 const pds_transform_ctx_t *ctx, json_t **out,
                                 pds_error_t *err)
 {
-    static const char expects[] = "a number or a numeric string (digits, "
-        "an optional minus sign and decimal point)";
     char num[64];
     const char *text;
     char *result = NULL;
@@ -648,13 +650,13 @@ static apr_status_t apply_round(const pds_transform_t *t, json_t *v,
 
     if (json_is_string(v)) {
         if (!pds_decimal_is_numeric(json_string_value(v), json_string_length(v)))
-            return type_error(err, t, v, expects);
+            return type_error(err, t, v, round_expects);
         text = json_string_value(v);
     }
     else if (number_text(num, sizeof(num), v))
         text = num;
     else
-        return type_error(err, t, v, expects);
+        return type_error(err, t, v, round_expects);
 
     if (!pds_decimal_read(&x, text)
         || !pds_decimal_round(&r, &x, t->step_units, (apr_size_t)t->step_scale)

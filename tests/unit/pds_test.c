@@ -186,6 +186,18 @@ char *pds_test_write_temp(apr_pool_t *p, const char *name, const char *data,
     return path;
 }
 
+/* ---- JSON ----------------------------------------------------------------- */
+
+json_t *pds_test_json(const char *text)
+{
+    json_error_t jerr;
+    json_t *v = json_loads(text, JSON_REJECT_DUPLICATES, &jerr);
+
+    if (v == NULL)
+        fail_msg("bad test JSON '%s': %s", text, jerr.text);
+    return v;
+}
+
 /* ---- tokens --------------------------------------------------------------- */
 
 char *pds_test_part(apr_pool_t *p, const char *token, int n)

@@ -20,6 +20,7 @@
 
 #include <apr_general.h>
 #include <apr_pools.h>
+#include <jansson.h>
 #include <openssl/bio.h>
 #include <openssl/evp.h>
 
@@ -91,6 +92,12 @@ int pds_test_write_file(apr_pool_t *p, const char *path, const char *data,
  * path (from p). Fails the test when it cannot. */
 char *pds_test_write_temp(apr_pool_t *p, const char *name, const char *data,
                           apr_size_t len);
+
+/* ---- JSON ----------------------------------------------------------------- */
+
+/* text parsed (duplicate keys refused) as a new reference; fails the test
+ * when it is not JSON. */
+json_t *pds_test_json(const char *text);
 
 /* ---- tokens --------------------------------------------------------------- */
 

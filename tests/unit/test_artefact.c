@@ -147,16 +147,6 @@ static int group_teardown(void **state)
 
 /* ---- helpers -------------------------------------------------------------- */
 
-static json_t *json_of(const char *text)
-{
-    json_error_t jerr;
-    json_t *v = json_loads(text, JSON_REJECT_DUPLICATES, &jerr);
-
-    if (v == NULL)
-        fail_msg("bad test JSON '%s': %s", text, jerr.text);
-    return v;
-}
-
 static pds_key_t *private_key(apr_pool_t *p, int k)
 {
     pds_key_t *key = NULL;
@@ -171,7 +161,7 @@ static pds_key_t *private_key(apr_pool_t *p, int k)
 /* Every member filled. */
 static json_t *base_claims(void)
 {
-    return json_of("{\"iss\":\"brixham-trust\",\"jti\":\"art-2026.0001:x_y\","
+    return pds_test_json("{\"iss\":\"brixham-trust\",\"jti\":\"art-2026.0001:x_y\","
                    "\"sub\":\"alice-1\",\"org\":\"torbay-clinic\",\"purpose\":\"care\","
                    "\"fields\":[\"name.given\",\"contacts[*].phone\",\"dob\"],"
                    "\"iat\":1699999940,\"nbf\":1699999950,\"exp\":1700003540,"
@@ -183,7 +173,7 @@ static json_t *base_claims(void)
 /* Signs claims (stolen) with key k; header NULL for DEFAULT_HEADER. */
 static char *mint(apr_pool_t *p, int k, const char *header, json_t *claims)
 {
-    json_t *h = json_of(header != NULL ? header : DEFAULT_HEADER);
+    json_t *h = pds_test_json(header != NULL ? header : DEFAULT_HEADER);
     char *token = NULL;
     pds_error_t err;
 
@@ -595,7 +585,7 @@ static void test_bad_signature(void **state)
     json_t *c = base_claims();
 
     /* Another payload (a wider release) under the original signature. */
-    assert_int_equal(json_object_set_new(c, "fields", json_of("[\"name\",\"nhs_number\"]")), 0);
+    assert_int_equal(json_object_set_new(c, "fields", pds_test_json("[\"name\",\"nhs_number\"]")), 0);
     text = json_dumps(c, JSON_COMPACT);
     json_decref(c);
     assert_non_null(text);

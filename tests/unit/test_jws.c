@@ -83,21 +83,11 @@ static pds_key_t *load_key(apr_pool_t *p, const char *pem)
     return key;
 }
 
-static json_t *json_of(const char *text)
-{
-    json_error_t jerr;
-    json_t *v = json_loads(text, JSON_REJECT_DUPLICATES, &jerr);
-
-    if (v == NULL)
-        fail_msg("bad test JSON '%s': %s", text, jerr.text);
-    return v;
-}
-
 static char *sign_text(apr_pool_t *p, const pds_key_t *key, const char *header,
                        const char *payload)
 {
-    json_t *h = header != NULL ? json_of(header) : NULL;
-    json_t *b = json_of(payload);
+    json_t *h = header != NULL ? pds_test_json(header) : NULL;
+    json_t *b = pds_test_json(payload);
     char *token = NULL;
     pds_error_t err;
 
@@ -496,7 +486,7 @@ static void roundtrip(apr_pool_t *p, int k)
     assert_int_equal(pds_jws_parse(&jws, p, token, strlen(token), &err), APR_SUCCESS);
     assert_string_equal(pds_jws_alg(jws), alg_of[k]);
     assert_string_equal(pds_jws_kid(jws), "k-1");
-    expected = json_of(payload);
+    expected = pds_test_json(payload);
     assert_true(json_equal(pds_jws_payload(jws), expected));
     json_decref(expected);
     assert_int_equal(pds_jws_verify(jws, pub, &err), APR_SUCCESS);
@@ -1125,7 +1115,7 @@ static void interop(apr_pool_t *p, int k)
     assert_string_equal(pds_jws_kid(jws), iss);
     if (pds_jws_verify(jws, key, &err) != APR_SUCCESS)
         fail_msg("%s fixture does not verify: %s: %s", alg_of[k], err.code, err.text);
-    claims = json_of(claims_text);
+    claims = pds_test_json(claims_text);
     assert_true(json_equal(claims, pds_jws_payload(jws)));
     json_decref(claims);
 
