@@ -428,6 +428,13 @@ static int parse_date(const char *s, apr_size_t len, int *py, int *pm, int *pd)
 
 /* ---- apply ---------------------------------------------------------------- */
 
+/* What a transform expects, for its type errors. */
+static const char date_expects[] = "a date: YYYY-MM-DD or an RFC 3339 date-time";
+static const char postcode_expects[] = "a UK postcode: 5 to 7 letters and digits, "
+    "ending digit, letter, letter";
+static const char round_expects[] = "a number or a numeric string (digits, "
+    "an optional minus sign and decimal point)";
+
 static const char *kind_of(json_t *v)
 {
     switch (json_typeof(v)) {
@@ -535,8 +542,6 @@ static apr_status_t apply_pseudonymise(const pds_transform_t *t, json_t *v,
     return give_string(out, ps, strlen(ps), t, err);
 }
 
-static const char date_expects[] = "a date: YYYY-MM-DD or an RFC 3339 date-time";
-
 /* v as a checked date (*y, *m, *d), or the type error. */
 static apr_status_t date_of(const pds_transform_t *t, json_t *v, int *y, int *m, int *d,
                             pds_error_t *err)
@@ -598,9 +603,6 @@ static apr_status_t apply_age_band(const pds_transform_t *t, json_t *v,
     return give_string(out, buf, strlen(buf), t, err);
 }
 
-static const char postcode_expects[] = "a UK postcode: 5 to 7 letters and digits, "
-    "ending digit, letter, letter";
-
 static apr_status_t apply_postcode(const pds_transform_t *t, json_t *v,
                                    const pds_transform_ctx_t *ctx, json_t **out,
                                    pds_error_t *err)
@@ -634,9 +636,6 @@ static char decimal_point(void)
     snprintf(buf, sizeof(buf), "%.1f", 0.5);
     return buf[1];
 }
-
-static const char round_expects[] = "a number or a numeric string (digits, "
-    "an optional minus sign and decimal point)";
 
 static apr_status_t apply_round(const pds_transform_t *t, json_t *v,
                                 const pds_transform_ctx_t *ctx, json_t **out,
