@@ -1046,25 +1046,25 @@ apr_status_t pds_agreement_finish(pds_agreement_t *a, pds_error_t *err)
     return APR_SUCCESS;
 }
 
-const char *pds_agreement_record_subject(const pds_agreement_t *a)
-{
-    return a->record_subject;
-}
+/* The accessors that only read the compiled agreement. */
+#define GETTER(type, name, value) \
+    type pds_agreement_##name(const pds_agreement_t *a) { return value; }
 
-const pds_fieldset_t *pds_agreement_write(const pds_agreement_t *a)
-{
-    return a->write;
-}
+GETTER(const char *, record_subject, a->record_subject)
+GETTER(const pds_fieldset_t *, write, a->write)
+GETTER(int, write_strips, a->write_strips)
+GETTER(int, deidentified, a->identifiers != NULL)
+GETTER(const char *, id, a->id)
+GETTER(const char *, version, a->version != NULL ? a->version : "1")
+GETTER(const char *, party, a->party)
+GETTER(const char *, legal_basis, a->legal_basis)
+GETTER(const apr_array_header_t *, purposes, a->purposes)
+GETTER(apr_time_t, valid_from, a->valid_from)
+GETTER(apr_time_t, valid_until, a->valid_until)
+GETTER(const pds_fieldset_t *, release, a->release)
+GETTER(int, resource_count, a->resources->nelts)
 
-int pds_agreement_write_strips(const pds_agreement_t *a)
-{
-    return a->write_strips;
-}
-
-int pds_agreement_deidentified(const pds_agreement_t *a)
-{
-    return a->identifiers != NULL;
-}
+#undef GETTER
 
 int pds_agreement_needs_pseudonym_key(const pds_agreement_t *a)
 {
@@ -1079,41 +1079,6 @@ int pds_agreement_needs_pseudonym_key(const pds_agreement_t *a)
     return 0;
 }
 
-const char *pds_agreement_id(const pds_agreement_t *a)
-{
-    return a->id;
-}
-
-const char *pds_agreement_version(const pds_agreement_t *a)
-{
-    return a->version != NULL ? a->version : "1";
-}
-
-const char *pds_agreement_party(const pds_agreement_t *a)
-{
-    return a->party;
-}
-
-const char *pds_agreement_legal_basis(const pds_agreement_t *a)
-{
-    return a->legal_basis;
-}
-
-const apr_array_header_t *pds_agreement_purposes(const pds_agreement_t *a)
-{
-    return a->purposes;
-}
-
-apr_time_t pds_agreement_valid_from(const pds_agreement_t *a)
-{
-    return a->valid_from;
-}
-
-apr_time_t pds_agreement_valid_until(const pds_agreement_t *a)
-{
-    return a->valid_until;
-}
-
 apr_time_t pds_agreement_visible_from(const pds_agreement_t *a, apr_time_t disclosed)
 {
     switch (a->disclosure) {
@@ -1126,16 +1091,6 @@ apr_time_t pds_agreement_visible_from(const pds_agreement_t *a, apr_time_t discl
     default:
         return disclosed;
     }
-}
-
-const pds_fieldset_t *pds_agreement_release(const pds_agreement_t *a)
-{
-    return a->release;
-}
-
-int pds_agreement_resource_count(const pds_agreement_t *a)
-{
-    return a->resources->nelts;
 }
 
 const char *pds_agreement_resource(const pds_agreement_t *a, int index)

@@ -155,20 +155,36 @@ void pds_resource_compile(pds_resource_t *r, const char *templ, apr_pool_t *p)
     }
 }
 
+/* What follows the leading '/' of path; NULL when path does not start with one. */
+static const char *below_root(const char *path)
+{
+    return path != NULL && path[0] == '/' ? path + 1 : NULL;
+}
+
+/* The length of the segment at s; *slash is the '/' ending it, NULL for the last. */
+static apr_size_t segment(const char *s, const char **slash)
+{
+    *slash = strchr(s, '/');
+    return *slash != NULL ? (apr_size_t)(*slash - s) : strlen(s);
+}
+
+/* Whether literal segment k of r is exactly the len bytes at s. */
+static int is_literal(const pds_resource_t *r, int k, const char *s, apr_size_t len)
+{
+    return len == r->seglen[k] && memcmp(s, r->seg[k], len) == 0;
+}
+
 /* Segment by segment; literals compare exactly, {subject} takes a whole
  * non-empty segment; the counts must agree (so a trailing '/' matters). */
 int pds_resource_match(const pds_resource_t *r, const char *path,
                        const char **subject, apr_size_t *subject_len)
 {
-    const char *s;
+    const char *s = below_root(path);
     int i;
 
-    if (path == NULL || path[0] != '/')
-        return 0;
-    s = path + 1;
-    for (i = 0; i < r->nseg; i++) {
-        const char *slash = strchr(s, '/');
-        apr_size_t len = slash != NULL ? (apr_size_t)(slash - s) : strlen(s);
+    for (i = 0; s != NULL && i < r->nseg; i++) {
+        const char *slash;
+        apr_size_t len = segment(s, &slash);
         int last = i == r->nseg - 1;
 
         if ((last && slash != NULL) || (!last && slash == NULL))
@@ -181,33 +197,29 @@ int pds_resource_match(const pds_resource_t *r, const char *path,
                 *subject_len = len;
             }
         }
-        else if (len != r->seglen[i] || memcmp(s, r->seg[i], len) != 0) {
+        else if (!is_literal(r, i, s, len)) {
             return 0;
         }
         s += len + 1;
     }
-    return 1;
+    return s != NULL;
 }
 
 int pds_resource_could_match_under(const pds_resource_t *r, const char *prefix)
 {
-    const char *s;
+    const char *s = below_root(prefix);
     int k;
 
-    if (prefix == NULL || prefix[0] != '/')
-        return 0;
-    s = prefix + 1;
-    for (k = 0; k < r->nseg; k++) {
-        const char *slash = strchr(s, '/');
-        apr_size_t len = slash != NULL ? (apr_size_t)(slash - s) : strlen(s);
+    for (k = 0; s != NULL && k < r->nseg; k++) {
+        const char *slash;
+        apr_size_t len = segment(s, &slash);
 
         if (slash == NULL)      /* the last, partial segment: a beginning */
             return r->seg[k] == NULL || (len <= r->seglen[k]
                                          && memcmp(s, r->seg[k], len) == 0);
-        if (r->seg[k] == NULL ? len == 0
-                              : (len != r->seglen[k] || memcmp(s, r->seg[k], len) != 0))
+        if (r->seg[k] == NULL ? len == 0 : !is_literal(r, k, s, len))
             return 0;
         s = slash + 1;
     }
-    return 0;                   /* the prefix is longer than the template */
+    return 0;                   /* not a path, or longer than the template */
 }
