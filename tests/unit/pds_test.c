@@ -277,6 +277,18 @@ int pds_test_keypair(pds_test_keypair_t *kp, EVP_PKEY *pkey, int traditional)
            ? 0 : -1;
 }
 
+pds_key_t *pds_test_load_key(apr_pool_t *p, const char *pem)
+{
+    pds_key_t *key = NULL;
+    pds_error_t err;
+
+    pds_error_clear(&err);
+    if (pds_key_load_pem(&key, p, pem, strlen(pem), &err) != APR_SUCCESS)
+        fail_msg("loading a key: %s: %s", err.code, err.text);
+    assert_non_null(key);
+    return key;
+}
+
 void pds_test_keypair_free(pds_test_keypair_t *kp)
 {
     free(kp->priv);

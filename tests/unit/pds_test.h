@@ -24,6 +24,8 @@
 #include <openssl/bio.h>
 #include <openssl/evp.h>
 
+#include "pds_jws.h"
+
 /* ---- running a group ------------------------------------------------------ */
 
 /* main's body: initialises APR, makes the root pool, runs the group tests
@@ -131,6 +133,10 @@ int pds_test_keypair(pds_test_keypair_t *kp, EVP_PKEY *pkey, int traditional);
 /* The contents of a memory BIO as a malloc'd NUL-terminated string; NULL
  * when empty or out of memory. */
 char *pds_test_bio_text(BIO *bio);
+
+/* pds_key_load_pem() of the whole of pem; fails the test (with the error
+ * text) when it is refused. */
+pds_key_t *pds_test_load_key(apr_pool_t *p, const char *pem);
 
 /* Frees what pds_test_keypair() made. */
 void pds_test_keypair_free(pds_test_keypair_t *kp);

@@ -149,13 +149,7 @@ static int group_teardown(void **state)
 
 static pds_key_t *private_key(apr_pool_t *p, int k)
 {
-    pds_key_t *key = NULL;
-    pds_error_t err;
-
-    pds_error_clear(&err);
-    if (pds_key_load_pem(&key, p, keys[k].priv, strlen(keys[k].priv), &err) != APR_SUCCESS)
-        fail_msg("loading a key: %s: %s", err.code, err.text);
-    return key;
+    return pds_test_load_key(p, keys[k].priv);
 }
 
 /* Every member filled. */

@@ -37,10 +37,8 @@ static pds_key_t *ed25519_signer(apr_pool_t *p)
         "-----BEGIN PRIVATE KEY-----\n"
         "MC4CAQAwBQYDK2VwBCIEIJ1hsZ3v/VpguoRK9JLsLMREScVpezJpGXA7rAMcrn9g\n"
         "-----END PRIVATE KEY-----\n";
-    pds_key_t *key = NULL;
 
-    assert_int_equal(pds_key_load_pem(&key, p, pem, strlen(pem), NULL), APR_SUCCESS);
-    return key;
+    return pds_test_load_key(p, pem);
 }
 
 static int setup(void **state)
@@ -105,10 +103,8 @@ static pds_key_t *public_of(apr_pool_t *p)
         "-----BEGIN PUBLIC KEY-----\n"
         "MCowBQYDK2VwAyEA11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo=\n"
         "-----END PUBLIC KEY-----\n";
-    pds_key_t *key = NULL;
 
-    assert_int_equal(pds_key_load_pem(&key, p, pem, strlen(pem), NULL), APR_SUCCESS);
-    return key;
+    return pds_test_load_key(p, pem);
 }
 
 /* Verifies lines; returns the index of the first bad line (-1: all good). */

@@ -71,18 +71,6 @@ static int group_teardown(void **state)
 
 /* ---- helpers -------------------------------------------------------------- */
 
-static pds_key_t *load_key(apr_pool_t *p, const char *pem)
-{
-    pds_key_t *key = NULL;
-    pds_error_t err;
-
-    pds_error_clear(&err);
-    if (pds_key_load_pem(&key, p, pem, strlen(pem), &err) != APR_SUCCESS)
-        fail_msg("loading a key: %s: %s", err.code, err.text);
-    assert_non_null(key);
-    return key;
-}
-
 static char *sign_text(apr_pool_t *p, const pds_key_t *key, const char *header,
                        const char *payload)
 {
@@ -259,15 +247,15 @@ static void test_key_load(void **state)
     int i;
 
     for (i = 0; i < 3; i++) {
-        pds_key_t *pub = load_key(p, keys[i].pub);
-        pds_key_t *priv = load_key(p, keys[i].priv);
+        pds_key_t *pub = pds_test_load_key(p, keys[i].pub);
+        pds_key_t *priv = pds_test_load_key(p, keys[i].priv);
 
         assert_string_equal(pds_key_alg(pub), alg_of[i]);
         assert_string_equal(pds_key_alg(priv), alg_of[i]);
         assert_false(pds_key_is_private(pub));
         assert_true(pds_key_is_private(priv));
         if (keys[i].trad != NULL) {
-            pds_key_t *trad = load_key(p, keys[i].trad);
+            pds_key_t *trad = pds_test_load_key(p, keys[i].trad);
             assert_string_equal(pds_key_alg(trad), alg_of[i]);
             assert_true(pds_key_is_private(trad));
         }
@@ -275,7 +263,7 @@ static void test_key_load(void **state)
     /* A public key after unrelated text, as in a commented file. */
     {
         char *pem = apr_pstrcat(p, "# the research team's key\n", keys[K_EDDSA].pub, NULL);
-        assert_string_equal(pds_key_alg(load_key(p, pem)), "EdDSA");
+        assert_string_equal(pds_key_alg(pds_test_load_key(p, pem)), "EdDSA");
     }
     assert_null(pds_key_alg(NULL));
     assert_false(pds_key_is_private(NULL));
@@ -463,8 +451,8 @@ static void test_key_load_file(void **state)
 
 static void roundtrip(apr_pool_t *p, int k)
 {
-    pds_key_t *priv = load_key(p, keys[k].priv);
-    pds_key_t *pub = load_key(p, keys[k].pub);
+    pds_key_t *priv = pds_test_load_key(p, keys[k].priv);
+    pds_key_t *pub = pds_test_load_key(p, keys[k].pub);
     const char *payload = "{\"iss\":\"org-a\",\"aud\":\"pds\",\"exp\":1700000300,"
                           "\"name\":\"Zo\\u00eb \\u2713\",\"n\":[1,2,{\"x\":null}]}";
     pds_jws_t *jws;
@@ -523,8 +511,8 @@ static void test_roundtrip_eddsa(void **state) { roundtrip(*state, K_EDDSA); }
 static void test_sign_refusals(void **state)
 {
     apr_pool_t *p = *state;
-    pds_key_t *pub = load_key(p, keys[K_ES256].pub);
-    pds_key_t *priv = load_key(p, keys[K_ES256].priv);
+    pds_key_t *pub = pds_test_load_key(p, keys[K_ES256].pub);
+    pds_key_t *priv = pds_test_load_key(p, keys[K_ES256].priv);
     json_t *obj = json_object(), *arr = json_array();
     char *token = (char *)"x";
     pds_error_t err;
@@ -549,8 +537,8 @@ static void test_sign_refusals(void **state)
 
 static void tampering(apr_pool_t *p, int k)
 {
-    pds_key_t *priv = load_key(p, keys[k].priv);
-    pds_key_t *pub = load_key(p, keys[k].pub);
+    pds_key_t *priv = pds_test_load_key(p, keys[k].priv);
+    pds_key_t *pub = pds_test_load_key(p, keys[k].pub);
     const char *payload = "{\"iss\":\"org-a\",\"aud\":\"pds\",\"exp\":1700000300}";
     char *token = sign_text(p, priv, "{\"kid\":\"k\"}", payload);
     char *h = pds_test_part(p, token, 0), *b = pds_test_part(p, token, 1);
@@ -606,7 +594,7 @@ static void test_tampered_eddsa(void **state) { tampering(*state, K_EDDSA); }
 static void test_es256_der_signature_refused(void **state)
 {
     apr_pool_t *p = *state;
-    pds_key_t *pub = load_key(p, keys[K_ES256].pub);
+    pds_key_t *pub = pds_test_load_key(p, keys[K_ES256].pub);
     const char *input;
     unsigned char der[128];
     size_t derlen = sizeof(der);
@@ -676,8 +664,8 @@ static int s_is_high(apr_pool_t *p, const char *sig64)
 static void test_es256_high_s_refused(void **state)
 {
     apr_pool_t *p = *state;
-    pds_key_t *priv = load_key(p, keys[K_ES256].priv);
-    pds_key_t *pub = load_key(p, keys[K_ES256].pub);
+    pds_key_t *priv = pds_test_load_key(p, keys[K_ES256].priv);
+    pds_key_t *pub = pds_test_load_key(p, keys[K_ES256].pub);
     const unsigned char body[] = "{\"a\":1}";
     pds_error_t err;
     int i;
@@ -716,9 +704,9 @@ static void test_es256_high_s_refused(void **state)
 static void test_alg_mismatch(void **state)
 {
     apr_pool_t *p = *state;
-    pds_key_t *es = load_key(p, keys[K_ES256].pub);
-    pds_key_t *rs = load_key(p, keys[K_RS256].pub);
-    pds_key_t *ed = load_key(p, keys[K_EDDSA].pub);
+    pds_key_t *es = pds_test_load_key(p, keys[K_ES256].pub);
+    pds_key_t *rs = pds_test_load_key(p, keys[K_RS256].pub);
+    pds_key_t *ed = pds_test_load_key(p, keys[K_EDDSA].pub);
     const char *claims = "{\"iss\":\"org-a\",\"aud\":\"pds\",\"exp\":4102444800}";
     const char *sig64 = pds_base64url_encode(p, (const unsigned char *)
                                              "0123456789012345678901234567890123456789"
@@ -741,7 +729,7 @@ static void test_alg_mismatch(void **state)
     }
     /* Correctly signed, but presented to a key of another type. */
     for (k = 0; k < 3; k++) {
-        pds_key_t *priv = load_key(p, keys[k].priv);
+        pds_key_t *priv = pds_test_load_key(p, keys[k].priv);
         char *token = sign_text(p, priv, NULL, claims);
         int other;
 
@@ -794,14 +782,14 @@ static void test_other_key_same_type(void **state)
     int k;
 
     for (k = 0; k < 3; k++) {
-        pds_key_t *signer = load_key(p, keys[k].priv);
-        pds_key_t *other = load_key(p, keys[k + K_ES256_B].pub);
-        pds_key_t *other_priv = load_key(p, keys[k + K_ES256_B].priv);
+        pds_key_t *signer = pds_test_load_key(p, keys[k].priv);
+        pds_key_t *other = pds_test_load_key(p, keys[k + K_ES256_B].pub);
+        pds_key_t *other_priv = pds_test_load_key(p, keys[k + K_ES256_B].priv);
         char *token = sign_text(p, signer, NULL, "{\"iss\":\"org-a\"}");
 
         assert_string_equal(verify_code(p, token, other), "bad-signature");
         assert_string_equal(verify_code(p, token, other_priv), "bad-signature");
-        assert_string_equal(verify_code(p, token, load_key(p, keys[k].pub)), "");
+        assert_string_equal(verify_code(p, token, pds_test_load_key(p, keys[k].pub)), "");
     }
 }
 
@@ -1093,7 +1081,7 @@ static void interop(apr_pool_t *p, int k)
     char *token = pds_test_case_file(p, dir, "token.txt", NULL);
     char *claims_text = pds_test_case_file(p, dir, "claims.json", NULL);
     const char *iss = apr_pstrcat(p, "interop-", alg_of[k], NULL);
-    pds_key_t *key = load_key(p, pem);
+    pds_key_t *key = pds_test_load_key(p, pem);
     pds_token_expect_t expect;
     pds_jws_t *jws;
     pds_error_t err;
@@ -1130,7 +1118,7 @@ static void interop(apr_pool_t *p, int k)
     assert_string_equal(err.code, "token-too-long-lived");
 
     /* Not with our key of the same type; not once a byte of the payload changes. */
-    assert_string_equal(verify_code(p, token, load_key(p, keys[k].pub)), "bad-signature");
+    assert_string_equal(verify_code(p, token, pds_test_load_key(p, keys[k].pub)), "bad-signature");
     {
         char *text = json_dumps(pds_jws_payload(jws), JSON_COMPACT);
         char *team;
@@ -1176,7 +1164,7 @@ static void test_public_jwk_thumbprint(void **state)
     json_decref(jwk);
     /* every kind of key this module takes has one, with no private member */
     for (k = 0; k < 3; k++) {
-        pds_key_t *priv = load_key(p, keys[k == 0 ? K_ES256 : k == 1 ? K_RS256 : K_EDDSA].priv);
+        pds_key_t *priv = pds_test_load_key(p, keys[k == 0 ? K_ES256 : k == 1 ? K_RS256 : K_EDDSA].priv);
         jwk = pds_key_public_jwk(priv, p);
         assert_non_null(jwk);
         assert_non_null(json_object_get(jwk, "kid"));
@@ -1194,8 +1182,8 @@ static void test_detached(void **state)
     int k;
 
     for (k = 0; k < 3; k++) {
-        pds_key_t *priv = load_key(p, keys[k == 0 ? K_ES256 : k == 1 ? K_RS256 : K_EDDSA].priv);
-        pds_key_t *other = load_key(p, keys[k == 0 ? K_ES256_B : k == 1 ? K_RS256_B
+        pds_key_t *priv = pds_test_load_key(p, keys[k == 0 ? K_ES256 : k == 1 ? K_RS256 : K_EDDSA].priv);
+        pds_key_t *other = pds_test_load_key(p, keys[k == 0 ? K_ES256_B : k == 1 ? K_RS256_B
                                                                : K_EDDSA_B].pub);
         json_t *members = json_pack("{s:s,s:s}", "typ", "pds-response+jws", "kid", "k1");
         json_t *hdr = NULL;
