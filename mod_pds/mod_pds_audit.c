@@ -43,7 +43,7 @@
 #include <errno.h>
 #include <unistd.h>
 
-#include "mod_pds_private.h"
+#include "mod_pds_audit.h"
 
 #define PDS_AUDIT_MUTEX_TYPE "pds-audit"
 #define AUDIT_MUTEX_KEY "pds-audit-mutex"
