@@ -164,14 +164,15 @@ static apr_status_t destroy_cache(void *data)
     return APR_SUCCESS;
 }
 
+/* Loads the registry file anew; the one in force stays on any failure. */
 static apr_status_t load_registry(consent_rt_t *c, apr_pool_t *ptemp, pds_error_t *err)
 {
+    apr_finfo_t finfo;
+    apr_status_t rv = apr_stat(&finfo, c->registry_path, APR_FINFO_MTIME | APR_FINFO_SIZE,
+                               ptemp);
     apr_pool_t *pool;
     pds_trust_registry_t *reg;
-    apr_finfo_t finfo;
-    apr_status_t rv;
 
-    rv = apr_stat(&finfo, c->registry_path, APR_FINFO_MTIME | APR_FINFO_SIZE, ptemp);
     if (rv != APR_SUCCESS) {
         pds_error_set(err, "bad-trust-registry", -1, c->registry_path,
                       "cannot read the file");

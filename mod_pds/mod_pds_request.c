@@ -267,6 +267,16 @@ void pds_register_request_body_filter(void)
                              AP_FTYPE_RESOURCE);
 }
 
+/* A write's body lib/pds_filter could not read. The parser's text may quote
+ * the body: the client is given the code only. */
+static const char *uncheckable_body(request_rec *r, const pds_error_t *err,
+                                    const char **detail)
+{
+    *detail = apr_psprintf(r->pool, "the body is not a JSON document the agreement "
+                           "can check (%s)", err->code);
+    return "bad-request-body";
+}
+
 /* For an allowed POST, PUT or PATCH: reads the body, checks it against the
  * agreement's Write (refusing, or stripping, what it does not cover), and puts
  * the checked body in place for the back end. NULL when it may go ahead. */
@@ -310,12 +320,8 @@ static const char *check_write(request_rec *r, pds_request_t *rq, const char **d
     }
     pds_error_clear(&err);
     if (pds_filter_uncovered(write, body, len, pds_conf_max_depth(pds_dir_conf(r)), &extra,
-                             r->pool, &err) != APR_SUCCESS) {
-        /* The parser's text may quote the body: give the code only. */
-        *detail = apr_psprintf(r->pool, "the body is not a JSON document the agreement "
-                               "can check (%s)", err.code);
-        return "bad-request-body";
-    }
+                             r->pool, &err) != APR_SUCCESS)
+        return uncheckable_body(r, &err, detail);
     if (extra->nelts > 0 && !pds_agreement_write_strips(a)) {
         /* Named to the client that sent them, and to no one else. */
         int i, shown = extra->nelts < 10 ? extra->nelts : 10;
@@ -330,11 +336,8 @@ static const char *check_write(request_rec *r, pds_request_t *rq, const char **d
     }
     pds_error_clear(&err);
     if (pds_filter_apply(write, body, len, pds_conf_max_depth(pds_dir_conf(r)), &result,
-                         r->pool, &err) != APR_SUCCESS) {
-        *detail = apr_psprintf(r->pool, "the body is not a JSON document the agreement "
-                               "can check (%s)", err.code);
-        return "bad-request-body";
-    }
+                         r->pool, &err) != APR_SUCCESS)
+        return uncheckable_body(r, &err, detail);
     rq->written = result.released;
     ctx = apr_pcalloc(r->pool, sizeof(*ctx));
     ctx->data = result.body;
@@ -497,21 +500,17 @@ int pds_guard_fixups(request_rec *r)
 {
     pds_dir_conf_t *dc;
     pds_request_t *rq;
-    int rc = enforced_request(r, &dc, &rq);
+    int status = enforced_request(r, &dc, &rq);
 
-    if (rc != OK)
-        return rc;
-    if (rq == NULL) {
-        int status;
-
+    if (status == OK && rq == NULL) {
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, "PDS00100: %s reached the fixups "
                       "without mod_pds's access decision (another access hook answered "
                       "first and Satisfy Any let the request on); deciding now", r->uri);
         status = enforce(r, dc, 0);
-        if (status != OK)
-            return status;
         rq = pds_request_get(r);
     }
+    if (status != OK)
+        return status;
     if (!rq->decision.allowed) {
         answer_denial(r, rq);
         return DONE;
