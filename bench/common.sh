@@ -258,7 +258,7 @@ EOF
 # One token for the whole run: iat = now, exp = now + 3000 (under the
 # default PDSTokenMaxLifetime of 3600). ES256 unless BENCH_KEY_TYPE says.
 mint_token() {
-    token=$(/usr/bin/python3 "$top/tools/mint-token.py" --key "$run/gateway/bench.key.pem" \
+    token=$(/usr/bin/python3 "$top/tests/tools/mint-token.py" --key "$run/gateway/bench.key.pem" \
         --iss bench-org --aud "$audience" --lifetime 3000) || die "minting the token failed"
 }
 

@@ -6,7 +6,7 @@
 #
 # One gateway httpd (event MPM, 2 to 4 children of 16 threads, no process
 # recycling) with mod_pds in front of the Python stand-in back end
-# (tools/legacy-backend/legacy_backend.py), driven by wrk with bench/soak.lua:
+# (tests/backend/legacy_backend.py), driven by wrk with bench/soak.lua:
 # every connection cycles over normal records, a slow back end (2 s; the
 # first wrk thread's connections only), garbage
 # (not JSON, trailing garbage, gzip, a 500 with a stack trace), an unknown
@@ -249,8 +249,8 @@ done
 # --- the back end and the gateway -------------------------------------------------
 # backend_start: starts the stand-in, records its pid, waits for its port.
 backend_start() {
-    /usr/bin/python3 "$top/tools/legacy-backend/legacy_backend.py" --port "$be_port" \
-        --data "$top/tools/legacy-backend/residents.json" \
+    /usr/bin/python3 "$top/tests/backend/legacy_backend.py" --port "$be_port" \
+        --data "$top/tests/backend/residents.json" \
         --access-log "$run/backend/access.jsonl" >>"$run/backend/out.log" 2>&1 &
     echo $! >"$run/backend/pid"
     tries=0

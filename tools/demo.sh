@@ -11,6 +11,10 @@
 # Everything it makes lives in ./demo-run/ (recreated on each run; the demo
 # PKI in demo-run/pki/ is kept while it is complete and valid).
 #
+# The stand-in back end (tests/backend/) and the token minting helper
+# (tests/tools/mint-token.py) are the test suite's fixtures, shared with the
+# demo and the bench so that all three run against the same back end.
+#
 # Environment:
 #   PDS_DEMO_HTTPS_PORT    gateway, TLS with client certificates (18443)
 #   PDS_DEMO_HTTP_PORT     gateway, plain HTTP for token callers behind a
@@ -24,7 +28,7 @@ set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 run=$top/demo-run
 pki=$run/pki
-backend_dir=$top/tools/legacy-backend
+backend_dir=$top/tests/backend
 backend_py=$backend_dir/legacy_backend.py
 residents=$backend_dir/residents.json
 httpd_bin=/usr/sbin/apache2
@@ -598,7 +602,7 @@ EOF
 
 # --- the token ----------------------------------------------------------------
 
-mint_cmd="/usr/bin/python3 tools/mint-token.py --key demo-run/pki/university.key.pem --iss university-research --aud $audience --lifetime 600 > demo-run/university.token"
+mint_cmd="/usr/bin/python3 tests/tools/mint-token.py --key demo-run/pki/university.key.pem --iss university-research --aud $audience --lifetime 600 > demo-run/university.token"
 ( umask 077; eval "$mint_cmd" ) || die "minting the university's token failed (see above)"
 
 # --- start ----------------------------------------------------------------------

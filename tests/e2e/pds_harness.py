@@ -33,7 +33,7 @@ from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 TOP = os.path.abspath(os.path.join(HERE, "..", ".."))
-BACKEND_DIR = os.path.join(TOP, "tools", "legacy-backend")
+BACKEND_DIR = os.path.join(TOP, "tests", "backend")
 BACKEND_SCRIPT = os.path.join(BACKEND_DIR, "legacy_backend.py")
 RESIDENTS_FILE = os.path.join(BACKEND_DIR, "residents.json")
 PYTHON = "/usr/bin/python3" if os.path.exists("/usr/bin/python3") else "python3"
