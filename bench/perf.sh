@@ -43,13 +43,7 @@ for tool in perf wrk openssl; do
 done
 
 check_ports
-if [ -n "${BENCH_RUN_DIR:-}" ]; then
-    run=$BENCH_RUN_DIR
-    mkdir -p "$run" || die "cannot create $run"
-else
-    run=$(mktemp -d /tmp/pds-perf.XXXXXX) || die "mktemp failed"
-fi
-case "$run" in /*) ;; *) run=$(pwd)/$run ;; esac
+open_run_dir "${BENCH_RUN_DIR:-}" pds-perf
 
 perf_pid=""
 cleanup() {
@@ -59,23 +53,14 @@ cleanup() {
     fi
     stop_httpd "$run/gateway"
     stop_httpd "$run/backend"
-    if [ "${BENCH_KEEP:-0}" = 1 ]; then
-        note "run directory kept: $run"
-    elif [ -z "${BENCH_RUN_DIR:-}" ]; then
-        rm -rf "$run"
-    fi
+    close_run_dir "${BENCH_KEEP:-0}" "${BENCH_RUN_DIR:-}"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 with_pds=0
-module="(not loaded)"
-if [ "$config" = pds ]; then
-    with_pds=1
-    find_module
-fi
-prepare_run
-mint_token
+[ "$config" != pds ] || with_pds=1
+prepare_bench
 start_httpd "$run/backend" "$be_port"
 start_httpd "$run/gateway" "$gw_port"
 

@@ -41,13 +41,7 @@ for tool in valgrind callgrind_annotate ab openssl; do
 done
 
 check_ports
-if [ -n "${BENCH_RUN_DIR:-}" ]; then
-    run=$BENCH_RUN_DIR
-    mkdir -p "$run" || die "cannot create $run"
-else
-    run=$(mktemp -d /tmp/pds-profile.XXXXXX) || die "mktemp failed"
-fi
-case "$run" in /*) ;; *) run=$(pwd)/$run ;; esac
+open_run_dir "${BENCH_RUN_DIR:-}" pds-profile
 
 vg_pid=""
 cleanup() {
@@ -58,23 +52,14 @@ cleanup() {
         alive "$vg_pid" && kill -KILL "$vg_pid" 2>/dev/null || true
     fi
     stop_httpd "$run/backend"
-    if [ "${BENCH_KEEP:-0}" = 1 ]; then
-        note "run directory kept: $run"
-    elif [ -z "${BENCH_RUN_DIR:-}" ]; then
-        rm -rf "$run"
-    fi
+    close_run_dir "${BENCH_KEEP:-0}" "${BENCH_RUN_DIR:-}"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 with_pds=0
-module="(not loaded)"
-if [ "$config" = pds ]; then
-    with_pds=1
-    find_module
-fi
-prepare_run
-mint_token
+[ "$config" != pds ] || with_pds=1
+prepare_bench
 
 start_httpd "$run/backend" "$be_port"
 

@@ -81,31 +81,18 @@ done
 
 check_ports
 
-if [ -n "${BENCH_RUN_DIR:-}" ]; then
-    run=$BENCH_RUN_DIR
-    mkdir -p "$run" || die "cannot create $run"
-else
-    run=$(mktemp -d /tmp/pds-bench.XXXXXX) || die "mktemp failed"
-fi
-case "$run" in /*) ;; *) run=$(pwd)/$run ;; esac
+open_run_dir "${BENCH_RUN_DIR:-}" pds-bench
 
 cleanup() {
     stop_httpd "$run/gateway"
     stop_httpd "$run/backend"
-    if [ "${BENCH_KEEP:-0}" = 1 ]; then
-        note "run directory kept: $run"
-    elif [ -z "${BENCH_RUN_DIR:-}" ]; then
-        rm -rf "$run"
-    fi
+    close_run_dir "${BENCH_KEEP:-0}" "${BENCH_RUN_DIR:-}"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 case " $configs " in *" pds "*) with_pds=1 ;; *) with_pds=0 ;; esac
-module="(not loaded)"
-[ "$with_pds" = 0 ] || find_module
-prepare_run
-mint_token
+prepare_bench
 ( umask 077; say "$token" >"$run/token" )
 
 # --- what we run on -------------------------------------------------------------
