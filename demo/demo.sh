@@ -1,5 +1,7 @@
 #!/bin/sh
-# demo.sh: the mod_pds demo in one command, on loopback only.
+# demo.sh: the mod_pds demo in one command, on loopback only. Run it as
+# ./tools/demo.sh (the README's command); this script tells the story and
+# demo/checks.py checks each answer.
 #
 #   sudo ./tools/demo.sh          install what is missing, build, start the
 #                                 gateway and the legacy back end, tell the
@@ -26,6 +28,7 @@
 set -eu
 
 top=$(cd "$(dirname "$0")/.." && pwd)
+demo=$top/demo
 run=$top/demo-run
 pki=$run/pki
 backend_dir=$top/tests/backend
@@ -84,34 +87,9 @@ cd "$top"
 
 # --- processes --------------------------------------------------------------
 
-# Alive and not a zombie (a child we have not reaped yet still has /proc).
-alive() {
-    [ -r "/proc/$1/stat" ] || return 1
-    state=$(sed 's/^.*) \(.\).*$/\1/' "/proc/$1/stat" 2>/dev/null) || return 1
-    [ "$state" != Z ]
-}
-
-# True when process $1's command line contains $2: pid files can be stale and
-# pids reused, so we only ever signal a process that is recognisably ours.
-is_ours() {
-    alive "$1" || return 1
-    tr '\0' ' ' <"/proc/$1/cmdline" 2>/dev/null | grep -qF -- "$2"
-}
-
-# Stops process $1 (described as $2) with TERM, then KILL after 10 seconds.
-stop_pid() {
-    kill -TERM "$1" 2>/dev/null || return 0
-    i=0
-    while alive "$1"; do
-        i=$((i + 1))
-        if [ "$i" -gt 100 ]; then
-            note "$2 (pid $1) did not stop within 10 seconds; killing it"
-            kill -KILL "$1" 2>/dev/null || true
-            break
-        fi
-        sleep 0.1
-    done
-}
+# alive, is_ours, stop_pid, port_free and port_open: shared with bench/.
+# shellcheck source=tools/lib/loopback.sh
+. "$top/tools/lib/loopback.sh"
 
 # Stops a demo recorded in demo-run's pid files (a previous run, or --stop).
 stop_recorded() {
@@ -176,28 +154,6 @@ trap cleanup EXIT
 trap on_signal HUP INT TERM
 
 # --- ports ------------------------------------------------------------------
-
-port_free() {
-    /usr/bin/python3 - "$1" <<'EOF'
-import socket, sys
-s = socket.socket()
-s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-try:
-    s.bind(("127.0.0.1", int(sys.argv[1])))
-except OSError:
-    sys.exit(1)
-EOF
-}
-
-port_open() {
-    /usr/bin/python3 - "$1" <<'EOF'
-import socket, sys
-try:
-    socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=1).close()
-except OSError:
-    sys.exit(1)
-EOF
-}
 
 check_port() {
     port_free "$1" && return 0
@@ -372,24 +328,7 @@ health_board_dn=$(subject_of "$pki/health-board.crt")
 # resident's top-level fields the health board's agreement leaves behind. The
 # chosen one has allergies, care needs and benefits, so every agreement has
 # something to release.
-facts=$(/usr/bin/python3 - "$residents" <<'EOF'
-import json, sys
-data = json.load(open(sys.argv[1]))
-if isinstance(data, dict):
-    data = data.get("residents", list(data.values()))
-people = [p for p in data if isinstance(p, dict) and "id" in p]
-def rich(p):
-    care = p.get("care") or {}
-    return bool(care.get("allergies")) and bool(care.get("needs")) and bool(p.get("benefits"))
-chosen = next((p for p in people if rich(p)), people[0])
-other = next(p for p in people if p is not chosen)
-print(len(people))
-print(chosen["id"])
-print(other["id"])
-kept = {"id", "name", "dob", "care"}   # what the health board's agreement touches
-print(", ".join(k for k in chosen if k not in kept))
-EOF
-) || die "cannot read the residents from $residents"
+facts=$(/usr/bin/python3 "$demo/checks.py" facts "$residents") || die "cannot read the residents from $residents"
 resident_count=$(say "$facts" | sed -n 1p)
 resident=$(say "$facts" | sed -n 2p)
 other_resident=$(say "$facts" | sed -n 3p)
@@ -665,101 +604,7 @@ step_no=0
 # and checks it: $1 headers file, $2 body file, $3 expected status,
 # $4 "allow <agreement> <field>..." or "deny <reason>".
 show_and_check() {
-    /usr/bin/python3 - "$@" <<'EOF'
-import json, sys
-hdr_file, body_file, want_status, want = sys.argv[1:5]
-want = want.split()
-lines = [l.rstrip("\r\n") for l in open(hdr_file, encoding="latin-1")]
-# Keep the last response's headers (curl writes one block per response).
-blocks, cur = [], []
-for l in lines:
-    if l.startswith("HTTP/"):
-        cur = [l]
-        blocks.append(cur)
-    elif l and cur is not None:
-        cur.append(l)
-status_line = blocks[-1][0] if blocks else "HTTP/? 000 (no response)"
-headers = {}
-for l in (blocks[-1][1:] if blocks else []):
-    k, _, v = l.partition(":")
-    headers.setdefault(k.strip().lower(), []).append(v.strip())
-shown = ["Content-Type", "Cache-Control", "PDS-Agreement", "PDS-Request-Id",
-         "WWW-Authenticate", "Allow"]
-out = ["   " + status_line]
-for h in shown:
-    for v in headers.get(h.lower(), []):
-        out.append("   %s: %s" % (h, v))
-raw = open(body_file, "rb").read()
-body = None
-try:
-    body = json.loads(raw)
-    text = json.dumps(body, indent=4, ensure_ascii=False)
-except ValueError:
-    text = raw.decode("utf-8", "replace")
-out += ["   " + l for l in text.splitlines()]
-print("\n".join(out))
-
-problems = []
-try:
-    status = int(status_line.split()[1])
-except (IndexError, ValueError):
-    status = 0
-if status != int(want_status):
-    problems.append("expected HTTP %s, got %s" % (want_status, status or "no response"))
-if not headers.get("pds-request-id") and want[0] != "api":
-    problems.append("no PDS-Request-Id header")
-ctype = (headers.get("content-type") or [""])[0].split(";")[0].strip()
-if want[0] == "api":
-    # The consent API: the consent in the state expected, with a signed receipt.
-    consent = body.get("consent") if isinstance(body, dict) else None
-    if ctype != "application/json":
-        problems.append("expected application/json, got %r" % ctype)
-    if not isinstance(consent, dict) or consent.get("state") != want[1]:
-        problems.append("expected a consent in state %s" % want[1])
-    if not isinstance(body, dict) or str(body.get("receipt", "")).count(".") != 2:
-        problems.append("expected a signed receipt (compact JWS)")
-    for p in problems:
-        print("   !! " + p)
-    sys.exit(1 if problems else 0)
-if want[0] == "deny":
-    if ctype != "application/problem+json":
-        problems.append("expected application/problem+json, got %r" % ctype)
-    if not isinstance(body, dict) or body.get("reason") != want[1]:
-        got = body.get("reason") if isinstance(body, dict) else None
-        problems.append("expected reason %s, got %s" % (want[1], got))
-else:
-    agreement, released = want[1], want[2:]
-    if ctype != "application/json":
-        problems.append("expected application/json, got %r" % ctype)
-    if not (headers.get("pds-agreement") or [""])[0].startswith(agreement + ";"):
-        problems.append("expected PDS-Agreement %s;v=..., got %s"
-                        % (agreement, headers.get("pds-agreement")))
-    # Every value that came back must lie under a released field path.
-    def leaves(v, path):
-        if isinstance(v, dict):
-            for k, x in v.items():
-                yield from leaves(x, path + "." + k if path else k)
-        elif isinstance(v, list):
-            for x in v:
-                yield from leaves(x, path + "[*]")
-            if not v:
-                yield path
-        else:
-            yield path
-    if not isinstance(body, dict) or not body:
-        problems.append("expected a JSON object with the released fields")
-    else:
-        for leaf in sorted(set(leaves(body, ""))):
-            base = leaf
-            while base.endswith("[*]"):
-                base = base[:-3]
-            if not any(base == r or base.startswith(r + ".") or base.startswith(r + "[")
-                       for r in released):
-                problems.append("field %s is not released by %s" % (leaf, agreement))
-for p in problems:
-    print("   !! " + p)
-sys.exit(1 if problems else 0)
-EOF
+    /usr/bin/python3 "$demo/checks.py" response "$@"
 }
 
 # step <expected status> <expectation> <curl command as shown to the reader>
@@ -876,49 +721,7 @@ else
 fi
 set +e
 # shellcheck disable=SC2086  # one argument per step
-/usr/bin/python3 - "$run/audit.jsonl" "$story" $audit_steps <<'EOF'
-import json, sys
-path, story, steps = sys.argv[1], sys.argv[2], sys.argv[3:]
-problems = []
-try:
-    lines = [l for l in open(path, encoding="utf-8").read().splitlines() if l.strip()]
-except OSError as e:
-    lines = []
-    problems.append("cannot read the audit log: %s" % e.strerror)
-records = []
-for n, l in enumerate(lines, 1):
-    try:
-        rec = json.loads(l)
-    except ValueError:
-        problems.append("audit line %d is not JSON" % n)
-        continue
-    if "type" not in rec:      # checkpoints and file starts are not decisions
-        records.append(rec)
-by_id = {r.get("request_id"): r for r in records if isinstance(r, dict)}
-keys = ["time", "request_id", "client_ip", "organisation", "agreement", "purpose",
-        "subject", "method", "path", "decision", "reason", "status", "fields"]
-for s in steps:
-    num, decision, reason = s.split(":")
-    rid = None
-    for l in open("%s/%s.headers" % (story, num), encoding="latin-1"):
-        if l.lower().startswith("pds-request-id:"):
-            rid = l.split(":", 1)[1].strip()
-    rec = by_id.get(rid)
-    if rec is None:
-        problems.append("step %s (request %s) has no audit record" % (num, rid))
-        continue
-    missing = [k for k in keys if k not in rec]
-    if missing:
-        problems.append("step %s: the audit record lacks %s" % (num, ", ".join(missing)))
-    if rec.get("decision") != decision or (decision == "deny" and rec.get("reason") != reason):
-        problems.append("step %s: audit says %s/%s, expected %s/%s"
-                        % (num, rec.get("decision"), rec.get("reason"), decision, reason))
-if len(records) != len(steps):
-    problems.append("%d audit records for %d requests" % (len(records), len(steps)))
-for p in problems:
-    print("   !! " + p)
-sys.exit(1 if problems else 0)
-EOF
+/usr/bin/python3 "$demo/checks.py" audit "$run/audit.jsonl" "$story" $audit_steps
 audit_rc=$?
 set -e
 if [ "$audit_rc" = 0 ]; then
@@ -936,35 +739,7 @@ say ""
 say "   \$ /usr/bin/python3 -m json.tool --json-lines demo-run/logs/backend-access.log"
 say ""
 set +e
-/usr/bin/python3 - "$run/logs/backend-access.log" "$allowed" <<'EOF'
-import json, sys
-path, allowed = sys.argv[1], int(sys.argv[2])
-problems = []
-try:
-    lines = [l for l in open(path, encoding="utf-8").read().splitlines() if l.strip()]
-except OSError as e:
-    lines = []
-    problems.append("cannot read the back end's access log: %s" % e.strerror)
-for l in lines:
-    try:
-        e = json.loads(l)
-    except ValueError:
-        problems.append("a back-end access log line is not JSON")
-        continue
-    headers = e.get("headers") or []
-    print("   %s %s" % (e.get("method"), e.get("target")))
-    added = ["%s: %s" % (k, v) for k, v in headers
-             if k.lower() in ("pds-organisation", "pds-agreement", "pds-purpose")]
-    print("       " + ", ".join(added))
-    for k, v in headers:
-        if k.lower() in ("authorization", "proxy-authorization", "cookie"):
-            problems.append("the back end received the client's %s header" % k)
-if len(lines) != allowed:
-    problems.append("the back end saw %d requests; expected %d" % (len(lines), allowed))
-for p in problems:
-    print("   !! " + p)
-sys.exit(1 if problems else 0)
-EOF
+/usr/bin/python3 "$demo/checks.py" backend-log "$run/logs/backend-access.log" "$allowed"
 backend_rc=$?
 set -e
 if [ "$backend_rc" = 0 ]; then
@@ -1024,14 +799,7 @@ set +e
 set -e
 /usr/bin/python3 -m json.tool "$story/person.json" 2>/dev/null | sed 's/^/    /' \
     || sed 's/^/    /' "$story/person.json" "$story/person.err"
-if /usr/bin/python3 - "$story/person.json" "$resident" <<'EOF'
-import json, sys
-doc = json.load(open(sys.argv[1]))
-ok = doc.get("subject") == sys.argv[2] and any(
-    d.get("organisation") == "health-board" for d in doc.get("disclosures", []))
-sys.exit(0 if ok else 1)
-EOF
-then
+if /usr/bin/python3 "$demo/checks.py" person "$story/person.json" "$resident"; then
     [ "$mode" != check ] || say "    ok: the resident sees the health board's access"
 else
     say "    !! the resident's view does not show the health board's access"
