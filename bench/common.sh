@@ -40,6 +40,23 @@ check_ports() {
     done
 }
 
+# one_location SCRIPT [CONFIG]: for perf.sh and profile.sh, which load one
+# location: sets $config (plain, pds or lua; pds by default) and $with_pds.
+one_location() {
+    config=${2:-pds}
+    case "$config" in plain|pds|lua) ;; *) die "usage: $1 [plain|pds|lua]" ;; esac
+    with_pds=0
+    [ "$config" != pds ] || with_pds=1
+}
+
+# check_wrk_load: the ranges of $duration, $connections and $threads (whole
+# numbers already) for a wrk run.
+check_wrk_load() {
+    [ "$duration" -ge 1 ] && [ "$duration" -le 600 ] || die "BENCH_DURATION must be 1..600 seconds"
+    [ "$connections" -ge 1 ] && [ "$connections" -le 1000 ] || die "BENCH_CONNECTIONS must be 1..1000"
+    [ "$threads" -ge 1 ] && [ "$threads" -le "$connections" ] || die "BENCH_THREADS must be 1..BENCH_CONNECTIONS"
+}
+
 # open_run_dir DIR PREFIX: sets $run to DIR (created if need be) or, when
 # DIR is empty, to a new /tmp/PREFIX.XXXXXX; always an absolute path.
 open_run_dir() {
@@ -109,6 +126,18 @@ $(load_modules "$@")
 EOF
 }
 
+# conf_keepalive: no process recycling (a leak stays where it is) and
+# unbounded keep-alive, as every bench server runs.
+conf_keepalive() {
+    cat <<EOF
+MaxConnectionsPerChild 0
+KeepAlive On
+MaxKeepAliveRequests 0
+KeepAliveTimeout 30
+ServerTokens Prod
+EOF
+}
+
 # make_token_key TYPE: the callers' token key, $run/gateway/bench.key.pem,
 # and its public half bench.pub.pem; TYPE is ec, rsa or ed25519.
 make_token_key() {
@@ -155,11 +184,7 @@ ThreadsPerChild 64
 MaxRequestWorkers 64
 MinSpareThreads 16
 MaxSpareThreads 64
-MaxConnectionsPerChild 0
-KeepAlive On
-MaxKeepAliveRequests 0
-KeepAliveTimeout 30
-ServerTokens Prod
+$(conf_keepalive)
 TypesConfig /etc/mime.types
 DocumentRoot "$run/backend/htdocs"
 <Directory />
@@ -190,11 +215,7 @@ ThreadsPerChild 64
 MaxRequestWorkers 128
 MinSpareThreads 64
 MaxSpareThreads 128
-MaxConnectionsPerChild 0
-KeepAlive On
-MaxKeepAliveRequests 0
-KeepAliveTimeout 30
-ServerTokens Prod
+$(conf_keepalive)
 Timeout 30
 ProxyRequests Off
 ProxyTimeout 10

@@ -28,8 +28,7 @@ top=$(cd "$bench/.." && pwd)
 # shellcheck source=bench/common.sh
 . "$bench/common.sh"
 
-config=${1:-pds}
-case "$config" in plain|pds|lua) ;; *) die "usage: bench/profile.sh [plain|pds|lua]" ;; esac
+one_location bench/profile.sh "$@"
 requests=${BENCH_PROFILE_REQUESTS:-500}
 top_n=${BENCH_PROFILE_TOP:-10}
 for v in "$requests" "$top_n"; do
@@ -57,8 +56,6 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-with_pds=0
-[ "$config" != pds ] || with_pds=1
 prepare_bench
 
 start_httpd "$run/backend" "$be_port"

@@ -57,9 +57,7 @@ audit=${BENCH_AUDIT:-on}
 for v in "$duration" "$connections" "$threads" "$warmup" "$rounds"; do
     case "$v" in ''|*[!0-9]*) die "BENCH_DURATION, BENCH_CONNECTIONS, BENCH_THREADS, BENCH_WARMUP and BENCH_ROUNDS are whole numbers (seconds, counts); got '$v'" ;; esac
 done
-[ "$duration" -ge 1 ] && [ "$duration" -le 600 ] || die "BENCH_DURATION must be 1..600 seconds"
-[ "$connections" -ge 1 ] && [ "$connections" -le 1000 ] || die "BENCH_CONNECTIONS must be 1..1000"
-[ "$threads" -ge 1 ] && [ "$threads" -le "$connections" ] || die "BENCH_THREADS must be 1..BENCH_CONNECTIONS"
+check_wrk_load
 [ "$warmup" -le 60 ] || die "BENCH_WARMUP must be at most 60 seconds"
 [ "$rounds" -ge 1 ] && [ "$rounds" -le 20 ] || die "BENCH_ROUNDS must be 1..20"
 for c in $configs; do

@@ -177,11 +177,7 @@ ThreadsPerChild 16
 MaxRequestWorkers 64
 MinSpareThreads 8
 MaxSpareThreads 64
-MaxConnectionsPerChild 0
-KeepAlive On
-MaxKeepAliveRequests 0
-KeepAliveTimeout 30
-ServerTokens Prod
+$(conf_keepalive)
 Timeout 30
 ProxyRequests Off
 ProxyTimeout $proxy_timeout

@@ -630,6 +630,23 @@ step() {
     fi
 }
 
+# story_check <failure name> <what is ok> <demo/checks.py command> <args>...:
+# runs one of the story's checks; a failure is recorded, not fatal.
+story_check() {
+    failure=$1
+    ok=$2
+    shift 2
+    set +e
+    /usr/bin/python3 "$demo/checks.py" "$@"
+    check_rc=$?
+    set -e
+    if [ "$check_rc" = 0 ]; then
+        [ "$mode" != check ] || say "   ok: $ok"
+    else
+        failures="$failures $failure"
+    fi
+}
+
 # Kept as words for the audit check: "<step>:<status>:<allow|deny>" ...
 audit_steps=""
 record_audit() { audit_steps="$audit_steps $step_no:$1:$2"; }
@@ -719,16 +736,9 @@ if [ -s "$run/audit.jsonl" ]; then
 else
     say "   (the audit log is empty)"
 fi
-set +e
 # shellcheck disable=SC2086  # one argument per step
-/usr/bin/python3 "$demo/checks.py" audit "$run/audit.jsonl" "$story" $audit_steps
-audit_rc=$?
-set -e
-if [ "$audit_rc" = 0 ]; then
-    [ "$mode" != check ] || say "   ok: one audit record per request, with the right decision"
-else
-    failures="$failures audit"
-fi
+story_check audit "one audit record per request, with the right decision" \
+    audit "$run/audit.jsonl" "$story" $audit_steps
 
 say ""
 allowed=$(say "$audit_steps" | tr ' ' '\n' | grep -c ':allow:' || true)
@@ -738,15 +748,8 @@ say "   none of the caller's credentials. Its own access log (summarised):"
 say ""
 say "   \$ /usr/bin/python3 -m json.tool --json-lines demo-run/logs/backend-access.log"
 say ""
-set +e
-/usr/bin/python3 "$demo/checks.py" backend-log "$run/logs/backend-access.log" "$allowed"
-backend_rc=$?
-set -e
-if [ "$backend_rc" = 0 ]; then
-    [ "$mode" != check ] || say "   ok: only the allowed requests reached the back end"
-else
-    failures="$failures backend-log"
-fi
+story_check backend-log "only the allowed requests reached the back end" \
+    backend-log "$run/logs/backend-access.log" "$allowed"
 seen=$(grep -c . "$run/logs/backend-access.log" 2>/dev/null || true)
 say ""
 say "   Nothing else on the gateway leads to the back end:"
