@@ -40,6 +40,16 @@ check_ports() {
     done
 }
 
+# need_tools PACKAGES TOOL...: dies, naming the Debian PACKAGES to install,
+# when a TOOL is not on PATH.
+need_tools() {
+    packages=$1
+    shift
+    for tool in "$@"; do
+        command -v "$tool" >/dev/null 2>&1 || die "$tool is missing (apt-get install $packages)"
+    done
+}
+
 # one_location SCRIPT [CONFIG]: for perf.sh and profile.sh, which load one
 # location: sets $config (plain, pds or lua; pds by default) and $with_pds.
 one_location() {

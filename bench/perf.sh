@@ -35,9 +35,7 @@ for v in "$duration" "$connections" "$threads" "$warmup" "$top_n"; do
     case "$v" in ''|*[!0-9]*) die "BENCH_* settings are whole numbers; got '$v'" ;; esac
 done
 check_wrk_load
-for tool in perf wrk openssl; do
-    command -v "$tool" >/dev/null 2>&1 || die "$tool is missing (apt-get install linux-perf wrk openssl)"
-done
+need_tools "linux-perf wrk openssl" perf wrk openssl
 
 check_ports
 open_run_dir "${BENCH_RUN_DIR:-}" pds-perf

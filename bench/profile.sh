@@ -35,9 +35,7 @@ for v in "$requests" "$top_n"; do
     case "$v" in ''|*[!0-9]*) die "BENCH_PROFILE_* are whole numbers; got '$v'" ;; esac
 done
 [ "$requests" -ge 1 ] || die "BENCH_PROFILE_REQUESTS must be at least 1"
-for tool in valgrind callgrind_annotate ab openssl; do
-    command -v "$tool" >/dev/null 2>&1 || die "$tool is missing (apt-get install valgrind apache2-utils openssl)"
-done
+need_tools "valgrind apache2-utils openssl" valgrind callgrind_annotate ab openssl
 
 check_ports
 open_run_dir "${BENCH_RUN_DIR:-}" pds-profile

@@ -10,6 +10,17 @@ import pytest
 import pds_harness as H
 from pds_configs import CITIZEN_RECORD, ORGANISATIONS, PATH, SUBJECT, agreement, location
 
+EXPIRED = "2019-01-01 2019-12-31"
+FUTURE = "2098-01-01 2098-12-31"
+
+
+def hb_obliged(name, purpose, where, field, **when):
+    """A health board agreement under legal obligation releasing `field` of
+    GET /<where>/{subject}/record; `when` is valid= and version=."""
+    return agreement(name, "health-board", purpose, "GET /%s/{subject}/record" % where,
+                     "Release " + field, basis="legal-obligation", **when)
+
+
 CONFIG = ORGANISATIONS + (
     """
 # Two agreements over one resource: configuration order decides.
@@ -42,21 +53,14 @@ CONFIG = ORGANISATIONS + (
               "Release name.given", basis="legitimate-interests",
               valid="%(tomorrow)s %(tomorrow)s") +
     # Order among candidates: the first one valid now applies.
-    agreement("ord-expired", "health-board", "audit-check", "GET /order/{subject}/record",
-              "Release dob", basis="legal-obligation", valid="2019-01-01 2019-12-31") +
-    agreement("ord-first", "health-board", "audit-check", "GET /order/{subject}/record",
-              "Release name.given", basis="legal-obligation", version="2026.1") +
-    agreement("ord-second", "health-board", "audit-check", "GET /order/{subject}/record",
-              "Release name.family", basis="legal-obligation") +
+    hb_obliged("ord-expired", "audit-check", "order", "dob", valid=EXPIRED) +
+    hb_obliged("ord-first", "audit-check", "order", "name.given", version="2026.1") +
+    hb_obliged("ord-second", "audit-check", "order", "name.family") +
     # No candidate valid now: the first candidate's reason is given.
-    agreement("gone-expired", "health-board", "archive", "GET /gone/{subject}/record",
-              "Release dob", basis="legal-obligation", valid="2019-01-01 2019-12-31") +
-    agreement("gone-future", "health-board", "archive", "GET /gone/{subject}/record",
-              "Release dob", basis="legal-obligation", valid="2098-01-01 2098-12-31") +
-    agreement("later-future", "health-board", "archive", "GET /later/{subject}/record",
-              "Release dob", basis="legal-obligation", valid="2098-01-01 2098-12-31") +
-    agreement("later-expired", "health-board", "archive", "GET /later/{subject}/record",
-              "Release dob", basis="legal-obligation", valid="2019-01-01 2019-12-31") +
+    hb_obliged("gone-expired", "archive", "gone", "dob", valid=EXPIRED) +
+    hb_obliged("gone-future", "archive", "gone", "dob", valid=FUTURE) +
+    hb_obliged("later-future", "archive", "later", "dob", valid=FUTURE) +
+    hb_obliged("later-expired", "archive", "later", "dob", valid=EXPIRED) +
     # Purpose is applied before dates: beta's only candidate is expired.
     agreement("mixed-alpha", "health-board", "alpha", "GET /mixed/{subject}/record",
               "Release name.given", basis="contract") +

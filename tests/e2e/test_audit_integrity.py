@@ -94,6 +94,15 @@ def ask(gw, n=1, purpose="direct-care"):
     return out
 
 
+def asked_then_stopped(gateway_factory, n):
+    """A gateway with CONFIG that answered n requests and was then stopped."""
+    gw = gateway_factory(CONFIG)
+    ask(gw, n)
+    gw.close_sessions()
+    gw.httpd.stop()
+    return gw
+
+
 def restart(gw):
     gw.close_sessions()
     gw.httpd.stop()
@@ -209,11 +218,8 @@ def test_a_start_after_the_log_was_deleted_refuses_a_new_chain(gateway_factory):
 
 
 def test_a_start_after_lines_were_cut_from_the_end_refuses(gateway_factory):
-    gw = gateway_factory(CONFIG)
+    gw = asked_then_stopped(gateway_factory, 5)
     log = gw.httpd.audit_path
-    ask(gw, 5)
-    gw.close_sessions()
-    gw.httpd.stop()
     lines = read_lines(log)
     write_lines(log, lines[:-2])
     rc, out = gw.httpd.config_test()
@@ -359,11 +365,8 @@ def test_a_collection_of_thousands_is_audited_in_bounded_lines(big):
 def test_a_last_line_longer_than_64k_is_continued(gateway_factory):
     """A line an older version wrote (one collection record holding every
     subject): recovery reads back as far as the line goes."""
-    gw = gateway_factory(CONFIG)
+    gw = asked_then_stopped(gateway_factory, 2)
     log = gw.httpd.audit_path
-    ask(gw, 2)
-    gw.close_sessions()
-    gw.httpd.stop()
     lines = read_lines(log)
     with open(gw.httpd.audit_key_path) as f:
         key = f.read()
