@@ -42,27 +42,24 @@ static void test_master(unsigned char master[32])
 
 static apr_time_t utc(int y, int m, int d, int hh, int mi, int ss)
 {
-    apr_time_exp_t e;
+    apr_time_exp_t e = { .tm_year = y - 1900, .tm_mon = m - 1, .tm_mday = d,
+                         .tm_hour = hh, .tm_min = mi, .tm_sec = ss };
     apr_time_t t;
 
-    memset(&e, 0, sizeof(e));
-    e.tm_year = y - 1900;
-    e.tm_mon = m - 1;
-    e.tm_mday = d;
-    e.tm_hour = hh;
-    e.tm_min = mi;
-    e.tm_sec = ss;
     assert_int_equal(apr_time_exp_gmt_get(&t, &e), APR_SUCCESS);
     return t;
 }
 
 static int fixture_setup(void **state)
 {
-    fixture_t *f = calloc(1, sizeof(*f));
+    apr_pool_t *pool;
+    fixture_t *f;
     unsigned char master[32];
 
-    if (f == NULL || apr_pool_create(&f->pool, pds_test_root()) != APR_SUCCESS)
+    if (apr_pool_create(&pool, pds_test_root()) != APR_SUCCESS)
         return -1;
+    f = apr_pcalloc(pool, sizeof(*f));
+    f->pool = pool;
     test_master(master);
     if (pds_pseudonym_agreement_key(f->key1, master, 32, "agr-1") != APR_SUCCESS
         || pds_pseudonym_agreement_key(f->key2, master, 32, "agr-2") != APR_SUCCESS)
@@ -73,12 +70,10 @@ static int fixture_setup(void **state)
     return 0;
 }
 
+/* The fixture lives in its own pool. */
 static int fixture_teardown(void **state)
 {
-    fixture_t *f = *state;
-
-    apr_pool_destroy(f->pool);
-    free(f);
+    apr_pool_destroy(((fixture_t *)*state)->pool);
     return 0;
 }
 
@@ -1145,29 +1140,31 @@ static void test_concurrent_apply(void **state)
 
 int main(void)
 {
+#define T(f) cmocka_unit_test_setup_teardown(f, fixture_setup, fixture_teardown)
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_parse_every_name_round_trips, fixture_setup, fixture_teardown),
-        cmocka_unit_test_setup_teardown(test_parse_canonicalises, fixture_setup, fixture_teardown),
-        cmocka_unit_test_setup_teardown(test_parse_errors, fixture_setup, fixture_teardown),
-        cmocka_unit_test_setup_teardown(test_parse_arguments_and_accessors, fixture_setup, fixture_teardown),
-        cmocka_unit_test_setup_teardown(test_flags, fixture_setup, fixture_teardown),
-        cmocka_unit_test_setup_teardown(test_nulls, fixture_setup, fixture_teardown),
-        cmocka_unit_test_setup_teardown(test_apply_arguments, fixture_setup, fixture_teardown),
-        cmocka_unit_test_setup_teardown(test_redact_and_nullify, fixture_setup, fixture_teardown),
-        cmocka_unit_test_setup_teardown(test_constant, fixture_setup, fixture_teardown),
-        cmocka_unit_test_setup_teardown(test_mask, fixture_setup, fixture_teardown),
-        cmocka_unit_test_setup_teardown(test_truncate, fixture_setup, fixture_teardown),
-        cmocka_unit_test_setup_teardown(test_pseudonym_known_answers, fixture_setup, fixture_teardown),
-        cmocka_unit_test_setup_teardown(test_pseudonymise, fixture_setup, fixture_teardown),
-        cmocka_unit_test_setup_teardown(test_year_and_month, fixture_setup, fixture_teardown),
-        cmocka_unit_test_setup_teardown(test_age_band, fixture_setup, fixture_teardown),
-        cmocka_unit_test_setup_teardown(test_postcode_district, fixture_setup, fixture_teardown),
-        cmocka_unit_test_setup_teardown(test_round_numbers, fixture_setup, fixture_teardown),
-        cmocka_unit_test_setup_teardown(test_round_strings, fixture_setup, fixture_teardown),
-        cmocka_unit_test_setup_teardown(test_error_texts_hold_no_value, fixture_setup, fixture_teardown),
+        T(test_parse_every_name_round_trips),
+        T(test_parse_canonicalises),
+        T(test_parse_errors),
+        T(test_parse_arguments_and_accessors),
+        T(test_flags),
+        T(test_nulls),
+        T(test_apply_arguments),
+        T(test_redact_and_nullify),
+        T(test_constant),
+        T(test_mask),
+        T(test_truncate),
+        T(test_pseudonym_known_answers),
+        T(test_pseudonymise),
+        T(test_year_and_month),
+        T(test_age_band),
+        T(test_postcode_district),
+        T(test_round_numbers),
+        T(test_round_strings),
+        T(test_error_texts_hold_no_value),
         cmocka_unit_test_setup_teardown(test_chaos, fixture_setup, chaos_teardown),
-        cmocka_unit_test_setup_teardown(test_concurrent_apply, fixture_setup, fixture_teardown),
+        T(test_concurrent_apply),
     };
+#undef T
 
     return pds_test_main(tests, NULL, NULL);
 }
