@@ -10,6 +10,7 @@
 #include <openssl/rand.h>
 
 #include "pds_chain.h"
+#include "pds_time.h"
 
 #define MAC_SUFFIX_LEN 74               /* ,"mac":"<64 hex>"} */
 #define KEY_FILE_MAX   1024
@@ -181,17 +182,6 @@ static int line_mac(const pds_chain_key_t *key, const char *text, apr_size_t len
     return ok;
 }
 
-static const char *rfc3339(apr_pool_t *p, apr_time_t t)
-{
-    apr_time_exp_t tm;
-
-    if (apr_time_exp_gmt(&tm, t) != APR_SUCCESS)
-        return NULL;
-    return apr_psprintf(p, "%04d-%02d-%02dT%02d:%02d:%02d.%06dZ", tm.tm_year + 1900,
-                        tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-                        tm.tm_usec);
-}
-
 apr_status_t pds_chain_seal(char **pline, apr_size_t *plen,
                             const pds_chain_state_t *st,
                             const pds_chain_key_t *key, json_t *record,
@@ -299,7 +289,7 @@ apr_status_t pds_chain_checkpoint(char **pline, apr_size_t *plen,
                                   apr_pool_t *p, pds_error_t *err)
 {
     char prev[65];
-    const char *when = rfc3339(p, now);
+    const char *when = pds_time_format_usec(p, now);
     char *sig;
     json_t *payload;
     apr_status_t rv;
@@ -331,7 +321,7 @@ apr_status_t pds_chain_file_start(char **pline, apr_size_t *plen,
                                   const char *previous_file, apr_time_t now,
                                   apr_pool_t *p, pds_error_t *err)
 {
-    const char *when = rfc3339(p, now);
+    const char *when = pds_time_format_usec(p, now);
 
     if (when == NULL || previous_file == NULL) {
         pds_error_set(err, "internal-error", -1, "audit", "bad file-start");

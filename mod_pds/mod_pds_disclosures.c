@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "mod_pds_private.h"
+#include "pds_time.h"
 
 #define DISCLOSURES_HANDLER "pds-disclosures"
 #define READ_CHUNK 65536
@@ -68,24 +69,16 @@ static apr_status_t release_json(void *data)
     return APR_SUCCESS;
 }
 
-static apr_time_t parse_time(const char *s)
+/* A record's visible_from: "never", or the RFC 3339 time it is shown from.
+ * One that cannot be read keeps the disclosure hidden: an embargo is a
+ * restriction the agreement imposes, so a damaged date must not lift it. */
+static apr_time_t visible_from(const char *s)
 {
-    apr_time_exp_t tm;
     apr_time_t t;
-    int usec = 0;
 
-    if (s == NULL)
-        return 0;
-    if (strcmp(s, "never") == 0)
+    if (strcmp(s, "never") == 0 || pds_time_parse(&t, s) != APR_SUCCESS)
         return PDS_AUDIT_NEVER;
-    memset(&tm, 0, sizeof(tm));
-    if (sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d.%6dZ", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
-               &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &usec) < 6)
-        return 0;
-    tm.tm_year -= 1900;
-    tm.tm_mon -= 1;
-    tm.tm_usec = usec;
-    return apr_time_exp_gmt_get(&t, &tm) == APR_SUCCESS ? t : 0;
+    return t;
 }
 
 /* One complete line of the log: remember it if it is a disclosure. */
@@ -106,7 +99,7 @@ static void index_for_subject(person_index_t *ix, const char *subject, json_t *r
     d->time = apr_pstrdup(ix->pool, json_string_value(json_object_get(rec, "time")));
     visible = json_object_get(rec, "visible_from");
     /* Records written before visible_from existed were all shown. */
-    d->visible_from = json_is_string(visible) ? parse_time(json_string_value(visible)) : 0;
+    d->visible_from = json_is_string(visible) ? visible_from(json_string_value(visible)) : 0;
     d->entry = entry;
 }
 

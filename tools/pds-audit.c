@@ -49,6 +49,7 @@
 #include "pds_chain.h"
 #include "pds_jws.h"
 #include "pds_reason.h"
+#include "pds_time.h"
 
 #define EXIT_OK       0
 #define EXIT_PROBLEM  1
@@ -322,86 +323,13 @@ static void csv_put(const char *s, int last)
 
 /* ------------------------------------------------------------------- times */
 
-static int digits(const char *s, int n, int *out)
-{
-    int i, v = 0;
-
-    for (i = 0; i < n; i++) {
-        if (!isdigit((unsigned char)s[i]))
-            return 0;
-        v = v * 10 + (s[i] - '0');
-    }
-    *out = v;
-    return 1;
-}
-
-/* Days since 1970-01-01 of a proleptic Gregorian date. */
-static apr_int64_t days_from_civil(int y, int m, int d)
-{
-    apr_int64_t era, yoe, doy, doe;
-
-    y -= m <= 2;
-    era = (y >= 0 ? y : y - 399) / 400;
-    yoe = y - era * 400;
-    doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-    doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + doe - 719468;
-}
-
-static int days_in_month(int y, int m)
-{
-    static const int days[] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
-    int leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-
-    return m == 2 && leap ? 29 : days[m - 1];
-}
-
-/* The part after the date: "THH:MM:SS[.frac](Z|+hh:mm|-hh:mm)", in
- * microseconds since midnight UTC (the offset applied). */
-static int parse_clock(const char *s, apr_int64_t *usec)
-{
-    int h, mi, sec, oh, om, frac = 0, scale = 100000;
-    apr_int64_t v;
-
-    if ((*s != 'T' && *s != 't' && *s != ' ') || !digits(s + 1, 2, &h) || s[3] != ':'
-        || !digits(s + 4, 2, &mi) || s[6] != ':' || !digits(s + 7, 2, &sec)
-        || h > 23 || mi > 59 || sec > 60)
-        return 0;
-    s += 9;
-    if (*s == '.') {
-        if (!isdigit((unsigned char)s[1]))
-            return 0;
-        for (s++; isdigit((unsigned char)*s); s++, scale /= 10)
-            frac += scale > 0 ? (*s - '0') * scale : 0;
-    }
-    v = ((apr_int64_t)h * 3600 + mi * 60 + sec) * APR_USEC_PER_SEC + frac;
-    if ((*s == 'Z' || *s == 'z') && s[1] == '\0') {
-        *usec = v;
-        return 1;
-    }
-    if ((*s != '+' && *s != '-') || !digits(s + 1, 2, &oh) || s[3] != ':'
-        || !digits(s + 4, 2, &om) || s[6] != '\0' || oh > 23 || om > 59)
-        return 0;
-    v -= (*s == '+' ? 1 : -1) * ((apr_int64_t)oh * 3600 + om * 60) * APR_USEC_PER_SEC;
-    *usec = v;
-    return 1;
-}
-
 /* "YYYY-MM-DD" (returns 1) or an RFC 3339 date-time (returns 2), as
- * microseconds since the epoch, UTC; 0 when s is neither. */
+ * microseconds since the epoch, UTC; 0 when s is neither (lib/pds_time.h). */
 static int parse_time(const char *s, apr_int64_t *usec)
 {
-    int y, m, d;
-    apr_int64_t clock = 0;
-
-    if (s == NULL || !digits(s, 4, &y) || s[4] != '-' || !digits(s + 5, 2, &m)
-        || s[7] != '-' || !digits(s + 8, 2, &d) || m < 1 || m > 12 || d < 1
-        || d > days_in_month(y, m))
-        return 0;
-    if (s[10] != '\0' && !parse_clock(s + 10, &clock))
-        return 0;
-    *usec = days_from_civil(y, m, d) * 86400 * APR_USEC_PER_SEC + clock;
-    return s[10] == '\0' ? 1 : 2;
+    if (pds_time_parse_date(usec, s) == APR_SUCCESS)
+        return 1;
+    return pds_time_parse(usec, s) == APR_SUCCESS ? 2 : 0;
 }
 
 /* ----------------------------------------------------------------- options */
@@ -2904,16 +2832,15 @@ static int response_bindings(const options_t *o, const response_headers_t *h,
     return EXIT_OK;
 }
 
+/* A JWS "iat": seconds since 1970 as RFC 3339, or as the number itself
+ * where RFC 3339 cannot write it (before year 0000, after 9999). */
 static const char *rfc3339_utc(apr_int64_t secs, apr_pool_t *p)
 {
-    time_t t = (time_t)secs;
-    struct tm tm;
-    char buf[32];
+    const char *t = NULL;
 
-    if (gmtime_r(&t, &tm) == NULL
-        || strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
-        return apr_psprintf(p, "%" APR_INT64_T_FMT " (seconds since 1970)", secs);
-    return apr_pstrdup(p, buf);
+    if (secs > -APR_INT64_C(62167219201) && secs < APR_INT64_C(253402300800))
+        t = pds_time_format(p, apr_time_from_sec(secs));
+    return t ? t : apr_psprintf(p, "%" APR_INT64_T_FMT " (seconds since 1970)", secs);
 }
 
 /* Everything the command reads, read before any check: a file that cannot be
