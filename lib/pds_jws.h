@@ -40,6 +40,17 @@ int pds_key_is_private(const pds_key_t *key);
  * RFC 7638 SHA-256 thumbprint, "alg" and "use": "sig". NULL on failure. */
 json_t *pds_key_public_jwk(const pds_key_t *key, apr_pool_t *p);
 
+/* The inverse (lib/pds_jwk.c): a public JWK, OKP Ed25519, EC P-256 or RSA,
+ * as a key allocated from p, held to every rule of pds_key_load_pem; its
+ * "alg" and "use", when present, must be the key's and "sig". Private
+ * members are ignored (a caller refuses a published JWK holding them).
+ * APR_EINVAL with err->code "unsupported-key" (a type, curve or size not
+ * accepted, "alg" or "use" that do not fit) or "bad-key" (members that are
+ * not a key). err->text quotes the JWK's own kty, crv, alg or use as given:
+ * escape it before showing it on a terminal. */
+apr_status_t pds_key_from_jwk(pds_key_t **pkey, apr_pool_t *p, json_t *jwk,
+                              pds_error_t *err);
+
 typedef struct pds_jws_t pds_jws_t;
 
 /* Splits and decodes a compact JWS (header.payload.signature, base64url
