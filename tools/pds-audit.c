@@ -47,6 +47,7 @@
 #include <openssl/pem.h>
 
 #include "pds_chain.h"
+#include "pds_disclosure.h"
 #include "pds_jws.h"
 #include "pds_reason.h"
 #include "pds_time.h"
@@ -1343,10 +1344,7 @@ typedef struct scan_t {
     apr_pool_t *p;
     /* A large collection's "subjects" lines come just before its record
      * (docs/audit.md): the run of parts read so far. */
-    int parts;                  /* the last part's number; 0: none pending */
-    json_int_t parts_seq;       /* its seq */
-    char parts_request[128];    /* their request_id */
-    int parts_have_subject;     /* f->subject is in one of them */
+    pds_disclosure_parts_t parts;
 } scan_t;
 
 static int array_has(json_t *arr, const char *s)
@@ -1361,46 +1359,15 @@ static int array_has(json_t *arr, const char *s)
     return 0;
 }
 
-/* A "subjects" line: part i of K, following part i-1 directly. */
-static void scan_part(scan_t *s, json_t *rec)
-{
-    const char *request = str_member(rec, "request_id");
-    json_int_t part = json_integer_value(json_object_get(rec, "part"));
-    json_int_t seq = json_integer_value(json_object_get(rec, "seq"));
-    json_t *subjects = json_object_get(rec, "subjects");
-
-    if (request == NULL || strlen(request) >= sizeof(s->parts_request)
-        || !json_is_array(subjects)
-        || (part != 1 && (s->parts == 0 || part != s->parts + 1 || seq != s->parts_seq + 1
-                          || strcmp(request, s->parts_request) != 0))) {
-        s->parts = 0;
-        return;
-    }
-    if (part == 1) {
-        apr_cpystrn(s->parts_request, request, sizeof(s->parts_request));
-        s->parts_have_subject = 0;
-    }
-    s->parts = (int)part;
-    s->parts_seq = seq;
-    if (s->f->subject != NULL && array_has(subjects, s->f->subject))
-        s->parts_have_subject = 1;
-}
-
-/* Is s->f->subject among the people this collection record released? */
+/* Is s->f->subject among the people this collection record released (in
+ * its "subjects", or in the "subjects" lines before it)? */
 static int scan_in_collection(scan_t *s, json_t *rec)
 {
-    json_t *parts = json_object_get(rec, "subjects_parts");
-    const char *request = str_member(rec, "request_id");
+    json_t *subjects = pds_disclosure_subjects(&s->parts, rec);
+    int in = s->f->subject != NULL && subjects != NULL && array_has(subjects, s->f->subject);
 
-    if (s->f->subject == NULL)
-        return 0;
-    if (parts == NULL)
-        return json_is_array(json_object_get(rec, "subjects"))
-               && array_has(json_object_get(rec, "subjects"), s->f->subject);
-    return s->parts > 0 && json_integer_value(parts) == s->parts
-           && json_integer_value(json_object_get(rec, "seq")) == s->parts_seq + 1
-           && request != NULL && strcmp(request, s->parts_request) == 0
-           && s->parts_have_subject;
+    json_decref(subjects);
+    return in;
 }
 
 static void scan_warn(scan_t *s, const char *why)
@@ -1414,30 +1381,21 @@ static int scan_line(scan_t *s, apr_pool_t *scratch)
 {
     line_reader_t *r = &s->reader;
     json_t *rec;
-    int rc = EXIT_OK;
+    int rc = EXIT_OK, in_collection;
 
     if (r->too_long || !r->complete) {
-        s->parts = 0;
+        pds_disclosure_parts_reset(&s->parts);
         scan_warn(s, r->too_long ? "line too long" : "incomplete last line");
         return EXIT_OK;
     }
     rec = json_loadb(r->line, r->len, JSON_REJECT_DUPLICATES, NULL);
-    if (!json_is_object(rec)) {
+    if (!json_is_object(rec))
         scan_warn(s, "not a JSON object");
-        s->parts = 0;
-    }
-    else if (matches("subjects", str_member(rec, "type"))) {
-        scan_part(s, rec);
-    }
-    else {
-        int in_collection = json_object_get(rec, "type") == NULL
-                            && scan_in_collection(s, rec);
-
-        s->parts = 0;
-        if (json_object_get(rec, "type") == NULL
-            && record_selected(s->f, rec, in_collection))
-            rc = s->cb(s->baton, rec, r->line, r->len, scratch);
-    }
+    /* every line goes by the run of parts: a "subjects" line joins it */
+    in_collection = scan_in_collection(s, rec);
+    if (json_is_object(rec) && json_object_get(rec, "type") == NULL
+        && record_selected(s->f, rec, in_collection))
+        rc = s->cb(s->baton, rec, r->line, r->len, scratch);
     json_decref(rec);           /* checkpoints and file starts are not decisions */
     return rc;
 }
@@ -1477,6 +1435,7 @@ static int scan(const options_t *o, const filter_t *f, record_cb cb, void *baton
         return EXIT_USAGE;
     for (i = 0; i < files->nelts && rc == EXIT_OK; i++)
         rc = scan_file(&s, APR_ARRAY_IDX(files, i, const char *), scratch);
+    pds_disclosure_parts_reset(&s.parts);
     apr_pool_destroy(scratch);
     if (s.unreadable > 0)
         fprintf(stderr, "pds-audit: %" APR_UINT64_T_FMT " line(s) were not records and "
@@ -1982,31 +1941,15 @@ typedef struct person_t {
     json_t *events;             /* one object per allowed disclosure */
 } person_t;
 
-static const char *const event_members[] = {
-    "time", "organisation", "agreement", "agreement_version", "purpose", "legal_basis",
-    "fields", "request_id", "seq", NULL
-};
-
 static int person_cb(void *baton, json_t *rec, const char *line, size_t len,
                      apr_pool_t *scratch)
 {
     person_t *pr = baton;
-    json_t *e, *v;
-    int i;
 
     if (!matches("allow", str_member(rec, "decision")))
         return EXIT_OK;
-    e = json_object();
-    for (i = 0; event_members[i] != NULL; i++) {
-        v = json_object_get(rec, event_members[i]);
-        json_object_set(e, event_members[i], v ? v : json_null());
-    }
-    /* optional members: a consent id (consent agreements), the person's view */
-    if ((v = json_object_get(rec, "consent")) != NULL)
-        json_object_set(e, "consent", v);
-    if ((v = json_object_get(rec, "visible_from")) != NULL)
-        json_object_set(e, "visible_from", v);
-    json_array_append_new(pr->events, e);
+    /* what the person is shown, with the audit trail (lib/pds_disclosure.h) */
+    json_array_append_new(pr->events, pds_disclosure_entry(rec, 1));
     return EXIT_OK;
 }
 
