@@ -19,6 +19,7 @@
 #include <openssl/pem.h>
 #include <openssl/rsa.h>
 
+#include "pds_file.h"
 #include "pds_jws.h"
 
 /* A key file or PEM text larger than this is not a key. */
@@ -87,103 +88,6 @@ static const char *printable(char *buf, apr_size_t size, const char *s)
     if (*s != '\0' && size > 4)
         memcpy(buf + size - 4, "...", 3);   /* cut short: say so */
     return buf;
-}
-
-/* ---- base64url ------------------------------------------------------------ */
-
-static const char b64url_alphabet[] =
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-
-char *pds_base64url_encode(apr_pool_t *p, const unsigned char *data,
-                           apr_size_t len)
-{
-    apr_size_t i, o = 0;
-    char *out;
-
-    if (data == NULL)
-        len = 0;
-    if (len > APR_SIZE_MAX / 2)
-        return NULL;
-    out = apr_palloc(p, (len + 2) / 3 * 4 + 1);
-    for (i = 0; i + 2 < len; i += 3) {
-        unsigned long v = ((unsigned long)data[i] << 16)
-                        | ((unsigned long)data[i + 1] << 8) | data[i + 2];
-        out[o++] = b64url_alphabet[(v >> 18) & 0x3f];
-        out[o++] = b64url_alphabet[(v >> 12) & 0x3f];
-        out[o++] = b64url_alphabet[(v >> 6) & 0x3f];
-        out[o++] = b64url_alphabet[v & 0x3f];
-    }
-    if (len - i == 1) {
-        unsigned long v = (unsigned long)data[i] << 16;
-        out[o++] = b64url_alphabet[(v >> 18) & 0x3f];
-        out[o++] = b64url_alphabet[(v >> 12) & 0x3f];
-    }
-    else if (len - i == 2) {
-        unsigned long v = ((unsigned long)data[i] << 16)
-                        | ((unsigned long)data[i + 1] << 8);
-        out[o++] = b64url_alphabet[(v >> 18) & 0x3f];
-        out[o++] = b64url_alphabet[(v >> 12) & 0x3f];
-        out[o++] = b64url_alphabet[(v >> 6) & 0x3f];
-    }
-    out[o] = '\0';
-    return out;
-}
-
-static int b64url_value(char c)
-{
-    if (c >= 'A' && c <= 'Z')
-        return c - 'A';
-    if (c >= 'a' && c <= 'z')
-        return c - 'a' + 26;
-    if (c >= '0' && c <= '9')
-        return c - '0' + 52;
-    if (c == '-')
-        return 62;
-    if (c == '_')
-        return 63;
-    return -1;
-}
-
-/* Strict: only the 64 URL-safe characters, no padding, no whitespace, and the
- * unused low bits of the last character must be zero, so every byte string
- * has exactly one encoding (a token cannot be re-spelt with the same
- * signature). The output is NUL-terminated for convenience. */
-apr_status_t pds_base64url_decode(unsigned char **out, apr_size_t *outlen,
-                                  apr_pool_t *p, const char *in,
-                                  apr_size_t inlen)
-{
-    apr_size_t i, o = 0, rem;
-    unsigned char *buf;
-    unsigned long acc = 0;
-    int bits = 0;
-
-    if (out == NULL || outlen == NULL || p == NULL || (in == NULL && inlen > 0))
-        return APR_EINVAL;
-    *out = NULL;
-    *outlen = 0;
-    rem = inlen % 4;
-    if (rem == 1)
-        return APR_EINVAL;
-    buf = apr_palloc(p, inlen / 4 * 3 + (rem ? rem - 1 : 0) + 1);
-    for (i = 0; i < inlen; i++) {
-        int v = b64url_value(in[i]);
-
-        if (v < 0)
-            return APR_EINVAL;
-        acc = ((acc << 6) | (unsigned long)v) & 0xffffff;
-        bits += 6;
-        if (bits >= 8) {
-            bits -= 8;
-            buf[o++] = (unsigned char)((acc >> bits) & 0xff);
-        }
-    }
-    /* Leftover bits (2 or 4) must be zero for the encoding to be canonical. */
-    if (bits > 0 && (acc & ((1UL << bits) - 1)) != 0)
-        return APR_EINVAL;
-    buf[o] = '\0';
-    *out = buf;
-    *outlen = o;
-    return APR_SUCCESS;
 }
 
 /* ---- keys ----------------------------------------------------------------- */
@@ -310,7 +214,7 @@ apr_status_t pds_key_load_file(pds_key_t **pkey, apr_pool_t *p,
                                const char *path, pds_error_t *err)
 {
     apr_pool_t *tmp;
-    apr_file_t *f;
+    int opened;
     apr_size_t n = 0;
     apr_status_t rv;
     char *buf;
@@ -326,21 +230,11 @@ apr_status_t pds_key_load_file(pds_key_t **pkey, apr_pool_t *p,
         pds_error_set(err, "no-memory", -1, path, "out of memory reading %s", path);
         return APR_ENOMEM;
     }
-    rv = apr_file_open(&f, path, APR_FOPEN_READ | APR_FOPEN_BINARY, APR_OS_DEFAULT, tmp);
+    rv = pds_file_read_bounded(&buf, &n, tmp, path, PDS_KEY_MAX_PEM, &opened);
     if (rv != APR_SUCCESS) {
-        pds_error_set(err, "key-unreadable", -1, path, "cannot open key file %s: %s",
-                      path, apr_strerror(rv, errbuf, sizeof(errbuf)));
-        apr_pool_destroy(tmp);
-        return rv;
-    }
-    /* Read one byte past the limit rather than trusting the file's size: a
-     * pipe or a file growing under us has none worth believing. */
-    buf = apr_palloc(tmp, PDS_KEY_MAX_PEM + 1);
-    rv = apr_file_read_full(f, buf, PDS_KEY_MAX_PEM + 1, &n);
-    apr_file_close(f);
-    if (rv != APR_SUCCESS && rv != APR_EOF) {
-        pds_error_set(err, "key-unreadable", -1, path, "cannot read key file %s: %s",
-                      path, apr_strerror(rv, errbuf, sizeof(errbuf)));
+        pds_error_set(err, "key-unreadable", -1, path, "cannot %s key file %s: %s",
+                      opened ? "read" : "open", path,
+                      apr_strerror(rv, errbuf, sizeof(errbuf)));
         apr_pool_destroy(tmp);
         return rv;
     }
@@ -827,25 +721,31 @@ static apr_status_t encode_header(char **ph64, apr_pool_t *p, const pds_key_t *k
     return APR_SUCCESS;
 }
 
-apr_status_t pds_jws_sign(char **pcompact, apr_pool_t *p,
-                          const pds_key_t *key, json_t *extra_header,
-                          json_t *payload, pds_error_t *err)
+/* Signs "header.payload", the payload a JSON object or, detached, any bytes;
+ * a detached payload is left out of the result ("header..signature"). */
+static apr_status_t sign_compact(char **pcompact, apr_pool_t *p, const pds_key_t *key,
+                                 json_t *header_members, json_t *payload,
+                                 const unsigned char *bytes, apr_size_t len, int detached,
+                                 pds_error_t *err)
 {
     char *h64, *p64, *input;
     unsigned char *sig = NULL;
     apr_size_t siglen = 0;
 
-    if (pcompact == NULL || p == NULL || key == NULL || !json_is_object(payload)
-        || (extra_header != NULL && !json_is_object(extra_header))) {
-        pds_error_set(err, "bad-argument", -1, PDS_TOKEN_SOURCE,
-                      "signing needs a key, a JSON object payload and, if any, "
-                      "a JSON object of extra header members");
+    if (pcompact == NULL || p == NULL || key == NULL
+        || (detached ? bytes == NULL && len > 0 : !json_is_object(payload))
+        || (header_members != NULL && !json_is_object(header_members))) {
+        pds_error_set(err, "bad-argument", -1, PDS_TOKEN_SOURCE, "%s", detached
+                      ? "detached signing needs a key, a payload and, if any, a JSON "
+                        "object of header members"
+                      : "signing needs a key, a JSON object payload and, if any, "
+                        "a JSON object of extra header members");
         return APR_EINVAL;
     }
     *pcompact = NULL;
-    if (encode_header(&h64, p, key, extra_header, err) != APR_SUCCESS)
+    if (encode_header(&h64, p, key, header_members, err) != APR_SUCCESS)
         return APR_EGENERAL;
-    p64 = encode_json(p, payload);
+    p64 = detached ? pds_base64url_encode(p, bytes, len) : encode_json(p, payload);
     if (p64 == NULL) {
         pds_error_set(err, "sign-failed", -1, PDS_TOKEN_SOURCE,
                       "the token's payload cannot be serialised");
@@ -858,8 +758,16 @@ apr_status_t pds_jws_sign(char **pcompact, apr_pool_t *p,
                       "signing with the %s key failed", key->alg);
         return APR_EGENERAL;
     }
-    *pcompact = apr_pstrcat(p, input, ".", pds_base64url_encode(p, sig, siglen), NULL);
+    *pcompact = apr_pstrcat(p, detached ? h64 : input, detached ? ".." : ".",
+                            pds_base64url_encode(p, sig, siglen), NULL);
     return APR_SUCCESS;
+}
+
+apr_status_t pds_jws_sign(char **pcompact, apr_pool_t *p,
+                          const pds_key_t *key, json_t *extra_header,
+                          json_t *payload, pds_error_t *err)
+{
+    return sign_compact(pcompact, p, key, extra_header, payload, NULL, 0, 0, err);
 }
 
 /* ---- claims --------------------------------------------------------------- */
@@ -1004,31 +912,7 @@ apr_status_t pds_jws_sign_detached(char **pcompact, apr_pool_t *p, const pds_key
                                    json_t *header_members, const unsigned char *payload,
                                    apr_size_t len, pds_error_t *err)
 {
-    char *h64, *input;
-    unsigned char *sig = NULL;
-    apr_size_t siglen = 0;
-
-    if (pcompact == NULL || p == NULL || key == NULL || (payload == NULL && len > 0)
-        || (header_members != NULL && !json_is_object(header_members))) {
-        pds_error_set(err, "bad-argument", -1, PDS_TOKEN_SOURCE,
-                      "detached signing needs a key, a payload and, if any, a JSON "
-                      "object of header members");
-        return APR_EINVAL;
-    }
-    *pcompact = NULL;
-    if (encode_header(&h64, p, key, header_members, err) != APR_SUCCESS)
-        return APR_EGENERAL;
-    input = apr_pstrcat(p, h64, ".", pds_base64url_encode(p, payload != NULL ? payload
-                                                           : (const unsigned char *)"", len),
-                        NULL);
-    if (sign_raw(&sig, &siglen, p, key, (const unsigned char *)input, strlen(input))
-        != APR_SUCCESS) {
-        pds_error_set(err, "sign-failed", -1, PDS_TOKEN_SOURCE,
-                      "signing with the %s key failed", key->alg);
-        return APR_EGENERAL;
-    }
-    *pcompact = apr_pstrcat(p, h64, "..", pds_base64url_encode(p, sig, siglen), NULL);
-    return APR_SUCCESS;
+    return sign_compact(pcompact, p, key, header_members, NULL, payload, len, 1, err);
 }
 
 apr_status_t pds_jws_verify_detached(json_t **pheader, apr_pool_t *p, const char *compact,

@@ -17,6 +17,7 @@
 #include <apr_time.h>
 #include <jansson.h>
 
+#include "pds_encode.h"    /* base64url, which JWS is written in */
 #include "pds_error.h"
 
 typedef struct pds_key_t pds_key_t;
@@ -113,11 +114,5 @@ apr_status_t pds_token_check_claims(const pds_jws_t *jws,
                                     const pds_token_expect_t *expect,
                                     pds_error_t *err);
 
-/* base64url without padding; exposed for the tests and the tools. */
-char *pds_base64url_encode(apr_pool_t *p, const unsigned char *data,
-                           apr_size_t len);
-apr_status_t pds_base64url_decode(unsigned char **out, apr_size_t *outlen,
-                                  apr_pool_t *p, const char *in,
-                                  apr_size_t inlen);
 
 #endif

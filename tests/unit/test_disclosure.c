@@ -81,32 +81,42 @@ static void test_subjects_joined_from_parts(void **state)
     assert_null(dp.subjects);
 }
 
+#define NOT_JSON "(not JSON)"
+
+/* Runs of parts whose record gets no subjects: each ends with that record. */
+static const struct {
+    const char *why;
+    const char *lines[5];
+} broken[] = {
+    { "a part missing", { PART("r1", 1, 10, "[\"a\"]"), JOINED("r1", 2, 11), NULL } },
+    { "a gap in seq", { PART("r1", 1, 10, "[\"a\"]"), PART("r1", 2, 12, "[\"b\"]"),
+                        JOINED("r1", 2, 13), NULL } },
+    { "another request's parts", { PART("r1", 1, 10, "[\"a\"]"),
+                                   PART("r2", 2, 11, "[\"b\"]"), JOINED("r2", 2, 12),
+                                   NULL } },
+    { "the record of another request", { PART("r1", 1, 10, "[\"a\"]"),
+                                         PART("r1", 2, 11, "[\"b\"]"),
+                                         JOINED("r2", 2, 12), NULL } },
+    { "a line that is not JSON before the record", { PART("r1", 1, 10, "[\"a\"]"),
+                                                     PART("r1", 2, 11, "[\"b\"]"),
+                                                     NOT_JSON, JOINED("r1", 2, 12),
+                                                     NULL } },
+};
+
 static void test_subjects_broken_runs(void **state)
 {
     pds_disclosure_parts_t dp;
+    size_t i;
 
     (void)state;
     memset(&dp, 0, sizeof(dp));
-    /* a part missing */
-    assert_feed(&dp, PART("r1", 1, 10, "[\"a\"]"), NULL);
-    assert_feed(&dp, JOINED("r1", 2, 11), NULL);
-    /* a gap in seq */
-    assert_feed(&dp, PART("r1", 1, 10, "[\"a\"]"), NULL);
-    assert_feed(&dp, PART("r1", 2, 12, "[\"b\"]"), NULL);
-    assert_feed(&dp, JOINED("r1", 2, 13), NULL);
-    /* another request's parts */
-    assert_feed(&dp, PART("r1", 1, 10, "[\"a\"]"), NULL);
-    assert_feed(&dp, PART("r2", 2, 11, "[\"b\"]"), NULL);
-    assert_feed(&dp, JOINED("r2", 2, 12), NULL);
-    /* the record of another request */
-    assert_feed(&dp, PART("r1", 1, 10, "[\"a\"]"), NULL);
-    assert_feed(&dp, PART("r1", 2, 11, "[\"b\"]"), NULL);
-    assert_feed(&dp, JOINED("r2", 2, 12), NULL);
-    /* a line that is not JSON between the parts and their record */
-    assert_feed(&dp, PART("r1", 1, 10, "[\"a\"]"), NULL);
-    assert_feed(&dp, PART("r1", 2, 11, "[\"b\"]"), NULL);
-    assert_feed(&dp, NULL, NULL);
-    assert_feed(&dp, JOINED("r1", 2, 12), NULL);
+    for (i = 0; i < sizeof(broken) / sizeof(broken[0]); i++) {
+        const char *const *line;
+
+        for (line = broken[i].lines; *line != NULL; line++)
+            assert_feed(&dp, strcmp(*line, NOT_JSON) == 0 ? NULL : *line, NULL);
+        assert_null(dp.subjects);
+    }
     /* a run starting again at part 1 forgets the first */
     assert_feed(&dp, PART("r1", 1, 10, "[\"a\"]"), NULL);
     assert_feed(&dp, PART("r1", 1, 11, "[\"x\"]"), NULL);

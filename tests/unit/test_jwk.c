@@ -19,22 +19,6 @@
 
 #include "pds_jws.h"
 
-static int setup(void **state)
-{
-    apr_pool_t *p;
-
-    if (apr_pool_create(&p, NULL) != APR_SUCCESS)
-        return -1;
-    *state = p;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    apr_pool_destroy(*state);
-    return 0;
-}
-
 /* A fresh private key of the given OpenSSL type, as a pds_key_t. */
 static pds_key_t *private_key(apr_pool_t *p, const char *type)
 {
@@ -63,14 +47,19 @@ static pds_key_t *private_key(apr_pool_t *p, const char *type)
     return key;
 }
 
-static void round_trip(apr_pool_t *p, const char *type, const char *alg)
+/* One key type's round trip, in a pool of its own. */
+static void round_trip(const char *type, const char *alg)
 {
-    pds_key_t *priv = private_key(p, type), *pub = NULL, *again = NULL;
-    json_t *jwk = pds_key_public_jwk(priv, p), *payload, *jwk2;
+    apr_pool_t *p = NULL;
+    pds_key_t *priv, *pub = NULL, *again = NULL;
+    json_t *jwk, *payload, *jwk2;
     pds_jws_t *jws;
     pds_error_t err;
     char *compact;
 
+    assert_int_equal(apr_pool_create(&p, NULL), APR_SUCCESS);
+    priv = private_key(p, type);
+    jwk = pds_key_public_jwk(priv, p);
     assert_non_null(jwk);
     pds_error_clear(&err);
     assert_int_equal(pds_key_from_jwk(&pub, p, jwk, &err), APR_SUCCESS);
@@ -100,21 +89,25 @@ static void round_trip(apr_pool_t *p, const char *type, const char *alg)
     assert_string_equal(pds_key_alg(again), alg);
     json_decref(jwk2);
     json_decref(jwk);
+    apr_pool_destroy(p);
 }
 
 static void test_round_trip_ed25519(void **state)
 {
-    round_trip(*state, "ED25519", "EdDSA");
+    (void)state;
+    round_trip("ED25519", "EdDSA");
 }
 
 static void test_round_trip_es256(void **state)
 {
-    round_trip(*state, "EC", "ES256");
+    (void)state;
+    round_trip("EC", "ES256");
 }
 
 static void test_round_trip_rs256(void **state)
 {
-    round_trip(*state, "RSA", "RS256");
+    (void)state;
+    round_trip("RSA", "RS256");
 }
 
 /* jwk with member set to value (a JSON text; NULL deletes it): refused with
@@ -158,12 +151,16 @@ static const char *small_modulus(apr_pool_t *p)
 
 static void test_refused(void **state)
 {
-    apr_pool_t *p = *state;
-    json_t *ed = pds_key_public_jwk(private_key(p, "ED25519"), p);
-    json_t *ec = pds_key_public_jwk(private_key(p, "EC"), p);
-    json_t *rsa = pds_key_public_jwk(private_key(p, "RSA"), p);
+    apr_pool_t *p = NULL;
+    json_t *ed, *ec, *rsa;
     pds_key_t *key = NULL;
     pds_error_t err;
+
+    (void)state;
+    assert_int_equal(apr_pool_create(&p, NULL), APR_SUCCESS);
+    ed = pds_key_public_jwk(private_key(p, "ED25519"), p);
+    ec = pds_key_public_jwk(private_key(p, "EC"), p);
+    rsa = pds_key_public_jwk(private_key(p, "RSA"), p);
 
     refused(p, ed, "kty", NULL, "unsupported-key", "(no \"kty\")");
     refused(p, ed, "kty", "\"oct\"", "unsupported-key", "key type oct is not accepted");
@@ -191,17 +188,19 @@ static void test_refused(void **state)
     json_decref(ed);
     json_decref(ec);
     json_decref(rsa);
+    apr_pool_destroy(p);
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_round_trip_ed25519, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_round_trip_es256, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_round_trip_rs256, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_refused, setup, teardown),
+        cmocka_unit_test(test_round_trip_ed25519),
+        cmocka_unit_test(test_round_trip_es256),
+        cmocka_unit_test(test_round_trip_rs256),
+        cmocka_unit_test(test_refused),
     };
 
-    apr_initialize();
+    if (apr_initialize() != APR_SUCCESS)
+        return 1;
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

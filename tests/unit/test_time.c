@@ -14,21 +14,8 @@
 
 #define SEC(s) apr_time_from_sec(APR_INT64_C(s))
 
-static int setup(void **state)
-{
-    apr_pool_t *p;
-
-    if (apr_pool_create(&p, NULL) != APR_SUCCESS)
-        return -1;
-    *state = p;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    apr_pool_destroy(*state);
-    return 0;
-}
+/* One pool for the whole run, made in main. */
+static apr_pool_t *pool;
 
 static apr_time_t parsed(const char *text)
 {
@@ -40,7 +27,9 @@ static apr_time_t parsed(const char *text)
 
 static void test_format(void **state)
 {
-    apr_pool_t *p = *state;
+    apr_pool_t *p = pool;
+
+    (void)state;
 
     assert_string_equal(pds_time_format(p, 0), "1970-01-01T00:00:00Z");
     assert_string_equal(pds_time_format_usec(p, 0), "1970-01-01T00:00:00.000000Z");
@@ -84,6 +73,21 @@ static void test_parse(void **state)
     assert_true(parsed("9999-12-31T23:59:59Z") == SEC(253402300799));
 }
 
+/* Every text in bad (NULL-ended), and NULL itself, is refused; *t untouched. */
+static void assert_refused(apr_status_t (*parse)(apr_time_t *, const char *),
+                           const char *const *bad)
+{
+    apr_time_t t = 42;
+    size_t i;
+
+    for (i = 0; bad[i] != NULL; i++) {
+        if (parse(&t, bad[i]) != APR_EINVAL)
+            fail_msg("accepted \"%s\"", bad[i]);
+    }
+    assert_int_equal(parse(&t, NULL), APR_EINVAL);
+    assert_true(t == 42);
+}
+
 static void test_parse_rejects(void **state)
 {
     static const char *const bad[] = {
@@ -99,16 +103,9 @@ static void test_parse_rejects(void **state)
         "2026-11-30T00:00:00.12345678901234567890Z", "2026-11-3aT00:00:00Z",
         "2026-11-30T00:00:00.000000Z\n", NULL
     };
-    apr_time_t t = 42;
-    size_t i;
 
     (void)state;
-    for (i = 0; bad[i] != NULL; i++) {
-        if (pds_time_parse(&t, bad[i]) != APR_EINVAL)
-            fail_msg("accepted \"%s\"", bad[i]);
-    }
-    assert_int_equal(pds_time_parse(&t, NULL), APR_EINVAL);
-    assert_true(t == 42);
+    assert_refused(pds_time_parse, bad);
 }
 
 static void test_parse_date(void **state)
@@ -118,7 +115,6 @@ static void test_parse_date(void **state)
         "2026-13-01", "2026-04-31", "26-11-30", "2026/11/30", NULL
     };
     apr_time_t t = 42;
-    size_t i;
 
     (void)state;
     assert_int_equal(pds_time_parse_date(&t, "2026-11-30"), APR_SUCCESS);
@@ -127,20 +123,16 @@ static void test_parse_date(void **state)
     assert_true(t == SEC(1835395200));
     assert_int_equal(pds_time_parse_date(&t, "1969-12-31"), APR_SUCCESS);
     assert_true(t == -SEC(86400));
-    t = 42;
-    for (i = 0; bad[i] != NULL; i++) {
-        if (pds_time_parse_date(&t, bad[i]) != APR_EINVAL)
-            fail_msg("accepted \"%s\"", bad[i]);
-    }
-    assert_int_equal(pds_time_parse_date(&t, NULL), APR_EINVAL);
-    assert_true(t == 42);
+    assert_refused(pds_time_parse_date, bad);
 }
 
 /* Every second written reads back as itself, across leap days and centuries. */
 static void test_round_trip(void **state)
 {
-    apr_pool_t *p = *state;
+    apr_pool_t *p = pool;
     apr_int64_t s;
+
+    (void)state;
 
     for (s = APR_INT64_C(-62167219200); s < APR_INT64_C(253402300800);
          s += APR_INT64_C(86399) * 37 + 1) {
@@ -160,9 +152,11 @@ static void test_round_trip(void **state)
 /* Six-digit times sort as text in time order. */
 static void test_sortable(void **state)
 {
-    apr_pool_t *p = *state;
+    apr_pool_t *p = pool;
     const char *a = pds_time_format_usec(p, SEC(1795996800) + 9);
     const char *b = pds_time_format_usec(p, SEC(1795996800) + 10);
+
+    (void)state;
 
     assert_true(strcmp(a, b) < 0);
 }
@@ -170,14 +164,18 @@ static void test_sortable(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_format, setup, teardown),
+        cmocka_unit_test(test_format),
         cmocka_unit_test(test_parse),
         cmocka_unit_test(test_parse_rejects),
         cmocka_unit_test(test_parse_date),
-        cmocka_unit_test_setup_teardown(test_round_trip, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_sortable, setup, teardown),
+        cmocka_unit_test(test_round_trip),
+        cmocka_unit_test(test_sortable),
     };
+    int failed;
 
-    apr_initialize();
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    if (apr_initialize() != APR_SUCCESS || apr_pool_create(&pool, NULL) != APR_SUCCESS)
+        return 1;
+    failed = cmocka_run_group_tests(tests, NULL, NULL);
+    apr_pool_destroy(pool);
+    return failed;
 }

@@ -9,6 +9,7 @@
 #include <apr_strings.h>
 
 #include "pds_chain.h"
+#include "pds_encode.h"
 #include "pds_jws.h"
 
 #include "pds_audit_tool.h"
@@ -38,18 +39,11 @@ static const char help_verify[] =
 "The first bad line is printed as FILE:LINE: seq N: CODE: WHY, then a summary.\n"
 "Exit status: 0 intact, 1 a check failed, 2 usage or read error.\n";
 
-static int hex_digit(char c)
-{
-    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10
-         : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
-}
-
 /* SEQ:MAC, as verify prints it: a seq of 1 or more, 64 hex digits. */
 static int parse_anchor(options_t *o)
 {
     const char *colon = strchr(o->anchor, ':');
     char *end;
-    int i;
 
     if (colon == NULL || !isdigit((unsigned char)*o->anchor) || strlen(colon + 1) != 64)
         return 0;
@@ -57,13 +51,7 @@ static int parse_anchor(options_t *o)
     o->anchor_seq = strtoull(o->anchor, &end, 10);
     if (end != colon || errno != 0 || o->anchor_seq == 0)
         return 0;
-    for (i = 0; i < 32; i++) {
-        int hi = hex_digit(colon[1 + 2 * i]), lo = hex_digit(colon[2 + 2 * i]);
-        if (hi < 0 || lo < 0)
-            return 0;
-        o->anchor_mac[i] = (unsigned char)(hi << 4 | lo);
-    }
-    return 1;
+    return pds_hex_decode(o->anchor_mac, colon + 1, sizeof(o->anchor_mac)) == 0;
 }
 
 static int check_verify_options(options_t *o)

@@ -84,12 +84,6 @@ static apr_status_t free_cleanup(void *data)
     return APR_SUCCESS;
 }
 
-static apr_status_t json_pool_cleanup(void *data)
-{
-    json_decref(data);
-    return APR_SUCCESS;
-}
-
 /* Reads all of path ('-': standard input), NUL-terminated, into memory the
  * pool releases; more than max bytes is an error. opt names the option. */
 static int read_all(char **pdata, size_t *plen, const char *opt, const char *path,
@@ -279,6 +273,13 @@ static int jwk_to_key(pds_key_t **pkey, json_t *jwk, const char *path, const cha
         return EXIT_USAGE;
     }
     return EXIT_OK;
+}
+
+/* Releases a JSON document with the pool that holds what points into it. */
+static apr_status_t json_pool_cleanup(void *data)
+{
+    json_decref(data);
+    return APR_SUCCESS;
 }
 
 /* The JWKS's "keys"; a document holding private key material is refused as
@@ -491,32 +492,37 @@ static int agreement_matches(const char *want, const char *have)
     return strncmp(want, have, n) == 0 && strncmp(have + n, ";v=", 3) == 0;
 }
 
+/* One response header the signature binds: exactly one of it (n), equal to
+ * the value signed; otherwise code, with suffix after the mismatch. */
+static int header_binds(const char *code, const char *what, const char *header, int n,
+                        const char *have, const char *signed_as, const char *suffix,
+                        apr_pool_t *p)
+{
+    if (n != 1)
+        return response_problem(code, "the signature names %s %s; the response has %s",
+                                what, tty_safe(p, signed_as),
+                                n ? apr_psprintf(p, "%d %s headers", n, header)
+                                  : apr_psprintf(p, "no %s header", header));
+    if (strcmp(have, signed_as) != 0)
+        return response_problem(code, "the signature names %s %s; the response's %s is "
+                                "%s%s", what, tty_safe(p, signed_as), header,
+                                tty_safe(p, have), suffix);
+    return EXIT_OK;
+}
+
 /* What the verified header binds, against the response's own headers and
  * what the receiver expected. */
 static int response_bindings(const options_t *o, const response_headers_t *h,
                              const response_sig_t *s, apr_pool_t *p)
 {
-    if (h->n_request_id != 1)
-        return response_problem("request-id-mismatch", "the signature names request %s; "
-                                "the response has %s", tty_safe(p, s->request_id),
-                                h->n_request_id ? apr_psprintf(p, "%d PDS-Request-Id headers",
-                                                               h->n_request_id)
-                                                : "no PDS-Request-Id header");
-    if (strcmp(h->request_id, s->request_id) != 0)
-        return response_problem("request-id-mismatch", "the signature names request %s; "
-                                "the response's PDS-Request-Id is %s: the signature was "
-                                "taken from another response", tty_safe(p, s->request_id),
-                                tty_safe(p, h->request_id));
-    if (h->n_agreement != 1)
-        return response_problem("agreement-mismatch", "the signature names agreement %s; "
-                                "the response has %s", tty_safe(p, s->agreement),
-                                h->n_agreement ? apr_psprintf(p, "%d PDS-Agreement headers",
-                                                              h->n_agreement)
-                                               : "no PDS-Agreement header");
-    if (strcmp(h->agreement, s->agreement) != 0)
-        return response_problem("agreement-mismatch", "the signature names agreement %s; "
-                                "the response's PDS-Agreement is %s",
-                                tty_safe(p, s->agreement), tty_safe(p, h->agreement));
+    int rc;
+
+    if ((rc = header_binds("request-id-mismatch", "request", "PDS-Request-Id",
+                           h->n_request_id, h->request_id, s->request_id,
+                           ": the signature was taken from another response", p)) != EXIT_OK
+        || (rc = header_binds("agreement-mismatch", "agreement", "PDS-Agreement",
+                              h->n_agreement, h->agreement, s->agreement, "", p)) != EXIT_OK)
+        return rc;
     if (o->expect_request_id != NULL && strcmp(o->expect_request_id, s->request_id) != 0)
         return response_problem("unexpected-request-id", "the response is for request %s, "
                                 "not %s", tty_safe(p, s->request_id),
