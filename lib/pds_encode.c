@@ -41,6 +41,22 @@ int pds_hex_decode(unsigned char *out, const char *in, apr_size_t n)
     return 0;
 }
 
+/* ---- text for messages --------------------------------------------------- */
+
+const char *pds_printable(char *buf, apr_size_t size, const char *s)
+{
+    apr_size_t i = 0;
+
+    if (s == NULL)
+        s = "";
+    for (; *s != '\0' && i + 1 < size; s++)
+        buf[i++] = (*s > 0x1f && *s < 0x7f) ? *s : '?';
+    buf[i] = '\0';
+    if (*s != '\0' && size > 4)
+        memcpy(buf + size - 4, "...", 3);   /* cut short: say so */
+    return buf;
+}
+
 /* ---- base64url (RFC 4648 section 5, no padding) --------------------------- */
 
 static const char b64url_alphabet[] =

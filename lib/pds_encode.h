@@ -1,5 +1,6 @@
-/* pds_encode.h: bytes as text: hex and base64url, one copy for lib/, the
- * module and the tools. Nothing here allocates except from the pool given. */
+/* pds_encode.h: bytes as text: hex, base64url and untrusted text made safe
+ * for a message; one copy for lib/, the module and the tools. Nothing here
+ * allocates except from the pool given. */
 #ifndef PDS_ENCODE_H
 #define PDS_ENCODE_H
 
@@ -15,6 +16,11 @@ int pds_hex_value(char c);
  * them is not a hex digit (out then holds part of the result). in must
  * have 2n characters before any NUL; a NUL among them is not a digit. */
 int pds_hex_decode(unsigned char *out, const char *in, apr_size_t n);
+
+/* Untrusted text for an error message, into buf (size bytes, NUL-terminated):
+ * printable ASCII as it is, any other byte as '?', cut short with "..."
+ * when it does not fit. s NULL is "". Returns buf. */
+const char *pds_printable(char *buf, apr_size_t size, const char *s);
 
 /* base64url without padding (RFC 7515 section 2), into pool memory; NULL
  * when len is too large. data NULL encodes nothing (""). */

@@ -32,7 +32,6 @@
 
 #define PDS_KEY_SOURCE   "key"
 #define PDS_TOKEN_SOURCE "token"
-#define PDS_CLAIMS_SOURCE "token claims"
 
 #define PDS_ACCEPTED_KEYS "accepted keys are EC P-256 (ES256), RSA of 2048 bits " \
                           "or more (RS256) and Ed25519 (EdDSA)"
@@ -73,21 +72,6 @@ static apr_status_t json_cleanup(void *data)
 {
     json_decref(data);
     return APR_SUCCESS;
-}
-
-/* Copies untrusted text for an error message: printable ASCII only, short. */
-static const char *printable(char *buf, apr_size_t size, const char *s)
-{
-    apr_size_t i = 0;
-
-    if (s == NULL)
-        s = "";
-    for (; *s != '\0' && i + 1 < size; s++)
-        buf[i++] = (*s > 0x1f && *s < 0x7f) ? *s : '?';
-    buf[i] = '\0';
-    if (*s != '\0' && size > 4)
-        memcpy(buf + size - 4, "...", 3);   /* cut short: say so */
-    return buf;
 }
 
 /* ---- keys ----------------------------------------------------------------- */
@@ -349,7 +333,7 @@ static apr_status_t decode_object(json_t **pobj, apr_pool_t *p, const char *part
         char text[100];
         pds_error_set(err, "malformed-token", offset, PDS_TOKEN_SOURCE,
                       "the token's %s is not valid JSON: %s", what,
-                      printable(text, sizeof(text), jerr.text));
+                      pds_printable(text, sizeof(text), jerr.text));
         return APR_EINVAL;
     }
     apr_pool_cleanup_register(p, obj, json_cleanup, apr_pool_cleanup_null);
@@ -549,7 +533,7 @@ apr_status_t pds_jws_verify(const pds_jws_t *jws, const pds_key_t *key,
         char alg[24];
         pds_error_set(err, "alg-mismatch", 0, PDS_TOKEN_SOURCE,
                       "the token names algorithm \"%s\" but the key is for %s only",
-                      printable(alg, sizeof(alg), jws->alg), key->alg);
+                      pds_printable(alg, sizeof(alg), jws->alg), key->alg);
         return APR_EINVAL;
     }
 
@@ -768,142 +752,6 @@ apr_status_t pds_jws_sign(char **pcompact, apr_pool_t *p,
                           json_t *payload, pds_error_t *err)
 {
     return sign_compact(pcompact, p, key, extra_header, payload, NULL, 0, 0, err);
-}
-
-/* ---- claims --------------------------------------------------------------- */
-
-static apr_status_t claim_missing(pds_error_t *err, const char *name)
-{
-    pds_error_set(err, "missing-claim", -1, PDS_CLAIMS_SOURCE,
-                  "the token has no \"%s\" claim, which is required", name);
-    return APR_EINVAL;
-}
-
-static apr_status_t claim_bad(pds_error_t *err, const char *name, const char *want)
-{
-    pds_error_set(err, "bad-claim", -1, PDS_CLAIMS_SOURCE,
-                  "the token's \"%s\" claim is not %s", name, want);
-    return APR_EINVAL;
-}
-
-static apr_status_t check_audience(json_t *aud, const char *expected, pds_error_t *err)
-{
-    size_t i;
-    json_t *v;
-
-    if (json_is_string(aud)) {
-        if (strcmp(json_string_value(aud), expected) == 0)
-            return APR_SUCCESS;
-    }
-    else if (json_is_array(aud)) {
-        json_array_foreach(aud, i, v) {
-            if (!json_is_string(v))
-                return claim_bad(err, "aud", "a string or an array of strings");
-        }
-        json_array_foreach(aud, i, v) {
-            if (strcmp(json_string_value(v), expected) == 0)
-                return APR_SUCCESS;
-        }
-    }
-    else {
-        return claim_bad(err, "aud", "a string or an array of strings");
-    }
-    pds_error_set(err, "wrong-audience", -1, PDS_CLAIMS_SOURCE,
-                  "the token is not meant for this audience (expected \"%s\")",
-                  expected);
-    return APR_EINVAL;
-}
-
-apr_status_t pds_token_check_claims(const pds_jws_t *jws,
-                                    const pds_token_expect_t *expect,
-                                    pds_error_t *err)
-{
-    json_t *claims, *exp_j, *iss, *aud, *nbf, *iat;
-    json_int_t exp, now, skew, lifetime;
-    char shown[64];
-
-    if (jws == NULL || expect == NULL || expect->issuer == NULL
-        || expect->audience == NULL) {
-        /* Nothing to check against is a refusal, never a pass. */
-        pds_error_set(err, "bad-argument", -1, PDS_CLAIMS_SOURCE,
-                      "no token, or no expected issuer and audience to check it against");
-        return APR_EINVAL;
-    }
-    claims = jws->payload;
-    now = (json_int_t)apr_time_sec(expect->now);
-    skew = expect->clock_skew > 0 ? expect->clock_skew : 0;
-    lifetime = expect->max_lifetime > 0 ? expect->max_lifetime : 0;
-
-    exp_j = json_object_get(claims, "exp");
-    iss = json_object_get(claims, "iss");
-    aud = json_object_get(claims, "aud");
-    nbf = json_object_get(claims, "nbf");
-    iat = json_object_get(claims, "iat");
-    if (exp_j == NULL)
-        return claim_missing(err, "exp");
-    if (iss == NULL)
-        return claim_missing(err, "iss");
-    if (aud == NULL)
-        return claim_missing(err, "aud");
-    if (!json_is_integer(exp_j))
-        return claim_bad(err, "exp", "an integer number of seconds");
-    if (nbf != NULL && !json_is_number(nbf))
-        return claim_bad(err, "nbf", "a number");
-    if (iat != NULL && !json_is_number(iat))
-        return claim_bad(err, "iat", "a number");
-    if (!json_is_string(iss))
-        return claim_bad(err, "iss", "a string");
-
-    if (strcmp(json_string_value(iss), expect->issuer) != 0) {
-        pds_error_set(err, "wrong-issuer", -1, PDS_CLAIMS_SOURCE,
-                      "the token's issuer \"%s\" is not \"%s\"",
-                      printable(shown, sizeof(shown), json_string_value(iss)),
-                      expect->issuer);
-        return APR_EINVAL;
-    }
-    if (check_audience(aud, expect->audience, err) != APR_SUCCESS)
-        return APR_EINVAL;
-
-    /* Compare with the skew on now's side: now and skew are small, so
-     * nothing overflows whatever the token says. */
-    exp = json_integer_value(exp_j);
-    if (now - skew > exp) {
-        /* In double: a hostile exp near INT64_MIN must not overflow. */
-        pds_error_set(err, "token-expired", -1, PDS_CLAIMS_SOURCE,
-                      "the token expired %.0f seconds ago", (double)now - (double)exp);
-        return APR_EINVAL;
-    }
-    if (nbf != NULL && (double)(now + skew) < json_number_value(nbf)) {
-        pds_error_set(err, "token-not-yet-valid", -1, PDS_CLAIMS_SOURCE,
-                      "the token is not valid before its \"nbf\" time");
-        return APR_EINVAL;
-    }
-    if (iat != NULL && json_number_value(iat) > (double)(now + skew)) {
-        pds_error_set(err, "token-not-yet-valid", -1, PDS_CLAIMS_SOURCE,
-                      "the token was issued in the future (\"iat\")");
-        return APR_EINVAL;
-    }
-    if (lifetime > 0) {
-        /* iat <= now + skew here, so iat + lifetime cannot overflow; exp is
-         * compared with it rather than subtracted from. */
-        double from = iat != NULL ? json_number_value(iat) : (double)now;
-        int too_long;
-
-        if (iat != NULL && json_is_integer(iat))
-            too_long = exp > json_integer_value(iat) + lifetime;
-        else if (iat == NULL)
-            too_long = exp > now + lifetime;
-        else
-            too_long = (double)exp - from > (double)lifetime;
-        if (too_long) {
-            pds_error_set(err, "token-too-long-lived", -1, PDS_CLAIMS_SOURCE,
-                          "the token lives longer than the %d seconds allowed "
-                          "(exp - %s)", expect->max_lifetime,
-                          iat != NULL ? "iat" : "now");
-            return APR_EINVAL;
-        }
-    }
-    return APR_SUCCESS;
 }
 
 /* ---- detached payloads (RFC 7515 appendix F) ------------------------------ */

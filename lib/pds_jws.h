@@ -104,12 +104,12 @@ typedef struct pds_token_expect_t {
                                 refused; 0 for no limit */
 } pds_token_expect_t;
 
-/* Checks the registered claims of a verified token. Codes: "token-expired",
- * "token-not-yet-valid", "wrong-issuer", "wrong-audience", "missing-claim"
- * (exp is required; so are iss and aud), "bad-claim" (exp not an integer,
- * nbf/iat not numbers, iss not a string, aud not a string or array of
- * strings), "token-too-long-lived"; "bad-argument" when expect has no issuer
- * or audience (never a pass). */
+/* Checks the registered claims of a verified token (lib/pds_token.c).
+ * Codes: "token-expired", "token-not-yet-valid", "wrong-issuer",
+ * "wrong-audience", "missing-claim" (exp is required; so are iss and aud),
+ * "bad-claim" (exp not an integer, nbf/iat not numbers, iss not a string,
+ * aud not a string or array of strings), "token-too-long-lived";
+ * "bad-argument" when expect has no issuer or audience (never a pass). */
 apr_status_t pds_token_check_claims(const pds_jws_t *jws,
                                     const pds_token_expect_t *expect,
                                     pds_error_t *err);
