@@ -18,6 +18,8 @@
 #include <apr_tables.h>
 #include <jansson.h>
 
+/* ---- exit status (docs/pds-audit.1) and limits */
+
 #define EXIT_OK       0
 #define EXIT_PROBLEM  1
 #define EXIT_USAGE    2
@@ -26,6 +28,9 @@
 #define READ_BLOCK    (64 * 1024)
 #define MAX_WARNINGS  10                /* unreadable lines named one by one */
 
+/* ---- what was asked: the command and its options */
+
+/* The commands as bits, so an option can name the commands that take it. */
 enum { CMD_KEYGEN = 1, CMD_VERIFY = 2, CMD_QUERY = 4, CMD_REPORT = 8,
        CMD_VERIFY_RESPONSE = 16 };
 #define CMD_READ (CMD_QUERY | CMD_REPORT)
@@ -46,6 +51,8 @@ typedef struct options_t {
     apr_int64_t since_us, until_us;     /* until is exclusive */
 } options_t;
 
+/* ---- reading logs: the types (functions below) */
+
 /* Reads lines with a buffer of fixed size, whatever the file holds. */
 typedef struct line_reader_t {
     FILE *f;
@@ -59,6 +66,7 @@ typedef struct line_reader_t {
     int too_long;               /* longer than MAX_LINE: only its start is kept */
 } line_reader_t;
 
+/* Which decision records query and report read. */
 typedef struct filter_t {
     const char *subject;        /* as it appears in the log (maybe a pseudonym) */
     const char *organisation, *agreement, *purpose, *decision, *reason;
