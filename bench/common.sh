@@ -6,8 +6,9 @@
 #   /plain/  mod_proxy only
 #   /pds/    mod_pds (bearer token, agreement, filter, audit) + mod_proxy
 #   /lua/    mod_proxy + a mod_lua output filter doing the same filtering
-# The caller sets: top (source tree), bench (bench dir), run (run directory),
-# with_pds (1: load mod_pds and configure /pds/; 0: leave it out).
+# The caller sets: top (source tree), bench (bench dir), run (run directory,
+# open_run_dir), with_pds (1: load mod_pds and configure /pds/; 0: leave it out).
+# bench/soak.sh uses the helpers and writes its own configuration.
 
 httpd_bin=/usr/sbin/apache2
 module_dir=/usr/lib/apache2/modules
@@ -26,22 +27,66 @@ say() { printf '%s\n' "$*"; }
 note() { printf 'bench: %s\n' "$*" >&2; }
 die() { printf 'bench: error: %s\n' "$*" >&2; exit 1; }
 
+# shellcheck source=tools/lib/loopback.sh
+. "$top/tools/lib/loopback.sh"
+
 check_ports() {
     for p in "$gw_port" "$be_port"; do
         case "$p" in ''|*[!0-9]*) die "port '$p' is not a number (BENCH_PORT, BENCH_BACKEND_PORT)" ;; esac
     done
     [ "$gw_port" != "$be_port" ] || die "BENCH_PORT and BENCH_BACKEND_PORT must differ"
     for p in "$gw_port" "$be_port"; do
-        /usr/bin/python3 - "$p" <<'EOF' || die "port $p on 127.0.0.1 is in use; choose others with BENCH_PORT / BENCH_BACKEND_PORT"
-import socket, sys
-s = socket.socket()
-s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-try:
-    s.bind(("127.0.0.1", int(sys.argv[1])))
-except OSError:
-    sys.exit(1)
-EOF
+        port_free "$p" || die "port $p on 127.0.0.1 is in use; choose others with BENCH_PORT / BENCH_BACKEND_PORT"
     done
+}
+
+# need_tools PACKAGES TOOL...: dies, naming the Debian PACKAGES to install,
+# when a TOOL is not on PATH.
+need_tools() {
+    packages=$1
+    shift
+    for tool in "$@"; do
+        command -v "$tool" >/dev/null 2>&1 || die "$tool is missing (apt-get install $packages)"
+    done
+}
+
+# one_location SCRIPT [CONFIG]: for perf.sh and profile.sh, which load one
+# location: sets $config (plain, pds or lua; pds by default) and $with_pds.
+one_location() {
+    config=${2:-pds}
+    case "$config" in plain|pds|lua) ;; *) die "usage: $1 [plain|pds|lua]" ;; esac
+    with_pds=0
+    [ "$config" != pds ] || with_pds=1
+}
+
+# check_wrk_load: the ranges of $duration, $connections and $threads (whole
+# numbers already) for a wrk run.
+check_wrk_load() {
+    [ "$duration" -ge 1 ] && [ "$duration" -le 600 ] || die "BENCH_DURATION must be 1..600 seconds"
+    [ "$connections" -ge 1 ] && [ "$connections" -le 1000 ] || die "BENCH_CONNECTIONS must be 1..1000"
+    [ "$threads" -ge 1 ] && [ "$threads" -le "$connections" ] || die "BENCH_THREADS must be 1..BENCH_CONNECTIONS"
+}
+
+# open_run_dir DIR PREFIX: sets $run to DIR (created if need be) or, when
+# DIR is empty, to a new /tmp/PREFIX.XXXXXX; always an absolute path.
+open_run_dir() {
+    if [ -n "$1" ]; then
+        run=$1
+        mkdir -p "$run" || die "cannot create $run"
+    else
+        run=$(mktemp -d "/tmp/$2.XXXXXX") || die "mktemp failed"
+    fi
+    case "$run" in /*) ;; *) run=$(pwd)/$run ;; esac
+}
+
+# close_run_dir KEEP DIR: at exit, keeps $run when KEEP is 1, removes it
+# when open_run_dir made it (DIR empty).
+close_run_dir() {
+    if [ "$1" = 1 ]; then
+        note "run directory kept: $run"
+    elif [ -z "$2" ]; then
+        rm -rf "$run"
+    fi
 }
 
 # Builds mod_pds unless BENCH_MODULE names a ready module; sets $module.
@@ -74,6 +119,49 @@ user_group() {
     fi
 }
 
+# conf_head ROOT MODULE...: the first lines of an httpd.conf whose server
+# root is ROOT (run/, logs/ below it), loading mod_MODULE for each MODULE.
+conf_head() {
+    conf_root=$1
+    shift
+    cat <<EOF
+ServerRoot "$conf_root"
+ServerName localhost
+DefaultRuntimeDir run
+PidFile run/httpd.pid
+ErrorLog logs/error.log
+LogLevel warn
+$(user_group)
+$(load_modules "$@")
+EOF
+}
+
+# conf_keepalive: no process recycling (a leak stays where it is) and
+# unbounded keep-alive, as every bench server runs.
+conf_keepalive() {
+    cat <<EOF
+MaxConnectionsPerChild 0
+KeepAlive On
+MaxKeepAliveRequests 0
+KeepAliveTimeout 30
+ServerTokens Prod
+EOF
+}
+
+# make_token_key TYPE: the callers' token key, $run/gateway/bench.key.pem,
+# and its public half bench.pub.pem; TYPE is ec, rsa or ed25519.
+make_token_key() {
+    case "$1" in
+        ec) set -- -algorithm EC -pkeyopt ec_paramgen_curve:P-256 ;;
+        rsa) set -- -algorithm RSA -pkeyopt rsa_keygen_bits:2048 ;;
+        ed25519) set -- -algorithm ED25519 ;;
+        *) die "BENCH_KEY_TYPE is ec (ES256), rsa (RS256) or ed25519 (EdDSA); got '$1'" ;;
+    esac
+    openssl genpkey "$@" -out "$run/gateway/bench.key.pem" 2>/dev/null || die "openssl genpkey failed"
+    openssl pkey -in "$run/gateway/bench.key.pem" -pubout \
+        -out "$run/gateway/bench.pub.pem" || die "openssl pkey failed"
+}
+
 # Run directory, back-end document tree, token key and both configurations.
 prepare_run() {
     mkdir -p "$run/backend/htdocs/api/citizens/$subject" "$run/backend/run" \
@@ -85,15 +173,7 @@ prepare_run() {
     chmod -R a+rX "$run/backend/htdocs" "$run/gateway/filter.lua"
 
     # The token's algorithm follows the key (ES256 by default).
-    case "$key_type" in
-        ec) set -- -algorithm EC -pkeyopt ec_paramgen_curve:P-256 ;;
-        rsa) set -- -algorithm RSA -pkeyopt rsa_keygen_bits:2048 ;;
-        ed25519) set -- -algorithm ED25519 ;;
-        *) die "BENCH_KEY_TYPE is ec (ES256), rsa (RS256) or ed25519 (EdDSA); got '$key_type'" ;;
-    esac
-    openssl genpkey "$@" -out "$run/gateway/bench.key.pem" 2>/dev/null || die "openssl genpkey failed"
-    openssl pkey -in "$run/gateway/bench.key.pem" -pubout \
-        -out "$run/gateway/bench.pub.pem" || die "openssl pkey failed"
+    make_token_key "$key_type"
     # The audit chain's secret key and checkpoint signing key (owner-only).
     ( umask 077
       openssl rand -hex 32 >"$run/gateway/audit.key" &&
@@ -106,14 +186,7 @@ prepare_run() {
 
     cat >"$run/backend/httpd.conf" <<EOF
 # bench back end: the record as a static file (generated by bench/run.sh)
-ServerRoot "$run/backend"
-ServerName localhost
-DefaultRuntimeDir run
-PidFile run/httpd.pid
-ErrorLog logs/error.log
-LogLevel warn
-$(user_group)
-$(load_modules mpm_event authz_core mime unixd)
+$(conf_head "$run/backend" mpm_event authz_core mime unixd)
 Listen 127.0.0.1:$be_port
 StartServers 1
 ServerLimit 1
@@ -121,11 +194,7 @@ ThreadsPerChild 64
 MaxRequestWorkers 64
 MinSpareThreads 16
 MaxSpareThreads 64
-MaxConnectionsPerChild 0
-KeepAlive On
-MaxKeepAliveRequests 0
-KeepAliveTimeout 30
-ServerTokens Prod
+$(conf_keepalive)
 TypesConfig /etc/mime.types
 DocumentRoot "$run/backend/htdocs"
 <Directory />
@@ -142,14 +211,7 @@ EOF
 # bench gateway: /plain/, /pds/ and /lua/ in front of one back end
 # (generated by bench/run.sh). No access log: it would cost the same in all
 # three; mod_pds's audit log is on.
-ServerRoot "$run/gateway"
-ServerName localhost
-DefaultRuntimeDir run
-PidFile run/httpd.pid
-ErrorLog logs/error.log
-LogLevel warn
-$(user_group)
-$(load_modules mpm_event authz_core unixd proxy proxy_http lua env)
+$(conf_head "$run/gateway" mpm_event authz_core unixd proxy proxy_http lua env)
 EOF
     if [ "$with_pds" = 1 ]; then printf 'LoadModule pds_module "%s"\n' "$module"; fi
     cat <<EOF
@@ -163,11 +225,7 @@ ThreadsPerChild 64
 MaxRequestWorkers 128
 MinSpareThreads 64
 MaxSpareThreads 128
-MaxConnectionsPerChild 0
-KeepAlive On
-MaxKeepAliveRequests 0
-KeepAliveTimeout 30
-ServerTokens Prod
+$(conf_keepalive)
 Timeout 30
 ProxyRequests Off
 ProxyTimeout 10
@@ -258,24 +316,18 @@ EOF
 # One token for the whole run: iat = now, exp = now + 3000 (under the
 # default PDSTokenMaxLifetime of 3600). ES256 unless BENCH_KEY_TYPE says.
 mint_token() {
-    token=$(/usr/bin/python3 "$top/tools/mint-token.py" --key "$run/gateway/bench.key.pem" \
+    token=$(/usr/bin/python3 "$top/tests/tools/mint-token.py" --key "$run/gateway/bench.key.pem" \
         --iss bench-org --aud "$audience" --lifetime 3000) || die "minting the token failed"
 }
 
-port_open() {
-    /usr/bin/python3 - "$1" <<'EOF'
-import socket, sys
-try:
-    socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=1).close()
-except OSError:
-    sys.exit(1)
-EOF
-}
-
-alive() {
-    [ -r "/proc/$1/stat" ] || return 1
-    state=$(sed 's/^.*) \(.\).*$/\1/' "/proc/$1/stat" 2>/dev/null) || return 1
-    [ "$state" != Z ]
+# prepare_bench: for bench/run.sh, perf.sh and profile.sh: builds or finds
+# mod_pds when with_pds is 1 (else $module says it is not loaded), writes
+# the run directory (prepare_run) and mints $token.
+prepare_bench() {
+    module="(not loaded)"
+    [ "$with_pds" = 0 ] || find_module
+    prepare_run
+    mint_token
 }
 
 # start_httpd <dir> <port>: starts httpd with <dir>/httpd.conf, waits for the port.
@@ -301,16 +353,6 @@ stop_httpd() {
     [ -f "$1/run/httpd.pid" ] || return 0
     pid=$(cat "$1/run/httpd.pid" 2>/dev/null || true)
     [ -n "$pid" ] || return 0
-    alive "$pid" || return 0
-    tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "$1/httpd.conf" || return 0
-    kill -TERM "$pid" 2>/dev/null || return 0
-    i=0
-    while alive "$pid"; do
-        i=$((i + 1))
-        if [ "$i" -gt 100 ]; then
-            kill -KILL "$pid" 2>/dev/null || true
-            break
-        fi
-        sleep 0.1
-    done
+    is_ours "$pid" "$1/httpd.conf" || return 0
+    stop_pid "$pid"
 }

@@ -25,8 +25,7 @@ top=$(cd "$bench/.." && pwd)
 # shellcheck source=bench/common.sh
 . "$bench/common.sh"
 
-config=${1:-pds}
-case "$config" in plain|pds|lua) ;; *) die "usage: bench/perf.sh [plain|pds|lua]" ;; esac
+one_location bench/perf.sh "$@"
 duration=${BENCH_DURATION:-10}
 connections=${BENCH_CONNECTIONS:-32}
 threads=${BENCH_THREADS:-2}
@@ -35,21 +34,11 @@ top_n=${BENCH_PROFILE_TOP:-15}
 for v in "$duration" "$connections" "$threads" "$warmup" "$top_n"; do
     case "$v" in ''|*[!0-9]*) die "BENCH_* settings are whole numbers; got '$v'" ;; esac
 done
-[ "$duration" -ge 1 ] && [ "$duration" -le 600 ] || die "BENCH_DURATION must be 1..600 seconds"
-[ "$connections" -ge 1 ] && [ "$connections" -le 1000 ] || die "BENCH_CONNECTIONS must be 1..1000"
-[ "$threads" -ge 1 ] && [ "$threads" -le "$connections" ] || die "BENCH_THREADS must be 1..BENCH_CONNECTIONS"
-for tool in perf wrk openssl; do
-    command -v "$tool" >/dev/null 2>&1 || die "$tool is missing (apt-get install linux-perf wrk openssl)"
-done
+check_wrk_load
+need_tools "linux-perf wrk openssl" perf wrk openssl
 
 check_ports
-if [ -n "${BENCH_RUN_DIR:-}" ]; then
-    run=$BENCH_RUN_DIR
-    mkdir -p "$run" || die "cannot create $run"
-else
-    run=$(mktemp -d /tmp/pds-perf.XXXXXX) || die "mktemp failed"
-fi
-case "$run" in /*) ;; *) run=$(pwd)/$run ;; esac
+open_run_dir "${BENCH_RUN_DIR:-}" pds-perf
 
 perf_pid=""
 cleanup() {
@@ -59,23 +48,12 @@ cleanup() {
     fi
     stop_httpd "$run/gateway"
     stop_httpd "$run/backend"
-    if [ "${BENCH_KEEP:-0}" = 1 ]; then
-        note "run directory kept: $run"
-    elif [ -z "${BENCH_RUN_DIR:-}" ]; then
-        rm -rf "$run"
-    fi
+    close_run_dir "${BENCH_KEEP:-0}" "${BENCH_RUN_DIR:-}"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-with_pds=0
-module="(not loaded)"
-if [ "$config" = pds ]; then
-    with_pds=1
-    find_module
-fi
-prepare_run
-mint_token
+prepare_bench
 start_httpd "$run/backend" "$be_port"
 start_httpd "$run/gateway" "$gw_port"
 

@@ -28,26 +28,17 @@ top=$(cd "$bench/.." && pwd)
 # shellcheck source=bench/common.sh
 . "$bench/common.sh"
 
-config=${1:-pds}
-case "$config" in plain|pds|lua) ;; *) die "usage: bench/profile.sh [plain|pds|lua]" ;; esac
+one_location bench/profile.sh "$@"
 requests=${BENCH_PROFILE_REQUESTS:-500}
 top_n=${BENCH_PROFILE_TOP:-10}
 for v in "$requests" "$top_n"; do
     case "$v" in ''|*[!0-9]*) die "BENCH_PROFILE_* are whole numbers; got '$v'" ;; esac
 done
 [ "$requests" -ge 1 ] || die "BENCH_PROFILE_REQUESTS must be at least 1"
-for tool in valgrind callgrind_annotate ab openssl; do
-    command -v "$tool" >/dev/null 2>&1 || die "$tool is missing (apt-get install valgrind apache2-utils openssl)"
-done
+need_tools "valgrind apache2-utils openssl" valgrind callgrind_annotate ab openssl
 
 check_ports
-if [ -n "${BENCH_RUN_DIR:-}" ]; then
-    run=$BENCH_RUN_DIR
-    mkdir -p "$run" || die "cannot create $run"
-else
-    run=$(mktemp -d /tmp/pds-profile.XXXXXX) || die "mktemp failed"
-fi
-case "$run" in /*) ;; *) run=$(pwd)/$run ;; esac
+open_run_dir "${BENCH_RUN_DIR:-}" pds-profile
 
 vg_pid=""
 cleanup() {
@@ -58,23 +49,12 @@ cleanup() {
         alive "$vg_pid" && kill -KILL "$vg_pid" 2>/dev/null || true
     fi
     stop_httpd "$run/backend"
-    if [ "${BENCH_KEEP:-0}" = 1 ]; then
-        note "run directory kept: $run"
-    elif [ -z "${BENCH_RUN_DIR:-}" ]; then
-        rm -rf "$run"
-    fi
+    close_run_dir "${BENCH_KEEP:-0}" "${BENCH_RUN_DIR:-}"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-with_pds=0
-module="(not loaded)"
-if [ "$config" = pds ]; then
-    with_pds=1
-    find_module
-fi
-prepare_run
-mint_token
+prepare_bench
 
 start_httpd "$run/backend" "$be_port"
 

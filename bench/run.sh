@@ -57,9 +57,7 @@ audit=${BENCH_AUDIT:-on}
 for v in "$duration" "$connections" "$threads" "$warmup" "$rounds"; do
     case "$v" in ''|*[!0-9]*) die "BENCH_DURATION, BENCH_CONNECTIONS, BENCH_THREADS, BENCH_WARMUP and BENCH_ROUNDS are whole numbers (seconds, counts); got '$v'" ;; esac
 done
-[ "$duration" -ge 1 ] && [ "$duration" -le 600 ] || die "BENCH_DURATION must be 1..600 seconds"
-[ "$connections" -ge 1 ] && [ "$connections" -le 1000 ] || die "BENCH_CONNECTIONS must be 1..1000"
-[ "$threads" -ge 1 ] && [ "$threads" -le "$connections" ] || die "BENCH_THREADS must be 1..BENCH_CONNECTIONS"
+check_wrk_load
 [ "$warmup" -le 60 ] || die "BENCH_WARMUP must be at most 60 seconds"
 [ "$rounds" -ge 1 ] && [ "$rounds" -le 20 ] || die "BENCH_ROUNDS must be 1..20"
 for c in $configs; do
@@ -81,31 +79,18 @@ done
 
 check_ports
 
-if [ -n "${BENCH_RUN_DIR:-}" ]; then
-    run=$BENCH_RUN_DIR
-    mkdir -p "$run" || die "cannot create $run"
-else
-    run=$(mktemp -d /tmp/pds-bench.XXXXXX) || die "mktemp failed"
-fi
-case "$run" in /*) ;; *) run=$(pwd)/$run ;; esac
+open_run_dir "${BENCH_RUN_DIR:-}" pds-bench
 
 cleanup() {
     stop_httpd "$run/gateway"
     stop_httpd "$run/backend"
-    if [ "${BENCH_KEEP:-0}" = 1 ]; then
-        note "run directory kept: $run"
-    elif [ -z "${BENCH_RUN_DIR:-}" ]; then
-        rm -rf "$run"
-    fi
+    close_run_dir "${BENCH_KEEP:-0}" "${BENCH_RUN_DIR:-}"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 case " $configs " in *" pds "*) with_pds=1 ;; *) with_pds=0 ;; esac
-module="(not loaded)"
-[ "$with_pds" = 0 ] || find_module
-prepare_run
-mint_token
+prepare_bench
 ( umask 077; say "$token" >"$run/token" )
 
 # --- what we run on -------------------------------------------------------------

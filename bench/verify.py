@@ -48,6 +48,14 @@ def get(port, path, headers):
     return r.status, hdrs, body
 
 
+def json_or(body, default):
+    """The body parsed as JSON, or default when it is not JSON."""
+    try:
+        return json.loads(body)
+    except ValueError:
+        return default
+
+
 def main():
     record, fields, port, subject, purpose, token_file = sys.argv[1:7]
     configs = sys.argv[7:]
@@ -68,6 +76,11 @@ def main():
         if not ok:
             failures += 1
 
+    def get_pds(location):
+        """GET the subject's record at an enforced location, with the token."""
+        return get(port, "/%s/%s/record" % (location, subject),
+                   {"Authorization": "Bearer " + token, "PDS-Purpose": purpose})
+
     def length_ok(hdrs, body):
         return hdrs.get("content-length") == str(len(body)) or \
             ("content-length" not in hdrs and hdrs.get("transfer-encoding") == "chunked")
@@ -78,12 +91,8 @@ def main():
         check(st == 200 and body == raw,
               "plain: 200 and the record unchanged (%d bytes)" % len(body))
     if "pds" in configs:
-        st, h, body = get(port, "/pds/%s/record" % subject,
-                          {"Authorization": "Bearer " + token, "PDS-Purpose": purpose})
-        try:
-            pds_doc = json.loads(body)
-        except ValueError:
-            pds_doc = None
+        st, h, body = get_pds("pds")
+        pds_doc = json_or(body, None)
         check(st == 200, "pds: status %d (want 200)%s" % (
             st, "" if st == 200 else ": " + body[:300].decode("utf-8", "replace")))
         check(pds_doc == expected, "pds: body holds exactly the released fields")
@@ -93,12 +102,8 @@ def main():
               % h.get("content-length"))
         print("       pds body: %s" % body.decode("utf-8", "replace"))
     if "pdsx" in configs:
-        st, h, body = get(port, "/pdsx/%s/record" % subject,
-                          {"Authorization": "Bearer " + token, "PDS-Purpose": purpose})
-        try:
-            x = json.loads(body)
-        except ValueError:
-            x = {}
+        st, h, body = get_pds("pdsx")
+        x = json_or(body, {})
         check(st == 200, "pdsx: status %d (want 200)" % st)
         check(isinstance(x.get("name", {}).get("given"), str)
               and x["name"]["given"].startswith("ps_")
@@ -107,18 +112,14 @@ def main():
         check(length_ok(h, body), "pdsx: Content-Length matches the body")
         print("       pdsx body: %s" % body.decode("utf-8", "replace"))
     if "pdss" in configs:
-        st, h, body = get(port, "/pdss/%s/record" % subject,
-                          {"Authorization": "Bearer " + token, "PDS-Purpose": purpose})
+        st, h, body = get_pds("pdss")
         sig = h.get("pds-signature", "")
         check(st == 200 and body.decode("utf-8", "replace") == expected_text,
               "pdss: 200 with the same body as pds")
         check(sig.count(".") == 2 and ".." in sig, "pdss: a detached JWS in PDS-Signature")
     if "lua" in configs:
         st, h, body = get(port, "/lua/%s/record" % subject, {})
-        try:
-            lua_doc = json.loads(body)
-        except ValueError:
-            lua_doc = None
+        lua_doc = json_or(body, None)
         check(st == 200, "lua: status %d (want 200)" % st)
         check(lua_doc == expected, "lua: body holds exactly the released fields")
         if pds_doc is not None:

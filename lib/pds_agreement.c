@@ -14,6 +14,7 @@
 #include <apr_strings.h>
 
 #include "pds_agreement.h"
+#include "pds_syntax.h"
 #include "pds_time.h"
 
 #define ID_MAX        64   /* agreement id, party, purpose */
@@ -105,26 +106,6 @@ static const char *const methods[] = {
 };
 
 /* --- small helpers ---------------------------------------------------------- */
-
-static int is_token_char(unsigned char c)
-{
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z')
-        || (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-';
-}
-
-/* [A-Za-z0-9._-]{1,max} */
-static int is_token(const char *s, apr_size_t max)
-{
-    apr_size_t n = 0;
-
-    if (s == NULL)
-        return 0;
-    for (; s[n] != '\0'; n++) {
-        if (n >= max || !is_token_char((unsigned char)s[n]))
-            return 0;
-    }
-    return n > 0;
-}
 
 static int is_space(char c)
 {
@@ -469,7 +450,7 @@ apr_status_t pds_agreement_create(pds_agreement_t **pa, apr_pool_t *p,
     char shown[64];
     apr_status_t rv;
 
-    if (!is_token(id, ID_MAX))
+    if (!pds_syntax_is_name(id, ID_MAX))
         return bad(err, "PDSAgreement", -1,
                    "PDSAgreement: %s is not a valid agreement id; expected "
                    "1 to 64 of " TOKEN_CHARS,
@@ -506,7 +487,7 @@ static apr_status_t set_party(pds_agreement_t *a, const char *kw,
                    "%s: needs exactly one organisation name, got %d; "
                    USE_PARTY, kw, toks->nelts);
     t = TOK(toks, 0);
-    if (!is_token(t->text, ID_MAX))
+    if (!pds_syntax_is_name(t->text, ID_MAX))
         return bad(err, kw, t->pos, "%s: %s is not an organisation name; "
                    USE_PARTY, kw, show(shown, sizeof(shown), t->text));
     a->party = t->text;
@@ -526,7 +507,7 @@ static apr_status_t set_purpose(pds_agreement_t *a, const char *kw,
     for (i = 0; i < toks->nelts; i++) {
         token_t *t = TOK(toks, i);
 
-        if (!is_token(t->text, ID_MAX))
+        if (!pds_syntax_is_name(t->text, ID_MAX))
             return bad(err, kw, t->pos, "%s: %s is not a purpose name; "
                        USE_PURPOSE, kw, show(shown, sizeof(shown), t->text));
     }
@@ -639,7 +620,7 @@ static apr_status_t set_version(pds_agreement_t *a, const char *kw,
                    "%s: needs exactly one version, got %d; " USE_VERSION,
                    kw, toks->nelts);
     t = TOK(toks, 0);
-    if (!is_token(t->text, VERSION_MAX))
+    if (!pds_syntax_is_name(t->text, VERSION_MAX))
         return bad(err, kw, t->pos, "%s: %s is not a version; " USE_VERSION,
                    kw, show(shown, sizeof(shown), t->text));
     a->version = t->text;
@@ -1446,7 +1427,7 @@ void pds_agreements_decide(const apr_array_header_t *agreements,
         return;
     }
     purpose_given = facts->purpose != NULL && facts->purpose[0] != '\0';
-    purpose_valid = purpose_given && is_token(facts->purpose, ID_MAX);
+    purpose_valid = purpose_given && pds_syntax_is_name(facts->purpose, ID_MAX);
 
     for (i = 0; agreements != NULL && i < agreements->nelts; i++) {
         const pds_agreement_t *a =
@@ -1483,7 +1464,7 @@ void pds_agreements_decide(const apr_array_header_t *agreements,
     }
 
     if (first == NULL) {
-        deny(d, "no-agreement", NULL, is_token(facts->method, 16)
+        deny(d, "no-agreement", NULL, pds_syntax_is_name(facts->method, 16)
              ? apr_psprintf(p, "no agreement gives organisation '%s' %s "
                             "access to this path", facts->organisation,
                             facts->method)

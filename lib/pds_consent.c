@@ -9,6 +9,7 @@
 
 #include "pds_agreement.h"
 #include "pds_consent.h"
+#include "pds_syntax.h"
 
 #define SOURCE "consent"
 
@@ -16,20 +17,6 @@ static apr_status_t release_json(void *data)
 {
     json_decref((json_t *)data);
     return APR_SUCCESS;
-}
-
-/* A name of the kind agreements use: 1 to 64 of [A-Za-z0-9._-]. */
-static int is_token(const char *s)
-{
-    apr_size_t n = 0;
-
-    if (s == NULL || *s == '\0')
-        return 0;
-    for (; *s != '\0'; s++, n++) {
-        if (n >= 64 || !(apr_isalnum(*s) || *s == '.' || *s == '_' || *s == '-'))
-            return 0;
-    }
-    return 1;
 }
 
 /* Printable ASCII without quotes or backslashes, 1 to 128 bytes: a notice
@@ -163,25 +150,28 @@ apr_status_t pds_consent_from_grant(pds_consent_t **pc, apr_pool_t *p,
         if (!known)
             return invalid(err, "body", "unknown member \"%s\" (expected organisation, "
                            "purpose, fields, notice, agreement, expires)",
-                           is_token(key) ? key : "?");
+                           pds_syntax_is_name(key, PDS_SYNTAX_NAME_MAX) ? key : "?");
     }
 
     c = apr_pcalloc(p, sizeof(*c));
     v = json_object_get(doc, "organisation");
-    if (!json_is_string(v) || !is_token(json_string_value(v)))
+    if (!json_is_string(v)
+        || !pds_syntax_is_name(json_string_value(v), PDS_SYNTAX_NAME_MAX))
         return invalid(err, "organisation", "%s", "organisation must be an organisation's "
                        "name (1 to 64 of A-Z a-z 0-9 . _ -)");
     c->organisation = apr_pstrdup(p, json_string_value(v));
     if (manager_for_itself(actor, c->organisation))
         return refuse_self(err, c->organisation, "grant");
     v = json_object_get(doc, "purpose");
-    if (!json_is_string(v) || !is_token(json_string_value(v)))
+    if (!json_is_string(v)
+        || !pds_syntax_is_name(json_string_value(v), PDS_SYNTAX_NAME_MAX))
         return invalid(err, "purpose", "%s", "purpose must be a purpose name "
                        "(1 to 64 of A-Z a-z 0-9 . _ -)");
     c->purpose = apr_pstrdup(p, json_string_value(v));
     v = json_object_get(doc, "agreement");
     if (v != NULL && !json_is_null(v)) {
-        if (!json_is_string(v) || !is_token(json_string_value(v)))
+        if (!json_is_string(v)
+            || !pds_syntax_is_name(json_string_value(v), PDS_SYNTAX_NAME_MAX))
             return invalid(err, "agreement", "%s", "agreement must be an agreement id");
         c->agreement = apr_pstrdup(p, json_string_value(v));
     }

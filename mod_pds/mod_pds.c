@@ -17,15 +17,14 @@
 
 #include <jansson.h>
 
-#include "mod_pds_private.h"
-
-int pds_access_checker(request_rec *r);
-int pds_pre_translate_name(request_rec *r);
-int pds_post_read_request(request_rec *r);
-int pds_guard_fixups(request_rec *r);
-int pds_guard_handler(request_rec *r);
-void pds_insert_denial_filter(request_rec *r);
-void pds_register_denial_filter(void);
+#include "mod_pds_audit.h"
+#include "mod_pds_consent_api.h"
+#include "mod_pds_consent_cache.h"
+#include "mod_pds_disclosures.h"
+#include "mod_pds_filter.h"
+#include "mod_pds_identity.h"
+#include "mod_pds_jwks.h"
+#include "mod_pds_request.h"
 
 static int pds_pre_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp)
 {

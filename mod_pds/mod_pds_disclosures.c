@@ -26,7 +26,10 @@
 #include <errno.h>
 #include <unistd.h>
 
-#include "mod_pds_private.h"
+#include "mod_pds_audit.h"
+#include "mod_pds_consent.h"
+#include "mod_pds_disclosures.h"
+#include "mod_pds_response.h"
 #include "pds_disclosure.h"
 
 #define DISCLOSURES_HANDLER "pds-disclosures"

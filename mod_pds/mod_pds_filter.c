@@ -20,7 +20,12 @@
 
 #include <openssl/crypto.h>
 
-#include "mod_pds_private.h"
+#include "mod_pds_audit.h"
+#include "mod_pds_consent.h"
+#include "mod_pds_filter.h"
+#include "mod_pds_response.h"
+#include "mod_pds_util.h"
+#include "pds_syntax.h"
 
 typedef struct pds_filter_ctx_t {
     char *buf;
@@ -46,45 +51,15 @@ static void fail(pds_filter_ctx_t *ctx, const char *reason, const char *detail)
     }
 }
 
-static int is_json_media_type(const char *ct)
-{
-    const char *semi, *plus;
-    apr_size_t n;
-
-    if (ct == NULL)
-        return 0;
-    semi = ap_strchr_c(ct, ';');
-    n = semi ? (apr_size_t)(semi - ct) : strlen(ct);
-    while (n > 0 && (ct[n - 1] == ' ' || ct[n - 1] == '\t'))
-        n--;
-    if (n == 16 && strncasecmp(ct, "application/json", 16) == 0)
-        return 1;
-    /* application/<something>+json */
-    if (n > 17 && strncasecmp(ct, "application/", 12) == 0) {
-        plus = ct + n - 5;
-        return strncasecmp(plus, "+json", 5) == 0;
-    }
-    return 0;
-}
-
-static int count_cb(void *rec, const char *key, const char *value)
-{
-    (void)key; (void)value;
-    (*(int *)rec)++;
-    return 1;
-}
-
 /* The checks that can be made on the headers alone, before any body. */
 static void check_response_head(request_rec *r, pds_filter_ctx_t *ctx)
 {
     const char *encoding = apr_table_get(r->headers_out, "Content-Encoding");
     const char *length = apr_table_get(r->headers_out, "Content-Length");
-    int lengths = 0;
 
     /* Two lengths (RFC 9112 6.3: unrecoverable) mean the back end and the
      * proxy may disagree on where this response ends. */
-    apr_table_do(count_cb, &lengths, r->headers_out, "Content-Length", NULL);
-    if (lengths > 1) {
+    if (pds_header_count(r->headers_out, "Content-Length") > 1) {
         fail(ctx, "backend-bad-response", "the back end sent more than one Content-Length");
         return;
     }
@@ -110,7 +85,7 @@ static void check_response_head(request_rec *r, pds_filter_ctx_t *ctx)
         fail(ctx, "backend-bad-response", "the back end sent an encoded (compressed) body");
         return;
     }
-    if (!is_json_media_type(r->content_type)) {
+    if (!pds_syntax_is_json(r->content_type, PDS_JSON_SUFFIX)) {
         fail(ctx, "backend-bad-response", "the back end did not send JSON");
         return;
     }

@@ -16,7 +16,7 @@
 
 #include <openssl/evp.h>
 
-#include "mod_pds_private.h"
+#include "mod_pds_identity.h"
 
 static APR_OPTIONAL_FN_TYPE(ssl_var_lookup) *ssl_var;
 

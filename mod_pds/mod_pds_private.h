@@ -1,8 +1,9 @@
-/* mod_pds_private.h: what the glue's files share.
+/* mod_pds_private.h: what every file of the glue shares.
  *
- * The glue translates httpd's world into lib/ calls: configuration objects
- * built from directives, the per-request state, and the few functions one
- * file offers another. Nothing here is exported from mod_pds.so.
+ * The glue translates httpd's world into lib/ calls. Every glue file
+ * includes this: the module record, the lib/ headers, and the configuration
+ * objects built from directives (layer 1 of docs/architecture.md). Nothing
+ * here is exported from mod_pds.so.
  */
 #ifndef MOD_PDS_PRIVATE_H
 #define MOD_PDS_PRIVATE_H
@@ -156,139 +157,8 @@ int pds_conf_sign_responses(const pds_dir_conf_t *dc);
 
 /* --- per request ---------------------------------------------------------- */
 
-typedef struct pds_request_t {
-    const char *request_id;
-    const char *organisation;       /* NULL until identified */
-    const char *purpose;
-    const char *path;               /* the raw path decided on, once accepted */
-    pds_decision_t decision;
-    const pds_fieldset_t *release;  /* what may be released: the agreement's,
-                                       narrowed by consent; NULL until allowed */
-    const char *consent;            /* the consent (or "artefact:<jti>") relied on */
-    const apr_array_header_t *transforms; /* "path transform" applied (audit) */
-    int deidentified;               /* the subject was replaced by a pseudonym */
-    const apr_array_header_t *written; /* Write paths a POST/PUT/PATCH carried */
-    const apr_array_header_t *subjects; /* a collection's released subjects */
-    int audited;                    /* a record for this request is written */
-    int defer_answer;               /* a denial is answered by the guards, not
-                                       where it is decided (Satisfy Any) */
-    int answered;                   /* the problem document has been written */
-    int prepared;                   /* an allowed request is ready for the back
-                                       end (headers, response filter) */
-    struct pds_gate_t *gate;        /* holds the client connection until the
-                                       response filter releases the answer */
-    apr_table_t *client_headers;    /* the request headers as the client sent
-                                       them, for the access log */
-} pds_request_t;
-
-pds_request_t *pds_request_get(const request_rec *r);
-
-/* mod_unique_id's id when it is loaded; otherwise 128 random bits. */
-const char *pds_make_request_id(request_rec *r);
-
-/* Identifies the caller. Returns the organisation's name, or NULL with
- * *reason ("unknown-caller", "invalid-token", "identity-conflict") and a
- * *detail for the client. */
-const char *pds_identify(request_rec *r, const pds_server_conf_t *sc,
-                         const char **reason, const char **detail);
-void pds_identity_post_config(void);
-void pds_identity_child_init(apr_pool_t *pchild);
-
-/* Sets status and headers of a problem+json response for reason and returns
- * its body. Scrubs whatever headers are already set: used for denials in the
- * request hook and for gateway errors in the output filter. */
-const char *pds_problem_prepare(request_rec *r, pds_request_t *rq,
-                                const char *reason, const char *detail,
-                                apr_size_t *plen);
-
-/* Handler answers: JSON (Cache-Control: no-store; takes doc's reference), or
- * a problem document for reason. Both return OK. */
-int pds_send_json(request_rec *r, int status, json_t *doc);
-int pds_send_problem(request_rec *r, const char *reason, const char *detail);
-
-/* Removes every header a back end may have set on r (headers_out, and the
- * identifying ones from err_headers_out). */
-void pds_scrub_response_headers(request_rec *r);
-
-void pds_register_request_body_filter(void);
-
-/* The gate on the client connection of an allowed request: nothing reaches
- * the client before the response filter releases its answer (interim 1xx
- * responses included). */
-void pds_register_interim_gate(void);
-apr_status_t pds_gate_install(request_rec *r, pds_request_t *rq);
-void pds_gate_release(pds_request_t *rq);
-
-/* handler, really first: the last word on what mod_proxy may relay. */
-int pds_proxy_handler_first(request_rec *r);
-
-/* log_transaction, really first: the access log sees the headers the client
- * sent, not what the back end was sent. */
-int pds_restore_client_headers(request_rec *r);
-
-/* --- output filter -------------------------------------------------------- */
-
-#define PDS_RESPONSE_FILTER "PDS_RESPONSE"
-apr_status_t pds_response_filter(ap_filter_t *f, apr_bucket_brigade *bb);
-void pds_insert_error_filter(request_rec *r);
-void pds_insert_redirect_filter(request_rec *r);
-
-/* The gateway's public keys as a JWKS (SetHandler pds-jwks). */
-int pds_jwks_handler(request_rec *r);
-
-/* --- a person's view --------------------------------------------------------- */
-
-void pds_disclosures_child_init(apr_pool_t *pchild);
-int pds_disclosures_handler(request_rec *r);
-
-/* --- consent ---------------------------------------------------------------- */
-
-void pds_consent_pre_config(apr_pool_t *pconf);
-int pds_consent_post_config(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s);
-void pds_consent_child_init(apr_pool_t *pchild, server_rec *s);
-
-/* The consent or opt-out check for a request an agreement allowed: NULL when
- * it may go ahead (rq->release and rq->consent set), else a reason code with
- * *detail for the client. */
-const char *pds_consent_enforce(request_rec *r, pds_request_t *rq, const char **detail);
-
-/* A collection's records, one by one (pds_row_decide_fn): the record's fields
- * under the person's consent (or opt-out), or NULL to leave it out. */
-typedef struct pds_row_baton_t {
-    request_rec *r;
-    pds_request_t *rq;
-    const unsigned char *key;       /* the agreement's pseudonym key, or NULL */
-} pds_row_baton_t;
-apr_status_t pds_consent_row_decide(void *baton, const char *subject,
-                                    const pds_fieldset_t **pset, const char **pseudonym,
-                                    pds_error_t *err);
-
-/* The consent API (SetHandler pds-consent). */
-int pds_consent_handler(request_rec *r);
-
-/* The person httpd authenticated, as a subject identifier (PDSPersonSubject),
- * or NULL. */
-const char *pds_person_subject(request_rec *r);
-
-/* --- audit ---------------------------------------------------------------- */
-
-void pds_audit_pre_config(apr_pool_t *pconf);
-int pds_audit_post_config(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s);
-int pds_audit_check_config(apr_pool_t *ptemp, server_rec *s);
-void pds_audit_child_init(apr_pool_t *pchild, server_rec *s);
-
-/* Writes the record for this request's decision. Returns APR_SUCCESS once the
- * line is in the file; anything else means the record is lost and the caller
- * must not release data. fields may be NULL. */
-apr_status_t pds_audit_decision(request_rec *r, pds_request_t *rq,
-                                const char *decision, const char *reason,
-                                int status, const apr_array_header_t *fields);
-
-/* This process's handle on the server's audit log (NULL if none): opened by
- * the parent, readable even where the path is not. */
-apr_file_t *pds_audit_file(server_rec *s);
-
-/* The last chance for a decision that reached no audit record (log_transaction). */
-int pds_audit_log_transaction(request_rec *r);
+/* The per-request record (pds_request_t) and the glue's answers are in
+ * mod_pds_response.h; what each file offers the layers above it, in its own
+ * header (docs/architecture.md names the layers). */
 
 #endif

@@ -4,7 +4,6 @@
  * the response filter in place. A denial is answered here, audited, and the
  * back end is never contacted.
  */
-#include <stdlib.h>
 #include <string.h>
 
 #include "httpd.h"
@@ -13,110 +12,26 @@
 #include "http_log.h"
 #include "http_protocol.h"
 #include "http_request.h"
-#include "apr_lib.h"
 #include "apr_strings.h"
 
-#include "mod_pds_private.h"
+#include "mod_pds_audit.h"
+#include "mod_pds_consent.h"
+#include "mod_pds_filter.h"
+#include "mod_pds_identity.h"
+#include "mod_pds_request.h"
+#include "mod_pds_response.h"
+#include "mod_pds_util.h"
+#include "pds_syntax.h"
 
 static int is_write_method(const request_rec *r);
-
-pds_request_t *pds_request_get(const request_rec *r)
-{
-    return ap_get_module_config(r->request_config, &pds_module);
-}
-
-/* mod_unique_id's id when it is loaded (it is what the access log shows);
- * otherwise 128 random bits. */
-const char *pds_make_request_id(request_rec *r)
-{
-    const char *unique = apr_table_get(r->subprocess_env, "UNIQUE_ID");
-    unsigned char raw[16];
-
-    if (unique != NULL && *unique != '\0')
-        return unique;
-    if (apr_generate_random_bytes(raw, sizeof(raw)) != APR_SUCCESS) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "PDS00020: no random bytes for a "
-                      "request id; using time and connection id");
-        return apr_psprintf(r->pool, "%" APR_TIME_T_FMT "-%ld", r->request_time,
-                            r->connection->id);
-    }
-    return pds_base64url_encode(r->pool, raw, sizeof(raw));
-}
-
-/* Headers a back end sets that identify it, or that would let a client
- * revalidate or re-fetch around the filter. headers_out is cleared whole;
- * from err_headers_out (where httpd's own "always" headers live) these go. */
-static const char *const identifying_headers[] = {
-    "Server", "X-Powered-By", "Via", "Set-Cookie", "Set-Cookie2", "Location",
-    "Content-Location", "ETag", "Last-Modified", "Link", "Refresh",
-    "WWW-Authenticate", "Content-MD5", "Content-Range", "Content-Encoding",
-    "Content-Disposition", "Vary", "Expires", "Age", "Accept-Ranges", NULL
-};
-
-void pds_scrub_response_headers(request_rec *r)
-{
-    int i;
-
-    apr_table_clear(r->headers_out);
-    for (i = 0; identifying_headers[i] != NULL; i++)
-        apr_table_unset(r->err_headers_out, identifying_headers[i]);
-    r->content_encoding = NULL;
-    r->content_languages = NULL;
-}
-
-const char *pds_problem_prepare(request_rec *r, pds_request_t *rq,
-                                const char *reason, const char *detail,
-                                apr_size_t *plen)
-{
-    const pds_reason_t *known = pds_reason_lookup(reason);
-    const char *body = pds_problem_json(r->pool, reason, detail,
-                                        rq ? rq->request_id : NULL, plen);
-    /* login-required: httpd's own authentication refused before the back end
-     * was asked, so the challenge is the server's, and the client needs it
-     * (an error page has moved it to headers_out). */
-    const char *challenge = NULL;
-
-    if (strcmp(reason, "login-required") == 0) {
-        challenge = apr_table_get(r->err_headers_out, "WWW-Authenticate");
-        if (challenge == NULL)
-            challenge = apr_table_get(r->headers_out, "WWW-Authenticate");
-    }
-
-    pds_scrub_response_headers(r);
-    if (challenge != NULL)
-        apr_table_setn(r->err_headers_out, "WWW-Authenticate", challenge);
-    if (rq != NULL)     /* an error page may have moved it out of err_headers_out */
-        apr_table_setn(r->err_headers_out, "PDS-Request-Id", rq->request_id);
-    r->status = known ? known->status : HTTP_INTERNAL_SERVER_ERROR;
-    r->status_line = NULL;          /* never a back end's reason phrase */
-    ap_set_content_type(r, "application/problem+json");
-    apr_table_setn(r->headers_out, "Cache-Control", "no-store");
-    /* The Bearer challenge is for organisations; a person's sign-in is the
-     * authentication module's to ask for. */
-    if (r->status == HTTP_UNAUTHORIZED && rq != NULL && rq->organisation == NULL
-        && strcmp(reason, "person-not-identified") != 0)
-        apr_table_setn(r->err_headers_out, "WWW-Authenticate", "Bearer realm=\"pds\"");
-    if (r->status == HTTP_METHOD_NOT_ALLOWED)
-        apr_table_setn(r->err_headers_out, "Allow", "GET, POST, PUT, PATCH");
-    ap_set_content_length(r, *plen);
-    return body;
-}
 
 /* Writes the problem document of a denial already decided and audited. */
 static void answer_denial(request_rec *r, pds_request_t *rq)
 {
-    const char *body;
-    apr_size_t len;
-
     if (rq->answered)
         return;
     rq->answered = 1;
-    /* Read and drop any body so the connection can be reused. */
-    if (ap_discard_request_body(r) != OK)
-        r->connection->keepalive = AP_CONN_CLOSE;
-    body = pds_problem_prepare(r, rq, rq->decision.reason, rq->decision.detail, &len);
-    if (!r->header_only)
-        ap_rwrite(body, (int)len, r);
+    pds_answer_problem(r, rq, rq->decision.reason, rq->decision.detail);
 }
 
 /* Records and audits a denial. Where returning DONE ends the request the
@@ -143,31 +58,6 @@ static int deny(request_rec *r, pds_request_t *rq, const char *reason,
         return HTTP_FORBIDDEN;
     answer_denial(r, rq);
     return DONE;
-}
-
-static int count_header_cb(void *rec, const char *key, const char *value)
-{
-    (*(int *)rec)++;
-    return 1;
-}
-
-static int header_count(apr_table_t *t, const char *name)
-{
-    int n = 0;
-
-    apr_table_do(count_header_cb, &n, t, name, NULL);
-    return n;
-}
-
-static int is_purpose_token(const char *s)
-{
-    apr_size_t n = 0;
-
-    for (; *s; s++, n++) {
-        if (!apr_isalnum(*s) && *s != '-' && *s != '_' && *s != '.')
-            return 0;
-    }
-    return n > 0 && n <= 64;
 }
 
 /* The request headers of the client that reach the back end of an enforced
@@ -323,7 +213,6 @@ static const char *raw_target_path(request_rec *r)
  * some malformed escapes with a 400) before any access hook runs. On an
  * enforced location a path that will be refused skips that decoding, so the
  * access hook can refuse it properly: problem+json and an audit record. */
-int pds_pre_translate_name(request_rec *r);
 int pds_pre_translate_name(request_rec *r)
 {
     if (!pds_conf_gateway(pds_dir_conf(r)) || r->main != NULL
@@ -378,136 +267,14 @@ void pds_register_request_body_filter(void)
                              AP_FTYPE_RESOURCE);
 }
 
-/* The body as it is read: malloc'd so that growing frees the smaller copy,
- * and freed with the request pool. */
-typedef struct pds_body_buf_t {
-    char *data;
-    apr_size_t cap;
-} pds_body_buf_t;
-
-static apr_status_t body_buf_free(void *data)
+/* A write's body lib/pds_filter could not read. The parser's text may quote
+ * the body: the client is given the code only. */
+static const char *uncheckable_body(request_rec *r, const pds_error_t *err,
+                                    const char **detail)
 {
-    pds_body_buf_t *b = data;
-
-    free(b->data);
-    b->data = NULL;
-    return APR_SUCCESS;
-}
-
-/* First allocation for a body; it doubles from there as data arrives. */
-#define PDS_BODY_INITIAL 8192
-
-/* Reads the whole request body, at most limit bytes. Memory follows what has
- * arrived (never the limit up front: many small writes under a large
- * PDSMaxBodySize must not each hold it), and a declared Content-Length over
- * the limit is refused before anything is read. */
-static int read_request_body(request_rec *r, apr_off_t limit, char **pbuf,
-                             apr_size_t *plen, const char **reason, const char **detail)
-{
-    apr_bucket_brigade *bb = apr_brigade_create(r->pool, r->connection->bucket_alloc);
-    pds_body_buf_t *buf = apr_pcalloc(r->pool, sizeof(*buf));
-    const char *cl = apr_table_get(r->headers_in, "Content-Length");
-    apr_size_t len = 0, max = (apr_size_t)limit;
-    int seen_eos = 0;
-    apr_status_t rv;
-
-    apr_pool_cleanup_register(r->pool, buf, body_buf_free, apr_pool_cleanup_null);
-    /* Only ever an early refusal: a length that does not parse is left to
-     * HTTP_IN, and with Transfer-Encoding httpd ignores the header. */
-    if (cl != NULL && apr_table_get(r->headers_in, "Transfer-Encoding") == NULL) {
-        apr_off_t declared = 0;
-        char *end = NULL;
-
-        if (apr_strtoff(&declared, cl, &end, 10) == APR_SUCCESS && end != cl
-            && *end == '\0' && declared > limit) {
-            /* As httpd does for 413: close rather than read (to discard)
-             * the body refused. */
-            r->connection->keepalive = AP_CONN_CLOSE;
-            *reason = "request-too-large";
-            *detail = apr_psprintf(r->pool, "the body is larger than %" APR_OFF_T_FMT
-                                   " bytes (Content-Length %" APR_OFF_T_FMT ")",
-                                   limit, declared);
-            return 0;
-        }
-    }
-
-    do {
-        apr_bucket *b;
-
-        rv = ap_get_brigade(r->input_filters, bb, AP_MODE_READBYTES, APR_BLOCK_READ,
-                            HUGE_STRING_LEN);
-        if (rv != APR_SUCCESS) {
-            *reason = "bad-request-body";
-            *detail = "the request body could not be read";
-            return 0;
-        }
-        for (b = APR_BRIGADE_FIRST(bb); b != APR_BRIGADE_SENTINEL(bb); b = APR_BUCKET_NEXT(b)) {
-            const char *data;
-            apr_size_t n;
-
-            if (APR_BUCKET_IS_EOS(b)) {
-                seen_eos = 1;
-                break;
-            }
-            if (apr_bucket_read(b, &data, &n, APR_BLOCK_READ) != APR_SUCCESS) {
-                *reason = "bad-request-body";
-                *detail = "the request body could not be read";
-                return 0;
-            }
-            /* The limit first, so nothing over it is ever held. */
-            if (n > max - len) {
-                r->connection->keepalive = AP_CONN_CLOSE;
-                *reason = "request-too-large";
-                *detail = apr_psprintf(r->pool, "the body is larger than %" APR_OFF_T_FMT
-                                       " bytes", limit);
-                return 0;
-            }
-            /* len + n <= max here, so the room needed (one more for the
-             * NUL) is at most max + 1 and doubling stops there. */
-            if (buf->cap - len < n + 1) {
-                apr_size_t want = buf->cap > 0 ? buf->cap : PDS_BODY_INITIAL;
-                char *grown;
-
-                while (want - len < n + 1)
-                    want = want <= max / 2 ? want * 2 : max + 1;
-                if (want > max + 1)
-                    want = max + 1;
-                grown = realloc(buf->data, want);
-                if (grown == NULL) {
-                    ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "PDS00200: no memory for "
-                                  "a request body of %" APR_SIZE_T_FMT " bytes", want);
-                    *reason = "internal-error";
-                    *detail = "the gateway could not hold the request body";
-                    return 0;
-                }
-                buf->data = grown;
-                buf->cap = want;
-            }
-            memcpy(buf->data + len, data, n);
-            len += n;
-        }
-        apr_brigade_cleanup(bb);
-    } while (!seen_eos);
-    if (buf->data == NULL) {
-        /* An empty body: a pool string, nothing to free. */
-        *pbuf = apr_pstrdup(r->pool, "");
-        *plen = 0;
-        return 1;
-    }
-    buf->data[len] = '\0';
-    *pbuf = buf->data;
-    *plen = len;
-    return 1;
-}
-
-static int is_json_type(const char *ct)
-{
-    apr_size_t n;
-
-    if (ct == NULL)
-        return 0;
-    n = strcspn(ct, "; \t");
-    return n == 16 && strncasecmp(ct, "application/json", 16) == 0;
+    *detail = apr_psprintf(r->pool, "the body is not a JSON document the agreement "
+                           "can check (%s)", err->code);
+    return "bad-request-body";
 }
 
 /* For an allowed POST, PUT or PATCH: reads the body, checks it against the
@@ -520,26 +287,41 @@ static const char *check_write(request_rec *r, pds_request_t *rq, const char **d
     apr_array_header_t *extra;
     pds_filter_result_t result;
     pds_body_ctx_t *ctx;
-    const char *reason = NULL;
     pds_error_t err;
-    char *body;
-    apr_size_t len;
+    apr_off_t limit = pds_conf_max_body(pds_dir_conf(r)), declared = 0;
+    char *body = NULL;
+    apr_size_t len = 0;
 
-    if (!is_json_type(apr_table_get(r->headers_in, "Content-Type"))) {
+    if (!pds_syntax_is_json(apr_table_get(r->headers_in, "Content-Type"), PDS_JSON_EXACT)) {
         *detail = "send the body as application/json";
         return "unsupported-media-type";
     }
-    if (!read_request_body(r, pds_conf_max_body(pds_dir_conf(r)), &body, &len, &reason,
-                           detail))
-        return reason;
+    switch (pds_body_read(r, limit, &body, &len, &declared)) {
+    case PDS_BODY_READ:
+        break;
+    case PDS_BODY_DECLARED_TOO_LARGE:
+        /* As httpd does for 413: close rather than read (to discard) the
+         * body refused. */
+        r->connection->keepalive = AP_CONN_CLOSE;
+        *detail = apr_psprintf(r->pool, "the body is larger than %" APR_OFF_T_FMT
+                               " bytes (Content-Length %" APR_OFF_T_FMT ")", limit, declared);
+        return "request-too-large";
+    case PDS_BODY_TOO_LARGE:
+        r->connection->keepalive = AP_CONN_CLOSE;
+        *detail = apr_psprintf(r->pool, "the body is larger than %" APR_OFF_T_FMT " bytes",
+                               limit);
+        return "request-too-large";
+    case PDS_BODY_UNREADABLE:
+        *detail = "the request body could not be read";
+        return "bad-request-body";
+    default:
+        *detail = "the gateway could not hold the request body";
+        return "internal-error";
+    }
     pds_error_clear(&err);
     if (pds_filter_uncovered(write, body, len, pds_conf_max_depth(pds_dir_conf(r)), &extra,
-                             r->pool, &err) != APR_SUCCESS) {
-        /* The parser's text may quote the body: give the code only. */
-        *detail = apr_psprintf(r->pool, "the body is not a JSON document the agreement "
-                               "can check (%s)", err.code);
-        return "bad-request-body";
-    }
+                             r->pool, &err) != APR_SUCCESS)
+        return uncheckable_body(r, &err, detail);
     if (extra->nelts > 0 && !pds_agreement_write_strips(a)) {
         /* Named to the client that sent them, and to no one else. */
         int i, shown = extra->nelts < 10 ? extra->nelts : 10;
@@ -554,11 +336,8 @@ static const char *check_write(request_rec *r, pds_request_t *rq, const char **d
     }
     pds_error_clear(&err);
     if (pds_filter_apply(write, body, len, pds_conf_max_depth(pds_dir_conf(r)), &result,
-                         r->pool, &err) != APR_SUCCESS) {
-        *detail = apr_psprintf(r->pool, "the body is not a JSON document the agreement "
-                               "can check (%s)", err.code);
-        return "bad-request-body";
-    }
+                         r->pool, &err) != APR_SUCCESS)
+        return uncheckable_body(r, &err, detail);
     rq->written = result.released;
     ctx = apr_pcalloc(r->pool, sizeof(*ctx));
     ctx->data = result.body;
@@ -643,12 +422,12 @@ static int enforce(request_rec *r, pds_dir_conf_t *dc, int defer_answer)
                     "a %s needs a JSON body", r->method));
 
     purpose_header = pds_conf_purpose_header(dc);
-    n = header_count(r->headers_in, purpose_header);
+    n = pds_header_count(r->headers_in, purpose_header);
     if (n > 1)
         return deny(r, rq, "purpose-mismatch", apr_psprintf(r->pool,
                     "declare exactly one purpose in %s", purpose_header));
     rq->purpose = apr_table_get(r->headers_in, purpose_header);
-    if (rq->purpose != NULL && !is_purpose_token(rq->purpose))
+    if (rq->purpose != NULL && !pds_syntax_is_name(rq->purpose, PDS_SYNTAX_NAME_MAX))
         return deny(r, rq, "purpose-mismatch", apr_psprintf(r->pool,
                     "%s must be a single purpose name", purpose_header));
 
@@ -677,22 +456,33 @@ static int enforce(request_rec *r, pds_dir_conf_t *dc, int defer_answer)
     return OK;
 }
 
+/* Where the access checker and the fixups guard begin: DECLINED when r is
+ * not on an enforced location, HTTP_FORBIDDEN for a subrequest into one
+ * (nothing inside httpd has a reason to look there, and a subrequest has no
+ * client of its own to answer or audit); otherwise OK, with *pdc and *prq
+ * (NULL while the request is undecided). */
+static int enforced_request(request_rec *r, pds_dir_conf_t **pdc, pds_request_t **prq)
+{
+    *pdc = pds_dir_conf(r);
+    if (!pds_conf_gateway(*pdc))
+        return DECLINED;
+    if (r->main != NULL)
+        return HTTP_FORBIDDEN;
+    *prq = pds_request_get(r);
+    return OK;
+}
+
 /* access_checker: runs first among the access hooks, after mod_ssl's (so a
  * per-directory client certificate is verified), and before any handler, so
  * a denial never reaches mod_proxy. */
-int pds_access_checker(request_rec *r);
 int pds_access_checker(request_rec *r)
 {
-    pds_dir_conf_t *dc = pds_dir_conf(r);
+    pds_dir_conf_t *dc;
     pds_request_t *rq;
+    int rc = enforced_request(r, &dc, &rq);
 
-    if (!pds_conf_gateway(dc))
-        return DECLINED;
-    /* Nothing inside httpd has a reason to look into an enforced location
-     * (a subrequest has no client of its own to answer or audit). */
-    if (r->main != NULL)
-        return HTTP_FORBIDDEN;
-    rq = pds_request_get(r);
+    if (rc != OK)
+        return rc;
     if (rq != NULL)             /* decided already: the decision stands */
         return rq->decision.allowed ? OK : rq->answered ? DONE : HTTP_FORBIDDEN;
     /* Under Satisfy Any httpd would go on to authentication after a DONE,
@@ -706,28 +496,21 @@ int pds_access_checker(request_rec *r)
  * phase. A denial is answered and ends the request; a request that reached
  * this point without a decision (an access hook ahead of mod_pds's refused
  * it, and Satisfy Any let a login stand in) is decided now. */
-int pds_guard_fixups(request_rec *r);
 int pds_guard_fixups(request_rec *r)
 {
-    pds_dir_conf_t *dc = pds_dir_conf(r);
+    pds_dir_conf_t *dc;
     pds_request_t *rq;
+    int status = enforced_request(r, &dc, &rq);
 
-    if (!pds_conf_gateway(dc))
-        return DECLINED;
-    if (r->main != NULL)
-        return HTTP_FORBIDDEN;
-    rq = pds_request_get(r);
-    if (rq == NULL) {
-        int status;
-
+    if (status == OK && rq == NULL) {
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, "PDS00100: %s reached the fixups "
                       "without mod_pds's access decision (another access hook answered "
                       "first and Satisfy Any let the request on); deciding now", r->uri);
         status = enforce(r, dc, 0);
-        if (status != OK)
-            return status;
         rq = pds_request_get(r);
     }
+    if (status != OK)
+        return status;
     if (!rq->decision.allowed) {
         answer_denial(r, rq);
         return DONE;
@@ -751,7 +534,6 @@ int pds_guard_fixups(request_rec *r)
 /* handler, really first: the last guard before mod_proxy (or any handler)
  * serves an enforced location. Only this request's allow lets it through;
  * anything else fails closed. */
-int pds_guard_handler(request_rec *r);
 int pds_guard_handler(request_rec *r)
 {
     pds_request_t *rq;
@@ -812,13 +594,11 @@ static apr_status_t denial_filter(ap_filter_t *f, apr_bucket_brigade *bb)
     return ap_pass_brigade(f->next, out);
 }
 
-void pds_register_denial_filter(void);
 void pds_register_denial_filter(void)
 {
     ap_register_output_filter(PDS_DENIAL_FILTER, denial_filter, NULL, AP_FTYPE_RESOURCE);
 }
 
-void pds_insert_denial_filter(request_rec *r);
 void pds_insert_denial_filter(request_rec *r)
 {
     pds_request_t *rq = pds_request_get(r);
@@ -833,7 +613,6 @@ void pds_insert_denial_filter(request_rec *r)
  * climbs above the root is refused with a bare 400. A raw target that names
  * an enforced location and would be refused is refused here, where the
  * location it names still applies: problem+json, request id, audit record. */
-int pds_post_read_request(request_rec *r);
 int pds_post_read_request(request_rec *r)
 {
     ap_conf_vector_t *saved = r->per_dir_config;
@@ -869,91 +648,4 @@ int pds_post_read_request(request_rec *r)
     ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "PDS00103: %s was not refused as a bad "
                   "path; refusing it", r->unparsed_uri);
     return deny(r, pds_request_get(r), "internal-error", "the request target was refused");
-}
-
-/* The handlers' answers (consent API, a person's view): JSON that no cache
- * keeps, or a problem document. */
-int pds_send_json(request_rec *r, int status, json_t *doc)
-{
-    char *text;
-    apr_size_t len;
-
-    if (doc == NULL)
-        return HTTP_INTERNAL_SERVER_ERROR;
-    text = json_dumps(doc, JSON_COMPACT | JSON_ENSURE_ASCII);
-    json_decref(doc);
-    if (text == NULL)
-        return HTTP_INTERNAL_SERVER_ERROR;
-    len = strlen(text);
-    r->status = status;
-    ap_set_content_type(r, "application/json");
-    apr_table_setn(r->headers_out, "Cache-Control", "no-store");
-    ap_set_content_length(r, (apr_off_t)len);
-    if (!r->header_only)
-        ap_rwrite(text, (int)len, r);
-    free(text);
-    return OK;
-}
-
-int pds_send_problem(request_rec *r, const char *reason, const char *detail)
-{
-    pds_request_t *rq = apr_pcalloc(r->pool, sizeof(*rq));
-    const char *body;
-    apr_size_t len;
-
-    rq->request_id = pds_make_request_id(r);
-    /* Read and drop any body so the connection can be reused. */
-    if (ap_discard_request_body(r) != OK)
-        r->connection->keepalive = AP_CONN_CLOSE;
-    body = pds_problem_prepare(r, rq, reason, detail, &len);
-    if (!r->header_only)
-        ap_rwrite(body, (int)len, r);
-    return OK;
-}
-
-/* SetHandler pds-jwks: the public keys a receiver needs to check what the
- * gateway signs (released bodies, consent receipts), as a JWKS (RFC 7517). */
-int pds_jwks_handler(request_rec *r)
-{
-    pds_server_conf_t *sc;
-    json_t *keys, *jwk;
-
-    if (r->handler == NULL || strcmp(r->handler, "pds-jwks") != 0)
-        return DECLINED;
-    if (r->method_number != M_GET)
-        return pds_send_problem(r, "method-not-allowed", "use GET");
-    sc = pds_server_conf(r->server);
-    keys = json_array();
-    if (keys == NULL)
-        return HTTP_INTERNAL_SERVER_ERROR;
-    if (sc->response_key != NULL && (jwk = pds_key_public_jwk(sc->response_key, r->pool)))
-        json_array_append_new(keys, jwk);
-    if (sc->consent_receipt_key != NULL
-        && (jwk = pds_key_public_jwk(sc->consent_receipt_key, r->pool))) {
-        /* One key may serve both: list it once. */
-        json_t *first = json_array_get(keys, 0);
-        if (first != NULL && json_equal(json_object_get(first, "kid"),
-                                        json_object_get(jwk, "kid")))
-            json_decref(jwk);
-        else
-            json_array_append_new(keys, jwk);
-    }
-    {
-        json_t *doc = json_pack("{s:o}", "keys", keys);
-        char *text = doc ? json_dumps(doc, JSON_COMPACT | JSON_ENSURE_ASCII) : NULL;
-        apr_size_t len;
-
-        json_decref(doc);
-        if (text == NULL)
-            return HTTP_INTERNAL_SERVER_ERROR;
-        len = strlen(text);
-        ap_set_content_type(r, "application/jwk-set+json");
-        /* Public keys change rarely: an hour's caching saves receivers the trip. */
-        apr_table_setn(r->headers_out, "Cache-Control", "public, max-age=3600");
-        ap_set_content_length(r, (apr_off_t)len);
-        if (!r->header_only)
-            ap_rwrite(text, (int)len, r);
-        free(text);
-    }
-    return OK;
 }

@@ -23,6 +23,7 @@ import pytest
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import pds_harness as H  # noqa: E402
+from pds_configs import SUBJECT  # noqa: E402
 
 _running = []   # every Httpd started by a fixture and not yet stopped
 
@@ -79,6 +80,12 @@ def token_keys(tmp_path_factory):
 @pytest.fixture(scope="session")
 def residents():
     return H.load_residents()
+
+
+@pytest.fixture(scope="session")
+def rec(residents):
+    """The record of SUBJECT, the resident most tests ask for."""
+    return residents[SUBJECT]
 
 
 @pytest.fixture(scope="session")

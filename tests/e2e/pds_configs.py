@@ -5,6 +5,7 @@ SUBJECT = "9836900608"          # the first resident: benefits, needs and allerg
 OTHER_SUBJECT = "5627995564"    # Hamish Samplewright
 UNICODE_SUBJECT = "6266450399"  # Siobh\u00e1n N\u00ed Shampla: non-ASCII names
 RESEARCH_ISSUER = "https://research.uni.example"
+PATH = "/citizens/%s/record" % SUBJECT   # SUBJECT's record through the gateway
 
 ORGANISATIONS = """
 PDSOrganisation health-board  cert-subject "%(dn_health_board)s"
@@ -17,19 +18,54 @@ PDSOrganisation research-ed   jwt-key %(key_ed)s
 PDSTokenAudience %(aud)s
 """
 
+ALWAYS = "2020-01-01 2099-12-31"           # the validity most agreements have
+CITIZEN_RECORD = "GET /citizens/{subject}/record"
+
+
+def agreement(name, party, purpose, resources, *lines, basis="public-task",
+              valid=ALWAYS, version=None):
+    """A <PDSAgreement name> block in the usual order: Party, Purpose,
+    LegalBasis, Valid, Version (when given), one Resource line per entry of
+    `resources` (a string is one), then `lines` as given, each "Directive
+    value..." (Release, Transform, Deidentified, ...)."""
+    if isinstance(resources, str):
+        resources = [resources]
+    body = [("Party", party), ("Purpose", purpose), ("LegalBasis", basis), ("Valid", valid)]
+    if version is not None:
+        body.append(("Version", version))
+    body += [("Resource", r) for r in resources]
+    body += [tuple(line.split(None, 1)) for line in lines]
+    return "<PDSAgreement %s>\n%s</PDSAgreement>\n" % (
+        name, "".join("    %-11s %s\n" % directive for directive in body))
+
+
 # The health board's direct-care agreement most modules use.
-HB_DIRECT_CARE = """
-<PDSAgreement hb-direct-care>
-    Party       health-board
-    Purpose     direct-care
-    LegalBasis  public-task
-    Valid       2020-01-01 2099-12-31
-    Version     3
-    Resource    GET /citizens/{subject}/record
-    Release     name.given name.family dob care.allergies care.needs
-</PDSAgreement>
-"""
+HB_DIRECT_CARE = "\n" + agreement(
+    "hb-direct-care", "health-board", "direct-care", CITIZEN_RECORD,
+    "Release name.given name.family dob care.allergies care.needs", version="3")
 HB_FIELDS = ["name.given", "name.family", "dob", "care.allergies", "care.needs"]
+
+# The modules of httpd a location behind Basic authentication needs.
+AUTH_MODULES = [("auth_basic_module", "mod_auth_basic.so"),
+                ("authn_file_module", "mod_authn_file.so"),
+                ("authz_user_module", "mod_authz_user.so")]
+
+
+def person_location(path, handler, htpasswd="%(htpasswd)s", extra=""):
+    """<Location path> answered by `handler` (pds-consent, pds-disclosures)
+    for a person signed in with Basic authentication against the htpasswd
+    file (the %(htpasswd)s placeholder unless given); `extra` (lines)
+    goes before SetHandler."""
+    return """<Location %s>
+    AuthType Basic
+    AuthName "residents"
+    AuthBasicProvider file
+    AuthUserFile "%s"
+    Require valid-user
+%s    SetHandler %s
+</Location>
+""" % (path, htpasswd, extra + "\n" if extra else "", handler)
+
 
 CITIZENS_LOCATION = """
 <Location /citizens/>

@@ -33,7 +33,7 @@ from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 TOP = os.path.abspath(os.path.join(HERE, "..", ".."))
-BACKEND_DIR = os.path.join(TOP, "tools", "legacy-backend")
+BACKEND_DIR = os.path.join(TOP, "tests", "backend")
 BACKEND_SCRIPT = os.path.join(BACKEND_DIR, "legacy_backend.py")
 RESIDENTS_FILE = os.path.join(BACKEND_DIR, "residents.json")
 PYTHON = "/usr/bin/python3" if os.path.exists("/usr/bin/python3") else "python3"
@@ -68,6 +68,27 @@ def write_private(path, data):
     with os.fdopen(fd, "wb") as f:
         f.write(data)
     os.chmod(path, 0o600)
+
+
+def write_htpasswd(path, users):
+    """Writes the htpasswd file path (bcrypt) for users, a list of (name,
+    password), readable by httpd's children; returns path."""
+    for i, (user, password) in enumerate(users):
+        subprocess.run(["htpasswd", "-b", "-B"] + (["-c"] if i == 0 else [])
+                       + [path, user, password], check=True, capture_output=True)
+    os.chmod(path, 0o644)
+    return path
+
+
+def graceful_restart(httpd, timeout=15.0):
+    """Sends httpd SIGUSR1 and waits until it has logged one more "resuming
+    normal operations"; fails the test after timeout seconds."""
+    seen = read_text(httpd.error_log).count("resuming normal operations")
+    os.kill(httpd.proc.pid, signal.SIGUSR1)
+    deadline = time.monotonic() + timeout
+    while read_text(httpd.error_log).count("resuming normal operations") <= seen:
+        assert time.monotonic() < deadline, "no graceful restart"
+        time.sleep(0.05)
 
 
 def free_port():

@@ -8,9 +8,21 @@ import secrets
 import pytest
 
 import pds_harness as H
-from pds_configs import ORGANISATIONS, SUBJECT, location
+from pds_configs import CITIZEN_RECORD, ORGANISATIONS, PATH, SUBJECT, agreement, location
 
-CONFIG = ORGANISATIONS + """
+EXPIRED = "2019-01-01 2019-12-31"
+FUTURE = "2098-01-01 2098-12-31"
+
+
+def hb_obliged(name, purpose, where, field, **when):
+    """A health board agreement under legal obligation releasing `field` of
+    GET /<where>/{subject}/record; `when` is valid= and version=."""
+    return agreement(name, "health-board", purpose, "GET /%s/{subject}/record" % where,
+                     "Release " + field, basis="legal-obligation", **when)
+
+
+CONFIG = ORGANISATIONS + (
+    """
 # Two agreements over one resource: configuration order decides.
 <PDSAgreement hb-care>
     Party       health-board
@@ -22,166 +34,50 @@ CONFIG = ORGANISATIONS + """
     Resource    GET /citizens/{subject}/record
     Release     name.given name.family dob
 </PDSAgreement>
-<PDSAgreement hb-care-wide>
-    Party       health-board
-    Purpose     safeguarding research
-    LegalBasis  legitimate-interests
-    Valid       2020-01-01 2099-12-31
-    Resource    GET /citizens/{subject}/record
-    Release     name.given name.family dob phone
-</PDSAgreement>
-
-# The data trust's agreements, each out of its dates.
-<PDSAgreement dt-old>
-    Party       data-trust
-    Purpose     member-support
-    LegalBasis  legitimate-interests
-    Valid       2019-01-01 2020-12-31
-    Resource    GET /citizens/{subject}/visits
-    Release     [*].date
-</PDSAgreement>
-<PDSAgreement dt-future>
-    Party       data-trust
-    Purpose     member-support
-    LegalBasis  legitimate-interests
-    Valid       2098-01-01 2099-12-31
-    Resource    GET /citizens/{subject}/contacts
-    Release     contacts[*].value
-</PDSAgreement>
-
-# One-day agreements: today's is valid the whole (UTC) day, both ends included.
-<PDSAgreement dt-today>
-    Party       data-trust
-    Purpose     member-support
-    LegalBasis  legitimate-interests
-    Valid       %(today)s %(today)s
-    Resource    GET /today/{subject}/record
-    Release     name.given
-</PDSAgreement>
-<PDSAgreement dt-yesterday>
-    Party       data-trust
-    Purpose     member-support
-    LegalBasis  legitimate-interests
-    Valid       %(yesterday)s %(yesterday)s
-    Resource    GET /yesterday/{subject}/record
-    Release     name.given
-</PDSAgreement>
-<PDSAgreement dt-tomorrow>
-    Party       data-trust
-    Purpose     member-support
-    LegalBasis  legitimate-interests
-    Valid       %(tomorrow)s %(tomorrow)s
-    Resource    GET /tomorrow/{subject}/record
-    Release     name.given
-</PDSAgreement>
-
-# Order among candidates: the first one valid now applies.
-<PDSAgreement ord-expired>
-    Party       health-board
-    Purpose     audit-check
-    LegalBasis  legal-obligation
-    Valid       2019-01-01 2019-12-31
-    Resource    GET /order/{subject}/record
-    Release     dob
-</PDSAgreement>
-<PDSAgreement ord-first>
-    Party       health-board
-    Purpose     audit-check
-    LegalBasis  legal-obligation
-    Valid       2020-01-01 2099-12-31
-    Version     2026.1
-    Resource    GET /order/{subject}/record
-    Release     name.given
-</PDSAgreement>
-<PDSAgreement ord-second>
-    Party       health-board
-    Purpose     audit-check
-    LegalBasis  legal-obligation
-    Valid       2020-01-01 2099-12-31
-    Resource    GET /order/{subject}/record
-    Release     name.family
-</PDSAgreement>
-
-# No candidate valid now: the first candidate's reason is given.
-<PDSAgreement gone-expired>
-    Party       health-board
-    Purpose     archive
-    LegalBasis  legal-obligation
-    Valid       2019-01-01 2019-12-31
-    Resource    GET /gone/{subject}/record
-    Release     dob
-</PDSAgreement>
-<PDSAgreement gone-future>
-    Party       health-board
-    Purpose     archive
-    LegalBasis  legal-obligation
-    Valid       2098-01-01 2098-12-31
-    Resource    GET /gone/{subject}/record
-    Release     dob
-</PDSAgreement>
-<PDSAgreement later-future>
-    Party       health-board
-    Purpose     archive
-    LegalBasis  legal-obligation
-    Valid       2098-01-01 2098-12-31
-    Resource    GET /later/{subject}/record
-    Release     dob
-</PDSAgreement>
-<PDSAgreement later-expired>
-    Party       health-board
-    Purpose     archive
-    LegalBasis  legal-obligation
-    Valid       2019-01-01 2019-12-31
-    Resource    GET /later/{subject}/record
-    Release     dob
-</PDSAgreement>
-
-# Purpose is applied before dates: beta's only candidate is expired.
-<PDSAgreement mixed-alpha>
-    Party       health-board
-    Purpose     alpha
-    LegalBasis  contract
-    Valid       2020-01-01 2099-12-31
-    Resource    GET /mixed/{subject}/record
-    Release     name.given
-</PDSAgreement>
-<PDSAgreement mixed-beta>
-    Party       health-board
-    Purpose     beta
-    LegalBasis  contract
-    Valid       2019-01-01 2019-12-31
-    Resource    GET /mixed/{subject}/record
-    Release     name.given
-</PDSAgreement>
-
-# A resource without a subject (the location proxies to one fixed record):
-# it must say whose data it answers, here de-identified data (a plain
-# agreement would be refused: the release would be recorded about nobody).
-<PDSAgreement hb-fixed>
-    Party       health-board
-    Purpose     direct-care
-    LegalBasis  public-task
-    Valid       2020-01-01 2099-12-31
-    Resource    GET /fixed/record
-    Release     name.given
-    Deidentified nhs_number
-</PDSAgreement>
-
-# Another purpose header for one location.
-<PDSAgreement hb-custom-header>
-    Party       health-board
-    Purpose     direct-care
-    LegalBasis  public-task
-    Valid       2020-01-01 2099-12-31
-    Resource    GET /custom/{subject}/record
-    Release     name.given
-</PDSAgreement>
-""" + location("/citizens/") + location("/today/") + location("/yesterday/") \
+""" +
+    agreement("hb-care-wide", "health-board", "safeguarding research", CITIZEN_RECORD,
+              "Release name.given name.family dob phone", basis="legitimate-interests") +
+    # The data trust's agreements, each out of its dates.
+    agreement("dt-old", "data-trust", "member-support", "GET /citizens/{subject}/visits",
+              "Release [*].date", basis="legitimate-interests", valid="2019-01-01 2020-12-31") +
+    agreement("dt-future", "data-trust", "member-support", "GET /citizens/{subject}/contacts",
+              "Release contacts[*].value", basis="legitimate-interests",
+              valid="2098-01-01 2099-12-31") +
+    # One-day agreements: today's is valid the whole (UTC) day, both ends included.
+    agreement("dt-today", "data-trust", "member-support", "GET /today/{subject}/record",
+              "Release name.given", basis="legitimate-interests", valid="%(today)s %(today)s") +
+    agreement("dt-yesterday", "data-trust", "member-support", "GET /yesterday/{subject}/record",
+              "Release name.given", basis="legitimate-interests",
+              valid="%(yesterday)s %(yesterday)s") +
+    agreement("dt-tomorrow", "data-trust", "member-support", "GET /tomorrow/{subject}/record",
+              "Release name.given", basis="legitimate-interests",
+              valid="%(tomorrow)s %(tomorrow)s") +
+    # Order among candidates: the first one valid now applies.
+    hb_obliged("ord-expired", "audit-check", "order", "dob", valid=EXPIRED) +
+    hb_obliged("ord-first", "audit-check", "order", "name.given", version="2026.1") +
+    hb_obliged("ord-second", "audit-check", "order", "name.family") +
+    # No candidate valid now: the first candidate's reason is given.
+    hb_obliged("gone-expired", "archive", "gone", "dob", valid=EXPIRED) +
+    hb_obliged("gone-future", "archive", "gone", "dob", valid=FUTURE) +
+    hb_obliged("later-future", "archive", "later", "dob", valid=FUTURE) +
+    hb_obliged("later-expired", "archive", "later", "dob", valid=EXPIRED) +
+    # Purpose is applied before dates: beta's only candidate is expired.
+    agreement("mixed-alpha", "health-board", "alpha", "GET /mixed/{subject}/record",
+              "Release name.given", basis="contract") +
+    agreement("mixed-beta", "health-board", "beta", "GET /mixed/{subject}/record",
+              "Release name.given", basis="contract", valid="2019-01-01 2019-12-31") +
+    # A resource without a subject (the location proxies to one fixed record):
+    # it must say whose data it answers, here de-identified data (a plain
+    # agreement would be refused: the release would be recorded about nobody).
+    agreement("hb-fixed", "health-board", "direct-care", "GET /fixed/record",
+              "Release name.given", "Deidentified nhs_number") +
+    # Another purpose header for one location.
+    agreement("hb-custom-header", "health-board", "direct-care", "GET /custom/{subject}/record",
+              "Release name.given")) \
+  + location("/citizens/") + location("/today/") + location("/yesterday/") \
   + location("/tomorrow/") + location("/order/") + location("/gone/") + location("/later/") \
   + location("/mixed/") + location("/fixed/", "/api/citizens/%s/" % SUBJECT) \
   + location("/custom/", extra="    PDSPurposeHeader X-Purpose-Of-Use")
-
-PATH = "/citizens/%s/record" % SUBJECT
 
 
 @pytest.fixture(scope="module")
@@ -189,11 +85,6 @@ def gw(gateway_factory, tmp_path_factory):
     key = str(tmp_path_factory.mktemp("pseudonym") / "pseudonym.key")
     H.write_private(key, (secrets.token_hex(32) + "\n").encode())
     return gateway_factory(CONFIG + 'PDSPseudonymKey "%s"\n' % key)
-
-
-@pytest.fixture(scope="module")
-def rec(residents):
-    return residents[SUBJECT]
 
 
 def backend_agreement(gw):

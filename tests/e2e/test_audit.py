@@ -8,21 +8,12 @@ import re
 import pytest
 
 import pds_harness as H
-from pds_configs import (CITIZENS_LOCATION, HB_DIRECT_CARE, HB_FIELDS, ORGANISATIONS, SUBJECT,
-                         location)
+from pds_configs import (CITIZENS_LOCATION, HB_DIRECT_CARE, HB_FIELDS, ORGANISATIONS, PATH,
+                         SUBJECT, agreement, location)
 
-CONFIG = ORGANISATIONS + HB_DIRECT_CARE + """
-<PDSAgreement hb-misbehave>
-    Party       health-board
-    Purpose     direct-care
-    LegalBasis  public-task
-    Valid       2020-01-01 2099-12-31
-    Resource    GET /misbehave/html/{subject}/record
-    Release     name.given
-</PDSAgreement>
-""" + CITIZENS_LOCATION + location("/misbehave/", "/api/misbehave/")
-
-PATH = "/citizens/%s/record" % SUBJECT
+CONFIG = ORGANISATIONS + HB_DIRECT_CARE + agreement(
+    "hb-misbehave", "health-board", "direct-care", "GET /misbehave/html/{subject}/record",
+    "Release name.given") + CITIZENS_LOCATION + location("/misbehave/", "/api/misbehave/")
 
 
 @pytest.fixture(scope="module")

@@ -20,10 +20,9 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 
 import pds_harness as H
-from pds_configs import CITIZENS_LOCATION, HB_DIRECT_CARE, ORGANISATIONS, SUBJECT
+from pds_configs import CITIZENS_LOCATION, HB_DIRECT_CARE, ORGANISATIONS, PATH, SUBJECT
 
 CONFIG = ORGANISATIONS + HB_DIRECT_CARE + CITIZENS_LOCATION
-PATH = "/citizens/%s/record" % SUBJECT
 MAC_SUFFIX = re.compile(r',"mac":"([0-9a-f]{64})"\}$')
 ZERO = "0" * 64
 

@@ -18,7 +18,6 @@ import hmac
 import json
 import os
 import shutil
-import signal
 import stat
 import subprocess
 import tempfile
@@ -27,10 +26,10 @@ import time
 import pytest
 
 import pds_harness as H
-from pds_configs import CITIZENS_LOCATION, HB_DIRECT_CARE, ORGANISATIONS, SUBJECT, location
+from pds_configs import (AUTH_MODULES, CITIZENS_LOCATION, HB_DIRECT_CARE, ORGANISATIONS, PATH,
+                         person_location)
 
 CONFIG = ORGANISATIONS + HB_DIRECT_CARE + CITIZENS_LOCATION
-PATH = "/citizens/%s/record" % SUBJECT
 
 
 # ----------------------------------------------------------------- helpers
@@ -95,13 +94,13 @@ def ask(gw, n=1, purpose="direct-care"):
     return out
 
 
-def graceful(httpd):
-    seen = H.read_text(httpd.error_log).count("resuming normal operations")
-    os.kill(httpd.proc.pid, signal.SIGUSR1)
-    deadline = time.monotonic() + 15
-    while H.read_text(httpd.error_log).count("resuming normal operations") <= seen:
-        assert time.monotonic() < deadline, "no graceful restart"
-        time.sleep(0.05)
+def asked_then_stopped(gateway_factory, n):
+    """A gateway with CONFIG that answered n requests and was then stopped."""
+    gw = gateway_factory(CONFIG)
+    ask(gw, n)
+    gw.close_sessions()
+    gw.httpd.stop()
+    return gw
 
 
 def restart(gw):
@@ -173,7 +172,7 @@ def test_verify_fails_a_series_without_its_first_file(gateway_factory, tmp_path)
     log = gw.httpd.audit_path
     ask(gw, 3)
     os.rename(log, log + ".1")
-    graceful(gw.httpd)
+    H.graceful_restart(gw.httpd)
     ask(gw, 3)
     assert_head_is_last_line(gw)
     rc, out = verify(gw, "--series", log)
@@ -219,11 +218,8 @@ def test_a_start_after_the_log_was_deleted_refuses_a_new_chain(gateway_factory):
 
 
 def test_a_start_after_lines_were_cut_from_the_end_refuses(gateway_factory):
-    gw = gateway_factory(CONFIG)
+    gw = asked_then_stopped(gateway_factory, 5)
     log = gw.httpd.audit_path
-    ask(gw, 5)
-    gw.close_sessions()
-    gw.httpd.stop()
     lines = read_lines(log)
     write_lines(log, lines[:-2])
     rc, out = gw.httpd.config_test()
@@ -270,10 +266,6 @@ BIG_AGREEMENT = """
 </PDSAgreement>
 """
 
-AUTH_MODULES = [("auth_basic_module", "mod_auth_basic.so"),
-                ("authn_file_module", "mod_authn_file.so"),
-                ("authz_user_module", "mod_authz_user.so")]
-
 
 def big_id(i):
     return "7%09d" % i
@@ -304,15 +296,7 @@ def big(gateway_factory, tmp_path_factory):
     PDSMaxBodySize 8388608
     ProxyPass %s/api/districts/
 </Location>
-<Location /my/disclosures>
-    AuthType Basic
-    AuthName "residents"
-    AuthBasicProvider file
-    AuthUserFile "%s"
-    Require valid-user
-    SetHandler pds-disclosures
-</Location>
-""" % (backend.url, htpasswd))
+""" % backend.url + person_location("/my/disclosures", "pds-disclosures", htpasswd))
     gw = gateway_factory(body, extra_modules=AUTH_MODULES)
     gw.middle = middle
     yield gw
@@ -381,11 +365,8 @@ def test_a_collection_of_thousands_is_audited_in_bounded_lines(big):
 def test_a_last_line_longer_than_64k_is_continued(gateway_factory):
     """A line an older version wrote (one collection record holding every
     subject): recovery reads back as far as the line goes."""
-    gw = gateway_factory(CONFIG)
+    gw = asked_then_stopped(gateway_factory, 2)
     log = gw.httpd.audit_path
-    ask(gw, 2)
-    gw.close_sessions()
-    gw.httpd.stop()
     lines = read_lines(log)
     with open(gw.httpd.audit_key_path) as f:
         key = f.read()
@@ -480,7 +461,7 @@ def _rotate_under_load(gw, rotations=3):
             name = "%s.%d" % (log, 10 - k)      # older files sort first by seq, not name
             os.rename(log, name)
             rotated.append(name)
-            graceful(gw.httpd)
+            H.graceful_restart(gw.httpd)
         time.sleep(0.7)
         stop.append(True)
         responses = [r for f in futures for r in f.result()]

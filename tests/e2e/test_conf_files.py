@@ -13,11 +13,9 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 
 import pds_harness as H
+from pds_configs import AUTH_MODULES
 
 CONF = os.path.join(H.TOP, "conf")
-AUTH_MODULES = [("auth_basic_module", "mod_auth_basic.so"),
-                ("authn_file_module", "mod_authn_file.so"),
-                ("authz_user_module", "mod_authz_user.so")]
 
 
 def private_pem(key):

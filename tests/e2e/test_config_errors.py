@@ -9,21 +9,14 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 import pds_harness as H
-from pds_configs import CITIZENS_LOCATION, HB_DIRECT_CARE, ORGANISATIONS, SUBJECT
+from pds_configs import (CITIZENS_LOCATION, CITIZEN_RECORD, HB_DIRECT_CARE, ORGANISATIONS,
+                         SUBJECT, agreement)
 
-AGREEMENT = """
-<PDSAgreement good>
-    Party       health-board
-    Purpose     direct-care
-    LegalBasis  public-task
-    Valid       2026-01-01 2027-12-31
-    Resource    GET /citizens/{subject}/record
-    Release     name.given
-</PDSAgreement>
-"""
+AGREEMENT = agreement("good", "health-board", "direct-care", CITIZEN_RECORD,
+                      "Release name.given", valid="2026-01-01 2027-12-31")
 
 
-def agreement(replace=None, add=None, drop=None, name="good"):
+def variant(replace=None, add=None, drop=None, name="good"):
     """AGREEMENT with one keyword line replaced, one added, or one dropped."""
     lines = AGREEMENT.replace("good", name).strip("\n").split("\n")
     if replace:
@@ -43,32 +36,32 @@ def orgs(extra=""):
 # name -> (body, text of the offending line, directive, words of which one must appear,
 #          httpd options)
 CASES = {
-    "impossible-date": (orgs() + agreement(("Valid", "Valid 2026-02-30 2027-12-31")) +
+    "impossible-date": (orgs() + variant(("Valid", "Valid 2026-02-30 2027-12-31")) +
                         CITIZENS_LOCATION, "Valid 2026-02-30", "Valid",
                         ["2026-02-30", "date", "day"], {}),
-    "date-not-iso": (orgs() + agreement(("Valid", "Valid 01/01/2026 2027-12-31")) +
+    "date-not-iso": (orgs() + variant(("Valid", "Valid 01/01/2026 2027-12-31")) +
                      CITIZENS_LOCATION, "Valid 01/01/2026", "Valid",
                      ["01/01/2026", "YYYY-MM-DD", "date"], {}),
-    "dates-reversed": (orgs() + agreement(("Valid", "Valid 2027-12-31 2026-01-01")) +
+    "dates-reversed": (orgs() + variant(("Valid", "Valid 2027-12-31 2026-01-01")) +
                        CITIZENS_LOCATION, "Valid 2027-12-31 2026-01-01", "Valid",
                        ["before", "after", "order", "earlier", "later"], {}),
-    "unknown-keyword": (orgs() + agreement(add="Colour blue") + CITIZENS_LOCATION,
+    "unknown-keyword": (orgs() + variant(add="Colour blue") + CITIZENS_LOCATION,
                         "Colour blue", "Colour", ["unknown", "keyword", "not", "invalid"], {}),
-    "bad-field-path": (orgs() + agreement(("Release", "Release name..given")) +
+    "bad-field-path": (orgs() + variant(("Release", "Release name..given")) +
                        CITIZENS_LOCATION, "Release name..given", "Release",
                        ["name..given"], {}),
-    "field-path-with-index": (orgs() + agreement(("Release", "Release contacts[0].phone")) +
+    "field-path-with-index": (orgs() + variant(("Release", "Release contacts[0].phone")) +
                               CITIZENS_LOCATION, "Release contacts[0].phone", "Release",
                               ["contacts[0].phone"], {}),
-    "unknown-party": (orgs() + agreement(("Party", "Party nobody-known")) + CITIZENS_LOCATION,
+    "unknown-party": (orgs() + variant(("Party", "Party nobody-known")) + CITIZENS_LOCATION,
                       "Party nobody-known", "Party", ["nobody-known"], {}),
     "missing-audit-log": (orgs() + HB_DIRECT_CARE + CITIZENS_LOCATION, "PDSGateway on",
                           "PDSAuditLog", ["required", "missing", "needs", "without", "no "],
                           {"audit_log": None}),
-    "bad-legal-basis": (orgs() + agreement(("LegalBasis", "LegalBasis gut-feeling")) +
+    "bad-legal-basis": (orgs() + variant(("LegalBasis", "LegalBasis gut-feeling")) +
                         CITIZENS_LOCATION, "LegalBasis gut-feeling", "LegalBasis",
                         ["gut-feeling"], {}),
-    "consent-needs-a-store": (orgs() + agreement(("LegalBasis", "LegalBasis consent")) +
+    "consent-needs-a-store": (orgs() + variant(("LegalBasis", "LegalBasis consent")) +
                               CITIZENS_LOCATION, "Party", "PDSConsentStore",
                               ["no way to check consent"], {}),
     "consent-store-needs-receipt-key": (orgs("PDSConsentStore sqlite3 /tmp/pds-x/consent.db\n")
@@ -87,34 +80,34 @@ CASES = {
     "person-subject": (orgs() + HB_DIRECT_CARE + CITIZENS_LOCATION
                        + "<Location /x>\nPDSPersonSubject cookie\n</Location>\n",
                        "PDSPersonSubject", "PDSPersonSubject", ["env:NAME"], {}),
-    "post-resource": (orgs() + agreement(("Resource", "Resource POST /citizens/{subject}/record"))
+    "post-resource": (orgs() + variant(("Resource", "Resource POST /citizens/{subject}/record"))
                       + CITIZENS_LOCATION, "Resource POST", "PDSAgreement", ["no Write"], {}),
-    "unknown-method": (orgs() + agreement(("Resource", "Resource FETCH /citizens/{subject}"))
+    "unknown-method": (orgs() + variant(("Resource", "Resource FETCH /citizens/{subject}"))
                        + CITIZENS_LOCATION, "Resource FETCH", "Resource", ["FETCH"], {}),
-    "subject-twice": (orgs() + agreement(
+    "subject-twice": (orgs() + variant(
         ("Resource", "Resource GET /citizens/{subject}/cases/{subject}")) + CITIZENS_LOCATION,
         "cases/{subject}", "Resource", ["{subject}", "subject"], {}),
     # issue #10 item 13: a typo in {subject}, and a resource that says
     # nothing of whose data it answers, used to load and release data
     # recorded about nobody
-    "misspelt-subject": (orgs() + agreement(
+    "misspelt-subject": (orgs() + variant(
         ("Resource", "Resource GET /citizens/{subjct}/record")) + CITIZENS_LOCATION,
         "{subjct}", "Resource", ["{subjct} is not a placeholder", "{subject}"], {}),
-    "resource-without-subject": (orgs() + agreement(
+    "resource-without-subject": (orgs() + variant(
         ("Resource", "Resource GET /citizens/{person}/record")) + CITIZENS_LOCATION,
         "{person}", "Resource", ["has no {subject}"], {}),
-    "fixed-resource-without-subject": (orgs() + agreement(
+    "fixed-resource-without-subject": (orgs() + variant(
         ("Resource", "Resource GET /fixed/record")) + CITIZENS_LOCATION,
         "GET /fixed/record", "Resource", ["RecordSubject", "Deidentified"], {}),
-    "relative-template": (orgs() + agreement(("Resource", "Resource GET citizens/{subject}")) +
+    "relative-template": (orgs() + variant(("Resource", "Resource GET citizens/{subject}")) +
                           CITIZENS_LOCATION, "Resource GET citizens", "Resource",
                           ["absolute", "/", "citizens/{subject}"], {}),
-    "duplicate-agreement-id": (orgs() + agreement() + agreement() + CITIZENS_LOCATION,
+    "duplicate-agreement-id": (orgs() + variant() + variant() + CITIZENS_LOCATION,
                                None, "PDSAgreement", ["good", "twice", "duplicate", "already"],
                                {}),
-    "bad-agreement-id": (orgs() + agreement(name="no/slashes") + CITIZENS_LOCATION,
+    "bad-agreement-id": (orgs() + variant(name="no/slashes") + CITIZENS_LOCATION,
                          "<PDSAgreement no/slashes>", "PDSAgreement", ["no/slashes", "id"], {}),
-    "missing-release-for-get": (orgs() + agreement(drop="Release") + CITIZENS_LOCATION,
+    "missing-release-for-get": (orgs() + variant(drop="Release") + CITIZENS_LOCATION,
                                 "<PDSAgreement good>", "Release",
                                 ["required", "missing", "Release"], {}),
     "jwt-key-file-missing": (orgs("PDSOrganisation ghost jwt-key /nonexistent/ghost.pem\n") +
@@ -277,19 +270,12 @@ def test_cross_check_messages_appear_once_with_virtual_hosts(httpd_factory):
     merged copy of the main server's agreements, plus the harness's HTTPS
     host), each problem is reported once, not once per host."""
     body = (ORGANISATIONS.replace("PDSTokenAudience %(aud)s", "")
-            + agreement(("Party", "Party nobody-known"))
-            + agreement(("LegalBasis", "LegalBasis consent"), name="needs-consent")
-            + """
-<PDSAgreement consented-summary>
-    Party       health-board
-    Purpose     research
-    LegalBasis  consent
-    Valid       2026-01-01 2027-12-31
-    Resource    GET /summary/all
-    Release     dob
-    Deidentified name
-</PDSAgreement>
-<VirtualHost 127.0.0.2:9>
+            + variant(("Party", "Party nobody-known"))
+            + variant(("LegalBasis", "LegalBasis consent"), name="needs-consent")
+            + agreement("consented-summary", "health-board", "research", "GET /summary/all",
+                        "Release dob", "Deidentified name", basis="consent",
+                        valid="2026-01-01 2027-12-31")
+            + """<VirtualHost 127.0.0.2:9>
     ServerName shares.example
 </VirtualHost>
 <VirtualHost 127.0.0.3:9>

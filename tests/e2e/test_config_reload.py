@@ -21,10 +21,9 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
 import pds_harness as H
-from pds_configs import CITIZENS_LOCATION, HB_DIRECT_CARE, HB_FIELDS, ORGANISATIONS, SUBJECT
+from pds_configs import CITIZENS_LOCATION, HB_DIRECT_CARE, HB_FIELDS, ORGANISATIONS, PATH, SUBJECT
 
 CONFIG = ORGANISATIONS + HB_DIRECT_CARE + CITIZENS_LOCATION
-PATH = "/citizens/%s/record" % SUBJECT
 APACHECTL = "/usr/sbin/apache2ctl"
 
 

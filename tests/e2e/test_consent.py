@@ -23,88 +23,31 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 
 import pds_harness as H
 import pds_postgres
-from pds_configs import CITIZENS_LOCATION, HB_DIRECT_CARE, ORGANISATIONS, OTHER_SUBJECT, SUBJECT
+from pds_configs import (AUTH_MODULES, CITIZENS_LOCATION, CITIZEN_RECORD, HB_DIRECT_CARE,
+                         ORGANISATIONS, OTHER_SUBJECT, SUBJECT, agreement, person_location)
 
-CONSENT_AGREEMENT = """
-<PDSAgreement hb-care-planning>
-    Party       health-board
-    Purpose     care-planning
-    LegalBasis  consent
-    Valid       2020-01-01 2099-12-31
-    Resource    GET /consented/{subject}/record
-    Release     name.given name.family dob care.needs
-</PDSAgreement>
-<PDSAgreement trust-support>
-    Party       data-trust
-    Purpose     wellbeing-support
-    LegalBasis  consent
-    Valid       2020-01-01 2099-12-31
-    Resource    GET /consented/{subject}/record
-    Release     name.given care.needs
-</PDSAgreement>
-<PDSAgreement hb-district-care>
-    Party       health-board
-    Purpose     care-planning
-    LegalBasis  consent
-    Valid       2020-01-01 2099-12-31
-    Resource    GET /districts/{district}/residents
-    Resource    POST /districts/{district}/residents
-    Release     [*].id [*].name.given [*].dob [*].care.needs
-    Write       note
-    RecordSubject id
-</PDSAgreement>
-<PDSAgreement hb-district-survey>
-    Party       health-board
-    Purpose     survey
-    LegalBasis  public-task
-    Valid       2020-01-01 2099-12-31
-    Resource    GET /districts/{district}/residents
-    Release     [*].id [*].dob
-    RecordSubject id
-</PDSAgreement>
-<PDSAgreement trust-outreach>
-    Party       data-trust
-    Purpose     outreach
-    LegalBasis  legitimate-interests
-    Valid       2020-01-01 2099-12-31
-    Resource    GET /citizens/{subject}/record
-    Release     name.given
-</PDSAgreement>
-<PDSAgreement hb-emergency>
-    Party       health-board
-    Purpose     emergency
-    LegalBasis  vital-interests
-    Valid       2020-01-01 2099-12-31
-    Resource    GET /citizens/{subject}/record
-    Release     name.given care.allergies
-</PDSAgreement>
-"""
+CONSENT_AGREEMENT = (
+    agreement("hb-care-planning", "health-board", "care-planning",
+              "GET /consented/{subject}/record", "Release name.given name.family dob care.needs",
+              basis="consent") +
+    agreement("trust-support", "data-trust", "wellbeing-support",
+              "GET /consented/{subject}/record", "Release name.given care.needs",
+              basis="consent") +
+    agreement("hb-district-care", "health-board", "care-planning",
+              ["GET /districts/{district}/residents", "POST /districts/{district}/residents"],
+              "Release [*].id [*].name.given [*].dob [*].care.needs", "Write note",
+              "RecordSubject id", basis="consent") +
+    agreement("hb-district-survey", "health-board", "survey",
+              "GET /districts/{district}/residents", "Release [*].id [*].dob",
+              "RecordSubject id") +
+    agreement("trust-outreach", "data-trust", "outreach", CITIZEN_RECORD,
+              "Release name.given", basis="legitimate-interests") +
+    agreement("hb-emergency", "health-board", "emergency", CITIZEN_RECORD,
+              "Release name.given care.allergies", basis="vital-interests"))
 
-API = """
-<Location /my/consents>
-    AuthType Basic
-    AuthName "residents"
-    AuthBasicProvider file
-    AuthUserFile "%(htpasswd)s"
-    Require valid-user
-    SetHandler pds-consent
-</Location>
-<Location /consent-managers>
-    SetHandler pds-consent
-</Location>
-<Location /my/disclosures>
-    AuthType Basic
-    AuthName "residents"
-    AuthBasicProvider file
-    AuthUserFile "%(htpasswd)s"
-    Require valid-user
-    SetHandler pds-disclosures
-</Location>
-"""
-
-AUTH_MODULES = [("auth_basic_module", "mod_auth_basic.so"),
-                ("authn_file_module", "mod_authn_file.so"),
-                ("authz_user_module", "mod_authz_user.so")]
+API = ("\n" + person_location("/my/consents", "pds-consent")
+       + "<Location /consent-managers>\n    SetHandler pds-consent\n</Location>\n"
+       + person_location("/my/disclosures", "pds-disclosures"))
 
 PEOPLE = [SUBJECT, OTHER_SUBJECT, "9384937398", "2297511965", "8636999065", "4773038799"]
 CARE_FIELDS = ["name.given", "name.family", "dob", "care.needs"]
@@ -174,10 +117,7 @@ def world(request, gateway_factory, tmp_path_factory):
     passwords, a trust registry and its issuer."""
     shared = nobody_owned_dir("pds-e2e-consent-")
     htpasswd = os.path.join(shared, "htpasswd")
-    for i, user in enumerate(PEOPLE):
-        subprocess.run(["htpasswd", "-b", "-B"] + (["-c"] if i == 0 else [])
-                       + [htpasswd, user, "pw-" + user], check=True, capture_output=True)
-    os.chmod(htpasswd, 0o644)
+    H.write_htpasswd(htpasswd, [(user, "pw-" + user) for user in PEOPLE])
     issuer = Issuer(shared)
     pg = None
     if request.param == "sqlite":

@@ -20,8 +20,8 @@ from cryptography.hazmat.primitives.asymmetric import ed25519
 
 import pds_harness as H
 import pds_postgres
-from pds_configs import ORGANISATIONS, SUBJECT
-from test_consent import AUTH_MODULES, CONSENT_AGREEMENT, nobody_owned_dir
+from pds_configs import AUTH_MODULES, ORGANISATIONS, SUBJECT, person_location
+from test_consent import CONSENT_AGREEMENT, nobody_owned_dir
 
 MEMCACHED = "/usr/bin/memcached"
 
@@ -40,26 +40,11 @@ def consented_location():
 
 
 def person_api(htpasswd, extra=""):
-    return """
-<Location /my/consents>
-    AuthType Basic
-    AuthName "residents"
-    AuthBasicProvider file
-    AuthUserFile "%s"
-    Require valid-user
-%s
-    SetHandler pds-consent
-</Location>
-""" % (htpasswd, extra)
+    return "\n" + person_location("/my/consents", "pds-consent", htpasswd, extra)
 
 
 def htpasswd_file(directory, users):
-    path = os.path.join(directory, "htpasswd")
-    for i, (user, pw) in enumerate(users):
-        subprocess.run(["htpasswd", "-b", "-B"] + (["-c"] if i == 0 else []) + [path, user, pw],
-                       check=True, capture_output=True)
-    os.chmod(path, 0o644)
-    return path
+    return H.write_htpasswd(os.path.join(directory, "htpasswd"), users)
 
 
 def call(gw, method, path, auth, body=None):

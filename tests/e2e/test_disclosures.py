@@ -11,56 +11,23 @@ import tempfile
 import pytest
 
 import pds_harness as H
-from pds_configs import (CITIZENS_LOCATION, HB_DIRECT_CARE, ORGANISATIONS, OTHER_SUBJECT,
-                         SUBJECT, location)
+from pds_configs import (AUTH_MODULES, CITIZENS_LOCATION, HB_DIRECT_CARE, ORGANISATIONS,
+                         OTHER_SUBJECT, SUBJECT, agreement, location, person_location)
 
-AGREEMENTS = HB_DIRECT_CARE + """
-<PDSAgreement trust-fraud-check>
-    Party       data-trust
-    Purpose     fraud-investigation
-    LegalBasis  legal-obligation
-    Valid       2020-01-01 2099-12-31
-    Resource    GET /fraud/{subject}/record
-    Release     name.given
-    Disclosure  restricted
-</PDSAgreement>
-<PDSAgreement trust-wellbeing>
-    Party       data-trust
-    Purpose     wellbeing-support
-    LegalBasis  legitimate-interests
-    Valid       2020-01-01 2099-12-31
-    Resource    GET /trust/{subject}/record
-    Release     care.needs
-    Disclosure  embargoed-for 30d
-</PDSAgreement>
-<PDSAgreement hb-past-embargo>
-    Party       health-board
-    Purpose     direct-care
-    LegalBasis  public-task
-    Valid       2020-01-01 2099-12-31
-    Resource    GET /past/{subject}/record
-    Release     dob
-    Disclosure  embargoed-until 2020-01-01
-</PDSAgreement>
-"""
+AGREEMENTS = HB_DIRECT_CARE + (
+    agreement("trust-fraud-check", "data-trust", "fraud-investigation",
+              "GET /fraud/{subject}/record", "Release name.given", "Disclosure restricted",
+              basis="legal-obligation") +
+    agreement("trust-wellbeing", "data-trust", "wellbeing-support", "GET /trust/{subject}/record",
+              "Release care.needs", "Disclosure embargoed-for 30d",
+              basis="legitimate-interests") +
+    agreement("hb-past-embargo", "health-board", "direct-care", "GET /past/{subject}/record",
+              "Release dob", "Disclosure embargoed-until 2020-01-01"))
 
-PERSON_VIEW = """
-<Location /my/disclosures>
-    AuthType Basic
-    AuthName "residents"
-    AuthBasicProvider file
-    AuthUserFile "%(htpasswd)s"
-    Require valid-user
-    SetHandler pds-disclosures
-</Location>
-<Location /anonymous/disclosures>
+PERSON_VIEW = "\n" + person_location("/my/disclosures", "pds-disclosures") + """<Location /anonymous/disclosures>
     SetHandler pds-disclosures
 </Location>
 """
-
-AUTH_MODULES = [("auth_basic_module", "mod_auth_basic.so"),
-                ("authn_file_module", "mod_authn_file.so"),
-                ("authz_user_module", "mod_authz_user.so")]
 
 
 @pytest.fixture(scope="module")
@@ -70,10 +37,7 @@ def gw(gateway_factory):
     auth_dir = tempfile.mkdtemp(prefix="pds-e2e-auth-")
     os.chmod(auth_dir, 0o755)
     htpasswd = os.path.join(auth_dir, "htpasswd")
-    for i, user in enumerate((SUBJECT, OTHER_SUBJECT)):
-        subprocess.run(["htpasswd", "-b", "-B"] + (["-c"] if i == 0 else [])
-                       + [htpasswd, user, "pw-" + user], check=True, capture_output=True)
-    os.chmod(htpasswd, 0o644)
+    H.write_htpasswd(htpasswd, [(user, "pw-" + user) for user in (SUBJECT, OTHER_SUBJECT)])
     body = (ORGANISATIONS + AGREEMENTS + CITIZENS_LOCATION + location("/fraud/")
             + location("/trust/") + location("/past/")
             + PERSON_VIEW.replace("%(htpasswd)s", htpasswd))

@@ -6,7 +6,7 @@ PDSMaxDepth; back-end 204."""
 import pytest
 
 import pds_harness as H
-from pds_configs import ORGANISATIONS, SUBJECT, location
+from pds_configs import ORGANISATIONS, SUBJECT, agreement, location
 
 RELEASED = ["name.given", "name.family", "dob"]
 DEAD_PORT = H.free_port()     # nothing listens there
@@ -20,7 +20,8 @@ BIG = ["big-4096", "big-4097", "big-65536", "big-1048576", "big-1048577", "chunk
 # The slow location comes first: its worker (with its own timeout) must be
 # defined before the shorter /api/misbehave/ URL, or mod_proxy shares one worker.
 # ErrorDocument pages naming the back end must never replace the problem.
-CONFIG = ORGANISATIONS + """
+CONFIG = ORGANISATIONS + (
+    """
 ErrorDocument 502 "LegacyCare bad gateway: care-db-01.internal"
 ErrorDocument 503 "LegacyCare maintenance: care-db-01.internal"
 ErrorDocument 504 "LegacyCare timeout: care-db-01.internal"
@@ -37,15 +38,9 @@ ErrorDocument 404 "LegacyCare: no such record on care-db-01.internal"
 %(resources)s
     Release     name.given name.family dob
 </PDSAgreement>
-<PDSAgreement hb-dead>
-    Party       health-board
-    Purpose     direct-care
-    LegalBasis  public-task
-    Valid       2020-01-01 2099-12-31
-    Resource    GET /dead/{subject}/record
-    Release     name.given
-</PDSAgreement>
-""".replace("%(resources)s", "\n".join(
+""" +
+    agreement("hb-dead", "health-board", "direct-care", "GET /dead/{subject}/record",
+              "Release name.given")).replace("%(resources)s", "\n".join(
     "    Resource    GET /%s/%s/{subject}/record" % (loc, mode)
     for loc, modes in (("misbehave", MODES + BIG), ("limit", BIG),
                        ("shallow", ["ok"]), ("depth3", ["ok"]))
@@ -93,11 +88,6 @@ GATEWAY_LOG = ["PDS00032", r"\[proxy(_http)?:error\]"]
 @pytest.fixture(scope="module")
 def gw(gateway_factory):
     return gateway_factory(CONFIG)
-
-
-@pytest.fixture(scope="module")
-def rec(residents):
-    return residents[SUBJECT]
 
 
 @pytest.mark.allow_log(*GATEWAY_LOG)

@@ -29,11 +29,10 @@ from cryptography.hazmat.primitives.asymmetric import ed25519
 
 import pds_harness as H
 import pds_postgres
-from pds_configs import CITIZENS_LOCATION, HB_DIRECT_CARE, HB_FIELDS, ORGANISATIONS, \
-    OTHER_SUBJECT, SUBJECT, location
+from pds_configs import (CITIZENS_LOCATION, HB_DIRECT_CARE, HB_FIELDS, ORGANISATIONS,
+                         OTHER_SUBJECT, PATH, SUBJECT, agreement, location)
 
 RELEASED = ["name.given", "name.family", "dob"]
-PATH = "/citizens/%s/record" % SUBJECT
 OTHER_PATH = "/citizens/%s/record" % OTHER_SUBJECT
 
 # ------------------------------------------------------------ the back end
@@ -102,16 +101,9 @@ ErrorDocument 504 "LegacyCare timeout: care-db-01.internal"
 """ + RESOURCES + """
     Release     name.given name.family dob
 </PDSAgreement>
-<PDSAgreement hb-contact-update>
-    Party       health-board
-    Purpose     direct-care
-    LegalBasis  public-task
-    Valid       2020-01-01 2099-12-31
-    Resource    PATCH /contacts/{subject}/record
-    Write       phone email
-    Release     status
-</PDSAgreement>
-""" + CITIZENS_LOCATION \
+""" + agreement("hb-contact-update", "health-board", "direct-care",
+                "PATCH /contacts/{subject}/record", "Write phone email", "Release status") \
+    + CITIZENS_LOCATION \
     + location("/contacts/") \
     + location("/mx/", "/api/misbehave/") \
     + location("/mx-limit/", "/api/misbehave/", "    PDSMaxBodySize 4096")
@@ -136,11 +128,6 @@ PROBLEM_MEMBERS = {"type", "title", "status", "detail", "reason", "request_id"}
 @pytest.fixture(scope="module")
 def gw(gateway_factory):
     return gateway_factory(CONFIG)
-
-
-@pytest.fixture(scope="module")
-def rec(residents):
-    return residents[SUBJECT]
 
 
 def header_pairs(resp):
@@ -396,25 +383,22 @@ def test_write_whose_body_names_another_subject(gw):
 
 ISSUER = "data-trust-pds"
 
-CONSENT_CONFIG = ORGANISATIONS + """
+CONSENT_CONFIG = ORGANISATIONS + (
+    """
 PDSConsentStore pgsql "%(conninfo)s"
 PDSConsentStoreTimeout 500
 PDSConsentCache shmcb 0
 PDSConsentReceiptKey "%(receipt_key)s"
 PDSConsentTrustRegistry "%(registry)s" 1
-<PDSAgreement hb-care-planning>
-    Party       health-board
-    Purpose     care-planning
-    LegalBasis  consent
-    Valid       2020-01-01 2099-12-31
-    Resource    GET /consented/{subject}/record
-    Release     name.given name.family dob
-</PDSAgreement>
-<Location /consented/>
+""" +
+    agreement("hb-care-planning", "health-board", "care-planning",
+              "GET /consented/{subject}/record", "Release name.given name.family dob",
+              basis="consent") +
+    """<Location /consented/>
     PDSGateway on
     ProxyPass %(backend)s/api/citizens/
 </Location>
-"""
+""")
 
 STORE_LOG = ["PDS00088", "PDS00093", "PDS00094", "PDS00095"]
 

@@ -4,57 +4,24 @@ SPEC: Release, "Allowed responses"."""
 import pytest
 
 import pds_harness as H
-from pds_configs import ORGANISATIONS, SUBJECT, UNICODE_SUBJECT, location
+from pds_configs import (CITIZEN_RECORD, ORGANISATIONS, SUBJECT, UNICODE_SUBJECT, agreement,
+                         location)
 
-CONFIG = ORGANISATIONS + """
-<PDSAgreement hb-record>
-    Party       health-board
-    Purpose     direct-care
-    LegalBasis  public-task
-    Valid       2020-01-01 2099-12-31
-    Resource    GET /citizens/{subject}/record
-    Release     name.given address.postcode benefits[*].type
-    Release     care
-    Release     middle_name internal.missing_member
-</PDSAgreement>
-<PDSAgreement hb-contacts>
-    Party       health-board
-    Purpose     direct-care
-    LegalBasis  public-task
-    Valid       2020-01-01 2099-12-31
-    Resource    GET /citizens/{subject}/contacts
-    Release     contacts[*].value case_worker.team
-</PDSAgreement>
-<PDSAgreement hb-visits>
-    Party       health-board
-    Purpose     direct-care
-    LegalBasis  public-task
-    Valid       2020-01-01 2099-12-31
-    Resource    GET /citizens/{subject}/visits
-    Release     [*].date [*].worker
-</PDSAgreement>
-<PDSAgreement dt-case-sensitive>
-    Party       data-trust
-    Purpose     member-support
-    LegalBasis  legitimate-interests
-    Valid       2020-01-01 2099-12-31
-    Resource    GET /citizens/{subject}/record
-    Release     DOB Name.given name.given
-</PDSAgreement>
-<PDSAgreement hb-odd-backend>
-    Party       health-board
-    Purpose     direct-care
-    LegalBasis  public-task
-    Valid       2020-01-01 2099-12-31
-    Resource    GET /odd/extra-field/{subject}/record
-    Resource    GET /odd/nulls/{subject}/record
-    Resource    GET /odd/wrong-type/{subject}/record
-    Resource    GET /odd/json-suffix/{subject}/record
-    Resource    GET /odd/charset/{subject}/record
-    Resource    GET /odd/created/{subject}/record
-    Release     name.given phone care.needs care.allergies
-</PDSAgreement>
-""" + location("/citizens/") + location("/odd/", "/api/misbehave/")
+CONFIG = ORGANISATIONS + (
+    agreement("hb-record", "health-board", "direct-care", CITIZEN_RECORD,
+              "Release name.given address.postcode benefits[*].type", "Release care",
+              "Release middle_name internal.missing_member") +
+    agreement("hb-contacts", "health-board", "direct-care", "GET /citizens/{subject}/contacts",
+              "Release contacts[*].value case_worker.team") +
+    agreement("hb-visits", "health-board", "direct-care", "GET /citizens/{subject}/visits",
+              "Release [*].date [*].worker") +
+    agreement("dt-case-sensitive", "data-trust", "member-support", CITIZEN_RECORD,
+              "Release DOB Name.given name.given", basis="legitimate-interests") +
+    agreement("hb-odd-backend", "health-board", "direct-care",
+              ["GET /odd/%s/{subject}/record" % mode for mode in
+               ("extra-field", "nulls", "wrong-type", "json-suffix", "charset", "created")],
+              "Release name.given phone care.needs care.allergies")) \
+    + location("/citizens/") + location("/odd/", "/api/misbehave/")
 
 ODD_FIELDS = ["name.given", "phone", "care.needs", "care.allergies"]
 

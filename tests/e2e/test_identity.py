@@ -7,66 +7,29 @@ import time
 import pytest
 
 import pds_harness as H
-from pds_configs import (CITIZENS_LOCATION, HB_DIRECT_CARE, HB_FIELDS, ORGANISATIONS,
-                         RESEARCH_ISSUER, SUBJECT)
+from pds_configs import (CITIZENS_LOCATION, CITIZEN_RECORD, HB_DIRECT_CARE, HB_FIELDS,
+                         ORGANISATIONS, PATH, RESEARCH_ISSUER, SUBJECT, agreement)
 
 RESEARCH_FIELDS = ["benefits[*].type", "address.postcode"]
 
-CONFIG = ORGANISATIONS + HB_DIRECT_CARE + """
-<PDSAgreement dt-members>
-    Party       data-trust
-    Purpose     member-support
-    LegalBasis  legitimate-interests
-    Valid       2020-01-01 2099-12-31
-    Resource    GET /citizens/{subject}/record
-    Release     name.given address.postcode
-</PDSAgreement>
-<PDSAgreement pinned-care>
-    Party       pinned-clinic
-    Purpose     direct-care
-    LegalBasis  vital-interests
-    Valid       2020-01-01 2099-12-31
-    Resource    GET /citizens/{subject}/record
-    Release     name.given care.allergies
-</PDSAgreement>
-<PDSAgreement research-es-study>
-    Party       research-es
-    Purpose     service-research
-    LegalBasis  public-task
-    Valid       2020-01-01 2099-12-31
-    Resource    GET /citizens/{subject}/record
-    Release     benefits[*].type address.postcode
-</PDSAgreement>
-<PDSAgreement research-rs-study>
-    Party       research-rs
-    Purpose     service-research
-    LegalBasis  public-task
-    Valid       2020-01-01 2099-12-31
-    Resource    GET /citizens/{subject}/record
-    Release     benefits[*].type address.postcode
-</PDSAgreement>
-<PDSAgreement research-ed-study>
-    Party       research-ed
-    Purpose     service-research
-    LegalBasis  public-task
-    Valid       2020-01-01 2099-12-31
-    Resource    GET /citizens/{subject}/record
-    Release     benefits[*].type address.postcode
-</PDSAgreement>
-""" + CITIZENS_LOCATION
+CONFIG = ORGANISATIONS + HB_DIRECT_CARE + (
+    agreement("dt-members", "data-trust", "member-support", CITIZEN_RECORD,
+              "Release name.given address.postcode", basis="legitimate-interests") +
+    agreement("pinned-care", "pinned-clinic", "direct-care", CITIZEN_RECORD,
+              "Release name.given care.allergies", basis="vital-interests") +
+    agreement("research-es-study", "research-es", "service-research", CITIZEN_RECORD,
+              "Release benefits[*].type address.postcode") +
+    agreement("research-rs-study", "research-rs", "service-research", CITIZEN_RECORD,
+              "Release benefits[*].type address.postcode") +
+    agreement("research-ed-study", "research-ed", "service-research", CITIZEN_RECORD,
+              "Release benefits[*].type address.postcode")) + CITIZENS_LOCATION
 
-PATH = "/citizens/%s/record" % SUBJECT
 BACKEND_PATH = "/api/citizens/%s/record" % SUBJECT
 
 
 @pytest.fixture(scope="module")
 def gw(gateway_factory):
     return gateway_factory(CONFIG)
-
-
-@pytest.fixture(scope="module")
-def rec(residents):
-    return residents[SUBJECT]
 
 
 def check_backend_saw(gw, resp, organisation, agreement, purpose):
@@ -316,18 +279,13 @@ def test_token_of_one_org_with_certificate_of_another_conflict(gw, token_keys):
 
 # ------------------------------------------------ token time settings changed
 
-STRICT_CONFIG = ORGANISATIONS + """
+STRICT_CONFIG = ORGANISATIONS + (
+    """
 PDSTokenClockSkew 0
 PDSTokenMaxLifetime 600
-<PDSAgreement research-rs-study>
-    Party       research-rs
-    Purpose     service-research
-    LegalBasis  public-task
-    Valid       2020-01-01 2099-12-31
-    Resource    GET /citizens/{subject}/record
-    Release     benefits[*].type address.postcode
-</PDSAgreement>
-""" + CITIZENS_LOCATION
+""" +
+    agreement("research-rs-study", "research-rs", "service-research", CITIZEN_RECORD,
+              "Release benefits[*].type address.postcode")) + CITIZENS_LOCATION
 
 
 @pytest.fixture(scope="module")

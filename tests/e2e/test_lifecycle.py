@@ -8,10 +8,9 @@ import time
 import pytest
 
 import pds_harness as H
-from pds_configs import CITIZENS_LOCATION, HB_DIRECT_CARE, HB_FIELDS, ORGANISATIONS, SUBJECT
+from pds_configs import CITIZENS_LOCATION, HB_DIRECT_CARE, HB_FIELDS, ORGANISATIONS, PATH, SUBJECT
 
 CONFIG = ORGANISATIONS + HB_DIRECT_CARE + CITIZENS_LOCATION
-PATH = "/citizens/%s/record" % SUBJECT
 
 
 @pytest.fixture(scope="module")

@@ -12,71 +12,31 @@ import secrets
 import pytest
 
 import pds_harness as H
-from pds_configs import ORGANISATIONS, SUBJECT, OTHER_SUBJECT, location
+from pds_configs import ORGANISATIONS, OTHER_SUBJECT, SUBJECT, agreement, location
 
-RESEARCH = """
-<PDSAgreement research-a>
-    Party       health-board
-    Purpose     research
-    LegalBasis  public-task
-    Valid       2020-01-01 2099-12-31
-    Resource    GET /research-a/{subject}/record
-    Release     id dob address benefits[*].since phone care.needs name.given
-    Transform   id pseudonymise
-    Transform   dob age-band 10
-    Transform   address.postcode postcode-district
-    Transform   address.line1 redact
-    Transform   address.town nullify
-    Transform   benefits[*].since year
-    Transform   phone mask 3
-    Transform   care.needs[*] truncate 4
-    Transform   name.given pseudonymise
-    Deidentified id nhs_number name phone email address.line1
-</PDSAgreement>
-<PDSAgreement research-b>
-    Party       health-board
-    Purpose     research
-    LegalBasis  public-task
-    Valid       2020-01-01 2099-12-31
-    Resource    GET /research-b/{subject}/record
-    Release     id dob
-    Transform   id pseudonymise
-    Transform   dob year-month
-    Deidentified id name
-</PDSAgreement>
-<PDSAgreement research-district>
-    Party       health-board
-    Purpose     research
-    LegalBasis  public-task
-    Valid       2020-01-01 2099-12-31
-    Resource    GET /research-districts/{district}/residents
-    Release     [*].id [*].dob [*].case_worker
-    Transform   [*].id pseudonymise
-    Transform   [*].dob year
-    Transform   [*].case_worker.name redact
-    RecordSubject id
-    Deidentified [*].id [*].name [*].phone
-</PDSAgreement>
-<PDSAgreement broken-transform>
-    Party       health-board
-    Purpose     research
-    LegalBasis  public-task
-    Valid       2020-01-01 2099-12-31
-    Resource    GET /misbehave/{subject}/record
-    Release     phone
-    Transform   phone round 10
-</PDSAgreement>
-<PDSAgreement constants>
-    Party       health-board
-    Purpose     direct-care
-    LegalBasis  public-task
-    Valid       2020-01-01 2099-12-31
-    Resource    GET /constants/{subject}/record
-    Release     case_worker internal.risk_flag
-    Transform   case_worker.name constant "withheld"
-    Transform   internal.risk_flag constant null
-</PDSAgreement>
-"""
+RESEARCH = (
+    agreement("research-a", "health-board", "research", "GET /research-a/{subject}/record",
+              "Release id dob address benefits[*].since phone care.needs name.given",
+              "Transform id pseudonymise", "Transform dob age-band 10",
+              "Transform address.postcode postcode-district", "Transform address.line1 redact",
+              "Transform address.town nullify", "Transform benefits[*].since year",
+              "Transform phone mask 3", "Transform care.needs[*] truncate 4",
+              "Transform name.given pseudonymise",
+              "Deidentified id nhs_number name phone email address.line1") +
+    agreement("research-b", "health-board", "research", "GET /research-b/{subject}/record",
+              "Release id dob", "Transform id pseudonymise", "Transform dob year-month",
+              "Deidentified id name") +
+    agreement("research-district", "health-board", "research",
+              "GET /research-districts/{district}/residents",
+              "Release [*].id [*].dob [*].case_worker", "Transform [*].id pseudonymise",
+              "Transform [*].dob year", "Transform [*].case_worker.name redact",
+              "RecordSubject id", "Deidentified [*].id [*].name [*].phone") +
+    agreement("broken-transform", "health-board", "research", "GET /misbehave/{subject}/record",
+              "Release phone", "Transform phone round 10") +
+    agreement("constants", "health-board", "direct-care", "GET /constants/{subject}/record",
+              "Release case_worker internal.risk_flag",
+              'Transform case_worker.name constant "withheld"',
+              "Transform internal.risk_flag constant null"))
 
 
 @pytest.fixture(scope="module")
@@ -229,17 +189,8 @@ def test_transform_configuration_errors_stop_startup(httpd_factory, case, tmp_pa
 
 
 def test_pseudonymising_needs_a_key(httpd_factory):
-    body = ORGANISATIONS + """
-<PDSAgreement t>
-    Party       health-board
-    Purpose     research
-    LegalBasis  public-task
-    Valid       2020-01-01 2099-12-31
-    Resource    GET /t/{subject}/record
-    Release     id
-    Transform   id pseudonymise
-</PDSAgreement>
-""" + location("/t/")
+    body = ORGANISATIONS + agreement("t", "health-board", "research", "GET /t/{subject}/record",
+                                     "Release id", "Transform id pseudonymise") + location("/t/")
     rc, out = httpd_factory(body).config_test()
     assert rc != 0 and "PDSPseudonymKey" in out, out
 

@@ -6,10 +6,9 @@ bad-path, query-not-allowed, and the check order identity -> method -> path
 import pytest
 
 import pds_harness as H
-from pds_configs import CITIZENS_LOCATION, HB_DIRECT_CARE, HB_FIELDS, ORGANISATIONS, SUBJECT
+from pds_configs import CITIZENS_LOCATION, HB_DIRECT_CARE, HB_FIELDS, ORGANISATIONS, PATH, SUBJECT
 
 CONFIG = ORGANISATIONS + HB_DIRECT_CARE + CITIZENS_LOCATION
-PATH = "/citizens/%s/record" % SUBJECT
 S = SUBJECT
 
 BAD_PATHS = {

@@ -15,29 +15,19 @@ import json
 import os
 import re
 import shutil
-import signal
 import stat
 import subprocess
-import time
 
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
 import pds_harness as H
-from pds_configs import (CITIZENS_LOCATION, HB_DIRECT_CARE, ORGANISATIONS, OTHER_SUBJECT,
-                         SUBJECT)
+from pds_configs import (CITIZENS_LOCATION, CITIZEN_RECORD, HB_DIRECT_CARE, ORGANISATIONS,
+                         OTHER_SUBJECT, SUBJECT, agreement)
 
-TRUST_WELLBEING = """
-<PDSAgreement trust-wellbeing>
-    Party       data-trust
-    Purpose     wellbeing
-    LegalBasis  public-task
-    Valid       2020-01-01 2099-12-31
-    Resource    GET /citizens/{subject}/record
-    Release     name.given
-</PDSAgreement>
-"""
+TRUST_WELLBEING = agreement("trust-wellbeing", "data-trust", "wellbeing", CITIZEN_RECORD,
+                            "Release name.given")
 CONFIG = ORGANISATIONS + HB_DIRECT_CARE + TRUST_WELLBEING + CITIZENS_LOCATION
 CHECKPOINT_EVERY = 4
 
@@ -106,15 +96,6 @@ def seq_of(line):
 
 def first_report_line(out):
     return out.splitlines()[0] if out else ""
-
-
-def graceful(httpd):
-    seen = H.read_text(httpd.error_log).count("resuming normal operations")
-    os.kill(httpd.proc.pid, signal.SIGUSR1)
-    deadline = time.monotonic() + 15
-    while H.read_text(httpd.error_log).count("resuming normal operations") <= seen:
-        assert time.monotonic() < deadline, "no graceful restart"
-        time.sleep(0.05)
 
 
 def seal(records, key, first_seq=1, prev="0" * 64):
@@ -417,7 +398,7 @@ def rotated(gateway_factory, tmp_path_factory):
             path = os.path.join(os.path.dirname(w.log), rotated_name)
             os.rename(w.log, path)
             files.append(path)
-            graceful(gw.httpd)
+            H.graceful_restart(gw.httpd)
     files.append(w.log)
     assert json.loads(read_lines(w.log)[0])["type"] == "file-start"
     return w, files

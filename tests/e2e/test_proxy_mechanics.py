@@ -24,8 +24,8 @@ import time
 import pytest
 
 import pds_harness as H
-from pds_configs import CITIZENS_LOCATION, HB_DIRECT_CARE, HB_FIELDS, ORGANISATIONS, \
-    OTHER_SUBJECT, SUBJECT, location
+from pds_configs import (CITIZENS_LOCATION, HB_DIRECT_CARE, HB_FIELDS, ORGANISATIONS,
+                         OTHER_SUBJECT, SUBJECT, agreement, location)
 
 RELEASED = ["name.given", "name.family", "dob"]
 DEAD_PORT = H.free_port()       # nothing listens there
@@ -61,16 +61,8 @@ CustomLog "logs/client-headers.log" "%%{PDS-Request-Id}o %%{User-Agent}i|%%{X-Or
     Resource    GET /slow/{subject}/record
     Release     name.given name.family dob
 </PDSAgreement>
-<PDSAgreement hb-proxy-write>
-    Party       health-board
-    Purpose     direct-care
-    LegalBasis  public-task
-    Valid       2020-01-01 2099-12-31
-    Resource    PATCH /wr/{subject}/record
-    Write       phone
-    Release     status received
-</PDSAgreement>
-""" + CITIZENS_LOCATION + location("/wr/") \
+""" + agreement("hb-proxy-write", "health-board", "direct-care", "PATCH /wr/{subject}/record",
+                "Write phone", "Release status received") + CITIZENS_LOCATION + location("/wr/") \
     + location("/override/", "/api/misbehave/", "    ProxyErrorOverride On") + location("/px/", "/api/misbehave/") \
     + location("/undo/", "/api/misbehave/", UNDO) + """
 <Location /dead/>
@@ -92,11 +84,6 @@ def gw(gateway_factory):
 def h2gw(gateway_factory):
     return gateway_factory(CONFIG, vhost_body="    Protocols h2 http/1.1\n",
                            extra_modules=MODULES + [("http2_module", "mod_http2.so")])
-
-
-@pytest.fixture(scope="module")
-def rec(residents):
-    return residents[SUBJECT]
 
 
 def interim_markers(rec):
@@ -402,7 +389,8 @@ def test_back_end_error_status_is_named(gw):
 
 # An ErrorDocument with a local URL makes httpd answer with another request
 # (an internal redirect), around the response filter of the allowed one.
-ERRDOC_CONFIG = ORGANISATIONS + """
+ERRDOC_CONFIG = ORGANISATIONS + (
+    """
 DocumentRoot "{docroot}"
 ErrorDocument 503 /errors/503.html
 ErrorDocument 502 /errors/missing.html
@@ -410,18 +398,12 @@ ErrorDocument 502 /errors/missing.html
     PDSGateway on
     ProxyPass %(backend)s/api/misbehave/slow-3/ timeout=1
 </Location>
-<PDSAgreement hb-errdoc>
-    Party       health-board
-    Purpose     direct-care
-    LegalBasis  public-task
-    Valid       2020-01-01 2099-12-31
-    Resource    GET /dead/{subject}/record
-    Resource    GET /slow/{subject}/record
-    Release     name.given
-</PDSAgreement>
-<Location /dead/>
+""" +
+    agreement("hb-errdoc", "health-board", "direct-care",
+              ["GET /dead/{subject}/record", "GET /slow/{subject}/record"], "Release name.given") +
+    """<Location /dead/>
     PDSGateway on
-    ProxyPass http://127.0.0.1:""" + str(DEAD_PORT) + """/api/citizens/ retry=0
+    ProxyPass http://127.0.0.1:""") + str(DEAD_PORT) + """/api/citizens/ retry=0
 </Location>
 """
 

@@ -11,38 +11,16 @@ import pytest
 import requests
 
 import pds_harness as H
-from pds_configs import ORGANISATIONS, SUBJECT
+from pds_configs import ORGANISATIONS, SUBJECT, agreement
 
-AGREEMENTS = """
-<PDSAgreement hb-contact-update>
-    Party       health-board
-    Purpose     direct-care
-    LegalBasis  public-task
-    Valid       2020-01-01 2099-12-31
-    Resource    PATCH /contacts/{subject}/record
-    Resource    POST /contacts/{subject}/record
-    Write       phone email address.line1
-    Release     status received
-</PDSAgreement>
-<PDSAgreement hb-notes>
-    Party       health-board
-    Purpose     direct-care
-    LegalBasis  public-task
-    Valid       2020-01-01 2099-12-31
-    Resource    PUT /notes/{subject}/record
-    Write       care.needs
-    WriteUnknown strip
-    Release     received
-</PDSAgreement>
-<PDSAgreement hb-read>
-    Party       health-board
-    Purpose     direct-care
-    LegalBasis  public-task
-    Valid       2020-01-01 2099-12-31
-    Resource    GET /contacts/{subject}/record
-    Release     phone
-</PDSAgreement>
-"""
+AGREEMENTS = (
+    agreement("hb-contact-update", "health-board", "direct-care",
+              ["PATCH /contacts/{subject}/record", "POST /contacts/{subject}/record"],
+              "Write phone email address.line1", "Release status received") +
+    agreement("hb-notes", "health-board", "direct-care", "PUT /notes/{subject}/record",
+              "Write care.needs", "WriteUnknown strip", "Release received") +
+    agreement("hb-read", "health-board", "direct-care", "GET /contacts/{subject}/record",
+              "Release phone"))
 
 
 def loc(prefix, extra="", max_body=2048):
@@ -155,15 +133,8 @@ def test_writes_need_a_write_agreement(gw):
 
 
 def test_delete_resources_are_refused_at_startup(httpd_factory):
-    body = ORGANISATIONS + """
-<PDSAgreement d>
-    Party       health-board
-    Purpose     direct-care
-    LegalBasis  public-task
-    Valid       2020-01-01 2099-12-31
-    Resource    DELETE /contacts/{subject}/record
-</PDSAgreement>
-"""
+    body = ORGANISATIONS + agreement("d", "health-board", "direct-care",
+                                     "DELETE /contacts/{subject}/record")
     rc, out = httpd_factory(body).config_test()
     assert rc != 0 and "DELETE is not supported" in out, out
 

@@ -381,5 +381,57 @@ expect fail docs-match-code.sh "$t" "no directive table"
 t=$(docs_tree dm-no-docs); rm "$t/docs/directives.md"
 expect fail docs-match-code.sh "$t" "missing docs/directives.md"
 
+# --- glue-layers.sh -------------------------------------------------------
+# A glue of three layers: util (1) <- audit (2) <- request (3).
+layers_tree() {
+    t=$work/$1
+    mkdir -p "$t/mod_pds" "$t/docs"
+    cat >"$t/docs/architecture.md" <<'EOF'
+# architecture
+
+| file | layer | what |
+|---|---|---|
+| `mod_pds/mod_pds_util.c` | 1 | helpers |
+| `mod_pds/mod_pds_util.h` | 1 | |
+| `mod_pds/mod_pds_audit.c` | 2 | audit |
+| `mod_pds/mod_pds_audit.h` | 2 | |
+| `mod_pds/mod_pds_request.c` | 3 | hooks |
+EOF
+    printf '#include "mod_pds_util.h"\n' >"$t/mod_pds/mod_pds_util.c"
+    printf '/* util */\n' >"$t/mod_pds/mod_pds_util.h"
+    printf '#include "httpd.h"\n#include "mod_pds_audit.h"\n#include "mod_pds_util.h"\n' \
+        >"$t/mod_pds/mod_pds_audit.c"
+    printf '#include "mod_pds_util.h"\n' >"$t/mod_pds/mod_pds_audit.h"
+    cat >"$t/mod_pds/mod_pds_request.c" <<'EOF'
+#include "mod_pds_audit.h"
+/* #include "mod_pds_nowhere.h" is only a comment */
+#include "mod_pds_util.h"
+EOF
+    echo "$t"
+}
+t=$(layers_tree gl-clean); expect pass glue-layers.sh "$t"
+t=$(layers_tree gl-up)
+printf '#include "mod_pds_request.h"\n' >>"$t/mod_pds/mod_pds_util.c"
+printf '| `mod_pds/mod_pds_request.h` | 3 | |\n' >>"$t/docs/architecture.md"
+: >"$t/mod_pds/mod_pds_request.h"
+expect fail glue-layers.sh "$t" "mod_pds/mod_pds_util.c:2: includes mod_pds_request.h (layer 3) from layer 1"
+t=$(layers_tree gl-header-up)
+printf '#include "mod_pds_audit.h"\n' >>"$t/mod_pds/mod_pds_util.h"
+expect fail glue-layers.sh "$t" "mod_pds/mod_pds_util.h:2: includes mod_pds_audit.h (layer 2) from layer 1"
+t=$(layers_tree gl-missing-row); : >"$t/mod_pds/mod_pds_new.c"
+expect fail glue-layers.sh "$t" "mod_pds/mod_pds_new.c: not in the layer table"
+t=$(layers_tree gl-stale-row); rm "$t/mod_pds/mod_pds_audit.h"
+expect fail glue-layers.sh "$t" "names mod_pds/mod_pds_audit.h, which does not exist"
+t=$(layers_tree gl-twice)
+printf '| `mod_pds/mod_pds_util.c` | 3 | again |\n' >>"$t/docs/architecture.md"
+expect fail glue-layers.sh "$t" "names mod_pds/mod_pds_util.c more than once"
+t=$(layers_tree gl-unknown-header)
+printf '#include "mod_pds_other.h"\n' >>"$t/mod_pds/mod_pds_request.c"
+expect fail glue-layers.sh "$t" "mod_pds/mod_pds_request.c:4: includes mod_pds_other.h, which the layer table"
+t=$(layers_tree gl-no-table); printf '# architecture\n' >"$t/docs/architecture.md"
+expect fail glue-layers.sh "$t" "has no layer table"
+t=$(layers_tree gl-no-doc); rm "$t/docs/architecture.md"
+expect fail glue-layers.sh "$t" "missing docs/architecture.md"
+
 echo "guards self-test: $ok passed, $bad failed"
 [ "$bad" -eq 0 ]

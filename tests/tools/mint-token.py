@@ -12,7 +12,7 @@ RS256, an Ed25519 key EdDSA. The token carries iss, aud, iat, nbf, exp
 It is printed on standard output, followed by a newline.
 
 Example (the demo's university research team):
-    tools/mint-token.py --key demo-run/pki/university.key.pem \\
+    tests/tools/mint-token.py --key demo-run/pki/university.key.pem \\
         --iss university-research --aud https://gateway.council.example
 """
 import argparse
