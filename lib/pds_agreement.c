@@ -18,6 +18,7 @@
 #include "pds_resource.h"
 #include "pds_syntax.h"
 #include "pds_text.h"
+#include "pds_time.h"
 
 #define ID_MAX        64   /* agreement id, party, purpose */
 #define VERSION_MAX   32
@@ -330,36 +331,15 @@ static int is_digits(const char *s, int n)
     return 1;
 }
 
-static int days_in_month(int year, int month)
-{
-    static const int days[] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
-
-    if (month == 2 && year % 4 == 0 && (year % 100 != 0 || year % 400 == 0))
-        return 29;
-    return days[month - 1];
-}
-
 /* "YYYY-MM-DD" (a real calendar day, 1970 to 9999) to 00:00:00 UTC. */
 static int parse_date(const char *s, apr_time_t *t)
 {
-    apr_time_exp_t tm;
-    int year, month, day;
+    apr_time_t day;
 
-    if (strlen(s) != 10 || !is_digits(s, 4) || s[4] != '-'
-        || !is_digits(s + 5, 2) || s[7] != '-' || !is_digits(s + 8, 2))
+    if (pds_time_parse_date(&day, s) != APR_SUCCESS || day < 0)
         return 0;
-    year = (s[0] - '0') * 1000 + (s[1] - '0') * 100 + (s[2] - '0') * 10
-        + (s[3] - '0');
-    month = (s[5] - '0') * 10 + (s[6] - '0');
-    day = (s[8] - '0') * 10 + (s[9] - '0');
-    if (year < 1970 || month < 1 || month > 12 || day < 1
-        || day > days_in_month(year, month))
-        return 0;
-    memset(&tm, 0, sizeof(tm));
-    tm.tm_year = year - 1900;
-    tm.tm_mon = month - 1;
-    tm.tm_mday = day;
-    return apr_time_exp_gmt_get(t, &tm) == APR_SUCCESS;
+    *t = day;
+    return 1;
 }
 
 static apr_status_t set_valid(pds_agreement_t *a, const char *kw,

@@ -18,6 +18,7 @@
 #include <openssl/crypto.h>
 
 #include "pds_artefact.h"
+#include "pds_file.h"
 #include "pds_jws.h"
 
 #define PDS_REGISTRY_CODE   "bad-trust-registry"
@@ -406,23 +407,34 @@ done:
     return rv;
 }
 
+/* The start of both entry points: *preg cleared and the context set up;
+ * given says whether the caller's own input is there. 0: a bad argument,
+ * reported as missing. */
+static int reg_start(reg_ctx_t *c, pds_trust_registry_t **preg, apr_pool_t *p,
+                     const char *path, int given, const char *missing, pds_error_t *err)
+{
+    if (preg != NULL)
+        *preg = NULL;
+    c->p = p;
+    c->base_dir = NULL;
+    c->path = path;
+    c->err = err;
+    if (preg != NULL && p != NULL && given)
+        return 1;
+    pds_error_set(err, "bad-argument", -1, PDS_REGISTRY_SOURCE, "%s", missing);
+    return 0;
+}
+
 apr_status_t pds_trust_registry_parse(pds_trust_registry_t **preg, apr_pool_t *p,
                                       const char *json, apr_size_t len,
                                       const char *base_dir, pds_error_t *err)
 {
     reg_ctx_t c;
 
-    if (preg != NULL)
-        *preg = NULL;
-    if (preg == NULL || p == NULL || (json == NULL && len > 0)) {
-        pds_error_set(err, "bad-argument", -1, PDS_REGISTRY_SOURCE,
-                      "no trust registry given");
+    if (!reg_start(&c, preg, p, NULL, json != NULL || len == 0, "no trust registry given",
+                   err))
         return APR_EINVAL;
-    }
-    c.p = p;
     c.base_dir = base_dir;
-    c.path = NULL;
-    c.err = err;
     return reg_parse(preg, &c, json != NULL ? json : "", len);
 }
 
@@ -431,23 +443,16 @@ apr_status_t pds_trust_registry_load_file(pds_trust_registry_t **preg,
                                           pds_error_t *err)
 {
     apr_pool_t *tmp;
-    apr_file_t *f;
+    int opened;
     apr_size_t n = 0;
     apr_status_t rv;
     const char *slash;
     char *buf, errbuf[120];
     reg_ctx_t c;
 
-    if (preg != NULL)
-        *preg = NULL;
-    if (preg == NULL || p == NULL || path == NULL || path[0] == '\0') {
-        pds_error_set(err, "bad-argument", -1, PDS_REGISTRY_SOURCE,
-                      "no trust registry file given");
+    if (!reg_start(&c, preg, p, path, path != NULL && path[0] != '\0',
+                   "no trust registry file given", err))
         return APR_EINVAL;
-    }
-    c.p = p;
-    c.path = path;
-    c.err = err;
     slash = strrchr(path, '/');
     if (slash == NULL)
         c.base_dir = ".";
@@ -458,19 +463,10 @@ apr_status_t pds_trust_registry_load_file(pds_trust_registry_t **preg,
 
     if (apr_pool_create(&tmp, p) != APR_SUCCESS)
         return reg_bad(&c, path, -1, "out of memory");
-    rv = apr_file_open(&f, path, APR_FOPEN_READ | APR_FOPEN_BINARY, APR_OS_DEFAULT, tmp);
+    /* One byte past the limit: reg_parse refuses a larger file. */
+    rv = pds_file_read_bounded(&buf, &n, tmp, path, PDS_TRUST_REGISTRY_MAX_SIZE, &opened);
     if (rv != APR_SUCCESS) {
-        reg_bad(&c, path, -1, "cannot open the trust registry: %s",
-                apr_strerror(rv, errbuf, sizeof(errbuf)));
-        apr_pool_destroy(tmp);
-        return rv;
-    }
-    /* One byte past the limit, rather than trusting the file's size. */
-    buf = apr_palloc(tmp, PDS_TRUST_REGISTRY_MAX_SIZE + 1);
-    rv = apr_file_read_full(f, buf, PDS_TRUST_REGISTRY_MAX_SIZE + 1, &n);
-    apr_file_close(f);
-    if (rv != APR_SUCCESS && rv != APR_EOF) {
-        reg_bad(&c, path, -1, "cannot read the trust registry: %s",
+        reg_bad(&c, path, -1, "cannot %s the trust registry: %s", opened ? "read" : "open",
                 apr_strerror(rv, errbuf, sizeof(errbuf)));
         apr_pool_destroy(tmp);
         return rv;

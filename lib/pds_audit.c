@@ -6,6 +6,7 @@
 #include <jansson.h>
 
 #include "pds_audit.h"
+#include "pds_time.h"
 
 /* Length of the well-formed UTF-8 sequence at s (RFC 3629: no overlongs, no
  * surrogates, nothing above U+10FFFF), or 0 if it is not one. */
@@ -88,18 +89,6 @@ static json_t *audit_fields(const apr_array_header_t *fields, apr_pool_t *p)
         }
     }
     return arr;
-}
-
-/* RFC 3339, UTC, always six fractional digits: sortable as text. */
-static const char *audit_time(apr_time_t t, apr_pool_t *p)
-{
-    apr_time_exp_t tm;
-
-    if (apr_time_exp_gmt(&tm, t) != APR_SUCCESS)
-        return NULL;
-    return apr_psprintf(p, "%04d-%02d-%02dT%02d:%02d:%02d.%06dZ",
-                        tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
-                        tm.tm_hour, tm.tm_min, tm.tm_sec, tm.tm_usec);
 }
 
 static apr_status_t release_json(void *data)
@@ -204,7 +193,7 @@ static apr_status_t record_object(json_t **pobj, apr_array_header_t **pparts,
                       "audit record decision must be \"allow\" or \"deny\"");
         return APR_EINVAL;
     }
-    when = audit_time(rec->time, p);
+    when = pds_time_format_usec(p, rec->time);
     if (when == NULL) {
         pds_error_set(err, "internal-error", -1, "audit",
                       "audit record time cannot be expressed as a date");
@@ -240,7 +229,7 @@ static apr_status_t record_object(json_t **pobj, apr_array_header_t **pparts,
         && put(obj, "fields", audit_fields(rec->fields, p))
         && put(obj, "visible_from", rec->visible_from == 0 ? json_null()
                : rec->visible_from == PDS_AUDIT_NEVER ? json_string("never")
-               : audit_string(audit_time(rec->visible_from, p), p))
+               : audit_string(pds_time_format_usec(p, rec->visible_from), p))
         && (rec->consent == NULL || put(obj, "consent", audit_string(rec->consent, p)))
         && (rec->transforms == NULL || rec->transforms->nelts == 0
             || put(obj, "transforms", audit_fields(rec->transforms, p)))

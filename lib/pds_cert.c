@@ -21,6 +21,7 @@
 #include <openssl/x509v3.h>
 
 #include "pds_cert.h"
+#include "pds_encode.h"
 
 /* A PEM certificate above this is not a client certificate we will read. */
 #define PDS_CERT_MAX_PEM (64 * 1024)
@@ -58,19 +59,14 @@ static const char *print_rfc2253(apr_pool_t *p, const X509_NAME *name)
 
 static const char *sha256_hex(apr_pool_t *p, X509 *x)
 {
-    static const char hex[] = "0123456789abcdef";
     unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned int n = 0, i;
+    unsigned int n = 0;
     char *out;
 
     if (X509_digest(x, EVP_sha256(), md, &n) != 1 || n != 32)
         return NULL;
     out = apr_palloc(p, 2 * n + 1);
-    for (i = 0; i < n; i++) {
-        out[2 * i] = hex[md[i] >> 4];
-        out[2 * i + 1] = hex[md[i] & 0x0f];
-    }
-    out[2 * n] = '\0';
+    pds_hex_encode(out, md, n);
     return out;
 }
 
@@ -201,17 +197,6 @@ apr_status_t pds_cert_identity_from_pem(pds_cert_identity_t **pid,
     return APR_SUCCESS;
 }
 
-static int hex_value(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* Hex digits in pairs; a ':' is allowed only between two pairs. */
 int pds_cert_fingerprint_normalise(char out[65], const char *in)
 {
@@ -228,9 +213,9 @@ int pds_cert_fingerprint_normalise(char out[65], const char *in)
                 goto bad;
             continue;
         }
-        if (hex_value(*s) < 0 || n == 64)
+        if (pds_hex_value(*s) < 0 || n == 64)
             goto bad;
-        out[n++] = "0123456789abcdef"[hex_value(*s)];
+        out[n++] = "0123456789abcdef"[pds_hex_value(*s)];
     }
     if (n != 64)
         goto bad;

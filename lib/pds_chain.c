@@ -10,6 +10,8 @@
 #include <openssl/rand.h>
 
 #include "pds_chain.h"
+#include "pds_encode.h"
+#include "pds_time.h"
 
 #define MAC_SUFFIX_LEN 74               /* ,"mac":"<64 hex>"} */
 #define KEY_FILE_MAX   1024
@@ -23,44 +25,6 @@ const unsigned char *pds_chain_key_bytes(const pds_chain_key_t *key, apr_size_t 
 {
     *plen = key->len;
     return key->bytes;
-}
-
-static const char hexdigits[] = "0123456789abcdef";
-
-static void to_hex(char *out, const unsigned char *in, apr_size_t n)
-{
-    apr_size_t i;
-
-    for (i = 0; i < n; i++) {
-        out[2 * i] = hexdigits[in[i] >> 4];
-        out[2 * i + 1] = hexdigits[in[i] & 15];
-    }
-    out[2 * n] = '\0';
-}
-
-static int hex_value(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
-/* Exactly 2*n lowercase-or-uppercase hex digits into n bytes. */
-static int from_hex(unsigned char *out, const char *in, apr_size_t n)
-{
-    apr_size_t i;
-
-    for (i = 0; i < n; i++) {
-        int hi = hex_value(in[2 * i]), lo = hex_value(in[2 * i + 1]);
-        if (hi < 0 || lo < 0)
-            return -1;
-        out[i] = (unsigned char)(hi << 4 | lo);
-    }
-    return 0;
 }
 
 static apr_status_t cleanse_key(void *data)
@@ -92,7 +56,7 @@ apr_status_t pds_chain_key_from_hex(pds_chain_key_t **pkey, apr_pool_t *p,
     key->len = len / 2;
     key->bytes = apr_palloc(p, key->len);
     apr_pool_cleanup_register(p, key, cleanse_key, apr_pool_cleanup_null);
-    if (from_hex(key->bytes, hex, key->len) != 0) {
+    if (pds_hex_decode(key->bytes, hex, key->len) != 0) {
         pds_error_set(err, "bad-audit-key", -1, "audit key",
                       "an audit key holds hex digits only");
         return APR_EINVAL;
@@ -139,7 +103,7 @@ apr_status_t pds_chain_key_generate(char **phex, apr_pool_t *p, pds_error_t *err
                       "no random bytes for a new key");
         return APR_EGENERAL;
     }
-    to_hex(hex, raw, sizeof(raw));
+    pds_hex_encode(hex, raw, sizeof(raw));
     OPENSSL_cleanse(raw, sizeof(raw));
     hex[2 * sizeof(raw)] = '\n';
     hex[2 * sizeof(raw) + 1] = '\0';
@@ -181,17 +145,6 @@ static int line_mac(const pds_chain_key_t *key, const char *text, apr_size_t len
     return ok;
 }
 
-static const char *rfc3339(apr_pool_t *p, apr_time_t t)
-{
-    apr_time_exp_t tm;
-
-    if (apr_time_exp_gmt(&tm, t) != APR_SUCCESS)
-        return NULL;
-    return apr_psprintf(p, "%04d-%02d-%02dT%02d:%02d:%02d.%06dZ", tm.tm_year + 1900,
-                        tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-                        tm.tm_usec);
-}
-
 apr_status_t pds_chain_seal(char **pline, apr_size_t *plen,
                             const pds_chain_state_t *st,
                             const pds_chain_key_t *key, json_t *record,
@@ -218,7 +171,7 @@ apr_status_t pds_chain_seal(char **pline, apr_size_t *plen,
         return APR_ENOMEM;
     }
     mlen = strlen(members);             /* "{...}" or "{}" */
-    to_hex(prev, st->prev, sizeof(st->prev));
+    pds_hex_encode(prev, st->prev, sizeof(st->prev));
     head = apr_psprintf(p, "{\"seq\":%" APR_UINT64_T_FMT ",\"prev\":\"%s\"", st->seq + 1,
                         prev);
     hlen = strlen(head);
@@ -236,7 +189,7 @@ apr_status_t pds_chain_seal(char **pline, apr_size_t *plen,
         pds_error_set(err, "internal-error", -1, "audit", "HMAC failed");
         return APR_EGENERAL;
     }
-    to_hex(mac_hex, mac, sizeof(mac));
+    pds_hex_encode(mac_hex, mac, sizeof(mac));
     memcpy(line + hlen, ",\"mac\":\"", 8);
     memcpy(line + hlen + 8, mac_hex, 64);
     memcpy(line + hlen + 72, "\"}\n", 3);
@@ -254,7 +207,7 @@ void pds_chain_commit(pds_chain_state_t *st, const char *line, apr_size_t len,
     sha256(line, len, st->prev);
     st->seq++;
     /* Every sealed line ends with ,"mac":"<64 hex>"} */
-    if (len < MAC_SUFFIX_LEN || from_hex(st->last_mac, line + len - MAC_SUFFIX_LEN + 8, 32) != 0)
+    if (len < MAC_SUFFIX_LEN || pds_hex_decode(st->last_mac, line + len - MAC_SUFFIX_LEN + 8, 32) != 0)
         memset(st->last_mac, 0, sizeof(st->last_mac));
     /* Is the line just written a checkpoint? Its type member says so. */
     if (strstr(line, "\"type\":\"checkpoint\"") != NULL
@@ -299,7 +252,7 @@ apr_status_t pds_chain_checkpoint(char **pline, apr_size_t *plen,
                                   apr_pool_t *p, pds_error_t *err)
 {
     char prev[65];
-    const char *when = rfc3339(p, now);
+    const char *when = pds_time_format_usec(p, now);
     char *sig;
     json_t *payload;
     apr_status_t rv;
@@ -309,7 +262,7 @@ apr_status_t pds_chain_checkpoint(char **pline, apr_size_t *plen,
                       "checkpoints need a private signing key");
         return APR_EINVAL;
     }
-    to_hex(prev, st->prev, sizeof(st->prev));
+    pds_hex_encode(prev, st->prev, sizeof(st->prev));
     payload = json_pack("{sIss}", "seq", (json_int_t)(st->seq + 1), "prev", prev);
     if (payload == NULL || when == NULL) {
         json_decref(payload);
@@ -331,7 +284,7 @@ apr_status_t pds_chain_file_start(char **pline, apr_size_t *plen,
                                   const char *previous_file, apr_time_t now,
                                   apr_pool_t *p, pds_error_t *err)
 {
-    const char *when = rfc3339(p, now);
+    const char *when = pds_time_format_usec(p, now);
 
     if (when == NULL || previous_file == NULL) {
         pds_error_set(err, "internal-error", -1, "audit", "bad file-start");
@@ -382,8 +335,8 @@ static apr_status_t parse_line(parsed_line_t *out, const char *line, apr_size_t 
         || memcmp(line + len - MAC_SUFFIX_LEN, ",\"mac\":\"", 8) != 0
         || line[len - 2] != '"' || line[len - 1] != '}'
         || (type != NULL && !json_is_string(type))
-        || from_hex(out->prev, json_string_value(prev), 32) != 0
-        || from_hex(mac, line + len - MAC_SUFFIX_LEN + 8, 32) != 0
+        || pds_hex_decode(out->prev, json_string_value(prev), 32) != 0
+        || pds_hex_decode(mac, line + len - MAC_SUFFIX_LEN + 8, 32) != 0
         || memcmp(line, "{\"seq\":", 7) != 0) {
         pds_error_set(err, "bad-format", 0, "audit",
                       "seq, prev or mac is missing or malformed, or mac is not last");
@@ -460,8 +413,8 @@ void pds_chain_head_format(char buf[PDS_CHAIN_HEAD_LEN], const pds_chain_state_t
         mac[64] = hash[64] = '\0';
     }
     else {
-        to_hex(mac, st->last_mac, 32);
-        to_hex(hash, st->prev, 32);
+        pds_hex_encode(mac, st->last_mac, 32);
+        pds_hex_encode(hash, st->prev, 32);
     }
     /* 21 + 20 + 5 + 64 + 6 + 64 + 1 = PDS_CHAIN_HEAD_LEN */
     memcpy(buf, HEAD_MAGIC, 21);
@@ -481,8 +434,8 @@ apr_status_t pds_chain_head_parse(pds_chain_head_t *h, const char *buf, apr_size
     memset(h, 0, sizeof(*h));
     if (len != PDS_CHAIN_HEAD_LEN || memcmp(buf, HEAD_MAGIC, 21) != 0
         || memcmp(buf + 41, " mac=", 5) != 0 || memcmp(buf + 110, " hash=", 6) != 0
-        || buf[180] != '\n' || from_hex(h->mac, buf + 46, 32) != 0
-        || from_hex(h->hash, buf + 116, 32) != 0)
+        || buf[180] != '\n' || pds_hex_decode(h->mac, buf + 46, 32) != 0
+        || pds_hex_decode(h->hash, buf + 116, 32) != 0)
         goto bad;
     for (i = 21; i < 41; i++) {
         if (buf[i] < '0' || buf[i] > '9' || h->seq > (APR_UINT64_MAX - 9) / 10)
@@ -627,7 +580,7 @@ static apr_status_t check_checkpoint(pds_chain_verifier_t *v, const parsed_line_
         return APR_SUCCESS;             /* nothing to check it with */
     if (apr_pool_create(&scratch, v->pool) != APR_SUCCESS)
         return APR_ENOMEM;
-    to_hex(prev, pl->prev, 32);
+    pds_hex_encode(prev, pl->prev, 32);
     if (pds_jws_parse(&jws, scratch, json_string_value(sig), json_string_length(sig), NULL)
         == APR_SUCCESS
         && pds_jws_verify(jws, v->public_key, NULL) == APR_SUCCESS) {
@@ -745,6 +698,6 @@ const char *pds_chain_pseudonym(apr_pool_t *p, const pds_chain_key_t *key,
     if (HMAC(EVP_sha256(), key->bytes, (int)key->len, (const unsigned char *)subject,
              strlen(subject), mac, &n) == NULL || n != 32)
         return NULL;
-    to_hex(hex, mac, 16);
+    pds_hex_encode(hex, mac, 16);
     return apr_pstrcat(p, "ps:", hex, NULL);
 }

@@ -27,6 +27,7 @@
 
 #include "pds_error.h"
 #include "pds_filter.h"
+#include "pds_time.h"      /* consent documents' times: pds_time_format, _parse */
 
 /* Longest time a consent may run, and the default when a grant names none. */
 #define PDS_CONSENT_MAX_DAYS      (5 * 366)
@@ -110,11 +111,6 @@ json_t *pds_consent_to_json(const pds_consent_t *c, const apr_array_header_t *hi
 char *pds_consent_fields_encode(apr_pool_t *p, const apr_array_header_t *fields);
 apr_status_t pds_consent_fields_decode(apr_array_header_t **pfields, apr_pool_t *p,
                                        const char *text, pds_error_t *err);
-
-/* RFC 3339 UTC, seconds precision: "2026-11-30T09:00:00Z". Parsing accepts
- * that form with an optional fraction and "Z" or a numeric offset. */
-char *pds_time_format(apr_pool_t *p, apr_time_t t);
-apr_status_t pds_time_parse(apr_time_t *t, const char *text);
 
 /* --- the decision cache ------------------------------------------------------ */
 

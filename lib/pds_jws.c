@@ -19,6 +19,7 @@
 #include <openssl/pem.h>
 #include <openssl/rsa.h>
 
+#include "pds_file.h"
 #include "pds_jws.h"
 
 /* A key file or PEM text larger than this is not a key. */
@@ -31,7 +32,6 @@
 
 #define PDS_KEY_SOURCE   "key"
 #define PDS_TOKEN_SOURCE "token"
-#define PDS_CLAIMS_SOURCE "token claims"
 
 #define PDS_ACCEPTED_KEYS "accepted keys are EC P-256 (ES256), RSA of 2048 bits " \
                           "or more (RS256) and Ed25519 (EdDSA)"
@@ -71,118 +71,6 @@ static apr_status_t pkey_cleanup(void *data)
 static apr_status_t json_cleanup(void *data)
 {
     json_decref(data);
-    return APR_SUCCESS;
-}
-
-/* Copies untrusted text for an error message: printable ASCII only, short. */
-static const char *printable(char *buf, apr_size_t size, const char *s)
-{
-    apr_size_t i = 0;
-
-    if (s == NULL)
-        s = "";
-    for (; *s != '\0' && i + 1 < size; s++)
-        buf[i++] = (*s > 0x1f && *s < 0x7f) ? *s : '?';
-    buf[i] = '\0';
-    if (*s != '\0' && size > 4)
-        memcpy(buf + size - 4, "...", 3);   /* cut short: say so */
-    return buf;
-}
-
-/* ---- base64url ------------------------------------------------------------ */
-
-static const char b64url_alphabet[] =
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-
-char *pds_base64url_encode(apr_pool_t *p, const unsigned char *data,
-                           apr_size_t len)
-{
-    apr_size_t i, o = 0;
-    char *out;
-
-    if (data == NULL)
-        len = 0;
-    if (len > APR_SIZE_MAX / 2)
-        return NULL;
-    out = apr_palloc(p, (len + 2) / 3 * 4 + 1);
-    for (i = 0; i + 2 < len; i += 3) {
-        unsigned long v = ((unsigned long)data[i] << 16)
-                        | ((unsigned long)data[i + 1] << 8) | data[i + 2];
-        out[o++] = b64url_alphabet[(v >> 18) & 0x3f];
-        out[o++] = b64url_alphabet[(v >> 12) & 0x3f];
-        out[o++] = b64url_alphabet[(v >> 6) & 0x3f];
-        out[o++] = b64url_alphabet[v & 0x3f];
-    }
-    if (len - i == 1) {
-        unsigned long v = (unsigned long)data[i] << 16;
-        out[o++] = b64url_alphabet[(v >> 18) & 0x3f];
-        out[o++] = b64url_alphabet[(v >> 12) & 0x3f];
-    }
-    else if (len - i == 2) {
-        unsigned long v = ((unsigned long)data[i] << 16)
-                        | ((unsigned long)data[i + 1] << 8);
-        out[o++] = b64url_alphabet[(v >> 18) & 0x3f];
-        out[o++] = b64url_alphabet[(v >> 12) & 0x3f];
-        out[o++] = b64url_alphabet[(v >> 6) & 0x3f];
-    }
-    out[o] = '\0';
-    return out;
-}
-
-static int b64url_value(char c)
-{
-    if (c >= 'A' && c <= 'Z')
-        return c - 'A';
-    if (c >= 'a' && c <= 'z')
-        return c - 'a' + 26;
-    if (c >= '0' && c <= '9')
-        return c - '0' + 52;
-    if (c == '-')
-        return 62;
-    if (c == '_')
-        return 63;
-    return -1;
-}
-
-/* Strict: only the 64 URL-safe characters, no padding, no whitespace, and the
- * unused low bits of the last character must be zero, so every byte string
- * has exactly one encoding (a token cannot be re-spelt with the same
- * signature). The output is NUL-terminated for convenience. */
-apr_status_t pds_base64url_decode(unsigned char **out, apr_size_t *outlen,
-                                  apr_pool_t *p, const char *in,
-                                  apr_size_t inlen)
-{
-    apr_size_t i, o = 0, rem;
-    unsigned char *buf;
-    unsigned long acc = 0;
-    int bits = 0;
-
-    if (out == NULL || outlen == NULL || p == NULL || (in == NULL && inlen > 0))
-        return APR_EINVAL;
-    *out = NULL;
-    *outlen = 0;
-    rem = inlen % 4;
-    if (rem == 1)
-        return APR_EINVAL;
-    buf = apr_palloc(p, inlen / 4 * 3 + (rem ? rem - 1 : 0) + 1);
-    for (i = 0; i < inlen; i++) {
-        int v = b64url_value(in[i]);
-
-        if (v < 0)
-            return APR_EINVAL;
-        acc = ((acc << 6) | (unsigned long)v) & 0xffffff;
-        bits += 6;
-        if (bits >= 8) {
-            bits -= 8;
-            buf[o++] = (unsigned char)((acc >> bits) & 0xff);
-        }
-    }
-    /* Leftover bits (2 or 4) must be zero for the encoding to be canonical. */
-    if (bits > 0 && (acc & ((1UL << bits) - 1)) != 0)
-        return APR_EINVAL;
-    buf[o] = '\0';
-    *out = buf;
-    *outlen = o;
     return APR_SUCCESS;
 }
 
@@ -310,7 +198,7 @@ apr_status_t pds_key_load_file(pds_key_t **pkey, apr_pool_t *p,
                                const char *path, pds_error_t *err)
 {
     apr_pool_t *tmp;
-    apr_file_t *f;
+    int opened;
     apr_size_t n = 0;
     apr_status_t rv;
     char *buf;
@@ -326,21 +214,11 @@ apr_status_t pds_key_load_file(pds_key_t **pkey, apr_pool_t *p,
         pds_error_set(err, "no-memory", -1, path, "out of memory reading %s", path);
         return APR_ENOMEM;
     }
-    rv = apr_file_open(&f, path, APR_FOPEN_READ | APR_FOPEN_BINARY, APR_OS_DEFAULT, tmp);
+    rv = pds_file_read_bounded(&buf, &n, tmp, path, PDS_KEY_MAX_PEM, &opened);
     if (rv != APR_SUCCESS) {
-        pds_error_set(err, "key-unreadable", -1, path, "cannot open key file %s: %s",
-                      path, apr_strerror(rv, errbuf, sizeof(errbuf)));
-        apr_pool_destroy(tmp);
-        return rv;
-    }
-    /* Read one byte past the limit rather than trusting the file's size: a
-     * pipe or a file growing under us has none worth believing. */
-    buf = apr_palloc(tmp, PDS_KEY_MAX_PEM + 1);
-    rv = apr_file_read_full(f, buf, PDS_KEY_MAX_PEM + 1, &n);
-    apr_file_close(f);
-    if (rv != APR_SUCCESS && rv != APR_EOF) {
-        pds_error_set(err, "key-unreadable", -1, path, "cannot read key file %s: %s",
-                      path, apr_strerror(rv, errbuf, sizeof(errbuf)));
+        pds_error_set(err, "key-unreadable", -1, path, "cannot %s key file %s: %s",
+                      opened ? "read" : "open", path,
+                      apr_strerror(rv, errbuf, sizeof(errbuf)));
         apr_pool_destroy(tmp);
         return rv;
     }
@@ -455,7 +333,7 @@ static apr_status_t decode_object(json_t **pobj, apr_pool_t *p, const char *part
         char text[100];
         pds_error_set(err, "malformed-token", offset, PDS_TOKEN_SOURCE,
                       "the token's %s is not valid JSON: %s", what,
-                      printable(text, sizeof(text), jerr.text));
+                      pds_printable(text, sizeof(text), jerr.text));
         return APR_EINVAL;
     }
     apr_pool_cleanup_register(p, obj, json_cleanup, apr_pool_cleanup_null);
@@ -655,7 +533,7 @@ apr_status_t pds_jws_verify(const pds_jws_t *jws, const pds_key_t *key,
         char alg[24];
         pds_error_set(err, "alg-mismatch", 0, PDS_TOKEN_SOURCE,
                       "the token names algorithm \"%s\" but the key is for %s only",
-                      printable(alg, sizeof(alg), jws->alg), key->alg);
+                      pds_printable(alg, sizeof(alg), jws->alg), key->alg);
         return APR_EINVAL;
     }
 
@@ -827,25 +705,31 @@ static apr_status_t encode_header(char **ph64, apr_pool_t *p, const pds_key_t *k
     return APR_SUCCESS;
 }
 
-apr_status_t pds_jws_sign(char **pcompact, apr_pool_t *p,
-                          const pds_key_t *key, json_t *extra_header,
-                          json_t *payload, pds_error_t *err)
+/* Signs "header.payload", the payload a JSON object or, detached, any bytes;
+ * a detached payload is left out of the result ("header..signature"). */
+static apr_status_t sign_compact(char **pcompact, apr_pool_t *p, const pds_key_t *key,
+                                 json_t *header_members, json_t *payload,
+                                 const unsigned char *bytes, apr_size_t len, int detached,
+                                 pds_error_t *err)
 {
     char *h64, *p64, *input;
     unsigned char *sig = NULL;
     apr_size_t siglen = 0;
 
-    if (pcompact == NULL || p == NULL || key == NULL || !json_is_object(payload)
-        || (extra_header != NULL && !json_is_object(extra_header))) {
-        pds_error_set(err, "bad-argument", -1, PDS_TOKEN_SOURCE,
-                      "signing needs a key, a JSON object payload and, if any, "
-                      "a JSON object of extra header members");
+    if (pcompact == NULL || p == NULL || key == NULL
+        || (detached ? bytes == NULL && len > 0 : !json_is_object(payload))
+        || (header_members != NULL && !json_is_object(header_members))) {
+        pds_error_set(err, "bad-argument", -1, PDS_TOKEN_SOURCE, "%s", detached
+                      ? "detached signing needs a key, a payload and, if any, a JSON "
+                        "object of header members"
+                      : "signing needs a key, a JSON object payload and, if any, "
+                        "a JSON object of extra header members");
         return APR_EINVAL;
     }
     *pcompact = NULL;
-    if (encode_header(&h64, p, key, extra_header, err) != APR_SUCCESS)
+    if (encode_header(&h64, p, key, header_members, err) != APR_SUCCESS)
         return APR_EGENERAL;
-    p64 = encode_json(p, payload);
+    p64 = detached ? pds_base64url_encode(p, bytes, len) : encode_json(p, payload);
     if (p64 == NULL) {
         pds_error_set(err, "sign-failed", -1, PDS_TOKEN_SOURCE,
                       "the token's payload cannot be serialised");
@@ -858,144 +742,16 @@ apr_status_t pds_jws_sign(char **pcompact, apr_pool_t *p,
                       "signing with the %s key failed", key->alg);
         return APR_EGENERAL;
     }
-    *pcompact = apr_pstrcat(p, input, ".", pds_base64url_encode(p, sig, siglen), NULL);
+    *pcompact = apr_pstrcat(p, detached ? h64 : input, detached ? ".." : ".",
+                            pds_base64url_encode(p, sig, siglen), NULL);
     return APR_SUCCESS;
 }
 
-/* ---- claims --------------------------------------------------------------- */
-
-static apr_status_t claim_missing(pds_error_t *err, const char *name)
+apr_status_t pds_jws_sign(char **pcompact, apr_pool_t *p,
+                          const pds_key_t *key, json_t *extra_header,
+                          json_t *payload, pds_error_t *err)
 {
-    pds_error_set(err, "missing-claim", -1, PDS_CLAIMS_SOURCE,
-                  "the token has no \"%s\" claim, which is required", name);
-    return APR_EINVAL;
-}
-
-static apr_status_t claim_bad(pds_error_t *err, const char *name, const char *want)
-{
-    pds_error_set(err, "bad-claim", -1, PDS_CLAIMS_SOURCE,
-                  "the token's \"%s\" claim is not %s", name, want);
-    return APR_EINVAL;
-}
-
-static apr_status_t check_audience(json_t *aud, const char *expected, pds_error_t *err)
-{
-    size_t i;
-    json_t *v;
-
-    if (json_is_string(aud)) {
-        if (strcmp(json_string_value(aud), expected) == 0)
-            return APR_SUCCESS;
-    }
-    else if (json_is_array(aud)) {
-        json_array_foreach(aud, i, v) {
-            if (!json_is_string(v))
-                return claim_bad(err, "aud", "a string or an array of strings");
-        }
-        json_array_foreach(aud, i, v) {
-            if (strcmp(json_string_value(v), expected) == 0)
-                return APR_SUCCESS;
-        }
-    }
-    else {
-        return claim_bad(err, "aud", "a string or an array of strings");
-    }
-    pds_error_set(err, "wrong-audience", -1, PDS_CLAIMS_SOURCE,
-                  "the token is not meant for this audience (expected \"%s\")",
-                  expected);
-    return APR_EINVAL;
-}
-
-apr_status_t pds_token_check_claims(const pds_jws_t *jws,
-                                    const pds_token_expect_t *expect,
-                                    pds_error_t *err)
-{
-    json_t *claims, *exp_j, *iss, *aud, *nbf, *iat;
-    json_int_t exp, now, skew, lifetime;
-    char shown[64];
-
-    if (jws == NULL || expect == NULL || expect->issuer == NULL
-        || expect->audience == NULL) {
-        /* Nothing to check against is a refusal, never a pass. */
-        pds_error_set(err, "bad-argument", -1, PDS_CLAIMS_SOURCE,
-                      "no token, or no expected issuer and audience to check it against");
-        return APR_EINVAL;
-    }
-    claims = jws->payload;
-    now = (json_int_t)apr_time_sec(expect->now);
-    skew = expect->clock_skew > 0 ? expect->clock_skew : 0;
-    lifetime = expect->max_lifetime > 0 ? expect->max_lifetime : 0;
-
-    exp_j = json_object_get(claims, "exp");
-    iss = json_object_get(claims, "iss");
-    aud = json_object_get(claims, "aud");
-    nbf = json_object_get(claims, "nbf");
-    iat = json_object_get(claims, "iat");
-    if (exp_j == NULL)
-        return claim_missing(err, "exp");
-    if (iss == NULL)
-        return claim_missing(err, "iss");
-    if (aud == NULL)
-        return claim_missing(err, "aud");
-    if (!json_is_integer(exp_j))
-        return claim_bad(err, "exp", "an integer number of seconds");
-    if (nbf != NULL && !json_is_number(nbf))
-        return claim_bad(err, "nbf", "a number");
-    if (iat != NULL && !json_is_number(iat))
-        return claim_bad(err, "iat", "a number");
-    if (!json_is_string(iss))
-        return claim_bad(err, "iss", "a string");
-
-    if (strcmp(json_string_value(iss), expect->issuer) != 0) {
-        pds_error_set(err, "wrong-issuer", -1, PDS_CLAIMS_SOURCE,
-                      "the token's issuer \"%s\" is not \"%s\"",
-                      printable(shown, sizeof(shown), json_string_value(iss)),
-                      expect->issuer);
-        return APR_EINVAL;
-    }
-    if (check_audience(aud, expect->audience, err) != APR_SUCCESS)
-        return APR_EINVAL;
-
-    /* Compare with the skew on now's side: now and skew are small, so
-     * nothing overflows whatever the token says. */
-    exp = json_integer_value(exp_j);
-    if (now - skew > exp) {
-        /* In double: a hostile exp near INT64_MIN must not overflow. */
-        pds_error_set(err, "token-expired", -1, PDS_CLAIMS_SOURCE,
-                      "the token expired %.0f seconds ago", (double)now - (double)exp);
-        return APR_EINVAL;
-    }
-    if (nbf != NULL && (double)(now + skew) < json_number_value(nbf)) {
-        pds_error_set(err, "token-not-yet-valid", -1, PDS_CLAIMS_SOURCE,
-                      "the token is not valid before its \"nbf\" time");
-        return APR_EINVAL;
-    }
-    if (iat != NULL && json_number_value(iat) > (double)(now + skew)) {
-        pds_error_set(err, "token-not-yet-valid", -1, PDS_CLAIMS_SOURCE,
-                      "the token was issued in the future (\"iat\")");
-        return APR_EINVAL;
-    }
-    if (lifetime > 0) {
-        /* iat <= now + skew here, so iat + lifetime cannot overflow; exp is
-         * compared with it rather than subtracted from. */
-        double from = iat != NULL ? json_number_value(iat) : (double)now;
-        int too_long;
-
-        if (iat != NULL && json_is_integer(iat))
-            too_long = exp > json_integer_value(iat) + lifetime;
-        else if (iat == NULL)
-            too_long = exp > now + lifetime;
-        else
-            too_long = (double)exp - from > (double)lifetime;
-        if (too_long) {
-            pds_error_set(err, "token-too-long-lived", -1, PDS_CLAIMS_SOURCE,
-                          "the token lives longer than the %d seconds allowed "
-                          "(exp - %s)", expect->max_lifetime,
-                          iat != NULL ? "iat" : "now");
-            return APR_EINVAL;
-        }
-    }
-    return APR_SUCCESS;
+    return sign_compact(pcompact, p, key, extra_header, payload, NULL, 0, 0, err);
 }
 
 /* ---- detached payloads (RFC 7515 appendix F) ------------------------------ */
@@ -1004,31 +760,7 @@ apr_status_t pds_jws_sign_detached(char **pcompact, apr_pool_t *p, const pds_key
                                    json_t *header_members, const unsigned char *payload,
                                    apr_size_t len, pds_error_t *err)
 {
-    char *h64, *input;
-    unsigned char *sig = NULL;
-    apr_size_t siglen = 0;
-
-    if (pcompact == NULL || p == NULL || key == NULL || (payload == NULL && len > 0)
-        || (header_members != NULL && !json_is_object(header_members))) {
-        pds_error_set(err, "bad-argument", -1, PDS_TOKEN_SOURCE,
-                      "detached signing needs a key, a payload and, if any, a JSON "
-                      "object of header members");
-        return APR_EINVAL;
-    }
-    *pcompact = NULL;
-    if (encode_header(&h64, p, key, header_members, err) != APR_SUCCESS)
-        return APR_EGENERAL;
-    input = apr_pstrcat(p, h64, ".", pds_base64url_encode(p, payload != NULL ? payload
-                                                           : (const unsigned char *)"", len),
-                        NULL);
-    if (sign_raw(&sig, &siglen, p, key, (const unsigned char *)input, strlen(input))
-        != APR_SUCCESS) {
-        pds_error_set(err, "sign-failed", -1, PDS_TOKEN_SOURCE,
-                      "signing with the %s key failed", key->alg);
-        return APR_EGENERAL;
-    }
-    *pcompact = apr_pstrcat(p, h64, "..", pds_base64url_encode(p, sig, siglen), NULL);
-    return APR_SUCCESS;
+    return sign_compact(pcompact, p, key, header_members, NULL, payload, len, 1, err);
 }
 
 apr_status_t pds_jws_verify_detached(json_t **pheader, apr_pool_t *p, const char *compact,

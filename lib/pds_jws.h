@@ -17,6 +17,7 @@
 #include <apr_time.h>
 #include <jansson.h>
 
+#include "pds_encode.h"    /* base64url, which JWS is written in */
 #include "pds_error.h"
 
 typedef struct pds_key_t pds_key_t;
@@ -39,6 +40,17 @@ int pds_key_is_private(const pds_key_t *key);
 /* The key's public half as a JWK (RFC 7517; new reference) with "kid" its
  * RFC 7638 SHA-256 thumbprint, "alg" and "use": "sig". NULL on failure. */
 json_t *pds_key_public_jwk(const pds_key_t *key, apr_pool_t *p);
+
+/* The inverse (lib/pds_jwk.c): a public JWK, OKP Ed25519, EC P-256 or RSA,
+ * as a key allocated from p, held to every rule of pds_key_load_pem; its
+ * "alg" and "use", when present, must be the key's and "sig". Private
+ * members are ignored (a caller refuses a published JWK holding them).
+ * APR_EINVAL with err->code "unsupported-key" (a type, curve or size not
+ * accepted, "alg" or "use" that do not fit) or "bad-key" (members that are
+ * not a key). err->text quotes the JWK's own kty, crv, alg or use as given:
+ * escape it before showing it on a terminal. */
+apr_status_t pds_key_from_jwk(pds_key_t **pkey, apr_pool_t *p, json_t *jwk,
+                              pds_error_t *err);
 
 typedef struct pds_jws_t pds_jws_t;
 
@@ -92,21 +104,15 @@ typedef struct pds_token_expect_t {
                                 refused; 0 for no limit */
 } pds_token_expect_t;
 
-/* Checks the registered claims of a verified token. Codes: "token-expired",
- * "token-not-yet-valid", "wrong-issuer", "wrong-audience", "missing-claim"
- * (exp is required; so are iss and aud), "bad-claim" (exp not an integer,
- * nbf/iat not numbers, iss not a string, aud not a string or array of
- * strings), "token-too-long-lived"; "bad-argument" when expect has no issuer
- * or audience (never a pass). */
+/* Checks the registered claims of a verified token (lib/pds_token.c).
+ * Codes: "token-expired", "token-not-yet-valid", "wrong-issuer",
+ * "wrong-audience", "missing-claim" (exp is required; so are iss and aud),
+ * "bad-claim" (exp not an integer, nbf/iat not numbers, iss not a string,
+ * aud not a string or array of strings), "token-too-long-lived";
+ * "bad-argument" when expect has no issuer or audience (never a pass). */
 apr_status_t pds_token_check_claims(const pds_jws_t *jws,
                                     const pds_token_expect_t *expect,
                                     pds_error_t *err);
 
-/* base64url without padding; exposed for the tests and the tools. */
-char *pds_base64url_encode(apr_pool_t *p, const unsigned char *data,
-                           apr_size_t len);
-apr_status_t pds_base64url_decode(unsigned char **out, apr_size_t *outlen,
-                                  apr_pool_t *p, const char *in,
-                                  apr_size_t inlen);
 
 #endif

@@ -30,6 +30,7 @@
 #include "mod_pds_consent.h"
 #include "mod_pds_disclosures.h"
 #include "mod_pds_response.h"
+#include "pds_disclosure.h"
 
 #define DISCLOSURES_HANDLER "pds-disclosures"
 #define READ_CHUNK 65536
@@ -51,9 +52,7 @@ typedef struct person_index_t {
     apr_hash_t *by_subject;         /* subject as logged -> apr_array of disclosure_t */
     /* A large collection's subjects come in "subjects" lines just before its
      * record (lib/pds_audit.h): those seen so far, not yet joined. */
-    json_t *pending;                /* array of the subjects, or NULL */
-    const char *pending_request;    /* their request_id */
-    apr_int64_t pending_part, pending_seq;  /* the last part's number and seq */
+    pds_disclosure_parts_t parts;
 } person_index_t;
 
 static apr_hash_t *indexes;         /* per child: path -> person_index_t */
@@ -71,33 +70,12 @@ static apr_status_t release_json(void *data)
     return APR_SUCCESS;
 }
 
-static apr_time_t parse_time(const char *s)
-{
-    apr_time_exp_t tm;
-    apr_time_t t;
-    int usec = 0;
-
-    if (s == NULL)
-        return 0;
-    if (strcmp(s, "never") == 0)
-        return PDS_AUDIT_NEVER;
-    memset(&tm, 0, sizeof(tm));
-    if (sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d.%6dZ", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
-               &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &usec) < 6)
-        return 0;
-    tm.tm_year -= 1900;
-    tm.tm_mon -= 1;
-    tm.tm_usec = usec;
-    return apr_time_exp_gmt_get(&t, &tm) == APR_SUCCESS ? t : 0;
-}
-
 /* One complete line of the log: remember it if it is a disclosure. */
 static void index_for_subject(person_index_t *ix, const char *subject, json_t *rec,
                               json_t *entry)
 {
     apr_array_header_t *list;
     disclosure_t *d;
-    json_t *visible;
 
     list = apr_hash_get(ix->by_subject, subject, APR_HASH_KEY_STRING);
     if (list == NULL) {
@@ -107,102 +85,25 @@ static void index_for_subject(person_index_t *ix, const char *subject, json_t *r
     }
     d = apr_array_push(list);
     d->time = apr_pstrdup(ix->pool, json_string_value(json_object_get(rec, "time")));
-    visible = json_object_get(rec, "visible_from");
     /* Records written before visible_from existed were all shown. */
-    d->visible_from = json_is_string(visible) ? parse_time(json_string_value(visible)) : 0;
+    d->visible_from = pds_disclosure_visible_from(rec);
     d->entry = entry;
-}
-
-static void drop_pending(person_index_t *ix)
-{
-    json_decref(ix->pending);
-    ix->pending = NULL;
-    ix->pending_request = NULL;
-    ix->pending_part = ix->pending_seq = 0;
-}
-
-/* A "subjects" line: part i of K, following part i-1 directly. */
-static void take_part(person_index_t *ix, json_t *rec)
-{
-    const char *request = json_string_value(json_object_get(rec, "request_id"));
-    json_int_t part = json_integer_value(json_object_get(rec, "part"));
-    json_int_t seq = json_integer_value(json_object_get(rec, "seq"));
-    json_t *subjects = json_object_get(rec, "subjects");
-
-    if (part == 1 || request == NULL || !json_is_array(subjects)
-        || ix->pending == NULL || part != ix->pending_part + 1 || seq != ix->pending_seq + 1
-        || strcmp(request, ix->pending_request) != 0)
-        drop_pending(ix);
-    if (part != 1 && ix->pending == NULL)
-        return;                         /* not the continuation of what we hold */
-    if (request == NULL || !json_is_array(subjects))
-        return;
-    if (ix->pending == NULL) {
-        ix->pending = json_array();
-        ix->pending_request = apr_pstrdup(ix->pool, request);
-    }
-    if (ix->pending == NULL || json_array_extend(ix->pending, subjects) != 0) {
-        drop_pending(ix);
-        return;
-    }
-    ix->pending_part = part;
-    ix->pending_seq = seq;
-}
-
-/* The subjects of a collection record whose subjects went to parts: the
- * parts just before it, all of them, of the same request (a new reference). */
-static json_t *joined_subjects(person_index_t *ix, json_t *rec)
-{
-    json_int_t parts = json_integer_value(json_object_get(rec, "subjects_parts"));
-    json_int_t seq = json_integer_value(json_object_get(rec, "seq"));
-    const char *request = json_string_value(json_object_get(rec, "request_id"));
-    json_t *out = NULL;
-
-    if (ix->pending != NULL && parts > 0 && parts == ix->pending_part
-        && seq == ix->pending_seq + 1 && request != NULL
-        && strcmp(request, ix->pending_request) == 0)
-        out = json_incref(ix->pending);
-    return out;
 }
 
 static void index_line(person_index_t *ix, const char *line, apr_size_t len)
 {
-    json_t *rec = json_loadb(line, len, 0, NULL), *entry, *subjects = NULL, *v;
-    const char *subject, *decision, *type;
+    json_t *rec = json_loadb(line, len, 0, NULL), *entry, *subjects, *v;
+    const char *subject;
     size_t i;
 
-    if (!json_is_object(rec)) {
-        drop_pending(ix);
-        goto done;
-    }
-    type = json_string_value(json_object_get(rec, "type"));
-    if (type != NULL && strcmp(type, "subjects") == 0) {
-        take_part(ix, rec);
-        goto done;
-    }
-    if (json_object_get(rec, "subjects_parts") != NULL)
-        subjects = joined_subjects(ix, rec);
-    else
-        subjects = json_incref(json_object_get(rec, "subjects"));
-    drop_pending(ix);
-    decision = json_string_value(json_object_get(rec, "decision"));
+    subjects = pds_disclosure_subjects(&ix->parts, rec);
     subject = json_string_value(json_object_get(rec, "subject"));
-    /* Disclosures only: allowed decisions under an agreement (consent API
-     * changes are audited too, without one), about one person or, for a
+    /* Disclosures only (lib/pds_disclosure.h), about one person or, for a
      * collection, about each person whose record was released. */
-    if (json_object_get(rec, "type") != NULL || decision == NULL
-        || strcmp(decision, "allow") != 0
-        || !json_is_string(json_object_get(rec, "agreement"))
-        || (subject == NULL && !json_is_array(subjects)))
+    if (!json_is_object(rec) || !pds_disclosure_is_one(rec)
+        || (subject == NULL && subjects == NULL))
         goto done;
-    entry = json_pack("{s:O?,s:O?,s:O?,s:O?,s:O?,s:O?,s:O?}",
-                      "time", json_object_get(rec, "time"),
-                      "organisation", json_object_get(rec, "organisation"),
-                      "agreement", json_object_get(rec, "agreement"),
-                      "agreement_version", json_object_get(rec, "agreement_version"),
-                      "purpose", json_object_get(rec, "purpose"),
-                      "legal_basis", json_object_get(rec, "legal_basis"),
-                      "fields", json_object_get(rec, "fields"));
+    entry = pds_disclosure_entry(rec, 0);
     if (entry == NULL)
         goto done;
     apr_pool_cleanup_register(ix->pool, entry, release_json, apr_pool_cleanup_null);

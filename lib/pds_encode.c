@@ -1,0 +1,155 @@
+/* pds_encode.c: bytes as text, hex and base64url (pds_encode.h). */
+#include <string.h>
+
+#include "pds_encode.h"
+
+/* ---- hex ------------------------------------------------------------------ */
+
+void pds_hex_encode(char *out, const unsigned char *in, apr_size_t n)
+{
+    static const char digits[] = "0123456789abcdef";
+    apr_size_t i;
+
+    for (i = 0; i < n; i++) {
+        out[2 * i] = digits[in[i] >> 4];
+        out[2 * i + 1] = digits[in[i] & 15];
+    }
+    out[2 * n] = '\0';
+}
+
+int pds_hex_value(char c)
+{
+    static const char digits[] = "0123456789abcdefABCDEF";
+    const char *hit = c != '\0' ? strchr(digits, c) : NULL;
+
+    if (hit == NULL)
+        return -1;
+    return hit - digits < 16 ? (int)(hit - digits) : (int)(hit - digits) - 6;
+}
+
+int pds_hex_decode(unsigned char *out, const char *in, apr_size_t n)
+{
+    apr_size_t i;
+
+    for (i = 0; i < n; i++) {
+        int hi = pds_hex_value(in[2 * i]), lo = hi < 0 ? -1 : pds_hex_value(in[2 * i + 1]);
+
+        if (lo < 0)
+            return -1;
+        out[i] = (unsigned char)(hi << 4 | lo);
+    }
+    return 0;
+}
+
+/* ---- text for messages --------------------------------------------------- */
+
+const char *pds_printable(char *buf, apr_size_t size, const char *s)
+{
+    apr_size_t i = 0;
+
+    if (s == NULL)
+        s = "";
+    for (; *s != '\0' && i + 1 < size; s++)
+        buf[i++] = (*s > 0x1f && *s < 0x7f) ? *s : '?';
+    buf[i] = '\0';
+    if (*s != '\0' && size > 4)
+        memcpy(buf + size - 4, "...", 3);   /* cut short: say so */
+    return buf;
+}
+
+/* ---- base64url (RFC 4648 section 5, no padding) --------------------------- */
+
+static const char b64url_alphabet[] =
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+char *pds_base64url_encode(apr_pool_t *p, const unsigned char *data,
+                           apr_size_t len)
+{
+    apr_size_t i, o = 0;
+    char *out;
+
+    if (data == NULL)
+        len = 0;
+    if (len > APR_SIZE_MAX / 2)
+        return NULL;
+    out = apr_palloc(p, (len + 2) / 3 * 4 + 1);
+    for (i = 0; i + 2 < len; i += 3) {
+        unsigned long v = ((unsigned long)data[i] << 16)
+                        | ((unsigned long)data[i + 1] << 8) | data[i + 2];
+        out[o++] = b64url_alphabet[(v >> 18) & 0x3f];
+        out[o++] = b64url_alphabet[(v >> 12) & 0x3f];
+        out[o++] = b64url_alphabet[(v >> 6) & 0x3f];
+        out[o++] = b64url_alphabet[v & 0x3f];
+    }
+    if (len - i == 1) {
+        unsigned long v = (unsigned long)data[i] << 16;
+        out[o++] = b64url_alphabet[(v >> 18) & 0x3f];
+        out[o++] = b64url_alphabet[(v >> 12) & 0x3f];
+    }
+    else if (len - i == 2) {
+        unsigned long v = ((unsigned long)data[i] << 16)
+                        | ((unsigned long)data[i + 1] << 8);
+        out[o++] = b64url_alphabet[(v >> 18) & 0x3f];
+        out[o++] = b64url_alphabet[(v >> 12) & 0x3f];
+        out[o++] = b64url_alphabet[(v >> 6) & 0x3f];
+    }
+    out[o] = '\0';
+    return out;
+}
+
+static int b64url_value(char c)
+{
+    if (c >= 'A' && c <= 'Z')
+        return c - 'A';
+    if (c >= 'a' && c <= 'z')
+        return c - 'a' + 26;
+    if (c >= '0' && c <= '9')
+        return c - '0' + 52;
+    if (c == '-')
+        return 62;
+    if (c == '_')
+        return 63;
+    return -1;
+}
+
+/* Strict: only the 64 URL-safe characters, no padding, no whitespace, and the
+ * unused low bits of the last character must be zero, so every byte string
+ * has exactly one encoding (a token cannot be re-spelt with the same
+ * signature). The output is NUL-terminated for convenience. */
+apr_status_t pds_base64url_decode(unsigned char **out, apr_size_t *outlen,
+                                  apr_pool_t *p, const char *in,
+                                  apr_size_t inlen)
+{
+    apr_size_t i, o = 0, rem;
+    unsigned char *buf;
+    unsigned long acc = 0;
+    int bits = 0;
+
+    if (out == NULL || outlen == NULL || p == NULL || (in == NULL && inlen > 0))
+        return APR_EINVAL;
+    *out = NULL;
+    *outlen = 0;
+    rem = inlen % 4;
+    if (rem == 1)
+        return APR_EINVAL;
+    buf = apr_palloc(p, inlen / 4 * 3 + (rem ? rem - 1 : 0) + 1);
+    for (i = 0; i < inlen; i++) {
+        int v = b64url_value(in[i]);
+
+        if (v < 0)
+            return APR_EINVAL;
+        acc = ((acc << 6) | (unsigned long)v) & 0xffffff;
+        bits += 6;
+        if (bits >= 8) {
+            bits -= 8;
+            buf[o++] = (unsigned char)((acc >> bits) & 0xff);
+        }
+    }
+    /* Leftover bits (2 or 4) must be zero for the encoding to be canonical. */
+    if (bits > 0 && (acc & ((1UL << bits) - 1)) != 0)
+        return APR_EINVAL;
+    buf[o] = '\0';
+    *out = buf;
+    *outlen = o;
+    return APR_SUCCESS;
+}

@@ -1,0 +1,36 @@
+/* pds_encode.h: bytes as text: hex, base64url and untrusted text made safe
+ * for a message; one copy for lib/, the module and the tools. Nothing here
+ * allocates except from the pool given. */
+#ifndef PDS_ENCODE_H
+#define PDS_ENCODE_H
+
+#include <apr_pools.h>
+
+/* n bytes as 2n lowercase hex digits and a NUL into out (2n + 1 bytes). */
+void pds_hex_encode(char *out, const unsigned char *in, apr_size_t n);
+
+/* The value of one hex digit, either case; -1 for anything else. */
+int pds_hex_value(char c);
+
+/* Exactly 2n hex digits (either case) at in into n bytes; -1 when one of
+ * them is not a hex digit (out then holds part of the result). in must
+ * have 2n characters before any NUL; a NUL among them is not a digit. */
+int pds_hex_decode(unsigned char *out, const char *in, apr_size_t n);
+
+/* Untrusted text for an error message, into buf (size bytes, NUL-terminated):
+ * printable ASCII as it is, any other byte as '?', cut short with "..."
+ * when it does not fit. s NULL is "". Returns buf. */
+const char *pds_printable(char *buf, apr_size_t size, const char *s);
+
+/* base64url without padding (RFC 7515 section 2), into pool memory; NULL
+ * when len is too large. data NULL encodes nothing (""). */
+char *pds_base64url_encode(apr_pool_t *p, const unsigned char *data,
+                           apr_size_t len);
+/* Strict: the 64 URL-safe characters only, no padding or whitespace, the
+ * unused bits of the last character zero (each byte string has exactly one
+ * spelling). *out is NUL-terminated, from p. APR_EINVAL otherwise. */
+apr_status_t pds_base64url_decode(unsigned char **out, apr_size_t *outlen,
+                                  apr_pool_t *p, const char *in,
+                                  apr_size_t inlen);
+
+#endif
