@@ -53,15 +53,12 @@ static void release(void)
 
 static pds_artefact_expect_t expectation(void)
 {
-    pds_artefact_expect_t e;
+    pds_artefact_expect_t e = {
+        .subject = "alice-1", .organisation = "torbay-clinic", .purpose = "care",
+        .agreement = "care-2026", .now = apr_time_from_sec(1790000000),
+        .clock_skew = 60, .max_lifetime = 86400
+    };
 
-    e.subject = "alice-1";
-    e.organisation = "torbay-clinic";
-    e.purpose = "care";
-    e.agreement = "care-2026";
-    e.now = apr_time_from_sec(1790000000);
-    e.clock_skew = 60;
-    e.max_lifetime = 86400;
     return e;
 }
 

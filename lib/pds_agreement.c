@@ -1,11 +1,12 @@
 /* pds_agreement.c: agreements from <PDSAgreement> lines, and the decision.
+ * Request paths and resource templates are checked, compiled and matched in
+ * pds_resource.c.
  *
  * Everything is parsed and compiled when the configuration is read (tokens
  * checked, dates converted, templates split into segments), so deciding a
  * request only compares strings and allocates nothing but the detail text
  * and the subject copy.
  */
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -14,14 +15,15 @@
 #include <apr_strings.h>
 
 #include "pds_agreement.h"
+#include "pds_resource.h"
 #include "pds_syntax.h"
+#include "pds_text.h"
 #include "pds_time.h"
 
 #define ID_MAX        64   /* agreement id, party, purpose */
 #define VERSION_MAX   32
 #define TEMPLATE_MAX  1024
 #define SUBJECT_MAX   64
-#define SUBJECT_SEGMENT "{subject}"
 
 #define TOKEN_CHARS "A-Z a-z 0-9 . _ -"
 #define BASES "consent, contract, legal-obligation, vital-interests, " \
@@ -43,16 +45,6 @@
                     "`Release name.given contacts[*].phone`"
 #define USE_SUBJECT "1 to 64 of A-Z a-z 0-9 _ -, starting with a letter " \
                     "or digit"
-
-typedef struct pds_resource_t {
-    const char *text;        /* "GET /citizens/{subject}/record" */
-    const char *method;      /* "GET" */
-    int nseg;                /* "/a/b" has 2, "/a/" 2 (the last empty), "/" 1 */
-    const char **seg;        /* literal segments; NULL for {subject} or {name} */
-    apr_size_t *seglen;
-    int has_subject;
-    int subject_at;          /* the {subject} segment's index, -1 if none */
-} pds_resource_t;
 
 struct pds_agreement_t {
     apr_pool_t *pool;
@@ -113,46 +105,10 @@ static int is_space(char c)
         || c == '\f';
 }
 
-/* Renders a configured value for a message: quoted, shortened, printable. */
-static const char *show(char *buf, apr_size_t size, const char *s)
-{
-    apr_size_t i, o = 0, limit = size - 6;   /* room for quotes, "...", NUL */
-
-    buf[o++] = '"';
-    for (i = 0; s[i] != '\0' && o < limit; i++) {
-        unsigned char c = (unsigned char)s[i];
-
-        buf[o++] = (c >= 0x20 && c < 0x7F) ? (char)c : '?';
-    }
-    if (s[i] != '\0') {
-        memcpy(buf + o, "...", 3);
-        o += 3;
-    }
-    buf[o++] = '"';
-    buf[o] = '\0';
-    return buf;
-}
-
-/* Records a configuration error and returns APR_EINVAL. */
-static apr_status_t bad(pds_error_t *err, const char *keyword, int pos,
-                        const char *fmt, ...)
-#if defined(__GNUC__)
-    __attribute__((format(printf, 4, 5)))
-#endif
-    ;
-
-static apr_status_t bad(pds_error_t *err, const char *keyword, int pos,
-                        const char *fmt, ...)
-{
-    char text[PDS_ERROR_TEXT_LENGTH];
-    va_list ap;
-
-    va_start(ap, fmt);
-    vsnprintf(text, sizeof(text), fmt, ap);
-    va_end(ap);
-    pds_error_set(err, "bad-agreement", pos, keyword, "%s", text);
-    return APR_EINVAL;
-}
+/* Records a configuration error (code "bad-agreement", source the keyword)
+ * and evaluates to APR_EINVAL. */
+#define bad(err, keyword, pos, ...) \
+    (pds_error_set((err), "bad-agreement", (pos), (keyword), __VA_ARGS__), APR_EINVAL)
 
 /* Splits args the way httpd splits directive arguments (ap_getword_conf):
  * words separated by white space; a word may be in double or single quotes,
@@ -224,122 +180,7 @@ static apr_status_t tokenize(apr_array_header_t **ptoks, apr_pool_t *p,
 
 #define TOK(toks, i) (&APR_ARRAY_IDX((toks), (i), token_t))
 
-/* --- paths and templates ---------------------------------------------------- */
-
-/* RFC 3986 pchar without pct-encoded and ';': what a path segment may hold. */
-static int is_path_char(unsigned char c)
-{
-    if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z')
-        || (c >= '0' && c <= '9'))
-        return 1;
-    return c != '\0' && strchr("-._~!$&'()*+,=:@", c) != NULL;
-}
-
-static const char *char_problem(unsigned char c)
-{
-    if (c == '%')
-        return "percent-escapes are not accepted";
-    if (c == '\\')
-        return "backslashes are not accepted";
-    if (c == ';')
-        return "';' (path parameters) is not accepted";
-    if (c >= 0x80)
-        return "bytes outside ASCII are not accepted";
-    if (c < 0x20 || c == 0x7F)
-        return "control characters are not accepted";
-    if (c == '?' || c == '#')
-        return "'?' and '#' do not belong in a path";
-    return "only A-Z a-z 0-9 - . _ ~ ! $ & ' ( ) * + , = : @ are accepted "
-           "in a path segment";
-}
-
-/* Why path is not acceptable, or NULL; *pos is where. In a template a
- * segment may be exactly "{subject}", once. */
-/* "{name}": a template parameter other than {subject}, name 1 to 32 of
- * a-z 0-9 _ -, starting with a letter. */
-static int is_parameter(const char *s, apr_size_t len)
-{
-    apr_size_t i;
-
-    if (len < 3 || len > 34 || s[0] != '{' || s[len - 1] != '}' || !apr_islower(s[1]))
-        return 0;
-    for (i = 1; i < len - 1; i++) {
-        if (!apr_islower(s[i]) && !apr_isdigit(s[i]) && s[i] != '_' && s[i] != '-')
-            return 0;
-    }
-    return 1;
-}
-
-static const char *path_problem(const char *path, int is_template,
-                                apr_size_t *pos)
-{
-    apr_size_t start = 1, i;
-    int subjects = 0;
-
-    *pos = 0;
-    if (path == NULL || path[0] == '\0')
-        return "the path is empty";
-    if (path[0] != '/')
-        return "the path must start with '/'";
-    for (;;) {
-        apr_size_t len;
-
-        for (i = start; path[i] != '\0' && path[i] != '/'; i++)
-            ;
-        len = i - start;
-        if (len == 0 && path[i] == '/') {
-            *pos = start;
-            return "empty segments ('//') are not accepted";
-        }
-        if (is_template && len == sizeof(SUBJECT_SEGMENT) - 1
-            && memcmp(path + start, SUBJECT_SEGMENT, len) == 0) {
-            if (subjects++ > 0) {
-                *pos = start;
-                return "{subject} may appear only once";
-            }
-        }
-        else if (is_template && is_parameter(path + start, len)) {
-            /* {name}: any one segment, e.g. /districts/{district}/residents */
-        }
-        else {
-            apr_size_t j;
-
-            for (j = start; j < i; j++) {
-                unsigned char c = (unsigned char)path[j];
-
-                if (is_template && (c == '{' || c == '}')) {
-                    *pos = j;
-                    return "'{' and '}' are only accepted as a whole "
-                           "segment: {subject}, or a parameter such as {district}";
-                }
-                if (!is_path_char(c)) {
-                    *pos = j;
-                    return char_problem(c);
-                }
-            }
-            if ((len == 1 && path[start] == '.')
-                || (len == 2 && path[start] == '.' && path[start + 1] == '.')) {
-                *pos = start;
-                return "dot segments ('.' and '..') are not accepted";
-            }
-        }
-        if (path[i] == '\0')
-            return NULL;
-        start = i + 1;
-    }
-}
-
-apr_status_t pds_request_path_check(const char *path, pds_error_t *err)
-{
-    apr_size_t pos;
-    const char *problem = path_problem(path, 0, &pos);
-
-    if (problem == NULL)
-        return APR_SUCCESS;
-    pds_error_set(err, "bad-path", (int)pos, "path", "%s (at offset %d)",
-                  problem, (int)pos);
-    return APR_EINVAL;
-}
+/* --- subjects ---------------------------------------------------------------- */
 
 /* Subject rule on an unterminated span, so decide can check before copying. */
 static int subject_ok(const char *s, apr_size_t len)
@@ -370,77 +211,6 @@ apr_status_t pds_subject_check(const char *subject, pds_error_t *err)
     return APR_EINVAL;
 }
 
-/* Splits a checked template into its segments, once, at configuration time. */
-static void compile_template(pds_resource_t *r, const char *templ,
-                             apr_pool_t *p)
-{
-    const char *s;
-    int n = 1, i;
-
-    for (s = templ + 1; *s != '\0'; s++) {
-        if (*s == '/')
-            n++;
-    }
-    r->nseg = n;
-    r->seg = apr_pcalloc(p, sizeof(*r->seg) * n);
-    r->seglen = apr_pcalloc(p, sizeof(*r->seglen) * n);
-    r->has_subject = 0;
-    r->subject_at = -1;
-    s = templ + 1;
-    for (i = 0; i < n; i++) {
-        apr_size_t len = strcspn(s, "/");
-
-        if (len == sizeof(SUBJECT_SEGMENT) - 1
-            && memcmp(s, SUBJECT_SEGMENT, len) == 0) {
-            r->seg[i] = NULL;
-            r->has_subject = 1;
-            r->subject_at = i;
-        }
-        else if (is_parameter(s, len)) {
-            r->seg[i] = NULL;
-        }
-        else {
-            r->seg[i] = apr_pstrmemdup(p, s, len);
-        }
-        r->seglen[i] = len;
-        s += len + 1;
-    }
-}
-
-/* Segment by segment; literals compare exactly, {subject} takes a whole
- * non-empty segment; the counts must agree (so a trailing '/' matters). */
-static int resource_match(const pds_resource_t *r, const char *path,
-                          const char **subject, apr_size_t *subject_len)
-{
-    const char *s;
-    int i;
-
-    if (path == NULL || path[0] != '/')
-        return 0;
-    s = path + 1;
-    for (i = 0; i < r->nseg; i++) {
-        const char *slash = strchr(s, '/');
-        apr_size_t len = slash != NULL ? (apr_size_t)(slash - s) : strlen(s);
-        int last = i == r->nseg - 1;
-
-        if ((last && slash != NULL) || (!last && slash == NULL))
-            return 0;
-        if (r->seg[i] == NULL) {
-            if (len == 0 || (i != r->subject_at && len > 64))
-                return 0;
-            if (i == r->subject_at) {
-                *subject = s;
-                *subject_len = len;
-            }
-        }
-        else if (len != r->seglen[i] || memcmp(s, r->seg[i], len) != 0) {
-            return 0;
-        }
-        s += len + 1;
-    }
-    return 1;
-}
-
 /* --- the agreement ---------------------------------------------------------- */
 
 apr_status_t pds_agreement_create(pds_agreement_t **pa, apr_pool_t *p,
@@ -454,7 +224,7 @@ apr_status_t pds_agreement_create(pds_agreement_t **pa, apr_pool_t *p,
         return bad(err, "PDSAgreement", -1,
                    "PDSAgreement: %s is not a valid agreement id; expected "
                    "1 to 64 of " TOKEN_CHARS,
-                   show(shown, sizeof(shown), id != NULL ? id : ""));
+                   pds_text_show(shown, sizeof(shown), id != NULL ? id : ""));
     a = apr_pcalloc(p, sizeof(*a));
     a->pool = p;
     a->id = apr_pstrdup(p, id);
@@ -489,7 +259,7 @@ static apr_status_t set_party(pds_agreement_t *a, const char *kw,
     t = TOK(toks, 0);
     if (!pds_syntax_is_name(t->text, ID_MAX))
         return bad(err, kw, t->pos, "%s: %s is not an organisation name; "
-                   USE_PARTY, kw, show(shown, sizeof(shown), t->text));
+                   USE_PARTY, kw, pds_text_show(shown, sizeof(shown), t->text));
     a->party = t->text;
     return APR_SUCCESS;
 }
@@ -509,7 +279,7 @@ static apr_status_t set_purpose(pds_agreement_t *a, const char *kw,
 
         if (!pds_syntax_is_name(t->text, ID_MAX))
             return bad(err, kw, t->pos, "%s: %s is not a purpose name; "
-                       USE_PURPOSE, kw, show(shown, sizeof(shown), t->text));
+                       USE_PURPOSE, kw, pds_text_show(shown, sizeof(shown), t->text));
     }
     for (i = 0; i < toks->nelts; i++) {
         const char *name = TOK(toks, i)->text;
@@ -547,7 +317,7 @@ static apr_status_t set_legal_basis(pds_agreement_t *a, const char *kw,
         }
     }
     return bad(err, kw, t->pos, "%s: %s is not a legal basis; " USE_BASIS,
-               kw, show(shown, sizeof(shown), t->text));
+               kw, pds_text_show(shown, sizeof(shown), t->text));
 }
 
 static int is_digits(const char *s, int n)
@@ -591,7 +361,7 @@ static apr_status_t set_valid(pds_agreement_t *a, const char *kw,
 
         if (!parse_date(t->text, i == 0 ? &from : &until))
             return bad(err, kw, t->pos, "%s: %s is not a date; " USE_VALID,
-                       kw, show(shown, sizeof(shown), t->text));
+                       kw, pds_text_show(shown, sizeof(shown), t->text));
     }
     if (from > until)
         return bad(err, kw, TOK(toks, 1)->pos, "%s: the period ends (%s) "
@@ -622,7 +392,7 @@ static apr_status_t set_version(pds_agreement_t *a, const char *kw,
     t = TOK(toks, 0);
     if (!pds_syntax_is_name(t->text, VERSION_MAX))
         return bad(err, kw, t->pos, "%s: %s is not a version; " USE_VERSION,
-                   kw, show(shown, sizeof(shown), t->text));
+                   kw, pds_text_show(shown, sizeof(shown), t->text));
     a->version = t->text;
     return APR_SUCCESS;
 }
@@ -661,18 +431,18 @@ static apr_status_t set_resource(pds_agreement_t *a, const char *kw,
         }
         return bad(err, kw, m->pos, "%s: %s is not a method an agreement can "
                    "cover; expected one of " METHODS, kw,
-                   show(shown, sizeof(shown), m->text));
+                   pds_text_show(shown, sizeof(shown), m->text));
     }
     if (strlen(t->text) > TEMPLATE_MAX)
         return bad(err, kw, t->pos, "%s: the template is longer than %d "
                    "bytes", kw, TEMPLATE_MAX);
-    problem = path_problem(t->text, 1, &pos);
+    problem = pds_path_problem(t->text, 1, &pos);
     if (problem != NULL)
         return bad(err, kw, t->pos + (t->quoted ? 1 : 0) + (int)pos,
                    "%s: template %s: %s (at offset %d of the template); "
                    "expected an absolute path whose segments are literals "
                    "or {subject}, e.g. /citizens/{subject}/record", kw,
-                   show(shown, sizeof(shown), t->text), problem, (int)pos);
+                   pds_text_show(shown, sizeof(shown), t->text), problem, (int)pos);
     text = apr_pstrcat(a->pool, method, " ", t->text, NULL);
     for (i = 0; i < a->resources->nelts; i++) {
         if (strcmp(APR_ARRAY_IDX(a->resources, i, pds_resource_t).text,
@@ -682,7 +452,7 @@ static apr_status_t set_resource(pds_agreement_t *a, const char *kw,
     r = &APR_ARRAY_PUSH(a->resources, pds_resource_t);
     r->text = text;
     r->method = method;
-    compile_template(r, t->text, a->pool);
+    pds_resource_compile(r, t->text, a->pool);
     return APR_SUCCESS;
 }
 
@@ -694,7 +464,7 @@ static const char *mark_at(apr_pool_t *p, const char *path, int pos)
     char shown[80], *safe;
 
     if (pos < 0 || (apr_size_t)pos > n || n > 60)
-        return apr_pstrdup(p, show(shown, sizeof(shown), path));
+        return apr_pstrdup(p, pds_text_show(shown, sizeof(shown), path));
     safe = apr_pstrdup(p, path);
     for (i = 0; i < n; i++) {
         if ((unsigned char)safe[i] < 0x20 || (unsigned char)safe[i] >= 0x7f)
@@ -726,7 +496,7 @@ static apr_status_t set_release(pds_agreement_t *a, const char *kw,
                                 ? t->pos + (t->quoted ? 1 : 0) + local.position
                                 : t->pos,
                        "%s: %s: %s at character %d: %s; " USE_RELEASE, kw,
-                       show(shown, sizeof(shown), t->text),
+                       pds_text_show(shown, sizeof(shown), t->text),
                        local.text[0] != '\0' ? local.text : "not a field path",
                        local.position + 1, mark_at(a->pool, t->text, local.position));
     }
@@ -758,7 +528,8 @@ static apr_status_t set_transform(pds_agreement_t *a, const char *kw,
         || pds_fieldset_add(check, path->text, &local) != APR_SUCCESS)
         return bad(err, kw, local.position >= 0
                             ? path->pos + (path->quoted ? 1 : 0) + local.position : path->pos,
-                   "%s: %s: %s; " USE_TRANSFORM, kw, show(shown, sizeof(shown), path->text),
+                   "%s: %s: %s; " USE_TRANSFORM, kw,
+                   pds_text_show(shown, sizeof(shown), path->text),
                    local.text[0] != '\0' ? local.text : "not a field path");
     /* The words after the path, as written (quoted words quoted again). */
     for (i = 1; i < toks->nelts; i++) {
@@ -782,7 +553,7 @@ static apr_status_t set_transform(pds_agreement_t *a, const char *kw,
     pds_error_clear(&local);
     if (pds_transform_parse(&t, a->pool, text, &local) != APR_SUCCESS)
         return bad(err, kw, TOK(toks, 1)->pos, "%s %s: %s", kw,
-                   show(shown, sizeof(shown), path->text), local.text);
+                   pds_text_show(shown, sizeof(shown), path->text), local.text);
     pt = &APR_ARRAY_PUSH(a->transforms, pending_transform_t);
     pt->path = path->text;
     pt->transform = t;
@@ -813,7 +584,8 @@ static apr_status_t set_deidentified(pds_agreement_t *a, const char *kw,
 
         pds_error_clear(&local);
         if (pds_fieldset_add(check, t->text, &local) != APR_SUCCESS)
-            return bad(err, kw, t->pos, "%s: %s: %s", kw, show(shown, sizeof(shown), t->text),
+            return bad(err, kw, t->pos, "%s: %s: %s", kw,
+                       pds_text_show(shown, sizeof(shown), t->text),
                        local.text[0] != '\0' ? local.text : "not a field path");
         APR_ARRAY_PUSH(a->identifiers, const char *) = t->text;
     }
@@ -899,7 +671,7 @@ static apr_status_t set_write(pds_agreement_t *a, const char *kw,
             return bad(err, kw, local.position >= 0
                                 ? t->pos + (t->quoted ? 1 : 0) + local.position : t->pos,
                        "%s: %s: %s at character %d: %s", kw,
-                       show(shown, sizeof(shown), t->text),
+                       pds_text_show(shown, sizeof(shown), t->text),
                        local.text[0] != '\0' ? local.text : "not a field path",
                        local.position + 1, mark_at(a->pool, t->text, local.position));
     }
@@ -924,7 +696,8 @@ static apr_status_t set_record_subject(pds_agreement_t *a, const char *kw,
     pds_error_clear(&local);
     if (pds_fieldset_create(&check, a->pool) != APR_SUCCESS
         || pds_fieldset_add(check, t->text, &local) != APR_SUCCESS || t->text[0] == '[')
-        return bad(err, kw, t->pos, "%s: %s: %s", kw, show(shown, sizeof(shown), t->text),
+        return bad(err, kw, t->pos, "%s: %s: %s", kw,
+                   pds_text_show(shown, sizeof(shown), t->text),
                    local.text[0] != '\0' ? local.text
                    : "a path inside one record (without the leading [*])");
     a->record_subject = t->text;
@@ -968,7 +741,7 @@ static apr_status_t set_disclosure(pds_agreement_t *a, const char *kw,
         if (!parse_date(TOK(toks, 1)->text, &a->embargo_until))
             return bad(err, kw, TOK(toks, 1)->pos, "%s: %s is not a date; "
                        USE_DISCLOSURE, kw,
-                       show(shown, sizeof(shown), TOK(toks, 1)->text));
+                       pds_text_show(shown, sizeof(shown), TOK(toks, 1)->text));
         a->disclosure = PDS_DISCLOSURE_EMBARGO_UNTIL;
     }
     else if (strcasecmp(mode, "embargoed-for") == 0 && toks->nelts == 2) {
@@ -981,7 +754,7 @@ static apr_status_t set_disclosure(pds_agreement_t *a, const char *kw,
         if (n == 0 || n > 5 || !is_digits(d, (int)n))
             return bad(err, kw, TOK(toks, 1)->pos, "%s: %s is not a number of days "
                        "(1 to 99999); " USE_DISCLOSURE, kw,
-                       show(shown, sizeof(shown), d));
+                       pds_text_show(shown, sizeof(shown), d));
         for (; n > 0; d++, n--)
             days = days * 10 + (*d - '0');
         if (days < 1)
@@ -1044,34 +817,11 @@ apr_status_t pds_agreement_set(pds_agreement_t *a, const char *keyword,
                    "Party, Purpose, LegalBasis, Valid, Version, Resource, "
                    "Release, Disclosure, Transform, Deidentified, Write, "
                    "WriteUnknown, RecordSubject",
-                   show(shown, sizeof(shown), keyword));
+                   pds_text_show(shown, sizeof(shown), keyword));
     rv = tokenize(&toks, a->pool, keyword, args, err);
     if (rv != APR_SUCCESS)
         return rv;
     return keywords[i].set(a, keyword, toks, err);
-}
-
-static int resource_could_match_under(const pds_resource_t *r, const char *prefix)
-{
-    const char *s;
-    int k;
-
-    if (prefix == NULL || prefix[0] != '/')
-        return 0;
-    s = prefix + 1;
-    for (k = 0; k < r->nseg; k++) {
-        const char *slash = strchr(s, '/');
-        apr_size_t len = slash != NULL ? (apr_size_t)(slash - s) : strlen(s);
-
-        if (slash == NULL)      /* the last, partial segment: a beginning */
-            return r->seg[k] == NULL || (len <= r->seglen[k]
-                                         && memcmp(s, r->seg[k], len) == 0);
-        if (r->seg[k] == NULL ? len == 0
-                              : (len != r->seglen[k] || memcmp(s, r->seg[k], len) != 0))
-            return 0;
-        s = slash + 1;
-    }
-    return 0;                   /* the prefix is longer than the template */
 }
 
 int pds_agreement_could_match_under(const pds_agreement_t *a, const char *prefix)
@@ -1079,8 +829,8 @@ int pds_agreement_could_match_under(const pds_agreement_t *a, const char *prefix
     int i;
 
     for (i = 0; a != NULL && i < a->resources->nelts; i++) {
-        if (resource_could_match_under(&APR_ARRAY_IDX(a->resources, i, pds_resource_t),
-                                       prefix))
+        if (pds_resource_could_match_under(&APR_ARRAY_IDX(a->resources, i, pds_resource_t),
+                                           prefix))
             return 1;
     }
     return 0;
@@ -1257,25 +1007,25 @@ apr_status_t pds_agreement_finish(pds_agreement_t *a, pds_error_t *err)
     return APR_SUCCESS;
 }
 
-const char *pds_agreement_record_subject(const pds_agreement_t *a)
-{
-    return a->record_subject;
-}
+/* The accessors that only read the compiled agreement. */
+#define GETTER(type, name, value) \
+    type pds_agreement_##name(const pds_agreement_t *a) { return value; }
 
-const pds_fieldset_t *pds_agreement_write(const pds_agreement_t *a)
-{
-    return a->write;
-}
+GETTER(const char *, record_subject, a->record_subject)
+GETTER(const pds_fieldset_t *, write, a->write)
+GETTER(int, write_strips, a->write_strips)
+GETTER(int, deidentified, a->identifiers != NULL)
+GETTER(const char *, id, a->id)
+GETTER(const char *, version, a->version != NULL ? a->version : "1")
+GETTER(const char *, party, a->party)
+GETTER(const char *, legal_basis, a->legal_basis)
+GETTER(const apr_array_header_t *, purposes, a->purposes)
+GETTER(apr_time_t, valid_from, a->valid_from)
+GETTER(apr_time_t, valid_until, a->valid_until)
+GETTER(const pds_fieldset_t *, release, a->release)
+GETTER(int, resource_count, a->resources->nelts)
 
-int pds_agreement_write_strips(const pds_agreement_t *a)
-{
-    return a->write_strips;
-}
-
-int pds_agreement_deidentified(const pds_agreement_t *a)
-{
-    return a->identifiers != NULL;
-}
+#undef GETTER
 
 int pds_agreement_needs_pseudonym_key(const pds_agreement_t *a)
 {
@@ -1290,41 +1040,6 @@ int pds_agreement_needs_pseudonym_key(const pds_agreement_t *a)
     return 0;
 }
 
-const char *pds_agreement_id(const pds_agreement_t *a)
-{
-    return a->id;
-}
-
-const char *pds_agreement_version(const pds_agreement_t *a)
-{
-    return a->version != NULL ? a->version : "1";
-}
-
-const char *pds_agreement_party(const pds_agreement_t *a)
-{
-    return a->party;
-}
-
-const char *pds_agreement_legal_basis(const pds_agreement_t *a)
-{
-    return a->legal_basis;
-}
-
-const apr_array_header_t *pds_agreement_purposes(const pds_agreement_t *a)
-{
-    return a->purposes;
-}
-
-apr_time_t pds_agreement_valid_from(const pds_agreement_t *a)
-{
-    return a->valid_from;
-}
-
-apr_time_t pds_agreement_valid_until(const pds_agreement_t *a)
-{
-    return a->valid_until;
-}
-
 apr_time_t pds_agreement_visible_from(const pds_agreement_t *a, apr_time_t disclosed)
 {
     switch (a->disclosure) {
@@ -1337,16 +1052,6 @@ apr_time_t pds_agreement_visible_from(const pds_agreement_t *a, apr_time_t discl
     default:
         return disclosed;
     }
-}
-
-const pds_fieldset_t *pds_agreement_release(const pds_agreement_t *a)
-{
-    return a->release;
-}
-
-int pds_agreement_resource_count(const pds_agreement_t *a)
-{
-    return a->resources->nelts;
 }
 
 const char *pds_agreement_resource(const pds_agreement_t *a, int index)
@@ -1372,7 +1077,7 @@ static const pds_resource_t *agreement_match(const pds_agreement_t *a,
             &APR_ARRAY_IDX(a->resources, i, pds_resource_t);
 
         if (strcmp(r->method, method) == 0
-            && resource_match(r, path, subject, subject_len))
+            && pds_resource_match(r, path, subject, subject_len))
             return r;
     }
     return NULL;

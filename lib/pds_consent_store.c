@@ -566,16 +566,39 @@ apr_status_t pds_consent_store_lookup(pds_consent_store_t *s, apr_pool_t *p,
 
 /* --- mandates and opt-outs -------------------------------------------------------- */
 
-/* table is pds_mandates (name column "manager") or pds_optouts ("purpose"). */
-static apr_status_t open_row_set(pds_consent_store_t *s, apr_pool_t *p, const char *table,
-                                 const char *column, const char *subject, const char *name,
-                                 int on, apr_time_t now, int *changed, pds_error_t *err)
+/* Each list is a table with its name column. */
+static const struct {
+    const char *table, *column;
+} lists[] = {
+    { "pds_mandates", "manager" },      /* PDS_CONSENT_MANDATES */
+    { "pds_optouts", "purpose" },       /* PDS_CONSENT_OPTOUTS */
+};
+
+/* The list's table and column; 0 (with err set) for an unknown list. */
+static int list_table(pds_consent_list_e list, const char **table, const char **column,
+                      pds_error_t *err)
 {
-    const char *args[3];
+    if ((unsigned)list >= sizeof(lists) / sizeof(lists[0])) {
+        pds_error_set(err, "bad-argument", -1, SOURCE, "no such list");
+        return 0;
+    }
+    *table = lists[list].table;
+    *column = lists[list].column;
+    return 1;
+}
+
+apr_status_t pds_consent_store_list_set(pds_consent_store_t *s, apr_pool_t *p,
+                                        pds_consent_list_e list, const char *subject,
+                                        const char *name, int on, apr_time_t now,
+                                        int *changed, pds_error_t *err)
+{
+    const char *args[3], *table, *column;
     int nrows = 0, ok;
     apr_status_t rv;
 
     *changed = 0;
+    if (!list_table(list, &table, &column, err))
+        return APR_EINVAL;
     if ((rv = txn_begin(s, p, err)) != APR_SUCCESS)
         return rv;
     if (on) {
@@ -609,15 +632,17 @@ static apr_status_t open_row_set(pds_consent_store_t *s, apr_pool_t *p, const ch
     return rv;
 }
 
-static apr_status_t open_row_held(pds_consent_store_t *s, apr_pool_t *p, const char *table,
-                                  const char *column, const char *subject, const char *name,
-                                  int *held, pds_error_t *err)
+apr_status_t pds_consent_store_list_held(pds_consent_store_t *s, apr_pool_t *p,
+                                         pds_consent_list_e list, const char *subject,
+                                         const char *name, int *held, pds_error_t *err)
 {
-    const char *args[2];
+    const char *args[2], *table, *column;
     apr_int64_t n = 0;
     int found = 0;
     apr_status_t rv;
 
+    if (!list_table(list, &table, &column, err))
+        return APR_EINVAL;
     args[0] = subject;
     args[1] = name;
     rv = select_int(s, p, apr_psprintf(p, "SELECT COUNT(*) FROM %s WHERE subject = %%s "
@@ -649,14 +674,16 @@ static apr_status_t name_row_cb(void *baton, apr_pool_t *p, apr_dbd_row_t *row,
     return APR_SUCCESS;
 }
 
-static apr_status_t open_rows(pds_consent_store_t *s, apr_pool_t *p, const char *table,
-                              const char *column, const char *subject,
-                              apr_array_header_t **pnames, apr_array_header_t **ptimes,
-                              pds_error_t *err)
+apr_status_t pds_consent_store_list_names(pds_consent_store_t *s, apr_pool_t *p,
+                                          pds_consent_list_e list, const char *subject,
+                                          apr_array_header_t **pnames,
+                                          apr_array_header_t **ptimes, pds_error_t *err)
 {
     names_t n;
-    const char *args[1];
+    const char *args[1], *table, *column;
 
+    if (!list_table(list, &table, &column, err))
+        return APR_EINVAL;
     args[0] = subject;
     n.names = apr_array_make(p, 4, sizeof(const char *));
     n.times = apr_array_make(p, 4, sizeof(apr_time_t));
@@ -666,50 +693,4 @@ static apr_status_t open_rows(pds_consent_store_t *s, apr_pool_t *p, const char 
     return select_rows(s, p, apr_psprintf(p, "SELECT %s, granted FROM %s WHERE subject = %%s "
                                           "AND revoked IS NULL ORDER BY %s", column, table,
                                           column), 1, args, name_row_cb, &n, err);
-}
-
-apr_status_t pds_consent_store_mandate_set(pds_consent_store_t *s, apr_pool_t *p,
-                                           const char *subject, const char *manager,
-                                           int on, apr_time_t now, int *changed,
-                                           pds_error_t *err)
-{
-    return open_row_set(s, p, "pds_mandates", "manager", subject, manager, on, now,
-                        changed, err);
-}
-
-apr_status_t pds_consent_store_mandate_held(pds_consent_store_t *s, apr_pool_t *p,
-                                            const char *subject, const char *manager,
-                                            int *held, pds_error_t *err)
-{
-    return open_row_held(s, p, "pds_mandates", "manager", subject, manager, held, err);
-}
-
-apr_status_t pds_consent_store_optout_set(pds_consent_store_t *s, apr_pool_t *p,
-                                          const char *subject, const char *purpose,
-                                          int on, apr_time_t now, int *changed,
-                                          pds_error_t *err)
-{
-    return open_row_set(s, p, "pds_optouts", "purpose", subject, purpose, on, now,
-                        changed, err);
-}
-
-apr_status_t pds_consent_store_opted_out(pds_consent_store_t *s, apr_pool_t *p,
-                                         const char *subject, const char *purpose,
-                                         int *opted_out, pds_error_t *err)
-{
-    return open_row_held(s, p, "pds_optouts", "purpose", subject, purpose, opted_out, err);
-}
-
-apr_status_t pds_consent_store_mandates(pds_consent_store_t *s, apr_pool_t *p,
-                                        const char *subject, apr_array_header_t **pnames,
-                                        apr_array_header_t **ptimes, pds_error_t *err)
-{
-    return open_rows(s, p, "pds_mandates", "manager", subject, pnames, ptimes, err);
-}
-
-apr_status_t pds_consent_store_optouts(pds_consent_store_t *s, apr_pool_t *p,
-                                       const char *subject, apr_array_header_t **pnames,
-                                       apr_array_header_t **ptimes, pds_error_t *err)
-{
-    return open_rows(s, p, "pds_optouts", "purpose", subject, pnames, ptimes, err);
 }

@@ -81,31 +81,44 @@ apr_status_t pds_consent_store_lookup(pds_consent_store_t *s, apr_pool_t *p,
                                       const char *purpose, pds_consent_lookup_t **pl,
                                       pds_error_t *err);
 
-/* Mandates and opt-outs: an "open" row (not revoked) is in force. set with
- * on=1 opens one unless one is open; on=0 closes the open one. *changed says
- * whether anything was written. */
-apr_status_t pds_consent_store_mandate_set(pds_consent_store_t *s, apr_pool_t *p,
-                                           const char *subject, const char *manager,
-                                           int on, apr_time_t now, int *changed,
-                                           pds_error_t *err);
-apr_status_t pds_consent_store_mandate_held(pds_consent_store_t *s, apr_pool_t *p,
-                                            const char *subject, const char *manager,
-                                            int *held, pds_error_t *err);
-apr_status_t pds_consent_store_optout_set(pds_consent_store_t *s, apr_pool_t *p,
-                                          const char *subject, const char *purpose,
-                                          int on, apr_time_t now, int *changed,
-                                          pds_error_t *err);
-apr_status_t pds_consent_store_opted_out(pds_consent_store_t *s, apr_pool_t *p,
-                                         const char *subject, const char *purpose,
-                                         int *opted_out, pds_error_t *err);
+/* Mandates and opt-outs: lists of names per person, where an "open" row (not
+ * revoked) is in force. */
+typedef enum {
+    PDS_CONSENT_MANDATES,       /* the managers a person has given a mandate */
+    PDS_CONSENT_OPTOUTS         /* the purposes a person has opted out of */
+} pds_consent_list_e;
 
+/* on=1 opens a row for name unless one is open; on=0 closes the open one.
+ * *changed says whether anything was written. */
+apr_status_t pds_consent_store_list_set(pds_consent_store_t *s, apr_pool_t *p,
+                                        pds_consent_list_e list, const char *subject,
+                                        const char *name, int on, apr_time_t now,
+                                        int *changed, pds_error_t *err);
+/* *held: whether a row for name is open. */
+apr_status_t pds_consent_store_list_held(pds_consent_store_t *s, apr_pool_t *p,
+                                         pds_consent_list_e list, const char *subject,
+                                         const char *name, int *held, pds_error_t *err);
 /* The names in force (const char *: managers, or purposes), with the time
- * each was opened in a parallel array of apr_time_t. */
-apr_status_t pds_consent_store_mandates(pds_consent_store_t *s, apr_pool_t *p,
-                                        const char *subject, apr_array_header_t **pnames,
-                                        apr_array_header_t **ptimes, pds_error_t *err);
-apr_status_t pds_consent_store_optouts(pds_consent_store_t *s, apr_pool_t *p,
-                                       const char *subject, apr_array_header_t **pnames,
-                                       apr_array_header_t **ptimes, pds_error_t *err);
+ * each was opened in a parallel array of apr_time_t (ptimes may be NULL). */
+apr_status_t pds_consent_store_list_names(pds_consent_store_t *s, apr_pool_t *p,
+                                          pds_consent_list_e list, const char *subject,
+                                          apr_array_header_t **pnames,
+                                          apr_array_header_t **ptimes, pds_error_t *err);
+
+/* The same by the list's name. */
+#define pds_consent_store_mandate_set(s, p, subject, manager, on, now, changed, err) \
+    pds_consent_store_list_set(s, p, PDS_CONSENT_MANDATES, subject, manager, on, now, \
+                               changed, err)
+#define pds_consent_store_optout_set(s, p, subject, purpose, on, now, changed, err) \
+    pds_consent_store_list_set(s, p, PDS_CONSENT_OPTOUTS, subject, purpose, on, now, \
+                               changed, err)
+#define pds_consent_store_mandate_held(s, p, subject, manager, held, err) \
+    pds_consent_store_list_held(s, p, PDS_CONSENT_MANDATES, subject, manager, held, err)
+#define pds_consent_store_opted_out(s, p, subject, purpose, opted_out, err) \
+    pds_consent_store_list_held(s, p, PDS_CONSENT_OPTOUTS, subject, purpose, opted_out, err)
+#define pds_consent_store_mandates(s, p, subject, pnames, ptimes, err) \
+    pds_consent_store_list_names(s, p, PDS_CONSENT_MANDATES, subject, pnames, ptimes, err)
+#define pds_consent_store_optouts(s, p, subject, pnames, ptimes, err) \
+    pds_consent_store_list_names(s, p, PDS_CONSENT_OPTOUTS, subject, pnames, ptimes, err)
 
 #endif

@@ -1,4 +1,4 @@
-/* pds_filter.c: field paths and the JSON allow-list filter.
+/* pds_filter.c: the JSON allow-list filter (field sets: pds_fieldset.c).
  *
  * A field set is a tree compiled at configuration time. Filtering walks the
  * INPUT document and looks each member up in the tree, so the output keeps the
@@ -19,501 +19,10 @@
 #include <apr_strings.h>
 #include <jansson.h>
 
-#include "pds_filter.h"
+#include "pds_fieldset_tree.h"
+#include "pds_text.h"
 
-/* Longest field path accepted; keeps error positions well inside an int. */
-#define PDS_FIELD_PATH_MAX 1024
-
-#define PDS_PATH_SOURCE "field path"
 #define PDS_BODY_SOURCE "JSON body"
-
-typedef struct pds_field_node_t pds_field_node_t;
-
-struct pds_field_node_t {
-    const char *where;          /* the path to here, for error texts */
-    apr_hash_t *children;       /* member name -> node; NULL when none */
-    pds_field_node_t *each;     /* "[*]": every element of an array */
-    int whole;                  /* a path ends here: release all below */
-};
-
-/* One step of a parsed path: a member name, or "[*]" when name is NULL. */
-typedef struct pds_field_step_t {
-    const char *name;
-    apr_size_t len;
-} pds_field_step_t;
-
-typedef struct pds_field_path_t {
-    const char *text;
-    const pds_field_step_t *steps;
-    int nsteps;
-} pds_field_path_t;
-
-/* The transforms of a set, as their own tree: a transform applies to the
- * values at its path in the filtered document (paths may lie below a path
- * released whole: "address" released, "address.postcode" generalised). */
-typedef struct pds_transform_node_t pds_transform_node_t;
-typedef struct pds_transform_child_t {
-    const char *name;
-    apr_size_t len;
-    pds_transform_node_t *node;
-} pds_transform_child_t;
-
-struct pds_transform_node_t {
-    apr_hash_t *children;             /* member name -> node; NULL when none */
-    apr_array_header_t *child_list;   /* pds_transform_child_t: the same, for
-                                         walking (a shared hash has a single
-                                         built-in iterator: not for threads) */
-    pds_transform_node_t *each;       /* "[*]" */
-    const pds_transform_t *transform; /* applied here; NULL on the way */
-    const char *path;                 /* the configured path (with transform) */
-    const char *label;                /* "path transform-text", for results */
-};
-
-typedef struct pds_field_transform_t {
-    pds_field_path_t path;
-    const pds_transform_t *transform;
-} pds_field_transform_t;
-
-struct pds_fieldset_t {
-    apr_pool_t *pool;
-    pds_field_node_t *root;
-    apr_array_header_t *paths;  /* pds_field_path_t, in order first added */
-    apr_hash_t *known;          /* path text -> its pds_field_path_t */
-    pds_transform_node_t *troot;     /* NULL: no transforms */
-    apr_array_header_t *transforms;  /* pds_field_transform_t, in order added */
-};
-
-/* ---- field paths ---------------------------------------------------------- */
-
-static int is_name_char(char c)
-{
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
-        || (c >= '0' && c <= '9')
-        || c == '_' || c == '-' || c == '$' || c == '@';
-}
-
-/* "'x'", "the end" or "byte 0xNN": safe to print whatever the byte. */
-static const char *describe_char(char c, char *buf, apr_size_t size)
-{
-    unsigned char u = (unsigned char)c;
-
-    if (u == 0)
-        return "the end";
-    if (u > 0x20 && u < 0x7f)
-        apr_snprintf(buf, size, "'%c'", c);
-    else
-        apr_snprintf(buf, size, "byte 0x%02X", (unsigned)u);
-    return buf;
-}
-
-static void path_error(pds_error_t *err, apr_size_t pos, const char *what,
-                       char found)
-{
-    char buf[16];
-
-    pds_error_set(err, "bad-field-path", (int)pos, PDS_PATH_SOURCE,
-                  "%s, found %s", what, describe_char(found, buf, sizeof(buf)));
-}
-
-/* Checks "[*]" at path + i (path[i] is '['). Returns 0 and sets err if not. */
-static int scan_each(const char *path, apr_size_t i, pds_error_t *err)
-{
-    if (path[i + 1] != '*') {
-        path_error(err, i + 1, "'[' must be followed by '*]'", path[i + 1]);
-        return 0;
-    }
-    if (path[i + 2] != ']') {
-        path_error(err, i + 2, "'[' must be followed by '*]'", path[i + 2]);
-        return 0;
-    }
-    return 1;
-}
-
-/* Parses path against the grammar in pds_filter.h. With steps NULL it only
- * validates and counts; otherwise it fills steps (names point into path).
- * Returns the number of steps, or -1 with err set. */
-static int scan_path(const char *path, pds_field_step_t *steps, pds_error_t *err)
-{
-    apr_size_t i = 0, start;
-    int n = 0, first = 1;
-
-    if (path == NULL || path[0] == '\0') {
-        pds_error_set(err, "bad-field-path", 0, PDS_PATH_SOURCE,
-                      "empty path: name a field, e.g. \"name.given\"");
-        return -1;
-    }
-    if (strlen(path) > PDS_FIELD_PATH_MAX) {
-        pds_error_set(err, "bad-field-path", PDS_FIELD_PATH_MAX, PDS_PATH_SOURCE,
-                      "a field path is at most %d characters",
-                      PDS_FIELD_PATH_MAX);
-        return -1;
-    }
-    for (;;) {
-        if (path[i] == '[') {
-            if (!first) {
-                path_error(err, i, "expected a name after '.' ('[*]' follows "
-                           "a name, or starts the path)", path[i]);
-                return -1;
-            }
-            if (!scan_each(path, i, err))
-                return -1;
-            if (steps != NULL) {
-                steps[n].name = NULL;
-                steps[n].len = 0;
-            }
-            n++;
-            i += 3;
-        }
-        else {
-            start = i;
-            while (is_name_char(path[i]))
-                i++;
-            if (i == start) {
-                if (first)
-                    path_error(err, i, "expected a name or '[*]'", path[i]);
-                else
-                    path_error(err, i, "expected a name after '.'", path[i]);
-                return -1;
-            }
-            if (steps != NULL) {
-                steps[n].name = path + start;
-                steps[n].len = i - start;
-            }
-            n++;
-            if (path[i] == '[') {
-                if (!scan_each(path, i, err))
-                    return -1;
-                if (steps != NULL) {
-                    steps[n].name = NULL;
-                    steps[n].len = 0;
-                }
-                n++;
-                i += 3;
-            }
-            else if (path[i] != '\0' && path[i] != '.') {
-                path_error(err, i, "a name holds only letters, digits, '_', "
-                           "'-', '$' and '@'", path[i]);
-                return -1;
-            }
-        }
-        first = 0;
-        if (path[i] == '\0')
-            return n;
-        if (path[i] != '.') {
-            path_error(err, i, "expected '.' or the end of the path after "
-                       "'[*]'", path[i]);
-            return -1;
-        }
-        i++;
-    }
-}
-
-static pds_field_node_t *node_create(apr_pool_t *p, const char *where)
-{
-    pds_field_node_t *node = apr_pcalloc(p, sizeof(*node));
-
-    node->where = where;
-    return node;
-}
-
-/* The node of the tree a path ends on, or NULL; *covered is set when a whole
- * node is met on the way (or at the end). */
-static const pds_field_node_t *walk(const pds_fieldset_t *set,
-                                    const pds_field_step_t *steps, int n,
-                                    int *covered)
-{
-    const pds_field_node_t *node = set->root;
-    int k;
-
-    *covered = 0;
-    for (k = 0; k < n; k++) {
-        if (steps[k].name == NULL)
-            node = node->each;
-        else if (node->children != NULL)
-            node = apr_hash_get(node->children, steps[k].name,
-                                (apr_ssize_t)steps[k].len);
-        else
-            node = NULL;
-        if (node == NULL)
-            return NULL;
-        if (node->whole) {
-            *covered = 1;
-            return node;
-        }
-    }
-    return node;
-}
-
-apr_status_t pds_fieldset_create(pds_fieldset_t **pset, apr_pool_t *p)
-{
-    pds_fieldset_t *set;
-
-    if (pset == NULL || p == NULL)
-        return APR_EINVAL;
-    set = apr_pcalloc(p, sizeof(*set));
-    set->pool = p;
-    set->root = node_create(p, "");
-    set->paths = apr_array_make(p, 8, sizeof(pds_field_path_t));
-    set->known = apr_hash_make(p);
-    set->transforms = apr_array_make(p, 2, sizeof(pds_field_transform_t));
-    *pset = set;
-    return APR_SUCCESS;
-}
-
-apr_status_t pds_fieldset_add(pds_fieldset_t *set, const char *path,
-                              pds_error_t *err)
-{
-    pds_field_step_t *steps;
-    pds_field_path_t *entry;
-    pds_field_node_t *node, *next;
-    const char *text, *where;
-    int n, k;
-
-    if (set == NULL) {
-        pds_error_set(err, "internal-error", -1, PDS_PATH_SOURCE,
-                      "no field set to add to");
-        return APR_EINVAL;
-    }
-    n = scan_path(path, NULL, err);
-    if (n < 0)
-        return APR_EINVAL;
-    if (apr_hash_get(set->known, path, APR_HASH_KEY_STRING) != NULL)
-        return APR_SUCCESS;
-
-    text = apr_pstrdup(set->pool, path);
-    steps = apr_palloc(set->pool, sizeof(*steps) * (apr_size_t)n);
-    (void)scan_path(text, steps, NULL);
-
-    node = set->root;
-    for (k = 0; k < n && !node->whole; k++) {
-        if (steps[k].name == NULL) {
-            if (node->each == NULL) {
-                where = apr_pstrcat(set->pool, node->where, "[*]", NULL);
-                node->each = node_create(set->pool, where);
-            }
-            node = node->each;
-            continue;
-        }
-        next = NULL;
-        if (node->children == NULL)
-            node->children = apr_hash_make(set->pool);
-        else
-            next = apr_hash_get(node->children, steps[k].name,
-                                (apr_ssize_t)steps[k].len);
-        if (next == NULL) {
-            const char *name = apr_pstrmemdup(set->pool, steps[k].name,
-                                              steps[k].len);
-
-            where = node->where[0] == '\0'
-                ? name : apr_pstrcat(set->pool, node->where, ".", name, NULL);
-            next = node_create(set->pool, where);
-            apr_hash_set(node->children, steps[k].name,
-                         (apr_ssize_t)steps[k].len, next);
-        }
-        node = next;
-    }
-    node->whole = 1;
-
-    entry = apr_array_push(set->paths);
-    entry->text = text;
-    entry->steps = steps;
-    entry->nsteps = n;
-    apr_hash_set(set->known, text, APR_HASH_KEY_STRING, entry);
-    return APR_SUCCESS;
-}
-
-int pds_fieldset_count(const pds_fieldset_t *set)
-{
-    return set != NULL ? set->paths->nelts : 0;
-}
-
-const char *pds_fieldset_path(const pds_fieldset_t *set, int index)
-{
-    if (set == NULL || index < 0 || index >= set->paths->nelts)
-        return NULL;
-    return APR_ARRAY_IDX(set->paths, index, pds_field_path_t).text;
-}
-
-static int covers_steps(const pds_fieldset_t *set,
-                        const pds_field_path_t *path)
-{
-    int covered;
-
-    (void)walk(set, path->steps, path->nsteps, &covered);
-    return covered;
-}
-
-int pds_fieldset_covers(const pds_fieldset_t *set, const char *path)
-{
-    /* A step takes at least two characters with its separator ("a." or
-     * "[*]"), so a path that scans has at most this many. */
-    pds_field_step_t steps[PDS_FIELD_PATH_MAX / 2 + 1];
-    pds_field_path_t parsed;
-    int n;
-
-    if (set == NULL)
-        return 0;
-    n = scan_path(path, NULL, NULL);
-    if (n < 0)
-        return 0;
-    (void)scan_path(path, steps, NULL);
-    parsed.text = path;
-    parsed.steps = steps;
-    parsed.nsteps = n;
-    return covers_steps(set, &parsed);
-}
-
-/* Do two parsed paths name the same place, or one a place below the other? */
-static int paths_overlap(const pds_field_path_t *a, const pds_field_path_t *b)
-{
-    int k, n = a->nsteps < b->nsteps ? a->nsteps : b->nsteps;
-
-    for (k = 0; k < n; k++) {
-        if ((a->steps[k].name == NULL) != (b->steps[k].name == NULL))
-            return 0;
-        if (a->steps[k].name != NULL
-            && (a->steps[k].len != b->steps[k].len
-                || memcmp(a->steps[k].name, b->steps[k].name, a->steps[k].len) != 0))
-            return 0;
-    }
-    return 1;
-}
-
-apr_status_t pds_fieldset_set_transform(pds_fieldset_t *set, const char *path,
-                                        const pds_transform_t *t, pds_error_t *err)
-{
-    pds_field_transform_t entry;
-    pds_field_step_t *steps;
-    pds_transform_node_t *node, *next;
-    int n, k, i;
-
-    if (set == NULL || t == NULL) {
-        pds_error_set(err, "internal-error", -1, PDS_PATH_SOURCE, "no set or transform");
-        return APR_EINVAL;
-    }
-    n = scan_path(path, NULL, err);
-    if (n < 0)
-        return APR_EINVAL;
-    steps = apr_palloc(set->pool, sizeof(*steps) * (apr_size_t)n);
-    entry.path.text = apr_pstrdup(set->pool, path);
-    (void)scan_path(entry.path.text, steps, NULL);
-    entry.path.steps = steps;
-    entry.path.nsteps = n;
-    entry.transform = t;
-    if (!covers_steps(set, &entry.path)) {
-        pds_error_set(err, "bad-transform", 0, PDS_PATH_SOURCE,
-                      "%s is not released by this agreement: a transform applies to "
-                      "released fields (add it to Release)", path);
-        return APR_EINVAL;
-    }
-    for (i = 0; i < set->transforms->nelts; i++) {
-        const pds_field_transform_t *other =
-            &APR_ARRAY_IDX(set->transforms, i, pds_field_transform_t);
-        if (paths_overlap(&other->path, &entry.path)) {
-            pds_error_set(err, "bad-transform", 0, PDS_PATH_SOURCE,
-                          "%s already has a transform (%s on %s): one transform per "
-                          "field, and none on a field inside another's", path,
-                          pds_transform_text(other->transform), other->path.text);
-            return APR_EINVAL;
-        }
-    }
-    if (set->troot == NULL)
-        set->troot = apr_pcalloc(set->pool, sizeof(*set->troot));
-    node = set->troot;
-    for (k = 0; k < n; k++) {
-        if (steps[k].name == NULL) {
-            if (node->each == NULL)
-                node->each = apr_pcalloc(set->pool, sizeof(*node));
-            node = node->each;
-            continue;
-        }
-        if (node->children == NULL) {
-            node->children = apr_hash_make(set->pool);
-            node->child_list = apr_array_make(set->pool, 2, sizeof(pds_transform_child_t));
-        }
-        next = apr_hash_get(node->children, steps[k].name, (apr_ssize_t)steps[k].len);
-        if (next == NULL) {
-            pds_transform_child_t *c = &APR_ARRAY_PUSH(node->child_list,
-                                                       pds_transform_child_t);
-            next = apr_pcalloc(set->pool, sizeof(*next));
-            c->name = apr_pstrmemdup(set->pool, steps[k].name, steps[k].len);
-            c->len = steps[k].len;
-            c->node = next;
-            apr_hash_set(node->children, c->name, (apr_ssize_t)c->len, next);
-        }
-        node = next;
-    }
-    node->transform = t;
-    node->path = entry.path.text;
-    node->label = apr_pstrcat(set->pool, entry.path.text, " ", pds_transform_text(t), NULL);
-    APR_ARRAY_PUSH(set->transforms, pds_field_transform_t) = entry;
-    return APR_SUCCESS;
-}
-
-int pds_fieldset_transform_count(const pds_fieldset_t *set)
-{
-    return set != NULL ? set->transforms->nelts : 0;
-}
-
-const pds_transform_t *pds_fieldset_transform(const pds_fieldset_t *set, int index,
-                                              const char **ppath)
-{
-    const pds_field_transform_t *e;
-
-    if (set == NULL || index < 0 || index >= set->transforms->nelts)
-        return NULL;
-    e = &APR_ARRAY_IDX(set->transforms, index, pds_field_transform_t);
-    if (ppath != NULL)
-        *ppath = e->path.text;
-    return e->transform;
-}
-
-apr_status_t pds_fieldset_intersect(pds_fieldset_t **pout, apr_pool_t *p,
-                                    const pds_fieldset_t *a,
-                                    const pds_fieldset_t *b)
-{
-    const pds_fieldset_t *from[2], *other[2];
-    pds_fieldset_t *out;
-    apr_status_t rv;
-    int s, i;
-
-    if (pout == NULL || p == NULL || a == NULL || b == NULL)
-        return APR_EINVAL;
-    rv = pds_fieldset_create(&out, p);
-    if (rv != APR_SUCCESS)
-        return rv;
-    from[0] = a; other[0] = b;
-    from[1] = b; other[1] = a;
-    for (s = 0; s < 2; s++) {
-        for (i = 0; i < from[s]->paths->nelts; i++) {
-            const pds_field_path_t *path =
-                &APR_ARRAY_IDX(from[s]->paths, i, pds_field_path_t);
-
-            if (!covers_steps(other[s], path))
-                continue;
-            rv = pds_fieldset_add(out, path->text, NULL);
-            if (rv != APR_SUCCESS)
-                return rv;
-        }
-    }
-    /* The agreement's transforms go with the fields that remain: narrowing
-     * by consent never releases a value in clear that the agreement
-     * transforms. */
-    for (s = 0; s < 2; s++) {
-        for (i = 0; i < from[s]->transforms->nelts; i++) {
-            const pds_field_transform_t *e =
-                &APR_ARRAY_IDX(from[s]->transforms, i, pds_field_transform_t);
-
-            if (!covers_steps(out, &e->path))
-                continue;
-            rv = pds_fieldset_set_transform(out, e->path.text, e->transform, NULL);
-            if (rv != APR_SUCCESS)
-                return rv;
-        }
-    }
-    *pout = out;
-    return APR_SUCCESS;
-}
 
 /* ---- filtering ------------------------------------------------------------ */
 
@@ -761,6 +270,25 @@ static int path_present(json_t *v, const pds_field_step_t *steps, int n)
     return 0;
 }
 
+/* The labels ("path transform-text") of the set's transforms found in
+ * applied (NULL: none), in configuration order. */
+static apr_array_header_t *transformed_list(const pds_fieldset_t *set, apr_hash_t *applied,
+                                            apr_pool_t *p)
+{
+    apr_array_header_t *list = apr_array_make(p, 2, sizeof(const char *));
+    int i;
+
+    for (i = 0; applied != NULL && i < set->transforms->nelts; i++) {
+        const pds_field_transform_t *e =
+            &APR_ARRAY_IDX(set->transforms, i, pds_field_transform_t);
+        const char *label = apr_pstrcat(p, e->path.text, " ",
+                                        pds_transform_text(e->transform), NULL);
+        if (apr_hash_get(applied, label, APR_HASH_KEY_STRING) != NULL)
+            APR_ARRAY_PUSH(list, const char *) = label;
+    }
+    return list;
+}
+
 /* ---- collections, record by record ----------------------------------------- */
 
 /* The subject a record names at steps: a string, or an integer as text. */
@@ -844,11 +372,11 @@ apr_status_t pds_filter_apply_rows(const pds_fieldset_t *set, const char *input,
                       "a decision");
         return APR_EINVAL;
     }
-    n = scan_path(subject_path, NULL, err);
+    n = pds_fieldset_scan_path(subject_path, NULL, err);
     if (n < 0)
         return APR_EINVAL;
     steps = apr_palloc(p, sizeof(*steps) * (apr_size_t)n);
-    (void)scan_path(subject_path, steps, NULL);
+    (void)pds_fieldset_scan_path(subject_path, steps, NULL);
     rv = load_document(&doc, input, len, max_depth, err);
     if (rv != APR_SUCCESS)
         return rv;
@@ -917,15 +445,7 @@ apr_status_t pds_filter_apply_rows(const pds_fieldset_t *set, const char *input,
         if (path_present(kept_input, path->steps, path->nsteps))
             APR_ARRAY_PUSH(result->released, const char *) = path->text;
     }
-    result->transformed = apr_array_make(p, 2, sizeof(const char *));
-    for (k = 0; k < set->transforms->nelts; k++) {
-        const pds_field_transform_t *e =
-            &APR_ARRAY_IDX(set->transforms, k, pds_field_transform_t);
-        const char *label = apr_pstrcat(p, e->path.text, " ",
-                                        pds_transform_text(e->transform), NULL);
-        if (apr_hash_get(applied, label, APR_HASH_KEY_STRING) != NULL)
-            APR_ARRAY_PUSH(result->transformed, const char *) = label;
-    }
+    result->transformed = transformed_list(set, applied, p);
     result->subject_replaced = 0;
     result->records = (int)json_array_size(out);
     result->subjects = subjects;
@@ -1062,45 +582,13 @@ static void put_string(pds_sink_t *s, const char *str, apr_size_t n)
     put(s, "\"", 1);
 }
 
-/* The shortest of %.15g..%.17g that reads back as d, in jansson's style:
- * "100.0" rather than "100", "1e300" rather than "1e+300". */
+/* A real as jansson writes it (pds_text_real). */
 static void put_real(pds_sink_t *s, double d)
 {
-    char buf[64], *e, *digits, *end, *c;
-    int prec;
-    apr_size_t len;
+    char buf[64];
 
-    for (prec = 15; prec <= 17; prec++) {
-        snprintf(buf, sizeof(buf), "%.*g", prec, d);
-        if (strtod(buf, NULL) == d)
-            break;
-    }
-    /* Whatever the C locale's decimal point, JSON's is '.'. */
-    for (c = buf; *c != '\0'; c++) {
-        if (*c == ',')
-            *c = '.';
-    }
-    len = strlen(buf);
-    e = strchr(buf, 'e');
-    if (e == NULL) {
-        if (strchr(buf, '.') == NULL && len + 2 < sizeof(buf)) {
-            memcpy(buf + len, ".0", 3);
-            len += 2;
-        }
-    }
-    else {
-        digits = e + 1;
-        if (*digits == '-')
-            digits++;
-        end = e + 1;
-        if (*end == '+' || *end == '-')
-            end++;
-        while (*end == '0' && end[1] != '\0')
-            end++;
-        memmove(digits, end, strlen(end) + 1);
-        len = strlen(buf);
-    }
-    put(s, buf, len);
+    pds_text_real(buf, sizeof(buf), d);
+    put(s, buf, strlen(buf));
 }
 
 static void put_value(pds_sink_t *s, json_t *v)
@@ -1228,6 +716,23 @@ apr_status_t pds_filter_apply(const pds_fieldset_t *set,
     return pds_filter_apply_ex(set, input, len, &opts, result, p, err);
 }
 
+/* One member of v (key in an object, index i in an array): replaced by to
+ * when it is the string from, else searched. */
+static apr_status_t replace_member(json_t *v, const char *key, size_t i, json_t *member,
+                                   const char *from, apr_size_t from_len, const char *to,
+                                   apr_size_t *count, pds_error_t *err)
+{
+    if (json_is_string(member) && json_string_length(member) == from_len
+        && memcmp(json_string_value(member), from, from_len) == 0) {
+        if ((key != NULL ? json_object_set_new_nocheck(v, key, json_string(to))
+                         : json_array_set_new(v, i, json_string(to))) != 0)
+            return no_memory(err);
+        (*count)++;
+        return APR_SUCCESS;
+    }
+    return replace_strings(member, from, from_len, to, count, err);
+}
+
 /* Replaces every string value equal to from (anywhere in v) by to. */
 static apr_status_t replace_strings(json_t *v, const char *from, apr_size_t from_len,
                                     const char *to, apr_size_t *count, pds_error_t *err)
@@ -1239,27 +744,15 @@ static apr_status_t replace_strings(json_t *v, const char *from, apr_size_t from
 
     if (json_is_object(v)) {
         json_object_foreach_safe(v, tmp, key, member) {
-            if (json_is_string(member) && json_string_length(member) == from_len
-                && memcmp(json_string_value(member), from, from_len) == 0) {
-                if (json_object_set_new_nocheck(v, key, json_string(to)) != 0)
-                    return no_memory(err);
-                (*count)++;
-            }
-            else if (replace_strings(member, from, from_len, to, count, err)
-                     != APR_SUCCESS)
+            if (replace_member(v, key, 0, member, from, from_len, to, count, err)
+                != APR_SUCCESS)
                 return APR_ENOMEM;
         }
     }
     else if (json_is_array(v)) {
         json_array_foreach(v, i, member) {
-            if (json_is_string(member) && json_string_length(member) == from_len
-                && memcmp(json_string_value(member), from, from_len) == 0) {
-                if (json_array_set_new(v, i, json_string(to)) != 0)
-                    return no_memory(err);
-                (*count)++;
-            }
-            else if (replace_strings(member, from, from_len, to, count, err)
-                     != APR_SUCCESS)
+            if (replace_member(v, NULL, i, member, from, from_len, to, count, err)
+                != APR_SUCCESS)
                 return APR_ENOMEM;
         }
     }
@@ -1353,15 +846,7 @@ apr_status_t pds_filter_apply_ex(const pds_fieldset_t *set,
     result->records = -1;
     result->subjects = NULL;
     result->subject_replaced = (int)replaced;
-    result->transformed = apr_array_make(p, 2, sizeof(const char *));
-    for (i = 0; applied != NULL && i < set->transforms->nelts; i++) {
-        const pds_field_transform_t *e =
-            &APR_ARRAY_IDX(set->transforms, i, pds_field_transform_t);
-        const char *label = apr_pstrcat(p, e->path.text, " ",
-                                        pds_transform_text(e->transform), NULL);
-        if (apr_hash_get(applied, label, APR_HASH_KEY_STRING) != NULL)
-            APR_ARRAY_PUSH(result->transformed, const char *) = label;
-    }
+    result->transformed = transformed_list(set, applied, p);
     rv = APR_SUCCESS;
 
 done:

@@ -1,38 +1,16 @@
 /* test_agreement.c: agreements, path and subject checks, and the decision. */
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <setjmp.h>
 #include <string.h>
-#include <cmocka.h>
 
 #include <apr_general.h>
 #include <apr_strings.h>
 
+#include "pds_test.h"
 #include "pds_agreement.h"
 
 /* 2026-01-01T00:00:00Z and 2027-01-01T00:00:00Z, from calendar.timegm. */
 #define T_2026_01_01 APR_INT64_C(1767225600)
 #define T_2027_01_01 APR_INT64_C(1798761600)
 #define SEC(s) apr_time_from_sec(s)
-
-static apr_pool_t *root;
-
-static int setup(void **state)
-{
-    apr_pool_t *p;
-
-    if (apr_pool_create(&p, root) != APR_SUCCESS)
-        return -1;
-    *state = p;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    apr_pool_destroy(*state);
-    return 0;
-}
 
 /* Feeds "Keyword args" lines (NULL-terminated) to a new agreement. Returns the
  * status of the first failing step; *pa is set when create succeeded. */
@@ -116,12 +94,6 @@ static pds_agreement_t *fresh(apr_pool_t *p)
     assert_int_equal(pds_agreement_create(&a, p, "t", NULL), APR_SUCCESS);
     return a;
 }
-
-#define assert_contains(hay, needle) \
-    do { \
-        if (strstr((hay), (needle)) == NULL) \
-            fail_msg("\"%s\" does not contain \"%s\"", (hay), (needle)); \
-    } while (0)
 
 /* --- create and keywords ---------------------------------------------------- */
 
@@ -1264,45 +1236,38 @@ static void test_decide_multiple_resources(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_create_ids, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_keywords_case_insensitive, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_unknown_keyword, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_party, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_purpose, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_legal_basis, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_valid_good, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_valid_bad, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_version, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_disclosure, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_resource_good, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_resource_bad, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_finish_resource_names_its_person, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_could_match_under, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_release, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_quoting, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_finish_missing, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_path_refused, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_path_accepted, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_subject_check, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_decide_allow, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_decide_no_agreement, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_decide_unfinished_never_applies, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_decide_template_edges, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_decide_bad_subject, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_decide_parameter, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_decide_purposes, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_decide_validity_boundaries, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_decide_configuration_order, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_decide_several_organisations, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_decide_multiple_resources, setup, teardown),
+        pds_test_with_pool(test_create_ids),
+        pds_test_with_pool(test_keywords_case_insensitive),
+        pds_test_with_pool(test_unknown_keyword),
+        pds_test_with_pool(test_party),
+        pds_test_with_pool(test_purpose),
+        pds_test_with_pool(test_legal_basis),
+        pds_test_with_pool(test_valid_good),
+        pds_test_with_pool(test_valid_bad),
+        pds_test_with_pool(test_version),
+        pds_test_with_pool(test_disclosure),
+        pds_test_with_pool(test_resource_good),
+        pds_test_with_pool(test_resource_bad),
+        pds_test_with_pool(test_finish_resource_names_its_person),
+        pds_test_with_pool(test_could_match_under),
+        pds_test_with_pool(test_release),
+        pds_test_with_pool(test_quoting),
+        pds_test_with_pool(test_finish_missing),
+        pds_test_with_pool(test_path_refused),
+        pds_test_with_pool(test_path_accepted),
+        pds_test_with_pool(test_subject_check),
+        pds_test_with_pool(test_decide_allow),
+        pds_test_with_pool(test_decide_no_agreement),
+        pds_test_with_pool(test_decide_unfinished_never_applies),
+        pds_test_with_pool(test_decide_template_edges),
+        pds_test_with_pool(test_decide_bad_subject),
+        pds_test_with_pool(test_decide_parameter),
+        pds_test_with_pool(test_decide_purposes),
+        pds_test_with_pool(test_decide_validity_boundaries),
+        pds_test_with_pool(test_decide_configuration_order),
+        pds_test_with_pool(test_decide_several_organisations),
+        pds_test_with_pool(test_decide_multiple_resources),
     };
-    int rc;
 
-    if (apr_initialize() != APR_SUCCESS || apr_pool_create(&root, NULL) != APR_SUCCESS)
-        return 1;
-    rc = cmocka_run_group_tests(tests, NULL, NULL);
-    apr_pool_destroy(root);
-    apr_terminate();
-    return rc;
+    return pds_test_main(tests, NULL, NULL);
 }

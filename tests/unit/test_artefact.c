@@ -8,15 +8,10 @@
  * Artefacts are minted with pds_jws_sign, so that each refusal test changes
  * exactly one thing of an otherwise valid artefact.
  */
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <setjmp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include <cmocka.h>
 
 #include <apr_general.h>
 #include <apr_file_io.h>
@@ -27,6 +22,7 @@
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 
+#include "pds_test.h"
 #include "pds_artefact.h"
 #include "pds_jws.h"
 
@@ -38,61 +34,11 @@
 
 enum { K_ED, K_EC, K_OTHER, K_P384, K_COUNT };
 
-typedef struct test_keypair_t {
-    char *priv;      /* PEM, PKCS#8 */
-    char *pub;       /* PEM, SubjectPublicKeyInfo */
-} test_keypair_t;
-
-static test_keypair_t keys[K_COUNT];
+static pds_test_keypair_t keys[K_COUNT];
 static char tmpdir[64];
 static apr_pool_t *global_pool;
 static pds_trust_registry_t *registry;
 static const char *registry_path;
-
-static char *pem_of(EVP_PKEY *pkey, int private_key)
-{
-    BIO *bio = BIO_new(BIO_s_mem());
-    char *data = NULL, *out = NULL;
-    long len;
-    int ok;
-
-    if (bio == NULL)
-        return NULL;
-    ok = private_key ? PEM_write_bio_PrivateKey(bio, pkey, NULL, NULL, 0, NULL, NULL)
-                     : PEM_write_bio_PUBKEY(bio, pkey);
-    len = BIO_get_mem_data(bio, &data);
-    if (ok == 1 && len > 0 && (out = malloc((size_t)len + 1)) != NULL) {
-        memcpy(out, data, (size_t)len);
-        out[len] = '\0';
-    }
-    BIO_free(bio);
-    return out;
-}
-
-static int make_keypair(test_keypair_t *kp, EVP_PKEY *pkey)
-{
-    if (pkey == NULL)
-        return -1;
-    kp->priv = pem_of(pkey, 1);
-    kp->pub = pem_of(pkey, 0);
-    EVP_PKEY_free(pkey);
-    return kp->priv != NULL && kp->pub != NULL ? 0 : -1;
-}
-
-static int write_file(apr_pool_t *p, const char *path, const char *data, apr_size_t len)
-{
-    apr_file_t *f;
-    apr_size_t n;
-
-    if (apr_file_open(&f, path, APR_FOPEN_CREATE | APR_FOPEN_WRITE | APR_FOPEN_TRUNCATE,
-                      APR_FPROT_UREAD | APR_FPROT_UWRITE, p) != APR_SUCCESS)
-        return -1;
-    if (apr_file_write_full(f, data, len, &n) != APR_SUCCESS) {
-        apr_file_close(f);
-        return -1;
-    }
-    return apr_file_close(f) == APR_SUCCESS ? 0 : -1;
-}
 
 /* "PEM:<k>" and "PRIV:<k>" (k a digit) in a template become the key's PEM as
  * a JSON string, quotes included; "DIR" becomes the temporary directory. */
@@ -128,6 +74,13 @@ static char *fill(apr_pool_t *p, const char *templ)
     return out;
 }
 
+/* Writes text to the file name under the temporary directory. 0 on success. */
+static int write_in_tmpdir(const char *name, const char *text)
+{
+    return pds_test_write_file(global_pool, apr_pstrcat(global_pool, tmpdir, name, NULL),
+                               text, strlen(text));
+}
+
 #define REGISTRY_TEMPLATE \
     "{\"issuers\":[" \
     " {\"id\":\"brixham-trust\",\"keys\":[" \
@@ -142,10 +95,10 @@ static int group_setup(void **state)
     char *text;
 
     (void)state;
-    if (make_keypair(&keys[K_ED], EVP_PKEY_Q_keygen(NULL, NULL, "ED25519"))
-        || make_keypair(&keys[K_EC], EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256"))
-        || make_keypair(&keys[K_OTHER], EVP_PKEY_Q_keygen(NULL, NULL, "ED25519"))
-        || make_keypair(&keys[K_P384], EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-384")))
+    if (pds_test_keypair(&keys[K_ED], EVP_PKEY_Q_keygen(NULL, NULL, "ED25519"), 0)
+        || pds_test_keypair(&keys[K_EC], EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256"), 0)
+        || pds_test_keypair(&keys[K_OTHER], EVP_PKEY_Q_keygen(NULL, NULL, "ED25519"), 0)
+        || pds_test_keypair(&keys[K_P384], EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-384"), 0))
         return -1;
     ERR_clear_error();
     if (apr_pool_create(&global_pool, NULL) != APR_SUCCESS)
@@ -155,16 +108,13 @@ static int group_setup(void **state)
         || apr_dir_make(apr_pstrcat(global_pool, tmpdir, "/keys", NULL),
                         APR_FPROT_OS_DEFAULT, global_pool) != APR_SUCCESS)
         return -1;
-    if (write_file(global_pool, apr_pstrcat(global_pool, tmpdir, "/keys/ec.pem", NULL),
-                   keys[K_EC].pub, strlen(keys[K_EC].pub))
-        || write_file(global_pool, apr_pstrcat(global_pool, tmpdir, "/keys/ec-priv.pem", NULL),
-                      keys[K_EC].priv, strlen(keys[K_EC].priv))
-        || write_file(global_pool, apr_pstrcat(global_pool, tmpdir, "/keys/p384.pem", NULL),
-                      keys[K_P384].pub, strlen(keys[K_P384].pub)))
+    if (write_in_tmpdir("/keys/ec.pem", keys[K_EC].pub)
+        || write_in_tmpdir("/keys/ec-priv.pem", keys[K_EC].priv)
+        || write_in_tmpdir("/keys/p384.pem", keys[K_P384].pub))
         return -1;
     text = fill(global_pool, REGISTRY_TEMPLATE);
     registry_path = apr_pstrcat(global_pool, tmpdir, "/registry.json", NULL);
-    if (text == NULL || write_file(global_pool, registry_path, text, strlen(text)))
+    if (text == NULL || pds_test_write_file(global_pool, registry_path, text, strlen(text)))
         return -1;
     pds_error_clear(&err);
     if (pds_trust_registry_load_file(&registry, global_pool, registry_path, &err)
@@ -190,56 +140,22 @@ static int group_teardown(void **state)
             (void)remove(apr_pstrcat(global_pool, tmpdir, files[i], NULL));
     }
     apr_pool_destroy(global_pool);
-    for (k = 0; k < K_COUNT; k++) {
-        free(keys[k].priv);
-        free(keys[k].pub);
-    }
-    return 0;
-}
-
-static int pool_setup(void **state)
-{
-    apr_pool_t *p;
-
-    if (apr_pool_create(&p, NULL) != APR_SUCCESS)
-        return -1;
-    *state = p;
-    return 0;
-}
-
-static int pool_teardown(void **state)
-{
-    apr_pool_destroy(*state);
+    for (k = 0; k < K_COUNT; k++)
+        pds_test_keypair_free(&keys[k]);
     return 0;
 }
 
 /* ---- helpers -------------------------------------------------------------- */
 
-static json_t *json_of(const char *text)
-{
-    json_error_t jerr;
-    json_t *v = json_loads(text, JSON_REJECT_DUPLICATES, &jerr);
-
-    if (v == NULL)
-        fail_msg("bad test JSON '%s': %s", text, jerr.text);
-    return v;
-}
-
 static pds_key_t *private_key(apr_pool_t *p, int k)
 {
-    pds_key_t *key = NULL;
-    pds_error_t err;
-
-    pds_error_clear(&err);
-    if (pds_key_load_pem(&key, p, keys[k].priv, strlen(keys[k].priv), &err) != APR_SUCCESS)
-        fail_msg("loading a key: %s: %s", err.code, err.text);
-    return key;
+    return pds_test_load_key(p, keys[k].priv);
 }
 
 /* Every member filled. */
 static json_t *base_claims(void)
 {
-    return json_of("{\"iss\":\"brixham-trust\",\"jti\":\"art-2026.0001:x_y\","
+    return pds_test_json("{\"iss\":\"brixham-trust\",\"jti\":\"art-2026.0001:x_y\","
                    "\"sub\":\"alice-1\",\"org\":\"torbay-clinic\",\"purpose\":\"care\","
                    "\"fields\":[\"name.given\",\"contacts[*].phone\",\"dob\"],"
                    "\"iat\":1699999940,\"nbf\":1699999950,\"exp\":1700003540,"
@@ -251,7 +167,7 @@ static json_t *base_claims(void)
 /* Signs claims (stolen) with key k; header NULL for DEFAULT_HEADER. */
 static char *mint(apr_pool_t *p, int k, const char *header, json_t *claims)
 {
-    json_t *h = json_of(header != NULL ? header : DEFAULT_HEADER);
+    json_t *h = pds_test_json(header != NULL ? header : DEFAULT_HEADER);
     char *token = NULL;
     pds_error_t err;
 
@@ -351,20 +267,6 @@ static char *b64(apr_pool_t *p, const char *text)
     return pds_base64url_encode(p, (const unsigned char *)text, strlen(text));
 }
 
-/* The n-th ('.'-separated) part of a token, copied. */
-static char *part(apr_pool_t *p, const char *token, int n)
-{
-    const char *start = token, *end;
-
-    while (n-- > 0) {
-        start = strchr(start, '.');
-        assert_non_null(start);
-        start++;
-    }
-    end = strchr(start, '.');
-    return apr_pstrndup(p, start, end ? (apr_size_t)(end - start) : strlen(start));
-}
-
 /* ---- accepted ------------------------------------------------------------- */
 
 static void test_valid_full(void **state)
@@ -421,7 +323,7 @@ static void test_valid_ec_key_from_file(void **state)
     pds_artefact_t *art = NULL;
     unsigned char *hdr;
     apr_size_t hlen;
-    char *h = part(p, token, 0);
+    char *h = pds_test_part(p, token, 0);
 
     assert_int_equal(pds_base64url_decode(&hdr, &hlen, p, h, strlen(h)), APR_SUCCESS);
     assert_non_null(strstr((char *)hdr, "\"alg\":\"ES256\""));
@@ -659,7 +561,8 @@ static void test_unknown_issuer(void **state)
     /* An unknown issuer with an invalid signature is still unknown. */
     {
         char *token = mint(p, K_ED, NULL, claims_with("iss", "\"torquay-trust\""));
-        token = apr_pstrcat(p, part(p, token, 0), ".", part(p, token, 1), ".AAAA", NULL);
+        token = apr_pstrcat(p, pds_test_part(p, token, 0), ".", pds_test_part(p, token, 1),
+                            ".AAAA", NULL);
         expect_code(p, token, "artefact-unknown-issuer", NULL, "unknown and unsigned");
     }
 }
@@ -670,12 +573,13 @@ static void test_bad_signature(void **state)
 {
     apr_pool_t *p = *state;
     char *token = mint(p, K_ED, NULL, base_claims());
-    char *h = part(p, token, 0), *b = part(p, token, 1), *s = part(p, token, 2);
+    char *h = pds_test_part(p, token, 0), *b = pds_test_part(p, token, 1);
+    char *s = pds_test_part(p, token, 2);
     char *text, *bad;
     json_t *c = base_claims();
 
     /* Another payload (a wider release) under the original signature. */
-    assert_int_equal(json_object_set_new(c, "fields", json_of("[\"name\",\"nhs_number\"]")), 0);
+    assert_int_equal(json_object_set_new(c, "fields", pds_test_json("[\"name\",\"nhs_number\"]")), 0);
     text = json_dumps(c, JSON_COMPACT);
     json_decref(c);
     assert_non_null(text);
@@ -733,7 +637,8 @@ static void test_alg_none_and_hmac(void **state)
     /* The right name in the wrong case. */
     token = mint(p, K_ED, NULL, base_claims());
     token = apr_pstrcat(p, b64(p, "{\"alg\":\"eddsa\",\"kid\":\"bt-2026\"}"), ".",
-                        part(p, token, 1), ".", part(p, token, 2), NULL);
+                        pds_test_part(p, token, 1), ".", pds_test_part(p, token, 2),
+                        NULL);
     expect_code(p, token, "artefact-bad-signature", NULL, "alg in lower case");
     ERR_clear_error();
 }
@@ -1178,13 +1083,13 @@ static void test_registry_load_file(void **state)
     big = apr_palloc(p, n);
     memset(big, ' ', n);
     memcpy(big, "{\"issuers\":[]}", 14);
-    assert_int_equal(write_file(p, big_path, big, n), 0);
+    assert_int_equal(pds_test_write_file(p, big_path, big, n), 0);
     pds_error_clear(&err);
     assert_int_not_equal(pds_trust_registry_load_file(&reg, p, big_path, &err), APR_SUCCESS);
     assert_string_equal(err.code, "bad-trust-registry");
     assert_non_null(strstr(err.text, "4194304"));
     /* One byte less is fine. */
-    assert_int_equal(write_file(p, big_path, big, n - 1), 0);
+    assert_int_equal(pds_test_write_file(p, big_path, big, n - 1), 0);
     pds_error_clear(&err);
     assert_int_equal(pds_trust_registry_load_file(&reg, p, big_path, &err), APR_SUCCESS);
     assert_int_equal(pds_trust_registry_issuer_count(reg), 0);
@@ -1196,7 +1101,7 @@ static void test_registry_load_file(void **state)
     {
         char *json = fill(p, "{\"issuers\":[{\"id\":\"a\",\"keys\":[{\"kid\":\"k\","
                              "\"file\":\"keys/x.pem\"}]}]}");
-        assert_int_equal(write_file(p, big_path, json, strlen(json)), 0);
+        assert_int_equal(pds_test_write_file(p, big_path, json, strlen(json)), 0);
         pds_error_clear(&err);
         assert_int_not_equal(pds_trust_registry_load_file(&reg, p, big_path, &err),
                              APR_SUCCESS);
@@ -1207,7 +1112,7 @@ static void test_registry_load_file(void **state)
     /* Not JSON in a file: the text gives line and column. */
     {
         static const char bad_json[] = "{\n  \"issuers\": [,]\n}\n";
-        assert_int_equal(write_file(p, big_path, bad_json, strlen(bad_json)), 0);
+        assert_int_equal(pds_test_write_file(p, big_path, bad_json, strlen(bad_json)), 0);
     }
     pds_error_clear(&err);
     assert_int_not_equal(pds_trust_registry_load_file(&reg, p, big_path, &err), APR_SUCCESS);
@@ -1225,7 +1130,7 @@ static void test_registry_load_file(void **state)
 
 int main(void)
 {
-#define T(f) cmocka_unit_test_setup_teardown(f, pool_setup, pool_teardown)
+#define T(f) pds_test_with_pool(f)
     const struct CMUnitTest tests[] = {
         T(test_valid_full),
         T(test_valid_ec_key_from_file),
@@ -1254,11 +1159,6 @@ int main(void)
         T(test_registry_load_file),
     };
 #undef T
-    int failed;
 
-    if (apr_initialize() != APR_SUCCESS)
-        return 1;
-    failed = cmocka_run_group_tests(tests, group_setup, group_teardown);
-    apr_terminate();
-    return failed != 0 ? 1 : 0;
+    return pds_test_main(tests, group_setup, group_teardown);
 }

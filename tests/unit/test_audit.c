@@ -1,45 +1,17 @@
 /* test_audit.c: audit records, the reason table, problem documents, errors. */
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <setjmp.h>
 #include <stdlib.h>
 #include <string.h>
-#include <cmocka.h>
 
 #include <apr_general.h>
 #include <apr_strings.h>
 
+#include "pds_test.h"
 #include "pds_audit.h"
 #include "pds_error.h"
 #include "pds_reason.h"
 
 /* 2026-11-22T13:40:01Z, from calendar.timegm. */
 #define T_GOLDEN (apr_time_from_sec(APR_INT64_C(1795354801)) + 123456)
-
-static apr_pool_t *root;
-
-static int setup(void **state)
-{
-    apr_pool_t *p;
-
-    if (apr_pool_create(&p, root) != APR_SUCCESS)
-        return -1;
-    *state = p;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    apr_pool_destroy(*state);
-    return 0;
-}
-
-#define assert_contains(hay, needle) \
-    do { \
-        if (strstr((hay), (needle)) == NULL) \
-            fail_msg("\"%s\" does not contain \"%s\"", (hay), (needle)); \
-    } while (0)
 
 static pds_audit_record_t golden_record(apr_pool_t *p)
 {
@@ -415,22 +387,16 @@ static void test_error(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_format_golden, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_format_time, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_format_nulls, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_format_escaping, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_format_refused, setup, teardown),
+        pds_test_with_pool(test_format_golden),
+        pds_test_with_pool(test_format_time),
+        pds_test_with_pool(test_format_nulls),
+        pds_test_with_pool(test_format_escaping),
+        pds_test_with_pool(test_format_refused),
         cmocka_unit_test(test_reason_table),
-        cmocka_unit_test_setup_teardown(test_problem_json, setup, teardown),
+        pds_test_with_pool(test_problem_json),
         cmocka_unit_test(test_error),
-        cmocka_unit_test_setup_teardown(test_collection_subjects, setup, teardown),
+        pds_test_with_pool(test_collection_subjects),
     };
-    int rc;
 
-    if (apr_initialize() != APR_SUCCESS || apr_pool_create(&root, NULL) != APR_SUCCESS)
-        return 1;
-    rc = cmocka_run_group_tests(tests, NULL, NULL);
-    apr_pool_destroy(root);
-    apr_terminate();
-    return rc;
+    return pds_test_main(tests, NULL, NULL);
 }

@@ -9,14 +9,9 @@
  * and unit tests that build odd certificates with the OpenSSL API (NUL bytes
  * in names, repeated extensions, malformed addresses) that the CLI cannot.
  */
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <setjmp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <cmocka.h>
 
 #include <apr_general.h>
 #include <apr_file_io.h>
@@ -29,6 +24,7 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
+#include "pds_test.h"
 #include "pds_cert.h"
 
 #define CASES_DIR PDS_TEST_SRCDIR "/cases/cert"
@@ -49,43 +45,7 @@ static int group_teardown(void **state)
     return 0;
 }
 
-static int pool_setup(void **state)
-{
-    apr_pool_t *p;
-
-    if (apr_pool_create(&p, NULL) != APR_SUCCESS)
-        return -1;
-    *state = p;
-    return 0;
-}
-
-static int pool_teardown(void **state)
-{
-    apr_pool_destroy(*state);
-    return 0;
-}
-
 /* ---- helpers -------------------------------------------------------------- */
-
-static char *read_text(apr_pool_t *p, const char *path)
-{
-    apr_file_t *f;
-    apr_finfo_t fi;
-    apr_size_t n;
-    char *buf;
-
-    if (apr_file_open(&f, path, APR_FOPEN_READ | APR_FOPEN_BINARY, APR_OS_DEFAULT, p)
-        != APR_SUCCESS)
-        fail_msg("cannot open %s", path);
-    assert_int_equal(apr_file_info_get(&fi, APR_FINFO_SIZE, f), APR_SUCCESS);
-    n = (apr_size_t)fi.size;
-    buf = apr_palloc(p, n + 1);
-    if (n > 0)
-        assert_int_equal(apr_file_read_full(f, buf, n, &n), APR_SUCCESS);
-    apr_file_close(f);
-    buf[n] = '\0';
-    return buf;
-}
 
 static char *chomp(char *s)
 {
@@ -241,10 +201,10 @@ static void assert_sans(const pds_cert_identity_t *id, const char *const *want, 
 
 static void run_case(apr_pool_t *p, const char *dir)
 {
-    char *pem = read_text(p, apr_pstrcat(p, dir, "/cert.pem", NULL));
-    char *subject = chomp(read_text(p, apr_pstrcat(p, dir, "/subject", NULL)));
-    char *cli_fp = chomp(read_text(p, apr_pstrcat(p, dir, "/sha256", NULL)));
-    char *sans = read_text(p, apr_pstrcat(p, dir, "/sans", NULL));
+    char *pem = pds_test_case_file(p, dir, "cert.pem", NULL);
+    char *subject = chomp(pds_test_case_file(p, dir, "subject", NULL));
+    char *cli_fp = chomp(pds_test_case_file(p, dir, "sha256", NULL));
+    char *sans = pds_test_case_file(p, dir, "sans", NULL);
     pds_cert_identity_t *id = identity_ok(p, pem);
     char normalised[65], plain[65];
     char *line, *last;
@@ -556,7 +516,7 @@ static void test_subject_normalise(void **state)
 
 int main(void)
 {
-#define T(f) cmocka_unit_test_setup_teardown(f, pool_setup, pool_teardown)
+#define T(f) pds_test_with_pool(f)
     const struct CMUnitTest tests[] = {
         T(test_cli_cases),
         T(test_all_san_kinds),
@@ -570,11 +530,6 @@ int main(void)
         T(test_subject_normalise),
     };
 #undef T
-    int failed;
 
-    if (apr_initialize() != APR_SUCCESS)
-        return 1;
-    failed = cmocka_run_group_tests(tests, group_setup, group_teardown);
-    apr_terminate();
-    return failed != 0 ? 1 : 0;
+    return pds_test_main(tests, group_setup, group_teardown);
 }

@@ -1,24 +1,18 @@
 /* test_chain.c: the audit chain (lib/pds_chain.h): sealing, recovery,
  * checkpoints, rotation, pseudonyms, and every way of tampering with a log
  * the verifier must catch, each with the code it must report. */
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <setjmp.h>
 #include <stdio.h>
 #include <string.h>
-#include <cmocka.h>
 
 #include <apr_general.h>
 #include <apr_strings.h>
 #include <apr_tables.h>
 
+#include "pds_test.h"
 #include "pds_chain.h"
 
 #define KEY_A "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff"
 #define KEY_B "ffeeddccbbaa99887766554433221100ffeeddccbbaa99887766554433221100"
-
-static apr_pool_t *root;
 
 typedef struct log_t {
     apr_pool_t *p;
@@ -43,10 +37,8 @@ static pds_key_t *ed25519_signer(apr_pool_t *p)
         "-----BEGIN PRIVATE KEY-----\n"
         "MC4CAQAwBQYDK2VwBCIEIJ1hsZ3v/VpguoRK9JLsLMREScVpezJpGXA7rAMcrn9g\n"
         "-----END PRIVATE KEY-----\n";
-    pds_key_t *key = NULL;
 
-    assert_int_equal(pds_key_load_pem(&key, p, pem, strlen(pem), NULL), APR_SUCCESS);
-    return key;
+    return pds_test_load_key(p, pem);
 }
 
 static int setup(void **state)
@@ -54,7 +46,7 @@ static int setup(void **state)
     log_t *lg;
     apr_pool_t *p;
 
-    assert_int_equal(apr_pool_create(&p, root), APR_SUCCESS);
+    assert_int_equal(apr_pool_create(&p, pds_test_root()), APR_SUCCESS);
     lg = apr_pcalloc(p, sizeof(*lg));
     lg->p = p;
     pds_chain_state_init(&lg->st);
@@ -111,10 +103,8 @@ static pds_key_t *public_of(apr_pool_t *p)
         "-----BEGIN PUBLIC KEY-----\n"
         "MCowBQYDK2VwAyEA11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo=\n"
         "-----END PUBLIC KEY-----\n";
-    pds_key_t *key = NULL;
 
-    assert_int_equal(pds_key_load_pem(&key, p, pem, strlen(pem), NULL), APR_SUCCESS);
-    return key;
+    return pds_test_load_key(p, pem);
 }
 
 /* Verifies lines; returns the index of the first bad line (-1: all good). */
@@ -705,35 +695,30 @@ static void test_pseudonym(void **state)
 
 int main(void)
 {
+#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_seal_format, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_intact_log_verifies, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_changed_value, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_whitespace_added, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_deleted_line, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_swapped_lines, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_duplicated_line, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_inserted_forgery, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_second_mac_member, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_prev_rewritten_without_the_key, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_last_line_after_checkpoint_needs_the_key, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_forged_checkpoint, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_rotation, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_recover, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_head_removed, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_head_file, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_recover_a_long_line, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_checkpoint_due, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_keys, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_pseudonym, setup, teardown),
+        T(test_seal_format),
+        T(test_intact_log_verifies),
+        T(test_changed_value),
+        T(test_whitespace_added),
+        T(test_deleted_line),
+        T(test_swapped_lines),
+        T(test_duplicated_line),
+        T(test_inserted_forgery),
+        T(test_second_mac_member),
+        T(test_prev_rewritten_without_the_key),
+        T(test_last_line_after_checkpoint_needs_the_key),
+        T(test_forged_checkpoint),
+        T(test_rotation),
+        T(test_recover),
+        T(test_head_removed),
+        T(test_head_file),
+        T(test_recover_a_long_line),
+        T(test_checkpoint_due),
+        T(test_keys),
+        T(test_pseudonym),
     };
-    int rc;
+#undef T
 
-    apr_initialize();
-    apr_pool_create(&root, NULL);
-    rc = cmocka_run_group_tests(tests, NULL, NULL);
-    apr_pool_destroy(root);
-    apr_terminate();
-    return rc;
+    return pds_test_main(tests, NULL, NULL);
 }

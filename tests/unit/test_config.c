@@ -6,16 +6,12 @@
  * same contract (word splitting with quotes, server-root-relative paths) and
  * captures what would go to the error log so the checks can be asserted.
  */
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <setjmp.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include <cmocka.h>
 
+#include "pds_test.h"
 #include "mod_pds_private.h"
 #include "util_cfgtree.h"
 #include "apr_strings.h"
@@ -99,8 +95,6 @@ typedef struct fixture_t {
     pds_dir_conf_t *dir;
 } fixture_t;
 
-static apr_pool_t *root;
-
 static apr_status_t remove_file(void *path)
 {
     unlink(path);
@@ -112,7 +106,7 @@ static int setup(void **state)
     fixture_t *f = calloc(1, sizeof(*f));
 
     assert_non_null(f);
-    assert_int_equal(apr_pool_create(&f->p, root), APR_SUCCESS);
+    assert_int_equal(apr_pool_create(&f->p, pds_test_root()), APR_SUCCESS);
     pds_module.module_index = 0;
     f->server.module_config = (ap_conf_vector_t *)f->server_config;
     f->server_config[0] = pds_create_server_conf(f->p, &f->server);
@@ -208,12 +202,6 @@ static const char *const good_agreement[] = {
 static pds_server_conf_t *server_conf(fixture_t *f)
 {
     return f->server_config[0];
-}
-
-static void assert_contains(const char *haystack, const char *needle)
-{
-    if (haystack == NULL || strstr(haystack, needle) == NULL)
-        fail_msg("expected \"%s\" in \"%s\"", needle, haystack ? haystack : "(null)");
 }
 
 /* --- merge rules: base only, add only, both, add resets ----------------------- */
@@ -594,12 +582,6 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_audit_directives, setup, teardown),
         cmocka_unit_test_setup_teardown(test_check_gateway_needs_audit_log, setup, teardown),
     };
-    int rc;
 
-    apr_initialize();
-    apr_pool_create(&root, NULL);
-    rc = cmocka_run_group_tests(tests, NULL, NULL);
-    apr_pool_destroy(root);
-    apr_terminate();
-    return rc;
+    return pds_test_main(tests, NULL, NULL);
 }

@@ -1,11 +1,5 @@
 /* test_consent.c: the consent record, its life cycle, the cache encoding, and
  * the store on SQLite (a file in a temporary directory). */
-#include <stdarg.h>
-#include <stddef.h>
-#include <setjmp.h>
-#include <stdint.h>
-#include <cmocka.h>
-
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -13,6 +7,7 @@
 #include <apr_general.h>
 #include <apr_strings.h>
 
+#include "pds_test.h"
 #include "pds_consent.h"
 #include "pds_consent_store.h"
 
@@ -29,7 +24,7 @@ static int setup(void **state)
 {
     fixture_t *f = calloc(1, sizeof(*f));
 
-    apr_pool_create(&f->p, NULL);
+    apr_pool_create(&f->p, pds_test_root());
     f->now = apr_time_from_sec(1795996800);      /* 2026-11-30T00:00:00Z */
     strcpy(f->dir, "/tmp/pds-consent-test.XXXXXX");
     assert_non_null(mkdtemp(f->dir));
@@ -483,23 +478,21 @@ static void test_store_refuses_newer_schema_and_bad_driver(void **state)
 
 int main(void)
 {
+#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_grant_builds_an_active_record, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_grant_refuses_bad_bodies, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_grant_with_agreement_and_expiry, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_life_cycle, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_a_manager_cannot_consent_for_itself, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_covers_binds_every_member, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_time_parse, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_cache_keys_and_encoding, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_store_migrates_and_keeps_history, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_store_mandates_and_optouts, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_store_refuses_newer_schema_and_bad_driver, setup,
-                                        teardown),
+        T(test_grant_builds_an_active_record),
+        T(test_grant_refuses_bad_bodies),
+        T(test_grant_with_agreement_and_expiry),
+        T(test_life_cycle),
+        T(test_a_manager_cannot_consent_for_itself),
+        T(test_covers_binds_every_member),
+        T(test_time_parse),
+        T(test_cache_keys_and_encoding),
+        T(test_store_migrates_and_keeps_history),
+        T(test_store_mandates_and_optouts),
+        T(test_store_refuses_newer_schema_and_bad_driver),
     };
+#undef T
 
-    apr_initialize();
-    atexit(apr_terminate);
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return pds_test_main(tests, NULL, NULL);
 }

@@ -11,14 +11,9 @@
  *     max-depth      the nesting limit (default PDS_FILTER_DEFAULT_MAX_DEPTH)
  * Adding a case is adding a directory.
  */
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <setjmp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <cmocka.h>
 
 #include <apr_general.h>
 #include <apr_file_io.h>
@@ -26,27 +21,12 @@
 #include <apr_thread_proc.h>
 #include <jansson.h>
 
+#include "pds_test.h"
 #include "pds_filter.h"
 
 #define CASES_DIR PDS_TEST_SRCDIR "/cases/filter"
 
 /* ---- helpers -------------------------------------------------------------- */
-
-static int pool_setup(void **state)
-{
-    apr_pool_t *p;
-
-    if (apr_pool_create(&p, NULL) != APR_SUCCESS)
-        return -1;
-    *state = p;
-    return 0;
-}
-
-static int pool_teardown(void **state)
-{
-    apr_pool_destroy(*state);
-    return 0;
-}
 
 static pds_fieldset_t *make_set(apr_pool_t *p, const char *const *paths)
 {
@@ -622,35 +602,10 @@ static void test_apply_large(void **state)
 
 /* ---- allocation failure ("chaos") ------------------------------------------ */
 
-static long chaos_count, chaos_fail_at, chaos_live;
-static int chaos_failed;
-
-static void *chaos_malloc(size_t size)
-{
-    void *ptr;
-
-    if (++chaos_count == chaos_fail_at) {
-        chaos_failed = 1;
-        return NULL;
-    }
-    ptr = malloc(size);
-    if (ptr != NULL)
-        chaos_live++;
-    return ptr;
-}
-
-static void chaos_free(void *ptr)
-{
-    if (ptr == NULL)
-        return;
-    chaos_live--;
-    free(ptr);
-}
-
 static int chaos_teardown(void **state)
 {
-    json_set_alloc_funcs(malloc, free);
-    return pool_teardown(state);
+    pds_chaos_remove();
+    return pds_test_pool_teardown(state);
 }
 
 /* Fails the Nth jansson allocation for N = 1, 2, ... until a run makes no
@@ -671,17 +626,14 @@ static void chaos_run(apr_pool_t *p, const pds_fieldset_t *set,
     long n, failures = 0;
 
     memset(&sentinel, 0x5a, sizeof(sentinel));
-    json_set_alloc_funcs(chaos_malloc, chaos_free);
+    pds_chaos_install();
     for (n = 1; n < 100000; n++) {
-        chaos_count = 0;
-        chaos_live = 0;
-        chaos_failed = 0;
-        chaos_fail_at = n;
+        pds_chaos_arm(n);
         res = sentinel;
         pds_error_clear(&err);
         rv = pds_filter_apply(set, input, strlen(input), 0, &res, p, &err);
-        assert_int_equal(chaos_live, 0);
-        if (!chaos_failed) {
+        assert_int_equal(pds_chaos_live(), 0);
+        if (!pds_chaos_failed()) {
             assert_int_equal(rv, APR_SUCCESS);
             assert_string_equal(res.body, want);
             break;
@@ -691,10 +643,10 @@ static void chaos_run(apr_pool_t *p, const pds_fieldset_t *set,
         assert_true(pds_error_is_set(&err));
         assert_memory_equal(&res, &sentinel, sizeof(res));
     }
-    json_set_alloc_funcs(malloc, free);
+    pds_chaos_remove();
     /* The input makes plenty of allocations; each was made to fail once. */
     assert_true(failures >= 20);
-    assert_int_equal(failures, chaos_count);
+    assert_int_equal(failures, pds_chaos_count());
 }
 
 static void test_chaos(void **state)
@@ -1116,36 +1068,35 @@ static int load_cases(apr_pool_t *p, struct CMUnitTest **ptests)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_paths_valid, pool_setup, pool_teardown),
-        cmocka_unit_test_setup_teardown(test_paths_invalid, pool_setup, pool_teardown),
-        cmocka_unit_test_setup_teardown(test_paths_duplicates_and_order, pool_setup, pool_teardown),
-        cmocka_unit_test_setup_teardown(test_paths_create_args, pool_setup, pool_teardown),
-        cmocka_unit_test_setup_teardown(test_covers, pool_setup, pool_teardown),
-        cmocka_unit_test_setup_teardown(test_intersect, pool_setup, pool_teardown),
-        cmocka_unit_test_setup_teardown(test_intersect_edges, pool_setup, pool_teardown),
-        cmocka_unit_test_setup_teardown(test_apply_basic, pool_setup, pool_teardown),
-        cmocka_unit_test_setup_teardown(test_apply_not_nul_terminated, pool_setup, pool_teardown),
-        cmocka_unit_test_setup_teardown(test_apply_bad_arguments, pool_setup, pool_teardown),
-        cmocka_unit_test_setup_teardown(test_apply_depth_limits, pool_setup, pool_teardown),
-        cmocka_unit_test_setup_teardown(test_apply_refusals, pool_setup, pool_teardown),
-        cmocka_unit_test_setup_teardown(test_apply_error_texts, pool_setup, pool_teardown),
-        cmocka_unit_test_setup_teardown(test_apply_empty_set_and_shapes, pool_setup, pool_teardown),
-        cmocka_unit_test_setup_teardown(test_apply_serialisation, pool_setup, pool_teardown),
-        cmocka_unit_test_setup_teardown(test_apply_large, pool_setup, pool_teardown),
-        cmocka_unit_test_setup_teardown(test_chaos, pool_setup, chaos_teardown),
-        cmocka_unit_test_setup_teardown(test_concurrent_apply, pool_setup, pool_teardown),
-        cmocka_unit_test_setup_teardown(test_apply_rows, pool_setup, pool_teardown),
-        cmocka_unit_test_setup_teardown(test_uncovered, pool_setup, pool_teardown),
+        pds_test_with_pool(test_paths_valid),
+        pds_test_with_pool(test_paths_invalid),
+        pds_test_with_pool(test_paths_duplicates_and_order),
+        pds_test_with_pool(test_paths_create_args),
+        pds_test_with_pool(test_covers),
+        pds_test_with_pool(test_intersect),
+        pds_test_with_pool(test_intersect_edges),
+        pds_test_with_pool(test_apply_basic),
+        pds_test_with_pool(test_apply_not_nul_terminated),
+        pds_test_with_pool(test_apply_bad_arguments),
+        pds_test_with_pool(test_apply_depth_limits),
+        pds_test_with_pool(test_apply_refusals),
+        pds_test_with_pool(test_apply_error_texts),
+        pds_test_with_pool(test_apply_empty_set_and_shapes),
+        pds_test_with_pool(test_apply_serialisation),
+        pds_test_with_pool(test_apply_large),
+        cmocka_unit_test_setup_teardown(test_chaos, pds_test_pool_setup, chaos_teardown),
+        pds_test_with_pool(test_concurrent_apply),
+        pds_test_with_pool(test_apply_rows),
+        pds_test_with_pool(test_uncovered),
     };
     struct CMUnitTest *cases = NULL;
-    apr_pool_t *p;
     int failed, ncases;
 
-    if (apr_initialize() != APR_SUCCESS || apr_pool_create(&p, NULL) != APR_SUCCESS)
+    if (pds_test_init() != 0)
         return 1;
     failed = cmocka_run_group_tests(tests, NULL, NULL);
 
-    ncases = load_cases(p, &cases);
+    ncases = load_cases(pds_test_root(), &cases);
     if (ncases < 25) {
         fprintf(stderr, "expected at least 25 cases under %s, found %d\n",
                 CASES_DIR, ncases);
@@ -1155,7 +1106,6 @@ int main(void)
         failed += _cmocka_run_group_tests("filter_cases", cases,
                                           (size_t)ncases, NULL, NULL);
     }
-    apr_pool_destroy(p);
-    apr_terminate();
+    pds_test_done();
     return failed != 0 ? 1 : 0;
 }

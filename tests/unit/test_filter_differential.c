@@ -16,11 +16,6 @@
  * The random generator is seeded; PDS_DIFF_SEED and PDS_DIFF_ROUNDS override
  * the seed and the number of rounds (default 50000).
  */
-#include <stdarg.h>
-#include <stddef.h>
-#include <setjmp.h>
-#include <stdint.h>
-#include <cmocka.h>
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,6 +25,7 @@
 #include <apr_strings.h>
 #include <jansson.h>
 
+#include "pds_test.h"
 #include "pds_filter.h"
 
 #define MAX_PATHS  5
@@ -308,7 +304,5 @@ int main(void)
         cmocka_unit_test(test_filter_matches_reference),
     };
 
-    apr_initialize();
-    atexit(apr_terminate);
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return pds_test_main(tests, NULL, NULL);
 }

@@ -9,14 +9,9 @@
  *     claims.json  the payload it must decode to
  * (tests/cases/jws/make-fixtures.py made them once).
  */
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <setjmp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <cmocka.h>
 
 #include <apr_general.h>
 #include <apr_lib.h>
@@ -29,6 +24,7 @@
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 
+#include "pds_test.h"
 #include "pds_jws.h"
 
 #define CASES_DIR PDS_TEST_SRCDIR "/cases/jws"
@@ -38,80 +34,26 @@
 
 /* ---- keys made once for the whole run ------------------------------------- */
 
-typedef struct test_keypair_t {
-    char *priv;      /* PEM, PKCS#8 */
-    char *pub;       /* PEM, SubjectPublicKeyInfo */
-    char *trad;      /* PEM, traditional ("EC PRIVATE KEY" / "RSA PRIVATE KEY"), or NULL */
-} test_keypair_t;
-
 enum { K_ES256, K_RS256, K_EDDSA, K_ES256_B, K_RS256_B, K_EDDSA_B,
        K_P384, K_RSA1024, K_ED448, K_X25519, K_COUNT };
 
-static test_keypair_t keys[K_COUNT];
+static pds_test_keypair_t keys[K_COUNT];
 
 static const char *const alg_of[3] = { "ES256", "RS256", "EdDSA" };
-
-static char *bio_text(BIO *bio)
-{
-    char *data = NULL;
-    long len = BIO_get_mem_data(bio, &data);
-    char *out;
-
-    if (len <= 0)
-        return NULL;
-    out = malloc((size_t)len + 1);
-    if (out == NULL)
-        return NULL;
-    memcpy(out, data, (size_t)len);
-    out[len] = '\0';
-    return out;
-}
-
-static char *pem_of(EVP_PKEY *pkey, int which)
-{
-    BIO *bio = BIO_new(BIO_s_mem());
-    char *out = NULL;
-    int ok;
-
-    if (bio == NULL)
-        return NULL;
-    if (which == 0)
-        ok = PEM_write_bio_PrivateKey(bio, pkey, NULL, NULL, 0, NULL, NULL);
-    else if (which == 1)
-        ok = PEM_write_bio_PUBKEY(bio, pkey);
-    else
-        ok = PEM_write_bio_PrivateKey_traditional(bio, pkey, NULL, NULL, 0, NULL, NULL);
-    if (ok == 1)
-        out = bio_text(bio);
-    BIO_free(bio);
-    return out;
-}
-
-static int make_keypair(test_keypair_t *kp, EVP_PKEY *pkey, int traditional)
-{
-    if (pkey == NULL)
-        return -1;
-    kp->priv = pem_of(pkey, 0);
-    kp->pub = pem_of(pkey, 1);
-    kp->trad = traditional ? pem_of(pkey, 2) : NULL;
-    EVP_PKEY_free(pkey);
-    return (kp->priv != NULL && kp->pub != NULL && (!traditional || kp->trad != NULL))
-           ? 0 : -1;
-}
 
 static int group_setup(void **state)
 {
     (void)state;
-    if (make_keypair(&keys[K_ES256], EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256"), 1)
-        || make_keypair(&keys[K_ES256_B], EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256"), 0)
-        || make_keypair(&keys[K_RS256], EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)2048), 1)
-        || make_keypair(&keys[K_RS256_B], EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)2048), 0)
-        || make_keypair(&keys[K_EDDSA], EVP_PKEY_Q_keygen(NULL, NULL, "ED25519"), 0)
-        || make_keypair(&keys[K_EDDSA_B], EVP_PKEY_Q_keygen(NULL, NULL, "ED25519"), 0)
-        || make_keypair(&keys[K_P384], EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-384"), 0)
-        || make_keypair(&keys[K_RSA1024], EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)1024), 0)
-        || make_keypair(&keys[K_ED448], EVP_PKEY_Q_keygen(NULL, NULL, "ED448"), 0)
-        || make_keypair(&keys[K_X25519], EVP_PKEY_Q_keygen(NULL, NULL, "X25519"), 0))
+    if (pds_test_keypair(&keys[K_ES256], EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256"), 1)
+        || pds_test_keypair(&keys[K_ES256_B], EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256"), 0)
+        || pds_test_keypair(&keys[K_RS256], EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)2048), 1)
+        || pds_test_keypair(&keys[K_RS256_B], EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)2048), 0)
+        || pds_test_keypair(&keys[K_EDDSA], EVP_PKEY_Q_keygen(NULL, NULL, "ED25519"), 0)
+        || pds_test_keypair(&keys[K_EDDSA_B], EVP_PKEY_Q_keygen(NULL, NULL, "ED25519"), 0)
+        || pds_test_keypair(&keys[K_P384], EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-384"), 0)
+        || pds_test_keypair(&keys[K_RSA1024], EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)1024), 0)
+        || pds_test_keypair(&keys[K_ED448], EVP_PKEY_Q_keygen(NULL, NULL, "ED448"), 0)
+        || pds_test_keypair(&keys[K_X25519], EVP_PKEY_Q_keygen(NULL, NULL, "X25519"), 0))
         return -1;
     ERR_clear_error();
     return 0;
@@ -122,59 +64,18 @@ static int group_teardown(void **state)
     int i;
 
     (void)state;
-    for (i = 0; i < K_COUNT; i++) {
-        free(keys[i].priv);
-        free(keys[i].pub);
-        free(keys[i].trad);
-    }
-    return 0;
-}
-
-static int pool_setup(void **state)
-{
-    apr_pool_t *p;
-
-    if (apr_pool_create(&p, NULL) != APR_SUCCESS)
-        return -1;
-    *state = p;
-    return 0;
-}
-
-static int pool_teardown(void **state)
-{
-    apr_pool_destroy(*state);
+    for (i = 0; i < K_COUNT; i++)
+        pds_test_keypair_free(&keys[i]);
     return 0;
 }
 
 /* ---- helpers -------------------------------------------------------------- */
 
-static pds_key_t *load_key(apr_pool_t *p, const char *pem)
-{
-    pds_key_t *key = NULL;
-    pds_error_t err;
-
-    pds_error_clear(&err);
-    if (pds_key_load_pem(&key, p, pem, strlen(pem), &err) != APR_SUCCESS)
-        fail_msg("loading a key: %s: %s", err.code, err.text);
-    assert_non_null(key);
-    return key;
-}
-
-static json_t *json_of(const char *text)
-{
-    json_error_t jerr;
-    json_t *v = json_loads(text, JSON_REJECT_DUPLICATES, &jerr);
-
-    if (v == NULL)
-        fail_msg("bad test JSON '%s': %s", text, jerr.text);
-    return v;
-}
-
 static char *sign_text(apr_pool_t *p, const pds_key_t *key, const char *header,
                        const char *payload)
 {
-    json_t *h = header != NULL ? json_of(header) : NULL;
-    json_t *b = json_of(payload);
+    json_t *h = header != NULL ? pds_test_json(header) : NULL;
+    json_t *b = pds_test_json(payload);
     char *token = NULL;
     pds_error_t err;
 
@@ -197,20 +98,6 @@ static char *craft(apr_pool_t *p, const char *header, const char *payload,
                    const char *sig_b64)
 {
     return apr_pstrcat(p, b64(p, header), ".", b64(p, payload), ".", sig_b64, NULL);
-}
-
-/* The n-th ('.'-separated) part of a token, copied. */
-static char *part(apr_pool_t *p, const char *token, int n)
-{
-    const char *start = token, *end;
-
-    while (n-- > 0) {
-        start = strchr(start, '.');
-        assert_non_null(start);
-        start++;
-    }
-    end = strchr(start, '.');
-    return apr_pstrndup(p, start, end ? (apr_size_t)(end - start) : strlen(start));
 }
 
 /* Parses and verifies; returns "" on success or the error code. The OpenSSL
@@ -254,41 +141,6 @@ static void expect_malformed_len(apr_pool_t *p, const char *token, apr_size_t le
 static void expect_malformed(apr_pool_t *p, const char *token, const char *why)
 {
     expect_malformed_len(p, token, strlen(token), why);
-}
-
-static char *read_text(apr_pool_t *p, const char *path, apr_size_t *plen)
-{
-    apr_file_t *f;
-    apr_finfo_t fi;
-    apr_size_t n;
-    char *buf;
-
-    if (apr_file_open(&f, path, APR_FOPEN_READ | APR_FOPEN_BINARY, APR_OS_DEFAULT, p)
-        != APR_SUCCESS)
-        fail_msg("cannot open %s", path);
-    assert_int_equal(apr_file_info_get(&fi, APR_FINFO_SIZE, f), APR_SUCCESS);
-    n = (apr_size_t)fi.size;
-    buf = apr_palloc(p, n + 1);
-    assert_int_equal(apr_file_read_full(f, buf, n, &n), APR_SUCCESS);
-    apr_file_close(f);
-    buf[n] = '\0';
-    if (plen != NULL)
-        *plen = n;
-    return buf;
-}
-
-static char *write_temp(apr_pool_t *p, const char *data, apr_size_t len)
-{
-    apr_file_t *f;
-    char *path = apr_pstrdup(p, "/tmp/pds-test-jws-XXXXXX");
-    apr_size_t n = len;
-
-    assert_int_equal(apr_file_mktemp(&f, path, APR_FOPEN_CREATE | APR_FOPEN_READ
-                                     | APR_FOPEN_WRITE | APR_FOPEN_EXCL, p),
-                     APR_SUCCESS);
-    assert_int_equal(apr_file_write_full(f, data, len, &n), APR_SUCCESS);
-    apr_file_close(f);
-    return path;
 }
 
 /* ---- base64url ------------------------------------------------------------ */
@@ -395,15 +247,15 @@ static void test_key_load(void **state)
     int i;
 
     for (i = 0; i < 3; i++) {
-        pds_key_t *pub = load_key(p, keys[i].pub);
-        pds_key_t *priv = load_key(p, keys[i].priv);
+        pds_key_t *pub = pds_test_load_key(p, keys[i].pub);
+        pds_key_t *priv = pds_test_load_key(p, keys[i].priv);
 
         assert_string_equal(pds_key_alg(pub), alg_of[i]);
         assert_string_equal(pds_key_alg(priv), alg_of[i]);
         assert_false(pds_key_is_private(pub));
         assert_true(pds_key_is_private(priv));
         if (keys[i].trad != NULL) {
-            pds_key_t *trad = load_key(p, keys[i].trad);
+            pds_key_t *trad = pds_test_load_key(p, keys[i].trad);
             assert_string_equal(pds_key_alg(trad), alg_of[i]);
             assert_true(pds_key_is_private(trad));
         }
@@ -411,7 +263,7 @@ static void test_key_load(void **state)
     /* A public key after unrelated text, as in a commented file. */
     {
         char *pem = apr_pstrcat(p, "# the research team's key\n", keys[K_EDDSA].pub, NULL);
-        assert_string_equal(pds_key_alg(load_key(p, pem)), "EdDSA");
+        assert_string_equal(pds_key_alg(pds_test_load_key(p, pem)), "EdDSA");
     }
     assert_null(pds_key_alg(NULL));
     assert_false(pds_key_is_private(NULL));
@@ -495,7 +347,7 @@ static void test_key_bad_pem(void **state)
         assert_non_null(bio);
         assert_int_equal(PEM_write_bio_PKCS8PrivateKey(bio, pk, EVP_aes_128_cbc(), pass,
                                                        (int)strlen(pass), NULL, NULL), 1);
-        encrypted = bio_text(bio);
+        encrypted = pds_test_bio_text(bio);
         BIO_free(bio);
         EVP_PKEY_free(pk);
         assert_non_null(encrypted);
@@ -537,7 +389,7 @@ static void test_key_load_file(void **state)
     char *path, *big;
     apr_size_t n = 64 * 1024 + 1;
 
-    path = write_temp(p, keys[K_RS256].priv, strlen(keys[K_RS256].priv));
+    path = pds_test_write_temp(p, "jws", keys[K_RS256].priv, strlen(keys[K_RS256].priv));
     pds_error_clear(&err);
     assert_int_equal(pds_key_load_file(&key, p, path, &err), APR_SUCCESS);
     assert_string_equal(pds_key_alg(key), "RS256");
@@ -553,7 +405,7 @@ static void test_key_load_file(void **state)
     assert_non_null(strstr(err.text, "/nonexistent/pds/key.pem"));
 
     /* Not a key: still names the file, keeps the inner code. */
-    path = write_temp(p, "hello\n", 6);
+    path = pds_test_write_temp(p, "jws", "hello\n", 6);
     pds_error_clear(&err);
     assert_int_not_equal(pds_key_load_file(&key, p, path, &err), APR_SUCCESS);
     assert_string_equal(err.code, "bad-key");
@@ -561,7 +413,7 @@ static void test_key_load_file(void **state)
     apr_file_remove(path, p);
 
     /* Unsupported key in a file. */
-    path = write_temp(p, keys[K_P384].pub, strlen(keys[K_P384].pub));
+    path = pds_test_write_temp(p, "jws", keys[K_P384].pub, strlen(keys[K_P384].pub));
     pds_error_clear(&err);
     assert_int_not_equal(pds_key_load_file(&key, p, path, &err), APR_SUCCESS);
     assert_string_equal(err.code, "unsupported-key");
@@ -572,14 +424,14 @@ static void test_key_load_file(void **state)
     big = apr_palloc(p, n);
     memset(big, '\n', n);
     memcpy(big, keys[K_ES256].pub, strlen(keys[K_ES256].pub));
-    path = write_temp(p, big, n);
+    path = pds_test_write_temp(p, "jws", big, n);
     pds_error_clear(&err);
     assert_int_not_equal(pds_key_load_file(&key, p, path, &err), APR_SUCCESS);
     assert_string_equal(err.code, "bad-key");
     assert_non_null(strstr(err.text, path));
     apr_file_remove(path, p);
     /* One byte less is fine. */
-    path = write_temp(p, big, n - 1);
+    path = pds_test_write_temp(p, "jws", big, n - 1);
     pds_error_clear(&err);
     assert_int_equal(pds_key_load_file(&key, p, path, &err), APR_SUCCESS);
     apr_file_remove(path, p);
@@ -599,8 +451,8 @@ static void test_key_load_file(void **state)
 
 static void roundtrip(apr_pool_t *p, int k)
 {
-    pds_key_t *priv = load_key(p, keys[k].priv);
-    pds_key_t *pub = load_key(p, keys[k].pub);
+    pds_key_t *priv = pds_test_load_key(p, keys[k].priv);
+    pds_key_t *pub = pds_test_load_key(p, keys[k].pub);
     const char *payload = "{\"iss\":\"org-a\",\"aud\":\"pds\",\"exp\":1700000300,"
                           "\"name\":\"Zo\\u00eb \\u2713\",\"n\":[1,2,{\"x\":null}]}";
     pds_jws_t *jws;
@@ -613,7 +465,7 @@ static void roundtrip(apr_pool_t *p, int k)
 
     /* extra_header cannot change alg; its members follow alg in order. */
     token = sign_text(p, priv, "{\"alg\":\"none\",\"kid\":\"k-1\",\"typ\":\"JWT\"}", payload);
-    hdr = part(p, token, 0);
+    hdr = pds_test_part(p, token, 0);
     assert_int_equal(pds_base64url_decode(&raw, &rawlen, p, hdr, strlen(hdr)), APR_SUCCESS);
     assert_string_equal((char *)raw, apr_psprintf(p, "{\"alg\":\"%s\",\"kid\":\"k-1\","
                                                   "\"typ\":\"JWT\"}", alg_of[k]));
@@ -622,7 +474,7 @@ static void roundtrip(apr_pool_t *p, int k)
     assert_int_equal(pds_jws_parse(&jws, p, token, strlen(token), &err), APR_SUCCESS);
     assert_string_equal(pds_jws_alg(jws), alg_of[k]);
     assert_string_equal(pds_jws_kid(jws), "k-1");
-    expected = json_of(payload);
+    expected = pds_test_json(payload);
     assert_true(json_equal(pds_jws_payload(jws), expected));
     json_decref(expected);
     assert_int_equal(pds_jws_verify(jws, pub, &err), APR_SUCCESS);
@@ -631,10 +483,10 @@ static void roundtrip(apr_pool_t *p, int k)
 
     /* Without extra header: exactly {"alg":...}, no typ added. */
     token = sign_text(p, priv, NULL, "{}");
-    hdr = part(p, token, 0);
+    hdr = pds_test_part(p, token, 0);
     assert_int_equal(pds_base64url_decode(&raw, &rawlen, p, hdr, strlen(hdr)), APR_SUCCESS);
     assert_string_equal((char *)raw, apr_psprintf(p, "{\"alg\":\"%s\"}", alg_of[k]));
-    assert_string_equal(part(p, token, 1), "e30");
+    assert_string_equal(pds_test_part(p, token, 1), "e30");
     assert_string_equal(verify_code(p, token, pub), "");
 
     /* Signature sizes are the algorithm's: ES256 r||s is always 64 bytes,
@@ -644,7 +496,7 @@ static void roundtrip(apr_pool_t *p, int k)
         char *sig;
 
         token = sign_text(p, priv, NULL, apr_psprintf(p, "{\"i\":%d}", i));
-        sig = part(p, token, 2);
+        sig = pds_test_part(p, token, 2);
         assert_int_equal(pds_base64url_decode(&raw, &rawlen, p, sig, strlen(sig)),
                          APR_SUCCESS);
         assert_int_equal(rawlen, k == K_RS256 ? 256 : 64);
@@ -659,8 +511,8 @@ static void test_roundtrip_eddsa(void **state) { roundtrip(*state, K_EDDSA); }
 static void test_sign_refusals(void **state)
 {
     apr_pool_t *p = *state;
-    pds_key_t *pub = load_key(p, keys[K_ES256].pub);
-    pds_key_t *priv = load_key(p, keys[K_ES256].priv);
+    pds_key_t *pub = pds_test_load_key(p, keys[K_ES256].pub);
+    pds_key_t *priv = pds_test_load_key(p, keys[K_ES256].priv);
     json_t *obj = json_object(), *arr = json_array();
     char *token = (char *)"x";
     pds_error_t err;
@@ -685,11 +537,12 @@ static void test_sign_refusals(void **state)
 
 static void tampering(apr_pool_t *p, int k)
 {
-    pds_key_t *priv = load_key(p, keys[k].priv);
-    pds_key_t *pub = load_key(p, keys[k].pub);
+    pds_key_t *priv = pds_test_load_key(p, keys[k].priv);
+    pds_key_t *pub = pds_test_load_key(p, keys[k].pub);
     const char *payload = "{\"iss\":\"org-a\",\"aud\":\"pds\",\"exp\":1700000300}";
     char *token = sign_text(p, priv, "{\"kid\":\"k\"}", payload);
-    char *h = part(p, token, 0), *b = part(p, token, 1), *s = part(p, token, 2);
+    char *h = pds_test_part(p, token, 0), *b = pds_test_part(p, token, 1);
+    char *s = pds_test_part(p, token, 2);
     unsigned char *sig;
     apr_size_t siglen;
     char *bad;
@@ -741,7 +594,7 @@ static void test_tampered_eddsa(void **state) { tampering(*state, K_EDDSA); }
 static void test_es256_der_signature_refused(void **state)
 {
     apr_pool_t *p = *state;
-    pds_key_t *pub = load_key(p, keys[K_ES256].pub);
+    pds_key_t *pub = pds_test_load_key(p, keys[K_ES256].pub);
     const char *input;
     unsigned char der[128];
     size_t derlen = sizeof(der);
@@ -811,8 +664,8 @@ static int s_is_high(apr_pool_t *p, const char *sig64)
 static void test_es256_high_s_refused(void **state)
 {
     apr_pool_t *p = *state;
-    pds_key_t *priv = load_key(p, keys[K_ES256].priv);
-    pds_key_t *pub = load_key(p, keys[K_ES256].pub);
+    pds_key_t *priv = pds_test_load_key(p, keys[K_ES256].priv);
+    pds_key_t *pub = pds_test_load_key(p, keys[K_ES256].pub);
     const unsigned char body[] = "{\"a\":1}";
     pds_error_t err;
     int i;
@@ -820,7 +673,7 @@ static void test_es256_high_s_refused(void **state)
     for (i = 0; i < 64; i++) {
         char *token = sign_text(p, priv, NULL,
                                 apr_psprintf(p, "{\"iss\":\"org-a\",\"n\":%d}", i));
-        char *sig64 = part(p, token, 2);
+        char *sig64 = pds_test_part(p, token, 2);
         char *input = apr_pstrndup(p, token, strlen(token) - strlen(sig64) - 1);
         char *twin = apr_pstrcat(p, input, ".", flip_s(p, sig64), NULL);
         char *det = NULL, *det_twin;
@@ -828,16 +681,17 @@ static void test_es256_high_s_refused(void **state)
         if (s_is_high(p, sig64))
             fail_msg("signature %d is high-s: our signer must normalise", i);
         assert_string_equal(verify_code(p, token, pub), "");
-        assert_true(s_is_high(p, part(p, twin, 2)));
+        assert_true(s_is_high(p, pds_test_part(p, twin, 2)));
         assert_string_equal(verify_code(p, twin, pub), "bad-signature");
 
         pds_error_clear(&err);
         assert_int_equal(pds_jws_sign_detached(&det, p, priv, NULL, body, sizeof(body) - 1,
                                                &err), APR_SUCCESS);
-        assert_false(s_is_high(p, part(p, det, 2)));
+        assert_false(s_is_high(p, pds_test_part(p, det, 2)));
         assert_int_equal(pds_jws_verify_detached(NULL, p, det, strlen(det), body,
                                                  sizeof(body) - 1, pub, &err), APR_SUCCESS);
-        det_twin = apr_pstrcat(p, part(p, det, 0), "..", flip_s(p, part(p, det, 2)), NULL);
+        det_twin = apr_pstrcat(p, pds_test_part(p, det, 0), "..",
+                               flip_s(p, pds_test_part(p, det, 2)), NULL);
         pds_error_clear(&err);
         assert_int_not_equal(pds_jws_verify_detached(NULL, p, det_twin, strlen(det_twin),
                                                      body, sizeof(body) - 1, pub, &err),
@@ -850,9 +704,9 @@ static void test_es256_high_s_refused(void **state)
 static void test_alg_mismatch(void **state)
 {
     apr_pool_t *p = *state;
-    pds_key_t *es = load_key(p, keys[K_ES256].pub);
-    pds_key_t *rs = load_key(p, keys[K_RS256].pub);
-    pds_key_t *ed = load_key(p, keys[K_EDDSA].pub);
+    pds_key_t *es = pds_test_load_key(p, keys[K_ES256].pub);
+    pds_key_t *rs = pds_test_load_key(p, keys[K_RS256].pub);
+    pds_key_t *ed = pds_test_load_key(p, keys[K_EDDSA].pub);
     const char *claims = "{\"iss\":\"org-a\",\"aud\":\"pds\",\"exp\":4102444800}";
     const char *sig64 = pds_base64url_encode(p, (const unsigned char *)
                                              "0123456789012345678901234567890123456789"
@@ -875,7 +729,7 @@ static void test_alg_mismatch(void **state)
     }
     /* Correctly signed, but presented to a key of another type. */
     for (k = 0; k < 3; k++) {
-        pds_key_t *priv = load_key(p, keys[k].priv);
+        pds_key_t *priv = pds_test_load_key(p, keys[k].priv);
         char *token = sign_text(p, priv, NULL, claims);
         int other;
 
@@ -928,14 +782,14 @@ static void test_other_key_same_type(void **state)
     int k;
 
     for (k = 0; k < 3; k++) {
-        pds_key_t *signer = load_key(p, keys[k].priv);
-        pds_key_t *other = load_key(p, keys[k + K_ES256_B].pub);
-        pds_key_t *other_priv = load_key(p, keys[k + K_ES256_B].priv);
+        pds_key_t *signer = pds_test_load_key(p, keys[k].priv);
+        pds_key_t *other = pds_test_load_key(p, keys[k + K_ES256_B].pub);
+        pds_key_t *other_priv = pds_test_load_key(p, keys[k + K_ES256_B].priv);
         char *token = sign_text(p, signer, NULL, "{\"iss\":\"org-a\"}");
 
         assert_string_equal(verify_code(p, token, other), "bad-signature");
         assert_string_equal(verify_code(p, token, other_priv), "bad-signature");
-        assert_string_equal(verify_code(p, token, load_key(p, keys[k].pub)), "");
+        assert_string_equal(verify_code(p, token, pds_test_load_key(p, keys[k].pub)), "");
     }
 }
 
@@ -976,7 +830,7 @@ static void test_parse_malformed(void **state)
     apr_pool_t *p = *state;
     const char *claims = "{\"exp\":1}";
     char *good = craft(p, "{\"alg\":\"ES256\"}", claims, "AAAA");
-    char *h = part(p, good, 0), *b = part(p, good, 1);
+    char *h = pds_test_part(p, good, 0), *b = pds_test_part(p, good, 1);
     /* 16 bytes: standard base64 would pad this with "==". */
     char *h16 = b64(p, "{\"alg\":\"ES256\" }");
 
@@ -1223,11 +1077,11 @@ static void test_claims_arguments(void **state)
 static void interop(apr_pool_t *p, int k)
 {
     const char *dir = apr_pstrcat(p, CASES_DIR "/", alg_of[k], NULL);
-    char *pem = read_text(p, apr_pstrcat(p, dir, "/public.pem", NULL), NULL);
-    char *token = read_text(p, apr_pstrcat(p, dir, "/token.txt", NULL), NULL);
-    char *claims_text = read_text(p, apr_pstrcat(p, dir, "/claims.json", NULL), NULL);
+    char *pem = pds_test_case_file(p, dir, "public.pem", NULL);
+    char *token = pds_test_case_file(p, dir, "token.txt", NULL);
+    char *claims_text = pds_test_case_file(p, dir, "claims.json", NULL);
     const char *iss = apr_pstrcat(p, "interop-", alg_of[k], NULL);
-    pds_key_t *key = load_key(p, pem);
+    pds_key_t *key = pds_test_load_key(p, pem);
     pds_token_expect_t expect;
     pds_jws_t *jws;
     pds_error_t err;
@@ -1249,7 +1103,7 @@ static void interop(apr_pool_t *p, int k)
     assert_string_equal(pds_jws_kid(jws), iss);
     if (pds_jws_verify(jws, key, &err) != APR_SUCCESS)
         fail_msg("%s fixture does not verify: %s: %s", alg_of[k], err.code, err.text);
-    claims = json_of(claims_text);
+    claims = pds_test_json(claims_text);
     assert_true(json_equal(claims, pds_jws_payload(jws)));
     json_decref(claims);
 
@@ -1264,7 +1118,7 @@ static void interop(apr_pool_t *p, int k)
     assert_string_equal(err.code, "token-too-long-lived");
 
     /* Not with our key of the same type; not once a byte of the payload changes. */
-    assert_string_equal(verify_code(p, token, load_key(p, keys[k].pub)), "bad-signature");
+    assert_string_equal(verify_code(p, token, pds_test_load_key(p, keys[k].pub)), "bad-signature");
     {
         char *text = json_dumps(pds_jws_payload(jws), JSON_COMPACT);
         char *team;
@@ -1273,8 +1127,8 @@ static void interop(apr_pool_t *p, int k)
         team = strstr(text, "research-team");
         assert_non_null(team);
         team[strlen("research-tea")] = 'l';
-        bad = apr_pstrcat(p, part(p, token, 0), ".", b64(p, text), ".", part(p, token, 2),
-                          NULL);
+        bad = apr_pstrcat(p, pds_test_part(p, token, 0), ".", b64(p, text), ".",
+                          pds_test_part(p, token, 2), NULL);
         free(text);
         assert_string_equal(verify_code(p, bad, key), "bad-signature");
     }
@@ -1310,7 +1164,7 @@ static void test_public_jwk_thumbprint(void **state)
     json_decref(jwk);
     /* every kind of key this module takes has one, with no private member */
     for (k = 0; k < 3; k++) {
-        pds_key_t *priv = load_key(p, keys[k == 0 ? K_ES256 : k == 1 ? K_RS256 : K_EDDSA].priv);
+        pds_key_t *priv = pds_test_load_key(p, keys[k == 0 ? K_ES256 : k == 1 ? K_RS256 : K_EDDSA].priv);
         jwk = pds_key_public_jwk(priv, p);
         assert_non_null(jwk);
         assert_non_null(json_object_get(jwk, "kid"));
@@ -1328,8 +1182,8 @@ static void test_detached(void **state)
     int k;
 
     for (k = 0; k < 3; k++) {
-        pds_key_t *priv = load_key(p, keys[k == 0 ? K_ES256 : k == 1 ? K_RS256 : K_EDDSA].priv);
-        pds_key_t *other = load_key(p, keys[k == 0 ? K_ES256_B : k == 1 ? K_RS256_B
+        pds_key_t *priv = pds_test_load_key(p, keys[k == 0 ? K_ES256 : k == 1 ? K_RS256 : K_EDDSA].priv);
+        pds_key_t *other = pds_test_load_key(p, keys[k == 0 ? K_ES256_B : k == 1 ? K_RS256_B
                                                                : K_EDDSA_B].pub);
         json_t *members = json_pack("{s:s,s:s}", "typ", "pds-response+jws", "kid", "k1");
         json_t *hdr = NULL;
@@ -1373,7 +1227,7 @@ static void test_detached(void **state)
 
 int main(void)
 {
-#define T(f) cmocka_unit_test_setup_teardown(f, pool_setup, pool_teardown)
+#define T(f) pds_test_with_pool(f)
     const struct CMUnitTest tests[] = {
         T(test_base64url_vectors),
         T(test_public_jwk_thumbprint),
@@ -1405,11 +1259,6 @@ int main(void)
         T(test_interop_eddsa),
     };
 #undef T
-    int failed;
 
-    if (apr_initialize() != APR_SUCCESS)
-        return 1;
-    failed = cmocka_run_group_tests(tests, group_setup, group_teardown);
-    apr_terminate();
-    return failed != 0 ? 1 : 0;
+    return pds_test_main(tests, group_setup, group_teardown);
 }

@@ -7,14 +7,9 @@
  * part of the value in the error text. Then known-answer pseudonyms,
  * allocation failure and threads.
  */
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <setjmp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <cmocka.h>
 
 #include <apr_general.h>
 #include <apr_strings.h>
@@ -23,6 +18,7 @@
 #include <jansson.h>
 #include <openssl/hmac.h>
 
+#include "pds_test.h"
 #include "pds_jws.h"
 #include "pds_transform.h"
 
@@ -46,27 +42,24 @@ static void test_master(unsigned char master[32])
 
 static apr_time_t utc(int y, int m, int d, int hh, int mi, int ss)
 {
-    apr_time_exp_t e;
+    apr_time_exp_t e = { .tm_year = y - 1900, .tm_mon = m - 1, .tm_mday = d,
+                         .tm_hour = hh, .tm_min = mi, .tm_sec = ss };
     apr_time_t t;
 
-    memset(&e, 0, sizeof(e));
-    e.tm_year = y - 1900;
-    e.tm_mon = m - 1;
-    e.tm_mday = d;
-    e.tm_hour = hh;
-    e.tm_min = mi;
-    e.tm_sec = ss;
     assert_int_equal(apr_time_exp_gmt_get(&t, &e), APR_SUCCESS);
     return t;
 }
 
 static int fixture_setup(void **state)
 {
-    fixture_t *f = calloc(1, sizeof(*f));
+    apr_pool_t *pool;
+    fixture_t *f;
     unsigned char master[32];
 
-    if (f == NULL || apr_pool_create(&f->pool, NULL) != APR_SUCCESS)
+    if (apr_pool_create(&pool, pds_test_root()) != APR_SUCCESS)
         return -1;
+    f = apr_pcalloc(pool, sizeof(*f));
+    f->pool = pool;
     test_master(master);
     if (pds_pseudonym_agreement_key(f->key1, master, 32, "agr-1") != APR_SUCCESS
         || pds_pseudonym_agreement_key(f->key2, master, 32, "agr-2") != APR_SUCCESS)
@@ -77,12 +70,10 @@ static int fixture_setup(void **state)
     return 0;
 }
 
+/* The fixture lives in its own pool. */
 static int fixture_teardown(void **state)
 {
-    fixture_t *f = *state;
-
-    apr_pool_destroy(f->pool);
-    free(f);
+    apr_pool_destroy(((fixture_t *)*state)->pool);
     return 0;
 }
 
@@ -994,34 +985,9 @@ static void test_error_texts_hold_no_value(void **state)
 
 /* ---- allocation failure ("chaos") ------------------------------------------ */
 
-static long chaos_count, chaos_fail_at, chaos_live;
-static int chaos_failed;
-
-static void *chaos_malloc(size_t size)
-{
-    void *ptr;
-
-    if (++chaos_count == chaos_fail_at) {
-        chaos_failed = 1;
-        return NULL;
-    }
-    ptr = malloc(size);
-    if (ptr != NULL)
-        chaos_live++;
-    return ptr;
-}
-
-static void chaos_free(void *ptr)
-{
-    if (ptr == NULL)
-        return;
-    chaos_live--;
-    free(ptr);
-}
-
 static int chaos_teardown(void **state)
 {
-    json_set_alloc_funcs(malloc, free);
+    pds_chaos_remove();
     return fixture_teardown(state);
 }
 
@@ -1037,33 +1003,30 @@ static void chaos_run(fixture_t *f, const char *ttext, json_t *v, const char *wa
     long n, failures = 0;
     char *got;
 
-    json_set_alloc_funcs(chaos_malloc, chaos_free);
+    pds_chaos_install();
     for (n = 1; n < 1000; n++) {
-        chaos_count = 0;
-        chaos_live = 0;
-        chaos_failed = 0;
-        chaos_fail_at = n;
+        pds_chaos_arm(n);
         out = (json_t *)&out;
         pds_error_clear(&err);
         rv = pds_transform_apply(t, v, &f->ctx, &out, &err);
-        if (!chaos_failed) {
-            json_set_alloc_funcs(malloc, free);
+        if (!pds_chaos_failed()) {
+            pds_chaos_remove();
             assert_int_equal(rv, APR_SUCCESS);
             got = json_dumps(out, JSON_ENCODE_ANY | JSON_COMPACT | JSON_ENSURE_ASCII);
             assert_string_equal(got, want);
             free(got);
-            json_set_alloc_funcs(chaos_malloc, chaos_free);
+            pds_chaos_install();
             json_decref(out);
-            assert_int_equal(chaos_live, 0);
+            assert_int_equal(pds_chaos_live(), 0);
             break;
         }
         failures++;
-        assert_int_equal(chaos_live, 0);
+        assert_int_equal(pds_chaos_live(), 0);
         assert_int_equal(rv, APR_ENOMEM);
         assert_string_equal(err.code, "internal-error");
         assert_null(out);
     }
-    json_set_alloc_funcs(malloc, free);
+    pds_chaos_remove();
     assert_true(failures >= 1);
 }
 
@@ -1177,31 +1140,31 @@ static void test_concurrent_apply(void **state)
 
 int main(void)
 {
+#define T(f) cmocka_unit_test_setup_teardown(f, fixture_setup, fixture_teardown)
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_parse_every_name_round_trips, fixture_setup, fixture_teardown),
-        cmocka_unit_test_setup_teardown(test_parse_canonicalises, fixture_setup, fixture_teardown),
-        cmocka_unit_test_setup_teardown(test_parse_errors, fixture_setup, fixture_teardown),
-        cmocka_unit_test_setup_teardown(test_parse_arguments_and_accessors, fixture_setup, fixture_teardown),
-        cmocka_unit_test_setup_teardown(test_flags, fixture_setup, fixture_teardown),
-        cmocka_unit_test_setup_teardown(test_nulls, fixture_setup, fixture_teardown),
-        cmocka_unit_test_setup_teardown(test_apply_arguments, fixture_setup, fixture_teardown),
-        cmocka_unit_test_setup_teardown(test_redact_and_nullify, fixture_setup, fixture_teardown),
-        cmocka_unit_test_setup_teardown(test_constant, fixture_setup, fixture_teardown),
-        cmocka_unit_test_setup_teardown(test_mask, fixture_setup, fixture_teardown),
-        cmocka_unit_test_setup_teardown(test_truncate, fixture_setup, fixture_teardown),
-        cmocka_unit_test_setup_teardown(test_pseudonym_known_answers, fixture_setup, fixture_teardown),
-        cmocka_unit_test_setup_teardown(test_pseudonymise, fixture_setup, fixture_teardown),
-        cmocka_unit_test_setup_teardown(test_year_and_month, fixture_setup, fixture_teardown),
-        cmocka_unit_test_setup_teardown(test_age_band, fixture_setup, fixture_teardown),
-        cmocka_unit_test_setup_teardown(test_postcode_district, fixture_setup, fixture_teardown),
-        cmocka_unit_test_setup_teardown(test_round_numbers, fixture_setup, fixture_teardown),
-        cmocka_unit_test_setup_teardown(test_round_strings, fixture_setup, fixture_teardown),
-        cmocka_unit_test_setup_teardown(test_error_texts_hold_no_value, fixture_setup, fixture_teardown),
+        T(test_parse_every_name_round_trips),
+        T(test_parse_canonicalises),
+        T(test_parse_errors),
+        T(test_parse_arguments_and_accessors),
+        T(test_flags),
+        T(test_nulls),
+        T(test_apply_arguments),
+        T(test_redact_and_nullify),
+        T(test_constant),
+        T(test_mask),
+        T(test_truncate),
+        T(test_pseudonym_known_answers),
+        T(test_pseudonymise),
+        T(test_year_and_month),
+        T(test_age_band),
+        T(test_postcode_district),
+        T(test_round_numbers),
+        T(test_round_strings),
+        T(test_error_texts_hold_no_value),
         cmocka_unit_test_setup_teardown(test_chaos, fixture_setup, chaos_teardown),
-        cmocka_unit_test_setup_teardown(test_concurrent_apply, fixture_setup, fixture_teardown),
+        T(test_concurrent_apply),
     };
+#undef T
 
-    if (apr_initialize() != APR_SUCCESS)
-        return 1;
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return pds_test_main(tests, NULL, NULL);
 }

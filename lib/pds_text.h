@@ -1,0 +1,22 @@
+/* pds_text.h: small text helpers shared inside lib/.
+ *
+ * Pure functions on caller-owned buffers: no pool, no allocation, safe from
+ * any thread.
+ */
+#ifndef PDS_TEXT_H
+#define PDS_TEXT_H
+
+#include <apr.h>
+
+/* Renders configuration text s for an error message into buf (size at least
+ * 8): in double quotes, non-printable bytes as '?', cut with "..." when it
+ * does not fit. Returns buf. */
+const char *pds_text_show(char *buf, apr_size_t size, const char *s);
+
+/* The decimal text of a JSON real the way the filter writes it (jansson's
+ * style): the shortest of %.15g..%.17g that reads back as d, "100.0" rather
+ * than "100", "1e300" rather than "1e+300", '.' whatever the locale. buf
+ * holds at least 64 bytes. */
+void pds_text_real(char *buf, apr_size_t size, double d);
+
+#endif
