@@ -1,0 +1,35 @@
+/* mod_pds_config_int.h: what the configuration layer's own files share
+ * (mod_pds_config.c and mod_pds_config_check.c); no file outside the layer
+ * includes it.
+ */
+#ifndef MOD_PDS_CONFIG_INT_H
+#define MOD_PDS_CONFIG_INT_H
+
+#include "mod_pds_config.h"
+
+/* Where a directive was declared, for the cross-checks' messages. */
+typedef struct pds_origin_t {
+    const pds_agreement_t *agreement;   /* NULL for a PDSGateway line */
+    const ap_directive_t *directive;    /* the line itself, where known */
+    const char *file;
+    unsigned line;
+    const char *location;               /* PDSGateway on: its <Location> path, or NULL */
+} pds_origin_t;
+
+typedef enum {
+    PDS_ORIGIN_AGREEMENT,               /* a <PDSAgreement> block */
+    PDS_ORIGIN_GATEWAY,                 /* PDSGateway on */
+    PDS_ORIGIN_SIGNING                  /* PDSSignResponses on */
+} pds_origin_list_e;
+
+/* Remembers cmd's line in the list (until pds_config_reset()) and returns
+ * the record, in p, for the caller to refine (a Party line, a <Location>
+ * path) before it remembers another. Never NULL. */
+pds_origin_t *pds_config_remember(pds_origin_list_e list, apr_pool_t *p,
+                                  const pds_agreement_t *a, const cmd_parms *cmd);
+
+/* The organisation called name among orgs (pds_organisation_t *), or NULL. */
+pds_organisation_t *pds_config_find_organisation(const apr_array_header_t *orgs,
+                                                 const char *name);
+
+#endif
