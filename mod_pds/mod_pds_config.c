@@ -4,7 +4,8 @@
  * fails rather than the first request, and their messages name the
  * directive, the file and the line. What a handler sets is a member of the
  * lists in mod_pds_config.h; create, merge and defaults are in
- * mod_pds_config_merge.c, the cross-checks in mod_pds_config_check.c.
+ * mod_pds_config_merge.c, the cross-checks in mod_pds_config_check.c, and
+ * the directives that read a key file in mod_pds_config_keys.c.
  */
 #include "httpd.h"
 #include "http_config.h"
@@ -21,48 +22,6 @@
 #include "pds_error.h"
 
 /* --- helpers -------------------------------------------------------------- */
-
-/* Secret key files must not be readable by anyone but their owner (root,
- * where httpd starts as root): the HMAC key is what makes the log evidence. */
-static const char *check_secret_file(cmd_parms *cmd, const char *what, const char *path)
-{
-    apr_finfo_t finfo;
-    apr_status_t rv = apr_stat(&finfo, path, APR_FINFO_PROT | APR_FINFO_TYPE, cmd->temp_pool);
-
-    if (rv != APR_SUCCESS)
-        return apr_psprintf(cmd->pool, "%s %s: cannot read the file (%pm)", what, path, &rv);
-    if (finfo.filetype != APR_REG)
-        return apr_psprintf(cmd->pool, "%s %s: not a regular file", what, path);
-    if (finfo.protection & (APR_FPROT_GREAD | APR_FPROT_GWRITE | APR_FPROT_WREAD
-                            | APR_FPROT_WWRITE))
-        return apr_psprintf(cmd->pool, "%s %s: the file can be read by group or others; "
-                            "make it readable by its owner only (chmod 600 %s)",
-                            what, path, path);
-    return NULL;
-}
-
-static const char *load_chain_key(cmd_parms *cmd, const char *what, const char *arg,
-                                  pds_chain_key_t **pkey, const char **ppath)
-{
-    const char *path = ap_server_root_relative(cmd->pool, arg);
-    const char *err;
-    pds_error_t perr;
-
-    if (path == NULL)
-        return apr_psprintf(cmd->pool, "%s: bad path '%s'", what, arg);
-    if ((err = check_secret_file(cmd, what, path)) != NULL)
-        return err;
-    pds_error_clear(&perr);
-    if (pds_chain_key_load(pkey, cmd->pool, path, &perr) != APR_SUCCESS)
-        return apr_psprintf(cmd->pool, "%s %s: %s (create one with "
-                            "`pds-audit keygen --hmac %s`)", what, path, perr.text, path);
-    if (ppath != NULL)
-        *ppath = path;
-    return NULL;
-}
-
-static const char *load_signing_key(cmd_parms *cmd, const char *what, const char *arg,
-                                    pds_key_t **pkey);
 
 /* Names are tokens a sysadmin types and an audit record carries. */
 static int is_name(const char *s)
@@ -347,40 +306,6 @@ static const char *cmd_audit_log(cmd_parms *cmd, void *dummy, const char *arg)
     return NULL;
 }
 
-static const char *cmd_audit_key(cmd_parms *cmd, void *dummy, const char *arg)
-{
-    pds_server_conf_t *sc = pds_server_conf(cmd->server);
-    const char *err = ap_check_cmd_context(cmd, NOT_IN_DIR_CONTEXT);
-
-    if (err != NULL)
-        return err;
-    return load_chain_key(cmd, "PDSAuditKey", arg, &sc->audit_key, &sc->audit_key_path);
-}
-
-static const char *cmd_audit_signing_key(cmd_parms *cmd, void *dummy, const char *arg)
-{
-    pds_server_conf_t *sc = pds_server_conf(cmd->server);
-    const char *err = ap_check_cmd_context(cmd, NOT_IN_DIR_CONTEXT);
-    const char *path = ap_server_root_relative(cmd->pool, arg);
-    pds_error_t perr;
-
-    if (err != NULL)
-        return err;
-    if (path == NULL)
-        return apr_psprintf(cmd->pool, "PDSAuditSigningKey: bad path '%s'", arg);
-    if ((err = check_secret_file(cmd, "PDSAuditSigningKey", path)) != NULL)
-        return err;
-    pds_error_clear(&perr);
-    if (pds_key_load_file(&sc->audit_signing_key, cmd->pool, path, &perr) != APR_SUCCESS)
-        return apr_psprintf(cmd->pool, "PDSAuditSigningKey %s: %s", path, perr.text);
-    if (!pds_key_is_private(sc->audit_signing_key)
-        || strcmp(pds_key_alg(sc->audit_signing_key), "RS256") == 0)
-        return apr_psprintf(cmd->pool, "PDSAuditSigningKey %s: needs an Ed25519 or EC P-256 "
-                            "private key (create one with `pds-audit keygen --signing %s`)",
-                            path, path);
-    return NULL;
-}
-
 static const char *cmd_audit_checkpoint(cmd_parms *cmd, void *dummy, const char *lines,
                                         const char *seconds)
 {
@@ -397,27 +322,6 @@ static const char *cmd_audit_checkpoint(cmd_parms *cmd, void *dummy, const char 
         sc->audit_checkpoint_seconds = v;
     }
     return NULL;
-}
-
-static const char *cmd_audit_subject(cmd_parms *cmd, void *dummy, const char *mode,
-                                     const char *keyfile)
-{
-    pds_server_conf_t *sc = pds_server_conf(cmd->server);
-    const char *err = ap_check_cmd_context(cmd, NOT_IN_DIR_CONTEXT);
-
-    if (err != NULL)
-        return err;
-    if (strcasecmp(mode, "clear") == 0 && keyfile == NULL) {
-        sc->audit_subject_mode = 0;
-        sc->audit_pseudonym_key = NULL;
-        return NULL;
-    }
-    if (strcasecmp(mode, "pseudonym") == 0 && keyfile != NULL) {
-        sc->audit_subject_mode = 1;
-        return load_chain_key(cmd, "PDSAuditSubject pseudonym", keyfile,
-                              &sc->audit_pseudonym_key, NULL);
-    }
-    return "PDSAuditSubject takes `clear` or `pseudonym <key file>`";
 }
 
 static const char *cmd_audit_on_failure(cmd_parms *cmd, void *dummy, const char *arg)
@@ -445,36 +349,6 @@ static const char *cmd_audit_sync(cmd_parms *cmd, void *dummy, int on)
     if (err != NULL)
         return err;
     sc->audit_sync = on ? 1 : 0;
-    return NULL;
-}
-
-static const char *cmd_pseudonym_key(cmd_parms *cmd, void *dummy, const char *arg)
-{
-    pds_server_conf_t *sc = pds_server_conf(cmd->server);
-    const char *err = ap_check_cmd_context(cmd, NOT_IN_DIR_CONTEXT);
-
-    if (err != NULL)
-        return err;
-    return load_chain_key(cmd, "PDSPseudonymKey", arg, &sc->pseudonym_key, NULL);
-}
-
-static const char *cmd_response_signing_key(cmd_parms *cmd, void *dummy, const char *arg)
-{
-    pds_server_conf_t *sc = pds_server_conf(cmd->server);
-    const char *err = ap_check_cmd_context(cmd, NOT_IN_DIR_CONTEXT);
-
-    json_t *jwk;
-
-    if (err != NULL)
-        return err;
-    if ((err = load_signing_key(cmd, "PDSResponseSigningKey", arg, &sc->response_key)) != NULL)
-        return err;
-    /* The kid goes into every signature: computed once, here. */
-    jwk = pds_key_public_jwk(sc->response_key, cmd->pool);
-    if (jwk == NULL)
-        return "PDSResponseSigningKey: cannot compute the key's thumbprint";
-    sc->response_kid = apr_pstrdup(cmd->pool, json_string_value(json_object_get(jwk, "kid")));
-    json_decref(jwk);
     return NULL;
 }
 
@@ -612,29 +486,6 @@ static const char *cmd_consent_cache(cmd_parms *cmd, void *dummy, const char *sp
     return NULL;
 }
 
-/* A private key file for signing (receipts, responses): owner-only, loadable,
- * and private. */
-static const char *load_signing_key(cmd_parms *cmd, const char *what, const char *arg,
-                                    pds_key_t **pkey)
-{
-    const char *path = ap_server_root_relative(cmd->pool, arg);
-    const char *err;
-    pds_error_t perr;
-
-    if (path == NULL)
-        return apr_psprintf(cmd->pool, "%s: bad path '%s'", what, arg);
-    if ((err = check_secret_file(cmd, what, path)) != NULL)
-        return err;
-    pds_error_clear(&perr);
-    if (pds_key_load_file(pkey, cmd->pool, path, &perr) != APR_SUCCESS)
-        return apr_psprintf(cmd->pool, "%s %s: %s", what, path, perr.text);
-    if (!pds_key_is_private(*pkey))
-        return apr_psprintf(cmd->pool, "%s %s: a public key; signing needs the private "
-                            "key (create one with `openssl genpkey -algorithm ed25519 "
-                            "-out %s`)", what, path, path);
-    return NULL;
-}
-
 static const char *cmd_consent_receipt_key(cmd_parms *cmd, void *dummy, const char *arg)
 {
     pds_server_conf_t *sc = pds_server_conf(cmd->server);
@@ -642,7 +493,8 @@ static const char *cmd_consent_receipt_key(cmd_parms *cmd, void *dummy, const ch
 
     if (err != NULL)
         return err;
-    return load_signing_key(cmd, "PDSConsentReceiptKey", arg, &sc->consent_receipt_key);
+    return pds_config_load_signing_key(cmd, "PDSConsentReceiptKey", arg,
+                                       &sc->consent_receipt_key);
 }
 
 /* PDSConsentReceiptIssuer <iss>: 1 to 255 visible ASCII characters, e.g. a URL. */
@@ -794,22 +646,22 @@ const command_rec pds_directives[] = {
         "Valid, Version, Resource, Release </PDSAgreement>"),
     AP_INIT_TAKE1("PDSAuditLog", cmd_audit_log, NULL, RSRC_CONF,
         "The JSON Lines file every decision is recorded in"),
-    AP_INIT_TAKE1("PDSAuditKey", cmd_audit_key, NULL, RSRC_CONF,
+    AP_INIT_TAKE1("PDSAuditKey", pds_cmd_audit_key, NULL, RSRC_CONF,
         "The secret key file (hex) the audit records are chained with"),
-    AP_INIT_TAKE1("PDSAuditSigningKey", cmd_audit_signing_key, NULL, RSRC_CONF,
+    AP_INIT_TAKE1("PDSAuditSigningKey", pds_cmd_audit_signing_key, NULL, RSRC_CONF,
         "Ed25519 or EC P-256 private key that signs audit checkpoints"),
     AP_INIT_TAKE12("PDSAuditCheckpoint", cmd_audit_checkpoint, NULL, RSRC_CONF,
         "A signed checkpoint every <lines> records [or <seconds>] (default 1000 60)"),
-    AP_INIT_TAKE12("PDSAuditSubject", cmd_audit_subject, NULL, RSRC_CONF,
+    AP_INIT_TAKE12("PDSAuditSubject", pds_cmd_audit_subject, NULL, RSRC_CONF,
         "How subjects appear in the audit log: clear, or pseudonym <key file>"),
     AP_INIT_TAKE1("PDSAuditOnFailure", cmd_audit_on_failure, NULL, RSRC_CONF,
         "When a record cannot be written: deny (default) or allow"),
     AP_INIT_FLAG("PDSAuditSync", cmd_audit_sync, NULL, RSRC_CONF,
         "On (default): each record is on disk (fdatasync) before data is released"),
-    AP_INIT_TAKE1("PDSPseudonymKey", cmd_pseudonym_key, NULL, RSRC_CONF,
+    AP_INIT_TAKE1("PDSPseudonymKey", pds_cmd_pseudonym_key, NULL, RSRC_CONF,
                   "secret key file (64 hex digits) from which each agreement's "
                   "pseudonym key is derived"),
-    AP_INIT_TAKE1("PDSResponseSigningKey", cmd_response_signing_key, NULL, RSRC_CONF,
+    AP_INIT_TAKE1("PDSResponseSigningKey", pds_cmd_response_signing_key, NULL, RSRC_CONF,
                   "private key (PEM) that signs released bodies (PDSSignResponses)"),
     AP_INIT_FLAG("PDSSignResponses", cmd_sign_responses, NULL, ACCESS_CONF,
                  "on: each released body carries a detached JWS in PDS-Signature"),

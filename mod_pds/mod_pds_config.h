@@ -165,9 +165,10 @@ typedef struct pds_dir_conf_t {
 } pds_dir_conf_t;
 
 /* The getters' declarations, from the lists (PDS_CONF_T names the struct). */
-#define PDS_CONF_DECLARE_VALUE(type, member, getter, dflt)  type getter(const PDS_CONF_T *c);
-#define PDS_CONF_DECLARE_FLAG(member, getter, dflt)         int getter(const PDS_CONF_T *c);
-#define PDS_CONF_DECLARE_STRING(member, getter, dflt)       const char *getter(const PDS_CONF_T *c);
+#define PDS_CONF_DECLARE_VALUE(type, member, getter, dflt) type getter(const PDS_CONF_T *c);
+#define PDS_CONF_DECLARE_FLAG(member, getter, dflt)        int getter(const PDS_CONF_T *c);
+#define PDS_CONF_DECLARE_STRING(member, getter, dflt) \
+    const char *getter(const PDS_CONF_T *c);
 #define PDS_CONF_NONE_2(a, b)
 #define PDS_CONF_NONE_3(a, b, c)
 #define PDS_CONF_NONE_4(a, b, c, d)

@@ -1,6 +1,6 @@
 /* mod_pds_config_int.h: what the configuration layer's own files share
- * (mod_pds_config.c and mod_pds_config_check.c); no file outside the layer
- * includes it.
+ * (mod_pds_config.c, mod_pds_config_keys.c and mod_pds_config_check.c); no
+ * file outside the layer includes it.
  */
 #ifndef MOD_PDS_CONFIG_INT_H
 #define MOD_PDS_CONFIG_INT_H
@@ -31,5 +31,23 @@ pds_origin_t *pds_config_remember(pds_origin_list_e list, apr_pool_t *p,
 /* The organisation called name among orgs (pds_organisation_t *), or NULL. */
 pds_organisation_t *pds_config_find_organisation(const apr_array_header_t *orgs,
                                                  const char *name);
+
+/* --- the directives that read a key file (mod_pds_config_keys.c) --- */
+
+/* Loads arg (resolved against ServerRoot) into *pkey as a private key for
+ * signing: the file must be owner-only. NULL, or the message for httpd,
+ * naming what (the directive). */
+const char *pds_config_load_signing_key(cmd_parms *cmd, const char *what,
+                                        const char *arg, pds_key_t **pkey);
+
+/* Directive handlers for the table in mod_pds_config.c: PDSAuditKey,
+ * PDSAuditSigningKey, PDSAuditSubject, PDSPseudonymKey and
+ * PDSResponseSigningKey. Each returns NULL or httpd's message. */
+const char *pds_cmd_audit_key(cmd_parms *cmd, void *dummy, const char *arg);
+const char *pds_cmd_audit_signing_key(cmd_parms *cmd, void *dummy, const char *arg);
+const char *pds_cmd_audit_subject(cmd_parms *cmd, void *dummy, const char *mode,
+                                  const char *keyfile);
+const char *pds_cmd_pseudonym_key(cmd_parms *cmd, void *dummy, const char *arg);
+const char *pds_cmd_response_signing_key(cmd_parms *cmd, void *dummy, const char *arg);
 
 #endif

@@ -61,25 +61,20 @@ void *pds_create_dir_conf(apr_pool_t *p, char *dir)
     LIST(MERGE_VALUE, MERGE_FLAG, MERGE_STRING, MERGE_PTR, MERGE_WITH, \
          MERGE_ARRAY, MERGE_RUNTIME)
 
-void *pds_merge_server_conf(apr_pool_t *p, void *basev, void *addv)
-{
-    const pds_server_conf_t *base = basev;
-    const pds_server_conf_t *add = addv;
-    pds_server_conf_t *c = apr_pcalloc(p, sizeof(*c));
+/* httpd's merge callback for one struct: a new struct, from the list. */
+#define MERGE_FUNCTION(fn, T, LIST) \
+    void *fn(apr_pool_t *p, void *basev, void *addv) \
+    { \
+        const T *base = basev; \
+        const T *add = addv; \
+        T *c = apr_pcalloc(p, sizeof(*c)); \
+        \
+        MERGE(LIST) \
+        return c; \
+    }
 
-    MERGE(PDS_SERVER_MEMBERS)
-    return c;
-}
-
-void *pds_merge_dir_conf(apr_pool_t *p, void *basev, void *addv)
-{
-    const pds_dir_conf_t *base = basev;
-    const pds_dir_conf_t *add = addv;
-    pds_dir_conf_t *c = apr_pcalloc(p, sizeof(*c));
-
-    MERGE(PDS_DIR_MEMBERS)
-    return c;
-}
+MERGE_FUNCTION(pds_merge_server_conf, pds_server_conf_t, PDS_SERVER_MEMBERS)
+MERGE_FUNCTION(pds_merge_dir_conf, pds_dir_conf_t, PDS_DIR_MEMBERS)
 
 /* --- getters: defaults live here -------------------------------------------- */
 

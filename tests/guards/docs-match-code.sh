@@ -70,10 +70,11 @@ if [ ! -s "$tmp/table" ]; then
 fi
 
 # handler field global: the struct members each handler assigns, and
-# whether it refuses virtual hosts.
+# whether it refuses virtual hosts (handlers are `const char *name(...)`
+# functions, static or not).
 awk '
-    /^static const char \*[A-Za-z_][A-Za-z0-9_]*\(/ {
-        h = $0; sub(/^static const char \*/, "", h); sub(/\(.*/, "", h)
+    /^(static )?const char \*[A-Za-z_][A-Za-z0-9_]*\(/ {
+        h = $0; sub(/^(static )?const char \*/, "", h); sub(/\(.*/, "", h)
         body = ""; inside = 1
     }
     inside { body = body " " $0 }
