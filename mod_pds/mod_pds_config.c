@@ -21,6 +21,41 @@
 #include "pds_cert.h"
 #include "pds_error.h"
 
+/* --- where directives were read ------------------------------------------- */
+
+/* For the cross-checks' messages. Reset in pre_config, since httpd reads the
+ * configuration again on every restart. */
+static apr_array_header_t *origins[PDS_ORIGIN_LISTS];   /* pds_origin_t, by list */
+
+void pds_config_reset(void)
+{
+    int i;
+
+    for (i = 0; i < PDS_ORIGIN_LISTS; i++)
+        origins[i] = NULL;
+}
+
+pds_origin_t *pds_config_remember(pds_origin_list_e list, apr_pool_t *p,
+                                  const pds_agreement_t *a, const cmd_parms *cmd)
+{
+    pds_origin_t *o;
+
+    if (origins[list] == NULL)
+        origins[list] = apr_array_make(p, 8, sizeof(pds_origin_t));
+    o = apr_array_push(origins[list]);
+    o->agreement = a;
+    o->directive = cmd->directive;
+    o->file = cmd->directive ? cmd->directive->filename : "?";
+    o->line = cmd->directive ? cmd->directive->line_num : 0;
+    o->location = NULL;
+    return o;
+}
+
+const apr_array_header_t *pds_config_origins(pds_origin_list_e list)
+{
+    return origins[list];
+}
+
 /* --- helpers -------------------------------------------------------------- */
 
 /* Names are tokens a sysadmin types and an audit record carries. */

@@ -203,7 +203,7 @@ void *pds_merge_dir_conf(apr_pool_t *p, void *basev, void *addv);
 int pds_config_check(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
                      server_rec *s);
 /* Forgets where directives were read (pre_config: httpd reads the
- * configuration again on every restart). */
+ * configuration again on every restart; mod_pds_config.c). */
 void pds_config_reset(void);
 /* What the start will open (audit log, consent store, cache provider), as
  * far as the file system tells (mod_pds_startcheck.c). Non-zero: failed. */

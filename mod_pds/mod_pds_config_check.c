@@ -21,46 +21,14 @@
 APLOG_USE_MODULE(pds);
 #endif
 
-/* --- where directives were read ------------------------------------------- */
-
-/* Reset in pre_config, since httpd reads the configuration again on every
- * restart. */
-static apr_array_header_t *agreement_origins;   /* pds_origin_t */
-static apr_array_header_t *gateway_origins;     /* pds_origin_t */
-static apr_array_header_t *signing_origins;     /* pds_origin_t: PDSSignResponses on */
-
-void pds_config_reset(void)
-{
-    agreement_origins = NULL;
-    gateway_origins = NULL;
-    signing_origins = NULL;
-}
-
-pds_origin_t *pds_config_remember(pds_origin_list_e list, apr_pool_t *p,
-                                  const pds_agreement_t *a, const cmd_parms *cmd)
-{
-    apr_array_header_t **plist = list == PDS_ORIGIN_AGREEMENT ? &agreement_origins
-                                 : list == PDS_ORIGIN_GATEWAY ? &gateway_origins
-                                 : &signing_origins;
-    pds_origin_t *o;
-
-    if (*plist == NULL)
-        *plist = apr_array_make(p, 8, sizeof(pds_origin_t));
-    o = apr_array_push(*plist);
-    o->agreement = a;
-    o->directive = cmd->directive;
-    o->file = cmd->directive ? cmd->directive->filename : "?";
-    o->line = cmd->directive ? cmd->directive->line_num : 0;
-    o->location = NULL;
-    return o;
-}
-
+/* Where agreement a was declared (its Party line), or NULL. */
 static const pds_origin_t *origin_of(const pds_agreement_t *a)
 {
+    const apr_array_header_t *agreements = pds_config_origins(PDS_ORIGIN_AGREEMENT);
     int i;
 
-    for (i = 0; agreement_origins && i < agreement_origins->nelts; i++) {
-        const pds_origin_t *o = &APR_ARRAY_IDX(agreement_origins, i, pds_origin_t);
+    for (i = 0; agreements != NULL && i < agreements->nelts; i++) {
+        const pds_origin_t *o = &APR_ARRAY_IDX(agreements, i, pds_origin_t);
         if (o->agreement == a)
             return o;
     }
@@ -437,6 +405,7 @@ static int is_satisfy_any(const ap_directive_t *d, apr_pool_t *p)
 
 static int check_satisfy_tree(const ap_directive_t *d, apr_pool_t *ptemp)
 {
+    const apr_array_header_t *gateways = pds_config_origins(PDS_ORIGIN_GATEWAY);
     int failed = 0, i;
 
     for (; d != NULL; d = d->next) {
@@ -444,8 +413,8 @@ static int check_satisfy_tree(const ap_directive_t *d, apr_pool_t *ptemp)
             failed |= check_satisfy_tree(d->first_child, ptemp);
         if (!is_satisfy_any(d, ptemp))
             continue;
-        for (i = 0; i < gateway_origins->nelts; i++) {
-            const pds_origin_t *o = &APR_ARRAY_IDX(gateway_origins, i, pds_origin_t);
+        for (i = 0; i < gateways->nelts; i++) {
+            const pds_origin_t *o = &APR_ARRAY_IDX(gateways, i, pds_origin_t);
 
             if (o->directive == NULL || !satisfy_may_apply(d, o->directive, ptemp))
                 continue;
@@ -470,10 +439,11 @@ static int check_satisfy_tree(const ap_directive_t *d, apr_pool_t *ptemp)
  * wrong); the rule is pds_agreement_could_match_under(). */
 static void warn_unreachable_gateways(server_rec *main_s)
 {
+    const apr_array_header_t *gateways = pds_config_origins(PDS_ORIGIN_GATEWAY);
     int i, k;
 
-    for (i = 0; gateway_origins != NULL && i < gateway_origins->nelts; i++) {
-        const pds_origin_t *o = &APR_ARRAY_IDX(gateway_origins, i, pds_origin_t);
+    for (i = 0; gateways != NULL && i < gateways->nelts; i++) {
+        const pds_origin_t *o = &APR_ARRAY_IDX(gateways, i, pds_origin_t);
         const server_rec *v;
         int found = 0;
 
@@ -500,16 +470,18 @@ static void warn_unreachable_gateways(server_rec *main_s)
 int pds_config_check(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
                      server_rec *s)
 {
+    const apr_array_header_t *gateways = pds_config_origins(PDS_ORIGIN_GATEWAY);
+    const apr_array_header_t *signing = pds_config_origins(PDS_ORIGIN_SIGNING);
     const char *gateway_where = NULL;
     int failed = 0;
 
     checked_main = s;
-    if (gateway_origins != NULL && gateway_origins->nelts > 0) {
-        const pds_origin_t *o = &APR_ARRAY_IDX(gateway_origins, 0, pds_origin_t);
+    if (gateways != NULL && gateways->nelts > 0) {
+        const pds_origin_t *o = &APR_ARRAY_IDX(gateways, 0, pds_origin_t);
         gateway_where = apr_psprintf(ptemp, "line %u of %s", o->line, o->file);
     }
-    if (signing_origins != NULL && signing_origins->nelts > 0) {
-        const pds_origin_t *o = &APR_ARRAY_IDX(signing_origins, 0, pds_origin_t);
+    if (signing != NULL && signing->nelts > 0) {
+        const pds_origin_t *o = &APR_ARRAY_IDX(signing, 0, pds_origin_t);
         server_rec *v;
 
         for (v = s; v != NULL; v = v->next) {
@@ -525,7 +497,7 @@ int pds_config_check(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
             }
         }
     }
-    if (gateway_origins != NULL && gateway_origins->nelts > 0)
+    if (gateways != NULL && gateways->nelts > 0)
         failed |= check_satisfy_tree(ap_conftree, ptemp);
     warn_unreachable_gateways(s);
     reported = apr_hash_make(ptemp);

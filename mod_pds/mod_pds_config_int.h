@@ -19,16 +19,20 @@ typedef struct pds_origin_t {
 typedef enum {
     PDS_ORIGIN_AGREEMENT,               /* a <PDSAgreement> block */
     PDS_ORIGIN_GATEWAY,                 /* PDSGateway on */
-    PDS_ORIGIN_SIGNING                  /* PDSSignResponses on */
+    PDS_ORIGIN_SIGNING,                 /* PDSSignResponses on */
+    PDS_ORIGIN_LISTS
 } pds_origin_list_e;
 
 /* Remembers cmd's line in the list (until pds_config_reset()) and returns
  * the record, in p, for the caller to refine (a Party line, a <Location>
- * path) before it remembers another. Never NULL. */
+ * path) before it remembers another. Never NULL. (mod_pds_config.c) */
 pds_origin_t *pds_config_remember(pds_origin_list_e list, apr_pool_t *p,
                                   const pds_agreement_t *a, const cmd_parms *cmd);
+/* What the list holds (pds_origin_t), or NULL when nothing was remembered. */
+const apr_array_header_t *pds_config_origins(pds_origin_list_e list);
 
-/* The organisation called name among orgs (pds_organisation_t *), or NULL. */
+/* The organisation called name among orgs (pds_organisation_t *), or NULL
+ * (mod_pds_config.c). */
 pds_organisation_t *pds_config_find_organisation(const apr_array_header_t *orgs,
                                                  const char *name);
 
