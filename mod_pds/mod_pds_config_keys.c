@@ -151,12 +151,10 @@ const char *pds_cmd_response_signing_key(cmd_parms *cmd, void *dummy, const char
 {
     pds_server_conf_t *sc = pds_server_conf(cmd->server);
     const char *err = ap_check_cmd_context(cmd, NOT_IN_DIR_CONTEXT);
-
     json_t *jwk;
 
-    if (err != NULL)
-        return err;
-    if ((err = pds_config_load_signing_key(cmd, "PDSResponseSigningKey", arg, &sc->response_key)) != NULL)
+    if (err != NULL || (err = pds_config_load_signing_key(cmd, "PDSResponseSigningKey", arg,
+                                                          &sc->response_key)) != NULL)
         return err;
     /* The kid goes into every signature: computed once, here. */
     jwk = pds_key_public_jwk(sc->response_key, cmd->pool);

@@ -16,7 +16,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "mod_pds_private.h"
+#include "mod_pds_config.h"
 #include "util_cfgtree.h"
 #include "apr_strings.h"
 
