@@ -432,8 +432,6 @@ static const char *cmd_token_max_lifetime(cmd_parms *cmd, void *dummy, const cha
     return NULL;
 }
 
-/* --- per-location directives ---------------------------------------------- */
-
 /* --- consent ------------------------------------------------------------------ */
 
 static const char *main_server_only(cmd_parms *cmd)
@@ -600,6 +598,8 @@ static const char *cmd_trust_registry(cmd_parms *cmd, void *dummy, const char *f
     }
     return NULL;
 }
+
+/* --- per-location directives ---------------------------------------------- */
 
 static const char *cmd_person_subject(cmd_parms *cmd, void *dcv, const char *arg)
 {
