@@ -20,6 +20,7 @@
 #include "pds_artefact.h"
 #include "pds_cert.h"
 #include "pds_error.h"
+#include "pds_syntax.h"
 
 /* --- where directives were read ------------------------------------------- */
 
@@ -58,18 +59,11 @@ const apr_array_header_t *pds_config_origins(pds_origin_list_e list)
 
 /* --- helpers -------------------------------------------------------------- */
 
-/* Names are tokens a sysadmin types and an audit record carries. */
+/* Names are tokens a sysadmin types and an audit record carries: the one
+ * rule of lib/pds_syntax.h. */
 static int is_name(const char *s)
 {
-    apr_size_t n = 0;
-
-    if (s == NULL || *s == '\0')
-        return 0;
-    for (; *s; s++, n++) {
-        if (!apr_isalnum(*s) && *s != '-' && *s != '_' && *s != '.')
-            return 0;
-    }
-    return n <= 64;
+    return pds_syntax_is_name(s, PDS_SYNTAX_NAME_MAX);
 }
 
 static const char *parse_int(cmd_parms *cmd, const char *arg, long min,
