@@ -9,8 +9,11 @@
 #      the handler refuses virtual hosts: main_server_only() or GLOBAL_ONLY),
 #      ACCESS_CONF "directory", OR_* "directory, .htaccess".
 #   2. Default: the "**Default:**" row names the default the code applies.
-#      A default lives in a getter (`return c->FIELD ... : PDS_..._DEFAULT_...;`
-#      in mod_pds/*.c); the directive is the one whose handler assigns FIELD;
+#      A default lives in a getter: a row of a member list (`VALUE(type,
+#      FIELD, getter, PDS_..._DEFAULT_...)`, or STRING/FLAG(FIELD, getter,
+#      PDS_..._DEFAULT_...), in mod_pds/mod_pds_config.h) or a hand-written
+#      one (`return c->FIELD ... : PDS_..._DEFAULT_...;` in mod_pds/*.c);
+#      the directive is the one whose handler assigns FIELD;
 #      the macro's value (#define in mod_pds/ or lib/) must be a word of the
 #      row. The "(default X)" of the table's help text (httpd -L shows it)
 #      must be in the row too.
@@ -67,10 +70,11 @@ if [ ! -s "$tmp/table" ]; then
 fi
 
 # handler field global: the struct members each handler assigns, and
-# whether it refuses virtual hosts.
+# whether it refuses virtual hosts (handlers are `const char *name(...)`
+# functions, static or not).
 awk '
-    /^static const char \*[A-Za-z_][A-Za-z0-9_]*\(/ {
-        h = $0; sub(/^static const char \*/, "", h); sub(/\(.*/, "", h)
+    /^(static )?const char \*[A-Za-z_][A-Za-z0-9_]*\(/ {
+        h = $0; sub(/^(static )?const char \*/, "", h); sub(/\(.*/, "", h)
         body = ""; inside = 1
     }
     inside { body = body " " $0 }
@@ -87,7 +91,23 @@ awk '
         if (!printed) print h, "-", global
     }' "$tmp/code.c" >"$tmp/handlers"
 
-# field macro: defaults applied in getters.
+# field macro: defaults applied in getters, written by hand or from a
+# member list row (mod_pds/mod_pds_config.h): VALUE(type, FIELD, getter,
+# MACRO), STRING(FIELD, getter, MACRO) or FLAG(FIELD, getter, MACRO).
+for f in "$src"/mod_pds/*.h "$src"/mod_pds/*.c; do
+    [ -f "$f" ] && guard_strip_c keep "$f"
+done | tr '\n\t\\' '   ' | awk '{
+    s = " " $0
+    while (match(s, /[^A-Za-z0-9_](VALUE|STRING|FLAG)[ ]*\([^()]*\)/)) {
+        e = substr(s, RSTART + 1, RLENGTH - 1)
+        s = substr(s, RSTART + RLENGTH)
+        kind = e; sub(/[ (].*/, "", kind)
+        sub(/^[A-Z]+[ ]*\(/, "", e); sub(/\)$/, "", e); gsub(/ /, "", e)
+        n = split(e, arg, ",")
+        if (n != (kind == "VALUE" ? 4 : 3) || arg[n] !~ /^PDS_[A-Z0-9_]*DEFAULT[A-Z0-9_]*$/) continue
+        print arg[kind == "VALUE" ? 2 : 1], arg[n]
+    }
+}' >"$tmp/getters"
 awk '{
     s = $0
     while (match(s, /return [a-z_]+->[a-z_][a-z0-9_]*[^;]*:[ ]*PDS_[A-Z0-9_]*DEFAULT[A-Z0-9_]*[ ]*;/)) {
@@ -97,7 +117,7 @@ awk '{
         mac = e; sub(/.*:[ ]*/, "", mac); sub(/[ ;].*/, "", mac)
         print fld, mac
     }
-}' "$tmp/code.line" >"$tmp/getters"
+}' "$tmp/code.line" >>"$tmp/getters"
 
 # macro value, from every header and source of mod_pds/ and lib/.
 for f in "$src"/mod_pds/*.h "$src"/mod_pds/*.c "$src"/lib/*.h "$src"/lib/*.c; do
@@ -141,6 +161,7 @@ awk '
 bad=0
 fail() { echo "$1" >&2; bad=$((bad + 1)); }
 checked=0
+ndefaults=0
 
 while read -r name handler kind scope; do
     row=$(awk -F '\t' -v n="$name" '$1 == n' "$tmp/docs")
@@ -175,6 +196,7 @@ while read -r name handler kind scope; do
     # Defaults the getters apply to the fields this handler sets.
     for fld in $(awk -v h="$handler" '$1 == h && $2 != "-" { print $2 }' "$tmp/handlers" | sort -u); do
         for mac in $(awk -v f="$fld" '$1 == f { print $2 }' "$tmp/getters"); do
+            ndefaults=$((ndefaults + 1))
             val=$(awk -v m="$mac" '$1 == m { print $2; exit }' "$tmp/macros")
             if [ -z "$val" ]; then
                 fail "directive $name: default macro $mac (getter of ->$fld) has no #define in mod_pds/ or lib/"
@@ -281,5 +303,5 @@ if [ "$bad" -ne 0 ]; then
     echo "FAIL: docs match code: $bad problem(s) ($checked directives checked)" >&2
     exit 1
 fi
-echo "PASS: docs match code ($checked directives: Context, Default, Syntax; audit log mode $mode in $nsent sentence(s))"
+echo "PASS: docs match code ($checked directives: Context, Default ($ndefaults from the code), Syntax; audit log mode $mode in $nsent sentence(s))"
 exit 0

@@ -351,6 +351,10 @@ expect fail docs-match-code.sh "$t" "directive PDSAuditLog: docs/directives.md s
 t=$(docs_tree dm-default-macro)
 sed -i 's/1048576)/2097152)/' "$t/mod_pds/mod_pds_private.h"
 expect fail docs-match-code.sh "$t" "directive PDSMaxBodySize: docs/directives.md says Default 'PDSMaxBodySize 1048576'; the code's default is 2097152 (PDS_DEFAULT_MAX_BODY)"
+t=$(docs_tree dm-default-row)
+sed -i '/^apr_off_t pds_conf_max_body/,/^}/d; s/1048576)/2097152)/' "$t/mod_pds/mod_pds_config.c" "$t/mod_pds/mod_pds_private.h"
+printf '#define LIST(VALUE, FLAG) \\\n    VALUE(apr_off_t, max_body, pds_conf_max_body, PDS_DEFAULT_MAX_BODY) /* c */ \\\n    FLAG(gateway, pds_conf_gateway, 0)\n' >"$t/mod_pds/mod_pds_config.h"
+expect fail docs-match-code.sh "$t" "the code's default is 2097152 (PDS_DEFAULT_MAX_BODY)"
 t=$(docs_tree dm-default-undefined)
 sed -i '/CONSENT_TIMEOUT_MS/d' "$t/mod_pds/mod_pds_private.h"
 expect fail docs-match-code.sh "$t" "default macro PDS_DEFAULT_CONSENT_TIMEOUT_MS (getter of ->consent_timeout_ms) has no #define"

@@ -12,7 +12,7 @@
 #include <unistd.h>
 
 #include "pds_test.h"
-#include "mod_pds_private.h"
+#include "mod_pds_config.h"
 #include "util_cfgtree.h"
 #include "apr_strings.h"
 
@@ -288,6 +288,124 @@ static void test_server_merge(void **state)
     assert_int_equal(add->agreements->nelts, 1);
     assert_int_equal(base->token_clock_skew, 30);
 }
+
+/* --- every member of the lists follows its kind's rule ------------------------
+ * Expanded from PDS_SERVER_MEMBERS and PDS_DIR_MEMBERS, so a member added to
+ * a list is tested here without a line of its own: create leaves it unset,
+ * merge takes add's when add set it and base's otherwise (a WITH member:
+ * from the side its leader came from), arrays are base's then add's,
+ * runtime members are never inherited, merge writes to neither input, and
+ * the getter gives the default until the member is set. */
+
+static char mark_base[] = "base", mark_add[] = "add";
+#define MARK(type, side) ((type)(void *)((side) ? mark_add : mark_base))
+
+#define NONE_2(a, b)
+#define NONE_3(a, b, c)
+#define NONE_4(a, b, c, d)
+
+/* c's members are what create leaves. */
+#define UNSET_NUMBER(member)                  assert_true(c->member == -1);
+#define UNSET_VALUE(type, member, getter, dflt) UNSET_NUMBER(member)
+#define UNSET_FLAG(member, getter, dflt)      UNSET_NUMBER(member)
+#define UNSET_STRING(member, getter, dflt)    assert_null(c->member);
+#define UNSET_PTR(type, member)               assert_null(c->member);
+#define UNSET_WITH(type, member, leader, unset) assert_null(c->member);
+#define UNSET_ARRAY(elt_type, member, nalloc) assert_int_equal(c->member->nelts, 0);
+#define UNSET_RUNTIME(type, member)           assert_null(c->member);
+
+/* Sets every member of c to side's mark (0 base, 1 add): 7 or 9, on or off,
+ * one of two pointers, one element more. */
+#define FILL_VALUE(type, member, getter, dflt) c->member = (type)(side ? 9 : 7);
+#define FILL_FLAG(member, getter, dflt)       c->member = side ? 0 : 1;
+#define FILL_STRING(member, getter, dflt)     c->member = MARK(const char *, side);
+#define FILL_PTR(type, member)                c->member = MARK(type, side);
+#define FILL_WITH(type, member, leader, unset) c->member = MARK(type, side);
+#define FILL_ARRAY(elt_type, member, nalloc) \
+    APR_ARRAY_PUSH(c->member, elt_type) = MARK(elt_type, side);
+#define FILL_RUNTIME(type, member)            c->member = MARK(type, side);
+
+/* m is the merge of b and a: members from win, WITH members from with_win. */
+#define EXPECT_SCALAR(member)                 assert_true(m->member == win->member);
+#define EXPECT_VALUE(type, member, getter, dflt) EXPECT_SCALAR(member)
+#define EXPECT_FLAG(member, getter, dflt)     EXPECT_SCALAR(member)
+#define EXPECT_STRING(member, getter, dflt)   EXPECT_SCALAR(member)
+#define EXPECT_PTR(type, member)              EXPECT_SCALAR(member)
+#define EXPECT_WITH(type, member, leader, unset) \
+    assert_true(m->member == with_win->member);
+#define EXPECT_ARRAY(elt_type, member, nalloc) \
+    expect_appended(m->member, b->member, a->member);
+#define EXPECT_RUNTIME(type, member)          assert_null(m->member);
+
+/* The getters: the default when unset (or no struct), else the member. */
+#define GETTER_VALUE(type, member, getter, dflt) \
+    assert_true(getter(fresh) == (dflt)); \
+    assert_true(getter(NULL) == (dflt)); \
+    assert_true(getter(base) == 7 && getter(add) == 9);
+#define GETTER_FLAG(member, getter, dflt) \
+    assert_int_equal(getter(fresh), (dflt)); \
+    assert_int_equal(getter(NULL), (dflt)); \
+    assert_true(getter(base) == 1 && getter(add) == 0);
+#define GETTER_STRING(member, getter, dflt) \
+    assert_string_equal(getter(fresh), (dflt)); \
+    assert_string_equal(getter(NULL), (dflt)); \
+    assert_ptr_equal(getter(base), mark_base);
+
+static void expect_appended(const apr_array_header_t *m, const apr_array_header_t *b,
+                            const apr_array_header_t *a)
+{
+    assert_int_equal(m->elt_size, b->elt_size);
+    assert_int_equal(m->nelts, b->nelts + a->nelts);
+    assert_memory_equal(m->elts, b->elts, (size_t)b->nelts * b->elt_size);
+    assert_memory_equal(m->elts + (size_t)b->nelts * b->elt_size, a->elts,
+                        (size_t)a->nelts * a->elt_size);
+}
+
+#define MERGE_CASE(LIST, merge, base_side, add_side, win_side, with_side) \
+    b = base_side; a = add_side; win = win_side; with_win = with_side; \
+    m = merge(f->p, b, a); \
+    LIST(EXPECT_VALUE, EXPECT_FLAG, EXPECT_STRING, EXPECT_PTR, EXPECT_WITH, \
+         EXPECT_ARRAY, EXPECT_RUNTIME)
+
+#define MEMBERS_TEST(fn, T, LIST_, create, merge) \
+static void fn(void **state) \
+{ \
+    fixture_t *f = *state; \
+    T *fresh = create(f->p, NULL), *base = create(f->p, NULL); \
+    T *add = create(f->p, NULL), *with_only = create(f->p, NULL); \
+    T *c, *m, *b, *a, *win, *with_win, base_before, add_before; \
+    int side; \
+    \
+    c = fresh; \
+    LIST_(UNSET_VALUE, UNSET_FLAG, UNSET_STRING, UNSET_PTR, UNSET_WITH, \
+          UNSET_ARRAY, UNSET_RUNTIME) \
+    c = base; side = 0; \
+    LIST_(FILL_VALUE, FILL_FLAG, FILL_STRING, FILL_PTR, FILL_WITH, FILL_ARRAY, \
+          FILL_RUNTIME) \
+    c = add; side = 1; \
+    LIST_(FILL_VALUE, FILL_FLAG, FILL_STRING, FILL_PTR, FILL_WITH, FILL_ARRAY, \
+          FILL_RUNTIME) \
+    c = with_only; side = 1; \
+    LIST_(NONE_4, NONE_3, NONE_3, NONE_2, FILL_WITH, NONE_3, NONE_2) \
+    base_before = *base; \
+    add_before = *add; \
+    \
+    PDS_CONF_GETTERS(LIST_, GETTER_VALUE, GETTER_FLAG, GETTER_STRING) \
+    /* base only, add only, both; a WITH member set without its leader */ \
+    MERGE_CASE(LIST_, merge, base, fresh, base, base) \
+    MERGE_CASE(LIST_, merge, fresh, add, add, add) \
+    MERGE_CASE(LIST_, merge, base, add, add, add) \
+    MERGE_CASE(LIST_, merge, base, with_only, base, base) \
+    /* merge never writes to its inputs */ \
+    assert_memory_equal(base, &base_before, sizeof(T)); \
+    assert_memory_equal(add, &add_before, sizeof(T)); \
+    (void)c; (void)with_win; \
+}
+
+MEMBERS_TEST(test_server_members, pds_server_conf_t, PDS_SERVER_MEMBERS,
+             pds_create_server_conf, pds_merge_server_conf)
+MEMBERS_TEST(test_dir_members, pds_dir_conf_t, PDS_DIR_MEMBERS,
+             pds_create_dir_conf, pds_merge_dir_conf)
 
 /* The receipts' issuer comes from configuration: the directive, else the main
  * server's ServerName; a virtual host inherits the main server's. */
@@ -570,6 +688,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_dir_merge, setup, teardown),
         cmocka_unit_test_setup_teardown(test_server_merge, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_server_members, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_dir_members, setup, teardown),
         cmocka_unit_test_setup_teardown(test_receipt_issuer, setup, teardown),
         cmocka_unit_test_setup_teardown(test_organisation_kinds, setup, teardown),
         cmocka_unit_test_setup_teardown(test_organisation_errors, setup, teardown),
