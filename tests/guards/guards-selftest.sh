@@ -259,11 +259,13 @@ static const char *cmd_max_body(cmd_parms *cmd, void *dcv, const char *arg)
     dc->max_body = 5; /* sc->consent_timeout_ms = 1 in a comment */
     return NULL;
 }
-static const char *cmd_store_timeout(cmd_parms *cmd, void *dummy, const char *arg)
+static pds_int_slot_t store_timeout = PDS_SERVER_INT(consent_timeout_ms, PDS_IN_MAIN_SERVER, 10, 60000);
+static const char *set_int_slot(cmd_parms *cmd, void *dcv, const char *arg)
 {
-    const char *err = main_server_only(cmd);
-    sc->consent_timeout_ms = 5;
-    return err;
+    const pds_int_slot_t *slot = cmd->cmd->cmd_data;
+    if (slot->where == PDS_IN_MAIN_SERVER)
+        return main_server_only(cmd);
+    return NULL;
 }
 const command_rec pds_directives[] = {
     AP_INIT_TAKE1("PDSAuditLog", cmd_audit_log, NULL, RSRC_CONF, "help"),
@@ -271,7 +273,7 @@ const command_rec pds_directives[] = {
         "On: enforce (default off)"),
     AP_INIT_TAKE1("PDSMaxBodySize", cmd_max_body, NULL, ACCESS_CONF,
         "Largest body, in bytes (default 1048576)"),
-    AP_INIT_TAKE1("PDSConsentStoreTimeout", cmd_store_timeout, NULL, RSRC_CONF,
+    AP_INIT_TAKE1("PDSConsentStoreTimeout", set_int_slot, &store_timeout, RSRC_CONF,
         "milliseconds (default 2000)"),
     { NULL }
 };
