@@ -32,12 +32,7 @@ if [ -z "$directives" ]; then
     exit 1
 fi
 
-for f in "$docs" "$example" "$agreement_h"; do
-    if [ ! -f "$f" ]; then
-        echo "FAIL: directives documented: missing ${f#"$src"/}" >&2
-        exit 1
-    fi
-done
+guard_need_files "directives documented" "$docs" "$example" "$agreement_h"
 
 keywords=$(awk '
     /Keywords/ { on = 1; next }

@@ -35,12 +35,7 @@ src=$(guard_srcdir "$0")
 docs="$src/docs/directives.md"
 audit_c="$src/mod_pds/mod_pds_audit.c"
 
-for f in "$docs" "$audit_c"; do
-    if [ ! -f "$f" ]; then
-        echo "FAIL: docs match code: missing ${f#"$src"/}" >&2
-        exit 1
-    fi
-done
+guard_need_files "docs match code" "$docs" "$audit_c"
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/pds-guard-docs.XXXXXX") || exit 1
 trap 'rm -rf "$tmp"' EXIT HUP INT TERM

@@ -17,10 +17,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 src=$(guard_srcdir "$0")
 doc="$src/docs/architecture.md"
 
-if [ ! -f "$doc" ]; then
-    echo "FAIL: glue layers: missing docs/architecture.md" >&2
-    exit 1
-fi
+guard_need_files "glue layers" "$doc"
 if [ ! -d "$src/mod_pds" ]; then
     echo "FAIL: glue layers: no mod_pds/ directory under $src" >&2
     exit 1

@@ -11,6 +11,19 @@ guard_srcdir() {
     fi
 }
 
+# guard_need_files WHAT FILE...: each FILE (a path under $src) exists, or
+# the guard stops here: "FAIL: WHAT: missing FILE" (relative to $src), exit 1.
+guard_need_files() {
+    what=$1
+    shift
+    for f in "$@"; do
+        if [ ! -f "$f" ]; then
+            echo "FAIL: $what: missing ${f#"$src"/}" >&2
+            exit 1
+        fi
+    done
+}
+
 # guard_strip_c keep|blank FILE
 # Prints FILE with C comments removed, line for line (so grep -n still gives
 # the right line numbers). With "blank", the contents of string and character

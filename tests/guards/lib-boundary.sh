@@ -25,22 +25,20 @@ call_re='(^|[^A-Za-z0-9_])ap_[a-z_]+[[:space:]]*\('
 
 bad=0
 nfiles=0
+# report FILE WHAT HITS: a line per grep -n hit ("FILE:LINE: WHAT:text"),
+# each counted in bad.
+report() {
+    if [ -n "$3" ]; then
+        echo "$3" | while IFS= read -r h; do
+            echo "$1:${h%%:*}: $2:${h#*:}" >&2
+        done
+        bad=$((bad + $(echo "$3" | wc -l)))
+    fi
+}
 for f in $files; do
     nfiles=$((nfiles + 1))
-    hits=$(guard_strip_c keep "$src/$f" | grep -n -E "$inc_re")
-    if [ -n "$hits" ]; then
-        echo "$hits" | while IFS= read -r h; do
-            echo "$f:${h%%:*}: includes an httpd header:${h#*:}" >&2
-        done
-        bad=$((bad + $(echo "$hits" | wc -l)))
-    fi
-    hits=$(guard_strip_c blank "$src/$f" | grep -n -E "$call_re")
-    if [ -n "$hits" ]; then
-        echo "$hits" | while IFS= read -r h; do
-            echo "$f:${h%%:*}: calls an httpd function:${h#*:}" >&2
-        done
-        bad=$((bad + $(echo "$hits" | wc -l)))
-    fi
+    report "$f" "includes an httpd header" "$(guard_strip_c keep "$src/$f" | grep -n -E "$inc_re")"
+    report "$f" "calls an httpd function" "$(guard_strip_c blank "$src/$f" | grep -n -E "$call_re")"
 done
 
 if [ "$bad" -ne 0 ]; then

@@ -14,12 +14,7 @@ table="$src/lib/pds_reason.c"
 problems="$src/docs/problems.md"
 guide="$src/docs/admin-guide.md"
 
-for f in "$table" "$problems" "$guide"; do
-    if [ ! -f "$f" ]; then
-        echo "FAIL: reasons documented: missing ${f#"$src"/}" >&2
-        exit 1
-    fi
-done
+guard_need_files "reasons documented" "$table" "$problems" "$guide"
 
 # "code status" per entry: { "no-agreement", 403, "..." }
 reasons=$(guard_strip_c keep "$table" |
