@@ -27,11 +27,9 @@
 #      APR_FOPEN_CREATE ...) call in mod_pds/mod_pds_audit.c. A mode with
 #      "director...", "key", "store", "consent", "database", "-wal" or "-shm"
 #      in the 60 characters before it is another file's, and is skipped.
-set -u
 here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=tests/guards/guard-lib.sh
-. "$here/guard-lib.sh"
-src=$(guard_srcdir "$0")
+. "$here/guard-lib.sh"    # set -u; src, the source tree
 docs="$src/docs/directives.md"
 audit_c="$src/mod_pds/mod_pds_audit.c"
 
@@ -214,7 +212,7 @@ while read -r name handler kind scope info; do
     fi
 
     # Defaults the getters apply to the fields this handler sets.
-    for fld in $(printf '%s\n' $fields | sort -u); do
+    for fld in $(printf '%s\n' "$fields" | sort -u); do
         for mac in $(awk -v f="$fld" '$1 == f { print $2 }' "$tmp/getters"); do
             ndefaults=$((ndefaults + 1))
             val=$(awk -v m="$mac" '$1 == m { print $2; exit }' "$tmp/macros")
@@ -319,9 +317,5 @@ if [ -n "$mode" ]; then
     done <"$tmp/modes"
 fi
 
-if [ "$bad" -ne 0 ]; then
-    echo "FAIL: docs match code: $bad problem(s) ($checked directives checked)" >&2
-    exit 1
-fi
-echo "PASS: docs match code ($checked directives: Context, Default ($ndefaults from the code), Syntax; audit log mode $mode in $nsent sentence(s))"
-exit 0
+guard_verdict "docs match code: $bad problem(s) ($checked directives checked)" \
+    "docs match code ($checked directives: Context, Default ($ndefaults from the code), Syntax; audit log mode $mode in $nsent sentence(s))"

@@ -10,11 +10,9 @@
 #   - a file includes a mod_pds/ header of a higher layer, or one the table
 #     does not know.
 # Comments are ignored (an #include in a comment is not one).
-set -u
 here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=tests/guards/guard-lib.sh
-. "$here/guard-lib.sh"
-src=$(guard_srcdir "$0")
+. "$here/guard-lib.sh"    # set -u; src, the source tree
 doc="$src/docs/architecture.md"
 
 guard_need_files "glue layers" "$doc"
@@ -80,9 +78,5 @@ for f in $files; do
     done <"$tmp/includes"
 done
 
-if [ "$bad" -ne 0 ]; then
-    echo "FAIL: glue layers: $bad violation(s); see docs/architecture.md, \"Layers\"" >&2
-    exit 1
-fi
-echo "PASS: glue layers ($nfiles files, $nincludes includes of mod_pds headers, none pointing up)"
-exit 0
+guard_verdict "glue layers: $bad violation(s); see docs/architecture.md, \"Layers\"" \
+    "glue layers ($nfiles files, $nincludes includes of mod_pds headers, none pointing up)"

@@ -3,11 +3,9 @@
 # Fails if any C source or header under lib/ includes an httpd header
 # (httpd.h, http_*.h, ap_*.h, util_*.h, mod_*.h, mpm*.h) or calls an ap_*()
 # function. Comments are ignored; string literals are ignored for calls.
-set -u
 here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=tests/guards/guard-lib.sh
-. "$here/guard-lib.sh"
-src=$(guard_srcdir "$0")
+. "$here/guard-lib.sh"    # set -u; src, the source tree
 
 if [ ! -d "$src/lib" ]; then
     echo "FAIL: lib/ boundary: no lib/ directory under $src" >&2
@@ -41,9 +39,5 @@ for f in $files; do
     report "$f" "calls an httpd function" "$(guard_strip_c blank "$src/$f" | grep -n -E "$call_re")"
 done
 
-if [ "$bad" -ne 0 ]; then
-    echo "FAIL: lib/ boundary: $bad violation(s); lib/ may use APR, jansson and OpenSSL only (move httpd code to mod_pds/)" >&2
-    exit 1
-fi
-echo "PASS: lib/ boundary ($nfiles files, no httpd headers or ap_ calls)"
-exit 0
+guard_verdict "lib/ boundary: $bad violation(s); lib/ may use APR, jansson and OpenSSL only (move httpd code to mod_pds/)" \
+    "lib/ boundary ($nfiles files, no httpd headers or ap_ calls)"
