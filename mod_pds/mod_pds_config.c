@@ -414,64 +414,6 @@ static const char *main_server_only(cmd_parms *cmd)
     return NULL;
 }
 
-/* --- whole-number directives ----------------------------------------------
- * One handler serves every directive that takes one whole number, as httpd's
- * ap_set_int_slot does: the table row's cmd_data names the member it sets,
- * where the directive may stand and its range. */
-
-typedef enum {
-    PDS_IN_SERVER,        /* server config or virtual host (NOT_IN_DIR_CONTEXT) */
-    PDS_IN_MAIN_SERVER,   /* the main server only (main_server_only) */
-    PDS_IN_DIR            /* a directory section; the table's ACCESS_CONF says so */
-} pds_slot_where_t;
-
-typedef enum { PDS_SLOT_INT, PDS_SLOT_OFF } pds_slot_type_t;   /* int, apr_off_t */
-
-typedef struct {
-    pds_slot_where_t where;
-    apr_size_t offset;    /* of the member in pds_server_conf_t or pds_dir_conf_t */
-    pds_slot_type_t type;
-    long min, max;
-} pds_int_slot_t;
-
-#define PDS_SERVER_INT(member, where, min, max) \
-    { where, APR_OFFSETOF(pds_server_conf_t, member), PDS_SLOT_INT, min, max }
-#define PDS_DIR_INT(member, min, max) \
-    { PDS_IN_DIR, APR_OFFSETOF(pds_dir_conf_t, member), PDS_SLOT_INT, min, max }
-#define PDS_DIR_OFF(member, min, max) \
-    { PDS_IN_DIR, APR_OFFSETOF(pds_dir_conf_t, member), PDS_SLOT_OFF, min, max }
-
-/* The member each sets, and its range (docs-match-code.sh reads the member
- * from here to find the directive's default). */
-static pds_int_slot_t clock_skew = PDS_SERVER_INT(token_clock_skew, PDS_IN_SERVER, 0, 600);
-static pds_int_slot_t max_lifetime = PDS_SERVER_INT(token_max_lifetime, PDS_IN_SERVER, 0, 86400 * 7);
-static pds_int_slot_t store_timeout = PDS_SERVER_INT(consent_timeout_ms, PDS_IN_MAIN_SERVER, 10, 60000);
-static pds_int_slot_t max_body = PDS_DIR_OFF(max_body, 1, 256L * 1024 * 1024);
-static pds_int_slot_t max_depth = PDS_DIR_INT(max_depth, 2, 1000);
-
-static const char *set_int_slot(cmd_parms *cmd, void *dcv, const char *arg)
-{
-    /* The row's cmd_data, which httpd also passes as cmd->info (read from
-     * the row, so that a caller that fills in only cmd->cmd gets it too). */
-    const pds_int_slot_t *slot = cmd->cmd->cmd_data;
-    const char *err = NULL;
-    char *conf;
-    long v;
-
-    if (slot->where == PDS_IN_MAIN_SERVER)
-        err = main_server_only(cmd);
-    else if (slot->where == PDS_IN_SERVER)
-        err = ap_check_cmd_context(cmd, NOT_IN_DIR_CONTEXT);
-    if (err != NULL || (err = parse_int(cmd, arg, slot->min, slot->max, &v)) != NULL)
-        return err;
-    conf = slot->where == PDS_IN_DIR ? dcv : (void *)pds_server_conf(cmd->server);
-    if (slot->type == PDS_SLOT_OFF)
-        *(apr_off_t *)(void *)(conf + slot->offset) = v;
-    else
-        *(int *)(void *)(conf + slot->offset) = (int)v;
-    return NULL;
-}
-
 /* PDSConsentStore sqlite3 <file> | pgsql "<conninfo>" */
 static const char *cmd_consent_store(cmd_parms *cmd, void *dummy, const char *driver,
                                      const char *params)
@@ -661,6 +603,64 @@ static const char *cmd_purpose_header(cmd_parms *cmd, void *dcv, const char *arg
         return apr_psprintf(cmd->pool, "PDSPurposeHeader: '%s' is not a header name; "
                             "use letters, digits and '-'", arg);
     dc->purpose_header = arg;
+    return NULL;
+}
+
+/* --- whole-number directives ----------------------------------------------
+ * One handler serves every directive that takes one whole number, as httpd's
+ * ap_set_int_slot does: the table row's cmd_data names the member it sets,
+ * where the directive may stand and its range. */
+
+typedef enum {
+    PDS_IN_SERVER,        /* server config or virtual host (NOT_IN_DIR_CONTEXT) */
+    PDS_IN_MAIN_SERVER,   /* the main server only (main_server_only) */
+    PDS_IN_DIR            /* a directory section; the table's ACCESS_CONF says so */
+} pds_slot_where_t;
+
+typedef enum { PDS_SLOT_INT, PDS_SLOT_OFF } pds_slot_type_t;   /* int, apr_off_t */
+
+typedef struct {
+    pds_slot_where_t where;
+    apr_size_t offset;    /* of the member in pds_server_conf_t or pds_dir_conf_t */
+    pds_slot_type_t type;
+    long min, max;
+} pds_int_slot_t;
+
+#define PDS_SERVER_INT(member, where, min, max) \
+    { where, APR_OFFSETOF(pds_server_conf_t, member), PDS_SLOT_INT, min, max }
+#define PDS_DIR_INT(member, min, max) \
+    { PDS_IN_DIR, APR_OFFSETOF(pds_dir_conf_t, member), PDS_SLOT_INT, min, max }
+#define PDS_DIR_OFF(member, min, max) \
+    { PDS_IN_DIR, APR_OFFSETOF(pds_dir_conf_t, member), PDS_SLOT_OFF, min, max }
+
+/* The member each sets, and its range (docs-match-code.sh reads the member
+ * from here to find the directive's default). */
+static pds_int_slot_t clock_skew = PDS_SERVER_INT(token_clock_skew, PDS_IN_SERVER, 0, 600);
+static pds_int_slot_t max_lifetime = PDS_SERVER_INT(token_max_lifetime, PDS_IN_SERVER, 0, 86400 * 7);
+static pds_int_slot_t store_timeout = PDS_SERVER_INT(consent_timeout_ms, PDS_IN_MAIN_SERVER, 10, 60000);
+static pds_int_slot_t max_body = PDS_DIR_OFF(max_body, 1, 256L * 1024 * 1024);
+static pds_int_slot_t max_depth = PDS_DIR_INT(max_depth, 2, 1000);
+
+static const char *set_int_slot(cmd_parms *cmd, void *dcv, const char *arg)
+{
+    /* The row's cmd_data, which httpd also passes as cmd->info (read from
+     * the row, so that a caller that fills in only cmd->cmd gets it too). */
+    const pds_int_slot_t *slot = cmd->cmd->cmd_data;
+    const char *err = NULL;
+    char *conf;
+    long v;
+
+    if (slot->where == PDS_IN_MAIN_SERVER)
+        err = main_server_only(cmd);
+    else if (slot->where == PDS_IN_SERVER)
+        err = ap_check_cmd_context(cmd, NOT_IN_DIR_CONTEXT);
+    if (err != NULL || (err = parse_int(cmd, arg, slot->min, slot->max, &v)) != NULL)
+        return err;
+    conf = slot->where == PDS_IN_DIR ? dcv : (void *)pds_server_conf(cmd->server);
+    if (slot->type == PDS_SLOT_OFF)
+        *(apr_off_t *)(void *)(conf + slot->offset) = v;
+    else
+        *(int *)(void *)(conf + slot->offset) = (int)v;
     return NULL;
 }
 
