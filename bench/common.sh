@@ -1,4 +1,4 @@
-# common.sh: shared by bench/run.sh, bench/profile.sh and bench/perf.sh (sourced, not run).
+# common.sh: shared by bench/run.sh, bench/profile.sh, bench/perf.sh and bench/soak.sh (sourced, not run).
 # shellcheck shell=sh disable=SC2034,SC2154  # set here for, or by, the scripts that source this
 #
 # Sets up a run directory with a static back-end httpd and a gateway httpd
@@ -6,10 +6,12 @@
 #   /plain/  mod_proxy only
 #   /pds/    mod_pds (bearer token, agreement, filter, audit) + mod_proxy
 #   /lua/    mod_proxy + a mod_lua output filter doing the same filtering
-# The caller sets: top (source tree), bench (bench dir), run (run directory,
-# open_run_dir), with_pds (1: load mod_pds and configure /pds/; 0: leave it out).
+# The caller sets: bench (bench dir), run (run directory, open_run_dir),
+# with_pds (1: load mod_pds and configure /pds/; 0: leave it out); top (the
+# source tree) is set here.
 # bench/soak.sh uses the helpers and writes its own configuration.
 
+top=$(cd "$bench/.." && pwd)
 httpd_bin=/usr/sbin/apache2
 module_dir=/usr/lib/apache2/modules
 subject=R100234
@@ -26,6 +28,33 @@ be_port=${BENCH_BACKEND_PORT:-18981}
 say() { printf '%s\n' "$*"; }
 note() { printf 'bench: %s\n' "$*" >&2; }
 die() { printf 'bench: error: %s\n' "$*" >&2; exit 1; }
+
+# whole_numbers MESSAGE VALUE...: dies with "MESSAGE; got 'VALUE'" at the
+# first VALUE that is not a whole number (settings read from the environment).
+whole_numbers() {
+    msg=$1
+    shift
+    for v in "$@"; do
+        case "$v" in ''|*[!0-9]*) die "$msg; got '$v'" ;; esac
+    done
+}
+
+# wrk_settings: the wrk load of bench/run.sh and bench/perf.sh, from
+# BENCH_DURATION (10 s), BENCH_CONNECTIONS (32), BENCH_THREADS (2) and
+# BENCH_WARMUP (3 s); check_wrk_load checks them once they are whole numbers.
+wrk_settings() {
+    duration=${BENCH_DURATION:-10}
+    connections=${BENCH_CONNECTIONS:-32}
+    threads=${BENCH_THREADS:-2}
+    warmup=${BENCH_WARMUP:-3}
+}
+
+# on_exit_cleanup: the caller's cleanup() runs at exit, and an interrupt
+# exits 130 (through cleanup).
+on_exit_cleanup() {
+    trap cleanup EXIT
+    trap 'exit 130' INT TERM
+}
 
 # shellcheck source=tools/lib/loopback.sh
 . "$top/tools/lib/loopback.sh"
@@ -77,6 +106,13 @@ open_run_dir() {
         run=$(mktemp -d "/tmp/$2.XXXXXX") || die "mktemp failed"
     fi
     case "$run" in /*) ;; *) run=$(pwd)/$run ;; esac
+}
+
+# bench_run_dir NAME: the ports are free, and the run directory is
+# BENCH_RUN_DIR or a new /tmp/NAME.XXXXXX (run.sh, perf.sh, profile.sh).
+bench_run_dir() {
+    check_ports
+    open_run_dir "${BENCH_RUN_DIR:-}" "$1"
 }
 
 # close_run_dir KEEP DIR: at exit, keeps $run when KEEP is 1, removes it

@@ -21,24 +21,18 @@
 set -eu
 
 bench=$(cd "$(dirname "$0")" && pwd)
-top=$(cd "$bench/.." && pwd)
 # shellcheck source=bench/common.sh
 . "$bench/common.sh"
 
 one_location bench/perf.sh "$@"
-duration=${BENCH_DURATION:-10}
-connections=${BENCH_CONNECTIONS:-32}
-threads=${BENCH_THREADS:-2}
-warmup=${BENCH_WARMUP:-3}
+wrk_settings
 top_n=${BENCH_PROFILE_TOP:-15}
-for v in "$duration" "$connections" "$threads" "$warmup" "$top_n"; do
-    case "$v" in ''|*[!0-9]*) die "BENCH_* settings are whole numbers; got '$v'" ;; esac
-done
+whole_numbers "BENCH_* settings are whole numbers" \
+    "$duration" "$connections" "$threads" "$warmup" "$top_n"
 check_wrk_load
 need_tools "linux-perf wrk openssl" perf wrk openssl
 
-check_ports
-open_run_dir "${BENCH_RUN_DIR:-}" pds-perf
+bench_run_dir pds-perf
 
 perf_pid=""
 cleanup() {
@@ -50,8 +44,7 @@ cleanup() {
     stop_httpd "$run/backend"
     close_run_dir "${BENCH_KEEP:-0}" "${BENCH_RUN_DIR:-}"
 }
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+on_exit_cleanup
 
 prepare_bench
 start_httpd "$run/backend" "$be_port"

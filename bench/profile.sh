@@ -24,21 +24,18 @@
 set -eu
 
 bench=$(cd "$(dirname "$0")" && pwd)
-top=$(cd "$bench/.." && pwd)
 # shellcheck source=bench/common.sh
 . "$bench/common.sh"
 
 one_location bench/profile.sh "$@"
 requests=${BENCH_PROFILE_REQUESTS:-500}
 top_n=${BENCH_PROFILE_TOP:-10}
-for v in "$requests" "$top_n"; do
-    case "$v" in ''|*[!0-9]*) die "BENCH_PROFILE_* are whole numbers; got '$v'" ;; esac
-done
+whole_numbers "BENCH_PROFILE_* are whole numbers" \
+    "$requests" "$top_n"
 [ "$requests" -ge 1 ] || die "BENCH_PROFILE_REQUESTS must be at least 1"
 need_tools "valgrind apache2-utils openssl" valgrind callgrind_annotate ab openssl
 
-check_ports
-open_run_dir "${BENCH_RUN_DIR:-}" pds-profile
+bench_run_dir pds-profile
 
 vg_pid=""
 cleanup() {
@@ -51,8 +48,7 @@ cleanup() {
     stop_httpd "$run/backend"
     close_run_dir "${BENCH_KEEP:-0}" "${BENCH_RUN_DIR:-}"
 }
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+on_exit_cleanup
 
 prepare_bench
 

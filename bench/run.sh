@@ -42,21 +42,16 @@
 set -eu
 
 bench=$(cd "$(dirname "$0")" && pwd)
-top=$(cd "$bench/.." && pwd)
 # shellcheck source=bench/common.sh
 . "$bench/common.sh"
 
-duration=${BENCH_DURATION:-10}
-connections=${BENCH_CONNECTIONS:-32}
-threads=${BENCH_THREADS:-2}
-warmup=${BENCH_WARMUP:-3}
+wrk_settings
 configs=${BENCH_CONFIGS:-plain pds lua pdsx pdss}
 rounds=${BENCH_ROUNDS:-1}
 audit=${BENCH_AUDIT:-on}
 
-for v in "$duration" "$connections" "$threads" "$warmup" "$rounds"; do
-    case "$v" in ''|*[!0-9]*) die "BENCH_DURATION, BENCH_CONNECTIONS, BENCH_THREADS, BENCH_WARMUP and BENCH_ROUNDS are whole numbers (seconds, counts); got '$v'" ;; esac
-done
+whole_numbers "BENCH_DURATION, BENCH_CONNECTIONS, BENCH_THREADS, BENCH_WARMUP and BENCH_ROUNDS are whole numbers (seconds, counts)" \
+    "$duration" "$connections" "$threads" "$warmup" "$rounds"
 check_wrk_load
 [ "$warmup" -le 60 ] || die "BENCH_WARMUP must be at most 60 seconds"
 [ "$rounds" -ge 1 ] && [ "$rounds" -le 20 ] || die "BENCH_ROUNDS must be 1..20"
@@ -77,17 +72,14 @@ done
 [ -f /usr/lib/x86_64-linux-gnu/lua/5.3/cjson.so ] || die "lua-cjson for Lua 5.3 is missing (apt-get install lua-cjson)"
 [ -f "$module_dir/mod_lua.so" ] || die "mod_lua is missing from $module_dir"
 
-check_ports
-
-open_run_dir "${BENCH_RUN_DIR:-}" pds-bench
+bench_run_dir pds-bench
 
 cleanup() {
     stop_httpd "$run/gateway"
     stop_httpd "$run/backend"
     close_run_dir "${BENCH_KEEP:-0}" "${BENCH_RUN_DIR:-}"
 }
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+on_exit_cleanup
 
 case " $configs " in *" pds "*) with_pds=1 ;; *) with_pds=0 ;; esac
 prepare_bench

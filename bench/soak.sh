@@ -58,7 +58,6 @@
 set -eu
 
 bench=$(cd "$(dirname "$0")" && pwd)
-top=$(cd "$bench/.." && pwd)
 # shellcheck source=bench/common.sh
 . "$bench/common.sh"
 note() { printf 'soak: %s\n' "$*" >&2; }
@@ -71,10 +70,9 @@ gw_port=${SOAK_PORT:-18990}
 be_port=${SOAK_BACKEND_PORT:-18991}
 rss_pct=${SOAK_RSS_PCT:-30}
 rss_mb=${SOAK_RSS_MB:-20}
-for v in "$seconds" "$connections" "$threads" "$rss_pct" "$rss_mb" \
-         "${SOAK_WARMUP:-0}" "${SOAK_SAMPLE_EVERY:-0}" "${SOAK_FAULT_EVERY:-0}"; do
-    case "$v" in ''|*[!0-9]*) die "SOAK_* settings are whole numbers (seconds, counts, MB, %); got '$v'" ;; esac
-done
+whole_numbers "SOAK_* settings are whole numbers (seconds, counts, MB, %)" \
+    "$seconds" "$connections" "$threads" "$rss_pct" "$rss_mb" \
+    "${SOAK_WARMUP:-0}" "${SOAK_SAMPLE_EVERY:-0}" "${SOAK_FAULT_EVERY:-0}"
 [ "$seconds" -ge 10 ] && [ "$seconds" -le 3600 ] || die "SOAK_SECONDS must be 10..3600"
 [ "$connections" -ge 1 ] && [ "$connections" -le 64 ] || die "SOAK_CONNECTIONS must be 1..64 (the gateway has 64 threads)"
 [ "$threads" -ge 1 ] && [ "$threads" -le "$connections" ] || die "SOAK_THREADS must be 1..SOAK_CONNECTIONS"
@@ -128,8 +126,7 @@ cleanup() {
     backend_stop
     close_run_dir "${SOAK_KEEP:-0}" "${SOAK_RUN_DIR:-}"
 }
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+on_exit_cleanup
 
 find_module
 audit_tool=${SOAK_PDS_AUDIT:-${PDS_BUILD_DIR:-$top/build}/tools/pds-audit}

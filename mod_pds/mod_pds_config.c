@@ -402,30 +402,6 @@ static const char *cmd_token_audience(cmd_parms *cmd, void *dummy, const char *a
     return NULL;
 }
 
-static const char *cmd_token_clock_skew(cmd_parms *cmd, void *dummy, const char *arg)
-{
-    pds_server_conf_t *sc = pds_server_conf(cmd->server);
-    const char *err = ap_check_cmd_context(cmd, NOT_IN_DIR_CONTEXT);
-    long v;
-
-    if (err != NULL || (err = parse_int(cmd, arg, 0, 600, &v)) != NULL)
-        return err;
-    sc->token_clock_skew = (int)v;
-    return NULL;
-}
-
-static const char *cmd_token_max_lifetime(cmd_parms *cmd, void *dummy, const char *arg)
-{
-    pds_server_conf_t *sc = pds_server_conf(cmd->server);
-    const char *err = ap_check_cmd_context(cmd, NOT_IN_DIR_CONTEXT);
-    long v;
-
-    if (err != NULL || (err = parse_int(cmd, arg, 0, 86400 * 7, &v)) != NULL)
-        return err;
-    sc->token_max_lifetime = (int)v;
-    return NULL;
-}
-
 /* --- consent ------------------------------------------------------------------ */
 
 static const char *main_server_only(cmd_parms *cmd)
@@ -469,18 +445,6 @@ static const char *cmd_consent_store(cmd_parms *cmd, void *dummy, const char *dr
     sc->consent_params = params;
     sc->consent_where = apr_psprintf(cmd->pool, "line %d of %s",
                                      cmd->directive->line_num, cmd->directive->filename);
-    return NULL;
-}
-
-static const char *cmd_consent_store_timeout(cmd_parms *cmd, void *dummy, const char *arg)
-{
-    pds_server_conf_t *sc = pds_server_conf(cmd->server);
-    const char *err = main_server_only(cmd);
-    long v;
-
-    if (err != NULL || (err = parse_int(cmd, arg, 10, 60000, &v)) != NULL)
-        return err;
-    sc->consent_timeout_ms = (int)v;
     return NULL;
 }
 
@@ -642,27 +606,61 @@ static const char *cmd_purpose_header(cmd_parms *cmd, void *dcv, const char *arg
     return NULL;
 }
 
-static const char *cmd_max_body(cmd_parms *cmd, void *dcv, const char *arg)
+/* --- whole-number directives ----------------------------------------------
+ * One handler serves every directive that takes one whole number, as httpd's
+ * ap_set_int_slot does: the table row's cmd_data names the member it sets,
+ * where the directive may stand and its range. */
+
+typedef enum {
+    PDS_IN_SERVER,        /* server config or virtual host (NOT_IN_DIR_CONTEXT) */
+    PDS_IN_MAIN_SERVER,   /* the main server only (main_server_only) */
+    PDS_IN_DIR            /* a directory section; the table's ACCESS_CONF says so */
+} pds_slot_where_t;
+
+typedef enum { PDS_SLOT_INT, PDS_SLOT_OFF } pds_slot_type_t;   /* int, apr_off_t */
+
+typedef struct {
+    pds_slot_where_t where;
+    apr_size_t offset;    /* of the member in pds_server_conf_t or pds_dir_conf_t */
+    pds_slot_type_t type;
+    long min, max;
+} pds_int_slot_t;
+
+#define PDS_SERVER_INT(member, where, min, max) \
+    { where, APR_OFFSETOF(pds_server_conf_t, member), PDS_SLOT_INT, min, max }
+#define PDS_DIR_INT(member, min, max) \
+    { PDS_IN_DIR, APR_OFFSETOF(pds_dir_conf_t, member), PDS_SLOT_INT, min, max }
+#define PDS_DIR_OFF(member, min, max) \
+    { PDS_IN_DIR, APR_OFFSETOF(pds_dir_conf_t, member), PDS_SLOT_OFF, min, max }
+
+/* The member each sets, and its range (docs-match-code.sh reads the member
+ * from here to find the directive's default). */
+static pds_int_slot_t clock_skew = PDS_SERVER_INT(token_clock_skew, PDS_IN_SERVER, 0, 600);
+static pds_int_slot_t max_lifetime = PDS_SERVER_INT(token_max_lifetime, PDS_IN_SERVER, 0, 86400 * 7);
+static pds_int_slot_t store_timeout = PDS_SERVER_INT(consent_timeout_ms, PDS_IN_MAIN_SERVER, 10, 60000);
+static pds_int_slot_t max_body = PDS_DIR_OFF(max_body, 1, 256L * 1024 * 1024);
+static pds_int_slot_t max_depth = PDS_DIR_INT(max_depth, 2, 1000);
+
+static const char *set_int_slot(cmd_parms *cmd, void *dcv, const char *arg)
 {
-    pds_dir_conf_t *dc = dcv;
-    const char *err;
+    /* The row's cmd_data, which httpd also passes as cmd->info (read from
+     * the row, so that a caller that fills in only cmd->cmd gets it too). */
+    const pds_int_slot_t *slot = cmd->cmd->cmd_data;
+    const char *err = NULL;
+    char *conf;
     long v;
 
-    if ((err = parse_int(cmd, arg, 1, 256L * 1024 * 1024, &v)) != NULL)
+    if (slot->where == PDS_IN_MAIN_SERVER)
+        err = main_server_only(cmd);
+    else if (slot->where == PDS_IN_SERVER)
+        err = ap_check_cmd_context(cmd, NOT_IN_DIR_CONTEXT);
+    if (err != NULL || (err = parse_int(cmd, arg, slot->min, slot->max, &v)) != NULL)
         return err;
-    dc->max_body = v;
-    return NULL;
-}
-
-static const char *cmd_max_depth(cmd_parms *cmd, void *dcv, const char *arg)
-{
-    pds_dir_conf_t *dc = dcv;
-    const char *err;
-    long v;
-
-    if ((err = parse_int(cmd, arg, 2, 1000, &v)) != NULL)
-        return err;
-    dc->max_depth = (int)v;
+    conf = slot->where == PDS_IN_DIR ? dcv : (void *)pds_server_conf(cmd->server);
+    if (slot->type == PDS_SLOT_OFF)
+        *(apr_off_t *)(void *)(conf + slot->offset) = v;
+    else
+        *(int *)(void *)(conf + slot->offset) = (int)v;
     return NULL;
 }
 
@@ -696,13 +694,13 @@ const command_rec pds_directives[] = {
                  "on: each released body carries a detached JWS in PDS-Signature"),
     AP_INIT_TAKE1("PDSTokenAudience", cmd_token_audience, NULL, RSRC_CONF,
         "The audience (aud) bearer tokens must be issued for"),
-    AP_INIT_TAKE1("PDSTokenClockSkew", cmd_token_clock_skew, NULL, RSRC_CONF,
+    AP_INIT_TAKE1("PDSTokenClockSkew", set_int_slot, &clock_skew, RSRC_CONF,
         "Seconds of clock difference tolerated on token times (default 60)"),
-    AP_INIT_TAKE1("PDSTokenMaxLifetime", cmd_token_max_lifetime, NULL, RSRC_CONF,
+    AP_INIT_TAKE1("PDSTokenMaxLifetime", set_int_slot, &max_lifetime, RSRC_CONF,
         "Longest token lifetime accepted, in seconds (default 3600)"),
     AP_INIT_TAKE2("PDSConsentStore", cmd_consent_store, NULL, RSRC_CONF,
                   "sqlite3 <file> or pgsql \"<conninfo>\": where consents are kept"),
-    AP_INIT_TAKE1("PDSConsentStoreTimeout", cmd_consent_store_timeout, NULL, RSRC_CONF,
+    AP_INIT_TAKE1("PDSConsentStoreTimeout", set_int_slot, &store_timeout, RSRC_CONF,
                   "milliseconds to wait for a locked or slow consent store (default 2000)"),
     AP_INIT_TAKE12("PDSConsentCache", cmd_consent_cache, NULL, RSRC_CONF,
                    "<provider>[:<args>] [<ttl seconds>]: the consent decision cache "
@@ -722,9 +720,9 @@ const command_rec pds_directives[] = {
         "On: enforce agreements on this location (default off)"),
     AP_INIT_TAKE1("PDSPurposeHeader", cmd_purpose_header, NULL, ACCESS_CONF,
         "The request header callers declare their purpose in (default PDS-Purpose)"),
-    AP_INIT_TAKE1("PDSMaxBodySize", cmd_max_body, NULL, ACCESS_CONF,
+    AP_INIT_TAKE1("PDSMaxBodySize", set_int_slot, &max_body, ACCESS_CONF,
         "Largest back-end or write body buffered for filtering, in bytes (default 1048576)"),
-    AP_INIT_TAKE1("PDSMaxDepth", cmd_max_depth, NULL, ACCESS_CONF,
+    AP_INIT_TAKE1("PDSMaxDepth", set_int_slot, &max_depth, ACCESS_CONF,
         "Deepest JSON nesting accepted in back-end and write bodies (default 32)"),
     { NULL }
 };

@@ -154,9 +154,8 @@ def gateway_factory(request, tmp_path_factory, pki, token_keys, backend, httpd_b
         return gw
 
     yield make
+    H.stop_gateways(started)
     for gw in started:
-        gw.close_sessions()
-        gw.httpd.stop()
         if gw.httpd in _running:
             _running.remove(gw.httpd)
 

@@ -84,3 +84,14 @@ def location(prefix, target="/api/citizens/", extra=""):
 %s
 </Location>
 """ % (prefix, target, extra)
+
+
+def misbehave_config(*modes):
+    """The usual organisations, the direct-care agreement and /citizens/, plus
+    an agreement "hb-misbehave" releasing name.given from the back end's
+    misbehaving `modes` (GET /misbehave/<mode>/{subject}/record) at
+    /misbehave/."""
+    return ORGANISATIONS + HB_DIRECT_CARE + agreement(
+        "hb-misbehave", "health-board", "direct-care",
+        ["GET /misbehave/%s/{subject}/record" % mode for mode in modes],
+        "Release name.given") + CITIZENS_LOCATION + location("/misbehave/", "/api/misbehave/")

@@ -961,6 +961,13 @@ class Gateway:
 
 # ----------------------------------------------------------------- assertions
 
+def stop_gateways(gateways):
+    """Fixture teardown: closes each Gateway's sessions and stops its httpd."""
+    for gw in gateways:
+        gw.close_sessions()
+        gw.httpd.stop()
+
+
 def describe(resp):
     """A response as text, for assertion messages."""
     if isinstance(resp, RawResponse):

@@ -8,12 +8,9 @@ import re
 import pytest
 
 import pds_harness as H
-from pds_configs import (CITIZENS_LOCATION, HB_DIRECT_CARE, HB_FIELDS, ORGANISATIONS, PATH,
-                         SUBJECT, agreement, location)
+from pds_configs import HB_FIELDS, PATH, SUBJECT, misbehave_config
 
-CONFIG = ORGANISATIONS + HB_DIRECT_CARE + agreement(
-    "hb-misbehave", "health-board", "direct-care", "GET /misbehave/html/{subject}/record",
-    "Release name.given") + CITIZENS_LOCATION + location("/misbehave/", "/api/misbehave/")
+CONFIG = misbehave_config("html")
 
 
 @pytest.fixture(scope="module")

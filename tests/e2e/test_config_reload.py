@@ -43,9 +43,7 @@ def started(request, httpd_factory, pki, token_keys, backend):
         return gw
 
     yield start
-    for gw in made:
-        gw.close_sessions()
-        gw.httpd.stop()
+    H.stop_gateways(made)
 
 
 def apachectl(h, action):

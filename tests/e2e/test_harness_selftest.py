@@ -191,6 +191,19 @@ def test_pki_names_and_fingerprints(pki):
 
 # ------------------------------------------------------------------- tokens
 
+def verify_jws_signature(pub, alg, sig, data):
+    """Checks a JWS signature `sig` (raw r||s for ES256) over `data` with the
+    public key `pub`; raises InvalidSignature when it does not verify."""
+    if alg == "ES256":
+        der = encode_dss_signature(int.from_bytes(sig[:32], "big"),
+                                   int.from_bytes(sig[32:], "big"))
+        pub.verify(der, data, ec.ECDSA(hashes.SHA256()))
+    elif alg == "RS256":
+        pub.verify(sig, data, padding.PKCS1v15(), hashes.SHA256())
+    else:
+        pub.verify(sig, data)
+
+
 def test_tokens_are_signed_as_jws_wants(token_keys):
     claims = H.token_claims("x")
     for name, alg in (("ec", "ES256"), ("rsa", "RS256"), ("ed", "EdDSA")):
@@ -203,23 +216,10 @@ def test_tokens_are_signed_as_jws_wants(token_keys):
         data = (h + "." + p).encode()
         if alg == "ES256":
             assert len(sig) == 64
-            der = encode_dss_signature(int.from_bytes(sig[:32], "big"),
-                                       int.from_bytes(sig[32:], "big"))
-            pub.verify(der, data, ec.ECDSA(hashes.SHA256()))
-        elif alg == "RS256":
-            pub.verify(sig, data, padding.PKCS1v15(), hashes.SHA256())
-        else:
-            pub.verify(sig, data)
+        verify_jws_signature(pub, alg, sig, data)
         with pytest.raises(InvalidSignature):
             bad = H.b64url_decode(H.tamper_signature(tok).split(".")[2])
-            if alg == "ES256":
-                bad = encode_dss_signature(int.from_bytes(bad[:32], "big"),
-                                           int.from_bytes(bad[32:], "big"))
-                pub.verify(bad, data, ec.ECDSA(hashes.SHA256()))
-            elif alg == "RS256":
-                pub.verify(bad, data, padding.PKCS1v15(), hashes.SHA256())
-            else:
-                pub.verify(bad, data)
+            verify_jws_signature(pub, alg, bad, data)
     none = H.mint_token(None, "none", claims)
     assert none.endswith(".")
     hs = H.mint_token(token_keys.public_pem["rsa"], "HS256", claims)

@@ -6,13 +6,9 @@ method-override, unexpected-body; "Stripped from back-end responses",
 import pytest
 
 import pds_harness as H
-from pds_configs import (CITIZENS_LOCATION, HB_DIRECT_CARE, HB_FIELDS, ORGANISATIONS, PATH,
-                         SUBJECT, agreement, location)
+from pds_configs import HB_FIELDS, PATH, SUBJECT, misbehave_config
 
-CONFIG = ORGANISATIONS + HB_DIRECT_CARE + agreement(
-    "hb-misbehave", "health-board", "direct-care",
-    ["GET /misbehave/%s/{subject}/record" % mode for mode in ("html", "gzip", "close-early")],
-    "Release name.given") + CITIZENS_LOCATION + location("/misbehave/", "/api/misbehave/")
+CONFIG = misbehave_config("html", "gzip", "close-early")
 
 
 @pytest.fixture(scope="module")

@@ -10,11 +10,9 @@
 #      conf/pds-example.conf;
 #   3. no heading in docs/directives.md documents a PDS* directive the module
 #      does not define (stale docs).
-set -u
 here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=tests/guards/guard-lib.sh
-. "$here/guard-lib.sh"
-src=$(guard_srcdir "$0")
+. "$here/guard-lib.sh"    # set -u; src, the source tree
 docs="$src/docs/directives.md"
 example="$src/conf/pds-example.conf"
 agreement_h="$src/lib/pds_agreement.h"
@@ -32,12 +30,7 @@ if [ -z "$directives" ]; then
     exit 1
 fi
 
-for f in "$docs" "$example" "$agreement_h"; do
-    if [ ! -f "$f" ]; then
-        echo "FAIL: directives documented: missing ${f#"$src"/}" >&2
-        exit 1
-    fi
-done
+guard_need_files "directives documented" "$docs" "$example" "$agreement_h"
 
 keywords=$(awk '
     /Keywords/ { on = 1; next }
@@ -88,9 +81,5 @@ done
 
 ndir=$(printf '%s\n' "$directives" | wc -l)
 nkw=$(printf '%s\n' "$keywords" | wc -l)
-if [ "$bad" -ne 0 ]; then
-    echo "FAIL: directives documented: $bad problem(s) (checked $ndir directives, $nkw agreement keywords)" >&2
-    exit 1
-fi
-echo "PASS: directives documented ($ndir directives, $nkw agreement keywords in docs/directives.md and conf/pds-example.conf)"
-exit 0
+guard_verdict "directives documented: $bad problem(s) (checked $ndir directives, $nkw agreement keywords)" \
+    "directives documented ($ndir directives, $nkw agreement keywords in docs/directives.md and conf/pds-example.conf)"

@@ -13,7 +13,9 @@
 #      FIELD, getter, PDS_..._DEFAULT_...)`, or STRING/FLAG(FIELD, getter,
 #      PDS_..._DEFAULT_...), in mod_pds/mod_pds_config.h) or a hand-written
 #      one (`return c->FIELD ... : PDS_..._DEFAULT_...;` in mod_pds/*.c);
-#      the directive is the one whose handler assigns FIELD;
+#      the directive is the one whose handler assigns FIELD (`->FIELD =`),
+#      or whose row's cmd->info is a `pds_int_slot_t` naming FIELD (the
+#      shared whole-number handler);
 #      the macro's value (#define in mod_pds/ or lib/) must be a word of the
 #      row. The "(default X)" of the table's help text (httpd -L shows it)
 #      must be in the row too.
@@ -25,20 +27,13 @@
 #      APR_FOPEN_CREATE ...) call in mod_pds/mod_pds_audit.c. A mode with
 #      "director...", "key", "store", "consent", "database", "-wal" or "-shm"
 #      in the 60 characters before it is another file's, and is skipped.
-set -u
 here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=tests/guards/guard-lib.sh
-. "$here/guard-lib.sh"
-src=$(guard_srcdir "$0")
+. "$here/guard-lib.sh"    # set -u; src, the source tree
 docs="$src/docs/directives.md"
 audit_c="$src/mod_pds/mod_pds_audit.c"
 
-for f in "$docs" "$audit_c"; do
-    if [ ! -f "$f" ]; then
-        echo "FAIL: docs match code: missing ${f#"$src"/}" >&2
-        exit 1
-    fi
-done
+guard_need_files "docs match code" "$docs" "$audit_c"
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/pds-guard-docs.XXXXXX") || exit 1
 trap 'rm -rf "$tmp"' EXIT HUP INT TERM
@@ -49,7 +44,8 @@ for f in "$src"/mod_pds/*.c; do
 done >"$tmp/code.c"
 tr '\n\t' '  ' <"$tmp/code.c" >"$tmp/code.line"
 
-# name handler kind scope (scope flags joined with '|', no spaces).
+# name handler kind scope info (scope flags joined with '|', no spaces;
+# info is the row's cmd->info, without a leading '&').
 awk '{
     s = $0
     while (match(s, /AP_INIT_[A-Z0-9_]+[ ]*\([ ]*"[^"]+"[ ]*,[ ]*[A-Za-z_][A-Za-z0-9_]*[ ]*,[^,]*,[ A-Z_|]+,/)) {
@@ -61,7 +57,8 @@ awk '{
         handler = rest; sub(/[ ,].*/, "", handler)
         n = split(rest, parts, ",")
         scope = parts[3]; gsub(/ /, "", scope)
-        print name, handler, kind, scope
+        info = parts[2]; gsub(/ /, "", info); sub(/^&/, "", info)
+        print name, handler, kind, scope, (info == "" ? "NULL" : info)
     }
 }' "$tmp/code.line" >"$tmp/table"
 if [ ! -s "$tmp/table" ]; then
@@ -90,6 +87,21 @@ awk '
         }
         if (!printed) print h, "-", global
     }' "$tmp/code.c" >"$tmp/handlers"
+
+# slot field global: a shared handler's cmd->info names the member it sets,
+# `pds_int_slot_t NAME = MACRO(FIELD, ...);` (mod_pds/mod_pds_config.c);
+# PDS_IN_MAIN_SERVER among its arguments refuses virtual hosts.
+awk '{
+    s = $0
+    while (match(s, /pds_int_slot_t[ ]+[A-Za-z_][A-Za-z0-9_]*[ ]*=[ ]*[A-Z_]+[ ]*\([ ]*[a-z_][a-z0-9_]*[^;]*;/)) {
+        e = substr(s, RSTART, RLENGTH)
+        s = substr(s, RSTART + RLENGTH)
+        sub(/^pds_int_slot_t[ ]+/, "", e)
+        slot = e; sub(/[ =].*/, "", slot)
+        fld = e; sub(/^[^(]*\([ ]*/, "", fld); sub(/[^a-z0-9_].*/, "", fld)
+        print slot, fld, (e ~ /PDS_IN_MAIN_SERVER/ ? 1 : 0)
+    }
+}' "$tmp/code.line" >"$tmp/slots"
 
 # field macro: defaults applied in getters, written by hand or from a
 # member list row (mod_pds/mod_pds_config.h): VALUE(type, FIELD, getter,
@@ -163,7 +175,7 @@ fail() { echo "$1" >&2; bad=$((bad + 1)); }
 checked=0
 ndefaults=0
 
-while read -r name handler kind scope; do
+while read -r name handler kind scope info; do
     row=$(awk -F '\t' -v n="$name" '$1 == n' "$tmp/docs")
     if [ -z "$row" ]; then
         # directives-documented.sh reports a missing section.
@@ -174,6 +186,12 @@ while read -r name handler kind scope; do
     def=$(printf '%s\n' "$row" | cut -f 3)
     syn=$(printf '%s\n' "$row" | cut -f 4)
     global=$(awk -v h="$handler" '$1 == h { print $3; exit }' "$tmp/handlers")
+    fields=$(awk -v h="$handler" '$1 == h && $2 != "-" { print $2 }' "$tmp/handlers")
+    slot=$(awk -v i="$info" '$1 == i { print $2, $3; exit }' "$tmp/slots")
+    if [ -n "$slot" ]; then
+        fields=${slot% *}
+        global=${slot#* }
+    fi
 
     want=""
     case "|$scope|" in
@@ -194,7 +212,7 @@ while read -r name handler kind scope; do
     fi
 
     # Defaults the getters apply to the fields this handler sets.
-    for fld in $(awk -v h="$handler" '$1 == h && $2 != "-" { print $2 }' "$tmp/handlers" | sort -u); do
+    for fld in $(printf '%s\n' "$fields" | sort -u); do
         for mac in $(awk -v f="$fld" '$1 == f { print $2 }' "$tmp/getters"); do
             ndefaults=$((ndefaults + 1))
             val=$(awk -v m="$mac" '$1 == m { print $2; exit }' "$tmp/macros")
@@ -299,9 +317,5 @@ if [ -n "$mode" ]; then
     done <"$tmp/modes"
 fi
 
-if [ "$bad" -ne 0 ]; then
-    echo "FAIL: docs match code: $bad problem(s) ($checked directives checked)" >&2
-    exit 1
-fi
-echo "PASS: docs match code ($checked directives: Context, Default ($ndefaults from the code), Syntax; audit log mode $mode in $nsent sentence(s))"
-exit 0
+guard_verdict "docs match code: $bad problem(s) ($checked directives checked)" \
+    "docs match code ($checked directives: Context, Default ($ndefaults from the code), Syntax; audit log mode $mode in $nsent sentence(s))"

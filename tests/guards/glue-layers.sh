@@ -10,17 +10,12 @@
 #   - a file includes a mod_pds/ header of a higher layer, or one the table
 #     does not know.
 # Comments are ignored (an #include in a comment is not one).
-set -u
 here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=tests/guards/guard-lib.sh
-. "$here/guard-lib.sh"
-src=$(guard_srcdir "$0")
+. "$here/guard-lib.sh"    # set -u; src, the source tree
 doc="$src/docs/architecture.md"
 
-if [ ! -f "$doc" ]; then
-    echo "FAIL: glue layers: missing docs/architecture.md" >&2
-    exit 1
-fi
+guard_need_files "glue layers" "$doc"
 if [ ! -d "$src/mod_pds" ]; then
     echo "FAIL: glue layers: no mod_pds/ directory under $src" >&2
     exit 1
@@ -83,9 +78,5 @@ for f in $files; do
     done <"$tmp/includes"
 done
 
-if [ "$bad" -ne 0 ]; then
-    echo "FAIL: glue layers: $bad violation(s); see docs/architecture.md, \"Layers\"" >&2
-    exit 1
-fi
-echo "PASS: glue layers ($nfiles files, $nincludes includes of mod_pds headers, none pointing up)"
-exit 0
+guard_verdict "glue layers: $bad violation(s); see docs/architecture.md, \"Layers\"" \
+    "glue layers ($nfiles files, $nincludes includes of mod_pds headers, none pointing up)"

@@ -11,6 +11,35 @@ guard_srcdir() {
     fi
 }
 
+# Sourcing this file is a guard's prologue: unset variables are errors, and
+# src is the source tree of the guard that sources it ($0).
+set -u
+src=$(guard_srcdir "$0")
+
+# guard_need_files WHAT FILE...: each FILE (a path under $src) exists, or
+# the guard stops here: "FAIL: WHAT: missing FILE" (relative to $src), exit 1.
+guard_need_files() {
+    what=$1
+    shift
+    for f in "$@"; do
+        if [ ! -f "$f" ]; then
+            echo "FAIL: $what: missing ${f#"$src"/}" >&2
+            exit 1
+        fi
+    done
+}
+
+# guard_verdict FAILTEXT PASSTEXT: the guard's last word. With $bad not 0,
+# "FAIL: FAILTEXT" on stderr and exit 1; else "PASS: PASSTEXT" and exit 0.
+guard_verdict() {
+    if [ "$bad" -ne 0 ]; then
+        echo "FAIL: $1" >&2
+        exit 1
+    fi
+    echo "PASS: $2"
+    exit 0
+}
+
 # guard_strip_c keep|blank FILE
 # Prints FILE with C comments removed, line for line (so grep -n still gives
 # the right line numbers). With "blank", the contents of string and character

@@ -3,11 +3,9 @@
 # Fails if any C source or header under lib/ includes an httpd header
 # (httpd.h, http_*.h, ap_*.h, util_*.h, mod_*.h, mpm*.h) or calls an ap_*()
 # function. Comments are ignored; string literals are ignored for calls.
-set -u
 here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=tests/guards/guard-lib.sh
-. "$here/guard-lib.sh"
-src=$(guard_srcdir "$0")
+. "$here/guard-lib.sh"    # set -u; src, the source tree
 
 if [ ! -d "$src/lib" ]; then
     echo "FAIL: lib/ boundary: no lib/ directory under $src" >&2
@@ -25,27 +23,21 @@ call_re='(^|[^A-Za-z0-9_])ap_[a-z_]+[[:space:]]*\('
 
 bad=0
 nfiles=0
+# report FILE WHAT HITS: a line per grep -n hit ("FILE:LINE: WHAT:text"),
+# each counted in bad.
+report() {
+    if [ -n "$3" ]; then
+        echo "$3" | while IFS= read -r h; do
+            echo "$1:${h%%:*}: $2:${h#*:}" >&2
+        done
+        bad=$((bad + $(echo "$3" | wc -l)))
+    fi
+}
 for f in $files; do
     nfiles=$((nfiles + 1))
-    hits=$(guard_strip_c keep "$src/$f" | grep -n -E "$inc_re")
-    if [ -n "$hits" ]; then
-        echo "$hits" | while IFS= read -r h; do
-            echo "$f:${h%%:*}: includes an httpd header:${h#*:}" >&2
-        done
-        bad=$((bad + $(echo "$hits" | wc -l)))
-    fi
-    hits=$(guard_strip_c blank "$src/$f" | grep -n -E "$call_re")
-    if [ -n "$hits" ]; then
-        echo "$hits" | while IFS= read -r h; do
-            echo "$f:${h%%:*}: calls an httpd function:${h#*:}" >&2
-        done
-        bad=$((bad + $(echo "$hits" | wc -l)))
-    fi
+    report "$f" "includes an httpd header" "$(guard_strip_c keep "$src/$f" | grep -n -E "$inc_re")"
+    report "$f" "calls an httpd function" "$(guard_strip_c blank "$src/$f" | grep -n -E "$call_re")"
 done
 
-if [ "$bad" -ne 0 ]; then
-    echo "FAIL: lib/ boundary: $bad violation(s); lib/ may use APR, jansson and OpenSSL only (move httpd code to mod_pds/)" >&2
-    exit 1
-fi
-echo "PASS: lib/ boundary ($nfiles files, no httpd headers or ap_ calls)"
-exit 0
+guard_verdict "lib/ boundary: $bad violation(s); lib/ may use APR, jansson and OpenSSL only (move httpd code to mod_pds/)" \
+    "lib/ boundary ($nfiles files, no httpd headers or ap_ calls)"

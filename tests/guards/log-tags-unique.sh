@@ -5,11 +5,9 @@
 # Scans mod_pds/*.c and lib/*.c with comments removed, so a comment that
 # mentions a tag is not counted. Also refuses malformed tags (PDS + a number
 # of other than five digits).
-set -u
 here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=tests/guards/guard-lib.sh
-. "$here/guard-lib.sh"
-src=$(guard_srcdir "$0")
+. "$here/guard-lib.sh"    # set -u; src, the source tree
 
 files=$(cd "$src" && find mod_pds lib -maxdepth 1 -type f -name '*.c' 2>/dev/null | LC_ALL=C sort)
 if [ -z "$files" ]; then

@@ -5,21 +5,14 @@
 # of its own with the right status, and listed with its status in the
 # reason table of docs/admin-guide.md; and neither page documents a code the
 # table does not have.
-set -u
 here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=tests/guards/guard-lib.sh
-. "$here/guard-lib.sh"
-src=$(guard_srcdir "$0")
+. "$here/guard-lib.sh"    # set -u; src, the source tree
 table="$src/lib/pds_reason.c"
 problems="$src/docs/problems.md"
 guide="$src/docs/admin-guide.md"
 
-for f in "$table" "$problems" "$guide"; do
-    if [ ! -f "$f" ]; then
-        echo "FAIL: reasons documented: missing ${f#"$src"/}" >&2
-        exit 1
-    fi
-done
+guard_need_files "reasons documented" "$table" "$problems" "$guide"
 
 # "code status" per entry: { "no-agreement", 403, "..." }
 reasons=$(guard_strip_c keep "$table" |
@@ -57,9 +50,5 @@ for c in $(sed -n 's/^###[[:space:]]\{1,\}`\{0,1\}\([a-z][a-z-]*\)`\{0,1\}[[:spa
 done
 
 n=$(printf '%s\n' "$reasons" | wc -l)
-if [ "$bad" -ne 0 ]; then
-    echo "FAIL: reasons documented: $bad problem(s) (checked $n reason codes)" >&2
-    exit 1
-fi
-echo "PASS: reasons documented ($n reason codes in docs/problems.md and docs/admin-guide.md)"
-exit 0
+guard_verdict "reasons documented: $bad problem(s) (checked $n reason codes)" \
+    "reasons documented ($n reason codes in docs/problems.md and docs/admin-guide.md)"
