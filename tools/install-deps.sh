@@ -40,6 +40,34 @@ if [ -n "$ssl_candidate" ] && [ "$ssl_candidate" != "(none)" ] \
         libssl3 openssl libssl-dev >/dev/null
 fi
 
+# json-server, the FHIR back end of the end-to-end tests, from npm at the
+# version tests/jsonserver/package-lock.json pins: Debian's nodejs and npm
+# when the machine has no node or npm of its own, then `npm ci` only when
+# node_modules is missing or older than the lockfile (so a second run needs
+# no network).
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+    if [ "$(id -u)" != 0 ]; then
+        echo "install-deps: node and npm are missing (Debian's nodejs and npm)" >&2
+        echo "install-deps: run as root (or install them with apt-get)" >&2
+        exit 1
+    fi
+    echo "install-deps: installing nodejs npm"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null
+fi
+jsonserver=$(cd "$(dirname "$0")/.." && pwd)/tests/jsonserver
+if [ ! -d "$jsonserver/node_modules" ] \
+   || [ -n "$(find "$jsonserver/package-lock.json" -newer "$jsonserver/node_modules")" ]; then
+    echo "install-deps: npm ci --prefix tests/jsonserver (json-server for the e2e tests)"
+    if ! npm ci --prefix "$jsonserver" --prefer-offline --no-audit --no-fund \
+             --loglevel=error >/dev/null; then
+        echo "install-deps: npm ci failed in $jsonserver (is the npm registry reachable?)" >&2
+        exit 1
+    fi
+    touch "$jsonserver/node_modules"
+fi
+
 # Debian's apache2 package starts a server on port 80 when it is installed;
 # mod_pds's demo and tests run their own httpd on loopback ports instead.
 if command -v apache2ctl >/dev/null 2>&1 && pgrep -x apache2 >/dev/null 2>&1 \
