@@ -15,6 +15,12 @@ for p in $PACKAGES; do
         missing="$missing $p"
     fi
 done
+# Node.js for json-server (tests/jsonserver): Debian's nodejs and npm, unless
+# the machine has a node and an npm of its own (another build of nodejs
+# bundles npm, and Debian's npm would conflict with it).
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+    missing="$missing nodejs npm"
+fi
 
 if [ -n "$missing" ]; then
     if [ "$(id -u)" != 0 ]; then
@@ -41,21 +47,9 @@ if [ -n "$ssl_candidate" ] && [ "$ssl_candidate" != "(none)" ] \
 fi
 
 # json-server, the FHIR back end of the end-to-end tests, from npm at the
-# version tests/jsonserver/package-lock.json pins: Debian's nodejs and npm
-# when the machine has no node or npm of its own, then `npm ci` only when
-# node_modules is missing or older than the lockfile (so a second run needs
-# no network).
-if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
-    if [ "$(id -u)" != 0 ]; then
-        echo "install-deps: node and npm are missing (Debian's nodejs and npm)" >&2
-        echo "install-deps: run as root (or install them with apt-get)" >&2
-        exit 1
-    fi
-    echo "install-deps: installing nodejs npm"
-    export DEBIAN_FRONTEND=noninteractive
-    apt-get update -qq
-    apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null
-fi
+# version tests/jsonserver/package-lock.json pins (node and npm come from
+# the packages above): `npm ci` only when node_modules is missing or older
+# than the lockfile, so a second run needs no network.
 jsonserver=$(cd "$(dirname "$0")/.." && pwd)/tests/jsonserver
 if [ ! -d "$jsonserver/node_modules" ] \
    || [ -n "$(find "$jsonserver/package-lock.json" -newer "$jsonserver/node_modules")" ]; then
