@@ -216,6 +216,33 @@ def test_json_server_routes_no_agreement_names_are_refused(gw, never, path):
     H.assert_denied(gw, call(gw, never, "GET", path), "no-agreement")
 
 
+@pytest.mark.parametrize("path, reason", [
+    ("/fhir/patient/pat-0001", "no-agreement"),       # Express matches routes in any case
+    ("/fhir/PATIENT/pat-0001", "no-agreement"),
+    ("/fhir//Patient/pat-0001", "bad-path"),          # and collapses empty segments
+    ("/fhir/Patient//pat-0001", "bad-path"),
+    ("/fhir/Patient/./pat-0001", "bad-path"),
+])
+def test_json_servers_lenient_routing_meets_strict_templates(gw, json_server, never, path,
+                                                             reason):
+    """json-server answers /patient/pat-0001, /PATIENT/pat-0001 and
+    /Patient//pat-0001 as /Patient/pat-0001: the gateway matches templates
+    case-sensitively on the canonical path, so none of them is asked for."""
+    assert json_server.direct("GET", path[len("/fhir"):]).status_code in (200, 404)
+    r = check(gw.raw(H.build_request("GET", path, headers=[
+        ("PDS-Purpose", "direct-care"), ("Connection", "close")])), never)
+    H.assert_denied(gw, r, reason)
+
+
+def test_the_subject_is_not_case_folded(gw, json_server, never):
+    """json-server's ids are case-sensitive, as the gateway's subject is:
+    PAT-0001 is nobody, audited as what was asked."""
+    r = call(gw, never, "GET", "/fhir/Patient/PAT-0001")
+    H.assert_denied(gw, r, "not-found", subject="PAT-0001")
+    entry = reached(json_server, "GET", "/Patient/PAT-0001")
+    assert json_server.header(entry, "PDS-Subject") == ["PAT-0001"]
+
+
 # ------------------------------------------------------------ query strings
 
 @pytest.mark.parametrize("query", [
@@ -361,6 +388,14 @@ def test_a_patch_of_contact_details_reaches_json_server(gw, json_server, never):
     assert after["telecom"] == telecom
     assert {k: v for k, v in after.items() if k != "telecom"} == \
         {k: v for k, v in before.items() if k != "telecom"}
+
+
+def test_a_patch_of_an_unknown_patient_is_not_found(gw, json_server, never):
+    count = len(json_server.direct("GET", "/Patient").json())
+    r = call(gw, never, "PATCH", "/fhir/Patient/pat-9999",
+             json={"telecom": [{"value": "01632 960999"}]})
+    H.assert_denied(gw, r, "not-found", subject="pat-9999", method="PATCH")
+    assert len(json_server.direct("GET", "/Patient").json()) == count
 
 
 @pytest.mark.parametrize("body, named", [
