@@ -5,6 +5,9 @@ tests/jsonserver/fhir_patients.py.
 `tools/install-deps.sh` installs it (`npm ci --prefix tests/jsonserver`);
 the `json_server` fixture skips the tests that need it, with the reason,
 only when it is not installed, for a developer running pytest by hand.
+A test module imports the fixture (`from pds_jsonserver import json_server`);
+pytest makes one per module that imports it, so when a second module needs
+it, import it at the end of conftest.py instead, for one per run.
 
     from pds_jsonserver import JsonServer
     js = JsonServer("/tmp/x/js").start(); print(js.url); js.stop()
