@@ -110,6 +110,17 @@ static apr_status_t refuse_self(pds_error_t *err, const char *organisation,
     return APR_EACCES;
 }
 
+/* The member of doc as a copy from p when it is a name (the rule of
+ * pds_syntax_is_name), NULL when it is missing or anything else. */
+static const char *name_member(json_t *doc, const char *member, apr_pool_t *p)
+{
+    json_t *v = json_object_get(doc, member);
+
+    if (!json_is_string(v) || !pds_syntax_is_name(json_string_value(v), PDS_SYNTAX_NAME_MAX))
+        return NULL;
+    return apr_pstrdup(p, json_string_value(v));
+}
+
 static const char *const grant_members[] = {
     "organisation", "purpose", "fields", "notice", "agreement", "expires", NULL
 };
@@ -154,26 +165,21 @@ apr_status_t pds_consent_from_grant(pds_consent_t **pc, apr_pool_t *p,
     }
 
     c = apr_pcalloc(p, sizeof(*c));
-    v = json_object_get(doc, "organisation");
-    if (!json_is_string(v)
-        || !pds_syntax_is_name(json_string_value(v), PDS_SYNTAX_NAME_MAX))
+    c->organisation = name_member(doc, "organisation", p);
+    if (c->organisation == NULL)
         return invalid(err, "organisation", "%s", "organisation must be an organisation's "
                        "name (1 to 64 of A-Z a-z 0-9 . _ -)");
-    c->organisation = apr_pstrdup(p, json_string_value(v));
     if (manager_for_itself(actor, c->organisation))
         return refuse_self(err, c->organisation, "grant");
-    v = json_object_get(doc, "purpose");
-    if (!json_is_string(v)
-        || !pds_syntax_is_name(json_string_value(v), PDS_SYNTAX_NAME_MAX))
+    c->purpose = name_member(doc, "purpose", p);
+    if (c->purpose == NULL)
         return invalid(err, "purpose", "%s", "purpose must be a purpose name "
                        "(1 to 64 of A-Z a-z 0-9 . _ -)");
-    c->purpose = apr_pstrdup(p, json_string_value(v));
     v = json_object_get(doc, "agreement");
     if (v != NULL && !json_is_null(v)) {
-        if (!json_is_string(v)
-            || !pds_syntax_is_name(json_string_value(v), PDS_SYNTAX_NAME_MAX))
+        c->agreement = name_member(doc, "agreement", p);
+        if (c->agreement == NULL)
             return invalid(err, "agreement", "%s", "agreement must be an agreement id");
-        c->agreement = apr_pstrdup(p, json_string_value(v));
     }
     v = json_object_get(doc, "notice");
     if (!json_is_string(v) || !is_notice(json_string_value(v)))

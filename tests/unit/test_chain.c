@@ -139,6 +139,13 @@ static void make_log(log_t *lg, int n)
         add_record(lg, i);
 }
 
+/* A log of n records, and a copy of its lines to tamper with. */
+static apr_array_header_t *log_to_tamper(log_t *lg, int n)
+{
+    make_log(lg, n);
+    return copy_lines(lg);
+}
+
 static void assert_bad(log_t *lg, apr_array_header_t *lines, int at, const char *code)
 {
     pds_error_t err;
@@ -205,8 +212,7 @@ static void test_changed_value(void **state)
     apr_array_header_t *lines;
     char *l;
 
-    make_log(lg, 4);
-    lines = copy_lines(lg);
+    lines = log_to_tamper(lg, 4);
     l = apr_pstrdup(lg->p, APR_ARRAY_IDX(lines, 2, char *));
     *strstr(l, "r-3") = 'x';
     APR_ARRAY_IDX(lines, 2, char *) = l;
@@ -218,8 +224,7 @@ static void test_whitespace_added(void **state)
     log_t *lg = *state;
     apr_array_header_t *lines;
 
-    make_log(lg, 3);
-    lines = copy_lines(lg);
+    lines = log_to_tamper(lg, 3);
     APR_ARRAY_IDX(lines, 1, char *) = apr_pstrcat(lg->p, "{ ",
                                                    APR_ARRAY_IDX(lines, 1, char *) + 1, NULL);
     assert_bad(lg, lines, 1, "bad-format");
@@ -243,8 +248,7 @@ static void test_swapped_lines(void **state)
     apr_array_header_t *lines;
     char *tmp;
 
-    make_log(lg, 4);
-    lines = copy_lines(lg);
+    lines = log_to_tamper(lg, 4);
     tmp = APR_ARRAY_IDX(lines, 1, char *);
     APR_ARRAY_IDX(lines, 1, char *) = APR_ARRAY_IDX(lines, 2, char *);
     APR_ARRAY_IDX(lines, 2, char *) = tmp;
@@ -256,8 +260,7 @@ static void test_duplicated_line(void **state)
     log_t *lg = *state;
     apr_array_header_t *lines;
 
-    make_log(lg, 3);
-    lines = copy_lines(lg);
+    lines = log_to_tamper(lg, 3);
     APR_ARRAY_PUSH(lines, char *) = APR_ARRAY_IDX(lg->lines, 2, char *);
     assert_bad(lg, lines, 3, "seq-gap");
 }
@@ -285,8 +288,7 @@ static void test_second_mac_member(void **state)
     apr_array_header_t *lines;
     const char *l;
 
-    make_log(lg, 2);
-    lines = copy_lines(lg);
+    lines = log_to_tamper(lg, 2);
     l = APR_ARRAY_IDX(lines, 1, const char *);
     APR_ARRAY_IDX(lines, 1, char *) = apr_pstrcat(lg->p, "{\"mac\":\"x\",", l + 1, NULL);
     assert_true(verify(lg, lines, lg->key, NULL, &(pds_error_t){0}, NULL) == 1);

@@ -206,6 +206,16 @@ static pds_server_conf_t *server_conf(fixture_t *f)
 
 /* --- merge rules: base only, add only, both, add resets ----------------------- */
 
+/* What the getters of the merged m give. */
+static void assert_dir(const pds_dir_conf_t *m, int gateway, const char *purpose_header,
+                       apr_off_t max_body, int max_depth)
+{
+    assert_int_equal(pds_conf_gateway(m), gateway);
+    assert_string_equal(pds_conf_purpose_header(m), purpose_header);
+    assert_int_equal(pds_conf_max_body(m), max_body);
+    assert_int_equal(pds_conf_max_depth(m), max_depth);
+}
+
 static void test_dir_merge(void **state)
 {
     fixture_t *f = *state;
@@ -214,36 +224,23 @@ static void test_dir_merge(void **state)
     pds_dir_conf_t *m;
 
     /* nothing set: the getters give the defaults */
-    m = pds_merge_dir_conf(f->p, base, add);
-    assert_false(pds_conf_gateway(m));
-    assert_string_equal(pds_conf_purpose_header(m), "PDS-Purpose");
-    assert_int_equal(pds_conf_max_body(m), 1048576);
-    assert_int_equal(pds_conf_max_depth(m), 32);
+    assert_dir(pds_merge_dir_conf(f->p, base, add), 0, "PDS-Purpose", 1048576, 32);
 
     /* base only */
     base->gateway = 1;
     base->purpose_header = "X-Purpose";
     base->max_body = 4096;
     base->max_depth = 8;
-    m = pds_merge_dir_conf(f->p, base, add);
-    assert_true(pds_conf_gateway(m));
-    assert_string_equal(pds_conf_purpose_header(m), "X-Purpose");
-    assert_int_equal(pds_conf_max_body(m), 4096);
-    assert_int_equal(pds_conf_max_depth(m), 8);
+    assert_dir(pds_merge_dir_conf(f->p, base, add), 1, "X-Purpose", 4096, 8);
 
     /* both: the inner location wins; off resets an enclosing on */
     add->gateway = 0;
     add->max_body = 100;
-    m = pds_merge_dir_conf(f->p, base, add);
-    assert_false(pds_conf_gateway(m));
-    assert_int_equal(pds_conf_max_body(m), 100);
-    assert_string_equal(pds_conf_purpose_header(m), "X-Purpose");
+    assert_dir(pds_merge_dir_conf(f->p, base, add), 0, "X-Purpose", 100, 8);
 
     /* add only */
     m = pds_merge_dir_conf(f->p, pds_create_dir_conf(f->p, NULL), add);
-    assert_false(pds_conf_gateway(m));
-    assert_int_equal(pds_conf_max_body(m), 100);
-    assert_int_equal(pds_conf_max_depth(m), 32);
+    assert_dir(m, 0, "PDS-Purpose", 100, 32);
 
     /* merge never writes to its inputs */
     assert_int_equal(base->gateway, 1);

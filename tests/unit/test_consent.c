@@ -88,6 +88,11 @@ static void test_grant_builds_an_active_record(void **state)
     assert_string_not_equal(c->id, grant(f, GOOD, &err)->id);
 }
 
+/* A grant that would be good but for the members appended (JSON text). */
+#define GOOD_WITH(members) \
+    "{\"organisation\":\"nhs-fife\",\"purpose\":\"p\",\"fields\":[\"a\"],\"notice\":\"n\"," \
+    members "}"
+
 static void test_grant_refuses_bad_bodies(void **state)
 {
     fixture_t *f = *state;
@@ -109,14 +114,12 @@ static void test_grant_refuses_bad_bodies(void **state)
           "\"notice\":\"n\"}", "invalid-consent", "fields", "fields[0]" },
         { "{\"organisation\":\"nhs-fife\",\"purpose\":\"p\",\"fields\":[\"a\"]}",
           "invalid-consent", "notice", "notice" },
-        { "{\"organisation\":\"nhs-fife\",\"purpose\":\"p\",\"fields\":[\"a\"],\"notice\":\"n\","
-          "\"expires\":\"tomorrow\"}", "invalid-consent", "expires", "RFC 3339" },
-        { "{\"organisation\":\"nhs-fife\",\"purpose\":\"p\",\"fields\":[\"a\"],\"notice\":\"n\","
-          "\"expires\":\"2020-01-01T00:00:00Z\"}", "invalid-consent", "expires", "future" },
-        { "{\"organisation\":\"nhs-fife\",\"purpose\":\"p\",\"fields\":[\"a\"],\"notice\":\"n\","
-          "\"expires\":\"2040-01-01T00:00:00Z\"}", "invalid-consent", "expires", "five years" },
-        { "{\"organisation\":\"nhs-fife\",\"purpose\":\"p\",\"fields\":[\"a\"],\"notice\":\"n\","
-          "\"agreement\":\"x y\"}", "invalid-consent", "agreement", "agreement" },
+        { GOOD_WITH("\"expires\":\"tomorrow\""), "invalid-consent", "expires", "RFC 3339" },
+        { GOOD_WITH("\"expires\":\"2020-01-01T00:00:00Z\""),
+          "invalid-consent", "expires", "future" },
+        { GOOD_WITH("\"expires\":\"2040-01-01T00:00:00Z\""),
+          "invalid-consent", "expires", "five years" },
+        { GOOD_WITH("\"agreement\":\"x y\""), "invalid-consent", "agreement", "agreement" },
     };
     pds_error_t err;
     size_t i;

@@ -1,34 +1,17 @@
 /* test_disclosure.c: a person's view of the audit log (lib/pds_disclosure.h),
  * shared by the disclosures page and pds-audit report --subject. */
-#include <stdarg.h>
-#include <stddef.h>
-#include <setjmp.h>
-#include <stdint.h>
-#include <cmocka.h>
-
 #include <stdlib.h>
 #include <string.h>
 
-#include <apr_general.h>
-
 #include "pds_audit.h"
 #include "pds_disclosure.h"
-
-static json_t *rec_of(const char *text)
-{
-    json_error_t jerr;
-    json_t *rec = json_loads(text, 0, &jerr);
-
-    if (rec == NULL)
-        fail_msg("bad test JSON: %s", jerr.text);
-    return rec;
-}
+#include "pds_test.h"
 
 /* Feeds one line (NULL: a line that is not JSON) and gives the subjects as
  * compact JSON text, or NULL. */
 static char *feed(pds_disclosure_parts_t *dp, const char *line)
 {
-    json_t *rec = line ? rec_of(line) : NULL;
+    json_t *rec = line ? pds_test_json(line) : NULL;
     json_t *subjects = pds_disclosure_subjects(dp, rec);
     char *out = subjects ? json_dumps(subjects, JSON_COMPACT) : NULL;
 
@@ -158,7 +141,7 @@ static void test_is_one(void **state)
 
     (void)state;
     for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        json_t *rec = rec_of(cases[i].rec);
+        json_t *rec = pds_test_json(cases[i].rec);
 
         if (pds_disclosure_is_one(rec) != cases[i].want)
             fail_msg("%s", cases[i].rec);
@@ -168,7 +151,7 @@ static void test_is_one(void **state)
 
 static void assert_entry(const char *rec_text, int trail, const char *want)
 {
-    json_t *rec = rec_of(rec_text), *e = pds_disclosure_entry(rec, trail);
+    json_t *rec = pds_test_json(rec_text), *e = pds_disclosure_entry(rec, trail);
     char *got = json_dumps(e, JSON_COMPACT);
 
     assert_non_null(got);
@@ -213,7 +196,7 @@ static void test_entry(void **state)
 
 static apr_time_t visible(const char *rec_text)
 {
-    json_t *rec = rec_of(rec_text);
+    json_t *rec = pds_test_json(rec_text);
     apr_time_t t = pds_disclosure_visible_from(rec);
 
     json_decref(rec);
@@ -250,6 +233,5 @@ int main(void)
         cmocka_unit_test(test_visible_from),
     };
 
-    apr_initialize();
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return pds_test_main(tests, NULL, NULL);
 }

@@ -1,35 +1,24 @@
 /* test_jwk.c: a public JWK back to a key (pds_key_from_jwk), the inverse of
  * pds_key_public_jwk: key -> public JWK -> key -> verifies the first key's
  * signature; and the JWKs it refuses. */
-#include <stdarg.h>
-#include <stddef.h>
-#include <setjmp.h>
-#include <stdint.h>
-#include <cmocka.h>
-
 #include <stdlib.h>
 #include <string.h>
 
-#include <apr_general.h>
 #include <apr_strings.h>
 #include <openssl/bn.h>
 #include <openssl/core_names.h>
 #include <openssl/evp.h>
-#include <openssl/pem.h>
 
 #include "pds_jws.h"
+#include "pds_test.h"
 
 /* A fresh private key of the given OpenSSL type, as a pds_key_t. */
 static pds_key_t *private_key(apr_pool_t *p, const char *type)
 {
+    pds_test_keypair_t kp = { NULL, NULL, NULL };
     EVP_PKEY *evp = NULL;
-    BIO *bio = BIO_new(BIO_s_mem());
-    pds_key_t *key = NULL;
-    pds_error_t err;
-    char *pem = NULL;
-    long n;
+    pds_key_t *key;
 
-    assert_non_null(bio);
     if (strcmp(type, "EC") == 0)
         evp = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
     else if (strcmp(type, "RSA") == 0)
@@ -37,27 +26,21 @@ static pds_key_t *private_key(apr_pool_t *p, const char *type)
     else
         evp = EVP_PKEY_Q_keygen(NULL, NULL, type);
     assert_non_null(evp);
-    assert_int_equal(PEM_write_bio_PrivateKey(bio, evp, NULL, NULL, 0, NULL, NULL), 1);
-    n = BIO_get_mem_data(bio, &pem);
-    assert_true(n > 0);
-    pds_error_clear(&err);
-    assert_int_equal(pds_key_load_pem(&key, p, pem, (apr_size_t)n, &err), APR_SUCCESS);
-    BIO_free(bio);
-    EVP_PKEY_free(evp);
+    assert_int_equal(pds_test_keypair(&kp, evp, 0), 0);
+    key = pds_test_load_key(p, kp.priv);
+    pds_test_keypair_free(&kp);
     return key;
 }
 
-/* One key type's round trip, in a pool of its own. */
-static void round_trip(const char *type, const char *alg)
+/* One key type's round trip, in the test's pool p. */
+static void round_trip(apr_pool_t *p, const char *type, const char *alg)
 {
-    apr_pool_t *p = NULL;
     pds_key_t *priv, *pub = NULL, *again = NULL;
     json_t *jwk, *payload, *jwk2;
     pds_jws_t *jws;
     pds_error_t err;
     char *compact;
 
-    assert_int_equal(apr_pool_create(&p, NULL), APR_SUCCESS);
     priv = private_key(p, type);
     jwk = pds_key_public_jwk(priv, p);
     assert_non_null(jwk);
@@ -89,25 +72,21 @@ static void round_trip(const char *type, const char *alg)
     assert_string_equal(pds_key_alg(again), alg);
     json_decref(jwk2);
     json_decref(jwk);
-    apr_pool_destroy(p);
 }
 
 static void test_round_trip_ed25519(void **state)
 {
-    (void)state;
-    round_trip("ED25519", "EdDSA");
+    round_trip(*state, "ED25519", "EdDSA");
 }
 
 static void test_round_trip_es256(void **state)
 {
-    (void)state;
-    round_trip("EC", "ES256");
+    round_trip(*state, "EC", "ES256");
 }
 
 static void test_round_trip_rs256(void **state)
 {
-    (void)state;
-    round_trip("RSA", "RS256");
+    round_trip(*state, "RSA", "RS256");
 }
 
 /* jwk with member set to value (a JSON text; NULL deletes it): refused with
@@ -151,13 +130,11 @@ static const char *small_modulus(apr_pool_t *p)
 
 static void test_refused(void **state)
 {
-    apr_pool_t *p = NULL;
+    apr_pool_t *p = *state;
     json_t *ed, *ec, *rsa;
     pds_key_t *key = NULL;
     pds_error_t err;
 
-    (void)state;
-    assert_int_equal(apr_pool_create(&p, NULL), APR_SUCCESS);
     ed = pds_key_public_jwk(private_key(p, "ED25519"), p);
     ec = pds_key_public_jwk(private_key(p, "EC"), p);
     rsa = pds_key_public_jwk(private_key(p, "RSA"), p);
@@ -188,19 +165,16 @@ static void test_refused(void **state)
     json_decref(ed);
     json_decref(ec);
     json_decref(rsa);
-    apr_pool_destroy(p);
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_round_trip_ed25519),
-        cmocka_unit_test(test_round_trip_es256),
-        cmocka_unit_test(test_round_trip_rs256),
-        cmocka_unit_test(test_refused),
+        pds_test_with_pool(test_round_trip_ed25519),
+        pds_test_with_pool(test_round_trip_es256),
+        pds_test_with_pool(test_round_trip_rs256),
+        pds_test_with_pool(test_refused),
     };
 
-    if (apr_initialize() != APR_SUCCESS)
-        return 1;
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return pds_test_main(tests, NULL, NULL);
 }

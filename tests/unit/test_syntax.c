@@ -1,14 +1,9 @@
 /* test_syntax.c: the one name rule and the one JSON media-type rule, with
  * the edge cases the three earlier copies disagreed on. */
-#include <stdarg.h>
-#include <stddef.h>
-#include <setjmp.h>
-#include <stdint.h>
-#include <cmocka.h>
-
 #include <string.h>
 
 #include "pds_syntax.h"
+#include "pds_test.h"
 
 static void test_names(void **state)
 {
@@ -134,5 +129,5 @@ int main(void)
         cmocka_unit_test(test_json_policies),
     };
 
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return pds_test_main(tests, NULL, NULL);
 }

@@ -1,21 +1,11 @@
 /* test_time.c: the one RFC 3339 writer and reader (lib/pds_time.h). */
-#include <stdarg.h>
-#include <stddef.h>
-#include <setjmp.h>
-#include <stdint.h>
-#include <cmocka.h>
-
 #include <stdlib.h>
 #include <string.h>
 
-#include <apr_general.h>
-
+#include "pds_test.h"
 #include "pds_time.h"
 
 #define SEC(s) apr_time_from_sec(APR_INT64_C(s))
-
-/* One pool for the whole run, made in main. */
-static apr_pool_t *pool;
 
 static apr_time_t parsed(const char *text)
 {
@@ -27,9 +17,7 @@ static apr_time_t parsed(const char *text)
 
 static void test_format(void **state)
 {
-    apr_pool_t *p = pool;
-
-    (void)state;
+    apr_pool_t *p = *state;
 
     assert_string_equal(pds_time_format(p, 0), "1970-01-01T00:00:00Z");
     assert_string_equal(pds_time_format_usec(p, 0), "1970-01-01T00:00:00.000000Z");
@@ -129,10 +117,8 @@ static void test_parse_date(void **state)
 /* Every second written reads back as itself, across leap days and centuries. */
 static void test_round_trip(void **state)
 {
-    apr_pool_t *p = pool;
+    apr_pool_t *p = *state;
     apr_int64_t s;
-
-    (void)state;
 
     for (s = APR_INT64_C(-62167219200); s < APR_INT64_C(253402300800);
          s += APR_INT64_C(86399) * 37 + 1) {
@@ -152,11 +138,9 @@ static void test_round_trip(void **state)
 /* Six-digit times sort as text in time order. */
 static void test_sortable(void **state)
 {
-    apr_pool_t *p = pool;
+    apr_pool_t *p = *state;
     const char *a = pds_time_format_usec(p, SEC(1795996800) + 9);
     const char *b = pds_time_format_usec(p, SEC(1795996800) + 10);
-
-    (void)state;
 
     assert_true(strcmp(a, b) < 0);
 }
@@ -164,18 +148,13 @@ static void test_sortable(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_format),
+        pds_test_with_pool(test_format),
         cmocka_unit_test(test_parse),
         cmocka_unit_test(test_parse_rejects),
         cmocka_unit_test(test_parse_date),
-        cmocka_unit_test(test_round_trip),
-        cmocka_unit_test(test_sortable),
+        pds_test_with_pool(test_round_trip),
+        pds_test_with_pool(test_sortable),
     };
-    int failed;
 
-    if (apr_initialize() != APR_SUCCESS || apr_pool_create(&pool, NULL) != APR_SUCCESS)
-        return 1;
-    failed = cmocka_run_group_tests(tests, NULL, NULL);
-    apr_pool_destroy(pool);
-    return failed;
+    return pds_test_main(tests, NULL, NULL);
 }

@@ -1,0 +1,66 @@
+/* pds_agreement_int.h: what the agreement's own files share (not a contract
+ * for anyone else; include pds_agreement.h outside lib/pds_agreement*.c).
+ *
+ * The agreement is read in pds_agreement.c (the keyword table and one setter
+ * per keyword) and pds_agreement_finish.c (the cross-checks once every line
+ * is in), and decided on in pds_agreement_match.c, which only reads the
+ * compiled struct below.
+ */
+#ifndef PDS_AGREEMENT_INT_H
+#define PDS_AGREEMENT_INT_H
+
+#include <apr_pools.h>
+#include <apr_tables.h>
+#include <apr_time.h>
+
+#include "pds_agreement.h"
+#include "pds_error.h"
+
+#define ID_MAX        64   /* agreement id, party, purpose */
+
+#define TOKEN_CHARS "A-Z a-z 0-9 . _ -"
+#define BASES "consent, contract, legal-obligation, vital-interests, " \
+              "public-task, legitimate-interests"
+
+struct pds_agreement_t {
+    apr_pool_t *pool;
+    const char *id;
+    const char *version;         /* NULL: default "1" */
+    const char *party;
+    const char *legal_basis;
+    apr_array_header_t *purposes;   /* const char * */
+    const char *purpose_list;       /* "a, b": built by finish for details */
+    int valid_set;
+    apr_time_t valid_from;
+    apr_time_t valid_until;         /* inclusive: 23:59:59.999999 */
+    char from_text[11];             /* "YYYY-MM-DD" for details */
+    char until_text[11];
+    apr_array_header_t *resources;  /* pds_resource_t */
+    pds_fieldset_t *release;
+    int disclosure_set;
+    int disclosure;                 /* PDS_DISCLOSURE_* */
+    apr_time_t embargo_until;       /* PDS_DISCLOSURE_EMBARGO_UNTIL */
+    apr_interval_time_t embargo_for;/* PDS_DISCLOSURE_EMBARGO_FOR */
+    apr_array_header_t *transforms; /* pending_transform_t: applied by finish,
+                                       when every Release line is in */
+    apr_array_header_t *identifiers;/* const char *: Deidentified's direct
+                                       identifiers; NULL: not de-identified */
+    pds_fieldset_t *write;          /* Write: what POST/PUT/PATCH may carry */
+    const char *record_subject;     /* RecordSubject: in each record of a
+                                       collection, the path to its person */
+    int write_unknown_set;
+    int write_strips;               /* WriteUnknown strip */
+    int finished;
+};
+
+typedef struct pending_transform_t {
+    const char *path;
+    const pds_transform_t *transform;
+} pending_transform_t;
+
+/* Records a configuration error (code "bad-agreement", source the keyword)
+ * and evaluates to APR_EINVAL. */
+#define bad(err, keyword, pos, ...) \
+    (pds_error_set((err), "bad-agreement", (pos), (keyword), __VA_ARGS__), APR_EINVAL)
+
+#endif
