@@ -15,6 +15,12 @@ for p in $PACKAGES; do
         missing="$missing $p"
     fi
 done
+# Node.js for json-server (tests/jsonserver): Debian's nodejs and npm, unless
+# the machine has a node and an npm of its own (another build of nodejs
+# bundles npm, and Debian's npm would conflict with it).
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+    missing="$missing nodejs npm"
+fi
 
 if [ -n "$missing" ]; then
     if [ "$(id -u)" != 0 ]; then
@@ -38,6 +44,22 @@ if [ -n "$ssl_candidate" ] && [ "$ssl_candidate" != "(none)" ] \
     echo "install-deps: upgrading libssl3 $ssl_installed -> $ssl_candidate"
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --only-upgrade \
         libssl3 openssl libssl-dev >/dev/null
+fi
+
+# json-server, the FHIR back end of the end-to-end tests, from npm at the
+# version tests/jsonserver/package-lock.json pins (node and npm come from
+# the packages above): `npm ci` only when node_modules is missing or older
+# than the lockfile, so a second run needs no network.
+jsonserver=$(cd "$(dirname "$0")/.." && pwd)/tests/jsonserver
+if [ ! -d "$jsonserver/node_modules" ] \
+   || [ -n "$(find "$jsonserver/package-lock.json" -newer "$jsonserver/node_modules")" ]; then
+    echo "install-deps: npm ci --prefix tests/jsonserver (json-server for the e2e tests)"
+    if ! npm ci --prefix "$jsonserver" --prefer-offline --no-audit --no-fund \
+             --loglevel=error >/dev/null; then
+        echo "install-deps: npm ci failed in $jsonserver (is the npm registry reachable?)" >&2
+        exit 1
+    fi
+    touch "$jsonserver/node_modules"
 fi
 
 # Debian's apache2 package starts a server on port 80 when it is installed;
