@@ -800,6 +800,44 @@ static void test_age_band(void **state)
     refuses_containers_and_booleans(f, "age-band 10");
 }
 
+/* ---- partial dates (FHIR "1980", "1980-06") ------------------------------------ */
+
+static void test_partial_dates(void **state)
+{
+    fixture_t *f = *state;
+
+    /* Generalised only as far as the input goes. */
+    check(f, "year", "\"1980\"", "\"1980\"");
+    check(f, "year", "\"1980-06\"", "\"1980\"");
+    check(f, "year-month", "\"1980-06\"", "\"1980-06\"");
+    fails(f, "year-month", "\"1980\"");
+    fails(f, "year", "\"1980-13\"");
+    fails(f, "year", "\"1980-6\"");
+    fails(f, "year-month", "\"198\"");
+
+    /* age-band: given only when every day the date may mean is in one band
+     * (now is 2026-03-01). */
+    check(f, "age-band 10", "\"1980\"", "\"40-49\"");        /* 45 or 46 */
+    check(f, "age-band 10", "\"1980-06\"", "\"40-49\"");
+    fails(f, "age-band 10", "\"1976\"");                     /* 49 or 50 */
+    check(f, "age-band 10", "\"1976-04\"", "\"40-49\"");     /* 49 */
+    check(f, "age-band 10", "\"1976-02\"", "\"50-59\"");     /* 50 */
+    fails(f, "age-band 10", "\"1976-03\"");                  /* 49 or 50 */
+    fails(f, "age-band 1", "\"1980\"");
+    check(f, "age-band 1", "\"1980-01\"", "\"46\"");
+    check(f, "age-band 50", "\"1980\"", "\"0-49\"");
+    /* The year of now: its future days are no one's birthday. */
+    check(f, "age-band 10", "\"2026\"", "\"0-9\"");
+    check(f, "age-band 1", "\"2026-03\"", "\"0\"");
+    check(f, "age-band 1", "\"2026-02\"", "\"0\"");
+    fails(f, "age-band 10", "\"2027\"");
+    fails(f, "age-band 10", "\"2026-04\"");
+    /* Could be over 150: refused. */
+    fails(f, "age-band 50", "\"1875\"");
+    fails(f, "age-band 50", "\"1876-03\"");                  /* 149 or 150 */
+    check(f, "age-band 50", "\"1876-04\"", "\"100-149\"");
+}
+
 /* ---- postcode-district -------------------------------------------------------- */
 
 static void test_postcode_district(void **state)
@@ -1157,6 +1195,7 @@ int main(void)
         T(test_pseudonymise),
         T(test_year_and_month),
         T(test_age_band),
+        T(test_partial_dates),
         T(test_postcode_district),
         T(test_round_numbers),
         T(test_round_strings),
