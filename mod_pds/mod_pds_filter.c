@@ -317,6 +317,7 @@ static apr_status_t finish(ap_filter_t *f, pds_filter_ctx_t *ctx, pds_request_t 
             baton.rq = rq;
             baton.key = tctx.key;
             opts.subject = NULL;            /* each record has its own */
+            opts.drop_bad_records = pds_agreement_drops_bad_records(a);
             rv_filter = pds_filter_apply_rows(pds_agreement_release(a),
                                               ctx->buf ? ctx->buf : "", ctx->len, &opts,
                                               pds_agreement_record_subject(a),
@@ -361,6 +362,12 @@ static apr_status_t finish(ap_filter_t *f, pds_filter_ctx_t *ctx, pds_request_t 
         rq->transforms = result.transformed;
         rq->deidentified = pds_agreement_deidentified(a);
         rq->subjects = result.subjects;
+        rq->dropped = result.dropped;
+        if (result.dropped != NULL && result.dropped->nelts > 0)
+            ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, "PDS00300: back-end response to %s: "
+                          "%d record(s) left out under OnBadRecord drop (first: %s)",
+                          rq->request_id, result.dropped->nelts,
+                          APR_ARRAY_IDX(result.dropped, 0, const char *));
     }
 
     /* Signed before the record is written: a failure leaves no "allow". */
