@@ -339,7 +339,10 @@ static apr_status_t finish(ap_filter_t *f, pds_filter_ctx_t *ctx, pds_request_t 
         if (rv_filter != APR_SUCCESS && strcmp(err.code, "transform-type") == 0) {
             /* The message names the field and the transform, never the value. */
             ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, "PDS00033: back-end response "
-                          "to %s refused: %s: %s", rq->request_id, err.source, err.text);
+                          "to %s refused: %s: %s%s", rq->request_id, err.source, err.text,
+                          pds_agreement_record_subject(a) != NULL
+                          ? " (in a collection, `OnBadRecord drop` in the agreement "
+                            "leaves such records out)" : "");
             return send_problem(f, rq, "backend-bad-response",
                                 apr_psprintf(r->pool, "a value at %s is not what its "
                                              "transform takes", err.source));

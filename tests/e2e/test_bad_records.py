@@ -122,6 +122,9 @@ def test_fail_is_the_default_and_denies_the_whole_answer(gw, patients, prefix):
     rec = gw.audit_for(r)
     assert rec["decision"] == "deny" and rec["reason"] == "backend-bad-response"
     assert "dropped" not in rec
+    said = [ln for ln in gw.httpd.error_log_text().splitlines()
+            if "PDS00033" in ln and rec["request_id"] in ln]
+    assert len(said) == 1 and "`OnBadRecord drop`" in said[0], said
 
 
 def ages(date, today):
