@@ -160,10 +160,11 @@ def test_age_band_gives_only_certain_bands(gw, patients):
             low = young // 10 * 10
             expected.append({"id": p["id"], "birthDate": "%d-%d" % (low, low + 9)})
     assert r.json() == expected
-    assert dropped > 0 and len(expected) > len(patients) // 2
+    # how many straddle a band depends on today's date: none is possible
+    assert len(expected) >= len(patients) - 12
     rec = gw.audit_for(r)
     assert rec["dropped"] == dropped
-    assert rec["dropped_by"] == {"[*].birthDate age-band 10": dropped}
+    assert rec["dropped_by"] == ({"[*].birthDate age-band 10": dropped} if dropped else {})
 
 
 # ------------------------------------------------- the stand-in back end
