@@ -15,6 +15,7 @@
 
 #include "pds_agreement.h"
 #include "pds_error.h"
+#include "pds_query.h"
 
 #define ID_MAX        64   /* agreement id, party, purpose */
 
@@ -50,6 +51,8 @@ struct pds_agreement_t {
                                        collection, the path to its person */
     int write_unknown_set;
     int write_strips;               /* WriteUnknown strip */
+    pds_query_t *query;             /* Query: the parameters a query string may
+                                       carry (none declared: no query at all) */
     int finished;
 };
 
