@@ -142,7 +142,8 @@ static apr_status_t declare_enum(query_decl_t *d, const char *list, apr_pool_t *
     int i;
 
     d->words = apr_array_make(p, 4, sizeof(const char *));
-    if (copy[0] == '|' || copy[strlen(copy) - 1] == '|' || strstr(copy, "||") != NULL)
+    if (copy[0] == '\0' || copy[0] == '|' || copy[strlen(copy) - 1] == '|'
+        || strstr(copy, "||") != NULL)
         return bad_decl(err, 2, "Query %s enum: an empty word in %s; list the words "
                         "separated by '|', e.g. `Query %s enum male|female|other|unknown`",
                         d->name, pds_text_show(shown, sizeof(shown), list), d->name);

@@ -72,6 +72,8 @@ static void test_declarations(void **state)
         { { "x", "enum" }, 2, -1, "its words a|b|c" },
         { { "x", "enum", "a||b" }, 3, 2, "empty word" },
         { { "x", "enum", "a|" }, 3, 2, "empty word" },
+        { { "x", "enum", "" }, 3, 2, "empty word" },
+        { { "x", "int", "" }, 3, 2, "two whole numbers" },
         { { "x", "enum", "a|a" }, 3, 2, "listed twice" },
         { { "x", "enum", "a|b c" }, 3, 2, "not a word" },
         { { "x", "enum", "a|b|c|d|e|f|g|h|i|j|k|l|m|n|o|p|q" }, 3, 2, "more than 16" },
