@@ -662,6 +662,28 @@ static apr_status_t set_disclosure(pds_agreement_t *a, const char *kw,
     return APR_SUCCESS;
 }
 
+/* Query <name> <type> [<bounds>]: a parameter the query string may carry. */
+static apr_status_t set_query(pds_agreement_t *a, const char *kw,
+                              apr_array_header_t *toks, pds_error_t *err)
+{
+    const char *words[4];
+    pds_error_t local;
+    int i;
+
+    if (toks->nelts > 3)
+        return bad(err, kw, TOK(toks, 3)->pos, "%s: too many words; expected "
+                   "`Query <name> <type> [<bounds>]`, e.g. `Query _page int 1..1000`", kw);
+    for (i = 0; i < toks->nelts; i++)
+        words[i] = TOK(toks, i)->text;
+    if (a->query == NULL && pds_query_create(&a->query, a->pool) != APR_SUCCESS)
+        return APR_ENOMEM;
+    pds_error_clear(&local);
+    if (pds_query_declare(a->query, words, toks->nelts, &local) != APR_SUCCESS)
+        return bad(err, kw, local.position >= 0 && local.position < toks->nelts
+                   ? TOK(toks, local.position)->pos : -1, "%s", local.text);
+    return APR_SUCCESS;
+}
+
 typedef apr_status_t (*setter_fn)(pds_agreement_t *a, const char *kw,
                                   apr_array_header_t *toks, pds_error_t *err);
 
@@ -683,6 +705,7 @@ static const struct {
     { "WriteUnknown", set_write_unknown },
     { "RecordSubject", set_record_subject },
     { "OnBadRecord", set_on_bad_record },
+    { "Query",      set_query },
     { NULL, NULL }
 };
 
@@ -708,7 +731,7 @@ apr_status_t pds_agreement_set(pds_agreement_t *a, const char *keyword,
         return bad(err, keyword, -1, "%s is not an agreement keyword; known: "
                    "Party, Purpose, LegalBasis, Valid, Version, Resource, "
                    "Release, Disclosure, Transform, Deidentified, Write, "
-                   "WriteUnknown, RecordSubject",
+                   "WriteUnknown, RecordSubject, Query",
                    pds_text_show(shown, sizeof(shown), keyword));
     rv = tokenize(&toks, a->pool, keyword, args, err);
     if (rv != APR_SUCCESS)

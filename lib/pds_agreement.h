@@ -35,6 +35,11 @@
  *                                            value its transform cannot take
  *                                            fails the answer, or (drop, only
  *                                            with RecordSubject) is left out
+ *   Query       <name> int <lo>..<hi> | <name> token | <name> date |
+ *               <name> enum <a>|<b>...       may repeat, once per name: a
+ *                                            query parameter the request may
+ *                                            carry (pds_query.h); none: no
+ *                                            query string is accepted
  *   Deidentified <field path> ...            at most once: the agreement is
  *                                            de-identified and these direct
  *                                            identifiers never leave in clear
@@ -44,7 +49,8 @@
  * A resource template is an absolute path whose segments are literals,
  * exactly "{subject}" (at most once: "/citizens/{subject}/record"), or a
  * parameter "{name}" (name 1 to 32 of a-z 0-9 _ -, starting with a letter)
- * that takes any one segment: "/districts/{district}/residents". Methods are
+ * that takes any one segment without '&' or '=' (bad-path otherwise):
+ * "/districts/{district}/residents". Methods are
  * GET, POST, PUT, PATCH and DELETE (HEAD is never matched: see docs).
  *
  * Arguments are split as httpd splits directive arguments (double or single
@@ -66,6 +72,7 @@
 
 #include "pds_error.h"
 #include "pds_filter.h"
+#include "pds_query.h"
 
 typedef struct pds_agreement_t pds_agreement_t;
 
@@ -105,6 +112,8 @@ apr_time_t pds_agreement_valid_until(const pds_agreement_t *a);  /* inclusive */
 const pds_fieldset_t *pds_agreement_release(const pds_agreement_t *a);
 /* RecordSubject's path (NULL when none). */
 const char *pds_agreement_record_subject(const pds_agreement_t *a);
+/* Query's declarations (NULL when none: no query string is accepted). */
+const pds_query_t *pds_agreement_query(const pds_agreement_t *a);
 /* Write's fields (empty when none) and WriteUnknown strip. */
 const pds_fieldset_t *pds_agreement_write(const pds_agreement_t *a);
 int pds_agreement_write_strips(const pds_agreement_t *a);
@@ -178,9 +187,19 @@ typedef struct pds_decision_t {
  *      "agreement-not-yet-valid" (from the first candidate)
  *   5. the first remaining candidate in configuration order applies; the
  *      subject it captures must pass pds_subject_check -> else "bad-subject"
+ *   6. a parameter's value must hold no '&' or '=' -> else "bad-path"
+ *      (pds_resource_parameter_problem)
  * Allocates detail strings from p. */
 void pds_agreements_decide(const apr_array_header_t *agreements,
                            const pds_request_facts_t *facts,
                            pds_decision_t *decision, apr_pool_t *p);
+
+/* Is every parameter of a parsed query (pds_query_param_t, from
+ * pds_query_parse) declared by a Query of at least one of the agreements?
+ * The first check of a query, before any agreement is chosen. APR_EINVAL
+ * with err->code "query-not-allowed" naming the first one that is not. */
+apr_status_t pds_agreements_query_declared(const apr_array_header_t *agreements,
+                                           const apr_array_header_t *params,
+                                           pds_error_t *err);
 
 #endif

@@ -195,6 +195,10 @@ apr_status_t pds_agreement_finish(pds_agreement_t *a, pds_error_t *err)
                    "but no POST, PUT or PATCH resource", a->id);
     if (check_resources(a, err) != APR_SUCCESS)
         return APR_EINVAL;
+    if (!has_get && pds_query_count(a->query) > 0)
+        return bad(err, "Query", -1, "agreement '%s' declares Query parameters but has "
+                   "no GET resource; a query string pages or searches what GET reads: "
+                   "add `Resource GET <template>` or remove the Query lines", a->id);
     if (has_get && pds_fieldset_count(a->release) == 0)
         return bad(err, "PDSAgreement", -1, "agreement '%s' has a GET "
                    "resource but no Release, so nothing could ever be "

@@ -15,6 +15,7 @@
 
 #include "pds_agreement.h"
 #include "pds_error.h"
+#include "pds_query.h"
 
 #define ID_MAX        64   /* agreement id, party, purpose */
 
@@ -52,6 +53,8 @@ struct pds_agreement_t {
     int write_strips;               /* WriteUnknown strip */
     int on_bad_record_set;
     int drop_bad_records;           /* OnBadRecord drop */
+    pds_query_t *query;             /* Query: the parameters a query string may
+                                       carry (none declared: no query at all) */
     int finished;
 };
 

@@ -12,6 +12,7 @@
 #include <apr_strings.h>
 
 #include "pds_agreement_int.h"
+#include "pds_text.h"
 #include "pds_resource.h"
 #include "pds_syntax.h"
 
@@ -71,6 +72,7 @@ GETTER(const char *, record_subject, a->record_subject)
 GETTER(const pds_fieldset_t *, write, a->write)
 GETTER(int, write_strips, a->write_strips)
 GETTER(int, drops_bad_records, a->drop_bad_records)
+GETTER(const pds_query_t *, query, a->query)
 GETTER(int, deidentified, a->identifiers != NULL)
 GETTER(const char *, id, a->id)
 GETTER(const char *, version, a->version != NULL ? a->version : "1")
@@ -168,6 +170,32 @@ static void deny(pds_decision_t *d, const char *reason,
     d->agreement = a;
     d->detail = detail;
     d->subject = NULL;
+}
+
+apr_status_t pds_agreements_query_declared(const apr_array_header_t *agreements,
+                                           const apr_array_header_t *params,
+                                           pds_error_t *err)
+{
+    char shown[48];
+    int i, k;
+
+    for (k = 0; params != NULL && k < params->nelts; k++) {
+        const char *name = APR_ARRAY_IDX(params, k, pds_query_param_t).name;
+
+        for (i = 0; agreements != NULL && i < agreements->nelts; i++) {
+            const pds_agreement_t *a = APR_ARRAY_IDX(agreements, i, const pds_agreement_t *);
+
+            if (a != NULL && a->finished && pds_query_declares(a->query, name))
+                break;
+        }
+        if (agreements == NULL || i == agreements->nelts) {
+            pds_error_set(err, "query-not-allowed", -1, "query", "parameter %s is not "
+                          "accepted: no agreement on this gateway declares it (Query)",
+                          pds_text_show(shown, sizeof(shown), name));
+            return APR_EINVAL;
+        }
+    }
+    return APR_SUCCESS;
 }
 
 void pds_agreements_decide(const apr_array_header_t *agreements,
@@ -276,6 +304,11 @@ void pds_agreements_decide(const apr_array_header_t *agreements,
             return;
         }
         d->subject = apr_pstrmemdup(p, subject, subject_len);
+    }
+    if (pds_resource_parameter_problem(chosen_res, facts->path) != NULL) {
+        deny(d, "bad-path", chosen, pds_resource_parameter_problem(chosen_res,
+                                                                   facts->path));
+        return;
     }
     d->allowed = 1;
     d->reason = NULL;

@@ -242,6 +242,7 @@ static apr_status_t record_object(json_t **pobj, apr_array_header_t **pparts,
         && put(obj, "subject", audit_string(rec->subject, p))
         && put(obj, "method", audit_string(rec->method, p))
         && put(obj, "path", audit_string(rec->path, p))
+        && (rec->query == NULL || put(obj, "query", audit_string(rec->query, p)))
         && put(obj, "decision", json_string(rec->decision))
         && put(obj, "reason", audit_string(rec->reason, p))
         && put(obj, "status", json_integer(rec->status))

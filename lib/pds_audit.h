@@ -27,6 +27,8 @@ typedef struct pds_audit_record_t {
     const char *subject;
     const char *method;
     const char *path;
+    const char *query;             /* the accepted query, canonical; the member
+                                      is present only when set */
     const char *decision;          /* "allow" or "deny" */
     const char *reason;            /* NULL on allow */
     int status;                    /* HTTP status sent to the client */

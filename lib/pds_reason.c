@@ -20,7 +20,7 @@ static const pds_reason_t reasons[] = {
     /* what is asked */
     { "bad-path",                400, "Request path not accepted" },
     { "bad-subject",             400, "Subject identifier not accepted" },
-    { "query-not-allowed",       400, "Query strings are not accepted here" },
+    { "query-not-allowed",       400, "This query string is not accepted here" },
     { "method-override",         400, "Method override headers are not accepted" },
     { "method-not-allowed",      405, "Method not allowed" },
     { "unexpected-body",         400, "Request body not accepted" },

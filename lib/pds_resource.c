@@ -205,6 +205,26 @@ int pds_resource_match(const pds_resource_t *r, const char *path,
     return s != NULL;
 }
 
+const char *pds_resource_parameter_problem(const pds_resource_t *r, const char *path)
+{
+    const char *s = below_root(path);
+    int i;
+
+    for (i = 0; s != NULL && i < r->nseg; i++) {
+        const char *slash;
+        apr_size_t len = segment(s, &slash);
+
+        if (r->seg[i] == NULL && i != r->subject_at
+            && (memchr(s, '&', len) != NULL || memchr(s, '=', len) != NULL))
+            return "a path parameter's value may not hold '&' or '=' (a back end could "
+                   "read it as a query string)";
+        if (slash == NULL)
+            break;
+        s = slash + 1;
+    }
+    return NULL;
+}
+
 int pds_resource_could_match_under(const pds_resource_t *r, const char *prefix)
 {
     const char *s = below_root(prefix);

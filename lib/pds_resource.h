@@ -38,6 +38,15 @@ void pds_resource_compile(pds_resource_t *r, const char *templ, apr_pool_t *p);
 int pds_resource_match(const pds_resource_t *r, const char *path,
                        const char **subject, apr_size_t *subject_len);
 
+/* For a path r matches: why the value a parameter ({district}, not
+ * {subject}) takes is refused, or NULL. A parameter's value may not hold '&'
+ * or '=': a back end that maps a path segment into its query string
+ * (json-server's routes, "/Patient/page/:page" to "?_page=:page") would
+ * otherwise be handed parameters the agreement never declared. ('?', '#' and
+ * ';' never reach this far: pds_request_path_check refuses them.) The text
+ * is static. */
+const char *pds_resource_parameter_problem(const pds_resource_t *r, const char *path);
+
 /* Non-zero when some path beginning with prefix could match r (prefix ends
  * inside or at the start of a segment). */
 int pds_resource_could_match_under(const pds_resource_t *r, const char *prefix);

@@ -569,6 +569,7 @@ apr_status_t pds_audit_decision(request_rec *r, pds_request_t *rq,
     rec.method = r->method;
     /* The path as decided on; before it was accepted, the raw target. */
     rec.path = rq->path ? rq->path : r->unparsed_uri;
+    rec.query = rq->query;
     if (pds_conf_audit_pseudonymous(sc))
         pseudonymise(&rec, sc->audit_pseudonym_key, r->pool);
     rec.decision = decision;

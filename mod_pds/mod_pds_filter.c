@@ -51,6 +51,11 @@ static void fail(pds_filter_ctx_t *ctx, const char *reason, const char *detail)
     }
 }
 
+/* A collection past PDSMaxBodySize is a paging question: the detail says so. */
+#define TOO_LARGE_DETAIL "the back end's response is larger than PDSMaxBodySize " \
+    "allows; a collection is read page by page with the paging parameters its " \
+    "agreement declares (Query, see docs/minimisation.md#paging-safely)"
+
 /* The checks that can be made on the headers alone, before any body. */
 static void check_response_head(request_rec *r, pds_filter_ctx_t *ctx)
 {
@@ -99,8 +104,7 @@ static void check_response_head(request_rec *r, pds_filter_ctx_t *ctx)
             return;
         }
         if ((apr_uint64_t)declared > ctx->limit) {
-            fail(ctx, "backend-too-large", "the back end's response is larger than "
-                 "PDSMaxBodySize allows");
+            fail(ctx, "backend-too-large", TOO_LARGE_DETAIL);
             return;
         }
         /* A good first guess saves regrowing the buffer. */
@@ -159,8 +163,7 @@ static void append(request_rec *r, pds_filter_ctx_t *ctx, const char *data,
                    apr_size_t n)
 {
     if (n > ctx->limit - ctx->len) {
-        fail(ctx, "backend-too-large", "the back end's response is larger than "
-             "PDSMaxBodySize allows");
+        fail(ctx, "backend-too-large", TOO_LARGE_DETAIL);
         return;
     }
     if (ctx->buf == NULL || ctx->len + n + 1 > ctx->cap) {

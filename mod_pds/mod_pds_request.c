@@ -147,6 +147,26 @@ static const char *gateway_host(request_rec *r)
     return apr_psprintf(r->pool, "%s:%u", name, (unsigned)port);
 }
 
+/* The back end is asked the canonical query alone (NULL: none). mod_proxy
+ * builds the back end's URL from r->filename ("proxy:http://host/path"; with
+ * ProxyPass nocanon taken from the raw target, its query included) and
+ * r->args: both are set to the canonical query here, before mod_proxy's
+ * fixup canonicalises them. */
+static void set_backend_query(request_rec *r, const char *query)
+{
+    const char *q;
+
+    r->args = query != NULL ? apr_pstrdup(r->pool, query) : NULL;
+    if (r->filename == NULL || strncmp(r->filename, "proxy:", 6) != 0)
+        return;
+    q = ap_strchr_c(r->filename, '?');
+    if (q != NULL)
+        r->filename = apr_pstrcat(r->pool,
+                                  apr_pstrmemdup(r->pool, r->filename,
+                                                 (apr_size_t)(q - r->filename)),
+                                  query != NULL ? "?" : "", query, NULL);
+}
+
 static void prepare_backend_request(request_rec *r, pds_request_t *rq)
 {
     unforwarded_baton_t baton;
@@ -162,6 +182,7 @@ static void prepare_backend_request(request_rec *r, pds_request_t *rq)
     for (i = 0; i < baton.names->nelts; i++)
         apr_table_unset(r->headers_in, APR_ARRAY_IDX(baton.names, i, const char *));
     limit_connection_header(r);
+    set_backend_query(r, rq->query);
     host = gateway_host(r);
     if (host != NULL)
         apr_table_setn(r->headers_in, "Host", host);
@@ -356,6 +377,34 @@ static int is_write_method(const request_rec *r)
         || r->method_number == M_PATCH;
 }
 
+/* The shape of the request's query string (pds_query_parse), and its names
+ * against every Query the gateway's agreements declare: refused here, before
+ * any other check, whatever agreement the request will meet; the one that
+ * applies checks the values once it is decided. NULL with *pparams when it
+ * may go on; otherwise the reason code and *detail. */
+static const char *query_shape(request_rec *r, const pds_server_conf_t *sc,
+                               apr_array_header_t **pparams, const char **detail)
+{
+    const char *raw = ap_strchr_c(r->unparsed_uri, '?');
+    pds_error_t err;
+
+    if (raw == NULL) {
+        *detail = "the query string is not the one the client sent";
+        return "query-not-allowed";
+    }
+    pds_error_clear(&err);
+    if (pds_query_parse(pparams, raw + 1, r->pool, &err) != APR_SUCCESS) {
+        *detail = apr_pstrdup(r->pool, err.text);
+        return "query-not-allowed";
+    }
+    pds_error_clear(&err);
+    if (pds_agreements_query_declared(sc->agreements, *pparams, &err) != APR_SUCCESS) {
+        *detail = apr_pstrdup(r->pool, err.text);
+        return "query-not-allowed";
+    }
+    return NULL;
+}
+
 /* This request's decision record, made once. */
 static pds_request_t *new_request(request_rec *r)
 {
@@ -377,6 +426,7 @@ static int enforce(request_rec *r, pds_dir_conf_t *dc, int defer_answer)
     pds_server_conf_t *sc = pds_server_conf(r->server);
     pds_request_t *rq;
     pds_request_facts_t facts;
+    apr_array_header_t *params = NULL;
     pds_error_t err;
     const char *reason = NULL, *detail = NULL, *purpose_header, *raw_path;
     int i, n;
@@ -407,9 +457,11 @@ static int enforce(request_rec *r, pds_dir_conf_t *dc, int defer_answer)
     if (strcmp(raw_path, r->uri) != 0)
         return deny(r, rq, "bad-path", "the request path is not in canonical form");
     rq->path = raw_path;
-    if (r->args != NULL || ap_strchr_c(r->unparsed_uri, '?') != NULL)
-        return deny(r, rq, "query-not-allowed",
-                    "query strings are not accepted on this gateway");
+    if (r->args != NULL || ap_strchr_c(r->unparsed_uri, '?') != NULL) {
+        reason = query_shape(r, sc, &params, &detail);
+        if (reason != NULL)
+            return deny(r, rq, reason, detail);
+    }
     for (i = 0; method_override_headers[i] != NULL; i++) {
         if (apr_table_get(r->headers_in, method_override_headers[i]) != NULL)
             return deny(r, rq, "method-override", apr_psprintf(r->pool,
@@ -439,6 +491,13 @@ static int enforce(request_rec *r, pds_dir_conf_t *dc, int defer_answer)
     pds_agreements_decide(sc->agreements, &facts, &rq->decision, r->pool);
     if (!rq->decision.allowed)
         return deny(r, rq, rq->decision.reason, rq->decision.detail);
+    /* The agreement applied decides what the query may carry. */
+    pds_error_clear(&err);
+    if (pds_query_accept(pds_agreement_query(rq->decision.agreement), params, &rq->query,
+                         r->pool, &err) != APR_SUCCESS) {
+        rq->decision.allowed = 0;
+        return deny(r, rq, "query-not-allowed", err.text);
+    }
     /* Consent (or the opt-out register) may still refuse, or narrow the fields. */
     reason = pds_consent_enforce(r, rq, &detail);
     if (reason == NULL && is_write_method(r))

@@ -21,6 +21,8 @@ typedef struct pds_request_t {
     const char *organisation;       /* NULL until identified */
     const char *purpose;
     const char *path;               /* the raw path decided on, once accepted */
+    const char *query;              /* the accepted query in canonical form, as
+                                       forwarded; NULL when none */
     pds_decision_t decision;
     const pds_fieldset_t *release;  /* what may be released: the agreement's,
                                        narrowed by consent; NULL until allowed */

@@ -1013,6 +1013,83 @@ static void test_decide_parameter(void **state)
     assert_string_equal(d.reason, "no-agreement");
 }
 
+/* A parameter's value with '&' or '=' could become a query string at a back
+ * end that routes path segments into one (json-server's routes). */
+static void test_decide_parameter_refuses_query_characters(void **state)
+{
+    apr_pool_t *p = *state;
+    pds_agreement_t *a = agreement(p, "pages", "fife", "direct-care", VALID_2026,
+                                   "GET /patients/page/{page}");
+    const char *paths[] = { "/patients/page/1&_embed=x", "/patients/page/_limit=1000",
+                            "/patients/page/&", "/patients/page/=", NULL };
+    pds_decision_t d;
+    int i;
+
+    for (i = 0; paths[i] != NULL; i++) {
+        d = decide(p, list(p, 1, a), "fife", "GET", paths[i], "direct-care", MID_2026);
+        assert_false(d.allowed);
+        assert_string_equal(d.reason, "bad-path");
+        assert_ptr_equal(d.agreement, a);
+        assert_contains(d.detail, "'&' or '='");
+    }
+    d = decide(p, list(p, 1, a), "fife", "GET", "/patients/page/2", "direct-care",
+               MID_2026);
+    assert_true(d.allowed);
+}
+
+/* Query lines: declarations checked line by line, and against the whole
+ * agreement by finish. */
+static void test_query_keyword(void **state)
+{
+    apr_pool_t *p = *state;
+    pds_agreement_t *a = fresh(p);
+    const pds_query_t *q;
+    pds_error_t *err;
+    const char *lines[] = {
+        "Party fife", "Purpose direct-care", "LegalBasis public-task",
+        "Valid 2026-01-01 2026-12-31", "Resource POST /citizens/{subject}/record",
+        "Write phone", "Query _page int 1..10", NULL
+    };
+
+    set_ok(a, "Query", "_page int 1..1000");
+    set_ok(a, "query", "name_like token");
+    set_ok(a, "Query", "birthdate date");
+    set_ok(a, "Query", "gender enum male|female|other|unknown");
+    err = set_refused(p, a, "Query", "_page int 1..5");
+    assert_contains(err->text, "declared twice");
+    assert_int_equal(err->position, 0);
+    err = set_refused(p, a, "Query", "_count int 100..1");
+    assert_contains(err->text, "lo <= hi");
+    assert_int_equal(err->position, 11);
+    err = set_refused(p, a, "Query", "_count float");
+    assert_contains(err->text, "not a type");
+    assert_contains(err->text, "Query _page int 1..1000");
+    err = set_refused(p, a, "Query", "a[] token");
+    assert_contains(err->text, "not a parameter name");
+    err = set_refused(p, a, "Query", "_count int");
+    assert_contains(err->text, "lo..hi");
+    err = set_refused(p, a, "Query", "_count token 1..2");
+    assert_contains(err->text, "takes nothing after the type");
+    err = set_refused(p, a, "Query", "");
+    assert_contains(err->text, "needs a parameter name and a type");
+    err = set_refused(p, a, "Query", "x enum a||b");
+    assert_contains(err->text, "empty word");
+    err = set_refused(p, a, "Query", "x int 1..2 3");
+    assert_contains(err->text, "too many words");
+    assert_int_equal(pds_query_count(pds_agreement_query(a)), 4);
+
+    q = pds_agreement_query(agreement(p, "plain", "fife", "direct-care", VALID_2026,
+                                      "GET /citizens/{subject}/record"));
+    assert_null(q);
+    assert_int_equal(pds_query_count(q), 0);
+
+    /* finish: a query string pages or searches what GET reads */
+    err = apr_pcalloc(p, sizeof(*err));
+    assert_int_equal(build(&a, p, "writer", lines, 1, err), APR_EINVAL);
+    assert_string_equal(err->source, "Query");
+    assert_contains(err->text, "no GET resource");
+}
+
 static void test_decide_bad_subject(void **state)
 {
     apr_pool_t *p = *state;
@@ -1264,6 +1341,8 @@ int main(void)
         pds_test_with_pool(test_decide_template_edges),
         pds_test_with_pool(test_decide_bad_subject),
         pds_test_with_pool(test_decide_parameter),
+        pds_test_with_pool(test_decide_parameter_refuses_query_characters),
+        pds_test_with_pool(test_query_keyword),
         pds_test_with_pool(test_decide_purposes),
         pds_test_with_pool(test_decide_validity_boundaries),
         pds_test_with_pool(test_decide_configuration_order),
