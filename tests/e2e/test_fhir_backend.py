@@ -6,8 +6,9 @@ headers; single Patients and the Patient collection are filtered record by
 record; conditional, ranged and compressed requests get the same full,
 filtered, uncompressed answer as from the stand-in; writes under Write
 paths reach json-server through PATCH, PUT and POST; query strings (its
-paging, search and embedding) are refused before it is asked. SPEC: issue
-#12 item 6 (what works today; items 1-5 are not built yet)."""
+paging, search and embedding) are refused before it is asked, as none of
+these agreements declares a Query (declared paging: test_query.py). SPEC:
+issue #12 item 6."""
 import gzip
 import json
 import re
@@ -165,8 +166,8 @@ def test_every_patient_of_the_data_set(gw, json_server, never):
 
 def test_the_collection_is_filtered_record_by_record(gw, json_server, never):
     """The whole collection in one answer: json-server's paging is a query
-    string, refused today (below). The agreement has no row filter, so the
-    records labelled restricted (meta.security R) are released like the
+    string, refused here as this agreement declares none (below). The
+    agreement has no row filter, so the records labelled restricted (meta.security R) are released like the
     others (row filters are issue #12 item 2)."""
     patients = json_server.direct("GET", "/Patient").json()
     assert len(patients) == fhir_patients.DEFAULT_COUNT
@@ -180,8 +181,8 @@ def test_the_collection_is_filtered_record_by_record(gw, json_server, never):
 @pytest.mark.allow_log("PDS00032")
 def test_a_collection_over_the_body_limit_fails_closed(gw, json_server, never):
     """Under a PDSMaxBodySize smaller than json-server's whole Patient list,
-    the collection is refused, not cut (paging would need the Query
-    declarations of issue #12 item 3)."""
+    the collection is refused, not cut (paging with declared Query
+    parameters is in test_query.py)."""
     r = call(gw, never, "GET", "/fhir-small/Patient")
     H.assert_denied(gw, r, "backend-too-large")
     reached(json_server, "GET", "/Patient")
