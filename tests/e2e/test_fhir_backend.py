@@ -167,8 +167,9 @@ def test_every_patient_of_the_data_set(gw, json_server, never):
 def test_the_collection_is_filtered_record_by_record(gw, json_server, never):
     """The whole collection in one answer: json-server's paging is a query
     string, refused here as this agreement declares none (below). The
-    agreement has no row filter, so the records labelled restricted (meta.security R) are released like the
-    others (row filters are issue #12 item 2)."""
+    agreement has no row filter, so the records labelled restricted
+    (meta.security R) are released like the others (row filters are issue
+    #12 item 2)."""
     patients = json_server.direct("GET", "/Patient").json()
     assert len(patients) == fhir_patients.DEFAULT_COUNT
     r = call(gw, never, "GET", "/fhir/Patient")
