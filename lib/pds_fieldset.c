@@ -512,8 +512,11 @@ static pds_field_node_t *node_create(apr_pool_t *p, const char *where)
 /* Non-zero when the tree below node releases everything path names from
  * step k on: a whole node on the way. A predicated step is covered by "[*]"
  * or by the same predicates; "[*]" only by "[*]" (conservative: a predicate
- * never stands for every element). */
-static int covers_from(const pds_field_node_t *node, const pds_field_path_t *path, int k)
+ * never stands for every element). With within set, "[*]" is also covered by
+ * a predicated branch: path then only has to lie inside what may be released
+ * (where a transform may apply: it changes what is there, and only that). */
+static int covers_from(const pds_field_node_t *node, const pds_field_path_t *path, int k,
+                       int within)
 {
     const pds_field_step_t *step;
     int b;
@@ -529,15 +532,12 @@ static int covers_from(const pds_field_node_t *node, const pds_field_path_t *pat
                 : apr_hash_get(node->children, step->name, (apr_ssize_t)step->len);
             continue;
         }
-        if (step->npreds == 0) {
-            node = node->each;
-            continue;
-        }
-        for (b = 0; node->branches != NULL && b < node->branches->nelts; b++) {
+        for (b = 0; (step->npreds > 0 || within) && node->branches != NULL
+                    && b < node->branches->nelts; b++) {
             const pds_field_branch_t *br =
                 &APR_ARRAY_IDX(node->branches, b, pds_field_branch_t);
-            if (pds_field_steps_same_preds(br->path, br->step, path, k)
-                && covers_from(br->node, path, k + 1))
+            if ((within || pds_field_steps_same_preds(br->path, br->step, path, k))
+                && covers_from(br->node, path, k + 1, within))
                 return 1;
         }
         node = node->each;
@@ -662,7 +662,14 @@ const char *pds_fieldset_path(const pds_fieldset_t *set, int index)
 static int covers_steps(const pds_fieldset_t *set,
                         const pds_field_path_t *path)
 {
-    return covers_from(set->root, path, 0);
+    return covers_from(set->root, path, 0, 0);
+}
+
+/* Does path lie inside what set may release ("telecom[*].value" inside
+ * "telecom[system=phone].value")? Where a transform may go. */
+static int within_steps(const pds_fieldset_t *set, const pds_field_path_t *path)
+{
+    return covers_from(set->root, path, 0, 1);
 }
 
 int pds_fieldset_covers(const pds_fieldset_t *set, const char *path)
@@ -734,15 +741,17 @@ apr_status_t pds_fieldset_set_transform(pds_fieldset_t *set, const char *path,
          * rather than applied to the wrong elements or to none. */
         if (steps[k].npreds > 0) {
             pds_error_set(err, "bad-transform", 0, PDS_PATH_SOURCE,
-                          "%s: a transform applies to a path without predicates; "
-                          "write [*] here (e.g. telecom[*].value) to transform the "
-                          "value in every element", path);
+                          "%s: a transform's path holds no predicates (it runs on the "
+                          "filtered document, where the member a predicate tests may be "
+                          "gone): write [*] (e.g. Transform telecom[*].value mask 4 with "
+                          "Release telecom[system=phone].value transforms the phone "
+                          "numbers released)", path);
             return APR_EINVAL;
         }
     }
     entry.path = *parsed;
     entry.transform = t;
-    if (!covers_steps(set, &entry.path)) {
+    if (!within_steps(set, &entry.path)) {
         pds_error_set(err, "bad-transform", 0, PDS_PATH_SOURCE,
                       "%s is not released by this agreement: a transform applies to "
                       "released fields (add it to Release)", path);
@@ -846,7 +855,7 @@ apr_status_t pds_fieldset_intersect(pds_fieldset_t **pout, apr_pool_t *p,
             const pds_field_transform_t *e =
                 &APR_ARRAY_IDX(from[s]->transforms, i, pds_field_transform_t);
 
-            if (!covers_steps(out, &e->path))
+            if (!within_steps(out, &e->path))
                 continue;
             rv = pds_fieldset_set_transform(out, e->path.text, e->transform, NULL);
             if (rv != APR_SUCCESS)

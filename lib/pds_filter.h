@@ -95,8 +95,9 @@ apr_status_t pds_fieldset_intersect(pds_fieldset_t **pout, apr_pool_t *p,
                                     const pds_fieldset_t *b);
 
 /* Attaches a transform to the values at path (pds_transform.h). The path must
- * be released by the set (at or below a released path) and hold no
- * predicates; one transform per path, and none on a path inside another
+ * hold no predicates and lie inside what the set releases (at or below a
+ * released path, "[*]" standing for a predicated step: "telecom[*].value"
+ * inside "telecom[system=phone].value"); one transform per path, and none on a path inside another
  * transformed path (element steps overlap whatever their predicates). err->code
  * "bad-transform" (or "bad-field-path"). Transforms apply after the
  * allow-list, in the filtered document. */

@@ -320,8 +320,38 @@ static void test_transform_refused(void **state)
     assert_int_not_equal(pds_fieldset_set_transform(set, "telecom[system=phone].value", t,
                                                     &err), APR_SUCCESS);
     assert_string_equal(err.code, "bad-transform");
-    assert_non_null(strstr(err.text, "without predicates"));
+    assert_non_null(strstr(err.text, "holds no predicates"));
     assert_int_equal(pds_fieldset_transform_count(set), 0);
+}
+
+/* A transform on "[*]" applies to what the predicated paths release, and
+ * stays when consent narrows the set (never a value in clear). */
+static void test_transform_inside_predicates(void **state)
+{
+    apr_pool_t *p = *state;
+    static const char *const paths[] = { "telecom[system=phone].value", "id", NULL };
+    static const char *const consent[] = { "telecom[system=phone]", NULL };
+    static const char input[] = "{\"id\":\"x\",\"telecom\":[{\"system\":\"phone\","
+                                "\"value\":\"0123456\"},{\"system\":\"email\","
+                                "\"value\":\"a@b\"}]}";
+    pds_fieldset_t *set = make_set(p, paths), *both;
+    pds_transform_t *mask;
+    pds_error_t err;
+
+    assert_int_equal(pds_transform_parse(&mask, p, "mask 2", NULL), APR_SUCCESS);
+    pds_error_clear(&err);
+    assert_int_equal(pds_fieldset_set_transform(set, "telecom[*].value", mask, &err),
+                     APR_SUCCESS);
+    /* outside every release: still refused */
+    assert_int_not_equal(pds_fieldset_set_transform(set, "telecom[*].use", mask, &err),
+                         APR_SUCCESS);
+    assert_string_equal(err.code, "bad-transform");
+    assert_string_equal(filter(p, set, input),
+                        "{\"id\":\"x\",\"telecom\":[{\"value\":\"*****56\"}]}");
+    assert_int_equal(pds_fieldset_intersect(&both, p, set, make_set(p, consent)),
+                     APR_SUCCESS);
+    assert_int_equal(pds_fieldset_transform_count(both), 1);
+    assert_string_equal(filter(p, both, input), "{\"telecom\":[{\"value\":\"*****56\"}]}");
 }
 
 int main(void)
@@ -337,6 +367,7 @@ int main(void)
         pds_test_with_pool(test_uncovered),
         pds_test_with_pool(test_record_subject),
         pds_test_with_pool(test_transform_refused),
+        pds_test_with_pool(test_transform_inside_predicates),
     };
 
     return pds_test_main(tests, NULL, NULL);
