@@ -138,6 +138,31 @@ static void node_list_done(pds_node_list_t *l)
 static apr_status_t filter_nodes(const pds_field_node_t *const *nodes, int count,
                                  json_t *v, json_t **out, pds_error_t *err);
 
+/* The start of filter_members and filter_elements: result (a new container,
+ * NULL when out of memory) and room for room nodes; both or neither. */
+static apr_status_t begin_result(pds_node_list_t *next, int room, json_t *result,
+                                 pds_error_t *err)
+{
+    if (result == NULL || !node_list_init(next, room)) {
+        json_decref(result);
+        return no_memory(err);
+    }
+    return APR_SUCCESS;
+}
+
+/* Their end: *out takes result when it holds something (size) and all went
+ * well; otherwise it is dropped. Returns rv. */
+static apr_status_t end_result(pds_node_list_t *next, json_t *result, size_t size,
+                               apr_status_t rv, json_t **out)
+{
+    node_list_done(next);
+    if (rv != APR_SUCCESS || size == 0)
+        json_decref(result);
+    else
+        *out = result;
+    return rv;
+}
+
 /* The members of object v that the nodes name, filtered, into a new object
  * (*out NULL when none is kept). */
 static apr_status_t filter_members(const pds_field_node_t *const *nodes, int count,
@@ -151,13 +176,9 @@ static apr_status_t filter_members(const pds_field_node_t *const *nodes, int cou
     int k;
 
     *out = NULL;
-    if (!node_list_init(&next, count))
-        return no_memory(err);
     result = json_object();
-    if (result == NULL) {
-        node_list_done(&next);
-        return no_memory(err);
-    }
+    if (begin_result(&next, count, result, err) != APR_SUCCESS)
+        return APR_ENOMEM;
     json_object_keylen_foreach(v, key, key_len, member) {
         next.count = 0;
         for (k = 0; k < count; k++) {
@@ -177,12 +198,7 @@ static apr_status_t filter_members(const pds_field_node_t *const *nodes, int cou
             break;
         }
     }
-    node_list_done(&next);
-    if (rv != APR_SUCCESS || json_object_size(result) == 0)
-        json_decref(result);
-    else
-        *out = result;
-    return rv;
+    return end_result(&next, result, json_object_size(result), rv, out);
 }
 
 /* The elements of array v, each through "[*]" and the branches whose
@@ -200,13 +216,9 @@ static apr_status_t filter_elements(const pds_field_node_t *const *nodes, int co
     *out = NULL;
     for (k = 0; k < count; k++)
         room += nodes[k]->branches != NULL ? nodes[k]->branches->nelts : 0;
-    if (!node_list_init(&next, room))
-        return no_memory(err);
     result = json_array();
-    if (result == NULL) {
-        node_list_done(&next);
-        return no_memory(err);
-    }
+    if (begin_result(&next, room, result, err) != APR_SUCCESS)
+        return APR_ENOMEM;
     json_array_foreach(v, i, member) {
         next.count = 0;
         for (k = 0; k < count; k++) {
@@ -230,12 +242,7 @@ static apr_status_t filter_elements(const pds_field_node_t *const *nodes, int co
             break;
         }
     }
-    node_list_done(&next);
-    if (rv != APR_SUCCESS || json_array_size(result) == 0)
-        json_decref(result);
-    else
-        *out = result;
-    return rv;
+    return end_result(&next, result, json_array_size(result), rv, out);
 }
 
 /* Filters v through nodes (the places of a set that meet at v: several only

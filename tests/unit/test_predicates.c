@@ -11,20 +11,6 @@
 #include "pds_consent.h"
 #include "pds_filter.h"
 
-static pds_fieldset_t *make_set(apr_pool_t *p, const char *const *paths)
-{
-    pds_fieldset_t *set = NULL;
-    pds_error_t err;
-
-    assert_int_equal(pds_fieldset_create(&set, p), APR_SUCCESS);
-    for (; *paths != NULL; paths++) {
-        pds_error_clear(&err);
-        if (pds_fieldset_add(set, *paths, &err) != APR_SUCCESS)
-            fail_msg("adding '%s': %s: %s", *paths, err.code, err.text);
-    }
-    return set;
-}
-
 static const char *filter(apr_pool_t *p, const pds_fieldset_t *set, const char *input)
 {
     pds_filter_result_t res;
@@ -66,7 +52,7 @@ static void test_parse_valid(void **state)
         "a[k=\"q\\\"\\\\\"].c", "[*].telecom[system=phone].value",
         "a[k=x].b[j=y].c", "a[k=x].b[*].c", NULL
     };
-    pds_fieldset_t *set = make_set(*state, good);
+    pds_fieldset_t *set = pds_test_fieldset(*state, good);
 
     assert_int_equal(pds_fieldset_count(set), 20);
     assert_string_equal(pds_fieldset_path(set, 0), good[0]);
@@ -133,17 +119,17 @@ static void test_matching(void **state)
         "{\"k\":2,\"v\":4},{\"k\":true,\"v\":5},{\"k\":[\"x\"],\"v\":6},{\"k\":null,\"v\":7},"
         "{\"k\":\"X\",\"v\":8},{\"k\":\"x \",\"v\":9},\"x\",null]}";
 
-    assert_string_equal(filter(p, make_set(p, eq), input), "{\"a\":[{\"v\":1},{\"v\":2}]}");
-    assert_string_equal(filter(p, make_set(p, quoted_same), input),
+    assert_string_equal(filter(p, pds_test_fieldset(p, eq), input), "{\"a\":[{\"v\":1},{\"v\":2}]}");
+    assert_string_equal(filter(p, pds_test_fieldset(p, quoted_same), input),
                         "{\"a\":[{\"v\":1},{\"v\":2}]}");
     /* "!=" needs the member, a scalar: missing, null or an array do not match */
-    assert_string_equal(filter(p, make_set(p, ne), input),
+    assert_string_equal(filter(p, pds_test_fieldset(p, ne), input),
                         "{\"a\":[{\"v\":4},{\"v\":5},{\"v\":8},{\"v\":9}]}");
-    assert_string_equal(filter(p, make_set(p, in), input),
+    assert_string_equal(filter(p, pds_test_fieldset(p, in), input),
                         "{\"a\":[{\"v\":1},{\"v\":2},{\"v\":4},{\"v\":5}]}");
-    assert_string_equal(filter(p, make_set(p, both), input), "{\"a\":[{\"v\":1}]}");
+    assert_string_equal(filter(p, pds_test_fieldset(p, both), input), "{\"a\":[{\"v\":1}]}");
     /* the top level is still returned when nothing matches */
-    assert_string_equal(filter(p, make_set(p, eq), "{\"a\":[{\"k\":\"z\",\"v\":1}]}"), "{}");
+    assert_string_equal(filter(p, pds_test_fieldset(p, eq), "{\"a\":[{\"k\":\"z\",\"v\":1}]}"), "{}");
 }
 
 static void test_released_list(void **state)
@@ -155,7 +141,7 @@ static void test_released_list(void **state)
     pds_error_t err;
 
     pds_error_clear(&err);
-    assert_int_equal(pds_filter_apply(make_set(p, paths), input, sizeof(input) - 1, 0, &res,
+    assert_int_equal(pds_filter_apply(pds_test_fieldset(p, paths), input, sizeof(input) - 1, 0, &res,
                                       p, &err), APR_SUCCESS);
     assert_string_equal(res.body, "{\"t\":[{\"s\":\"phone\",\"v\":1},{\"s\":\"fax\"}]}");
     assert_int_equal(res.released->nelts, 2);
@@ -169,7 +155,7 @@ static void test_covers(void **state)
     static const char *const pred[] = { "telecom[system=phone].value", "name[use=official]",
                                         NULL };
     static const char *const each[] = { "telecom[*].value", "name", NULL };
-    pds_fieldset_t *ps = make_set(p, pred), *es = make_set(p, each);
+    pds_fieldset_t *ps = pds_test_fieldset(p, pred), *es = pds_test_fieldset(p, each);
 
     assert_true(pds_fieldset_covers(ps, "telecom[system=phone].value"));
     assert_true(pds_fieldset_covers(ps, "telecom[system=\"phone\"].value"));
@@ -204,8 +190,8 @@ static void test_intersect(void **state)
         "{\"use\":\"maiden\",\"family\":\"M\",\"given\":\"G\"}]}";
     pds_fieldset_t *both;
 
-    assert_int_equal(pds_fieldset_intersect(&both, p, make_set(p, agreement),
-                                            make_set(p, consent)), APR_SUCCESS);
+    assert_int_equal(pds_fieldset_intersect(&both, p, pds_test_fieldset(p, agreement),
+                                            pds_test_fieldset(p, consent)), APR_SUCCESS);
     assert_int_equal(pds_fieldset_count(both), 2);
     assert_string_equal(pds_fieldset_path(both, 0), "name[use=official].family");
     assert_string_equal(pds_fieldset_path(both, 1), "telecom[system=phone].value");
@@ -234,7 +220,7 @@ static void test_consent_fields(void **state)
     for (i = 0; i < fields->nelts; i++)
         assert_int_equal(pds_fieldset_add(consent, APR_ARRAY_IDX(fields, i, const char *),
                                           NULL), APR_SUCCESS);
-    assert_int_equal(pds_fieldset_intersect(&both, p, make_set(p, agreement), consent),
+    assert_int_equal(pds_fieldset_intersect(&both, p, pds_test_fieldset(p, agreement), consent),
                      APR_SUCCESS);
     assert_string_equal(filter(p, both, input), "{\"telecom\":[{\"value\":\"1\"}]}");
     /* a malformed predicate is refused with the place */
@@ -259,10 +245,10 @@ static void test_uncovered(void **state)
     pds_error_t err;
 
     pds_error_clear(&err);
-    assert_int_equal(pds_filter_uncovered(make_set(p, paths), ok, sizeof(ok) - 1, 0, &extra,
+    assert_int_equal(pds_filter_uncovered(pds_test_fieldset(p, paths), ok, sizeof(ok) - 1, 0, &extra,
                                           p, &err), APR_SUCCESS);
     assert_int_equal(extra->nelts, 0);
-    assert_int_equal(pds_filter_uncovered(make_set(p, paths), bad, sizeof(bad) - 1, 0,
+    assert_int_equal(pds_filter_uncovered(pds_test_fieldset(p, paths), bad, sizeof(bad) - 1, 0,
                                           &extra, p, &err), APR_SUCCESS);
     assert_int_equal(extra->nelts, 2);
     assert_string_equal(APR_ARRAY_IDX(extra, 0, const char *), "telecom[*]");
@@ -297,7 +283,7 @@ static void test_record_subject(void **state)
     pds_error_t err;
 
     pds_error_clear(&err);
-    assert_int_equal(pds_filter_apply_rows(make_set(p, paths), input, sizeof(input) - 1,
+    assert_int_equal(pds_filter_apply_rows(pds_test_fieldset(p, paths), input, sizeof(input) - 1,
                                            NULL, "identifier[system=nhs].value", decide_all,
                                            seen, &res, p, &err), APR_SUCCESS);
     /* no NHS number, or two: the record names no one */
@@ -311,7 +297,7 @@ static void test_transform_refused(void **state)
 {
     apr_pool_t *p = *state;
     static const char *const paths[] = { "telecom[system=phone].value", NULL };
-    pds_fieldset_t *set = make_set(p, paths);
+    pds_fieldset_t *set = pds_test_fieldset(p, paths);
     pds_transform_t *t;
     pds_error_t err;
 
@@ -334,7 +320,7 @@ static void test_transform_inside_predicates(void **state)
     static const char input[] = "{\"id\":\"x\",\"telecom\":[{\"system\":\"phone\","
                                 "\"value\":\"0123456\"},{\"system\":\"email\","
                                 "\"value\":\"a@b\"}]}";
-    pds_fieldset_t *set = make_set(p, paths), *both;
+    pds_fieldset_t *set = pds_test_fieldset(p, paths), *both;
     pds_transform_t *mask;
     pds_error_t err;
 
@@ -348,7 +334,7 @@ static void test_transform_inside_predicates(void **state)
     assert_string_equal(err.code, "bad-transform");
     assert_string_equal(filter(p, set, input),
                         "{\"id\":\"x\",\"telecom\":[{\"value\":\"*****56\"}]}");
-    assert_int_equal(pds_fieldset_intersect(&both, p, set, make_set(p, consent)),
+    assert_int_equal(pds_fieldset_intersect(&both, p, set, pds_test_fieldset(p, consent)),
                      APR_SUCCESS);
     assert_int_equal(pds_fieldset_transform_count(both), 1);
     assert_string_equal(filter(p, both, input), "{\"telecom\":[{\"value\":\"*****56\"}]}");
