@@ -572,20 +572,43 @@ static apr_status_t set_record_subject(pds_agreement_t *a, const char *kw,
     return APR_SUCCESS;
 }
 
+/* A keyword given at most once with one of two words: the default word
+ * (usual, meaning usual_means) or the other; *other says which was given. */
+static apr_status_t set_either(const char *kw, apr_array_header_t *toks, int *given,
+                               const char *usual, const char *usual_means,
+                               const char *word, const char *word_means, int *other,
+                               pds_error_t *err)
+{
+    if (*given)
+        return bad(err, kw, -1, "%s given twice", kw);
+    if (toks->nelts != 1 || (strcasecmp(TOK(toks, 0)->text, usual) != 0
+                             && strcasecmp(TOK(toks, 0)->text, word) != 0))
+        return bad(err, kw, toks->nelts > 0 ? TOK(toks, 0)->pos : -1,
+                   "%s: expected `%s %s` (the default: %s) or `%s %s` (%s)", kw, kw, usual,
+                   usual_means, kw, word, word_means);
+    *other = strcasecmp(TOK(toks, 0)->text, word) == 0;
+    *given = 1;
+    return APR_SUCCESS;
+}
+
 /* WriteUnknown refuse|strip: what to do with a body carrying other fields. */
 static apr_status_t set_write_unknown(pds_agreement_t *a, const char *kw,
                                       apr_array_header_t *toks, pds_error_t *err)
 {
-    if (a->write_unknown_set)
-        return bad(err, kw, -1, "%s given twice", kw);
-    if (toks->nelts != 1 || (strcasecmp(TOK(toks, 0)->text, "refuse") != 0
-                             && strcasecmp(TOK(toks, 0)->text, "strip") != 0))
-        return bad(err, kw, toks->nelts > 0 ? TOK(toks, 0)->pos : -1,
-                   "%s: expected `%s refuse` (the default: a body with other fields is "
-                   "refused) or `%s strip` (other fields are removed)", kw, kw, kw);
-    a->write_strips = strcasecmp(TOK(toks, 0)->text, "strip") == 0;
-    a->write_unknown_set = 1;
-    return APR_SUCCESS;
+    return set_either(kw, toks, &a->write_unknown_set, "refuse",
+                      "a body with other fields is refused", "strip",
+                      "other fields are removed", &a->write_strips, err);
+}
+
+/* OnBadRecord drop|fail: what a collection does with a record holding a
+ * value its transform cannot take. */
+static apr_status_t set_on_bad_record(pds_agreement_t *a, const char *kw,
+                                      apr_array_header_t *toks, pds_error_t *err)
+{
+    return set_either(kw, toks, &a->on_bad_record_set, "fail",
+                      "the whole answer is refused", "drop",
+                      "the record is left out and counted in the audit record",
+                      &a->drop_bad_records, err);
 }
 
 /* Disclosure: what the person the data is about may see of it. */
@@ -659,6 +682,7 @@ static const struct {
     { "Write",      set_write },
     { "WriteUnknown", set_write_unknown },
     { "RecordSubject", set_record_subject },
+    { "OnBadRecord", set_on_bad_record },
     { NULL, NULL }
 };
 

@@ -30,6 +30,11 @@
  *                                            collection (Release paths start
  *                                            with [*]) and each record names
  *                                            its person at this path
+ *   OnBadRecord drop | fail                  at most once; default fail: a
+ *                                            record of a collection with a
+ *                                            value its transform cannot take
+ *                                            fails the answer, or (drop, only
+ *                                            with RecordSubject) is left out
  *   Deidentified <field path> ...            at most once: the agreement is
  *                                            de-identified and these direct
  *                                            identifiers never leave in clear
@@ -103,6 +108,8 @@ const char *pds_agreement_record_subject(const pds_agreement_t *a);
 /* Write's fields (empty when none) and WriteUnknown strip. */
 const pds_fieldset_t *pds_agreement_write(const pds_agreement_t *a);
 int pds_agreement_write_strips(const pds_agreement_t *a);
+/* OnBadRecord drop: pds_filter_options_t.drop_bad_records for its collections. */
+int pds_agreement_drops_bad_records(const pds_agreement_t *a);
 /* De-identified (Deidentified given): the subject identifier in released
  * data is replaced by the agreement's pseudonym. */
 int pds_agreement_deidentified(const pds_agreement_t *a);

@@ -212,6 +212,11 @@ apr_status_t pds_agreement_finish(pds_agreement_t *a, pds_error_t *err)
     }
     if (check_identifiers(a, err) != APR_SUCCESS)
         return APR_EINVAL;
+    if (a->drop_bad_records && a->record_subject == NULL)
+        return bad(err, "OnBadRecord", -1, "agreement '%s': OnBadRecord drop is for "
+                   "collections, whose records are released one by one: add "
+                   "`RecordSubject <path of each record's person>` or write "
+                   "`OnBadRecord fail`", a->id);
     if (a->record_subject != NULL) {
         for (i = 0; i < pds_fieldset_count(a->release); i++) {
             if (strncmp(pds_fieldset_path(a->release, i), "[*]", 3) != 0)

@@ -50,6 +50,8 @@ struct pds_agreement_t {
                                        collection, the path to its person */
     int write_unknown_set;
     int write_strips;               /* WriteUnknown strip */
+    int on_bad_record_set;
+    int drop_bad_records;           /* OnBadRecord drop */
     int finished;
 };
 

@@ -70,6 +70,7 @@ int pds_agreement_could_match_under(const pds_agreement_t *a, const char *prefix
 GETTER(const char *, record_subject, a->record_subject)
 GETTER(const pds_fieldset_t *, write, a->write)
 GETTER(int, write_strips, a->write_strips)
+GETTER(int, drops_bad_records, a->drop_bad_records)
 GETTER(int, deidentified, a->identifiers != NULL)
 GETTER(const char *, id, a->id)
 GETTER(const char *, version, a->version != NULL ? a->version : "1")

@@ -91,6 +91,25 @@ static json_t *audit_fields(const apr_array_header_t *fields, apr_pool_t *p)
     return arr;
 }
 
+/* {"label": count, ...} of labels (one per record), in first-seen order. */
+static json_t *audit_counts(const apr_array_header_t *labels)
+{
+    json_t *obj = json_object();
+    int i;
+
+    for (i = 0; obj != NULL && i < labels->nelts; i++) {
+        const char *label = APR_ARRAY_IDX(labels, i, const char *);
+        json_t *seen = json_object_get(obj, label);
+
+        if (seen != NULL ? json_integer_set(seen, json_integer_value(seen) + 1) != 0
+                         : !put(obj, label, json_integer(1))) {
+            json_decref(obj);
+            return NULL;
+        }
+    }
+    return obj;
+}
+
 static apr_status_t release_json(void *data)
 {
     json_decref(data);
@@ -239,7 +258,10 @@ static apr_status_t record_object(json_t **pobj, apr_array_header_t **pparts,
             || (put(obj, "records", json_integer(rec->subjects->nelts))
                 && (parts != NULL && parts->nelts > 0
                     ? put(obj, "subjects_parts", json_integer(parts->nelts))
-                    : put(obj, "subjects", audit_fields(rec->subjects, p)))));
+                    : put(obj, "subjects", audit_fields(rec->subjects, p)))))
+        && (rec->dropped == NULL
+            || (put(obj, "dropped", json_integer(rec->dropped->nelts))
+                && put(obj, "dropped_by", audit_counts(rec->dropped))));
     if (!ok) {
         json_decref(obj);
         goto nomem;

@@ -45,6 +45,11 @@ typedef struct pds_audit_record_t {
                                       people whose records were released
                                       ("records" is their count); present only
                                       for collections */
+    const apr_array_header_t *dropped; /* const char *: for a collection under
+                                      OnBadRecord drop, the "path transform" of
+                                      each record left out ("dropped" is their
+                                      count, "dropped_by" counts per label);
+                                      present only when set */
 } pds_audit_record_t;
 
 #define PDS_AUDIT_NEVER APR_INT64_MAX

@@ -406,6 +406,37 @@ static apr_array_header_t *transformed_list(const pds_fieldset_t *set, apr_hash_
 
 /* ---- collections, record by record ----------------------------------------- */
 
+/* What a record left out under drop_bad_records is counted by: the label
+ * ("path transform") of the transform at err->source (configuration, never
+ * data). */
+static const char *drop_label(const pds_fieldset_t *set, const pds_error_t *err,
+                              apr_pool_t *p)
+{
+    int i;
+
+    for (i = 0; i < set->transforms->nelts; i++) {
+        const pds_field_transform_t *e =
+            &APR_ARRAY_IDX(set->transforms, i, pds_field_transform_t);
+        if (strcmp(e->path.text, err->source) == 0)
+            return apr_pstrcat(p, e->path.text, " ", pds_transform_text(e->transform), NULL);
+    }
+    return apr_pstrdup(p, err->source);
+}
+
+/* Adds the labels of row (the transforms one released record met) to all. */
+static void merge_applied(apr_hash_t *all, apr_hash_t *row)
+{
+    apr_hash_index_t *hi;
+
+    for (hi = apr_hash_first(NULL, row); hi != NULL; hi = apr_hash_next(hi)) {
+        const void *key;
+        void *val;
+
+        apr_hash_this(hi, &key, NULL, &val);
+        apr_hash_set(all, key, APR_HASH_KEY_STRING, val);
+    }
+}
+
 /* The subject a record names at path: a string, or an integer as text. A
  * predicated step picks the one element that satisfies it; none, or more
  * than one, and the record names no one (never a guess between two). */
@@ -492,7 +523,7 @@ apr_status_t pds_filter_apply_rows(const pds_fieldset_t *set, const char *input,
     const pds_field_path_t *subject_at;
     apr_hash_t *applied;
     json_t *doc, *out = NULL, *kept_input = NULL, *row;
-    apr_array_header_t *subjects;
+    apr_array_header_t *subjects, *dropped = NULL;
     apr_status_t rv = APR_SUCCESS;
     size_t i;
     int k;
@@ -523,6 +554,8 @@ apr_status_t pds_filter_apply_rows(const pds_fieldset_t *set, const char *input,
     kept_input = json_array();
     subjects = apr_array_make(p, 8, sizeof(const char *));
     applied = apr_hash_make(p);
+    if (opts != NULL && opts->drop_bad_records)
+        dropped = apr_array_make(p, 4, sizeof(const char *));
     if (out == NULL || kept_input == NULL) {
         rv = no_memory(err);
         goto done;
@@ -545,11 +578,26 @@ apr_status_t pds_filter_apply_rows(const pds_fieldset_t *set, const char *input,
         if (kept == NULL)
             continue;
         if (rowset->troot != NULL && rowset->troot->each != NULL) {
-            rv = transform_value(rowset->troot->each, kept, tctx, applied, err);
+            apr_hash_t *row_applied = apr_hash_make(p);
+            pds_error_t row_err;
+
+            pds_error_clear(&row_err);
+            rv = transform_value(rowset->troot->each, kept, tctx, row_applied, &row_err);
+            if (rv != APR_SUCCESS && dropped != NULL
+                && strcmp(row_err.code, "transform-type") == 0) {
+                /* A value no transform can release: this record stays out. */
+                APR_ARRAY_PUSH(dropped, const char *) = drop_label(rowset, &row_err, p);
+                json_decref(kept);
+                rv = APR_SUCCESS;
+                continue;
+            }
             if (rv != APR_SUCCESS) {
+                if (err != NULL && !pds_error_is_set(err))
+                    *err = row_err;
                 json_decref(kept);
                 goto done;
             }
+            merge_applied(applied, row_applied);
         }
         if (pseudonym != NULL) {
             apr_size_t replaced = 0;
@@ -579,6 +627,7 @@ apr_status_t pds_filter_apply_rows(const pds_fieldset_t *set, const char *input,
     result->subject_replaced = 0;
     result->records = (int)json_array_size(out);
     result->subjects = subjects;
+    result->dropped = dropped;
 
 done:
     json_decref(kept_input);
@@ -1006,6 +1055,7 @@ apr_status_t pds_filter_apply_ex(const pds_fieldset_t *set,
     result->released = released;
     result->records = -1;
     result->subjects = NULL;
+    result->dropped = NULL;
     result->subject_replaced = (int)replaced;
     result->transformed = transformed_list(set, applied, p);
     rv = APR_SUCCESS;

@@ -119,6 +119,10 @@ typedef struct pds_filter_result_t {
     int records;                 /* pds_filter_apply_rows: records released;
                                     -1 otherwise */
     apr_array_header_t *subjects;/* const char *: their subjects; NULL otherwise */
+    apr_array_header_t *dropped; /* const char *: pds_filter_apply_rows with
+                                    drop_bad_records: for each record left out,
+                                    the "path transform" whose value it could
+                                    not take; NULL otherwise */
 } pds_filter_result_t;
 
 /* Parses input (exactly len bytes; need not be NUL-terminated), keeps only the
@@ -163,6 +167,10 @@ typedef struct pds_filter_options_t {
     const char *subject;                    /* de-identification: every string
                                                value equal to subject ... */
     const char *subject_pseudonym;          /* ... becomes this (both or neither) */
+    int drop_bad_records;                   /* pds_filter_apply_rows: a record
+                                               with a value a transform cannot
+                                               take is left out and counted
+                                               (result->dropped), not an error */
 } pds_filter_options_t;
 
 /* The same, with options. A value a transform cannot take gives err->code
@@ -181,7 +189,10 @@ apr_status_t pds_filter_apply_ex(const pds_fieldset_t *set,
  * e.g. narrowed by that person's consent) or NULL to leave the record out,
  * and *pseudonym (optional) to replace the subject's value within the record.
  * decide returning anything but APR_SUCCESS stops the whole response (with
- * its err). result->records and ->subjects say what was released. */
+ * its err). result->records and ->subjects say what was released. A record
+ * with a value a transform cannot take ("transform-type") fails the whole
+ * response, unless opts->drop_bad_records: then it is left out and its
+ * transform's label goes to result->dropped (other errors still fail). */
 typedef apr_status_t (*pds_row_decide_fn)(void *baton, const char *subject,
                                           const pds_fieldset_t **pset,
                                           const char **pseudonym, pds_error_t *err);

@@ -31,6 +31,11 @@ static int is_leap(int y)
     return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
 }
 
+int pds_time_is_leap(int year)
+{
+    return is_leap(year);
+}
+
 static int days_in_month(int y, int m)
 {
     static const int days[] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
@@ -164,4 +169,63 @@ apr_status_t pds_time_parse(apr_time_t *t, const char *text)
             - (apr_int64_t)sign * (off_h * 3600 + off_m * 60);
     *t = apr_time_from_sec(value) + frac;
     return APR_SUCCESS;
+}
+
+/* "HH:MM:SS[.frac]" then "Z", "z" or "+hh:mm" / "-hh:mm", exactly n bytes at s. */
+static int time_of_day(const char *s, apr_size_t n)
+{
+    int hour, min, sec, off_h, off_m;
+    apr_size_t i = 8;
+
+    if (n < 9 || !digits(s, 2, &hour) || s[2] != ':' || !digits(s + 3, 2, &min)
+        || s[5] != ':' || !digits(s + 6, 2, &sec) || hour > 23 || min > 59 || sec > 60)
+        return 0;
+    if (s[i] == '.') {
+        if (++i >= n || !apr_isdigit(s[i]))
+            return 0;
+        while (i < n && apr_isdigit(s[i]))
+            i++;
+    }
+    if (i < n && (s[i] == 'Z' || s[i] == 'z'))
+        return i + 1 == n;
+    if (i < n && (s[i] == '+' || s[i] == '-'))
+        return n - i == 6 && digits(s + i + 1, 2, &off_h) && s[i + 3] == ':'
+               && digits(s + i + 4, 2, &off_m) && off_h <= 23 && off_m <= 59;
+    return 0;
+}
+
+apr_status_t pds_time_parse_partial_date(pds_date_t *d, const char *text, apr_size_t len)
+{
+    pds_date_t got = { 0, 0, 0, PDS_DATE_YEAR };
+
+    if (text == NULL || memchr(text, '\0', len) != NULL || len < 4
+        || !digits(text, 4, &got.year))
+        return APR_EINVAL;
+    if (len > 4) {
+        if (len < 7 || text[4] != '-' || !digits(text + 5, 2, &got.month)
+            || got.month < 1 || got.month > 12)
+            return APR_EINVAL;
+        got.precision = PDS_DATE_MONTH;
+    }
+    if (len > 7) {
+        if (len < 10 || text[7] != '-' || !digits(text + 8, 2, &got.day) || got.day < 1
+            || got.day > days_in_month(got.year, got.month))
+            return APR_EINVAL;
+        got.precision = PDS_DATE_DAY;
+    }
+    if (len > 10 && ((text[10] != 'T' && text[10] != 't' && text[10] != ' ')
+                     || !time_of_day(text + 11, len - 11)))
+        return APR_EINVAL;
+    *d = got;
+    return APR_SUCCESS;
+}
+
+void pds_time_date_span(const pds_date_t *d, pds_date_t *first, pds_date_t *last)
+{
+    first->year = last->year = d->year;
+    first->month = d->precision >= PDS_DATE_MONTH ? d->month : 1;
+    last->month = d->precision >= PDS_DATE_MONTH ? d->month : 12;
+    first->day = d->precision == PDS_DATE_DAY ? d->day : 1;
+    last->day = d->precision == PDS_DATE_DAY ? d->day : days_in_month(last->year, last->month);
+    first->precision = last->precision = PDS_DATE_DAY;
 }

@@ -35,4 +35,28 @@ apr_status_t pds_time_parse(apr_time_t *t, const char *text);
  * 00:00:00 UTC of that day. APR_EINVAL (and *t unchanged) otherwise. */
 apr_status_t pds_time_parse_date(apr_time_t *t, const char *text);
 
+/* How much of a calendar day a partial date gives. */
+enum { PDS_DATE_YEAR = 1, PDS_DATE_MONTH = 2, PDS_DATE_DAY = 3 };
+
+typedef struct pds_date_t {
+    int year, month, day;       /* month and day 0 when not given */
+    int precision;              /* PDS_DATE_YEAR, _MONTH or _DAY */
+} pds_date_t;
+
+/* A FHIR date or dateTime, as written (no conversion to UTC): "YYYY",
+ * "YYYY-MM", "YYYY-MM-DD", or a day followed by "T", "t" or a space, then
+ * "HH:MM:SS[.frac]" and "Z", "z", "+hh:mm" or "-hh:mm" (the time is checked,
+ * then dropped: precision is PDS_DATE_DAY). Exactly len bytes, no NUL among
+ * them; the month 1-12, the day within the month, a second up to 60.
+ * APR_EINVAL (and *d unchanged) for anything else, NULL included. */
+apr_status_t pds_time_parse_partial_date(pds_date_t *d, const char *text, apr_size_t len);
+
+/* The first and the last day a partial date can mean (the date itself when
+ * it gives a day): "1980" spans 1980-01-01 to 1980-12-31, "1980-02"
+ * 1980-02-01 to 1980-02-29. Both out-parameters get precision PDS_DATE_DAY. */
+void pds_time_date_span(const pds_date_t *d, pds_date_t *first, pds_date_t *last);
+
+/* Non-zero for a leap year of the proleptic Gregorian calendar. */
+int pds_time_is_leap(int year);
+
 #endif

@@ -17,17 +17,23 @@
  *                        decimal text (see below) and give a string.
  *   pseudonymise         strings, and numbers as their decimal text:
  *                        pds_pseudonym(key, text). Needs ctx->key.
- *   year                 a date "YYYY-MM-DD" or an RFC 3339 date-time (T, t or
- *                        a space between date and time): "YYYY". The date is
- *                        taken as written (no conversion to UTC) and checked
- *                        (month 1-12, day within the month, leap years).
- *   year-month           the same input: "YYYY-MM"
+ *   year                 a FHIR date "YYYY", "YYYY-MM" or "YYYY-MM-DD", or an
+ *                        RFC 3339 date-time (T, t or a space between date and
+ *                        time): "YYYY". The date is taken as written (no
+ *                        conversion to UTC) and checked (month 1-12, day
+ *                        within the month, leap years; pds_time.h).
+ *   year-month           the same input: "YYYY-MM"; a year alone ("1980") is
+ *                        refused (a value is never made finer than it is)
  *   age-band W           W 1..50. A date of birth as for year; the age in
  *                        whole years on ctx->now's UTC date (someone born on
  *                        29 February turns a year older on 1 March in common
  *                        years) gives "L-H", L = floor(age/W)*W, H = L+W-1;
- *                        just "L" when W is 1. Refused: a date after
- *                        ctx->now's date, an age over 150.
+ *                        just "L" when W is 1. A partial date means any of its
+ *                        days up to ctx->now's date: the band is given only
+ *                        when all of them give the same one ("1980" with W 10
+ *                        in 2026 gives "40-49"; with W 1 it is refused).
+ *                        Refused: a date after ctx->now's date, a possible age
+ *                        over 150.
  *   postcode-district    a UK postcode in any case and spacing ("ky99 8eu"):
  *                        its outward code in upper case ("KY99"). Without its
  *                        spaces it must have 5 to 7 letters and digits only,

@@ -21,6 +21,7 @@
 
 #include "pds_decimal.h"
 #include "pds_text.h"
+#include "pds_time.h"
 #include "pds_transform_table.h"
 
 #define MASK_MAX        64
@@ -347,89 +348,11 @@ static apr_status_t read_constant(pds_transform_t *t, apr_pool_t *p,
     return APR_SUCCESS;
 }
 
-/* ---- dates ---------------------------------------------------------------- */
-
-static int is_leap(int y)
-{
-    return y % 4 == 0 && (y % 100 != 0 || y % 400 == 0);
-}
-
-static int days_in_month(int y, int m)
-{
-    static const int days[12] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
-
-    return m == 2 && is_leap(y) ? 29 : days[m - 1];
-}
-
-/* n digits at s as a number, or -1. */
-static int digits_at(const char *s, int n)
-{
-    int v = 0, i;
-
-    for (i = 0; i < n; i++) {
-        if (!is_digit(s[i]))
-            return -1;
-        v = v * 10 + (s[i] - '0');
-    }
-    return v;
-}
-
-/* "YYYY-MM-DD", or an RFC 3339 date-time: the date, checked. */
-static int parse_date(const char *s, apr_size_t len, int *py, int *pm, int *pd)
-{
-    int y, m, d, hh, mi, ss;
-    apr_size_t i;
-
-    if (len < 10 || s[4] != '-' || s[7] != '-')
-        return 0;
-    y = digits_at(s, 4);
-    m = digits_at(s + 5, 2);
-    d = digits_at(s + 8, 2);
-    if (y < 0 || m < 1 || m > 12 || d < 1 || d > days_in_month(y, m))
-        return 0;
-    if (len > 10) {
-        /* date-time: T HH:MM:SS[.frac] (Z | +HH:MM | -HH:MM) */
-        if (len < 20 || (s[10] != 'T' && s[10] != 't' && s[10] != ' ')
-            || s[13] != ':' || s[16] != ':')
-            return 0;
-        hh = digits_at(s + 11, 2);
-        mi = digits_at(s + 14, 2);
-        ss = digits_at(s + 17, 2);
-        if (hh < 0 || hh > 23 || mi < 0 || mi > 59 || ss < 0 || ss > 60)
-            return 0;
-        i = 19;
-        if (s[i] == '.') {
-            if (++i >= len || !is_digit(s[i]))
-                return 0;
-            while (i < len && is_digit(s[i]))
-                i++;
-        }
-        if (i < len && (s[i] == 'Z' || s[i] == 'z'))
-            i++;
-        else if (i < len && (s[i] == '+' || s[i] == '-')) {
-            if (len - i < 6 || s[i + 3] != ':')
-                return 0;
-            hh = digits_at(s + i + 1, 2);
-            mi = digits_at(s + i + 4, 2);
-            if (hh < 0 || hh > 23 || mi < 0 || mi > 59)
-                return 0;
-            i += 6;
-        }
-        else
-            return 0;
-        if (i != len)
-            return 0;
-    }
-    *py = y;
-    *pm = m;
-    *pd = d;
-    return 1;
-}
-
 /* ---- apply ---------------------------------------------------------------- */
 
 /* What a transform expects, for its type errors. */
-static const char date_expects[] = "a date: YYYY-MM-DD or an RFC 3339 date-time";
+static const char date_expects[] = "a date: YYYY, YYYY-MM, YYYY-MM-DD or an RFC 3339 "
+    "date-time";
 static const char postcode_expects[] = "a UK postcode: 5 to 7 letters and digits, "
     "ending digit, letter, letter";
 static const char round_expects[] = "a number or a numeric string (digits, "
@@ -542,60 +465,93 @@ static apr_status_t apply_pseudonymise(const pds_transform_t *t, json_t *v,
     return give_string(out, ps, strlen(ps), t, err);
 }
 
-/* v as a checked date (*y, *m, *d), or the type error. */
-static apr_status_t date_of(const pds_transform_t *t, json_t *v, int *y, int *m, int *d,
+/* v as a checked, possibly partial, date, or the type error. */
+static apr_status_t date_of(const pds_transform_t *t, json_t *v, pds_date_t *date,
                             pds_error_t *err)
 {
     if (!json_is_string(v)
-        || !parse_date(json_string_value(v), json_string_length(v), y, m, d))
+        || pds_time_parse_partial_date(date, json_string_value(v), json_string_length(v))
+           != APR_SUCCESS)
         return type_error(err, t, v, date_expects);
     return APR_SUCCESS;
 }
 
 /* year and year-month: the checked date's first def->keep characters
- * ("YYYY", "YYYY-MM"), as written. */
+ * ("YYYY", "YYYY-MM"), as written. A date coarser than that ("1980" under
+ * year-month) cannot be made finer: refused, never padded. */
 static apr_status_t apply_date_prefix(const pds_transform_t *t, json_t *v,
                                       const pds_transform_ctx_t *ctx, json_t **out,
                                       pds_error_t *err)
 {
-    int y, m, d;
+    pds_date_t date;
 
-    if (date_of(t, v, &y, &m, &d, err) != APR_SUCCESS)
+    if (date_of(t, v, &date, err) != APR_SUCCESS)
         return APR_EINVAL;
+    if (t->def->keep > 4 && date.precision < PDS_DATE_MONTH)
+        return range_error(err, t, "expects a date that gives at least the month "
+                           "(a year alone cannot be made finer)");
     return give_string(out, json_string_value(v), (apr_size_t)t->def->keep, t, err);
 }
 
+/* Day order of two full dates: <0, 0, >0. */
+static int day_cmp(const pds_date_t *a, const pds_date_t *b)
+{
+    if (a->year != b->year)
+        return a->year < b->year ? -1 : 1;
+    if (a->month != b->month)
+        return a->month < b->month ? -1 : 1;
+    return a->day < b->day ? -1 : a->day > b->day;
+}
+
+/* The age in whole years on day `on` of someone born on `born` (both full,
+ * born not after on). Born on 29 February: the birthday is 1 March in
+ * common years. */
+static int age_on(const pds_date_t *born, const pds_date_t *on)
+{
+    int bm = born->month, bd = born->day;
+
+    if (bm == 2 && bd == 29 && !pds_time_is_leap(on->year)) {
+        bm = 3;
+        bd = 1;
+    }
+    return on->year - born->year
+           - ((on->month < bm || (on->month == bm && on->day < bd)) ? 1 : 0);
+}
+
+/* A partial date of birth ("1980", "1980-06") means any of its days up to
+ * today: the band is given only when every one of them falls in it. */
 static apr_status_t apply_age_band(const pds_transform_t *t, json_t *v,
                                    const pds_transform_ctx_t *ctx, json_t **out,
                                    pds_error_t *err)
 {
     apr_time_exp_t now;
+    pds_date_t date, first, last, today;
     char buf[16];
-    int y, m, d, ny, nm, nd, bm, bd, age, low;
+    int oldest, youngest, low;
 
-    if (date_of(t, v, &y, &m, &d, err) != APR_SUCCESS)
+    if (date_of(t, v, &date, err) != APR_SUCCESS)
         return APR_EINVAL;
     if (apr_time_exp_gmt(&now, ctx->now) != APR_SUCCESS) {
         pds_error_set(err, "internal-error", -1, t->def->name,
                       "%s: the request time cannot be read", t->def->name);
         return APR_EGENERAL;
     }
-    ny = now.tm_year + 1900;
-    nm = now.tm_mon + 1;
-    nd = now.tm_mday;
-    if (y > ny || (y == ny && (m > nm || (m == nm && d > nd))))
+    today.year = now.tm_year + 1900;
+    today.month = now.tm_mon + 1;
+    today.day = now.tm_mday;
+    pds_time_date_span(&date, &first, &last);
+    if (day_cmp(&first, &today) > 0)
         return range_error(err, t, "expects a date of birth, not a date in the future");
-    /* Born on 29 February: the birthday is 1 March in common years. */
-    bm = m;
-    bd = d;
-    if (m == 2 && d == 29 && !is_leap(ny)) {
-        bm = 3;
-        bd = 1;
-    }
-    age = ny - y - ((nm < bm || (nm == bm && nd < bd)) ? 1 : 0);
-    if (age > AGE_MAX)
+    if (day_cmp(&last, &today) > 0)
+        last = today;
+    oldest = age_on(&first, &today);
+    youngest = age_on(&last, &today);
+    if (oldest > AGE_MAX)
         return range_error(err, t, "expects a date of birth giving an age of at most 150");
-    low = age / t->count * t->count;
+    low = youngest / t->count * t->count;
+    if (oldest / t->count * t->count != low)
+        return range_error(err, t, "expects a date of birth in one band on every day "
+                           "it may mean");
     if (t->count == 1)
         snprintf(buf, sizeof(buf), "%d", low);
     else

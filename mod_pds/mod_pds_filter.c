@@ -317,6 +317,7 @@ static apr_status_t finish(ap_filter_t *f, pds_filter_ctx_t *ctx, pds_request_t 
             baton.rq = rq;
             baton.key = tctx.key;
             opts.subject = NULL;            /* each record has its own */
+            opts.drop_bad_records = pds_agreement_drops_bad_records(a);
             rv_filter = pds_filter_apply_rows(pds_agreement_release(a),
                                               ctx->buf ? ctx->buf : "", ctx->len, &opts,
                                               pds_agreement_record_subject(a),
@@ -338,7 +339,10 @@ static apr_status_t finish(ap_filter_t *f, pds_filter_ctx_t *ctx, pds_request_t 
         if (rv_filter != APR_SUCCESS && strcmp(err.code, "transform-type") == 0) {
             /* The message names the field and the transform, never the value. */
             ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, "PDS00033: back-end response "
-                          "to %s refused: %s: %s", rq->request_id, err.source, err.text);
+                          "to %s refused: %s: %s%s", rq->request_id, err.source, err.text,
+                          pds_agreement_record_subject(a) != NULL
+                          ? " (in a collection, `OnBadRecord drop` in the agreement "
+                            "leaves such records out)" : "");
             return send_problem(f, rq, "backend-bad-response",
                                 apr_psprintf(r->pool, "a value at %s is not what its "
                                              "transform takes", err.source));
@@ -361,6 +365,12 @@ static apr_status_t finish(ap_filter_t *f, pds_filter_ctx_t *ctx, pds_request_t 
         rq->transforms = result.transformed;
         rq->deidentified = pds_agreement_deidentified(a);
         rq->subjects = result.subjects;
+        rq->dropped = result.dropped;
+        if (result.dropped != NULL && result.dropped->nelts > 0)
+            ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, "PDS00300: back-end response to %s: "
+                          "%d record(s) left out under OnBadRecord drop (first: %s)",
+                          rq->request_id, result.dropped->nelts,
+                          APR_ARRAY_IDX(result.dropped, 0, const char *));
     }
 
     /* Signed before the record is written: a failure leaves no "allow". */

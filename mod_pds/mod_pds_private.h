@@ -32,8 +32,6 @@ extern module AP_MODULE_DECLARE_DATA pds_module;
 
 #include "mod_pds_config.h"
 
-/* --- per request ---------------------------------------------------------- */
-
 /* The per-request record (pds_request_t) and the glue's answers are in
  * mod_pds_response.h; what each file offers the layers above it, in its own
  * header (docs/architecture.md names the layers). */

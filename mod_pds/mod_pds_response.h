@@ -29,6 +29,8 @@ typedef struct pds_request_t {
     int deidentified;               /* the subject was replaced by a pseudonym */
     const apr_array_header_t *written; /* Write paths a POST/PUT/PATCH carried */
     const apr_array_header_t *subjects; /* a collection's released subjects */
+    const apr_array_header_t *dropped;  /* OnBadRecord drop: a label per
+                                           record left out (audit) */
     int audited;                    /* a record for this request is written */
     int defer_answer;               /* a denial is answered by the guards, not
                                        where it is decided (Satisfy Any) */

@@ -114,6 +114,72 @@ static void test_parse_date(void **state)
     assert_refused(pds_time_parse_date, bad);
 }
 
+static void partial(const char *text, int y, int m, int d, int precision)
+{
+    pds_date_t got = { -1, -1, -1, -1 };
+
+    if (pds_time_parse_partial_date(&got, text, strlen(text)) != APR_SUCCESS)
+        fail_msg("'%s' refused", text);
+    assert_int_equal(got.year, y);
+    assert_int_equal(got.month, m);
+    assert_int_equal(got.day, d);
+    assert_int_equal(got.precision, precision);
+}
+
+/* FHIR date and dateTime: as written, as precise as they are. */
+static void test_parse_partial_date(void **state)
+{
+    static const char *const bad[] = {
+        "", "198", "19800", "1980-", "1980-6", "1980-13", "1980-00", "1980-06-",
+        "1980-06-1", "1980-02-30", "1981-02-29", "1980-06-15T", "1980-06-15Z",
+        "1980-06-15T10:20Z", "1980-06-15T10:20:30", "1980-06-15T24:00:00Z",
+        "1980-06-15T10:20:61Z", "1980-06-15T10:20:30.Z", "1980-06-15T10:20:30+0100",
+        "1980-06-15T10:20:30+01:60", "1980-06-15T10:20:30Zx", "1980-06-15x10:20:30Z",
+        "1980T10:20:30Z", "1980-06T10:20:30Z", "+1980", " 1980", "1980 ", "80-06", NULL
+    };
+    pds_date_t d = { 7, 7, 7, 7 }, first, last;
+    int i;
+
+    (void)state;
+    partial("1980", 1980, 0, 0, PDS_DATE_YEAR);
+    partial("1980-06", 1980, 6, 0, PDS_DATE_MONTH);
+    partial("1980-06-15", 1980, 6, 15, PDS_DATE_DAY);
+    partial("2000-02-29", 2000, 2, 29, PDS_DATE_DAY);
+    partial("1980-06-15T10:20:30Z", 1980, 6, 15, PDS_DATE_DAY);
+    partial("1980-06-15t23:59:60.123456789z", 1980, 6, 15, PDS_DATE_DAY);
+    partial("1980-06-15 10:20:30-05:00", 1980, 6, 15, PDS_DATE_DAY);
+    partial("1980-12-31T23:30:00+14:00", 1980, 12, 31, PDS_DATE_DAY);
+    for (i = 0; bad[i] != NULL; i++) {
+        if (pds_time_parse_partial_date(&d, bad[i], strlen(bad[i])) != APR_EINVAL)
+            fail_msg("'%s' accepted", bad[i]);
+        assert_int_equal(d.year, 7);
+    }
+    /* Exactly len bytes: a NUL inside, or more after them, is not read. */
+    assert_int_equal(pds_time_parse_partial_date(&d, "1980\0", 5), APR_EINVAL);
+    assert_int_equal(pds_time_parse_partial_date(&d, "1980-06-15", 4), APR_SUCCESS);
+    assert_int_equal(d.precision, PDS_DATE_YEAR);
+    assert_int_equal(pds_time_parse_partial_date(&d, NULL, 0), APR_EINVAL);
+
+    /* The days a partial date can mean. */
+    partial("1980", 1980, 0, 0, PDS_DATE_YEAR);
+    assert_int_equal(pds_time_parse_partial_date(&d, "1980", 4), APR_SUCCESS);
+    pds_time_date_span(&d, &first, &last);
+    assert_true(first.year == 1980 && first.month == 1 && first.day == 1);
+    assert_true(last.year == 1980 && last.month == 12 && last.day == 31);
+    assert_int_equal(first.precision, PDS_DATE_DAY);
+    assert_int_equal(pds_time_parse_partial_date(&d, "1980-02", 7), APR_SUCCESS);
+    pds_time_date_span(&d, &first, &last);
+    assert_true(first.month == 2 && first.day == 1 && last.month == 2 && last.day == 29);
+    assert_int_equal(pds_time_parse_partial_date(&d, "1900-02", 7), APR_SUCCESS);
+    pds_time_date_span(&d, &first, &last);
+    assert_int_equal(last.day, 28);
+    assert_int_equal(pds_time_parse_partial_date(&d, "1980-06-15", 10), APR_SUCCESS);
+    pds_time_date_span(&d, &first, &last);
+    assert_true(first.day == 15 && last.day == 15 && last.month == 6);
+    assert_true(pds_time_is_leap(2000) && pds_time_is_leap(2024));
+    assert_false(pds_time_is_leap(1900) || pds_time_is_leap(2026));
+}
+
 /* Every second written reads back as itself, across leap days and centuries. */
 static void test_round_trip(void **state)
 {
@@ -152,6 +218,7 @@ int main(void)
         cmocka_unit_test(test_parse),
         cmocka_unit_test(test_parse_rejects),
         cmocka_unit_test(test_parse_date),
+        cmocka_unit_test(test_parse_partial_date),
         pds_test_with_pool(test_round_trip),
         pds_test_with_pool(test_sortable),
     };

@@ -800,6 +800,52 @@ static void test_age_band(void **state)
     refuses_containers_and_booleans(f, "age-band 10");
 }
 
+/* ---- partial dates (FHIR "1980", "1980-06") ------------------------------------ */
+
+static void test_partial_dates(void **state)
+{
+    fixture_t *f = *state;
+    /* transform, input, output (NULL: refused); now is 2026-03-01 */
+    static const char *const cases[][3] = {
+        /* generalised only as far as the input goes */
+        { "year", "\"1980\"", "\"1980\"" },
+        { "year", "\"1980-06\"", "\"1980\"" },
+        { "year-month", "\"1980-06\"", "\"1980-06\"" },
+        { "year-month", "\"1980\"", NULL },
+        { "year", "\"1980-13\"", NULL },
+        { "year", "\"1980-6\"", NULL },
+        { "year-month", "\"198\"", NULL },
+        /* age-band: only when every day the date may mean is in one band */
+        { "age-band 10", "\"1980\"", "\"40-49\"" },          /* 45 or 46 */
+        { "age-band 10", "\"1980-06\"", "\"40-49\"" },
+        { "age-band 10", "\"1976\"", NULL },                  /* 49 or 50 */
+        { "age-band 10", "\"1976-04\"", "\"40-49\"" },       /* 49 */
+        { "age-band 10", "\"1976-02\"", "\"50-59\"" },       /* 50 */
+        { "age-band 10", "\"1976-03\"", NULL },               /* 49 or 50 */
+        { "age-band 1", "\"1980\"", NULL },
+        { "age-band 1", "\"1980-01\"", "\"46\"" },
+        { "age-band 50", "\"1980\"", "\"0-49\"" },
+        /* the year of now: its future days are no one's birthday */
+        { "age-band 10", "\"2026\"", "\"0-9\"" },
+        { "age-band 1", "\"2026-03\"", "\"0\"" },
+        { "age-band 1", "\"2026-02\"", "\"0\"" },
+        { "age-band 10", "\"2027\"", NULL },
+        { "age-band 10", "\"2026-04\"", NULL },
+        /* could be over 150: refused */
+        { "age-band 50", "\"1875\"", NULL },
+        { "age-band 50", "\"1876-03\"", NULL },               /* 149 or 150 */
+        { "age-band 50", "\"1876-04\"", "\"100-149\"" },
+    };
+    size_t i;
+
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        if (cases[i][2] != NULL)
+            check(f, cases[i][0], cases[i][1], cases[i][2]);
+        else
+            fails(f, cases[i][0], cases[i][1]);
+    }
+}
+
 /* ---- postcode-district -------------------------------------------------------- */
 
 static void test_postcode_district(void **state)
@@ -1157,6 +1203,7 @@ int main(void)
         T(test_pseudonymise),
         T(test_year_and_month),
         T(test_age_band),
+        T(test_partial_dates),
         T(test_postcode_district),
         T(test_round_numbers),
         T(test_round_strings),
