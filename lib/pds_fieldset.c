@@ -1,8 +1,10 @@
-/* pds_fieldset.c: field paths and field sets (definitions in pds_filter.h).
+/* pds_fieldset.c: field sets (definitions in pds_filter.h; the paths they
+ * are made of: pds_fieldset_path.c).
  *
  * A field set is a tree compiled at configuration time (pds_fieldset_tree.h);
  * pds_filter.c walks it. Nothing in a set changes after configuration.
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include <apr_hash.h>
@@ -12,126 +14,6 @@
 
 #define PDS_PATH_SOURCE "field path"
 
-/* ---- field paths ---------------------------------------------------------- */
-
-static int is_name_char(char c)
-{
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
-        || (c >= '0' && c <= '9')
-        || c == '_' || c == '-' || c == '$' || c == '@';
-}
-
-/* "'x'", "the end" or "byte 0xNN": safe to print whatever the byte. */
-static const char *describe_char(char c, char *buf, apr_size_t size)
-{
-    unsigned char u = (unsigned char)c;
-
-    if (u == 0)
-        return "the end";
-    if (u > 0x20 && u < 0x7f)
-        apr_snprintf(buf, size, "'%c'", c);
-    else
-        apr_snprintf(buf, size, "byte 0x%02X", (unsigned)u);
-    return buf;
-}
-
-static void path_error(pds_error_t *err, apr_size_t pos, const char *what,
-                       char found)
-{
-    char buf[16];
-
-    pds_error_set(err, "bad-field-path", (int)pos, PDS_PATH_SOURCE,
-                  "%s, found %s", what, describe_char(found, buf, sizeof(buf)));
-}
-
-/* Checks "[*]" at path + i (path[i] is '[') and, when steps is not NULL,
- * records it as step n. Returns 0 and sets err if it is not "[*]". */
-static int scan_each(const char *path, apr_size_t i, pds_field_step_t *steps, int n,
-                     pds_error_t *err)
-{
-    if (path[i + 1] != '*') {
-        path_error(err, i + 1, "'[' must be followed by '*]'", path[i + 1]);
-        return 0;
-    }
-    if (path[i + 2] != ']') {
-        path_error(err, i + 2, "'[' must be followed by '*]'", path[i + 2]);
-        return 0;
-    }
-    if (steps != NULL) {
-        steps[n].name = NULL;
-        steps[n].len = 0;
-    }
-    return 1;
-}
-
-int pds_fieldset_scan_path(const char *path, pds_field_step_t *steps, pds_error_t *err)
-{
-    apr_size_t i = 0, start;
-    int n = 0, first = 1;
-
-    if (path == NULL || path[0] == '\0') {
-        pds_error_set(err, "bad-field-path", 0, PDS_PATH_SOURCE,
-                      "empty path: name a field, e.g. \"name.given\"");
-        return -1;
-    }
-    if (strlen(path) > PDS_FIELD_PATH_MAX) {
-        pds_error_set(err, "bad-field-path", PDS_FIELD_PATH_MAX, PDS_PATH_SOURCE,
-                      "a field path is at most %d characters",
-                      PDS_FIELD_PATH_MAX);
-        return -1;
-    }
-    for (;;) {
-        if (path[i] == '[') {
-            if (!first) {
-                path_error(err, i, "expected a name after '.' ('[*]' follows "
-                           "a name, or starts the path)", path[i]);
-                return -1;
-            }
-            if (!scan_each(path, i, steps, n, err))
-                return -1;
-            n++;
-            i += 3;
-        }
-        else {
-            start = i;
-            while (is_name_char(path[i]))
-                i++;
-            if (i == start) {
-                if (first)
-                    path_error(err, i, "expected a name or '[*]'", path[i]);
-                else
-                    path_error(err, i, "expected a name after '.'", path[i]);
-                return -1;
-            }
-            if (steps != NULL) {
-                steps[n].name = path + start;
-                steps[n].len = i - start;
-            }
-            n++;
-            if (path[i] == '[') {
-                if (!scan_each(path, i, steps, n, err))
-                    return -1;
-                n++;
-                i += 3;
-            }
-            else if (path[i] != '\0' && path[i] != '.') {
-                path_error(err, i, "a name holds only letters, digits, '_', "
-                           "'-', '$' and '@'", path[i]);
-                return -1;
-            }
-        }
-        first = 0;
-        if (path[i] == '\0')
-            return n;
-        if (path[i] != '.') {
-            path_error(err, i, "expected '.' or the end of the path after "
-                       "'[*]'", path[i]);
-            return -1;
-        }
-        i++;
-    }
-}
-
 static pds_field_node_t *node_create(apr_pool_t *p, const char *where)
 {
     pds_field_node_t *node = apr_pcalloc(p, sizeof(*node));
@@ -140,32 +22,40 @@ static pds_field_node_t *node_create(apr_pool_t *p, const char *where)
     return node;
 }
 
-/* The node of the tree a path ends on, or NULL; *covered is set when a whole
- * node is met on the way (or at the end). */
-static const pds_field_node_t *walk(const pds_fieldset_t *set,
-                                    const pds_field_step_t *steps, int n,
-                                    int *covered)
+/* Non-zero when the tree below node releases everything path names from
+ * step k on: a whole node on the way. A predicated step is covered by "[*]"
+ * or by the same predicates; "[*]" only by "[*]" (conservative: a predicate
+ * never stands for every element). With within set, "[*]" is also covered by
+ * a predicated branch: path then only has to lie inside what may be released
+ * (where a transform may apply: it changes what is there, and only that). */
+static int covers_from(const pds_field_node_t *node, const pds_field_path_t *path, int k,
+                       int within)
 {
-    const pds_field_node_t *node = set->root;
-    int k;
+    const pds_field_step_t *step;
+    int b;
 
-    *covered = 0;
-    for (k = 0; k < n; k++) {
-        if (steps[k].name == NULL)
-            node = node->each;
-        else if (node->children != NULL)
-            node = apr_hash_get(node->children, steps[k].name,
-                                (apr_ssize_t)steps[k].len);
-        else
-            node = NULL;
-        if (node == NULL)
-            return NULL;
-        if (node->whole) {
-            *covered = 1;
-            return node;
+    for (; node != NULL; k++) {
+        if (node->whole)
+            return 1;
+        if (k == path->nsteps)
+            return 0;
+        step = &path->steps[k];
+        if (step->name != NULL) {
+            node = node->children == NULL ? NULL
+                : apr_hash_get(node->children, step->name, (apr_ssize_t)step->len);
+            continue;
         }
+        for (b = 0; (step->npreds > 0 || within) && node->branches != NULL
+                    && b < node->branches->nelts; b++) {
+            const pds_field_branch_t *br =
+                &APR_ARRAY_IDX(node->branches, b, pds_field_branch_t);
+            if ((within || pds_field_steps_same_preds(br->path, br->step, path, k))
+                && covers_from(br->node, path, k + 1, within))
+                return 1;
+        }
+        node = node->each;
     }
-    return node;
+    return 0;
 }
 
 apr_status_t pds_fieldset_create(pds_fieldset_t **pset, apr_pool_t *p)
@@ -184,13 +74,36 @@ apr_status_t pds_fieldset_create(pds_fieldset_t **pset, apr_pool_t *p)
     return APR_SUCCESS;
 }
 
+/* The node for the predicated step k of path below node, made if needed:
+ * paths with the same predicates on a step share it. */
+static pds_field_node_t *branch_node(pds_fieldset_t *set, pds_field_node_t *node,
+                                     const pds_field_path_t *path, int k)
+{
+    pds_field_branch_t *br;
+    int b;
+
+    if (node->branches == NULL)
+        node->branches = apr_array_make(set->pool, 2, sizeof(pds_field_branch_t));
+    for (b = 0; b < node->branches->nelts; b++) {
+        br = &APR_ARRAY_IDX(node->branches, b, pds_field_branch_t);
+        if (pds_field_steps_same_preds(br->path, br->step, path, k))
+            return br->node;
+    }
+    br = apr_array_push(node->branches);
+    br->path = path;
+    br->step = k;
+    br->node = node_create(set->pool, apr_pstrcat(set->pool, node->where,
+        apr_pstrmemdup(set->pool, path->steps[k].sel, path->steps[k].sel_len), NULL));
+    return br->node;
+}
+
 apr_status_t pds_fieldset_add(pds_fieldset_t *set, const char *path,
                               pds_error_t *err)
 {
-    pds_field_step_t *steps;
-    pds_field_path_t *entry;
+    const pds_field_path_t *parsed;
+    const pds_field_step_t *steps;
     pds_field_node_t *node, *next;
-    const char *text, *where;
+    const char *where;
     int n, k;
 
     if (set == NULL) {
@@ -198,18 +111,20 @@ apr_status_t pds_fieldset_add(pds_fieldset_t *set, const char *path,
                       "no field set to add to");
         return APR_EINVAL;
     }
-    n = pds_fieldset_scan_path(path, NULL, err);
-    if (n < 0)
+    if (path != NULL && apr_hash_get(set->known, path, APR_HASH_KEY_STRING) != NULL)
+        return APR_SUCCESS;         /* known, so well formed */
+    parsed = pds_fieldset_parse_path(path, set->pool, err);
+    if (parsed == NULL)
         return APR_EINVAL;
-    if (apr_hash_get(set->known, path, APR_HASH_KEY_STRING) != NULL)
-        return APR_SUCCESS;
-
-    text = apr_pstrdup(set->pool, path);
-    steps = apr_palloc(set->pool, sizeof(*steps) * (apr_size_t)n);
-    (void)pds_fieldset_scan_path(text, steps, NULL);
+    steps = parsed->steps;
+    n = parsed->nsteps;
 
     node = set->root;
     for (k = 0; k < n && !node->whole; k++) {
+        if (steps[k].name == NULL && steps[k].npreds > 0) {
+            node = branch_node(set, node, parsed, k);
+            continue;
+        }
         if (steps[k].name == NULL) {
             if (node->each == NULL) {
                 where = apr_pstrcat(set->pool, node->where, "[*]", NULL);
@@ -238,11 +153,8 @@ apr_status_t pds_fieldset_add(pds_fieldset_t *set, const char *path,
     }
     node->whole = 1;
 
-    entry = apr_array_push(set->paths);
-    entry->text = text;
-    entry->steps = steps;
-    entry->nsteps = n;
-    apr_hash_set(set->known, text, APR_HASH_KEY_STRING, entry);
+    APR_ARRAY_PUSH(set->paths, pds_field_path_t) = *parsed;
+    apr_hash_set(set->known, parsed->text, APR_HASH_KEY_STRING, parsed);
     return APR_SUCCESS;
 }
 
@@ -261,33 +173,44 @@ const char *pds_fieldset_path(const pds_fieldset_t *set, int index)
 static int covers_steps(const pds_fieldset_t *set,
                         const pds_field_path_t *path)
 {
-    int covered;
+    return covers_from(set->root, path, 0, 0);
+}
 
-    (void)walk(set, path->steps, path->nsteps, &covered);
-    return covered;
+/* Does path lie inside what set may release ("telecom[*].value" inside
+ * "telecom[system=phone].value")? Where a transform may go. */
+static int within_steps(const pds_fieldset_t *set, const pds_field_path_t *path)
+{
+    return covers_from(set->root, path, 0, 1);
 }
 
 int pds_fieldset_covers(const pds_fieldset_t *set, const char *path)
 {
-    /* A step takes at least two characters with its separator ("a." or
-     * "[*]"), so a path that scans has at most this many. */
-    pds_field_step_t steps[PDS_FIELD_PATH_MAX / 2 + 1];
     pds_field_path_t parsed;
-    int n;
+    pds_field_scan_t *scan;
+    int n, covered;
 
     if (set == NULL)
         return 0;
-    n = pds_fieldset_scan_path(path, NULL, NULL);
-    if (n < 0)
+    scan = malloc(sizeof(*scan));
+    if (scan == NULL)
         return 0;
-    (void)pds_fieldset_scan_path(path, steps, NULL);
-    parsed.text = path;
-    parsed.steps = steps;
-    parsed.nsteps = n;
-    return covers_steps(set, &parsed);
+    n = pds_fieldset_scan_path(path, scan, NULL);
+    covered = 0;
+    if (n >= 0) {
+        parsed.text = path;
+        parsed.steps = scan->steps;
+        parsed.nsteps = n;
+        parsed.preds = scan->preds;
+        parsed.values = scan->values;
+        covered = covers_steps(set, &parsed);
+    }
+    free(scan);
+    return covered;
 }
 
-/* Do two parsed paths name the same place, or one a place below the other? */
+/* Do two parsed paths name the same place, or one a place below the other?
+ * Element steps overlap whatever their predicates (one element can satisfy
+ * both). */
 static int paths_overlap(const pds_field_path_t *a, const pds_field_path_t *b)
 {
     int k, n = a->nsteps < b->nsteps ? a->nsteps : b->nsteps;
@@ -307,7 +230,8 @@ apr_status_t pds_fieldset_set_transform(pds_fieldset_t *set, const char *path,
                                         const pds_transform_t *t, pds_error_t *err)
 {
     pds_field_transform_t entry;
-    pds_field_step_t *steps;
+    const pds_field_path_t *parsed;
+    const pds_field_step_t *steps;
     pds_transform_node_t *node, *next;
     int n, k, i;
 
@@ -315,16 +239,29 @@ apr_status_t pds_fieldset_set_transform(pds_fieldset_t *set, const char *path,
         pds_error_set(err, "internal-error", -1, PDS_PATH_SOURCE, "no set or transform");
         return APR_EINVAL;
     }
-    n = pds_fieldset_scan_path(path, NULL, err);
-    if (n < 0)
+    parsed = pds_fieldset_parse_path(path, set->pool, err);
+    if (parsed == NULL)
         return APR_EINVAL;
-    steps = apr_palloc(set->pool, sizeof(*steps) * (apr_size_t)n);
-    entry.path.text = apr_pstrdup(set->pool, path);
-    (void)pds_fieldset_scan_path(entry.path.text, steps, NULL);
-    entry.path.steps = steps;
-    entry.path.nsteps = n;
+    steps = parsed->steps;
+    n = parsed->nsteps;
+    for (k = 0; k < n; k++) {
+        /* Transforms run on the filtered document, where the member a
+         * predicate tests may be gone: refused rather than applied to the
+         * wrong elements or to none ("[*]" inside a predicated release
+         * applies to what was released). */
+        if (steps[k].npreds > 0) {
+            pds_error_set(err, "bad-transform", 0, PDS_PATH_SOURCE,
+                          "%s: a transform's path holds no predicates (it runs on the "
+                          "filtered document, where the member a predicate tests may be "
+                          "gone): write [*] (e.g. Transform telecom[*].value mask 4 with "
+                          "Release telecom[system=phone].value transforms the phone "
+                          "numbers released)", path);
+            return APR_EINVAL;
+        }
+    }
+    entry.path = *parsed;
     entry.transform = t;
-    if (!covers_steps(set, &entry.path)) {
+    if (!within_steps(set, &entry.path)) {
         pds_error_set(err, "bad-transform", 0, PDS_PATH_SOURCE,
                       "%s is not released by this agreement: a transform applies to "
                       "released fields (add it to Release)", path);
@@ -428,7 +365,7 @@ apr_status_t pds_fieldset_intersect(pds_fieldset_t **pout, apr_pool_t *p,
             const pds_field_transform_t *e =
                 &APR_ARRAY_IDX(from[s]->transforms, i, pds_field_transform_t);
 
-            if (!covers_steps(out, &e->path))
+            if (!within_steps(out, &e->path))
                 continue;
             rv = pds_fieldset_set_transform(out, e->path.text, e->transform, NULL);
             if (rv != APR_SUCCESS)

@@ -41,26 +41,43 @@ static const char *type_name(const json_t *v)
     return "a value";
 }
 
-static apr_status_t type_error(pds_error_t *err, const pds_field_node_t *node,
-                               const json_t *v)
+static int has_elements(const pds_field_node_t *node)
+{
+    return node->each != NULL || node->branches != NULL;
+}
+
+/* v is not what the nodes (one place in the document) go into. */
+static apr_status_t type_error_n(pds_error_t *err, const pds_field_node_t *const *nodes,
+                                 int count, const json_t *v)
 {
     const char *want;
+    int objects = 0, arrays = 0, k;
 
-    if (node->children != NULL && node->each != NULL)
+    for (k = 0; k < count; k++) {
+        objects |= nodes[k]->children != NULL;
+        arrays |= has_elements(nodes[k]);
+    }
+    if (objects && arrays)
         want = "an object or an array";
-    else if (node->each != NULL)
+    else if (arrays)
         want = "an array";
     else
         want = "an object";
-    if (node->where[0] == '\0')
+    if (nodes[0]->where[0] == '\0')
         pds_error_set(err, "unexpected-type", -1, PDS_BODY_SOURCE,
                       "expected %s at the top level, found %s", want,
                       type_name(v));
     else
         pds_error_set(err, "unexpected-type", -1, PDS_BODY_SOURCE,
-                      "expected %s at '%s', found %s", want, node->where,
+                      "expected %s at '%s', found %s", want, nodes[0]->where,
                       type_name(v));
     return APR_EINVAL;
+}
+
+static apr_status_t type_error(pds_error_t *err, const pds_field_node_t *node,
+                               const json_t *v)
+{
+    return type_error_n(err, &node, 1, v);
 }
 
 static apr_status_t no_memory(pds_error_t *err)
@@ -97,74 +114,168 @@ static int depth_ok(json_t *v, int depth, int max)
     return 1;
 }
 
-/* Filters v through node. *out is a new reference, or NULL when nothing below
- * v is released. Recursion follows the document, whose depth is checked. */
-static apr_status_t filter_value(const pds_field_node_t *node, json_t *v,
-                                 json_t **out, pds_error_t *err)
+/* Room for the nodes one place in the document goes through: on the stack
+ * for a few, else on the heap (at most the nodes at one depth of a set). */
+typedef struct pds_node_list_t {
+    const pds_field_node_t **nodes;
+    int count;
+    const pds_field_node_t *local[8];
+} pds_node_list_t;
+
+static int node_list_init(pds_node_list_t *l, int room)
 {
-    apr_status_t rv;
+    l->count = 0;
+    l->nodes = room <= 8 ? l->local : malloc(sizeof(*l->nodes) * (size_t)room);
+    return l->nodes != NULL;
+}
+
+static void node_list_done(pds_node_list_t *l)
+{
+    if (l->nodes != l->local)
+        free(l->nodes);
+}
+
+static apr_status_t filter_nodes(const pds_field_node_t *const *nodes, int count,
+                                 json_t *v, json_t **out, pds_error_t *err);
+
+/* The start of filter_members and filter_elements: result (a new container,
+ * NULL when out of memory) and room for room nodes; both or neither. */
+static apr_status_t begin_result(pds_node_list_t *next, int room, json_t *result,
+                                 pds_error_t *err)
+{
+    if (result == NULL || !node_list_init(next, room)) {
+        json_decref(result);
+        return no_memory(err);
+    }
+    return APR_SUCCESS;
+}
+
+/* Their end: *out takes result when it holds something (size) and all went
+ * well; otherwise it is dropped. Returns rv. */
+static apr_status_t end_result(pds_node_list_t *next, json_t *result, size_t size,
+                               apr_status_t rv, json_t **out)
+{
+    node_list_done(next);
+    if (rv != APR_SUCCESS || size == 0)
+        json_decref(result);
+    else
+        *out = result;
+    return rv;
+}
+
+/* The members of object v that the nodes name, filtered, into a new object
+ * (*out NULL when none is kept). */
+static apr_status_t filter_members(const pds_field_node_t *const *nodes, int count,
+                                   json_t *v, json_t **out, pds_error_t *err)
+{
+    pds_node_list_t next;
+    apr_status_t rv = APR_SUCCESS;
     json_t *result, *member, *kept;
     const char *key;
-    size_t key_len, i;
+    size_t key_len;
+    int k;
 
     *out = NULL;
-    if (node->whole) {
-        *out = json_incref(v);
-        return APR_SUCCESS;
+    result = json_object();
+    if (begin_result(&next, count, result, err) != APR_SUCCESS)
+        return APR_ENOMEM;
+    json_object_keylen_foreach(v, key, key_len, member) {
+        next.count = 0;
+        for (k = 0; k < count; k++) {
+            const pds_field_node_t *child = nodes[k]->children == NULL ? NULL
+                : apr_hash_get(nodes[k]->children, key, (apr_ssize_t)key_len);
+            if (child != NULL)
+                next.nodes[next.count++] = child;
+        }
+        if (next.count == 0)
+            continue;
+        rv = filter_nodes(next.nodes, next.count, member, &kept, err);
+        if (rv != APR_SUCCESS)
+            break;
+        if (kept != NULL
+            && json_object_setn_new_nocheck(result, key, key_len, kept) != 0) {
+            rv = no_memory(err);
+            break;
+        }
+    }
+    return end_result(&next, result, json_object_size(result), rv, out);
+}
+
+/* The elements of array v, each through "[*]" and the branches whose
+ * predicates it satisfies (the union of what they release); an element
+ * that none takes is removed, the others keep their order. */
+static apr_status_t filter_elements(const pds_field_node_t *const *nodes, int count,
+                                    json_t *v, json_t **out, pds_error_t *err)
+{
+    pds_node_list_t next;
+    apr_status_t rv = APR_SUCCESS;
+    json_t *result, *member, *kept;
+    size_t i;
+    int k, b, room = count;
+
+    *out = NULL;
+    for (k = 0; k < count; k++)
+        room += nodes[k]->branches != NULL ? nodes[k]->branches->nelts : 0;
+    result = json_array();
+    if (begin_result(&next, room, result, err) != APR_SUCCESS)
+        return APR_ENOMEM;
+    json_array_foreach(v, i, member) {
+        next.count = 0;
+        for (k = 0; k < count; k++) {
+            const apr_array_header_t *brs = nodes[k]->branches;
+
+            if (nodes[k]->each != NULL)
+                next.nodes[next.count++] = nodes[k]->each;
+            for (b = 0; brs != NULL && b < brs->nelts; b++) {
+                const pds_field_branch_t *br = &APR_ARRAY_IDX(brs, b, pds_field_branch_t);
+                if (pds_field_step_matches(br->path, br->step, member))
+                    next.nodes[next.count++] = br->node;
+            }
+        }
+        if (next.count == 0)
+            continue;
+        rv = filter_nodes(next.nodes, next.count, member, &kept, err);
+        if (rv != APR_SUCCESS)
+            break;
+        if (kept != NULL && json_array_append_new(result, kept) != 0) {
+            rv = no_memory(err);
+            break;
+        }
+    }
+    return end_result(&next, result, json_array_size(result), rv, out);
+}
+
+/* Filters v through nodes (the places of a set that meet at v: several only
+ * below elements that satisfy more than one branch). *out is a new
+ * reference, or NULL when nothing below v is released. Recursion follows the
+ * document, whose depth is checked. */
+static apr_status_t filter_nodes(const pds_field_node_t *const *nodes, int count,
+                                 json_t *v, json_t **out, pds_error_t *err)
+{
+    int k, objects = 0, arrays = 0;
+
+    *out = NULL;
+    for (k = 0; k < count; k++) {
+        if (nodes[k]->whole) {
+            *out = json_incref(v);
+            return APR_SUCCESS;
+        }
+        objects |= nodes[k]->children != NULL;
+        arrays |= has_elements(nodes[k]);
     }
     if (json_is_null(v))
         return APR_SUCCESS;
+    if (json_is_object(v) && objects)
+        return filter_members(nodes, count, v, out, err);
+    if (json_is_array(v) && arrays)
+        return filter_elements(nodes, count, v, out, err);
+    return type_error_n(err, nodes, count, v);
+}
 
-    if (json_is_object(v) && node->children != NULL) {
-        result = json_object();
-        if (result == NULL)
-            return no_memory(err);
-        json_object_keylen_foreach(v, key, key_len, member) {
-            const pds_field_node_t *child =
-                apr_hash_get(node->children, key, (apr_ssize_t)key_len);
-
-            if (child == NULL)
-                continue;
-            rv = filter_value(child, member, &kept, err);
-            if (rv != APR_SUCCESS) {
-                json_decref(result);
-                return rv;
-            }
-            if (kept != NULL
-                && json_object_setn_new_nocheck(result, key, key_len,
-                                                kept) != 0) {
-                json_decref(result);
-                return no_memory(err);
-            }
-        }
-    }
-    else if (json_is_array(v) && node->each != NULL) {
-        result = json_array();
-        if (result == NULL)
-            return no_memory(err);
-        json_array_foreach(v, i, member) {
-            rv = filter_value(node->each, member, &kept, err);
-            if (rv != APR_SUCCESS) {
-                json_decref(result);
-                return rv;
-            }
-            if (kept != NULL && json_array_append_new(result, kept) != 0) {
-                json_decref(result);
-                return no_memory(err);
-            }
-        }
-    }
-    else {
-        return type_error(err, node, v);
-    }
-
-    if (json_is_object(result) ? json_object_size(result) == 0
-                               : json_array_size(result) == 0) {
-        json_decref(result);
-        return APR_SUCCESS;
-    }
-    *out = result;
-    return APR_SUCCESS;
+static apr_status_t filter_value(const pds_field_node_t *node, json_t *v,
+                                 json_t **out, pds_error_t *err)
+{
+    return filter_nodes(&node, 1, v, out, err);
 }
 
 /* Applies the transforms below node to v (a filtered value we own: changed
@@ -247,24 +358,28 @@ static apr_status_t transform_value(const pds_transform_node_t *node, json_t *v,
     return APR_SUCCESS;
 }
 
-/* Non-zero when path names at least one value present in v (null counts). */
-static int path_present(json_t *v, const pds_field_step_t *steps, int n)
+/* Non-zero when path, from step k, names at least one value present in v
+ * (null counts). */
+static int path_present(json_t *v, const pds_field_path_t *path, int k)
 {
+    const pds_field_step_t *step;
     json_t *member;
     size_t i;
 
-    if (n == 0)
+    if (k == path->nsteps)
         return 1;
-    if (steps->name != NULL) {
+    step = &path->steps[k];
+    if (step->name != NULL) {
         if (!json_is_object(v))
             return 0;
-        member = json_object_getn(v, steps->name, steps->len);
-        return member != NULL && path_present(member, steps + 1, n - 1);
+        member = json_object_getn(v, step->name, step->len);
+        return member != NULL && path_present(member, path, k + 1);
     }
     if (!json_is_array(v))
         return 0;
     json_array_foreach(v, i, member) {
-        if (path_present(member, steps + 1, n - 1))
+        if ((step->npreds == 0 || pds_field_step_matches(path, k, member))
+            && path_present(member, path, k + 1))
             return 1;
     }
     return 0;
@@ -322,19 +437,36 @@ static void merge_applied(apr_hash_t *all, apr_hash_t *row)
     }
 }
 
-/* The subject a record names at steps: a string, or an integer as text. */
-static const char *record_subject(json_t *v, const pds_field_step_t *steps, int n,
-                                  apr_pool_t *p)
+/* The subject a record names at path: a string, or an integer as text. A
+ * predicated step picks the one element that satisfies it; none, or more
+ * than one, and the record names no one (never a guess between two). */
+static const char *record_subject(json_t *v, const pds_field_path_t *path, apr_pool_t *p)
 {
+    json_t *element, *found;
+    size_t i;
     int k;
 
-    for (k = 0; k < n; k++) {
-        if (steps[k].name == NULL || !json_is_object(v))
+    for (k = 0; k < path->nsteps && v != NULL; k++) {
+        const pds_field_step_t *step = &path->steps[k];
+
+        if (step->name != NULL) {
+            v = json_is_object(v) ? json_object_getn(v, step->name, step->len) : NULL;
+            continue;
+        }
+        if (step->npreds == 0 || !json_is_array(v))
             return NULL;
-        v = json_object_getn(v, steps[k].name, steps[k].len);
-        if (v == NULL)
-            return NULL;
+        found = NULL;
+        json_array_foreach(v, i, element) {
+            if (!pds_field_step_matches(path, k, element))
+                continue;
+            if (found != NULL)
+                return NULL;
+            found = element;
+        }
+        v = found;
     }
+    if (v == NULL)
+        return NULL;
     if (json_is_string(v))
         return apr_pstrmemdup(p, json_string_value(v), json_string_length(v));
     if (json_is_integer(v))
@@ -388,13 +520,13 @@ apr_status_t pds_filter_apply_rows(const pds_fieldset_t *set, const char *input,
     int max_depth = opts != NULL && opts->max_depth > 0 ? opts->max_depth
                                                         : PDS_FILTER_DEFAULT_MAX_DEPTH;
     pds_transform_ctx_t no_ctx;
-    pds_field_step_t *steps;
+    const pds_field_path_t *subject_at;
     apr_hash_t *applied;
     json_t *doc, *out = NULL, *kept_input = NULL, *row;
     apr_array_header_t *subjects, *dropped = NULL;
     apr_status_t rv = APR_SUCCESS;
     size_t i;
-    int n, k;
+    int k;
 
     if (set == NULL || result == NULL || p == NULL || decide == NULL
         || subject_path == NULL || (input == NULL && len > 0) || set->root->each == NULL) {
@@ -403,11 +535,9 @@ apr_status_t pds_filter_apply_rows(const pds_fieldset_t *set, const char *input,
                       "a decision");
         return APR_EINVAL;
     }
-    n = pds_fieldset_scan_path(subject_path, NULL, err);
-    if (n < 0)
+    subject_at = pds_fieldset_parse_path(subject_path, p, err);
+    if (subject_at == NULL)
         return APR_EINVAL;
-    steps = apr_palloc(p, sizeof(*steps) * (apr_size_t)n);
-    (void)pds_fieldset_scan_path(subject_path, steps, NULL);
     rv = load_document(&doc, input, len, max_depth, err);
     if (rv != APR_SUCCESS)
         return rv;
@@ -432,7 +562,7 @@ apr_status_t pds_filter_apply_rows(const pds_fieldset_t *set, const char *input,
     }
     json_array_foreach(doc, i, row) {
         const pds_fieldset_t *rowset = NULL;
-        const char *subject = record_subject(row, steps, n, p), *pseudonym = NULL;
+        const char *subject = record_subject(row, subject_at, p), *pseudonym = NULL;
         json_t *kept = NULL;
 
         if (subject == NULL)
@@ -490,7 +620,7 @@ apr_status_t pds_filter_apply_rows(const pds_fieldset_t *set, const char *input,
     result->released = apr_array_make(p, set->paths->nelts + 1, sizeof(const char *));
     for (k = 0; k < set->paths->nelts; k++) {
         const pds_field_path_t *path = &APR_ARRAY_IDX(set->paths, k, pds_field_path_t);
-        if (path_present(kept_input, path->steps, path->nsteps))
+        if (path_present(kept_input, path, 0))
             APR_ARRAY_PUSH(result->released, const char *) = path->text;
     }
     result->transformed = transformed_list(set, applied, p);
@@ -518,37 +648,67 @@ static void note_uncovered(apr_array_header_t *out, apr_hash_t *seen, apr_pool_t
     APR_ARRAY_PUSH(out, const char *) = path;
 }
 
-static void collect_uncovered(const pds_field_node_t *node, json_t *v, const char *where,
-                              apr_array_header_t *out, apr_hash_t *seen, apr_pool_t *p)
+/* What of v the nodes (one place; several below elements that satisfy more
+ * than one branch) do not cover. */
+static void collect_uncovered(const pds_field_node_t *const *nodes, int count, json_t *v,
+                              const char *where, apr_array_header_t *out, apr_hash_t *seen,
+                              apr_pool_t *p)
 {
+    const pds_field_node_t **next;
     const char *key;
     json_t *member;
     size_t i;
+    int k, b, n, room = count, arrays = 0;
 
-    if (node->whole)
-        return;
+    for (k = 0; k < count; k++) {
+        if (nodes[k]->whole)
+            return;
+        arrays |= has_elements(nodes[k]);
+        room += nodes[k]->branches != NULL ? nodes[k]->branches->nelts : 0;
+    }
+    next = apr_palloc(p, sizeof(*next) * (apr_size_t)room);
     if (json_is_object(v)) {
         json_object_foreach(v, key, member) {
-            const pds_field_node_t *child = node->children == NULL ? NULL
-                : apr_hash_get(node->children, key, APR_HASH_KEY_STRING);
             const char *here = where[0] == '\0' ? key : apr_pstrcat(p, where, ".", key, NULL);
 
-            if (child == NULL)
+            for (k = 0, n = 0; k < count; k++) {
+                const pds_field_node_t *child = nodes[k]->children == NULL ? NULL
+                    : apr_hash_get(nodes[k]->children, key, APR_HASH_KEY_STRING);
+                if (child != NULL)
+                    next[n++] = child;
+            }
+            if (n == 0)
                 note_uncovered(out, seen, p, here);
             else
-                collect_uncovered(child, member, here, out, seen, p);
+                collect_uncovered(next, n, member, here, out, seen, p);
         }
     }
     else if (json_is_array(v)) {
         const char *here = apr_pstrcat(p, where, "[*]", NULL);
 
-        if (node->each == NULL) {
+        if (!arrays) {
             if (json_array_size(v) > 0)
                 note_uncovered(out, seen, p, where[0] != '\0' ? where : "[*]");
             return;
         }
-        json_array_foreach(v, i, member)
-            collect_uncovered(node->each, member, here, out, seen, p);
+        json_array_foreach(v, i, member) {
+            for (k = 0, n = 0; k < count; k++) {
+                const apr_array_header_t *brs = nodes[k]->branches;
+
+                if (nodes[k]->each != NULL)
+                    next[n++] = nodes[k]->each;
+                for (b = 0; brs != NULL && b < brs->nelts; b++) {
+                    const pds_field_branch_t *br =
+                        &APR_ARRAY_IDX(brs, b, pds_field_branch_t);
+                    if (pds_field_step_matches(br->path, br->step, member))
+                        next[n++] = br->node;
+                }
+            }
+            if (n == 0)
+                note_uncovered(out, seen, p, here);  /* an element no predicate takes */
+            else
+                collect_uncovered(next, n, member, here, out, seen, p);
+        }
     }
     else if (!json_is_null(v)) {
         /* A value where the set expects an object or array to go into. */
@@ -571,7 +731,8 @@ apr_status_t pds_filter_uncovered(const pds_fieldset_t *set, const char *input,
     if (load_document(&doc, input, len, max_depth, err) != APR_SUCCESS)
         return APR_EINVAL;
     *ppaths = apr_array_make(p, 4, sizeof(const char *));
-    collect_uncovered(set->root, doc, "", *ppaths, apr_hash_make(p), p);
+    collect_uncovered((const pds_field_node_t *const *)&set->root, 1, doc, "", *ppaths,
+                      apr_hash_make(p), p);
     json_decref(doc);
     return APR_SUCCESS;
 }
@@ -863,7 +1024,7 @@ apr_status_t pds_filter_apply_ex(const pds_fieldset_t *set,
         const pds_field_path_t *path =
             &APR_ARRAY_IDX(set->paths, i, pds_field_path_t);
 
-        if (path_present(doc, path->steps, path->nsteps))
+        if (path_present(doc, path, 0))
             APR_ARRAY_PUSH(released, const char *) = path->text;
     }
 

@@ -1,15 +1,33 @@
 /* pds_filter.h: field paths and the JSON allow-list filter.
  *
- * A field path names a place in a JSON document:
+ * A field path names a place in a JSON document (ABNF; docs/minimisation.md
+ * says what each part means and how it relates to JSONPath and FHIRPath):
  *
- *     path    = segment *( "." segment )
- *     segment = name [ "[*]" ]  |  "[*]"          ("[*]" alone only first)
- *     name    = 1*( ALPHA / DIGIT / "_" / "-" / "$" / "@" )
+ *     path       = first *( "." segment )
+ *     first      = segment / "[*]"            ("[*]" alone only at the start)
+ *     segment    = name [ "[*]" / 1*predicate ]
+ *     name       = 1*( ALPHA / DIGIT / "_" / "-" / "$" / "@" )
+ *     predicate  = "[" *SP name *SP comparison *SP "]"
+ *     comparison = ( "=" / "!=" ) *SP value
+ *                / 1*SP "in" *SP "(" *SP value *( *SP "," *SP value ) *SP ")"
+ *     value      = quoted / number / "true" / "false" / word
+ *     quoted     = DQUOTE *( %x20-21 / %x23-5B / %x5D-7E / %x80-FF
+ *                            / "\" ( DQUOTE / "\" ) ) DQUOTE
+ *     word       = 1*( ALPHA / DIGIT / "_" / "-" / "$" / "@" / "." / ":" / "/" )
+ *     (number as JSON's, without a leading "+"; a word is not a number)
  *
  * "name.given" is the member "given" of the object "name"; "contacts[*].phone"
  * is "phone" in every element of the array "contacts"; "[*].id" is "id" in
- * every element of a top-level array. A path that ends on an object or array
- * releases it whole.
+ * every element of a top-level array; "telecom[system=phone].value" is
+ * "value" in the elements of "telecom" that are objects whose member
+ * "system" is the string "phone". A path that ends on an object or array
+ * releases it whole. At most 16 predicates and 32 values in a path.
+ *
+ * Predicates: "=" equal, "!=" not equal, "in (a, b)" one of; several on a
+ * step all hold. Only a member that is a string, number or boolean
+ * satisfies any ("!=" included: a missing member satisfies nothing).
+ * Elements no path takes are removed (never nulled), the others keep their
+ * order; an element several paths take releases the union of what they name.
  *
  * A pds_fieldset_t is the compiled allow-list of one agreement: a tree built
  * once at configuration time and read-only afterwards (safe to share between
@@ -63,7 +81,9 @@ const char *pds_fieldset_path(const pds_fieldset_t *set, int index);
 
 /* Non-zero when set releases everything path names: path itself, or one of
  * its ancestors ("name" covers "name.given", "contacts" covers
- * "contacts[*].phone"). A path that does not parse is covered by nothing. */
+ * "contacts[*].phone"). A predicated step is covered by "[*]" or by the same
+ * predicates (same members, operators, values, order); "[*]" is never covered
+ * by a predicated step. A path that does not parse is covered by nothing. */
 int pds_fieldset_covers(const pds_fieldset_t *set, const char *path);
 
 /* The fields in both a and b, as a new set in p: a path of either set is in
@@ -75,8 +95,10 @@ apr_status_t pds_fieldset_intersect(pds_fieldset_t **pout, apr_pool_t *p,
                                     const pds_fieldset_t *b);
 
 /* Attaches a transform to the values at path (pds_transform.h). The path must
- * be released by the set (at or below a released path); one transform per
- * path, and none on a path inside another transformed path. err->code
+ * hold no predicates and lie inside what the set releases (at or below a
+ * released path, "[*]" standing for a predicated step: "telecom[*].value"
+ * inside "telecom[system=phone].value"); one transform per path, and none on a path inside another
+ * transformed path (element steps overlap whatever their predicates). err->code
  * "bad-transform" (or "bad-field-path"). Transforms apply after the
  * allow-list, in the filtered document. */
 apr_status_t pds_fieldset_set_transform(pds_fieldset_t *set, const char *path,

@@ -11,6 +11,7 @@
 #include <openssl/pem.h>
 
 #include "pds_test.h"
+#include "pds_filter.h"
 
 /* ---- running a group ------------------------------------------------------ */
 
@@ -294,4 +295,20 @@ void pds_test_keypair_free(pds_test_keypair_t *kp)
     free(kp->pub);
     free(kp->trad);
     kp->priv = kp->pub = kp->trad = NULL;
+}
+
+/* ---- field sets ----------------------------------------------------------- */
+
+pds_fieldset_t *pds_test_fieldset(apr_pool_t *p, const char *const *paths)
+{
+    pds_fieldset_t *set = NULL;
+    pds_error_t err;
+
+    assert_int_equal(pds_fieldset_create(&set, p), APR_SUCCESS);
+    for (; *paths != NULL; paths++) {
+        pds_error_clear(&err);
+        if (pds_fieldset_add(set, *paths, &err) != APR_SUCCESS)
+            fail_msg("adding '%s': %s: %s", *paths, err.code, err.text);
+    }
+    return set;
 }

@@ -95,6 +95,12 @@ int pds_test_write_file(apr_pool_t *p, const char *path, const char *data,
 char *pds_test_write_temp(apr_pool_t *p, const char *name, const char *data,
                           apr_size_t len);
 
+/* ---- field sets ----------------------------------------------------------- */
+
+/* A field set (pds_filter.h) from p holding the NULL-terminated paths; fails
+ * the test, naming the path and why, when one does not parse. */
+struct pds_fieldset_t *pds_test_fieldset(apr_pool_t *p, const char *const *paths);
+
 /* ---- JSON ----------------------------------------------------------------- */
 
 /* text parsed (duplicate keys refused) as a new reference; fails the test

@@ -28,20 +28,6 @@
 
 /* ---- helpers -------------------------------------------------------------- */
 
-static pds_fieldset_t *make_set(apr_pool_t *p, const char *const *paths)
-{
-    pds_fieldset_t *set = NULL;
-    pds_error_t err;
-
-    assert_int_equal(pds_fieldset_create(&set, p), APR_SUCCESS);
-    for (; *paths != NULL; paths++) {
-        pds_error_clear(&err);
-        if (pds_fieldset_add(set, *paths, &err) != APR_SUCCESS)
-            fail_msg("adding '%s': %s: %s", *paths, err.code, err.text);
-    }
-    return set;
-}
-
 static const char *apply_ok(apr_pool_t *p, const pds_fieldset_t *set,
                             const char *input, int max_depth,
                             pds_filter_result_t *res)
@@ -119,7 +105,7 @@ static void test_paths_valid(void **state)
         "name", "name.given", "contacts[*].phone", "[*]", "[*].id",
         "a-b_c$d@e.F9", "orders[*].items[*].sku", "x[*]", "0", NULL
     };
-    pds_fieldset_t *set = make_set(*state, good);
+    pds_fieldset_t *set = pds_test_fieldset(*state, good);
     int i;
 
     assert_int_equal(pds_fieldset_count(set), 9);
@@ -205,7 +191,7 @@ static void test_paths_duplicates_and_order(void **state)
     static const char *const paths[] = {
         "dob", "name.given", "dob", "name", "name.given", NULL
     };
-    pds_fieldset_t *set = make_set(*state, paths);
+    pds_fieldset_t *set = pds_test_fieldset(*state, paths);
 
     assert_int_equal(pds_fieldset_count(set), 3);
     assert_string_equal(pds_fieldset_path(set, 0), "dob");
@@ -229,7 +215,7 @@ static void test_covers(void **state)
     static const char *const paths[] = {
         "name", "contacts[*].phone", "[*].id", "address.postcode", NULL
     };
-    pds_fieldset_t *set = make_set(*state, paths);
+    pds_fieldset_t *set = pds_test_fieldset(*state, paths);
 
     assert_true(pds_fieldset_covers(set, "name"));
     assert_true(pds_fieldset_covers(set, "name.given"));
@@ -279,8 +265,8 @@ static void test_intersect(void **state)
         "address.postcode", "[*].id", "care.needs",
         "name.given", "contacts[*].phone", NULL
     };
-    pds_fieldset_t *a = make_set(p, a_paths);
-    pds_fieldset_t *b = make_set(p, b_paths);
+    pds_fieldset_t *a = pds_test_fieldset(p, a_paths);
+    pds_fieldset_t *b = pds_test_fieldset(p, b_paths);
     pds_fieldset_t *out = NULL, *back = NULL;
     pds_filter_result_t res;
 
@@ -311,8 +297,8 @@ static void test_intersect_edges(void **state)
     static const char *const none[] = { NULL };
     static const char *const x[] = { "name.given", "dob", NULL };
     static const char *const y[] = { "address", NULL };
-    pds_fieldset_t *empty = make_set(p, none);
-    pds_fieldset_t *sx = make_set(p, x), *sy = make_set(p, y), *out;
+    pds_fieldset_t *empty = pds_test_fieldset(p, none);
+    pds_fieldset_t *sx = pds_test_fieldset(p, x), *sy = pds_test_fieldset(p, y), *out;
 
     assert_int_equal(pds_fieldset_intersect(&out, p, sx, sx), APR_SUCCESS);
     check_paths(out, x);
@@ -338,7 +324,7 @@ static void test_apply_basic(void **state)
     static const char *const released[] = {
         "name.given", "dob", "contacts[*].phone", NULL
     };
-    pds_fieldset_t *set = make_set(p, paths);
+    pds_fieldset_t *set = pds_test_fieldset(p, paths);
     pds_filter_result_t res;
 
     apply_ok(p, set,
@@ -356,7 +342,7 @@ static void test_apply_not_nul_terminated(void **state)
 {
     apr_pool_t *p = *state;
     static const char *const paths[] = { "a", NULL };
-    pds_fieldset_t *set = make_set(p, paths);
+    pds_fieldset_t *set = pds_test_fieldset(p, paths);
     const char buf[] = "{\"a\":1}GARBAGE";
     pds_filter_result_t res;
     pds_error_t err;
@@ -374,7 +360,7 @@ static void test_apply_bad_arguments(void **state)
 {
     apr_pool_t *p = *state;
     static const char *const paths[] = { "a", NULL };
-    pds_fieldset_t *set = make_set(p, paths);
+    pds_fieldset_t *set = pds_test_fieldset(p, paths);
     pds_filter_result_t res;
     pds_error_t err;
 
@@ -397,9 +383,9 @@ static void test_apply_depth_limits(void **state)
     static const char *const deep_path[] = { "deep", NULL };
     static const char *const other_path[] = { "name", NULL };
     static const char *const top[] = { "[*]", NULL };
-    pds_fieldset_t *deep = make_set(p, deep_path);
-    pds_fieldset_t *other = make_set(p, other_path);
-    pds_fieldset_t *all = make_set(p, top);
+    pds_fieldset_t *deep = pds_test_fieldset(p, deep_path);
+    pds_fieldset_t *other = pds_test_fieldset(p, other_path);
+    pds_fieldset_t *all = pds_test_fieldset(p, top);
     pds_filter_result_t res;
     pds_error_t err;
     char *doc;
@@ -436,8 +422,8 @@ static void test_apply_refusals(void **state)
     apr_pool_t *p = *state;
     static const char *const paths[] = { "name.given", "dob", NULL };
     static const char *const arr[] = { "[*].id", NULL };
-    pds_fieldset_t *set = make_set(p, paths);
-    pds_fieldset_t *aset = make_set(p, arr);
+    pds_fieldset_t *set = pds_test_fieldset(p, paths);
+    pds_fieldset_t *aset = pds_test_fieldset(p, arr);
     pds_error_t err;
 
     apply_fails(p, set, "", "invalid-json");
@@ -483,7 +469,7 @@ static void test_apply_error_texts(void **state)
 {
     apr_pool_t *p = *state;
     static const char *const paths[] = { "a", NULL };
-    pds_fieldset_t *set = make_set(p, paths);
+    pds_fieldset_t *set = pds_test_fieldset(p, paths);
     pds_error_t err;
 
     /* Positions are byte offsets; no input content appears in the text. */
@@ -524,9 +510,9 @@ static void test_apply_empty_set_and_shapes(void **state)
     static const char *const none[] = { NULL };
     static const char *const mixed[] = { "[*].id", "name", NULL };
     static const char *const each_whole[] = { "[*]", NULL };
-    pds_fieldset_t *empty = make_set(p, none);
-    pds_fieldset_t *m = make_set(p, mixed);
-    pds_fieldset_t *ew = make_set(p, each_whole);
+    pds_fieldset_t *empty = pds_test_fieldset(p, none);
+    pds_fieldset_t *m = pds_test_fieldset(p, mixed);
+    pds_fieldset_t *ew = pds_test_fieldset(p, each_whole);
     pds_filter_result_t res;
 
     assert_string_equal(apply_ok(p, empty, "{\"a\":1}", 0, &res), "{}");
@@ -552,7 +538,7 @@ static void test_apply_serialisation(void **state)
 {
     apr_pool_t *p = *state;
     static const char *const paths[] = { "n", "s", NULL };
-    pds_fieldset_t *set = make_set(p, paths);
+    pds_fieldset_t *set = pds_test_fieldset(p, paths);
     pds_filter_result_t res;
 
     apply_ok(p, set, "{\"n\":[0.1,3.14,12.1,1e2,-0.0,1.5e300,1e-7,2.5E+3,"
@@ -583,7 +569,7 @@ static void test_apply_large(void **state)
 {
     apr_pool_t *p = *state;
     static const char *const paths[] = { "rows[*].id", NULL };
-    pds_fieldset_t *set = make_set(p, paths);
+    pds_fieldset_t *set = pds_test_fieldset(p, paths);
     pds_filter_result_t res;
     char *in = apr_pstrdup(p, "{\"rows\":[");
     char *want = apr_pstrdup(p, "{\"rows\":[");
@@ -655,7 +641,7 @@ static void test_chaos(void **state)
     static const char *const paths[] = {
         "name.given", "contacts[*].phone", "tags", "[*].id", "dob", NULL
     };
-    pds_fieldset_t *set = make_set(p, paths);
+    pds_fieldset_t *set = pds_test_fieldset(p, paths);
 
     chaos_run(p, set,
               "{\"name\":{\"given\":\"Ann\",\"family\":\"Lee\"},"
@@ -747,7 +733,7 @@ static void test_apply_rows(void **state)
         "[{\"id\":\"1\",\"name\":\"A\",\"dob\":\"1950-01-02\",\"x\":1},"
         "{\"id\":2,\"name\":\"B\",\"dob\":\"1960-03-04\",\"ref\":\"2\"},"
         "{\"id\":\"3\",\"name\":\"C\"},{\"name\":\"no id\"},7]";
-    pds_fieldset_t *all = make_set(p, all_paths), *narrow = make_set(p, narrow_paths);
+    pds_fieldset_t *all = pds_test_fieldset(p, all_paths), *narrow = pds_test_fieldset(p, narrow_paths);
     pds_transform_t *year;
     pds_filter_result_t res;
     rows_baton_t b = { NULL, NULL, 0, 0 };
@@ -801,14 +787,14 @@ static void test_uncovered(void **state)
     pds_error_t err;
 
     pds_error_clear(&err);
-    assert_int_equal(pds_filter_uncovered(make_set(p, paths), body, sizeof(body) - 1, 0,
+    assert_int_equal(pds_filter_uncovered(pds_test_fieldset(p, paths), body, sizeof(body) - 1, 0,
                                           &extra, p, &err), APR_SUCCESS);
     assert_int_equal(extra->nelts, 4);
     assert_string_equal(APR_ARRAY_IDX(extra, 0, const char *), "address.postcode");
     assert_string_equal(APR_ARRAY_IDX(extra, 1, const char *), "nhs");
     assert_string_equal(APR_ARRAY_IDX(extra, 2, const char *), "address2");
     assert_string_equal(APR_ARRAY_IDX(extra, 3, const char *), "list");
-    assert_int_equal(pds_filter_uncovered(make_set(p, paths), "{\"phone\":1,\"phone\":2}",
+    assert_int_equal(pds_filter_uncovered(pds_test_fieldset(p, paths), "{\"phone\":1,\"phone\":2}",
                                           21, 0, &extra, p, &err), APR_EINVAL);
     assert_string_equal(err.code, "duplicate-key");
 }
@@ -819,7 +805,7 @@ static void test_concurrent_apply(void **state)
     static const char *const paths[] = {
         "name.given", "contacts[*].phone", "absent", NULL
     };
-    pds_fieldset_t *set = make_set(p, paths);
+    pds_fieldset_t *set = pds_test_fieldset(p, paths);
     apr_thread_t *threads[4];
     thread_job_t jobs[4];
     apr_status_t rv;
