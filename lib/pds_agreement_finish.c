@@ -32,7 +32,7 @@ static apr_status_t check_identifiers(pds_agreement_t *a, pds_error_t *err)
         const char *d = APR_ARRAY_IDX(a->identifiers, i, const char *);
 
         for (j = 0; j < pds_fieldset_count(a->release); j++) {
-            const char *r = pds_fieldset_path(a->release, j), *region;
+            const char *r = pds_fieldset_path(a->release, j), *region, *every;
             int covered = 0;
 
             if (path_covers(a->pool, r, d))
@@ -62,11 +62,16 @@ static apr_status_t check_identifiers(pds_agreement_t *a, pds_error_t *err)
                                "the parts of %s one by one, each with a transform, "
                                "instead of %s", a->id, d, r, region, tp, region, r);
             }
+            /* A Transform names "[*]", never a predicate: the suggestion is
+             * the region with its predicated selectors written "[*]". */
+            every = pds_fieldset_path_every(a->pool, region);
+            if (every == NULL)
+                every = region;
             return bad(err, "Deidentified", -1, "agreement '%s' is de-identified but "
                        "releases the direct identifier %s in clear (Release %s): add "
-                       "`Transform %s redact` (left out of the answer), or, when %s is a "
+                       "`Transform %s redact` (left out of the answer), or, for a "
                        "single string or number, `Transform %s pseudonymise`",
-                       a->id, d, r, region, region, region);
+                       a->id, d, r, every, every);
         }
     }
     return APR_SUCCESS;

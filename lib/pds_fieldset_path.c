@@ -499,3 +499,26 @@ int pds_field_steps_same_preds(const pds_field_path_t *a, int sa,
     }
     return 1;
 }
+
+const char *pds_fieldset_path_every(apr_pool_t *p, const char *path)
+{
+    const pds_field_path_t *fp;
+    const char *from, *out = "";
+    int i;
+
+    fp = pds_fieldset_parse_path(path, p, NULL);
+    if (fp == NULL)
+        return NULL;
+    from = fp->text;
+    for (i = 0; i < fp->nsteps; i++) {
+        const pds_field_step_t *st = &fp->steps[i];
+
+        if (st->name != NULL || st->npreds == 0)
+            continue;
+        /* sel points into fp->text: copy up to it, then "[*]" for it. */
+        out = apr_pstrcat(p, out, apr_pstrmemdup(p, from, (apr_size_t)(st->sel - from)),
+                          "[*]", NULL);
+        from = st->sel + st->sel_len;
+    }
+    return apr_pstrcat(p, out, from, NULL);
+}

@@ -79,6 +79,12 @@ apr_status_t pds_fieldset_add(pds_fieldset_t *set, const char *path,
 int pds_fieldset_count(const pds_fieldset_t *set);
 const char *pds_fieldset_path(const pds_fieldset_t *set, int index);
 
+/* path with every predicated selector written "[*]" (identifier[system=x].value
+ * -> identifier[*].value): the form a Transform names for the elements a
+ * predicated Release lets out. A new string in p; NULL when path does not
+ * parse. */
+const char *pds_fieldset_path_every(apr_pool_t *p, const char *path);
+
 /* Non-zero when set releases everything path names: path itself, or one of
  * its ancestors ("name" covers "name.given", "contacts" covers
  * "contacts[*].phone"). A predicated step is covered by "[*]" or by the same

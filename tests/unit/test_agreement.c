@@ -804,6 +804,28 @@ static void test_decide_allow(void **state)
     assert_null(d.subject);
 }
 
+/* The Deidentified hint for a predicated release names the "[*]" form, a
+ * line that works when pasted (a Transform path takes no predicate). */
+static void test_deidentified_hint_for_predicates(void **state)
+{
+    apr_pool_t *p = *state;
+    const char *lines[] = {
+        "Party fife", "Purpose research", "LegalBasis public-task",
+        "Valid 2026-01-01 2026-12-31", "Resource GET /services/summary",
+        "Release identifier[system=\"https://fhir.nhs.uk/Id/nhs-number\"].value",
+        "Deidentified identifier", NULL, NULL
+    };
+    pds_agreement_t *a;
+    pds_error_t err;
+
+    assert_int_equal(build(&a, p, "cohort", lines, 1, &err), APR_EINVAL);
+    assert_contains(err.text, "in clear");
+    assert_contains(err.text, "`Transform identifier[*].value redact`");
+    assert_contains(err.text, "`Transform identifier[*].value pseudonymise`");
+    lines[7] = "Transform identifier[*].value redact";
+    assert_int_equal(build(&a, p, "cohort", lines, 1, &err), APR_SUCCESS);
+}
+
 /* Whose data a resource answers must be said (issue #10 item 13). */
 static void test_finish_resource_names_its_person(void **state)
 {
@@ -1328,6 +1350,7 @@ int main(void)
         pds_test_with_pool(test_resource_good),
         pds_test_with_pool(test_resource_bad),
         pds_test_with_pool(test_finish_resource_names_its_person),
+        pds_test_with_pool(test_deidentified_hint_for_predicates),
         pds_test_with_pool(test_could_match_under),
         pds_test_with_pool(test_release),
         pds_test_with_pool(test_quoting),

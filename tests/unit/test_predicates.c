@@ -340,6 +340,26 @@ static void test_transform_inside_predicates(void **state)
     assert_string_equal(filter(p, both, input), "{\"telecom\":[{\"value\":\"*****56\"}]}");
 }
 
+/* The "[*]" form of a path, as a Transform names it (the Deidentified
+ * hint suggests it). */
+static void test_path_every(void **state)
+{
+    apr_pool_t *p = *state;
+
+    assert_string_equal(pds_fieldset_path_every(p, "identifier[system=x].value"),
+                        "identifier[*].value");
+    assert_string_equal(pds_fieldset_path_every(p,
+                            "identifier[system=\"https://a/b]c\"].value"),
+                        "identifier[*].value");
+    assert_string_equal(pds_fieldset_path_every(p, "a[x=1][y in (2, 3)].b[*].c[z!=q]"),
+                        "a[*].b[*].c[*]");
+    assert_string_equal(pds_fieldset_path_every(p, "name.given"), "name.given");
+    assert_string_equal(pds_fieldset_path_every(p, "[*].telecom[use=home]"),
+                        "[*].telecom[*]");
+    assert_null(pds_fieldset_path_every(p, "a[x=]"));
+    assert_null(pds_fieldset_path_every(p, ""));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -354,6 +374,7 @@ int main(void)
         pds_test_with_pool(test_record_subject),
         pds_test_with_pool(test_transform_refused),
         pds_test_with_pool(test_transform_inside_predicates),
+        pds_test_with_pool(test_path_every),
     };
 
     return pds_test_main(tests, NULL, NULL);
