@@ -105,20 +105,5 @@ apr_status_t pds_consent_store_list_names(pds_consent_store_t *s, apr_pool_t *p,
                                           apr_array_header_t **pnames,
                                           apr_array_header_t **ptimes, pds_error_t *err);
 
-/* The same by the list's name. */
-#define pds_consent_store_mandate_set(s, p, subject, manager, on, now, changed, err) \
-    pds_consent_store_list_set(s, p, PDS_CONSENT_MANDATES, subject, manager, on, now, \
-                               changed, err)
-#define pds_consent_store_optout_set(s, p, subject, purpose, on, now, changed, err) \
-    pds_consent_store_list_set(s, p, PDS_CONSENT_OPTOUTS, subject, purpose, on, now, \
-                               changed, err)
-#define pds_consent_store_mandate_held(s, p, subject, manager, held, err) \
-    pds_consent_store_list_held(s, p, PDS_CONSENT_MANDATES, subject, manager, held, err)
-#define pds_consent_store_opted_out(s, p, subject, purpose, opted_out, err) \
-    pds_consent_store_list_held(s, p, PDS_CONSENT_OPTOUTS, subject, purpose, opted_out, err)
-#define pds_consent_store_mandates(s, p, subject, pnames, ptimes, err) \
-    pds_consent_store_list_names(s, p, PDS_CONSENT_MANDATES, subject, pnames, ptimes, err)
-#define pds_consent_store_optouts(s, p, subject, pnames, ptimes, err) \
-    pds_consent_store_list_names(s, p, PDS_CONSENT_OPTOUTS, subject, pnames, ptimes, err)
 
 #endif

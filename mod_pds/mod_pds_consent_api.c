@@ -336,6 +336,7 @@ static int optout_guards(const pds_server_conf_t *sc, const char *organisation,
 static int api_names(api_t *api, int mandates, const char *name)
 {
     request_rec *r = api->r;
+    const pds_consent_list_e list = mandates ? PDS_CONSENT_MANDATES : PDS_CONSENT_OPTOUTS;
     apr_array_header_t *names, *times;
     pds_error_t err;
     apr_status_t rv;
@@ -358,11 +359,8 @@ static int api_names(api_t *api, int mandates, const char *name)
                                 name, api->manager));
         if (ap_discard_request_body(r) != OK)
             return pds_send_problem(r, "bad-consent-body", "the body cannot be read");
-        rv = mandates
-            ? pds_consent_store_mandate_set(api->h->store, r->pool, api->subject, name, on,
-                                            apr_time_now(), &changed, &err)
-            : pds_consent_store_optout_set(api->h->store, r->pool, api->subject, name, on,
-                                           apr_time_now(), &changed, &err);
+        rv = pds_consent_store_list_set(api->h->store, r->pool, list, api->subject, name,
+                                        on, apr_time_now(), &changed, &err);
         if (!mandates)      /* even a failed write may have committed */
             pds_consent_cache_changed(r, api->subject,
                                       pds_optout_cache_key(r->pool, api->subject, name));
@@ -375,9 +373,8 @@ static int api_names(api_t *api, int mandates, const char *name)
     }
     else if (r->method_number != M_GET)
         return pds_send_problem(r, "method-not-allowed", "use GET");
-    rv = mandates
-        ? pds_consent_store_mandates(api->h->store, r->pool, api->subject, &names, &times, &err)
-        : pds_consent_store_optouts(api->h->store, r->pool, api->subject, &names, &times, &err);
+    rv = pds_consent_store_list_names(api->h->store, r->pool, list, api->subject, &names,
+                                      &times, &err);
     if (rv != APR_SUCCESS)
         return store_problem(api, &err);
     arr = json_array();
@@ -505,7 +502,8 @@ int pds_consent_handler(request_rec *r)
             return pds_send_problem(r, "consent-store-unavailable",
                                 "the consent store cannot be reached");
         pds_error_clear(&err);
-        if (pds_consent_store_mandate_held(api.h->store, r->pool, api.subject, api.manager,
+        if (pds_consent_store_list_held(api.h->store, r->pool, PDS_CONSENT_MANDATES,
+                                        api.subject, api.manager,
                                            &held, &err) != APR_SUCCESS) {
             rc = store_problem(&api, &err);
             pds_consent_conn_release(api.h, api.failed);

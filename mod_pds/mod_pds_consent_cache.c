@@ -652,7 +652,8 @@ apr_status_t pds_optout_lookup_cached(request_rec *r, const char *subject,
     h = fill_acquire(r, &fill, subject, err);
     if (h == NULL)
         return APR_EGENERAL;
-    rv = pds_consent_store_opted_out(h->store, r->pool, subject, purpose, opted_out, err);
+    rv = pds_consent_store_list_held(h->store, r->pool, PDS_CONSENT_OPTOUTS,
+                                     subject, purpose, opted_out, err);
     pds_consent_conn_release(h, rv != APR_SUCCESS);
     if (rv == APR_SUCCESS)
         cache_put(r, &fill, key, *opted_out ? "1" : "0", 1,

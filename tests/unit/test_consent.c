@@ -405,42 +405,54 @@ static void test_store_mandates_and_optouts(void **state)
     int changed, held;
 
     pds_error_clear(&err);
-    assert_int_equal(pds_consent_store_mandate_held(s, f->p, "alice", "brixham-trust", &held,
+    assert_int_equal(pds_consent_store_list_held(s, f->p, PDS_CONSENT_MANDATES,
+                                                 "alice", "brixham-trust", &held,
                                                     &err), APR_SUCCESS);
     assert_false(held);
-    assert_int_equal(pds_consent_store_mandate_set(s, f->p, "alice", "brixham-trust", 1,
+    assert_int_equal(pds_consent_store_list_set(s, f->p, PDS_CONSENT_MANDATES,
+                                                "alice", "brixham-trust", 1,
                                                    f->now, &changed, &err), APR_SUCCESS);
     assert_true(changed);
-    assert_int_equal(pds_consent_store_mandate_set(s, f->p, "alice", "brixham-trust", 1,
+    assert_int_equal(pds_consent_store_list_set(s, f->p, PDS_CONSENT_MANDATES,
+                                                "alice", "brixham-trust", 1,
                                                    f->now + 1, &changed, &err), APR_SUCCESS);
     assert_false(changed);                        /* already held */
-    assert_int_equal(pds_consent_store_mandate_held(s, f->p, "alice", "brixham-trust", &held,
+    assert_int_equal(pds_consent_store_list_held(s, f->p, PDS_CONSENT_MANDATES,
+                                                 "alice", "brixham-trust", &held,
                                                     &err), APR_SUCCESS);
     assert_true(held);
-    assert_int_equal(pds_consent_store_mandate_held(s, f->p, "bob", "brixham-trust", &held,
+    assert_int_equal(pds_consent_store_list_held(s, f->p, PDS_CONSENT_MANDATES,
+                                                 "bob", "brixham-trust", &held,
                                                     &err), APR_SUCCESS);
     assert_false(held);
-    assert_int_equal(pds_consent_store_mandates(s, f->p, "alice", &names, &times, &err),
+    assert_int_equal(pds_consent_store_list_names(s, f->p, PDS_CONSENT_MANDATES,
+                                                  "alice", &names, &times, &err),
                      APR_SUCCESS);
     assert_int_equal(names->nelts, 1);
     assert_string_equal(APR_ARRAY_IDX(names, 0, const char *), "brixham-trust");
     assert_true(APR_ARRAY_IDX(times, 0, apr_time_t) == f->now);
-    assert_int_equal(pds_consent_store_mandate_set(s, f->p, "alice", "brixham-trust", 0,
+    assert_int_equal(pds_consent_store_list_set(s, f->p, PDS_CONSENT_MANDATES,
+                                                "alice", "brixham-trust", 0,
                                                    f->now + 2, &changed, &err), APR_SUCCESS);
     assert_true(changed);
-    assert_int_equal(pds_consent_store_mandate_held(s, f->p, "alice", "brixham-trust", &held,
+    assert_int_equal(pds_consent_store_list_held(s, f->p, PDS_CONSENT_MANDATES,
+                                                 "alice", "brixham-trust", &held,
                                                     &err), APR_SUCCESS);
     assert_false(held);
 
-    assert_int_equal(pds_consent_store_optout_set(s, f->p, "alice", "research", 1, f->now,
+    assert_int_equal(pds_consent_store_list_set(s, f->p, PDS_CONSENT_OPTOUTS,
+                                                "alice", "research", 1, f->now,
                                                   &changed, &err), APR_SUCCESS);
-    assert_int_equal(pds_consent_store_opted_out(s, f->p, "alice", "research", &held, &err),
+    assert_int_equal(pds_consent_store_list_held(s, f->p, PDS_CONSENT_OPTOUTS,
+                                                 "alice", "research", &held, &err),
                      APR_SUCCESS);
     assert_true(held);
-    assert_int_equal(pds_consent_store_opted_out(s, f->p, "alice", "direct-care", &held,
+    assert_int_equal(pds_consent_store_list_held(s, f->p, PDS_CONSENT_OPTOUTS,
+                                                 "alice", "direct-care", &held,
                                                  &err), APR_SUCCESS);
     assert_false(held);
-    assert_int_equal(pds_consent_store_optouts(s, f->p, "alice", &names, NULL, &err),
+    assert_int_equal(pds_consent_store_list_names(s, f->p, PDS_CONSENT_OPTOUTS,
+                                                  "alice", &names, NULL, &err),
                      APR_SUCCESS);
     assert_int_equal(names->nelts, 1);
     assert_false(pds_error_is_set(&err));
