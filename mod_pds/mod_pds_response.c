@@ -55,6 +55,8 @@ void pds_scrub_response_headers(request_rec *r)
         apr_table_unset(r->err_headers_out, identifying_headers[i]);
     r->content_encoding = NULL;
     r->content_languages = NULL;
+    /* What leaves is the gateway's JSON, never a type a browser should guess. */
+    apr_table_setn(r->headers_out, "X-Content-Type-Options", "nosniff");
 }
 
 const char *pds_problem_prepare(request_rec *r, pds_request_t *rq,
@@ -118,6 +120,7 @@ int pds_send_json_as(request_rec *r, int status, json_t *doc, const char *conten
     r->status = status;
     ap_set_content_type(r, content_type);
     apr_table_setn(r->headers_out, "Cache-Control", cache_control);
+    apr_table_setn(r->headers_out, "X-Content-Type-Options", "nosniff");
     ap_set_content_length(r, (apr_off_t)len);
     if (!r->header_only)
         ap_rwrite(text, (int)len, r);

@@ -121,7 +121,7 @@ XFAIL = {}
 # cacheable; it is checked to be that and nothing of the back end.
 GATEWAY_HEADERS = {"date", "server", "content-type", "content-length", "cache-control",
                    "pds-request-id", "pds-agreement", "connection", "keep-alive",
-                   "www-authenticate", "allow", "expires"}
+                   "www-authenticate", "allow", "expires", "x-content-type-options"}
 PROBLEM_MEMBERS = {"type", "title", "status", "detail", "reason", "request_id"}
 
 

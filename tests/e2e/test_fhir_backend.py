@@ -94,11 +94,13 @@ def _json_server_log_per_test(json_server):
 # The headers an answer of the gateway may carry; anything else is a back
 # end's (json-server sends X-Powered-By, ETag, Vary, Access-Control-*,
 # Pragma, Expires, X-Content-Type-Options, Location, Link, X-Total-Count).
+# X-Content-Type-Options is the gateway's own too, always "nosniff".
 GATEWAY_HEADERS = {"date", "server", "content-type", "content-length", "cache-control",
-                   "pds-agreement", "pds-request-id", "connection", "keep-alive", "allow"}
+                   "pds-agreement", "pds-request-id", "connection", "keep-alive", "allow",
+                   "x-content-type-options"}
 JSON_SERVER_HEADERS = ["X-Powered-By", "ETag", "Vary", "Access-Control-Allow-Credentials",
                        "Access-Control-Expose-Headers", "Pragma", "Expires",
-                       "X-Content-Type-Options", "Location", "Link", "X-Total-Count",
+                       "Location", "Link", "X-Total-Count",
                        "Last-Modified", "Content-Encoding"]
 
 
@@ -277,6 +279,7 @@ def test_json_server_headers_never_reach_the_client(gw, json_server, never):
         assert name not in r.headers, H.describe(r)
     assert H.media_type(r.headers["Content-Type"]) == "application/json"
     assert "charset" not in r.headers["Content-Type"]
+    assert r.headers["X-Content-Type-Options"] == "nosniff"
 
 
 # ---------------------------------------- conditionals, ranges, encodings

@@ -34,6 +34,7 @@ def test_head_is_method_not_allowed(gw):
     assert r.status_code == 405, H.describe(r)
     assert r.headers.get("Allow") == "GET, POST, PUT, PATCH"
     assert H.media_type(r.headers.get("Content-Type")) == "application/problem+json"
+    assert r.headers.get("X-Content-Type-Options") == "nosniff"
     assert r.content == b""
     H.assert_no_backend_headers(r)
     H.assert_audit(gw.audit_for(r), decision="deny", reason="method-not-allowed", status=405,
@@ -163,6 +164,7 @@ def test_back_end_identifying_headers_are_removed(gw):
     assert "LegacyCare" not in r.headers.get("Server", "")
     assert "LEGACYSESSION" not in str(r.cookies.keys())
     assert r.headers["Cache-Control"] == "no-store"
+    assert r.headers["X-Content-Type-Options"] == "nosniff"
     assert r.headers["PDS-Agreement"] == "hb-direct-care;v=3"
 
 
