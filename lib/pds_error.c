@@ -37,6 +37,7 @@ void pds_error_set(pds_error_t *err, const char *code, int position,
                    const char *source, const char *fmt, ...)
 {
     va_list ap;
+    int n;
 
     if (err == NULL || pds_error_is_set(err))
         return;
@@ -44,6 +45,10 @@ void pds_error_set(pds_error_t *err, const char *code, int position,
     copy_bounded(err->source, sizeof(err->source), source);
     err->position = position < 0 ? -1 : position;
     va_start(ap, fmt);
-    vsnprintf(err->text, sizeof(err->text), fmt, ap);
+    n = vsnprintf(err->text, sizeof(err->text), fmt, ap);
     va_end(ap);
+    if (n < 0)
+        copy_bounded(err->text, sizeof(err->text), "(the error text could not be formatted)");
+    else if ((apr_size_t)n >= sizeof(err->text))
+        memcpy(err->text + sizeof(err->text) - 4, "...", 4);
 }

@@ -11,7 +11,7 @@
 
 #define PDS_ERROR_CODE_LENGTH   48
 #define PDS_ERROR_SOURCE_LENGTH 96
-#define PDS_ERROR_TEXT_LENGTH   320
+#define PDS_ERROR_TEXT_LENGTH   640
 
 typedef struct pds_error_t {
     char code[PDS_ERROR_CODE_LENGTH];     /* stable, machine-readable: "bad-path" */
@@ -23,7 +23,8 @@ typedef struct pds_error_t {
 void pds_error_clear(pds_error_t *err);
 int pds_error_is_set(const pds_error_t *err);
 
-/* Records an error unless one is already recorded. position < 0: none. */
+/* Records an error unless one is already recorded. position < 0: none.
+ * A text too long for the buffer ends in "...", so a cut is visible. */
 void pds_error_set(pds_error_t *err, const char *code, int position,
                    const char *source, const char *fmt, ...)
 #if defined(__GNUC__)
