@@ -11,6 +11,7 @@ import os
 import re
 import shutil
 import subprocess
+import time
 
 import pytest
 from cryptography.hazmat.primitives import serialization
@@ -18,6 +19,7 @@ from cryptography.hazmat.primitives.asymmetric import ed25519
 from prometheus_client.parser import text_string_to_metric_families
 
 import pds_harness as H
+import pds_postgres
 from pds_configs import (AUTH_MODULES, CITIZENS_LOCATION, CITIZEN_RECORD, HB_DIRECT_CARE,
                          ORGANISATIONS, PATH, SUBJECT, agreement, location)
 from test_consent import nobody_owned_dir
@@ -198,6 +200,7 @@ def test_counts_match_the_audit_log(world, log_allow):
     gw = world["gw"]
     log_allow.extend(ALLOW_LOG)
     before = families(gw)
+    off = gw.httpd.error_log_size()
     got = run_mixed(gw)
     assert all(r.status_code == 200 for r in got["allowed"]), H.describe(got["allowed"][0])
     H.assert_problem(got["back end down"][0], "backend-unavailable", 503)
@@ -207,6 +210,12 @@ def test_counts_match_the_audit_log(world, log_allow):
     fams = families(gw)
     expected = audit_counts(gw)
     assert request_counts(fams) == expected
+    if world["mpm"] == "prefork":
+        # the decision log's lines say which process decided: several did,
+        # and their counts added up in the one block
+        pids = set(re.findall(r"\[pid (\d+)[^\]]*\][^\n]*PDS00411",
+                              gw.httpd.error_log_text(off)))
+        assert len(pids) > 1, pids
     # the run is in there, by agreement, organisation and reason
     assert expected[("hb-direct-care", "health-board", "allow", "")] >= 6
     assert expected[("", "", "deny", "unknown-caller")] >= 2
@@ -487,3 +496,69 @@ def test_dump_pds_lists_the_configuration(httpd_factory):
     assert "        SetHandler pds-health\n" in out
     # no key material
     assert "BEGIN" not in out
+
+
+def test_another_layout_starts_from_zero(gateway_factory):
+    """A graceful restart whose configuration adds an organisation gets a
+    new block: every count is zero again, and the reset time is later."""
+    store = nobody_owned_dir("pds-e2e-metrics-layout-")
+    try:
+        gw = gateway_factory(gateway_body(store, H.free_port(), decision_log=None,
+                                          status=False))
+        assert gw.get(PATH).status_code == 200
+        fams = families(gw)
+        assert sum(request_counts(fams).values()) == 1
+        reset = samples(fams, "pds_metrics_reset_time_seconds",
+                        "pds_metrics_reset_time_seconds")[frozenset()]
+        gw.httpd.body += "\nPDSOrganisation newcomer cert-san DNS:newcomer.example\n"
+        gw.httpd.write_conf()
+        H.graceful_restart(gw.httpd)
+        gw.close_sessions()
+        fams = families(gw)
+        assert sum(request_counts(fams).values()) == 0
+        assert samples(fams, "pds_metrics_reset_time_seconds",
+                       "pds_metrics_reset_time_seconds")[frozenset()] >= reset
+        assert samples(fams, "pds_audit_writes")[frozenset({"result": "ok"}.items())] == 0
+        assert gw.get(PATH).status_code == 200
+        assert sum(request_counts(families(gw)).values()) == 1
+    finally:
+        shutil.rmtree(store, ignore_errors=True)
+
+
+def test_health_and_counts_when_the_consent_store_is_down(gateway_factory, log_allow):
+    """PostgreSQL stopped: the health check says the consent store does not
+    answer (503), a consent request counts a store error; back: 200."""
+    ok, why = pds_postgres.postgres_available()
+    if not ok:
+        pytest.fail("PostgreSQL is needed for this test: " + why)
+    log_allow.extend(["PDS00088", "PDS00093", "PDS00094", "PDS00095"])
+    store = nobody_owned_dir("pds-e2e-metrics-pg-")
+    pg = pds_postgres.Postgres().start()
+    try:
+        body = gateway_body(store, H.free_port(), decision_log=None, status=False).replace(
+            'PDSConsentStore sqlite3 "%s"' % os.path.join(store, "consent.db"),
+            'PDSConsentStore pgsql "%s"' % pg.conninfo)
+        gw = gateway_factory(body.replace("PDSConsentCache shmcb 1", "PDSConsentCache shmcb 0"))
+        assert health(gw).status_code == 200
+        pg.kill()
+        try:
+            r = health(gw)
+            assert r.status_code == 503, H.describe(r)
+            doc = r.json()
+            assert doc["checks"] == {"audit_log": "ok", "keys": "ok", "consent_store": "fail"}
+            assert doc["problems"][0]["check"] == "consent_store"
+            H.assert_problem(gw.get("/consented/%s/record" % SUBJECT, purpose="care-planning"),
+                             "consent-store-unavailable", 503)
+            fams = families(gw)
+            assert samples(fams, "pds_consent_lookups")[
+                frozenset({"list": "consents", "result": "error"}.items())] == 1
+            assert request_counts(fams) == audit_counts(gw)
+        finally:
+            pg.restart()
+        deadline = time.monotonic() + 10
+        while health(gw).status_code != 200:
+            assert time.monotonic() < deadline, "the health check did not recover"
+            time.sleep(0.2)
+    finally:
+        pg.stop()
+        shutil.rmtree(store, ignore_errors=True)
