@@ -665,7 +665,11 @@ char *pds_metrics_prometheus(const pds_metrics_t *m, apr_pool_t *p, apr_size_t *
 /* Takes value's reference; 0 when either is NULL or the set failed. */
 static int set(json_t *obj, const char *key, json_t *value)
 {
-    return obj != NULL && value != NULL && json_object_set_new(obj, key, value) == 0;
+    if (obj == NULL) {
+        json_decref(value);
+        return 0;
+    }
+    return value != NULL && json_object_set_new(obj, key, value) == 0;
 }
 
 static json_t *json_labels(const labels_t *l)
@@ -709,8 +713,11 @@ static json_t *json_series(const pds_metrics_t *m, family_e f, apr_size_t s,
             }
         }
         ok = ok && set(o, "count", json_integer((json_int_t)cum[PDS_METRICS_BUCKETS]))
-            && set(o, "sum", json_real((double)sum / APR_USEC_PER_SEC))
-            && set(o, "buckets", buckets);
+            && set(o, "sum", json_real((double)sum / APR_USEC_PER_SEC));
+        if (ok)
+            ok = set(o, "buckets", buckets);    /* takes buckets either way */
+        else
+            json_decref(buckets);
     }
     if (!ok) {
         json_decref(o);
@@ -719,10 +726,17 @@ static json_t *json_series(const pds_metrics_t *m, family_e f, apr_size_t s,
     return o;
 }
 
+static int dump_cb(const char *buffer, size_t size, void *data)
+{
+    put(data, buffer, size);
+    return 0;
+}
+
 char *pds_metrics_json(const pds_metrics_t *m, apr_pool_t *p, apr_size_t *plen)
 {
     json_t *doc = json_object(), *all = json_object();
-    char *dumped, *out = NULL;
+    text_t t = { p, NULL, 0, 0 };
+    char *out = NULL;
     int f, ok;
 
     ok = doc != NULL && all != NULL;
@@ -735,7 +749,8 @@ char *pds_metrics_json(const pds_metrics_t *m, apr_pool_t *p, apr_size_t *plen)
         apr_size_t s, n = family_series(m, fam);
 
         ok = set(jf, "type", json_string(type_name(fam->type)))
-            && set(jf, "help", json_string(fam->help));
+            && set(jf, "help", json_string(fam->help))
+            && (fam->type == F_GAUGE || series != NULL);
         if (ok && fam->type == F_GAUGE) {
             json_decref(series);
             series = NULL;
@@ -747,28 +762,32 @@ char *pds_metrics_json(const pds_metrics_t *m, apr_pool_t *p, apr_size_t *plen)
                 continue;
             ok = json_array_append_new(series, json_series(m, (family_e)f, s, p)) == 0;
         }
-        ok = ok && (series == NULL || set(jf, "series", series));
+        if (ok && series != NULL) {
+            ok = set(jf, "series", series);     /* takes series either way */
+            series = NULL;
+        }
+        json_decref(series);
         if (!ok) {
             json_decref(jf);
             break;
         }
         ok = set(all, fam->name, jf);
     }
-    ok = ok && set(doc, "metrics", all);
+    if (ok)
+        ok = set(doc, "metrics", all);      /* takes all either way */
+    else
+        json_decref(all);
     if (!ok) {
-        if (!json_is_object(json_object_get(doc, "metrics")))
-            json_decref(all);
         json_decref(doc);
         return NULL;
     }
-    dumped = json_dumps(doc, JSON_COMPACT);
-    json_decref(doc);
-    if (dumped != NULL) {
-        out = apr_pstrdup(p, dumped);
-        free(dumped);
+    /* Written straight into pool memory: nothing of jansson's to free. */
+    if (json_dump_callback(doc, dump_cb, &t, JSON_COMPACT) == 0 && t.buf != NULL) {
+        out = t.buf;
         if (plen != NULL)
-            *plen = strlen(out);
+            *plen = t.len;
     }
+    json_decref(doc);
     return out;
 }
 

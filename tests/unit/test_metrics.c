@@ -290,6 +290,38 @@ static void test_kept_block(void **state)
                     "pds_metrics_reset_time_seconds 1796000000\n");
 }
 
+/* Every allocation of the JSON rendering failing in turn: NULL or the
+ * whole document (jansson absorbs some failures inside its dump), and
+ * nothing of jansson's left behind. */
+static void test_json_out_of_memory(void **state)
+{
+    apr_pool_t *p = *state;
+    void *mem;
+    pds_metrics_t *m = model(p, &mem);
+    const char *whole_text;
+    long n;
+    int whole = 0;
+
+    pds_metrics_decision(m, "fife-care", "nhs-fife", 1, NULL, 1500);
+    pds_metrics_decision(m, NULL, NULL, 0, "unknown-caller", 100);
+    whole_text = pds_metrics_json(m, p, NULL);
+    assert_non_null(whole_text);
+    pds_chaos_install();
+    for (n = 1; n < 5000 && !whole; n++) {
+        const char *text;
+
+        pds_chaos_arm(n);
+        text = pds_metrics_json(m, p, NULL);
+        if (pds_chaos_live() != 0)
+            fail_msg("allocation %ld failing leaks %ld block(s)", n, pds_chaos_live());
+        if (text != NULL && strcmp(text, whole_text) != 0)
+            fail_msg("allocation %ld failing gave a document with a part missing", n);
+        whole = !pds_chaos_failed();
+    }
+    pds_chaos_remove();
+    assert_true(whole);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -299,6 +331,7 @@ int main(void)
         pds_test_with_pool(test_buckets),
         pds_test_with_pool(test_consent_and_filter),
         pds_test_with_pool(test_json),
+        pds_test_with_pool(test_json_out_of_memory),
         pds_test_with_pool(test_unattached),
         pds_test_with_pool(test_kept_block),
     };
