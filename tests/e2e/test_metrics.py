@@ -351,14 +351,17 @@ def test_health_flips_when_the_audit_log_cannot_be_written(world, log_allow):
     assert r.status_code == 200, H.describe(r)
 
 
-def test_health_flips_when_the_audit_log_is_immutable(world):
-    """An immutable audit log (chattr +i: refused to root too): 503, then
-    200 once the flag is off. Skipped where the file system or the
-    capabilities do not allow chattr."""
+def test_health_flips_when_the_audit_log_is_immutable(world, log_allow):
+    """An immutable audit log (chattr +i: refused to root too): the health
+    check says so (503), a request is refused audit-unavailable and counted
+    as a failed audit write, not as a decision; 200 once the flag is off.
+    Skipped where the file system or the capabilities do not allow chattr."""
     gw = world["gw"]
     path = os.path.join(world["audit_dir"], "audit.jsonl")
     if shutil.which("chattr") is None:
         pytest.skip("no chattr (e2fsprogs)")
+    log_allow.extend(["PDS00045", "PDS00030", "PDS00021", "PDS00047"])
+    before = families(gw)
     if subprocess.run(["chattr", "+i", path], capture_output=True).returncode != 0:
         pytest.skip("chattr +i is not allowed here (file system or CAP_LINUX_IMMUTABLE)")
     try:
@@ -366,9 +369,16 @@ def test_health_flips_when_the_audit_log_is_immutable(world):
         assert r.status_code == 503, H.describe(r)
         assert r.json()["problems"] == [
             {"check": "audit_log", "problem": "the audit log %s is immutable (chattr +i)" % path}]
+        H.assert_problem(gw.get(PATH), "audit-unavailable", 503)
     finally:
         subprocess.run(["chattr", "-i", path], check=True)
     assert health(gw).status_code == 200
+    after = families(gw)
+    error = frozenset({"result": "error"}.items())
+    assert (samples(after, "pds_audit_writes")[error]
+            - samples(before, "pds_audit_writes")[error]) >= 1
+    # the refused request left no record, and no count either
+    assert request_counts(after) == request_counts(before) == audit_counts(gw)
 
 
 def test_decision_log_lines(world):
