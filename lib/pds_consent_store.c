@@ -338,6 +338,21 @@ int pds_consent_store_alive(pds_consent_store_t *s, apr_pool_t *p)
         && apr_dbd_check_conn(s->driver, p, s->handle) == APR_SUCCESS;
 }
 
+apr_status_t pds_consent_store_ping(pds_consent_store_t *s, apr_pool_t *p, pds_error_t *err)
+{
+    apr_int64_t version = 0;
+    int found = 0;
+    apr_status_t rv = select_int(s, p, "SELECT version FROM pds_schema ORDER BY version "
+                                 "DESC LIMIT 1", 0, NULL, &version, &found, err);
+
+    if (rv == APR_SUCCESS && (!found || version != s->schema_version)) {
+        pds_error_set(err, "consent-store-schema", -1, SOURCE, "the consent store's schema "
+                      "changed under the gateway");
+        return APR_EINVAL;
+    }
+    return rv;
+}
+
 int pds_consent_store_schema_version(const pds_consent_store_t *s)
 {
     return s->schema_version;

@@ -48,6 +48,11 @@ void pds_consent_store_close(pds_consent_store_t *s);
 /* Is the connection still usable? */
 int pds_consent_store_alive(pds_consent_store_t *s, apr_pool_t *p);
 
+/* A real read (the schema table), for a health check: APR_SUCCESS when the
+ * store answered and still holds the schema it was opened with; otherwise
+ * err says why (the driver's text, or "consent-store-schema"). */
+apr_status_t pds_consent_store_ping(pds_consent_store_t *s, apr_pool_t *p, pds_error_t *err);
+
 /* The consent store's schema version (after open). */
 int pds_consent_store_schema_version(const pds_consent_store_t *s);
 

@@ -14,6 +14,7 @@
 #include "http_protocol.h"
 #include "http_request.h"
 #include "util_filter.h"
+#include "mod_status.h"
 
 #include <jansson.h>
 
@@ -24,6 +25,8 @@
 #include "mod_pds_filter.h"
 #include "mod_pds_identity.h"
 #include "mod_pds_jwks.h"
+#include "mod_pds_metrics.h"
+#include "mod_pds_metrics_page.h"
 #include "mod_pds_request.h"
 
 static int pds_pre_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp)
@@ -59,9 +62,18 @@ static int pds_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptem
     /* Seed jansson's hash while the process is single-threaded. */
     json_object_seed(0);
     pds_identity_post_config();
-    if (pds_audit_post_config(pconf, ptemp, s) != OK)
+    if (pds_counters_post_config(pconf, ptemp, s) != OK
+        || pds_audit_post_config(pconf, ptemp, s) != OK)
         return HTTP_INTERNAL_SERVER_ERROR;
     return pds_consent_post_config(pconf, ptemp, s);
+}
+
+/* `apachectl -t -D DUMP_PDS`: the effective configuration on stdout, as
+ * -D DUMP_VHOSTS lists virtual hosts; httpd then says "Syntax OK" and exits. */
+static void pds_test_config(apr_pool_t *pconf, server_rec *s)
+{
+    if (ap_exists_config_define("DUMP_PDS"))
+        pds_config_dump(pconf, s);
 }
 
 static void pds_child_init(apr_pool_t *pchild, server_rec *s)
@@ -86,6 +98,8 @@ static void pds_register_hooks(apr_pool_t *p)
     /* post_config: open the audit log as root and create its mutex. */
     ap_hook_post_config(pds_post_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_child_init(pds_child_init, NULL, NULL, APR_HOOK_MIDDLE);
+    /* test_config: runs only under -t, after check_config (DUMP_PDS). */
+    ap_hook_test_config(pds_test_config, NULL, NULL, APR_HOOK_MIDDLE);
     /* post_read_request: a raw target that names an enforced location and
      * will be refused is refused before httpd's dot-segment removal can move
      * it out of that location (or answer it with a bare 400). */
@@ -117,6 +131,12 @@ static void pds_register_hooks(apr_pool_t *p)
     ap_hook_handler(pds_consent_handler, NULL, NULL, APR_HOOK_MIDDLE);
     /* The gateway's public keys (SetHandler pds-jwks). */
     ap_hook_handler(pds_jwks_handler, NULL, NULL, APR_HOOK_MIDDLE);
+    /* The operator's metrics and health (SetHandler pds-metrics, pds-health). */
+    ap_hook_handler(pds_metrics_handler, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_handler(pds_health_handler, NULL, NULL, APR_HOOK_MIDDLE);
+    /* A section in mod_status's server-status; an optional hook, so nothing
+     * happens where mod_status is not loaded. */
+    APR_OPTIONAL_HOOK(ap, status_hook, pds_status_hook, NULL, NULL, APR_HOOK_MIDDLE);
     /* handler, before mod_proxy's (APR_HOOK_FIRST) and after every fixup
      * (SetEnv, SetEnvIf, RewriteRule [E=]): interim responses of the back
      * end are not relayed. Always declines. */

@@ -41,10 +41,16 @@
 #include "apr_strings.h"
 
 #include <errno.h>
+#include <sys/ioctl.h>
+#include <sys/statvfs.h>
+#ifdef __linux__
+#include <linux/fs.h>
+#endif
 #include <unistd.h>
 
 #include "mod_pds_audit.h"
 #include "mod_pds_audit_resume.h"
+#include "mod_pds_metrics.h"
 
 #define PDS_AUDIT_MUTEX_TYPE "pds-audit"
 #define AUDIT_MUTEX_KEY "pds-audit-mutex"
@@ -488,13 +494,17 @@ static apr_status_t finish_record(pds_audit_sink_t *sink, written_t *w, pds_erro
 {
     apr_status_t rv, close_rv;
 
+    apr_time_t start;
+
     if (w->sync_file == NULL)
         return APR_SUCCESS;
+    start = apr_time_now();
     rv = apr_file_datasync(w->sync_file);
     close_rv = apr_file_close(w->sync_file);
     w->sync_file = NULL;
     if (rv == APR_SUCCESS)
         rv = close_rv;
+    pds_metrics_audit_sync(pds_counters(), rv == APR_SUCCESS, pds_counters_since(start));
     if (rv != APR_SUCCESS) {
         pds_error_set(err, "audit-unavailable", -1, "audit", "the record could not be "
                       "synced to disk");
@@ -545,6 +555,7 @@ apr_status_t pds_audit_decision(request_rec *r, pds_request_t *rq,
     written_t written;
     pds_error_t err;
     apr_status_t rv, unlock_rv;
+    apr_time_t started;
 
     if (rq->audited)
         return APR_SUCCESS;             /* one record per decision */
@@ -599,9 +610,11 @@ apr_status_t pds_audit_decision(request_rec *r, pds_request_t *rq,
     rv = pds_audit_record_lines(&record, &parts, &rec, r->pool, &err);
     if (rv != APR_SUCCESS)
         goto failed;
+    started = apr_time_now();
     rv = apr_global_mutex_lock(audit_mutex);
     if (rv != APR_SUCCESS) {
         pds_error_set(&err, "audit-unavailable", -1, "audit", "cannot lock the audit log");
+        pds_metrics_audit_write(pds_counters(), 0, pds_counters_since(started));
         goto failed;
     }
     rv = write_record(sc->audit, parts, record, r, &written, &err);
@@ -609,11 +622,13 @@ apr_status_t pds_audit_decision(request_rec *r, pds_request_t *rq,
     if (unlock_rv != APR_SUCCESS)
         ap_log_rerror(APLOG_MARK, APLOG_ERR, unlock_rv, r, "PDS00046: cannot unlock "
                       "the audit log");
+    pds_metrics_audit_write(pds_counters(), rv == APR_SUCCESS, pds_counters_since(started));
     if (rv == APR_SUCCESS)
         rv = finish_record(sc->audit, &written, &err);
     if (rv != APR_SUCCESS)
         goto failed;
     rq->audited = 1;
+    pds_count_decision(r, rq, decision, reason);
     return APR_SUCCESS;
 
 failed:
@@ -626,9 +641,64 @@ failed:
         ap_log_rerror(APLOG_MARK, APLOG_CRIT, 0, r, "PDS00055: request %s proceeds "
                       "WITHOUT an audit record (PDSAuditOnFailure allow)", rq->request_id);
         rq->audited = 1;
+        pds_count_decision(r, rq, decision, reason);
         return APR_SUCCESS;
     }
     return rv;
+}
+
+const char *pds_audit_health(server_rec *s, apr_pool_t *p, const char **keys)
+{
+    pds_server_conf_t *sc = pds_server_conf(s);
+    pds_audit_sink_t *sink = sc->audit;
+    apr_finfo_t open_info, path_info;
+    struct statvfs vfs;
+    apr_os_file_t fd;
+    apr_status_t rv;
+    char buf[120];
+
+    *keys = NULL;
+    if (sink == NULL || audit_mutex == NULL || sink->file == NULL)
+        return "no audit log is open for this server (PDSAuditLog)";
+    if (sink->key == NULL)
+        *keys = "the audit chain's key (PDSAuditKey) is not loaded";
+    else if (sc->audit_signing_key != NULL && sink->signer == NULL)
+        *keys = "the checkpoint signing key (PDSAuditSigningKey) is not loaded";
+    /* The file this process writes records to... */
+    if ((rv = apr_file_info_get(&open_info, APR_FINFO_TYPE | APR_FINFO_INODE | APR_FINFO_DEV,
+                                sink->file)) != APR_SUCCESS
+        || apr_os_file_get(&fd, sink->file) != APR_SUCCESS)
+        return apr_psprintf(p, "the audit log %s cannot be examined: %s", sink->path,
+                            apr_strerror(rv, buf, sizeof(buf)));
+    if (fstatvfs(fd, &vfs) == 0) {
+        if (vfs.f_flag & ST_RDONLY)
+            return apr_psprintf(p, "the audit log %s is on a read-only file system",
+                                sink->path);
+        if (open_info.filetype == APR_REG && vfs.f_bavail == 0)
+            return apr_psprintf(p, "the file system of the audit log %s is full", sink->path);
+    }
+#if defined(__linux__) && defined(FS_IOC_GETFLAGS)
+    {
+        int flags = 0;
+
+        if (ioctl(fd, FS_IOC_GETFLAGS, &flags) == 0 && (flags & FS_IMMUTABLE_FL))
+            return apr_psprintf(p, "the audit log %s is immutable (chattr +i)", sink->path);
+    }
+#endif
+    /* ...is still the one its path names: the next start, a rotation and
+     * every reader go by the path. A path this process may not look into
+     * (a directory only root can enter) is not a fault. */
+    rv = apr_stat(&path_info, sink->path, APR_FINFO_TYPE | APR_FINFO_INODE | APR_FINFO_DEV, p);
+    if (rv == APR_SUCCESS && open_info.filetype == APR_REG
+        && (path_info.inode != open_info.inode || path_info.device != open_info.device))
+        return apr_psprintf(p, "the audit log's path %s names another file than the one "
+                            "records are written to (rotated without a graceful restart?)",
+                            sink->path);
+    if (rv != APR_SUCCESS && !APR_STATUS_IS_EACCES(rv))
+        return apr_psprintf(p, "the audit log is no longer at %s (%s): moved, removed, or "
+                            "its directory replaced", sink->path,
+                            apr_strerror(rv, buf, sizeof(buf)));
+    return NULL;
 }
 
 apr_file_t *pds_audit_file(server_rec *s)

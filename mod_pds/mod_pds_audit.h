@@ -26,6 +26,13 @@ apr_status_t pds_audit_decision(request_rec *r, pds_request_t *rq,
                                 const char *decision, const char *reason,
                                 int status, const apr_array_header_t *fields);
 
+/* For the health check: NULL when this process can put a record in the
+ * server's audit log (its handle open, the file system writable and not
+ * full, the file not immutable, and the path still naming that file), else
+ * what is wrong, in words without secrets (pool p). *keys likewise for the
+ * audit keys (the chain's key, the checkpoint key when configured). */
+const char *pds_audit_health(server_rec *s, apr_pool_t *p, const char **keys);
+
 /* This process's handle on the server's audit log (NULL if none): opened by
  * the parent, readable even where the path is not. */
 apr_file_t *pds_audit_file(server_rec *s);

@@ -381,6 +381,27 @@ static const char *cmd_audit_sync(cmd_parms *cmd, void *dummy, int on)
     return NULL;
 }
 
+/* PDSDecisionLog off|<level>: httpd's own level names (ap_parse_log_level). */
+static const char *cmd_decision_log(cmd_parms *cmd, void *dummy, const char *arg)
+{
+    pds_server_conf_t *sc = pds_server_conf(cmd->server);
+    const char *err = ap_check_cmd_context(cmd, NOT_IN_DIR_CONTEXT);
+    int level;
+
+    if (err != NULL)
+        return err;
+    if (strcasecmp(arg, "off") == 0) {
+        sc->decision_log = PDS_DECISION_LOG_OFF;
+        return NULL;
+    }
+    if (ap_parse_log_level(arg, &level) != NULL)
+        return apr_psprintf(cmd->pool, "PDSDecisionLog: '%s' is neither off nor a log "
+                            "level (emerg, alert, crit, error, warn, notice, info, debug, "
+                            "trace1 ... trace8); e.g. PDSDecisionLog info", arg);
+    sc->decision_log = level;
+    return NULL;
+}
+
 static const char *cmd_sign_responses(cmd_parms *cmd, void *dcv, int on)
 {
     ((pds_dir_conf_t *)dcv)->sign_responses = on;
@@ -685,6 +706,8 @@ const command_rec pds_directives[] = {
         "When a record cannot be written: deny (default) or allow"),
     AP_INIT_FLAG("PDSAuditSync", cmd_audit_sync, NULL, RSRC_CONF,
         "On (default): each record is on disk (fdatasync) before data is released"),
+    AP_INIT_TAKE1("PDSDecisionLog", cmd_decision_log, NULL, RSRC_CONF,
+        "off (default) or a log level: one error-log line per decision at that level"),
     AP_INIT_TAKE1("PDSPseudonymKey", pds_cmd_pseudonym_key, NULL, RSRC_CONF,
                   "secret key file (64 hex digits) from which each agreement's "
                   "pseudonym key is derived"),

@@ -85,6 +85,8 @@ typedef struct pds_audit_sink_t pds_audit_sink_t;
 #define PDS_DEFAULT_CONSENT_CACHE_TTL  5
 #define PDS_DEFAULT_TRUST_INTERVAL     30
 #define PDS_DEFAULT_PERSON_SUBJECT  "user"
+/* PDSDecisionLog off; otherwise the member is an APLOG_* level. */
+#define PDS_DECISION_LOG_OFF        (-2)
 
 /* Server-wide: organisations, agreements, the audit log, keys, tokens. The
  * consent members are main-server only (their directives refuse a virtual
@@ -107,6 +109,7 @@ typedef struct pds_audit_sink_t pds_audit_sink_t;
     WITH(pds_chain_key_t *, audit_pseudonym_key, audit_subject_mode, -1) \
     FLAG(audit_on_failure, pds_conf_audit_fail_open, 0)   /* 0 deny, 1 allow */ \
     FLAG(audit_sync, pds_conf_audit_sync, 1) \
+    VALUE(int, decision_log, pds_conf_decision_log, PDS_DECISION_LOG_OFF) /* a level */ \
     PTR(pds_chain_key_t *, pseudonym_key)           /* PDSPseudonymKey: transforms' secret */ \
     PTR(pds_key_t *, response_key)                  /* PDSResponseSigningKey */ \
     WITH(const char *, response_kid, response_key, NULL) /* its RFC 7638 thumbprint */ \
@@ -202,6 +205,12 @@ void *pds_merge_dir_conf(apr_pool_t *p, void *basev, void *addv);
  * (mod_pds_config_check.c). */
 int pds_config_check(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
                      server_rec *s);
+/* `apachectl -t -D DUMP_PDS` (test_config): the effective configuration on
+ * stdout: each server's organisations, its agreements with what each
+ * releases, transforms and lets write, and the sections that hold mod_pds
+ * directives or handlers, with the agreements an enforced one can reach
+ * (mod_pds_config_dump.c). Prints paths of key files, never a key. */
+void pds_config_dump(apr_pool_t *p, server_rec *s);
 /* Forgets where directives were read (pre_config: httpd reads the
  * configuration again on every restart; mod_pds_config.c). */
 void pds_config_reset(void);

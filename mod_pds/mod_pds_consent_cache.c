@@ -31,6 +31,7 @@
 #include <unistd.h>
 
 #include "mod_pds_consent_cache.h"
+#include "mod_pds_metrics.h"
 
 #define CACHE_MUTEX_TYPE  "pds-consent-cache"
 #define CACHE_NAMESPACE   "mod_pds-consent-2"  /* entries carry an entry_tag_t */
@@ -607,17 +608,27 @@ apr_status_t pds_consent_lookup_cached(request_rec *r, const char *subject,
     fill_t fill;
     char *data;
     apr_size_t dlen;
+    apr_time_t started;
     int i;
 
     hit = cache_get(r, subject, key, buf, &len);
     if (hit != NULL
-        && pds_consent_lookup_decode(pl, r->pool, (const char *)hit, len, NULL) == APR_SUCCESS)
+        && pds_consent_lookup_decode(pl, r->pool, (const char *)hit, len, NULL) == APR_SUCCESS) {
+        pds_metrics_consent_lookup(pds_counters(), PDS_METRICS_CONSENTS, PDS_METRICS_HIT, 0);
         return APR_SUCCESS;
+    }
+    started = apr_time_now();
     h = fill_acquire(r, &fill, subject, err);
-    if (h == NULL)
+    if (h == NULL) {
+        pds_metrics_consent_lookup(pds_counters(), PDS_METRICS_CONSENTS, PDS_METRICS_ERROR,
+                                   pds_counters_since(started));
         return APR_EGENERAL;
+    }
     rv = pds_consent_store_lookup(h->store, r->pool, subject, organisation, purpose, pl, err);
     pds_consent_conn_release(h, rv != APR_SUCCESS);
+    pds_metrics_consent_lookup(pds_counters(), PDS_METRICS_CONSENTS,
+                               rv == APR_SUCCESS ? PDS_METRICS_MISS : PDS_METRICS_ERROR,
+                               pds_counters_since(started));
     if (rv != APR_SUCCESS)
         return rv;
     /* Never cache past a consent's expiry: the entry would outlive it. */
@@ -642,19 +653,28 @@ apr_status_t pds_optout_lookup_cached(request_rec *r, const char *subject,
     unsigned int len = sizeof(buf);
     pds_consent_conn_t *h;
     apr_status_t rv;
+    apr_time_t started;
     fill_t fill;
 
     hit = cache_get(r, subject, key, buf, &len);
     if (hit != NULL && len == 1 && (hit[0] == '0' || hit[0] == '1')) {
         *opted_out = hit[0] == '1';
+        pds_metrics_consent_lookup(pds_counters(), PDS_METRICS_OPTOUTS, PDS_METRICS_HIT, 0);
         return APR_SUCCESS;
     }
+    started = apr_time_now();
     h = fill_acquire(r, &fill, subject, err);
-    if (h == NULL)
+    if (h == NULL) {
+        pds_metrics_consent_lookup(pds_counters(), PDS_METRICS_OPTOUTS, PDS_METRICS_ERROR,
+                                   pds_counters_since(started));
         return APR_EGENERAL;
+    }
     rv = pds_consent_store_list_held(h->store, r->pool, PDS_CONSENT_OPTOUTS,
                                      subject, purpose, opted_out, err);
     pds_consent_conn_release(h, rv != APR_SUCCESS);
+    pds_metrics_consent_lookup(pds_counters(), PDS_METRICS_OPTOUTS,
+                               rv == APR_SUCCESS ? PDS_METRICS_MISS : PDS_METRICS_ERROR,
+                               pds_counters_since(started));
     if (rv == APR_SUCCESS)
         cache_put(r, &fill, key, *opted_out ? "1" : "0", 1,
                   apr_time_now() + apr_time_from_sec(rt->ttl));

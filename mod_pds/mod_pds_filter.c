@@ -23,6 +23,7 @@
 #include "mod_pds_audit.h"
 #include "mod_pds_consent.h"
 #include "mod_pds_filter.h"
+#include "mod_pds_metrics.h"
 #include "mod_pds_response.h"
 #include "mod_pds_util.h"
 #include "pds_syntax.h"
@@ -51,6 +52,17 @@ static void fail(pds_filter_ctx_t *ctx, const char *reason, const char *detail)
     }
 }
 
+/* fail() for a back-end response the filter itself refuses (not a back end
+ * that failed to answer): counted by kind (lib/pds_metrics.h) when it is
+ * the problem reported. */
+static void reject(pds_filter_ctx_t *ctx, const char *kind, const char *reason,
+                   const char *detail)
+{
+    if (ctx->failure == NULL)
+        pds_metrics_filter_reject(pds_counters(), kind);
+    fail(ctx, reason, detail);
+}
+
 /* A collection past PDSMaxBodySize is a paging question: the detail says so. */
 #define TOO_LARGE_DETAIL "the back end's response is larger than PDSMaxBodySize " \
     "allows; a collection is read page by page with the paging parameters its " \
@@ -65,7 +77,8 @@ static void check_response_head(request_rec *r, pds_filter_ctx_t *ctx)
     /* Two lengths (RFC 9112 6.3: unrecoverable) mean the back end and the
      * proxy may disagree on where this response ends. */
     if (pds_header_count(r->headers_out, "Content-Length") > 1) {
-        fail(ctx, "backend-bad-response", "the back end sent more than one Content-Length");
+        reject(ctx, "content-length", "backend-bad-response",
+               "the back end sent more than one Content-Length");
         return;
     }
 
@@ -82,16 +95,17 @@ static void check_response_head(request_rec *r, pds_filter_ctx_t *ctx)
     }
     if (r->status == HTTP_PARTIAL_CONTENT
         || apr_table_get(r->headers_out, "Content-Range") != NULL) {
-        fail(ctx, "backend-bad-response", "the back end sent a partial response");
+        reject(ctx, "partial", "backend-bad-response", "the back end sent a partial response");
         return;
     }
     if ((encoding != NULL && strcasecmp(encoding, "identity") != 0)
         || (r->content_encoding != NULL && strcasecmp(r->content_encoding, "identity") != 0)) {
-        fail(ctx, "backend-bad-response", "the back end sent an encoded (compressed) body");
+        reject(ctx, "encoded", "backend-bad-response",
+               "the back end sent an encoded (compressed) body");
         return;
     }
     if (!pds_syntax_is_json(r->content_type, PDS_JSON_SUFFIX)) {
-        fail(ctx, "backend-bad-response", "the back end did not send JSON");
+        reject(ctx, "not-json", "backend-bad-response", "the back end did not send JSON");
         return;
     }
     if (length != NULL) {
@@ -100,11 +114,12 @@ static void check_response_head(request_rec *r, pds_filter_ctx_t *ctx)
 
         if (apr_strtoff(&declared, length, &end, 10) != APR_SUCCESS || *end != '\0'
             || declared < 0) {
-            fail(ctx, "backend-bad-response", "the back end sent a bad Content-Length");
+            reject(ctx, "content-length", "backend-bad-response",
+                   "the back end sent a bad Content-Length");
             return;
         }
         if ((apr_uint64_t)declared > ctx->limit) {
-            fail(ctx, "backend-too-large", TOO_LARGE_DETAIL);
+            reject(ctx, "too-large", "backend-too-large", TOO_LARGE_DETAIL);
             return;
         }
         /* A good first guess saves regrowing the buffer. */
@@ -163,7 +178,7 @@ static void append(request_rec *r, pds_filter_ctx_t *ctx, const char *data,
                    apr_size_t n)
 {
     if (n > ctx->limit - ctx->len) {
-        fail(ctx, "backend-too-large", TOO_LARGE_DETAIL);
+        reject(ctx, "too-large", "backend-too-large", TOO_LARGE_DETAIL);
         return;
     }
     if (ctx->buf == NULL || ctx->len + n + 1 > ctx->cap) {
@@ -339,6 +354,8 @@ static apr_status_t finish(ap_filter_t *f, pds_filter_ctx_t *ctx, pds_request_t 
                                             ctx->buf ? ctx->buf : "", ctx->len, &opts,
                                             &result, r->pool, &err);
         OPENSSL_cleanse(key, sizeof(key));
+        if (rv_filter != APR_SUCCESS)
+            pds_metrics_filter_reject(pds_counters(), err.code);
         if (rv_filter != APR_SUCCESS && strcmp(err.code, "transform-type") == 0) {
             /* The message names the field and the transform, never the value. */
             ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, "PDS00033: back-end response "

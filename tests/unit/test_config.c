@@ -69,6 +69,24 @@ AP_DECLARE(char *) ap_server_root_relative(apr_pool_t *p, const char *fname)
                            : apr_pstrcat(p, "/srv/root/", fname, NULL);
 }
 
+/* httpd's level names (server/config.c's ap_parse_log_level). */
+AP_DECLARE(const char *) ap_parse_log_level(const char *str, int *val)
+{
+    static const char *const names[] = { "emerg", "alert", "crit", "error", "warn",
+                                         "notice", "info", "debug", "trace1", "trace2",
+                                         "trace3", "trace4", "trace5", "trace6",
+                                         "trace7", "trace8", NULL };
+    int i;
+
+    for (i = 0; names[i] != NULL; i++) {
+        if (strcasecmp(str, names[i]) == 0) {
+            *val = i;
+            return NULL;
+        }
+    }
+    return "not a log level";
+}
+
 AP_DECLARE(void) ap_log_error_(const char *file, int line, int module_index,
                                int level, apr_status_t status, const server_rec *s,
                                const char *fmt, ...)
@@ -666,6 +684,18 @@ static void test_audit_directives(void **state)
     assert_true(pds_conf_audit_sync(sc));
     assert_null(run(f, "PDSAuditSync", "off"));
     assert_false(pds_conf_audit_sync(sc));
+
+    /* the decision log: off by default, else one of httpd's levels */
+    assert_int_equal(pds_conf_decision_log(sc), PDS_DECISION_LOG_OFF);
+    assert_null(run(f, "PDSDecisionLog", "info"));
+    assert_int_equal(pds_conf_decision_log(sc), APLOG_INFO);
+    assert_null(run(f, "PDSDecisionLog", "trace3"));
+    assert_int_equal(pds_conf_decision_log(sc), APLOG_TRACE3);
+    assert_null(run(f, "PDSDecisionLog", "Off"));
+    assert_int_equal(pds_conf_decision_log(sc), PDS_DECISION_LOG_OFF);
+    assert_contains(run(f, "PDSDecisionLog", "loud"), "PDSDecisionLog: 'loud' is neither "
+                    "off nor a log level");
+    assert_int_equal(pds_conf_decision_log(sc), PDS_DECISION_LOG_OFF);
 }
 
 static void test_check_gateway_needs_audit_log(void **state)

@@ -491,6 +491,29 @@ static void test_store_refuses_newer_schema_and_bad_driver(void **state)
     assert_string_equal(err.code, "consent-store-unavailable");
 }
 
+/* The health check's read: answers while the schema is there, and says so
+ * when it is gone or changed under an open connection. */
+static void test_store_ping(void **state)
+{
+    fixture_t *f = *state;
+    pds_consent_store_t *s = open_store(f);
+    pds_error_t err;
+    char cmd[256];
+
+    pds_error_clear(&err);
+    assert_int_equal(pds_consent_store_ping(s, f->p, &err), APR_SUCCESS);
+    snprintf(cmd, sizeof(cmd), "sqlite3 '%s' 'INSERT INTO pds_schema VALUES (7)'", f->db);
+    assert_int_equal(system(cmd), 0);
+    assert_int_not_equal(pds_consent_store_ping(s, f->p, &err), APR_SUCCESS);
+    assert_string_equal(err.code, "consent-store-schema");
+    snprintf(cmd, sizeof(cmd), "sqlite3 '%s' 'DROP TABLE pds_schema'", f->db);
+    assert_int_equal(system(cmd), 0);
+    pds_error_clear(&err);
+    assert_int_not_equal(pds_consent_store_ping(s, f->p, &err), APR_SUCCESS);
+    assert_string_not_equal(err.code, "");
+    pds_consent_store_close(s);
+}
+
 int main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
@@ -506,6 +529,7 @@ int main(void)
         T(test_store_migrates_and_keeps_history),
         T(test_store_mandates_and_optouts),
         T(test_store_refuses_newer_schema_and_bad_driver),
+        T(test_store_ping),
     };
 #undef T
 
