@@ -713,6 +713,9 @@ const command_rec pds_directives[] = {
                   "pseudonym key is derived"),
     AP_INIT_TAKE1("PDSResponseSigningKey", pds_cmd_response_signing_key, NULL, RSRC_CONF,
                   "private key (PEM) that signs released bodies (PDSSignResponses)"),
+    AP_INIT_ITERATE("PDSPublishedKey", pds_cmd_published_key, NULL, RSRC_CONF,
+                    "public key files (PEM) the JWKS lists beside the signing keys: a "
+                    "retired key whose signatures must still verify, or the next one"),
     AP_INIT_FLAG("PDSSignResponses", cmd_sign_responses, NULL, ACCESS_CONF,
                  "on: each released body carries a detached JWS in PDS-Signature"),
     AP_INIT_TAKE1("PDSTokenAudience", cmd_token_audience, NULL, RSRC_CONF,

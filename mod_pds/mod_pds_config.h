@@ -113,6 +113,7 @@ typedef struct pds_audit_sink_t pds_audit_sink_t;
     PTR(pds_chain_key_t *, pseudonym_key)           /* PDSPseudonymKey: transforms' secret */ \
     PTR(pds_key_t *, response_key)                  /* PDSResponseSigningKey */ \
     WITH(const char *, response_kid, response_key, NULL) /* its RFC 7638 thumbprint */ \
+    ARRAY(pds_key_t *, published_keys, 2)           /* PDSPublishedKey, public keys only */ \
     PTR(const char *, token_audience) \
     VALUE(int, token_clock_skew, pds_conf_clock_skew, PDS_DEFAULT_CLOCK_SKEW) \
     VALUE(int, token_max_lifetime, pds_conf_max_lifetime, PDS_DEFAULT_MAX_LIFETIME) \

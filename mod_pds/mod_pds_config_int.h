@@ -53,5 +53,6 @@ const char *pds_cmd_audit_subject(cmd_parms *cmd, void *dummy, const char *mode,
                                   const char *keyfile);
 const char *pds_cmd_pseudonym_key(cmd_parms *cmd, void *dummy, const char *arg);
 const char *pds_cmd_response_signing_key(cmd_parms *cmd, void *dummy, const char *arg);
+const char *pds_cmd_published_key(cmd_parms *cmd, void *dummy, const char *arg);
 
 #endif

@@ -164,3 +164,29 @@ const char *pds_cmd_response_signing_key(cmd_parms *cmd, void *dummy, const char
     json_decref(jwk);
     return NULL;
 }
+
+/* PDSPublishedKey <file>...: public keys the JWKS lists beside the signing
+ * keys (the previous one after a rotation, or the next before it takes
+ * over). Public halves only: a private key has no business in a JWKS file. */
+const char *pds_cmd_published_key(cmd_parms *cmd, void *dummy, const char *arg)
+{
+    pds_server_conf_t *sc = pds_server_conf(cmd->server);
+    const char *err = ap_check_cmd_context(cmd, NOT_IN_DIR_CONTEXT);
+    const char *path = ap_server_root_relative(cmd->pool, arg);
+    pds_key_t *key;
+    pds_error_t perr;
+
+    if (err != NULL)
+        return err;
+    if (path == NULL)
+        return apr_psprintf(cmd->pool, "PDSPublishedKey: bad path '%s'", arg);
+    pds_error_clear(&perr);
+    if (pds_key_load_file(&key, cmd->pool, path, &perr) != APR_SUCCESS)
+        return apr_psprintf(cmd->pool, "PDSPublishedKey %s: %s", path, perr.text);
+    if (pds_key_is_private(key))
+        return apr_psprintf(cmd->pool, "PDSPublishedKey %s: a private key; publish only its "
+                            "public half (`openssl pkey -in %s -pubout -out %s.pub`)",
+                            path, path, path);
+    APR_ARRAY_PUSH(sc->published_keys, pds_key_t *) = key;
+    return NULL;
+}

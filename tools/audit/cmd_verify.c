@@ -15,9 +15,9 @@
 #include "pds_audit_tool.h"
 
 static const char help_verify[] =
-"usage: pds-audit verify [--key FILE] [--public-key FILE] [--anchor SEQ:MAC]\n"
+"usage: pds-audit verify [--key FILE]... [--public-key FILE]... [--anchor SEQ:MAC]\n"
 "                        [--expect-last-seq N] FILE...\n"
-"       pds-audit verify [--key FILE] [--public-key FILE] [--anchor SEQ:MAC]\n"
+"       pds-audit verify [--key FILE]... [--public-key FILE]... [--anchor SEQ:MAC]\n"
 "                        [--expect-last-seq N] --series FILE\n"
 "\n"
 "Checks every line: its MAC (with --key), that its seq follows the line before and\n"
@@ -26,6 +26,9 @@ static const char help_verify[] =
 "  --key FILE            the secret audit key (PDSAuditKey): every line is checked\n"
 "  --public-key FILE     the checkpoint public key: the chain is checked up to the\n"
 "                        last checkpoint; the summary says which seqs it covers\n"
+"Give --key or --public-key more than once when keys were rotated over the files:\n"
+"each file must be sealed with one audit key throughout (a key changes only with\n"
+"the file), and each checkpoint signed by one of the public keys.\n"
 "  --anchor SEQ:MAC      the seq and MAC of a line kept elsewhere (printed by an\n"
 "                        earlier verify): the log must hold that line, and may\n"
 "                        begin at it instead of at seq 1 (older files removed)\n"
@@ -91,25 +94,47 @@ typedef struct verify_t {
     apr_pool_t *p;
 } verify_t;
 
+/* Every --key and --public-key (several when keys were rotated over the
+ * series); the first of each also in vt for the summary. */
 static int verify_load_keys(verify_t *vt, options_t *o)
 {
+    int nkeys = o->keys->nelts, npubs = o->public_keys->nelts, i;
+    pds_chain_key_t **keys = apr_pcalloc(vt->p, sizeof(*keys) * (apr_size_t)(nkeys + 1));
+    pds_key_t **pubs = apr_pcalloc(vt->p, sizeof(*pubs) * (apr_size_t)(npubs + 1));
     pds_error_t err;
 
     pds_error_clear(&err);
-    if (o->key != NULL && pds_chain_key_load(&vt->key, vt->p, o->key, &err) != APR_SUCCESS) {
-        fprintf(stderr, "pds-audit: --key %s: %s\n", tty_safe(vt->p, o->key), err.text);
-        return EXIT_USAGE;
+    for (i = 0; i < nkeys; i++) {
+        const char *path = APR_ARRAY_IDX(o->keys, i, const char *);
+
+        if (pds_chain_key_load(&keys[i], vt->p, path, &err) != APR_SUCCESS) {
+            fprintf(stderr, "pds-audit: --key %s: %s\n", tty_safe(vt->p, path), err.text);
+            return EXIT_USAGE;
+        }
     }
-    if (o->public_key != NULL
-        && pds_key_load_file(&vt->pub, vt->p, o->public_key, &err) != APR_SUCCESS) {
-        fprintf(stderr, "pds-audit: --public-key: %s\n", err.text);
-        return EXIT_USAGE;
+    for (i = 0; i < npubs; i++) {
+        if (pds_key_load_file(&pubs[i], vt->p, APR_ARRAY_IDX(o->public_keys, i, const char *),
+                              &err) != APR_SUCCESS) {
+            fprintf(stderr, "pds-audit: --public-key: %s\n", err.text);
+            return EXIT_USAGE;
+        }
     }
-    if (pds_chain_verifier_create(&vt->v, vt->p, vt->key, vt->pub, &err) != APR_SUCCESS) {
-        fprintf(stderr, "pds-audit: %s\n", err.text);
-        return EXIT_USAGE;
+    vt->key = keys[0];
+    vt->pub = pubs[0];
+    if (pds_chain_verifier_create(&vt->v, vt->p, vt->key, vt->pub, &err) != APR_SUCCESS)
+        goto bad;
+    for (i = 1; i < nkeys; i++) {
+        if (pds_chain_verifier_add_key(vt->v, keys[i], &err) != APR_SUCCESS)
+            goto bad;
+    }
+    for (i = 1; i < npubs; i++) {
+        if (pds_chain_verifier_add_public_key(vt->v, pubs[i], &err) != APR_SUCCESS)
+            goto bad;
     }
     return EXIT_OK;
+bad:
+    fprintf(stderr, "pds-audit: %s\n", err.text);
+    return EXIT_USAGE;
 }
 
 /* The first bad line: FILE:LINE: seq N: CODE: WHY (seq when the line has one). */
@@ -285,6 +310,9 @@ static void print_verify_summary(const verify_t *vt, int rc)
                APR_ARRAY_IDX(vt->spans, 0, file_span_t).first_mac);
     printf("MACs: %s\n", vt->key ? "checked on every line (--key)"
                                  : "not checked (no --key)");
+    if (s.key_changes > 0)
+        printf("audit key: changed %" APR_UINT64_T_FMT " time(s), each at the start of a "
+               "file\n", s.key_changes);
     print_signature_coverage(vt, &s);
 }
 

@@ -44,6 +44,7 @@ typedef struct options_t {
     const char *since, *until, *format;
     const char *jwks, *headers, *body, *expect_request_id, *expect_agreement;
     apr_array_header_t *files;
+    apr_array_header_t *keys, *public_keys;     /* every --key, --public-key */
     /* parsed from the above by the command's check */
     apr_uint64_t expect_seq;
     apr_uint64_t anchor_seq;
