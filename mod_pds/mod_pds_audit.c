@@ -614,8 +614,11 @@ apr_status_t pds_audit_decision(request_rec *r, pds_request_t *rq,
     /* The path as decided on; before it was accepted, the raw target. */
     rec.path = rq->path ? rq->path : r->unparsed_uri;
     rec.query = rq->query;
-    if (pds_conf_audit_pseudonymous(sc))
+    if (pds_conf_audit_pseudonymous(sc)) {
         pseudonymise(&rec, sc->audit_pseudonym_key, r->pool);
+        rec.query = pds_query_pseudonymised(a ? pds_agreement_query(a) : NULL, rec.query,
+                                            sc->audit_pseudonym_key, r->pool);
+    }
     rec.decision = decision;
     rec.reason = reason;
     rec.status = status;
