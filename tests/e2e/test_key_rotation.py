@@ -5,11 +5,13 @@ restart with a new key and the old file is refused; the checkpoint key may
 change at any restart; `pds-audit verify` takes every key the series was
 sealed with. A rotated response signing key stays in the JWKS through
 PDSPublishedKey, so what it signed still verifies; a private key there fails
-`apachectl -t`."""
+`apachectl -t`; the same for the consent receipt key and the consent API's
+keys."""
 import base64
 import json
 import os
 import secrets
+import shutil
 import subprocess
 
 import pytest
@@ -17,7 +19,10 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
 import pds_harness as H
-from pds_configs import CITIZENS_LOCATION, HB_DIRECT_CARE, ORGANISATIONS, PATH
+from pds_configs import AUTH_MODULES, CITIZENS_LOCATION, HB_DIRECT_CARE, ORGANISATIONS, PATH, \
+    SUBJECT
+from test_consent import CONSENT_AGREEMENT, nobody_owned_dir
+from test_consent_deploy import GRANT, call, consented_location, htpasswd_file, person_api
 
 CONFIG = ORGANISATIONS + HB_DIRECT_CARE + CITIZENS_LOCATION + "StartServers 2\n"
 
@@ -244,3 +249,44 @@ def test_a_private_key_is_never_published(httpd_factory, tmp_path):
     h = httpd_factory(ORGANISATIONS + 'PDSPublishedKey "%s"\n' % junk)
     rc, out = h.config_test()
     assert rc != 0 and "PDSPublishedKey %s:" % junk in out, out
+
+
+def test_a_rotated_receipt_key_stays_published(gateway_factory, tmp_path):
+    """A person keeps receipts for years: after PDSConsentReceiptKey changes,
+    the consent API's keys still hold the old key (PDSPublishedKey), so an
+    old receipt's kid is found and its signature verifies."""
+    shared = nobody_owned_dir("pds-e2e-receipt-rotation-")
+    try:
+        old, new = ed25519.Ed25519PrivateKey.generate(), ed25519.Ed25519PrivateKey.generate()
+        key_path, old_pub = str(tmp_path / "receipt.key"), str(tmp_path / "receipt-old.pub")
+        H.write_private(key_path, private_pem(old))
+        with open(old_pub, "wb") as f:
+            f.write(public_pem(old))
+        pw = htpasswd_file(shared, [(SUBJECT, "pw")])
+        gw = gateway_factory(ORGANISATIONS + 'PDSConsentStore sqlite3 "%s/consent.db"\n' % shared
+                             + 'PDSConsentReceiptKey "%s"\n' % key_path + CONSENT_AGREEMENT
+                             + consented_location() + person_api(pw),
+                             extra_modules=AUTH_MODULES)
+        g = call(gw, "POST", "/consents", (SUBJECT, "pw"), GRANT)
+        assert g.status_code == 201, H.describe(g)
+        receipt = g.json()["receipt"]
+
+        H.write_private(key_path, private_pem(new))
+        gw.httpd.body += 'PDSPublishedKey "%s"\n' % old_pub
+        gw.httpd.write_conf()
+        H.graceful_restart(gw.httpd)
+        gw.close_sessions()
+        later = call(gw, "POST", "/consents", (SUBJECT, "pw"), dict(GRANT, notice="n-2"))
+        assert later.status_code == 201, H.describe(later)
+        keys = call(gw, "GET", "/keys", (SUBJECT, "pw")).json()["keys"]
+        by_kid = {k["kid"]: k for k in keys}
+        assert len(keys) == 2
+        assert keys[0]["kid"] == kid_of(later.json()["receipt"])    # the current key first
+        header_b64, payload_b64, sig_b64 = receipt.split(".")
+        jwk = by_kid[kid_of(receipt)]                                 # the old receipt's key
+        x = base64.urlsafe_b64decode(jwk["x"] + "=" * (-len(jwk["x"]) % 4))
+        ed25519.Ed25519PublicKey.from_public_bytes(x).verify(
+            base64.urlsafe_b64decode(sig_b64 + "=" * (-len(sig_b64) % 4)),
+            ("%s.%s" % (header_b64, payload_b64)).encode())
+    finally:
+        shutil.rmtree(shared, ignore_errors=True)
