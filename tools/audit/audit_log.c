@@ -248,6 +248,7 @@ static int record_selected(const filter_t *f, json_t *rec, int in_collection)
         || !matches(f->organisation, str_member(rec, "organisation"))
         || !matches(f->agreement, str_member(rec, "agreement"))
         || !matches(f->purpose, str_member(rec, "purpose"))
+        || !matches(f->node, str_member(rec, "node"))
         || !matches(f->decision, str_member(rec, "decision"))
         || !matches(f->reason, str_member(rec, "reason")))
         return 0;
@@ -269,6 +270,7 @@ int setup_filter(filter_t *f, const options_t *o, apr_pool_t *p)
     f->purpose = o->purpose;
     f->decision = o->decision;
     f->reason = o->reason;
+    f->node = o->node;
     f->since = o->since_us;
     f->until = o->until_us;
     f->timed = o->since != NULL || o->until != NULL;

@@ -16,6 +16,7 @@ static const char help_query[] =
 "  --subject S             the subject; with --pseudonym-key FILE (the key of\n"
 "                          PDSAuditSubject pseudonym) S is pseudonymised first\n"
 "  --organisation O  --agreement A  --purpose P  --decision allow|deny  --reason R\n"
+"  --node N                records the gateway node N decided (PDSNodeName)\n"
 "  --since T  --until T    time bounds, both included: RFC 3339\n"
 "                          (2026-11-22T13:40:00Z, +01:00 offsets) or a whole day YYYY-MM-DD\n"
 "  --format F              table (default), jsonl (the lines as they are, the\n"
@@ -44,7 +45,7 @@ static void csv_put(const char *s, int last)
 static const char *const csv_columns[] = {
     "time", "seq", "request_id", "client_ip", "organisation", "agreement",
     "agreement_version", "purpose", "legal_basis", "subject", "method", "path",
-    "decision", "reason", "status", "fields", "visible_from", NULL
+    "decision", "reason", "status", "fields", "visible_from", "node", NULL
 };
 
 static void query_csv(json_t *rec, apr_pool_t *scratch)
@@ -64,11 +65,12 @@ static void query_csv(json_t *rec, apr_pool_t *scratch)
     }
 }
 
-#define TABLE_ROW "%-27s %8s %-8s %-22s %-16s %-28s %-16s %-14s %6s %6s\n"
+#define TABLE_ROW "%-27s %-12s %8s %-8s %-22s %-16s %-28s %-16s %-14s %6s %6s\n"
 
 static void query_table(json_t *rec, apr_pool_t *p)
 {
     printf(TABLE_ROW, tty_or_dash(p, str_member(rec, "time")),
+           tty_or_dash(p, str_member(rec, "node")),
            or_dash(int_member(rec, "seq", p)),
            tty_or_dash(p, str_member(rec, "decision")),
            tty_or_dash(p, str_member(rec, "reason")),
@@ -112,7 +114,7 @@ static int cmd_query(options_t *o, apr_pool_t *p)
             csv_put(csv_columns[i], csv_columns[i + 1] == NULL);
     }
     else if (strcmp(format, "table") == 0) {
-        printf(TABLE_ROW, "TIME", "SEQ", "DECISION", "REASON", "ORGANISATION", "AGREEMENT",
+        printf(TABLE_ROW, "TIME", "NODE", "SEQ", "DECISION", "REASON", "ORGANISATION", "AGREEMENT",
                "PURPOSE", "SUBJECT", "STATUS", "FIELDS");
     }
     return scan(o, &f, query_cb, (void *)format, p);

@@ -47,6 +47,7 @@ static const option_spec_t option_specs[] = {
     OPT("--since", 1, since, CMD_READ),
     OPT("--until", 1, until, CMD_READ),
     OPT("--format", 1, format, CMD_READ),
+    OPT("--node", 1, node, CMD_READ),
     OPT("--jwks", 1, jwks, CMD_VERIFY_RESPONSE),
     OPT("--headers", 1, headers, CMD_VERIFY_RESPONSE),
     OPT("--body", 1, body, CMD_VERIFY_RESPONSE),

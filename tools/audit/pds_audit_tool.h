@@ -42,6 +42,7 @@ typedef struct options_t {
     const char *key, *public_key, *pseudonym_key, *expect_last_seq, *series, *anchor;
     const char *subject, *organisation, *agreement, *purpose, *decision, *reason;
     const char *since, *until, *format;
+    const char *node, *nodes;
     const char *jwks, *headers, *body, *expect_request_id, *expect_agreement;
     apr_array_header_t *files;
     /* parsed from the above by the command's check */
@@ -70,6 +71,7 @@ typedef struct line_reader_t {
 typedef struct filter_t {
     const char *subject;        /* as it appears in the log (maybe a pseudonym) */
     const char *organisation, *agreement, *purpose, *decision, *reason;
+    const char *node;           /* the record's "node" (PDSNodeName) */
     apr_int64_t since, until;   /* [since, until) */
     int timed;
 } filter_t;
