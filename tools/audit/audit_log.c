@@ -384,7 +384,7 @@ int scan(const options_t *o, const filter_t *f, record_cb cb, void *baton,
     s.baton = baton;
     s.p = p;
     reader_init(&s.reader, p);
-    if ((rc = input_files(&files, o, &s.reader, p)) != EXIT_OK)
+    if ((rc = all_input_files(&files, o, &s.reader, p)) != EXIT_OK)
         return rc;
     if (apr_pool_create(&scratch, p) != APR_SUCCESS)
         return EXIT_USAGE;

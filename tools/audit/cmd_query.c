@@ -8,7 +8,8 @@
 #include "pds_audit_tool.h"
 
 static const char help_query[] =
-"usage: pds-audit query [filters] [--format table|jsonl|csv] [--series] FILE...\n"
+"usage: pds-audit query [filters] [--format table|jsonl|csv] [--series] [--nodes]\n"
+"                       FILE...\n"
 "\n"
 "Prints the decision records that match every filter (checkpoint and file-start\n"
 "lines are left out). The log is read as it is: run 'pds-audit verify' first.\n"
@@ -22,6 +23,9 @@ static const char help_query[] =
 "  --format F              table (default), jsonl (the lines as they are, the\n"
 "                          evidence) or csv (RFC 4180; fields joined with ';')\n"
 "  --series                FILE is the current log; add its rotated siblings\n"
+"  --nodes                 each FILE is another gateway node's log: the records of\n"
+"                          all are merged into one view ordered by time (held in\n"
+"                          memory to be sorted); each names its node\n"
 "Exit status: 0 ok, 2 usage or read error.\n";
 
 /* One CSV field, RFC 4180: quoted when it holds a comma, quote, CR or LF. */
@@ -117,6 +121,8 @@ static int cmd_query(options_t *o, apr_pool_t *p)
         printf(TABLE_ROW, "TIME", "NODE", "SEQ", "DECISION", "REASON", "ORGANISATION", "AGREEMENT",
                "PURPOSE", "SUBJECT", "STATUS", "FIELDS");
     }
+    if (o->nodes != NULL)
+        return scan_merged(o, &f, query_cb, (void *)format, p);
     return scan(o, &f, query_cb, (void *)format, p);
 }
 

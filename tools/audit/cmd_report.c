@@ -10,7 +10,7 @@
 #include "pds_audit_tool.h"
 
 static const char help_report[] =
-"usage: pds-audit report [filters] [--format text|json|html] [--series] FILE...\n"
+"usage: pds-audit report [filters] [--format text|json|html] [--series] [--nodes] FILE...\n"
 "       pds-audit report --subject S [--pseudonym-key FILE] [--format text|json|html] FILE...\n"
 "\n"
 "Without --subject: per agreement and organisation, the requests allowed and\n"
@@ -20,6 +20,9 @@ static const char help_report[] =
 "(and consent, when recorded); html is one self-contained page with a timeline.\n"
 "The filters of 'pds-audit query' (--organisation, --agreement, --purpose,\n"
 "--decision, --reason, --since, --until) narrow the records counted.\n"
+"--series: FILE is the current log, its rotated siblings are added.\n"
+"--nodes: each FILE is another gateway node's log (with --series, each with its\n"
+"siblings); they are counted together, a person's report in order of time.\n"
 "The log is read as it is: run 'pds-audit verify' first.\n"
 "Exit status: 0 ok, 2 usage or read error.\n";
 

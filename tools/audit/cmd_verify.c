@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <apr_hash.h>
 #include <apr_strings.h>
 
 #include "pds_chain.h"
@@ -17,6 +18,7 @@
 static const char help_verify[] =
 "usage: pds-audit verify [--key FILE] [--public-key FILE] [--anchor SEQ:MAC]\n"
 "                        [--expect-last-seq N] FILE...\n"
+"       pds-audit verify [--key FILE] [--public-key FILE] [--series] --nodes FILE...\n"
 "       pds-audit verify [--key FILE] [--public-key FILE] [--anchor SEQ:MAC]\n"
 "                        [--expect-last-seq N] --series FILE\n"
 "\n"
@@ -35,6 +37,10 @@ static const char help_verify[] =
 "removed from its head fail as missing-head.\n"
 "  --series              FILE is the current log: its rotated siblings FILE.* are\n"
 "                        added and all are ordered by the seq of their first line\n"
+"  --nodes               each FILE is another gateway node's log, its own chain\n"
+"                        (with --series, each with its siblings): each is checked\n"
+"                        on its own and reported with the node its records name,\n"
+"                        then the overall result (no --anchor, --expect-last-seq)\n"
 "Files are one chain, checked in the order given (oldest first); '-' is standard input.\n"
 "The first bad line is printed as FILE:LINE: seq N: CODE: WHY, then a summary.\n"
 "Exit status: 0 intact, 1 a check failed, 2 usage or read error.\n";
@@ -62,6 +68,9 @@ static int check_verify_options(options_t *o)
         return usage_error("verify", "--anchor takes SEQ:MAC, a seq and the 64 hex digits "
                            "of that line's mac, as verify prints them; not %s", o->anchor);
 
+    if (o->nodes != NULL && (o->anchor != NULL || o->expect_last_seq != NULL))
+        return usage_error("verify", "--anchor and --expect-last-seq are one chain's: "
+                           "verify each node's log on its own to use them");
     if (o->key == NULL && o->public_key == NULL)
         return usage_error("verify", "verify needs --key FILE (the audit key), "
                            "--public-key FILE (the checkpoint public key), or both");
@@ -88,8 +97,23 @@ typedef struct verify_t {
     pds_key_t *pub;
     line_reader_t reader;
     apr_array_header_t *spans;          /* file_span_t, one per file read */
+    apr_array_header_t *nodes;          /* const char *: the node names lines carry */
     apr_pool_t *p;
 } verify_t;
+
+/* Notes the node a verified line names (once per name). */
+static void note_node(verify_t *vt)
+{
+    const char *name = line_node(vt->reader.line, vt->reader.len, vt->p);
+    int i;
+
+    for (i = 0; name != NULL && i < vt->nodes->nelts; i++) {
+        if (strcmp(APR_ARRAY_IDX(vt->nodes, i, const char *), name) == 0)
+            return;
+    }
+    if (name != NULL)
+        APR_ARRAY_PUSH(vt->nodes, const char *) = name;
+}
 
 static int verify_load_keys(verify_t *vt, options_t *o)
 {
@@ -162,6 +186,8 @@ static int verify_file(verify_t *vt, const char *path, int index)
     memset(span, 0, sizeof(*span));
     while (rc == EXIT_OK && (got = reader_next(&vt->reader, vt->p)) == 1) {
         rc = verify_current_line(vt);
+        if (rc == EXIT_OK)
+            note_node(vt);
         /* a verified line ends with ,"mac":"<64 hex>"} */
         if (rc == EXIT_OK && span->first_mac[0] == '\0' && vt->reader.len >= 66)
             memcpy(span->first_mac, vt->reader.line + vt->reader.len - 66, 64);
@@ -288,33 +314,97 @@ static void print_verify_summary(const verify_t *vt, int rc)
     print_signature_coverage(vt, &s);
 }
 
+/* One chain, its files oldest first: checked, and its summary printed. */
+static int verify_chain(verify_t *vt, const options_t *o, const apr_array_header_t *files)
+{
+    pds_chain_summary_t sum;
+    int i, rc;
+
+    if (o->anchor != NULL)
+        pds_chain_verifier_anchor(vt->v, o->anchor_seq, o->anchor_mac);
+    for (i = 0, rc = EXIT_OK; i < files->nelts && rc == EXIT_OK; i++)
+        rc = verify_file(vt, APR_ARRAY_IDX(files, i, const char *), i);
+    if (rc == EXIT_USAGE)
+        return rc;
+    if (rc == EXIT_OK)
+        rc = verify_finish(vt);
+    pds_chain_verifier_summary(vt->v, &sum);
+    if (rc == EXIT_OK)
+        rc = verify_expected_last(o, &sum);
+    print_verify_summary(vt, rc);
+    return rc;
+}
+
+/* "gw1" or "gw1,gw1-old" (renamed mid-chain), "(no node member)" */
+static const char *node_names(const verify_t *vt)
+{
+    return vt->nodes->nelts > 0 ? apr_array_pstrcat(vt->p, vt->nodes, ',')
+                                : "(no node member)";
+}
+
+/* --nodes: each node's chain on its own, then the overall result. */
+static int verify_nodes(verify_t *vt, const options_t *o, const apr_array_header_t *lists)
+{
+    apr_array_header_t *bad = apr_array_make(vt->p, 2, sizeof(const char *));
+    apr_array_header_t *all = apr_array_make(vt->p, 4, sizeof(const char *));
+    apr_hash_t *seen = apr_hash_make(vt->p);
+    pds_error_t err;
+    int i, rc, worst = EXIT_OK;
+
+    for (i = 0; i < lists->nelts; i++) {
+        const char *log = APR_ARRAY_IDX(o->files, i, const char *), *names, *other;
+
+        printf("%snode log %s:\n", i > 0 ? "\n" : "", tty_safe(vt->p, log));
+        pds_error_clear(&err);
+        vt->spans = apr_array_make(vt->p, 4, sizeof(file_span_t));
+        vt->nodes = apr_array_make(vt->p, 2, sizeof(const char *));
+        if (i > 0 && pds_chain_verifier_create(&vt->v, vt->p, vt->key, vt->pub, &err)
+                     != APR_SUCCESS) {
+            fprintf(stderr, "pds-audit: %s\n", err.text);
+            return EXIT_USAGE;
+        }
+        rc = verify_chain(vt, o, APR_ARRAY_IDX(lists, i, const apr_array_header_t *));
+        names = node_names(vt);
+        printf("node: %s\n", tty_safe(vt->p, names));
+        if (vt->nodes->nelts > 0 && (other = apr_hash_get(seen, names, APR_HASH_KEY_STRING)))
+            fprintf(stderr, "pds-audit: note: %s and %s both name node %s: give each "
+                    "gateway its own PDSNodeName\n", tty_safe(vt->p, other),
+                    tty_safe(vt->p, log), tty_safe(vt->p, names));
+        apr_hash_set(seen, names, APR_HASH_KEY_STRING, log);
+        APR_ARRAY_PUSH(all, const char *) = apr_psprintf(vt->p, "%s (%s)",
+            tty_safe(vt->p, names), tty_safe(vt->p, log));
+        if (rc != EXIT_OK)
+            APR_ARRAY_PUSH(bad, const char *) = APR_ARRAY_IDX(all, all->nelts - 1,
+                                                              const char *);
+        if (rc > worst)
+            worst = rc;
+    }
+    if (bad->nelts == 0)
+        printf("\nall %d node logs intact: %s\n", lists->nelts,
+               apr_array_pstrcat(vt->p, all, ' '));
+    else
+        printf("\nNOT INTACT: %d of %d node logs: %s\n", bad->nelts, lists->nelts,
+               apr_array_pstrcat(vt->p, bad, ' '));
+    return worst;
+}
+
 static int cmd_verify(options_t *o, apr_pool_t *p)
 {
-    apr_array_header_t *files;
-    pds_chain_summary_t sum;
+    apr_array_header_t *lists;
     verify_t vt;
-    int i, rc;
+    int rc;
 
     memset(&vt, 0, sizeof(vt));
     vt.p = p;
     vt.spans = apr_array_make(p, 4, sizeof(file_span_t));
+    vt.nodes = apr_array_make(p, 2, sizeof(const char *));
     reader_init(&vt.reader, p);
     if ((rc = verify_load_keys(&vt, o)) != EXIT_OK
-        || (rc = input_files(&files, o, &vt.reader, p)) != EXIT_OK)
+        || (rc = node_inputs(&lists, o, &vt.reader, p)) != EXIT_OK)
         return rc;
-    if (o->anchor != NULL)
-        pds_chain_verifier_anchor(vt.v, o->anchor_seq, o->anchor_mac);
-    for (i = 0, rc = EXIT_OK; i < files->nelts && rc == EXIT_OK; i++)
-        rc = verify_file(&vt, APR_ARRAY_IDX(files, i, const char *), i);
-    if (rc == EXIT_USAGE)
-        return rc;
-    if (rc == EXIT_OK)
-        rc = verify_finish(&vt);
-    pds_chain_verifier_summary(vt.v, &sum);
-    if (rc == EXIT_OK)
-        rc = verify_expected_last(o, &sum);
-    print_verify_summary(&vt, rc);
-    return rc;
+    if (o->nodes == NULL)
+        return verify_chain(&vt, o, APR_ARRAY_IDX(lists, 0, const apr_array_header_t *));
+    return verify_nodes(&vt, o, lists);
 }
 
 /* The files, then the keys and the anchor. */

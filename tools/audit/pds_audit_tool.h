@@ -164,6 +164,24 @@ int setup_filter(filter_t *f, const options_t *o, apr_pool_t *p);
  * that are not records are counted and named on standard error. */
 int scan(const options_t *o, const filter_t *f, record_cb cb, void *baton, apr_pool_t *p);
 
+/* ---- several nodes' logs, --nodes (nodes.c) */
+
+/* One list of files per log to read, in the order given: with --nodes one
+ * per FILE (each node's log, with its rotated siblings under --series),
+ * else the one list of input_files. */
+int node_inputs(apr_array_header_t **plists, const options_t *o, line_reader_t *r,
+                apr_pool_t *p);
+/* Every file to read: node_inputs' lists one after the other. */
+int all_input_files(apr_array_header_t **pfiles, const options_t *o, line_reader_t *r,
+                    apr_pool_t *p);
+/* The "node" member of a line the gateway wrote (the last before "mac", a
+ * PDSNodeName), or NULL when it has none. */
+const char *line_node(const char *line, size_t len, apr_pool_t *p);
+/* scan, the records held in memory and given to cb ordered by time (ties
+ * in the order read): one view of several nodes' logs. */
+int scan_merged(const options_t *o, const filter_t *f, record_cb cb, void *baton,
+                apr_pool_t *p);
+
 /* ---- report --subject (report_person.c, called by cmd_report.c) */
 
 int report_person(options_t *o, const filter_t *f, const char *format, apr_pool_t *p);
