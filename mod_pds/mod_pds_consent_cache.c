@@ -457,7 +457,9 @@ static void cache_unlock(void)
  * entry of this server whose tag is not the bucket's generation now is a
  * miss. An entry another server put (a cache they share) is believed only
  * if its fill began later than this server's last change in the bucket plus
- * PDSTokenClockSkew: a late fill racing our change cannot pass for new. */
+ * PDSTokenClockSkew: a late fill racing our change cannot pass for new.
+ * No entry is believed once its fill is older than the TTL (by this
+ * server's clock, so the servers' clocks must agree: docs/deployment.md). */
 typedef struct entry_tag_t {
     apr_uint64_t node;          /* the filling server's gen_table_t.node */
     apr_uint64_t filled;        /* apr_time_t its store read began */
@@ -506,6 +508,12 @@ static void fills_invalidate(const char *subject)
 static int tag_believed(const entry_tag_t *tag, apr_uint32_t bucket)
 {
     if (tag->magic != GEN_MAGIC)
+        return 0;
+    /* The TTL is the revocation bound whatever the provider does with the
+     * expiry it is given (memcached counts whole seconds; an entry another
+     * server could not remove while the cache was out of its reach stays
+     * until it expires): an entry filled longer ago than the TTL is a miss. */
+    if (apr_time_now() - (apr_time_t)tag->filled >= apr_time_from_sec(rt->ttl))
         return 0;
     if (tag->node == rt->gens->node)
         return tag->gen == gen_read(bucket);
