@@ -65,6 +65,24 @@ class Memcached:
             self.proc.wait(timeout=10)
             self.proc = None
 
+    def metadump(self):
+        """{key: seconds to expiry (-1: none)} of every item (lru_crawler)."""
+        with socket.create_connection(("127.0.0.1", self.port), timeout=5) as s:
+            s.sendall(b"lru_crawler metadump all\r\n")
+            data = b""
+            while not data.endswith(b"END\r\n"):
+                chunk = s.recv(65536)
+                if not chunk:
+                    break
+                data += chunk
+        now, out = time.time(), {}
+        for line in data.decode().splitlines():
+            fields = dict(f.split("=", 1) for f in line.split() if "=" in f)
+            if "key" in fields:
+                exp = int(fields.get("exp", "-1"))
+                out[fields["key"]] = exp - now if exp > 0 else -1
+        return out
+
     def items(self):
         """curr_items from memcached's stats."""
         with socket.create_connection(("127.0.0.1", self.port), timeout=5) as s:
@@ -160,6 +178,11 @@ def test_mixed_traffic_through_every_node(cluster):
         assert c.ask(i, CONSENTED).status_code == 200                          # consent
         H.assert_problem(c.ask(i, UNCONSENTED), "consent-missing", 403)
     assert c.mc.items() > 0, "nothing was put in memcached"
+    # no subject in a key (docs/deployment.md), and each entry expires
+    # within the TTL in memcached too
+    dump = c.mc.metadump()
+    assert dump and not any(SUBJECT.encode().hex() in k or SUBJECT in k for k in dump), dump
+    assert all(0 < left <= TTL + 1 for left in dump.values()), dump
     for i, gw in enumerate(c.gws):
         for rec in gw.httpd.audit_records():
             assert rec["node"] == NODES[i], rec
@@ -244,6 +267,10 @@ def test_memcached_down_every_node_reads_the_store_then_caches_again(cluster):
         assert time.monotonic() - back < 30, "the nodes never used memcached again"
         time.sleep(0.2)
     resumed = time.monotonic() - back
+    for gw in c.gws:
+        text = H.read_text(gw.httpd.error_log)
+        assert "scache_mc" in text      # mod_socache_memcache says the cache is out
+        assert SUBJECT not in text and SUBJECT.encode().hex() not in text
     print("\nmemcached down: requests served from the store (slowest %.3f s); caching "
           "resumed %.2f s after memcached came back" % (max(timings), resumed))
     # and a revocation after the cache returned is still refused by the others
