@@ -65,18 +65,22 @@ class Memcached:
             self.proc.wait(timeout=10)
             self.proc = None
 
-    def metadump(self):
-        """{key: seconds to expiry (-1: none)} of every item (lru_crawler)."""
+    def command(self, line):
+        """memcached's answer to one text-protocol command ending in END."""
         with socket.create_connection(("127.0.0.1", self.port), timeout=5) as s:
-            s.sendall(b"lru_crawler metadump all\r\n")
+            s.sendall(line.encode() + b"\r\n")
             data = b""
             while not data.endswith(b"END\r\n"):
                 chunk = s.recv(65536)
                 if not chunk:
                     break
                 data += chunk
+        return data.decode().splitlines()
+
+    def metadump(self):
+        """{key: seconds to expiry (-1: none)} of every item (lru_crawler)."""
         now, out = time.time(), {}
-        for line in data.decode().splitlines():
+        for line in self.command("lru_crawler metadump all"):
             fields = dict(f.split("=", 1) for f in line.split() if "=" in f)
             if "key" in fields:
                 exp = int(fields.get("exp", "-1"))
@@ -85,15 +89,7 @@ class Memcached:
 
     def items(self):
         """curr_items from memcached's stats."""
-        with socket.create_connection(("127.0.0.1", self.port), timeout=5) as s:
-            s.sendall(b"stats\r\n")
-            data = b""
-            while not data.endswith(b"END\r\n"):
-                chunk = s.recv(65536)
-                if not chunk:
-                    break
-                data += chunk
-        for line in data.decode().splitlines():
+        for line in self.command("stats"):
             if line.startswith("STAT curr_items "):
                 return int(line.split()[2])
         return 0
