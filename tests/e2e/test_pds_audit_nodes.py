@@ -95,6 +95,9 @@ def test_report_nodes_counts_every_node(two_nodes):
     doc = json.loads(run_ok("report", "--nodes", "--format", "json", *logs))
     assert doc["allowed"] == sum(1 for *_, s in asked if s == 200)
     assert doc["refused"] == sum(1 for *_, s in asked if s != 200)
+    assert doc["decisions_by_node"] == {n: sum(1 for m, *_ in asked if m == n) for n in NODES}
+    text = run_ok("report", "--nodes", *logs)
+    assert "\nBy node: gw-a=4, gw-b=3\n" in text, text
     person = json.loads(run_ok("report", "--nodes", "--subject", SUBJECT, "--format", "json",
                                *logs))
     times = [d["time"] for d in person["disclosures"]]
