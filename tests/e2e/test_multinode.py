@@ -20,6 +20,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import threading
 import time
 
 import pytest
@@ -36,6 +37,7 @@ from test_pds_audit import audit_directives, make_keys, run
 NODES = ("gw1", "gw2", "gw3")
 TTL = 3                         # PDSConsentCache ... TTL: the revocation bound, seconds
 MARGIN = 1.5                    # for a loaded 2-core machine
+CACHE_HUNG = 1.0                # CACHE_HUNG_MS of mod_pds_consent_cache.c
 CONSENTED = "/consented/%s/record" % SUBJECT
 UNCONSENTED = "/consented/%s/record" % OTHER_SUBJECT
 STORE_DOWN_LOGS = ("PDS00088", "PDS00093", "PDS00094", "PDS00095")
@@ -278,6 +280,56 @@ def test_memcached_down_every_node_reads_the_store_then_caches_again(cluster):
     for i in (1, 2):
         c.until(i, UNCONSENTED, 403, TTL + MARGIN)
     assert time.monotonic() - revoked <= TTL + MARGIN
+
+
+def own_session_get(gw):
+    """A consent request on a session of its own (a thread may wait in it)."""
+    with H.requests.Session() as s:
+        s.trust_env = False
+        s.verify = gw.pki.ca_cert
+        cert = gw.pki["health-board"]
+        s.cert = (cert.cert, cert.key)
+        return s.get(gw.url(CONSENTED), headers={"PDS-Purpose": "care-planning"},
+                     timeout=60).status_code
+
+
+@pytest.mark.allow_log("PDS00472")
+def test_memcached_hung_every_node_leaves_it_out_then_uses_it_again(cluster):
+    """A memcached that accepts and never answers (stopped): apr_memcache
+    reads without a timeout, so the call that meets it waits; once calls
+    have been pending a second, the node's other lookups leave the cache out
+    and read the store; when memcached answers again, so does the cache."""
+    c = cluster
+    stuck = []
+    c.mc.proc.send_signal(signal.SIGSTOP)
+    try:
+        for i in range(3):
+            t = threading.Thread(target=lambda i=i: stuck.append(own_session_get(c.gws[i])))
+            t.start()
+        time.sleep(CACHE_HUNG + 0.3)
+        slowest = 0.0
+        for i in range(3):
+            t = time.monotonic()
+            assert c.ask(i, CONSENTED).status_code == 200
+            slowest = max(slowest, time.monotonic() - t)
+        # a revocation meanwhile is refused everywhere at once (no cache read)
+        cid = c.grant(1, OTHER_SUBJECT)
+        c.revoke(1, cid, OTHER_SUBJECT)
+        for i in range(3):
+            H.assert_problem(c.ask(i, UNCONSENTED), "consent-revoked", 403)
+    finally:
+        c.mc.proc.send_signal(signal.SIGCONT)
+    deadline = time.monotonic() + 20
+    while len(stuck) < 3 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert stuck == [200, 200, 200], stuck
+    for gw in c.gws:
+        text = H.read_text(gw.httpd.error_log)
+        assert "PDS00472" in text and "PDS00473" in text, text[-2000:]
+    print("\nmemcached hung: one call per node waits for it; after %.1f s the others read "
+          "the store (slowest %.3f s); the cache answers again on SIGCONT"
+          % (CACHE_HUNG, slowest))
+    assert slowest < 1.0
 
 
 def test_pds_audit_verifies_every_chain_and_merges_them(cluster):
