@@ -84,6 +84,7 @@ struct pds_audit_sink_t {
 };
 
 static apr_global_mutex_t *audit_mutex;
+static const char *audit_node;      /* every record's "node" (PDSNodeName) */
 
 void pds_audit_pre_config(apr_pool_t *pconf)
 {
@@ -375,7 +376,13 @@ static apr_status_t setup_sink(pds_server_conf_t *sc, apr_pool_t *ptemp, server_
 int pds_audit_check_config(apr_pool_t *ptemp, server_rec *s)
 {
     server_rec *vs;
+    const char *why = NULL;
     int failed = 0;
+
+    if (pds_conf_node_name(s, ptemp, &why) == NULL) {
+        ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_EMERG, 0, s, "PDS00470: %s", why);
+        failed = 1;
+    }
 
     for (vs = s; vs != NULL; vs = vs->next) {
         pds_server_conf_t *sc = pds_server_conf(vs);
@@ -396,7 +403,15 @@ int pds_audit_check_config(apr_pool_t *ptemp, server_rec *s)
 int pds_audit_post_config(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s)
 {
     server_rec *vs;
+    const char *why = NULL;
     int needed = 0;
+
+    /* Checked by check_config; the host name is read once per start. */
+    audit_node = pds_conf_node_name(s, pconf, &why);
+    if (audit_node == NULL) {
+        ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_EMERG, 0, s, "PDS00471: %s", why);
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
 
     for (vs = s; vs != NULL; vs = vs->next) {
         if (pds_server_conf(vs)->audit_log_path != NULL)
@@ -629,6 +644,7 @@ apr_status_t pds_audit_decision(request_rec *r, pds_request_t *rq,
     rec.written = rq->written;
     rec.subjects = rq->subjects;
     rec.dropped = rq->dropped;
+    rec.node = audit_node;
     if (rec.subjects != NULL && pds_conf_audit_pseudonymous(sc)) {
         apr_array_header_t *ps = apr_array_make(r->pool, rec.subjects->nelts + 1,
                                                 sizeof(const char *));

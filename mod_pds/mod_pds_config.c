@@ -750,5 +750,7 @@ const command_rec pds_directives[] = {
         "Largest back-end or write body buffered for filtering, in bytes (default 1048576)"),
     AP_INIT_TAKE1("PDSMaxDepth", set_int_slot, &max_depth, ACCESS_CONF,
         "Deepest JSON nesting accepted in back-end and write bodies (default 32)"),
+    AP_INIT_TAKE1("PDSNodeName", pds_cmd_node_name, NULL, RSRC_CONF,
+                  "this gateway node's name in its audit records (default the host name)"),
     { NULL }
 };

@@ -133,7 +133,8 @@ typedef struct pds_audit_sink_t pds_audit_sink_t;
     ARRAY(const char *, consent_manager_where, 2)   /* "line N of FILE", one per manager */ \
     PTR(const char *, trust_registry_path)          /* PDSConsentTrustRegistry */ \
     VALUE(int, trust_registry_interval, pds_conf_trust_interval, \
-          PDS_DEFAULT_TRUST_INTERVAL)               /* seconds between checks */
+          PDS_DEFAULT_TRUST_INTERVAL)               /* seconds between checks */ \
+    PTR(const char *, node_name)                    /* PDSNodeName; main server only */
 
 /* Per location. `location` is set by create (the section's path), not by a
  * directive. */
@@ -188,6 +189,12 @@ PDS_CONF_GETTERS(PDS_SERVER_MEMBERS, PDS_CONF_DECLARE_VALUE, PDS_CONF_DECLARE_FL
 PDS_CONF_GETTERS(PDS_DIR_MEMBERS, PDS_CONF_DECLARE_VALUE, PDS_CONF_DECLARE_FLAG,
                  PDS_CONF_DECLARE_STRING)
 #undef PDS_CONF_T
+
+/* The name of this gateway node in its audit records: PDSNodeName of the
+ * main server s, else the host name. NULL, with *why (pool p) saying what
+ * to write, when the host name is not a usable name (1 to 64 characters of
+ * [A-Za-z0-9._-]). */
+const char *pds_conf_node_name(server_rec *s, apr_pool_t *p, const char **why);
 
 /* The directive table (mod_pds_config.c). */
 extern const command_rec pds_directives[];

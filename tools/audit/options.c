@@ -43,6 +43,7 @@ static const option_spec_t option_specs[] = {
     OPT("--expect-last-seq", 1, expect_last_seq, CMD_VERIFY),
     OPT("--anchor", 1, anchor, CMD_VERIFY),
     OPT("--series", 0, series, CMD_VERIFY | CMD_READ),
+    OPT("--nodes", 0, nodes, CMD_VERIFY | CMD_READ),
     OPT("--subject", 1, subject, CMD_READ),
     OPT("--pseudonym-key", 1, pseudonym_key, CMD_READ),
     OPT("--organisation", 1, organisation, CMD_READ),
@@ -53,6 +54,7 @@ static const option_spec_t option_specs[] = {
     OPT("--since", 1, since, CMD_READ),
     OPT("--until", 1, until, CMD_READ),
     OPT("--format", 1, format, CMD_READ),
+    OPT("--node", 1, node, CMD_READ),
     OPT("--jwks", 1, jwks, CMD_VERIFY_RESPONSE),
     OPT("--headers", 1, headers, CMD_VERIFY_RESPONSE),
     OPT("--body", 1, body, CMD_VERIFY_RESPONSE),
@@ -141,16 +143,17 @@ int check_files(options_t *o)
 
     if (o->files->nelts == 0)
         return usage_error(o->cmd_name, "%s needs at least one log file", o->cmd_name);
-    if (o->series != NULL && o->files->nelts != 1)
-        return usage_error(o->cmd_name, "--series takes exactly one file, the current log");
+    if (o->series != NULL && o->files->nelts != 1 && o->nodes == NULL)
+        return usage_error(o->cmd_name, "--series takes exactly one file, the current log "
+                           "(with --nodes, one per node)");
     for (i = 0; i < o->files->nelts; i++) {
         if (strcmp(APR_ARRAY_IDX(o->files, i, const char *), "-") == 0 && stdin_seen++)
             return usage_error(o->cmd_name, "standard input ('-') can be read once only");
     }
     if (o->series != NULL && stdin_seen)
         return usage_error(o->cmd_name, "--series needs a file name, not '-'");
-    if (o->series != NULL) {
-        const char *f = APR_ARRAY_IDX(o->files, 0, const char *);
+    for (i = 0; o->series != NULL && i < o->files->nelts; i++) {
+        const char *f = APR_ARRAY_IDX(o->files, i, const char *);
         if (f[strlen(f) - 1] == '/')
             return usage_error(o->cmd_name, "--series takes the current log's file name, "
                                "not a directory");
