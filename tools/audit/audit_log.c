@@ -1,6 +1,6 @@
 /* audit_log.c: reading audit logs for pds-audit: lines with a bounded
- * buffer, the rotated files of a series in chain order, and the decision
- * records that pass a filter. */
+ * buffer (from plain, gzip or xz files: lib/pds_unpack.h), the rotated files
+ * of a series in chain order, and the decision records that pass a filter. */
 #include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
@@ -14,12 +14,22 @@
 #include "pds_chain.h"
 #include "pds_disclosure.h"
 #include "pds_time.h"
+#include "pds_unpack.h"
 
 #include "pds_audit_tool.h"
+
+static apr_status_t file_read(void *baton, void *buf, apr_size_t cap, apr_size_t *got)
+{
+    FILE *f = baton;
+
+    *got = fread(buf, 1, cap, f);
+    return *got == 0 && ferror(f) ? APR_FROM_OS_ERROR(errno) : APR_SUCCESS;
+}
 
 void reader_init(line_reader_t *r, apr_pool_t *p)
 {
     memset(r, 0, sizeof(*r));
+    r->pool = p;
     r->block = apr_palloc(p, READ_BLOCK);
     r->line = apr_palloc(p, MAX_LINE + 1);
 }
@@ -44,14 +54,42 @@ int reader_open(line_reader_t *r, const char *path, apr_pool_t *p)
         r->f = NULL;
         return EXIT_USAGE;
     }
+    if (apr_pool_create(&r->file_pool, r->pool) != APR_SUCCESS
+        || pds_unpack_open(&r->unpack, r->file_pool, file_read, r->f) != APR_SUCCESS) {
+        reader_close(r);
+        return EXIT_USAGE;
+    }
     return EXIT_OK;
 }
 
 void reader_close(line_reader_t *r)
 {
+    if (r->file_pool != NULL)
+        apr_pool_destroy(r->file_pool);     /* the decompressor with it */
+    r->file_pool = NULL;
+    r->unpack = NULL;
     if (r->f != NULL && r->f != stdin)
         fclose(r->f);
     r->f = NULL;
+}
+
+/* The next block of plain bytes into r->block: 1 some, 0 the end, -1 an
+ * error (reported). */
+static int reader_fill(line_reader_t *r, apr_pool_t *p)
+{
+    pds_error_t err;
+    apr_status_t rv;
+
+    pds_error_clear(&err);
+    rv = pds_unpack_read(r->unpack, r->block, READ_BLOCK, &r->end, &err);
+    if (rv != APR_SUCCESS) {
+        char buf[120];
+
+        fprintf(stderr, "pds-audit: error reading %s: %s\n", tty_safe(p, r->path),
+                err.text[0] ? err.text : apr_strerror(rv, buf, sizeof(buf)));
+        return -1;
+    }
+    return r->end > 0;
 }
 
 /* Appends the next n bytes of the block to the line, as far as they fit. */
@@ -80,14 +118,12 @@ int reader_next(line_reader_t *r, apr_pool_t *p)
         size_t n;
 
         if (r->pos == r->end) {
+            int filled;
+
             r->pos = 0;
-            r->end = fread(r->block, 1, READ_BLOCK, r->f);
-            if (r->end == 0 && ferror(r->f)) {
-                fprintf(stderr, "pds-audit: error reading %s: %s\n", tty_safe(p, r->path),
-                        strerror(errno));
+            if ((filled = reader_fill(r, p)) < 0)
                 return -1;
-            }
-            if (r->end == 0)
+            if (filled == 0)
                 break;
         }
         have = 1;
@@ -166,8 +202,8 @@ static int series_add(apr_array_header_t *entries, line_reader_t *r, const char 
     se->first = seq_prefix(r->line, r->len);
     if (se->first == 0) {
         fprintf(stderr, "pds-audit: cannot place %s in the series: its first line has no "
-                "seq (compressed? decompress it, or give the files in order without "
-                "--series)\n", tty_safe(p, path));
+                "seq (not an audit log? give the files in order without --series)\n",
+                tty_safe(p, path));
         return EXIT_USAGE;
     }
     return EXIT_OK;

@@ -56,6 +56,9 @@ typedef struct options_t {
 /* Reads lines with a buffer of fixed size, whatever the file holds. */
 typedef struct line_reader_t {
     FILE *f;
+    struct pds_unpack_t *unpack;    /* f's bytes, decompressed if logrotate compressed it */
+    apr_pool_t *pool;               /* the reader's */
+    apr_pool_t *file_pool;          /* the open file's, destroyed when it is closed */
     const char *path;           /* as given, for messages */
     char *block;
     size_t pos, end;
