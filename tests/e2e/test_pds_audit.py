@@ -453,6 +453,21 @@ def test_query_and_report_read_a_series(rotated):
     assert doc["allowed"] == 9 and doc["refused"] == 3
 
 
+def test_each_rotated_file_ends_with_a_checkpoint_and_verifies_alone(rotated):
+    """An archive of one rotated file verifies to its last line with the
+    public key alone, from the anchor of its first line (kept off the host)."""
+    w, files = rotated
+    for path in files[:-1]:
+        lines = read_lines(path)
+        assert json.loads(lines[-1])["type"] == "checkpoint", path
+        first = json.loads(lines[0])
+        rc, out, err = verify(w, "--anchor", "%d:%s" % (first["seq"], first["mac"]), path,
+                              key=False)
+        assert rc == 0, out + err
+        assert ("lines covered by a verified signature: seq %d..%d (%d of %d)"
+                % (first["seq"], seq_of(lines[-1]), len(lines), len(lines))) in out, out
+
+
 def compressed_copy(w, files, tmp_path):
     """The series as logrotate leaves it with compress and delaycompress: the
     oldest file gzip-compressed, the one before the current plain. Returns
