@@ -167,12 +167,14 @@ static int renamed_for_rotation(const char *path, const pds_chain_key_t *key,
     const char *base = slash ? slash + 1 : path;
     apr_size_t base_len = strlen(base);
     apr_finfo_t e;
+    apr_status_t rv;
     apr_dir_t *d;
     int found = 0;
 
     if (apr_dir_open(&d, dir, ptemp) != APR_SUCCESS)
         return 0;
-    while (!found && apr_dir_read(&e, APR_FINFO_NAME | APR_FINFO_TYPE, d) == APR_SUCCESS) {
+    while (!found && ((rv = apr_dir_read(&e, APR_FINFO_NAME | APR_FINFO_TYPE, d)) == APR_SUCCESS
+                      || rv == APR_INCOMPLETE)) {
         const char *sibling;
         pds_chain_state_t st;
         pds_error_t err;

@@ -209,7 +209,7 @@ check "pds-audit verify --series checks all three files as one chain" \
     pds-audit verify --key /etc/pds/audit.key --public-key /etc/pds/audit-signing.pub.pem \
         --series $log
 check "pds-audit query --series reads the .gz file too" \
-    test "$(pds-audit query --series --decision allow $log | wc -l)" = 3
+    test "$(pds-audit query --series --decision allow --format jsonl $log | wc -l)" = 3
 
 echo "== stop, purge"
 stop_apache() {

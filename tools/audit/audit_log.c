@@ -1,7 +1,6 @@
 /* audit_log.c: reading audit logs for pds-audit: lines with a bounded
  * buffer (from plain, gzip or xz files: lib/pds_unpack.h), the rotated files
  * of a series in chain order, and the decision records that pass a filter. */
-#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -143,20 +142,6 @@ int reader_next(line_reader_t *r, apr_pool_t *p)
     return have;
 }
 
-/* The seq a line starts with: every chained line begins {"seq":N, so it can
- * be read from a line that is too long or cut short. 0 if there is none. */
-apr_uint64_t seq_prefix(const char *line, size_t len)
-{
-    apr_uint64_t seq = 0;
-    size_t i;
-
-    if (len < 8 || memcmp(line, "{\"seq\":", 7) != 0)
-        return 0;
-    for (i = 7; i < len && i < 27 && isdigit((unsigned char)line[i]); i++)
-        seq = seq * 10 + (apr_uint64_t)(line[i] - '0');
-    return i < len && line[i] == ',' ? seq : 0;
-}
-
 typedef struct series_entry_t {
     const char *path;
     apr_uint64_t first;
@@ -199,7 +184,7 @@ static int series_add(apr_array_header_t *entries, line_reader_t *r, const char 
     }
     se = apr_array_push(entries);
     se->path = path;
-    se->first = seq_prefix(r->line, r->len);
+    se->first = pds_chain_line_seq(r->line, r->len);
     if (se->first == 0) {
         fprintf(stderr, "pds-audit: cannot place %s in the series: its first line has no "
                 "seq (not an audit log? give the files in order without --series)\n",

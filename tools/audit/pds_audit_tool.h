@@ -151,9 +151,6 @@ void reader_init(line_reader_t *r, apr_pool_t *p);
 int reader_open(line_reader_t *r, const char *path, apr_pool_t *p);
 int reader_next(line_reader_t *r, apr_pool_t *p);
 void reader_close(line_reader_t *r);
-/* The seq a line starts with ({"seq":N,...), read even from a line too long
- * or cut short; 0 if there is none. */
-apr_uint64_t seq_prefix(const char *line, size_t len);
 /* The files to read, oldest first: the files given, or with --series the
  * current log and its rotated siblings ordered by their first seq. */
 int input_files(apr_array_header_t **pfiles, const options_t *o, line_reader_t *r,
