@@ -205,6 +205,9 @@ check "second rotation: the older file is compressed" rotate
 check "the series is the current file, .1 and .2.gz" \
     test -f $log.1 -a -f $log.2.gz -a -f $log
 get direct-care >/dev/null
+check "each rotated file ends with a signed checkpoint" \
+    sh -c 'tail -n 1 "$1.1" | grep -q "\"type\":\"checkpoint\"" \
+           && gzip -dc "$1.2.gz" | tail -n 1 | grep -q "\"type\":\"checkpoint\""' _ $log
 check "pds-audit verify --series checks all three files as one chain" \
     pds-audit verify --key /etc/pds/audit.key --public-key /etc/pds/audit-signing.pub.pem \
         --series $log
