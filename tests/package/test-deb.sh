@@ -79,8 +79,8 @@ free_port() {
 echo "== build (dpkg-buildpackage -us -uc -b)"
 mkdir -p "$work/src"
 (cd "$top" && git ls-files -co --exclude-standard | tar -cf - -T -) | tar -xf - -C "$work/src"
-opts=nocheck
-[ "${PDS_DEB_CHECK:-0}" = 1 ] && opts=""
+opts="nocheck parallel=$(nproc)"
+[ "${PDS_DEB_CHECK:-0}" = 1 ] && opts="parallel=$(nproc)"
 if (cd "$work/src" && DEB_BUILD_OPTIONS=$opts dpkg-buildpackage -us -uc -b) >"$work/build.log" 2>&1; then
     ok "dpkg-buildpackage builds the packages"
 else
