@@ -48,7 +48,7 @@ installed=0
 restore() {
     if [ -f "$work/apache2.conf" ]; then
         (set +u; . /etc/apache2/envvars; APACHE_LOG_DIR=$work/log;
-         apache2 -d /etc/apache2 -f "$work/apache2.conf" -k stop) >/dev/null 2>&1
+         /usr/sbin/apache2 -d /etc/apache2 -f "$work/apache2.conf" -k stop) >/dev/null 2>&1
         for _ in 1 2 3 4 5 6 7 8 9 10; do
             [ -f /run/apache2/apache2.pid ] || break
             sleep 0.5
@@ -162,9 +162,11 @@ backend_pid=$!
 echo "== start on 127.0.0.1:$port"
 mkdir -p "$work/log"
 sed "s|^Include ports.conf|Listen 127.0.0.1:$port|" /etc/apache2/apache2.conf >"$work/apache2.conf"
+# by its full path, as apache2ctl and systemd start it: the shipped rule's
+# postrotate looks for "^/usr/sbin/apache2" (as Debian's own rule does)
 start_apache() {
     (set +u; . /etc/apache2/envvars; export APACHE_LOG_DIR="$work/log";
-     apache2 -d /etc/apache2 -f "$work/apache2.conf" -k start)
+     /usr/sbin/apache2 -d /etc/apache2 -f "$work/apache2.conf" -k start)
 }
 check "Apache starts with mod_pds enabled" start_apache
 for _ in $(seq 1 40); do
@@ -217,7 +219,7 @@ check "pds-audit query --series reads the .gz file too" \
 echo "== stop, purge"
 stop_apache() {
     (set +u; . /etc/apache2/envvars; export APACHE_LOG_DIR="$work/log";
-     apache2 -d /etc/apache2 -f "$work/apache2.conf" -k stop) || return 1
+     /usr/sbin/apache2 -d /etc/apache2 -f "$work/apache2.conf" -k stop) || return 1
     for _ in $(seq 1 40); do
         [ -f /run/apache2/apache2.pid ] || return 0
         sleep 0.25
