@@ -235,6 +235,18 @@ void pds_chain_commit(pds_chain_state_t *st, const char *line, apr_size_t len,
     }
 }
 
+apr_uint64_t pds_chain_line_seq(const char *line, apr_size_t len)
+{
+    apr_uint64_t seq = 0;
+    apr_size_t i;
+
+    if (len < 8 || memcmp(line, "{\"seq\":", 7) != 0)
+        return 0;
+    for (i = 7; i < len && i < 27 && line[i] >= '0' && line[i] <= '9'; i++)
+        seq = seq * 10 + (apr_uint64_t)(line[i] - '0');
+    return i < len && line[i] == ',' ? seq : 0;
+}
+
 int pds_chain_checkpoint_due(const pds_chain_state_t *st, apr_uint64_t every,
                              apr_interval_time_t interval, apr_time_t now)
 {

@@ -80,6 +80,10 @@ const unsigned char *pds_chain_key_bytes(const pds_chain_key_t *key, apr_size_t 
 
 void pds_chain_state_init(pds_chain_state_t *st);
 
+/* The seq a line starts with: every chained line begins {"seq":N, so it can
+ * be read from a line that is too long or cut short. 0 if there is none. */
+apr_uint64_t pds_chain_line_seq(const char *line, apr_size_t len);
+
 /* Seals one record: record (a JSON object without seq, prev or mac; its
  * members keep their order) becomes a complete line ending in "\n". The state
  * is advanced only by pds_chain_commit(), once the caller has written the

@@ -65,6 +65,7 @@ static int pds_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptem
     if (pds_counters_post_config(pconf, ptemp, s) != OK
         || pds_audit_post_config(pconf, ptemp, s) != OK)
         return HTTP_INTERNAL_SERVER_ERROR;
+    pds_disclosures_post_config(pconf, ptemp, s);
     return pds_consent_post_config(pconf, ptemp, s);
 }
 

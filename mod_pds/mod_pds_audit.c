@@ -256,6 +256,34 @@ static apr_status_t append_line(pds_audit_sink_t *sink, const char *line, apr_si
     return rv;
 }
 
+/* The renamed file's last line: a signed checkpoint over everything in it
+ * (when PDSAuditSigningKey is set and lines were written since the last
+ * one), so that an archived file verifies to its end with the public key
+ * alone. Under the mutex, before the new file is started. A failure costs
+ * only that coverage: the new file's first line continues the chain. */
+static void seal_old_file(pds_audit_sink_t *sink, apr_pool_t *ptemp, server_rec *s)
+{
+    apr_time_t now = apr_time_now();
+    apr_status_t rv = APR_SUCCESS;
+    pds_error_t err;
+    char *line;
+    apr_size_t len;
+
+    if (sink->signer == NULL || !pds_chain_checkpoint_due(&sink->shared->chain, 1, 0, now))
+        return;
+    pds_error_clear(&err);
+    rv = pds_chain_checkpoint(&line, &len, &sink->shared->chain, sink->key, sink->signer, now,
+                              ptemp, &err);
+    if (rv == APR_SUCCESS)
+        rv = append_line(sink, line, len, now);
+    if (rv == APR_SUCCESS && sink->sync)
+        rv = apr_file_datasync(sink->file);
+    if (rv != APR_SUCCESS)
+        ap_log_error(APLOG_MARK, APLOG_WARNING, rv, s, "PDS00390: cannot end the rotated "
+                     "audit log with a checkpoint%s%s; its last lines are covered by the "
+                     "next file's signatures only", err.text[0] ? ": " : "", err.text);
+}
+
 /* After a rename and a graceful restart: a new file whose first line names
  * the old one, sealed from its first line with the configured key (a
  * rotated PDSAuditKey takes over here). Runs in the parent, under the mutex. */
@@ -275,6 +303,7 @@ static apr_status_t start_new_file(pds_audit_sink_t *sink, const pds_chain_key_t
         return rv;
     }
     give_file_to_children(sink->path, ptemp, s);
+    seal_old_file(sink, ptemp, s);
     apr_file_close(sink->file);
     sink->file = fresh;
     pds_error_clear(&err);

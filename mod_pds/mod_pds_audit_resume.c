@@ -4,6 +4,7 @@
  */
 #include "httpd.h"
 #include "http_log.h"
+#include "apr_file_info.h"
 #include "apr_strings.h"
 
 #include "mod_pds_audit_resume.h"
@@ -157,6 +158,49 @@ apr_status_t pds_audit_resume_check_head(const pds_chain_state_t *st, const char
     return APR_EINVAL;
 }
 
+/* Does a file beside the log (path.*, not the head) end where the head says
+ * the chain stands? Then the log was renamed by a rotation whose graceful
+ * restart has not happened yet. */
+static int renamed_for_rotation(const char *path, const pds_chain_key_t *key,
+                                const pds_chain_head_t *h, apr_pool_t *ptemp)
+{
+    const char *slash = strrchr(path, '/');
+    const char *dir = slash ? apr_pstrndup(ptemp, path, (apr_size_t)(slash - path + 1)) : ".";
+    const char *base = slash ? slash + 1 : path;
+    apr_size_t base_len = strlen(base);
+    apr_finfo_t e;
+    apr_status_t rv;
+    apr_dir_t *d;
+    int found = 0;
+
+    if (apr_dir_open(&d, dir, ptemp) != APR_SUCCESS)
+        return 0;
+    while (!found && ((rv = apr_dir_read(&e, APR_FINFO_NAME | APR_FINFO_TYPE, d)) == APR_SUCCESS
+                      || rv == APR_INCOMPLETE)) {
+        const char *sibling;
+        pds_chain_state_t st;
+        pds_error_t err;
+        apr_file_t *f;
+        char *line;
+        apr_size_t len;
+
+        if (e.filetype != APR_REG || strncmp(e.name, base, base_len) != 0
+            || e.name[base_len] != '.' || strcmp(e.name + base_len, PDS_AUDIT_HEAD_SUFFIX) == 0)
+            continue;
+        sibling = apr_pstrcat(ptemp, dir, slash ? "" : "/", e.name, NULL);
+        if (apr_file_open(&f, sibling, APR_FOPEN_READ, 0, ptemp) != APR_SUCCESS)
+            continue;
+        pds_chain_state_init(&st);
+        pds_error_clear(&err);
+        found = read_last_line(f, ptemp, &line, &len) == APR_SUCCESS && line != NULL
+                && pds_chain_recover(&st, line, len, key, &err) == APR_SUCCESS
+                && pds_chain_head_check(h, &st, &err) == APR_SUCCESS;
+        apr_file_close(f);
+    }
+    apr_dir_close(d);
+    return found;
+}
+
 apr_status_t pds_audit_resume_check_log(const char *path, const pds_chain_key_t *key,
                                         apr_pool_t *ptemp, server_rec *s)
 {
@@ -179,6 +223,19 @@ apr_status_t pds_audit_resume_check_log(const char *path, const pds_chain_key_t 
     }
     else if (!APR_STATUS_IS_ENOENT(rv)) {
         return APR_SUCCESS;             /* not ours to read here: post_config says why */
+    }
+    else {
+        /* `apachectl graceful` (logrotate's postrotate, systemctl reload)
+         * runs -t between the rename and the restart: the running parent
+         * will continue the chain, so that is no removal. A cold start is
+         * still refused, by post_config. */
+        pds_chain_head_t h;
+        int found;
+
+        if ((rv = read_head(&h, &found, head_path, ptemp, s)) != APR_SUCCESS)
+            return rv;
+        if (found && renamed_for_rotation(path, key, &h, ptemp))
+            return APR_SUCCESS;
     }
     return pds_audit_resume_check_head(&st, path, head_path, ptemp, s);
 }

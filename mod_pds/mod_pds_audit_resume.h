@@ -31,7 +31,10 @@ apr_status_t pds_audit_resume_check_head(const pds_chain_state_t *st, const char
 /* The log at path against its head, opening nothing for writing: what
  * `apachectl -t` can decide before the real start. A log that does not
  * exist yet, a device, or one that cannot be opened here passes (the real
- * start says why it cannot open it). */
+ * start says why it cannot open it); so does a log renamed away by a
+ * rotation, when a file beside it (path.*) ends where the head says: the
+ * running parent continues the chain at the graceful restart that follows,
+ * while a cold start still refuses (pds_audit_resume_check_head). */
 apr_status_t pds_audit_resume_check_log(const char *path, const pds_chain_key_t *key,
                                         apr_pool_t *ptemp, server_rec *s);
 

@@ -9,9 +9,12 @@
  * identifier). The answer comes from the audit log itself, through an index
  * each child process keeps in memory and feeds incrementally: every call
  * reads only the lines written since the last one, so a disclosure shows up
- * seconds after it happened and no call scans the whole log. Disclosures an
- * agreement marks restricted are never shown; embargoed ones only from their
- * date (the record's "visible_from").
+ * seconds after it happened and no call scans the whole log. The files a
+ * rotation renamed away (plain, gzip or xz) are part of the person's
+ * history too: the parent opens them as root at every start and graceful
+ * restart, and each child reads them once, before the current file, when it
+ * builds its index. Disclosures an agreement marks restricted are never
+ * shown; embargoed ones only from their date (the record's "visible_from").
  */
 #include "httpd.h"
 #include "http_config.h"
@@ -31,6 +34,9 @@
 #include "mod_pds_disclosures.h"
 #include "mod_pds_response.h"
 #include "pds_disclosure.h"
+#include "pds_unpack.h"
+#include "apr_file_info.h"
+#include "apr_tables.h"
 
 #define DISCLOSURES_HANDLER "pds-disclosures"
 #define READ_CHUNK 65536
@@ -53,10 +59,22 @@ typedef struct person_index_t {
     /* A large collection's subjects come in "subjects" lines just before its
      * record (lib/pds_audit.h): those seen so far, not yet joined. */
     pds_disclosure_parts_t parts;
+    int rotated_read;               /* the rotated files are in the index */
 } person_index_t;
 
 static apr_hash_t *indexes;         /* per child: path -> person_index_t */
 static apr_pool_t *index_pool;
+
+/* A file a rotation renamed away, opened by the parent. */
+typedef struct rotated_file_t {
+    const char *path;
+    apr_file_t *file;
+    apr_uint64_t first;             /* the seq of its first line: the order */
+} rotated_file_t;
+
+/* Audit log path -> apr_array of rotated_file_t, oldest first; in pconf,
+ * so each (re)start lists the files again and closes the old descriptors. */
+static apr_hash_t *rotated_by_log;
 
 void pds_disclosures_child_init(apr_pool_t *pchild)
 {
@@ -120,9 +138,40 @@ done:
     json_decref(rec);
 }
 
-/* Reads what was appended since the last call; lines are indexed only once
- * complete. pread: a descriptor inherited from the parent shares its file
- * offset with every process, so nothing here may move it. */
+/* n more bytes of the file: each line is indexed once complete; an
+ * incomplete tail is kept for the next chunk. */
+static void index_chunk(person_index_t *ix, const char *buf, apr_size_t n, apr_pool_t *scratch)
+{
+    apr_size_t start = 0, i;
+
+    for (i = 0; i < n; i++) {
+        if (buf[i] != '\n')
+            continue;
+        if (ix->partial_len > 0) {
+            char *whole = apr_palloc(scratch, ix->partial_len + i - start);
+            memcpy(whole, ix->partial, ix->partial_len);
+            memcpy(whole + ix->partial_len, buf + start, i - start);
+            index_line(ix, whole, ix->partial_len + i - start);
+            ix->partial_len = 0;
+        }
+        else {
+            index_line(ix, buf + start, i - start);
+        }
+        start = i + 1;
+    }
+    if (start < n) {                /* keep the incomplete tail for next time */
+        char *grown = apr_palloc(ix->pool, ix->partial_len + n - start);
+        if (ix->partial_len > 0)
+            memcpy(grown, ix->partial, ix->partial_len);
+        memcpy(grown + ix->partial_len, buf + start, n - start);
+        ix->partial = grown;
+        ix->partial_len += n - start;
+    }
+}
+
+/* Reads what was appended since the last call. pread: a descriptor
+ * inherited from the parent shares its file offset with every process, so
+ * nothing here may move it. */
 static apr_status_t read_new_lines(person_index_t *ix, apr_pool_t *scratch)
 {
     char *buf = apr_palloc(scratch, READ_CHUNK);
@@ -132,38 +181,97 @@ static apr_status_t read_new_lines(person_index_t *ix, apr_pool_t *scratch)
         return APR_EBADF;
     for (;;) {
         ssize_t got = pread(fd, buf, READ_CHUNK, ix->offset);
-        apr_size_t n, start = 0, i;
 
         if (got < 0)
             return errno == EINTR ? APR_SUCCESS : APR_FROM_OS_ERROR(errno);
         if (got == 0)
             return APR_SUCCESS;
-        n = (apr_size_t)got;
-        ix->offset += n;
-        for (i = 0; i < n; i++) {
-            if (buf[i] != '\n')
-                continue;
-            if (ix->partial_len > 0) {
-                char *whole = apr_palloc(scratch, ix->partial_len + i - start);
-                memcpy(whole, ix->partial, ix->partial_len);
-                memcpy(whole + ix->partial_len, buf + start, i - start);
-                index_line(ix, whole, ix->partial_len + i - start);
-                ix->partial_len = 0;
-            }
-            else {
-                index_line(ix, buf + start, i - start);
-            }
-            start = i + 1;
-        }
-        if (start < n) {            /* keep the incomplete tail for next time */
-            char *grown = apr_palloc(ix->pool, ix->partial_len + n - start);
-            if (ix->partial_len > 0)
-                memcpy(grown, ix->partial, ix->partial_len);
-            memcpy(grown + ix->partial_len, buf + start, n - start);
-            ix->partial = grown;
-            ix->partial_len += n - start;
-        }
+        ix->offset += got;
+        index_chunk(ix, buf, (apr_size_t)got, scratch);
     }
+}
+
+/* A rotated file's bytes, read with pread from an inherited descriptor. */
+typedef struct pread_source_t {
+    apr_os_file_t fd;
+    apr_off_t offset;
+} pread_source_t;
+
+static apr_status_t pread_read(void *baton, void *buf, apr_size_t cap, apr_size_t *got)
+{
+    pread_source_t *src = baton;
+    ssize_t n;
+
+    do {
+        n = pread(src->fd, buf, cap, src->offset);
+    } while (n < 0 && errno == EINTR);
+    if (n < 0)
+        return APR_FROM_OS_ERROR(errno);
+    src->offset += n;
+    *got = (apr_size_t)n;
+    return APR_SUCCESS;
+}
+
+static apr_status_t open_unpack(pds_unpack_t **pu, pread_source_t *src, apr_file_t *f,
+                                apr_pool_t *p)
+{
+    src->offset = 0;
+    if (apr_os_file_get(&src->fd, f) != APR_SUCCESS)
+        return APR_EBADF;
+    return pds_unpack_open(pu, p, pread_read, src);
+}
+
+/* Indexes one rotated file, whole; a last line without its "\n" is no
+ * record. */
+static apr_status_t index_rotated_file(person_index_t *ix, const rotated_file_t *rf,
+                                       apr_pool_t *scratch, pds_error_t *err)
+{
+    char *buf = apr_palloc(scratch, READ_CHUNK);
+    pread_source_t src;
+    pds_unpack_t *u;
+    apr_size_t got;
+    apr_status_t rv;
+
+    if ((rv = open_unpack(&u, &src, rf->file, scratch)) != APR_SUCCESS)
+        return rv;
+    while ((rv = pds_unpack_read(u, buf, READ_CHUNK, &got, err)) == APR_SUCCESS && got > 0)
+        index_chunk(ix, buf, got, scratch);
+    pds_unpack_close(u);
+    ix->partial_len = 0;
+    pds_disclosure_parts_reset(&ix->parts);
+    return rv;
+}
+
+/* The rotated files, oldest first, before the current one. On failure the
+ * index is emptied, so that the next call starts again in order. */
+static apr_status_t index_rotated(person_index_t *ix, request_rec *r)
+{
+    apr_array_header_t *files = rotated_by_log == NULL ? NULL
+        : apr_hash_get(rotated_by_log, ix->path, APR_HASH_KEY_STRING);
+    apr_pool_t *scratch;
+    apr_status_t rv = APR_SUCCESS;
+    int i;
+
+    for (i = 0; files != NULL && i < files->nelts && rv == APR_SUCCESS; i++) {
+        const rotated_file_t *rf = &APR_ARRAY_IDX(files, i, rotated_file_t);
+        pds_error_t err;
+
+        pds_error_clear(&err);
+        if (apr_pool_create(&scratch, r->pool) != APR_SUCCESS)
+            return APR_ENOMEM;
+        rv = index_rotated_file(ix, rf, scratch, &err);
+        apr_pool_destroy(scratch);
+        if (rv != APR_SUCCESS)
+            ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r, "PDS00391: cannot read the rotated "
+                          "audit log %s for a person's disclosures%s%s", rf->path,
+                          err.text[0] ? ": " : "", err.text);
+    }
+    if (rv != APR_SUCCESS) {
+        apr_hash_clear(ix->by_subject);
+        return rv;
+    }
+    ix->rotated_read = 1;
+    return APR_SUCCESS;
 }
 
 /* Follows the file the path names: the rest of a file renamed away by a
@@ -197,6 +305,97 @@ static apr_status_t catch_up(person_index_t *ix, apr_file_t *inherited, apr_pool
     ix->offset = 0;
     ix->partial_len = 0;
     return read_new_lines(ix, scratch);
+}
+
+static int by_first_seq(const void *a, const void *b)
+{
+    const rotated_file_t *x = a, *y = b;
+
+    return x->first < y->first ? -1 : x->first > y->first;
+}
+
+/* The seq of the file's first line (0: none, not a log of ours). */
+static apr_uint64_t first_seq(apr_file_t *f, apr_pool_t *ptemp)
+{
+    char buf[32];
+    apr_size_t len = 0, got;
+    pread_source_t src;
+    pds_unpack_t *u;
+    pds_error_t err;
+
+    if (open_unpack(&u, &src, f, ptemp) != APR_SUCCESS)
+        return 0;
+    while (len < sizeof(buf) && pds_unpack_read(u, buf + len, sizeof(buf) - len, &got, &err)
+           == APR_SUCCESS && got > 0)
+        len += got;
+    pds_unpack_close(u);
+    return pds_chain_line_seq(buf, len);
+}
+
+/* Opens the files beside the log (path.*, not its head, not the log itself
+ * under another name) that begin with a chained line, ordered by that seq. */
+static apr_array_header_t *open_rotated(const char *path, apr_pool_t *pconf,
+                                        apr_pool_t *ptemp, server_rec *s)
+{
+    apr_array_header_t *files = apr_array_make(pconf, 8, sizeof(rotated_file_t));
+    const char *slash = strrchr(path, '/');
+    const char *dir = slash ? apr_pstrndup(ptemp, path, (apr_size_t)(slash - path + 1)) : "./";
+    const char *base = slash ? slash + 1 : path;
+    apr_size_t base_len = strlen(base);
+    apr_finfo_t e, current;
+    apr_status_t rv;
+    apr_dir_t *d;
+    int i;
+
+    if (apr_stat(&current, path, APR_FINFO_IDENT, ptemp) != APR_SUCCESS)
+        current.inode = 0;
+    if (apr_dir_open(&d, dir, ptemp) != APR_SUCCESS)
+        return files;
+    /* APR_INCOMPLETE: a field could not be had; filetype says what is known */
+    while ((rv = apr_dir_read(&e, APR_FINFO_NAME | APR_FINFO_TYPE | APR_FINFO_IDENT, d))
+           == APR_SUCCESS || rv == APR_INCOMPLETE) {
+        rotated_file_t rf;
+
+        if (e.filetype != APR_REG || strncmp(e.name, base, base_len) != 0
+            || e.name[base_len] != '.' || strcmp(e.name + base_len, ".head") == 0
+            || (e.inode == current.inode && e.device == current.device))
+            continue;
+        rf.path = apr_pstrcat(pconf, dir, e.name, NULL);
+        if (apr_file_open(&rf.file, rf.path, APR_FOPEN_READ, 0, pconf) != APR_SUCCESS)
+            continue;
+        if ((rf.first = first_seq(rf.file, ptemp)) == 0) {
+            apr_file_close(rf.file);
+            continue;
+        }
+        APR_ARRAY_PUSH(files, rotated_file_t) = rf;
+    }
+    apr_dir_close(d);
+    qsort(files->elts, (size_t)files->nelts, sizeof(rotated_file_t), by_first_seq);
+    for (i = 1; i < files->nelts; i++) {
+        const rotated_file_t *rf = &APR_ARRAY_IDX(files, i, rotated_file_t);
+
+        if (rf[-1].first == rf->first)
+            ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, "PDS00392: %s and %s both begin "
+                         "at seq %" APR_UINT64_T_FMT ": a person's view lists their "
+                         "disclosures twice; move the copy out of the log's directory",
+                         rf[-1].path, rf->path, rf->first);
+    }
+    return files;
+}
+
+int pds_disclosures_post_config(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s)
+{
+    server_rec *vs;
+
+    rotated_by_log = apr_hash_make(pconf);
+    for (vs = s; vs != NULL; vs = vs->next) {
+        const char *path = pds_server_conf(vs)->audit_log_path;
+
+        if (path != NULL && apr_hash_get(rotated_by_log, path, APR_HASH_KEY_STRING) == NULL)
+            apr_hash_set(rotated_by_log, path, APR_HASH_KEY_STRING,
+                         open_rotated(path, pconf, ptemp, s));
+    }
+    return OK;
 }
 
 static person_index_t *index_for(const char *path)
@@ -249,7 +448,9 @@ int pds_disclosures_handler(request_rec *r)
     out = json_array();
     if (ix->lock)
         apr_thread_mutex_lock(ix->lock);
-    rv = catch_up(ix, pds_audit_file(r->server), r->pool);
+    rv = ix->rotated_read ? APR_SUCCESS : index_rotated(ix, r);
+    if (rv == APR_SUCCESS)
+        rv = catch_up(ix, pds_audit_file(r->server), r->pool);
     list = apr_hash_get(ix->by_subject, logged_as, APR_HASH_KEY_STRING);
     for (i = 0; list != NULL && i < list->nelts; i++) {
         const disclosure_t *d = &APR_ARRAY_IDX(list, i, disclosure_t);

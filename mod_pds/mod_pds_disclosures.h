@@ -6,6 +6,10 @@
 
 #include "mod_pds_private.h"
 
+/* post_config (the parent, as root): opens the files a rotation renamed
+ * away beside each audit log, for the children to read. Always OK. */
+int pds_disclosures_post_config(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s);
+
 /* child_init: this child's index of the audit log. */
 void pds_disclosures_child_init(apr_pool_t *pchild);
 

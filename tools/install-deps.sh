@@ -11,7 +11,8 @@ PACKAGES="build-essential autoconf automake libtool pkg-config apache2-utils
 apache2 apache2-dev libjansson-dev libssl-dev libcmocka-dev
 libaprutil1-dbd-sqlite3 libaprutil1-dbd-pgsql postgresql sqlite3 memcached openssl curl ca-certificates
 python3 python3-pytest python3-requests python3-cryptography python3-prometheus-client
-valgrind wrk lua-cjson clang"
+valgrind wrk lua-cjson clang
+debhelper dpkg-dev fakeroot lintian logrotate zlib1g-dev liblzma-dev"
 
 missing=""
 for p in $PACKAGES; do

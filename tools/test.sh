@@ -49,6 +49,17 @@ fi
 e2e=0
 make check-e2e PYTEST_FLAGS="${PYTEST_FLAGS:--q -rfE}" || e2e=$?
 
+# The Debian packages: built, installed into the machine's apache2 on a
+# loopback port, an allowed and a denied request, rotation with the shipped
+# logrotate rule, purged (tests/package/test-deb.sh; it skips, saying why,
+# where it cannot run: not root, mod_pds already installed). Skip with
+# PDS_SKIP_DEB=1.
+deb=0
+if [ "${PDS_SKIP_DEB:-0}" != 1 ]; then
+    echo "== Debian package (tests/package/test-deb.sh)"
+    "$top/tests/package/test-deb.sh" || deb=$?
+fi
+
 # The soak under faults, short form (bench/soak.sh: 20 s of wrk while the
 # back end is killed, frozen and restarted; docs/performance.md). Skip with
 # PDS_SKIP_SOAK=1.
@@ -88,7 +99,7 @@ if [ "${PDS_SKIP_SANITIZERS:-0}" != 1 ]; then
     PDS_HTTPD_PRELOAD="$asan_rt" make check-e2e PYTEST_FLAGS="${PYTEST_FLAGS:--q -rfE}" || san=$?
 fi
 
-if [ "$status" != 0 ] || [ "$vg" != 0 ] || [ "$e2e" != 0 ] || [ "$soak" != 0 ] || [ "$fuzz" != 0 ] || [ "$san" != 0 ]; then
+if [ "$status" != 0 ] || [ "$vg" != 0 ] || [ "$e2e" != 0 ] || [ "$deb" != 0 ] || [ "$soak" != 0 ] || [ "$fuzz" != 0 ] || [ "$san" != 0 ]; then
     exit 1
 fi
 exit 0

@@ -217,6 +217,43 @@ def test_a_start_after_the_log_was_deleted_refuses_a_new_chain(gateway_factory):
     assert_head_is_last_line(gw)
 
 
+def test_apachectl_t_between_a_rotation_rename_and_its_graceful_restart_passes(
+        gateway_factory):
+    """`apachectl graceful` (logrotate's postrotate, systemctl reload) runs
+    -t after the rename: the renamed file ends where the head says, so -t
+    passes and the restart continues the chain; a cold start instead is
+    still refused."""
+    gw = gateway_factory(CONFIG)
+    log = gw.httpd.audit_path
+    ask(gw, 3)
+    os.rename(log, log + ".1")
+    rc, out = gw.httpd.config_test()
+    assert rc == 0 and "PDS00160" not in out, out
+    H.graceful_restart(gw.httpd)
+    ask(gw, 2)
+    assert json.loads(read_lines(log)[0])["type"] == "file-start"
+    rc, out = verify(gw, "--series", log)
+    assert rc == 0 and out.startswith("intact: 2 file(s)"), out
+    # renamed again, but the server stopped: the new chain is refused
+    ask(gw)
+    gw.close_sessions()
+    gw.httpd.stop()
+    os.rename(log, log + ".0")
+    rc, out = gw.httpd.config_test()
+    assert rc == 0, out
+    assert "PDS00160" in refused_start(gw)
+    # a renamed file that does not end at the head does not count
+    lines = read_lines(log + ".0")
+    write_lines(log + ".0", lines[:-1])
+    rc, out = gw.httpd.config_test()
+    assert rc != 0 and "PDS00160" in out, out
+    write_lines(log + ".0", lines)
+    os.rename(log + ".0", log)
+    gw.httpd.start()
+    ask(gw)
+    assert_head_is_last_line(gw)
+
+
 def test_a_start_after_lines_were_cut_from_the_end_refuses(gateway_factory):
     gw = asked_then_stopped(gateway_factory, 5)
     log = gw.httpd.audit_path

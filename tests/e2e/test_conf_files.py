@@ -67,7 +67,7 @@ def test_the_example_configuration_passes_httpd_t(request, httpd_factory, pki, t
                 .replace("/etc/pds/tls/partner-client-ca.crt", pki.ca_cert)
                 .replace("/etc/pds/", etc + "/")
                 .replace("/var/lib/pds/", state + "/")
-                .replace("${APACHE_LOG_DIR}", os.path.join(root, "logs"))
+                .replace("/var/log/pds/", os.path.join(root, "logs") + "/")
                 .replace("Listen 8443", "Listen 127.0.0.1:%d" % port)
                 .replace("<VirtualHost *:8443>", "<VirtualHost 127.0.0.1:%d>" % port))
     assert " /etc/pds" not in text
@@ -87,8 +87,9 @@ def test_debian_load_and_conf_pass_httpd_t(httpd_factory, pds_module, pki, token
         conf = f.read()
     root = str(tmp_path)
     etc = placeholder_tree(root, pki, token_keys)
-    body = ("Define APACHE_LOG_DIR %s\n" % os.path.join(root, "logs") + load
-            + conf.replace("/etc/pds/", etc + "/"))
+    body = load + (conf.replace("/etc/pds/", etc + "/")
+                   .replace("/var/log/pds/", os.path.join(root, "logs") + "/"))
+    assert "/var/log/pds" not in body
     h = httpd_factory(body.replace("%", "%%"), with_pds=False, audit_log=None)
     rc, out = h.config_test()
     assert rc == 0, out

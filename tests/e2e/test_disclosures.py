@@ -118,3 +118,55 @@ def test_no_person_no_view(gw):
     r = s.post(gw.url("/my/disclosures"), auth=(SUBJECT, "pw-" + SUBJECT),
                verify=gw.pki.ca_cert, timeout=10)
     H.assert_problem(r, "method-not-allowed", 405)
+
+
+def test_the_view_spans_every_rotated_file_compressed_or_not_whatever_the_directory(
+        gateway_factory):
+    """Rotated twice as the shipped logrotate rule does (rename, graceful
+    restart; the older file gzip-compressed at the second rotation): a new
+    child's view lists the person's disclosures from all three files, in
+    order, also once the log's directory is one only root may enter (the
+    parent opens the rotated files for the children)."""
+    auth_dir = tempfile.mkdtemp(prefix="pds-e2e-auth-")
+    os.chmod(auth_dir, 0o755)
+    htpasswd = os.path.join(auth_dir, "htpasswd")
+    H.write_htpasswd(htpasswd, [(SUBJECT, "pw-" + SUBJECT), (OTHER_SUBJECT, "pw-" + OTHER_SUBJECT)])
+    try:
+        body = (ORGANISATIONS + AGREEMENTS + CITIZENS_LOCATION
+                + PERSON_VIEW.replace("%(htpasswd)s", htpasswd))
+        g = gateway_factory(body, extra_modules=AUTH_MODULES)
+        log = g.httpd.audit_path
+        times = []
+
+        def disclose():
+            r = g.get("/citizens/%s/record" % SUBJECT)
+            assert r.status_code == 200
+            times.append(g.audit_for(r)["time"])
+
+        disclose()
+        os.rename(log, log + ".1")
+        H.graceful_restart(g.httpd)
+        disclose()
+        disclose()
+        os.rename(log + ".1", log + ".2")
+        subprocess.run(["gzip", log + ".2"], check=True)
+        os.rename(log, log + ".1")
+        H.graceful_restart(g.httpd)
+        disclose()
+        assert os.path.exists(log + ".2.gz") and os.path.exists(log + ".1")
+        H.graceful_restart(g.httpd)         # new children build their index anew
+        assert [d["time"] for d in my_view(g, SUBJECT)] == times
+        assert my_view(g, OTHER_SUBJECT) == []
+        if os.geteuid() == 0:
+            directory = os.path.dirname(log)
+            mode = os.stat(directory).st_mode & 0o777
+            os.chmod(directory, 0o700)
+            try:
+                H.graceful_restart(g.httpd)
+                assert [d["time"] for d in my_view(g, SUBJECT)] == times
+                disclose()
+                assert [d["time"] for d in my_view(g, SUBJECT)] == times
+            finally:
+                os.chmod(directory, mode)
+    finally:
+        shutil.rmtree(auth_dir, ignore_errors=True)

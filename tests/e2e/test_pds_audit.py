@@ -8,10 +8,12 @@ gateway cannot produce (hostile values for HTML and terminals, over-long
 lines) use a chained log sealed here with the format of lib/pds_chain.h."""
 import csv
 import datetime as dt
+import gzip
 import hashlib
 import hmac
 import io
 import json
+import lzma
 import os
 import re
 import shutil
@@ -430,9 +432,14 @@ def test_series_refuses_what_it_cannot_place(rotated, tmp_path):
     for f in files:
         shutil.copy(f, tmp_path / os.path.basename(f))
     current = str(tmp_path / os.path.basename(w.log))
-    (tmp_path / (os.path.basename(w.log) + ".3.gz")).write_bytes(b"\x1f\x8b\x08\x00binary")
+    (tmp_path / (os.path.basename(w.log) + ".3")).write_bytes(b"not an audit log\n")
     rc, _, err = verify(w, "--series", current)
     assert rc == 2 and "its first line has no seq" in err
+    os.unlink(str(tmp_path / (os.path.basename(w.log) + ".3")))
+    # a damaged compressed file is a read error, named
+    (tmp_path / (os.path.basename(w.log) + ".3.gz")).write_bytes(b"\x1f\x8b\x08\x00binary")
+    rc, _, err = verify(w, "--series", current)
+    assert rc == 2 and "error reading %s.3.gz: the gzip" % current in err, err
     os.unlink(str(tmp_path / (os.path.basename(w.log) + ".3.gz")))
     shutil.copy(files[0], tmp_path / (os.path.basename(w.log) + ".bak"))
     rc, _, err = verify(w, "--series", current)
@@ -445,6 +452,83 @@ def test_query_and_report_read_a_series(rotated):
     assert {json.loads(l)["request_id"] for l in out.splitlines()} == w.ids()
     doc = json.loads(run_ok("report", "--series", "--format", "json", w.log))
     assert doc["allowed"] == 9 and doc["refused"] == 3
+
+
+def test_each_rotated_file_ends_with_a_checkpoint_and_verifies_alone(rotated):
+    """An archive of one rotated file verifies to its last line with the
+    public key alone, from the anchor of its first line (kept off the host)."""
+    w, files = rotated
+    for path in files[:-1]:
+        lines = read_lines(path)
+        assert json.loads(lines[-1])["type"] == "checkpoint", path
+        first = json.loads(lines[0])
+        rc, out, err = verify(w, "--anchor", "%d:%s" % (first["seq"], first["mac"]), path,
+                              key=False)
+        assert rc == 0, out + err
+        assert ("lines covered by a verified signature: seq %d..%d (%d of %d)"
+                % (first["seq"], seq_of(lines[-1]), len(lines), len(lines))) in out, out
+
+
+def compressed_copy(w, files, tmp_path):
+    """The series as logrotate leaves it with compress and delaycompress: the
+    oldest file gzip-compressed, the one before the current plain. Returns
+    the current log's path."""
+    base = os.path.basename(w.log)
+    with open(files[0], "rb") as f:
+        data = f.read()
+    with gzip.open(str(tmp_path / (base + ".2.gz")), "wb") as f:
+        f.write(data)
+    shutil.copy(files[1], tmp_path / (base + ".1"))
+    shutil.copy(files[2], tmp_path / base)
+    return str(tmp_path / base)
+
+
+def test_series_reads_gzip_and_xz_files(rotated, tmp_path):
+    w, files = rotated
+    base = os.path.basename(w.log)
+    current = compressed_copy(w, files, tmp_path)
+    rc, out, err = verify(w, "--series", current)
+    assert rc == 0, out + err
+    total = sum(len(read_lines(f)) for f in files)
+    assert first_report_line(out) == "intact: 3 file(s), %d line(s), seq 1..%d" % (total, total)
+    listed = [l.split(":")[0].strip() for l in out.splitlines() if l.startswith("  ")]
+    assert listed == [current + ".2.gz", current + ".1", current]
+    # the same with the middle file as xz
+    with open(files[1], "rb") as f, lzma.open(str(tmp_path / (base + ".1.xz")), "wb") as out_f:
+        out_f.write(f.read())
+    os.unlink(str(tmp_path / (base + ".1")))
+    rc, out, err = verify(w, "--series", current)
+    assert rc == 0, out + err
+    listed = [l.split(":")[0].strip() for l in out.splitlines() if l.startswith("  ")]
+    assert listed == [current + ".2.gz", current + ".1.xz", current]
+    out = run_ok("query", "--series", "--format", "jsonl", current)
+    assert {json.loads(l)["request_id"] for l in out.splitlines()} == w.ids()
+    doc = json.loads(run_ok("report", "--series", "--format", "json", current))
+    assert doc["allowed"] == 9 and doc["refused"] == 3
+    # files given one by one are decompressed too
+    rc, out, err = verify(w, current + ".2.gz", current + ".1.xz", current)
+    assert rc == 0, out + err
+
+
+def test_a_changed_line_inside_a_gzip_file_is_found(rotated, tmp_path):
+    w, files = rotated
+    current = compressed_copy(w, files, tmp_path)
+    lines = read_lines(files[0])
+    i = next(n for n, l in enumerate(lines) if '"decision":"allow"' in l)
+    lines[i] = lines[i].replace('"decision":"allow"', '"decision":"deny"')
+    with gzip.open(current + ".2.gz", "wb") as f:
+        f.write(("\n".join(lines) + "\n").encode())
+    rc, out, _ = verify(w, "--series", current)
+    assert rc == 1, out
+    assert first_report_line(out).startswith("%s.2.gz:%d: seq %d: bad-mac"
+                                             % (current, i + 1, seq_of(lines[i]))), out
+    # cut short: the compressed stream ends early
+    with open(files[0], "rb") as f:
+        packed = gzip.compress(f.read())
+    with open(current + ".2.gz", "wb") as f:
+        f.write(packed[:len(packed) // 2])
+    rc, _, err = verify(w, "--series", current)
+    assert rc == 2 and "the gzip file is cut short" in err, err
 
 
 # ==================================================================== query

@@ -1,7 +1,6 @@
 /* audit_log.c: reading audit logs for pds-audit: lines with a bounded
- * buffer, the rotated files of a series in chain order, and the decision
- * records that pass a filter. */
-#include <ctype.h>
+ * buffer (from plain, gzip or xz files: lib/pds_unpack.h), the rotated files
+ * of a series in chain order, and the decision records that pass a filter. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,12 +13,22 @@
 #include "pds_chain.h"
 #include "pds_disclosure.h"
 #include "pds_time.h"
+#include "pds_unpack.h"
 
 #include "pds_audit_tool.h"
+
+static apr_status_t file_read(void *baton, void *buf, apr_size_t cap, apr_size_t *got)
+{
+    FILE *f = baton;
+
+    *got = fread(buf, 1, cap, f);
+    return *got == 0 && ferror(f) ? APR_FROM_OS_ERROR(errno) : APR_SUCCESS;
+}
 
 void reader_init(line_reader_t *r, apr_pool_t *p)
 {
     memset(r, 0, sizeof(*r));
+    r->pool = p;
     r->block = apr_palloc(p, READ_BLOCK);
     r->line = apr_palloc(p, MAX_LINE + 1);
 }
@@ -44,14 +53,42 @@ int reader_open(line_reader_t *r, const char *path, apr_pool_t *p)
         r->f = NULL;
         return EXIT_USAGE;
     }
+    if (apr_pool_create(&r->file_pool, r->pool) != APR_SUCCESS
+        || pds_unpack_open(&r->unpack, r->file_pool, file_read, r->f) != APR_SUCCESS) {
+        reader_close(r);
+        return EXIT_USAGE;
+    }
     return EXIT_OK;
 }
 
 void reader_close(line_reader_t *r)
 {
+    if (r->file_pool != NULL)
+        apr_pool_destroy(r->file_pool);     /* the decompressor with it */
+    r->file_pool = NULL;
+    r->unpack = NULL;
     if (r->f != NULL && r->f != stdin)
         fclose(r->f);
     r->f = NULL;
+}
+
+/* The next block of plain bytes into r->block: 1 some, 0 the end, -1 an
+ * error (reported). */
+static int reader_fill(line_reader_t *r, apr_pool_t *p)
+{
+    pds_error_t err;
+    apr_status_t rv;
+
+    pds_error_clear(&err);
+    rv = pds_unpack_read(r->unpack, r->block, READ_BLOCK, &r->end, &err);
+    if (rv != APR_SUCCESS) {
+        char buf[120];
+
+        fprintf(stderr, "pds-audit: error reading %s: %s\n", tty_safe(p, r->path),
+                err.text[0] ? err.text : apr_strerror(rv, buf, sizeof(buf)));
+        return -1;
+    }
+    return r->end > 0;
 }
 
 /* Appends the next n bytes of the block to the line, as far as they fit. */
@@ -80,14 +117,12 @@ int reader_next(line_reader_t *r, apr_pool_t *p)
         size_t n;
 
         if (r->pos == r->end) {
+            int filled;
+
             r->pos = 0;
-            r->end = fread(r->block, 1, READ_BLOCK, r->f);
-            if (r->end == 0 && ferror(r->f)) {
-                fprintf(stderr, "pds-audit: error reading %s: %s\n", tty_safe(p, r->path),
-                        strerror(errno));
+            if ((filled = reader_fill(r, p)) < 0)
                 return -1;
-            }
-            if (r->end == 0)
+            if (filled == 0)
                 break;
         }
         have = 1;
@@ -105,20 +140,6 @@ int reader_next(line_reader_t *r, apr_pool_t *p)
     if (have)
         r->lineno++;
     return have;
-}
-
-/* The seq a line starts with: every chained line begins {"seq":N, so it can
- * be read from a line that is too long or cut short. 0 if there is none. */
-apr_uint64_t seq_prefix(const char *line, size_t len)
-{
-    apr_uint64_t seq = 0;
-    size_t i;
-
-    if (len < 8 || memcmp(line, "{\"seq\":", 7) != 0)
-        return 0;
-    for (i = 7; i < len && i < 27 && isdigit((unsigned char)line[i]); i++)
-        seq = seq * 10 + (apr_uint64_t)(line[i] - '0');
-    return i < len && line[i] == ',' ? seq : 0;
 }
 
 typedef struct series_entry_t {
@@ -163,11 +184,11 @@ static int series_add(apr_array_header_t *entries, line_reader_t *r, const char 
     }
     se = apr_array_push(entries);
     se->path = path;
-    se->first = seq_prefix(r->line, r->len);
+    se->first = pds_chain_line_seq(r->line, r->len);
     if (se->first == 0) {
         fprintf(stderr, "pds-audit: cannot place %s in the series: its first line has no "
-                "seq (compressed? decompress it, or give the files in order without "
-                "--series)\n", tty_safe(p, path));
+                "seq (not an audit log? give the files in order without --series)\n",
+                tty_safe(p, path));
         return EXIT_USAGE;
     }
     return EXIT_OK;

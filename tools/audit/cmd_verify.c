@@ -175,7 +175,7 @@ static int verify_load_keys(verify_t *vt, options_t *o)
 static void report_bad_line(verify_t *vt, const char *code, const char *why)
 {
     line_reader_t *r = &vt->reader;
-    apr_uint64_t seq = seq_prefix(r->line, r->len);
+    apr_uint64_t seq = pds_chain_line_seq(r->line, r->len);
 
     printf("%s:%ld: ", tty_safe(vt->p, r->path), r->lineno);
     if (seq > 0)

@@ -58,6 +58,9 @@ typedef struct options_t {
 /* Reads lines with a buffer of fixed size, whatever the file holds. */
 typedef struct line_reader_t {
     FILE *f;
+    struct pds_unpack_t *unpack;    /* f's bytes, decompressed if logrotate compressed it */
+    apr_pool_t *pool;               /* the reader's */
+    apr_pool_t *file_pool;          /* the open file's, destroyed when it is closed */
     const char *path;           /* as given, for messages */
     char *block;
     size_t pos, end;
@@ -151,9 +154,6 @@ void reader_init(line_reader_t *r, apr_pool_t *p);
 int reader_open(line_reader_t *r, const char *path, apr_pool_t *p);
 int reader_next(line_reader_t *r, apr_pool_t *p);
 void reader_close(line_reader_t *r);
-/* The seq a line starts with ({"seq":N,...), read even from a line too long
- * or cut short; 0 if there is none. */
-apr_uint64_t seq_prefix(const char *line, size_t len);
 /* The files to read, oldest first: the files given, or with --series the
  * current log and its rotated siblings ordered by their first seq. */
 int input_files(apr_array_header_t **pfiles, const options_t *o, line_reader_t *r,
