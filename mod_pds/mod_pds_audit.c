@@ -272,8 +272,9 @@ static void seal_old_file(pds_audit_sink_t *sink, apr_pool_t *ptemp, server_rec 
     if (sink->signer == NULL || !pds_chain_checkpoint_due(&sink->shared->chain, 1, 0, now))
         return;
     pds_error_clear(&err);
-    rv = pds_chain_checkpoint(&line, &len, &sink->shared->chain, sink->key, sink->signer, now,
-                              ptemp, &err);
+    /* still the old file's key: a new PDSAuditKey takes over after this */
+    rv = pds_chain_checkpoint(&line, &len, &sink->shared->chain, sealing_key(sink, ptemp),
+                              sink->signer, now, ptemp, &err);
     if (rv == APR_SUCCESS)
         rv = append_line(sink, line, len, now);
     if (rv == APR_SUCCESS && sink->sync)
