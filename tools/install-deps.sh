@@ -3,11 +3,15 @@
 # on Debian 12 that is not installed yet. Run as root. Idempotent.
 set -eu
 
+# libapache2-mod-security2: ModSecurity 2, the benchmark's second peer
+# (bench/run.sh, configuration modsec); python3-matplotlib: bench/plot.sh
+# draws docs/performance.png from a run's figures.
 PACKAGES="build-essential autoconf automake libtool pkg-config apache2-utils
 apache2 apache2-dev libjansson-dev libssl-dev libcmocka-dev
 libaprutil1-dbd-sqlite3 libaprutil1-dbd-pgsql postgresql sqlite3 memcached openssl curl ca-certificates
 python3 python3-pytest python3-requests python3-cryptography python3-prometheus-client
-valgrind wrk lua-cjson clang"
+valgrind wrk lua-cjson clang
+libapache2-mod-security2 python3-matplotlib"
 
 missing=""
 for p in $PACKAGES; do
