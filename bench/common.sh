@@ -94,12 +94,17 @@ need_tools() {
 }
 
 # one_location SCRIPT [CONFIG]: for perf.sh and profile.sh, which load one
-# location: sets $config (plain, pds or lua; pds by default) and $with_pds.
+# location: sets $config (plain, pds, lua, or the 1 MB collection plainc-1m
+# or pdsc-1m; pds by default), $with_pds, $with_collections and $location_path.
 one_location() {
     config=${2:-pds}
-    case "$config" in plain|pds|lua) ;; *) die "usage: $1 [plain|pds|lua]" ;; esac
+    case "$config" in
+        plain|pds|lua) location_path=/$config/$subject/record ;;
+        plainc-1m|pdsc-1m) location_path=/${config%-1m}/d1m/residents; with_collections=1 ;;
+        *) die "usage: $1 [plain|pds|lua|plainc-1m|pdsc-1m]" ;;
+    esac
     with_pds=0
-    [ "$config" != pds ] || with_pds=1
+    case "$config" in pds*) with_pds=1 ;; esac
 }
 
 # check_wrk_load: the ranges of $duration, $connections and $threads (whole
