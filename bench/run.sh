@@ -317,7 +317,9 @@ if [ "$with_pds" = 1 ] && curl -fsS "http://127.0.0.1:$gw_port/pds-metrics" >"$r
     writes=$(sed -n 's/^pds_audit_writes_total{result="ok"} \([0-9]*\).*/\1/p' "$run/metrics.txt")
     syncs=$(sed -n 's/^pds_audit_syncs_total{result="ok"} \([0-9]*\).*/\1/p' "$run/metrics.txt")
     if [ -n "$writes" ] && [ -n "$syncs" ] && [ "$syncs" -gt 0 ]; then
-        say "audit over the whole run: $writes records, $syncs syncs ($(( writes * 10 / syncs / 10 )).$(( writes * 10 / syncs % 10 )) records per sync)"
+        sum=$(sed -n 's/^pds_audit_sync_duration_seconds_sum \([0-9.e+-]*\).*/\1/p' "$run/metrics.txt")
+        mean=$(/usr/bin/python3 -c 'import sys; print("%.2f" % (float(sys.argv[1]) * 1000 / int(sys.argv[2])))' "${sum:-0}" "$syncs")
+        say "audit over the whole run: $writes records, $syncs syncs ($(( writes * 10 / syncs / 10 )).$(( writes * 10 / syncs % 10 )) records per sync, $mean ms per sync on average)"
     fi
 fi
 
