@@ -12,6 +12,7 @@ A killed process leaves the page cache intact, so it cannot prove the sync
 itself reached the platter; the unit tests (tests/unit/test_group_commit.c)
 show a response is never released before the sync covering it returned."""
 import concurrent.futures
+import re
 import os
 import signal
 import subprocess
@@ -108,3 +109,53 @@ def test_every_response_survives_a_kill(gateway_factory, mpm):
     r = gw.get(PATH)
     assert r.status_code == 200
     assert gw.audit_for(r)["seq"] > last
+
+
+# ------------------------------------------------------------ syncs are shared
+
+from test_audit_integrity import slow_sync  # noqa: E402,F401  (the fixture: 20 ms syncs)
+
+METRICS = """
+<Location /metrics>
+    SetHandler pds-metrics
+</Location>
+"""
+
+
+def _counter(text, name):
+    m = re.search(r'^%s\{result="ok"\} (\d+)' % re.escape(name), text, re.M)
+    return int(m.group(1)) if m else 0
+
+
+def test_one_sync_covers_the_records_written_before_it(gateway_factory, slow_sync, monkeypatch):
+    """With a disk whose sync takes 20 ms, eight clients asking without pause
+    share syncs: far fewer syncs than records, every response 200 with its
+    record, across two child processes."""
+    monkeypatch.setenv("LD_PRELOAD", slow_sync)
+    gw = gateway_factory(CONFIG + METRICS + "StartServers 2\n")
+    monkeypatch.delenv("LD_PRELOAD")
+    before = gw.get("/metrics", plain=True, purpose=None).text
+    c = gw.pki["health-board"]
+
+    def client(_):
+        s = H.requests.Session()
+        s.trust_env = False
+        try:
+            return [s.get(gw.url(PATH), cert=(c.cert, c.key), verify=gw.pki.ca_cert,
+                          timeout=20, headers={"PDS-Purpose": "direct-care"})
+                    for _ in range(20)]
+        finally:
+            s.close()
+
+    with concurrent.futures.ThreadPoolExecutor(CLIENTS) as pool:
+        responses = [r for batch in pool.map(client, range(CLIENTS)) for r in batch]
+    assert [r.status_code for r in responses] == [200] * len(responses)
+    ids = {rec.get("request_id") for rec in gw.httpd.audit_records()}
+    assert all(r.headers["PDS-Request-Id"] in ids for r in responses)
+    after = gw.get("/metrics", plain=True, purpose=None).text
+    records = (_counter(after, "pds_audit_writes_total")
+               - _counter(before, "pds_audit_writes_total"))
+    syncs = (_counter(after, "pds_audit_syncs_total")
+             - _counter(before, "pds_audit_syncs_total"))
+    assert records >= len(responses)
+    assert 1 <= syncs <= records // 2, "%d syncs for %d records" % (syncs, records)
