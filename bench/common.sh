@@ -24,6 +24,15 @@ lua_cache=${BENCH_LUA_CODECACHE:-stat}
 
 gw_port=${BENCH_PORT:-18980}
 be_port=${BENCH_BACKEND_PORT:-18981}
+tls_port=${BENCH_TLS_PORT:-$((gw_port + 2))}
+# Set by run.sh from BENCH_CONFIGS; perf.sh, profile.sh and soak.sh leave
+# them off: HTTPS on tls_port (mod_ssl), ModSecurity 2 on /modsec/, the
+# 100 KB and 1 MB collections on /plainc/ and /pdsc/.
+with_tls=${with_tls:-0}
+with_modsec=${with_modsec:-0}
+with_collections=${with_collections:-0}
+# The collections: about 100 KB and 1 MB of records like bench/record.json.
+collection_sizes="100k 1m"
 
 say() { printf '%s\n' "$*"; }
 note() { printf 'bench: %s\n' "$*" >&2; }
@@ -60,11 +69,16 @@ on_exit_cleanup() {
 . "$top/tools/lib/loopback.sh"
 
 check_ports() {
-    for p in "$gw_port" "$be_port"; do
-        case "$p" in ''|*[!0-9]*) die "port '$p' is not a number (BENCH_PORT, BENCH_BACKEND_PORT)" ;; esac
+    ports="$gw_port $be_port"
+    [ "$with_tls" = 0 ] || ports="$ports $tls_port"
+    for p in $ports; do
+        case "$p" in ''|*[!0-9]*) die "port '$p' is not a number (BENCH_PORT, BENCH_BACKEND_PORT, BENCH_TLS_PORT)" ;; esac
     done
     [ "$gw_port" != "$be_port" ] || die "BENCH_PORT and BENCH_BACKEND_PORT must differ"
-    for p in "$gw_port" "$be_port"; do
+    if [ "$with_tls" = 1 ] && { [ "$tls_port" = "$gw_port" ] || [ "$tls_port" = "$be_port" ]; }; then
+        die "BENCH_TLS_PORT must differ from BENCH_PORT and BENCH_BACKEND_PORT"
+    fi
+    for p in $ports; do
         port_free "$p" || die "port $p on 127.0.0.1 is in use; choose others with BENCH_PORT / BENCH_BACKEND_PORT"
     done
 }
@@ -80,12 +94,17 @@ need_tools() {
 }
 
 # one_location SCRIPT [CONFIG]: for perf.sh and profile.sh, which load one
-# location: sets $config (plain, pds or lua; pds by default) and $with_pds.
+# location: sets $config (plain, pds, lua, or the 1 MB collection plainc-1m
+# or pdsc-1m; pds by default), $with_pds, $with_collections and $location_path.
 one_location() {
     config=${2:-pds}
-    case "$config" in plain|pds|lua) ;; *) die "usage: $1 [plain|pds|lua]" ;; esac
+    case "$config" in
+        plain|pds|lua) location_path=/$config/$subject/record ;;
+        plainc-1m|pdsc-1m) location_path=/${config%-1m}/d1m/residents; with_collections=1 ;;
+        *) die "usage: $1 [plain|pds|lua|plainc-1m|pdsc-1m]" ;;
+    esac
     with_pds=0
-    [ "$config" != pds ] || with_pds=1
+    case "$config" in pds*) with_pds=1 ;; esac
 }
 
 # check_wrk_load: the ranges of $duration, $connections and $threads (whole
@@ -205,6 +224,19 @@ prepare_run() {
              "$run/gateway/htdocs" || die "cannot create $run"
     chmod 755 "$run" "$run/backend" "$run/gateway" "$run/backend/htdocs" "$run/gateway/htdocs"
     cp "$bench/record.json" "$run/backend/htdocs/api/citizens/$subject/record"
+    if [ "$with_collections" = 1 ]; then
+        for size in $collection_sizes; do
+            mkdir -p "$run/backend/htdocs/api/districts/d$size" || die "cannot create $run"
+            /usr/bin/python3 "$bench/collection.py" "$bench/record.json" "$size" \
+                >"$run/backend/htdocs/api/districts/d$size/residents" ||
+                die "cannot write the $size collection"
+        done
+    fi
+    if [ "$with_tls" = 1 ]; then
+        openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
+            -subj /CN=localhost -keyout "$run/gateway/tls.key" -out "$run/gateway/tls.crt" \
+            2>/dev/null || die "creating the gateway's TLS certificate failed"
+    fi
     cp "$bench/filter.lua" "$run/gateway/filter.lua"
     chmod -R a+rX "$run/backend/htdocs" "$run/gateway/filter.lua"
 
@@ -249,6 +281,9 @@ EOF
 # three; mod_pds's audit log is on.
 $(conf_head "$run/gateway" mpm_event authz_core unixd proxy proxy_http lua env)
 EOF
+    # Only when measured: loaded, they would tax every location a little.
+    [ "$with_tls" = 0 ] || load_modules ssl socache_shmcb
+    [ "$with_modsec" = 0 ] || load_modules unique_id security2
     if [ "$with_pds" = 1 ]; then printf 'LoadModule pds_module "%s"\n' "$module"; fi
     cat <<EOF
 Listen 127.0.0.1:$gw_port
@@ -290,6 +325,17 @@ PDSResponseSigningKey response.pem
     Resource    GET /pds/{subject}/record
     Resource    GET /pdss/{subject}/record
     Release     $release_fields
+</PDSAgreement>
+
+# pdsc: the same fields of every record of a collection (100 KB, 1 MB).
+<PDSAgreement bench-collection>
+    Party         bench-org
+    Purpose       $purpose
+    LegalBasis    public-task
+    Valid         $year-01-01 $((year + 4))-12-31
+    Resource      GET /pdsc/{district}/residents
+    RecordSubject id
+    Release       $(for f in $release_fields; do printf '[*].%s ' "$f"; done)
 </PDSAgreement>
 
 # pdsx: the same fields, transformed (the cost of minimisation).
@@ -345,7 +391,62 @@ EOF
     SetOutputFilter pds_lua_filter
     ProxyPass http://127.0.0.1:$be_port/api/citizens/
 </Location>
+
+<Location /plainc/>
+    ProxyPass http://127.0.0.1:$be_port/api/districts/
+</Location>
 EOF
+    if [ "$with_pds" = 1 ]; then cat <<EOF
+
+<Location /pdsc/>
+    PDSGateway on
+    ProxyPass http://127.0.0.1:$be_port/api/districts/
+</Location>
+
+# Read by run.sh after the load: syncs against records (group commit).
+<Location /pds-metrics>
+    SetHandler pds-metrics
+    Require all granted
+</Location>
+EOF
+    fi
+    # ModSecurity 2: the peer for body inspection inside httpd. Off
+    # everywhere but /modsec/, where it buffers the JSON response body and
+    # runs one rule over it (a national insurance number's pattern, which
+    # the record does not hold: the body is inspected and passes).
+    if [ "$with_modsec" = 1 ]; then cat <<EOF
+
+SecRuleEngine Off
+SecDataDir "$run/gateway/run"
+SecTmpDir "$run/gateway/run"
+SecAuditEngine Off
+SecRequestBodyAccess Off
+SecResponseBodyAccess On
+SecResponseBodyMimeType application/json
+SecResponseBodyLimit 2097152
+SecResponseBodyLimitAction Reject
+<Location /modsec/>
+    SecRuleEngine On
+    SecRule RESPONSE_BODY "@rx [A-CEGHJ-PR-TW-Z]{2}[0-9]{6}[A-D]" \\
+        "id:1001,phase:4,deny,status:403,log,msg:'national insurance number in a response'"
+    ProxyPass http://127.0.0.1:$be_port/api/citizens/
+</Location>
+EOF
+    fi
+    # HTTPS with keep-alive: the same locations (the virtual host inherits
+    # them and mod_pds's server settings).
+    if [ "$with_tls" = 1 ]; then cat <<EOF
+
+Listen 127.0.0.1:$tls_port https
+SSLSessionCache "shmcb:$run/gateway/run/ssl_scache(512000)"
+<VirtualHost 127.0.0.1:$tls_port>
+    ServerName localhost
+    SSLEngine on
+    SSLCertificateFile "$run/gateway/tls.crt"
+    SSLCertificateKeyFile "$run/gateway/tls.key"
+</VirtualHost>
+EOF
+    fi
     } >"$run/gateway/httpd.conf"
 }
 

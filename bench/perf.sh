@@ -1,7 +1,7 @@
 #!/bin/sh
 # perf.sh: where the gateway's CPU time goes under load, with perf sampling.
 #
-#   bench/perf.sh [plain|pds|lua]        (default pds)
+#   bench/perf.sh [plain|pds|lua|plainc-1m|pdsc-1m]        (default pds)
 #
 # Starts the benchmark's back end and gateway (bench/common.sh; the same
 # configuration as bench/run.sh), loads one location with wrk (after a
@@ -50,13 +50,13 @@ prepare_bench
 start_httpd "$run/backend" "$be_port"
 start_httpd "$run/gateway" "$gw_port"
 
-url="http://127.0.0.1:$gw_port/$config/$subject/record"
+url="http://127.0.0.1:$gw_port$location_path"
 wrk_run() {
-    if [ "$config" = pds ]; then
-        wrk -t"$threads" -c"$connections" -d"${1}s" \
+    if [ "$with_pds" = 1 ]; then
+        wrk -t"$threads" -c"$connections" -d"${1}s" --timeout 30s \
             -H "Authorization: Bearer $token" -H "PDS-Purpose: $purpose" "$url"
     else
-        wrk -t"$threads" -c"$connections" -d"${1}s" "$url"
+        wrk -t"$threads" -c"$connections" -d"${1}s" --timeout 30s "$url"
     fi
 }
 

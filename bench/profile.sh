@@ -1,7 +1,7 @@
 #!/bin/sh
 # profile.sh: where a mod_pds request spends its time, with callgrind.
 #
-#   bench/profile.sh [plain|pds|lua]        (default pds)
+#   bench/profile.sh [plain|pds|lua|plainc-1m|pdsc-1m]        (default pds)
 #
 # Starts the benchmark's back end and gateway (bench/common.sh; the same
 # configuration as bench/run.sh), the gateway as a single httpd -X process
@@ -74,9 +74,9 @@ until port_open "$gw_port"; do
     sleep 0.1
 done
 
-url="http://127.0.0.1:$gw_port/$config/$subject/record"
+url="http://127.0.0.1:$gw_port$location_path"
 ab_for() {
-    if [ "$config" = pds ]; then
+    if [ "$with_pds" = 1 ]; then
         ab -q -k -c 1 -n "$1" -H "Authorization: Bearer $token" -H "PDS-Purpose: $purpose" "$url"
     else
         ab -q -k -c 1 -n "$1" "$url"

@@ -1,15 +1,20 @@
 #!/usr/bin/python3
 """Checks, before any load, that the three benchmark locations answer right.
 
-    verify.py RECORD FIELDS PORT SUBJECT PURPOSE TOKEN_FILE CONFIG...
+    verify.py RECORD FIELDS PORT SUBJECT PURPOSE TOKEN_FILE TLS_PORT COLLECTIONS CONFIG...
 
-CONFIG is any of plain, pds, lua, pdsx, pdss. plain must return the record unchanged;
-pds must return 200 with exactly the released fields; lua must return the
-same document as pds (key order aside) and a Content-Length that matches its
-body. Prints one line per check; exits 1 if any fails.
+CONFIG is any of plain, pds, lua, pdsx, pdss, plain-tls, pds-tls, modsec,
+plainc-100k, pdsc-100k, plainc-1m, pdsc-1m. plain (and plain-tls, modsec)
+must return the record unchanged; pds (and pds-tls) must return 200 with
+exactly the released fields; lua must return the same document as pds (key
+order aside) and a Content-Length that matches its body; plainc-* the
+collection (COLLECTIONS/d<size>/residents) unchanged, pdsc-* every record
+with exactly the released fields. Prints one line per check; exits 1 if any
+fails.
 """
 import http.client
 import json
+import ssl
 import sys
 
 
@@ -38,8 +43,15 @@ def released(doc, fields):
     return order(doc, out)
 
 
-def get(port, path, headers):
-    c = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+def get(port, path, headers, tls=False):
+    if tls:
+        # The bench's own self-signed certificate, on loopback.
+        ctx = ssl.create_default_context()
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+        c = http.client.HTTPSConnection("127.0.0.1", port, timeout=10, context=ctx)
+    else:
+        c = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
     c.request("GET", path, headers=headers)
     r = c.getresponse()
     body = r.read()
@@ -57,9 +69,10 @@ def json_or(body, default):
 
 
 def main():
-    record, fields, port, subject, purpose, token_file = sys.argv[1:7]
-    configs = sys.argv[7:]
+    record, fields, port, subject, purpose, token_file, tls_port, collections = sys.argv[1:9]
+    configs = sys.argv[9:]
     port = int(port)
+    tls_port = int(tls_port)
     fields = fields.split()
     with open(record, "rb") as f:
         raw = f.read()
@@ -76,10 +89,11 @@ def main():
         if not ok:
             failures += 1
 
+    auth = {"Authorization": "Bearer " + token, "PDS-Purpose": purpose}
+
     def get_pds(location):
         """GET the subject's record at an enforced location, with the token."""
-        return get(port, "/%s/%s/record" % (location, subject),
-                   {"Authorization": "Bearer " + token, "PDS-Purpose": purpose})
+        return get(port, "/%s/%s/record" % (location, subject), auth)
 
     def length_ok(hdrs, body):
         return hdrs.get("content-length") == str(len(body)) or \
@@ -127,6 +141,37 @@ def main():
         check(length_ok(h, body), "lua: Content-Length %s matches the body (%d bytes)"
               % (h.get("content-length"), len(body)))
         print("       lua body: %s" % body.decode("utf-8", "replace"))
+    if "plain-tls" in configs:
+        st, h, body = get(tls_port, "/plain/%s/record" % subject, {}, tls=True)
+        check(st == 200 and body == raw, "plain-tls: 200 and the record unchanged over HTTPS")
+    if "pds-tls" in configs:
+        st, h, body = get(tls_port, "/pds/%s/record" % subject, auth, tls=True)
+        check(st == 200 and body.decode("utf-8", "replace") == expected_text,
+              "pds-tls: 200 with the same body as pds, over HTTPS (status %d)" % st)
+    if "modsec" in configs:
+        st, h, body = get(port, "/modsec/%s/record" % subject, {})
+        check(st == 200 and body == raw,
+              "modsec: 200 and the record unchanged (inspected by the rule, which passes)")
+    for cfg in configs:
+        if "c-" not in cfg:
+            continue
+        kind, size = cfg.split("-", 1)
+        with open("%s/d%s/residents" % (collections, size), "rb") as f:
+            craw = f.read()
+        path = "/%s/d%s/residents" % (kind, size)
+        if kind == "plainc":
+            st, h, body = get(port, path, {})
+            check(st == 200 and body == craw, "%s: 200 and the collection unchanged (%d bytes)"
+                  % (cfg, len(body)))
+        else:
+            st, h, body = get(port, path, auth)
+            got = json_or(body, None)
+            want = [released(r, fields) for r in json.loads(craw)]
+            check(st == 200, "%s: status %d (want 200)%s" % (
+                cfg, st, "" if st == 200 else ": " + body[:300].decode("utf-8", "replace")))
+            check(got == want, "%s: every record (%d) with exactly the released fields, "
+                  "%d bytes of %d" % (cfg, len(want), len(body), len(craw)))
+            check(length_ok(h, body), "%s: Content-Length matches the body" % cfg)
     return 1 if failures else 0
 
 

@@ -66,6 +66,7 @@
 #ifndef PDS_AGREEMENT_H
 #define PDS_AGREEMENT_H
 
+#include <apr_hash.h>
 #include <apr_pools.h>
 #include <apr_tables.h>
 #include <apr_time.h>
@@ -201,5 +202,15 @@ void pds_agreements_decide(const apr_array_header_t *agreements,
 apr_status_t pds_agreements_query_declared(const apr_array_header_t *agreements,
                                            const apr_array_header_t *params,
                                            pds_error_t *err);
+
+/* The same question asked of a set made once, at configuration time: every
+ * parameter name a Query of a finished agreement declares (name -> name, in
+ * p). A request then costs a hash lookup per parameter instead of a walk of
+ * parameters x agreements x declarations. */
+apr_hash_t *pds_agreements_query_names(const apr_array_header_t *agreements, apr_pool_t *p);
+
+/* pds_agreements_query_declared() against such a set; the same answers. */
+apr_status_t pds_query_names_declared(const apr_hash_t *names,
+                                      const apr_array_header_t *params, pds_error_t *err);
 
 #endif

@@ -198,6 +198,45 @@ apr_status_t pds_agreements_query_declared(const apr_array_header_t *agreements,
     return APR_SUCCESS;
 }
 
+apr_hash_t *pds_agreements_query_names(const apr_array_header_t *agreements, apr_pool_t *p)
+{
+    apr_hash_t *names = apr_hash_make(p);
+    int i, k;
+
+    for (i = 0; agreements != NULL && i < agreements->nelts; i++) {
+        const pds_agreement_t *a = APR_ARRAY_IDX(agreements, i, const pds_agreement_t *);
+
+        if (a == NULL || !a->finished)
+            continue;
+        for (k = 0; k < pds_query_count(a->query); k++) {
+            const char *name = apr_pstrdup(p, pds_query_name(a->query, k));
+
+            apr_hash_set(names, name, APR_HASH_KEY_STRING, name);
+        }
+    }
+    return names;
+}
+
+apr_status_t pds_query_names_declared(const apr_hash_t *names,
+                                      const apr_array_header_t *params, pds_error_t *err)
+{
+    char shown[48];
+    int k;
+
+    for (k = 0; params != NULL && k < params->nelts; k++) {
+        const char *name = APR_ARRAY_IDX(params, k, pds_query_param_t).name;
+
+        if (names == NULL || name == NULL
+            || apr_hash_get((apr_hash_t *)names, name, APR_HASH_KEY_STRING) == NULL) {
+            pds_error_set(err, "query-not-allowed", -1, "query", "parameter %s is not "
+                          "accepted: no agreement on this gateway declares it (Query)",
+                          pds_text_show(shown, sizeof(shown), name ? name : ""));
+            return APR_EINVAL;
+        }
+    }
+    return APR_SUCCESS;
+}
+
 void pds_agreements_decide(const apr_array_header_t *agreements,
                            const pds_request_facts_t *facts,
                            pds_decision_t *d, apr_pool_t *p)

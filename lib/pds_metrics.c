@@ -38,9 +38,10 @@ const family_t pds_metrics_families[FAM_COUNT] = {
       F_COUNTER, 0, 1, { DIM_RESULT } },
     { "pds_audit_write_duration_seconds", "Time to take the audit mutex and write a "
       "record.", F_HISTOGRAM, 0, 0, { 0 } },
-    { "pds_audit_syncs_total", "Audit record syncs to disk (PDSAuditSync on).",
+    { "pds_audit_syncs_total", "Audit log syncs to disk (PDSAuditSync on); each "
+      "covers every record written before it began.",
       F_COUNTER, 0, 1, { DIM_RESULT } },
-    { "pds_audit_sync_duration_seconds", "Time to sync an audit record to disk.",
+    { "pds_audit_sync_duration_seconds", "Time of one audit log sync to disk.",
       F_HISTOGRAM, 0, 0, { 0 } },
     { "pds_consent_lookups_total", "Consent and opt-out pds_metrics_lookup_names: answered from the "
       "cache (hit), read from the store (miss), or failed (error).",

@@ -223,6 +223,13 @@ int pds_query_count(const pds_query_t *q)
     return q != NULL ? q->decls->nelts : 0;
 }
 
+const char *pds_query_name(const pds_query_t *q, int i)
+{
+    if (q == NULL || i < 0 || i >= q->decls->nelts)
+        return NULL;
+    return APR_ARRAY_IDX(q->decls, i, query_decl_t).name;
+}
+
 int pds_query_declares(const pds_query_t *q, const char *name)
 {
     return name != NULL && find_decl(q, name) != NULL;

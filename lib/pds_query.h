@@ -61,6 +61,9 @@ apr_status_t pds_query_declare(pds_query_t *q, const char *const *words, int nwo
 /* How many parameters q declares (0 for NULL). */
 int pds_query_count(const pds_query_t *q);
 
+/* The name of the i-th declared parameter (0 <= i < pds_query_count). */
+const char *pds_query_name(const pds_query_t *q, int i);
+
 /* Non-zero when q declares name (q may be NULL). */
 int pds_query_declares(const pds_query_t *q, const char *name);
 

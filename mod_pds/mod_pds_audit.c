@@ -21,13 +21,19 @@
  * operator may decide to go on (by moving the head file aside).
  *
  * A record's lines are written under the global mutex, which a rotation
- * (replacing and closing this process's descriptor) also takes. Before the
- * mutex is released the descriptor they were written to is duplicated; the
- * fdatasync (PDSAuditSync on) runs on that duplicate after the release, so
- * concurrent records sync in parallel (the disk merges them), and no
- * rotation can swap or close the descriptor between the write and its sync.
- * The head is rewritten once the record is synced, so it never names a line
- * the disk may not hold.
+ * (replacing and closing this process's descriptor) also takes. With
+ * PDSAuditSync on, the request then waits, without the mutex, until its
+ * lines are on disk (group commit, lib/pds_group_commit.h): one request at
+ * a time, across every process, is the syncer; it takes the mutex for a
+ * moment to learn the last seq written and duplicate the descriptor (no
+ * rotation can close the duplicate), syncs it, and publishes that seq as
+ * durable; the others sleep until a sync covering their own record has
+ * completed. One fdatasync thus covers every record written before it
+ * began, and still no response leaves before its record is on disk. A
+ * rotation syncs the old file before it leaves it, so a sync of the new
+ * file never has to cover records in the old one. The head is rewritten
+ * once the lines it names are synced, so it never names a line the disk
+ * may not hold.
  */
 #include "httpd.h"
 #include "http_config.h"
@@ -51,10 +57,15 @@
 #include "mod_pds_audit.h"
 #include "mod_pds_audit_resume.h"
 #include "mod_pds_metrics.h"
+#include "pds_group_commit.h"
 
 #define PDS_AUDIT_MUTEX_TYPE "pds-audit"
 #define AUDIT_MUTEX_KEY "pds-audit-mutex"
 #define AUDIT_SINK_KEY  "pds-audit-sink:"
+
+/* How long a request waits for a sync covering its record before it is
+ * refused (audit-unavailable): a disk that takes longer is broken. */
+#define AUDIT_SYNC_MAX_WAIT apr_time_from_sec(30)
 
 /* What every process shares, in shared memory. */
 typedef struct audit_shared_t {
@@ -67,6 +78,7 @@ typedef struct audit_shared_t {
      * Changed by the parent, under the mutex. */
     unsigned char file_key[PDS_CHAIN_KEY_MAX];
     apr_size_t file_key_len;
+    pds_group_commit_t commit;      /* what is on disk; who syncs (PDSAuditSync on) */
 } audit_shared_t;
 
 struct pds_audit_sink_t {
@@ -214,6 +226,8 @@ static apr_status_t create_sink(pds_audit_sink_t **psink, const char *path,
     if ((rv = pds_audit_resume_chain(&sink->shared->chain, sink->file, path, key, ptemp, s))
         != APR_SUCCESS)
         return rv;
+    /* What the file held at the start is what a sync would find there. */
+    pds_group_commit_init(&sink->shared->commit, sink->shared->chain.seq);
     /* A head only beside a regular file: a device is not a log one can cut. */
     if (apr_file_info_get(&finfo, APR_FINFO_TYPE, sink->file) != APR_SUCCESS
         || finfo.filetype == APR_REG) {
@@ -305,9 +319,19 @@ static apr_status_t start_new_file(pds_audit_sink_t *sink, const pds_chain_key_t
     }
     give_file_to_children(sink->path, ptemp, s);
     seal_old_file(sink, ptemp, s);
+    pds_error_clear(&err);
+    /* Records still waiting for a sync of the old file: sync them here, as
+     * syncs from now on are of the new one. */
+    if (sink->sync && (rv = apr_file_datasync(sink->file)) != APR_SUCCESS) {
+        apr_file_close(fresh);
+        ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_EMERG, rv, s, "PDS00350: cannot "
+                     "sync the rotated audit log before starting %s", sink->path);
+        return rv;
+    }
+    if (sink->sync)
+        pds_group_commit_publish(&sink->shared->commit, sink->shared->chain.seq);
     apr_file_close(sink->file);
     sink->file = fresh;
-    pds_error_clear(&err);
     set_file_key(sink, key);
     rv = pds_chain_file_start(&line, &len, &sink->shared->chain, sealing_key(sink, ptemp),
                               sink->path, apr_time_now(), ptemp, &err);
@@ -315,6 +339,8 @@ static apr_status_t start_new_file(pds_audit_sink_t *sink, const pds_chain_key_t
         rv = append_line(sink, line, len, apr_time_now());
     if (rv == APR_SUCCESS && sink->sync)
         rv = apr_file_datasync(sink->file);
+    if (rv == APR_SUCCESS && sink->sync)
+        pds_group_commit_publish(&sink->shared->commit, sink->shared->chain.seq);
     if (rv == APR_SUCCESS)
         rv = write_head(sink);
     if (rv != APR_SUCCESS) {
@@ -494,17 +520,14 @@ static apr_status_t follow_rotation(pds_audit_sink_t *sink, server_rec *s)
 
 /* What a record written under the mutex still needs after it. */
 typedef struct written_t {
-    apr_file_t *sync_file;          /* a duplicate of the descriptor written to */
+    int must_sync;                  /* PDSAuditSync on: wait for a sync */
     apr_uint64_t seq;               /* of the last line written */
-    char head[PDS_CHAIN_HEAD_LEN];  /* the head line naming it */
 } written_t;
 
 /* Under the mutex: seal and write a collection's subject lines, then the
- * record, then a checkpoint when one is due. With PDSAuditSync on, w gets a
- * duplicate of the descriptor they were written to, for finish_record to
- * sync once the mutex is released (a rotation may replace and close
- * sink->file then, never the duplicate); with it off the head is rewritten
- * here. */
+ * record, then a checkpoint when one is due. With PDSAuditSync on, w says
+ * which seq finish_record must see synced once the mutex is released; with
+ * it off the head is rewritten here. */
 static apr_status_t write_record(pds_audit_sink_t *sink, const apr_array_header_t *parts,
                                  json_t *record, request_rec *r, written_t *w,
                                  pds_error_t *err)
@@ -516,7 +539,7 @@ static apr_status_t write_record(pds_audit_sink_t *sink, const apr_array_header_
     apr_status_t rv;
     int k;
 
-    w->sync_file = NULL;
+    w->must_sync = 0;
     if ((rv = follow_rotation(sink, r->server)) != APR_SUCCESS) {
         pds_error_set(err, "audit-unavailable", -1, "audit", "cannot reopen the rotated "
                       "audit log");
@@ -557,40 +580,86 @@ static apr_status_t write_record(pds_audit_sink_t *sink, const apr_array_header_
         return rv;
     }
     w->seq = sink->shared->chain.seq;
-    pds_chain_head_format(w->head, &sink->shared->chain);
-    if ((rv = apr_file_dup(&w->sync_file, sink->file, r->pool)) != APR_SUCCESS) {
-        w->sync_file = NULL;
-        pds_error_set(err, "audit-unavailable", -1, "audit", "cannot hold the audit log "
-                      "open to sync the record");
-    }
-    return rv;
+    w->must_sync = 1;
+    return APR_SUCCESS;
 }
 
-/* After the mutex: durable before release (the caller sends nothing until
- * this returns), then the head. */
-static apr_status_t finish_record(pds_audit_sink_t *sink, written_t *w, pds_error_t *err)
+/* The group commit's sync, run by one request at a time (the syncer). */
+typedef struct syncer_t {
+    pds_audit_sink_t *sink;
+    request_rec *r;
+    pds_error_t *err;
+} syncer_t;
+
+/* Under the mutex for a moment: the last seq written, its head line and a
+ * duplicate of the descriptor it was written to (a rotation may close
+ * sink->file, never the duplicate). Then, without it: the sync, and the
+ * head naming what is now on disk. A head that cannot be written fails the
+ * sync: the records it covered are refused, as before group commit. */
+static apr_status_t sync_written(void *baton, apr_uint64_t *covered)
 {
+    syncer_t *sy = baton;
+    pds_audit_sink_t *sink = sy->sink;
+    apr_file_t *dup = NULL;
+    char head[PDS_CHAIN_HEAD_LEN];
+    apr_uint64_t seq;
+    apr_time_t start;
     apr_status_t rv, close_rv;
 
-    apr_time_t start;
-
-    if (w->sync_file == NULL)
-        return APR_SUCCESS;
+    *covered = 0;
+    if ((rv = apr_global_mutex_lock(audit_mutex)) != APR_SUCCESS) {
+        pds_error_set(sy->err, "audit-unavailable", -1, "audit", "cannot lock the audit "
+                      "log to sync it");
+        return rv;
+    }
+    rv = follow_rotation(sink, sy->r->server);
+    if (rv == APR_SUCCESS)
+        rv = apr_file_dup(&dup, sink->file, sy->r->pool);
+    seq = sink->shared->chain.seq;
+    pds_chain_head_format(head, &sink->shared->chain);
+    apr_global_mutex_unlock(audit_mutex);
+    if (rv != APR_SUCCESS) {
+        pds_error_set(sy->err, "audit-unavailable", -1, "audit", "cannot hold the audit "
+                      "log open to sync it");
+        return rv;
+    }
+    *covered = seq;
     start = apr_time_now();
-    rv = apr_file_datasync(w->sync_file);
-    close_rv = apr_file_close(w->sync_file);
-    w->sync_file = NULL;
+    rv = apr_file_datasync(dup);
+    close_rv = apr_file_close(dup);
     if (rv == APR_SUCCESS)
         rv = close_rv;
     pds_metrics_audit_sync(pds_counters(), rv == APR_SUCCESS, pds_counters_since(start));
     if (rv != APR_SUCCESS) {
-        pds_error_set(err, "audit-unavailable", -1, "audit", "the record could not be "
+        pds_error_set(sy->err, "audit-unavailable", -1, "audit", "the record could not be "
                       "synced to disk");
         return rv;
     }
-    if ((rv = publish_head(sink, w->seq, w->head)) != APR_SUCCESS)
-        pds_error_set(err, "audit-unavailable", -1, "audit", "the chain's head file %s "
+    if ((rv = publish_head(sink, seq, head)) != APR_SUCCESS)
+        pds_error_set(sy->err, "audit-unavailable", -1, "audit", "the chain's head file %s "
                       "could not be written", sink->head_path);
+    return rv;
+}
+
+/* After the mutex: durable before release (the caller sends nothing until
+ * this returns). */
+static apr_status_t finish_record(pds_audit_sink_t *sink, written_t *w, request_rec *r,
+                                  pds_error_t *err)
+{
+    syncer_t sy;
+    apr_status_t rv;
+
+    if (!w->must_sync)
+        return APR_SUCCESS;
+    sy.sink = sink;
+    sy.r = r;
+    sy.err = err;
+    rv = pds_group_commit_wait(&sink->shared->commit, w->seq, sync_written, &sy,
+                               AUDIT_SYNC_MAX_WAIT, NULL);
+    if (rv != APR_SUCCESS && err->text[0] == '\0')
+        pds_error_set(err, "audit-unavailable", -1, "audit", rv == APR_TIMEUP
+                      ? "no sync covered the record in time"
+                      : "a sync meant to cover the record failed");
     return rv;
 }
 
@@ -706,7 +775,7 @@ apr_status_t pds_audit_decision(request_rec *r, pds_request_t *rq,
                       "the audit log");
     pds_metrics_audit_write(pds_counters(), rv == APR_SUCCESS, pds_counters_since(started));
     if (rv == APR_SUCCESS)
-        rv = finish_record(sc->audit, &written, &err);
+        rv = finish_record(sc->audit, &written, r, &err);
     if (rv != APR_SUCCESS)
         goto failed;
     rq->audited = 1;

@@ -118,6 +118,7 @@ typedef struct pds_audit_sink_t pds_audit_sink_t;
     VALUE(int, token_clock_skew, pds_conf_clock_skew, PDS_DEFAULT_CLOCK_SKEW) \
     VALUE(int, token_max_lifetime, pds_conf_max_lifetime, PDS_DEFAULT_MAX_LIFETIME) \
     RUNTIME(pds_audit_sink_t *, audit)              /* set in post_config */ \
+    RUNTIME(apr_hash_t *, query_names)              /* post_config: every Query name */ \
     PTR(const char *, consent_driver)               /* PDSConsentStore: "sqlite3", "pgsql" */ \
     WITH(const char *, consent_params, consent_driver, NULL) /* its file or conninfo */ \
     WITH(const char *, consent_where, consent_driver, NULL)  /* "line N of FILE" */ \

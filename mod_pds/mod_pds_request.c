@@ -398,11 +398,22 @@ static const char *query_shape(request_rec *r, const pds_server_conf_t *sc,
         return "query-not-allowed";
     }
     pds_error_clear(&err);
-    if (pds_agreements_query_declared(sc->agreements, *pparams, &err) != APR_SUCCESS) {
+    if ((sc->query_names != NULL
+         ? pds_query_names_declared(sc->query_names, *pparams, &err)
+         : pds_agreements_query_declared(sc->agreements, *pparams, &err)) != APR_SUCCESS) {
         *detail = apr_pstrdup(r->pool, err.text);
         return "query-not-allowed";
     }
     return NULL;
+}
+
+void pds_request_post_config(apr_pool_t *pconf, server_rec *s)
+{
+    for (; s != NULL; s = s->next) {
+        pds_server_conf_t *sc = pds_server_conf(s);
+
+        sc->query_names = pds_agreements_query_names(sc->agreements, pconf);
+    }
 }
 
 /* This request's decision record, made once. */

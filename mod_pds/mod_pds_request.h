@@ -7,6 +7,10 @@
 
 #include "mod_pds_private.h"
 
+/* post_config: what the request path asks of the configuration, made once
+ * per server (the set of declared Query names). */
+void pds_request_post_config(apr_pool_t *pconf, server_rec *s);
+
 /* post_read_request: a raw target naming an enforced location that will be
  * refused is refused before httpd's dot-segment removal can move it. */
 int pds_post_read_request(request_rec *r);

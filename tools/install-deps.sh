@@ -7,12 +7,17 @@ set -eu
 # of several gateway nodes, started on loopback by the e2e tests
 # (test_multinode.py, test_consent_deploy.py); libaprutil1-dbd-pgsql is the
 # store's driver, apache2 ships mod_socache_memcache.
+#
+# libapache2-mod-security2: ModSecurity 2, the benchmark's second peer
+# (bench/run.sh, configuration modsec); python3-matplotlib: bench/plot.sh
+# draws docs/performance.png from a run's figures.
 PACKAGES="build-essential autoconf automake libtool pkg-config apache2-utils
 apache2 apache2-dev libjansson-dev libssl-dev libcmocka-dev
 libaprutil1-dbd-sqlite3 libaprutil1-dbd-pgsql postgresql sqlite3 memcached openssl curl ca-certificates
 python3 python3-pytest python3-requests python3-cryptography python3-prometheus-client
 valgrind wrk lua-cjson clang
-debhelper dpkg-dev fakeroot lintian logrotate zlib1g-dev liblzma-dev"
+debhelper dpkg-dev fakeroot lintian logrotate zlib1g-dev liblzma-dev
+libapache2-mod-security2 python3-matplotlib"
 
 missing=""
 for p in $PACKAGES; do

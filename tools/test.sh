@@ -70,6 +70,18 @@ if [ "${PDS_SKIP_SOAK:-0}" != 1 ]; then
         "$top/bench/soak.sh" || soak=$?
 fi
 
+# The benchmark as a smoke test (bench/run.sh, BENCH_SMOKE=1): every
+# location answers correctly and takes a second of light load without an
+# error. Timings are never judged here (they are noisy). Skip with
+# PDS_SKIP_BENCH_SMOKE=1.
+bench_smoke=0
+if [ "${PDS_SKIP_BENCH_SMOKE:-0}" != 1 ]; then
+    echo "== benchmark smoke test (bench/run.sh, BENCH_SMOKE=1)"
+    BENCH_SMOKE=1 BENCH_MODULE="$build/mod_pds/.libs/mod_pds.so" \
+        "$top/bench/run.sh" >"$build/bench-smoke.out" 2>&1 || bench_smoke=$?
+    grep -E '^  FAIL|^smoke:|^WARNING' "$build/bench-smoke.out" || tail -n 20 "$build/bench-smoke.out"
+fi
+
 # Every fuzz target under libFuzzer (clang, ASan, UBSan) for a bounded time
 # (PDS_FUZZ_SECONDS, default 10 each; PDS_SKIP_FUZZ=1 skips); the seed
 # corpus is also replayed by make check above.
@@ -99,7 +111,7 @@ if [ "${PDS_SKIP_SANITIZERS:-0}" != 1 ]; then
     PDS_HTTPD_PRELOAD="$asan_rt" make check-e2e PYTEST_FLAGS="${PYTEST_FLAGS:--q -rfE}" || san=$?
 fi
 
-if [ "$status" != 0 ] || [ "$vg" != 0 ] || [ "$e2e" != 0 ] || [ "$deb" != 0 ] || [ "$soak" != 0 ] || [ "$fuzz" != 0 ] || [ "$san" != 0 ]; then
+if [ "$status" != 0 ] || [ "$vg" != 0 ] || [ "$e2e" != 0 ] || [ "$deb" != 0 ] || [ "$soak" != 0 ] || [ "$fuzz" != 0 ] || [ "$san" != 0 ] || [ "$bench_smoke" != 0 ]; then
     exit 1
 fi
 exit 0

@@ -241,12 +241,15 @@ def test_counts_match_the_audit_log(world, log_allow):
     assert delta("pds_filter_rejections", {"kind": "partial"}) == 1
     assert delta("pds_filter_rejections", {"kind": "invalid-json"}) == 4
     assert delta("pds_filter_rejections", {"kind": "other"}) == 0
-    # one audit write and one sync per record
+    # one audit write per record; a sync covers every record written
+    # before it began (group commit), so at most one per record
     records = sum(expected.values())
     writes = samples(fams, "pds_audit_writes")
     assert writes[frozenset({"result": "ok"}.items())] == records
     assert writes[frozenset({"result": "error"}.items())] == 0
-    assert samples(fams, "pds_audit_syncs")[frozenset({"result": "ok"}.items())] == records
+    syncs = samples(fams, "pds_audit_syncs")[frozenset({"result": "ok"}.items())]
+    assert 1 <= syncs <= records
+    assert samples(fams, "pds_audit_syncs").get(frozenset({"result": "error"}.items()), 0) == 0
     assert samples(fams, "pds_audit_write_duration_seconds",
                    "pds_audit_write_duration_seconds_count")[frozenset()] == records
     # the latency histogram counts every decision, by decision

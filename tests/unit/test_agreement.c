@@ -1061,6 +1061,56 @@ static void test_decide_parameter_refuses_query_characters(void **state)
 
 /* Query lines: declarations checked line by line, and against the whole
  * agreement by finish. */
+/* The set of declared Query names made at configuration time answers as the
+ * walk over every agreement does (issue 13: once at config time). */
+static void test_query_names_set(void **state)
+{
+    apr_pool_t *p = *state;
+    const char *search[] = {
+        "Party fife", "Purpose direct-care", "LegalBasis public-task",
+        "Valid 2026-01-01 2026-12-31", "Resource GET /districts/{district}/residents",
+        "Release [*].name.given", "RecordSubject id", "Query _page int 1..10",
+        "Query name_like token", NULL
+    };
+    const char *unfinished[] = { "Party fife", "Query secret token", NULL };
+    const char *queries[] = {
+        "_page=2", "name_like=ab&_page=1", "secret=x", "_page=1&other=2", "other=1"
+    };
+    apr_array_header_t *as = apr_array_make(p, 3, sizeof(const pds_agreement_t *));
+    pds_agreement_t *a;
+    apr_hash_t *names;
+    pds_error_t err;
+    size_t k;
+
+    assert_int_equal(build(&a, p, "search", search, 1, &err), APR_SUCCESS);
+    APR_ARRAY_PUSH(as, const pds_agreement_t *) = a;
+    APR_ARRAY_PUSH(as, const pds_agreement_t *) =
+        agreement(p, "plain", "fife", "direct-care", VALID_2026, "GET /citizens/{subject}/record");
+    /* An agreement that never finished declares nothing. */
+    assert_int_equal(build(&a, p, "half", unfinished, 0, &err), APR_SUCCESS);
+    APR_ARRAY_PUSH(as, const pds_agreement_t *) = a;
+    names = pds_agreements_query_names(as, p);
+    assert_int_equal(apr_hash_count(names), 2);
+    for (k = 0; k < sizeof(queries) / sizeof(queries[0]); k++) {
+        apr_array_header_t *params = NULL;
+        pds_error_t e1, e2;
+        apr_status_t walk, set;
+
+        pds_error_clear(&err);
+        assert_int_equal(pds_query_parse(&params, queries[k], p, &err), APR_SUCCESS);
+        pds_error_clear(&e1);
+        pds_error_clear(&e2);
+        walk = pds_agreements_query_declared(as, params, &e1);
+        set = pds_query_names_declared(names, params, &e2);
+        assert_int_equal(walk, set);
+        assert_string_equal(e1.code, e2.code);
+        assert_string_equal(e1.text, e2.text);
+    }
+    pds_error_clear(&err);
+    assert_int_equal(pds_query_names_declared(pds_agreements_query_names(NULL, p), NULL, &err),
+                     APR_SUCCESS);
+}
+
 static void test_query_keyword(void **state)
 {
     apr_pool_t *p = *state;
@@ -1366,6 +1416,7 @@ int main(void)
         pds_test_with_pool(test_decide_parameter),
         pds_test_with_pool(test_decide_parameter_refuses_query_characters),
         pds_test_with_pool(test_query_keyword),
+        pds_test_with_pool(test_query_names_set),
         pds_test_with_pool(test_decide_purposes),
         pds_test_with_pool(test_decide_validity_boundaries),
         pds_test_with_pool(test_decide_configuration_order),
