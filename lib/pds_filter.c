@@ -20,13 +20,14 @@
 #include <jansson.h>
 
 #include "pds_fieldset_tree.h"
+#include "pds_filter_int.h"
 #include "pds_text.h"
 
 #define PDS_BODY_SOURCE "JSON body"
 
 /* ---- filtering ------------------------------------------------------------ */
 
-static const char *type_name(const json_t *v)
+const char *pds_filter_type_name(const json_t *v)
 {
     switch (json_typeof(v)) {
     case JSON_OBJECT:  return "an object";
@@ -66,11 +67,11 @@ static apr_status_t type_error_n(pds_error_t *err, const pds_field_node_t *const
     if (nodes[0]->where[0] == '\0')
         pds_error_set(err, "unexpected-type", -1, PDS_BODY_SOURCE,
                       "expected %s at the top level, found %s", want,
-                      type_name(v));
+                      pds_filter_type_name(v));
     else
         pds_error_set(err, "unexpected-type", -1, PDS_BODY_SOURCE,
                       "expected %s at '%s', found %s", want, nodes[0]->where,
-                      type_name(v));
+                      pds_filter_type_name(v));
     return APR_EINVAL;
 }
 
@@ -1064,4 +1065,24 @@ done:
     json_decref(out);
     json_decref(doc);
     return rv;
+}
+
+/* ---- for the write check (pds_filter_int.h) -------------------------------- */
+
+apr_status_t pds_filter_load(json_t **pdoc, const char *input, apr_size_t len,
+                             int max_depth, pds_error_t *err)
+{
+    return load_document(pdoc, input, len, max_depth, err);
+}
+
+apr_status_t pds_filter_serialise(json_t *v, char **pbody, apr_size_t *plen,
+                                  apr_pool_t *p, pds_error_t *err)
+{
+    pds_filter_result_t result;
+
+    if (serialise(&result, v, p, err) != APR_SUCCESS)
+        return APR_ENOMEM;
+    *pbody = result.body;
+    *plen = result.length;
+    return APR_SUCCESS;
 }

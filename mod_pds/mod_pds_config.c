@@ -245,6 +245,7 @@ static const char *cmd_agreement(cmd_parms *cmd, void *dummy, const char *arg)
     char *idarg;
     const ap_directive_t *line, *party_line = NULL;
     apr_array_header_t *resource_lines;     /* const ap_directive_t *, by index */
+    apr_array_header_t *write_lines;        /* const ap_directive_t *, by index */
     pds_agreement_t *a;
     pds_origin_t *o;
     pds_error_t perr;
@@ -273,6 +274,8 @@ static const char *cmd_agreement(cmd_parms *cmd, void *dummy, const char *arg)
         return apr_psprintf(cmd->pool, "<PDSAgreement %s>: %s", id, perr.text);
 
     resource_lines = apr_array_make(cmd->temp_pool, 4, sizeof(const ap_directive_t *));
+    /* Per Write path (in the Write list's order), the line that added it. */
+    write_lines = apr_array_make(cmd->temp_pool, 4, sizeof(const ap_directive_t *));
     for (line = cmd->directive->first_child; line != NULL; line = line->next) {
         const char *refused = NULL;
         int resources = pds_agreement_resource_count(a);
@@ -294,6 +297,8 @@ static const char *cmd_agreement(cmd_parms *cmd, void *dummy, const char *arg)
             party_line = line;
         if (pds_agreement_resource_count(a) > resources)
             APR_ARRAY_PUSH(resource_lines, const ap_directive_t *) = line;
+        while (write_lines->nelts < pds_fieldset_count(pds_agreement_write(a)))
+            APR_ARRAY_PUSH(write_lines, const ap_directive_t *) = line;
     }
     pds_error_clear(&perr);
     if (pds_agreement_finish(a, &perr) != APR_SUCCESS) {
@@ -301,6 +306,13 @@ static const char *cmd_agreement(cmd_parms *cmd, void *dummy, const char *arg)
         if (strcmp(perr.source, "Resource") == 0 && perr.position >= 0
             && perr.position < resource_lines->nelts) {
             line = APR_ARRAY_IDX(resource_lines, perr.position, const ap_directive_t *);
+            return apr_psprintf(cmd->pool, "<PDSAgreement %s>, line %d of %s: %s",
+                                id, line->line_num, line->filename, perr.text);
+        }
+        /* So does a problem with one Write path. */
+        if (strcmp(perr.source, "Write") == 0 && perr.position >= 0
+            && perr.position < write_lines->nelts) {
+            line = APR_ARRAY_IDX(write_lines, perr.position, const ap_directive_t *);
             return apr_psprintf(cmd->pool, "<PDSAgreement %s>, line %d of %s: %s",
                                 id, line->line_num, line->filename, perr.text);
         }
