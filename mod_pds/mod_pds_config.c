@@ -12,6 +12,7 @@
 #include "http_log.h"
 #include "apr_strings.h"
 #include "apr_lib.h"
+#include "apr_hash.h"
 
 #include <errno.h>
 
@@ -246,6 +247,7 @@ static const char *cmd_agreement(cmd_parms *cmd, void *dummy, const char *arg)
     const ap_directive_t *line, *party_line = NULL;
     apr_array_header_t *resource_lines;     /* const ap_directive_t *, by index */
     apr_array_header_t *write_lines;        /* const ap_directive_t *, by index */
+    apr_hash_t *keyword_lines;              /* WritePut, WriteUnknown -> its line */
     pds_agreement_t *a;
     pds_origin_t *o;
     pds_error_t perr;
@@ -276,6 +278,7 @@ static const char *cmd_agreement(cmd_parms *cmd, void *dummy, const char *arg)
     resource_lines = apr_array_make(cmd->temp_pool, 4, sizeof(const ap_directive_t *));
     /* Per Write path (in the Write list's order), the line that added it. */
     write_lines = apr_array_make(cmd->temp_pool, 4, sizeof(const ap_directive_t *));
+    keyword_lines = apr_hash_make(cmd->temp_pool);
     for (line = cmd->directive->first_child; line != NULL; line = line->next) {
         const char *refused = NULL;
         int resources = pds_agreement_resource_count(a);
@@ -299,6 +302,10 @@ static const char *cmd_agreement(cmd_parms *cmd, void *dummy, const char *arg)
             APR_ARRAY_PUSH(resource_lines, const ap_directive_t *) = line;
         while (write_lines->nelts < pds_fieldset_count(pds_agreement_write(a)))
             APR_ARRAY_PUSH(write_lines, const ap_directive_t *) = line;
+        if (strcasecmp(line->directive, "WritePut") == 0
+            || strcasecmp(line->directive, "WriteUnknown") == 0)
+            apr_hash_set(keyword_lines, strcasecmp(line->directive, "WritePut") == 0
+                         ? "WritePut" : "WriteUnknown", APR_HASH_KEY_STRING, line);
     }
     pds_error_clear(&perr);
     if (pds_agreement_finish(a, &perr) != APR_SUCCESS) {
@@ -309,13 +316,17 @@ static const char *cmd_agreement(cmd_parms *cmd, void *dummy, const char *arg)
             return apr_psprintf(cmd->pool, "<PDSAgreement %s>, line %d of %s: %s",
                                 id, line->line_num, line->filename, perr.text);
         }
-        /* So does a problem with one Write path. */
+        /* So does a problem with one Write path, or with WritePut or
+         * WriteUnknown (each given once). */
+        line = NULL;
         if (strcmp(perr.source, "Write") == 0 && perr.position >= 0
-            && perr.position < write_lines->nelts) {
+            && perr.position < write_lines->nelts)
             line = APR_ARRAY_IDX(write_lines, perr.position, const ap_directive_t *);
+        else
+            line = apr_hash_get(keyword_lines, perr.source, APR_HASH_KEY_STRING);
+        if (line != NULL)
             return apr_psprintf(cmd->pool, "<PDSAgreement %s>, line %d of %s: %s",
                                 id, line->line_num, line->filename, perr.text);
-        }
         return apr_psprintf(cmd->pool, "<PDSAgreement %s>: %s", id, perr.text);
     }
 
