@@ -614,6 +614,16 @@ static apr_status_t set_write_put(pds_agreement_t *a, const char *kw,
     return APR_SUCCESS;
 }
 
+/* WritePatch top-level|deep-merge: how the back end merges a PATCH. */
+static apr_status_t set_write_patch(pds_agreement_t *a, const char *kw,
+                                    apr_array_header_t *toks, pds_error_t *err)
+{
+    return set_either(kw, toks, &a->write_patch_set, "top-level",
+                      "each top-level member a PATCH carries replaces that member",
+                      "deep-merge", "the back end merges nested objects (RFC 7396)",
+                      &a->patch_deep, err);
+}
+
 /* WriteMediaType <type> ...: more media types a write may be sent as. */
 static apr_status_t set_write_media_type(pds_agreement_t *a, const char *kw,
                                          apr_array_header_t *toks, pds_error_t *err)
@@ -745,6 +755,7 @@ static const struct {
     { "Write",      set_write },
     { "WriteUnknown", set_write_unknown },
     { "WritePut",   set_write_put },
+    { "WritePatch", set_write_patch },
     { "WriteMediaType", set_write_media_type },
     { "RecordSubject", set_record_subject },
     { "OnBadRecord", set_on_bad_record },
@@ -774,7 +785,8 @@ apr_status_t pds_agreement_set(pds_agreement_t *a, const char *keyword,
         return bad(err, keyword, -1, "%s is not an agreement keyword; known: "
                    "Party, Purpose, LegalBasis, Valid, Version, Resource, "
                    "Release, Disclosure, Transform, Deidentified, Write, "
-                   "WriteUnknown, WritePut, WriteMediaType, RecordSubject, "
+                   "WriteUnknown, WritePut, WritePatch, WriteMediaType, "
+                   "RecordSubject, "
                    "OnBadRecord, Query",
                    pds_text_show(shown, sizeof(shown), keyword));
     rv = tokenize(&toks, a->pool, keyword, args, err);

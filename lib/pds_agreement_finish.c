@@ -176,6 +176,9 @@ static apr_status_t check_writes(pds_agreement_t *a, pds_error_t *err)
                       APR_ARRAY_IDX(a->resources, put, pds_resource_t).text, a->party);
         return APR_EINVAL;
     }
+    if (!patch && a->write_patch_set)
+        return bad(err, "WritePatch", -1, "agreement '%s' has WritePatch but no PATCH "
+                   "resource: remove it", a->id);
     if (put < 0 && a->write_put_set)
         return bad(err, "WritePut", -1, "agreement '%s' has WritePut but no PUT resource: "
                    "remove it", a->id);
@@ -185,7 +188,9 @@ static apr_status_t check_writes(pds_agreement_t *a, pds_error_t *err)
                    "be erased at the back end): remove `WriteUnknown strip`; a PUT "
                    "carrying other fields is refused", a->id);
     pds_error_clear(&local);
-    if (pds_write_shape_compile(&a->write_shape, a->write, patch, a->pool, &local)
+    if (pds_write_shape_compile(&a->write_shape, a->write, !patch ? PDS_WRITE_RECORD
+                                : a->patch_deep ? PDS_WRITE_DEEP_MERGE : PDS_WRITE_TOP_LEVEL,
+                                a->pool, &local)
         != APR_SUCCESS) {
         int at = -1;
 
@@ -248,9 +253,10 @@ apr_status_t pds_agreement_finish(pds_agreement_t *a, pds_error_t *err)
                    "resource but no Write, so no body could ever be accepted: add "
                    "`Write <field path> ...`", a->id);
     if (!has_write && (pds_fieldset_count(a->write) > 0 || a->write_unknown_set
-                       || a->write_put_set || a->write_media != NULL))
+                       || a->write_put_set || a->write_patch_set || a->write_media != NULL))
         return bad(err, "PDSAgreement", -1, "agreement '%s' has Write, WriteUnknown, "
-                   "WritePut or WriteMediaType but no POST, PUT or PATCH resource", a->id);
+                   "WritePut, WritePatch or WriteMediaType but no POST, PUT or PATCH "
+                   "resource", a->id);
     if (has_write && check_writes(a, err) != APR_SUCCESS)
         return APR_EINVAL;
     if (check_resources(a, err) != APR_SUCCESS)

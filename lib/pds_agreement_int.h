@@ -55,6 +55,8 @@ struct pds_agreement_t {
     pds_write_shape_t *write_shape; /* Write compiled by finish (pds_write.h) */
     int write_put_set;
     int put_replaces;               /* WritePut replace-record */
+    int write_patch_set;
+    int patch_deep;                 /* WritePatch deep-merge */
     apr_array_header_t *write_media;/* const char *: WriteMediaType's types,
                                        lower case; NULL when none */
     int on_bad_record_set;

@@ -95,30 +95,40 @@ static apr_status_t add_path(pds_write_shape_t *s, const pds_field_path_t *fp, i
     return APR_SUCCESS;
 }
 
-/* Whether a path is named at or above each "[*]" is only known once every
- * path is in ("telecom[*].value" may come before "telecom"): checked again. */
-static apr_status_t check_elements(pds_write_shape_t *s, const pds_field_path_t *fp,
-                                   pds_error_t *err)
+/* Whether a PATCH could write the path: every step it must replace has a
+ * path named at or above it (known only once every path is in:
+ * "telecom[*].value" may come before "telecom"). Deep-merge replaces arrays;
+ * top-level, every top-level member. */
+static apr_status_t check_patch(pds_write_shape_t *s, const pds_field_path_t *fp,
+                                pds_write_mode_t patch, pds_error_t *err)
 {
     wnode_t *node = s->root;
+    const char *top = "";
     int k, replaceable = 0;
 
     for (k = 0; k < fp->nsteps; k++) {
         const pds_field_step_t *st = &fp->steps[k];
 
-        if (st->name == NULL) {
-            if (!replaceable)
-                return bad_write(err, fp->text, "Write %s: a PATCH (JSON merge patch) "
-                                 "can change an element of %s only by replacing the "
-                                 "whole array, which the Write list does not allow: add "
-                                 "`Write %s` (%s may then be replaced, its elements "
-                                 "carrying only the members named)", fp->text,
-                                 node->where, node->where, node->where);
+        if (k > 0 && !replaceable && st->name == NULL)
+            return bad_write(err, fp->text, "Write %s: a PATCH can change an element of "
+                             "%s only by replacing the whole array, which the Write list "
+                             "does not allow: add `Write %s` (%s may then be replaced, "
+                             "its elements carrying only the members named)", fp->text,
+                             node->where, node->where, node->where);
+        if (k > 0 && !replaceable && patch == PDS_WRITE_TOP_LEVEL)
+            return bad_write(err, fp->text, "Write %s: a PATCH carrying %s replaces %s "
+                             "whole at a back end that merges only top-level members "
+                             "(WritePatch top-level, the default, as json-server does), "
+                             "which the Write list does not allow: add `Write %s` (%s may "
+                             "then be replaced, carrying only the members named), or, if "
+                             "the back end merges nested objects as RFC 7396 says, write "
+                             "`WritePatch deep-merge`", fp->text, top, top, top, top);
+        if (st->name == NULL)
             node = node->each;
-        }
-        else {
+        else
             node = apr_hash_get(node->children, st->name, (apr_ssize_t)st->len);
-        }
+        if (k == 0)
+            top = node->where;
         if (node->path != NULL)
             replaceable = 1;
     }
@@ -126,7 +136,7 @@ static apr_status_t check_elements(pds_write_shape_t *s, const pds_field_path_t 
 }
 
 apr_status_t pds_write_shape_compile(pds_write_shape_t **pshape,
-                                     const pds_fieldset_t *write, int merge_patch,
+                                     const pds_fieldset_t *write, pds_write_mode_t patch,
                                      apr_pool_t *p, pds_error_t *err)
 {
     pds_write_shape_t *s;
@@ -142,12 +152,12 @@ apr_status_t pds_write_shape_compile(pds_write_shape_t **pshape,
         parsed[i] = pds_fieldset_parse_path(pds_fieldset_path(write, i), p, err);
         if (parsed[i] == NULL)
             return APR_EINVAL;
-        /* The PATCH check waits for every path: see check_elements. */
+        /* The PATCH check waits for every path: see check_patch. */
         if (add_path(s, parsed[i], i, p, err) != APR_SUCCESS)
             return APR_EINVAL;
     }
-    for (i = 0; merge_patch && i < n; i++) {
-        if (check_elements(s, parsed[i], err) != APR_SUCCESS)
+    for (i = 0; patch != PDS_WRITE_RECORD && i < n; i++) {
+        if (check_patch(s, parsed[i], patch, err) != APR_SUCCESS)
             return APR_EINVAL;
     }
     *pshape = s;
@@ -158,6 +168,7 @@ apr_status_t pds_write_shape_compile(pds_write_shape_t **pshape,
 
 typedef struct wcheck_t {
     apr_pool_t *p;
+    pds_write_mode_t mode;
     int strip;
     apr_array_header_t *uncovered;
     apr_hash_t *seen;
@@ -212,6 +223,12 @@ static int check_value(wcheck_t *c, const wnode_t *n, json_t *v, const char *whe
                           "%s be written only as an object", where, where));
         if (json_is_array(v) && n->path == NULL && !inside)
             return refuse(c, apr_psprintf(c->p, "%s is an array, which replaces %s "
+                          "whole at the back end; the agreement does not let %s be "
+                          "replaced", where, where, where));
+        /* Top-level, a member's object replaces the member. */
+        if (n->path == NULL && !inside && where[0] != '\0'
+            && c->mode == PDS_WRITE_TOP_LEVEL)
+            return refuse(c, apr_psprintf(c->p, "%s is an object, which replaces %s "
                           "whole at the back end; the agreement does not let %s be "
                           "replaced", where, where, where));
         if (json_is_object(v)) {
@@ -269,6 +286,7 @@ apr_status_t pds_write_check(const pds_write_shape_t *shape, const char *input,
     memset(res, 0, sizeof(*res));
     memset(&c, 0, sizeof(c));
     c.p = p;
+    c.mode = mode;
     c.strip = strip;
     c.uncovered = apr_array_make(p, 4, sizeof(const char *));
     c.seen = apr_hash_make(p);

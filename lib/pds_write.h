@@ -2,34 +2,43 @@
  * Write list), and the check that makes a write do what it says.
  *
  * Every object, array or null in a body replaces a whole value at the back
- * end: a PATCH is a JSON merge patch (RFC 7396: an object merges into the
- * object there, any other value replaces it; null removes it), a POST or
- * PUT body is the whole record. So the Write list says, for each place, what
- * may stand there:
+ * end, so the Write list says, for each place, what may stand there. A POST
+ * or PUT body is the whole record. A PATCH is merged into the record, in one
+ * of two ways the agreement says (WritePatch):
+ *
+ *   top-level   (the default) each top-level member the body carries
+ *               replaces that member whole, as json-server and back ends
+ *               built on a shallow object merge do;
+ *   deep-merge  a JSON merge patch (RFC 7396): an object merges into the
+ *               object there, member by member; any other value (an array,
+ *               null) replaces or removes it.
+ *
+ * The places:
  *
  *   - a path named with nothing named below it ("phone", "name.family") is a
- *     single value: a string, number, true, false, or null (which removes
- *     it). An object or array there is refused, naming the place: whatever
- *     it held would reach the back end unchecked.
+ *     single value: a string, number, boolean, or null (which removes it).
+ *     An object or array there is refused, naming the place: whatever it
+ *     held would reach the back end unchecked.
  *   - a path named with paths below it ("telecom" beside "telecom[*].system"
  *     and "telecom[*].value") may be replaced whole, by an object or an
  *     array (empty ones included) or null, whose contents are checked in turn
  *     against the paths below: each element of telecom may carry system and
  *     value, nothing else.
  *   - a place only on the way to named paths ("name" under "name.given" alone)
- *     may hold an object, which merges (PATCH) or is part of the new record
- *     (POST, PUT). In a PATCH, an array or null there would replace or remove
- *     it whole, which the list does not allow: refused. In a POST or PUT the
- *     whole record is new, so an array there (its elements checked) or a null
- *     is part of it.
+ *     may hold an object where that object merges (deep-merge), or where it
+ *     is part of a new value (POST, PUT, inside a replaced value); an array
+ *     or null there, or in a top-level PATCH any object, would replace or
+ *     remove what the list does not let be replaced: refused.
  *
  * Compiled once, at configuration time, from the Write field set; refused
- * then: a predicate (a merge patch replaces an array whole, so a write cannot
- * be held to the elements a predicate selects), a path starting with "[*]"
- * (a body is one record, an object), and, for an agreement with a PATCH
- * resource, an element path whose array is not itself named ("telecom[*]
- * .value" without "telecom": a merge patch can reach an element only by
- * replacing the array). Read-only afterwards; safe to share between threads.
+ * then: a predicate (a merge replaces an array whole, so a write cannot be
+ * held to the elements a predicate selects), a path starting with "[*]" (a
+ * body is one record, an object), and, for an agreement with a PATCH
+ * resource, a path no PATCH could write without replacing what the list
+ * does not name: an element path whose array is not named ("telecom[*]
+ * .value" without "telecom"), and, top-level, any path below a top-level
+ * member that is not named ("address.line1" without "address"). Read-only
+ * afterwards; safe to share between threads.
  */
 #ifndef PDS_WRITE_H
 #define PDS_WRITE_H
@@ -42,18 +51,19 @@
 
 typedef struct pds_write_shape_t pds_write_shape_t;
 
-/* Compiles the Write list `write` (NULL or empty: nothing may be written).
- * merge_patch: the agreement has a PATCH resource. err->code "bad-write",
- * err->source the offending path, err->text what is wrong and what to write
- * instead. */
-apr_status_t pds_write_shape_compile(pds_write_shape_t **pshape,
-                                     const pds_fieldset_t *write, int merge_patch,
-                                     apr_pool_t *p, pds_error_t *err);
-
 typedef enum {
-    PDS_WRITE_MERGE,        /* PATCH: a JSON merge patch */
-    PDS_WRITE_RECORD        /* POST, PUT: the body is the whole record */
+    PDS_WRITE_RECORD = 0,   /* POST, PUT: the body is the whole record */
+    PDS_WRITE_TOP_LEVEL,    /* PATCH, WritePatch top-level */
+    PDS_WRITE_DEEP_MERGE    /* PATCH, WritePatch deep-merge (RFC 7396) */
 } pds_write_mode_t;
+
+/* Compiles the Write list `write` (NULL or empty: nothing may be written).
+ * patch: how the agreement's PATCH resources merge; PDS_WRITE_RECORD when
+ * it has none. err->code "bad-write", err->source the offending path,
+ * err->text what is wrong and what to write instead. */
+apr_status_t pds_write_shape_compile(pds_write_shape_t **pshape,
+                                     const pds_fieldset_t *write, pds_write_mode_t patch,
+                                     apr_pool_t *p, pds_error_t *err);
 
 typedef struct pds_write_result_t {
     const char *verdict;    /* NULL: forward body; else the reason code

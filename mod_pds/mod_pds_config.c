@@ -247,7 +247,9 @@ static const char *cmd_agreement(cmd_parms *cmd, void *dummy, const char *arg)
     const ap_directive_t *line, *party_line = NULL;
     apr_array_header_t *resource_lines;     /* const ap_directive_t *, by index */
     apr_array_header_t *write_lines;        /* const ap_directive_t *, by index */
-    apr_hash_t *keyword_lines;              /* WritePut, WriteUnknown -> its line */
+    apr_hash_t *keyword_lines;              /* once_keywords[i] -> its line */
+    static const char *const once_keywords[] = {"WritePut", "WritePatch", "WriteUnknown",
+                                                NULL};
     pds_agreement_t *a;
     pds_origin_t *o;
     pds_error_t perr;
@@ -302,10 +304,10 @@ static const char *cmd_agreement(cmd_parms *cmd, void *dummy, const char *arg)
             APR_ARRAY_PUSH(resource_lines, const ap_directive_t *) = line;
         while (write_lines->nelts < pds_fieldset_count(pds_agreement_write(a)))
             APR_ARRAY_PUSH(write_lines, const ap_directive_t *) = line;
-        if (strcasecmp(line->directive, "WritePut") == 0
-            || strcasecmp(line->directive, "WriteUnknown") == 0)
-            apr_hash_set(keyword_lines, strcasecmp(line->directive, "WritePut") == 0
-                         ? "WritePut" : "WriteUnknown", APR_HASH_KEY_STRING, line);
+        for (i = 0; once_keywords[i] != NULL; i++) {
+            if (strcasecmp(line->directive, once_keywords[i]) == 0)
+                apr_hash_set(keyword_lines, once_keywords[i], APR_HASH_KEY_STRING, line);
+        }
     }
     pds_error_clear(&perr);
     if (pds_agreement_finish(a, &perr) != APR_SUCCESS) {
@@ -316,8 +318,8 @@ static const char *cmd_agreement(cmd_parms *cmd, void *dummy, const char *arg)
             return apr_psprintf(cmd->pool, "<PDSAgreement %s>, line %d of %s: %s",
                                 id, line->line_num, line->filename, perr.text);
         }
-        /* So does a problem with one Write path, or with WritePut or
-         * WriteUnknown (each given once). */
+        /* So does a problem with one Write path, or with a write keyword
+         * given once. */
         line = NULL;
         if (strcmp(perr.source, "Write") == 0 && perr.position >= 0
             && perr.position < write_lines->nelts)

@@ -344,7 +344,7 @@ static const char *check_write(request_rec *r, pds_request_t *rq, const char **d
     pds_error_clear(&err);
     if (pds_write_check(pds_agreement_write_shape(a), body, len,
                         pds_conf_max_depth(pds_dir_conf(r)),
-                        patch ? PDS_WRITE_MERGE : PDS_WRITE_RECORD,
+                        patch ? pds_agreement_write_patch(a) : PDS_WRITE_RECORD,
                         pds_agreement_write_strips(a) && !put, &result, r->pool,
                         &err) != APR_SUCCESS)
         return uncheckable_body(r, &err, detail);

@@ -12,7 +12,8 @@
 #include "pds_filter.h"
 #include "pds_write.h"
 
-static const pds_write_shape_t *shape(apr_pool_t *p, const char *const *paths, int patch)
+static const pds_write_shape_t *shape(apr_pool_t *p, const char *const *paths,
+                                      pds_write_mode_t patch)
 {
     pds_write_shape_t *s;
     pds_error_t err;
@@ -56,35 +57,35 @@ static void test_scalar_leaves(void **state)
 {
     apr_pool_t *p = *state;
     static const char *const paths[] = { "phone", "name.family", NULL };
-    const pds_write_shape_t *s = shape(p, paths, 1);
+    const pds_write_shape_t *s = shape(p, paths, PDS_WRITE_DEEP_MERGE);
     pds_write_result_t res;
 
     assert_string_equal(check(p, s, "{\"phone\":\"1\",\"name\":{\"family\":\"X\"}}",
-                              PDS_WRITE_MERGE, 0, &res), "ok");
+                              PDS_WRITE_DEEP_MERGE, 0, &res), "ok");
     assert_string_equal(res.body, "{\"phone\":\"1\",\"name\":{\"family\":\"X\"}}");
     assert_string_equal(written(p, &res), "phone name.family");
     /* null removes the value the list names: allowed */
-    assert_string_equal(check(p, s, "{\"phone\":null}", PDS_WRITE_MERGE, 0, &res), "ok");
+    assert_string_equal(check(p, s, "{\"phone\":null}", PDS_WRITE_DEEP_MERGE, 0, &res), "ok");
     assert_string_equal(written(p, &res), "phone");
     /* an object or array at a single value: refused, naming it */
     assert_string_equal(check(p, s, "{\"phone\":{\"extension\":{\"x\":1}}}",
-                              PDS_WRITE_MERGE, 1, &res), "write-not-allowed");
+                              PDS_WRITE_DEEP_MERGE, 1, &res), "write-not-allowed");
     assert_contains(res.detail, "phone is an object");
-    assert_string_equal(check(p, s, "{\"name\":{\"family\":[\"X\"]}}", PDS_WRITE_MERGE, 0,
+    assert_string_equal(check(p, s, "{\"name\":{\"family\":[\"X\"]}}", PDS_WRITE_DEEP_MERGE, 0,
                               &res), "write-not-allowed");
     assert_contains(res.detail, "name.family is an array");
     /* a value or null where only members are named */
-    assert_string_equal(check(p, s, "{\"name\":\"X\"}", PDS_WRITE_MERGE, 0, &res),
+    assert_string_equal(check(p, s, "{\"name\":\"X\"}", PDS_WRITE_DEEP_MERGE, 0, &res),
                         "write-not-allowed");
     assert_contains(res.detail, "name is a string");
-    assert_string_equal(check(p, s, "{\"name\":null}", PDS_WRITE_MERGE, 0, &res),
+    assert_string_equal(check(p, s, "{\"name\":null}", PDS_WRITE_DEEP_MERGE, 0, &res),
                         "write-not-allowed");
     assert_contains(res.detail, "removes name whole");
     /* the body is one record */
-    assert_string_equal(check(p, s, "[{\"phone\":\"1\"}]", PDS_WRITE_MERGE, 0, &res),
+    assert_string_equal(check(p, s, "[{\"phone\":\"1\"}]", PDS_WRITE_DEEP_MERGE, 0, &res),
                         "write-not-allowed");
     assert_contains(res.detail, "JSON object");
-    assert_string_equal(check(p, s, "{\"phone\":1,\"phone\":2}", PDS_WRITE_MERGE, 0, &res),
+    assert_string_equal(check(p, s, "{\"phone\":1,\"phone\":2}", PDS_WRITE_DEEP_MERGE, 0, &res),
                         "duplicate-key");
 }
 
@@ -93,37 +94,37 @@ static void test_replaceable_arrays(void **state)
     apr_pool_t *p = *state;
     static const char *const paths[] = { "telecom", "telecom[*].system", "telecom[*].value",
                                          NULL };
-    const pds_write_shape_t *s = shape(p, paths, 1);
+    const pds_write_shape_t *s = shape(p, paths, PDS_WRITE_DEEP_MERGE);
     pds_write_result_t res;
 
     /* empty arrays and objects are writes, forwarded as sent */
-    assert_string_equal(check(p, s, "{\"telecom\":[]}", PDS_WRITE_MERGE, 0, &res), "ok");
+    assert_string_equal(check(p, s, "{\"telecom\":[]}", PDS_WRITE_DEEP_MERGE, 0, &res), "ok");
     assert_string_equal(res.body, "{\"telecom\":[]}");
     assert_string_equal(written(p, &res), "telecom");
-    assert_string_equal(check(p, s, "{\"telecom\":[{}]}", PDS_WRITE_MERGE, 0, &res), "ok");
+    assert_string_equal(check(p, s, "{\"telecom\":[{}]}", PDS_WRITE_DEEP_MERGE, 0, &res), "ok");
     assert_string_equal(res.body, "{\"telecom\":[{}]}");
-    assert_string_equal(check(p, s, "{\"telecom\":null}", PDS_WRITE_MERGE, 0, &res), "ok");
+    assert_string_equal(check(p, s, "{\"telecom\":null}", PDS_WRITE_DEEP_MERGE, 0, &res), "ok");
     assert_string_equal(check(p, s, "{\"telecom\":[{\"system\":\"phone\",\"value\":\"1\"}]}",
-                              PDS_WRITE_MERGE, 0, &res), "ok");
+                              PDS_WRITE_DEEP_MERGE, 0, &res), "ok");
     assert_string_equal(written(p, &res), "telecom telecom[*].system telecom[*].value");
     /* nothing unnamed inside the replacing value */
     assert_string_equal(check(p, s, "{\"telecom\":[{\"system\":\"phone\",\"extension\":"
                               "[{\"url\":\"x\",\"valueString\":\"y\"}]}]}",
-                              PDS_WRITE_MERGE, 0, &res), "write-not-allowed");
+                              PDS_WRITE_DEEP_MERGE, 0, &res), "write-not-allowed");
     assert_null(res.detail);
     assert_int_equal(res.uncovered->nelts, 1);
     assert_string_equal(APR_ARRAY_IDX(res.uncovered, 0, const char *),
                         "telecom[*].extension");
     /* stripped, in a merge patch */
     assert_string_equal(check(p, s, "{\"telecom\":[{\"system\":\"phone\",\"extension\":[]}]}",
-                              PDS_WRITE_MERGE, 1, &res), "ok");
+                              PDS_WRITE_DEEP_MERGE, 1, &res), "ok");
     assert_string_equal(res.body, "{\"telecom\":[{\"system\":\"phone\"}]}");
     /* the wrong container */
-    assert_string_equal(check(p, s, "{\"telecom\":{\"system\":\"x\"}}", PDS_WRITE_MERGE, 0,
+    assert_string_equal(check(p, s, "{\"telecom\":{\"system\":\"x\"}}", PDS_WRITE_DEEP_MERGE, 0,
                               &res), "write-not-allowed");
     assert_contains(res.detail, "telecom is an object");
     assert_string_equal(check(p, s, "{\"telecom\":[{\"value\":{\"a\":1}}]}",
-                              PDS_WRITE_MERGE, 0, &res), "write-not-allowed");
+                              PDS_WRITE_DEEP_MERGE, 0, &res), "write-not-allowed");
     assert_contains(res.detail, "telecom[*].value is an object");
 }
 
@@ -132,7 +133,7 @@ static void test_records(void **state)
     apr_pool_t *p = *state;
     static const char *const paths[] = { "resourceType", "name[*].family",
                                          "name[*].given", "name[*].given[*]", NULL };
-    const pds_write_shape_t *s = shape(p, paths, 0);
+    const pds_write_shape_t *s = shape(p, paths, PDS_WRITE_RECORD);
     pds_write_result_t res;
 
     /* a POST or PUT body is the whole record: arrays stand where elements
@@ -146,40 +147,63 @@ static void test_records(void **state)
                               PDS_WRITE_RECORD, 0, &res), "write-not-allowed");
     assert_contains(res.detail, "name[*].given[*] is an object");
     /* in a merge patch the same array would replace name whole */
-    assert_string_equal(check(p, s, "{\"name\":[]}", PDS_WRITE_MERGE, 0, &res),
+    assert_string_equal(check(p, s, "{\"name\":[]}", PDS_WRITE_DEEP_MERGE, 0, &res),
                         "write-not-allowed");
     assert_contains(res.detail, "replaces name whole");
+}
+
+static void test_top_level_patches(void **state)
+{
+    apr_pool_t *p = *state;
+    static const char *const paths[] = { "phone", "address", "address.line1", NULL };
+    const pds_write_shape_t *s = shape(p, paths, PDS_WRITE_TOP_LEVEL);
+    static const char *const deep[] = { "phone", "name.family", NULL };
+    pds_write_result_t res;
+
+    /* a top-level member's object replaces the member: it must be named */
+    assert_string_equal(check(p, s, "{\"address\":{\"line1\":\"x\"}}",
+                              PDS_WRITE_TOP_LEVEL, 0, &res), "ok");
+    assert_string_equal(written(p, &res), "address address.line1");
+    assert_string_equal(check(p, s, "{\"address\":{\"postcode\":\"x\"}}",
+                              PDS_WRITE_TOP_LEVEL, 0, &res), "write-not-allowed");
+    /* the same list read deep-merge lets name be merged, top-level not */
+    s = shape(p, deep, PDS_WRITE_DEEP_MERGE);
+    assert_string_equal(check(p, s, "{\"name\":{\"family\":\"X\"}}",
+                              PDS_WRITE_TOP_LEVEL, 0, &res), "write-not-allowed");
+    assert_contains(res.detail, "name is an object, which replaces name whole");
+    assert_string_equal(check(p, s, "{\"name\":{\"family\":\"X\"}}",
+                              PDS_WRITE_DEEP_MERGE, 0, &res), "ok");
 }
 
 static void test_empty_writes(void **state)
 {
     apr_pool_t *p = *state;
     static const char *const paths[] = { "phone", "name.given", NULL };
-    const pds_write_shape_t *s = shape(p, paths, 1);
+    const pds_write_shape_t *s = shape(p, paths, PDS_WRITE_DEEP_MERGE);
     pds_write_result_t res;
 
-    assert_string_equal(check(p, s, "{}", PDS_WRITE_MERGE, 0, &res), "write-empty");
+    assert_string_equal(check(p, s, "{}", PDS_WRITE_DEEP_MERGE, 0, &res), "write-empty");
     assert_int_equal(res.written->nelts, 0);
-    assert_string_equal(check(p, s, "{\"name\":{}}", PDS_WRITE_MERGE, 0, &res),
+    assert_string_equal(check(p, s, "{\"name\":{}}", PDS_WRITE_DEEP_MERGE, 0, &res),
                         "write-empty");
     assert_string_equal(check(p, s, "{}", PDS_WRITE_RECORD, 0, &res), "write-empty");
     /* everything stripped */
     assert_string_equal(check(p, s, "{\"nhs\":\"1\",\"name\":{\"family\":\"x\"}}",
-                              PDS_WRITE_MERGE, 1, &res), "write-empty");
+                              PDS_WRITE_DEEP_MERGE, 1, &res), "write-empty");
     assert_contains(res.detail, "WriteUnknown strip");
     assert_int_equal(res.uncovered->nelts, 2);
     /* not stripped: refused for what it carries, before emptiness */
-    assert_string_equal(check(p, s, "{\"nhs\":\"1\"}", PDS_WRITE_MERGE, 0, &res),
+    assert_string_equal(check(p, s, "{\"nhs\":\"1\"}", PDS_WRITE_DEEP_MERGE, 0, &res),
                         "write-not-allowed");
     assert_string_equal(APR_ARRAY_IDX(res.uncovered, 0, const char *), "nhs");
     /* something left: forwarded without the rest */
-    assert_string_equal(check(p, s, "{\"nhs\":\"1\",\"phone\":\"2\"}", PDS_WRITE_MERGE, 1,
+    assert_string_equal(check(p, s, "{\"nhs\":\"1\",\"phone\":\"2\"}", PDS_WRITE_DEEP_MERGE, 1,
                               &res), "ok");
     assert_string_equal(res.body, "{\"phone\":\"2\"}");
 }
 
-static void expect_bad_shape(apr_pool_t *p, const char *const *paths, int patch,
-                             const char *part)
+static void expect_bad_shape(apr_pool_t *p, const char *const *paths,
+                             pds_write_mode_t patch, const char *part)
 {
     pds_write_shape_t *s;
     pds_error_t err;
@@ -200,21 +224,29 @@ static void test_bad_write_lists(void **state)
     static const char *const elems[] = { "telecom[*].system", "telecom[*].value", NULL };
     static const char *const later[] = { "telecom[*].value", "telecom", NULL };
     static const char *const inner[] = { "name", "name[*].given[*]", NULL };
+    static const char *const nested[] = { "phone", "address.line1", NULL };
+    static const char *const named[] = { "address.line1", "address", NULL };
     pds_write_shape_t *s;
     pds_error_t err;
 
-    expect_bad_shape(p, pred, 0, "`Write telecom telecom[*].value`");
-    expect_bad_shape(p, top, 0, "cannot start with [*]");
-    expect_bad_shape(p, elems, 1, "add `Write telecom`");
+    expect_bad_shape(p, pred, PDS_WRITE_RECORD, "`Write telecom telecom[*].value`");
+    expect_bad_shape(p, top, PDS_WRITE_RECORD, "cannot start with [*]");
+    expect_bad_shape(p, elems, PDS_WRITE_DEEP_MERGE, "add `Write telecom`");
+    expect_bad_shape(p, elems, PDS_WRITE_TOP_LEVEL, "add `Write telecom`");
+    expect_bad_shape(p, nested, PDS_WRITE_TOP_LEVEL, "`WritePatch deep-merge`");
     /* fine for a POST or PUT only agreement, and once the array is named */
     pds_error_clear(&err);
-    assert_int_equal(pds_write_shape_compile(&s, pds_test_fieldset(p, elems), 0, p, &err),
-                     APR_SUCCESS);
-    assert_int_equal(pds_write_shape_compile(&s, pds_test_fieldset(p, later), 1, p, &err),
-                     APR_SUCCESS);
+    assert_int_equal(pds_write_shape_compile(&s, pds_test_fieldset(p, elems), PDS_WRITE_RECORD,
+                                             p, &err), APR_SUCCESS);
+    assert_int_equal(pds_write_shape_compile(&s, pds_test_fieldset(p, later),
+                                             PDS_WRITE_TOP_LEVEL, p, &err), APR_SUCCESS);
+    assert_int_equal(pds_write_shape_compile(&s, pds_test_fieldset(p, nested),
+                                             PDS_WRITE_DEEP_MERGE, p, &err), APR_SUCCESS);
+    assert_int_equal(pds_write_shape_compile(&s, pds_test_fieldset(p, named),
+                                             PDS_WRITE_TOP_LEVEL, p, &err), APR_SUCCESS);
     /* inside a replaceable value, inner arrays need not be named */
-    assert_int_equal(pds_write_shape_compile(&s, pds_test_fieldset(p, inner), 1, p, &err),
-                     APR_SUCCESS);
+    assert_int_equal(pds_write_shape_compile(&s, pds_test_fieldset(p, inner),
+                                             PDS_WRITE_TOP_LEVEL, p, &err), APR_SUCCESS);
 }
 
 static void test_media_types(void **state)
@@ -284,6 +316,14 @@ static void test_agreement_keywords(void **state)
     static const char *const put_bad[] = { BASE, "WritePut", "yes", NULL };
     static const char *const patch_elems[] = { BASE, "Resource", "PATCH /c/{subject}",
                                                "Write", "telecom[*].value", NULL };
+    static const char *const patch_nested[] = { BASE, "Resource", "PATCH /c/{subject}",
+                                                "Write", "address.line1", NULL };
+    static const char *const patch_deep[] = { BASE, "Resource", "PATCH /c/{subject}",
+                                              "Write", "address.line1", "WritePatch",
+                                              "deep-merge", NULL };
+    static const char *const patch_unused[] = { BASE, "Resource", "POST /c/{subject}",
+                                                "Write", "phone", "WritePatch", "top-level",
+                                                NULL };
     static const char *const media_ok[] = { BASE, "Resource", "POST /c/{subject}",
                                             "Write", "phone", "WriteMediaType",
                                             "application/vnd.X+json", NULL };
@@ -299,6 +339,9 @@ static void test_agreement_keywords(void **state)
     assert_contains(agreement_error(p, put_unused), "WritePut but no PUT resource");
     assert_contains(agreement_error(p, put_bad), "`WritePut replace-record`");
     assert_contains(agreement_error(p, patch_elems), "add `Write telecom`");
+    assert_contains(agreement_error(p, patch_nested), "`WritePatch deep-merge`");
+    assert_string_equal(agreement_error(p, patch_deep), "ok");
+    assert_contains(agreement_error(p, patch_unused), "WritePatch but no PATCH resource");
     assert_string_equal(agreement_error(p, media_ok), "ok");
     assert_contains(agreement_error(p, media_bad), "JSON Patch is not supported");
     assert_contains(agreement_error(p, media_unused), "no POST, PUT or PATCH resource");
@@ -310,6 +353,7 @@ int main(void)
         pds_test_with_pool(test_scalar_leaves),
         pds_test_with_pool(test_replaceable_arrays),
         pds_test_with_pool(test_records),
+        pds_test_with_pool(test_top_level_patches),
         pds_test_with_pool(test_empty_writes),
         pds_test_with_pool(test_bad_write_lists),
         pds_test_with_pool(test_media_types),
