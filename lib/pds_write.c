@@ -213,8 +213,8 @@ static int check_value(wcheck_t *c, const wnode_t *n, json_t *v, const char *whe
     else if (json_is_object(v) || json_is_array(v)) {
         if (leaf)
             return refuse(c, apr_psprintf(c->p, "%s is %s; the agreement lets %s be "
-                          "written only as a single value (a string, number, true, "
-                          "false or null)", where, pds_filter_type_name(v), where));
+                          "written only as a single value (a string, number, "
+                          "boolean or null)", where, pds_filter_type_name(v), where));
         if (json_is_object(v) && n->children == NULL)
             return refuse(c, apr_psprintf(c->p, "%s is an object; the agreement lets "
                           "%s be written only as an array", where, where));
@@ -257,9 +257,11 @@ static int check_value(wcheck_t *c, const wnode_t *n, json_t *v, const char *whe
         }
     }
     else if (!leaf) {
+        int elements = n->each != NULL && n->children == NULL;
+
         return refuse(c, apr_psprintf(c->p, "%s is %s; the agreement lets only %s of "
-                      "%s be written", where, pds_filter_type_name(v), n->each != NULL && n->children
-                      == NULL ? "elements" : "members", where));
+                      "%s be written", where, pds_filter_type_name(v),
+                      elements ? "elements" : "members", where));
     }
     if (n->path != NULL)
         c->written[n->index] = 1;
