@@ -430,7 +430,8 @@ def test_a_patch_beyond_the_write_paths_is_refused(gw, json_server, never, body,
 def test_a_put_replaces_the_patient_in_json_server(gw, json_server, never):
     """json-server's PUT replaces the whole record with the checked body
     (keeping its id): what the agreement does not let the caller write is
-    gone afterwards (see the report on write shapes, issue #12 item 4)."""
+    gone afterwards, which is why a PUT agreement must say `WritePut
+    replace-record` (issue #12 item 4)."""
     body = {"resourceType": "Patient", "active": False, "gender": "female",
             "birthDate": "1971-02-03", "name": [{"use": "official", "family": "Newname"}],
             "telecom": [{"system": "phone", "value": "01632 960044"}]}
