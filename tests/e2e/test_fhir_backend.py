@@ -543,6 +543,20 @@ def test_a_refused_write_leaves_the_record_byte_identical(gw, json_server, never
     assert json_server.direct("GET", "/Patient/pat-0052").content == before
 
 
+def test_json_server_replaces_each_top_level_member_a_patch_carries(json_server):
+    """Why WritePatch top-level is the default: json-server (asked directly,
+    around the gateway) does not merge nested objects as RFC 7396 says; a
+    PATCH of meta.versionId alone erases meta.security. So `Write
+    meta.versionId` without `Write meta` fails httpd -t (test_writes.py)."""
+    before = json_server.patient("pat-0054")
+    assert before["meta"]["security"]
+    r = json_server.direct("PATCH", "/Patient/pat-0054", json={"meta": {"versionId": "2"}})
+    assert r.status_code == 200, H.describe(r)
+    assert json_server.patient("pat-0054")["meta"] == {"versionId": "2"}
+    assert json_server.direct("PUT", "/Patient/pat-0054", json=before).status_code == 200
+    assert json_server.patient("pat-0054") == before
+
+
 def test_a_put_the_agreement_does_not_cover_leaves_the_record_byte_identical(
         gw, json_server, never):
     before = json_server.direct("GET", "/Patient/pat-0053").content
