@@ -464,3 +464,25 @@ def test_write_lists_that_cannot_do_what_they_say_fail_the_configuration_test(
     assert "Resource: needs" not in out, out
     for w in words:
         assert w in out, out
+
+
+def test_the_configuration_dump_shows_how_writes_are_read(httpd_factory):
+    """`httpd -t -D DUMP_PDS` says, per agreement, what it lets write, how a
+    PATCH merges and the media types it adds."""
+    import subprocess
+    h = httpd_factory(ORGANISATIONS + AGREEMENTS + loc("/contacts/") + loc("/notes/"))
+    proc = subprocess.run([h.httpd_bin, "-t", "-D", "DUMP_PDS", "-f", h.conf_path],
+                          capture_output=True, text=True, timeout=30, env=H.httpd_env())
+    assert proc.returncode == 0, proc.stderr
+    block = proc.stdout.split("    hb-contact-update (version 1)\n", 1)[1].split("\n    hb-", 1)[0]
+    assert ("writes       phone email address.line1 telecom telecom[*].system "
+            "telecom[*].value") in block, block
+    assert "patch merges deep-merge" in block, block
+    assert "media types  application/vnd.pds-test+json" in block, block
+    read = []       # hb-read's own lines, up to the next entry
+    for line in proc.stdout.split("    hb-read (version 1)\n", 1)[1].split("\n"):
+        if not line.startswith("        "):
+            break
+        read.append(line)
+    assert any(line.startswith("        releases") for line in read), read
+    assert not any("patch merges" in line or "media types" in line for line in read), read
