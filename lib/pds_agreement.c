@@ -600,6 +600,57 @@ static apr_status_t set_write_unknown(pds_agreement_t *a, const char *kw,
                       "other fields are removed", &a->write_strips, err);
 }
 
+/* WritePut replace-record: the agreement knows a PUT replaces the record. */
+static apr_status_t set_write_put(pds_agreement_t *a, const char *kw,
+                                  apr_array_header_t *toks, pds_error_t *err)
+{
+    if (a->write_put_set)
+        return bad(err, kw, -1, "%s given twice", kw);
+    if (toks->nelts != 1 || strcasecmp(TOK(toks, 0)->text, "replace-record") != 0)
+        return bad(err, kw, toks->nelts > 0 ? TOK(toks, 0)->pos : -1, "%s: expected "
+                   "`%s replace-record` (a PUT replaces the whole record at the back end)",
+                   kw, kw);
+    a->write_put_set = a->put_replaces = 1;
+    return APR_SUCCESS;
+}
+
+/* WritePatch top-level|deep-merge: how the back end merges a PATCH. */
+static apr_status_t set_write_patch(pds_agreement_t *a, const char *kw,
+                                    apr_array_header_t *toks, pds_error_t *err)
+{
+    return set_either(kw, toks, &a->write_patch_set, "top-level",
+                      "each top-level member a PATCH carries replaces that member",
+                      "deep-merge", "the back end merges nested objects (RFC 7396)",
+                      &a->patch_deep, err);
+}
+
+/* WriteMediaType <type> ...: more media types a write may be sent as. */
+static apr_status_t set_write_media_type(pds_agreement_t *a, const char *kw,
+                                         apr_array_header_t *toks, pds_error_t *err)
+{
+    char shown[64];
+    int i;
+
+    if (toks->nelts == 0)
+        return bad(err, kw, -1, "%s: needs at least one media type, e.g. "
+                   "`%s application/vnd.example+json`", kw, kw);
+    if (a->write_media == NULL)
+        a->write_media = apr_array_make(a->pool, 2, sizeof(const char *));
+    for (i = 0; i < toks->nelts; i++) {
+        const char *why = pds_write_media_declarable(TOK(toks, i)->text);
+        char *type, *c;
+
+        if (why != NULL)
+            return bad(err, kw, TOK(toks, i)->pos, "%s: %s: %s", kw,
+                       pds_text_show(shown, sizeof(shown), TOK(toks, i)->text), why);
+        type = apr_pstrdup(a->pool, TOK(toks, i)->text);
+        for (c = type; *c != '\0'; c++)
+            *c = (char)apr_tolower(*c);
+        APR_ARRAY_PUSH(a->write_media, const char *) = type;
+    }
+    return APR_SUCCESS;
+}
+
 /* OnBadRecord drop|fail: what a collection does with a record holding a
  * value its transform cannot take. */
 static apr_status_t set_on_bad_record(pds_agreement_t *a, const char *kw,
@@ -703,6 +754,9 @@ static const struct {
     { "Deidentified", set_deidentified },
     { "Write",      set_write },
     { "WriteUnknown", set_write_unknown },
+    { "WritePut",   set_write_put },
+    { "WritePatch", set_write_patch },
+    { "WriteMediaType", set_write_media_type },
     { "RecordSubject", set_record_subject },
     { "OnBadRecord", set_on_bad_record },
     { "Query",      set_query },
@@ -731,7 +785,9 @@ apr_status_t pds_agreement_set(pds_agreement_t *a, const char *keyword,
         return bad(err, keyword, -1, "%s is not an agreement keyword; known: "
                    "Party, Purpose, LegalBasis, Valid, Version, Resource, "
                    "Release, Disclosure, Transform, Deidentified, Write, "
-                   "WriteUnknown, RecordSubject, Query",
+                   "WriteUnknown, WritePut, WritePatch, WriteMediaType, "
+                   "RecordSubject, "
+                   "OnBadRecord, Query",
                    pds_text_show(shown, sizeof(shown), keyword));
     rv = tokenize(&toks, a->pool, keyword, args, err);
     if (rv != APR_SUCCESS)

@@ -26,6 +26,16 @@
  *                                            POST, PUT or PATCH resource: what
  *                                            the body may carry
  *   WriteUnknown refuse | strip              at most once; default refuse
+ *                                            (strip never applies to a PUT)
+ *   WritePut    replace-record               at most once; required with a PUT
+ *                                            resource (and only then): a PUT
+ *                                            replaces the whole record
+ *   WritePatch  top-level | deep-merge       at most once, only with a PATCH
+ *                                            resource; default top-level: how
+ *                                            the back end merges a PATCH
+ *                                            (pds_write.h)
+ *   WriteMediaType <type>+json ...           may repeat: media types a write
+ *                                            may also be sent as (pds_write.h)
  *   RecordSubject <field path>               at most once: the response is a
  *                                            collection (Release paths start
  *                                            with [*]) and each record names
@@ -74,6 +84,7 @@
 #include "pds_error.h"
 #include "pds_filter.h"
 #include "pds_query.h"
+#include "pds_write.h"
 
 typedef struct pds_agreement_t pds_agreement_t;
 
@@ -118,6 +129,13 @@ const pds_query_t *pds_agreement_query(const pds_agreement_t *a);
 /* Write's fields (empty when none) and WriteUnknown strip. */
 const pds_fieldset_t *pds_agreement_write(const pds_agreement_t *a);
 int pds_agreement_write_strips(const pds_agreement_t *a);
+/* Write as a shape, for pds_write_check (NULL before finish). */
+const pds_write_shape_t *pds_agreement_write_shape(const pds_agreement_t *a);
+/* How a PATCH of a merges (WritePatch): PDS_WRITE_TOP_LEVEL or
+ * PDS_WRITE_DEEP_MERGE. */
+pds_write_mode_t pds_agreement_write_patch(const pds_agreement_t *a);
+/* WriteMediaType's types (lower case; NULL when none). */
+const apr_array_header_t *pds_agreement_write_media(const pds_agreement_t *a);
 /* OnBadRecord drop: pds_filter_options_t.drop_bad_records for its collections. */
 int pds_agreement_drops_bad_records(const pds_agreement_t *a);
 /* De-identified (Deidentified given): the subject identifier in released

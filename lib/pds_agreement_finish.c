@@ -148,6 +148,63 @@ static apr_status_t check_resources(pds_agreement_t *a, pds_error_t *err)
     return APR_SUCCESS;
 }
 
+/* What the write keywords say must fit the resources: a PUT replaces the
+ * record (WritePut replace-record says the agreement knows), and is never
+ * stripped; Write compiles as a shape (pds_write.h). A Write error has
+ * err->position the index of its path in the Write list (the glue names its
+ * line); a resource's, the resource's index. */
+static apr_status_t check_writes(pds_agreement_t *a, pds_error_t *err)
+{
+    int i, put = -1, others = 0, patch = 0;
+    pds_error_t local;
+
+    for (i = 0; i < a->resources->nelts; i++) {
+        const char *m = APR_ARRAY_IDX(a->resources, i, pds_resource_t).method;
+
+        if (strcmp(m, "PUT") == 0 && put < 0)
+            put = i;
+        else if (strcmp(m, "POST") == 0 || strcmp(m, "PATCH") == 0)
+            others = 1;
+        patch |= strcmp(m, "PATCH") == 0;
+    }
+    if (put >= 0 && !a->put_replaces) {
+        pds_error_set(err, "bad-agreement", put, "Resource", "agreement '%s': Resource %s: "
+                      "a PUT replaces the whole record at the back end, so whatever the "
+                      "agreement does not let %s write would be erased: write `WritePut "
+                      "replace-record` in the agreement to accept that, or use PATCH (a "
+                      "JSON merge patch changes only the fields it carries)", a->id,
+                      APR_ARRAY_IDX(a->resources, put, pds_resource_t).text, a->party);
+        return APR_EINVAL;
+    }
+    if (!patch && a->write_patch_set)
+        return bad(err, "WritePatch", -1, "agreement '%s' has WritePatch but no PATCH "
+                   "resource: remove it", a->id);
+    if (put < 0 && a->write_put_set)
+        return bad(err, "WritePut", -1, "agreement '%s' has WritePut but no PUT resource: "
+                   "remove it", a->id);
+    if (put >= 0 && !others && a->write_strips)
+        return bad(err, "WriteUnknown", -1, "agreement '%s' writes only with PUT, and "
+                   "WriteUnknown strip never applies to a PUT (the members removed would "
+                   "be erased at the back end): remove `WriteUnknown strip`; a PUT "
+                   "carrying other fields is refused", a->id);
+    pds_error_clear(&local);
+    if (pds_write_shape_compile(&a->write_shape, a->write, !patch ? PDS_WRITE_RECORD
+                                : a->patch_deep ? PDS_WRITE_DEEP_MERGE : PDS_WRITE_TOP_LEVEL,
+                                a->pool, &local)
+        != APR_SUCCESS) {
+        int at = -1;
+
+        for (i = 0; i < pds_fieldset_count(a->write); i++) {
+            if (strcmp(pds_fieldset_path(a->write, i), local.source) == 0)
+                at = i;
+        }
+        pds_error_set(err, "bad-agreement", at, "Write", "agreement '%s': %s", a->id,
+                      local.text);
+        return APR_EINVAL;
+    }
+    return APR_SUCCESS;
+}
+
 apr_status_t pds_agreement_finish(pds_agreement_t *a, pds_error_t *err)
 {
     int i, has_get = 0, has_write = 0;
@@ -195,9 +252,13 @@ apr_status_t pds_agreement_finish(pds_agreement_t *a, pds_error_t *err)
         return bad(err, "PDSAgreement", -1, "agreement '%s' has a POST, PUT or PATCH "
                    "resource but no Write, so no body could ever be accepted: add "
                    "`Write <field path> ...`", a->id);
-    if (!has_write && (pds_fieldset_count(a->write) > 0 || a->write_unknown_set))
-        return bad(err, "PDSAgreement", -1, "agreement '%s' has Write or WriteUnknown "
-                   "but no POST, PUT or PATCH resource", a->id);
+    if (!has_write && (pds_fieldset_count(a->write) > 0 || a->write_unknown_set
+                       || a->write_put_set || a->write_patch_set || a->write_media != NULL))
+        return bad(err, "PDSAgreement", -1, "agreement '%s' has Write, WriteUnknown, "
+                   "WritePut, WritePatch or WriteMediaType but no POST, PUT or PATCH "
+                   "resource", a->id);
+    if (has_write && check_writes(a, err) != APR_SUCCESS)
+        return APR_EINVAL;
     if (check_resources(a, err) != APR_SUCCESS)
         return APR_EINVAL;
     if (!has_get && pds_query_count(a->query) > 0)

@@ -16,6 +16,7 @@
 #include "pds_agreement.h"
 #include "pds_error.h"
 #include "pds_query.h"
+#include "pds_write.h"
 
 #define ID_MAX        64   /* agreement id, party, purpose */
 
@@ -51,6 +52,13 @@ struct pds_agreement_t {
                                        collection, the path to its person */
     int write_unknown_set;
     int write_strips;               /* WriteUnknown strip */
+    pds_write_shape_t *write_shape; /* Write compiled by finish (pds_write.h) */
+    int write_put_set;
+    int put_replaces;               /* WritePut replace-record */
+    int write_patch_set;
+    int patch_deep;                 /* WritePatch deep-merge */
+    apr_array_header_t *write_media;/* const char *: WriteMediaType's types,
+                                       lower case; NULL when none */
     int on_bad_record_set;
     int drop_bad_records;           /* OnBadRecord drop */
     pds_query_t *query;             /* Query: the parameters a query string may

@@ -71,6 +71,10 @@ int pds_agreement_could_match_under(const pds_agreement_t *a, const char *prefix
 GETTER(const char *, record_subject, a->record_subject)
 GETTER(const pds_fieldset_t *, write, a->write)
 GETTER(int, write_strips, a->write_strips)
+GETTER(const pds_write_shape_t *, write_shape, a->write_shape)
+GETTER(const apr_array_header_t *, write_media, a->write_media)
+GETTER(pds_write_mode_t, write_patch, a->patch_deep ? PDS_WRITE_DEEP_MERGE
+                                                    : PDS_WRITE_TOP_LEVEL)
 GETTER(int, drops_bad_records, a->drop_bad_records)
 GETTER(const pds_query_t *, query, a->query)
 GETTER(int, deidentified, a->identifiers != NULL)

@@ -20,13 +20,14 @@
 #include <jansson.h>
 
 #include "pds_fieldset_tree.h"
+#include "pds_filter_int.h"
 #include "pds_text.h"
 
 #define PDS_BODY_SOURCE "JSON body"
 
 /* ---- filtering ------------------------------------------------------------ */
 
-static const char *type_name(const json_t *v)
+const char *pds_filter_type_name(const json_t *v)
 {
     switch (json_typeof(v)) {
     case JSON_OBJECT:  return "an object";
@@ -66,11 +67,11 @@ static apr_status_t type_error_n(pds_error_t *err, const pds_field_node_t *const
     if (nodes[0]->where[0] == '\0')
         pds_error_set(err, "unexpected-type", -1, PDS_BODY_SOURCE,
                       "expected %s at the top level, found %s", want,
-                      type_name(v));
+                      pds_filter_type_name(v));
     else
         pds_error_set(err, "unexpected-type", -1, PDS_BODY_SOURCE,
                       "expected %s at '%s', found %s", want, nodes[0]->where,
-                      type_name(v));
+                      pds_filter_type_name(v));
     return APR_EINVAL;
 }
 
@@ -636,107 +637,6 @@ done:
     return rv;
 }
 
-/* ---- what a set does not cover -------------------------------------------- */
-
-static void note_uncovered(apr_array_header_t *out, apr_hash_t *seen, apr_pool_t *p,
-                           const char *path)
-{
-    if (apr_hash_get(seen, path, APR_HASH_KEY_STRING) != NULL)
-        return;
-    path = apr_pstrdup(p, path);
-    apr_hash_set(seen, path, APR_HASH_KEY_STRING, path);
-    APR_ARRAY_PUSH(out, const char *) = path;
-}
-
-/* What of v the nodes (one place; several below elements that satisfy more
- * than one branch) do not cover. */
-static void collect_uncovered(const pds_field_node_t *const *nodes, int count, json_t *v,
-                              const char *where, apr_array_header_t *out, apr_hash_t *seen,
-                              apr_pool_t *p)
-{
-    const pds_field_node_t **next;
-    const char *key;
-    json_t *member;
-    size_t i;
-    int k, b, n, room = count, arrays = 0;
-
-    for (k = 0; k < count; k++) {
-        if (nodes[k]->whole)
-            return;
-        arrays |= has_elements(nodes[k]);
-        room += nodes[k]->branches != NULL ? nodes[k]->branches->nelts : 0;
-    }
-    next = apr_palloc(p, sizeof(*next) * (apr_size_t)room);
-    if (json_is_object(v)) {
-        json_object_foreach(v, key, member) {
-            const char *here = where[0] == '\0' ? key : apr_pstrcat(p, where, ".", key, NULL);
-
-            for (k = 0, n = 0; k < count; k++) {
-                const pds_field_node_t *child = nodes[k]->children == NULL ? NULL
-                    : apr_hash_get(nodes[k]->children, key, APR_HASH_KEY_STRING);
-                if (child != NULL)
-                    next[n++] = child;
-            }
-            if (n == 0)
-                note_uncovered(out, seen, p, here);
-            else
-                collect_uncovered(next, n, member, here, out, seen, p);
-        }
-    }
-    else if (json_is_array(v)) {
-        const char *here = apr_pstrcat(p, where, "[*]", NULL);
-
-        if (!arrays) {
-            if (json_array_size(v) > 0)
-                note_uncovered(out, seen, p, where[0] != '\0' ? where : "[*]");
-            return;
-        }
-        json_array_foreach(v, i, member) {
-            for (k = 0, n = 0; k < count; k++) {
-                const apr_array_header_t *brs = nodes[k]->branches;
-
-                if (nodes[k]->each != NULL)
-                    next[n++] = nodes[k]->each;
-                for (b = 0; brs != NULL && b < brs->nelts; b++) {
-                    const pds_field_branch_t *br =
-                        &APR_ARRAY_IDX(brs, b, pds_field_branch_t);
-                    if (pds_field_step_matches(br->path, br->step, member))
-                        next[n++] = br->node;
-                }
-            }
-            if (n == 0)
-                note_uncovered(out, seen, p, here);  /* an element no predicate takes */
-            else
-                collect_uncovered(next, n, member, here, out, seen, p);
-        }
-    }
-    else if (!json_is_null(v)) {
-        /* A value where the set expects an object or array to go into. */
-        note_uncovered(out, seen, p, where[0] != '\0' ? where : "(top level)");
-    }
-}
-
-apr_status_t pds_filter_uncovered(const pds_fieldset_t *set, const char *input,
-                                  apr_size_t len, int max_depth,
-                                  apr_array_header_t **ppaths, apr_pool_t *p,
-                                  pds_error_t *err)
-{
-    json_t *doc;
-
-    if (set == NULL || ppaths == NULL || p == NULL || (input == NULL && len > 0)) {
-        pds_error_set(err, "internal-error", -1, PDS_BODY_SOURCE,
-                      "pds_filter_uncovered called without a set, output or pool");
-        return APR_EINVAL;
-    }
-    if (load_document(&doc, input, len, max_depth, err) != APR_SUCCESS)
-        return APR_EINVAL;
-    *ppaths = apr_array_make(p, 4, sizeof(const char *));
-    collect_uncovered((const pds_field_node_t *const *)&set->root, 1, doc, "", *ppaths,
-                      apr_hash_make(p), p);
-    json_decref(doc);
-    return APR_SUCCESS;
-}
-
 /* ---- serialising ---------------------------------------------------------- */
 
 /* With buf NULL the sink only counts, so the body is allocated once, exactly. */
@@ -1064,4 +964,24 @@ done:
     json_decref(out);
     json_decref(doc);
     return rv;
+}
+
+/* ---- for the write check (pds_filter_int.h) -------------------------------- */
+
+apr_status_t pds_filter_load(json_t **pdoc, const char *input, apr_size_t len,
+                             int max_depth, pds_error_t *err)
+{
+    return load_document(pdoc, input, len, max_depth, err);
+}
+
+apr_status_t pds_filter_serialise(json_t *v, char **pbody, apr_size_t *plen,
+                                  apr_pool_t *p, pds_error_t *err)
+{
+    pds_filter_result_t result;
+
+    if (serialise(&result, v, p, err) != APR_SUCCESS)
+        return APR_ENOMEM;
+    *pbody = result.body;
+    *plen = result.length;
+    return APR_SUCCESS;
 }

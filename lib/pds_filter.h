@@ -155,16 +155,6 @@ apr_status_t pds_filter_apply(const pds_fieldset_t *set,
                               pds_filter_result_t *result,
                               apr_pool_t *p, pds_error_t *err);
 
-/* The places in input (a JSON document) the set does not cover, as paths
- * ("internal.notes", "contacts[*].phone", "(top level)"), each once, in
- * document order: what a write would carry beyond its allow-list. Member
- * names come from the input: callers show them to the client who sent them,
- * never to anyone else. Errors as pds_filter_apply's. */
-apr_status_t pds_filter_uncovered(const pds_fieldset_t *set, const char *input,
-                                  apr_size_t len, int max_depth,
-                                  apr_array_header_t **ppaths, apr_pool_t *p,
-                                  pds_error_t *err);
-
 typedef struct pds_filter_options_t {
     int max_depth;                          /* <= 0: the default */
     const pds_transform_ctx_t *transform;   /* the request's time, the

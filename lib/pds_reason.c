@@ -33,6 +33,7 @@ static const pds_reason_t reasons[] = {
     { "agreement-expired",       403, "Agreement has expired" },
     { "agreement-not-yet-valid", 403, "Agreement is not yet valid" },
     { "write-not-allowed",       422, "Fields the agreement does not let you write" },
+    { "write-empty",             422, "The write would change nothing" },
     /* consent */
     { "consent-missing",         403, "No consent covers this request" },
     { "consent-paused",          403, "The person has paused this consent" },

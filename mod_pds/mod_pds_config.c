@@ -12,6 +12,7 @@
 #include "http_log.h"
 #include "apr_strings.h"
 #include "apr_lib.h"
+#include "apr_hash.h"
 
 #include <errno.h>
 
@@ -245,6 +246,10 @@ static const char *cmd_agreement(cmd_parms *cmd, void *dummy, const char *arg)
     char *idarg;
     const ap_directive_t *line, *party_line = NULL;
     apr_array_header_t *resource_lines;     /* const ap_directive_t *, by index */
+    apr_array_header_t *write_lines;        /* const ap_directive_t *, by index */
+    apr_hash_t *keyword_lines;              /* once_keywords[i] -> its line */
+    static const char *const once_keywords[] = {"WritePut", "WritePatch", "WriteUnknown",
+                                                NULL};
     pds_agreement_t *a;
     pds_origin_t *o;
     pds_error_t perr;
@@ -273,6 +278,9 @@ static const char *cmd_agreement(cmd_parms *cmd, void *dummy, const char *arg)
         return apr_psprintf(cmd->pool, "<PDSAgreement %s>: %s", id, perr.text);
 
     resource_lines = apr_array_make(cmd->temp_pool, 4, sizeof(const ap_directive_t *));
+    /* Per Write path (in the Write list's order), the line that added it. */
+    write_lines = apr_array_make(cmd->temp_pool, 4, sizeof(const ap_directive_t *));
+    keyword_lines = apr_hash_make(cmd->temp_pool);
     for (line = cmd->directive->first_child; line != NULL; line = line->next) {
         const char *refused = NULL;
         int resources = pds_agreement_resource_count(a);
@@ -294,6 +302,12 @@ static const char *cmd_agreement(cmd_parms *cmd, void *dummy, const char *arg)
             party_line = line;
         if (pds_agreement_resource_count(a) > resources)
             APR_ARRAY_PUSH(resource_lines, const ap_directive_t *) = line;
+        while (write_lines->nelts < pds_fieldset_count(pds_agreement_write(a)))
+            APR_ARRAY_PUSH(write_lines, const ap_directive_t *) = line;
+        for (i = 0; once_keywords[i] != NULL; i++) {
+            if (strcasecmp(line->directive, once_keywords[i]) == 0)
+                apr_hash_set(keyword_lines, once_keywords[i], APR_HASH_KEY_STRING, line);
+        }
     }
     pds_error_clear(&perr);
     if (pds_agreement_finish(a, &perr) != APR_SUCCESS) {
@@ -304,6 +318,17 @@ static const char *cmd_agreement(cmd_parms *cmd, void *dummy, const char *arg)
             return apr_psprintf(cmd->pool, "<PDSAgreement %s>, line %d of %s: %s",
                                 id, line->line_num, line->filename, perr.text);
         }
+        /* So does a problem with one Write path, or with a write keyword
+         * given once. */
+        line = NULL;
+        if (strcmp(perr.source, "Write") == 0 && perr.position >= 0
+            && perr.position < write_lines->nelts)
+            line = APR_ARRAY_IDX(write_lines, perr.position, const ap_directive_t *);
+        else
+            line = apr_hash_get(keyword_lines, perr.source, APR_HASH_KEY_STRING);
+        if (line != NULL)
+            return apr_psprintf(cmd->pool, "<PDSAgreement %s>, line %d of %s: %s",
+                                id, line->line_num, line->filename, perr.text);
         return apr_psprintf(cmd->pool, "<PDSAgreement %s>: %s", id, perr.text);
     }
 

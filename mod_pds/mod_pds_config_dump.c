@@ -51,6 +51,7 @@ static void agreement(apr_file_t *out, apr_pool_t *p, const pds_agreement_t *a)
 {
     const apr_array_header_t *purposes = pds_agreement_purposes(a);
     const pds_fieldset_t *release = pds_agreement_release(a);
+    const apr_array_header_t *media;
     int i, n;
 
     apr_file_printf(out, "    %s (version %s)\n", pds_agreement_id(a),
@@ -80,6 +81,21 @@ static void agreement(apr_file_t *out, apr_pool_t *p, const pds_agreement_t *a)
         apr_file_printf(out, "        %-12s yes (the subject is replaced by a pseudonym)\n",
                         "deidentified");
     paths(out, "writes", pds_agreement_write(a));
+    for (i = 0, n = pds_agreement_resource_count(a); i < n; i++) {
+        if (strncmp(pds_agreement_resource(a, i), "PATCH ", 6) == 0) {
+            apr_file_printf(out, "        %-12s %s\n", "patch merges",
+                            pds_agreement_write_patch(a) == PDS_WRITE_DEEP_MERGE
+                            ? "deep-merge" : "top-level");
+            break;
+        }
+    }
+    media = pds_agreement_write_media(a);
+    if (media != NULL) {
+        apr_file_printf(out, "        %-12s", "media types");
+        for (i = 0; i < media->nelts; i++)
+            apr_file_printf(out, " %s", APR_ARRAY_IDX(media, i, const char *));
+        apr_file_printf(out, "\n");
+    }
 }
 
 /* The agreements of every server that could match under prefix. */

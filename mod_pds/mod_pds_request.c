@@ -22,6 +22,7 @@
 #include "mod_pds_response.h"
 #include "mod_pds_util.h"
 #include "pds_syntax.h"
+#include "pds_write.h"
 
 static int is_write_method(const request_rec *r);
 
@@ -299,24 +300,25 @@ static const char *uncheckable_body(request_rec *r, const pds_error_t *err,
 }
 
 /* For an allowed POST, PUT or PATCH: reads the body, checks it against the
- * agreement's Write (refusing, or stripping, what it does not cover), and puts
- * the checked body in place for the back end. NULL when it may go ahead. */
+ * agreement's Write (pds_write.h: its shape, what it does not cover, refused
+ * or stripped, and a body that would change nothing), and puts the checked
+ * body in place for the back end. A PUT replaces the whole record, so it is
+ * never stripped. NULL when it may go ahead. */
 static const char *check_write(request_rec *r, pds_request_t *rq, const char **detail)
 {
     const pds_agreement_t *a = rq->decision.agreement;
-    const pds_fieldset_t *write = pds_agreement_write(a);
-    apr_array_header_t *extra;
-    pds_filter_result_t result;
+    int put = r->method_number == M_PUT, patch = r->method_number == M_PATCH;
+    pds_write_result_t result;
     pds_body_ctx_t *ctx;
     pds_error_t err;
     apr_off_t limit = pds_conf_max_body(pds_dir_conf(r)), declared = 0;
     char *body = NULL;
     apr_size_t len = 0;
 
-    if (!pds_syntax_is_json(apr_table_get(r->headers_in, "Content-Type"), PDS_JSON_EXACT)) {
-        *detail = "send the body as application/json";
+    *detail = pds_write_media_check(apr_table_get(r->headers_in, "Content-Type"), patch,
+                                    pds_agreement_write_media(a));
+    if (*detail != NULL)
         return "unsupported-media-type";
-    }
     switch (pds_body_read(r, limit, &body, &len, &declared)) {
     case PDS_BODY_READ:
         break;
@@ -340,26 +342,35 @@ static const char *check_write(request_rec *r, pds_request_t *rq, const char **d
         return "internal-error";
     }
     pds_error_clear(&err);
-    if (pds_filter_uncovered(write, body, len, pds_conf_max_depth(pds_dir_conf(r)), &extra,
-                             r->pool, &err) != APR_SUCCESS)
+    if (pds_write_check(pds_agreement_write_shape(a), body, len,
+                        pds_conf_max_depth(pds_dir_conf(r)),
+                        patch ? pds_agreement_write_patch(a) : PDS_WRITE_RECORD,
+                        pds_agreement_write_strips(a) && !put, &result, r->pool,
+                        &err) != APR_SUCCESS)
         return uncheckable_body(r, &err, detail);
-    if (extra->nelts > 0 && !pds_agreement_write_strips(a)) {
-        /* Named to the client that sent them, and to no one else. */
-        int i, shown = extra->nelts < 10 ? extra->nelts : 10;
-        const char *list = "";
+    if (result.verdict != NULL) {
+        /* A write-empty's audit record says so: "written": []. */
+        if (strcmp(result.verdict, "write-empty") == 0)
+            rq->written = result.written;
+        *detail = result.detail;
+        if (*detail == NULL) {
+            /* Named to the client that sent them, and to no one else. */
+            const apr_array_header_t *extra = result.uncovered;
+            int i, shown = extra->nelts < 10 ? extra->nelts : 10;
+            const char *list = "";
 
-        for (i = 0; i < shown; i++)
-            list = apr_pstrcat(r->pool, list, i ? ", " : "",
-                               APR_ARRAY_IDX(extra, i, const char *), NULL);
-        *detail = apr_psprintf(r->pool, "the agreement does not let %s write: %s%s",
-                               rq->organisation, list, extra->nelts > shown ? ", ..." : "");
-        return "write-not-allowed";
+            for (i = 0; i < shown; i++)
+                list = apr_pstrcat(r->pool, list, i ? ", " : "",
+                                   APR_ARRAY_IDX(extra, i, const char *), NULL);
+            *detail = apr_psprintf(r->pool, "the agreement does not let %s write: %s%s%s",
+                                   rq->organisation, list, extra->nelts > shown ? ", ..." : "",
+                                   put && pds_agreement_write_strips(a)
+                                   ? " (a PUT is never stripped: it would erase them at "
+                                     "the back end)" : "");
+        }
+        return result.verdict;
     }
-    pds_error_clear(&err);
-    if (pds_filter_apply(write, body, len, pds_conf_max_depth(pds_dir_conf(r)), &result,
-                         r->pool, &err) != APR_SUCCESS)
-        return uncheckable_body(r, &err, detail);
-    rq->written = result.released;
+    rq->written = result.written;
     ctx = apr_pcalloc(r->pool, sizeof(*ctx));
     ctx->data = result.body;
     ctx->len = result.length;

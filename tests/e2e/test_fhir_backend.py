@@ -5,7 +5,10 @@ MRNs (never released by any agreement here) and for json-server's own
 headers; single Patients and the Patient collection are filtered record by
 record; conditional, ranged and compressed requests get the same full,
 filtered, uncompressed answer as from the stand-in; writes under Write
-paths reach json-server through PATCH, PUT and POST; query strings (its
+paths reach json-server through PATCH, PUT and POST, and after each write
+the record read straight from json-server keeps every member the caller
+could not write; refused writes (wrong shapes, nothing to change, JSON
+Patch) leave it byte-identical; query strings (its
 paging, search and embedding) are refused before it is asked, as none of
 these agreements declares a Query (declared paging: test_query.py). SPEC:
 issue #12 item 6."""
@@ -22,7 +25,9 @@ from pds_jsonserver import fhir_patients, json_server  # noqa: F401  (the fixtur
 READ = ["id", "gender", "birthDate", "name[*].family", "telecom[*].value"]
 RECORD = ["id", "gender", "birthDate", "name[*].family"]   # of each record of the list
 LIST = ["[*]." + path for path in RECORD]
-CONTACT_WRITE = ["telecom[*].system", "telecom[*].value", "telecom[*].use"]
+# telecom may be replaced whole (a merge patch replaces an array), each
+# element carrying only system, value and use
+CONTACT_WRITE = ["telecom", "telecom[*].system", "telecom[*].value", "telecom[*].use"]
 REPLACE_WRITE = ["resourceType", "active", "gender", "birthDate", "name[*].use",
                  "name[*].family", "telecom[*].system", "telecom[*].value"]
 OBSERVATION_WRITE = ["resourceType", "status", "code.text", "valueQuantity.value",
@@ -40,7 +45,8 @@ AGREEMENTS = (
     agreement("fhir-contact", "health-board", "direct-care", "PATCH /fhir/Patient/{subject}",
               "Write " + " ".join(CONTACT_WRITE), "Release id telecom[*].value") +
     agreement("fhir-replace", "health-board", "direct-care", "PUT /fhir/Patient/{subject}",
-              "Write " + " ".join(REPLACE_WRITE), "Release id active gender") +
+              "Write " + " ".join(REPLACE_WRITE), "WritePut replace-record",
+              "Release id active gender") +
     agreement("fhir-observe", "health-board", "direct-care",
               "POST /fhir/Patient/{subject}/Observation",
               "Write " + " ".join(OBSERVATION_WRITE), "Release id status PatientId") +
@@ -424,7 +430,8 @@ def test_a_patch_beyond_the_write_paths_is_refused(gw, json_server, never, body,
 def test_a_put_replaces_the_patient_in_json_server(gw, json_server, never):
     """json-server's PUT replaces the whole record with the checked body
     (keeping its id): what the agreement does not let the caller write is
-    gone afterwards (see the report on write shapes, issue #12 item 4)."""
+    gone afterwards, which is why a PUT agreement must say `WritePut
+    replace-record` (issue #12 item 4)."""
     body = {"resourceType": "Patient", "active": False, "gender": "female",
             "birthDate": "1971-02-03", "name": [{"use": "official", "family": "Newname"}],
             "telecom": [{"system": "phone", "value": "01632 960044"}]}
@@ -472,6 +479,94 @@ def test_a_post_cannot_name_another_patient_or_more_fields(gw, json_server, neve
     H.assert_problem(r, "write-not-allowed", 422)
     assert json_server.requests() == []
     assert len(json_server.direct("GET", "/Observation").json()) == count
+
+
+def rest_of(record, member):
+    return {k: v for k, v in record.items() if k != member}
+
+
+@pytest.mark.parametrize("telecom", [[], [{}], [{"system": "phone", "value": "01632 960050"}]])
+def test_an_empty_or_new_telecom_is_written_and_nothing_else_changes(gw, json_server, never,
+                                                                     telecom):
+    """{"telecom": []} is a write: json-server holds an empty telecom
+    afterwards (it answered 200 with nothing forwarded before). Read
+    straight from json-server, every other member is as it was."""
+    before = json_server.patient("pat-0050")
+    r = call(gw, never, "PATCH", "/fhir/Patient/pat-0050", json={"telecom": telecom})
+    assert r.status_code == 200, H.describe(r)
+    rec = gw.audit_for(r)
+    assert rec["decision"] == "allow" and rec["written"][0] == "telecom", rec
+    entry = reached(json_server, "PATCH", "/Patient/pat-0050")
+    assert json_server.header(entry, "Content-Length") == [str(len(compact(
+        {"telecom": telecom})))]
+    after = json_server.patient("pat-0050")
+    assert after["telecom"] == telecom
+    assert rest_of(after, "telecom") == rest_of(before, "telecom")
+    # as it was, for the other modules that read the data set
+    assert json_server.direct("PUT", "/Patient/pat-0050", json=before).status_code == 200
+
+
+def test_a_merge_patch_reaches_json_server_as_json(gw, json_server, never):
+    before = json_server.patient("pat-0051")
+    telecom = [{"system": "phone", "value": "01632 960051", "use": "home"}]
+    r = call(gw, never, "PATCH", "/fhir/Patient/pat-0051", data=compact({"telecom": telecom}),
+             headers={"Content-Type": "application/merge-patch+json"})
+    assert r.status_code == 200, H.describe(r)
+    entry = reached(json_server, "PATCH", "/Patient/pat-0051")
+    assert json_server.header(entry, "Content-Type") == ["application/json"], entry
+    after = json_server.patient("pat-0051")
+    assert after["telecom"] == telecom
+    assert rest_of(after, "telecom") == rest_of(before, "telecom")
+
+
+@pytest.mark.parametrize("body, content_type, reason, status", [
+    # an unlisted member inside the replacing telecom: never reaches json-server
+    ({"telecom": [{"system": "phone", "value": "01632 960052",
+                   "extension": [{"url": fhir_patients.NOTE_URL, "valueString": "x"}]}]},
+     "application/json", "write-not-allowed", 422),
+    ({"telecom": [{"system": "phone", "value": {"extension": [{"url": "x"}]}}]},
+     "application/fhir+json", "write-not-allowed", 422),
+    ({"telecom": {"system": "phone"}}, "application/json", "write-not-allowed", 422),
+    ({}, "application/json", "write-empty", 422),
+    ({"telecom": [{"value": "01632 960052"}]}, "application/json-patch+json",
+     "unsupported-media-type", 415),
+    ([{"op": "replace", "path": "/telecom", "value": []}], "application/json-patch+json",
+     "unsupported-media-type", 415),
+])
+def test_a_refused_write_leaves_the_record_byte_identical(gw, json_server, never, body,
+                                                          content_type, reason, status):
+    before = json_server.direct("GET", "/Patient/pat-0052").content
+    r = call(gw, never, "PATCH", "/fhir/Patient/pat-0052", data=compact(body),
+             headers={"Content-Type": content_type})
+    H.assert_problem(r, reason, status)
+    assert json_server.requests() == []
+    assert json_server.direct("GET", "/Patient/pat-0052").content == before
+
+
+def test_json_server_replaces_each_top_level_member_a_patch_carries(json_server):
+    """Why WritePatch top-level is the default: json-server (asked directly,
+    around the gateway) does not merge nested objects as RFC 7396 says; a
+    PATCH of meta.versionId alone erases meta.security. So `Write
+    meta.versionId` without `Write meta` fails httpd -t (test_writes.py)."""
+    before = json_server.patient("pat-0054")
+    assert before["meta"]["security"]
+    r = json_server.direct("PATCH", "/Patient/pat-0054", json={"meta": {"versionId": "2"}})
+    assert r.status_code == 200, H.describe(r)
+    assert json_server.patient("pat-0054")["meta"] == {"versionId": "2"}
+    assert json_server.direct("PUT", "/Patient/pat-0054", json=before).status_code == 200
+    assert json_server.patient("pat-0054") == before
+
+
+def test_a_put_the_agreement_does_not_cover_leaves_the_record_byte_identical(
+        gw, json_server, never):
+    before = json_server.direct("GET", "/Patient/pat-0053").content
+    body = {"resourceType": "Patient", "gender": "female",
+            "telecom": [{"system": "phone", "value": "1", "use": "home"}]}
+    r = call(gw, never, "PUT", "/fhir/Patient/pat-0053", json=body)
+    doc = H.assert_problem(r, "write-not-allowed", 422)
+    assert "telecom[*].use" in doc["detail"], doc
+    assert json_server.requests() == []
+    assert json_server.direct("GET", "/Patient/pat-0053").content == before
 
 
 @pytest.mark.parametrize("override", ["DELETE", "PUT"])

@@ -3,8 +3,9 @@ real httpd in front of json-server over the synthetic FHIR R4 data set
 (tests/jsonserver/fhir_patients.py): the NHS number and never the MRN, phone
 numbers and never e-mail addresses, the official name and never the maiden
 one, one extension of two, a collection decided by a predicated
-RecordSubject, a write whose elements must satisfy the Write path's
-predicate, and malformed predicates refused by `httpd -t` with the file and
+RecordSubject, a predicated Write refused by `httpd -t` (a merge patch
+replaces an array whole, so it cannot be held to the elements a predicate
+selects), and malformed predicates refused by `httpd -t` with the file and
 line. SPEC: issue #12 item 1; docs/minimisation.md "Selecting elements by
 their content" and "FHIR recipes"."""
 import json
@@ -26,7 +27,6 @@ NHS_NUMBER = 'identifier[system="%s"].value' % NHS
 PHONE = ["telecom[system=phone].value", "telecom[system=phone].use"]
 OFFICIAL = ["name[use=official].given", "name[use=official].family"]
 ETHNICITY = 'extension[url="%s"].valueCodeableConcept.coding' % fhir_patients.ETHNICITY_URL
-PHONE_WRITE = ["telecom[system=phone].system", "telecom[system=phone].value"]
 
 AGREEMENTS = (
     agreement("fhir-nhs", "health-board", "direct-care", "GET /fhir/Patient/{subject}",
@@ -38,10 +38,7 @@ AGREEMENTS = (
     agreement("fhir-phone-masked", "health-board", "reminders", "GET /fhir/Patient/{subject}",
               "Release id " + PHONE[0], "Transform telecom[*].value mask 4") +
     agreement("fhir-nhs-list", "health-board", "direct-care", "GET /fhir/Patient",
-              "Release [*].id [*]." + NHS_NUMBER, "RecordSubject " + NHS_NUMBER) +
-    agreement("fhir-phone-write", "health-board", "direct-care",
-              "PATCH /fhir/Patient/{subject}",
-              "Write " + " ".join(PHONE_WRITE), "Release id " + PHONE[0]))
+              "Release [*].id [*]." + NHS_NUMBER, "RecordSubject " + NHS_NUMBER))
 
 LOCATION = """
 <Location /fhir/>
@@ -151,25 +148,23 @@ def test_a_collection_decided_by_a_predicated_record_subject(gw, json_server):
     assert rec["subjects"] == [e["identifier"][0]["value"] for e in expected]
 
 
-def test_a_write_carries_only_elements_its_predicate_takes(gw, json_server):
-    """Write telecom[system=phone].*: a phone element passes (sent as it is
-    stored, so the data set stays as it was); an e-mail element is a field
-    the agreement does not let the board write, refused before json-server
-    is asked."""
-    patient = json_server.patient("pat-0004")
-    phone = elements(patient, "telecom", "system", "phone")[0]
-    body = {"telecom": [{"system": "phone", "value": phone["value"]}]}
-    r = gw.request("PATCH", "/fhir/Patient/pat-0004", json=body)
-    assert r.status_code == 200, H.describe(r)
-    seen = json_server.requests()
-    assert [(e["method"], e["url"]) for e in seen] == [("PATCH", "/Patient/pat-0004")], seen
-    json_server.clear()
-    bad = {"telecom": [{"system": "phone", "value": phone["value"]},
-                       {"system": "email", "value": "someone@example.org"}]}
-    r = gw.request("PATCH", "/fhir/Patient/pat-0004", json=bad)
-    doc = H.assert_problem(r, "write-not-allowed", 422)
-    assert "telecom[*]" in doc["detail"], doc
-    assert json_server.requests() == []
+@pytest.mark.parametrize("method", ["PATCH", "PUT", "POST"])
+def test_a_predicated_write_fails_the_configuration_test(httpd_factory, json_server, method):
+    """Write telecom[system=phone].value would let a body replace telecom
+    whole, e-mail elements included (a merge patch, PUT or POST replaces an
+    array): refused at `httpd -t`, naming the line and what to write."""
+    lines = ["Write telecom telecom[system=phone].system telecom[system=phone].value",
+             "Release id"]
+    if method == "PUT":
+        lines.append("WritePut replace-record")
+    body = (ORGANISATIONS + agreement("fhir-phone-write", "health-board", "direct-care",
+                                      method + " /fhir/Patient/{subject}", *lines)
+            + LOCATION % json_server.url)
+    h = httpd_factory(body)
+    rc, out = h.config_test()
+    assert rc != 0, out
+    assert "line %d " % h.line_of("telecom[system=phone].system") in out, out
+    assert "predicate" in out and "`Write telecom telecom[*].system`" in out, out
 
 
 # ------------------------------------------------- consent to one's phone only

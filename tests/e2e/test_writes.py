@@ -2,7 +2,11 @@
 against the agreement's Write list before the back end sees them: refused
 with 422 naming the fields (or stripped, when the agreement says so), bad
 content types, malformed JSON and oversized bodies refused, and the back end
-never receives a refused body. SPEC: Issue 5 item 4."""
+never receives a refused body. Writes do what they say: an empty array is a
+write, an object or array where a single value is agreed is refused, a body
+that would change nothing is refused (write-empty), a PUT is never stripped,
+the media types, and the Write lists `httpd -t` refuses. SPEC: Issue 5 item
+4; issue #12 item 4."""
 import concurrent.futures
 import json
 import os
@@ -16,9 +20,15 @@ from pds_configs import ORGANISATIONS, SUBJECT, agreement
 AGREEMENTS = (
     agreement("hb-contact-update", "health-board", "direct-care",
               ["PATCH /contacts/{subject}/record", "POST /contacts/{subject}/record"],
-              "Write phone email address.line1", "Release status received") +
-    agreement("hb-notes", "health-board", "direct-care", "PUT /notes/{subject}/record",
-              "Write care.needs", "WriteUnknown strip", "Release received") +
+              "Write phone email address.line1",
+              "Write telecom telecom[*].system telecom[*].value",
+              "WritePatch deep-merge",
+              "WriteMediaType application/vnd.pds-test+json",
+              "Release status received") +
+    agreement("hb-notes", "health-board", "direct-care",
+              ["PATCH /notes/{subject}/record", "PUT /notes/{subject}/record"],
+              "Write care.needs care.needs[*]", "WriteUnknown strip", "WritePatch deep-merge",
+              "WritePut replace-record", "Release received") +
     agreement("hb-read", "health-board", "direct-care", "GET /contacts/{subject}/record",
               "Release phone"))
 
@@ -76,10 +86,10 @@ def test_forbidden_fields_are_refused_and_never_reach_the_back_end(gw, body, nam
 
 def test_strip_mode_removes_unknown_fields(gw):
     body = {"care": {"needs": ["meals"], "allergies": ["latex"]}, "internal": {"notes": "x"}}
-    r = write(gw, "PUT", "/notes/%s/record" % SUBJECT, body)
+    r = write(gw, "PATCH", "/notes/%s/record" % SUBJECT, body)
     assert r.status_code == 200, H.describe(r)
     assert r.json() == {"received": {"care": {"needs": ["meals"]}}}
-    assert gw.audit_for(r)["written"] == ["care.needs"]
+    assert gw.audit_for(r)["written"] == ["care.needs", "care.needs[*]"]
 
 
 @pytest.mark.parametrize("body, content_type, reason, status", [
@@ -280,3 +290,199 @@ def test_a_large_body_grows_its_buffer_and_arrives_intact(big_gw):
                        headers={"Content-Type": "application/json"}, timeout=60)
     assert r.status_code == 200, H.describe(r)
     assert r.json()["received"] == {"phone": value}
+
+
+# ------------------------------------------ writes that do what they say (#12.4)
+
+@pytest.mark.parametrize("body", [
+    {"telecom": []},
+    {"telecom": [{}]},
+    {"telecom": None},
+    {"telecom": [{"system": "phone", "value": "01632 960999"}]},
+])
+def test_an_empty_array_or_object_is_a_write_forwarded_as_sent(gw, body):
+    """Under Write telecom telecom[*].system telecom[*].value, telecom may be
+    replaced whole: {"telecom": []} empties it at the back end, so it is
+    forwarded as sent, never answered 200 with nothing forwarded."""
+    r = write(gw, "PATCH", "/contacts/%s/record" % SUBJECT, body)
+    assert r.status_code == 200, H.describe(r)
+    assert r.json()["received"] == body
+    rec = gw.audit_for(r)
+    assert rec["decision"] == "allow" and rec["written"][0] == "telecom", rec
+
+
+@pytest.mark.parametrize("body, named", [
+    # an object or array where Write names a single value
+    ({"phone": {"extension": {"url": "x", "valueString": "anything"}}}, "phone is an object"),
+    ({"email": ["a@example.org"]}, "email is an array"),
+    ({"address": {"line1": {"nested": 1}}}, "address.line1 is an object"),
+    # a value, or null, where only members are agreed
+    ({"address": "1 New Street"}, "address is a string"),
+    ({"address": None}, "removes address whole"),
+    # nothing unnamed inside a value that replaces telecom
+    ({"telecom": [{"system": "phone", "extension": [{"url": "x"}]}]}, "telecom[*].extension"),
+    ({"telecom": [{"value": {"a": 1}}]}, "telecom[*].value is an object"),
+    ({"telecom": {"system": "phone"}}, "telecom is an object"),
+    # a body is one record
+    ([{"phone": "1"}], "JSON object"),
+])
+def test_a_value_of_the_wrong_shape_is_refused_naming_it(gw, body, named):
+    r = write(gw, "PATCH", "/contacts/%s/record" % SUBJECT, body)
+    doc = H.assert_problem(r, "write-not-allowed", 422)
+    assert named in doc["detail"], doc
+    assert gw.backend.requests() == []
+    H.assert_audit(gw.audit_for(r), decision="deny", reason="write-not-allowed", status=422)
+
+
+def test_a_wrong_shape_is_refused_even_where_unknown_fields_are_stripped(gw):
+    r = write(gw, "PATCH", "/notes/%s/record" % SUBJECT, {"care": {"needs": [{"x": 1}]}})
+    doc = H.assert_problem(r, "write-not-allowed", 422)
+    assert "care.needs[*] is an object" in doc["detail"], doc
+    assert gw.backend.requests() == []
+
+
+@pytest.mark.parametrize("path, body, stripped", [
+    ("/contacts/%s/record", {}, False),
+    ("/contacts/%s/record", {"address": {}}, False),
+    ("/notes/%s/record", {"internal": {"notes": "x"}}, True),
+    ("/notes/%s/record", {"care": {"allergies": ["latex"]}}, True),
+])
+def test_a_write_that_would_change_nothing_is_refused(gw, path, body, stripped):
+    r = write(gw, "PATCH", path % SUBJECT, body)
+    doc = H.assert_problem(r, "write-empty", 422)
+    assert "change nothing" in doc["detail"], doc
+    assert ("WriteUnknown strip" in doc["detail"]) == stripped, doc
+    assert gw.backend.requests() == []
+    rec = gw.audit_for(r)
+    H.assert_audit(rec, decision="deny", reason="write-empty", status=422)
+    assert rec["written"] == [], rec
+
+
+def test_a_put_is_never_stripped(gw):
+    """hb-notes strips unknown fields of a PATCH; a PUT replaces the record,
+    so stripping it would erase the stripped members at the back end: it is
+    refused instead, and the back end never asked."""
+    body = {"care": {"needs": ["meals"]}, "internal": {"notes": "x"}}
+    r = write(gw, "PUT", "/notes/%s/record" % SUBJECT, body)
+    doc = H.assert_problem(r, "write-not-allowed", 422)
+    assert "internal" in doc["detail"] and "never stripped" in doc["detail"], doc
+    assert gw.backend.requests() == []
+    r = write(gw, "PUT", "/notes/%s/record" % SUBJECT, {"care": {"needs": ["meals"]}})
+    assert r.status_code == 200, H.describe(r)
+    assert r.json() == {"received": {"care": {"needs": ["meals"]}}}
+
+
+@pytest.mark.parametrize("method, content_type", [
+    ("PATCH", "application/json"),
+    ("PATCH", "application/json; charset=utf-8"),
+    ("PATCH", "application/fhir+json"),
+    ("POST", "application/fhir+json; fhirVersion=4.0"),
+    ("PATCH", "application/merge-patch+json"),
+    ("PATCH", "Application/Merge-Patch+JSON"),
+    ("POST", "application/vnd.pds-test+json"),
+])
+def test_json_media_types_are_accepted_and_forwarded_as_json(gw, method, content_type):
+    body = {"phone": "01632 960111"}
+    r = write(gw, method, "/contacts/%s/record" % SUBJECT, body, content_type=content_type)
+    assert r.status_code == 200, H.describe(r)
+    assert r.json()["received"] == body
+    seen = gw.backend.requests()
+    assert H.Backend.header(seen[0], "Content-Type") == ["application/json"], seen
+
+
+@pytest.mark.parametrize("method, content_type, words", [
+    ("PATCH", "application/json-patch+json", "JSON Patch"),
+    ("POST", "application/merge-patch+json", "PATCH body"),
+    ("PATCH", "application/vnd.other+json", "application/json"),
+    ("PATCH", "text/json", "application/json"),
+])
+def test_other_media_types_are_refused_with_what_to_send(gw, method, content_type, words):
+    body = ([{"op": "replace", "path": "/phone", "value": "1"}]
+            if "json-patch" in content_type else {"phone": "1"})
+    r = write(gw, method, "/contacts/%s/record" % SUBJECT, body, content_type=content_type)
+    doc = H.assert_problem(r, "unsupported-media-type", 415)
+    assert words in doc["detail"], doc
+    if "json-patch" in content_type:
+        assert "merge-patch+json" in doc["detail"], doc
+    assert gw.backend.requests() == []
+
+
+# name -> (agreement lines, the line at fault, words the message holds)
+BAD_WRITES = {
+    "put-without-write-put": (["Resource PUT /contacts/{subject}/record", "Write phone"],
+                              "PUT /contacts", ["a PUT replaces the whole record",
+                                               "`WritePut replace-record`"]),
+    "predicate": (["Resource PATCH /contacts/{subject}/record",
+                   "Write telecom telecom[system=phone].value"],
+                  "telecom[system=phone].value",
+                  ["predicate", "`Write telecom telecom[*].value`"]),
+    "patch-element-without-array": (["Resource PATCH /contacts/{subject}/record",
+                                     "Write phone", "Write telecom[*].system telecom[*].value"],
+                                    "telecom[*].system", ["add `Write telecom`"]),
+    "patch-below-an-unnamed-member": (["Resource PATCH /contacts/{subject}/record",
+                                       "Write phone", "Write address.line1"],
+                                      "address.line1", ["replaces address whole",
+                                                        "add `Write address`",
+                                                        "`WritePatch deep-merge`"]),
+    "write-patch-without-patch": (["Resource POST /contacts/{subject}/record", "Write phone",
+                                   "WritePatch deep-merge"], "WritePatch",
+                                  ["no PATCH resource"]),
+    "write-patch-word": (["Resource PATCH /contacts/{subject}/record", "Write phone",
+                          "WritePatch rfc7396"], "WritePatch", ["deep-merge", "top-level"]),
+    "top-level-array": (["Resource POST /contacts/{subject}/record", "Write [*].phone"],
+                        "[*].phone", ["cannot start with [*]"]),
+    "put-only-strip": (["Resource PUT /contacts/{subject}/record", "Write phone",
+                        "WritePut replace-record", "WriteUnknown strip"],
+                       "WriteUnknown", ["remove `WriteUnknown strip`"]),
+    "write-put-without-put": (["Resource PATCH /contacts/{subject}/record", "Write phone",
+                               "WritePut replace-record"],
+                              "WritePut", ["no PUT resource"]),
+    "write-put-word": (["Resource PUT /contacts/{subject}/record", "Write phone",
+                        "WritePut yes"], "WritePut", ["`WritePut replace-record`"]),
+    "json-patch-media-type": (["Resource PATCH /contacts/{subject}/record", "Write phone",
+                               "WriteMediaType application/json-patch+json"],
+                              "WriteMediaType", ["JSON Patch is not supported"]),
+    "media-type-not-json": (["Resource PATCH /contacts/{subject}/record", "Write phone",
+                             "WriteMediaType text/plain"], "WriteMediaType",
+                            ["application/<name>+json"]),
+}
+
+
+@pytest.mark.parametrize("name", sorted(BAD_WRITES))
+def test_write_lists_that_cannot_do_what_they_say_fail_the_configuration_test(
+        httpd_factory, name):
+    lines, at_fault, words = BAD_WRITES[name]
+    assert lines[0].startswith("Resource ")
+    body = (ORGANISATIONS + agreement("bad", "health-board", "direct-care",
+                                      lines[0][len("Resource "):],
+                                      *(lines[1:] + ["Release status"]))
+            + loc("/contacts/"))
+    h = httpd_factory(body)
+    rc, out = h.config_test()
+    assert rc != 0, out
+    assert "line %d " % h.line_of(at_fault) in out, out
+    assert "Resource: needs" not in out, out
+    for w in words:
+        assert w in out, out
+
+
+def test_the_configuration_dump_shows_how_writes_are_read(httpd_factory):
+    """`httpd -t -D DUMP_PDS` says, per agreement, what it lets write, how a
+    PATCH merges and the media types it adds."""
+    import subprocess
+    h = httpd_factory(ORGANISATIONS + AGREEMENTS + loc("/contacts/") + loc("/notes/"))
+    proc = subprocess.run([h.httpd_bin, "-t", "-D", "DUMP_PDS", "-f", h.conf_path],
+                          capture_output=True, text=True, timeout=30, env=H.httpd_env())
+    assert proc.returncode == 0, proc.stderr
+    block = proc.stdout.split("    hb-contact-update (version 1)\n", 1)[1].split("\n    hb-", 1)[0]
+    assert ("writes       phone email address.line1 telecom telecom[*].system "
+            "telecom[*].value") in block, block
+    assert "patch merges deep-merge" in block, block
+    assert "media types  application/vnd.pds-test+json" in block, block
+    read = []       # hb-read's own lines, up to the next entry
+    for line in proc.stdout.split("    hb-read (version 1)\n", 1)[1].split("\n"):
+        if not line.startswith("        "):
+            break
+        read.append(line)
+    assert any(line.startswith("        releases") for line in read), read
+    assert not any("patch merges" in line or "media types" in line for line in read), read

@@ -619,8 +619,14 @@ static void test_finish_missing(void **state)
     lines[4] = "Resource PATCH /a/{subject}";
     lines[6] = "WriteUnknown strip";
     lines[7] = NULL;
+    /* a top-level PATCH of contact would replace it whole (pds_write.h) */
+    assert_int_equal(build(&a, p, "x", lines, 1, &err), APR_EINVAL);
+    assert_contains(err.text, "`WritePatch deep-merge`");
+    lines[7] = "WritePatch deep-merge";
+    lines[8] = NULL;
     assert_int_equal(build(&a, p, "x", lines, 1, &err), APR_SUCCESS);
     assert_true(pds_agreement_write_strips(a));
+    assert_int_equal(pds_agreement_write_patch(a), PDS_WRITE_DEEP_MERGE);
 
     /* finish is final: later lines are refused, finish again is harmless */
     assert_int_equal(build(&a, p, "x", all, 1, &err), APR_SUCCESS);

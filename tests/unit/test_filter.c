@@ -775,30 +775,6 @@ static void test_apply_rows(void **state)
     assert_string_equal(err.code, "unexpected-type");
 }
 
-/* What a write would carry beyond its allow-list. */
-static void test_uncovered(void **state)
-{
-    apr_pool_t *p = *state;
-    static const char *const paths[] = { "phone", "address.line1", "tags[*]", NULL };
-    static const char body[] = "{\"phone\":\"1\",\"address\":{\"line1\":\"x\","
-                               "\"postcode\":\"y\"},\"tags\":[\"a\"],\"nhs\":\"9\","
-                               "\"address2\":{},\"list\":[1,2]}";
-    apr_array_header_t *extra;
-    pds_error_t err;
-
-    pds_error_clear(&err);
-    assert_int_equal(pds_filter_uncovered(pds_test_fieldset(p, paths), body, sizeof(body) - 1, 0,
-                                          &extra, p, &err), APR_SUCCESS);
-    assert_int_equal(extra->nelts, 4);
-    assert_string_equal(APR_ARRAY_IDX(extra, 0, const char *), "address.postcode");
-    assert_string_equal(APR_ARRAY_IDX(extra, 1, const char *), "nhs");
-    assert_string_equal(APR_ARRAY_IDX(extra, 2, const char *), "address2");
-    assert_string_equal(APR_ARRAY_IDX(extra, 3, const char *), "list");
-    assert_int_equal(pds_filter_uncovered(pds_test_fieldset(p, paths), "{\"phone\":1,\"phone\":2}",
-                                          21, 0, &extra, p, &err), APR_EINVAL);
-    assert_string_equal(err.code, "duplicate-key");
-}
-
 static void test_concurrent_apply(void **state)
 {
     apr_pool_t *p = *state;
@@ -1073,7 +1049,6 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_chaos, pds_test_pool_setup, chaos_teardown),
         pds_test_with_pool(test_concurrent_apply),
         pds_test_with_pool(test_apply_rows),
-        pds_test_with_pool(test_uncovered),
     };
     struct CMUnitTest *cases = NULL;
     int failed, ncases;

@@ -1,6 +1,7 @@
 /* test_predicates.c: element predicates in field paths ("telecom[system=phone]
  * .value"): the parser's refusals, matching, coverage and intersection (consent
- * narrowing), writes, and a predicated record subject. The filter's output for
+ * narrowing) and a predicated record subject (a predicated Write is refused:
+ * test_write.c). The filter's output for
  * predicates is also in the data-driven cases (tests/cases/filter/pred-*).
  */
 #include <string.h>
@@ -232,29 +233,6 @@ static void test_consent_fields(void **state)
     assert_non_null(strstr(err.text, "expected ']'"));
 }
 
-static void test_uncovered(void **state)
-{
-    apr_pool_t *p = *state;
-    static const char *const paths[] = { "telecom[system=phone].value",
-                                         "telecom[system=phone].system", NULL };
-    static const char ok[] = "{\"telecom\":[{\"system\":\"phone\",\"value\":\"1\"}]}";
-    static const char bad[] = "{\"telecom\":[{\"system\":\"phone\",\"value\":\"1\"},"
-                              "{\"system\":\"email\",\"value\":\"e\"},"
-                              "{\"system\":\"phone\",\"use\":\"home\"}]}";
-    apr_array_header_t *extra;
-    pds_error_t err;
-
-    pds_error_clear(&err);
-    assert_int_equal(pds_filter_uncovered(pds_test_fieldset(p, paths), ok, sizeof(ok) - 1, 0, &extra,
-                                          p, &err), APR_SUCCESS);
-    assert_int_equal(extra->nelts, 0);
-    assert_int_equal(pds_filter_uncovered(pds_test_fieldset(p, paths), bad, sizeof(bad) - 1, 0,
-                                          &extra, p, &err), APR_SUCCESS);
-    assert_int_equal(extra->nelts, 2);
-    assert_string_equal(APR_ARRAY_IDX(extra, 0, const char *), "telecom[*]");
-    assert_string_equal(APR_ARRAY_IDX(extra, 1, const char *), "telecom[*].use");
-}
-
 static apr_status_t decide_all(void *baton, const char *subject, const pds_fieldset_t **pset,
                                const char **pseudonym, pds_error_t *err)
 {
@@ -370,7 +348,6 @@ int main(void)
         pds_test_with_pool(test_covers),
         pds_test_with_pool(test_intersect),
         pds_test_with_pool(test_consent_fields),
-        pds_test_with_pool(test_uncovered),
         pds_test_with_pool(test_record_subject),
         pds_test_with_pool(test_transform_refused),
         pds_test_with_pool(test_transform_inside_predicates),

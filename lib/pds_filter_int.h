@@ -1,0 +1,27 @@
+/* pds_filter_int.h: what the filter lends the write check (pds_write.c), inside
+ * lib/ only: one parser policy and one serialiser for everything that reads a
+ * body or writes one out.
+ */
+#ifndef PDS_FILTER_INT_H
+#define PDS_FILTER_INT_H
+
+#include <apr_pools.h>
+#include <jansson.h>
+
+#include "pds_error.h"
+
+/* Parses a body as the filter does: JSON of any kind, duplicate member names
+ * and NUL in strings refused, nesting within max_depth (<= 0: the default).
+ * Errors as pds_filter_apply's. *pdoc is a new reference. */
+apr_status_t pds_filter_load(json_t **pdoc, const char *input, apr_size_t len,
+                             int max_depth, pds_error_t *err);
+
+/* v written out compactly, as the filter writes its results (pool memory,
+ * NUL-terminated; *plen without the NUL). */
+apr_status_t pds_filter_serialise(json_t *v, char **pbody, apr_size_t *plen,
+                                  apr_pool_t *p, pds_error_t *err);
+
+/* What kind of value v is, for error texts: "an object", "a string", ... */
+const char *pds_filter_type_name(const json_t *v);
+
+#endif
