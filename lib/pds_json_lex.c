@@ -288,6 +288,17 @@ static pds_tok_type_t scan_number(pds_lex_t *lx, pds_token_t *t)
     return PDS_TOK_REAL;
 }
 
+/* jansson reads one character past a number or a keyword and puts it
+ * back; a NUL put back is lost (its stream takes a NUL in its one-character
+ * buffer for "empty"), so one NUL right after such a token is skipped as if
+ * it were not there: "[1\0,2]" is [1,2] to it, and so to us. */
+static pds_tok_type_t skip_lost_nul(pds_lex_t *lx, pds_tok_type_t type)
+{
+    if (type != PDS_TOK_INVALID && lx->pos < lx->len && lx->in[lx->pos] == '\0')
+        lx->pos++;
+    return type;
+}
+
 #define IS_ALPHA(c) (((c) >= 'a' && (c) <= 'z') || ((c) >= 'A' && (c) <= 'Z'))
 
 pds_tok_type_t pds_lex_next(pds_lex_t *lx, pds_token_t *t)
@@ -323,7 +334,7 @@ pds_tok_type_t pds_lex_next(pds_lex_t *lx, pds_token_t *t)
         break;
     }
     if (IS_DIGIT(c) || c == '-')
-        return scan_number(lx, t);
+        return skip_lost_nul(lx, scan_number(lx, t));
     if (IS_ALPHA(c)) {
         size_t k = i;
 
@@ -339,7 +350,7 @@ pds_tok_type_t pds_lex_next(pds_lex_t *lx, pds_token_t *t)
             t->type = PDS_TOK_NULL;
         else
             return invalid(t, pds_lex_bad_utf8_at(lx, k));
-        return t->type;
+        return skip_lost_nul(lx, t->type);
     }
     /* Any other byte: jansson reports bad UTF-8 as it reads it, and an
      * unexpected character silently as an invalid token. */
