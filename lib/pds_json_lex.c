@@ -90,6 +90,17 @@ static long hex4(const unsigned char *in, size_t len, size_t pos)
     return v;
 }
 
+/* Bytes that stand for themselves inside a string: printable ASCII but
+ * '"' and '\\'. */
+static const unsigned char plain[256] = {
+    ['\x20'] = 1, 1, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,      /* 0x20-0x2f, '"' */
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,                  /* 0x30-0x3f */
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,                  /* 0x40-0x4f */
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 1, 1, 1,                  /* 0x50-0x5f, '\\' */
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,                  /* 0x60-0x6f */
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,                  /* 0x70-0x7f */
+};
+
 static pds_tok_type_t invalid(pds_token_t *t, int reported)
 {
     t->type = PDS_TOK_INVALID;
@@ -111,7 +122,7 @@ static pds_tok_type_t scan_string(pds_lex_t *lx, pds_token_t *t)
         unsigned char c;
 
         /* The common case: plain printable ASCII. */
-        while (i < len && in[i] >= 0x20 && in[i] < 0x80 && in[i] != '"' && in[i] != '\\')
+        while (i < len && plain[in[i]])
             i++;
         if (i >= len) {
             lx->pos = len;

@@ -84,22 +84,6 @@ static int peek_skip(pds_lex_t *lx, pds_token_t *t)
     }
 }
 
-/* Compares a predicate value's text (escapes decoded) with s. */
-static int text_equals(const pds_field_value_t *v, const char *s, size_t n)
-{
-    size_t i, k = 0;
-
-    if (!v->escaped)
-        return v->len == n && memcmp(v->text, s, n) == 0;
-    for (i = 0; i < v->len; i++, k++) {
-        if (v->text[i] == '\\')
-            i++;
-        if (k >= n || v->text[i] != s[k])
-            return 0;
-    }
-    return k == n;
-}
-
 /* Does member token t (a scalar) equal value v, as pds_field_step_matches
  * compares? */
 static int token_matches(pds_stream_t *st, const pds_lex_t *lx, const pds_token_t *t,
@@ -110,11 +94,13 @@ static int token_matches(pds_stream_t *st, const pds_lex_t *lx, const pds_token_
         if (t->type != PDS_TOK_STRING)
             return 0;
         if (!t->escaped)
-            return text_equals(v, (const char *)lx->in + t->start + 1, t->end - t->start - 2);
+            return pds_field_value_text_equals(v, (const char *)lx->in + t->start + 1,
+                                               t->end - t->start - 2);
         st->scratch.len = 0;
         if (pds_buf_reserve(&st->scratch, t->end - t->start) != 0)
             return 0;
-        return text_equals(v, st->scratch.data, pds_lex_decode(lx, t, st->scratch.data));
+        return pds_field_value_text_equals(v, st->scratch.data,
+                                           pds_lex_decode(lx, t, st->scratch.data));
     case PDS_VALUE_NUMBER:
         return (t->type == PDS_TOK_INTEGER && (double)t->integer == v->number)
             || (t->type == PDS_TOK_REAL && t->real == v->number);
@@ -200,24 +186,23 @@ static int transform_at(pds_stream_t *st, const pds_transform_node_t *tnode, jso
                         size_t mark, int *written)
 {
     json_t *out = NULL;
-    pds_error_t terr;
     apr_status_t rv;
 
     if (v == NULL) {
         st->nomem = 1;
         return pds_stream_fatal(st, "internal-error");
     }
-    pds_error_clear(&terr);
-    rv = pds_transform_apply(tnode->transform, v, st->tctx, &out, &terr);
+    /* The first refusal ends transforming (failing is set), so it can go
+     * straight into transform_err, cleared once per call. */
+    rv = pds_transform_apply(tnode->transform, v, st->tctx, &out, &st->transform_err);
     json_decref(v);
     st->out.len = mark;
     *written = 0;
     if (rv != APR_SUCCESS) {
-        if (!pds_error_is_set(&st->transform_err)) {
-            st->transform_err = terr;
-            apr_cpystrn(st->transform_err.source, tnode->path,
-                        sizeof(st->transform_err.source));
-        }
+        if (!pds_error_is_set(&st->transform_err))
+            pds_error_set(&st->transform_err, "internal-error", -1, PDS_BODY_SOURCE,
+                          "a transform failed");
+        apr_cpystrn(st->transform_err.source, tnode->path, sizeof(st->transform_err.source));
         st->failing = 1;
         return 0;
     }
@@ -499,26 +484,6 @@ static apr_status_t refuse(pds_stream_t *st, pds_error_t *err)
     return st->nomem ? APR_ENOMEM : APR_EINVAL;
 }
 
-/* The labels of the set's transforms that met a value, in configuration
- * order (as pds_filter.c lists them). */
-static apr_array_header_t *transformed_list(const pds_fieldset_t *set, apr_hash_t *applied,
-                                            apr_pool_t *p)
-{
-    apr_array_header_t *list = apr_array_make(p, 2, sizeof(const char *));
-    int i;
-
-    for (i = 0; applied != NULL && apr_hash_count(applied) > 0
-                && i < set->transforms->nelts; i++) {
-        const pds_field_transform_t *e =
-            &APR_ARRAY_IDX(set->transforms, i, pds_field_transform_t);
-        const char *label = apr_pstrcat(p, e->path.text, " ",
-                                        pds_transform_text(e->transform), NULL);
-        if (apr_hash_get(applied, label, APR_HASH_KEY_STRING) != NULL)
-            APR_ARRAY_PUSH(list, const char *) = label;
-    }
-    return list;
-}
-
 /* The top level, as pds_filter_apply_ex takes it: an object (unless the set
  * only goes into arrays) or an array (when it does). */
 static int walk_top(pds_stream_t *st)
@@ -623,7 +588,7 @@ apr_status_t pds_stream_apply_ex(const pds_fieldset_t *set, const char *input,
     result->body = body;
     result->length = st.out.len;
     result->released = released;
-    result->transformed = transformed_list(set, st.applied, p);
+    result->transformed = pds_fieldset_transformed(set, st.applied, p);
     result->subject_replaced = (int)st.replaced;
     result->records = -1;
     result->subjects = NULL;

@@ -13,6 +13,7 @@
 #define PDS_STREAM_INT_H
 
 #include <stdint.h>
+#include <string.h>
 
 #include <apr_hash.h>
 #include <jansson.h>
@@ -88,11 +89,24 @@ typedef struct pds_stream_t {
 /* ---- pds_stream_scan.c ---------------------------------------------------- */
 
 int pds_buf_reserve(pds_buf_t *b, size_t more);
-int pds_stream_put(pds_stream_t *st, const char *data, size_t n);
+int pds_stream_put_slow(pds_stream_t *st, const char *data, size_t n);
 void pds_stream_free(pds_stream_t *st);
 
+/* Appends n bytes to the output. 0, or -1 (no memory: fatal). */
+static inline int pds_stream_put(pds_stream_t *st, const char *data, size_t n)
+{
+    if (st->out.cap - st->out.len < n)
+        return pds_stream_put_slow(st, data, n);
+    memcpy(st->out.data + st->out.len, data, n);
+    st->out.len += n;
+    return 0;
+}
+
 /* Reads the next token into st->tok. */
-void pds_stream_next(pds_stream_t *st);
+static inline void pds_stream_next(pds_stream_t *st)
+{
+    (void)pds_lex_next(&st->lx, &st->tok);
+}
 /* A parse error (code as the DOM filter's): returns -1. */
 int pds_stream_fatal(pds_stream_t *st, const char *code);
 /* st->tok starts a value (in_array: an array's element, where jansson
@@ -101,7 +115,10 @@ int pds_stream_value_begin(pds_stream_t *st, int in_array);
 /* Opens the object or array st->tok starts; closes the innermost one. */
 int pds_stream_open(pds_stream_t *st, int is_object);
 void pds_stream_close(pds_stream_t *st);
-pds_frame_t *pds_stream_frame(pds_stream_t *st);
+static inline pds_frame_t *pds_stream_frame(pds_stream_t *st)
+{
+    return st->depth > 0 ? &st->frames[st->depth - 1] : NULL;
+}
 /* st->tok is a member name of the innermost object: refused when it holds
  * NUL or is there already; *pname (valid until the next name is read) and
  * *plen its decoded bytes. 0, or -1 when fatal. */

@@ -63,7 +63,7 @@ static int no_memory(pds_stream_t *st)
     return pds_stream_fatal(st, "internal-error");
 }
 
-int pds_stream_put(pds_stream_t *st, const char *data, size_t n)
+int pds_stream_put_slow(pds_stream_t *st, const char *data, size_t n)
 {
     if (pds_buf_reserve(&st->out, n) != 0)
         return no_memory(st);
@@ -71,6 +71,7 @@ int pds_stream_put(pds_stream_t *st, const char *data, size_t n)
     st->out.len += n;
     return 0;
 }
+
 
 void pds_stream_free(pds_stream_t *st)
 {
@@ -88,10 +89,6 @@ void pds_stream_free(pds_stream_t *st)
     st->states = NULL;
 }
 
-void pds_stream_next(pds_stream_t *st)
-{
-    (void)pds_lex_next(&st->lx, &st->tok);
-}
 
 int pds_stream_fatal(pds_stream_t *st, const char *code)
 {
@@ -165,10 +162,6 @@ void pds_stream_close(pds_stream_t *st)
     st->tab_len = f->tab_off;
 }
 
-pds_frame_t *pds_stream_frame(pds_stream_t *st)
-{
-    return st->depth > 0 ? &st->frames[st->depth - 1] : NULL;
-}
 
 static uint32_t hash_bytes(const char *s, size_t n)
 {
@@ -222,8 +215,11 @@ static int tab_build(pds_stream_t *st, pds_frame_t *f)
     f->tab_cap = cap;
     st->tab_len = f->tab_off + cap;
     memset(st->tab + f->tab_off, 0, cap * sizeof(*st->tab));
-    for (i = f->keys_start; i < st->nkeys; i++)
+    for (i = f->keys_start; i < st->nkeys; i++) {
+        if (st->keys[i].hash == 0)
+            st->keys[i].hash = hash_bytes(key_bytes(st, &st->keys[i]), st->keys[i].len);
         (void)tab_insert(st, f, i);
+    }
     return 0;
 }
 
@@ -258,15 +254,18 @@ int pds_stream_key(pds_stream_t *st, const char **pname, size_t *plen)
     if (n > UINT32_MAX)
         return pds_stream_fatal(st, "invalid-json");
     k->len = (uint32_t)n;
-    k->hash = hash_bytes(name, n);
     count = st->nkeys - f->keys_start;
     if (f->tab_cap == 0 && count < NAMES_LINEAR_MAX) {
+        /* A few names: compared as they are; hashed only if more come. */
+        k->hash = 0;
         for (i = f->keys_start; i < st->nkeys; i++) {
-            if (key_same(st, &st->keys[i], name, n, k->hash))
+            const pds_key_t *o = &st->keys[i];
+            if (o->len == n && memcmp(key_bytes(st, o), name, n) == 0)
                 return pds_stream_fatal(st, "duplicate-key");
         }
     }
     else {
+        k->hash = hash_bytes(name, n);
         if ((f->tab_cap == 0 || 2 * (count + 1) > f->tab_cap) && tab_build(st, f) != 0)
             return no_memory(st);
         if (tab_insert(st, f, st->nkeys))
@@ -295,44 +294,12 @@ const char *pds_stream_string(pds_stream_t *st, size_t *plen)
 
 int pds_stream_put_string(pds_stream_t *st, const char *str, size_t n)
 {
-    static const char hex[] = "0123456789abcdef";
-    size_t i, run = 0;
-    char esc[6];
-
-    if (pds_stream_put(st, "\"", 1) != 0)
-        return -1;
-    for (i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)str[i];
-        const char *e = NULL;
-        size_t elen = 2;
-
-        switch (c) {
-        case '"':  e = "\\\""; break;
-        case '\\': e = "\\\\"; break;
-        case '\b': e = "\\b"; break;
-        case '\f': e = "\\f"; break;
-        case '\n': e = "\\n"; break;
-        case '\r': e = "\\r"; break;
-        case '\t': e = "\\t"; break;
-        default:
-            if (c < 0x20) {
-                esc[0] = '\\'; esc[1] = 'u'; esc[2] = '0'; esc[3] = '0';
-                esc[4] = hex[c >> 4]; esc[5] = hex[c & 0xf];
-                e = esc;
-                elen = 6;
-            }
-        }
-        if (e == NULL) {
-            run++;
-            continue;
-        }
-        if (pds_stream_put(st, str + i - run, run) != 0 || pds_stream_put(st, e, elen) != 0)
-            return -1;
-        run = 0;
-    }
-    if (pds_stream_put(st, str + n - run, run) != 0)
-        return -1;
-    return pds_stream_put(st, "\"", 1);
+    if (n > ((size_t)-1 - 2) / 6 || pds_buf_reserve(&st->out, 6 * n + 2) != 0)
+        return no_memory(st);
+    st->out.data[st->out.len++] = '"';
+    st->out.len += pds_text_json_escape(st->out.data + st->out.len, str, n);
+    st->out.data[st->out.len++] = '"';
+    return 0;
 }
 
 static int is_subject(const pds_stream_t *st, const char *s, size_t n)
