@@ -179,6 +179,21 @@ static int element_matches(pds_stream_t *st, size_t at, const pds_field_path_t *
 
 /* ---- transforms -------------------------------------------------------------- */
 
+/* Remembers that the transform labelled label met a value: the same few
+ * labels come back for every record, so a short list of the pointers seen
+ * spares hashing the text each time. */
+static void note_applied(pds_stream_t *st, const char *label)
+{
+    int i;
+
+    for (i = 0; i < st->nseen; i++)
+        if (st->seen[i] == label)
+            return;
+    if (st->nseen < (int)(sizeof(st->seen) / sizeof(st->seen[0])))
+        st->seen[st->nseen++] = label;
+    apr_hash_set(st->applied, label, APR_HASH_KEY_STRING, label);
+}
+
 /* Applies tnode's transform to v (ours; released here) where the value was
  * written from mark on: the result replaces it, or *written is cleared
  * (removed). A refusal is remembered and the pass goes on validating. */
@@ -206,7 +221,7 @@ static int transform_at(pds_stream_t *st, const pds_transform_node_t *tnode, jso
         st->failing = 1;
         return 0;
     }
-    apr_hash_set(st->applied, tnode->label, APR_HASH_KEY_STRING, tnode->label);
+    note_applied(st, tnode->label);
     if (out == NULL)
         return 0;
     *written = 1;

@@ -80,6 +80,8 @@ typedef struct pds_stream_t {
     char *present;              /* per path of set: present in the input */
     const pds_transform_ctx_t *tctx;
     apr_hash_t *applied;        /* labels of the transforms that met a value */
+    const char *seen[16];       /* ... the first of them, by pointer */
+    int nseen;
     const char *subject, *pseudonym;
     size_t subject_len;
     apr_size_t replaced;
