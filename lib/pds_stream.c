@@ -218,6 +218,7 @@ static int transform_at(pds_stream_t *st, const pds_transform_node_t *tnode, jso
             pds_error_set(&st->transform_err, "internal-error", -1, PDS_BODY_SOURCE,
                           "a transform failed");
         apr_cpystrn(st->transform_err.source, tnode->path, sizeof(st->transform_err.source));
+        st->transform_rv = rv;
         st->failing = 1;
         return 0;
     }
@@ -491,7 +492,7 @@ static apr_status_t refuse(pds_stream_t *st, pds_error_t *err)
     if (code == NULL && pds_error_is_set(&st->transform_err)) {
         if (err != NULL)
             *err = st->transform_err;
-        return APR_EINVAL;
+        return st->transform_rv;
     }
     if (code == NULL)
         code = "internal-error";

@@ -62,6 +62,7 @@ typedef struct pds_stream_t {
     const char *parse_error;
     int too_deep, bad_type, nomem;
     pds_error_t transform_err;
+    apr_status_t transform_rv;
     int failing;
 
     pds_buf_t out;

@@ -374,6 +374,70 @@ static void test_large(void **state)
     assert_int_equal(pds_stream_check(p, "large dup", set_of(p, paths), body, n, NULL), 0);
 }
 
+/* ---- allocation failures ---------------------------------------------------- */
+
+/* The stream allocates through jansson only for transforms: fail each such
+ * allocation in turn; every failing run refuses, leaves the result as it
+ * was and frees what it took. */
+static void test_chaos(void **state)
+{
+    apr_pool_t *p = *state;
+    static const char *const paths[] = { "name", "dob", "tags", "x", NULL };
+    static const char *const transforms[][2] = {
+        { "name.given", "mask 2" }, { "dob", "age-band 10" }, { "tags[*]", "truncate 1" },
+        { "x", "constant \"k\"" }, { NULL, NULL }
+    };
+    static const char body[] = "{\"name\":{\"given\":\"Ann\",\"family\":\"L\"},"
+        "\"dob\":\"1980-02-29\",\"tags\":[\"ab\",\"cd\",null],\"x\":{\"y\":[1]}}";
+    pds_fieldset_t *set = set_of(p, paths);
+    pds_filter_options_t opts;
+    pds_transform_ctx_t tctx;
+    pds_filter_result_t want, res, sentinel;
+    pds_error_t err;
+    apr_status_t rv;
+    long n, failures = 0;
+    int i;
+
+    for (i = 0; transforms[i][0] != NULL; i++) {
+        pds_transform_t *t;
+        assert_int_equal(pds_transform_parse(&t, p, transforms[i][1], NULL), APR_SUCCESS);
+        assert_int_equal(pds_fieldset_set_transform(set, transforms[i][0], t, NULL),
+                         APR_SUCCESS);
+    }
+    memset(&opts, 0, sizeof(opts));
+    memset(&tctx, 0, sizeof(tctx));
+    tctx.now = apr_time_from_sec(1796000000);
+    opts.transform = &tctx;
+    assert_int_equal(pds_filter_apply_ex(set, body, strlen(body), &opts, &want, p, NULL),
+                     APR_SUCCESS);
+    memset(&sentinel, 0x5a, sizeof(sentinel));
+    pds_chaos_install();
+    for (n = 1; n < 10000; n++) {
+        pds_chaos_arm(n);
+        res = sentinel;
+        pds_error_clear(&err);
+        rv = pds_stream_apply_ex(set, body, strlen(body), &opts, &res, p, &err);
+        assert_int_equal(pds_chaos_live(), 0);
+        if (!pds_chaos_failed()) {
+            assert_int_equal(rv, APR_SUCCESS);
+            assert_string_equal(res.body, want.body);
+            break;
+        }
+        failures++;
+        assert_int_not_equal(rv, APR_SUCCESS);
+        assert_true(pds_error_is_set(&err));
+        assert_memory_equal(&res, &sentinel, sizeof(res));
+    }
+    pds_chaos_remove();
+    assert_true(failures >= 5);
+}
+
+static int chaos_teardown(void **state)
+{
+    pds_chaos_remove();
+    return pds_test_pool_teardown(state);
+}
+
 static void test_supported(void **state)
 {
     apr_pool_t *p = *state;
@@ -394,6 +458,7 @@ int main(void)
         pds_test_with_pool(test_top_level),
         pds_test_with_pool(test_transforms),
         pds_test_with_pool(test_large),
+        cmocka_unit_test_setup_teardown(test_chaos, pds_test_pool_setup, chaos_teardown),
         pds_test_with_pool(test_supported),
     };
 
