@@ -566,6 +566,7 @@ apr_status_t pds_stream_apply_ex(const pds_fieldset_t *set, const char *input,
                                                        : PDS_FILTER_DEFAULT_MAX_DEPTH;
     st.set = set;
     st.pool = p;
+    st.hash_seed = (uint32_t)apr_time_now() ^ (uint32_t)(uintptr_t)&st;
     st.tctx = opts != NULL ? opts->transform : NULL;
     if (set->troot != NULL && st.tctx == NULL) {
         memset(&no_ctx, 0, sizeof(no_ctx));

@@ -72,6 +72,7 @@ typedef struct pds_stream_t {
     size_t frames_cap;
     pds_key_t *keys;
     size_t nkeys, keys_cap;
+    uint32_t hash_seed;         /* for the names' hash, per call */
     uint32_t *tab;
     size_t tab_len, tab_cap;
     int *states;                /* presence: paths under way (pds_stream.c) */

@@ -163,9 +163,12 @@ void pds_stream_close(pds_stream_t *st)
 }
 
 
-static uint32_t hash_bytes(const char *s, size_t n)
+/* FNV-1a from a seed that changes per call (not a keyed hash: it makes
+ * names that collide in every call harder to line up, as jansson's seeded
+ * hash does for the DOM filter). */
+static uint32_t hash_bytes(uint32_t seed, const char *s, size_t n)
 {
-    uint32_t h = 2166136261u;
+    uint32_t h = 2166136261u ^ seed;
     size_t i;
 
     for (i = 0; i < n; i++) {
@@ -217,7 +220,8 @@ static int tab_build(pds_stream_t *st, pds_frame_t *f)
     memset(st->tab + f->tab_off, 0, cap * sizeof(*st->tab));
     for (i = f->keys_start; i < st->nkeys; i++) {
         if (st->keys[i].hash == 0)
-            st->keys[i].hash = hash_bytes(key_bytes(st, &st->keys[i]), st->keys[i].len);
+            st->keys[i].hash = hash_bytes(st->hash_seed, key_bytes(st, &st->keys[i]),
+                                          st->keys[i].len);
         (void)tab_insert(st, f, i);
     }
     return 0;
@@ -265,7 +269,7 @@ int pds_stream_key(pds_stream_t *st, const char **pname, size_t *plen)
         }
     }
     else {
-        k->hash = hash_bytes(name, n);
+        k->hash = hash_bytes(st->hash_seed, name, n);
         if ((f->tab_cap == 0 || 2 * (count + 1) > f->tab_cap) && tab_build(st, f) != 0)
             return no_memory(st);
         if (tab_insert(st, f, st->nkeys))
