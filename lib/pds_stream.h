@@ -13,7 +13,7 @@
  *   - predicates ("telecom[system=phone]"): each element of such an array is
  *     looked ahead at (its own members, to its end) before it is walked;
  *   - transforms: applied to the scalar token; on an object or array, to
- *     what the filter wrote of it, read back;
+ *     an empty one of its kind (transforms take those by kind alone);
  *   - "released" (which paths met a value in the input, below whole
  *     releases too) and subject replacement: kept while walking.
  *
