@@ -402,8 +402,7 @@ pds_field_path_t *pds_fieldset_parse_path(const char *path, apr_pool_t *p,
 
 /* ---- predicates ------------------------------------------------------------ */
 
-/* Compares a value's text (escapes decoded as we go) with s (n bytes). */
-static int text_equals(const pds_field_value_t *v, const char *s, apr_size_t n)
+int pds_field_value_text_equals(const pds_field_value_t *v, const char *s, apr_size_t n)
 {
     apr_size_t i, k = 0;
 
@@ -422,7 +421,7 @@ static int value_matches(const pds_field_value_t *v, json_t *m)
 {
     switch (v->kind) {
     case PDS_VALUE_STRING:
-        return json_is_string(m) && text_equals(v, json_string_value(m),
+        return json_is_string(m) && pds_field_value_text_equals(v, json_string_value(m),
                                                 json_string_length(m));
     case PDS_VALUE_NUMBER:
         return json_is_number(m) && json_number_value(m) == v->number;

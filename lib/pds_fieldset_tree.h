@@ -157,6 +157,16 @@ pds_field_path_t *pds_fieldset_parse_path(const char *path, apr_pool_t *p,
  * nothing, "!=" included. One pass over the predicates' values. */
 int pds_field_step_matches(const pds_field_path_t *path, int step, json_t *element);
 
+/* Non-zero when the text of predicate value v (a string; escapes decoded
+ * as it goes) is the n bytes at s. */
+int pds_field_value_text_equals(const pds_field_value_t *v, const char *s, apr_size_t n);
+
+/* The labels ("path transform-text") of set's transforms found in applied
+ * (label -> label; NULL: none), in configuration order: what a filter
+ * result's "transformed" lists. */
+apr_array_header_t *pds_fieldset_transformed(const pds_fieldset_t *set, apr_hash_t *applied,
+                                             apr_pool_t *p);
+
 /* Non-zero when the predicates of step sa of a and of step sb of b are the
  * same (same members, operators and values, in the same order). */
 int pds_field_steps_same_preds(const pds_field_path_t *a, int sa,

@@ -388,8 +388,8 @@ static int path_present(json_t *v, const pds_field_path_t *path, int k)
 
 /* The labels ("path transform-text") of the set's transforms found in
  * applied (NULL: none), in configuration order. */
-static apr_array_header_t *transformed_list(const pds_fieldset_t *set, apr_hash_t *applied,
-                                            apr_pool_t *p)
+apr_array_header_t *pds_fieldset_transformed(const pds_fieldset_t *set, apr_hash_t *applied,
+                                             apr_pool_t *p)
 {
     apr_array_header_t *list = apr_array_make(p, 2, sizeof(const char *));
     int i;
@@ -624,7 +624,7 @@ apr_status_t pds_filter_apply_rows(const pds_fieldset_t *set, const char *input,
         if (path_present(kept_input, path, 0))
             APR_ARRAY_PUSH(result->released, const char *) = path->text;
     }
-    result->transformed = transformed_list(set, applied, p);
+    result->transformed = pds_fieldset_transformed(set, applied, p);
     result->subject_replaced = 0;
     result->records = (int)json_array_size(out);
     result->subjects = subjects;
@@ -654,41 +654,8 @@ static void put(pds_sink_t *s, const char *data, apr_size_t n)
 
 static void put_string(pds_sink_t *s, const char *str, apr_size_t n)
 {
-    static const char hex[] = "0123456789abcdef";
-    apr_size_t i, run = 0;
-    char esc[6];
-
     put(s, "\"", 1);
-    for (i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)str[i];
-        const char *e = NULL;
-        apr_size_t elen = 2;
-
-        switch (c) {
-        case '"':  e = "\\\""; break;
-        case '\\': e = "\\\\"; break;
-        case '\b': e = "\\b"; break;
-        case '\f': e = "\\f"; break;
-        case '\n': e = "\\n"; break;
-        case '\r': e = "\\r"; break;
-        case '\t': e = "\\t"; break;
-        default:
-            if (c < 0x20) {
-                esc[0] = '\\'; esc[1] = 'u'; esc[2] = '0'; esc[3] = '0';
-                esc[4] = hex[c >> 4]; esc[5] = hex[c & 0xf];
-                e = esc;
-                elen = 6;
-            }
-        }
-        if (e == NULL) {
-            run++;
-            continue;
-        }
-        put(s, str + i - run, run);
-        run = 0;
-        put(s, e, elen);
-    }
-    put(s, str + n - run, run);
+    s->len += pds_text_json_escape(s->buf != NULL ? s->buf + s->len : NULL, str, n);
     put(s, "\"", 1);
 }
 
@@ -957,7 +924,7 @@ apr_status_t pds_filter_apply_ex(const pds_fieldset_t *set,
     result->subjects = NULL;
     result->dropped = NULL;
     result->subject_replaced = (int)replaced;
-    result->transformed = transformed_list(set, applied, p);
+    result->transformed = pds_fieldset_transformed(set, applied, p);
     rv = APR_SUCCESS;
 
 done:

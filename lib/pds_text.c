@@ -58,3 +58,46 @@ void pds_text_real(char *buf, apr_size_t size, double d)
         memmove(digits, end, strlen(end) + 1);
     }
 }
+
+apr_size_t pds_text_json_escape(char *out, const char *str, apr_size_t n)
+{
+    static const char hex[] = "0123456789abcdef";
+    apr_size_t i, len = 0, run = 0;
+    char esc[6];
+
+    for (i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)str[i];
+        const char *e = NULL;
+        apr_size_t elen = 2;
+
+        switch (c) {
+        case '"':  e = "\\\""; break;
+        case '\\': e = "\\\\"; break;
+        case '\b': e = "\\b"; break;
+        case '\f': e = "\\f"; break;
+        case '\n': e = "\\n"; break;
+        case '\r': e = "\\r"; break;
+        case '\t': e = "\\t"; break;
+        default:
+            if (c < 0x20) {
+                esc[0] = '\\'; esc[1] = 'u'; esc[2] = '0'; esc[3] = '0';
+                esc[4] = hex[c >> 4]; esc[5] = hex[c & 0xf];
+                e = esc;
+                elen = 6;
+            }
+        }
+        if (e == NULL) {
+            run++;
+            continue;
+        }
+        if (out != NULL) {
+            memcpy(out + len, str + i - run, run);
+            memcpy(out + len + run, e, elen);
+        }
+        len += run + elen;
+        run = 0;
+    }
+    if (out != NULL)
+        memcpy(out + len, str + n - run, run);
+    return len + run;
+}

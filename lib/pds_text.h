@@ -19,4 +19,10 @@ const char *pds_text_show(char *buf, apr_size_t size, const char *s);
  * holds at least 64 bytes. */
 void pds_text_real(char *buf, apr_size_t size, double d);
 
+/* The n bytes at s as the inside of a JSON string the way the filter writes
+ * it: '"', '\\' and control characters escaped (\b \f \n \r \t, else
+ * \u00xx), every other byte as it is. Writes into out (room for 6 * n
+ * bytes) unless out is NULL; returns the length either way. */
+apr_size_t pds_text_json_escape(char *out, const char *s, apr_size_t n);
+
 #endif

@@ -61,7 +61,9 @@
  *
  * null gives null for every transform except redact (removed) and constant
  * (the constant). Any other kind of value, or a string of the wrong form, is
- * refused with err->code "transform-type".
+ * refused with err->code "transform-type". Objects and arrays are taken by
+ * their kind alone, never by what they hold (the streaming filter,
+ * pds_stream.c, hands a transform an empty one of the same kind).
  */
 #ifndef PDS_TRANSFORM_H
 #define PDS_TRANSFORM_H

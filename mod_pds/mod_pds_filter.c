@@ -26,6 +26,7 @@
 #include "mod_pds_metrics.h"
 #include "mod_pds_response.h"
 #include "mod_pds_util.h"
+#include "pds_stream.h"
 #include "pds_syntax.h"
 
 typedef struct pds_filter_ctx_t {
@@ -348,11 +349,20 @@ static apr_status_t finish(ap_filter_t *f, pds_filter_ctx_t *ctx, pds_request_t 
                                     "the consent store cannot be reached; try again later");
             }
         }
-        else
-            rv_filter = pds_filter_apply_ex(rq->release ? rq->release
-                                                        : pds_agreement_release(a),
-                                            ctx->buf ? ctx->buf : "", ctx->len, &opts,
-                                            &result, r->pool, &err);
+        else {
+            /* One pass without a document tree (pds_stream.h); the body is
+             * whole here and nothing has been sent, so a refusal found at
+             * its last byte still fails closed. A body the stream refuses
+             * gets the DOM filter's own error. */
+            rv_filter = pds_stream_filter_ex(rq->release ? rq->release
+                                                         : pds_agreement_release(a),
+                                             ctx->buf ? ctx->buf : "", ctx->len, &opts,
+                                             &result, r->pool, &err);
+            if (rv_filter == APR_EGENERAL)
+                ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "PDS00370: back-end response "
+                              "to %s refused: the streaming filter refuses what the DOM "
+                              "filter accepts (a bug: please report it)", rq->request_id);
+        }
         OPENSSL_cleanse(key, sizeof(key));
         if (rv_filter != APR_SUCCESS)
             pds_metrics_filter_reject(pds_counters(), err.code);

@@ -17,6 +17,9 @@
  *     takes the elements that are objects whose member is a scalar that
  *     compares so; an element goes through every path that takes it (the
  *     union), one that none takes is removed.
+ * Every round also runs the streaming filter (pds_stream.h) on the same
+ * body, and on a copy with one byte changed, and requires the DOM filter's
+ * bytes or refusal from it (stream_check.c).
  * The random generator is seeded; PDS_DIFF_SEED and PDS_DIFF_ROUNDS override
  * the seed and the number of rounds (default 50000).
  */
@@ -31,6 +34,7 @@
 
 #include "pds_test.h"
 #include "pds_filter.h"
+#include "stream_check.h"
 
 #define MAX_PATHS  5
 #define MAX_STEPS  5
@@ -352,6 +356,18 @@ static void test_filter_matches_reference(void **state)
             }
             json_decref(got);
             released++;
+        }
+        /* The streaming filter gives the same bytes, on the body and on a
+         * copy with one byte changed (mostly refused, alike). */
+        (void)pds_stream_check(p, apr_psprintf(p, "round %ld", r), set, text, strlen(text),
+                               NULL);
+        if (strlen(text) > 0) {
+            static const char bytes[] = "{}[],:\"\\ 0-.e\x80\xc3\xff";
+            char *bent = apr_pstrdup(p, text);
+
+            bent[rnd((uint32_t)strlen(text))] = bytes[rnd(sizeof(bytes) - 1)];
+            (void)pds_stream_check(p, apr_psprintf(p, "round %ld, one byte changed", r), set,
+                                   bent, strlen(bent), NULL);
         }
         json_decref(want);
         free(text);

@@ -1,0 +1,58 @@
+/* pds_stream.h: the JSON allow-list filter without a document tree.
+ *
+ * The same contract as pds_filter_apply_ex (pds_filter.h), reached in one
+ * pass over the body: a strict tokenizer (pds_json_lex.h) validates every
+ * byte as jansson does for the DOM filter, the walk follows the set's
+ * compiled tree and writes what it releases straight into one growing
+ * output buffer, in the DOM filter's exact forms (member order as in the
+ * input, the same escapes and number forms). Nothing is built per value:
+ * the only allocations are a few buffers that double as they fill, freed
+ * when the call returns, and the result in the pool.
+ *
+ * What needs more than the token at hand:
+ *   - predicates ("telecom[system=phone]"): each element of such an array is
+ *     looked ahead at (its own members, to its end) before it is walked;
+ *   - transforms: applied to the scalar token; on an object or array, to
+ *     an empty one of its kind (transforms take those by kind alone);
+ *   - "released" (which paths met a value in the input, below whole
+ *     releases too) and subject replacement: kept while walking.
+ *
+ * Output is byte for byte the DOM filter's, and every body is accepted or
+ * refused as the DOM filter does it, with the same error code: a refusal
+ * is decided only after the whole body was read, and a later parse error
+ * takes precedence over an earlier type error as it does there
+ * (tests/unit/test_stream.c, test_filter_differential.c and
+ * fuzz/fuzz_stream.c hold the two to that).
+ */
+#ifndef PDS_STREAM_H
+#define PDS_STREAM_H
+
+#include <apr_pools.h>
+
+#include "pds_filter.h"
+
+/* Non-zero when pds_stream_filter_ex filters set in one pass; zero when it
+ * goes to the DOM filter. Every set that pds_filter_apply_ex takes is
+ * supported today (predicates, transforms, subject replacement included);
+ * collections decided record by record (pds_filter_apply_rows) have no
+ * stream form. Depends on set alone: decide it once per set. */
+int pds_stream_supported(const pds_fieldset_t *set);
+
+/* The streaming filter alone: as pds_filter_apply_ex, except that on a
+ * refusal only err->code is the DOM filter's (the text is the stream's
+ * own, without line and column). For tests and measurements. */
+apr_status_t pds_stream_apply_ex(const pds_fieldset_t *set, const char *input,
+                                 apr_size_t len, const pds_filter_options_t *opts,
+                                 pds_filter_result_t *result, apr_pool_t *p,
+                                 pds_error_t *err);
+
+/* What the glue calls: the streaming filter when the set is supported, the
+ * DOM filter otherwise; a body the stream refuses is handed to the DOM
+ * filter for its error, so that *err is exactly what pds_filter_apply_ex
+ * gives (text, position and source included). */
+apr_status_t pds_stream_filter_ex(const pds_fieldset_t *set, const char *input,
+                                  apr_size_t len, const pds_filter_options_t *opts,
+                                  pds_filter_result_t *result, apr_pool_t *p,
+                                  pds_error_t *err);
+
+#endif

@@ -1,0 +1,149 @@
+/* pds_stream_int.h: the streaming filter's state, shared by its two files
+ * (inside lib/ only; the API is pds_stream.h).
+ *
+ * pds_stream_scan.c holds what validates and writes JSON: the output
+ * buffer, objects' member names (duplicates), depth, scalars written in the
+ * DOM filter's forms, and an iterative pass over a value that is skipped or
+ * released whole. pds_stream.c walks the field set's tree over the input.
+ *
+ * Buffers grow by doubling and are freed when the call ends; nothing is
+ * allocated per member or per value.
+ */
+#ifndef PDS_STREAM_INT_H
+#define PDS_STREAM_INT_H
+
+#include <stdint.h>
+#include <string.h>
+
+#include <apr_hash.h>
+#include <jansson.h>
+
+#include "pds_fieldset_tree.h"
+#include "pds_json_lex.h"
+#include "pds_stream.h"
+
+/* jansson's own nesting bound (JSON_PARSER_MAX_DEPTH): values, scalars
+ * included. */
+#define PDS_STREAM_PARSER_MAX_DEPTH 2048
+
+/* A growable byte buffer. */
+typedef struct pds_buf_t {
+    char *data;
+    size_t len, cap;
+} pds_buf_t;
+
+/* A member name of an open object: its decoded bytes at offset off, in the
+ * input (raw) or in the names buffer (escaped). */
+typedef struct pds_key_t {
+    size_t off;
+    uint32_t len, hash;
+    int escaped;
+} pds_key_t;
+
+/* An open object or array. */
+typedef struct pds_frame_t {
+    int is_object;
+    size_t count;               /* members or elements so far */
+    size_t keys_start;          /* its names: keys[keys_start ..] */
+    size_t names_start;         /* its escaped names' bytes */
+    size_t tab_off, tab_cap;    /* its hash of names (tab_cap 0: none yet) */
+} pds_frame_t;
+
+typedef struct pds_stream_t {
+    pds_lex_t lx;
+    pds_token_t tok;
+    int max_depth;
+    int depth;                  /* objects and arrays open */
+
+    /* Failures, in the DOM filter's order of precedence: a parse error
+     * (fatal, ends the pass), then too-deep, unexpected-type, then a
+     * transform's. Once any is seen, failing is set: the pass only
+     * validates the rest. */
+    const char *parse_error;
+    int too_deep, bad_type, nomem;
+    pds_error_t transform_err;
+    apr_status_t transform_rv;
+    int failing;
+
+    pds_buf_t out;
+    pds_buf_t names;            /* escaped member names, decoded */
+    pds_buf_t scratch;          /* a string value, decoded */
+    pds_frame_t *frames;
+    size_t frames_cap;
+    pds_key_t *keys;
+    size_t nkeys, keys_cap;
+    uint32_t hash_seed;         /* for the names' hash, per call */
+    uint32_t *tab;
+    size_t tab_len, tab_cap;
+    int *states;                /* presence: paths under way (pds_stream.c) */
+    size_t nstates, states_cap;
+
+    const pds_fieldset_t *set;
+    char *present;              /* per path of set: present in the input */
+    const pds_transform_ctx_t *tctx;
+    apr_hash_t *applied;        /* labels of the transforms that met a value */
+    const char *seen[16];       /* ... the first of them, by pointer */
+    int nseen;
+    const char *subject, *pseudonym;
+    size_t subject_len;
+    apr_size_t replaced;
+    apr_pool_t *pool;
+} pds_stream_t;
+
+/* ---- pds_stream_scan.c ---------------------------------------------------- */
+
+int pds_buf_reserve(pds_buf_t *b, size_t more);
+int pds_stream_put_slow(pds_stream_t *st, const char *data, size_t n);
+void pds_stream_free(pds_stream_t *st);
+
+/* Appends n bytes to the output. 0, or -1 (no memory: fatal). */
+static inline int pds_stream_put(pds_stream_t *st, const char *data, size_t n)
+{
+    if (st->out.cap - st->out.len < n)
+        return pds_stream_put_slow(st, data, n);
+    memcpy(st->out.data + st->out.len, data, n);
+    st->out.len += n;
+    return 0;
+}
+
+/* Reads the next token into st->tok. */
+static inline void pds_stream_next(pds_stream_t *st)
+{
+    (void)pds_lex_next(&st->lx, &st->tok);
+}
+/* A parse error (code as the DOM filter's): returns -1. */
+int pds_stream_fatal(pds_stream_t *st, const char *code);
+/* st->tok starts a value (in_array: an array's element, where jansson
+ * checks for the end of input before its depth). 0, or -1 when fatal. */
+int pds_stream_value_begin(pds_stream_t *st, int in_array);
+/* Opens the object or array st->tok starts; closes the innermost one. */
+int pds_stream_open(pds_stream_t *st, int is_object);
+void pds_stream_close(pds_stream_t *st);
+static inline pds_frame_t *pds_stream_frame(pds_stream_t *st)
+{
+    return st->depth > 0 ? &st->frames[st->depth - 1] : NULL;
+}
+/* st->tok is a member name of the innermost object: refused when it holds
+ * NUL or is there already; *pname (valid until the next name is read) and
+ * *plen its decoded bytes. 0, or -1 when fatal. */
+int pds_stream_key(pds_stream_t *st, const char **pname, size_t *plen);
+/* The decoded bytes of string token st->tok, in st->scratch. NULL: no memory. */
+const char *pds_stream_string(pds_stream_t *st, size_t *plen);
+
+/* Writes the current scalar token as the DOM filter writes it (a string
+ * value equal to the subject as its pseudonym). 0 or -1 (no memory). */
+int pds_stream_put_scalar(pds_stream_t *st);
+/* Writes a member name (decoded bytes) as a JSON string. */
+int pds_stream_put_string(pds_stream_t *st, const char *s, size_t n);
+/* Writes a jansson value (a transform's result) as the DOM filter would,
+ * string values equal to the subject replaced. */
+int pds_stream_put_json(pds_stream_t *st, json_t *v);
+/* The current scalar token as a new jansson value (NULL: no memory). */
+json_t *pds_stream_token_json(pds_stream_t *st);
+
+/* Validates the value st->tok starts (its first token not yet checked by
+ * pds_stream_value_begin) to its end, writing it when emit is set. Objects
+ * and arrays are walked without recursion. 0, or -1 when fatal. */
+int pds_stream_scan(pds_stream_t *st, int emit, int in_array);
+
+#endif
