@@ -747,5 +747,16 @@ const command_rec pds_directives[] = {
         "Largest back-end or write body buffered for filtering, in bytes (default 1048576)"),
     AP_INIT_TAKE1("PDSMaxDepth", set_int_slot, &max_depth, ACCESS_CONF,
         "Deepest JSON nesting accepted in back-end and write bodies (default 32)"),
+    /* the portal's and the register's words (mod_pds_config_labels.c) */
+    AP_INIT_RAW_ARGS("PDSOrganisationLabel", pds_cmd_organisation_label, NULL, RSRC_CONF,
+        "<organisation> \"<label>\" [<language>]: the organisation's name for people"),
+    AP_INIT_RAW_ARGS("PDSFieldLabel", pds_cmd_field_label, NULL, RSRC_CONF,
+        "<field path> \"<label>\" [<language>]: what a field is called for people"),
+    AP_INIT_RAW_ARGS("PDSPurposeLabel", pds_cmd_purpose_label, NULL, RSRC_CONF,
+        "<purpose> \"<label>\" [<language>]: a purpose in plain words"),
+    AP_INIT_RAW_ARGS("PDSRegisterPublisher", pds_cmd_register_publisher, NULL, RSRC_CONF,
+        "\"<name>\" [<language>]: who publishes the register of agreements"),
+    AP_INIT_TAKE1("PDSPortalLanguage", pds_cmd_portal_language, NULL, ACCESS_CONF,
+        "auto, the default: the browser's Accept-Language; or the one language of the pages"),
     { NULL }
 };
