@@ -147,7 +147,14 @@ void pds_page_start(pds_page_t *pg, const char *title, const char *css_href,
     pds_page_text(pg, site);
     pds_page_puts(pg, "</title>\n<link rel=\"stylesheet\" href=\"");
     pds_page_text(pg, css_href);
-    pds_page_puts(pg, "\">\n</head>\n<body>\n<a class=\"skip\" href=\"#main\">");
+    pds_page_puts(pg, "\">\n<link rel=\"icon\" href=\"");
+    /* the icon beside the stylesheet, so that no request goes elsewhere */
+    pds_page_text(pg, apr_pstrndup(pg->r->pool, css_href,
+                                   strlen(css_href) - (strlen(css_href) >= 9
+                                                       && strcmp(css_href + strlen(css_href)
+                                                                 - 9, "style.css") == 0
+                                                       ? 9 : 0)));
+    pds_page_puts(pg, PDS_PAGE_ICON "\">\n</head>\n<body>\n<a class=\"skip\" href=\"#main\">");
     pds_page_msg(pg, "skip");
     pds_page_puts(pg, "</a>\n<header class=\"site\">\n<p class=\"site-name\">");
     pds_page_text(pg, site);
@@ -169,7 +176,9 @@ void pds_page_headers(request_rec *r, int personal)
     apr_table_setn(r->headers_out, "Content-Security-Policy", PDS_PAGE_CSP);
     apr_table_setn(r->headers_out, "X-Frame-Options", "DENY");
     apr_table_setn(r->headers_out, "X-Content-Type-Options", "nosniff");
-    apr_table_setn(r->headers_out, "Referrer-Policy", "no-referrer");
+    /* same-origin, not no-referrer: with no-referrer browsers send "Origin:
+     * null" on the pages' own forms, which the CSRF check must refuse. */
+    apr_table_setn(r->headers_out, "Referrer-Policy", "same-origin");
     apr_table_setn(r->headers_out, "Cache-Control", personal ? "no-store" : "max-age=300");
     if (personal)
         apr_table_setn(r->headers_out, "Pragma", "no-cache");
@@ -188,6 +197,30 @@ int pds_page_send(pds_page_t *pg, int status)
     if (!r->header_only)
         ap_rwrite(body, (int)len, r);
     return OK;
+}
+
+/* A plain square in the header's colour: an icon the pages can point at,
+ * so that browsers do not ask the server root for /favicon.ico. */
+static const char icon[] =
+    "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 16 16\">"
+    "<rect width=\"16\" height=\"16\" fill=\"#0b3d61\"/></svg>\n";
+
+int pds_page_asset(request_rec *r, const char *name)
+{
+    if (strcmp(name, PDS_PAGE_ICON) == 0) {
+        if (r->method_number != M_GET)
+            return HTTP_METHOD_NOT_ALLOWED;
+        apr_table_setn(r->headers_out, "X-Content-Type-Options", "nosniff");
+        apr_table_setn(r->headers_out, "Cache-Control", "max-age=86400");
+        ap_set_content_type(r, "image/svg+xml");
+        ap_set_content_length(r, (apr_off_t)(sizeof(icon) - 1));
+        if (!r->header_only)
+            ap_rwrite(icon, (int)(sizeof(icon) - 1), r);
+        return OK;
+    }
+    if (strcmp(name, PDS_PAGE_STYLESHEET) == 0)
+        return pds_page_stylesheet(r);
+    return DECLINED;
 }
 
 int pds_page_stylesheet(request_rec *r)

@@ -8,7 +8,7 @@
  * leaves before the page is complete, so a failure half way answers an
  * error, not half a page. Headers on every page: a Content-Security-Policy
  * that allows no script at all and only the module's own stylesheet,
- * frame-ancestors 'none' and X-Frame-Options DENY, nosniff, no referrer;
+ * frame-ancestors 'none' and X-Frame-Options DENY, nosniff, referrers only to this site;
  * and Cache-Control no-store on personal pages.
  */
 #ifndef MOD_PDS_PAGE_H
@@ -22,6 +22,7 @@
                      "img-src 'self'; form-action 'self'; frame-ancestors 'none'; " \
                      "base-uri 'none'"
 #define PDS_PAGE_STYLESHEET "style.css"
+#define PDS_PAGE_ICON "icon.svg"
 
 typedef struct pds_page_t {
     request_rec *r;
@@ -66,6 +67,10 @@ int pds_page_send(pds_page_t *pg, int status);
  * no-store when personal): for answers that are not pds_page_t pages
  * (a redirect after a form, a receipt download). */
 void pds_page_headers(request_rec *r, int personal);
+
+/* Serves the asset called name (PDS_PAGE_STYLESHEET, PDS_PAGE_ICON) beside
+ * a handler's pages; DECLINED for another name. */
+int pds_page_asset(request_rec *r, const char *name);
 
 /* Serves the pages' stylesheet (GET; cacheable for an hour). */
 int pds_page_stylesheet(request_rec *r);

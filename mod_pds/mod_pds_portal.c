@@ -215,7 +215,7 @@ int pds_portal_handler(request_rec *r)
     apr_array_header_t *segs;
     pds_portal_t pt;
     apr_size_t len;
-    int n;
+    int n, rc;
 
     if (r->handler == NULL || strcmp(r->handler, PDS_PORTAL_HANDLER) != 0)
         return DECLINED;
@@ -239,8 +239,8 @@ int pds_portal_handler(request_rec *r)
         return pds_portal_error(&pt, HTTP_NOT_FOUND, "not_found", NULL);
     seg = (const char *const *)segs->elts;
     n = segs->nelts;
-    if (n == 1 && strcmp(seg[0], PDS_PAGE_STYLESHEET) == 0)
-        return pds_page_stylesheet(r);
+    if (n == 1 && (rc = pds_page_asset(r, seg[0])) != DECLINED)
+        return rc;
     if (r->method_number != M_GET && r->method_number != M_POST) {
         apr_table_setn(r->headers_out, "Allow", "GET, POST");
         return pds_portal_error(&pt, HTTP_METHOD_NOT_ALLOWED, "not_found", NULL);

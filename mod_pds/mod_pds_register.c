@@ -235,9 +235,9 @@ int pds_register_handler(request_rec *r)
     segs = pds_handler_segments(r, location);
     if (segs == NULL || segs->nelts > 1)
         return HTTP_NOT_FOUND;
-    if (segs->nelts == 1 && strcmp(APR_ARRAY_IDX(segs, 0, const char *),
-                                   PDS_PAGE_STYLESHEET) == 0)
-        return pds_page_stylesheet(r);
+    if (segs->nelts == 1
+        && (i = pds_page_asset(r, APR_ARRAY_IDX(segs, 0, const char *))) != DECLINED)
+        return i;
     json = segs->nelts == 1;
     if (json && strcmp(APR_ARRAY_IDX(segs, 0, const char *), "agreements.json") != 0)
         return HTTP_NOT_FOUND;

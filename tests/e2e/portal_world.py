@@ -48,9 +48,10 @@ PDSOrganisationLabel data-trust "Brixham Community Data Trust"
 PDSPurposeLabel direct-care "Your care and treatment"
 PDSPurposeLabel care-planning "Planning your care"
 PDSPurposeLabel outreach "Community outreach"
+PDSPurposeLabel survey "Residents' <survey> & census"
 PDSFieldLabel name.given "First name"
 PDSFieldLabel name.family "Last name"
-PDSFieldLabel care.needs "<b>Care</b> needs"
+PDSFieldLabel care.needs "Care needs"
 PDSFieldLabel care.needs "Anghenion gofal" cy
 """
 
