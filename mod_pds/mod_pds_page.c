@@ -35,6 +35,7 @@ static const char stylesheet[] =
     "caption{text-align:left;font-weight:700;padding:.5rem 0}\n"
     "th,td{border-bottom:1px solid var(--line);padding:.5rem;text-align:left;vertical-align:top}\n"
     "th{background:var(--soft)}\n"
+    "td ul,dd ul{margin:0;padding-left:1.25rem}\n"
     ".unlabelled{font-family:ui-monospace,monospace;background:var(--soft);"
     "border:1px dashed var(--muted);padding:0 .25rem}\n"
     ".unlabelled small{font-family:system-ui,sans-serif;color:var(--muted)}\n"
