@@ -2,32 +2,10 @@
 #include <string.h>
 
 #include <apr_strings.h>
-#include <openssl/core_names.h>
 #include <openssl/crypto.h>
-#include <openssl/evp.h>
 
 #include "pds_csrf.h"
 #include "pds_encode.h"
-
-static int hmac(unsigned char out[32], const unsigned char *key, apr_size_t keylen,
-                const unsigned char *data, apr_size_t len)
-{
-    EVP_MAC *mac = EVP_MAC_fetch(NULL, "HMAC", NULL);
-    EVP_MAC_CTX *ctx = mac ? EVP_MAC_CTX_new(mac) : NULL;
-    OSSL_PARAM params[2];
-    size_t n = 0;
-    int ok;
-
-    params[0] = OSSL_PARAM_construct_utf8_string("digest", (char *)"SHA256", 0);
-    params[1] = OSSL_PARAM_construct_end();
-    ok = ctx != NULL && key != NULL && keylen > 0
-        && EVP_MAC_init(ctx, key, keylen, params) == 1
-        && EVP_MAC_update(ctx, data, len) == 1
-        && EVP_MAC_final(ctx, out, &n, 32) == 1 && n == 32;
-    EVP_MAC_CTX_free(ctx);
-    EVP_MAC_free(mac);
-    return ok;
-}
 
 /* The MAC of person in window, as base64url into out (44 bytes). */
 static int window_mac(char out[44], const unsigned char *key, apr_size_t keylen,
@@ -47,7 +25,8 @@ static int window_mac(char out[44], const unsigned char *key, apr_size_t keylen,
     n = 9 + plen + 1;
     memcpy(msg + n, num, strlen(num));
     n += strlen(num);
-    if (!hmac(mac, key, keylen, msg, n) || apr_pool_create(&p, NULL) != APR_SUCCESS)
+    if (!pds_hmac_sha256(mac, key, keylen, msg, n, NULL, 0)
+        || apr_pool_create(&p, NULL) != APR_SUCCESS)
         return 0;
     b64 = pds_base64url_encode(p, mac, sizeof(mac));
     if (b64 != NULL)
@@ -96,5 +75,5 @@ int pds_csrf_derive_key(unsigned char out[PDS_CSRF_KEY_LEN], const unsigned char
 {
     static const char label[] = "mod_pds portal form tokens";
 
-    return hmac(out, secret, len, (const unsigned char *)label, sizeof(label) - 1) ? 0 : -1;
+    return pds_hmac_sha256(out, secret, len, label, sizeof(label) - 1, NULL, 0) ? 0 : -1;
 }

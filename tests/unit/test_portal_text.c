@@ -8,6 +8,7 @@
 
 #include "pds_agreement.h"
 #include "pds_csrf.h"
+#include "pds_encode.h"
 #include "pds_html.h"
 #include "pds_labels.h"
 #include "pds_test.h"
@@ -197,6 +198,26 @@ static void test_csrf(void **state)
                                             now + apr_time_from_sec(1)));
 }
 
+/* The one HMAC of lib/ (the chain's and the tokens'): RFC 4231 case 2, in
+ * one part and in two. */
+static void test_hmac(void **state)
+{
+    unsigned char out[32];
+    char hex[65];
+
+    (void)state;
+    assert_true(pds_hmac_sha256(out, (const unsigned char *)"Jefe", 4,
+                                "what do ya want for nothing?", 28, NULL, 0));
+    pds_hex_encode(hex, out, sizeof(out));
+    assert_string_equal(hex, "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
+    memset(out, 0, sizeof(out));
+    assert_true(pds_hmac_sha256(out, (const unsigned char *)"Jefe", 4, "what do ya ", 11,
+                                "want for nothing?", 17));
+    pds_hex_encode(hex, out, sizeof(out));
+    assert_string_equal(hex, "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
+    assert_false(pds_hmac_sha256(out, (const unsigned char *)"", 0, "x", 1, NULL, 0));
+}
+
 static pds_agreement_t *build(apr_pool_t *p, const char *const *lines, pds_error_t *err)
 {
     pds_agreement_t *a;
@@ -282,6 +303,7 @@ int main(void)
         cmocka_unit_test(test_negotiate),
         cmocka_unit_test(test_catalogue),
         pds_test_with_pool(test_csrf),
+        cmocka_unit_test(test_hmac),
         pds_test_with_pool(test_agreement_words),
     };
 
