@@ -52,6 +52,10 @@ typedef struct pds_audit_record_t {
                                       each record left out ("dropped" is their
                                       count, "dropped_by" counts per label);
                                       present only when set */
+    const char *node;              /* the gateway node that decided
+                                      (PDSNodeName), the last member; the
+                                      gateway always sets it, the member is
+                                      present only when set */
 } pds_audit_record_t;
 
 #define PDS_AUDIT_NEVER APR_INT64_MAX

@@ -46,7 +46,7 @@ apr_status_t pds_chain_key_from_hex(pds_chain_key_t **pkey, apr_pool_t *p,
         len--;
     if (len > 0 && hex[len - 1] == '\r')
         len--;
-    if (len < 2 * PDS_CHAIN_KEY_MIN || len > 256 || len % 2 != 0) {
+    if (len < 2 * PDS_CHAIN_KEY_MIN || len > 2 * PDS_CHAIN_KEY_MAX || len % 2 != 0) {
         pds_error_set(err, "bad-audit-key", -1, "audit key",
                       "an audit key is one line of 64 to 256 hex digits "
                       "(32 to 128 bytes)");
@@ -63,6 +63,21 @@ apr_status_t pds_chain_key_from_hex(pds_chain_key_t **pkey, apr_pool_t *p,
     }
     *pkey = key;
     return APR_SUCCESS;
+}
+
+pds_chain_key_t *pds_chain_key_over(apr_pool_t *p, const unsigned char *bytes,
+                                    apr_size_t len)
+{
+    pds_chain_key_t *key = apr_pcalloc(p, sizeof(*key));
+
+    key->bytes = (unsigned char *)bytes;
+    key->len = len;
+    return key;
+}
+
+int pds_chain_key_equal(const pds_chain_key_t *a, const pds_chain_key_t *b)
+{
+    return a->len == b->len && CRYPTO_memcmp(a->bytes, b->bytes, a->len) == 0;
 }
 
 apr_status_t pds_chain_key_load(pds_chain_key_t **pkey, apr_pool_t *p,
@@ -458,8 +473,13 @@ apr_status_t pds_chain_head_check(const pds_chain_head_t *h, const pds_chain_sta
 /* --- verification ------------------------------------------------------------ */
 
 struct pds_chain_verifier_t {
-    const pds_chain_key_t *key;
-    const pds_key_t *public_key;
+    /* Rotated keys: an audit key takes over only at a file's first line;
+     * any of the public keys may have signed a checkpoint. */
+    const pds_chain_key_t *keys[PDS_CHAIN_MAX_KEYS];
+    int nkeys;
+    int current_key;            /* the key the file being read is sealed with */
+    const pds_key_t *public_keys[PDS_CHAIN_MAX_KEYS];
+    int npublic_keys;
     apr_pool_t *pool;
     int failed;
     int new_file;               /* the next line is a file's first */
@@ -486,11 +506,38 @@ apr_status_t pds_chain_verifier_create(pds_chain_verifier_t **pv, apr_pool_t *p,
         return APR_EINVAL;
     }
     v = apr_pcalloc(p, sizeof(*v));
-    v->key = key;
-    v->public_key = public_key;
+    if (key != NULL)
+        v->keys[v->nkeys++] = key;
+    if (public_key != NULL)
+        v->public_keys[v->npublic_keys++] = public_key;
     v->pool = p;
     v->new_file = 1;
     *pv = v;
+    return APR_SUCCESS;
+}
+
+apr_status_t pds_chain_verifier_add_key(pds_chain_verifier_t *v, const pds_chain_key_t *key,
+                                        pds_error_t *err)
+{
+    if (key == NULL || v->nkeys >= PDS_CHAIN_MAX_KEYS) {
+        pds_error_set(err, "bad-argument", -1, "verify", "at most %d audit keys",
+                      PDS_CHAIN_MAX_KEYS);
+        return APR_EINVAL;
+    }
+    v->keys[v->nkeys++] = key;
+    return APR_SUCCESS;
+}
+
+apr_status_t pds_chain_verifier_add_public_key(pds_chain_verifier_t *v,
+                                               const pds_key_t *public_key,
+                                               pds_error_t *err)
+{
+    if (public_key == NULL || v->npublic_keys >= PDS_CHAIN_MAX_KEYS) {
+        pds_error_set(err, "bad-argument", -1, "verify", "at most %d checkpoint public keys",
+                      PDS_CHAIN_MAX_KEYS);
+        return APR_EINVAL;
+    }
+    v->public_keys[v->npublic_keys++] = public_key;
     return APR_SUCCESS;
 }
 
@@ -556,31 +603,73 @@ static apr_status_t check_checkpoint(pds_chain_verifier_t *v, const parsed_line_
     apr_pool_t *scratch;
     char prev[65];
     apr_status_t rv = APR_EINVAL;
+    int i;
 
     if (!json_is_string(sig)) {
         pds_error_set(err, "bad-checkpoint", 0, "audit", "a checkpoint without a signature");
         return APR_EINVAL;
     }
-    if (v->public_key == NULL)
+    if (v->npublic_keys == 0)
         return APR_SUCCESS;             /* nothing to check it with */
     if (apr_pool_create(&scratch, v->pool) != APR_SUCCESS)
         return APR_ENOMEM;
     pds_hex_encode(prev, pl->prev, 32);
     if (pds_jws_parse(&jws, scratch, json_string_value(sig), json_string_length(sig), NULL)
-        == APR_SUCCESS
-        && pds_jws_verify(jws, v->public_key, NULL) == APR_SUCCESS) {
-        payload = pds_jws_payload(jws);
-        if (json_integer_value(json_object_get(payload, "seq")) == (json_int_t)pl->seq
-            && json_is_string(json_object_get(payload, "prev"))
-            && strcmp(json_string_value(json_object_get(payload, "prev")), prev) == 0
-            && json_object_size(payload) == 2)
-            rv = APR_SUCCESS;
+        == APR_SUCCESS) {
+        for (i = 0; i < v->npublic_keys && rv != APR_SUCCESS; i++) {
+            if (pds_jws_verify(jws, v->public_keys[i], NULL) != APR_SUCCESS)
+                continue;
+            payload = pds_jws_payload(jws);
+            if (json_integer_value(json_object_get(payload, "seq")) == (json_int_t)pl->seq
+                && json_is_string(json_object_get(payload, "prev"))
+                && strcmp(json_string_value(json_object_get(payload, "prev")), prev) == 0
+                && json_object_size(payload) == 2)
+                rv = APR_SUCCESS;
+        }
     }
     apr_pool_destroy(scratch);
     if (rv != APR_SUCCESS)
         pds_error_set(err, "bad-checkpoint", 0, "audit",
-                      "the checkpoint's signature does not verify with the public key");
+                      "the checkpoint's signature does not verify with the public key%s", v->npublic_keys > 1 ? "s" : "");
     return rv;
+}
+
+static int mac_matches(const pds_chain_key_t *key, const char *line, apr_size_t len,
+                       const unsigned char mac[32])
+{
+    unsigned char want[32];
+
+    return line_mac(key, line, len - MAC_SUFFIX_LEN, want) && CRYPTO_memcmp(want, mac, 32) == 0;
+}
+
+/* The line's MAC with the file's key. A file's first line may be sealed with
+ * another of the keys (the key was rotated with the log); that key then
+ * holds for the file. */
+static apr_status_t check_line_mac(pds_chain_verifier_t *v, const char *line, apr_size_t len,
+                                   const unsigned char mac[32], pds_error_t *err)
+{
+    int i;
+
+    if (v->nkeys == 0 || mac_matches(v->keys[v->current_key], line, len, mac))
+        return APR_SUCCESS;
+    for (i = 0; i < v->nkeys; i++) {
+        if (i == v->current_key || !mac_matches(v->keys[i], line, len, mac))
+            continue;
+        if (v->new_file) {
+            v->current_key = i;
+            v->sum.key_changes += v->sum.lines > 0;
+            return APR_SUCCESS;
+        }
+        pds_error_set(err, "bad-mac", 0, "audit",
+                      "the line is sealed with another of the given keys than the lines "
+                      "before it: the audit key changed within a file (a key is changed "
+                      "only when the log is rotated)");
+        return APR_EINVAL;
+    }
+    pds_error_set(err, "bad-mac", 0, "audit", "the MAC does not verify: the line was "
+                  "changed, or was not written with %s", v->nkeys > 1 ? "any of these keys"
+                                                                      : "this key");
+    return APR_EINVAL;
 }
 
 apr_status_t pds_chain_verify_line(pds_chain_verifier_t *v, const char *line,
@@ -594,7 +683,9 @@ apr_status_t pds_chain_verify_line(pds_chain_verifier_t *v, const char *line,
         pds_error_set(err, "bad-argument", 0, "verify", "the verifier already failed");
         return APR_EINVAL;
     }
-    rv = parse_line(&pl, line, len, v->key, err);
+    rv = parse_line(&pl, line, len, NULL, err);
+    if (rv == APR_SUCCESS)
+        rv = check_line_mac(v, line, len, pl.mac, err);
     if (rv == APR_SUCCESS && pl.type != NULL && strcmp(pl.type, "file-start") == 0
         && !v->new_file) {
         pds_error_set(err, "bad-file-start", 0, "audit",
@@ -650,7 +741,7 @@ apr_status_t pds_chain_verify_line(pds_chain_verifier_t *v, const char *line,
         rv = check_checkpoint(v, &pl, err);
         if (rv == APR_SUCCESS) {
             v->sum.checkpoints++;
-            if (v->public_key != NULL)
+            if (v->npublic_keys > 0)
                 v->sum.last_checkpoint_seq = pl.seq;
         }
     }

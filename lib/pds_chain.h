@@ -68,6 +68,13 @@ apr_status_t pds_chain_key_from_hex(pds_chain_key_t **pkey, apr_pool_t *p,
                                     pds_error_t *err);
 /* A new random key as the hex text a key file holds (with a final "\n"). */
 apr_status_t pds_chain_key_generate(char **phex, apr_pool_t *p, pds_error_t *err);
+#define PDS_CHAIN_KEY_MAX 128    /* ... and may have at most */
+/* A key over the caller's bytes (not copied, not wiped): len bytes that
+ * outlive the key and may change under it. */
+pds_chain_key_t *pds_chain_key_over(apr_pool_t *p, const unsigned char *bytes,
+                                    apr_size_t len);
+/* The same secret (compared in constant time). */
+int pds_chain_key_equal(const pds_chain_key_t *a, const pds_chain_key_t *b);
 /* The secret's bytes (the same format serves PDSPseudonymKey). */
 const unsigned char *pds_chain_key_bytes(const pds_chain_key_t *key, apr_size_t *plen);
 
@@ -158,6 +165,16 @@ apr_status_t pds_chain_verifier_create(pds_chain_verifier_t **pv, apr_pool_t *p,
                                        const pds_key_t *public_key,
                                        pds_error_t *err);
 
+/* Keys rotated over a series (at most PDS_CHAIN_MAX_KEYS of each): any of the
+ * audit keys may seal a file, the one that seals its first line seals all of
+ * it; any of the public keys may have signed a checkpoint. */
+#define PDS_CHAIN_MAX_KEYS 16
+apr_status_t pds_chain_verifier_add_key(pds_chain_verifier_t *v, const pds_chain_key_t *key,
+                                        pds_error_t *err);
+apr_status_t pds_chain_verifier_add_public_key(pds_chain_verifier_t *v,
+                                               const pds_key_t *public_key,
+                                               pds_error_t *err);
+
 /* Feeds one line (without its "\n"). The first line of the first file may
  * start anywhere (a rotated file names what came before); after that each
  * line must follow the last. On failure err->code says why and err->position
@@ -199,6 +216,8 @@ typedef struct pds_chain_summary_t {
     apr_uint64_t checkpoints;
     apr_uint64_t last_checkpoint_seq;  /* lines up to here are covered by a
                                           verified signature */
+    apr_uint64_t key_changes;       /* files sealed with another key than the
+                                       file before (rotated audit keys) */
     int starts_mid_chain;           /* the first line was not seq 1 */
     int starts_at_anchor;           /* ... and it was the anchor's line */
     unsigned char first_mac[PDS_CHAIN_HASH_LEN];  /* the first line's MAC: the

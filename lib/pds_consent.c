@@ -5,10 +5,12 @@
 #include <apr_lib.h>
 #include <apr_strings.h>
 #include <apr_time.h>
+#include <openssl/evp.h>
 #include <openssl/rand.h>
 
 #include "pds_agreement.h"
 #include "pds_consent.h"
+#include "pds_encode.h"
 #include "pds_syntax.h"
 
 #define SOURCE "consent"
@@ -373,15 +375,37 @@ apr_status_t pds_consent_fields_decode(apr_array_header_t **pfields, apr_pool_t 
 
 /* --- the decision cache ------------------------------------------------------ */
 
+/* prefix and the SHA-256 (hex) of the components joined by "/": no subject
+ * in a key a cache provider may log (mod_socache_memcache logs the key of
+ * every put that fails) or a cache server shows, and a key of fixed length
+ * (memcached takes at most 250 bytes). Should the digest fail, the key is
+ * the components themselves under another prefix: still a correct key. */
+static char *hashed_key(apr_pool_t *p, const char *prefix, const char *joined,
+                        const char *plain_prefix)
+{
+    unsigned char digest[32];
+    char hex[65];
+    unsigned int n = 0;
+
+    if (EVP_Digest(joined, strlen(joined), digest, &n, EVP_sha256(), NULL) != 1
+        || n != sizeof(digest))
+        return apr_pstrcat(p, plain_prefix, joined, NULL);
+    pds_hex_encode(hex, digest, sizeof(digest));
+    return apr_pstrcat(p, prefix, hex, NULL);
+}
+
 char *pds_consent_cache_key(apr_pool_t *p, const char *subject,
                             const char *organisation, const char *purpose)
 {
-    return apr_pstrcat(p, "consent/1/", subject, "/", organisation, "/", purpose, NULL);
+    return hashed_key(p, "consent/2/",
+                      apr_pstrcat(p, subject, "/", organisation, "/", purpose, NULL),
+                      "consent/1/");
 }
 
 char *pds_optout_cache_key(apr_pool_t *p, const char *subject, const char *purpose)
 {
-    return apr_pstrcat(p, "optout/1/", subject, "/", purpose, NULL);
+    return hashed_key(p, "optout/2/", apr_pstrcat(p, subject, "/", purpose, NULL),
+                      "optout/1/");
 }
 
 char *pds_consent_lookup_encode(apr_pool_t *p, const pds_consent_lookup_t *l,

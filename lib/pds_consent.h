@@ -114,8 +114,10 @@ apr_status_t pds_consent_fields_decode(apr_array_header_t **pfields, apr_pool_t 
 
 /* --- the decision cache ------------------------------------------------------ */
 
-/* Cache keys: every component is a validated token ([A-Za-z0-9._-], no "/"),
- * so "/" separates them unambiguously. */
+/* Cache keys: "consent/2/" or "optout/2/" and 64 hex digits, the SHA-256 of
+ * the components joined by "/" (each a validated token, [A-Za-z0-9._-], no
+ * "/", so the joining is unambiguous): no subject in clear in a cache or in
+ * a provider's log line, and a length every provider takes. */
 char *pds_consent_cache_key(apr_pool_t *p, const char *subject,
                             const char *organisation, const char *purpose);
 char *pds_optout_cache_key(apr_pool_t *p, const char *subject, const char *purpose);

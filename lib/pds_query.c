@@ -12,6 +12,7 @@
 
 #include <apr_strings.h>
 
+#include "pds_chain.h"
 #include "pds_query.h"
 #include "pds_syntax.h"
 #include "pds_text.h"
@@ -418,4 +419,30 @@ apr_status_t pds_query_accept(const pds_query_t *q, const apr_array_header_t *pa
     }
     *pcanonical = canonical;
     return APR_SUCCESS;
+}
+
+const char *pds_query_pseudonymised(const pds_query_t *q, const char *canonical,
+                                    const pds_chain_key_t *key, apr_pool_t *p)
+{
+    apr_array_header_t *params;
+    const char *out = NULL;
+    int k;
+
+    if (canonical == NULL)
+        return NULL;
+    if (key == NULL || pds_query_parse(&params, canonical, p, NULL) != APR_SUCCESS)
+        return "-";                     /* never the values in clear */
+    for (k = 0; k < params->nelts; k++) {
+        const pds_query_param_t *param = &APR_ARRAY_IDX(params, k, pds_query_param_t);
+        const query_decl_t *d = find_decl(q, param->name);
+        const char *value = param->value;
+
+        if (d == NULL || (d->type != Q_INT && d->type != Q_ENUM))
+            value = pds_chain_pseudonym(p, key, param->value);
+        if (value == NULL)
+            return "-";
+        out = apr_pstrcat(p, out != NULL ? out : "", out != NULL ? "&" : "", param->name,
+                          "=", value, NULL);
+    }
+    return out;
 }

@@ -32,6 +32,7 @@
 #include <apr_pools.h>
 #include <apr_tables.h>
 
+#include "pds_chain.h"
 #include "pds_error.h"
 
 #define PDS_QUERY_NAME_MAX   32
@@ -80,5 +81,14 @@ apr_status_t pds_query_parse(apr_array_header_t **pparams, const char *raw,
  * text naming the parameter and what it accepts. */
 apr_status_t pds_query_accept(const pds_query_t *q, const apr_array_header_t *params,
                               const char **pcanonical, apr_pool_t *p, pds_error_t *err);
+
+/* The accepted (canonical) query as the audit log records it when subjects
+ * are pseudonymous: int and enum values as they are (numbers and words the
+ * agreement lists), token and date values, which may name a person (a
+ * surname, a date of birth), as pds_chain_pseudonym(key, value): equal
+ * values stay equal, none is readable. NULL for NULL; "-" when it cannot be
+ * made (never the values in clear). Pool memory. */
+const char *pds_query_pseudonymised(const pds_query_t *q, const char *canonical,
+                                    const pds_chain_key_t *key, apr_pool_t *p);
 
 #endif

@@ -61,6 +61,12 @@ typedef struct audit_shared_t {
     pds_chain_state_t chain;
     apr_uint64_t generation;        /* bumped when a new file replaces the old */
     volatile apr_uint64_t head_seq; /* the seq the head file names (atomic) */
+    /* The audit key the current file is sealed with, for every process, old
+     * children of a graceful restart too: a changed PDSAuditKey takes over
+     * only with a new file, so a file is sealed with one key throughout.
+     * Changed by the parent, under the mutex. */
+    unsigned char file_key[PDS_CHAIN_KEY_MAX];
+    apr_size_t file_key_len;
 } audit_shared_t;
 
 struct pds_audit_sink_t {
@@ -71,7 +77,6 @@ struct pds_audit_sink_t {
     apr_uint64_t generation;        /* of the file this process has open */
     audit_shared_t *shared;
     /* From the current configuration; reset at every (re)start. */
-    const pds_chain_key_t *key;
     const pds_key_t *signer;
     apr_uint64_t checkpoint_lines;
     apr_interval_time_t checkpoint_interval;
@@ -79,6 +84,7 @@ struct pds_audit_sink_t {
 };
 
 static apr_global_mutex_t *audit_mutex;
+static const char *audit_node;      /* every record's "node" (PDSNodeName) */
 
 void pds_audit_pre_config(apr_pool_t *pconf)
 {
@@ -158,6 +164,24 @@ static apr_status_t publish_head(pds_audit_sink_t *sink, apr_uint64_t seq,
     return put_head(sink, buf);
 }
 
+/* The key new lines are sealed with, in shared memory: at the first start,
+ * then only when a new file begins. The parent; under the mutex once
+ * children run. */
+static void set_file_key(pds_audit_sink_t *sink, const pds_chain_key_t *key)
+{
+    apr_size_t len;
+    const unsigned char *bytes = pds_chain_key_bytes(key, &len);
+
+    memcpy(sink->shared->file_key, bytes, len);
+    sink->shared->file_key_len = len;
+}
+
+/* The key to seal with now (under the mutex, or in the parent). */
+static const pds_chain_key_t *sealing_key(pds_audit_sink_t *sink, apr_pool_t *p)
+{
+    return pds_chain_key_over(p, sink->shared->file_key, sink->shared->file_key_len);
+}
+
 static apr_status_t create_sink(pds_audit_sink_t **psink, const char *path,
                                 const pds_chain_key_t *key, apr_pool_t *ptemp,
                                 server_rec *s)
@@ -186,6 +210,7 @@ static apr_status_t create_sink(pds_audit_sink_t **psink, const char *path,
     sink->shared = apr_shm_baseaddr_get(shm);
     memset(sink->shared, 0, sizeof(*sink->shared));
     pds_chain_state_init(&sink->shared->chain);
+    set_file_key(sink, key);
     if ((rv = pds_audit_resume_chain(&sink->shared->chain, sink->file, path, key, ptemp, s))
         != APR_SUCCESS)
         return rv;
@@ -232,8 +257,10 @@ static apr_status_t append_line(pds_audit_sink_t *sink, const char *line, apr_si
 }
 
 /* After a rename and a graceful restart: a new file whose first line names
- * the old one. Runs in the parent, under the mutex. */
-static apr_status_t start_new_file(pds_audit_sink_t *sink, apr_pool_t *ptemp, server_rec *s)
+ * the old one, sealed from its first line with the configured key (a
+ * rotated PDSAuditKey takes over here). Runs in the parent, under the mutex. */
+static apr_status_t start_new_file(pds_audit_sink_t *sink, const pds_chain_key_t *key,
+                                   apr_pool_t *ptemp, server_rec *s)
 {
     apr_file_t *fresh;
     char *line;
@@ -251,8 +278,9 @@ static apr_status_t start_new_file(pds_audit_sink_t *sink, apr_pool_t *ptemp, se
     apr_file_close(sink->file);
     sink->file = fresh;
     pds_error_clear(&err);
-    rv = pds_chain_file_start(&line, &len, &sink->shared->chain, sink->key, sink->path,
-                              apr_time_now(), ptemp, &err);
+    set_file_key(sink, key);
+    rv = pds_chain_file_start(&line, &len, &sink->shared->chain, sealing_key(sink, ptemp),
+                              sink->path, apr_time_now(), ptemp, &err);
     if (rv == APR_SUCCESS)
         rv = append_line(sink, line, len, apr_time_now());
     if (rv == APR_SUCCESS && sink->sync)
@@ -319,7 +347,6 @@ static apr_status_t setup_sink(pds_server_conf_t *sc, apr_pool_t *ptemp, server_
         apr_pool_userdata_set(sink, apr_pstrdup(lifetime, key), NULL, lifetime);
     }
     /* The configuration's memory is new at every restart: point at it again. */
-    sink->key = sc->audit_key;
     sink->signer = sc->audit_signing_key;
     sink->checkpoint_lines = (apr_uint64_t)pds_conf_checkpoint_lines(sc);
     sink->checkpoint_interval = apr_time_from_sec(pds_conf_checkpoint_seconds(sc));
@@ -329,10 +356,15 @@ static apr_status_t setup_sink(pds_server_conf_t *sc, apr_pool_t *ptemp, server_
     if (file_was_rotated(sink, ptemp)) {
         if ((rv = apr_global_mutex_lock(audit_mutex)) != APR_SUCCESS)
             return rv;
-        rv = start_new_file(sink, ptemp, s);
+        rv = start_new_file(sink, sc->audit_key, ptemp, s);
         apr_global_mutex_unlock(audit_mutex);
         return rv;
     }
+    if (!pds_chain_key_equal(sealing_key(sink, ptemp), sc->audit_key))
+        ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s, "PDS00490: PDSAuditKey changed: %s "
+                     "stays sealed with the key it began with, and the new key seals the "
+                     "next file: rename the log and restart gracefully to rotate it now",
+                     sink->path);
     sink->generation = sink->shared->generation;
     return APR_SUCCESS;
 }
@@ -344,7 +376,13 @@ static apr_status_t setup_sink(pds_server_conf_t *sc, apr_pool_t *ptemp, server_
 int pds_audit_check_config(apr_pool_t *ptemp, server_rec *s)
 {
     server_rec *vs;
+    const char *why = NULL;
     int failed = 0;
+
+    if (pds_conf_node_name(s, ptemp, &why) == NULL) {
+        ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_EMERG, 0, s, "PDS00470: %s", why);
+        failed = 1;
+    }
 
     for (vs = s; vs != NULL; vs = vs->next) {
         pds_server_conf_t *sc = pds_server_conf(vs);
@@ -365,7 +403,15 @@ int pds_audit_check_config(apr_pool_t *ptemp, server_rec *s)
 int pds_audit_post_config(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s)
 {
     server_rec *vs;
+    const char *why = NULL;
     int needed = 0;
+
+    /* Checked by check_config; the host name is read once per start. */
+    audit_node = pds_conf_node_name(s, pconf, &why);
+    if (audit_node == NULL) {
+        ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_EMERG, 0, s, "PDS00471: %s", why);
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
 
     for (vs = s; vs != NULL; vs = vs->next) {
         if (pds_server_conf(vs)->audit_log_path != NULL)
@@ -434,6 +480,7 @@ static apr_status_t write_record(pds_audit_sink_t *sink, const apr_array_header_
                                  pds_error_t *err)
 {
     apr_time_t now = apr_time_now();
+    const pds_chain_key_t *key;
     char *line;
     apr_size_t len;
     apr_status_t rv;
@@ -445,15 +492,16 @@ static apr_status_t write_record(pds_audit_sink_t *sink, const apr_array_header_
                       "audit log");
         return rv;
     }
+    key = sealing_key(sink, r->pool);
     for (k = 0; parts != NULL && k < parts->nelts; k++) {
-        rv = pds_chain_seal(&line, &len, &sink->shared->chain, sink->key,
+        rv = pds_chain_seal(&line, &len, &sink->shared->chain, key,
                             APR_ARRAY_IDX(parts, k, json_t *), r->pool, err);
         if (rv == APR_SUCCESS)
             rv = append_line(sink, line, len, now);
         if (rv != APR_SUCCESS)
             return rv;
     }
-    rv = pds_chain_seal(&line, &len, &sink->shared->chain, sink->key, record, r->pool, err);
+    rv = pds_chain_seal(&line, &len, &sink->shared->chain, key, record, r->pool, err);
     if (rv == APR_SUCCESS)
         rv = append_line(sink, line, len, now);
     if (rv != APR_SUCCESS)
@@ -466,7 +514,7 @@ static apr_status_t write_record(pds_audit_sink_t *sink, const apr_array_header_
         /* The record is written; a failed checkpoint is logged, and retried
          * with the next record. */
         pds_error_clear(&cerr);
-        if (pds_chain_checkpoint(&line, &len, &sink->shared->chain, sink->key, sink->signer,
+        if (pds_chain_checkpoint(&line, &len, &sink->shared->chain, key, sink->signer,
                                  now, r->pool, &cerr) != APR_SUCCESS
             || append_line(sink, line, len, now) != APR_SUCCESS)
             ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "PDS00054: cannot write an audit "
@@ -581,8 +629,11 @@ apr_status_t pds_audit_decision(request_rec *r, pds_request_t *rq,
     /* The path as decided on; before it was accepted, the raw target. */
     rec.path = rq->path ? rq->path : r->unparsed_uri;
     rec.query = rq->query;
-    if (pds_conf_audit_pseudonymous(sc))
+    if (pds_conf_audit_pseudonymous(sc)) {
         pseudonymise(&rec, sc->audit_pseudonym_key, r->pool);
+        rec.query = pds_query_pseudonymised(a ? pds_agreement_query(a) : NULL, rec.query,
+                                            sc->audit_pseudonym_key, r->pool);
+    }
     rec.decision = decision;
     rec.reason = reason;
     rec.status = status;
@@ -593,6 +644,7 @@ apr_status_t pds_audit_decision(request_rec *r, pds_request_t *rq,
     rec.written = rq->written;
     rec.subjects = rq->subjects;
     rec.dropped = rq->dropped;
+    rec.node = audit_node;
     if (rec.subjects != NULL && pds_conf_audit_pseudonymous(sc)) {
         apr_array_header_t *ps = apr_array_make(r->pool, rec.subjects->nelts + 1,
                                                 sizeof(const char *));
@@ -660,7 +712,7 @@ const char *pds_audit_health(server_rec *s, apr_pool_t *p, const char **keys)
     *keys = NULL;
     if (sink == NULL || audit_mutex == NULL || sink->file == NULL)
         return "no audit log is open for this server (PDSAuditLog)";
-    if (sink->key == NULL)
+    if (sink->shared->file_key_len == 0)
         *keys = "the audit chain's key (PDSAuditKey) is not loaded";
     else if (sc->audit_signing_key != NULL && sink->signer == NULL)
         *keys = "the checkpoint signing key (PDSAuditSigningKey) is not loaded";

@@ -85,9 +85,11 @@ apr_status_t pds_audit_resume_chain(pds_chain_state_t *st, apr_file_t *f, const 
     rv = pds_chain_recover(st, line ? line : "", len, key, &err);
     if (rv != APR_SUCCESS)
         ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_EMERG, 0, s, "PDS00048: the audit "
-                     "log %s cannot be continued: %s. If the key changed or the file was "
-                     "damaged, move the file aside (keep it for the auditors) and start "
-                     "again", path, err.text);
+                     "log %s cannot be continued: %s. If PDSAuditKey was changed, put "
+                     "the old key back and start: a new key takes over with a new file "
+                     "(rename the log, then restart gracefully). If the file was damaged, "
+                     "keep it for the auditors (docs/audit.md, \"The chain's head\")",
+                     path, err.text);
     return rv;
 }
 

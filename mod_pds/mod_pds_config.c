@@ -713,6 +713,9 @@ const command_rec pds_directives[] = {
                   "pseudonym key is derived"),
     AP_INIT_TAKE1("PDSResponseSigningKey", pds_cmd_response_signing_key, NULL, RSRC_CONF,
                   "private key (PEM) that signs released bodies (PDSSignResponses)"),
+    AP_INIT_ITERATE("PDSPublishedKey", pds_cmd_published_key, NULL, RSRC_CONF,
+                    "public key files (PEM) the JWKS lists beside the signing keys: a "
+                    "retired key whose signatures must still verify, or the next one"),
     AP_INIT_FLAG("PDSSignResponses", cmd_sign_responses, NULL, ACCESS_CONF,
                  "on: each released body carries a detached JWS in PDS-Signature"),
     AP_INIT_TAKE1("PDSTokenAudience", cmd_token_audience, NULL, RSRC_CONF,
@@ -747,6 +750,8 @@ const command_rec pds_directives[] = {
         "Largest back-end or write body buffered for filtering, in bytes (default 1048576)"),
     AP_INIT_TAKE1("PDSMaxDepth", set_int_slot, &max_depth, ACCESS_CONF,
         "Deepest JSON nesting accepted in back-end and write bodies (default 32)"),
+    AP_INIT_TAKE1("PDSNodeName", pds_cmd_node_name, NULL, RSRC_CONF,
+                  "this gateway node's name in its audit records (default the host name)"),
     /* the portal's and the register's words (mod_pds_config_labels.c) */
     AP_INIT_RAW_ARGS("PDSOrganisationLabel", pds_cmd_organisation_label, NULL, RSRC_CONF,
         "<organisation> \"<label>\" [<language>]: the organisation's name for people"),

@@ -115,6 +115,7 @@ typedef struct pds_audit_sink_t pds_audit_sink_t;
     PTR(pds_chain_key_t *, pseudonym_key)           /* PDSPseudonymKey: transforms' secret */ \
     PTR(pds_key_t *, response_key)                  /* PDSResponseSigningKey */ \
     WITH(const char *, response_kid, response_key, NULL) /* its RFC 7638 thumbprint */ \
+    ARRAY(pds_key_t *, published_keys, 2)           /* PDSPublishedKey, public keys only */ \
     PTR(const char *, token_audience) \
     VALUE(int, token_clock_skew, pds_conf_clock_skew, PDS_DEFAULT_CLOCK_SKEW) \
     VALUE(int, token_max_lifetime, pds_conf_max_lifetime, PDS_DEFAULT_MAX_LIFETIME) \
@@ -135,6 +136,7 @@ typedef struct pds_audit_sink_t pds_audit_sink_t;
     PTR(const char *, trust_registry_path)          /* PDSConsentTrustRegistry */ \
     VALUE(int, trust_registry_interval, pds_conf_trust_interval, \
           PDS_DEFAULT_TRUST_INTERVAL)               /* seconds between checks */ \
+    PTR(const char *, node_name)                    /* PDSNodeName; main server only */ \
     PTR(pds_labels_t *, labels)                     /* PDS*Label, PDSRegisterPublisher */
 
 /* Per location. `location` is set by create (the section's path), not by a
@@ -192,6 +194,12 @@ PDS_CONF_GETTERS(PDS_SERVER_MEMBERS, PDS_CONF_DECLARE_VALUE, PDS_CONF_DECLARE_FL
 PDS_CONF_GETTERS(PDS_DIR_MEMBERS, PDS_CONF_DECLARE_VALUE, PDS_CONF_DECLARE_FLAG,
                  PDS_CONF_DECLARE_STRING)
 #undef PDS_CONF_T
+
+/* The name of this gateway node in its audit records: PDSNodeName of the
+ * main server s, else the host name. NULL, with *why (pool p) saying what
+ * to write, when the host name is not a usable name (1 to 64 characters of
+ * [A-Za-z0-9._-]). */
+const char *pds_conf_node_name(server_rec *s, apr_pool_t *p, const char **why);
 
 /* The directive table (mod_pds_config.c). */
 extern const command_rec pds_directives[];

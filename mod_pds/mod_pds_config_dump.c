@@ -179,9 +179,15 @@ void pds_config_dump(apr_pool_t *p, server_rec *s)
         if (apr_hash_get(shown, &sc, sizeof(sc)) != NULL)
             continue;
         apr_hash_set(shown, apr_pmemdup(p, &sc, sizeof(sc)), sizeof(sc), "");
-        if (v == s)
+        if (v == s) {
+            const char *why = NULL, *node = pds_conf_node_name(s, p, &why);
+
             apr_file_printf(out, "Server (main) %s\n", v->server_hostname
                             ? v->server_hostname : "");
+            apr_file_printf(out, "  Node name: %s%s\n", node ? node : why,
+                            pds_server_conf(s)->node_name == NULL && node
+                            ? " (the host name; set PDSNodeName)" : "");
+        }
         else
             apr_file_printf(out, "Virtual host %s:%u (line %u of %s)\n",
                             v->server_hostname ? v->server_hostname : "", v->port,

@@ -56,6 +56,10 @@ const char *pds_cmd_audit_subject(cmd_parms *cmd, void *dummy, const char *mode,
                                   const char *keyfile);
 const char *pds_cmd_pseudonym_key(cmd_parms *cmd, void *dummy, const char *arg);
 const char *pds_cmd_response_signing_key(cmd_parms *cmd, void *dummy, const char *arg);
+const char *pds_cmd_published_key(cmd_parms *cmd, void *dummy, const char *arg);
+
+/* PDSNodeName <name>: main server only, a name of pds_syntax_is_name. */
+const char *pds_cmd_node_name(cmd_parms *cmd, void *dummy, const char *arg);
 
 /* --- the portal's words (mod_pds_config_labels.c) --- */
 

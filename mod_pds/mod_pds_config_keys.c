@@ -3,15 +3,18 @@
  * A key is a secret: its file must be readable by its owner only, and is
  * loaded (and its kind checked) when the directive is read, so that
  * `apachectl -t` names a wrong file. Each handler is in the directive
- * table of mod_pds_config.c.
+ * table of mod_pds_config.c. PDSNodeName, the other thing that tells one
+ * node's audit log from another's, is here too.
  */
 #include "httpd.h"
 #include "http_config.h"
+#include "apr_network_io.h"
 #include "apr_strings.h"
 
 #include "mod_pds_config.h"
 #include "mod_pds_config_int.h"
 #include "pds_error.h"
+#include "pds_syntax.h"
 
 /* Secret key files must not be readable by anyone but their owner (root,
  * where httpd starts as root): the HMAC key is what makes the log evidence.
@@ -163,4 +166,68 @@ const char *pds_cmd_response_signing_key(cmd_parms *cmd, void *dummy, const char
     sc->response_kid = apr_pstrdup(cmd->pool, json_string_value(json_object_get(jwk, "kid")));
     json_decref(jwk);
     return NULL;
+}
+
+/* PDSPublishedKey <file>...: public keys the JWKS lists beside the signing
+ * keys (the previous one after a rotation, or the next before it takes
+ * over). Public halves only: a private key has no business in a JWKS file. */
+const char *pds_cmd_published_key(cmd_parms *cmd, void *dummy, const char *arg)
+{
+    pds_server_conf_t *sc = pds_server_conf(cmd->server);
+    const char *err = ap_check_cmd_context(cmd, NOT_IN_DIR_CONTEXT);
+    const char *path = ap_server_root_relative(cmd->pool, arg);
+    pds_key_t *key;
+    pds_error_t perr;
+
+    if (err != NULL)
+        return err;
+    if (path == NULL)
+        return apr_psprintf(cmd->pool, "PDSPublishedKey: bad path '%s'", arg);
+    pds_error_clear(&perr);
+    if (pds_key_load_file(&key, cmd->pool, path, &perr) != APR_SUCCESS)
+        return apr_psprintf(cmd->pool, "PDSPublishedKey %s: %s", path, perr.text);
+    if (pds_key_is_private(key))
+        return apr_psprintf(cmd->pool, "PDSPublishedKey %s: a private key; publish only its "
+                            "public half (`openssl pkey -in %s -pubout -out %s.pub`)",
+                            path, path, path);
+    APR_ARRAY_PUSH(sc->published_keys, pds_key_t *) = key;
+    return NULL;
+}
+
+/* --- the node's name ------------------------------------------------------------ */
+
+const char *pds_cmd_node_name(cmd_parms *cmd, void *dummy, const char *arg)
+{
+    const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
+
+    if (err != NULL)
+        return "PDSNodeName belongs in the main server configuration (one name per "
+               "httpd: every virtual host's records come from the same node)";
+    if (!pds_syntax_is_name(arg, PDS_SYNTAX_NAME_MAX))
+        return apr_psprintf(cmd->pool, "PDSNodeName '%s': a node name is 1 to %d "
+                            "characters of A-Z a-z 0-9 . _ - (e.g. PDSNodeName gw1)",
+                            arg, PDS_SYNTAX_NAME_MAX);
+    pds_server_conf(cmd->server)->node_name = arg;
+    return NULL;
+}
+
+const char *pds_conf_node_name(server_rec *s, apr_pool_t *p, const char **why)
+{
+    const char *set = pds_server_conf(s)->node_name;
+    char host[APRMAXHOSTLEN + 1];
+
+    if (set != NULL)
+        return set;
+    memset(host, 0, sizeof(host));
+    if (apr_gethostname(host, sizeof(host) - 1, p) != APR_SUCCESS) {
+        *why = "cannot read the host name; name this node with PDSNodeName <name>";
+        return NULL;
+    }
+    if (!pds_syntax_is_name(host, PDS_SYNTAX_NAME_MAX)) {
+        *why = apr_psprintf(p, "the host name '%s' cannot name this node in the audit "
+                            "log (1 to %d characters of A-Z a-z 0-9 . _ -); set "
+                            "PDSNodeName <name>", host, PDS_SYNTAX_NAME_MAX);
+        return NULL;
+    }
+    return apr_pstrdup(p, host);
 }

@@ -34,6 +34,7 @@
 #include "mod_pds_consent_cache.h"
 #include "mod_pds_consent_ops.h"
 #include "mod_pds_identity.h"
+#include "mod_pds_jwks.h"
 #include "mod_pds_response.h"
 #include "mod_pds_util.h"
 #include "pds_syntax.h"
@@ -191,13 +192,17 @@ static int api_names(api_t *api, int mandates, const char *name)
                                            mandates ? "mandates" : "opt_outs", arr));
 }
 
+/* The receipt key first, then the published ones (a retired receipt key
+ * whose receipts people still hold). */
 static int api_keys(request_rec *r, pds_server_conf_t *sc)
 {
-    json_t *jwk = pds_key_public_jwk(sc->consent_receipt_key, r->pool);
+    json_t *keys = pds_jwks_keys(sc, 0, r->pool);
 
-    if (jwk == NULL)
+    if (keys == NULL || json_array_size(keys) == 0) {
+        json_decref(keys);
         return pds_send_problem(r, "internal-error", "the receipt key cannot be published");
-    return pds_send_json(r, HTTP_OK, json_pack("{s:[o]}", "keys", jwk));
+    }
+    return pds_send_json(r, HTTP_OK, json_pack("{s:o}", "keys", keys));
 }
 
 int pds_consent_handler(request_rec *r)

@@ -437,6 +437,45 @@ void pds_consent_conn_release(pds_consent_conn_t *h, int failed)
         apr_reslist_release(rt->stores, h);
 }
 
+/* A cache server that accepts connections and never answers (a hung or
+ * stopped memcached: apr_memcache reads without a timeout) would hold every
+ * request that asks it. So each process counts its cache calls in flight:
+ * once calls have been pending for CACHE_HUNG_MS with none finishing, the
+ * others leave the cache out (a miss; no put, no remove: the TTL bounds what
+ * stays in it) and read the store, until a call finishes again. Per process,
+ * so that a call in flight goes with its process. */
+#define CACHE_HUNG_MS 1000
+static volatile apr_uint32_t calls_pending;
+static volatile apr_uint64_t calls_progress;    /* last finish, or start after idle */
+static volatile apr_uint32_t cache_left_out;    /* logged once per episode */
+
+static int cache_call_begin(request_rec *r)
+{
+    apr_time_t now = apr_time_now();
+
+    if (apr_atomic_read32(&calls_pending) > 0
+        && now - (apr_time_t)apr_atomic_read64(&calls_progress)
+           > apr_time_from_msec(CACHE_HUNG_MS)) {
+        if (apr_atomic_cas32(&cache_left_out, 1, 0) == 0)
+            ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, "PDS00472: the consent cache "
+                          "has not answered for more than %d ms; consent lookups read the "
+                          "store until it does", CACHE_HUNG_MS);
+        return 0;
+    }
+    if (apr_atomic_inc32(&calls_pending) == 0)
+        apr_atomic_set64(&calls_progress, (apr_uint64_t)now);
+    return 1;
+}
+
+static void cache_call_end(request_rec *r)
+{
+    apr_atomic_set64(&calls_progress, (apr_uint64_t)apr_time_now());
+    apr_atomic_dec32(&calls_pending);
+    if (apr_atomic_cas32(&cache_left_out, 0, 1) == 1)
+        ap_log_rerror(APLOG_MARK, APLOG_NOTICE, 0, r, "PDS00473: the consent cache answers "
+                      "again");
+}
+
 static int cache_lock(request_rec *r)
 {
     return rt->cache_mutex == NULL || apr_global_mutex_lock(rt->cache_mutex) == APR_SUCCESS;
@@ -457,7 +496,9 @@ static void cache_unlock(void)
  * entry of this server whose tag is not the bucket's generation now is a
  * miss. An entry another server put (a cache they share) is believed only
  * if its fill began later than this server's last change in the bucket plus
- * PDSTokenClockSkew: a late fill racing our change cannot pass for new. */
+ * PDSTokenClockSkew: a late fill racing our change cannot pass for new.
+ * No entry is believed once its fill is older than the TTL (by this
+ * server's clock, so the servers' clocks must agree: docs/deployment.md). */
 typedef struct entry_tag_t {
     apr_uint64_t node;          /* the filling server's gen_table_t.node */
     apr_uint64_t filled;        /* apr_time_t its store read began */
@@ -507,6 +548,12 @@ static int tag_believed(const entry_tag_t *tag, apr_uint32_t bucket)
 {
     if (tag->magic != GEN_MAGIC)
         return 0;
+    /* The TTL is the revocation bound whatever the provider does with the
+     * expiry it is given (memcached counts whole seconds; an entry another
+     * server could not remove while the cache was out of its reach stays
+     * until it expires): an entry filled longer ago than the TTL is a miss. */
+    if (apr_time_now() - (apr_time_t)tag->filled >= apr_time_from_sec(rt->ttl))
+        return 0;
     if (tag->node == rt->gens->node)
         return tag->gen == gen_read(bucket);
     return (apr_time_t)tag->filled
@@ -520,11 +567,16 @@ static const unsigned char *cache_get(request_rec *r, const char *subject, const
     entry_tag_t tag;
     apr_status_t rv;
 
-    if (rt->cache == NULL || rt->gens == NULL || !cache_lock(r))
+    if (rt->cache == NULL || rt->gens == NULL || !cache_call_begin(r))
         return NULL;
+    if (!cache_lock(r)) {
+        cache_call_end(r);
+        return NULL;
+    }
     rv = rt->cache_provider->retrieve(rt->cache, r->server, (const unsigned char *)key,
                                       (unsigned int)strlen(key), buf, len, r->pool);
     cache_unlock();
+    cache_call_end(r);
     if (rv != APR_SUCCESS || *len < sizeof(tag))
         return NULL;
     memcpy(&tag, buf, sizeof(tag));
@@ -553,21 +605,27 @@ static void cache_put(request_rec *r, const fill_t *f, const char *key, const ch
     entry = apr_palloc(r->pool, sizeof(tag) + len);
     memcpy(entry, &tag, sizeof(tag));
     memcpy(entry + sizeof(tag), data, len);
-    if (!cache_lock(r))
+    if (!cache_call_begin(r))
         return;
-    rt->cache_provider->store(rt->cache, r->server, (const unsigned char *)key,
-                              (unsigned int)strlen(key), expiry, entry,
-                              (unsigned int)(sizeof(tag) + len), r->pool);
-    cache_unlock();
+    if (cache_lock(r)) {
+        rt->cache_provider->store(rt->cache, r->server, (const unsigned char *)key,
+                                  (unsigned int)strlen(key), expiry, entry,
+                                  (unsigned int)(sizeof(tag) + len), r->pool);
+        cache_unlock();
+    }
+    cache_call_end(r);
 }
 
 static void cache_remove(request_rec *r, const char *key)
 {
-    if (rt == NULL || rt->cache == NULL || !cache_lock(r))
+    if (rt == NULL || rt->cache == NULL || !cache_call_begin(r))
         return;
-    rt->cache_provider->remove(rt->cache, r->server, (const unsigned char *)key,
-                               (unsigned int)strlen(key), r->pool);
-    cache_unlock();
+    if (cache_lock(r)) {
+        rt->cache_provider->remove(rt->cache, r->server, (const unsigned char *)key,
+                                   (unsigned int)strlen(key), r->pool);
+        cache_unlock();
+    }
+    cache_call_end(r);
 }
 
 /* After a change committed: first no fill older than it is believed, then

@@ -3,6 +3,10 @@
 # on Debian 12 that is not installed yet. Run as root. Idempotent.
 set -eu
 
+# postgresql and memcached: the consent store and the shared consent cache
+# of several gateway nodes, started on loopback by the e2e tests
+# (test_multinode.py, test_consent_deploy.py); libaprutil1-dbd-pgsql is the
+# store's driver, apache2 ships mod_socache_memcache.
 PACKAGES="build-essential autoconf automake libtool pkg-config apache2-utils
 apache2 apache2-dev libjansson-dev libssl-dev libcmocka-dev
 libaprutil1-dbd-sqlite3 libaprutil1-dbd-pgsql postgresql sqlite3 memcached openssl curl ca-certificates

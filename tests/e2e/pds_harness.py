@@ -91,6 +91,15 @@ def graceful_restart(httpd, timeout=15.0):
         time.sleep(0.05)
 
 
+def audit_tool():
+    """The pds-audit binary under test (make check-e2e sets PDS_AUDIT_TOOL)."""
+    path = os.environ.get("PDS_AUDIT_TOOL")
+    if not path:
+        import pytest
+        pytest.fail("PDS_AUDIT_TOOL is not set (run through `make check-e2e`)", pytrace=False)
+    return path
+
+
 def free_port():
     """A free TCP port on the loopback interface (from the ephemeral range)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:

@@ -4,6 +4,7 @@ SPEC: Audit, PDSAuditLog, audit-unavailable."""
 import datetime as _dt
 import json
 import re
+import socket
 
 import pytest
 
@@ -38,6 +39,20 @@ def test_allow_record_has_every_member(gw):
     t = _dt.datetime.strptime(rec["time"], "%Y-%m-%dT%H:%M:%S.%fZ").replace(
         tzinfo=_dt.timezone.utc)
     assert before <= t <= after, rec["time"]
+
+
+def test_every_record_names_its_node_the_host_name_by_default(gw):
+    allowed = gw.audit_for(gw.get(PATH))
+    denied = gw.audit_for(gw.get(PATH, who=None))
+    for rec in (allowed, denied):
+        assert rec["node"] == socket.gethostname(), rec
+        assert list(rec)[-2:] == ["node", "mac"], list(rec)
+
+
+def test_pds_node_name_names_the_node(gateway_factory):
+    named = gateway_factory("PDSNodeName gw-2.council\n" + CONFIG)
+    for r in (named.get(PATH), named.get(PATH, purpose="marketing")):
+        assert named.audit_for(r)["node"] == "gw-2.council"
 
 
 def test_deny_record_of_an_unidentified_caller(gw):

@@ -38,6 +38,9 @@ def placeholder_tree(root, pki, token_keys):
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
     with open(os.path.join(etc, "keys", "uni-research.pem"), "wb") as f:
         f.write(public)
+    with open(os.path.join(etc, "receipt-previous.pub"), "wb") as f:
+        f.write(ed25519.Ed25519PrivateKey.generate().public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
     with open(os.path.join(etc, "trust-registry.json"), "w") as f:
         f.write('{"issuers": [], "revoked": []}\n')
     subprocess.run(["htpasswd", "-cbB", os.path.join(etc, "residents.htpasswd"), "9836900608",

@@ -107,6 +107,8 @@ CASES = {
                                {}),
     "bad-agreement-id": (orgs() + variant(name="no/slashes") + CITIZENS_LOCATION,
                          "<PDSAgreement no/slashes>", "PDSAgreement", ["no/slashes", "id"], {}),
+    "bad-node-name": (orgs("PDSNodeName gw/1\n") + HB_DIRECT_CARE + CITIZENS_LOCATION,
+                      "PDSNodeName gw/1", "PDSNodeName", ["1 to 64 characters"], {}),
     "missing-release-for-get": (orgs() + variant(drop="Release") + CITIZENS_LOCATION,
                                 "<PDSAgreement good>", "Release",
                                 ["required", "missing", "Release"], {}),

@@ -10,6 +10,7 @@ import concurrent.futures
 import os
 import re
 import shutil
+import socket
 import subprocess
 import time
 
@@ -479,6 +480,7 @@ def test_dump_pds_lists_the_configuration(httpd_factory):
     out = proc.stdout
     assert "Syntax OK" in proc.stderr + proc.stdout
     assert out.startswith("mod_pds configuration:\n"), out
+    assert "\n  Node name: %s (the host name; set PDSNodeName)\n" % socket.gethostname() in out
     # organisations with how each is recognised
     for org in ("health-board", "data-trust", "pinned-clinic", "research-es"):
         assert "\n    %s\n" % org in out, out

@@ -15,6 +15,7 @@ import json
 import os
 import re
 import shutil
+import socket
 import stat
 import subprocess
 
@@ -464,7 +465,7 @@ def test_query_csv_is_rfc4180_with_the_record_members(world):
     assert list(rows[0].keys()) == [
         "time", "seq", "request_id", "client_ip", "organisation", "agreement",
         "agreement_version", "purpose", "legal_basis", "subject", "method", "path",
-        "decision", "reason", "status", "fields", "visible_from"]
+        "decision", "reason", "status", "fields", "visible_from", "node"]
     assert {r["request_id"] for r in rows} == world.ids()
     by_id = {r["request_id"]: r for r in rows}
     for who, subject, resp, rec in world.requests:
@@ -472,6 +473,7 @@ def test_query_csv_is_rfc4180_with_the_record_members(world):
         assert row["status"] == str(resp.status_code)
         assert row["fields"] == ";".join(rec["fields"])
         assert row["organisation"] == (rec["organisation"] or "")
+        assert row["node"] == rec["node"] == socket.gethostname()
         assert row["reason"] == ("" if resp.status_code == 200 else resp.json()["reason"])
 
 
@@ -495,6 +497,8 @@ def test_query_filters(world):
                 "--organisation", "health-board") == ids(
         lambda w, s, r: s == OTHER_SUBJECT and w == "health-board" and r.status_code == 200)
     assert _csv(world, "--organisation", "nobody") == set()
+    assert _csv(world, "--node", socket.gethostname()) == ids()
+    assert _csv(world, "--node", "another-node") == set()
 
 
 def test_query_time_bounds_include_both_ends(world):
@@ -517,14 +521,15 @@ def test_query_time_bounds_include_both_ends(world):
 def test_query_table(world):
     out = run_ok("query", "--organisation", "data-trust", world.log)
     header, *rows = out.splitlines()
-    assert header.split() == ["TIME", "SEQ", "DECISION", "REASON", "ORGANISATION", "AGREEMENT",
+    assert header.split() == ["TIME", "NODE", "SEQ", "DECISION", "REASON", "ORGANISATION", "AGREEMENT",
                               "PURPOSE", "SUBJECT", "STATUS", "FIELDS"]
     assert len(rows) == 3
     for row in rows:
         cols = row.split()
-        assert cols[2:] == ["allow", "-", "data-trust", "trust-wellbeing", "wellbeing",
-                            cols[7], "200", "1"]
-        assert cols[7] in (SUBJECT, OTHER_SUBJECT)
+        assert cols[1] == socket.gethostname()
+        assert cols[3:] == ["allow", "-", "data-trust", "trust-wellbeing", "wellbeing",
+                            cols[8], "200", "1"]
+        assert cols[8] in (SUBJECT, OTHER_SUBJECT)
     # the columns line up under their headings
     assert all(row.index(" allow ") + 1 == header.index("DECISION") for row in rows)
 
@@ -770,7 +775,9 @@ MISUSE = [
     (["verify", "--key", "k", "--anchor", "3:" + "a" * 63, "f"], "--anchor takes SEQ:MAC"),
     (["verify", "--key", "k", "--series", "a", "b"], "--series takes exactly one file"),
     (["verify", "--key", "k", "--series", "/var/log/"], "not a directory"),
-    (["verify", "--key", "k", "--key", "k", "f"], "--key is given twice"),
+    (["verify", "--key", "k", "--expect-last-seq", "1", "--expect-last-seq", "2", "f"],
+     "--expect-last-seq is given twice"),
+    (["verify-response", "--public-key", "a", "--public-key", "b"], "--public-key is given twice"),
     (["verify", "--key", "k", "-x", "f"], "unknown option -x"),
     (["query", "--format", "xml", "f"], "table, jsonl or csv"),
     (["query", "--decision", "maybe", "f"], "allow or deny"),

@@ -6,6 +6,9 @@ order, with or without ProxyPass nocanon; the audit record holds it. Through
 json-server (paging through its whole Patient collection with _page and
 _limit, its filters) and the stand-in back end. SPEC: issue #12 item 3, and
 item 5's paging hint in the PDSMaxBodySize refusal."""
+import hashlib
+import hmac
+import os
 import re
 
 import pytest
@@ -233,6 +236,34 @@ def test_a_path_parameter_cannot_carry_a_query(gw, segment):
     r = raw(gw, "/fhir/pages/" + segment)
     doc = H.assert_denied(gw, r, "bad-path")
     assert "'&' or '='" in r.json()["detail"], doc
+
+
+def test_pseudonymous_subjects_keep_searched_values_out_of_the_log(gateway_factory, json_server,
+                                                                  tmp_path_factory):
+    """PDSAuditSubject pseudonym: a searched date (or token) may name a
+    person, so the record holds its pseudonym (the same for the same value);
+    numbers and listed words stay readable."""
+    key_hex = os.urandom(32).hex()
+    keyfile = str(tmp_path_factory.mktemp("pskey") / "subjects.key")
+    H.write_private(keyfile, (key_hex + "\n").encode())
+    gw = gateway_factory(ORGANISATIONS + AGREEMENTS + locations(json_server.url)
+                         + 'PDSAuditSubject pseudonym "%s"\n' % keyfile)
+
+    def pseudonym(value):
+        mac = hmac.new(bytes.fromhex(key_hex), value.encode(), hashlib.sha256).hexdigest()
+        return "ps:" + mac[:32]
+    records = []
+    for _ in range(2):
+        r = gw.get("/fhir/Patient", params=[("birthDate", "1980-01-01"), ("gender", "female"),
+                                            ("_page", "1")])
+        assert r.status_code == 200, H.describe(r)
+        records.append(gw.audit_for(r))
+    want = "_page=1&gender=female&birthDate=" + pseudonym("1980-01-01")
+    assert [rec["query"] for rec in records] == [want, want]
+    # the back end still gets the value itself
+    assert reached(json_server)[-1] == "/Patient?_page=1&gender=female&birthDate=1980-01-01"
+    with open(gw.httpd.audit_path) as f:
+        assert "1980-01-01" not in f.read()
 
 
 # ------------------------------------------------------ the stand-in back end

@@ -168,6 +168,26 @@ static void test_format_refused(void **state)
     assert_non_null(line);
 }
 
+/* The node that decided is the last member, only when set (the gateway
+ * always sets it: PDSNodeName, or the host name). */
+static void test_format_node(void **state)
+{
+    apr_pool_t *p = *state;
+    pds_audit_record_t rec = golden_record(p);
+    const char *line;
+
+    rec.node = "gw-1.example";
+    line = format(p, &rec);
+    assert_string_equal(line, apr_pstrcat(p, "{", apr_pstrndup(p, GOLDEN_BODY,
+                                           strlen(GOLDEN_BODY) - 2),
+                                          ",\"node\":\"gw-1.example\"}\n", NULL));
+    rec.consent = "c-1";
+    rec.deidentified = 1;
+    assert_contains(format(p, &rec), "\"deidentified\":true,\"node\":\"gw-1.example\"}\n");
+    rec.node = NULL;
+    assert_null(strstr(format(p, &rec), "\"node\""));
+}
+
 /* --- reasons and problem documents ------------------------------------------ */
 
 static void test_reason_table(void **state)
@@ -392,6 +412,7 @@ int main(void)
         pds_test_with_pool(test_format_nulls),
         pds_test_with_pool(test_format_escaping),
         pds_test_with_pool(test_format_refused),
+        pds_test_with_pool(test_format_node),
         cmocka_unit_test(test_reason_table),
         pds_test_with_pool(test_problem_json),
         cmocka_unit_test(test_error),

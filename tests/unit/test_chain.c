@@ -436,6 +436,124 @@ static void test_rotation(void **state)
     }
 }
 
+/* --- rotated keys (issue #15 item 3) --------------------------------------------- */
+
+/* Feeds every line, the second file from first_of_second; 0 or the error's code. */
+static const char *verify_rotated(log_t *lg, int first_of_second, const char *const *keys,
+                                  int nkeys, const pds_key_t *const *pubs, int npubs,
+                                  pds_chain_summary_t *sum)
+{
+    static pds_error_t err;
+    pds_chain_verifier_t *v;
+    int i;
+
+    pds_error_clear(&err);
+    assert_int_equal(pds_chain_verifier_create(&v, lg->p, nkeys ? key_of(lg->p, keys[0]) : NULL,
+                                               npubs ? pubs[0] : NULL, &err), APR_SUCCESS);
+    for (i = 1; i < nkeys; i++)
+        assert_int_equal(pds_chain_verifier_add_key(v, key_of(lg->p, keys[i]), &err),
+                         APR_SUCCESS);
+    for (i = 1; i < npubs; i++)
+        assert_int_equal(pds_chain_verifier_add_public_key(v, pubs[i], &err), APR_SUCCESS);
+    for (i = 0; i < lg->lines->nelts; i++) {
+        const char *l = APR_ARRAY_IDX(lg->lines, i, const char *);
+        if (i == first_of_second)
+            pds_chain_verifier_next_file(v);
+        if (pds_chain_verify_line(v, l, strlen(l), &err) != APR_SUCCESS)
+            return err.code;
+    }
+    if (sum != NULL)
+        pds_chain_verifier_summary(v, sum);
+    return "";
+}
+
+static pds_key_t *other_signer(apr_pool_t *p)
+{
+    static const char pem[] =
+        "-----BEGIN PRIVATE KEY-----\n"
+        "MC4CAQAwBQYDK2VwBCIEIP+Sg5Wt3ydYPBt2RoDqE7FtmJvWicAsbsdq5SidAhrk\n"
+        "-----END PRIVATE KEY-----\n";
+
+    return pds_test_load_key(p, pem);
+}
+
+static void test_rotated_keys(void **state)
+{
+    log_t *lg = *state;
+    static const char *const a_then_b[] = { KEY_A, KEY_B }, *const b_then_a[] = { KEY_B, KEY_A };
+    static const char *const only_a[] = { KEY_A }, *const only_b[] = { KEY_B };
+    pds_key_t *signer_a = lg->signer, *signer_b = other_signer(lg->p);
+    const pds_key_t *pubs[2];
+    pds_chain_summary_t sum;
+    char *line;
+    apr_size_t len;
+    int first_of_second;
+
+    assert_non_null(signer_b);
+    pubs[0] = public_of(lg->p);
+    pubs[1] = signer_b;                 /* a private key verifies as its public half */
+    /* file 1 sealed with A and checkpointed by signer A; file 2 with B, signer B */
+    make_log(lg, 2);
+    add_checkpoint(lg);
+    first_of_second = lg->lines->nelts;
+    lg->key = key_of(lg->p, KEY_B);
+    lg->signer = signer_b;
+    assert_int_equal(pds_chain_file_start(&line, &len, &lg->st, lg->key, "/var/log/audit",
+                                          apr_time_now(), lg->p, NULL), APR_SUCCESS);
+    keep(lg, line, len);
+    make_log(lg, 2);
+    add_checkpoint(lg);
+    lg->signer = signer_a;
+
+    /* both keys, in either order: intact, one change counted */
+    assert_string_equal(verify_rotated(lg, first_of_second, a_then_b, 2, pubs, 2, &sum), "");
+    assert_int_equal(sum.key_changes, 1);
+    assert_int_equal(sum.checkpoints, 2);
+    assert_int_equal(sum.last_checkpoint_seq, (apr_uint64_t)lg->lines->nelts);
+    assert_string_equal(verify_rotated(lg, first_of_second, b_then_a, 2, pubs, 2, &sum), "");
+    /* one key alone does not verify the other's file */
+    assert_string_equal(verify_rotated(lg, first_of_second, only_a, 1, NULL, 0, NULL), "bad-mac");
+    assert_string_equal(verify_rotated(lg, first_of_second, only_b, 1, NULL, 0, NULL), "bad-mac");
+    /* one public key alone: the other's checkpoint does not verify */
+    assert_string_equal(verify_rotated(lg, first_of_second, NULL, 0, pubs, 1, NULL),
+                        "bad-checkpoint");
+    /* read as one file, the key changes within it: refused at the change */
+    assert_string_equal(verify_rotated(lg, -1, a_then_b, 2, NULL, 0, NULL), "bad-mac");
+}
+
+static void test_key_changed_within_a_file(void **state)
+{
+    log_t *lg = *state;
+    static const char *const a_then_b[] = { KEY_A, KEY_B };
+    pds_error_t err;
+    pds_chain_verifier_t *v;
+    int i;
+
+    make_log(lg, 2);
+    lg->key = key_of(lg->p, KEY_B);
+    make_log(lg, 2);
+    pds_error_clear(&err);
+    assert_int_equal(pds_chain_verifier_create(&v, lg->p, key_of(lg->p, a_then_b[0]), NULL,
+                                               &err), APR_SUCCESS);
+    assert_int_equal(pds_chain_verifier_add_key(v, key_of(lg->p, a_then_b[1]), &err),
+                     APR_SUCCESS);
+    for (i = 0; i < 2; i++) {
+        const char *l = APR_ARRAY_IDX(lg->lines, i, const char *);
+        assert_int_equal(pds_chain_verify_line(v, l, strlen(l), &err), APR_SUCCESS);
+    }
+    {
+        const char *l = APR_ARRAY_IDX(lg->lines, 2, const char *);
+        assert_int_equal(pds_chain_verify_line(v, l, strlen(l), &err), APR_EINVAL);
+        assert_string_equal(err.code, "bad-mac");
+        assert_non_null(strstr(err.text, "changed within a file"));
+    }
+    /* at most PDS_CHAIN_MAX_KEYS keys */
+    assert_int_equal(pds_chain_verifier_create(&v, lg->p, lg->key, NULL, &err), APR_SUCCESS);
+    for (i = 1; i < PDS_CHAIN_MAX_KEYS; i++)
+        assert_int_equal(pds_chain_verifier_add_key(v, lg->key, &err), APR_SUCCESS);
+    assert_int_equal(pds_chain_verifier_add_key(v, lg->key, &err), APR_EINVAL);
+}
+
 /* --- recovery -------------------------------------------------------------------- */
 
 static void test_recover(void **state)
@@ -712,6 +830,8 @@ int main(void)
         T(test_last_line_after_checkpoint_needs_the_key),
         T(test_forged_checkpoint),
         T(test_rotation),
+        T(test_rotated_keys),
+        T(test_key_changed_within_a_file),
         T(test_recover),
         T(test_head_removed),
         T(test_head_file),

@@ -698,6 +698,40 @@ static void test_audit_directives(void **state)
     assert_int_equal(pds_conf_decision_log(sc), PDS_DECISION_LOG_OFF);
 }
 
+/* PDSNodeName: a name, checked when read; the host name when unset. */
+static void test_node_name(void **state)
+{
+    fixture_t *f = *state;
+    pds_server_conf_t *sc = server_conf(f);
+    const char *why = NULL, *name;
+    char host[256];
+
+    memset(host, 0, sizeof(host));
+    assert_int_equal(gethostname(host, sizeof(host) - 1), 0);
+    name = pds_conf_node_name(&f->server, f->p, &why);
+    if (strlen(host) <= 64 && strspn(host, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTU"
+                                     "VWXYZ0123456789._-") == strlen(host))
+        assert_string_equal(name, host);
+    else {
+        assert_null(name);
+        assert_contains(why, "set PDSNodeName");
+    }
+
+    assert_null(run(f, "PDSNodeName", "gw-1.council_a"));
+    assert_string_equal(sc->node_name, "gw-1.council_a");
+    assert_string_equal(pds_conf_node_name(&f->server, f->p, &why), "gw-1.council_a");
+    assert_contains(run(f, "PDSNodeName", "gw 1"), "PDSNodeName 'gw 1': a node name is 1 "
+                    "to 64 characters of A-Z a-z 0-9 . _ -");
+    assert_contains(run(f, "PDSNodeName", ""), "a node name is");
+    assert_contains(run(f, "PDSNodeName", "gw/1"), "a node name is");
+    assert_contains(run(f, "PDSNodeName", "n\xc3\xb6" "de"), "a node name is");
+    assert_non_null(run(f, "PDSNodeName", "12345678901234567890123456789012345678901234"
+                        "567890123456789012345"));
+    assert_null(run(f, "PDSNodeName", "1234567890123456789012345678901234567890123456"
+                    "789012345678901234"));
+    assert_int_equal(strlen(sc->node_name), 64);
+}
+
 static void test_check_gateway_needs_audit_log(void **state)
 {
     fixture_t *f = *state;
@@ -728,6 +762,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_check_audit_log_needs_key, setup, teardown),
         cmocka_unit_test_setup_teardown(test_audit_directives, setup, teardown),
         cmocka_unit_test_setup_teardown(test_check_gateway_needs_audit_log, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_node_name, setup, teardown),
     };
 
     return pds_test_main(tests, NULL, NULL);

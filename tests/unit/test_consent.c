@@ -271,6 +271,9 @@ static void test_time_parse(void **state)
 
 /* --- the cache ----------------------------------------------------------------- */
 
+#define CONSENT_KEY_ALICE "a7af690ee7d370011fc492aa0da8780be1f192d3bfdcd1192ebf30b3567322ab"
+#define OPTOUT_KEY_ALICE "c98e0cf63c841c79c4acb6c96d15d3505595a4dcb79bf8465a95b2015b436dc4"
+
 static void test_cache_keys_and_encoding(void **state)
 {
     fixture_t *f = *state;
@@ -282,10 +285,14 @@ static void test_cache_keys_and_encoding(void **state)
     char *data;
     apr_size_t len;
 
+    /* sha256("alice/nhs-fife/direct-care"), sha256("alice/research"): no
+     * subject in clear (printf ... | sha256sum) */
     assert_string_equal(pds_consent_cache_key(f->p, "alice", "nhs-fife", "direct-care"),
-                        "consent/1/alice/nhs-fife/direct-care");
+                        "consent/2/" CONSENT_KEY_ALICE);
     assert_string_equal(pds_optout_cache_key(f->p, "alice", "research"),
-                        "optout/1/alice/research");
+                        "optout/2/" OPTOUT_KEY_ALICE);
+    assert_null(strstr(pds_consent_cache_key(f->p, "alice", "b", "c"), "alice"));
+    assert_int_equal(strlen(pds_consent_cache_key(f->p, "alice", "b", "c")), 10 + 64);
     /* components cannot run into each other: "/" is in none of them */
     assert_string_not_equal(pds_consent_cache_key(f->p, "a", "b-c", "d"),
                             pds_consent_cache_key(f->p, "a-b", "c", "d"));

@@ -222,6 +222,37 @@ static void test_refusal_shows_names_only(void **state)
     assert_null(strchr(why, '\x01'));
 }
 
+/* Under pseudonymous subjects: numbers and listed words as they are, words
+ * and dates that may name a person as stable pseudonyms, never in clear. */
+static void test_pseudonymised_for_the_audit_log(void **state)
+{
+    apr_pool_t *p = *state;
+    pds_query_t *q = example(p);
+    static const char hex[] = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
+    pds_chain_key_t *key;
+    const char *why, *canonical, *out, *again;
+    char *want;
+
+    assert_int_equal(pds_chain_key_from_hex(&key, p, hex, strlen(hex), NULL), APR_SUCCESS);
+    canonical = check(p, q, "gender=female&birthdate=1980-06-01&name_like=Smith&_page=3", &why);
+    assert_non_null(canonical);
+    out = pds_query_pseudonymised(q, canonical, key, p);
+    want = apr_psprintf(p, "_page=3&name_like=%s&birthdate=%s&gender=female",
+                        pds_chain_pseudonym(p, key, "Smith"),
+                        pds_chain_pseudonym(p, key, "1980-06-01"));
+    assert_string_equal(out, want);
+    assert_null(strstr(out, "Smith"));
+    assert_null(strstr(out, "1980"));
+    again = pds_query_pseudonymised(q, canonical, key, p);
+    assert_string_equal(out, again);            /* the same search, the same line */
+    /* no query, no line; no key or no declarations: nothing in clear */
+    assert_null(pds_query_pseudonymised(q, NULL, key, p));
+    assert_string_equal(pds_query_pseudonymised(q, canonical, NULL, p), "-");
+    out = pds_query_pseudonymised(NULL, "_page=3", key, p);
+    assert_string_equal(out, apr_pstrcat(p, "_page=", pds_chain_pseudonym(p, key, "3"),
+                                         NULL));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -229,6 +260,7 @@ int main(void)
         pds_test_with_pool(test_accepted_and_canonical),
         pds_test_with_pool(test_refused),
         pds_test_with_pool(test_refusal_shows_names_only),
+        pds_test_with_pool(test_pseudonymised_for_the_audit_log),
     };
 
     return pds_test_main(tests, NULL, NULL);

@@ -248,6 +248,7 @@ static int record_selected(const filter_t *f, json_t *rec, int in_collection)
         || !matches(f->organisation, str_member(rec, "organisation"))
         || !matches(f->agreement, str_member(rec, "agreement"))
         || !matches(f->purpose, str_member(rec, "purpose"))
+        || !matches(f->node, str_member(rec, "node"))
         || !matches(f->decision, str_member(rec, "decision"))
         || !matches(f->reason, str_member(rec, "reason")))
         return 0;
@@ -269,6 +270,7 @@ int setup_filter(filter_t *f, const options_t *o, apr_pool_t *p)
     f->purpose = o->purpose;
     f->decision = o->decision;
     f->reason = o->reason;
+    f->node = o->node;
     f->since = o->since_us;
     f->until = o->until_us;
     f->timed = o->since != NULL || o->until != NULL;
@@ -382,7 +384,7 @@ int scan(const options_t *o, const filter_t *f, record_cb cb, void *baton,
     s.baton = baton;
     s.p = p;
     reader_init(&s.reader, p);
-    if ((rc = input_files(&files, o, &s.reader, p)) != EXIT_OK)
+    if ((rc = all_input_files(&files, o, &s.reader, p)) != EXIT_OK)
         return rc;
     if (apr_pool_create(&scratch, p) != APR_SUCCESS)
         return EXIT_USAGE;

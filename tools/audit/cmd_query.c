@@ -8,7 +8,8 @@
 #include "pds_audit_tool.h"
 
 static const char help_query[] =
-"usage: pds-audit query [filters] [--format table|jsonl|csv] [--series] FILE...\n"
+"usage: pds-audit query [filters] [--format table|jsonl|csv] [--series] [--nodes]\n"
+"                       FILE...\n"
 "\n"
 "Prints the decision records that match every filter (checkpoint and file-start\n"
 "lines are left out). The log is read as it is: run 'pds-audit verify' first.\n"
@@ -16,11 +17,15 @@ static const char help_query[] =
 "  --subject S             the subject; with --pseudonym-key FILE (the key of\n"
 "                          PDSAuditSubject pseudonym) S is pseudonymised first\n"
 "  --organisation O  --agreement A  --purpose P  --decision allow|deny  --reason R\n"
+"  --node N                records the gateway node N decided (PDSNodeName)\n"
 "  --since T  --until T    time bounds, both included: RFC 3339\n"
 "                          (2026-11-22T13:40:00Z, +01:00 offsets) or a whole day YYYY-MM-DD\n"
 "  --format F              table (default), jsonl (the lines as they are, the\n"
 "                          evidence) or csv (RFC 4180; fields joined with ';')\n"
 "  --series                FILE is the current log; add its rotated siblings\n"
+"  --nodes                 each FILE is another gateway node's log: the records of\n"
+"                          all are merged into one view ordered by time (held in\n"
+"                          memory to be sorted); each names its node\n"
 "Exit status: 0 ok, 2 usage or read error.\n";
 
 /* One CSV field, RFC 4180: quoted when it holds a comma, quote, CR or LF. */
@@ -44,7 +49,7 @@ static void csv_put(const char *s, int last)
 static const char *const csv_columns[] = {
     "time", "seq", "request_id", "client_ip", "organisation", "agreement",
     "agreement_version", "purpose", "legal_basis", "subject", "method", "path",
-    "decision", "reason", "status", "fields", "visible_from", NULL
+    "decision", "reason", "status", "fields", "visible_from", "node", NULL
 };
 
 static void query_csv(json_t *rec, apr_pool_t *scratch)
@@ -64,11 +69,12 @@ static void query_csv(json_t *rec, apr_pool_t *scratch)
     }
 }
 
-#define TABLE_ROW "%-27s %8s %-8s %-22s %-16s %-28s %-16s %-14s %6s %6s\n"
+#define TABLE_ROW "%-27s %-12s %8s %-8s %-22s %-16s %-28s %-16s %-14s %6s %6s\n"
 
 static void query_table(json_t *rec, apr_pool_t *p)
 {
     printf(TABLE_ROW, tty_or_dash(p, str_member(rec, "time")),
+           tty_or_dash(p, str_member(rec, "node")),
            or_dash(int_member(rec, "seq", p)),
            tty_or_dash(p, str_member(rec, "decision")),
            tty_or_dash(p, str_member(rec, "reason")),
@@ -112,9 +118,11 @@ static int cmd_query(options_t *o, apr_pool_t *p)
             csv_put(csv_columns[i], csv_columns[i + 1] == NULL);
     }
     else if (strcmp(format, "table") == 0) {
-        printf(TABLE_ROW, "TIME", "SEQ", "DECISION", "REASON", "ORGANISATION", "AGREEMENT",
+        printf(TABLE_ROW, "TIME", "NODE", "SEQ", "DECISION", "REASON", "ORGANISATION", "AGREEMENT",
                "PURPOSE", "SUBJECT", "STATUS", "FIELDS");
     }
+    if (o->nodes != NULL)
+        return scan_merged(o, &f, query_cb, (void *)format, p);
     return scan(o, &f, query_cb, (void *)format, p);
 }
 

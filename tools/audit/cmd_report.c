@@ -10,16 +10,20 @@
 #include "pds_audit_tool.h"
 
 static const char help_report[] =
-"usage: pds-audit report [filters] [--format text|json|html] [--series] FILE...\n"
+"usage: pds-audit report [filters] [--format text|json|html] [--series] [--nodes] FILE...\n"
 "       pds-audit report --subject S [--pseudonym-key FILE] [--format text|json|html] FILE...\n"
 "\n"
 "Without --subject: per agreement and organisation, the requests allowed and\n"
-"refused, refusals by reason, and which fields were released how often.\n"
+"refused, refusals by reason, and which fields were released how often; and\n"
+"the decisions of each gateway node (the records' node, PDSNodeName).\n"
 "With --subject: a person's access report, every allowed disclosure about S:\n"
 "who received which fields, when, for which purpose, under which agreement\n"
 "(and consent, when recorded); html is one self-contained page with a timeline.\n"
 "The filters of 'pds-audit query' (--organisation, --agreement, --purpose,\n"
 "--decision, --reason, --since, --until) narrow the records counted.\n"
+"--series: FILE is the current log, its rotated siblings are added.\n"
+"--nodes: each FILE is another gateway node's log (with --series, each with its\n"
+"siblings); they are counted together, a person's report in order of time.\n"
 "The log is read as it is: run 'pds-audit verify' first.\n"
 "Exit status: 0 ok, 2 usage or read error.\n";
 
@@ -38,6 +42,7 @@ typedef struct totals_t {
     apr_pool_t *p;
     apr_hash_t *pairs;                      /* key -> pair_total_t */
     apr_hash_t *fields;                     /* every pair's fields together */
+    apr_hash_t *nodes;                      /* decisions per "node" ("-": none) */
     apr_uint64_t decisions, allowed, refused;
     char first_time[40], last_time[40];
 } totals_t;
@@ -99,6 +104,7 @@ static int totals_cb(void *baton, json_t *rec, const char *line, size_t len,
 
     t->decisions++;
     note_time(t, str_member(rec, "time"));
+    count(t->nodes, or_dash(str_member(rec, "node")), t->p);
     if (!matches("allow", str_member(rec, "decision"))) {
         t->refused++;
         pt->refused++;
@@ -198,6 +204,7 @@ static void totals_json(totals_t *t, apr_array_header_t *pairs)
     json_object_set_new(doc, "refused", json_integer((json_int_t)t->refused));
     json_object_set_new(doc, "first_time", nullable_json(*t->first_time ? t->first_time : NULL));
     json_object_set_new(doc, "last_time", nullable_json(*t->last_time ? t->last_time : NULL));
+    json_object_set_new(doc, "decisions_by_node", counters_json(t->nodes, by_name, t->p));
     for (i = 0; i < pairs->nelts; i++) {
         pair_total_t *pt = APR_ARRAY_IDX(pairs, i, pair_total_t *);
         json_t *e = json_object();
@@ -238,6 +245,8 @@ static void totals_text(totals_t *t, apr_array_header_t *pairs)
            APR_UINT64_T_FMT " refused)", t->decisions, t->allowed, t->refused);
     if (t->decisions > 0)
         printf(", %s to %s", tty_safe(p, t->first_time), tty_safe(p, t->last_time));
+    if (t->decisions > 0)
+        printf("\nBy node: %s", tty_safe(p, counters_text(t->nodes, p)));
     printf("\n\n%-*s  %-*s  %7s  %7s  %s\n", wa, "AGREEMENT", wo, "ORGANISATION", "ALLOWED",
            "REFUSED", "REFUSED BY REASON");
     for (i = 0; i < pairs->nelts; i++) {
@@ -337,6 +346,11 @@ static void totals_html(totals_t *t, apr_array_header_t *pairs)
         html_put(t->last_time);
     }
     fputs(".</p>\n", stdout);
+    if (t->decisions > 0) {
+        fputs("<p>By node: ", stdout);
+        html_put(counters_text(t->nodes, t->p));
+        fputs("</p>\n", stdout);
+    }
     totals_html_pairs(t, pairs);
     totals_html_fields(t, pairs);
     html_end();
@@ -352,6 +366,7 @@ static int report_totals(options_t *o, const filter_t *f, const char *format, ap
     t.p = p;
     t.pairs = apr_hash_make(p);
     t.fields = apr_hash_make(p);
+    t.nodes = apr_hash_make(p);
     if ((rc = scan(o, f, totals_cb, &t, p)) != EXIT_OK)
         return rc;
     pairs = sorted_values(t.pairs, by_pair, p);

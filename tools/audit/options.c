@@ -25,18 +25,25 @@ typedef struct option_spec_t {
     int takes_value;
     size_t offset;
     int cmds;
+    int repeats;                /* the commands that may be given it more than once */
+    size_t list_offset;         /* ... which collect every value there */
 } option_spec_t;
 
-#define OPT(name, value, member, cmds) { name, value, offsetof(options_t, member), cmds }
+#define OPT(name, value, member, cmds) { name, value, offsetof(options_t, member), cmds, 0, 0 }
+/* The first value in o->member, every value in o->list. */
+#define OPT_LIST(name, member, list, cmds, rcmds) \
+    { name, 1, offsetof(options_t, member), cmds, rcmds, offsetof(options_t, list) }
 static const option_spec_t option_specs[] = {
     OPT("--hmac", 1, hmac_out, CMD_KEYGEN),
     OPT("--signing", 1, signing_out, CMD_KEYGEN),
     OPT("--public", 1, public_out, CMD_KEYGEN),
-    OPT("--key", 1, key, CMD_VERIFY),
-    OPT("--public-key", 1, public_key, CMD_VERIFY | CMD_VERIFY_RESPONSE),
+    OPT_LIST("--key", key, keys, CMD_VERIFY, CMD_VERIFY),
+    OPT_LIST("--public-key", public_key, public_keys, CMD_VERIFY | CMD_VERIFY_RESPONSE,
+             CMD_VERIFY),
     OPT("--expect-last-seq", 1, expect_last_seq, CMD_VERIFY),
     OPT("--anchor", 1, anchor, CMD_VERIFY),
     OPT("--series", 0, series, CMD_VERIFY | CMD_READ),
+    OPT("--nodes", 0, nodes, CMD_VERIFY | CMD_READ),
     OPT("--subject", 1, subject, CMD_READ),
     OPT("--pseudonym-key", 1, pseudonym_key, CMD_READ),
     OPT("--organisation", 1, organisation, CMD_READ),
@@ -47,6 +54,7 @@ static const option_spec_t option_specs[] = {
     OPT("--since", 1, since, CMD_READ),
     OPT("--until", 1, until, CMD_READ),
     OPT("--format", 1, format, CMD_READ),
+    OPT("--node", 1, node, CMD_READ),
     OPT("--jwks", 1, jwks, CMD_VERIFY_RESPONSE),
     OPT("--headers", 1, headers, CMD_VERIFY_RESPONSE),
     OPT("--body", 1, body, CMD_VERIFY_RESPONSE),
@@ -72,14 +80,14 @@ static int parse_one_option(options_t *o, int argc, char **argv, int *i, apr_poo
     const char *arg = argv[*i], *eq = strchr(arg, '=');
     const char *name = eq ? apr_pstrndup(p, arg, (apr_size_t)(eq - arg)) : arg;
     const option_spec_t *spec = find_option(name);
-    const char **slot;
+    const char **slot, *value;
 
     if (spec == NULL)
         return usage_error(o->cmd_name, "unknown option %s", tty_safe(p, name));
     if (!(spec->cmds & o->cmd))
         return usage_error(o->cmd_name, "%s does not take %s", o->cmd_name, name);
     slot = (const char **)(void *)((char *)o + spec->offset);
-    if (*slot != NULL)
+    if (*slot != NULL && !(spec->repeats & o->cmd))
         return usage_error(o->cmd_name, "%s is given twice", name);
     if (!spec->takes_value) {
         if (eq != NULL)
@@ -89,9 +97,16 @@ static int parse_one_option(options_t *o, int argc, char **argv, int *i, apr_poo
     }
     if (eq == NULL && *i + 1 >= argc)
         return usage_error(o->cmd_name, "%s needs a value", name);
-    *slot = eq ? eq + 1 : argv[++*i];
-    if (**slot == '\0')
+    value = eq ? eq + 1 : argv[++*i];
+    if (*value == '\0')
         return usage_error(o->cmd_name, "%s needs a non-empty value", name);
+    if (*slot == NULL)
+        *slot = value;
+    if (spec->list_offset != 0) {
+        apr_array_header_t *list =
+            *(apr_array_header_t **)(void *)((char *)o + spec->list_offset);
+        APR_ARRAY_PUSH(list, const char *) = value;
+    }
     return EXIT_OK;
 }
 
@@ -101,6 +116,8 @@ int parse_options(options_t *o, int argc, char **argv, apr_pool_t *p)
     int i, rc, only_files = 0;
 
     o->files = apr_array_make(p, 4, sizeof(const char *));
+    o->keys = apr_array_make(p, 2, sizeof(const char *));
+    o->public_keys = apr_array_make(p, 2, sizeof(const char *));
     for (i = 0; i < argc; i++) {
         const char *a = argv[i];
 
@@ -126,16 +143,17 @@ int check_files(options_t *o)
 
     if (o->files->nelts == 0)
         return usage_error(o->cmd_name, "%s needs at least one log file", o->cmd_name);
-    if (o->series != NULL && o->files->nelts != 1)
-        return usage_error(o->cmd_name, "--series takes exactly one file, the current log");
+    if (o->series != NULL && o->files->nelts != 1 && o->nodes == NULL)
+        return usage_error(o->cmd_name, "--series takes exactly one file, the current log "
+                           "(with --nodes, one per node)");
     for (i = 0; i < o->files->nelts; i++) {
         if (strcmp(APR_ARRAY_IDX(o->files, i, const char *), "-") == 0 && stdin_seen++)
             return usage_error(o->cmd_name, "standard input ('-') can be read once only");
     }
     if (o->series != NULL && stdin_seen)
         return usage_error(o->cmd_name, "--series needs a file name, not '-'");
-    if (o->series != NULL) {
-        const char *f = APR_ARRAY_IDX(o->files, 0, const char *);
+    for (i = 0; o->series != NULL && i < o->files->nelts; i++) {
+        const char *f = APR_ARRAY_IDX(o->files, i, const char *);
         if (f[strlen(f) - 1] == '/')
             return usage_error(o->cmd_name, "--series takes the current log's file name, "
                                "not a directory");

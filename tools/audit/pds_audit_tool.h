@@ -42,8 +42,10 @@ typedef struct options_t {
     const char *key, *public_key, *pseudonym_key, *expect_last_seq, *series, *anchor;
     const char *subject, *organisation, *agreement, *purpose, *decision, *reason;
     const char *since, *until, *format;
+    const char *node, *nodes;
     const char *jwks, *headers, *body, *expect_request_id, *expect_agreement;
     apr_array_header_t *files;
+    apr_array_header_t *keys, *public_keys;     /* every --key, --public-key */
     /* parsed from the above by the command's check */
     apr_uint64_t expect_seq;
     apr_uint64_t anchor_seq;
@@ -70,6 +72,7 @@ typedef struct line_reader_t {
 typedef struct filter_t {
     const char *subject;        /* as it appears in the log (maybe a pseudonym) */
     const char *organisation, *agreement, *purpose, *decision, *reason;
+    const char *node;           /* the record's "node" (PDSNodeName) */
     apr_int64_t since, until;   /* [since, until) */
     int timed;
 } filter_t;
@@ -161,6 +164,24 @@ int setup_filter(filter_t *f, const options_t *o, apr_pool_t *p);
 /* Streams every file's decision records that pass the filter to cb; lines
  * that are not records are counted and named on standard error. */
 int scan(const options_t *o, const filter_t *f, record_cb cb, void *baton, apr_pool_t *p);
+
+/* ---- several nodes' logs, --nodes (nodes.c) */
+
+/* One list of files per log to read, in the order given: with --nodes one
+ * per FILE (each node's log, with its rotated siblings under --series),
+ * else the one list of input_files. */
+int node_inputs(apr_array_header_t **plists, const options_t *o, line_reader_t *r,
+                apr_pool_t *p);
+/* Every file to read: node_inputs' lists one after the other. */
+int all_input_files(apr_array_header_t **pfiles, const options_t *o, line_reader_t *r,
+                    apr_pool_t *p);
+/* The "node" member of a line the gateway wrote (the last before "mac", a
+ * PDSNodeName), or NULL when it has none. */
+const char *line_node(const char *line, size_t len, apr_pool_t *p);
+/* scan, the records held in memory and given to cb ordered by time (ties
+ * in the order read): one view of several nodes' logs. */
+int scan_merged(const options_t *o, const filter_t *f, record_cb cb, void *baton,
+                apr_pool_t *p);
 
 /* ---- report --subject (report_person.c, called by cmd_report.c) */
 

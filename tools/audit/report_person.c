@@ -201,7 +201,9 @@ int report_person(options_t *o, const filter_t *f, const char *format, apr_pool_
     int rc;
 
     pr.events = json_array();
-    rc = scan(o, f, person_cb, &pr, p);
+    /* several nodes' logs: the person's report stays in order of time */
+    rc = o->nodes != NULL ? scan_merged(o, f, person_cb, &pr, p)
+                          : scan(o, f, person_cb, &pr, p);
     events = sorted_events(pr.events, p);
     json_decref(pr.events);
     if (rc == EXIT_OK && strcmp(format, "json") == 0) {
