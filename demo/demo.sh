@@ -497,6 +497,29 @@ Listen 127.0.0.1:$http_port http
 SSLSessionCache shmcb:run/ssl_scache(512000)
 SSLProtocol -all +TLSv1.2 +TLSv1.3
 
+# Plain words for the residents' portal and the public register: who the
+# organisations are, what the fields and purposes mean (English; Welsh where
+# a "cy" line gives it). Anything unlabelled shows its configuration name.
+PDSRegisterPublisher "Brixham Council (demo)"
+PDSOrganisationLabel health-board "Fife Health Board"
+PDSOrganisationLabel health-board "Bwrdd Iechyd Fife" cy
+PDSOrganisationLabel data-trust "Community Data Trust"
+PDSOrganisationLabel university-research "University research team"
+PDSPurposeLabel direct-care "Your care and treatment"
+PDSPurposeLabel care-planning "Planning your care"
+PDSPurposeLabel care-planning "Cynllunio eich gofal" cy
+PDSPurposeLabel wellbeing-support "Wellbeing support"
+PDSPurposeLabel research "Research to improve services"
+PDSFieldLabel name.given "First name"
+PDSFieldLabel name.given "Enw cyntaf" cy
+PDSFieldLabel name.family "Last name"
+PDSFieldLabel dob "Date of birth"
+PDSFieldLabel care.needs "Care needs"
+PDSFieldLabel care.needs "Anghenion gofal" cy
+PDSFieldLabel care.allergies "Allergies"
+PDSFieldLabel address.postcode "Postcode"
+PDSFieldLabel benefits[*].type "Which benefits you receive"
+
 # mTLS callers (the health board, the data trust) and token callers.
 <VirtualHost 127.0.0.1:$https_port>
     ServerName localhost
@@ -529,6 +552,20 @@ $(gateway_location)
         AuthUserFile keys/residents.htpasswd
         Require valid-user
         SetHandler pds-consent
+    </Location>
+
+    # All of it in the browser: the residents' portal (docs/portal.md) ...
+    <Location /portal>
+        AuthType Basic
+        AuthName "Residents"
+        AuthBasicProvider file
+        AuthUserFile keys/residents.htpasswd
+        Require valid-user
+        SetHandler pds-portal
+    </Location>
+    # ... and the public register of agreements, without sign-in.
+    <Location /register>
+        SetHandler pds-register
     </Location>
 </VirtualHost>
 
@@ -837,6 +874,23 @@ step 200 "api revoked" \
     "$tls -u $resident:$resident_password -X POST $gw/my/consents/consents/${consent_id:-none}/revoke"
 step 403 "deny consent-revoked" \
     "$tls $hb -H 'PDS-Purpose: care-planning' $gw$record"
+
+say ""
+say "16. Residents need no curl: the same in a browser. The portal ($gw/portal/,"
+say "    sign in as $resident / $resident_password) shows who got their data and their"
+say "    consents with forms to give, pause and revoke them; the public register"
+say "    ($gw/register) lists every agreement without sign-in."
+portal_code=$(cd "$top" && $tls -u "$resident:$resident_password" -o "$story/portal.html" \
+                  -w '%{http_code}' "$gw/portal/disclosures" 2>/dev/null || true)
+register_code=$(cd "$top" && $tls -o "$story/register.html" -w '%{http_code}' \
+                    "$gw/register" 2>/dev/null || true)
+if [ "$portal_code" = 200 ] && grep -q "Fife Health Board" "$story/portal.html" \
+   && [ "$register_code" = 200 ] && grep -q "Planning your care" "$story/register.html"; then
+    [ "$mode" != check ] || say "    ok: the portal shows the health board's access; the register lists it"
+else
+    say "    !! the portal ($portal_code) or the register ($register_code) did not answer as expected"
+    failures="$failures portal"
+fi
 
 # The error log should hold nothing worse than notices.
 if grep -E '^\[[^]]*\] \[[^]]*:(warn|error|crit|alert|emerg)\]' "$run/logs/error.log" \

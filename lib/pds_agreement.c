@@ -40,12 +40,6 @@
 #define USE_RELEASE "expected field paths such as " \
                     "`Release name.given contacts[*].phone`"
 
-typedef struct token_t {
-    const char *text;
-    int pos;            /* offset of the token in the argument string */
-    int quoted;
-} token_t;
-
 static const char *const legal_bases[] = {
     "consent", "contract", "legal-obligation", "vital-interests",
     "public-task", "legitimate-interests", NULL
@@ -131,8 +125,6 @@ static apr_status_t tokenize(apr_array_header_t **ptoks, apr_pool_t *p,
     *ptoks = toks;
     return APR_SUCCESS;
 }
-
-#define TOK(toks, i) (&APR_ARRAY_IDX((toks), (i), token_t))
 
 /* --- the agreement ---------------------------------------------------------- */
 
@@ -760,6 +752,11 @@ static const struct {
     { "RecordSubject", set_record_subject },
     { "OnBadRecord", set_on_bad_record },
     { "Query",      set_query },
+    /* the agreement's words for people (pds_agreement_text.c) */
+    { "Title",      pds_agreement_set_title },
+    { "Description", pds_agreement_set_description },
+    { "Register",   pds_agreement_set_register },
+    { "Changed",    pds_agreement_set_changed },
     { NULL, NULL }
 };
 
@@ -787,7 +784,7 @@ apr_status_t pds_agreement_set(pds_agreement_t *a, const char *keyword,
                    "Release, Disclosure, Transform, Deidentified, Write, "
                    "WriteUnknown, WritePut, WritePatch, WriteMediaType, "
                    "RecordSubject, "
-                   "OnBadRecord, Query",
+                   "OnBadRecord, Query, Title, Description, Register, Changed",
                    pds_text_show(shown, sizeof(shown), keyword));
     rv = tokenize(&toks, a->pool, keyword, args, err);
     if (rv != APR_SUCCESS)

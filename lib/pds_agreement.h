@@ -50,6 +50,16 @@
  *                                            query parameter the request may
  *                                            carry (pds_query.h); none: no
  *                                            query string is accepted
+ *   Title       "<text>" [<language>]        at most once per language: what
+ *                                            the portal and the register call
+ *                                            it (pds_labels.h's languages)
+ *   Description "<text>" [<language>]        likewise: a few plain sentences
+ *   Register    listed | hidden              at most once; default listed:
+ *                                            whether the public register
+ *                                            (SetHandler pds-register) shows it
+ *   Changed     <YYYY-MM-DD>                 at most once: the date of the
+ *                                            agreement's last change, shown
+ *                                            with its Version in the register
  *   Deidentified <field path> ...            at most once: the agreement is
  *                                            de-identified and these direct
  *                                            identifiers never leave in clear
@@ -144,6 +154,15 @@ int pds_agreement_deidentified(const pds_agreement_t *a);
 /* Needs PDSPseudonymKey: de-identified, or a pseudonymise transform. */
 int pds_agreement_needs_pseudonym_key(const pds_agreement_t *a);
 int pds_agreement_resource_count(const pds_agreement_t *a);
+/* Title and Description in lang (their own, else the one without a
+ * language), NULL when none was given; Register hidden; Changed's date as
+ * written ("YYYY-MM-DD"), NULL when not given; Disclosure's
+ * PDS_DISCLOSURE_* (pds_agreement_text.c). */
+const char *pds_agreement_title(const pds_agreement_t *a, const char *lang);
+const char *pds_agreement_description(const pds_agreement_t *a, const char *lang);
+int pds_agreement_hidden(const pds_agreement_t *a);
+const char *pds_agreement_changed(const pds_agreement_t *a);
+int pds_agreement_disclosure(const pds_agreement_t *a);
 /* What the person the data is about may see of a disclosure (Disclosure). */
 enum {
     PDS_DISCLOSURE_SHOWN = 0,

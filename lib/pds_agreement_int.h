@@ -15,6 +15,7 @@
 
 #include "pds_agreement.h"
 #include "pds_error.h"
+#include "pds_labels.h"
 #include "pds_query.h"
 #include "pds_write.h"
 
@@ -63,6 +64,11 @@ struct pds_agreement_t {
     int drop_bad_records;           /* OnBadRecord drop */
     pds_query_t *query;             /* Query: the parameters a query string may
                                        carry (none declared: no query at all) */
+    pds_labels_t *words;            /* Title, Description, by language */
+    int register_set;
+    int register_hidden;            /* Register hidden */
+    apr_time_t changed;             /* Changed: 0 when not given */
+    char changed_text[11];          /* "YYYY-MM-DD" */
     int finished;
 };
 
@@ -70,6 +76,25 @@ typedef struct pending_transform_t {
     const char *path;
     const pds_transform_t *transform;
 } pending_transform_t;
+
+/* One word of a keyword's line (pds_agreement.c splits them). */
+typedef struct token_t {
+    const char *text;
+    int pos;            /* offset of the token in the argument string */
+    int quoted;
+} token_t;
+
+#define TOK(toks, i) (&APR_ARRAY_IDX((toks), (i), token_t))
+
+/* The setters of the agreement's words for people (pds_agreement_text.c). */
+apr_status_t pds_agreement_set_title(pds_agreement_t *a, const char *kw,
+                                     apr_array_header_t *toks, pds_error_t *err);
+apr_status_t pds_agreement_set_description(pds_agreement_t *a, const char *kw,
+                                           apr_array_header_t *toks, pds_error_t *err);
+apr_status_t pds_agreement_set_register(pds_agreement_t *a, const char *kw,
+                                        apr_array_header_t *toks, pds_error_t *err);
+apr_status_t pds_agreement_set_changed(pds_agreement_t *a, const char *kw,
+                                       apr_array_header_t *toks, pds_error_t *err);
 
 /* Records a configuration error (code "bad-agreement", source the keyword)
  * and evaluates to APR_EINVAL. */

@@ -142,22 +142,7 @@ static int sha256(const void *data, apr_size_t len, unsigned char out[32])
 static int line_mac(const pds_chain_key_t *key, const char *text, apr_size_t len,
                     unsigned char out[32])
 {
-    EVP_MAC *hmac = EVP_MAC_fetch(NULL, "HMAC", NULL);
-    EVP_MAC_CTX *ctx = hmac ? EVP_MAC_CTX_new(hmac) : NULL;
-    OSSL_PARAM params[2];
-    size_t n = 0;
-    int ok;
-
-    params[0] = OSSL_PARAM_construct_utf8_string("digest", (char *)"SHA256", 0);
-    params[1] = OSSL_PARAM_construct_end();
-    ok = ctx != NULL
-        && EVP_MAC_init(ctx, key->bytes, key->len, params) == 1
-        && EVP_MAC_update(ctx, (const unsigned char *)text, len) == 1
-        && EVP_MAC_update(ctx, (const unsigned char *)"}", 1) == 1
-        && EVP_MAC_final(ctx, out, &n, 32) == 1 && n == 32;
-    EVP_MAC_CTX_free(ctx);
-    EVP_MAC_free(hmac);
-    return ok;
+    return pds_hmac_sha256(out, key->bytes, key->len, text, len, "}", 1);
 }
 
 apr_status_t pds_chain_seal(char **pline, apr_size_t *plen,

@@ -1,6 +1,9 @@
 /* pds_encode.c: bytes as text, hex and base64url (pds_encode.h). */
 #include <string.h>
 
+#include <openssl/core_names.h>
+#include <openssl/evp.h>
+
 #include "pds_encode.h"
 
 /* ---- hex ------------------------------------------------------------------ */
@@ -152,4 +155,25 @@ apr_status_t pds_base64url_decode(unsigned char **out, apr_size_t *outlen,
     *out = buf;
     *outlen = o;
     return APR_SUCCESS;
+}
+
+int pds_hmac_sha256(unsigned char out[32], const unsigned char *key, apr_size_t keylen,
+                    const void *a, apr_size_t alen, const void *b, apr_size_t blen)
+{
+    EVP_MAC *mac = EVP_MAC_fetch(NULL, "HMAC", NULL);
+    EVP_MAC_CTX *ctx = mac ? EVP_MAC_CTX_new(mac) : NULL;
+    OSSL_PARAM params[2];
+    size_t n = 0;
+    int ok;
+
+    params[0] = OSSL_PARAM_construct_utf8_string("digest", (char *)"SHA256", 0);
+    params[1] = OSSL_PARAM_construct_end();
+    ok = ctx != NULL && key != NULL && keylen > 0
+        && EVP_MAC_init(ctx, key, keylen, params) == 1
+        && EVP_MAC_update(ctx, a, alen) == 1
+        && (blen == 0 || EVP_MAC_update(ctx, b, blen) == 1)
+        && EVP_MAC_final(ctx, out, &n, 32) == 1 && n == 32;
+    EVP_MAC_CTX_free(ctx);
+    EVP_MAC_free(mac);
+    return ok;
 }

@@ -33,4 +33,10 @@ apr_status_t pds_base64url_decode(unsigned char **out, apr_size_t *outlen,
                                   apr_pool_t *p, const char *in,
                                   apr_size_t inlen);
 
+/* HMAC-SHA256 with key over a then b (b may be NULL with blen 0) into out.
+ * 1 on success, 0 when OpenSSL fails or the key is empty. The one HMAC of
+ * lib/: the audit chain's line MACs and the portal's form tokens. */
+int pds_hmac_sha256(unsigned char out[32], const unsigned char *key, apr_size_t keylen,
+                    const void *a, apr_size_t alen, const void *b, apr_size_t blen);
+
 #endif

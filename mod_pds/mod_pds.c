@@ -27,6 +27,9 @@
 #include "mod_pds_jwks.h"
 #include "mod_pds_metrics.h"
 #include "mod_pds_metrics_page.h"
+#include "mod_pds_portal.h"
+#include "mod_pds_portal_form.h"
+#include "mod_pds_register.h"
 #include "mod_pds_request.h"
 
 static int pds_pre_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp)
@@ -67,6 +70,12 @@ static int pds_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptem
         || pds_audit_post_config(pconf, ptemp, s) != OK)
         return HTTP_INTERNAL_SERVER_ERROR;
     pds_disclosures_post_config(pconf, ptemp, s);
+    /* The portal's form key, before the children fork (they share it). */
+    if (pds_portal_post_config(pconf, s) != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s, "PDS00443: cannot make the portal's "
+                     "form key");
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
     return pds_consent_post_config(pconf, ptemp, s);
 }
 
@@ -136,6 +145,10 @@ static void pds_register_hooks(apr_pool_t *p)
     /* The operator's metrics and health (SetHandler pds-metrics, pds-health). */
     ap_hook_handler(pds_metrics_handler, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_handler(pds_health_handler, NULL, NULL, APR_HOOK_MIDDLE);
+    /* The citizen's portal (SetHandler pds-portal). */
+    ap_hook_handler(pds_portal_handler, NULL, NULL, APR_HOOK_MIDDLE);
+    /* The public register of agreements (SetHandler pds-register). */
+    ap_hook_handler(pds_register_handler, NULL, NULL, APR_HOOK_MIDDLE);
     /* A section in mod_status's server-status; an optional hook, so nothing
      * happens where mod_status is not loaded. */
     APR_OPTIONAL_HOOK(ap, status_hook, pds_status_hook, NULL, NULL, APR_HOOK_MIDDLE);

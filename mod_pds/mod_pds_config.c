@@ -777,5 +777,16 @@ const command_rec pds_directives[] = {
         "Deepest JSON nesting accepted in back-end and write bodies (default 32)"),
     AP_INIT_TAKE1("PDSNodeName", pds_cmd_node_name, NULL, RSRC_CONF,
                   "this gateway node's name in its audit records (default the host name)"),
+    /* the portal's and the register's words (mod_pds_config_labels.c) */
+    AP_INIT_RAW_ARGS("PDSOrganisationLabel", pds_cmd_organisation_label, NULL, RSRC_CONF,
+        "<organisation> \"<label>\" [<language>]: the organisation's name for people"),
+    AP_INIT_RAW_ARGS("PDSFieldLabel", pds_cmd_field_label, NULL, RSRC_CONF,
+        "<field path> \"<label>\" [<language>]: what a field is called for people"),
+    AP_INIT_RAW_ARGS("PDSPurposeLabel", pds_cmd_purpose_label, NULL, RSRC_CONF,
+        "<purpose> \"<label>\" [<language>]: a purpose in plain words"),
+    AP_INIT_RAW_ARGS("PDSRegisterPublisher", pds_cmd_register_publisher, NULL, RSRC_CONF,
+        "\"<name>\" [<language>]: who publishes the register of agreements"),
+    AP_INIT_TAKE1("PDSPortalLanguage", pds_cmd_portal_language, NULL, ACCESS_CONF,
+        "auto, the default: the browser's Accept-Language; or the one language of the pages"),
     { NULL }
 };

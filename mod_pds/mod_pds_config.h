@@ -44,6 +44,7 @@
 #include "pds_chain.h"
 #include "pds_filter.h"
 #include "pds_jws.h"
+#include "pds_labels.h"
 
 /* The module record (mod_pds.c). No APLOG_USE_MODULE here: it defines a
  * static, so each .c file that logs says it once (mod_pds_private.h does for
@@ -85,6 +86,7 @@ typedef struct pds_audit_sink_t pds_audit_sink_t;
 #define PDS_DEFAULT_CONSENT_CACHE_TTL  5
 #define PDS_DEFAULT_TRUST_INTERVAL     30
 #define PDS_DEFAULT_PERSON_SUBJECT  "user"
+#define PDS_DEFAULT_PORTAL_LANGUAGE "auto"
 /* PDSDecisionLog off; otherwise the member is an APLOG_* level. */
 #define PDS_DECISION_LOG_OFF        (-2)
 
@@ -135,7 +137,8 @@ typedef struct pds_audit_sink_t pds_audit_sink_t;
     PTR(const char *, trust_registry_path)          /* PDSConsentTrustRegistry */ \
     VALUE(int, trust_registry_interval, pds_conf_trust_interval, \
           PDS_DEFAULT_TRUST_INTERVAL)               /* seconds between checks */ \
-    PTR(const char *, node_name)                    /* PDSNodeName; main server only */
+    PTR(const char *, node_name)                    /* PDSNodeName; main server only */ \
+    PTR(pds_labels_t *, labels)                     /* PDS*Label, PDSRegisterPublisher */
 
 /* Per location. `location` is set by create (the section's path), not by a
  * directive. */
@@ -147,7 +150,9 @@ typedef struct pds_audit_sink_t pds_audit_sink_t;
     PTR(const char *, location)                     /* the <Location> path (for handlers) */ \
     STRING(person_subject, pds_conf_person_subject, \
            PDS_DEFAULT_PERSON_SUBJECT)              /* "user" or "env:NAME" */ \
-    FLAG(sign_responses, pds_conf_sign_responses, 0) /* PDSSignResponses */
+    FLAG(sign_responses, pds_conf_sign_responses, 0) /* PDSSignResponses */ \
+    STRING(portal_language, pds_conf_portal_language, \
+           PDS_DEFAULT_PORTAL_LANGUAGE)             /* "auto" or a language */
 
 /* The struct members of each kind. */
 #define PDS_CONF_FIELD_VALUE(type, member, getter, dflt)   type member;

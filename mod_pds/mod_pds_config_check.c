@@ -500,6 +500,7 @@ int pds_config_check(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
     if (gateways != NULL && gateways->nelts > 0)
         failed |= check_satisfy_tree(ap_conftree, ptemp);
     warn_unreachable_gateways(s);
+    failed |= pds_config_check_labels(s, ptemp);
     reported = apr_hash_make(ptemp);
     for (; s != NULL; s = s->next) {
         /* A virtual host without mod_pds directives shares the main

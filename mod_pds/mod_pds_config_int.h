@@ -14,12 +14,15 @@ typedef struct pds_origin_t {
     const char *file;
     unsigned line;
     const char *location;               /* PDSGateway on: its <Location> path, or NULL */
+    int label_kind;                     /* a label: its pds_label_kind_e */
+    const char *label_key;              /* and what it labels */
 } pds_origin_t;
 
 typedef enum {
     PDS_ORIGIN_AGREEMENT,               /* a <PDSAgreement> block */
     PDS_ORIGIN_GATEWAY,                 /* PDSGateway on */
     PDS_ORIGIN_SIGNING,                 /* PDSSignResponses on */
+    PDS_ORIGIN_LABEL,                   /* a label directive (mod_pds_config_labels.c) */
     PDS_ORIGIN_LISTS
 } pds_origin_list_e;
 
@@ -57,5 +60,18 @@ const char *pds_cmd_published_key(cmd_parms *cmd, void *dummy, const char *arg);
 
 /* PDSNodeName <name>: main server only, a name of pds_syntax_is_name. */
 const char *pds_cmd_node_name(cmd_parms *cmd, void *dummy, const char *arg);
+
+/* --- the portal's words (mod_pds_config_labels.c) --- */
+
+/* PDSOrganisationLabel, PDSFieldLabel, PDSPurposeLabel, PDSRegisterPublisher
+ * (RAW_ARGS: <key> "<text>" [<language>]) and PDSPortalLanguage. */
+const char *pds_cmd_organisation_label(cmd_parms *cmd, void *dummy, const char *args);
+const char *pds_cmd_field_label(cmd_parms *cmd, void *dummy, const char *args);
+const char *pds_cmd_purpose_label(cmd_parms *cmd, void *dummy, const char *args);
+const char *pds_cmd_register_publisher(cmd_parms *cmd, void *dummy, const char *args);
+const char *pds_cmd_portal_language(cmd_parms *cmd, void *dcv, const char *arg);
+/* Each label names something the configuration declares; logs each that
+ * does not (PDS00440) and returns non-zero then. */
+int pds_config_check_labels(server_rec *s, apr_pool_t *ptemp);
 
 #endif

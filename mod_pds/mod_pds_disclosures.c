@@ -56,6 +56,8 @@ typedef struct person_index_t {
     char *partial;                  /* a line not yet complete at the last read */
     apr_size_t partial_len;
     apr_hash_t *by_subject;         /* subject as logged -> apr_array of disclosure_t */
+    apr_hash_t *by_month;           /* "agreement YYYY-MM" -> apr_uint64_t *: disclosures
+                                       (a collection's record counts once) */
     /* A large collection's subjects come in "subjects" lines just before its
      * record (lib/pds_audit.h): those seen so far, not yet joined. */
     pds_disclosure_parts_t parts;
@@ -108,6 +110,26 @@ static void index_for_subject(person_index_t *ix, const char *subject, json_t *r
     d->entry = entry;
 }
 
+/* The public register's count: one more disclosure under the record's
+ * agreement in the month of its time. */
+static void count_month(person_index_t *ix, json_t *rec)
+{
+    const char *agreement = json_string_value(json_object_get(rec, "agreement"));
+    const char *time = json_string_value(json_object_get(rec, "time"));
+    apr_uint64_t *n;
+    char key[96];
+
+    if (agreement == NULL || time == NULL || strlen(time) < 7 || strlen(agreement) > 64)
+        return;
+    apr_snprintf(key, sizeof(key), "%s %.7s", agreement, time);
+    n = apr_hash_get(ix->by_month, key, APR_HASH_KEY_STRING);
+    if (n == NULL) {
+        n = apr_pcalloc(ix->pool, sizeof(*n));
+        apr_hash_set(ix->by_month, apr_pstrdup(ix->pool, key), APR_HASH_KEY_STRING, n);
+    }
+    (*n)++;
+}
+
 static void index_line(person_index_t *ix, const char *line, apr_size_t len)
 {
     json_t *rec = json_loadb(line, len, 0, NULL), *entry, *subjects, *v;
@@ -124,6 +146,7 @@ static void index_line(person_index_t *ix, const char *line, apr_size_t len)
     entry = pds_disclosure_entry(rec, 0);
     if (entry == NULL)
         goto done;
+    count_month(ix, rec);
     apr_pool_cleanup_register(ix->pool, entry, release_json, apr_pool_cleanup_null);
     if (subject != NULL)
         index_for_subject(ix, subject, rec, entry);
@@ -413,21 +436,96 @@ static person_index_t *index_for(const char *path)
 #endif
     ix->path = apr_pstrdup(ix->pool, path);
     ix->by_subject = apr_hash_make(ix->pool);
+    ix->by_month = apr_hash_make(ix->pool);
     apr_hash_set(indexes, ix->path, APR_HASH_KEY_STRING, ix);
     return ix;
 }
 
-int pds_disclosures_handler(request_rec *r);
-int pds_disclosures_handler(request_rec *r)
+/* This process's index of the server's audit log, caught up with what was
+ * written since the last call; NULL (logged, PDS00060) when it cannot be
+ * read. Returned locked: call index_unlock. */
+static person_index_t *index_locked(request_rec *r, apr_status_t *prv)
 {
-    pds_server_conf_t *sc;
+    pds_server_conf_t *sc = pds_server_conf(r->server);
     person_index_t *ix;
-    const char *logged_as, *person;
+
+    *prv = APR_ENOENT;
+    if (sc->audit_log_path == NULL || indexes == NULL
+        || (ix = index_for(sc->audit_log_path)) == NULL)
+        return NULL;
+    if (ix->lock)
+        apr_thread_mutex_lock(ix->lock);
+    /* the rotated files once per process (opened by the parent), then the current one */
+    *prv = ix->rotated_read ? APR_SUCCESS : index_rotated(ix, r);
+    if (*prv == APR_SUCCESS)
+        *prv = catch_up(ix, pds_audit_file(r->server), r->pool);
+    if (*prv != APR_SUCCESS) {
+        if (ix->lock)
+            apr_thread_mutex_unlock(ix->lock);
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, *prv, r, "PDS00060: cannot read the audit log "
+                      "%s for a person's disclosures", sc->audit_log_path);
+        return NULL;
+    }
+    return ix;
+}
+
+static void index_unlock(person_index_t *ix)
+{
+    if (ix->lock)
+        apr_thread_mutex_unlock(ix->lock);
+}
+
+apr_status_t pds_disclosures_of(request_rec *r, const char *person, json_t **pout)
+{
+    pds_server_conf_t *sc = pds_server_conf(r->server);
+    const char *logged_as;
     apr_array_header_t *list;
     apr_time_t now = apr_time_now();
-    json_t *out;
+    person_index_t *ix;
     apr_status_t rv;
+    json_t *out;
     int i;
+
+    *pout = NULL;
+    if ((ix = index_locked(r, &rv)) == NULL)
+        return rv;
+    /* How the log names this person: clear, or the pseudonym. */
+    logged_as = pds_conf_audit_pseudonymous(sc)
+        ? pds_chain_pseudonym(r->pool, sc->audit_pseudonym_key, person) : person;
+    out = json_array();
+    list = apr_hash_get(ix->by_subject, logged_as, APR_HASH_KEY_STRING);
+    for (i = 0; out != NULL && list != NULL && i < list->nelts; i++) {
+        const disclosure_t *d = &APR_ARRAY_IDX(list, i, disclosure_t);
+        if (d->visible_from != PDS_AUDIT_NEVER && d->visible_from <= now)
+            json_array_append(out, d->entry);
+    }
+    index_unlock(ix);
+    *pout = out;
+    return out != NULL ? APR_SUCCESS : APR_ENOMEM;
+}
+
+apr_status_t pds_disclosures_in_month(request_rec *r, const char *agreement, const char *month,
+                                      apr_uint64_t *pcount)
+{
+    person_index_t *ix;
+    apr_uint64_t *n;
+    apr_status_t rv;
+    char key[96];
+
+    *pcount = 0;
+    if ((ix = index_locked(r, &rv)) == NULL)
+        return rv;
+    apr_snprintf(key, sizeof(key), "%s %.7s", agreement, month);
+    n = apr_hash_get(ix->by_month, key, APR_HASH_KEY_STRING);
+    *pcount = n != NULL ? *n : 0;
+    index_unlock(ix);
+    return APR_SUCCESS;
+}
+
+int pds_disclosures_handler(request_rec *r)
+{
+    const char *person;
+    json_t *out;
 
     if (r->handler == NULL || strcmp(r->handler, DISCLOSURES_HANDLER) != 0)
         return DECLINED;
@@ -436,36 +534,11 @@ int pds_disclosures_handler(request_rec *r)
     if ((person = pds_person_subject(r)) == NULL)
         return pds_send_problem(r, "person-not-identified", "sign in first: this page shows "
                             "the disclosures about the person httpd authenticated");
-    sc = pds_server_conf(r->server);
-    if (sc->audit_log_path == NULL || indexes == NULL
-        || (ix = index_for(sc->audit_log_path)) == NULL)
+    if (pds_server_conf(r->server)->audit_log_path == NULL || indexes == NULL)
         return pds_send_problem(r, "audit-unavailable", "no audit log to read");
-
-    /* How the log names this person: clear, or the pseudonym. */
-    logged_as = pds_conf_audit_pseudonymous(sc)
-        ? pds_chain_pseudonym(r->pool, sc->audit_pseudonym_key, person) : person;
-
-    out = json_array();
-    if (ix->lock)
-        apr_thread_mutex_lock(ix->lock);
-    rv = ix->rotated_read ? APR_SUCCESS : index_rotated(ix, r);
-    if (rv == APR_SUCCESS)
-        rv = catch_up(ix, pds_audit_file(r->server), r->pool);
-    list = apr_hash_get(ix->by_subject, logged_as, APR_HASH_KEY_STRING);
-    for (i = 0; list != NULL && i < list->nelts; i++) {
-        const disclosure_t *d = &APR_ARRAY_IDX(list, i, disclosure_t);
-        if (d->visible_from != PDS_AUDIT_NEVER && d->visible_from <= now)
-            json_array_append(out, d->entry);
-    }
-    if (ix->lock)
-        apr_thread_mutex_unlock(ix->lock);
-    if (rv != APR_SUCCESS) {
-        json_decref(out);
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r, "PDS00060: cannot read the audit log "
-                      "%s for a person's disclosures", sc->audit_log_path);
+    if (pds_disclosures_of(r, person, &out) != APR_SUCCESS)
         return pds_send_problem(r, "audit-unavailable", "the record of disclosures cannot be "
                             "read just now");
-    }
     return pds_send_json(r, HTTP_OK, json_pack("{s:s,s:o}", "subject", person,
                                            "disclosures", out));
 }

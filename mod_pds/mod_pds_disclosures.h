@@ -17,4 +17,17 @@ void pds_disclosures_child_init(apr_pool_t *pchild);
  * authenticated, as JSON or as a page; DECLINED for other handlers. */
 int pds_disclosures_handler(request_rec *r);
 
+/* The disclosures about person the person may see now (restricted ones
+ * never, embargoed ones from their date), oldest first, as a new JSON array
+ * of pds_disclosure_entry objects; collections that released the person's
+ * record included. APR_SUCCESS, or the error reading the audit log (logged,
+ * PDS00060; *pout NULL). The portal's timeline and this page's JSON. */
+apr_status_t pds_disclosures_of(request_rec *r, const char *person, json_t **pout);
+
+/* How many disclosures were made under agreement in month ("YYYY-MM", UTC)
+ * by the records this process has indexed (a collection's record counts
+ * once): the public register's count, never a person. */
+apr_status_t pds_disclosures_in_month(request_rec *r, const char *agreement, const char *month,
+                                      apr_uint64_t *pcount);
+
 #endif

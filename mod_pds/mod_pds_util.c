@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "httpd.h"
+#include "http_core.h"
 #include "http_log.h"
 #include "http_protocol.h"
 #include "util_filter.h"
@@ -124,4 +125,35 @@ pds_body_result_e pds_body_read(request_rec *r, apr_off_t limit, char **pbuf,
     *pbuf = buf->data;
     *plen = len;
     return PDS_BODY_READ;
+}
+
+apr_array_header_t *pds_handler_segments(request_rec *r, const char *location)
+{
+    apr_array_header_t *segs = apr_array_make(r->pool, 6, sizeof(const char *));
+    apr_size_t loclen = location ? strlen(location) : 0;
+    const char *rest;
+    char *copy, *tok, *state;
+
+    while (loclen > 0 && location[loclen - 1] == '/')
+        loclen--;
+    if (location == NULL || strncmp(r->uri, location, loclen) != 0
+        || (r->uri[loclen] != '\0' && r->uri[loclen] != '/'))
+        return NULL;
+    rest = r->uri + loclen;
+    if (strstr(rest, "//") != NULL)
+        return NULL;
+    copy = apr_pstrdup(r->pool, rest);
+    for (tok = apr_strtok(copy, "/", &state); tok != NULL; tok = apr_strtok(NULL, "/", &state))
+        APR_ARRAY_PUSH(segs, const char *) = tok;
+    return segs;
+}
+
+const char *pds_handler_location(request_rec *r)
+{
+    core_dir_config *core = ap_get_core_module_config(r->per_dir_config);
+
+    if (core == NULL || core->d == NULL || core->d[0] != '/' || core->d_is_fnmatch
+        || core->r != NULL)
+        return NULL;
+    return core->d;
 }

@@ -31,4 +31,13 @@ typedef enum {
 pds_body_result_e pds_body_read(request_rec *r, apr_off_t limit, char **pbuf,
                                 apr_size_t *plen, apr_off_t *pdeclared);
 
+/* Where a handler is mounted: the innermost <Location>'s literal path (core
+ * keeps it for every section). NULL when the innermost section is no
+ * literal path (<If>, a regular expression). */
+const char *pds_handler_location(request_rec *r);
+
+/* The path below location, split at "/": NULL when r->uri is not under
+ * location or holds an empty segment ("//"). Pool memory, const char *. */
+apr_array_header_t *pds_handler_segments(request_rec *r, const char *location);
+
 #endif

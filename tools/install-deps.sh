@@ -17,7 +17,8 @@ libaprutil1-dbd-sqlite3 libaprutil1-dbd-pgsql postgresql sqlite3 memcached opens
 python3 python3-pytest python3-requests python3-cryptography python3-prometheus-client
 valgrind wrk lua-cjson clang
 debhelper dpkg-dev fakeroot lintian logrotate zlib1g-dev liblzma-dev
-libapache2-mod-security2 python3-matplotlib"
+libapache2-mod-security2 python3-matplotlib
+chromium chromium-driver python3-selenium"
 
 missing=""
 for p in $PACKAGES; do
@@ -56,21 +57,25 @@ if [ -n "$ssl_candidate" ] && [ "$ssl_candidate" != "(none)" ] \
         libssl3 openssl libssl-dev >/dev/null
 fi
 
-# json-server, the FHIR back end of the end-to-end tests, from npm at the
-# version tests/jsonserver/package-lock.json pins (node and npm come from
-# the packages above): `npm ci` only when node_modules is missing or older
-# than the lockfile, so a second run needs no network.
-jsonserver=$(cd "$(dirname "$0")/.." && pwd)/tests/jsonserver
-if [ ! -d "$jsonserver/node_modules" ] \
-   || [ -n "$(find "$jsonserver/package-lock.json" -newer "$jsonserver/node_modules")" ]; then
-    echo "install-deps: npm ci --prefix tests/jsonserver (json-server for the e2e tests)"
-    if ! npm ci --prefix "$jsonserver" --prefer-offline --no-audit --no-fund \
-             --loglevel=error >/dev/null; then
-        echo "install-deps: npm ci failed in $jsonserver (is the npm registry reachable?)" >&2
-        exit 1
+# npm packages the end-to-end tests use, each pinned by the package.json and
+# package-lock.json of its folder (node and npm come from the packages
+# above): `npm ci` only when node_modules is missing or older than the
+# lockfile, so a second run needs no network.
+npm_ci() {     # npm_ci <folder under tests/> <what it is for>
+    dir=$(cd "$(dirname "$0")/.." && pwd)/tests/$1
+    if [ ! -d "$dir/node_modules" ] \
+       || [ -n "$(find "$dir/package-lock.json" -newer "$dir/node_modules")" ]; then
+        echo "install-deps: npm ci --prefix tests/$1 ($2)"
+        if ! npm ci --prefix "$dir" --prefer-offline --no-audit --no-fund \
+                 --loglevel=error >/dev/null; then
+            echo "install-deps: npm ci failed in $dir (is the npm registry reachable?)" >&2
+            exit 1
+        fi
+        touch "$dir/node_modules"
     fi
-    touch "$jsonserver/node_modules"
-fi
+}
+npm_ci jsonserver "json-server, the FHIR back end of the e2e tests"
+npm_ci axe "axe-core, the accessibility checks of the portal's browser tests"
 
 # Debian's apache2 package starts a server on port 80 when it is installed;
 # mod_pds's demo and tests run their own httpd on loopback ports instead.
