@@ -40,6 +40,11 @@
  *                                            query parameter the request may
  *                                            carry (pds_query.h); none: no
  *                                            query string is accepted
+ *   Exclude     <condition> ...              may repeat: records a condition
+ *                                            holds for stay out of answers
+ *                                            (pds_rowfilter.h): left out of a
+ *                                            collection and counted, or a
+ *                                            single record refused
  *   Deidentified <field path> ...            at most once: the agreement is
  *                                            de-identified and these direct
  *                                            identifiers never leave in clear
@@ -73,6 +78,7 @@
 #include "pds_error.h"
 #include "pds_filter.h"
 #include "pds_query.h"
+#include "pds_rowfilter.h"
 
 typedef struct pds_agreement_t pds_agreement_t;
 
@@ -119,6 +125,8 @@ const pds_fieldset_t *pds_agreement_write(const pds_agreement_t *a);
 int pds_agreement_write_strips(const pds_agreement_t *a);
 /* OnBadRecord drop: pds_filter_options_t.drop_bad_records for its collections. */
 int pds_agreement_drops_bad_records(const pds_agreement_t *a);
+/* Exclude's conditions (NULL when none): pds_filter_options_t.exclude. */
+const pds_rowfilter_t *pds_agreement_exclude(const pds_agreement_t *a);
 /* De-identified (Deidentified given): the subject identifier in released
  * data is replaced by the agreement's pseudonym. */
 int pds_agreement_deidentified(const pds_agreement_t *a);

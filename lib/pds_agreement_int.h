@@ -16,6 +16,7 @@
 #include "pds_agreement.h"
 #include "pds_error.h"
 #include "pds_query.h"
+#include "pds_rowfilter.h"
 
 #define ID_MAX        64   /* agreement id, party, purpose */
 
@@ -55,6 +56,8 @@ struct pds_agreement_t {
     int drop_bad_records;           /* OnBadRecord drop */
     pds_query_t *query;             /* Query: the parameters a query string may
                                        carry (none declared: no query at all) */
+    pds_rowfilter_t *exclude;       /* Exclude: records left out of answers
+                                       (NULL: none) */
     int finished;
 };
 

@@ -262,7 +262,10 @@ static apr_status_t record_object(json_t **pobj, apr_array_header_t **pparts,
                     : put(obj, "subjects", audit_fields(rec->subjects, p)))))
         && (rec->dropped == NULL
             || (put(obj, "dropped", json_integer(rec->dropped->nelts))
-                && put(obj, "dropped_by", audit_counts(rec->dropped))));
+                && put(obj, "dropped_by", audit_counts(rec->dropped))))
+        && (rec->excluded == NULL
+            || (put(obj, "excluded", json_integer(rec->excluded->nelts))
+                && put(obj, "excluded_by", audit_counts(rec->excluded))));
     if (!ok) {
         json_decref(obj);
         goto nomem;

@@ -33,6 +33,9 @@ static const pds_reason_t reasons[] = {
     { "agreement-expired",       403, "Agreement has expired" },
     { "agreement-not-yet-valid", 403, "Agreement is not yet valid" },
     { "write-not-allowed",       422, "Fields the agreement does not let you write" },
+    /* Answered to the caller exactly as "not-found" (mod_pds_filter.c): a
+     * restricted record is not told apart from a missing one. */
+    { "record-excluded",         404, "Not found" },
     /* consent */
     { "consent-missing",         403, "No consent covers this request" },
     { "consent-paused",          403, "The person has paused this consent" },

@@ -63,6 +63,10 @@ static void reject(pds_filter_ctx_t *ctx, const char *kind, const char *reason,
     fail(ctx, reason, detail);
 }
 
+/* What a caller is told of a record it cannot have: the same for a record
+ * the back end does not hold and one an Exclude condition leaves out. */
+#define NOT_FOUND_DETAIL "no such record"
+
 /* A collection past PDSMaxBodySize is a paging question: the detail says so. */
 #define TOO_LARGE_DETAIL "the back end's response is larger than PDSMaxBodySize " \
     "allows; a collection is read page by page with the paging parameters its " \
@@ -83,7 +87,7 @@ static void check_response_head(request_rec *r, pds_filter_ctx_t *ctx)
     }
 
     if (r->status == HTTP_NOT_FOUND) {
-        fail(ctx, "not-found", "the back end has no such record");
+        fail(ctx, "not-found", NOT_FOUND_DETAIL);
         return;
     }
     if (r->status == HTTP_NO_CONTENT)
@@ -154,7 +158,7 @@ static void check_error_page(request_rec *r, const pds_request_t *rq,
     else if (apr_table_get(r->notes, "proxy-error-override") != NULL) {
         /* ProxyErrorOverride: the status is the back end's own. */
         if (status == HTTP_NOT_FOUND)
-            fail(ctx, "not-found", "the back end has no such record");
+            fail(ctx, "not-found", NOT_FOUND_DETAIL);
         else
             fail(ctx, "backend-error", apr_psprintf(r->pool, "the back end answered %d",
                                                     status));
@@ -229,8 +233,10 @@ static apr_status_t send_body(ap_filter_t *f, const char *body, apr_size_t len)
     return rv;
 }
 
-static apr_status_t send_problem(ap_filter_t *f, pds_request_t *rq,
-                                 const char *reason, const char *detail)
+/* Audits a denial as reason and answers the problem document of shown (the
+ * same reason, or one that tells the caller less). */
+static apr_status_t send_problem_as(ap_filter_t *f, pds_request_t *rq, const char *reason,
+                                    const char *shown, const char *detail)
 {
     request_rec *r = f->r;
     const pds_reason_t *known = pds_reason_lookup(reason);
@@ -246,8 +252,14 @@ static apr_status_t send_problem(ap_filter_t *f, pds_request_t *rq,
     }
     ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, "PDS00031: request %s refused at the "
                   "response: %s (%s)", rq ? rq->request_id : "-", reason, detail);
-    body = pds_problem_prepare(r, rq, reason, detail, &len);
+    body = pds_problem_prepare(r, rq, shown, detail, &len);
     return send_body(f, body, len);
+}
+
+static apr_status_t send_problem(ap_filter_t *f, pds_request_t *rq,
+                                 const char *reason, const char *detail)
+{
+    return send_problem_as(f, rq, reason, reason, detail);
 }
 
 /* A detached JWS over the exact body released, whose protected header binds
@@ -336,6 +348,7 @@ static apr_status_t finish(ap_filter_t *f, pds_filter_ctx_t *ctx, pds_request_t 
             baton.key = tctx.key;
             opts.subject = NULL;            /* each record has its own */
             opts.drop_bad_records = pds_agreement_drops_bad_records(a);
+            opts.exclude = pds_agreement_exclude(a);
             rv_filter = pds_filter_apply_rows(pds_agreement_release(a),
                                               ctx->buf ? ctx->buf : "", ctx->len, &opts,
                                               pds_agreement_record_subject(a),
@@ -348,12 +361,27 @@ static apr_status_t finish(ap_filter_t *f, pds_filter_ctx_t *ctx, pds_request_t 
                                     "the consent store cannot be reached; try again later");
             }
         }
-        else
+        else {
+            opts.exclude = pds_agreement_exclude(a);
             rv_filter = pds_filter_apply_ex(rq->release ? rq->release
                                                         : pds_agreement_release(a),
                                             ctx->buf ? ctx->buf : "", ctx->len, &opts,
                                             &result, r->pool, &err);
+        }
         OPENSSL_cleanse(key, sizeof(key));
+        if (rv_filter != APR_SUCCESS && strcmp(err.code, "record-excluded") == 0) {
+            /* Audited as what it is, with the condition; answered as a
+             * record that is not there. */
+            apr_array_header_t *by = apr_array_make(r->pool, 1, sizeof(const char *));
+            const char *rule = pds_rowfilter_rule(pds_agreement_exclude(a), err.position);
+
+            APR_ARRAY_PUSH(by, const char *) = rule != NULL ? rule : "Exclude";
+            rq->excluded = by;
+            ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, "PDS00330: back-end response to "
+                          "%s: the record is one `Exclude %s` leaves out; answered as "
+                          "not found", rq->request_id, APR_ARRAY_IDX(by, 0, const char *));
+            return send_problem_as(f, rq, "record-excluded", "not-found", NOT_FOUND_DETAIL);
+        }
         if (rv_filter != APR_SUCCESS)
             pds_metrics_filter_reject(pds_counters(), err.code);
         if (rv_filter != APR_SUCCESS && strcmp(err.code, "transform-type") == 0) {
@@ -386,6 +414,12 @@ static apr_status_t finish(ap_filter_t *f, pds_filter_ctx_t *ctx, pds_request_t 
         rq->deidentified = pds_agreement_deidentified(a);
         rq->subjects = result.subjects;
         rq->dropped = result.dropped;
+        rq->excluded = result.excluded;
+        if (result.excluded != NULL && result.excluded->nelts > 0)
+            ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, "PDS00331: back-end response to "
+                          "%s: %d record(s) left out under Exclude (first: %s)",
+                          rq->request_id, result.excluded->nelts,
+                          APR_ARRAY_IDX(result.excluded, 0, const char *));
         if (result.dropped != NULL && result.dropped->nelts > 0)
             ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, "PDS00300: back-end response to %s: "
                           "%d record(s) left out under OnBadRecord drop (first: %s)",
