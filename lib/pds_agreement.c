@@ -474,6 +474,12 @@ static apr_status_t set_exclude(pds_agreement_t *a, const char *kw,
     for (i = 0; i < toks->nelts; i++) {
         const token_t *t = TOK(toks, i);
 
+        /* "status in (a, b)" unquoted: three words, the first a condition
+         * on its own; say what was meant rather than parse "(a,". */
+        if (i + 1 < toks->nelts && !t->quoted && strcmp(t->text, "in") == 0
+            && TOK(toks, i + 1)->text[0] == '(')
+            return bad(err, kw, t->pos, "%s: a condition with spaces (' in (') is one "
+                       "word: quote it as a whole; " USE_EXCLUDE, kw);
         pds_error_clear(&local);
         if (pds_rowfilter_add(a->exclude, t->text, &local) == APR_SUCCESS)
             continue;

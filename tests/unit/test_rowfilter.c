@@ -357,6 +357,9 @@ static void test_exclude_keyword(void **state)
     assert_contains(err.text, "`Exclude meta.security[code=R]`");
     assert_int_equal(agreement(&a, p, "'status in (a b)'", &err), APR_EINVAL);
     assert_int_equal(err.position, 1 + 13);
+    assert_int_equal(agreement(&a, p, "status in (a, b)", &err), APR_EINVAL);
+    assert_int_equal(err.position, 7);
+    assert_contains(err.text, "quote it as a whole");
     assert_int_equal(agreement(&a, p, "[*].active=false", &err), APR_EINVAL);
     assert_contains(err.text, "inside each record");
     assert_int_equal(agreement(&a, p, "", &err), APR_EINVAL);
