@@ -35,6 +35,7 @@ typedef struct pds_filter_ctx_t {
     apr_size_t limit;
     const char *failure;            /* reason code once the response is lost */
     const char *failure_detail;
+    const char *too_large;          /* the detail of backend-too-large */
     int close;                      /* mod_proxy asked to close the client
                                        connection (an EOC bucket) */
     int started;                    /* the first brigade has been seen */
@@ -67,10 +68,23 @@ static void reject(pds_filter_ctx_t *ctx, const char *kind, const char *reason,
  * the back end does not hold and one an Exclude condition leaves out. */
 #define NOT_FOUND_DETAIL "no such record"
 
-/* A collection past PDSMaxBodySize is a paging question: the detail says so. */
-#define TOO_LARGE_DETAIL "the back end's response is larger than PDSMaxBodySize " \
-    "allows; a collection is read page by page with the paging parameters its " \
-    "agreement declares (Query, see docs/minimisation.md#paging-safely)"
+/* A collection past PDSMaxBodySize is a paging question: the detail says so,
+ * naming the query parameters the agreement declares (configuration, which
+ * the caller, its party, knows), or saying it declares none. */
+static const char *too_large_detail(request_rec *r, const pds_request_t *rq)
+{
+    const pds_query_t *q = rq != NULL && rq->decision.agreement != NULL
+                           ? pds_agreement_query(rq->decision.agreement) : NULL;
+
+    if (pds_query_count(q) == 0)
+        return "the back end's response is larger than PDSMaxBodySize allows; a "
+               "collection is read page by page, and this agreement declares no query "
+               "parameters to page with (Query, see docs/minimisation.md#paging-safely)";
+    return apr_psprintf(r->pool, "the back end's response is larger than PDSMaxBodySize "
+                        "allows; read the collection page by page with the query "
+                        "parameters its agreement declares (Query: %s; see "
+                        "docs/minimisation.md#paging-safely)", pds_query_names(q, r->pool));
+}
 
 /* The checks that can be made on the headers alone, before any body. */
 static void check_response_head(request_rec *r, pds_filter_ctx_t *ctx)
@@ -123,7 +137,7 @@ static void check_response_head(request_rec *r, pds_filter_ctx_t *ctx)
             return;
         }
         if ((apr_uint64_t)declared > ctx->limit) {
-            reject(ctx, "too-large", "backend-too-large", TOO_LARGE_DETAIL);
+            reject(ctx, "too-large", "backend-too-large", ctx->too_large);
             return;
         }
         /* A good first guess saves regrowing the buffer. */
@@ -182,7 +196,7 @@ static void append(request_rec *r, pds_filter_ctx_t *ctx, const char *data,
                    apr_size_t n)
 {
     if (n > ctx->limit - ctx->len) {
-        reject(ctx, "too-large", "backend-too-large", TOO_LARGE_DETAIL);
+        reject(ctx, "too-large", "backend-too-large", ctx->too_large);
         return;
     }
     if (ctx->buf == NULL || ctx->len + n + 1 > ctx->cap) {
@@ -471,6 +485,7 @@ apr_status_t pds_response_filter(ap_filter_t *f, apr_bucket_brigade *bb)
     if (!ctx->started) {
         ctx->started = 1;
         ctx->limit = (apr_size_t)pds_conf_max_body(pds_dir_conf(r));
+        ctx->too_large = too_large_detail(r, rq);
         /* A back end that broke off before answering is that, whatever the
          * made-up head that comes with it says. */
         for (b = APR_BRIGADE_FIRST(bb); b != APR_BRIGADE_SENTINEL(bb); b = APR_BUCKET_NEXT(b)) {
