@@ -399,6 +399,10 @@ static void test_audit_members(void **state)
     assert_int_equal(pds_audit_format(&line, NULL, &rec, p, &err), APR_SUCCESS);
     assert_contains(line, "\"excluded\":3,\"excluded_by\":{\"meta.security[code=R]\":2,"
                     "\"active=false\":1}");
+    /* a condition's text that is not UTF-8 does not lose the record */
+    APR_ARRAY_PUSH(excluded, const char *) = "k=\"\xff\"";
+    assert_int_equal(pds_audit_format(&line, NULL, &rec, p, &err), APR_SUCCESS);
+    assert_contains(line, "\"k=\\\"\\uFFFD\\\"\":1}");
 }
 
 int main(void)
