@@ -10,10 +10,14 @@ its own). One command a call, its arguments as demo.sh passes them:
     checks.py backend-log ACCESS.jsonl N     only the N allowed requests
                                              reached the back end
     checks.py person PERSON.json SUBJECT     the resident's own view
+    checks.py fhir-nhs BODY RESIDENTS.json ID
+                                             a FHIR Patient released as its
+                                             NHS number, nothing else
 
 Each check prints its problems ("   !! ...") and exits 1 if there are any.
 """
 import json
+import re
 import sys
 
 
@@ -129,6 +133,9 @@ def response(argv):
                     yield path
             else:
                 yield path
+        # A predicate ("identifier[system=...]") selects some elements of an
+        # array: what it releases lies under the "[*]" form of the path.
+        released = [re.sub(r'\[(?:[^\]"]|"[^"]*")*\]', "[*]", r) for r in released]
         if not isinstance(body, dict) or not body:
             problems.append("expected a JSON object with the released fields")
         else:
@@ -209,12 +216,34 @@ def person(argv):
     sys.exit(0 if ok else 1)
 
 
+def fhir_nhs(argv):
+    """The Patient released under council-to-health-board-nhs-number: the NHS
+    number (digits only, as FHIR writes it), and none of what else the back
+    end holds about the resident."""
+    body = json.load(open(argv[1]))
+    rec = next(p for p in json.load(open(argv[2])) if p["id"] == argv[3])
+    nhs = rec["nhs_number"].replace(" ", "")
+    problems = []
+    if body != {"identifier": [{"value": nhs}]}:
+        problems.append("expected only the NHS number %s, got %s"
+                        % (nhs, json.dumps(body)))
+    text = json.dumps(body)
+    for what, value in (("the case reference", "SC-" + rec["id"][-6:]),
+                        ("the family name", rec["name"]["family"]),
+                        ("the phone number", rec["phone"]), ("the e-mail", rec["email"]),
+                        ("the identifier's system", "nhs-number")):
+        if value in text:
+            problems.append("%s left the gateway" % what)
+    report(problems)
+
+
 COMMANDS = {
     "facts": facts,
     "response": response,
     "audit": audit,
     "backend-log": backend_log,
     "person": person,
+    "fhir-nhs": fhir_nhs,
 }
 
 if __name__ == "__main__":

@@ -377,6 +377,10 @@ gateway_location() {
         PDSGateway on
         ProxyPass http://127.0.0.1:$backend_port/api/citizens/
     </Location>
+    <Location /fhir/>
+        PDSGateway on
+        ProxyPass http://127.0.0.1:$backend_port/api/fhir/
+    </Location>
 EOF
 }
 
@@ -473,6 +477,18 @@ PDSConsentCache shmcb 5
     Valid       $valid_from $valid_to
     Resource    GET /citizens/{subject}/record
     Release     name.given name.family address.postcode care.needs
+</PDSAgreement>
+
+# The same system's FHIR view: a FHIR Patient lists several identifiers, and
+# the hospital may have the NHS number only, chosen by its system (a
+# predicate), never the council's own case reference.
+<PDSAgreement council-to-health-board-nhs-number>
+    Party       health-board
+    Purpose     direct-care
+    LegalBasis  public-task
+    Valid       $valid_from $valid_to
+    Resource    GET /fhir/Patient/{subject}
+    Release     identifier[system="https://fhir.nhs.uk/Id/nhs-number"].value
 </PDSAgreement>
 
 <PDSAgreement council-to-data-trust-wellbeing>
@@ -891,6 +907,16 @@ else
     say "    !! the portal ($portal_code) or the register ($register_code) did not answer as expected"
     failures="$failures portal"
 fi
+say "17. The same system also speaks FHIR. The health board's hospital asks for resident"
+say "    $resident as a FHIR Patient, which lists two identifiers: the NHS number and the"
+say "    council's own case reference. Agreement council-to-health-board-nhs-number"
+say "    releases the NHS number only, chosen by its system:"
+say "      Release identifier[system=\"https://fhir.nhs.uk/Id/nhs-number\"].value"
+say "    The case reference, the names, phone, e-mail and address stay behind."
+step 200 "allow council-to-health-board-nhs-number identifier[system=\"https://fhir.nhs.uk/Id/nhs-number\"].value" \
+    "$tls $hb -H 'PDS-Purpose: direct-care' $gw/fhir/Patient/$resident"
+story_check fhir "the NHS number left, alone" \
+    fhir-nhs "$story/$step_no.body" "$residents" "$resident"
 
 # The error log should hold nothing worse than notices.
 if grep -E '^\[[^]]*\] \[[^]]*:(warn|error|crit|alert|emerg)\]' "$run/logs/error.log" \

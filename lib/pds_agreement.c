@@ -446,6 +446,44 @@ static apr_status_t set_release(pds_agreement_t *a, const char *kw,
     return APR_SUCCESS;
 }
 
+#define USE_EXCLUDE "expected conditions such as `Exclude meta.security[code=R]` or " \
+    "`Exclude active=false` (quote one with spaces: 'status in (a, b)'; see " \
+    "docs/minimisation.md#row-filters)"
+
+/* Exclude <condition> ...: records a condition holds for stay out of an
+ * answer (pds_rowfilter.h); each word one condition. */
+static apr_status_t set_exclude(pds_agreement_t *a, const char *kw,
+                                apr_array_header_t *toks, pds_error_t *err)
+{
+    char shown[64];
+    pds_error_t local;
+    int i;
+
+    if (toks->nelts == 0)
+        return bad(err, kw, -1, "%s: needs at least one condition; " USE_EXCLUDE, kw);
+    if (a->exclude == NULL && pds_rowfilter_create(&a->exclude, a->pool) != APR_SUCCESS)
+        return bad(err, kw, -1, "%s: out of memory", kw);
+    for (i = 0; i < toks->nelts; i++) {
+        const token_t *t = TOK(toks, i);
+
+        /* "status in (a, b)" unquoted: three words, the first a condition
+         * on its own; say what was meant rather than parse "(a,". */
+        if (i + 1 < toks->nelts && !t->quoted && strcmp(t->text, "in") == 0
+            && TOK(toks, i + 1)->text[0] == '(')
+            return bad(err, kw, t->pos, "%s: a condition with spaces (' in (') is one "
+                       "word: quote it as a whole; " USE_EXCLUDE, kw);
+        pds_error_clear(&local);
+        if (pds_rowfilter_add(a->exclude, t->text, &local) == APR_SUCCESS)
+            continue;
+        return bad(err, kw, local.position >= 0
+                   ? t->pos + (t->quoted ? 1 : 0) + local.position : t->pos,
+                   "%s: %s: %s at character %d: %s; " USE_EXCLUDE, kw,
+                   pds_text_show(shown, sizeof(shown), t->text), local.text,
+                   local.position + 1, mark_at(a->pool, t->text, local.position));
+    }
+    return APR_SUCCESS;
+}
+
 #define USE_TRANSFORM "use `Transform <field path> <transform> [<argument>]`, e.g. " \
     "`Transform dob year` (see docs/minimisation.md)"
 
@@ -757,6 +795,7 @@ static const struct {
     { "Description", pds_agreement_set_description },
     { "Register",   pds_agreement_set_register },
     { "Changed",    pds_agreement_set_changed },
+    { "Exclude",    set_exclude },
     { NULL, NULL }
 };
 
@@ -784,7 +823,7 @@ apr_status_t pds_agreement_set(pds_agreement_t *a, const char *keyword,
                    "Release, Disclosure, Transform, Deidentified, Write, "
                    "WriteUnknown, WritePut, WritePatch, WriteMediaType, "
                    "RecordSubject, "
-                   "OnBadRecord, Query, Title, Description, Register, Changed",
+                   "OnBadRecord, Query, Exclude, Title, Description, Register, Changed",
                    pds_text_show(shown, sizeof(shown), keyword));
     rv = tokenize(&toks, a->pool, keyword, args, err);
     if (rv != APR_SUCCESS)

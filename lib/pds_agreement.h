@@ -60,6 +60,11 @@
  *   Changed     <YYYY-MM-DD>                 at most once: the date of the
  *                                            agreement's last change, shown
  *                                            with its Version in the register
+ *   Exclude     <condition> ...              may repeat: records a condition
+ *                                            holds for stay out of answers
+ *                                            (pds_rowfilter.h): left out of a
+ *                                            collection and counted, or a
+ *                                            single record refused
  *   Deidentified <field path> ...            at most once: the agreement is
  *                                            de-identified and these direct
  *                                            identifiers never leave in clear
@@ -95,6 +100,7 @@
 #include "pds_filter.h"
 #include "pds_query.h"
 #include "pds_write.h"
+#include "pds_rowfilter.h"
 
 typedef struct pds_agreement_t pds_agreement_t;
 
@@ -148,6 +154,8 @@ pds_write_mode_t pds_agreement_write_patch(const pds_agreement_t *a);
 const apr_array_header_t *pds_agreement_write_media(const pds_agreement_t *a);
 /* OnBadRecord drop: pds_filter_options_t.drop_bad_records for its collections. */
 int pds_agreement_drops_bad_records(const pds_agreement_t *a);
+/* Exclude's conditions (NULL when none): pds_filter_options_t.exclude. */
+const pds_rowfilter_t *pds_agreement_exclude(const pds_agreement_t *a);
 /* De-identified (Deidentified given): the subject identifier in released
  * data is replaced by the agreement's pseudonym. */
 int pds_agreement_deidentified(const pds_agreement_t *a);

@@ -18,6 +18,7 @@
 #include "pds_labels.h"
 #include "pds_query.h"
 #include "pds_write.h"
+#include "pds_rowfilter.h"
 
 #define ID_MAX        64   /* agreement id, party, purpose */
 
@@ -69,6 +70,8 @@ struct pds_agreement_t {
     int register_hidden;            /* Register hidden */
     apr_time_t changed;             /* Changed: 0 when not given */
     char changed_text[11];          /* "YYYY-MM-DD" */
+    pds_rowfilter_t *exclude;       /* Exclude: records left out of answers
+                                       (NULL: none) */
     int finished;
 };
 

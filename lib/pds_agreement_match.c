@@ -76,6 +76,7 @@ GETTER(const apr_array_header_t *, write_media, a->write_media)
 GETTER(pds_write_mode_t, write_patch, a->patch_deep ? PDS_WRITE_DEEP_MERGE
                                                     : PDS_WRITE_TOP_LEVEL)
 GETTER(int, drops_bad_records, a->drop_bad_records)
+GETTER(const pds_rowfilter_t *, exclude, a->exclude)
 GETTER(const pds_query_t *, query, a->query)
 GETTER(int, deidentified, a->identifiers != NULL)
 GETTER(const char *, id, a->id)

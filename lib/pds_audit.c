@@ -92,20 +92,26 @@ static json_t *audit_fields(const apr_array_header_t *fields, apr_pool_t *p)
 }
 
 /* {"label": count, ...} of labels (one per record), in first-seen order. */
-static json_t *audit_counts(const apr_array_header_t *labels)
+static json_t *audit_counts(const apr_array_header_t *labels, apr_pool_t *p)
 {
     json_t *obj = json_object();
     int i;
 
     for (i = 0; obj != NULL && i < labels->nelts; i++) {
-        const char *label = APR_ARRAY_IDX(labels, i, const char *);
-        json_t *seen = json_object_get(obj, label);
+        /* A label is configuration text; bytes that are not UTF-8 become
+         * U+FFFD as in values, so the record is never lost to them. */
+        json_t *text = audit_string(APR_ARRAY_IDX(labels, i, const char *), p);
+        const char *label = json_string_value(text);
+        json_t *seen = label != NULL ? json_object_get(obj, label) : NULL;
 
-        if (seen != NULL ? json_integer_set(seen, json_integer_value(seen) + 1) != 0
-                         : !put(obj, label, json_integer(1))) {
+        if (label == NULL
+            || (seen != NULL ? json_integer_set(seen, json_integer_value(seen) + 1) != 0
+                             : !put(obj, label, json_integer(1)))) {
+            json_decref(text);
             json_decref(obj);
             return NULL;
         }
+        json_decref(text);
     }
     return obj;
 }
@@ -262,7 +268,10 @@ static apr_status_t record_object(json_t **pobj, apr_array_header_t **pparts,
                     : put(obj, "subjects", audit_fields(rec->subjects, p)))))
         && (rec->dropped == NULL
             || (put(obj, "dropped", json_integer(rec->dropped->nelts))
-                && put(obj, "dropped_by", audit_counts(rec->dropped))))
+                && put(obj, "dropped_by", audit_counts(rec->dropped, p))))
+        && (rec->excluded == NULL
+            || (put(obj, "excluded", json_integer(rec->excluded->nelts))
+                && put(obj, "excluded_by", audit_counts(rec->excluded, p))))
         && (rec->node == NULL || put(obj, "node", audit_string(rec->node, p)));
     if (!ok) {
         json_decref(obj);

@@ -52,6 +52,11 @@ typedef struct pds_audit_record_t {
                                       each record left out ("dropped" is their
                                       count, "dropped_by" counts per label);
                                       present only when set */
+    const apr_array_header_t *excluded; /* const char *: with an agreement's
+                                      Exclude, the condition of each record
+                                      left out ("excluded" is their count,
+                                      "excluded_by" counts per condition);
+                                      present only when set */
     const char *node;              /* the gateway node that decided
                                       (PDSNodeName), the last member; the
                                       gateway always sets it, the member is

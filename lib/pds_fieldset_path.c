@@ -185,32 +185,16 @@ static int push_value(pds_field_scan_t *scan, apr_size_t pos, pds_error_t *err)
     return 1;
 }
 
-/* One predicate "[member=value]", "[member!=value]" or "[member in (v, v)]"
- * at path + *pi (path[*pi] is '['); *pi moves past its ']'. */
-static int scan_pred(const char *path, apr_size_t *pi, pds_field_scan_t *scan,
-                     pds_error_t *err)
+/* The comparison of a predicate or a condition at path + *pi: "=" value,
+ * "!=" value or "in (value, ...)", into pred (op, first, count); *pi moves
+ * past it. spaced: white space came before it (" in" needs some). */
+static int scan_comparison(const char *path, apr_size_t *pi, pds_field_scan_t *scan,
+                           pds_field_pred_t *pred, int spaced, pds_error_t *err)
 {
-    apr_size_t i = skip_spaces(path, *pi + 1), start = i;
-    pds_field_pred_t *pred;
+    apr_size_t i = *pi;
 
-    if (scan->npreds >= PDS_FIELD_PREDS_MAX) {
-        pds_error_set(err, "bad-field-path", (int)*pi, PDS_PATH_SOURCE,
-                      "a field path holds at most %d predicates", PDS_FIELD_PREDS_MAX);
-        return 0;
-    }
-    while (is_name_char(path[i]))
-        i++;
-    if (i == start || path[skip_spaces(path, i)] == ']' || path[skip_spaces(path, i)] == '\0') {
-        bracket_error(err, *pi + 1, path[*pi + 1], "or by a predicate such as "
-                      "[system=phone]");
-        return 0;
-    }
-    pred = &scan->preds[scan->npreds++];
-    pred->member = path + start;
-    pred->member_len = i - start;
     pred->first = scan->nvalues;
     pred->count = 0;
-    i = skip_spaces(path, i);
     if (path[i] == '=' || (path[i] == '!' && path[i + 1] == '=')) {
         pred->op = path[i] == '=' ? PDS_PRED_EQ : PDS_PRED_NE;
         i = skip_spaces(path, i + (path[i] == '=' ? 1 : 2));
@@ -219,7 +203,7 @@ static int scan_pred(const char *path, apr_size_t *pi, pds_field_scan_t *scan,
             return 0;
         pred->count = 1;
     }
-    else if (path[i] == 'i' && path[i + 1] == 'n' && i > start + pred->member_len
+    else if (path[i] == 'i' && path[i + 1] == 'n' && spaced
              && (path[i + 2] == ' ' || path[i + 2] == '(')) {
         pred->op = PDS_PRED_IN;
         i = skip_spaces(path, i + 2);
@@ -248,6 +232,36 @@ static int scan_pred(const char *path, apr_size_t *pi, pds_field_scan_t *scan,
                    "predicate, e.g. [system=phone]", path[i]);
         return 0;
     }
+    *pi = i;
+    return 1;
+}
+
+/* One predicate "[member=value]", "[member!=value]" or "[member in (v, v)]"
+ * at path + *pi (path[*pi] is '['); *pi moves past its ']'. */
+static int scan_pred(const char *path, apr_size_t *pi, pds_field_scan_t *scan,
+                     pds_error_t *err)
+{
+    apr_size_t i = skip_spaces(path, *pi + 1), start = i;
+    pds_field_pred_t *pred;
+
+    if (scan->npreds >= PDS_FIELD_PREDS_MAX) {
+        pds_error_set(err, "bad-field-path", (int)*pi, PDS_PATH_SOURCE,
+                      "a field path holds at most %d predicates", PDS_FIELD_PREDS_MAX);
+        return 0;
+    }
+    while (is_name_char(path[i]))
+        i++;
+    if (i == start || path[skip_spaces(path, i)] == ']' || path[skip_spaces(path, i)] == '\0') {
+        bracket_error(err, *pi + 1, path[*pi + 1], "or by a predicate such as "
+                      "[system=phone]");
+        return 0;
+    }
+    pred = &scan->preds[scan->npreds++];
+    pred->member = path + start;
+    pred->member_len = i - start;
+    i = skip_spaces(path, i);
+    if (!scan_comparison(path, &i, scan, pred, i > start + pred->member_len, err))
+        return 0;
     i = skip_spaces(path, i);
     if (path[i] != ']') {
         path_error(err, i, "expected ']' to end the predicate (one comparison per "
@@ -290,13 +304,22 @@ static int scan_selector(const char *path, apr_size_t *pi, pds_field_scan_t *sca
     return 1;
 }
 
-int pds_fieldset_scan_path(const char *path, pds_field_scan_t *out, pds_error_t *err)
+/* Where a condition's path may end and its comparison begin. */
+static int starts_test(char c)
 {
-    pds_field_scan_t local, *scan = out != NULL ? out : &local;
+    return c == '=' || c == '!' || c == ' ';
+}
+
+/* The steps of path into scan (already emptied). With test_end non-NULL the
+ * path may stop before a comparison ('=', '!=' or " in"): *test_end is then
+ * where it stopped (path's length when there is none). Returns the number of
+ * steps, or -1 with err set. */
+static int scan_steps(const char *path, pds_field_scan_t *scan, apr_size_t *test_end,
+                      pds_error_t *err)
+{
     apr_size_t i = 0, start;
     int n = 0, first = 1;
 
-    scan->nsteps = scan->npreds = scan->nvalues = 0;
     if (path == NULL || path[0] == '\0') {
         pds_error_set(err, "bad-field-path", 0, PDS_PATH_SOURCE,
                       "empty path: name a field, e.g. \"name.given\"");
@@ -346,24 +369,83 @@ int pds_fieldset_scan_path(const char *path, pds_field_scan_t *out, pds_error_t 
                     return -1;
                 n++;
             }
-            else if (path[i] != '\0' && path[i] != '.') {
-                path_error(err, i, "a name holds only letters, digits, '_', "
-                           "'-', '$' and '@'", path[i]);
+            else if (path[i] != '\0' && path[i] != '.'
+                     && !(test_end != NULL && starts_test(path[i]))) {
+                path_error(err, i, test_end != NULL
+                           ? "a name holds only letters, digits, '_', '-', '$' and "
+                             "'@' (a comparison is '=', '!=' or ' in (')"
+                           : "a name holds only letters, digits, '_', "
+                             "'-', '$' and '@'", path[i]);
                 return -1;
             }
         }
         first = 0;
-        if (path[i] == '\0') {
+        if (path[i] == '\0' || (test_end != NULL && starts_test(path[i]))) {
+            if (test_end != NULL)
+                *test_end = i;
             scan->nsteps = n;
             return n;
         }
         if (path[i] != '.') {
-            path_error(err, i, "expected '.' or the end of the path after "
-                       "'[*]' or a predicate", path[i]);
+            path_error(err, i, test_end != NULL
+                       ? "expected '.', a comparison ('=', '!=', ' in (') or the end "
+                         "of the condition after '[*]' or a predicate"
+                       : "expected '.' or the end of the path after "
+                         "'[*]' or a predicate", path[i]);
             return -1;
         }
         i++;
     }
+}
+
+int pds_fieldset_scan_path(const char *path, pds_field_scan_t *out, pds_error_t *err)
+{
+    pds_field_scan_t local, *scan = out != NULL ? out : &local;
+
+    scan->nsteps = scan->npreds = scan->nvalues = 0;
+    return scan_steps(path, scan, NULL, err);
+}
+
+int pds_fieldset_scan_condition(const char *text, pds_field_scan_t *out, int *ptest,
+                                pds_error_t *err)
+{
+    pds_field_scan_t local, *scan = out != NULL ? out : &local;
+    apr_size_t i = 0;
+    pds_field_pred_t *test;
+    int n, spaced;
+
+    scan->nsteps = scan->npreds = scan->nvalues = 0;
+    *ptest = -1;
+    n = scan_steps(text, scan, &i, err);
+    if (n < 0)
+        return -1;
+    if (text[i] == '\0')
+        return n;
+    spaced = text[i] == ' ';
+    i = skip_spaces(text, i);
+    if (text[i] == '\0') {
+        path_error(err, i, "a condition ends with its path or its comparison, "
+                   "not with a space", text[i]);
+        return -1;
+    }
+    if (scan->npreds >= PDS_FIELD_PREDS_MAX) {
+        pds_error_set(err, "bad-field-path", (int)i, PDS_PATH_SOURCE,
+                      "a field path holds at most %d predicates", PDS_FIELD_PREDS_MAX);
+        return -1;
+    }
+    test = &scan->preds[scan->npreds];
+    test->member = NULL;        /* the value at the path itself */
+    test->member_len = 0;
+    if (!scan_comparison(text, &i, scan, test, spaced, err))
+        return -1;
+    i = skip_spaces(text, i);
+    if (text[i] != '\0') {
+        path_error(err, i, "expected the end of the condition after its comparison "
+                   "(one comparison per condition)", text[i]);
+        return -1;
+    }
+    *ptest = scan->npreds++;
+    return n;
 }
 
 pds_field_path_t *pds_fieldset_parse_path(const char *path, apr_pool_t *p,
@@ -400,6 +482,78 @@ pds_field_path_t *pds_fieldset_parse_path(const char *path, apr_pool_t *p,
     return out;
 }
 
+pds_field_condition_t *pds_fieldset_parse_condition(const char *text, apr_pool_t *p,
+                                                    pds_error_t *err)
+{
+    pds_field_scan_t *scan;
+    pds_field_condition_t *out;
+    const char *copy;
+    int n, test;
+
+    scan = malloc(sizeof(*scan));
+    if (scan == NULL) {
+        pds_error_set(err, "internal-error", -1, PDS_PATH_SOURCE, "out of memory");
+        return NULL;
+    }
+    n = pds_fieldset_scan_condition(text, scan, &test, err);
+    if (n < 0) {
+        free(scan);
+        return NULL;
+    }
+    copy = apr_pstrdup(p, text);
+    (void)pds_fieldset_scan_condition(copy, scan, &test, NULL);
+    out = apr_palloc(p, sizeof(*out));
+    out->path.text = copy;
+    out->path.nsteps = n;
+    out->path.steps = apr_pmemdup(p, scan->steps, sizeof(scan->steps[0]) * (apr_size_t)n);
+    out->path.preds = scan->npreds == 0 ? NULL
+        : apr_pmemdup(p, scan->preds, sizeof(scan->preds[0]) * (apr_size_t)scan->npreds);
+    out->path.values = scan->nvalues == 0 ? NULL
+        : apr_pmemdup(p, scan->values, sizeof(scan->values[0]) * (apr_size_t)scan->nvalues);
+    out->test = test;
+    free(scan);
+    return out;
+}
+
+/* Does the condition hold below v, from step k on? Each value of the
+ * document is visited at most once (a path only goes down), and the walk
+ * stops at the first value that makes it hold. */
+static int condition_holds_at(const pds_field_condition_t *c, int k, json_t *v)
+{
+    const pds_field_step_t *step;
+    json_t *element;
+    size_t i;
+
+    if (v == NULL || json_is_null(v))
+        return 0;                           /* absent: nothing to hold on */
+    if (k == c->path.nsteps) {
+        if (c->test < 0)
+            return 1;                       /* present, and no comparison */
+        if (json_is_object(v) || json_is_array(v))
+            return 1;                       /* cannot be compared: in doubt */
+        return pds_field_pred_holds(&c->path, &c->path.preds[c->test], v);
+    }
+    step = &c->path.steps[k];
+    if (step->name != NULL) {
+        if (!json_is_object(v))
+            return 1;                       /* not the shape the rule reads */
+        return condition_holds_at(c, k + 1, json_object_getn(v, step->name, step->len));
+    }
+    if (!json_is_array(v))
+        return 1;
+    json_array_foreach(v, i, element) {
+        if ((step->npreds == 0 || pds_field_step_matches(&c->path, k, element))
+            && condition_holds_at(c, k + 1, element))
+            return 1;
+    }
+    return 0;
+}
+
+int pds_field_condition_holds(const pds_field_condition_t *c, json_t *record)
+{
+    return condition_holds_at(c, 0, record);
+}
+
 /* ---- predicates ------------------------------------------------------------ */
 
 int pds_field_value_text_equals(const pds_field_value_t *v, const char *s, apr_size_t n)
@@ -433,23 +587,30 @@ static int value_matches(const pds_field_value_t *v, json_t *m)
     return 0;
 }
 
+int pds_field_pred_holds(const pds_field_path_t *path, const pds_field_pred_t *pred,
+                         json_t *m)
+{
+    int j, hit = 0;
+
+    if (m == NULL || !(json_is_string(m) || json_is_number(m) || json_is_boolean(m)))
+        return 0;
+    for (j = 0; j < pred->count && !hit; j++)
+        hit = value_matches(&path->values[pred->first + j], m);
+    return pred->op == PDS_PRED_NE ? !hit : hit;
+}
+
 int pds_field_step_matches(const pds_field_path_t *path, int step, json_t *element)
 {
     const pds_field_step_t *s = &path->steps[step];
-    int k, j;
+    int k;
 
     if (!json_is_object(element))
         return 0;
     for (k = 0; k < s->npreds; k++) {
         const pds_field_pred_t *pred = &path->preds[s->first_pred + k];
-        json_t *m = json_object_getn(element, pred->member, pred->member_len);
-        int hit = 0;
 
-        if (m == NULL || !(json_is_string(m) || json_is_number(m) || json_is_boolean(m)))
-            return 0;
-        for (j = 0; j < pred->count && !hit; j++)
-            hit = value_matches(&path->values[pred->first + j], m);
-        if (pred->op == PDS_PRED_NE ? hit : !hit)
+        if (!pds_field_pred_holds(path, pred,
+                                  json_object_getn(element, pred->member, pred->member_len)))
             return 0;
     }
     return 1;

@@ -151,6 +151,31 @@ int pds_fieldset_scan_path(const char *path, pds_field_scan_t *scan, pds_error_t
 pds_field_path_t *pds_fieldset_parse_path(const char *path, apr_pool_t *p,
                                           pds_error_t *err);
 
+/* A row filter's condition (Exclude): a path and, optionally, a comparison
+ * of the value it reaches (path.preds[test], member NULL; test -1: none). */
+typedef struct pds_field_condition_t {
+    pds_field_path_t path;
+    int test;
+} pds_field_condition_t;
+
+/* Parses "path [comparison]" (grammar in pds_rowfilter.h) into scan; *ptest
+ * is the comparison's index in scan->preds, or -1 when there is none.
+ * Returns the number of steps, or -1 with err set ("bad-field-path"). */
+int pds_fieldset_scan_condition(const char *text, pds_field_scan_t *scan, int *ptest,
+                                pds_error_t *err);
+
+/* The same, as a condition in p (text copied). NULL with err set. */
+pds_field_condition_t *pds_fieldset_parse_condition(const char *text, apr_pool_t *p,
+                                                    pds_error_t *err);
+
+/* Non-zero when the condition holds for record (pds_rowfilter.h says when). */
+int pds_field_condition_holds(const pds_field_condition_t *c, json_t *record);
+
+/* Non-zero when m (a member, or NULL when absent) is a string, number or
+ * boolean that compares as pred says. */
+int pds_field_pred_holds(const pds_field_path_t *path, const pds_field_pred_t *pred,
+                         json_t *m);
+
 /* Non-zero when v (an element of an array) satisfies every predicate of
  * path->steps[step]: an object whose named members are scalars that compare
  * as the predicates say. A missing, null or non-scalar member satisfies

@@ -21,6 +21,7 @@
 
 #include "pds_fieldset_tree.h"
 #include "pds_filter_int.h"
+#include "pds_rowfilter.h"
 #include "pds_text.h"
 
 #define PDS_BODY_SOURCE "JSON body"
@@ -511,6 +512,51 @@ static apr_status_t load_document(json_t **pdoc, const char *input, apr_size_t l
     return APR_SUCCESS;
 }
 
+/* Exclude: a single record (an object) a condition holds for is refused
+ * ("record-excluded", err->position the condition); from a collection (an
+ * array) the records it holds for are taken out of *pdoc, and the condition
+ * of each goes to *pexcluded (NULL without conditions). */
+static apr_status_t exclude_records(const pds_filter_options_t *opts, json_t **pdoc,
+                                    apr_array_header_t **pexcluded, apr_pool_t *p,
+                                    pds_error_t *err)
+{
+    const pds_rowfilter_t *rf = opts != NULL ? opts->exclude : NULL;
+    json_t *kept, *row;
+    size_t i;
+    int hit;
+
+    *pexcluded = NULL;
+    if (pds_rowfilter_count(rf) == 0)
+        return APR_SUCCESS;
+    if (json_is_object(*pdoc)) {
+        hit = pds_rowfilter_match(rf, *pdoc);
+        if (hit >= 0) {
+            pds_error_set(err, "record-excluded", hit, "Exclude",
+                          "the record is one an Exclude condition leaves out");
+            return APR_EINVAL;
+        }
+        return APR_SUCCESS;
+    }
+    if (!json_is_array(*pdoc))
+        return APR_SUCCESS;
+    *pexcluded = apr_array_make(p, 4, sizeof(const char *));
+    kept = json_array();
+    if (kept == NULL)
+        return no_memory(err);
+    json_array_foreach(*pdoc, i, row) {
+        hit = pds_rowfilter_match(rf, row);
+        if (hit >= 0)
+            APR_ARRAY_PUSH(*pexcluded, const char *) = pds_rowfilter_rule(rf, hit);
+        else if (json_array_append(kept, row) != 0) {
+            json_decref(kept);
+            return no_memory(err);
+        }
+    }
+    json_decref(*pdoc);
+    *pdoc = kept;
+    return APR_SUCCESS;
+}
+
 apr_status_t pds_filter_apply_rows(const pds_fieldset_t *set, const char *input,
                                    apr_size_t len, const pds_filter_options_t *opts,
                                    const char *subject_path, pds_row_decide_fn decide,
@@ -524,7 +570,7 @@ apr_status_t pds_filter_apply_rows(const pds_fieldset_t *set, const char *input,
     const pds_field_path_t *subject_at;
     apr_hash_t *applied;
     json_t *doc, *out = NULL, *kept_input = NULL, *row;
-    apr_array_header_t *subjects, *dropped = NULL;
+    apr_array_header_t *subjects, *dropped = NULL, *excluded = NULL;
     apr_status_t rv = APR_SUCCESS;
     size_t i;
     int k;
@@ -546,6 +592,9 @@ apr_status_t pds_filter_apply_rows(const pds_fieldset_t *set, const char *input,
         rv = type_error(err, set->root, doc);
         goto done;
     }
+    rv = exclude_records(opts, &doc, &excluded, p, err);
+    if (rv != APR_SUCCESS)
+        goto done;
     if (tctx == NULL) {
         memset(&no_ctx, 0, sizeof(no_ctx));
         no_ctx.now = apr_time_now();
@@ -629,6 +678,7 @@ apr_status_t pds_filter_apply_rows(const pds_fieldset_t *set, const char *input,
     result->records = (int)json_array_size(out);
     result->subjects = subjects;
     result->dropped = dropped;
+    result->excluded = excluded;
 
 done:
     json_decref(kept_input);
@@ -848,7 +898,7 @@ apr_status_t pds_filter_apply_ex(const pds_fieldset_t *set,
     int max_depth = opts != NULL ? opts->max_depth : 0;
     apr_size_t replaced = 0;
     const pds_field_node_t *root;
-    apr_array_header_t *released;
+    apr_array_header_t *released, *excluded = NULL;
     json_t *doc, *out = NULL;
     apr_status_t rv;
     int i;
@@ -862,6 +912,9 @@ apr_status_t pds_filter_apply_ex(const pds_fieldset_t *set,
     rv = load_document(&doc, input, len, max_depth, err);
     if (rv != APR_SUCCESS)
         return rv;
+    rv = exclude_records(opts, &doc, &excluded, p, err);
+    if (rv != APR_SUCCESS)
+        goto done;
 
     root = set->root;
     if (!(json_is_object(doc) && (root->children != NULL || root->each == NULL))
@@ -923,6 +976,7 @@ apr_status_t pds_filter_apply_ex(const pds_fieldset_t *set,
     result->records = -1;
     result->subjects = NULL;
     result->dropped = NULL;
+    result->excluded = excluded;
     result->subject_replaced = (int)replaced;
     result->transformed = pds_fieldset_transformed(set, applied, p);
     rv = APR_SUCCESS;

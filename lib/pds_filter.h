@@ -61,6 +61,8 @@
 #include "pds_error.h"
 #include "pds_transform.h"
 
+struct pds_rowfilter_t;
+
 /* Nesting deeper than this in a back-end document is refused. */
 #define PDS_FILTER_DEFAULT_MAX_DEPTH 32
 
@@ -129,6 +131,9 @@ typedef struct pds_filter_result_t {
                                     drop_bad_records: for each record left out,
                                     the "path transform" whose value it could
                                     not take; NULL otherwise */
+    apr_array_header_t *excluded;/* const char *: with opts->exclude, for each
+                                    record of a collection left out, the
+                                    condition that held; NULL otherwise */
 } pds_filter_result_t;
 
 /* Parses input (exactly len bytes; need not be NUL-terminated), keeps only the
@@ -167,6 +172,18 @@ typedef struct pds_filter_options_t {
                                                with a value a transform cannot
                                                take is left out and counted
                                                (result->dropped), not an error */
+    const struct pds_rowfilter_t *exclude;  /* Exclude (pds_rowfilter.h):
+                                               the records of a collection
+                                               (a top-level array) a condition
+                                               holds for are left out, each
+                                               counted in result->excluded; a
+                                               single record (a top-level
+                                               object) it holds for is refused
+                                               with err->code "record-excluded",
+                                               err->position the condition's
+                                               index (pds_rowfilter_rule).
+                                               Read on the input, before the
+                                               allow-list and the transforms */
 } pds_filter_options_t;
 
 /* The same, with options. A value a transform cannot take gives err->code

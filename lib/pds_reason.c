@@ -34,6 +34,9 @@ static const pds_reason_t reasons[] = {
     { "agreement-not-yet-valid", 403, "Agreement is not yet valid" },
     { "write-not-allowed",       422, "Fields the agreement does not let you write" },
     { "write-empty",             422, "The write would change nothing" },
+    /* Answered to the caller exactly as "not-found" (mod_pds_filter.c): a
+     * restricted record is not told apart from a missing one. */
+    { "record-excluded",         404, "Not found" },
     /* consent */
     { "consent-missing",         403, "No consent covers this request" },
     { "consent-paused",          403, "The person has paused this consent" },

@@ -556,6 +556,12 @@ apr_status_t pds_stream_apply_ex(const pds_fieldset_t *set, const char *input,
                       "pds_stream_apply_ex called without a set, result or pool");
         return APR_EINVAL;
     }
+    if (opts != NULL && opts->exclude != NULL) {
+        /* never a record released that a row filter would have held */
+        pds_error_set(err, "internal-error", -1, PDS_BODY_SOURCE,
+                      "the streaming filter does not do row filters (Exclude)");
+        return APR_EINVAL;
+    }
     if (len == 0) {
         pds_error_set(err, "invalid-json", 0, PDS_BODY_SOURCE, "the body is empty");
         return APR_EINVAL;
@@ -602,6 +608,7 @@ apr_status_t pds_stream_apply_ex(const pds_fieldset_t *set, const char *input,
         if (st.present[i])
             APR_ARRAY_PUSH(released, const char *) = path_at(&st, i)->text;
     }
+    memset(result, 0, sizeof(*result));     /* members it does not set stay empty */
     result->body = body;
     result->length = st.out.len;
     result->released = released;
@@ -622,7 +629,9 @@ apr_status_t pds_stream_filter_ex(const pds_fieldset_t *set, const char *input,
     pds_filter_result_t dom;
     apr_status_t rv;
 
-    if (!pds_stream_supported(set))
+    /* Row filters (Exclude) read a whole record before deciding it: the
+     * tree filter does them. */
+    if (!pds_stream_supported(set) || (opts != NULL && opts->exclude != NULL))
         return pds_filter_apply_ex(set, input, len, opts, result, p, err);
     rv = pds_stream_apply_ex(set, input, len, opts, result, p, NULL);
     if (rv == APR_SUCCESS)

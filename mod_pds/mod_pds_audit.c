@@ -743,6 +743,7 @@ apr_status_t pds_audit_decision(request_rec *r, pds_request_t *rq,
     rec.written = rq->written;
     rec.subjects = rq->subjects;
     rec.dropped = rq->dropped;
+    rec.excluded = rq->excluded;
     rec.node = audit_node;
     if (rec.subjects != NULL && pds_conf_audit_pseudonymous(sc)) {
         apr_array_header_t *ps = apr_array_make(r->pool, rec.subjects->nelts + 1,

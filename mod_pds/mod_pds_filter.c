@@ -36,6 +36,7 @@ typedef struct pds_filter_ctx_t {
     apr_size_t limit;
     const char *failure;            /* reason code once the response is lost */
     const char *failure_detail;
+    const char *too_large;          /* the detail of backend-too-large */
     int close;                      /* mod_proxy asked to close the client
                                        connection (an EOC bucket) */
     int started;                    /* the first brigade has been seen */
@@ -64,10 +65,27 @@ static void reject(pds_filter_ctx_t *ctx, const char *kind, const char *reason,
     fail(ctx, reason, detail);
 }
 
-/* A collection past PDSMaxBodySize is a paging question: the detail says so. */
-#define TOO_LARGE_DETAIL "the back end's response is larger than PDSMaxBodySize " \
-    "allows; a collection is read page by page with the paging parameters its " \
-    "agreement declares (Query, see docs/minimisation.md#paging-safely)"
+/* What a caller is told of a record it cannot have: the same for a record
+ * the back end does not hold and one an Exclude condition leaves out. */
+#define NOT_FOUND_DETAIL "no such record"
+
+/* A collection past PDSMaxBodySize is a paging question: the detail says so,
+ * naming the query parameters the agreement declares (configuration, which
+ * the caller, its party, knows), or saying it declares none. */
+static const char *too_large_detail(request_rec *r, const pds_request_t *rq)
+{
+    const pds_query_t *q = rq != NULL && rq->decision.agreement != NULL
+                           ? pds_agreement_query(rq->decision.agreement) : NULL;
+
+    if (pds_query_count(q) == 0)
+        return "the back end's response is larger than PDSMaxBodySize allows; a "
+               "collection is read page by page, and this agreement declares no query "
+               "parameters to page with (Query, see docs/minimisation.md#paging-safely)";
+    return apr_psprintf(r->pool, "the back end's response is larger than PDSMaxBodySize "
+                        "allows; read the collection page by page with the query "
+                        "parameters its agreement declares (Query: %s; see "
+                        "docs/minimisation.md#paging-safely)", pds_query_names(q, r->pool));
+}
 
 /* The checks that can be made on the headers alone, before any body. */
 static void check_response_head(request_rec *r, pds_filter_ctx_t *ctx)
@@ -84,7 +102,7 @@ static void check_response_head(request_rec *r, pds_filter_ctx_t *ctx)
     }
 
     if (r->status == HTTP_NOT_FOUND) {
-        fail(ctx, "not-found", "the back end has no such record");
+        fail(ctx, "not-found", NOT_FOUND_DETAIL);
         return;
     }
     if (r->status == HTTP_NO_CONTENT)
@@ -120,7 +138,7 @@ static void check_response_head(request_rec *r, pds_filter_ctx_t *ctx)
             return;
         }
         if ((apr_uint64_t)declared > ctx->limit) {
-            reject(ctx, "too-large", "backend-too-large", TOO_LARGE_DETAIL);
+            reject(ctx, "too-large", "backend-too-large", ctx->too_large);
             return;
         }
         /* A good first guess saves regrowing the buffer. */
@@ -155,7 +173,7 @@ static void check_error_page(request_rec *r, const pds_request_t *rq,
     else if (apr_table_get(r->notes, "proxy-error-override") != NULL) {
         /* ProxyErrorOverride: the status is the back end's own. */
         if (status == HTTP_NOT_FOUND)
-            fail(ctx, "not-found", "the back end has no such record");
+            fail(ctx, "not-found", NOT_FOUND_DETAIL);
         else
             fail(ctx, "backend-error", apr_psprintf(r->pool, "the back end answered %d",
                                                     status));
@@ -179,7 +197,7 @@ static void append(request_rec *r, pds_filter_ctx_t *ctx, const char *data,
                    apr_size_t n)
 {
     if (n > ctx->limit - ctx->len) {
-        reject(ctx, "too-large", "backend-too-large", TOO_LARGE_DETAIL);
+        reject(ctx, "too-large", "backend-too-large", ctx->too_large);
         return;
     }
     if (ctx->buf == NULL || ctx->len + n + 1 > ctx->cap) {
@@ -230,8 +248,10 @@ static apr_status_t send_body(ap_filter_t *f, const char *body, apr_size_t len)
     return rv;
 }
 
-static apr_status_t send_problem(ap_filter_t *f, pds_request_t *rq,
-                                 const char *reason, const char *detail)
+/* Audits a denial as reason and answers the problem document of shown (the
+ * same reason, or one that tells the caller less). */
+static apr_status_t send_problem_as(ap_filter_t *f, pds_request_t *rq, const char *reason,
+                                    const char *shown, const char *detail)
 {
     request_rec *r = f->r;
     const pds_reason_t *known = pds_reason_lookup(reason);
@@ -247,8 +267,14 @@ static apr_status_t send_problem(ap_filter_t *f, pds_request_t *rq,
     }
     ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, "PDS00031: request %s refused at the "
                   "response: %s (%s)", rq ? rq->request_id : "-", reason, detail);
-    body = pds_problem_prepare(r, rq, reason, detail, &len);
+    body = pds_problem_prepare(r, rq, shown, detail, &len);
     return send_body(f, body, len);
+}
+
+static apr_status_t send_problem(ap_filter_t *f, pds_request_t *rq,
+                                 const char *reason, const char *detail)
+{
+    return send_problem_as(f, rq, reason, reason, detail);
 }
 
 /* A detached JWS over the exact body released, whose protected header binds
@@ -296,6 +322,7 @@ static apr_status_t finish(ap_filter_t *f, pds_filter_ctx_t *ctx, pds_request_t 
     apr_status_t rv_filter;
     const char *signature = NULL;
 
+    memset(&result, 0, sizeof(result));     /* what no filter sets reads as none */
     if (ctx->failure != NULL)
         return send_problem(f, rq, ctx->failure, ctx->failure_detail);
 
@@ -337,6 +364,7 @@ static apr_status_t finish(ap_filter_t *f, pds_filter_ctx_t *ctx, pds_request_t 
             baton.key = tctx.key;
             opts.subject = NULL;            /* each record has its own */
             opts.drop_bad_records = pds_agreement_drops_bad_records(a);
+            opts.exclude = pds_agreement_exclude(a);
             rv_filter = pds_filter_apply_rows(pds_agreement_release(a),
                                               ctx->buf ? ctx->buf : "", ctx->len, &opts,
                                               pds_agreement_record_subject(a),
@@ -350,6 +378,7 @@ static apr_status_t finish(ap_filter_t *f, pds_filter_ctx_t *ctx, pds_request_t 
             }
         }
         else {
+            opts.exclude = pds_agreement_exclude(a);
             /* One pass without a document tree (pds_stream.h); the body is
              * whole here and nothing has been sent, so a refusal found at
              * its last byte still fails closed. A body the stream refuses
@@ -364,6 +393,19 @@ static apr_status_t finish(ap_filter_t *f, pds_filter_ctx_t *ctx, pds_request_t 
                               "filter accepts (a bug: please report it)", rq->request_id);
         }
         OPENSSL_cleanse(key, sizeof(key));
+        if (rv_filter != APR_SUCCESS && strcmp(err.code, "record-excluded") == 0) {
+            /* Audited as what it is, with the condition; answered as a
+             * record that is not there. */
+            apr_array_header_t *by = apr_array_make(r->pool, 1, sizeof(const char *));
+            const char *rule = pds_rowfilter_rule(pds_agreement_exclude(a), err.position);
+
+            APR_ARRAY_PUSH(by, const char *) = rule != NULL ? rule : "Exclude";
+            rq->excluded = by;
+            ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, "PDS00330: back-end response to "
+                          "%s: the record is one `Exclude %s` leaves out; answered as "
+                          "not found", rq->request_id, APR_ARRAY_IDX(by, 0, const char *));
+            return send_problem_as(f, rq, "record-excluded", "not-found", NOT_FOUND_DETAIL);
+        }
         if (rv_filter != APR_SUCCESS)
             pds_metrics_filter_reject(pds_counters(), err.code);
         if (rv_filter != APR_SUCCESS && strcmp(err.code, "transform-type") == 0) {
@@ -396,6 +438,12 @@ static apr_status_t finish(ap_filter_t *f, pds_filter_ctx_t *ctx, pds_request_t 
         rq->deidentified = pds_agreement_deidentified(a);
         rq->subjects = result.subjects;
         rq->dropped = result.dropped;
+        rq->excluded = result.excluded;
+        if (result.excluded != NULL && result.excluded->nelts > 0)
+            ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, "PDS00331: back-end response to "
+                          "%s: %d record(s) left out under Exclude (first: %s)",
+                          rq->request_id, result.excluded->nelts,
+                          APR_ARRAY_IDX(result.excluded, 0, const char *));
         if (result.dropped != NULL && result.dropped->nelts > 0)
             ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, "PDS00300: back-end response to %s: "
                           "%d record(s) left out under OnBadRecord drop (first: %s)",
@@ -447,6 +495,7 @@ apr_status_t pds_response_filter(ap_filter_t *f, apr_bucket_brigade *bb)
     if (!ctx->started) {
         ctx->started = 1;
         ctx->limit = (apr_size_t)pds_conf_max_body(pds_dir_conf(r));
+        ctx->too_large = too_large_detail(r, rq);
         /* A back end that broke off before answering is that, whatever the
          * made-up head that comes with it says. */
         for (b = APR_BRIGADE_FIRST(bb); b != APR_BRIGADE_SENTINEL(bb); b = APR_BUCKET_NEXT(b)) {

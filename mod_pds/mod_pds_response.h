@@ -33,6 +33,8 @@ typedef struct pds_request_t {
     const apr_array_header_t *subjects; /* a collection's released subjects */
     const apr_array_header_t *dropped;  /* OnBadRecord drop: a label per
                                            record left out (audit) */
+    const apr_array_header_t *excluded; /* Exclude: the condition of each
+                                           record left out (audit) */
     int audited;                    /* a record for this request is written */
     int defer_answer;               /* a denial is answered by the guards, not
                                        where it is decided (Satisfy Any) */

@@ -13,6 +13,10 @@ Routes:
   GET  /api/citizens/<id>/record     the resident's record (404 JSON if unknown)
   GET  /api/citizens/<id>/contacts   {"id", "contacts": [...], "case_worker"}
   GET  /api/citizens/<id>/visits     a top-level JSON array of visits
+  GET  /api/fhir/Patient/<id>        the resident as a FHIR R4 Patient: the
+                                     NHS number and a local case reference
+                                     (identifier), phone and e-mail (telecom),
+                                     official and usual name
   PUT|POST /api/citizens/<id>/...    accepted and echoed (200)
   GET  /api/misbehave/<mode>/<id>/record
        the record, delivered wrongly on purpose; <mode> is one of MODES
@@ -101,6 +105,9 @@ PARAM_MODE = re.compile(r"^(big|slow)-([0-9]+(?:\.[0-9]+)?)$")
 CITIZEN = re.compile(r"^/api/citizens/([^/]+)/(record|contacts|visits)$")
 MISBEHAVE = re.compile(r"^/api/misbehave/([^/]+)/([^/]+)/record$")
 DISTRICT = re.compile(r"^/api/districts/([A-Za-z0-9]+)/residents$")
+FHIR_PATIENT = re.compile(r"^/api/fhir/Patient/([^/]+)$")
+NHS_SYSTEM = "https://fhir.nhs.uk/Id/nhs-number"
+CASE_SYSTEM = "https://council.example/Id/social-care-case"
 
 
 def compact(value):
@@ -251,8 +258,32 @@ class Handler(BaseHTTPRequestHandler):
                [{"date": "2024-01-15", "worker": rec["case_worker"]["name"],
                  "notes": rec["internal"]["notes"]}]
 
+    @staticmethod
+    def fhir_patient_of(rec):
+        """The resident as a FHIR R4 Patient, as a health integration layer
+        in front of the same system might serve it."""
+        return {"resourceType": "Patient", "id": rec["id"],
+                "identifier": [
+                    {"use": "official", "system": NHS_SYSTEM,
+                     "value": rec["nhs_number"].replace(" ", "")},
+                    {"use": "usual", "system": CASE_SYSTEM, "value": "SC-" + rec["id"][-6:]}],
+                "name": [{"use": "official", "family": rec["name"]["family"],
+                          "given": [rec["name"]["given"]]},
+                         {"use": "usual", "given": [rec["name"]["given"][:3]]}],
+                "telecom": [{"system": "phone", "value": rec["phone"], "use": "home"},
+                            {"system": "email", "value": rec["email"], "use": "home"}],
+                "birthDate": rec["dob"],
+                "address": [{"line": [rec["address"]["line1"]], "city": rec["address"]["town"],
+                             "postalCode": rec["address"]["postcode"]}]}
+
     def handle_get(self):
         parts = urlsplit(self.path)
+        m = FHIR_PATIENT.match(parts.path)
+        if m:
+            rec = self.resident(m.group(1))
+            if rec is None:
+                return self.not_found("resident")
+            return self.send_resource(self.fhir_patient_of(rec))
         m = CITIZEN.match(parts.path)
         if m:
             rec = self.resident(m.group(1))

@@ -194,6 +194,8 @@ def test_a_collection_over_the_body_limit_fails_closed(gw, json_server, never):
     parameters is in test_query.py)."""
     r = call(gw, never, "GET", "/fhir-small/Patient")
     H.assert_denied(gw, r, "backend-too-large")
+    # no Query lines: the detail says there is nothing to page with
+    assert "declares no query parameters to page with" in r.json()["detail"], r.json()
     reached(json_server, "GET", "/Patient")
 
 

@@ -165,6 +165,8 @@ def test_too_large_a_collection_says_to_page(gw, json_server):
     r = raw(gw, "/fhir-small/Patient")
     H.assert_denied(gw, r, "backend-too-large")
     assert "page" in r.json()["detail"] and "Query" in r.json()["detail"], r.json()
+    # the detail names what the agreement declares to page with
+    assert "(Query: _page, _limit, gender, birthDate;" in r.json()["detail"], r.json()
     json_server.clear()
     r = raw(gw, "/fhir-small/Patient?_page=3&_limit=20")
     rec = H.assert_allowed(gw, r, [H.pick(p, *RECORD) for p in patients(json_server)[40:60]],

@@ -221,7 +221,7 @@ static void test_reason_table(void **state)
         { "no-mandate", 403 }, { "mandate-not-for-self", 403 },
         { "consent-store-unavailable", 503 },
         { "bad-request-body", 400 }, { "request-too-large", 413 },
-        { "write-not-allowed", 422 }, { "write-empty", 422 },
+        { "write-not-allowed", 422 }, { "write-empty", 422 }, { "record-excluded", 404 },
         { "backend-unavailable", 503 }, { "backend-timeout", 504 },
     };
     const apr_size_t n = sizeof(spec) / sizeof(spec[0]);

@@ -9,6 +9,10 @@
  * and optionally
  *     released       the expected released paths, one a line, in order
  *     max-depth      the nesting limit (default PDS_FILTER_DEFAULT_MAX_DEPTH)
+ *     exclude        Exclude conditions, one a line (pds_rowfilter.h); a
+ *                    condition that fails to add counts as the error
+ *     excluded       with exclude: the condition of each record left out, in
+ *                    order (an empty file: none)
  * Adding a case is adding a directory.
  */
 #include <stdio.h>
@@ -23,6 +27,7 @@
 
 #include "pds_test.h"
 #include "pds_filter.h"
+#include "pds_rowfilter.h"
 
 #define CASES_DIR PDS_TEST_SRCDIR "/cases/filter"
 
@@ -898,8 +903,10 @@ static void run_case(void **state)
     case_state_t *cs = *state;
     apr_pool_t *p = cs->pool;
     const char *name = cs->name;
-    char *fields, *input, *expected, *error, *released, *depth;
+    char *fields, *input, *expected, *error, *released, *depth, *exclude, *excluded;
     apr_array_header_t *lines;
+    pds_filter_options_t opts;
+    pds_rowfilter_t *rf = NULL;
     apr_size_t input_len = 0;
     pds_fieldset_t *set;
     pds_filter_result_t res, sentinel;
@@ -913,6 +920,8 @@ static void run_case(void **state)
     error = case_file(p, name, "error", NULL, 0);
     released = case_file(p, name, "released", NULL, 0);
     depth = case_file(p, name, "max-depth", NULL, 0);
+    exclude = case_file(p, name, "exclude", NULL, 0);
+    excluded = case_file(p, name, "excluded", NULL, 0);
     if ((expected == NULL) == (error == NULL))
         fail_msg("case %s: needs exactly one of expected.json and error", name);
     if (error != NULL)
@@ -933,10 +942,28 @@ static void run_case(void **state)
                  APR_ARRAY_IDX(lines, i, const char *), err.code, err.text);
     }
 
+    if (exclude != NULL) {
+        assert_int_equal(pds_rowfilter_create(&rf, p), APR_SUCCESS);
+        lines = lines_of(p, exclude);
+        for (i = 0; i < lines->nelts; i++) {
+            pds_error_clear(&err);
+            if (pds_rowfilter_add(rf, APR_ARRAY_IDX(lines, i, const char *), &err)
+                == APR_SUCCESS)
+                continue;
+            if (error != NULL && strcmp(err.code, error) == 0)
+                return;
+            fail_msg("case %s: condition '%s': %s: %s", name,
+                     APR_ARRAY_IDX(lines, i, const char *), err.code, err.text);
+        }
+    }
+
     memset(&sentinel, 0x5a, sizeof(sentinel));
     res = sentinel;
     pds_error_clear(&err);
-    rv = pds_filter_apply(set, input, input_len, max_depth, &res, p, &err);
+    memset(&opts, 0, sizeof(opts));
+    opts.max_depth = max_depth;
+    opts.exclude = rf;
+    rv = pds_filter_apply_ex(set, input, input_len, &opts, &res, p, &err);
     if (error != NULL) {
         if (rv == APR_SUCCESS)
             fail_msg("case %s: expected %s, got %s", name, error, res.body);
@@ -965,6 +992,20 @@ static void run_case(void **state)
         if (lines->nelts != res.released->nelts)
             fail_msg("case %s: %d paths released, expected %d", name,
                      res.released->nelts, lines->nelts);
+    }
+    if (excluded != NULL) {
+        lines = lines_of(p, excluded);
+        if (res.excluded == NULL)
+            fail_msg("case %s: no excluded list", name);
+        for (i = 0; i < lines->nelts && i < res.excluded->nelts; i++)
+            if (strcmp(APR_ARRAY_IDX(lines, i, const char *),
+                       APR_ARRAY_IDX(res.excluded, i, const char *)) != 0)
+                fail_msg("case %s: excluded[%d] is %s, expected %s", name, i,
+                         APR_ARRAY_IDX(res.excluded, i, const char *),
+                         APR_ARRAY_IDX(lines, i, const char *));
+        if (lines->nelts != res.excluded->nelts)
+            fail_msg("case %s: %d records excluded, expected %d", name,
+                     res.excluded->nelts, lines->nelts);
     }
 }
 

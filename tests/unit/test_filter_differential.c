@@ -20,6 +20,13 @@
  * Every round also runs the streaming filter (pds_stream.h) on the same
  * body, and on a copy with one byte changed, and requires the DOM filter's
  * bytes or refusal from it (stream_check.c).
+ *
+ * A second comparison checks row filters (pds_rowfilter.h, Exclude): a
+ * random condition (a path not starting with "[*]", with or without a
+ * comparison) holds for a random record as the reference says: a value that
+ * is not null is reached and compares so; absent or null holds nothing; a
+ * value of another kind than the path reads holds (in doubt, out). And the
+ * filter leaves out of a collection exactly the records it holds for.
  * The random generator is seeded; PDS_DIFF_SEED and PDS_DIFF_ROUNDS override
  * the seed and the number of rounds (default 50000).
  */
@@ -35,6 +42,7 @@
 #include "pds_test.h"
 #include "pds_filter.h"
 #include "stream_check.h"
+#include "pds_rowfilter.h"
 
 #define MAX_PATHS  5
 #define MAX_STEPS  5
@@ -382,10 +390,129 @@ static void test_filter_matches_reference(void **state)
                   "%d predicated paths\n", rounds, released, refused, predicated);
 }
 
+/* ---- row filters ------------------------------------------------------------ */
+
+/* Does the condition (path, and test: member NULL for none, else the
+ * comparison as a predicate of the value itself) hold below v from step k? */
+static int ref_holds(json_t *v, const ref_path_t *path, int k, const ref_pred_t *test)
+{
+    json_t *elem;
+    size_t idx;
+
+    if (v == NULL || json_is_null(v))
+        return 0;
+    if (k == path->n) {
+        int hit;
+
+        if (test->member == NULL || json_is_object(v) || json_is_array(v))
+            return 1;
+        hit = ref_value_equal(v, test->value) || (test->op == 2 && ref_value_equal(v, test->value2));
+        return test->op == 1 ? !hit : hit;
+    }
+    if (path->step[k] != NULL)
+        return json_is_object(v) ? ref_holds(json_object_get(v, path->step[k]), path, k + 1, test)
+                                 : 1;
+    if (!json_is_array(v))
+        return 1;
+    json_array_foreach(v, idx, elem) {
+        if (ref_takes(&path->pred[k], elem) && ref_holds(elem, path, k + 1, test))
+            return 1;
+    }
+    return 0;
+}
+
+static void test_exclude_matches_reference(void **state)
+{
+    const char *seed_env = getenv("PDS_DIFF_SEED"), *rounds_env = getenv("PDS_DIFF_ROUNDS");
+    long rounds = rounds_env ? atol(rounds_env) / 2 : 25000, r;
+    long held = 0, kept = 0;
+
+    (void)state;
+    rng_state = seed_env ? (uint64_t)strtoull(seed_env, NULL, 10) + 1 : 0x2545F4914F6CDD1Dull;
+    if (rng_state == 0)
+        rng_state = 1;
+    for (r = 0; r < rounds; r++) {
+        apr_pool_t *p;
+        ref_path_t path;
+        ref_pred_t test;
+        pds_rowfilter_t *rf;
+        pds_fieldset_t *set;
+        pds_filter_options_t opts;
+        pds_filter_result_t res;
+        pds_error_t err;
+        const char *cond;
+        json_t *doc, *rec;
+        char *text;
+        size_t idx;
+        int i, want_out = 0;
+
+        apr_pool_create(&p, NULL);
+        random_path(&path, 0);
+        test.member = rnd(3) == 0 ? NULL : "(value)";
+        test.op = (int)rnd(3);
+        test.value = (int)rnd(NPREDVALUES);
+        test.value2 = (int)rnd(NPREDVALUES);
+        cond = path_text(p, &path);
+        if (test.member != NULL && test.op == 2)
+            cond = apr_pstrcat(p, cond, " in (", pred_values[test.value], ", ",
+                               pred_values[test.value2], ")", NULL);
+        else if (test.member != NULL)
+            cond = apr_pstrcat(p, cond, test.op == 0 ? "=" : "!=",
+                               pred_values[test.value], NULL);
+        assert_int_equal(pds_rowfilter_create(&rf, p), APR_SUCCESS);
+        pds_error_clear(&err);
+        if (pds_rowfilter_add(rf, cond, &err) != APR_SUCCESS)
+            fail_msg("round %ld: condition %s refused: %s", r, cond, err.text);
+        doc = json_array();
+        for (i = 0; i < 4; i++) {
+            rec = json_object();
+            json_object_set_new(rec, names[rnd(NNAMES)], random_value(1));
+            json_object_set_new(rec, names[rnd(NNAMES)], random_value(1));
+            json_array_append_new(doc, rnd(8) == 0 ? random_value(1) : rec);
+            if (json_array_get(doc, (size_t)i) != rec)
+                json_decref(rec);
+        }
+        json_array_foreach(doc, idx, rec) {
+            int want = ref_holds(rec, &path, 0, &test);
+            int got = pds_rowfilter_match(rf, rec) == 0;
+
+            if (want != got) {
+                char *t = json_dumps(rec, JSON_COMPACT | JSON_ENCODE_ANY);
+                fail_msg("round %ld: condition %s on %s: reference %d, row filter %d",
+                         r, cond, t, want, got);
+            }
+            want_out += want;
+            held += want;
+            kept += !want;
+        }
+        /* the filter takes out exactly those */
+        {
+            static const char *const every[] = { "[*]", NULL };
+            set = pds_test_fieldset(p, every);
+        }
+        memset(&opts, 0, sizeof(opts));
+        opts.exclude = rf;
+        text = json_dumps(doc, JSON_COMPACT);
+        pds_error_clear(&err);
+        assert_int_equal(pds_filter_apply_ex(set, text, strlen(text), &opts, &res, p, &err),
+                         APR_SUCCESS);
+        assert_int_equal(res.excluded->nelts, want_out);
+        free(text);
+        json_decref(doc);
+        apr_pool_destroy(p);
+    }
+    /* both outcomes, many times */
+    assert_true(held > rounds / 4);
+    assert_true(kept > rounds / 4);
+    print_message("differential: %ld row filter rounds, %ld records held, %ld kept\n",
+                  rounds, held, kept);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_filter_matches_reference),
+        cmocka_unit_test(test_exclude_matches_reference),
     };
 
     return pds_test_main(tests, NULL, NULL);
