@@ -549,7 +549,8 @@ def test_query_csv_is_rfc4180_with_the_record_members(world):
     assert list(rows[0].keys()) == [
         "time", "seq", "request_id", "client_ip", "organisation", "agreement",
         "agreement_version", "purpose", "legal_basis", "subject", "method", "path",
-        "decision", "reason", "status", "fields", "visible_from", "node"]
+        "decision", "reason", "status", "fields", "visible_from", "node",
+        "query", "written", "records", "dropped", "excluded"]
     assert {r["request_id"] for r in rows} == world.ids()
     by_id = {r["request_id"]: r for r in rows}
     for who, subject, resp, rec in world.requests:
@@ -559,6 +560,24 @@ def test_query_csv_is_rfc4180_with_the_record_members(world):
         assert row["organisation"] == (rec["organisation"] or "")
         assert row["node"] == rec["node"] == socket.gethostname()
         assert row["reason"] == ("" if resp.status_code == 200 else resp.json()["reason"])
+        for member in ("query", "records", "dropped", "excluded"):
+            assert row[member] == ("" if rec.get(member) is None else str(rec[member])), member
+        assert row["written"] == ";".join(rec.get("written") or [])
+
+
+def test_query_csv_carries_query_writes_and_collection_counts(tmp_path):
+    """The members a reader of the CSV needs beside the decision: the query
+    accepted, the fields written, a collection's records and those left out."""
+    log = tmp_path / "one.jsonl"
+    log.write_text(json.dumps({
+        "seq": 1, "prev": "0" * 64, "time": "2026-12-03T07:00:00.000000Z",
+        "request_id": "r1", "decision": "allow", "status": 200, "fields": ["a", "b"],
+        "query": "_page=2&_limit=10", "written": ["phone", "email"], "records": 20,
+        "dropped": 1, "excluded": 2, "node": "gw1", "mac": "0" * 64}) + "\n")
+    out = run_ok("query", "--format", "csv", str(log))
+    row = list(csv.DictReader(io.StringIO(out, newline="")))[0]
+    assert (row["query"], row["written"], row["records"], row["dropped"], row["excluded"]) \
+        == ("_page=2&_limit=10", "phone;email", "20", "1", "2")
 
 
 def _csv(world, *filters):

@@ -49,7 +49,8 @@ static void csv_put(const char *s, int last)
 static const char *const csv_columns[] = {
     "time", "seq", "request_id", "client_ip", "organisation", "agreement",
     "agreement_version", "purpose", "legal_basis", "subject", "method", "path",
-    "decision", "reason", "status", "fields", "visible_from", "node", NULL
+    "decision", "reason", "status", "fields", "visible_from", "node",
+    "query", "written", "records", "dropped", "excluded", NULL
 };
 
 static void query_csv(json_t *rec, apr_pool_t *scratch)
@@ -59,9 +60,12 @@ static void query_csv(json_t *rec, apr_pool_t *scratch)
     for (i = 0; csv_columns[i] != NULL; i++) {
         const char *c = csv_columns[i], *v;
 
-        if (strcmp(c, "fields") == 0)
-            v = fields_joined(rec, ";", scratch);
-        else if (strcmp(c, "seq") == 0 || strcmp(c, "status") == 0)
+        if (strcmp(c, "fields") == 0 || strcmp(c, "written") == 0)
+            v = json_is_array(json_object_get(rec, c)) ? strings_joined(rec, c, ";", scratch)
+                                                       : NULL;
+        else if (strcmp(c, "seq") == 0 || strcmp(c, "status") == 0
+                 || strcmp(c, "records") == 0 || strcmp(c, "dropped") == 0
+                 || strcmp(c, "excluded") == 0)
             v = int_member(rec, c, scratch);
         else
             v = str_member(rec, c);

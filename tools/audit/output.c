@@ -148,13 +148,13 @@ int matches(const char *want, const char *have)
     return want == NULL || (have != NULL && strcmp(want, have) == 0);
 }
 
-const char *fields_joined(json_t *rec, const char *sep, apr_pool_t *p)
+const char *strings_joined(json_t *rec, const char *member, const char *sep, apr_pool_t *p)
 {
     json_t *v;
     size_t i;
     const char *out = "";
 
-    json_array_foreach(json_object_get(rec, "fields"), i, v) {
+    json_array_foreach(json_object_get(rec, member), i, v) {
         if (json_is_string(v))
             out = *out ? apr_pstrcat(p, out, sep, json_string_value(v), NULL)
                        : json_string_value(v);

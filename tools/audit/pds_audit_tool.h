@@ -140,8 +140,9 @@ void print_json(json_t *doc);
 const char *str_member(json_t *rec, const char *name);
 /* want NULL (no filter), or have equal to it. */
 int matches(const char *want, const char *have);
-/* The string members of "fields" joined with sep ("" for none). */
-const char *fields_joined(json_t *rec, const char *sep, apr_pool_t *p);
+/* The strings of the array member ("fields", "written") joined with sep
+ * ("" for none). */
+const char *strings_joined(json_t *rec, const char *member, const char *sep, apr_pool_t *p);
 /* An integer member as decimal text, or NULL. */
 const char *int_member(json_t *rec, const char *name, apr_pool_t *p);
 

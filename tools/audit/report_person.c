@@ -88,7 +88,7 @@ static void person_text_event(json_t *e, apr_pool_t *p)
 
     printf("%s  %s received %s\n", tty_or_dash(p, str_member(e, "time")),
            tty_or_dash(p, str_member(e, "organisation")),
-           *fields_joined(e, ", ", p) ? tty_safe(p, fields_joined(e, ", ", p))
+           *strings_joined(e, "fields", ", ", p) ? tty_safe(p, strings_joined(e, "fields", ", ", p))
                                       : "no fields (an empty answer)");
     printf("    purpose %s; agreement %s version %s; legal basis %s\n",
            tty_or_dash(p, str_member(e, "purpose")),
