@@ -17,8 +17,8 @@ targets=${*:-fieldpath filter jws chain agreement artefact transform consent que
 
 command -v clang >/dev/null 2>&1 || { echo "fuzz: clang is missing (apt-get install clang)" >&2; exit 2; }
 flags="-g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined"
-cflags="-I$top/lib -I$top/fuzz $(apr-1-config --cppflags --includes) $(apu-1-config --includes) $(pkg-config --cflags jansson libcrypto)"
-libs="$(apu-1-config --link-ld --libs) $(apr-1-config --link-ld --libs) $(pkg-config --libs jansson libcrypto)"
+cflags="-I$top/lib -I$top/fuzz $(apr-1-config --cppflags --includes) $(apu-1-config --includes) $(pkg-config --cflags jansson libcrypto zlib liblzma)"
+libs="$(apu-1-config --link-ld --libs) $(apr-1-config --link-ld --libs) $(pkg-config --libs jansson libcrypto zlib liblzma)"
 
 failed=""
 for t in $targets; do
