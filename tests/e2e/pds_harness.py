@@ -56,7 +56,8 @@ def httpd_env():
     env = dict(os.environ)
     preload = os.environ.get("PDS_HTTPD_PRELOAD")
     if preload:
-        env["LD_PRELOAD"] = preload
+        # the runtime first, then what a test preloads (a slow fdatasync, say)
+        env["LD_PRELOAD"] = " ".join(p for p in (preload, os.environ.get("LD_PRELOAD")) if p)
         env.setdefault("ASAN_OPTIONS", "detect_leaks=0:abort_on_error=0")
         env.setdefault("UBSAN_OPTIONS", "print_stacktrace=1")
     return env

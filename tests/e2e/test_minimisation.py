@@ -112,9 +112,12 @@ def test_a_de_identified_collection(gw, residents):
     assert "[*].id pseudonymise" in rec["transforms"]
 
 
+@pytest.mark.allow_log("AH00484")
 def test_transforms_under_concurrency(gw):
     """The transform tree is shared by every thread: 160 requests from 16
-    threads at once must all get the same document."""
+    threads at once must all get the same document. (16 clients may fill
+    the harness's 16 workers for a moment, slower under the sanitizers:
+    httpd says so with AH00484, and queues them.)"""
     import concurrent.futures
     path = "/research-a/%s/record" % SUBJECT
     first = gw.get(path, purpose="research")
