@@ -30,10 +30,10 @@ WCAG_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]
 
 try:
     from selenium import webdriver
+    from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
     from selenium.webdriver.chrome.service import Service
     from selenium.webdriver.common.by import By
     from selenium.webdriver.common.keys import Keys
-    from selenium.webdriver.support import expected_conditions as EC
     from selenium.webdriver.support.ui import WebDriverWait
     HAVE_SELENIUM = True
 except ImportError:         # pragma: no cover - the skip below says why
@@ -98,11 +98,28 @@ def open_page(browser, world, path):
     return browser.driver
 
 
+def _page_gone(old):
+    """The wait's condition: the old page's root is gone. Chromium answers
+    for a node of a document already replaced either as stale or with
+    "does not belong to the document" (selenium's staleness_of knows only the first)."""
+    def gone(_driver):
+        try:
+            old.is_enabled()
+            return False
+        except StaleElementReferenceException:
+            return True
+        except WebDriverException as e:
+            if "does not belong to the document" in str(e):
+                return True
+            raise
+    return gone
+
+
 def click_and_wait(driver, element):
     """Clicks and waits for the next page (the old one goes stale)."""
     old = driver.find_element(By.TAG_NAME, "html")
     element.click()
-    WebDriverWait(driver, 15).until(EC.staleness_of(old))
+    WebDriverWait(driver, 15).until(_page_gone(old))
 
 
 def axe_violations(driver):
