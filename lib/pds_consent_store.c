@@ -463,8 +463,9 @@ static apr_status_t write_history(pds_consent_store_t *s, apr_pool_t *p,
     args[3] = c->state;
     args[4] = c->actor;
     args[5] = pds_store_time_text(p, c->updated);
-    return pds_store_exec(s, p, NULL, "INSERT INTO pds_consent_history (consent_id, version, action, "
-                "state, actor, time) VALUES (%s, %s, %s, %s, %s, %s)", 6, args, err);
+    return pds_store_exec(s, p, NULL, "INSERT INTO pds_consent_history (consent_id, version, "
+                          "action, state, actor, time) VALUES (%s, %s, %s, %s, %s, %s)", 6,
+                          args, err);
 }
 
 apr_status_t pds_consent_store_insert(pds_consent_store_t *s, apr_pool_t *p,
