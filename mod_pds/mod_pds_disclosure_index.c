@@ -109,6 +109,20 @@ static int take_line(walk_t *w, const char *line, apr_size_t len)
     return w->taken >= PDS_DISCLOSURE_INDEX_BATCH && w->parts.subjects == NULL;
 }
 
+/* line (len bytes held) with room for need bytes in all. */
+static char *room(char *line, apr_size_t len, apr_size_t *cap, apr_size_t need, apr_pool_t *p)
+{
+    char *grown;
+
+    if (need <= *cap)
+        return line;
+    *cap = 2 * need;
+    grown = apr_palloc(p, *cap);
+    if (len > 0)
+        memcpy(grown, line, len);
+    return grown;
+}
+
 /* The file's complete lines from w->at.offset on; *full when the batch is. */
 static apr_status_t walk_file(walk_t *w, const pds_log_file_t *lf, int *full, apr_pool_t *scratch)
 {
@@ -135,13 +149,7 @@ static apr_status_t walk_file(walk_t *w, const pds_log_file_t *lf, int *full, ap
             if (buf[i] != '\n')
                 continue;
             if (line_len > 0) {
-                if (line_len + (i - start) > line_cap) {
-                    char *grown;
-                    line_cap = 2 * (line_len + (i - start));
-                    grown = apr_palloc(scratch, line_cap);
-                    memcpy(grown, line, line_len);
-                    line = grown;
-                }
+                line = room(line, line_len, &line_cap, line_len + (i - start), scratch);
                 memcpy(line + line_len, buf + start, i - start);
                 *full = take_line(w, line, line_len + (i - start));
                 line_len = 0;
@@ -157,14 +165,7 @@ static apr_status_t walk_file(walk_t *w, const pds_log_file_t *lf, int *full, ap
                 apr_cpystrn(err.text, "a line longer than any record", sizeof(err.text));
                 break;
             }
-            if (line_len + more > line_cap) {
-                char *grown;
-                line_cap = 2 * (line_len + more);
-                grown = apr_palloc(scratch, line_cap);
-                if (line_len > 0)
-                    memcpy(grown, line, line_len);
-                line = grown;
-            }
+            line = room(line, line_len, &line_cap, line_len + more, scratch);
             memcpy(line + line_len, buf + start, more);
             line_len += more;
         }
