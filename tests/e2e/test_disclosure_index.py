@@ -9,6 +9,7 @@ import os
 import shutil
 import sqlite3
 import subprocess
+import threading
 import time
 
 import pytest
@@ -234,5 +235,53 @@ def test_a_schema_1_postgresql_store_is_migrated_to_2_and_keeps_its_consents(
         check_migrated(g, versions)
         g.close_sessions()
         g.httpd.stop()
+    finally:
+        pg.stop()
+
+
+def test_nodes_sharing_postgresql_show_every_nodes_disclosures_each_once(
+        gateway_factory, tmp_path_factory, shared):
+    """Two nodes, one PostgreSQL: a person sees what both disclosed, from
+    either node; concurrent views (several children racing over the index)
+    add no row twice and index each line of a node's log once."""
+    ok, why = pds_postgres.postgres_available()
+    if not ok:
+        pytest.skip("PostgreSQL is needed (tools/install-deps.sh installs it): " + why)
+    pg = pds_postgres.Postgres()
+    try:
+        pg.start()
+        store = 'PDSConsentStore pgsql "%s"\n' % pg.conninfo
+        nodes = [start(gateway_factory, tmp_path_factory, shared,
+                       "PDSNodeName gw%d\n" % (i + 1) + store) for i in range(2)]
+        times = []
+        for g in (nodes[0], nodes[1], nodes[0]):
+            r = g.get("/citizens/%s/record" % SUBJECT)
+            assert r.status_code == 200, H.describe(r)
+            times.append(g.audit_for(r)["time"])
+        # each node indexes its own log when its view is asked
+        my_view(nodes[0])
+        assert sorted(d["time"] for d in my_view(nodes[1])) == sorted(times)
+        assert sorted(d["time"] for d in my_view(nodes[0])) == sorted(times)
+        for _ in range(6):
+            r = nodes[0].get("/citizens/%s/record" % SUBJECT)
+            assert r.status_code == 200
+            times.append(nodes[0].audit_for(r)["time"])
+        views = []
+        threads = [threading.Thread(target=lambda: views.append(my_view(nodes[0])))
+                   for _ in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert len(views) == 8
+        assert [d["time"] for d in my_view(nodes[1])] == sorted(times)
+        rows = pg.psql("SELECT node, COUNT(*), COUNT(DISTINCT seq) FROM pds_disclosures "
+                       "GROUP BY node ORDER BY node").split()
+        assert rows == ["gw1|8|8", "gw2|1|1"], rows
+        lines = pg.psql("SELECT lines FROM pds_disclosure_cursors WHERE node = 'gw1'").strip()
+        assert int(lines) == series_lines(nodes[0].httpd.audit_path)
+        for g in nodes:
+            g.close_sessions()
+            g.httpd.stop()
     finally:
         pg.stop()
