@@ -285,3 +285,28 @@ def test_nodes_sharing_postgresql_show_every_nodes_disclosures_each_once(
             g.httpd.stop()
     finally:
         pg.stop()
+
+
+def test_under_pseudonymous_audit_the_index_holds_pseudonyms_only(
+        gateway_factory, tmp_path_factory, shared):
+    """PDSAuditSubject pseudonym: the store's index names people as the log
+    does, by pseudonym, and the view still finds the signed-in person's."""
+    keyfile = str(tmp_path_factory.mktemp("pskey") / "subjects.key")
+    H.write_private(keyfile, (os.urandom(32).hex() + "\n").encode())
+    db = os.path.join(shared, "consent.db")
+    g = start(gateway_factory, tmp_path_factory, shared,
+              'PDSConsentStore sqlite3 "%s"\n' % db
+              + 'PDSAuditSubject pseudonym "%s"\n' % keyfile)
+    r = g.get("/citizens/%s/record" % SUBJECT)
+    assert r.status_code == 200, H.describe(r)
+    logged = g.audit_for(r)["subject"]
+    assert logged != SUBJECT
+    assert [d["time"] for d in my_view(g)] == [g.audit_for(r)["time"]]
+    assert my_view(g, OTHER_SUBJECT) == []
+    with sqlite3.connect(db) as c:
+        subjects = [row[0] for row in c.execute("SELECT subject FROM pds_disclosures")]
+    assert subjects == [logged]
+    for path in (db, db + "-wal"):
+        if os.path.exists(path):
+            with open(path, "rb") as f:
+                assert SUBJECT.encode() not in f.read(), path
