@@ -489,6 +489,8 @@ static const char *index_node(request_rec *r, const char *path)
     return node;
 }
 
+#define CAUGHT_UP_NOTE "mod_pds-disclosure-index-caught-up"
+
 /* The store's index caught up (one batch), then the person's disclosures
  * (pout) or the month's count (agreement, month, pcount). */
 static apr_status_t from_store(request_rec *r, const char *logged_as, json_t **pout,
@@ -500,6 +502,7 @@ static apr_status_t from_store(request_rec *r, const char *logged_as, json_t **p
     pds_consent_conn_t *h;
     pds_error_t err;
     apr_status_t rv;
+    void *caught_up = NULL;
     int complete = 0;
 
     if (node == NULL || (h = pds_consent_conn_acquire(r)) == NULL) {
@@ -507,11 +510,18 @@ static apr_status_t from_store(request_rec *r, const char *logged_as, json_t **p
                       "in the consent store, which cannot be reached");
         return APR_EGENERAL;
     }
-    if (store_lock != NULL)
-        apr_thread_mutex_lock(store_lock);
-    rv = pds_disclosure_index_catch_up(r, h->store, node, log_files(r, path), &complete);
-    if (store_lock != NULL)
-        apr_thread_mutex_unlock(store_lock);
+    /* Once per request: the register asks for many counts. */
+    apr_pool_userdata_get(&caught_up, CAUGHT_UP_NOTE, r->pool);
+    rv = APR_SUCCESS;
+    if (caught_up == NULL) {
+        if (store_lock != NULL)
+            apr_thread_mutex_lock(store_lock);
+        rv = pds_disclosure_index_catch_up(r, h->store, node, log_files(r, path), &complete);
+        if (store_lock != NULL)
+            apr_thread_mutex_unlock(store_lock);
+        if (rv == APR_SUCCESS)
+            apr_pool_userdata_setn("", CAUGHT_UP_NOTE, NULL, r->pool);
+    }
     pds_error_clear(&err);
     if (rv == APR_SUCCESS && pout != NULL)
         rv = pds_disclosure_store_of(h->store, r->pool, logged_as, apr_time_now(), pout, &err);
