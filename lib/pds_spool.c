@@ -17,6 +17,7 @@
 
 struct pds_spool_t {
     pds_spool_options_t o;
+    apr_pool_t *pool;           /* the owner's: the fallback's file name */
     char *buf;                  /* malloc'd: the body, or the file's write buffer */
     apr_size_t len;             /* bytes in buf */
     apr_size_t cap;
@@ -44,6 +45,7 @@ apr_status_t pds_spool_create(pds_spool_t **ps, apr_pool_t *p,
     if (opts == NULL || opts->threshold == 0 || opts->limit == 0)
         return APR_EINVAL;
     s->o = *opts;
+    s->pool = p;
     if (s->o.dir != NULL)
         s->o.dir = apr_pstrdup(p, s->o.dir);
     s->fd = -1;
@@ -134,10 +136,10 @@ static int grow(pds_spool_t *s, apr_size_t want)
     return 0;
 }
 
-static apr_status_t flush(pds_spool_t *s, apr_pool_t *p, pds_error_t *err)
+static apr_status_t flush(pds_spool_t *s, pds_error_t *err)
 {
     if (s->fd < 0) {
-        s->fd = open_anonymous(s->o.dir, p);
+        s->fd = open_anonymous(s->o.dir, s->pool);
         if (s->fd < 0)
             return spool_fail(s, APR_FROM_OS_ERROR(errno), "spool-open", "created", errno,
                               err);
@@ -151,7 +153,6 @@ static apr_status_t flush(pds_spool_t *s, apr_pool_t *p, pds_error_t *err)
 apr_status_t pds_spool_append(pds_spool_t *s, const char *data, apr_size_t n,
                               pds_error_t *err)
 {
-    apr_pool_t *p = NULL;
     apr_status_t rv;
 
     if (s->failed != APR_SUCCESS)
@@ -172,15 +173,11 @@ apr_status_t pds_spool_append(pds_spool_t *s, const char *data, apr_size_t n,
         return APR_SUCCESS;
     }
     /* The file: buf is its write buffer, of threshold bytes. */
-    if (apr_pool_create(&p, NULL) != APR_SUCCESS)
+    if (s->cap < s->o.threshold && grow(s, s->o.threshold) != 0)
         return APR_ENOMEM;
-    if (s->cap < s->o.threshold && grow(s, s->o.threshold) != 0) {
-        apr_pool_destroy(p);
-        return APR_ENOMEM;
-    }
     rv = APR_SUCCESS;
     if (s->len + n > s->cap)
-        rv = flush(s, p, err);
+        rv = flush(s, err);
     if (rv == APR_SUCCESS && n >= s->cap) {
         if (write_all(s->fd, data, n) != 0)
             rv = spool_fail(s, APR_FROM_OS_ERROR(errno), "spool-write", "written", errno,
@@ -190,7 +187,6 @@ apr_status_t pds_spool_append(pds_spool_t *s, const char *data, apr_size_t n,
         memcpy(s->buf + s->len, data, n);
         s->len += n;
     }
-    apr_pool_destroy(p);
     if (rv == APR_SUCCESS)
         s->total += n;
     return rv;
@@ -210,13 +206,8 @@ apr_status_t pds_spool_map(pds_spool_t *s, const char **pdata, apr_size_t *plen,
         return APR_SUCCESS;
     }
     if (s->map == NULL) {
-        apr_pool_t *p;
-        apr_status_t rv;
+        apr_status_t rv = flush(s, err);
 
-        if (apr_pool_create(&p, NULL) != APR_SUCCESS)
-            return APR_ENOMEM;
-        rv = flush(s, p, err);
-        apr_pool_destroy(p);
         if (rv != APR_SUCCESS)
             return rv;
         free(s->buf);               /* the write buffer is done with */
