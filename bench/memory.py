@@ -223,8 +223,8 @@ def cmd_soak(args):
         for p in H.child_pids(parent_pid(gw)):
             end[p] = status_of(p)
         for line in out.stdout.splitlines():
-            if line.startswith(("Complete requests", "Failed requests", "Non-2xx",
-                                "Requests per second")):
+            if line.lstrip().startswith(("Complete requests", "Failed requests", "Non-2xx",
+                                         "Requests per second", "(Connect:")):
                 print(line)
         print("%d requests in %.0f s" % (args.requests, took))
         for p in sorted(set(start) | set(end)):
