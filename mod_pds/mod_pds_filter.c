@@ -4,9 +4,9 @@
  * it. It holds the whole body (bounded by PDSMaxBodySize; in memory, or past
  * PDSSpoolThreshold in an unnamed file in PDSSpoolDirectory, lib/pds_spool.h)
  * and sends nothing before EOS, because the status cannot change once
- * headers are out. At EOS it
- * parses and filters the body through the agreement's allow-list, writes the
- * audit record, and only then passes the result on. Every problem on the way
+ * headers are out. At EOS it parses and filters the body through the
+ * agreement's allow-list, writes the audit record, and only then passes the
+ * result on. Every problem on the way
  * (a back-end error status, the wrong content type, an encoding, a partial
  * response, an error bucket, a body over the limit, JSON it cannot parse)
  * becomes a problem+json gateway error instead.
@@ -346,8 +346,7 @@ static apr_status_t finish(ap_filter_t *f, pds_filter_ctx_t *ctx, pds_request_t 
     int status = r->status;
     apr_status_t rv_filter;
     const char *signature = NULL;
-
-    const char *input = "";
+    const char *input = "";                 /* the whole back-end body */
     apr_size_t input_len = 0;
 
     memset(&result, 0, sizeof(result));     /* what no filter sets reads as none */
