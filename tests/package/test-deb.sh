@@ -76,12 +76,14 @@ free_port() {
     /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
 }
 
-echo "== build (dpkg-buildpackage -us -uc -b)"
+# source and binaries: lintian checks debian/copyright (DEP-5) only in the
+# source package
+echo "== build (dpkg-buildpackage -us -uc)"
 mkdir -p "$work/src"
 (cd "$top" && git ls-files -co --exclude-standard | tar -cf - -T -) | tar -xf - -C "$work/src"
 opts="nocheck parallel=$(nproc)"
 [ "${PDS_DEB_CHECK:-0}" = 1 ] && opts="parallel=$(nproc)"
-if (cd "$work/src" && DEB_BUILD_OPTIONS=$opts dpkg-buildpackage -us -uc -b) >"$work/build.log" 2>&1; then
+if (cd "$work/src" && DEB_BUILD_OPTIONS=$opts dpkg-buildpackage -us -uc) >"$work/build.log" 2>&1; then
     ok "dpkg-buildpackage builds the packages"
 else
     bad "dpkg-buildpackage builds the packages"; tail -n 40 "$work/build.log"; exit 1
@@ -96,6 +98,11 @@ if command -v lintian >/dev/null; then
     else
         ok "lintian reports no error ($(grep -c '^W:' "$work/lintian.out") warnings)"
         grep '^W:' "$work/lintian.out"
+    fi
+    if grep -E '^[EW]:' "$work/lintian.out" | grep -qiE 'copyright|licen[cs]e'; then
+        bad "lintian reports nothing about debian/copyright"
+    else
+        ok "lintian reports nothing about debian/copyright"
     fi
 fi
 
