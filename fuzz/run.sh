@@ -25,9 +25,14 @@ for t in $targets; do
     [ -f "$top/fuzz/fuzz_$t.c" ] || { echo "fuzz: no target $t" >&2; exit 2; }
     mkdir -p "$work/$t/corpus" "$work/$t/crashes"
     cp "$top/fuzz/corpus/$t/"* "$work/$t/corpus/" 2>/dev/null || true
+    # what a target shares with the unit tests (Makefile.am links the same)
+    case $t in
+        stream) extra="-I$top/tests/unit $top/tests/unit/stream_compare.c" ;;
+        *) extra="" ;;
+    esac
     # shellcheck disable=SC2086
     clang $flags $cflags -o "$work/$t/fuzz_$t" "$top/fuzz/fuzz_$t.c" "$top/fuzz/common.c" \
-        "$top"/lib/pds_*.c $libs
+        $extra "$top"/lib/pds_*.c $libs
     echo "== $t: ${seconds}s"
     if "$work/$t/fuzz_$t" -max_total_time="$seconds" -max_len=65536 -timeout=10 \
             -artifact_prefix="$work/$t/crashes/" -print_final_stats=1 "$work/$t/corpus" \
