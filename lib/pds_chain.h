@@ -92,6 +92,14 @@ apr_status_t pds_chain_seal(char **pline, apr_size_t *plen,
                             const pds_chain_state_t *st,
                             const pds_chain_key_t *key, json_t *record,
                             apr_pool_t *p, pds_error_t *err);
+/* The same for a record already written as compact JSON text, "{...}"
+ * (mlen bytes, as json_dumps(JSON_COMPACT | JSON_ENSURE_ASCII) writes it;
+ * pds_audit_record_lines does): the caller vouches that it is one object
+ * without seq, prev or mac members. */
+apr_status_t pds_chain_seal_text(char **pline, apr_size_t *plen,
+                                 const pds_chain_state_t *st,
+                                 const pds_chain_key_t *key, const char *members,
+                                 apr_size_t mlen, apr_pool_t *p, pds_error_t *err);
 void pds_chain_commit(pds_chain_state_t *st, const char *line, apr_size_t len,
                       apr_time_t now);
 

@@ -530,7 +530,8 @@ typedef struct written_t {
  * which seq finish_record must see synced once the mutex is released; with
  * it off the head is rewritten here. */
 static apr_status_t write_record(pds_audit_sink_t *sink, const apr_array_header_t *parts,
-                                 json_t *record, request_rec *r, written_t *w,
+                                 const pds_audit_line_t *record, request_rec *r,
+                                 written_t *w,
                                  pds_error_t *err)
 {
     apr_time_t now = apr_time_now();
@@ -548,14 +549,17 @@ static apr_status_t write_record(pds_audit_sink_t *sink, const apr_array_header_
     }
     key = sealing_key(sink, r->pool);
     for (k = 0; parts != NULL && k < parts->nelts; k++) {
-        rv = pds_chain_seal(&line, &len, &sink->shared->chain, key,
-                            APR_ARRAY_IDX(parts, k, json_t *), r->pool, err);
+        const pds_audit_line_t *part = &APR_ARRAY_IDX(parts, k, pds_audit_line_t);
+
+        rv = pds_chain_seal_text(&line, &len, &sink->shared->chain, key, part->json,
+                                 part->len, r->pool, err);
         if (rv == APR_SUCCESS)
             rv = append_line(sink, line, len, now);
         if (rv != APR_SUCCESS)
             return rv;
     }
-    rv = pds_chain_seal(&line, &len, &sink->shared->chain, key, record, r->pool, err);
+    rv = pds_chain_seal_text(&line, &len, &sink->shared->chain, key, record->json,
+                             record->len, r->pool, err);
     if (rv == APR_SUCCESS)
         rv = append_line(sink, line, len, now);
     if (rv != APR_SUCCESS)
@@ -670,7 +674,7 @@ apr_status_t pds_audit_decision(request_rec *r, pds_request_t *rq,
 {
     pds_server_conf_t *sc = pds_server_conf(r->server);
     pds_audit_record_t rec;
-    json_t *record;
+    pds_audit_line_t record;
     apr_array_header_t *parts = NULL;
     written_t written;
     pds_error_t err;
@@ -699,7 +703,7 @@ apr_status_t pds_audit_decision(request_rec *r, pds_request_t *rq,
         pds_metrics_audit_write(pds_counters(), 0, pds_counters_since(started));
         goto failed;
     }
-    rv = write_record(sc->audit, parts, record, r, &written, &err);
+    rv = write_record(sc->audit, parts, &record, r, &written, &err);
     unlock_rv = apr_global_mutex_unlock(audit_mutex);
     if (unlock_rv != APR_SUCCESS)
         ap_log_rerror(APLOG_MARK, APLOG_ERR, unlock_rv, r, "PDS00046: cannot unlock "
