@@ -344,16 +344,22 @@ static apr_status_t finish(ap_filter_t *f, pds_filter_ctx_t *ctx, pds_request_t 
             master = pds_chain_key_bytes(sc->pseudonym_key, &master_len);
         if (master != NULL
             && pds_pseudonym_agreement_key(key, master, master_len, pds_agreement_id(a))
-               == APR_SUCCESS)
+               == APR_SUCCESS) {
             tctx.key = key;
+            /* Keyed once for the request: each value then costs only its hash. */
+            tctx.hmac = pds_hmac_create(r->pool, key, sizeof(key));
+        }
         /* check_config makes this impossible; if it happens, release nothing. */
         if (pds_agreement_deidentified(a) && tctx.key == NULL)
             return send_problem(f, rq, "internal-error", "no pseudonym key for a "
                                 "de-identified agreement");
         if (pds_agreement_deidentified(a) && rq->decision.subject != NULL) {
             opts.subject = rq->decision.subject;
-            opts.subject_pseudonym = pds_pseudonym(r->pool, key, rq->decision.subject,
-                                                   strlen(rq->decision.subject));
+            opts.subject_pseudonym = tctx.hmac != NULL
+                ? pds_pseudonym_hmac(r->pool, tctx.hmac, rq->decision.subject,
+                                     strlen(rq->decision.subject))
+                : pds_pseudonym(r->pool, key, rq->decision.subject,
+                                strlen(rq->decision.subject));
         }
         pds_error_clear(&err);
         if (pds_agreement_record_subject(a) != NULL) {
@@ -362,6 +368,7 @@ static apr_status_t finish(ap_filter_t *f, pds_filter_ctx_t *ctx, pds_request_t 
             baton.r = r;
             baton.rq = rq;
             baton.key = tctx.key;
+            baton.hmac = tctx.hmac;
             opts.subject = NULL;            /* each record has its own */
             opts.drop_bad_records = pds_agreement_drops_bad_records(a);
             opts.exclude = pds_agreement_exclude(a);
