@@ -20,7 +20,13 @@
 struct pds_chain_key_t {
     unsigned char *bytes;
     apr_size_t len;
+    pds_hmac_t *hmac;               /* optional: the same secret made ready */
 };
+
+void pds_chain_key_use_hmac(pds_chain_key_t *key, pds_hmac_t *h)
+{
+    key->hmac = h;
+}
 
 const unsigned char *pds_chain_key_bytes(const pds_chain_key_t *key, apr_size_t *plen)
 {
@@ -143,6 +149,8 @@ static int sha256(const void *data, apr_size_t len, unsigned char out[32])
 static int line_mac(const pds_chain_key_t *key, const char *text, apr_size_t len,
                     unsigned char out[32])
 {
+    if (key->hmac != NULL)
+        return pds_hmac_mac(key->hmac, out, text, len, "}", 1);
     return pds_hmac_sha256(out, key->bytes, key->len, text, len, "}", 1);
 }
 

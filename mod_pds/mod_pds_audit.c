@@ -94,6 +94,12 @@ struct pds_audit_sink_t {
     apr_uint64_t checkpoint_lines;
     apr_interval_time_t checkpoint_interval;
     int sync;                       /* PDSAuditSync */
+    /* This process's HMAC state for the sealing key, made again whenever the
+     * key in shared memory is another one; used under the mutex only. */
+    apr_pool_t *mac_pool;
+    pds_hmac_t *mac;
+    unsigned char mac_key[PDS_CHAIN_KEY_MAX];
+    apr_size_t mac_key_len;
 };
 
 static apr_global_mutex_t *audit_mutex;
@@ -189,10 +195,27 @@ static void set_file_key(pds_audit_sink_t *sink, const pds_chain_key_t *key)
     sink->shared->file_key_len = len;
 }
 
-/* The key to seal with now (under the mutex, or in the parent). */
+/* The key to seal with now (under the mutex, or in the parent), with this
+ * process's HMAC state for it: keyed once, not for every line. Without one
+ * (no memory) each line is keyed as it is sealed. */
 static const pds_chain_key_t *sealing_key(pds_audit_sink_t *sink, apr_pool_t *p)
 {
-    return pds_chain_key_over(p, sink->shared->file_key, sink->shared->file_key_len);
+    audit_shared_t *sh = sink->shared;
+    pds_chain_key_t *key = pds_chain_key_over(p, sh->file_key, sh->file_key_len);
+
+    if (sink->mac == NULL || sink->mac_key_len != sh->file_key_len
+        || memcmp(sink->mac_key, sh->file_key, sh->file_key_len) != 0) {
+        if (sink->mac_pool != NULL)
+            apr_pool_clear(sink->mac_pool);
+        else if (apr_pool_create(&sink->mac_pool, NULL) != APR_SUCCESS)
+            sink->mac_pool = NULL;
+        sink->mac = sink->mac_pool != NULL && sh->file_key_len > 0
+            ? pds_hmac_create(sink->mac_pool, sh->file_key, sh->file_key_len) : NULL;
+        memcpy(sink->mac_key, sh->file_key, sh->file_key_len);
+        sink->mac_key_len = sink->mac != NULL ? sh->file_key_len : 0;
+    }
+    pds_chain_key_use_hmac(key, sink->mac);
+    return key;
 }
 
 static apr_status_t create_sink(pds_audit_sink_t **psink, const char *path,

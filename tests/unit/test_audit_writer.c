@@ -368,6 +368,8 @@ static char *dumped(apr_pool_t *p, json_t *obj)
 }
 
 /* One record both ways: the same text, the same parts, the same sealed line. */
+static pds_hmac_t *ready;           /* the test key made ready once */
+
 static void compare(apr_pool_t *p, const pds_audit_record_t *rec,
                     const pds_chain_key_t *key, const pds_chain_state_t *st)
 {
@@ -400,6 +402,12 @@ static void compare(apr_pool_t *p, const pds_audit_record_t *rec,
                      APR_SUCCESS);
     assert_int_equal(len, want_len);
     assert_string_equal(line, want_line);
+    /* the key made ready once: the same MAC, line after line */
+    pds_chain_key_use_hmac((pds_chain_key_t *)key, ready);
+    assert_int_equal(pds_chain_seal_text(&line, &len, st, key, got.json, got.len, p, NULL),
+                     APR_SUCCESS);
+    pds_chain_key_use_hmac((pds_chain_key_t *)key, NULL);
+    assert_string_equal(line, want_line);
 }
 
 static void test_writer_equals_jansson(void **state)
@@ -407,11 +415,14 @@ static void test_writer_equals_jansson(void **state)
     apr_pool_t *p = *state, *iter;
     pds_chain_key_t *key;
     pds_chain_state_t st;
+    apr_size_t klen;
     int i;
 
     assert_int_equal(pds_chain_key_from_hex(&key, p, "00112233445566778899aabbccddeeff"
                                             "00112233445566778899aabbccddeeff", 64, NULL),
                      APR_SUCCESS);
+    ready = pds_hmac_create(p, pds_chain_key_bytes(key, &klen), 32);
+    assert_non_null(ready);
     pds_chain_state_init(&st);
     apr_pool_create(&iter, p);
     for (i = 0; i < 5000; i++) {
@@ -431,11 +442,14 @@ static void test_writer_parts_equal(void **state)
     apr_pool_t *p = *state;
     pds_chain_key_t *key;
     pds_chain_state_t st;
+    apr_size_t klen;
     int round, k;
 
     assert_int_equal(pds_chain_key_from_hex(&key, p, "ffeeddccbbaa99887766554433221100"
                                             "ffeeddccbbaa99887766554433221100", 64, NULL),
                      APR_SUCCESS);
+    ready = pds_hmac_create(p, pds_chain_key_bytes(key, &klen), 32);
+    assert_non_null(ready);
     pds_chain_state_init(&st);
     for (round = 0; round < 4; round++) {
         pds_audit_record_t rec = rnd_record(p);
