@@ -99,9 +99,9 @@ need_tools() {
 one_location() {
     config=${2:-pds}
     case "$config" in
-        plain|pds|lua) location_path=/$config/$subject/record ;;
+        plain|pds|pdsx|lua) location_path=/$config/$subject/record ;;
         plainc-1m|pdsc-1m) location_path=/${config%-1m}/d1m/residents; with_collections=1 ;;
-        *) die "usage: $1 [plain|pds|lua|plainc-1m|pdsc-1m]" ;;
+        *) die "usage: $1 [plain|pds|pdsx|lua|plainc-1m|pdsc-1m]" ;;
     esac
     with_pds=0
     case "$config" in pds*) with_pds=1 ;; esac

@@ -1,7 +1,7 @@
 #!/bin/sh
 # perf.sh: where the gateway's CPU time goes under load, with perf sampling.
 #
-#   bench/perf.sh [plain|pds|lua|plainc-1m|pdsc-1m]        (default pds)
+#   bench/perf.sh [plain|pds|pdsx|lua|plainc-1m|pdsc-1m]   (default pds)
 #
 # Starts the benchmark's back end and gateway (bench/common.sh; the same
 # configuration as bench/run.sh), loads one location with wrk (after a

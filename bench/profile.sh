@@ -1,7 +1,7 @@
 #!/bin/sh
 # profile.sh: where a mod_pds request spends its time, with callgrind.
 #
-#   bench/profile.sh [plain|pds|lua|plainc-1m|pdsc-1m]        (default pds)
+#   bench/profile.sh [plain|pds|pdsx|lua|plainc-1m|pdsc-1m]   (default pds)
 #
 # Starts the benchmark's back end and gateway (bench/common.sh; the same
 # configuration as bench/run.sh), the gateway as a single httpd -X process

@@ -121,6 +121,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         memset(&opts, 0, sizeof(opts));
         tctx.now = apr_time_from_sec(1796000000);
         tctx.key = pseudonym_key;
+        tctx.hmac = NULL;
         opts.max_depth = 16;
         opts.transform = &tctx;
         opts.subject = "9836900608";

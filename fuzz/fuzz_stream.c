@@ -68,6 +68,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     memset(&opts, 0, sizeof(opts));
     tctx.now = apr_time_from_sec(1796000000);
     tctx.key = pseudonym_key;
+    tctx.hmac = NULL;
     opts.transform = &tctx;
     opts.max_depth = (mode & 4) ? 3 : 16;
     if (mode & 2) {

@@ -34,6 +34,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         abort();
     ctx.now = apr_time_from_sec(1772366400);     /* 2026-03-01T12:00:00Z */
     ctx.key = key;
+    ctx.hmac = NULL;
 
     text = apr_pstrmemdup(p, (const char *)data, text_len);
     pds_error_clear(&err);

@@ -1,125 +1,56 @@
-/* pds_audit.c: audit records as JSON Lines. */
+/* pds_audit.c: audit records as JSON Lines, written without a JSON document. */
 #include <stdlib.h>
 #include <string.h>
 
+#include <apr_hash.h>
 #include <apr_strings.h>
-#include <jansson.h>
 
 #include "pds_audit.h"
+#include "pds_jsonw.h"
+#include "pds_text.h"
 #include "pds_time.h"
 
-/* Length of the well-formed UTF-8 sequence at s (RFC 3629: no overlongs, no
- * surrogates, nothing above U+10FFFF), or 0 if it is not one. */
-static apr_size_t utf8_sequence(const unsigned char *s)
+static void put_strings(pds_jsonw_t *w, const apr_array_header_t *list)
 {
-    unsigned char c = s[0];
-
-    if (c < 0x80)
-        return 1;
-    if (c >= 0xC2 && c <= 0xDF)
-        return (s[1] & 0xC0) == 0x80 ? 2 : 0;
-    if (c >= 0xE0 && c <= 0xEF) {
-        if ((c == 0xE0 && s[1] < 0xA0) || (c == 0xED && s[1] > 0x9F))
-            return 0;
-        return (s[1] & 0xC0) == 0x80 && (s[2] & 0xC0) == 0x80 ? 3 : 0;
-    }
-    if (c >= 0xF0 && c <= 0xF4) {
-        if ((c == 0xF0 && s[1] < 0x90) || (c == 0xF4 && s[1] > 0x8F))
-            return 0;
-        return (s[1] & 0xC0) == 0x80 && (s[2] & 0xC0) == 0x80
-            && (s[3] & 0xC0) == 0x80 ? 4 : 0;
-    }
-    return 0;
-}
-
-/* A JSON value for a string that came from outside (headers, addresses).
- * An audit record must never be lost to a bad byte, so invalid UTF-8 is
- * replaced by U+FFFD rather than refused; NULL becomes null. */
-static json_t *audit_string(const char *s, apr_pool_t *p)
-{
-    json_t *js;
-    const unsigned char *in;
-    char *out, *o;
-    apr_size_t n;
-
-    if (s == NULL)
-        return json_null();
-    js = json_string(s);
-    if (js != NULL)
-        return js;
-    /* Each bad byte grows to at most 3 bytes. */
-    out = apr_palloc(p, strlen(s) * 3 + 1);
-    o = out;
-    for (in = (const unsigned char *)s; *in != '\0'; in += n) {
-        n = utf8_sequence(in);
-        if (n == 0) {
-            memcpy(o, "\xEF\xBF\xBD", 3);
-            o += 3;
-            n = 1;
-        }
-        else {
-            memcpy(o, in, n);
-            o += n;
-        }
-    }
-    *o = '\0';
-    return json_string(out);
-}
-
-/* Adds key: value, taking the reference; returns 0 on any failure. */
-static int put(json_t *obj, const char *key, json_t *value)
-{
-    return value != NULL && json_object_set_new(obj, key, value) == 0;
-}
-
-static json_t *audit_fields(const apr_array_header_t *fields, apr_pool_t *p)
-{
-    json_t *arr;
     int i;
 
-    arr = json_array();
-    if (arr == NULL || fields == NULL)
-        return arr;
-    for (i = 0; i < fields->nelts; i++) {
-        json_t *v = audit_string(APR_ARRAY_IDX(fields, i, const char *), p);
-
-        if (v == NULL || json_array_append_new(arr, v) != 0) {
-            json_decref(arr);
-            return NULL;
-        }
-    }
-    return arr;
+    pds_jsonw_open(w, '[');
+    for (i = 0; list != NULL && i < list->nelts; i++)
+        pds_jsonw_string(w, APR_ARRAY_IDX(list, i, const char *));
+    pds_jsonw_close(w, ']');
 }
 
-/* {"label": count, ...} of labels (one per record), in first-seen order. */
-static json_t *audit_counts(const apr_array_header_t *labels, apr_pool_t *p)
+/* {"label": count, ...} of labels (one per record), in first-seen order. A
+ * label is configuration text; bytes that are not UTF-8 become U+FFFD as in
+ * values, so two labels are the same when their escaped text is. */
+static void put_counts(pds_jsonw_t *w, const apr_array_header_t *labels, apr_pool_t *p)
 {
-    json_t *obj = json_object();
-    int i;
+    apr_hash_t *seen = apr_hash_make(p);
+    const char **first = apr_palloc(p, (labels->nelts + 1) * sizeof(*first));
+    apr_int64_t *count = apr_pcalloc(p, (labels->nelts + 1) * sizeof(*count));
+    int i, n = 0;
 
-    for (i = 0; obj != NULL && i < labels->nelts; i++) {
-        /* A label is configuration text; bytes that are not UTF-8 become
-         * U+FFFD as in values, so the record is never lost to them. */
-        json_t *text = audit_string(APR_ARRAY_IDX(labels, i, const char *), p);
-        const char *label = json_string_value(text);
-        json_t *seen = label != NULL ? json_object_get(obj, label) : NULL;
+    for (i = 0; i < labels->nelts; i++) {
+        const char *label = APR_ARRAY_IDX(labels, i, const char *);
+        char *text = apr_palloc(p, 6 * strlen(label) + 1);
+        int *at;
 
-        if (label == NULL
-            || (seen != NULL ? json_integer_set(seen, json_integer_value(seen) + 1) != 0
-                             : !put(obj, label, json_integer(1)))) {
-            json_decref(text);
-            json_decref(obj);
-            return NULL;
+        text[pds_text_json_escape_ascii(text, label)] = '\0';
+        at = apr_hash_get(seen, text, APR_HASH_KEY_STRING);
+        if (at == NULL) {
+            at = apr_palloc(p, sizeof(*at));
+            *at = n;
+            first[n++] = label;
+            apr_hash_set(seen, text, APR_HASH_KEY_STRING, at);
         }
-        json_decref(text);
+        count[*at]++;
     }
-    return obj;
-}
-
-static apr_status_t release_json(void *data)
-{
-    json_decref(data);
-    return APR_SUCCESS;
+    pds_jsonw_open(w, '{');
+    for (i = 0; i < n; i++) {
+        pds_jsonw_key(w, first[i]);
+        pds_jsonw_int(w, count[i]);
+    }
+    pds_jsonw_close(w, '}');
 }
 
 /* An upper bound of the bytes a string takes in a line written with
@@ -146,12 +77,20 @@ static apr_size_t subjects_bound(const apr_array_header_t *subjects)
     return n;
 }
 
-static apr_status_t release_json(void *data);
+static pds_audit_line_t finish(pds_jsonw_t *w)
+{
+    pds_audit_line_t line;
+
+    line.json = w->data;
+    line.len = w->len;
+    return line;
+}
 
 /* The subjects of a collection in parts of at most PDS_AUDIT_SUBJECTS_BYTES. */
-static int subject_parts(apr_array_header_t *parts, const pds_audit_record_t *rec,
-                         apr_pool_t *p)
+static void subject_parts(apr_array_header_t *parts, const pds_audit_record_t *rec,
+                          apr_pool_t *p)
 {
+    apr_array_header_t *chunks = apr_array_make(p, 8, sizeof(apr_array_header_t *));
     apr_array_header_t *chunk = NULL;
     apr_size_t used = 0;
     int i, k;
@@ -162,7 +101,7 @@ static int subject_parts(apr_array_header_t *parts, const pds_audit_record_t *re
         apr_size_t n = s ? json_text_bound(s) : 0;
 
         if (chunk != NULL && (s == NULL || used + n > PDS_AUDIT_SUBJECTS_BYTES)) {
-            APR_ARRAY_PUSH(parts, apr_array_header_t *) = chunk;
+            APR_ARRAY_PUSH(chunks, apr_array_header_t *) = chunk;
             chunk = NULL;
         }
         if (s == NULL)
@@ -174,39 +113,51 @@ static int subject_parts(apr_array_header_t *parts, const pds_audit_record_t *re
         APR_ARRAY_PUSH(chunk, const char *) = s;
         used += n;
     }
-    /* Each chunk becomes its line's object, in place. */
-    for (k = 0; k < parts->nelts; k++) {
-        apr_array_header_t *c = APR_ARRAY_IDX(parts, k, apr_array_header_t *);
-        json_t *line = json_object();
+    for (k = 0; k < chunks->nelts; k++) {
+        pds_jsonw_t w;
 
-        if (line == NULL
-            || !put(line, "type", json_string("subjects"))
-            || !put(line, "request_id", audit_string(rec->request_id, p))
-            || !put(line, "part", json_integer(k + 1))
-            || !put(line, "parts", json_integer(parts->nelts))
-            || !put(line, "subjects", audit_fields(c, p))) {
-            json_decref(line);
-            parts->nelts = k;           /* the lines made so far are released */
-            return 0;
-        }
-        apr_pool_cleanup_register(p, line, release_json, apr_pool_cleanup_null);
-        APR_ARRAY_IDX(parts, k, json_t *) = line;
+        pds_jsonw_init(&w, p, PDS_AUDIT_SUBJECTS_BYTES + 256);
+        pds_jsonw_open(&w, '{');
+        pds_jsonw_key(&w, "type");
+        pds_jsonw_string(&w, "subjects");
+        pds_jsonw_key(&w, "request_id");
+        pds_jsonw_string(&w, rec->request_id);
+        pds_jsonw_key(&w, "part");
+        pds_jsonw_int(&w, k + 1);
+        pds_jsonw_key(&w, "parts");
+        pds_jsonw_int(&w, chunks->nelts);
+        pds_jsonw_key(&w, "subjects");
+        put_strings(&w, APR_ARRAY_IDX(chunks, k, apr_array_header_t *));
+        pds_jsonw_close(&w, '}');
+        APR_ARRAY_PUSH(parts, pds_audit_line_t) = finish(&w);
     }
-    return 1;
 }
 
-/* The record's members, in the documented order. The object is released by
- * a cleanup of p. With pparts, a collection's subjects may go to parts. */
-static apr_status_t record_object(json_t **pobj, apr_array_header_t **pparts,
-                                  const pds_audit_record_t *rec,
-                                  apr_pool_t *p, pds_error_t *err)
+static void member_string(pds_jsonw_t *w, const char *name, const char *value)
+{
+    pds_jsonw_key(w, name);
+    pds_jsonw_string(w, value);
+}
+
+static void member_int(pds_jsonw_t *w, const char *name, apr_int64_t value)
+{
+    pds_jsonw_key(w, name);
+    pds_jsonw_int(w, value);
+}
+
+/* The record's members, in the documented order, written straight into one
+ * buffer (what json_dumps(JSON_COMPACT | JSON_ENSURE_ASCII) wrote of the
+ * jansson object this used to build, byte for byte). With pparts, a
+ * collection's subjects may go to parts. */
+static apr_status_t record_text(pds_audit_line_t *pline, apr_array_header_t **pparts,
+                                const pds_audit_record_t *rec,
+                                apr_pool_t *p, pds_error_t *err)
 {
     apr_array_header_t *parts = NULL;
-    json_t *obj;
+    pds_jsonw_t w;
     const char *when;
-    int ok;
 
-    if (pobj == NULL || rec == NULL) {
+    if (pline == NULL || rec == NULL) {
         pds_error_set(err, "internal-error", -1, "audit",
                       "audit record missing");
         return APR_EINVAL;
@@ -226,74 +177,79 @@ static apr_status_t record_object(json_t **pobj, apr_array_header_t **pparts,
     }
 
     if (pparts != NULL) {
-        parts = apr_array_make(p, 4, sizeof(void *));
-        if (rec->subjects != NULL && subjects_bound(rec->subjects) > PDS_AUDIT_SUBJECTS_BYTES
-            && !subject_parts(parts, rec, p))
-            goto nomem;
+        parts = apr_array_make(p, 4, sizeof(pds_audit_line_t));
+        if (rec->subjects != NULL && subjects_bound(rec->subjects) > PDS_AUDIT_SUBJECTS_BYTES)
+            subject_parts(parts, rec, p);
         *pparts = parts;
     }
-    obj = json_object();
-    if (obj == NULL)
-        goto nomem;
-    /* jansson keeps insertion order: this is the documented key order. */
-    ok = put(obj, "time", json_string(when))
-        && put(obj, "request_id", audit_string(rec->request_id, p))
-        && put(obj, "client_ip", audit_string(rec->client_ip, p))
-        && put(obj, "organisation", audit_string(rec->organisation, p))
-        && put(obj, "agreement", audit_string(rec->agreement, p))
-        && put(obj, "agreement_version",
-               audit_string(rec->agreement_version, p))
-        && put(obj, "purpose", audit_string(rec->purpose, p))
-        && put(obj, "legal_basis", audit_string(rec->legal_basis, p))
-        && put(obj, "subject", audit_string(rec->subject, p))
-        && put(obj, "method", audit_string(rec->method, p))
-        && put(obj, "path", audit_string(rec->path, p))
-        && (rec->query == NULL || put(obj, "query", audit_string(rec->query, p)))
-        && put(obj, "decision", json_string(rec->decision))
-        && put(obj, "reason", audit_string(rec->reason, p))
-        && put(obj, "status", json_integer(rec->status))
-        && put(obj, "fields", audit_fields(rec->fields, p))
-        && put(obj, "visible_from", rec->visible_from == 0 ? json_null()
-               : rec->visible_from == PDS_AUDIT_NEVER ? json_string("never")
-               : audit_string(pds_time_format_usec(p, rec->visible_from), p))
-        && (rec->consent == NULL || put(obj, "consent", audit_string(rec->consent, p)))
-        && (rec->transforms == NULL || rec->transforms->nelts == 0
-            || put(obj, "transforms", audit_fields(rec->transforms, p)))
-        && (!rec->deidentified || put(obj, "deidentified", json_true()))
-        && (rec->written == NULL || put(obj, "written", audit_fields(rec->written, p)))
-        && (rec->subjects == NULL
-            || (put(obj, "records", json_integer(rec->subjects->nelts))
-                && (parts != NULL && parts->nelts > 0
-                    ? put(obj, "subjects_parts", json_integer(parts->nelts))
-                    : put(obj, "subjects", audit_fields(rec->subjects, p)))))
-        && (rec->dropped == NULL
-            || (put(obj, "dropped", json_integer(rec->dropped->nelts))
-                && put(obj, "dropped_by", audit_counts(rec->dropped, p))))
-        && (rec->excluded == NULL
-            || (put(obj, "excluded", json_integer(rec->excluded->nelts))
-                && put(obj, "excluded_by", audit_counts(rec->excluded, p))))
-        && (rec->node == NULL || put(obj, "node", audit_string(rec->node, p)));
-    if (!ok) {
-        json_decref(obj);
-        goto nomem;
+    pds_jsonw_init(&w, p, 2048);
+    pds_jsonw_open(&w, '{');
+    member_string(&w, "time", when);
+    member_string(&w, "request_id", rec->request_id);
+    member_string(&w, "client_ip", rec->client_ip);
+    member_string(&w, "organisation", rec->organisation);
+    member_string(&w, "agreement", rec->agreement);
+    member_string(&w, "agreement_version", rec->agreement_version);
+    member_string(&w, "purpose", rec->purpose);
+    member_string(&w, "legal_basis", rec->legal_basis);
+    member_string(&w, "subject", rec->subject);
+    member_string(&w, "method", rec->method);
+    member_string(&w, "path", rec->path);
+    if (rec->query != NULL)
+        member_string(&w, "query", rec->query);
+    member_string(&w, "decision", rec->decision);
+    member_string(&w, "reason", rec->reason);
+    member_int(&w, "status", rec->status);
+    pds_jsonw_key(&w, "fields");
+    put_strings(&w, rec->fields);
+    if (rec->visible_from == 0) {
+        pds_jsonw_key(&w, "visible_from");
+        pds_jsonw_raw(&w, "null", 4);
     }
-    apr_pool_cleanup_register(p, obj, release_json, apr_pool_cleanup_null);
-    *pobj = obj;
+    else
+        member_string(&w, "visible_from", rec->visible_from == PDS_AUDIT_NEVER ? "never"
+                      : pds_time_format_usec(p, rec->visible_from));
+    if (rec->consent != NULL)
+        member_string(&w, "consent", rec->consent);
+    if (rec->transforms != NULL && rec->transforms->nelts > 0) {
+        pds_jsonw_key(&w, "transforms");
+        put_strings(&w, rec->transforms);
+    }
+    if (rec->deidentified) {
+        pds_jsonw_key(&w, "deidentified");
+        pds_jsonw_raw(&w, "true", 4);
+    }
+    if (rec->written != NULL) {
+        pds_jsonw_key(&w, "written");
+        put_strings(&w, rec->written);
+    }
+    if (rec->subjects != NULL) {
+        member_int(&w, "records", rec->subjects->nelts);
+        if (parts != NULL && parts->nelts > 0)
+            member_int(&w, "subjects_parts", parts->nelts);
+        else {
+            pds_jsonw_key(&w, "subjects");
+            put_strings(&w, rec->subjects);
+        }
+    }
+    if (rec->dropped != NULL) {
+        member_int(&w, "dropped", rec->dropped->nelts);
+        pds_jsonw_key(&w, "dropped_by");
+        put_counts(&w, rec->dropped, p);
+    }
+    if (rec->excluded != NULL) {
+        member_int(&w, "excluded", rec->excluded->nelts);
+        pds_jsonw_key(&w, "excluded_by");
+        put_counts(&w, rec->excluded, p);
+    }
+    if (rec->node != NULL)
+        member_string(&w, "node", rec->node);
+    pds_jsonw_close(&w, '}');
+    *pline = finish(&w);
     return APR_SUCCESS;
-
-nomem:
-    pds_error_set(err, "internal-error", -1, "audit",
-                  "out of memory formatting an audit record");
-    return APR_ENOMEM;
 }
 
-apr_status_t pds_audit_record_json(json_t **pobj, const pds_audit_record_t *rec,
-                                   apr_pool_t *p, pds_error_t *err)
-{
-    return record_object(pobj, NULL, rec, p, err);
-}
-
-apr_status_t pds_audit_record_lines(json_t **pobj, apr_array_header_t **pparts,
+apr_status_t pds_audit_record_lines(pds_audit_line_t *pline, apr_array_header_t **pparts,
                                     const pds_audit_record_t *rec, apr_pool_t *p,
                                     pds_error_t *err)
 {
@@ -301,41 +257,32 @@ apr_status_t pds_audit_record_lines(json_t **pobj, apr_array_header_t **pparts,
         pds_error_set(err, "internal-error", -1, "audit", "no place for the parts");
         return APR_EINVAL;
     }
-    return record_object(pobj, pparts, rec, p, err);
+    return record_text(pline, pparts, rec, p, err);
 }
 
 apr_status_t pds_audit_format(char **pline, apr_size_t *plen,
                               const pds_audit_record_t *rec, apr_pool_t *p,
                               pds_error_t *err)
 {
-    json_t *obj;
-    char *dumped;
-    apr_size_t len;
+    pds_audit_line_t text;
+    char *line;
     apr_status_t rv;
 
     if (pline == NULL) {
         pds_error_set(err, "internal-error", -1, "audit", "no place for the line");
         return APR_EINVAL;
     }
-    rv = record_object(&obj, NULL, rec, p, err);
+    /* ASCII only: every byte of the log is printable ASCII, so reading it in
+     * a terminal cannot be subverted by escape or bidi characters. */
+    rv = record_text(&text, NULL, rec, p, err);
     if (rv != APR_SUCCESS)
         return rv;
-    /* ENSURE_ASCII: every byte of the log is printable ASCII, so reading it
-     * in a terminal cannot be subverted by escape or bidi characters. */
-    dumped = json_dumps(obj, JSON_COMPACT | JSON_ENSURE_ASCII);
-    if (dumped == NULL) {
-        pds_error_set(err, "internal-error", -1, "audit",
-                      "out of memory formatting an audit record");
-        return APR_ENOMEM;
-    }
-    len = strlen(dumped);
-    *pline = apr_palloc(p, len + 2);
-    memcpy(*pline, dumped, len);
-    (*pline)[len] = '\n';
-    (*pline)[len + 1] = '\0';
-    free(dumped);
+    line = apr_palloc(p, text.len + 2);
+    memcpy(line, text.json, text.len);
+    line[text.len] = '\n';
+    line[text.len + 1] = '\0';
+    *pline = line;
     if (plen != NULL)
-        *plen = len + 1;
+        *plen = text.len + 1;
     return APR_SUCCESS;
 }
-

@@ -11,8 +11,6 @@
 #include <apr_tables.h>
 #include <apr_time.h>
 
-#include <jansson.h>
-
 #include "pds_error.h"
 
 typedef struct pds_audit_record_t {
@@ -76,15 +74,17 @@ apr_status_t pds_audit_format(char **pline, apr_size_t *plen,
                               const pds_audit_record_t *rec, apr_pool_t *p,
                               pds_error_t *err);
 
-/* The same members in the same order as pds_audit_format, as a JSON object
- * released by a cleanup of p: what the chain seals. */
-apr_status_t pds_audit_record_json(json_t **pobj, const pds_audit_record_t *rec,
-                                   apr_pool_t *p, pds_error_t *err);
+/* A record's (or a part's) members as one compact JSON object, "{...}",
+ * without "\n": what the chain seals (pds_chain_seal_text). Pool memory. */
+typedef struct pds_audit_line_t {
+    const char *json;
+    apr_size_t len;
+} pds_audit_line_t;
 
 /* Lines stay bounded however many people a collection released: when its
  * subjects would take more than PDS_AUDIT_SUBJECTS_BYTES of the record's
  * line, the record holds "records" and "subjects_parts": K instead of
- * "subjects", and *pparts (json_t *, each released by a cleanup of p) holds K
+ * "subjects", and *pparts (pds_audit_line_t, in p) holds K
  * lines to be written just before it, in order, none of which takes more than
  * PDS_AUDIT_SUBJECTS_BYTES for its subjects (one subject longer than that
  * has a line of its own):
@@ -95,7 +95,7 @@ apr_status_t pds_audit_record_json(json_t **pobj, const pds_audit_record_t *rec,
  * (parts S-K..S-1 for the record at seq S) and request_id. *pparts is an
  * empty array otherwise. */
 #define PDS_AUDIT_SUBJECTS_BYTES 16384
-apr_status_t pds_audit_record_lines(json_t **pobj, apr_array_header_t **pparts,
+apr_status_t pds_audit_record_lines(pds_audit_line_t *pline, apr_array_header_t **pparts,
                                     const pds_audit_record_t *rec, apr_pool_t *p,
                                     pds_error_t *err);
 

@@ -1,4 +1,5 @@
 /* pds_chain.c: the audit log's chain (format in pds_chain.h). */
+#include <stdlib.h>
 #include <string.h>
 
 #include <apr_file_io.h>
@@ -19,7 +20,13 @@
 struct pds_chain_key_t {
     unsigned char *bytes;
     apr_size_t len;
+    pds_hmac_t *hmac;               /* optional: the same secret made ready */
 };
+
+void pds_chain_key_use_hmac(pds_chain_key_t *key, pds_hmac_t *h)
+{
+    key->hmac = h;
+}
 
 const unsigned char *pds_chain_key_bytes(const pds_chain_key_t *key, apr_size_t *plen)
 {
@@ -142,7 +149,51 @@ static int sha256(const void *data, apr_size_t len, unsigned char out[32])
 static int line_mac(const pds_chain_key_t *key, const char *text, apr_size_t len,
                     unsigned char out[32])
 {
+    if (key->hmac != NULL)
+        return pds_hmac_mac(key->hmac, out, text, len, "}", 1);
     return pds_hmac_sha256(out, key->bytes, key->len, text, len, "}", 1);
+}
+
+apr_status_t pds_chain_seal_text(char **pline, apr_size_t *plen,
+                                 const pds_chain_state_t *st,
+                                 const pds_chain_key_t *key, const char *members,
+                                 apr_size_t mlen, apr_pool_t *p, pds_error_t *err)
+{
+    char *line, *o;
+    unsigned char mac[32];
+    apr_size_t hlen, len;
+
+    if (key == NULL || members == NULL || mlen < 2 || members[0] != '{'
+        || members[mlen - 1] != '}') {
+        pds_error_set(err, "internal-error", -1, "audit", "nothing to seal");
+        return APR_EINVAL;
+    }
+    /* {"seq":<at most 20 digits>,"prev":"<64 hex>" + ("," + members without
+     * braces) ; the MAC covers it plus "}", then ,"mac":"<64 hex>"}\n */
+    len = 7 + 20 + 9 + 64 + 1 + mlen - 1 + MAC_SUFFIX_LEN + 1;
+    line = apr_palloc(p, len + 1);
+    o = line + apr_snprintf(line, 7 + 20 + 1, "{\"seq\":%" APR_UINT64_T_FMT, st->seq + 1);
+    memcpy(o, ",\"prev\":\"", 9);
+    pds_hex_encode(o + 9, st->prev, sizeof(st->prev));
+    o += 9 + 64;
+    *o++ = '"';
+    if (mlen > 2) {
+        *o++ = ',';
+        memcpy(o, members + 1, mlen - 2);
+        o += mlen - 2;
+    }
+    hlen = (apr_size_t)(o - line);
+    if (!line_mac(key, line, hlen, mac)) {
+        pds_error_set(err, "internal-error", -1, "audit", "HMAC failed");
+        return APR_EGENERAL;
+    }
+    memcpy(line + hlen, ",\"mac\":\"", 8);
+    pds_hex_encode(line + hlen + 8, mac, sizeof(mac));
+    memcpy(line + hlen + 72, "\"}\n", 3);
+    line[hlen + 75] = '\0';
+    *pline = line;
+    *plen = hlen + 75;
+    return APR_SUCCESS;
 }
 
 apr_status_t pds_chain_seal(char **pline, apr_size_t *plen,
@@ -150,10 +201,8 @@ apr_status_t pds_chain_seal(char **pline, apr_size_t *plen,
                             const pds_chain_key_t *key, json_t *record,
                             apr_pool_t *p, pds_error_t *err)
 {
-    char prev[65], mac_hex[65];
-    unsigned char mac[32];
-    char *members, *head, *line;
-    apr_size_t mlen, hlen, len;
+    char *members;
+    apr_status_t rv;
 
     if (key == NULL || !json_is_object(record)) {
         pds_error_set(err, "internal-error", -1, "audit", "nothing to seal");
@@ -170,33 +219,9 @@ apr_status_t pds_chain_seal(char **pline, apr_size_t *plen,
         pds_error_set(err, "internal-error", -1, "audit", "out of memory");
         return APR_ENOMEM;
     }
-    mlen = strlen(members);             /* "{...}" or "{}" */
-    pds_hex_encode(prev, st->prev, sizeof(st->prev));
-    head = apr_psprintf(p, "{\"seq\":%" APR_UINT64_T_FMT ",\"prev\":\"%s\"", st->seq + 1,
-                        prev);
-    hlen = strlen(head);
-    /* head + ("," + members without braces) ; the MAC covers it plus "}" */
-    len = hlen + (mlen > 2 ? mlen - 1 : 0) + MAC_SUFFIX_LEN + 1;
-    line = apr_palloc(p, len + 1);
-    memcpy(line, head, hlen);
-    if (mlen > 2) {
-        line[hlen] = ',';
-        memcpy(line + hlen + 1, members + 1, mlen - 2);
-        hlen += mlen - 1;
-    }
+    rv = pds_chain_seal_text(pline, plen, st, key, members, strlen(members), p, err);
     free(members);
-    if (!line_mac(key, line, hlen, mac)) {
-        pds_error_set(err, "internal-error", -1, "audit", "HMAC failed");
-        return APR_EGENERAL;
-    }
-    pds_hex_encode(mac_hex, mac, sizeof(mac));
-    memcpy(line + hlen, ",\"mac\":\"", 8);
-    memcpy(line + hlen + 8, mac_hex, 64);
-    memcpy(line + hlen + 72, "\"}\n", 3);
-    line[hlen + 75] = '\0';
-    *pline = line;
-    *plen = hlen + 75;
-    return APR_SUCCESS;
+    return rv;
 }
 
 void pds_chain_commit(pds_chain_state_t *st, const char *line, apr_size_t len,

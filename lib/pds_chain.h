@@ -40,6 +40,7 @@
 #include <apr_time.h>
 #include <jansson.h>
 
+#include "pds_encode.h"
 #include "pds_error.h"
 #include "pds_jws.h"
 
@@ -73,6 +74,11 @@ apr_status_t pds_chain_key_generate(char **phex, apr_pool_t *p, pds_error_t *err
  * outlive the key and may change under it. */
 pds_chain_key_t *pds_chain_key_over(apr_pool_t *p, const unsigned char *bytes,
                                     apr_size_t len);
+/* Line MACs under key use h, the same secret made ready once
+ * (pds_hmac_create over its bytes), instead of keying HMAC for every line:
+ * the same MACs for less. h serves one thread at a time (the caller
+ * serialises appends anyway); NULL goes back to keying per line. */
+void pds_chain_key_use_hmac(pds_chain_key_t *key, pds_hmac_t *h);
 /* The same secret (compared in constant time). */
 int pds_chain_key_equal(const pds_chain_key_t *a, const pds_chain_key_t *b);
 /* The secret's bytes (the same format serves PDSPseudonymKey). */
@@ -92,6 +98,14 @@ apr_status_t pds_chain_seal(char **pline, apr_size_t *plen,
                             const pds_chain_state_t *st,
                             const pds_chain_key_t *key, json_t *record,
                             apr_pool_t *p, pds_error_t *err);
+/* The same for a record already written as compact JSON text, "{...}"
+ * (mlen bytes, as json_dumps(JSON_COMPACT | JSON_ENSURE_ASCII) writes it;
+ * pds_audit_record_lines does): the caller vouches that it is one object
+ * without seq, prev or mac members. */
+apr_status_t pds_chain_seal_text(char **pline, apr_size_t *plen,
+                                 const pds_chain_state_t *st,
+                                 const pds_chain_key_t *key, const char *members,
+                                 apr_size_t mlen, apr_pool_t *p, pds_error_t *err);
 void pds_chain_commit(pds_chain_state_t *st, const char *line, apr_size_t len,
                       apr_time_t now);
 

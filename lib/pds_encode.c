@@ -177,3 +177,50 @@ int pds_hmac_sha256(unsigned char out[32], const unsigned char *key, apr_size_t 
     EVP_MAC_free(mac);
     return ok;
 }
+
+struct pds_hmac_t {
+    EVP_MAC_CTX *ctx;           /* keyed; reset before each MAC */
+};
+
+static apr_status_t free_hmac(void *data)
+{
+    pds_hmac_t *h = data;
+
+    EVP_MAC_CTX_free(h->ctx);
+    h->ctx = NULL;
+    return APR_SUCCESS;
+}
+
+pds_hmac_t *pds_hmac_create(apr_pool_t *p, const unsigned char *key, apr_size_t keylen)
+{
+    EVP_MAC *mac;
+    OSSL_PARAM params[2];
+    pds_hmac_t *h;
+
+    if (key == NULL || keylen == 0 || (mac = EVP_MAC_fetch(NULL, "HMAC", NULL)) == NULL)
+        return NULL;
+    h = apr_pcalloc(p, sizeof(*h));
+    h->ctx = EVP_MAC_CTX_new(mac);
+    EVP_MAC_free(mac);                  /* the context holds its own reference */
+    if (h->ctx == NULL)
+        return NULL;
+    apr_pool_cleanup_register(p, h, free_hmac, apr_pool_cleanup_null);
+    params[0] = OSSL_PARAM_construct_utf8_string("digest", (char *)"SHA256", 0);
+    params[1] = OSSL_PARAM_construct_end();
+    if (EVP_MAC_init(h->ctx, key, keylen, params) != 1)
+        return NULL;
+    return h;
+}
+
+int pds_hmac_mac(pds_hmac_t *h, unsigned char out[32], const void *a, apr_size_t alen,
+                 const void *b, apr_size_t blen)
+{
+    size_t n = 0;
+
+    /* No key: HMAC starts again from the keyed state it keeps. */
+    return h != NULL && h->ctx != NULL
+        && EVP_MAC_init(h->ctx, NULL, 0, NULL) == 1
+        && (alen == 0 || EVP_MAC_update(h->ctx, a, alen) == 1)
+        && (blen == 0 || EVP_MAC_update(h->ctx, b, blen) == 1)
+        && EVP_MAC_final(h->ctx, out, &n, 32) == 1 && n == 32;
+}

@@ -4,10 +4,7 @@
 #include <string.h>
 
 #include <apr_strings.h>
-#include <openssl/core_names.h>
-#include <openssl/evp.h>
-#include <openssl/params.h>
-
+#include "pds_encode.h"
 #include "pds_jws.h"
 #include "pds_transform.h"
 #include "pds_transform_table.h"
@@ -16,27 +13,15 @@
 #define PSEUDONYM_BYTES      16
 #define PSEUDONYM_KEY_PREFIX "pds-pseudonym-v1:"
 
-/* HMAC-SHA-256 over a then b. */
-static int hmac_sha256(const unsigned char *key, apr_size_t key_len,
-                       const void *a, apr_size_t a_len,
-                       const void *b, apr_size_t b_len, unsigned char out[32])
+/* The MAC of value: with h when there is one (the key made ready once per
+ * request), else keyed here. */
+static int value_mac(unsigned char mac[32], const unsigned char *key, pds_hmac_t *h,
+                     const char *value, apr_size_t len)
 {
-    EVP_MAC *mac = EVP_MAC_fetch(NULL, "HMAC", NULL);
-    EVP_MAC_CTX *ctx = mac ? EVP_MAC_CTX_new(mac) : NULL;
-    OSSL_PARAM params[2];
-    size_t n = 0;
-    int ok;
-
-    params[0] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, (char *)"SHA256", 0);
-    params[1] = OSSL_PARAM_construct_end();
-    ok = ctx != NULL
-        && EVP_MAC_init(ctx, key, key_len, params) == 1
-        && (a_len == 0 || EVP_MAC_update(ctx, a, a_len) == 1)
-        && (b_len == 0 || EVP_MAC_update(ctx, b, b_len) == 1)
-        && EVP_MAC_final(ctx, out, &n, 32) == 1 && n == 32;
-    EVP_MAC_CTX_free(ctx);
-    EVP_MAC_free(mac);
-    return ok;
+    if (h != NULL)
+        return pds_hmac_mac(h, mac, value, len, NULL, 0);
+    return key != NULL
+        && pds_hmac_sha256(mac, key, PDS_PSEUDONYM_KEY_LENGTH, value, len, NULL, 0);
 }
 
 apr_status_t pds_pseudonym_agreement_key(unsigned char out[32],
@@ -47,9 +32,9 @@ apr_status_t pds_pseudonym_agreement_key(unsigned char out[32],
     if (out == NULL || master == NULL || master_len < PDS_PSEUDONYM_MASTER_MIN
         || agreement_id == NULL || agreement_id[0] == '\0')
         return APR_EINVAL;
-    if (!hmac_sha256(master, master_len, PSEUDONYM_KEY_PREFIX,
-                     sizeof(PSEUDONYM_KEY_PREFIX) - 1,
-                     agreement_id, strlen(agreement_id), out))
+    if (!pds_hmac_sha256(out, master, master_len, PSEUDONYM_KEY_PREFIX,
+                         sizeof(PSEUDONYM_KEY_PREFIX) - 1,
+                         agreement_id, strlen(agreement_id)))
         return APR_EGENERAL;
     return APR_SUCCESS;
 }
@@ -57,17 +42,25 @@ apr_status_t pds_pseudonym_agreement_key(unsigned char out[32],
 char *pds_pseudonym(apr_pool_t *p, const unsigned char key[32],
                     const char *value, apr_size_t len)
 {
-    unsigned char mac[32];
-    char *b64;
+    char out[32];
 
     if (p == NULL || key == NULL || (value == NULL && len > 0)
-        || !hmac_sha256(key, PDS_PSEUDONYM_KEY_LENGTH, value, len, NULL, 0, mac))
+        || !pds_pseudonym_into(out, key, NULL, value, len))
         return NULL;
-    b64 = pds_base64url_encode(p, mac, PSEUDONYM_BYTES);
-    return b64 != NULL ? apr_pstrcat(p, PSEUDONYM_PREFIX, b64, NULL) : NULL;
+    return apr_pstrdup(p, out);
 }
 
-int pds_pseudonym_into(char out[32], const unsigned char *key,
+char *pds_pseudonym_hmac(apr_pool_t *p, pds_hmac_t *h, const char *value, apr_size_t len)
+{
+    char out[32];
+
+    if (p == NULL || h == NULL || (value == NULL && len > 0)
+        || !pds_pseudonym_into(out, NULL, h, value, len))
+        return NULL;
+    return apr_pstrdup(p, out);
+}
+
+int pds_pseudonym_into(char out[32], const unsigned char *key, pds_hmac_t *h,
                        const char *value, apr_size_t len)
 {
     static const char alphabet[] =
@@ -76,7 +69,7 @@ int pds_pseudonym_into(char out[32], const unsigned char *key,
     apr_size_t i;
     char *o = out;
 
-    if (!hmac_sha256(key, PDS_PSEUDONYM_KEY_LENGTH, value, len, NULL, 0, mac))
+    if (!value_mac(mac, key, h, value, len))
         return 0;
     memcpy(o, PSEUDONYM_PREFIX, sizeof(PSEUDONYM_PREFIX) - 1);
     o += sizeof(PSEUDONYM_PREFIX) - 1;

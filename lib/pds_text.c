@@ -59,6 +59,21 @@ void pds_text_real(char *buf, apr_size_t size, double d)
     }
 }
 
+/* The two-character escape JSON has for c, or NULL. */
+static const char *short_escape(unsigned char c)
+{
+    switch (c) {
+    case '"':  return "\\\"";
+    case '\\': return "\\\\";
+    case '\b': return "\\b";
+    case '\f': return "\\f";
+    case '\n': return "\\n";
+    case '\r': return "\\r";
+    case '\t': return "\\t";
+    default:   return NULL;
+    }
+}
+
 apr_size_t pds_text_json_escape(char *out, const char *str, apr_size_t n)
 {
     static const char hex[] = "0123456789abcdef";
@@ -67,24 +82,14 @@ apr_size_t pds_text_json_escape(char *out, const char *str, apr_size_t n)
 
     for (i = 0; i < n; i++) {
         unsigned char c = (unsigned char)str[i];
-        const char *e = NULL;
+        const char *e = short_escape(c);
         apr_size_t elen = 2;
 
-        switch (c) {
-        case '"':  e = "\\\""; break;
-        case '\\': e = "\\\\"; break;
-        case '\b': e = "\\b"; break;
-        case '\f': e = "\\f"; break;
-        case '\n': e = "\\n"; break;
-        case '\r': e = "\\r"; break;
-        case '\t': e = "\\t"; break;
-        default:
-            if (c < 0x20) {
-                esc[0] = '\\'; esc[1] = 'u'; esc[2] = '0'; esc[3] = '0';
-                esc[4] = hex[c >> 4]; esc[5] = hex[c & 0xf];
-                e = esc;
-                elen = 6;
-            }
+        if (e == NULL && c < 0x20) {
+            esc[0] = '\\'; esc[1] = 'u'; esc[2] = '0'; esc[3] = '0';
+            esc[4] = hex[c >> 4]; esc[5] = hex[c & 0xf];
+            e = esc;
+            elen = 6;
         }
         if (e == NULL) {
             run++;
@@ -100,4 +105,94 @@ apr_size_t pds_text_json_escape(char *out, const char *str, apr_size_t n)
     if (out != NULL)
         memcpy(out + len, str + n - run, run);
     return len + run;
+}
+
+apr_size_t pds_text_utf8_len(const unsigned char *s)
+{
+    unsigned char c = s[0];
+
+    if (c < 0x80)
+        return 1;
+    if (c >= 0xC2 && c <= 0xDF)
+        return (s[1] & 0xC0) == 0x80 ? 2 : 0;
+    if (c >= 0xE0 && c <= 0xEF) {
+        if ((c == 0xE0 && s[1] < 0xA0) || (c == 0xED && s[1] > 0x9F))
+            return 0;
+        return (s[1] & 0xC0) == 0x80 && (s[2] & 0xC0) == 0x80 ? 3 : 0;
+    }
+    if (c >= 0xF0 && c <= 0xF4) {
+        if ((c == 0xF0 && s[1] < 0x90) || (c == 0xF4 && s[1] > 0x8F))
+            return 0;
+        return (s[1] & 0xC0) == 0x80 && (s[2] & 0xC0) == 0x80
+            && (s[3] & 0xC0) == 0x80 ? 4 : 0;
+    }
+    return 0;
+}
+
+/* \uXXXX of one UTF-16 unit into out (6 bytes). */
+static void put_u16(char *out, unsigned long u)
+{
+    static const char hex[] = "0123456789ABCDEF";
+
+    out[0] = '\\';
+    out[1] = 'u';
+    out[2] = hex[(u >> 12) & 0xf];
+    out[3] = hex[(u >> 8) & 0xf];
+    out[4] = hex[(u >> 4) & 0xf];
+    out[5] = hex[u & 0xf];
+}
+
+apr_size_t pds_text_json_escape_ascii(char *out, const char *str)
+{
+    const unsigned char *s = (const unsigned char *)str;
+    apr_size_t len = 0, n;
+    char esc[12];
+
+    for (; *s != '\0'; s += n) {
+        unsigned char c = *s;
+        const char *e = NULL;
+        apr_size_t elen = 2;
+        unsigned long u;
+
+        n = 1;
+        if (c >= 0x20 && c < 0x80 && c != '"' && c != '\\') {
+            if (out != NULL)
+                out[len] = (char)c;
+            len++;
+            continue;
+        }
+        e = short_escape(c);
+        if (e == NULL) {
+            n = c < 0x80 ? 1 : pds_text_utf8_len(s);
+            if (n == 0) {
+                u = 0xFFFD;             /* not UTF-8: the replacement character */
+                n = 1;
+            }
+            else if (n == 1)
+                u = c;
+            else if (n == 2)
+                u = ((unsigned long)(c & 0x1F) << 6) | (s[1] & 0x3F);
+            else if (n == 3)
+                u = ((unsigned long)(c & 0x0F) << 12) | ((unsigned long)(s[1] & 0x3F) << 6)
+                    | (s[2] & 0x3F);
+            else
+                u = ((unsigned long)(c & 0x07) << 18) | ((unsigned long)(s[1] & 0x3F) << 12)
+                    | ((unsigned long)(s[2] & 0x3F) << 6) | (s[3] & 0x3F);
+            if (u < 0x10000) {
+                put_u16(esc, u);
+                elen = 6;
+            }
+            else {
+                u -= 0x10000;
+                put_u16(esc, 0xD800 | (u >> 10));
+                put_u16(esc + 6, 0xDC00 | (u & 0x3FF));
+                elen = 12;
+            }
+            e = esc;
+        }
+        if (out != NULL)
+            memcpy(out + len, e, elen);
+        len += elen;
+    }
+    return len;
 }

@@ -25,4 +25,18 @@ void pds_text_real(char *buf, apr_size_t size, double d);
  * bytes) unless out is NULL; returns the length either way. */
 apr_size_t pds_text_json_escape(char *out, const char *s, apr_size_t n);
 
+/* The length of the well-formed UTF-8 sequence at s (RFC 3629: no overlongs,
+ * no surrogates, nothing above U+10FFFF), or 0 if it is not one. s is
+ * NUL-terminated: a NUL ends any sequence. */
+apr_size_t pds_text_utf8_len(const unsigned char *s);
+
+/* The NUL-terminated string s as the inside of a JSON string the way the
+ * audit log writes it (jansson's JSON_ENSURE_ASCII, byte for byte): '"', '\\'
+ * and control characters escaped (\b \f \n \r \t, else \u00XX), every
+ * character beyond ASCII as \uXXXX (a surrogate pair above U+FFFF), upper
+ * case hex; each byte that is not part of well-formed UTF-8 as \uFFFD. Writes
+ * into out (room for 6 * strlen(s) bytes) unless out is NULL; returns the
+ * length either way. */
+apr_size_t pds_text_json_escape_ascii(char *out, const char *s);
+
 #endif

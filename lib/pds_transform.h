@@ -72,6 +72,7 @@
 #include <apr_time.h>
 #include <jansson.h>
 
+#include "pds_encode.h"
 #include "pds_error.h"
 
 #define PDS_PSEUDONYM_KEY_LENGTH 32
@@ -105,6 +106,10 @@ typedef struct pds_transform_ctx_t {
     apr_time_t now;                    /* the request's time (age bands) */
     const unsigned char *key;          /* the agreement's pseudonym key
                                           (32 bytes), NULL if none */
+    pds_hmac_t *hmac;                  /* optional: key made ready once for
+                                          the request (pds_hmac_create), so a
+                                          value costs only its own hash; the
+                                          request's, one thread at a time */
 } pds_transform_ctx_t;
 
 /* Applies t to v (borrowed, not changed). On success *out is a new reference
@@ -139,5 +144,8 @@ apr_status_t pds_pseudonym_agreement_key(unsigned char out[32],
  * NULL when the hash fails or memory runs out. */
 char *pds_pseudonym(apr_pool_t *p, const unsigned char key[32],
                     const char *value, apr_size_t len);
+/* The same with the key made ready once (pds_hmac_create over its 32
+ * bytes): for many values under one key. */
+char *pds_pseudonym_hmac(apr_pool_t *p, pds_hmac_t *h, const char *value, apr_size_t len);
 
 #endif

@@ -457,7 +457,7 @@ static apr_status_t apply_pseudonymise(const pds_transform_t *t, json_t *v,
 
     if (!string_or_number(v, num, sizeof(num), &s, &len))
         return type_error(err, t, v, "a string or a number");
-    if (!pds_pseudonym_into(ps, ctx->key, s, len)) {
+    if (!pds_pseudonym_into(ps, ctx->key, ctx->hmac, s, len)) {
         pds_error_set(err, "internal-error", -1, t->def->name,
                       "%s: the keyed hash failed", t->def->name);
         return APR_EGENERAL;

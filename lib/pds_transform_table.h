@@ -83,9 +83,10 @@ struct pds_transform_t {
 };
 
 /* pds_pseudonym() without a pool (apply has none): "ps_" and 22 characters
- * into out, NUL-terminated. key is PDS_PSEUDONYM_KEY_LENGTH bytes. 0 when
+ * into out, NUL-terminated. With h (key made ready once, pds_hmac_create)
+ * key is not used; otherwise key is PDS_PSEUDONYM_KEY_LENGTH bytes. 0 when
  * the keyed hash fails. (pds_pseudonym.c) */
-int pds_pseudonym_into(char out[32], const unsigned char *key,
+int pds_pseudonym_into(char out[32], const unsigned char *key, pds_hmac_t *h,
                        const char *value, apr_size_t len);
 
 #endif

@@ -67,6 +67,7 @@ static int pds_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptem
     json_object_seed(0);
     pds_identity_post_config();
     pds_request_post_config(pconf, s);
+    pds_filter_post_config(pconf, s);
     if (pds_counters_post_config(pconf, ptemp, s) != OK
         || pds_audit_post_config(pconf, ptemp, s) != OK)
         return HTTP_INTERNAL_SERVER_ERROR;

@@ -94,6 +94,12 @@ struct pds_audit_sink_t {
     apr_uint64_t checkpoint_lines;
     apr_interval_time_t checkpoint_interval;
     int sync;                       /* PDSAuditSync */
+    /* This process's HMAC state for the sealing key, made again whenever the
+     * key in shared memory is another one; used under the mutex only. */
+    apr_pool_t *mac_pool;
+    pds_hmac_t *mac;
+    unsigned char mac_key[PDS_CHAIN_KEY_MAX];
+    apr_size_t mac_key_len;
 };
 
 static apr_global_mutex_t *audit_mutex;
@@ -189,10 +195,27 @@ static void set_file_key(pds_audit_sink_t *sink, const pds_chain_key_t *key)
     sink->shared->file_key_len = len;
 }
 
-/* The key to seal with now (under the mutex, or in the parent). */
+/* The key to seal with now (under the mutex, or in the parent), with this
+ * process's HMAC state for it: keyed once, not for every line. Without one
+ * (no memory) each line is keyed as it is sealed. */
 static const pds_chain_key_t *sealing_key(pds_audit_sink_t *sink, apr_pool_t *p)
 {
-    return pds_chain_key_over(p, sink->shared->file_key, sink->shared->file_key_len);
+    audit_shared_t *sh = sink->shared;
+    pds_chain_key_t *key = pds_chain_key_over(p, sh->file_key, sh->file_key_len);
+
+    if (sink->mac == NULL || sink->mac_key_len != sh->file_key_len
+        || memcmp(sink->mac_key, sh->file_key, sh->file_key_len) != 0) {
+        if (sink->mac_pool != NULL)
+            apr_pool_clear(sink->mac_pool);
+        else if (apr_pool_create(&sink->mac_pool, NULL) != APR_SUCCESS)
+            sink->mac_pool = NULL;
+        sink->mac = sink->mac_pool != NULL && sh->file_key_len > 0
+            ? pds_hmac_create(sink->mac_pool, sh->file_key, sh->file_key_len) : NULL;
+        memcpy(sink->mac_key, sh->file_key, sh->file_key_len);
+        sink->mac_key_len = sink->mac != NULL ? sh->file_key_len : 0;
+    }
+    pds_chain_key_use_hmac(key, sink->mac);
+    return key;
 }
 
 static apr_status_t create_sink(pds_audit_sink_t **psink, const char *path,
@@ -530,7 +553,8 @@ typedef struct written_t {
  * which seq finish_record must see synced once the mutex is released; with
  * it off the head is rewritten here. */
 static apr_status_t write_record(pds_audit_sink_t *sink, const apr_array_header_t *parts,
-                                 json_t *record, request_rec *r, written_t *w,
+                                 const pds_audit_line_t *record, request_rec *r,
+                                 written_t *w,
                                  pds_error_t *err)
 {
     apr_time_t now = apr_time_now();
@@ -548,14 +572,17 @@ static apr_status_t write_record(pds_audit_sink_t *sink, const apr_array_header_
     }
     key = sealing_key(sink, r->pool);
     for (k = 0; parts != NULL && k < parts->nelts; k++) {
-        rv = pds_chain_seal(&line, &len, &sink->shared->chain, key,
-                            APR_ARRAY_IDX(parts, k, json_t *), r->pool, err);
+        const pds_audit_line_t *part = &APR_ARRAY_IDX(parts, k, pds_audit_line_t);
+
+        rv = pds_chain_seal_text(&line, &len, &sink->shared->chain, key, part->json,
+                                 part->len, r->pool, err);
         if (rv == APR_SUCCESS)
             rv = append_line(sink, line, len, now);
         if (rv != APR_SUCCESS)
             return rv;
     }
-    rv = pds_chain_seal(&line, &len, &sink->shared->chain, key, record, r->pool, err);
+    rv = pds_chain_seal_text(&line, &len, &sink->shared->chain, key, record->json,
+                             record->len, r->pool, err);
     if (rv == APR_SUCCESS)
         rv = append_line(sink, line, len, now);
     if (rv != APR_SUCCESS)
@@ -670,7 +697,7 @@ apr_status_t pds_audit_decision(request_rec *r, pds_request_t *rq,
 {
     pds_server_conf_t *sc = pds_server_conf(r->server);
     pds_audit_record_t rec;
-    json_t *record;
+    pds_audit_line_t record;
     apr_array_header_t *parts = NULL;
     written_t written;
     pds_error_t err;
@@ -699,7 +726,7 @@ apr_status_t pds_audit_decision(request_rec *r, pds_request_t *rq,
         pds_metrics_audit_write(pds_counters(), 0, pds_counters_since(started));
         goto failed;
     }
-    rv = write_record(sc->audit, parts, record, r, &written, &err);
+    rv = write_record(sc->audit, parts, &record, r, &written, &err);
     unlock_rv = apr_global_mutex_unlock(audit_mutex);
     if (unlock_rv != APR_SUCCESS)
         ap_log_rerror(APLOG_MARK, APLOG_ERR, unlock_rv, r, "PDS00046: cannot unlock "

@@ -122,6 +122,8 @@ typedef struct pds_audit_sink_t pds_audit_sink_t;
     VALUE(int, token_max_lifetime, pds_conf_max_lifetime, PDS_DEFAULT_MAX_LIFETIME) \
     RUNTIME(pds_audit_sink_t *, audit)              /* set in post_config */ \
     RUNTIME(apr_hash_t *, query_names)              /* post_config: every Query name */ \
+    RUNTIME(apr_hash_t *, agreement_keys)           /* post_config: agreement -> its \
+                                                       pseudonym key (32 bytes) */ \
     PTR(const char *, consent_driver)               /* PDSConsentStore: "sqlite3", "pgsql" */ \
     WITH(const char *, consent_params, consent_driver, NULL) /* its file or conninfo */ \
     WITH(const char *, consent_where, consent_driver, NULL)  /* "line N of FILE" */ \

@@ -198,7 +198,9 @@ apr_status_t pds_consent_row_decide(void *baton, const char *subject,
         *pset = pds_agreement_release(a);
     }
     if (b->key != NULL && pds_agreement_deidentified(a))
-        *pseudonym = pds_pseudonym(r->pool, b->key, subject, strlen(subject));
+        *pseudonym = b->hmac != NULL
+            ? pds_pseudonym_hmac(r->pool, b->hmac, subject, strlen(subject))
+            : pds_pseudonym(r->pool, b->key, subject, strlen(subject));
     return APR_SUCCESS;
 }
 

@@ -20,6 +20,7 @@ typedef struct pds_row_baton_t {
     request_rec *r;
     pds_request_t *rq;
     const unsigned char *key;       /* the agreement's pseudonym key, or NULL */
+    pds_hmac_t *hmac;               /* the same made ready for the request, or NULL */
 } pds_row_baton_t;
 apr_status_t pds_consent_row_decide(void *baton, const char *subject,
                                     const pds_fieldset_t **pset, const char **pseudonym,

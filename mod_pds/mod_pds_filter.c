@@ -365,7 +365,7 @@ static apr_status_t finish(ap_filter_t *f, pds_filter_ctx_t *ctx, pds_request_t 
         pds_filter_options_t opts;
         pds_transform_ctx_t tctx;
         unsigned char key[32];
-        const unsigned char *master = NULL;
+        const unsigned char *master = NULL, *derived;
         apr_size_t master_len = 0;
 
         memset(&opts, 0, sizeof(opts));
@@ -373,21 +373,33 @@ static apr_status_t finish(ap_filter_t *f, pds_filter_ctx_t *ctx, pds_request_t 
         opts.max_depth = pds_conf_max_depth(pds_dir_conf(r));
         opts.transform = &tctx;
         tctx.now = r->request_time;
-        /* The agreement's key, only for agreements that pseudonymise. */
+        /* The agreement's key, only for agreements that pseudonymise: made in
+         * post_config, derived here only if that failed. */
+        derived = sc->agreement_keys != NULL
+            ? apr_hash_get(sc->agreement_keys, &a, sizeof(a)) : NULL;
         if (sc->pseudonym_key != NULL && pds_agreement_needs_pseudonym_key(a))
             master = pds_chain_key_bytes(sc->pseudonym_key, &master_len);
+        if (master != NULL && derived != NULL)
+            memcpy(key, derived, sizeof(key));
         if (master != NULL
-            && pds_pseudonym_agreement_key(key, master, master_len, pds_agreement_id(a))
-               == APR_SUCCESS)
+            && (derived != NULL
+                || pds_pseudonym_agreement_key(key, master, master_len, pds_agreement_id(a))
+                   == APR_SUCCESS)) {
             tctx.key = key;
+            /* Keyed once for the request: each value then costs only its hash. */
+            tctx.hmac = pds_hmac_create(r->pool, key, sizeof(key));
+        }
         /* check_config makes this impossible; if it happens, release nothing. */
         if (pds_agreement_deidentified(a) && tctx.key == NULL)
             return send_problem(f, rq, "internal-error", "no pseudonym key for a "
                                 "de-identified agreement");
         if (pds_agreement_deidentified(a) && rq->decision.subject != NULL) {
             opts.subject = rq->decision.subject;
-            opts.subject_pseudonym = pds_pseudonym(r->pool, key, rq->decision.subject,
-                                                   strlen(rq->decision.subject));
+            opts.subject_pseudonym = tctx.hmac != NULL
+                ? pds_pseudonym_hmac(r->pool, tctx.hmac, rq->decision.subject,
+                                     strlen(rq->decision.subject))
+                : pds_pseudonym(r->pool, key, rq->decision.subject,
+                                strlen(rq->decision.subject));
         }
         pds_error_clear(&err);
         if (pds_agreement_record_subject(a) != NULL) {
@@ -396,6 +408,7 @@ static apr_status_t finish(ap_filter_t *f, pds_filter_ctx_t *ctx, pds_request_t 
             baton.r = r;
             baton.rq = rq;
             baton.key = tctx.key;
+            baton.hmac = tctx.hmac;
             opts.subject = NULL;            /* each record has its own */
             opts.drop_bad_records = pds_agreement_drops_bad_records(a);
             opts.exclude = pds_agreement_exclude(a);
@@ -721,4 +734,44 @@ void pds_gate_release(pds_request_t *rq)
 {
     if (rq != NULL && rq->gate != NULL)
         rq->gate->released = 1;
+}
+
+static apr_status_t cleanse_agreement_key(void *data)
+{
+    OPENSSL_cleanse(data, 32);
+    return APR_SUCCESS;
+}
+
+void pds_filter_post_config(apr_pool_t *pconf, server_rec *s)
+{
+    for (; s != NULL; s = s->next) {
+        pds_server_conf_t *sc = pds_server_conf(s);
+        const unsigned char *master;
+        apr_size_t master_len;
+        int i;
+
+        sc->agreement_keys = apr_hash_make(pconf);
+        if (sc->pseudonym_key == NULL)
+            continue;
+        master = pds_chain_key_bytes(sc->pseudonym_key, &master_len);
+        for (i = 0; i < sc->agreements->nelts; i++) {
+            const pds_agreement_t *a = APR_ARRAY_IDX(sc->agreements, i,
+                                                     const pds_agreement_t *);
+            const pds_agreement_t **pa;
+            unsigned char *key;
+
+            if (!pds_agreement_needs_pseudonym_key(a))
+                continue;
+            key = apr_palloc(pconf, 32);
+            apr_pool_cleanup_register(pconf, key, cleanse_agreement_key,
+                                      apr_pool_cleanup_null);
+            /* A failure leaves the agreement out: the request derives it. */
+            if (pds_pseudonym_agreement_key(key, master, master_len, pds_agreement_id(a))
+                != APR_SUCCESS)
+                continue;
+            pa = apr_palloc(pconf, sizeof(*pa));
+            *pa = a;
+            apr_hash_set(sc->agreement_keys, pa, sizeof(*pa), key);
+        }
+    }
 }

@@ -18,6 +18,10 @@ apr_status_t pds_response_filter(ap_filter_t *f, apr_bucket_brigade *bb);
  * for an allowed request not yet audited (mod_proxy's 502/503/504). */
 void pds_insert_error_filter(request_rec *r);
 
+/* post_config: each agreement's pseudonym key, derived once from
+ * PDSPseudonymKey (it depends on nothing else) for the response filter. */
+void pds_filter_post_config(apr_pool_t *pconf, server_rec *s);
+
 /* insert_filter: an internal redirect (a local ErrorDocument) of an allowed
  * request answers with the problem, under the same decision and record. */
 void pds_insert_redirect_filter(request_rec *r);

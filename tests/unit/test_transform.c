@@ -624,6 +624,23 @@ static void test_pseudonym_known_answers(void **state)
     assert_int_equal(strlen(pds_pseudonym(f->pool, f->key1, "x", 1)), 25);
     assert_null(pds_pseudonym(f->pool, NULL, "x", 1));
     assert_null(pds_pseudonym(f->pool, f->key1, NULL, 1));
+    /* The key made ready once gives the same pseudonyms, value after value. */
+    {
+        pds_hmac_t *h = pds_hmac_create(f->pool, f->key1, 32);
+        static const char *const values[] = { "alice", "", "42", "a\0b", "Siobh\xc3\xa1n" };
+        static const apr_size_t lens[] = { 5, 0, 2, 3, 8 };
+        int round, i;
+
+        assert_non_null(h);
+        for (round = 0; round < 3; round++)
+            for (i = 0; i < 5; i++)
+                assert_string_equal(pds_pseudonym_hmac(f->pool, h, values[i], lens[i]),
+                                    reference_pseudonym(f->pool, f->key1, values[i], lens[i]));
+        assert_null(pds_pseudonym_hmac(f->pool, NULL, "x", 1));
+        assert_null(pds_pseudonym_hmac(f->pool, h, NULL, 1));
+        assert_null(pds_hmac_create(f->pool, NULL, 32));
+        assert_null(pds_hmac_create(f->pool, f->key1, 0));
+    }
 
     /* Refusals. */
     assert_int_equal(pds_pseudonym_agreement_key(k, master, 15, "agr-1"), APR_EINVAL);
@@ -640,11 +657,16 @@ static void test_pseudonym_known_answers(void **state)
 static void test_pseudonymise(void **state)
 {
     fixture_t *f = *state;
-    pds_transform_ctx_t other = f->ctx, nokey = f->ctx;
+    pds_transform_ctx_t other = f->ctx, nokey = f->ctx, ready = f->ctx;
     char *want;
 
     other.key = f->key2;
     nokey.key = NULL;
+    ready.hmac = pds_hmac_create(f->pool, f->key1, 32);
+    /* The key made ready for the request: the same pseudonyms. */
+    check_ctx(f, &ready, "pseudonymise", "\"alice\"", "\"ps_jaALi0SzedwaoTXrvYTeIA\"");
+    check_ctx(f, &ready, "pseudonymise", "\"\"", "\"ps_xK3iYcSoKoTH9t4jOazdNw\"");
+    check_ctx(f, &ready, "pseudonymise", "42", "\"ps_7IzoQCiujunPm-ofT3Q-gw\"");
     /* Stable for one key, different across agreements. */
     check(f, "pseudonymise", "\"alice\"", "\"ps_jaALi0SzedwaoTXrvYTeIA\"");
     check(f, "pseudonymise", "\"alice\"", "\"ps_jaALi0SzedwaoTXrvYTeIA\"");
