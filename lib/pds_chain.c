@@ -140,9 +140,7 @@ void pds_chain_state_init(pds_chain_state_t *st)
 
 static int sha256(const void *data, apr_size_t len, unsigned char out[32])
 {
-    unsigned int n = 0;
-
-    return EVP_Digest(data, len, out, &n, EVP_sha256(), NULL) == 1 && n == 32;
+    return pds_sha256(out, data, len);
 }
 
 /* HMAC over text, then the closing brace the MAC input always ends with. */

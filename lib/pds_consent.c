@@ -385,10 +385,8 @@ static char *hashed_key(apr_pool_t *p, const char *prefix, const char *joined,
 {
     unsigned char digest[32];
     char hex[65];
-    unsigned int n = 0;
 
-    if (EVP_Digest(joined, strlen(joined), digest, &n, EVP_sha256(), NULL) != 1
-        || n != sizeof(digest))
+    if (!pds_sha256(digest, joined, strlen(joined)))
         return apr_pstrcat(p, plain_prefix, joined, NULL);
     pds_hex_encode(hex, digest, sizeof(digest));
     return apr_pstrcat(p, prefix, hex, NULL);

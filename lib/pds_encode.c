@@ -3,6 +3,7 @@
 
 #include <openssl/core_names.h>
 #include <openssl/evp.h>
+#include <apr_atomic.h>
 
 #include "pds_encode.h"
 
@@ -155,6 +156,29 @@ apr_status_t pds_base64url_decode(unsigned char **out, apr_size_t *outlen,
     *out = buf;
     *outlen = o;
     return APR_SUCCESS;
+}
+
+/* Fetched by the first caller; a racing second fetch is freed. Lives as
+ * long as the process. */
+static EVP_MD *volatile sha256_md;
+
+int pds_sha256(unsigned char out[32], const void *data, apr_size_t len)
+{
+    EVP_MD *md = (EVP_MD *)apr_atomic_casptr((volatile void **)&sha256_md, NULL, NULL);
+    unsigned int n = 0;
+
+    if (md == NULL) {
+        EVP_MD *fetched = EVP_MD_fetch(NULL, "SHA256", NULL);
+
+        if (fetched == NULL)
+            return 0;
+        md = apr_atomic_casptr((volatile void **)&sha256_md, fetched, NULL);
+        if (md != NULL)
+            EVP_MD_free(fetched);       /* another thread's is there */
+        else
+            md = fetched;
+    }
+    return EVP_Digest(data, len, out, &n, md, NULL) == 1 && n == 32;
 }
 
 int pds_hmac_sha256(unsigned char out[32], const unsigned char *key, apr_size_t keylen,

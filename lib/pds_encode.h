@@ -33,6 +33,12 @@ apr_status_t pds_base64url_decode(unsigned char **out, apr_size_t *outlen,
                                   apr_pool_t *p, const char *in,
                                   apr_size_t inlen);
 
+/* SHA-256 of len bytes at data into out. 1 on success, 0 when OpenSSL
+ * fails. The one SHA-256 of lib/ and the module: the implementation is
+ * fetched once per process, not on every call (OpenSSL 3's implicit fetch
+ * cost about a third of a 1 KB digest). */
+int pds_sha256(unsigned char out[32], const void *data, apr_size_t len);
+
 /* HMAC-SHA256 with key over a then b (b may be NULL with blen 0) into out.
  * 1 on success, 0 when OpenSSL fails or the key is empty. The one HMAC of
  * lib/: the audit chain's line MACs and the portal's form tokens. */

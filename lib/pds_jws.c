@@ -291,20 +291,19 @@ json_t *pds_key_public_jwk(const pds_key_t *key, apr_pool_t *p)
 {
     json_t *jwk;
     char *canonical;
-    unsigned char digest[EVP_MAX_MD_SIZE];
-    unsigned int dlen = 0;
+    unsigned char digest[32];
 
     if (key == NULL || (jwk = public_jwk_members(key, p)) == NULL)
         return NULL;
     canonical = json_dumps(jwk, JSON_COMPACT | JSON_SORT_KEYS);
     if (canonical == NULL
-        || EVP_Digest(canonical, strlen(canonical), digest, &dlen, EVP_sha256(), NULL) != 1) {
+        || !pds_sha256(digest, canonical, strlen(canonical))) {
         free(canonical);
         json_decref(jwk);
         return NULL;
     }
     free(canonical);
-    json_object_set_new(jwk, "kid", json_string(pds_base64url_encode(p, digest, dlen)));
+    json_object_set_new(jwk, "kid", json_string(pds_base64url_encode(p, digest, sizeof(digest))));
     json_object_set_new(jwk, "alg", json_string(key->alg));
     json_object_set_new(jwk, "use", json_string("sig"));
     return jwk;

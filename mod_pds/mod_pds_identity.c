@@ -14,9 +14,8 @@
 #include "apr_thread_mutex.h"
 #include "mod_ssl.h"
 
-#include <openssl/evp.h>
-
 #include "mod_pds_identity.h"
+#include "pds_encode.h"
 
 static APR_OPTIONAL_FN_TYPE(ssl_var_lookup) *ssl_var;
 
@@ -46,16 +45,9 @@ typedef struct token_cache_t {
     apr_pool_t *pool;               /* entries; cleared whole when full */
     apr_hash_t *verified;           /* 32-byte digest -> token_verdict_t * */
     apr_thread_mutex_t *lock;       /* NULL without threads */
-    EVP_MD *sha256;                 /* fetched once, not per request */
 } token_cache_t;
 
 static token_cache_t *token_cache;
-
-static apr_status_t free_digest(void *data)
-{
-    EVP_MD_free(data);
-    return APR_SUCCESS;
-}
 
 void pds_identity_child_init(apr_pool_t *pchild)
 {
@@ -67,20 +59,13 @@ void pds_identity_child_init(apr_pool_t *pchild)
     if (apr_thread_mutex_create(&tc->lock, APR_THREAD_MUTEX_DEFAULT, pchild) != APR_SUCCESS)
         return;
 #endif
-    if ((tc->sha256 = EVP_MD_fetch(NULL, "SHA256", NULL)) == NULL)
-        return;
-    apr_pool_cleanup_register(pchild, tc->sha256, free_digest, apr_pool_cleanup_null);
     tc->verified = apr_hash_make(tc->pool);
     token_cache = tc;
 }
 
 static int token_digest(const char *token, unsigned char out[32])
 {
-    unsigned int n = 0;
-
-    return token_cache != NULL
-           && EVP_Digest(token, strlen(token), out, &n, token_cache->sha256, NULL) == 1
-           && n == 32;
+    return token_cache != NULL && pds_sha256(out, token, strlen(token));
 }
 
 static void cache_lock(void)

@@ -218,6 +218,25 @@ static void test_hmac(void **state)
     assert_false(pds_hmac_sha256(out, (const unsigned char *)"", 0, "x", 1, NULL, 0));
 }
 
+/* The one SHA-256 (FIPS 180-2 "abc" and the empty string), called twice so
+ * the second call uses the implementation the first fetched. */
+static void test_sha256(void **state)
+{
+    unsigned char out[32];
+    char hex[65];
+    int i;
+
+    (void)state;
+    for (i = 0; i < 2; i++) {
+        assert_true(pds_sha256(out, "abc", 3));
+        pds_hex_encode(hex, out, sizeof(out));
+        assert_string_equal(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+    }
+    assert_true(pds_sha256(out, "", 0));
+    pds_hex_encode(hex, out, sizeof(out));
+    assert_string_equal(hex, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+}
+
 static pds_agreement_t *build(apr_pool_t *p, const char *const *lines, pds_error_t *err)
 {
     pds_agreement_t *a;
@@ -304,6 +323,7 @@ int main(void)
         cmocka_unit_test(test_catalogue),
         pds_test_with_pool(test_csrf),
         cmocka_unit_test(test_hmac),
+        cmocka_unit_test(test_sha256),
         pds_test_with_pool(test_agreement_words),
     };
 
