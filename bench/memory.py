@@ -1,14 +1,12 @@
 #!/usr/bin/python3
-"""Memory of the gateway's children (bench/memory.sh, bench/rss.sh).
+"""Memory of the gateway's children for one large body (bench/memory.sh;
+bench/rss.sh measures them over many requests on the benchmark's servers).
 
     memory.py body [--module SO] [--size MB] [--spool DIR|off] [--path stream|rows]
         One gateway, one request for a collection of about SIZE MB (50) of
         which about 1 MB is released; prints the serving child's peak
         RssAnon (sampled every 2 ms while the request runs) and its VmHWM,
         before and after.
-    memory.py soak [--module SO] [--requests N] [--concurrency C]
-        N requests (100000) with ab on keep-alive connections; prints each
-        child's VmRSS and RssAnon at the start and at the end.
 
 Built on the e2e harness (tests/e2e/pds_harness.py): its PKI, token keys,
 stand-in back end and httpd configuration. Ports from BENCH_PORT (19200:
@@ -18,7 +16,6 @@ import argparse
 import json
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import threading
@@ -203,43 +200,6 @@ def cmd_body(args):
         shutil.rmtree(work, ignore_errors=True)
 
 
-def cmd_soak(args):
-    work = tempfile.mkdtemp(prefix="pds-bench-rss-")
-    gw = None
-    try:
-        gw, keys = setup(args, work)
-        url = gw.url("/ok/%s/record" % SUBJECT, plain=True)
-        hdr = ["-H", "Authorization: Bearer " + token(keys), "-H", "PDS-Purpose: direct-care"]
-        subprocess.run(["ab", "-q", "-k", "-n", "200", "-c", str(args.concurrency)] + hdr
-                       + [url], check=True, capture_output=True, timeout=60)
-        kids = H.child_pids(parent_pid(gw))
-        start = {p: status_of(p) for p in kids}
-        t0 = time.time()
-        out = subprocess.run(["ab", "-q", "-k", "-n", str(args.requests), "-c",
-                              str(args.concurrency)] + hdr + [url], capture_output=True,
-                             text=True, timeout=args.timeout)
-        took = time.time() - t0
-        end = {}
-        for p in H.child_pids(parent_pid(gw)):
-            end[p] = status_of(p)
-        for line in out.stdout.splitlines():
-            if line.lstrip().startswith(("Complete requests", "Failed requests", "Non-2xx",
-                                         "Requests per second", "(Connect:")):
-                print(line)
-        print("%d requests in %.0f s" % (args.requests, took))
-        for p in sorted(set(start) | set(end)):
-            a, b = start.get(p), end.get(p)
-            print("child %d: VmRSS %s -> %s KiB, RssAnon %s -> %s KiB" % (
-                p, a["VmRSS"] if a else "-", b["VmRSS"] if b else "(gone)",
-                a["RssAnon"] if a else "-", b["RssAnon"] if b else "(gone)"))
-        return 0 if out.returncode == 0 else 1
-    finally:
-        if gw is not None:
-            gw.httpd.stop()
-            gw.backend.stop()
-        shutil.rmtree(work, ignore_errors=True)
-
-
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -248,13 +208,8 @@ def main():
     b.add_argument("--size", type=float, default=50.0)
     b.add_argument("--spool", default="off")
     b.add_argument("--path", choices=("stream", "rows"), default="stream")
-    s = sub.add_parser("soak")
-    s.add_argument("--module", required=True)
-    s.add_argument("--requests", type=int, default=1000000)
-    s.add_argument("--concurrency", type=int, default=8)
-    s.add_argument("--timeout", type=int, default=3600)
     args = ap.parse_args()
-    return cmd_body(args) if args.cmd == "body" else cmd_soak(args)
+    return cmd_body(args)
 
 
 if __name__ == "__main__":
