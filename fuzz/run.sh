@@ -13,7 +13,7 @@ set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 seconds=${FUZZ_SECONDS:-60}
 work=${FUZZ_WORK_DIR:-$(mktemp -d /tmp/pds-fuzz.XXXXXX)}
-targets=${*:-fieldpath filter jws chain agreement artefact transform consent query write stream portal_text}
+targets=${*:-fieldpath filter jws chain agreement artefact transform consent query write stream rows portal_text}
 
 command -v clang >/dev/null 2>&1 || { echo "fuzz: clang is missing (apt-get install clang)" >&2; exit 2; }
 flags="-g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined"

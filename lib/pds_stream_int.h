@@ -65,6 +65,9 @@ typedef struct pds_stream_t {
     pds_error_t transform_err;
     apr_status_t transform_rv;
     int failing;
+    int validated;              /* the body is known valid (a second pass):
+                                   names are not checked for duplicates and
+                                   values skipped are only tokenized */
 
     pds_buf_t out;
     pds_buf_t names;            /* escaped member names, decoded */

@@ -265,6 +265,7 @@ static apr_status_t rows_apply(rows_t *rw, const char *input, apr_size_t len,
     }
     *body_refused = 0;
     pds_lex_init(&st->lx, input, len, 0);
+    st->validated = 1;
     rw->present = apr_pcalloc(rw->pool, (apr_size_t)rw->set->paths->nelts + 1);
     rw->subjects = apr_array_make(rw->pool, 8, sizeof(const char *));
     rw->dropped = opts != NULL && opts->drop_bad_records

@@ -1,7 +1,6 @@
 /* stream_check.c: the DOM filter against the streaming filter on one body
  * (stream_check.h). */
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include <apr_strings.h>
@@ -148,14 +147,6 @@ static void same_rows(const char *label, const char *which, const rows_run_t *do
     if (a->length != b->length || memcmp(a->body, b->body, a->length) != 0)
         fail_msg("%s: bodies differ\n  DOM    %s\n  %s %s\n  input  %.*s", label, a->body,
                  which, b->body, shown, input);
-    if (getenv("PDS_ROWS_DEBUG") != NULL) {
-        int i;
-        for (i = 0; i < a->released->nelts; i++)
-            fprintf(stderr, "DOM released %s\n", APR_ARRAY_IDX(a->released, i, const char *));
-        for (i = 0; i < b->released->nelts; i++)
-            fprintf(stderr, "%s released %s\n", which, APR_ARRAY_IDX(b->released, i, const char *));
-        fprintf(stderr, "DOM body %s\n", a->body);
-    }
     if (!lists_equal(a->released, b->released) || !lists_equal(a->transformed, b->transformed)
         || !lists_equal(a->subjects, b->subjects) || !lists_equal(a->dropped, b->dropped)
         || !lists_equal(a->excluded, b->excluded) || a->records != b->records
