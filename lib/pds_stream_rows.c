@@ -91,10 +91,12 @@ static apr_status_t record_by_dom(rows_t *rw, const pds_fieldset_t *rowset, size
     json_t *row, *kept = NULL;
     apr_status_t rv;
 
+    if (!st->bad_type && st->transform_rv == APR_ENOMEM)
+        return no_memory(err);              /* the stream's own want, not the record's */
     row = json_loadb((const char *)st->lx.in + at, st->tok.end - at,
                      JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, NULL);
     if (row == NULL)
-        return disagree(err);
+        return no_memory(err);              /* the body is valid: memory */
     rv = pds_filter_row(rowset, row, st->tctx, rw->dropped, st->applied, &kept, rw->pool,
                         err);
     json_decref(row);
