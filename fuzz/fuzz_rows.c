@@ -53,22 +53,6 @@ static apr_status_t decide(void *baton, const char *subject, const pds_fieldset_
     return APR_SUCCESS;
 }
 
-static int lists_equal(const apr_array_header_t *a, const apr_array_header_t *b)
-{
-    int i;
-
-    if ((a == NULL) != (b == NULL))
-        return 0;
-    if (a == NULL)
-        return 1;
-    if (a->nelts != b->nelts)
-        return 0;
-    for (i = 0; i < a->nelts; i++)
-        if (strcmp(APR_ARRAY_IDX(a, i, const char *), APR_ARRAY_IDX(b, i, const char *)) != 0)
-            return 0;
-    return 1;
-}
-
 static pds_fieldset_t *make_set(apr_pool_t *p, const char *const *ps, int with_transforms)
 {
     pds_fieldset_t *set;
@@ -115,7 +99,7 @@ static void run(rows_fn fn, run_t *r, const pds_fieldset_t *set, const uint8_t *
 
 static void same(const run_t *a, const run_t *b)
 {
-    if (a->rv != b->rv || !lists_equal(a->calls, b->calls))
+    if (a->rv != b->rv || !pds_fuzz_lists_equal(a->calls, b->calls))
         abort();
     if (a->rv != APR_SUCCESS) {
         if (strcmp(a->err.code, b->err.code) != 0)
@@ -123,11 +107,12 @@ static void same(const run_t *a, const run_t *b)
         return;
     }
     if (a->res.length != b->res.length || memcmp(a->res.body, b->res.body, a->res.length) != 0
-        || !lists_equal(a->res.released, b->res.released)
-        || !lists_equal(a->res.transformed, b->res.transformed)
-        || !lists_equal(a->res.subjects, b->res.subjects)
-        || !lists_equal(a->res.dropped, b->res.dropped)
-        || !lists_equal(a->res.excluded, b->res.excluded) || a->res.records != b->res.records)
+        || !pds_fuzz_lists_equal(a->res.released, b->res.released)
+        || !pds_fuzz_lists_equal(a->res.transformed, b->res.transformed)
+        || !pds_fuzz_lists_equal(a->res.subjects, b->res.subjects)
+        || !pds_fuzz_lists_equal(a->res.dropped, b->res.dropped)
+        || !pds_fuzz_lists_equal(a->res.excluded, b->res.excluded)
+        || a->res.records != b->res.records)
         abort();
 }
 

@@ -32,22 +32,6 @@ static const char *const array_transforms[][2] = {
     { "[*].id", "mask 2" }, { "[*].care.plan", "redact" }, { NULL, NULL }
 };
 
-static int lists_equal(const apr_array_header_t *a, const apr_array_header_t *b)
-{
-    int i;
-
-    if ((a == NULL) != (b == NULL))
-        return 0;
-    if (a == NULL)
-        return 1;
-    if (a->nelts != b->nelts)
-        return 0;
-    for (i = 0; i < a->nelts; i++)
-        if (strcmp(APR_ARRAY_IDX(a, i, const char *), APR_ARRAY_IDX(b, i, const char *)) != 0)
-            return 0;
-    return 1;
-}
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static const unsigned char pseudonym_key[32] = { 1, 2, 3 };
@@ -108,8 +92,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     if (dom.length != st.length || memcmp(dom.body, st.body, dom.length) != 0
         || dom.length != glue.length || memcmp(dom.body, glue.body, dom.length) != 0
-        || !lists_equal(dom.released, st.released)
-        || !lists_equal(dom.transformed, st.transformed)
+        || !pds_fuzz_lists_equal(dom.released, st.released)
+        || !pds_fuzz_lists_equal(dom.transformed, st.transformed)
         || dom.subject_replaced != st.subject_replaced || dom.records != st.records)
         abort();
     return 0;

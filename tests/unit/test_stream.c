@@ -381,6 +381,63 @@ static void test_large(void **state)
 
 /* ---- allocation failures ---------------------------------------------------- */
 
+/* What the chaos tests call, each allocation failing in turn. */
+static struct {
+    const pds_fieldset_t *set;
+    const char *body;
+    const pds_filter_options_t *opts;
+    pds_rows_decider_t *decider;
+    apr_pool_t *pool;
+} chaos_call;
+
+typedef apr_status_t (*chaos_fn)(pds_filter_result_t *res, pds_error_t *err);
+
+static apr_status_t chaos_single(pds_filter_result_t *res, pds_error_t *err)
+{
+    return pds_stream_apply_ex(chaos_call.set, chaos_call.body, strlen(chaos_call.body),
+                               chaos_call.opts, res, chaos_call.pool, err);
+}
+
+static apr_status_t chaos_rows(pds_filter_result_t *res, pds_error_t *err)
+{
+    return pds_stream_apply_rows(chaos_call.set, chaos_call.body, strlen(chaos_call.body),
+                                 chaos_call.opts, "id", pds_rows_decide, chaos_call.decider,
+                                 res, chaos_call.pool, err);
+}
+
+/* Runs fn with the Nth jansson allocation failing, N = 1, 2, ... until a
+ * run meets no failure (then it must give want): every failing run
+ * refuses, leaves the result as it was and frees what it took. Returns
+ * how many failed. */
+static long chaos_failures(chaos_fn fn, const char *want)
+{
+    pds_filter_result_t res, sentinel;
+    pds_error_t err;
+    apr_status_t rv;
+    long n, failures = 0;
+
+    memset(&sentinel, 0x5a, sizeof(sentinel));
+    pds_chaos_install();
+    for (n = 1; n < 10000; n++) {
+        pds_chaos_arm(n);
+        res = sentinel;
+        pds_error_clear(&err);
+        rv = fn(&res, &err);
+        assert_int_equal(pds_chaos_live(), 0);
+        if (!pds_chaos_failed()) {
+            assert_int_equal(rv, APR_SUCCESS);
+            assert_string_equal(res.body, want);
+            break;
+        }
+        failures++;
+        assert_int_not_equal(rv, APR_SUCCESS);
+        assert_true(pds_error_is_set(&err));
+        assert_memory_equal(&res, &sentinel, sizeof(res));
+    }
+    pds_chaos_remove();
+    return failures;
+}
+
 /* The stream allocates through jansson only for transforms: fail each such
  * allocation in turn; every failing run refuses, leaves the result as it
  * was and frees what it took. */
@@ -397,10 +454,7 @@ static void test_chaos(void **state)
     pds_fieldset_t *set = set_of(p, paths);
     pds_filter_options_t opts;
     pds_transform_ctx_t tctx;
-    pds_filter_result_t want, res, sentinel;
-    pds_error_t err;
-    apr_status_t rv;
-    long n, failures = 0;
+    pds_filter_result_t want;
     int i;
 
     for (i = 0; transforms[i][0] != NULL; i++) {
@@ -415,26 +469,11 @@ static void test_chaos(void **state)
     opts.transform = &tctx;
     assert_int_equal(pds_filter_apply_ex(set, body, strlen(body), &opts, &want, p, NULL),
                      APR_SUCCESS);
-    memset(&sentinel, 0x5a, sizeof(sentinel));
-    pds_chaos_install();
-    for (n = 1; n < 10000; n++) {
-        pds_chaos_arm(n);
-        res = sentinel;
-        pds_error_clear(&err);
-        rv = pds_stream_apply_ex(set, body, strlen(body), &opts, &res, p, &err);
-        assert_int_equal(pds_chaos_live(), 0);
-        if (!pds_chaos_failed()) {
-            assert_int_equal(rv, APR_SUCCESS);
-            assert_string_equal(res.body, want.body);
-            break;
-        }
-        failures++;
-        assert_int_not_equal(rv, APR_SUCCESS);
-        assert_true(pds_error_is_set(&err));
-        assert_memory_equal(&res, &sentinel, sizeof(res));
-    }
-    pds_chaos_remove();
-    assert_true(failures >= 5);
+    chaos_call.set = set;
+    chaos_call.pool = p;
+    chaos_call.body = body;
+    chaos_call.opts = &opts;
+    assert_true(chaos_failures(chaos_single, want.body) >= 5);
 }
 
 static int chaos_teardown(void **state)
@@ -546,10 +585,7 @@ static void test_rows_chaos(void **state)
     pds_rows_decider_t d;
     pds_filter_options_t opts;
     pds_transform_ctx_t tctx;
-    pds_filter_result_t want, res, sentinel;
-    pds_error_t err;
-    apr_status_t rv;
-    long n, failures = 0;
+    pds_filter_result_t want;
 
     memset(&d, 0, sizeof(d));
     d.sets[0] = rows_set(p);
@@ -564,27 +600,12 @@ static void test_rows_chaos(void **state)
     assert_int_equal(pds_filter_apply_rows(d.sets[0], body, strlen(body), &opts, "id",
                                            pds_rows_decide, &d, &want, p, NULL), APR_SUCCESS);
     assert_int_equal(want.dropped->nelts, 1);
-    memset(&sentinel, 0x5a, sizeof(sentinel));
-    pds_chaos_install();
-    for (n = 1; n < 10000; n++) {
-        pds_chaos_arm(n);
-        res = sentinel;
-        pds_error_clear(&err);
-        rv = pds_stream_apply_rows(d.sets[0], body, strlen(body), &opts, "id",
-                                   pds_rows_decide, &d, &res, p, &err);
-        assert_int_equal(pds_chaos_live(), 0);
-        if (!pds_chaos_failed()) {
-            assert_int_equal(rv, APR_SUCCESS);
-            assert_string_equal(res.body, want.body);
-            break;
-        }
-        failures++;
-        assert_int_not_equal(rv, APR_SUCCESS);
-        assert_string_equal(err.code, "internal-error");
-        assert_memory_equal(&res, &sentinel, sizeof(res));
-    }
-    pds_chaos_remove();
-    assert_true(failures >= 3);
+    chaos_call.set = d.sets[0];
+    chaos_call.pool = p;
+    chaos_call.body = body;
+    chaos_call.opts = &opts;
+    chaos_call.decider = &d;
+    assert_true(chaos_failures(chaos_rows, want.body) >= 3);
 }
 
 static void test_supported(void **state)
