@@ -171,7 +171,10 @@ static double rows_rate(rows_fn fn, const pds_fieldset_t *set, const char *body,
     apr_pool_t *p;
     double start = cpu_seconds(), now;
     long n = 0;
+    const char *only = getenv("FILTER_BENCH_ONLY");   /* "dom" or "stream": profiling */
 
+    if (only != NULL && strcmp(only, fn == pds_stream_apply_rows ? "stream" : "dom") != 0)
+        return 0.0;
     apr_pool_create(&p, parent);
     do {
         rows_once(fn, set, body, len, opts, p);

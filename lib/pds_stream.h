@@ -12,6 +12,8 @@
  * What needs more than the token at hand:
  *   - predicates ("telecom[system=phone]"): each element of such an array is
  *     looked ahead at (its own members, to its end) before it is walked;
+ *     so are a record for the Exclude conditions (pds_rowfilter.h) and, in
+ *     a collection decided record by record, for its subject;
  *   - transforms: applied to the scalar token; on an object or array, to
  *     an empty one of its kind (transforms take those by kind alone);
  *   - "released" (which paths met a value in the input, below whole
