@@ -7,8 +7,10 @@
  * the same order as there, or not at all). The second takes the records
  * one by one: each is looked ahead at for Exclude and for its subject,
  * decided, then walked through the set decide gave (pds_stream.c's walk),
- * straight into the output. "released" is read on the input of the
- * records released, against the agreement's set.
+ * straight into the output; it trusts the first (names are not checked
+ * for duplicates again, values passed over are only tokenized). "released"
+ * is read on the input of the records released, against the agreement's
+ * set.
  *
  * A record the walk refuses (a value of the wrong kind, one a transform
  * cannot take) is handed to the DOM filter alone (pds_filter_row): its
@@ -261,7 +263,8 @@ static apr_status_t rows_apply(rows_t *rw, const char *input, apr_size_t len,
     }
     pds_stream_init(st, rw->set, input, len, opts, rw->pool);
     if (validate_body(st) != 0) {
-        rv = pds_stream_refuse(st, body_err);
+        *body_refused = !st->nomem;         /* out of memory is the stream's to say */
+        rv = pds_stream_refuse(st, st->nomem ? err : body_err);
         pds_stream_free(st);
         return rv;
     }

@@ -513,7 +513,8 @@ static void test_rows(void **state)
     static const char *const bodies[] = {
         "[{\"id\":\"a\",\"dob\":\"1948-03-17\",\"name\":{\"given\":\"Ann\",\"family\":\"a\"}},"
         "{\"id\":7,\"care\":{\"plan\":\"p\",\"needs\":[\"a\"]}},{\"dob\":\"1950-01-01\"},"
-        "{\"id\":\"bb\",\"telecom\":[{\"system\":\"phone\",\"value\":\"0131\"},{\"value\":\"x\"}]}]",
+        "{\"id\":\"bb\",\"telecom\":[{\"system\":\"phone\",\"value\":\"0131\"},"
+        "{\"value\":\"x\"}]}]",
         /* refused at the last byte: no record is decided */
         "[{\"id\":\"a\",\"dob\":\"1948-03-17\"},{\"id\":\"b\"}",
         "[{\"id\":\"a\"},{\"id\":\"b\",\"id\":\"c\"}]", "{\"id\":\"a\"}", "[]", " [ ] ",
@@ -528,7 +529,8 @@ static void test_rows(void **state)
         "[{\"id\":\"a\",\"care\":{\"plan\":\"p\"}}]",
         /* the subject's value elsewhere in the record: replaced by its pseudonym */
         "[{\"id\":\"a\",\"name\":{\"family\":\"a\",\"given\":\"a\"},\"care\":[\"a\"]}]",
-        "[{\"id\":\"a\",\"meta\":{\"security\":[{\"code\":\"R\"}]}},{\"id\":\"b\",\"active\":false},"
+        "[{\"id\":\"a\",\"meta\":{\"security\":[{\"code\":\"R\"}]}},"
+        "{\"id\":\"b\",\"active\":false},"
         "{\"id\":\"ccc\",\"active\":true,\"care\":\"c\"},null,3,{\"id\":{\"x\":1}}]",
         NULL
     };
