@@ -1,6 +1,5 @@
-/* common.c: the per-input pool the targets share, and a comparison. */
+/* common.c: the per-input pool the targets share. */
 #include <stdlib.h>
-#include <string.h>
 
 #include <apr_general.h>
 
@@ -26,20 +25,4 @@ apr_pool_t *pds_fuzz_pool(void)
     }
     apr_pool_clear(pool);
     return pool;
-}
-
-int pds_fuzz_lists_equal(const apr_array_header_t *a, const apr_array_header_t *b)
-{
-    int i;
-
-    if ((a == NULL) != (b == NULL))
-        return 0;
-    if (a == NULL)
-        return 1;
-    if (a->nelts != b->nelts)
-        return 0;
-    for (i = 0; i < a->nelts; i++)
-        if (strcmp(APR_ARRAY_IDX(a, i, const char *), APR_ARRAY_IDX(b, i, const char *)) != 0)
-            return 0;
-    return 1;
 }

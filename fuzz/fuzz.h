@@ -8,7 +8,6 @@
 #include <stdint.h>
 
 #include <apr_pools.h>
-#include <apr_tables.h>
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 /* Optional, once before the first input (weak: not every target has it). */
@@ -16,9 +15,5 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) __attribute__((weak));
 
 /* A pool for one input, created on first use and cleared per input. */
 apr_pool_t *pds_fuzz_pool(void);
-
-/* Non-zero when two lists of strings (either may be NULL) hold the same
- * strings in the same order. */
-int pds_fuzz_lists_equal(const apr_array_header_t *a, const apr_array_header_t *b);
 
 #endif

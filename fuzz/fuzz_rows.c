@@ -16,6 +16,7 @@
 #include "fuzz.h"
 #include "pds_rowfilter.h"
 #include "pds_stream.h"
+#include "stream_compare.h"
 
 static const char *const paths[] = {
     "[*].id", "[*].name.given", "[*].dob", "[*].telecom[system=phone].value",
@@ -99,7 +100,7 @@ static void run(rows_fn fn, run_t *r, const pds_fieldset_t *set, const uint8_t *
 
 static void same(const run_t *a, const run_t *b)
 {
-    if (a->rv != b->rv || !pds_fuzz_lists_equal(a->calls, b->calls))
+    if (a->rv != b->rv || !pds_stream_lists_equal(a->calls, b->calls))
         abort();
     if (a->rv != APR_SUCCESS) {
         if (strcmp(a->err.code, b->err.code) != 0)
@@ -107,11 +108,11 @@ static void same(const run_t *a, const run_t *b)
         return;
     }
     if (a->res.length != b->res.length || memcmp(a->res.body, b->res.body, a->res.length) != 0
-        || !pds_fuzz_lists_equal(a->res.released, b->res.released)
-        || !pds_fuzz_lists_equal(a->res.transformed, b->res.transformed)
-        || !pds_fuzz_lists_equal(a->res.subjects, b->res.subjects)
-        || !pds_fuzz_lists_equal(a->res.dropped, b->res.dropped)
-        || !pds_fuzz_lists_equal(a->res.excluded, b->res.excluded)
+        || !pds_stream_lists_equal(a->res.released, b->res.released)
+        || !pds_stream_lists_equal(a->res.transformed, b->res.transformed)
+        || !pds_stream_lists_equal(a->res.subjects, b->res.subjects)
+        || !pds_stream_lists_equal(a->res.dropped, b->res.dropped)
+        || !pds_stream_lists_equal(a->res.excluded, b->res.excluded)
         || a->res.records != b->res.records)
         abort();
 }

@@ -13,7 +13,7 @@ set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 seconds=${FUZZ_SECONDS:-60}
 work=${FUZZ_WORK_DIR:-$(mktemp -d /tmp/pds-fuzz.XXXXXX)}
-targets=${*:-fieldpath filter jws chain agreement artefact transform consent query write stream rows portal_text}
+targets=${*:-fieldpath filter jws chain agreement artefact transform consent query write stream rows portal_text unpack}
 
 command -v clang >/dev/null 2>&1 || { echo "fuzz: clang is missing (apt-get install clang)" >&2; exit 2; }
 flags="-g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined"
@@ -25,9 +25,15 @@ for t in $targets; do
     [ -f "$top/fuzz/fuzz_$t.c" ] || { echo "fuzz: no target $t" >&2; exit 2; }
     mkdir -p "$work/$t/corpus" "$work/$t/crashes"
     cp "$top/fuzz/corpus/$t/"* "$work/$t/corpus/" 2>/dev/null || true
+    # what a target shares with the unit tests (Makefile.am links the same)
+    case $t in
+        stream|rows) extra="-I$top/tests/unit $top/tests/unit/stream_compare.c" ;;
+        unpack) extra="-I$top/tests/unit $top/tests/unit/chunk_source.c" ;;
+        *) extra="" ;;
+    esac
     # shellcheck disable=SC2086
     clang $flags $cflags -o "$work/$t/fuzz_$t" "$top/fuzz/fuzz_$t.c" "$top/fuzz/common.c" \
-        "$top"/lib/pds_*.c $libs
+        $extra "$top"/lib/pds_*.c $libs
     echo "== $t: ${seconds}s"
     if "$work/$t/fuzz_$t" -max_total_time="$seconds" -max_len=65536 -timeout=10 \
             -artifact_prefix="$work/$t/crashes/" -print_final_stats=1 "$work/$t/corpus" \

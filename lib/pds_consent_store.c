@@ -6,17 +6,10 @@
 #include <apr_strings.h>
 
 #include "pds_consent_store.h"
+#include "pds_consent_store_int.h"
 
 #define SOURCE "consent store"
 
-struct pds_consent_store_t {
-    apr_pool_t *pool;
-    const apr_dbd_driver_t *driver;
-    apr_dbd_t *handle;
-    int sqlite;
-    int schema_version;
-    int broken;                 /* a transaction could not be ended */
-};
 
 /* Schema version 1. The same text runs on SQLite and PostgreSQL. */
 static const char *const schema_v1[] = {
@@ -72,12 +65,12 @@ static apr_status_t db_error(pds_consent_store_t *s, int rc, const char *what,
     return APR_EGENERAL;
 }
 
-static const char *time_text(apr_pool_t *p, apr_time_t t)
+const char *pds_store_time_text(apr_pool_t *p, apr_time_t t)
 {
     return apr_psprintf(p, "%" APR_TIME_T_FMT, t);
 }
 
-static int parse_int64(const char *s, apr_int64_t *out)
+int pds_store_parse_int64(const char *s, apr_int64_t *out)
 {
     char *end;
 
@@ -88,7 +81,7 @@ static int parse_int64(const char *s, apr_int64_t *out)
 }
 
 /* Runs a statement that returns no rows; nrows may be NULL. */
-static apr_status_t exec(pds_consent_store_t *s, apr_pool_t *p, int *nrows,
+apr_status_t pds_store_exec(pds_consent_store_t *s, apr_pool_t *p, int *nrows,
                          const char *sql, int nargs, const char **args,
                          pds_error_t *err)
 {
@@ -106,13 +99,11 @@ static apr_status_t exec(pds_consent_store_t *s, apr_pool_t *p, int *nrows,
     return APR_SUCCESS;
 }
 
-typedef apr_status_t (*row_cb)(void *baton, apr_pool_t *p, apr_dbd_row_t *row,
-                               const apr_dbd_driver_t *driver, pds_error_t *err);
 
 /* Runs a select and calls cb for every row (all rows are always read, so the
  * connection is left clean). */
-static apr_status_t select_rows(pds_consent_store_t *s, apr_pool_t *p, const char *sql,
-                                int nargs, const char **args, row_cb cb,
+apr_status_t pds_store_select(pds_consent_store_t *s, apr_pool_t *p, const char *sql,
+                                int nargs, const char **args, pds_store_row_cb cb,
                                 void *baton, pds_error_t *err)
 {
     apr_dbd_prepared_t *stmt = NULL;
@@ -143,7 +134,7 @@ static apr_status_t first_int_cb(void *baton, apr_pool_t *p, apr_dbd_row_t *row,
     const char *v = apr_dbd_get_entry(driver, row, 0);
 
     (void)p;
-    if (out[1] == 0 && parse_int64(v, &out[0]))
+    if (out[1] == 0 && pds_store_parse_int64(v, &out[0]))
         out[1] = 1;
     else if (out[1] == 0) {
         pds_error_set(err, "consent-store-unavailable", -1, SOURCE,
@@ -154,12 +145,12 @@ static apr_status_t first_int_cb(void *baton, apr_pool_t *p, apr_dbd_row_t *row,
 }
 
 /* The first column of the first row as a number; *found 0 when no row. */
-static apr_status_t select_int(pds_consent_store_t *s, apr_pool_t *p, const char *sql,
+apr_status_t pds_store_select_int(pds_consent_store_t *s, apr_pool_t *p, const char *sql,
                                int nargs, const char **args, apr_int64_t *value,
                                int *found, pds_error_t *err)
 {
     apr_int64_t out[2] = { 0, 0 };
-    apr_status_t rv = select_rows(s, p, sql, nargs, args, first_int_cb, out, err);
+    apr_status_t rv = pds_store_select(s, p, sql, nargs, args, first_int_cb, out, err);
 
     if (rv != APR_SUCCESS)
         return rv;
@@ -181,46 +172,63 @@ static apr_status_t ignore_row_cb(void *baton, apr_pool_t *p, apr_dbd_row_t *row
  * caller's pool when BEGIN fails. SQLite takes its write lock at BEGIN
  * IMMEDIATE, so a locked database is waited for there and no transaction has
  * to upgrade a read lock. */
-static apr_status_t txn_begin(pds_consent_store_t *s, apr_pool_t *p, pds_error_t *err)
+apr_status_t pds_store_txn_begin(pds_consent_store_t *s, apr_pool_t *p, pds_error_t *err)
 {
-    return exec(s, p, NULL, s->sqlite ? "BEGIN IMMEDIATE" : "BEGIN", 0, NULL, err);
+    return pds_store_exec(s, p, NULL, s->sqlite ? "BEGIN IMMEDIATE" : "BEGIN", 0, NULL, err);
 }
 
 /* Commits when ok, else rolls back. A connection whose COMMIT or ROLLBACK
  * failed is in an unknown state: it is marked broken, and never reused. */
-static apr_status_t txn_end(pds_consent_store_t *s, apr_pool_t *p, int ok, pds_error_t *err)
+apr_status_t pds_store_txn_end(pds_consent_store_t *s, apr_pool_t *p, int ok, pds_error_t *err)
 {
-    apr_status_t rv = exec(s, p, NULL, ok ? "COMMIT" : "ROLLBACK", 0, NULL, err);
+    apr_status_t rv = pds_store_exec(s, p, NULL, ok ? "COMMIT" : "ROLLBACK", 0, NULL, err);
 
     if (rv != APR_SUCCESS)
         s->broken = 1;
     return ok ? rv : APR_EGENERAL;
 }
 
+/* The steps: steps[v] takes a store from schema v to v + 1. */
+static const char *const *const steps[PDS_CONSENT_SCHEMA_VERSION] = {
+    schema_v1,                  /* 0 -> 1: a new store */
+    pds_store_schema_v2,        /* 1 -> 2: the index of disclosures */
+};
+
+static apr_status_t read_version(pds_consent_store_t *s, apr_pool_t *p, apr_int64_t *version,
+                                 pds_error_t *err)
+{
+    int found = 0;
+    apr_status_t rv = pds_store_select_int(s, p, "SELECT version FROM pds_schema ORDER BY "
+                                           "version DESC LIMIT 1", 0, NULL, version, &found,
+                                           err);
+
+    if (rv == APR_SUCCESS && !found)
+        *version = 0;
+    return rv;
+}
+
+static apr_status_t too_new(apr_int64_t version, pds_error_t *err)
+{
+    pds_error_set(err, "consent-store-schema", -1, SOURCE,
+                  "the consent store's schema is version %d, newer than this "
+                  "mod_pds knows (%d): upgrade mod_pds", (int)version,
+                  PDS_CONSENT_SCHEMA_VERSION);
+    return APR_EINVAL;
+}
+
 static apr_status_t migrate(pds_consent_store_t *s, apr_pool_t *p, int allowed,
                             pds_error_t *err)
 {
     apr_int64_t version = 0;
-    int found = 0, i, ok;
+    int i, ok;
     apr_status_t rv;
 
-    rv = exec(s, p, NULL, "CREATE TABLE IF NOT EXISTS pds_schema (version INTEGER NOT NULL)",
-              0, NULL, err);
-    if (rv != APR_SUCCESS)
+    rv = pds_store_exec(s, p, NULL, "CREATE TABLE IF NOT EXISTS pds_schema (version INTEGER "
+                        "NOT NULL)", 0, NULL, err);
+    if (rv != APR_SUCCESS || (rv = read_version(s, p, &version, err)) != APR_SUCCESS)
         return rv;
-    rv = select_int(s, p, "SELECT version FROM pds_schema ORDER BY version DESC LIMIT 1",
-                    0, NULL, &version, &found, err);
-    if (rv != APR_SUCCESS)
-        return rv;
-    if (!found)
-        version = 0;
-    if (version > PDS_CONSENT_SCHEMA_VERSION) {
-        pds_error_set(err, "consent-store-schema", -1, SOURCE,
-                      "the consent store's schema is version %d, newer than this "
-                      "mod_pds knows (%d): upgrade mod_pds", (int)version,
-                      PDS_CONSENT_SCHEMA_VERSION);
-        return APR_EINVAL;
-    }
+    if (version > PDS_CONSENT_SCHEMA_VERSION)
+        return too_new(version, err);
     if (version == PDS_CONSENT_SCHEMA_VERSION) {
         s->schema_version = (int)version;
         return APR_SUCCESS;
@@ -231,19 +239,31 @@ static apr_status_t migrate(pds_consent_store_t *s, apr_pool_t *p, int allowed,
                       PDS_CONSENT_SCHEMA_VERSION);
         return APR_EINVAL;
     }
-    /* From 0 to 1 in one transaction: a crash leaves no half-made schema. */
-    if ((rv = txn_begin(s, p, err)) != APR_SUCCESS)
+    /* Every step in one transaction: a crash leaves the old schema, never
+     * half a new one. The version is read again under the lock (SQLite's
+     * BEGIN IMMEDIATE; PostgreSQL's lock on pds_schema), so two gateways
+     * starting together on one database do not both migrate. */
+    if ((rv = pds_store_txn_begin(s, p, err)) != APR_SUCCESS)
         return rv;
-    ok = 1;
-    for (i = 0; ok && schema_v1[i] != NULL; i++)
-        ok = exec(s, p, NULL, schema_v1[i], 0, NULL, err) == APR_SUCCESS;
-    if (ok)
-        ok = exec(s, p, NULL, "INSERT INTO pds_schema (version) VALUES (1)", 0, NULL, err)
-            == APR_SUCCESS;
-    rv = txn_end(s, p, ok, err);
+    ok = (s->sqlite || pds_store_exec(s, p, NULL, "LOCK TABLE pds_schema IN EXCLUSIVE MODE",
+                                      0, NULL, err) == APR_SUCCESS)
+         && read_version(s, p, &version, err) == APR_SUCCESS;
+    if (ok && version > PDS_CONSENT_SCHEMA_VERSION) {
+        too_new(version, err);
+        ok = 0;
+    }
+    for (; ok && version < PDS_CONSENT_SCHEMA_VERSION; version++) {
+        for (i = 0; ok && steps[version][i] != NULL; i++)
+            ok = pds_store_exec(s, p, NULL, steps[version][i], 0, NULL, err) == APR_SUCCESS;
+        if (ok)
+            ok = pds_store_exec(s, p, NULL, apr_psprintf(p, "INSERT INTO pds_schema (version) "
+                                "VALUES (%d)", (int)version + 1), 0, NULL, err)
+                 == APR_SUCCESS;
+    }
+    rv = pds_store_txn_end(s, p, ok, err);
     if (rv == APR_SUCCESS)
         s->schema_version = PDS_CONSENT_SCHEMA_VERSION;
-    return rv;
+    return ok ? rv : APR_EGENERAL;
 }
 
 static apr_status_t close_cleanup(void *data)
@@ -300,19 +320,19 @@ apr_status_t pds_consent_store_open(pds_consent_store_t **ps, apr_pool_t *p,
          * after SQLite's own wait: share the timeout out over the tries. */
         int busy_ms = timeout_ms / 16 - 100;
 
-        rv = select_rows(s, scratch, apr_psprintf(scratch, "PRAGMA busy_timeout = %d",
+        rv = pds_store_select(s, scratch, apr_psprintf(scratch, "PRAGMA busy_timeout = %d",
                                                   busy_ms > 0 ? busy_ms : 1), 0, NULL,
                          ignore_row_cb, NULL, err);
         if (rv == APR_SUCCESS)
-            rv = select_rows(s, scratch, "PRAGMA journal_mode = WAL", 0, NULL,
+            rv = pds_store_select(s, scratch, "PRAGMA journal_mode = WAL", 0, NULL,
                              ignore_row_cb, NULL, err);
         if (rv == APR_SUCCESS)
-            rv = exec(s, scratch, NULL, "PRAGMA foreign_keys = ON", 0, NULL, err);
+            rv = pds_store_exec(s, scratch, NULL, "PRAGMA foreign_keys = ON", 0, NULL, err);
         if (rv == APR_SUCCESS)
-            rv = exec(s, scratch, NULL, "PRAGMA synchronous = FULL", 0, NULL, err);
+            rv = pds_store_exec(s, scratch, NULL, "PRAGMA synchronous = FULL", 0, NULL, err);
     }
     else {
-        rv = exec(s, scratch, NULL, apr_psprintf(scratch, "SET statement_timeout = %d",
+        rv = pds_store_exec(s, scratch, NULL, apr_psprintf(scratch, "SET statement_timeout = %d",
                                                  timeout_ms), 0, NULL, err);
     }
     if (rv == APR_SUCCESS)
@@ -342,7 +362,7 @@ apr_status_t pds_consent_store_ping(pds_consent_store_t *s, apr_pool_t *p, pds_e
 {
     apr_int64_t version = 0;
     int found = 0;
-    apr_status_t rv = select_int(s, p, "SELECT version FROM pds_schema ORDER BY version "
+    apr_status_t rv = pds_store_select_int(s, p, "SELECT version FROM pds_schema ORDER BY version "
                                  "DESC LIMIT 1", 0, NULL, &version, &found, err);
 
     if (rv == APR_SUCCESS && (!found || version != s->schema_version)) {
@@ -375,8 +395,8 @@ static apr_status_t consent_row_cb(void *baton, apr_pool_t *p, apr_dbd_row_t *ro
     }
     if (col[0] == NULL || col[1] == NULL || col[2] == NULL || col[4] == NULL
         || col[6] == NULL || col[7] == NULL || col[10] == NULL || col[13] == NULL
-        || !parse_int64(col[8], &created) || !parse_int64(col[9], &expires)
-        || !parse_int64(col[11], &version) || !parse_int64(col[12], &updated)
+        || !pds_store_parse_int64(col[8], &created) || !pds_store_parse_int64(col[9], &expires)
+        || !pds_store_parse_int64(col[11], &version) || !pds_store_parse_int64(col[12], &updated)
         || (strcmp(col[10], "active") != 0 && strcmp(col[10], "paused") != 0
             && strcmp(col[10], "revoked") != 0)) {
         pds_error_set(err, "consent-store-unavailable", -1, SOURCE,
@@ -416,8 +436,8 @@ static apr_status_t history_row_cb(void *baton, apr_pool_t *p, apr_dbd_row_t *ro
     const char *state = apr_dbd_get_entry(driver, row, 2);
     const char *actor = apr_dbd_get_entry(driver, row, 3);
 
-    if (!parse_int64(apr_dbd_get_entry(driver, row, 0), &version)
-        || !parse_int64(apr_dbd_get_entry(driver, row, 4), &time)
+    if (!pds_store_parse_int64(apr_dbd_get_entry(driver, row, 0), &version)
+        || !pds_store_parse_int64(apr_dbd_get_entry(driver, row, 4), &time)
         || action == NULL || state == NULL || actor == NULL) {
         pds_error_set(err, "consent-store-unavailable", -1, SOURCE,
                       "a consent's history is not readable (corrupt store?)");
@@ -442,9 +462,10 @@ static apr_status_t write_history(pds_consent_store_t *s, apr_pool_t *p,
     args[2] = action;
     args[3] = c->state;
     args[4] = c->actor;
-    args[5] = time_text(p, c->updated);
-    return exec(s, p, NULL, "INSERT INTO pds_consent_history (consent_id, version, action, "
-                "state, actor, time) VALUES (%s, %s, %s, %s, %s, %s)", 6, args, err);
+    args[5] = pds_store_time_text(p, c->updated);
+    return pds_store_exec(s, p, NULL, "INSERT INTO pds_consent_history (consent_id, version, "
+                          "action, state, actor, time) VALUES (%s, %s, %s, %s, %s, %s)", 6,
+                          args, err);
 }
 
 apr_status_t pds_consent_store_insert(pds_consent_store_t *s, apr_pool_t *p,
@@ -465,19 +486,19 @@ apr_status_t pds_consent_store_insert(pds_consent_store_t *s, apr_pool_t *p,
     args[5] = fields;
     args[6] = c->legal_basis;
     args[7] = c->notice;
-    args[8] = time_text(p, c->created);
-    args[9] = time_text(p, c->expires);
+    args[8] = pds_store_time_text(p, c->created);
+    args[9] = pds_store_time_text(p, c->expires);
     args[10] = c->state;
     args[11] = apr_itoa(p, c->version);
-    args[12] = time_text(p, c->updated);
+    args[12] = pds_store_time_text(p, c->updated);
     args[13] = c->actor;
-    if ((rv = txn_begin(s, p, err)) != APR_SUCCESS)
+    if ((rv = pds_store_txn_begin(s, p, err)) != APR_SUCCESS)
         return rv;
-    ok = exec(s, p, NULL, "INSERT INTO pds_consents (" CONSENT_COLUMNS ") VALUES "
+    ok = pds_store_exec(s, p, NULL, "INSERT INTO pds_consents (" CONSENT_COLUMNS ") VALUES "
               "(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)", 14, args, err)
         == APR_SUCCESS
         && write_history(s, p, c, "grant", err) == APR_SUCCESS;
-    return txn_end(s, p, ok, err);
+    return pds_store_txn_end(s, p, ok, err);
 }
 
 apr_status_t pds_consent_store_get(pds_consent_store_t *s, apr_pool_t *p,
@@ -489,7 +510,7 @@ apr_status_t pds_consent_store_get(pds_consent_store_t *s, apr_pool_t *p,
     apr_status_t rv;
 
     args[0] = id;
-    rv = select_rows(s, p, "SELECT " CONSENT_COLUMNS " FROM pds_consents WHERE id = %s",
+    rv = pds_store_select(s, p, "SELECT " CONSENT_COLUMNS " FROM pds_consents WHERE id = %s",
                      1, args, consent_row_cb, found, err);
     if (rv != APR_SUCCESS)
         return rv;
@@ -500,7 +521,7 @@ apr_status_t pds_consent_store_get(pds_consent_store_t *s, apr_pool_t *p,
     *pc = APR_ARRAY_IDX(found, 0, pds_consent_t *);
     if (phistory != NULL) {
         *phistory = apr_array_make(p, 4, sizeof(pds_consent_event_t));
-        rv = select_rows(s, p, "SELECT version, action, state, actor, time FROM "
+        rv = pds_store_select(s, p, "SELECT version, action, state, actor, time FROM "
                          "pds_consent_history WHERE consent_id = %s ORDER BY version",
                          1, args, history_row_cb, *phistory, err);
     }
@@ -518,15 +539,15 @@ apr_status_t pds_consent_store_update(pds_consent_store_t *s, apr_pool_t *p,
 
     args[0] = next->state;
     args[1] = apr_itoa(p, next->version);
-    args[2] = time_text(p, next->updated);
+    args[2] = pds_store_time_text(p, next->updated);
     args[3] = next->actor;
     args[4] = prev->id;
     args[5] = apr_itoa(p, prev->version);
-    if ((rv = txn_begin(s, p, err)) != APR_SUCCESS)
+    if ((rv = pds_store_txn_begin(s, p, err)) != APR_SUCCESS)
         return rv;
     /* The write comes first, so SQLite takes its write lock at once (waiting
      * up to the busy timeout) instead of failing to upgrade a read lock. */
-    ok = exec(s, p, &nrows, "UPDATE pds_consents SET state = %s, version = %s, "
+    ok = pds_store_exec(s, p, &nrows, "UPDATE pds_consents SET state = %s, version = %s, "
               "updated = %s, actor = %s WHERE id = %s AND version = %s", 6, args, err)
         == APR_SUCCESS;
     if (ok && nrows != 1) {
@@ -537,7 +558,7 @@ apr_status_t pds_consent_store_update(pds_consent_store_t *s, apr_pool_t *p,
     }
     if (ok)
         ok = write_history(s, p, next, action, err) == APR_SUCCESS;
-    if (txn_end(s, p, ok, err) != APR_SUCCESS)
+    if (pds_store_txn_end(s, p, ok, err) != APR_SUCCESS)
         return rv == APR_EAGAIN ? rv : APR_EGENERAL;
     return APR_SUCCESS;
 }
@@ -550,7 +571,7 @@ apr_status_t pds_consent_store_list(pds_consent_store_t *s, apr_pool_t *p,
 
     args[0] = subject;
     *pcs = apr_array_make(p, 8, sizeof(pds_consent_t *));
-    return select_rows(s, p, "SELECT " CONSENT_COLUMNS " FROM pds_consents WHERE "
+    return pds_store_select(s, p, "SELECT " CONSENT_COLUMNS " FROM pds_consents WHERE "
                        "subject = %s ORDER BY updated DESC, id", 1, args,
                        consent_row_cb, *pcs, err);
 }
@@ -570,7 +591,7 @@ apr_status_t pds_consent_store_lookup(pds_consent_store_t *s, apr_pool_t *p,
     l->consents = apr_array_make(p, 4, sizeof(pds_consent_t *));
     /* Bounded: a person has few consents for one organisation and purpose;
      * the newest 32 decide (a revoked one older than those changes nothing). */
-    rv = select_rows(s, p, "SELECT " CONSENT_COLUMNS " FROM pds_consents WHERE "
+    rv = pds_store_select(s, p, "SELECT " CONSENT_COLUMNS " FROM pds_consents WHERE "
                      "subject = %s AND organisation = %s AND purpose = %s "
                      "ORDER BY updated DESC, id LIMIT 32", 3, args,
                      consent_row_cb, l->consents, err);
@@ -614,7 +635,7 @@ apr_status_t pds_consent_store_list_set(pds_consent_store_t *s, apr_pool_t *p,
     *changed = 0;
     if (!list_table(list, &table, &column, err))
         return APR_EINVAL;
-    if ((rv = txn_begin(s, p, err)) != APR_SUCCESS)
+    if ((rv = pds_store_txn_begin(s, p, err)) != APR_SUCCESS)
         return rv;
     if (on) {
         /* Insert only if none is open. Under PostgreSQL's read committed two
@@ -624,24 +645,24 @@ apr_status_t pds_consent_store_list_set(pds_consent_store_t *s, apr_pool_t *p,
 
         iargs[0] = subject;
         iargs[1] = name;
-        iargs[2] = time_text(p, now);
+        iargs[2] = pds_store_time_text(p, now);
         iargs[3] = subject;
         iargs[4] = name;
-        ok = exec(s, p, &nrows, apr_psprintf(p,
+        ok = pds_store_exec(s, p, &nrows, apr_psprintf(p,
                   "INSERT INTO %s (subject, %s, granted, revoked) SELECT %%s, %%s, "
                   "CAST(%%s AS BIGINT), CAST(NULL AS BIGINT) WHERE NOT EXISTS (SELECT 1 "
                   "FROM %s WHERE subject = %%s AND %s = %%s AND revoked IS NULL)",
                   table, column, table, column), 5, iargs, err) == APR_SUCCESS;
     }
     else {
-        args[0] = time_text(p, now);
+        args[0] = pds_store_time_text(p, now);
         args[1] = subject;
         args[2] = name;
-        ok = exec(s, p, &nrows, apr_psprintf(p, "UPDATE %s SET revoked = %%s WHERE "
+        ok = pds_store_exec(s, p, &nrows, apr_psprintf(p, "UPDATE %s SET revoked = %%s WHERE "
                   "subject = %%s AND %s = %%s AND revoked IS NULL", table, column),
                   3, args, err) == APR_SUCCESS;
     }
-    rv = txn_end(s, p, ok, err);
+    rv = pds_store_txn_end(s, p, ok, err);
     if (rv == APR_SUCCESS)
         *changed = nrows > 0;
     return rv;
@@ -660,7 +681,7 @@ apr_status_t pds_consent_store_list_held(pds_consent_store_t *s, apr_pool_t *p,
         return APR_EINVAL;
     args[0] = subject;
     args[1] = name;
-    rv = select_int(s, p, apr_psprintf(p, "SELECT COUNT(*) FROM %s WHERE subject = %%s "
+    rv = pds_store_select_int(s, p, apr_psprintf(p, "SELECT COUNT(*) FROM %s WHERE subject = %%s "
                                        "AND %s = %%s AND revoked IS NULL", table, column),
                     2, args, &n, &found, err);
     if (rv == APR_SUCCESS)
@@ -679,7 +700,7 @@ static apr_status_t name_row_cb(void *baton, apr_pool_t *p, apr_dbd_row_t *row,
     const char *name = apr_dbd_get_entry(driver, row, 0);
     apr_int64_t t;
 
-    if (name == NULL || !parse_int64(apr_dbd_get_entry(driver, row, 1), &t)) {
+    if (name == NULL || !pds_store_parse_int64(apr_dbd_get_entry(driver, row, 1), &t)) {
         pds_error_set(err, "consent-store-unavailable", -1, SOURCE,
                       "a stored row is not readable (corrupt store?)");
         return APR_EINVAL;
@@ -705,7 +726,7 @@ apr_status_t pds_consent_store_list_names(pds_consent_store_t *s, apr_pool_t *p,
     *pnames = n.names;
     if (ptimes != NULL)
         *ptimes = n.times;
-    return select_rows(s, p, apr_psprintf(p, "SELECT %s, granted FROM %s WHERE subject = %%s "
+    return pds_store_select(s, p, apr_psprintf(p, "SELECT %s, granted FROM %s WHERE subject = %%s "
                                           "AND revoked IS NULL ORDER BY %s", column, table,
                                           column), 1, args, name_row_cb, &n, err);
 }

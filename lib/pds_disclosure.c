@@ -1,4 +1,5 @@
 /* pds_disclosure.c: a person's view of the audit log (pds_disclosure.h). */
+#include <stdlib.h>
 #include <string.h>
 
 #include <apr_strings.h>
@@ -148,4 +149,60 @@ apr_time_t pds_disclosure_visible_from(json_t *rec)
     if (strcmp(s, "never") == 0 || pds_time_parse(&t, s) != APR_SUCCESS)
         return PDS_AUDIT_NEVER;
     return t;
+}
+
+static void push_row(apr_array_header_t *rows, const pds_disclosure_row_t *proto,
+                     const char *subject, apr_pool_t *p)
+{
+    pds_disclosure_row_t *row = apr_array_push(rows);
+
+    *row = *proto;
+    row->subject = apr_pstrdup(p, subject);
+}
+
+apr_status_t pds_disclosure_rows(pds_disclosure_parts_t *dp, json_t *rec, apr_pool_t *p,
+                                 apr_array_header_t *rows)
+{
+    json_t *subjects = pds_disclosure_subjects(dp, rec), *entry, *v;
+    const char *subject = str_member(rec, "subject");
+    pds_disclosure_row_t proto;
+    char *text;
+    size_t i;
+
+    /* Disclosures only, about one person or, for a collection, about each
+     * person whose record was released. */
+    if (!json_is_object(rec) || !pds_disclosure_is_one(rec)
+        || (subject == NULL && subjects == NULL) || str_member(rec, "time") == NULL) {
+        json_decref(subjects);
+        return APR_SUCCESS;
+    }
+    if ((entry = pds_disclosure_entry(rec, 0)) == NULL) {
+        json_decref(subjects);
+        return APR_ENOMEM;
+    }
+    text = json_dumps(entry, JSON_COMPACT);
+    json_decref(entry);
+    if (text == NULL) {
+        json_decref(subjects);
+        return APR_ENOMEM;
+    }
+    memset(&proto, 0, sizeof(proto));
+    v = json_object_get(rec, "seq");
+    proto.seq = json_is_integer(v) && json_integer_value(v) > 0
+        ? (apr_uint64_t)json_integer_value(v) : 0;
+    proto.time = apr_pstrdup(p, str_member(rec, "time"));
+    proto.agreement = apr_pstrdup(p, str_member(rec, "agreement"));
+    proto.visible_from = pds_disclosure_visible_from(rec);
+    proto.entry = apr_pstrdup(p, text);
+    free(text);
+    if (subject != NULL)
+        push_row(rows, &proto, subject, p);
+    else {
+        json_array_foreach(subjects, i, v) {
+            if (json_is_string(v))
+                push_row(rows, &proto, json_string_value(v), p);
+        }
+    }
+    json_decref(subjects);
+    return APR_SUCCESS;
 }

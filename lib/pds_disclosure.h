@@ -9,6 +9,8 @@
 #ifndef PDS_DISCLOSURE_H
 #define PDS_DISCLOSURE_H
 
+#include <apr_pools.h>
+#include <apr_tables.h>
 #include <apr_time.h>
 #include <jansson.h>
 
@@ -55,5 +57,25 @@ json_t *pds_disclosure_entry(json_t *rec, int trail);
  * agreement) and for one that is not an RFC 3339 time (a damaged date must
  * not lift an embargo), else that time. */
 apr_time_t pds_disclosure_visible_from(json_t *rec);
+
+/* One disclosure about one person, as the persistent index keeps it
+ * (pds_disclosure_store.h). */
+typedef struct pds_disclosure_row_t {
+    apr_uint64_t seq;           /* the record's seq in its chain */
+    const char *subject;        /* as logged (a pseudonym under PDSAuditSubject pseudonym) */
+    const char *time;           /* the record's RFC 3339 time */
+    const char *agreement;
+    apr_time_t visible_from;    /* pds_disclosure_visible_from */
+    const char *entry;          /* pds_disclosure_entry(rec, 0), compact JSON text */
+} pds_disclosure_row_t;
+
+/* Feeds the next line of the log (rec the parsed line, NULL when it is not
+ * JSON; dp as for pds_disclosure_subjects) and appends to rows
+ * (pds_disclosure_row_t, strings in p) one row per person the line discloses
+ * data about: none for a line that is no disclosure, one for a record about
+ * one person, one per subject for a collection. APR_SUCCESS, or APR_ENOMEM
+ * (rows then holds what was appended before). */
+apr_status_t pds_disclosure_rows(pds_disclosure_parts_t *dp, json_t *rec, apr_pool_t *p,
+                                 apr_array_header_t *rows);
 
 #endif

@@ -74,6 +74,12 @@ static int abandoned(const pds_group_commit_t *g, apr_uint64_t token, apr_time_t
     pid_t pid = (pid_t)(token >> 32);
     apr_time_t since = (apr_time_t)apr_atomic_read64((volatile apr_uint64_t *)&g->owner_since);
 
+    /* A sync younger than one nap is running, not abandoned: asking the
+     * kernel about its process on every wait cost a system call per
+     * request. A dead syncer is still found after one timed nap. (since
+     * is 0 only between taking the place and starting: asked then.) */
+    if (since != 0 && now - since < NAP_USEC)
+        return 0;
     if (pid > 0 && kill(pid, 0) != 0 && errno == ESRCH)
         return 1;
     return since != 0 && now - since > PDS_GROUP_COMMIT_STALE;

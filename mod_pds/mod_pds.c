@@ -31,6 +31,7 @@
 #include "mod_pds_portal_form.h"
 #include "mod_pds_register.h"
 #include "mod_pds_request.h"
+#include "pds_spool.h"
 
 static int pds_pre_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp)
 {
@@ -87,8 +88,29 @@ static void pds_test_config(apr_pool_t *pconf, server_rec *s)
         pds_config_dump(pconf, s);
 }
 
+/* The start check looked at PDSSpoolDirectory's permissions; a child (now
+ * User) tries the real thing once, so that a directory it cannot use shows
+ * in the error log at the start, not only at the first large body (which
+ * then fails closed, PDS00514). */
+static void spool_child_init(apr_pool_t *pchild, server_rec *s)
+{
+    const pds_server_conf_t *sc = pds_server_conf(s);
+    pds_error_t err;
+    apr_status_t rv;
+
+    if (sc->spool_dir == NULL || *sc->spool_dir == '\0')
+        return;
+    pds_error_clear(&err);
+    rv = pds_spool_probe(sc->spool_dir, pchild, &err);
+    if (rv != APR_SUCCESS)
+        ap_log_error(APLOG_MARK, APLOG_ERR, rv, s, "PDS00515: PDSSpoolDirectory (%s): "
+                     "%s; back-end bodies past PDSSpoolThreshold will be refused",
+                     sc->spool_where, err.text);
+}
+
 static void pds_child_init(apr_pool_t *pchild, server_rec *s)
 {
+    spool_child_init(pchild, s);
     pds_identity_child_init(pchild);
     pds_disclosures_child_init(pchild);
     pds_audit_child_init(pchild, s);

@@ -603,6 +603,34 @@ static const char *cmd_trust_registry(cmd_parms *cmd, void *dummy, const char *f
     return NULL;
 }
 
+/* PDSSpoolDirectory <directory>|off: where a large back-end body is held
+ * until it is filtered (lib/pds_spool.h). Whether User can write there is
+ * checked once the whole configuration is read (mod_pds_startcheck.c). */
+static const char *cmd_spool_directory(cmd_parms *cmd, void *dummy, const char *arg)
+{
+    pds_server_conf_t *sc = pds_server_conf(cmd->server);
+    const char *err = main_server_only(cmd);
+    apr_finfo_t finfo;
+
+    if (err != NULL)
+        return err;
+    sc->spool_where = apr_psprintf(cmd->pool, "line %d of %s", cmd->directive->line_num,
+                                   cmd->directive->filename);
+    if (strcasecmp(arg, "off") == 0) {
+        sc->spool_dir = "";                 /* set, and off */
+        return NULL;
+    }
+    sc->spool_dir = ap_server_root_relative(cmd->pool, arg);
+    if (sc->spool_dir == NULL)
+        return apr_psprintf(cmd->pool, "PDSSpoolDirectory: bad path '%s'", arg);
+    if (apr_stat(&finfo, sc->spool_dir, APR_FINFO_TYPE, cmd->temp_pool) != APR_SUCCESS
+        || finfo.filetype != APR_DIR)
+        return apr_psprintf(cmd->pool, "PDSSpoolDirectory %s: not an existing directory; "
+                            "create it for User (mode 0700) on a local file system, or "
+                            "use off", sc->spool_dir);
+    return NULL;
+}
+
 /* --- per-location directives ---------------------------------------------- */
 
 static const char *cmd_person_subject(cmd_parms *cmd, void *dcv, const char *arg)
@@ -686,6 +714,8 @@ static pds_int_slot_t max_lifetime = PDS_SERVER_INT(token_max_lifetime, PDS_IN_S
 static pds_int_slot_t store_timeout = PDS_SERVER_INT(consent_timeout_ms, PDS_IN_MAIN_SERVER, 10, 60000);
 static pds_int_slot_t max_body = PDS_DIR_OFF(max_body, 1, 256L * 1024 * 1024);
 static pds_int_slot_t max_depth = PDS_DIR_INT(max_depth, 2, 1000);
+static pds_int_slot_t spool_threshold = PDS_SERVER_INT(spool_threshold, PDS_IN_MAIN_SERVER,
+                                                       4096, 64L * 1024 * 1024);
 
 static const char *set_int_slot(cmd_parms *cmd, void *dcv, const char *arg)
 {
@@ -773,6 +803,12 @@ const command_rec pds_directives[] = {
         "The request header callers declare their purpose in (default PDS-Purpose)"),
     AP_INIT_TAKE1("PDSMaxBodySize", set_int_slot, &max_body, ACCESS_CONF,
         "Largest back-end or write body buffered for filtering, in bytes (default 1048576)"),
+    AP_INIT_TAKE1("PDSSpoolDirectory", cmd_spool_directory, NULL, RSRC_CONF,
+                  "where a back-end body larger than PDSSpoolThreshold waits, in an "
+                  "unnamed file, until it is filtered; off (the default): in memory"),
+    AP_INIT_TAKE1("PDSSpoolThreshold", set_int_slot, &spool_threshold, RSRC_CONF,
+                  "bytes of a back-end body held in memory before it goes to "
+                  "PDSSpoolDirectory (default 65536)"),
     AP_INIT_TAKE1("PDSMaxDepth", set_int_slot, &max_depth, ACCESS_CONF,
         "Deepest JSON nesting accepted in back-end and write bodies (default 32)"),
     AP_INIT_TAKE1("PDSNodeName", pds_cmd_node_name, NULL, RSRC_CONF,

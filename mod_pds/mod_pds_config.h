@@ -87,6 +87,7 @@ typedef struct pds_audit_sink_t pds_audit_sink_t;
 #define PDS_DEFAULT_TRUST_INTERVAL     30
 #define PDS_DEFAULT_PERSON_SUBJECT  "user"
 #define PDS_DEFAULT_PORTAL_LANGUAGE "auto"
+#define PDS_DEFAULT_SPOOL_THRESHOLD 65536   /* bytes of a body held in memory */
 /* PDSDecisionLog off; otherwise the member is an APLOG_* level. */
 #define PDS_DECISION_LOG_OFF        (-2)
 
@@ -138,6 +139,10 @@ typedef struct pds_audit_sink_t pds_audit_sink_t;
     VALUE(int, trust_registry_interval, pds_conf_trust_interval, \
           PDS_DEFAULT_TRUST_INTERVAL)               /* seconds between checks */ \
     PTR(const char *, node_name)                    /* PDSNodeName; main server only */ \
+    PTR(const char *, spool_dir)                    /* PDSSpoolDirectory; main server only */ \
+    WITH(const char *, spool_where, spool_dir, NULL) /* "line N of FILE" */ \
+    VALUE(int, spool_threshold, pds_conf_spool_threshold, \
+          PDS_DEFAULT_SPOOL_THRESHOLD)              /* PDSSpoolThreshold */ \
     PTR(pds_labels_t *, labels)                     /* PDS*Label, PDSRegisterPublisher */
 
 /* Per location. `location` is set by create (the section's path), not by a

@@ -15,6 +15,12 @@
  * restart, and each child reads them once, before the current file, when it
  * builds its index. Disclosures an agreement marks restricted are never
  * shown; embargoed ones only from their date (the record's "visible_from").
+ *
+ * That in-memory index serves a gateway without a consent store. With one,
+ * the view answers from the store's persistent index instead
+ * (mod_pds_disclosure_index.c): a restart or a rotation neither loses
+ * history nor reads the log again, and nodes sharing one PostgreSQL show a
+ * person the disclosures of every node.
  */
 #include "httpd.h"
 #include "http_config.h"
@@ -31,9 +37,12 @@
 
 #include "mod_pds_audit.h"
 #include "mod_pds_consent.h"
+#include "mod_pds_consent_cache.h"
+#include "mod_pds_disclosure_index.h"
 #include "mod_pds_disclosures.h"
 #include "mod_pds_response.h"
 #include "pds_disclosure.h"
+#include "pds_disclosure_store.h"
 #include "pds_unpack.h"
 #include "apr_file_info.h"
 #include "apr_tables.h"
@@ -66,22 +75,22 @@ typedef struct person_index_t {
 
 static apr_hash_t *indexes;         /* per child: path -> person_index_t */
 static apr_pool_t *index_pool;
+static apr_thread_mutex_t *store_lock;  /* one catch-up of the store's index at a time */
 
-/* A file a rotation renamed away, opened by the parent. */
-typedef struct rotated_file_t {
-    const char *path;
-    apr_file_t *file;
-    apr_uint64_t first;             /* the seq of its first line: the order */
-} rotated_file_t;
-
-/* Audit log path -> apr_array of rotated_file_t, oldest first; in pconf,
- * so each (re)start lists the files again and closes the old descriptors. */
+/* Audit log path -> apr_array of pds_log_file_t a rotation renamed away,
+ * oldest first; in pconf, so each (re)start lists the files again and
+ * closes the old descriptors. */
 static apr_hash_t *rotated_by_log;
 
 void pds_disclosures_child_init(apr_pool_t *pchild)
 {
     index_pool = pchild;
     indexes = apr_hash_make(pchild);
+    store_lock = NULL;
+#if APR_HAS_THREADS
+    if (apr_thread_mutex_create(&store_lock, APR_THREAD_MUTEX_DEFAULT, pchild) != APR_SUCCESS)
+        store_lock = NULL;
+#endif
 }
 
 static apr_status_t release_json(void *data)
@@ -214,48 +223,18 @@ static apr_status_t read_new_lines(person_index_t *ix, apr_pool_t *scratch)
     }
 }
 
-/* A rotated file's bytes, read with pread from an inherited descriptor. */
-typedef struct pread_source_t {
-    apr_os_file_t fd;
-    apr_off_t offset;
-} pread_source_t;
-
-static apr_status_t pread_read(void *baton, void *buf, apr_size_t cap, apr_size_t *got)
-{
-    pread_source_t *src = baton;
-    ssize_t n;
-
-    do {
-        n = pread(src->fd, buf, cap, src->offset);
-    } while (n < 0 && errno == EINTR);
-    if (n < 0)
-        return APR_FROM_OS_ERROR(errno);
-    src->offset += n;
-    *got = (apr_size_t)n;
-    return APR_SUCCESS;
-}
-
-static apr_status_t open_unpack(pds_unpack_t **pu, pread_source_t *src, apr_file_t *f,
-                                apr_pool_t *p)
-{
-    src->offset = 0;
-    if (apr_os_file_get(&src->fd, f) != APR_SUCCESS)
-        return APR_EBADF;
-    return pds_unpack_open(pu, p, pread_read, src);
-}
-
 /* Indexes one rotated file, whole; a last line without its "\n" is no
  * record. */
-static apr_status_t index_rotated_file(person_index_t *ix, const rotated_file_t *rf,
+static apr_status_t index_rotated_file(person_index_t *ix, const pds_log_file_t *rf,
                                        apr_pool_t *scratch, pds_error_t *err)
 {
     char *buf = apr_palloc(scratch, READ_CHUNK);
-    pread_source_t src;
+    pds_pread_source_t src;
     pds_unpack_t *u;
     apr_size_t got;
     apr_status_t rv;
 
-    if ((rv = open_unpack(&u, &src, rf->file, scratch)) != APR_SUCCESS)
+    if ((rv = pds_log_unpack_open(&u, &src, rf->file, 0, scratch)) != APR_SUCCESS)
         return rv;
     while ((rv = pds_unpack_read(u, buf, READ_CHUNK, &got, err)) == APR_SUCCESS && got > 0)
         index_chunk(ix, buf, got, scratch);
@@ -276,7 +255,7 @@ static apr_status_t index_rotated(person_index_t *ix, request_rec *r)
     int i;
 
     for (i = 0; files != NULL && i < files->nelts && rv == APR_SUCCESS; i++) {
-        const rotated_file_t *rf = &APR_ARRAY_IDX(files, i, rotated_file_t);
+        const pds_log_file_t *rf = &APR_ARRAY_IDX(files, i, pds_log_file_t);
         pds_error_t err;
 
         pds_error_clear(&err);
@@ -332,27 +311,9 @@ static apr_status_t catch_up(person_index_t *ix, apr_file_t *inherited, apr_pool
 
 static int by_first_seq(const void *a, const void *b)
 {
-    const rotated_file_t *x = a, *y = b;
+    const pds_log_file_t *x = a, *y = b;
 
     return x->first < y->first ? -1 : x->first > y->first;
-}
-
-/* The seq of the file's first line (0: none, not a log of ours). */
-static apr_uint64_t first_seq(apr_file_t *f, apr_pool_t *ptemp)
-{
-    char buf[32];
-    apr_size_t len = 0, got;
-    pread_source_t src;
-    pds_unpack_t *u;
-    pds_error_t err;
-
-    if (open_unpack(&u, &src, f, ptemp) != APR_SUCCESS)
-        return 0;
-    while (len < sizeof(buf) && pds_unpack_read(u, buf + len, sizeof(buf) - len, &got, &err)
-           == APR_SUCCESS && got > 0)
-        len += got;
-    pds_unpack_close(u);
-    return pds_chain_line_seq(buf, len);
 }
 
 /* Opens the files beside the log (path.*, not its head, not the log itself
@@ -360,7 +321,7 @@ static apr_uint64_t first_seq(apr_file_t *f, apr_pool_t *ptemp)
 static apr_array_header_t *open_rotated(const char *path, apr_pool_t *pconf,
                                         apr_pool_t *ptemp, server_rec *s)
 {
-    apr_array_header_t *files = apr_array_make(pconf, 8, sizeof(rotated_file_t));
+    apr_array_header_t *files = apr_array_make(pconf, 8, sizeof(pds_log_file_t));
     const char *slash = strrchr(path, '/');
     const char *dir = slash ? apr_pstrndup(ptemp, path, (apr_size_t)(slash - path + 1)) : "./";
     const char *base = slash ? slash + 1 : path;
@@ -377,7 +338,7 @@ static apr_array_header_t *open_rotated(const char *path, apr_pool_t *pconf,
     /* APR_INCOMPLETE: a field could not be had; filetype says what is known */
     while ((rv = apr_dir_read(&e, APR_FINFO_NAME | APR_FINFO_TYPE | APR_FINFO_IDENT, d))
            == APR_SUCCESS || rv == APR_INCOMPLETE) {
-        rotated_file_t rf;
+        pds_log_file_t rf;
 
         if (e.filetype != APR_REG || strncmp(e.name, base, base_len) != 0
             || e.name[base_len] != '.' || strcmp(e.name + base_len, ".head") == 0
@@ -386,16 +347,16 @@ static apr_array_header_t *open_rotated(const char *path, apr_pool_t *pconf,
         rf.path = apr_pstrcat(pconf, dir, e.name, NULL);
         if (apr_file_open(&rf.file, rf.path, APR_FOPEN_READ, 0, pconf) != APR_SUCCESS)
             continue;
-        if ((rf.first = first_seq(rf.file, ptemp)) == 0) {
+        if (pds_log_file_probe(&rf, ptemp) == 0) {
             apr_file_close(rf.file);
             continue;
         }
-        APR_ARRAY_PUSH(files, rotated_file_t) = rf;
+        APR_ARRAY_PUSH(files, pds_log_file_t) = rf;
     }
     apr_dir_close(d);
-    qsort(files->elts, (size_t)files->nelts, sizeof(rotated_file_t), by_first_seq);
+    qsort(files->elts, (size_t)files->nelts, sizeof(pds_log_file_t), by_first_seq);
     for (i = 1; i < files->nelts; i++) {
-        const rotated_file_t *rf = &APR_ARRAY_IDX(files, i, rotated_file_t);
+        const pds_log_file_t *rf = &APR_ARRAY_IDX(files, i, pds_log_file_t);
 
         if (rf[-1].first == rf->first)
             ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, "PDS00392: %s and %s both begin "
@@ -475,6 +436,104 @@ static void index_unlock(person_index_t *ix)
         apr_thread_mutex_unlock(ix->lock);
 }
 
+/* --- with a consent store: its persistent index ------------------------------ */
+
+/* A log file not yet among files (by its first seq) is added. */
+static void add_file(apr_array_header_t *files, pds_log_file_t *lf, apr_pool_t *p)
+{
+    int i;
+
+    if (lf->file == NULL || pds_log_file_probe(lf, p) == 0)
+        return;
+    for (i = 0; i < files->nelts; i++) {
+        if (APR_ARRAY_IDX(files, i, pds_log_file_t).first == lf->first)
+            return;
+    }
+    APR_ARRAY_PUSH(files, pds_log_file_t) = *lf;
+}
+
+/* The log's files, oldest first: those a rotation renamed away (opened by
+ * the parent), the one the path names, and the one this process writes
+ * (the same, but between a rotation's rename and its graceful restart). */
+static apr_array_header_t *log_files(request_rec *r, const char *path)
+{
+    apr_array_header_t *rotated = rotated_by_log == NULL ? NULL
+        : apr_hash_get(rotated_by_log, path, APR_HASH_KEY_STRING);
+    apr_array_header_t *files = apr_array_make(r->pool, 8, sizeof(pds_log_file_t));
+    pds_log_file_t lf;
+
+    if (rotated != NULL)
+        apr_array_cat(files, rotated);
+    memset(&lf, 0, sizeof(lf));
+    lf.path = path;
+    if (apr_file_open(&lf.file, path, APR_FOPEN_READ, 0, r->pool) == APR_SUCCESS)
+        add_file(files, &lf, r->pool);
+    lf.file = pds_audit_file(r->server);
+    add_file(files, &lf, r->pool);
+    qsort(files->elts, (size_t)files->nelts, sizeof(pds_log_file_t), by_first_seq);
+    return files;
+}
+
+/* The name the index knows this log by: the node's name (PDSNodeName), and
+ * for a virtual host's own audit log its path too (each log is one chain). */
+static const char *index_node(request_rec *r, const char *path)
+{
+    server_rec *main_s = pds_consent_server();
+    const char *why = NULL, *node, *main_path;
+
+    if (main_s == NULL || (node = pds_conf_node_name(main_s, r->pool, &why)) == NULL)
+        return NULL;
+    main_path = pds_server_conf(main_s)->audit_log_path;
+    if (main_path == NULL || strcmp(main_path, path) != 0)
+        node = apr_pstrcat(r->pool, node, " ", path, NULL);
+    return node;
+}
+
+#define CAUGHT_UP_NOTE "mod_pds-disclosure-index-caught-up"
+
+/* The store's index caught up (one batch), then the person's disclosures
+ * (pout) or the month's count (agreement, month, pcount). */
+static apr_status_t from_store(request_rec *r, const char *logged_as, json_t **pout,
+                               const char *agreement, const char *month,
+                               apr_uint64_t *pcount)
+{
+    const char *path = pds_server_conf(r->server)->audit_log_path;
+    const char *node = index_node(r, path);
+    pds_consent_conn_t *h;
+    pds_error_t err;
+    apr_status_t rv;
+    void *caught_up = NULL;
+    int complete = 0;
+
+    if (node == NULL || (h = pds_consent_conn_acquire(r)) == NULL) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "PDS00535: the index of disclosures is "
+                      "in the consent store, which cannot be reached");
+        return APR_EGENERAL;
+    }
+    /* Once per request: the register asks for many counts. */
+    apr_pool_userdata_get(&caught_up, CAUGHT_UP_NOTE, r->pool);
+    rv = APR_SUCCESS;
+    if (caught_up == NULL) {
+        if (store_lock != NULL)
+            apr_thread_mutex_lock(store_lock);
+        rv = pds_disclosure_index_catch_up(r, h->store, node, log_files(r, path), &complete);
+        if (store_lock != NULL)
+            apr_thread_mutex_unlock(store_lock);
+        if (rv == APR_SUCCESS)
+            apr_pool_userdata_setn("", CAUGHT_UP_NOTE, NULL, r->pool);
+    }
+    pds_error_clear(&err);
+    if (rv == APR_SUCCESS && pout != NULL)
+        rv = pds_disclosure_store_of(h->store, r->pool, logged_as, apr_time_now(), pout, &err);
+    else if (rv == APR_SUCCESS)
+        rv = pds_disclosure_store_in_month(h->store, r->pool, agreement, month, pcount, &err);
+    if (rv != APR_SUCCESS && err.text[0])
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "PDS00536: cannot read the index of "
+                      "disclosures: %s", err.text);
+    pds_consent_conn_release(h, rv != APR_SUCCESS);
+    return rv;
+}
+
 apr_status_t pds_disclosures_of(request_rec *r, const char *person, json_t **pout)
 {
     pds_server_conf_t *sc = pds_server_conf(r->server);
@@ -487,11 +546,13 @@ apr_status_t pds_disclosures_of(request_rec *r, const char *person, json_t **pou
     int i;
 
     *pout = NULL;
-    if ((ix = index_locked(r, &rv)) == NULL)
-        return rv;
     /* How the log names this person: clear, or the pseudonym. */
     logged_as = pds_conf_audit_pseudonymous(sc)
         ? pds_chain_pseudonym(r->pool, sc->audit_pseudonym_key, person) : person;
+    if (pds_consent_has_store())
+        return from_store(r, logged_as, pout, NULL, NULL, NULL);
+    if ((ix = index_locked(r, &rv)) == NULL)
+        return rv;
     out = json_array();
     list = apr_hash_get(ix->by_subject, logged_as, APR_HASH_KEY_STRING);
     for (i = 0; out != NULL && list != NULL && i < list->nelts; i++) {
@@ -513,6 +574,8 @@ apr_status_t pds_disclosures_in_month(request_rec *r, const char *agreement, con
     char key[96];
 
     *pcount = 0;
+    if (pds_consent_has_store())
+        return from_store(r, NULL, NULL, agreement, month, pcount);
     if ((ix = index_locked(r, &rv)) == NULL)
         return rv;
     apr_snprintf(key, sizeof(key), "%s %.7s", agreement, month);

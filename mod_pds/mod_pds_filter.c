@@ -1,10 +1,12 @@
 /* mod_pds_filter.c: the response filter.
  *
  * Nothing of a back-end body reaches the client unless this filter produced
- * it. It buffers the whole body (bounded by PDSMaxBodySize) and sends nothing
- * before EOS, because the status cannot change once headers are out. At EOS it
- * parses and filters the body through the agreement's allow-list, writes the
- * audit record, and only then passes the result on. Every problem on the way
+ * it. It holds the whole body (bounded by PDSMaxBodySize; in memory, or past
+ * PDSSpoolThreshold in an unnamed file in PDSSpoolDirectory, lib/pds_spool.h)
+ * and sends nothing before EOS, because the status cannot change once
+ * headers are out. At EOS it parses and filters the body through the
+ * agreement's allow-list, writes the audit record, and only then passes the
+ * result on. Every problem on the way
  * (a back-end error status, the wrong content type, an encoding, a partial
  * response, an error bucket, a body over the limit, JSON it cannot parse)
  * becomes a problem+json gateway error instead.
@@ -26,13 +28,13 @@
 #include "mod_pds_metrics.h"
 #include "mod_pds_response.h"
 #include "mod_pds_util.h"
+#include "pds_spool.h"
 #include "pds_stream.h"
 #include "pds_syntax.h"
 
 typedef struct pds_filter_ctx_t {
-    char *buf;
-    apr_size_t len;
-    apr_size_t cap;
+    pds_spool_t *spool;             /* the body so far (lib/pds_spool.h) */
+    apr_size_t expected;            /* its declared length, 0 if none */
     apr_size_t limit;
     const char *failure;            /* reason code once the response is lost */
     const char *failure_detail;
@@ -142,7 +144,7 @@ static void check_response_head(request_rec *r, pds_filter_ctx_t *ctx)
             return;
         }
         /* A good first guess saves regrowing the buffer. */
-        ctx->cap = (apr_size_t)declared + 1;
+        ctx->expected = (apr_size_t)declared;
     }
 }
 
@@ -193,29 +195,52 @@ static void check_error_page(request_rec *r, const pds_request_t *rq,
                                                  "the request (%d)", status));
 }
 
+/* The spool could not hold the body (its file could not be made, written
+ * or mapped): the answer is lost, and says so without the system's words. */
+static void spool_failed(request_rec *r, pds_filter_ctx_t *ctx, apr_status_t rv,
+                         const pds_error_t *err)
+{
+    if (ctx->failure == NULL)
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r, "PDS00514: back-end response to "
+                      "%s: %s (PDSSpoolDirectory)", pds_request_get(r) != NULL
+                      ? pds_request_get(r)->request_id : "-",
+                      err->text[0] ? err->text : "the body could not be held");
+    fail(ctx, "internal-error", "the gateway could not hold the back end's response "
+         "to filter it");
+}
+
+/* Where the body waits for EOS: memory up to PDSSpoolThreshold, then the
+ * spool file when PDSSpoolDirectory is set; memory to the limit if not. */
+static void open_spool(request_rec *r, pds_filter_ctx_t *ctx)
+{
+    const pds_server_conf_t *sc = pds_server_conf(r->server);
+    pds_spool_options_t o;
+
+    memset(&o, 0, sizeof(o));
+    o.dir = sc->spool_dir != NULL && *sc->spool_dir != '\0' ? sc->spool_dir : NULL;
+    o.threshold = (apr_size_t)pds_conf_spool_threshold(sc);
+    o.limit = ctx->limit;
+    o.expected = ctx->expected;
+    if (pds_spool_create(&ctx->spool, r->pool, &o) != APR_SUCCESS) {
+        pds_error_t err;
+
+        pds_error_clear(&err);
+        spool_failed(r, ctx, APR_EINVAL, &err);
+    }
+}
+
 static void append(request_rec *r, pds_filter_ctx_t *ctx, const char *data,
                    apr_size_t n)
 {
-    if (n > ctx->limit - ctx->len) {
-        reject(ctx, "too-large", "backend-too-large", ctx->too_large);
-        return;
-    }
-    if (ctx->buf == NULL || ctx->len + n + 1 > ctx->cap) {
-        apr_size_t cap = ctx->cap > 0 ? ctx->cap : 8192;
-        char *grown;
+    pds_error_t err;
+    apr_status_t rv;
 
-        while (cap < ctx->len + n + 1)
-            cap *= 2;
-        if (cap > ctx->limit + 1)
-            cap = ctx->limit + 1;
-        grown = apr_palloc(r->pool, cap);
-        if (ctx->len > 0)
-            memcpy(grown, ctx->buf, ctx->len);
-        ctx->buf = grown;
-        ctx->cap = cap;
-    }
-    memcpy(ctx->buf + ctx->len, data, n);
-    ctx->len += n;
+    pds_error_clear(&err);
+    rv = pds_spool_append(ctx->spool, data, n, &err);
+    if (rv == PDS_SPOOL_TOO_LARGE)
+        reject(ctx, "too-large", "backend-too-large", ctx->too_large);
+    else if (rv != APR_SUCCESS)
+        spool_failed(r, ctx, rv, &err);
 }
 
 static apr_status_t send_body(ap_filter_t *f, const char *body, apr_size_t len)
@@ -321,8 +346,17 @@ static apr_status_t finish(ap_filter_t *f, pds_filter_ctx_t *ctx, pds_request_t 
     int status = r->status;
     apr_status_t rv_filter;
     const char *signature = NULL;
+    const char *input = "";                 /* the whole back-end body */
+    apr_size_t input_len = 0;
 
     memset(&result, 0, sizeof(result));     /* what no filter sets reads as none */
+    if (ctx->failure == NULL && ctx->spool != NULL) {
+        /* The whole body, from memory or mapped from the spool file. */
+        pds_error_clear(&err);
+        rv_filter = pds_spool_map(ctx->spool, &input, &input_len, &err);
+        if (rv_filter != APR_SUCCESS)
+            spool_failed(r, ctx, rv_filter, &err);
+    }
     if (ctx->failure != NULL)
         return send_problem(f, rq, ctx->failure, ctx->failure_detail);
 
@@ -368,7 +402,7 @@ static apr_status_t finish(ap_filter_t *f, pds_filter_ctx_t *ctx, pds_request_t 
             /* Record by record without a document tree (pds_stream.h): the
              * body is validated whole before any record is decided. */
             rv_filter = pds_stream_filter_rows(pds_agreement_release(a),
-                                               ctx->buf ? ctx->buf : "", ctx->len, &opts,
+                                               input, input_len, &opts,
                                                pds_agreement_record_subject(a),
                                                pds_consent_row_decide, &baton, &result,
                                                r->pool, &err);
@@ -391,7 +425,7 @@ static apr_status_t finish(ap_filter_t *f, pds_filter_ctx_t *ctx, pds_request_t 
              * gets the DOM filter's own error. */
             rv_filter = pds_stream_filter_ex(rq->release ? rq->release
                                                          : pds_agreement_release(a),
-                                             ctx->buf ? ctx->buf : "", ctx->len, &opts,
+                                             input, input_len, &opts,
                                              &result, r->pool, &err);
             if (rv_filter == APR_EGENERAL)
                 ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "PDS00370: back-end response "
@@ -482,7 +516,9 @@ static apr_status_t finish(ap_filter_t *f, pds_filter_ctx_t *ctx, pds_request_t 
     }
     if (signature != NULL)
         apr_table_setn(r->headers_out, "PDS-Signature", signature);
-    return send_body(f, body, len);
+    rv_filter = send_body(f, body, len);
+    pds_spool_close(ctx->spool);            /* the spool file is gone from here */
+    return rv_filter;
 }
 
 apr_status_t pds_response_filter(ap_filter_t *f, apr_bucket_brigade *bb)
@@ -514,6 +550,8 @@ apr_status_t pds_response_filter(ap_filter_t *f, apr_bucket_brigade *bb)
             check_error_page(r, rq, ctx);
         else
             check_response_head(r, ctx);
+        if (ctx->failure == NULL)
+            open_spool(r, ctx);
     }
 
     for (b = APR_BRIGADE_FIRST(bb); b != APR_BRIGADE_SENTINEL(bb); b = APR_BUCKET_NEXT(b)) {

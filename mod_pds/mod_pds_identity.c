@@ -25,21 +25,37 @@ void pds_identity_post_config(void)
     ssl_var = APR_RETRIEVE_OPTIONAL_FN(ssl_var_lookup);
 }
 
-/* Verified signatures, per child process. A caller reuses one token for
- * many requests, and the signature check is most of a request's CPU. Only
- * the signature is remembered, keyed by the SHA-256 of the exact token bytes
- * and tied to the identity (key) that verified it; the claims (exp, nbf, aud,
- * iss, lifetime) are still checked on every request. The cache lives and
- * dies with the child, so a new configuration starts empty. */
+/* Verified tokens, per child process. A caller reuses one token for many
+ * requests, and verifying and parsing it is most of a request's CPU. Only a
+ * token whose signature verified is remembered, keyed by the SHA-256 of its
+ * exact bytes and tied to the server configuration and the identity (key)
+ * that verified it, with its parsed form; the claims (exp, nbf, aud, iss,
+ * lifetime) are still checked on every request, on that parsed form. The
+ * cache lives and dies with the child, so a new configuration starts
+ * empty. */
 #define TOKEN_CACHE_MAX 4096
+
+typedef struct token_verdict_t {
+    const pds_server_conf_t *sc;    /* the configuration it was verified under */
+    const pds_organisation_t *org;
+    const pds_identity_t *id;
+    pds_jws_t *jws;                 /* the token, parsed, in the cache's pool */
+} token_verdict_t;
 
 typedef struct token_cache_t {
     apr_pool_t *pool;               /* entries; cleared whole when full */
-    apr_hash_t *verified;           /* 32-byte digest -> const pds_identity_t * */
+    apr_hash_t *verified;           /* 32-byte digest -> token_verdict_t * */
     apr_thread_mutex_t *lock;       /* NULL without threads */
+    EVP_MD *sha256;                 /* fetched once, not per request */
 } token_cache_t;
 
 static token_cache_t *token_cache;
+
+static apr_status_t free_digest(void *data)
+{
+    EVP_MD_free(data);
+    return APR_SUCCESS;
+}
 
 void pds_identity_child_init(apr_pool_t *pchild)
 {
@@ -51,6 +67,9 @@ void pds_identity_child_init(apr_pool_t *pchild)
     if (apr_thread_mutex_create(&tc->lock, APR_THREAD_MUTEX_DEFAULT, pchild) != APR_SUCCESS)
         return;
 #endif
+    if ((tc->sha256 = EVP_MD_fetch(NULL, "SHA256", NULL)) == NULL)
+        return;
+    apr_pool_cleanup_register(pchild, tc->sha256, free_digest, apr_pool_cleanup_null);
     tc->verified = apr_hash_make(tc->pool);
     token_cache = tc;
 }
@@ -59,36 +78,82 @@ static int token_digest(const char *token, unsigned char out[32])
 {
     unsigned int n = 0;
 
-    return EVP_Digest(token, strlen(token), out, &n, EVP_sha256(), NULL) == 1 && n == 32;
+    return token_cache != NULL
+           && EVP_Digest(token, strlen(token), out, &n, token_cache->sha256, NULL) == 1
+           && n == 32;
 }
 
-static const pds_identity_t *token_cache_get(const unsigned char digest[32])
+static void cache_lock(void)
 {
-    const pds_identity_t *id = NULL;
-
-    if (token_cache == NULL)
-        return NULL;
     if (token_cache->lock)
         apr_thread_mutex_lock(token_cache->lock);
-    id = apr_hash_get(token_cache->verified, digest, 32);
+}
+
+static void cache_unlock(void)
+{
     if (token_cache->lock)
         apr_thread_mutex_unlock(token_cache->lock);
-    return id;
 }
 
-static void token_cache_put(const unsigned char digest[32], const pds_identity_t *id)
+static void token_cache_put(const unsigned char digest[32], const char *token,
+                            const pds_server_conf_t *sc, const pds_organisation_t *org,
+                            const pds_identity_t *id)
 {
-    if (token_cache == NULL)
-        return;
-    if (token_cache->lock)
-        apr_thread_mutex_lock(token_cache->lock);
+    token_verdict_t *v;
+    pds_error_t err;
+
+    cache_lock();
     if (apr_hash_count(token_cache->verified) >= TOKEN_CACHE_MAX) {
         apr_pool_clear(token_cache->pool);
         token_cache->verified = apr_hash_make(token_cache->pool);
     }
-    apr_hash_set(token_cache->verified, apr_pmemdup(token_cache->pool, digest, 32), 32, id);
-    if (token_cache->lock)
-        apr_thread_mutex_unlock(token_cache->lock);
+    v = apr_pcalloc(token_cache->pool, sizeof(*v));
+    v->sc = sc;
+    v->org = org;
+    v->id = id;
+    pds_error_clear(&err);
+    /* It parsed once already; parsed again into the cache's own pool. */
+    if (pds_jws_parse(&v->jws, token_cache->pool, token, strlen(token), &err) == APR_SUCCESS)
+        apr_hash_set(token_cache->verified, apr_pmemdup(token_cache->pool, digest, 32), 32, v);
+    cache_unlock();
+}
+
+static void token_expect(pds_token_expect_t *expect, request_rec *r,
+                         const pds_server_conf_t *sc, const pds_identity_t *id)
+{
+    expect->issuer = id->issuer;
+    expect->audience = sc->token_audience;
+    expect->now = r->request_time;
+    expect->clock_skew = pds_conf_clock_skew(sc);
+    expect->max_lifetime = pds_conf_max_lifetime(sc);
+}
+
+/* The claims of a token verified earlier under this configuration, checked
+ * on its cached parsed form (under the lock: a full cache is cleared under
+ * it). Returns 1 with the organisation or a refusal's detail set; 0 when
+ * the token is not in the cache. */
+static int organisation_by_cached_token(request_rec *r, const pds_server_conf_t *sc,
+                                        const unsigned char digest[32], const char **org,
+                                        const char **detail)
+{
+    const token_verdict_t *v;
+    pds_token_expect_t expect;
+    pds_error_t err;
+    int found = 0;
+
+    cache_lock();
+    v = apr_hash_get(token_cache->verified, digest, 32);
+    if (v != NULL && v->sc == sc) {
+        found = 1;
+        token_expect(&expect, r, sc, v->id);
+        pds_error_clear(&err);
+        if (pds_token_check_claims(v->jws, &expect, &err) == APR_SUCCESS)
+            *org = v->org->name;
+        else
+            *detail = apr_psprintf(r->pool, "the bearer token was refused: %s", err.text);
+    }
+    cache_unlock();
+    return found;
 }
 
 /* Parsed certificates are kept per connection: parsing a PEM on every request
@@ -193,12 +258,14 @@ static const char *organisation_by_token(request_rec *r, const pds_server_conf_t
     pds_jws_t *jws;
     pds_error_t err;
     json_t *iss;
-    const char *issuer;
+    const char *issuer, *org_name = NULL;
     const char *last_failure = NULL;
     unsigned char digest[32];
     int i, j, issuer_known = 0, have_digest;
 
     have_digest = token_digest(token, digest);
+    if (have_digest && organisation_by_cached_token(r, sc, digest, &org_name, detail))
+        return org_name;
     pds_error_clear(&err);
     if (pds_jws_parse(&jws, r->pool, token, strlen(token), &err) != APR_SUCCESS) {
         *detail = apr_psprintf(r->pool, "the bearer token is malformed: %s", err.text);
@@ -221,19 +288,13 @@ static const char *organisation_by_token(request_rec *r, const pds_server_conf_t
                 continue;
             issuer_known = 1;
             pds_error_clear(&err);
-            if (!have_digest || token_cache_get(digest) != id) {
-                if (pds_jws_verify(jws, id->key, &err) != APR_SUCCESS) {
-                    last_failure = err.text;
-                    continue;
-                }
-                if (have_digest)
-                    token_cache_put(digest, id);
+            if (pds_jws_verify(jws, id->key, &err) != APR_SUCCESS) {
+                last_failure = err.text;
+                continue;
             }
-            expect.issuer = id->issuer;
-            expect.audience = sc->token_audience;
-            expect.now = r->request_time;
-            expect.clock_skew = pds_conf_clock_skew(sc);
-            expect.max_lifetime = pds_conf_max_lifetime(sc);
+            if (have_digest)
+                token_cache_put(digest, token, sc, org, id);
+            token_expect(&expect, r, sc, id);
             pds_error_clear(&err);
             if (pds_token_check_claims(jws, &expect, &err) != APR_SUCCESS) {
                 *detail = apr_psprintf(r->pool, "the bearer token was refused: %s", err.text);

@@ -196,6 +196,50 @@ static int check_consent_cache(server_rec *s, const pds_server_conf_t *sc,
     return 0;
 }
 
+/* The children (User) make their unnamed files in PDSSpoolDirectory: it
+ * must be theirs to write and reach, and nobody else's to write (a
+ * directory others can write without the sticky bit lets them replace it
+ * under its name, or swap it between check and use). */
+static int check_spool_dir(server_rec *s, const pds_server_conf_t *sc, apr_pool_t *ptemp)
+{
+    const char *dir = sc->spool_dir, *blocked;
+    apr_finfo_t finfo;
+    apr_status_t rv;
+
+    rv = apr_stat(&finfo, dir, APR_FINFO_TYPE | APR_FINFO_USER | APR_FINFO_GROUP
+                  | APR_FINFO_PROT, ptemp);
+    if (rv != APR_SUCCESS || finfo.filetype != APR_DIR) {
+        ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_ERR, 0, s, "PDS00510: "
+                     "PDSSpoolDirectory %s (%s): %s; create it for User %s (mkdir -m 0700 "
+                     "%s && chown %s %s) or use PDSSpoolDirectory off", dir, sc->spool_where,
+                     rv != APR_SUCCESS ? "does not exist" : "not a directory",
+                     ap_unixd_config.user_name, dir, ap_unixd_config.user_name, dir);
+        return 1;
+    }
+    if ((finfo.protection & APR_FPROT_WWRITE) && !(finfo.protection & APR_FPROT_WSTICKY)) {
+        ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_ERR, 0, s, "PDS00511: "
+                     "PDSSpoolDirectory %s (%s): anyone can write there and it has no "
+                     "sticky bit; give it to User alone (chmod 0700 %s)", dir,
+                     sc->spool_where, dir);
+        return 1;
+    }
+    if (geteuid() == 0 ? !user_can_write_dir(&finfo) : access(dir, W_OK | X_OK) != 0) {
+        ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_ERR, 0, s, "PDS00512: "
+                     "PDSSpoolDirectory %s (%s): not writable by User %s, who makes the "
+                     "files: chown %s %s", dir, sc->spool_where, ap_unixd_config.user_name,
+                     ap_unixd_config.user_name, dir);
+        return 1;
+    }
+    if (geteuid() == 0 && (blocked = user_cannot_reach(dir, ptemp)) != NULL) {
+        ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_ERR, 0, s, "PDS00513: "
+                     "PDSSpoolDirectory %s (%s): User %s cannot reach it: %s is not "
+                     "searchable by it", dir, sc->spool_where, ap_unixd_config.user_name,
+                     blocked);
+        return 1;
+    }
+    return 0;
+}
+
 int pds_start_check(apr_pool_t *ptemp, server_rec *main_s)
 {
     apr_hash_t *seen = apr_hash_make(ptemp);
@@ -211,13 +255,15 @@ int pds_start_check(apr_pool_t *ptemp, server_rec *main_s)
         apr_hash_set(seen, sc->audit_log_path, APR_HASH_KEY_STRING, "");
         failed |= check_audit_log_file(v, sc, ptemp);
     }
-    /* Consent directives are main-server only. */
+    /* Consent and spool directives are main-server only. */
     {
         const pds_server_conf_t *sc = pds_server_conf(main_s);
 
         if (sc->consent_driver != NULL && strcmp(sc->consent_driver, "sqlite3") == 0)
             failed |= check_sqlite_store(main_s, sc, ptemp);
         failed |= check_consent_cache(main_s, sc, ptemp);
+        if (sc->spool_dir != NULL && *sc->spool_dir != '\0')
+            failed |= check_spool_dir(main_s, sc, ptemp);
     }
     return failed;
 }

@@ -11,12 +11,16 @@ set -eu
 # libapache2-mod-security2: ModSecurity 2, the benchmark's second peer
 # (bench/run.sh, configuration modsec); python3-matplotlib: bench/plot.sh
 # draws docs/performance.png from a run's figures.
+#
+# systemd: only its systemd-analyze, with which tests/package/test-deb.sh
+# verifies Debian's apache2.service with the packages installed (nothing
+# here runs systemd as PID 1).
 PACKAGES="build-essential autoconf automake libtool pkg-config apache2-utils
 apache2 apache2-dev libjansson-dev libssl-dev libcmocka-dev
 libaprutil1-dbd-sqlite3 libaprutil1-dbd-pgsql postgresql sqlite3 memcached openssl curl ca-certificates
 python3 python3-pytest python3-requests python3-cryptography python3-prometheus-client
 valgrind wrk lua-cjson clang
-debhelper dpkg-dev fakeroot lintian logrotate zlib1g-dev liblzma-dev
+debhelper dpkg-dev fakeroot lintian logrotate zlib1g-dev liblzma-dev systemd
 libapache2-mod-security2 python3-matplotlib
 chromium chromium-driver python3-selenium"
 

@@ -22,7 +22,10 @@ Routes:
        the record, delivered wrongly on purpose; <mode> is one of MODES
        below. "big" takes its size and "slow" its delay from ?size=N /
        ?delay=S or from the mode itself (big-4096, slow-2.5), because the
-       gateway in front refuses query strings.
+       gateway in front refuses query strings. "trickle-N" sends the big
+       body of N bytes in 64 KiB pieces 20 ms apart (a body that is in
+       flight for a while); "cut-N" declares the big body of N bytes, sends
+       its first half and closes the connection.
 
        The fail-closed matrix (tests/e2e/test_fail_closed_matrix.py) adds
        modes that break HTTP framing or JSON on purpose:
@@ -89,7 +92,7 @@ MODES = (
     "error404-pii", "html", "no-content-type", "not-json", "trailing-garbage",
     "top-level-array", "scalar", "empty", "duplicate-keys", "deep", "big", "slow",
     "redirect", "close-early", "204", "created", "wrong-type", "json-suffix",
-    "charset", "nulls",
+    "charset", "nulls", "trickle", "cut",
     # The fail-closed matrix (see the docstring): framing and hostile JSON.
     "stall", "chunked-truncated", "chunked-malformed", "chunked-overflow",
     "conflicting-length", "length-and-chunked", "header-cr", "header-lf", "header-nul",
@@ -101,7 +104,7 @@ MODES = (
     "interim", "interim-continue",
 )
 MATRIX_MODES = MODES[MODES.index("stall"):]
-PARAM_MODE = re.compile(r"^(big|slow)-([0-9]+(?:\.[0-9]+)?)$")
+PARAM_MODE = re.compile(r"^(big|slow|trickle|cut)-([0-9]+(?:\.[0-9]+)?)$")
 CITIZEN = re.compile(r"^/api/citizens/([^/]+)/(record|contacts|visits)$")
 MISBEHAVE = re.compile(r"^/api/misbehave/([^/]+)/([^/]+)/record$")
 DISTRICT = re.compile(r"^/api/districts/([A-Za-z0-9]+)/residents$")
@@ -384,6 +387,25 @@ class Handler(BaseHTTPRequestHandler):
             except ValueError as e:
                 return self.send_json(400, {"error": str(e)})
             self.send_json(200, raw=body)
+        elif mode in ("trickle", "cut"):
+            try:
+                body = big_body(int(param if param is not None else 1 << 20))
+            except ValueError as e:
+                return self.send_json(400, {"error": str(e)})
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.legacy_headers()
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            if mode == "cut":
+                self.wfile.write(body[:len(body) // 2])
+                self.wfile.flush()
+                self.close_connection = True
+                return
+            for i in range(0, len(body), 65536):
+                self.wfile.write(body[i:i + 65536])
+                self.wfile.flush()
+                time.sleep(0.02)
         elif mode == "slow":
             delay = param if param is not None else float(query.get("delay", ["5"])[0])
             time.sleep(delay)

@@ -75,15 +75,16 @@ CITIZENS_LOCATION = """
 """
 
 
-def location(prefix, target="/api/citizens/", extra=""):
-    """An enforced <Location prefix> proxying to the back end's `target`."""
+def location(prefix, target="/api/citizens/", extra="", backend="%(backend)s"):
+    """An enforced <Location prefix> proxying to `target` on the back end
+    (another one's URL as `backend`: pds_jsonserver.location)."""
     return """
 <Location %s>
     PDSGateway on
-    ProxyPass %%(backend)s%s
+    ProxyPass %s%s
 %s
 </Location>
-""" % (prefix, target, extra)
+""" % (prefix, backend, target, extra)
 
 
 def misbehave_config(*modes):

@@ -101,6 +101,22 @@ def audit_tool():
     return path
 
 
+def child_pids(pid):
+    """The processes whose parent is pid (httpd's children), from /proc."""
+    out = []
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % d) as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            out.append(int(d))
+    return sorted(out)
+
+
 def free_port():
     """A free TCP port on the loopback interface (from the ephemeral range)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:

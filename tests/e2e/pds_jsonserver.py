@@ -21,6 +21,7 @@ import sys
 
 import pytest
 
+import pds_configs as C
 import pds_harness as H
 
 JSONSERVER_DIR = os.path.join(H.TOP, "tests", "jsonserver")
@@ -34,6 +35,14 @@ CLI = os.path.join(JSONSERVER_DIR, "node_modules", "json-server", "lib", "cli", 
 REQUEST_LOG_MIDDLEWARE = os.path.join(JSONSERVER_DIR, "request-log.js")
 DIRECT_HEADER = "X-Test-Direct"     # marks the tests' own requests in the log
 INSTALL_HINT = "run tools/install-deps.sh (as root), or npm ci --prefix tests/jsonserver"
+
+
+def location(prefix, url, *lines, target="/"):
+    """An enforced <Location /prefix/> proxying to `url` + `target` (the
+    json-server's root by default; any back end's URL will do), with `lines`
+    (directives) inside it."""
+    return C.location("/%s/" % prefix, target, extra="\n".join("    " + l for l in lines),
+                      backend=url)
 
 
 def pinned_version():

@@ -30,13 +30,6 @@ MAX_LOAD_SECONDS = 10
 KILL_AFTER_SECONDS = 2.0
 
 
-def _tool():
-    path = os.environ.get("PDS_AUDIT_TOOL")
-    if not path:
-        pytest.fail("PDS_AUDIT_TOOL is not set (run through `make check-e2e`)", pytrace=False)
-    return path
-
-
 def _load_until_killed(gw):
     """CLIENTS keep-alive clients until the server dies (or MAX_LOAD_SECONDS);
     returns the PDS-Request-Id of every 200 received in full, and the count
@@ -88,7 +81,7 @@ def test_every_response_survives_a_kill(gateway_factory, mpm):
     assert failed > 0 or len(released) > 0
 
     # The log verifies as a whole chain, cut wherever the kill fell.
-    p = subprocess.run([_tool(), "verify", "--key", h.audit_key_path, "--public-key",
+    p = subprocess.run([H.audit_tool(), "verify", "--key", h.audit_key_path, "--public-key",
                         h.audit_public_key_path, h.audit_path],
                        capture_output=True, text=True, timeout=120)
     assert p.returncode == 0, "pds-audit verify after kill -9: exit %d\n%s%s" % (

@@ -34,16 +34,9 @@ CONFIG = ORGANISATIONS + HB_DIRECT_CARE + CITIZENS_LOCATION
 
 # ----------------------------------------------------------------- helpers
 
-def tool():
-    path = os.environ.get("PDS_AUDIT_TOOL")
-    if not path:
-        pytest.fail("PDS_AUDIT_TOOL is not set (run through `make check-e2e`)", pytrace=False)
-    return path
-
-
 def verify(gw, *args):
     h = gw.httpd
-    p = subprocess.run([tool(), "verify", "--key", h.audit_key_path, "--public-key",
+    p = subprocess.run([H.audit_tool(), "verify", "--key", h.audit_key_path, "--public-key",
                         h.audit_public_key_path, *args], capture_output=True, text=True,
                        timeout=120)
     return p.returncode, p.stdout + p.stderr
@@ -375,14 +368,14 @@ def test_a_collection_of_thousands_is_audited_in_bounded_lines(big):
     view = my_view(gw, gw.middle, "pw")
     assert [d["agreement"] for d in view] == ["hb-district-list"]
     assert view[0]["fields"] == ["[*].id", "[*].name.given"]
-    out = subprocess.run([tool(), "report", "--subject", gw.middle, "--format", "json",
+    out = subprocess.run([H.audit_tool(), "report", "--subject", gw.middle, "--format", "json",
                           gw.httpd.audit_path], capture_output=True, text=True, check=True)
     doc = json.loads(out.stdout)
     assert [d["request_id"] for d in doc["disclosures"]] == [rid]
-    out = subprocess.run([tool(), "query", "--subject", big_id(BIG - 1), "--format", "jsonl",
+    out = subprocess.run([H.audit_tool(), "query", "--subject", big_id(BIG - 1), "--format", "jsonl",
                           gw.httpd.audit_path], capture_output=True, text=True, check=True)
     assert [json.loads(l)["request_id"] for l in out.stdout.splitlines()] == [rid]
-    out = subprocess.run([tool(), "query", "--subject", "7999999999", "--format", "jsonl",
+    out = subprocess.run([H.audit_tool(), "query", "--subject", "7999999999", "--format", "jsonl",
                           gw.httpd.audit_path], capture_output=True, text=True, check=True)
     assert out.stdout == ""
 

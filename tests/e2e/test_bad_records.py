@@ -19,7 +19,7 @@ import pytest
 
 import pds_harness as H
 from pds_configs import ORGANISATIONS, agreement
-from pds_jsonserver import json_server  # noqa: F401  (the fixture)
+from pds_jsonserver import json_server, location  # noqa: F401  (the fixture)
 
 LIST = ["[*].id", "[*].birthDate"]
 
@@ -38,15 +38,10 @@ AGREEMENTS = (
     cohort("cohort-age-drop", "fhir-age", "age-band 10", "OnBadRecord drop"))
 
 
-def proxied(prefix, url):
-    return "\n<Location /%s/>\n    PDSGateway on\n    ProxyPass %s/\n</Location>\n" % (
-        prefix, url)
-
-
 @pytest.fixture(scope="module")
 def gw(gateway_factory, json_server):
     body = ORGANISATIONS + AGREEMENTS + "".join(
-        proxied(prefix, json_server.url)
+        location(prefix, json_server.url)
         for prefix in ("fhir", "fhir-drop", "fhir-fail", "fhir-said", "fhir-age"))
     gw = gateway_factory(body, log_level="warn pds:info")
     gw.backend = json_server
@@ -195,9 +190,7 @@ def district_gw(gateway_factory, odd_backend):
         "district-postcodes", "health-board", "direct-care",
         "GET /districts/{district}/residents", "Release [*].id [*].address.postcode",
         "Transform [*].address.postcode postcode-district", "RecordSubject id",
-        "OnBadRecord drop") + (
-        "\n<Location /districts/>\n    PDSGateway on\n    ProxyPass %s/api/districts/\n"
-        "</Location>\n" % odd_backend.url)
+        "OnBadRecord drop") + location("districts", odd_backend.url, target="/api/districts/")
     gw = gateway_factory(body)
     gw.backend = odd_backend
     return gw
@@ -225,7 +218,7 @@ def test_a_postcode_that_is_none_leaves_its_record_out(district_gw, odd_backend)
     ("OnBadRecord drop fail", ["`OnBadRecord drop`"]),
 ])
 def test_a_malformed_on_bad_record_is_refused(httpd_factory, line, words):
-    body = ORGANISATIONS + cohort("cohort", "fhir", "year", line) + proxied(
+    body = ORGANISATIONS + cohort("cohort", "fhir", "year", line) + location(
         "fhir", "http://127.0.0.1:9")
     h = httpd_factory(body)
     rc, out = h.config_test()
@@ -241,7 +234,7 @@ def test_drop_without_record_subject_is_refused(httpd_factory):
     body = ORGANISATIONS + agreement(
         "one-patient", "health-board", "research", "GET /fhir/Patient/{subject}",
         "Release id birthDate", "Transform birthDate year-month",
-        "OnBadRecord drop") + proxied("fhir", "http://127.0.0.1:9")
+        "OnBadRecord drop") + location("fhir", "http://127.0.0.1:9")
     h = httpd_factory(body)
     rc, out = h.config_test()
     assert rc != 0, out

@@ -60,8 +60,10 @@ def test_the_example_configuration_passes_httpd_t(request, httpd_factory, pki, t
     state = tempfile.mkdtemp(prefix="pds-conf-state-")
     request.addfinalizer(lambda: shutil.rmtree(state, ignore_errors=True))
     os.chmod(state, 0o755)
+    os.mkdir(os.path.join(state, "spool"), 0o700)     # PDSSpoolDirectory
     if os.geteuid() == 0:
         shutil.chown(state, "nobody", "nogroup")
+        shutil.chown(os.path.join(state, "spool"), "nobody", "nogroup")
     text = (text.replace("/etc/pds/tls/gateway.council.example.crt", pki.path("server.crt"))
                 .replace("/etc/pds/tls/gateway.council.example.key", pki.path("server.key"))
                 .replace("/etc/pds/tls/partner-client-ca.crt", pki.ca_cert)

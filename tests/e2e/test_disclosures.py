@@ -98,11 +98,8 @@ def test_restricted_and_embargoed_disclosures_are_withheld(gw):
 
 
 def test_the_security_team_still_sees_everything(gw):
-    tool = os.environ.get("PDS_AUDIT_TOOL")
-    if not tool:
-        pytest.fail("PDS_AUDIT_TOOL is not set (run through `make check-e2e`)")
     gw.get("/fraud/%s/record" % SUBJECT, who="data-trust", purpose="fraud-investigation")
-    out = subprocess.run([tool, "report", "--subject", SUBJECT, "--format", "json",
+    out = subprocess.run([H.audit_tool(), "report", "--subject", SUBJECT, "--format", "json",
                           gw.httpd.audit_path], capture_output=True, text=True, check=True)
     agreements = {d["agreement"] for d in json.loads(out.stdout)["disclosures"]}
     assert {"trust-fraud-check", "trust-wellbeing", "hb-direct-care"} <= agreements

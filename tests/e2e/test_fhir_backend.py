@@ -20,7 +20,7 @@ import pytest
 
 import pds_harness as H
 from pds_configs import ORGANISATIONS, agreement
-from pds_jsonserver import fhir_patients, json_server  # noqa: F401  (the fixture)
+from pds_jsonserver import fhir_patients, json_server, location  # noqa: F401  (the fixture)
 
 READ = ["id", "gender", "birthDate", "name[*].family", "telecom[*].value"]
 RECORD = ["id", "gender", "birthDate", "name[*].family"]   # of each record of the list
@@ -62,24 +62,8 @@ def locations(url):
     """/fhir/ proxies to json-server's root; /fhir-small/ too, with a body
     limit below the size of its Patient list; /fhir-gzip/ too, misconfigured
     to ask it for gzip (json-server then compresses its answers)."""
-    return """
-<Location /fhir/>
-    PDSGateway on
-    ProxyPass %(url)s/
-</Location>
-
-<Location /fhir-small/>
-    PDSGateway on
-    PDSMaxBodySize 65536
-    ProxyPass %(url)s/
-</Location>
-
-<Location /fhir-gzip/>
-    PDSGateway on
-    ProxyPass %(url)s/
-    RequestHeader set Accept-Encoding gzip
-</Location>
-""" % {"url": url}
+    return (location("fhir", url) + location("fhir-small", url, "PDSMaxBodySize 65536")
+            + location("fhir-gzip", url, "RequestHeader set Accept-Encoding gzip"))
 
 
 @pytest.fixture(scope="module")

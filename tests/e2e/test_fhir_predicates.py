@@ -20,7 +20,7 @@ from cryptography.hazmat.primitives.asymmetric import ed25519
 import pds_harness as H
 from pds_configs import (AUTH_MODULES, CITIZEN_RECORD, CITIZENS_LOCATION, ORGANISATIONS,
                          agreement, person_location)
-from pds_jsonserver import fhir_patients, json_server  # noqa: F401  (the fixture)
+from pds_jsonserver import fhir_patients, json_server, location  # noqa: F401  (the fixture)
 
 NHS = fhir_patients.NHS_SYSTEM
 NHS_NUMBER = 'identifier[system="%s"].value' % NHS
@@ -40,17 +40,9 @@ AGREEMENTS = (
     agreement("fhir-nhs-list", "health-board", "direct-care", "GET /fhir/Patient",
               "Release [*].id [*]." + NHS_NUMBER, "RecordSubject " + NHS_NUMBER))
 
-LOCATION = """
-<Location /fhir/>
-    PDSGateway on
-    ProxyPass %s/
-</Location>
-"""
-
-
 @pytest.fixture(scope="module")
 def module_gw(gateway_factory, json_server):
-    gw = gateway_factory(ORGANISATIONS + AGREEMENTS + LOCATION % json_server.url)
+    gw = gateway_factory(ORGANISATIONS + AGREEMENTS + location("fhir", json_server.url))
     gw.backend = json_server
     return gw
 
@@ -159,7 +151,7 @@ def test_a_predicated_write_fails_the_configuration_test(httpd_factory, json_ser
         lines.append("WritePut replace-record")
     body = (ORGANISATIONS + agreement("fhir-phone-write", "health-board", "direct-care",
                                       method + " /fhir/Patient/{subject}", *lines)
-            + LOCATION % json_server.url)
+            + location("fhir", json_server.url))
     h = httpd_factory(body)
     rc, out = h.config_test()
     assert rc != 0, out
@@ -193,7 +185,7 @@ def consent_gw(gateway_factory, json_server, tmp_path_factory):
             + agreement("fhir-consented", "health-board", "care-planning",
                         "GET /fhir/Patient/{subject}", "Release " + " ".join(CONSENTED),
                         basis="consent")
-            + LOCATION % json_server.url
+            + location("fhir", json_server.url)
             + person_location("/my/consents", "pds-consent", htpasswd=htpasswd))
     gw = gateway_factory(body, extra_modules=AUTH_MODULES)
     gw.backend = json_server

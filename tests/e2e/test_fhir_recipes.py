@@ -12,7 +12,7 @@ import pytest
 
 import pds_harness as H
 from pds_configs import ORGANISATIONS, agreement
-from pds_jsonserver import fhir_patients, json_server  # noqa: F401  (the fixture)
+from pds_jsonserver import fhir_patients, json_server, location  # noqa: F401  (the fixture)
 
 DOC = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "docs",
                    "minimisation.md")
@@ -55,8 +55,7 @@ def gw(gateway_factory, json_server):
         resource = "GET /%s/Patient" % name if is_search(lines) else \
             "GET /%s/Patient/{subject}" % name
         body += agreement(name, "health-board", "direct-care", resource, *lines)
-        locations += "\n<Location /%s/>\n    PDSGateway on\n    ProxyPass %s/\n</Location>\n" \
-            % (name, json_server.url)
+        locations += location(name, json_server.url)
     gw = gateway_factory(body + locations)
     gw.backend = json_server
     return gw

@@ -334,3 +334,30 @@ def test_a_cached_token_does_not_open_another_purpose(strict_gw, token_keys):
     strict_gw.backend.clear()
     r = strict_gw.get(PATH, plain=True, token=tok, purpose="marketing")
     H.assert_denied(strict_gw, r, "purpose-mismatch", organisation="research-rs")
+
+
+# ------------------------------- the token cache is tied to the configuration
+
+@pytest.fixture(scope="module")
+def two_audiences_gw(gateway_factory):
+    """The HTTPS virtual host expects another audience than the main server."""
+    return gateway_factory(STRICT_CONFIG,
+                           vhost_body="    PDSTokenAudience https://other-gateway.example\n")
+
+
+def test_a_token_cached_by_one_virtual_host_is_checked_against_the_other(two_audiences_gw,
+                                                                          token_keys):
+    """Verified tokens are cached per process with their parsed claims; a hit
+    under one server's configuration is no hit under another's: the other
+    virtual host still checks its own audience."""
+    gw = two_audiences_gw
+    tok = research_token(token_keys, "rsa", lifetime=500)
+    for _ in range(3):              # verified, then served from the cache
+        r = gw.get(PATH, plain=True, token=tok, purpose="service-research")
+        assert r.status_code == 200, H.describe(r)
+    gw.backend.clear()
+    r = gw.get(PATH, token=tok, purpose="service-research")
+    H.assert_denied(gw, r, "invalid-token")
+    assert "audience" in r.json()["detail"]
+    r = gw.get(PATH, plain=True, token=tok, purpose="service-research")
+    assert r.status_code == 200, H.describe(r)

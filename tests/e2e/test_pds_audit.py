@@ -41,16 +41,9 @@ def record_path(subject):
 
 # ----------------------------------------------------------------- helpers
 
-def tool():
-    path = os.environ.get("PDS_AUDIT_TOOL")
-    if not path:
-        pytest.fail("PDS_AUDIT_TOOL is not set (run through `make check-e2e`)", pytrace=False)
-    return path
-
-
 def run(*args, stdin=None):
     # bytes decoded here: text=True would turn CSV's CRLF into LF
-    p = subprocess.run([tool(), *args], capture_output=True, timeout=120,
+    p = subprocess.run([H.audit_tool(), *args], capture_output=True, timeout=120,
                        input=None if stdin is None else stdin.encode())
     return p.returncode, p.stdout.decode(), p.stderr.decode()
 

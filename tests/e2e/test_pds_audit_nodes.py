@@ -13,8 +13,8 @@ import pytest
 
 import pds_harness as H
 from pds_configs import OTHER_SUBJECT, SUBJECT
-from test_pds_audit import (CONFIG, audit_directives, make_keys, read_lines, record_path,
-                            run, run_ok, write_lines)
+from test_pds_audit import (CHECKPOINT_EVERY, CONFIG, audit_directives, make_keys, read_lines,
+                            record_path, run, run_ok, write_lines)
 
 NODES = ("gw-a", "gw-b")
 
@@ -145,3 +145,90 @@ def test_one_node_name_in_two_logs_is_noted(two_nodes, tmp_path):
     rc, out, err = run("verify", "--key", keys["hmac"], "--nodes", logs[0], twin)
     assert rc == 0, out + err
     assert "both name node gw-a" in err
+
+
+# ---- each node with keys of its own: verify --nodes takes them all
+
+def node_gateways(gateway_factory, tmp_path_factory, tag):
+    """Two gateways whose keys were each made on the node itself."""
+    keys = [make_keys(str(tmp_path_factory.mktemp("%s-%s" % (tag, n)))) for n in NODES]
+    gws = [gateway_factory("PDSNodeName %s\n" % n + CONFIG, audit_directives=audit_directives(k))
+           for n, k in zip(NODES, keys)]
+    return keys, gws
+
+
+def ask_each(gws, n=3):
+    for _ in range(n):
+        for gw in gws:
+            r = gw.get(record_path(SUBJECT), who="health-board", purpose="direct-care")
+            assert r.status_code == 200, H.describe(r)
+
+
+@pytest.fixture(scope="module")
+def own_keys(gateway_factory, tmp_path_factory):
+    keys, gws = node_gateways(gateway_factory, tmp_path_factory, "own")
+    ask_each(gws, CHECKPOINT_EVERY + 1)         # a checkpoint in each log
+    return keys, [gw.httpd.audit_path for gw in gws]
+
+
+def test_verify_nodes_takes_every_nodes_key(own_keys):
+    keys, logs = own_keys
+    hmacs = ["--key", keys[0]["hmac"], "--key", keys[1]["hmac"]]
+    publics = ["--public-key", keys[0]["public"], "--public-key", keys[1]["public"]]
+    rc, out, err = run("verify", *hmacs, *publics, "--nodes", *logs)
+    assert rc == 0, out + err
+    assert out.rstrip().endswith("all 2 node logs intact: gw-a (%s) gw-b (%s)" % tuple(logs))
+    # the keys given in the other order verify the same
+    rc, out, err = run("verify", "--key", keys[1]["hmac"], "--key", keys[0]["hmac"],
+                       "--public-key", keys[1]["public"], "--public-key", keys[0]["public"],
+                       "--nodes", *logs)
+    assert rc == 0, out + err
+
+
+def test_verify_nodes_with_one_nodes_key_fails_only_the_other_node(own_keys):
+    keys, logs = own_keys
+    rc, out, err = run("verify", "--key", keys[0]["hmac"], "--nodes", *logs)
+    assert rc == 1, out + err
+    # no line of gw-b's log verified, so none names its node
+    assert "NOT INTACT: 1 of 2 node logs: (no verified line names a node) (%s)" % logs[1] \
+        in out, out
+    assert "%s:1: seq 1: bad-mac" % logs[1] in out, out
+    assert "node log %s:\nintact" % logs[0] in out, out
+    # every HMAC key but one node's checkpoint key: that node's checkpoints fail
+    rc, out, err = run("verify", "--key", keys[0]["hmac"], "--key", keys[1]["hmac"],
+                       "--public-key", keys[1]["public"], "--nodes", *logs)
+    assert rc == 1, out + err
+    assert "NOT INTACT: 1 of 2 node logs: gw-a (%s)" % logs[0] in out, out
+    assert "bad-checkpoint" in out, out
+
+
+def test_verify_nodes_series_takes_a_nodes_old_and_new_key(gateway_factory, tmp_path_factory,
+                                                           log_allow):
+    """gw-b's audit key changes with its file (rename + graceful restart);
+    gw-a keeps its own: the series of both verify with the three keys."""
+    log_allow.append("PDS00053")                    # the rotation notice
+    keys, gws = node_gateways(gateway_factory, tmp_path_factory, "rot")
+    ask_each(gws)
+    h = gws[1].httpd
+    old = str(tmp_path_factory.mktemp("rot-kept") / "gw-b-old.key")
+    shutil.copy(keys[1]["hmac"], old)
+    new = old.replace("-old.key", "-new.key")
+    run_ok("keygen", "--hmac", new)
+    shutil.copy(new, keys[1]["hmac"])
+    os.rename(h.audit_path, h.audit_path + ".1")
+    H.graceful_restart(h)
+    ask_each(gws)
+    logs = [gw.httpd.audit_path for gw in gws]
+
+    rc, out, err = run("verify", "--key", keys[0]["hmac"], "--key", old, "--key", new,
+                       "--series", "--nodes", *logs)
+    assert rc == 0, out + err
+    assert out.count("changed 1 time(s), each at the start of a file") == 1, out
+    assert out.rstrip().endswith("all 2 node logs intact: gw-a (%s) gw-b (%s)" % tuple(logs))
+    # without gw-b's old key its rotated file fails, and only gw-b
+    rc, out, err = run("verify", "--key", keys[0]["hmac"], "--key", new, "--series", "--nodes",
+                       *logs)
+    assert rc == 1, out + err
+    assert "NOT INTACT: 1 of 2 node logs: (no verified line names a node) (%s)" % logs[1] \
+        in out, out
+    assert "%s.1:1: seq 1: bad-mac" % logs[1] in out, out

@@ -15,7 +15,7 @@ import pytest
 
 import pds_harness as H
 from pds_configs import ORGANISATIONS, agreement
-from pds_jsonserver import fhir_patients, json_server  # noqa: F401  (the fixture)
+from pds_jsonserver import fhir_patients, json_server, location  # noqa: F401  (the fixture)
 
 RECORD = ["id", "gender", "birthDate", "name[*].family"]
 LIST = ["[*]." + path for path in RECORD]
@@ -39,28 +39,9 @@ AGREEMENTS = (
 
 
 def locations(url):
-    return """
-<Location /fhir/>
-    PDSGateway on
-    ProxyPass %(url)s/
-</Location>
-
-<Location /fhir-nocanon/>
-    PDSGateway on
-    ProxyPass %(url)s/ nocanon
-</Location>
-
-<Location /fhir-small/>
-    PDSGateway on
-    PDSMaxBodySize 65536
-    ProxyPass %(url)s/
-</Location>
-
-<Location /districts/>
-    PDSGateway on
-    ProxyPass %%(backend)s/api/districts/
-</Location>
-""" % {"url": url}
+    return (location("fhir", url) + location("fhir-nocanon", url, target="/ nocanon")
+            + location("fhir-small", url, "PDSMaxBodySize 65536")
+            + location("districts", "%(backend)s", target="/api/districts/"))
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,7 @@ import pytest
 
 import pds_harness as H
 from pds_configs import ORGANISATIONS, agreement
-from pds_jsonserver import json_server  # noqa: F401  (the fixture)
+from pds_jsonserver import json_server, location  # noqa: F401  (the fixture)
 
 RESTRICTED = "meta.security[code=R]"
 INACTIVE = "active=false"
@@ -29,14 +29,9 @@ AGREEMENTS = (
               "Release id active", "Exclude " + RESTRICTED))
 
 
-def proxied(prefix, url, target=""):
-    return "\n<Location /%s/>\n    PDSGateway on\n    ProxyPass %s%s/\n</Location>\n" % (
-        prefix, url, target)
-
-
 @pytest.fixture(scope="module")
 def gw(gateway_factory, json_server):
-    gw = gateway_factory(ORGANISATIONS + AGREEMENTS + proxied("fhir", json_server.url))
+    gw = gateway_factory(ORGANISATIONS + AGREEMENTS + location("fhir", json_server.url))
     gw.backend = json_server
     return gw
 
@@ -166,9 +161,9 @@ def legacy_gw(gateway_factory, flagged_backend):
         "RecordSubject id", "Exclude restricted=true deceased=true") + agreement(
         "record-unrestricted", "health-board", "direct-care",
         "GET /citizens/{subject}/record", "Release name.given",
-        "Exclude restricted=true") + proxied(
-        "districts", flagged_backend.url, "/api/districts") + proxied(
-        "citizens", flagged_backend.url, "/api/citizens")
+        "Exclude restricted=true") + location(
+        "districts", flagged_backend.url, target="/api/districts/") + location(
+        "citizens", flagged_backend.url, target="/api/citizens/")
     gw = gateway_factory(body)
     gw.backend = flagged_backend
     return gw
@@ -223,7 +218,7 @@ def test_a_malformed_condition_fails_the_configuration_test(httpd_factory, name)
     line, words = BAD[name]
     body = ORGANISATIONS + agreement(
         "bad", "health-board", "research", "GET /fhir/Patient", "Release [*].id",
-        "RecordSubject id", line) + proxied("fhir", "http://127.0.0.1:9")
+        "RecordSubject id", line) + location("fhir", "http://127.0.0.1:9")
     h = httpd_factory(body)
     rc, out = h.config_test()
     assert rc != 0, out

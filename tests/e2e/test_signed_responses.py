@@ -158,15 +158,8 @@ def rewrite_header(headers_file, out, name, value):
     return out
 
 
-def tool():
-    path = os.environ.get("PDS_AUDIT_TOOL")
-    if not path:
-        pytest.fail("PDS_AUDIT_TOOL is not set (run through `make check-e2e`)", pytrace=False)
-    return path
-
-
 def verify_response(*args):
-    p = subprocess.run([tool(), "verify-response", *args], capture_output=True, timeout=60)
+    p = subprocess.run([H.audit_tool(), "verify-response", *args], capture_output=True, timeout=60)
     return p.returncode, p.stdout.decode(), p.stderr.decode()
 
 
@@ -379,9 +372,9 @@ def test_pds_audit_usage_errors_exit_2(saved, jwks_file, public_key_file):
         rc, out, err = verify_response(*args)
         assert rc == 2, "%s: exit %d\n%s%s" % (args, rc, out, err)
         assert out == "" and err.startswith("pds-audit: "), err
-    p = subprocess.run([tool(), "verify-response", "--help"], capture_output=True, text=True)
+    p = subprocess.run([H.audit_tool(), "verify-response", "--help"], capture_output=True, text=True)
     assert p.returncode == 0 and "--jwks" in p.stdout and "--headers" in p.stdout
-    p = subprocess.run([tool(), "--help"], capture_output=True, text=True)
+    p = subprocess.run([H.audit_tool(), "--help"], capture_output=True, text=True)
     assert p.returncode == 0 and "verify-response" in p.stdout
 
 

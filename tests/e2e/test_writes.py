@@ -214,21 +214,6 @@ def big_gw(gateway_factory):
             os.environ["MALLOC_ARENA_MAX"] = old
 
 
-def _children(pid):
-    out = []
-    for d in os.listdir("/proc"):
-        if not d.isdigit():
-            continue
-        try:
-            with open("/proc/%s/stat" % d) as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[1]) == pid:
-            out.append(int(d))
-    return out
-
-
 def _vm_kib(pid, name):
     with open("/proc/%d/status" % pid) as f:
         for line in f:
@@ -268,7 +253,7 @@ def test_small_writes_under_a_large_limit_hold_only_what_they_send(big_gw):
     with concurrent.futures.ThreadPoolExecutor(6) as pool:
         # Every worker thread's allocator in use once, by reads (no body).
         assert all(st == 200 for st, _ in pool.map(one, [None] * 12))
-        children = _children(gw.httpd.proc.pid)
+        children = H.child_pids(gw.httpd.proc.pid)
         assert children, "no httpd children"
         before = {c: _vm_kib(c, "VmPeak") for c in children}
         gw.backend.clear()

@@ -550,6 +550,19 @@ static void test_scalar_directives(void **state)
     assert_contains(run(f, "PDSTokenClockSkew", "601"), "from 0 to 600");
     assert_null(run(f, "PDSTokenMaxLifetime", "600"));
     assert_int_equal(pds_conf_max_lifetime(server_conf(f)), 600);
+    /* the spool: a directory that exists, or off; a threshold in range */
+    assert_int_equal(pds_conf_spool_threshold(server_conf(f)), 65536);
+    assert_null(run(f, "PDSSpoolThreshold", "4096"));
+    assert_int_equal(pds_conf_spool_threshold(server_conf(f)), 4096);
+    assert_contains(run(f, "PDSSpoolThreshold", "4095"), "from 4096 to 67108864");
+    assert_null(run(f, "PDSSpoolDirectory", "/tmp"));
+    assert_string_equal(server_conf(f)->spool_dir, "/tmp");
+    assert_non_null(server_conf(f)->spool_where);
+    assert_null(run(f, "PDSSpoolDirectory", "off"));
+    assert_string_equal(server_conf(f)->spool_dir, "");
+    assert_contains(run(f, "PDSSpoolDirectory", "/nonexistent/pds-spool"),
+                    "not an existing directory");
+    assert_contains(run(f, "PDSSpoolDirectory", "/dev/null"), "not an existing directory");
 }
 
 static void test_agreement_block(void **state)

@@ -10,6 +10,8 @@
 #include "pds_test.h"
 #include "pds_consent.h"
 #include "pds_consent_store.h"
+#include "pds_audit.h"
+#include "pds_disclosure_store.h"
 
 #define DAY apr_time_from_sec(86400)
 
@@ -521,6 +523,152 @@ static void test_store_ping(void **state)
     pds_consent_store_close(s);
 }
 
+/* Schema 1 exactly as the previous release made it (its schema_v1[]), with
+ * one consent of alice's. */
+static const char v1_store[] =
+    "CREATE TABLE pds_schema (version INTEGER NOT NULL);\n"
+    "CREATE TABLE pds_consents ( id VARCHAR(64) PRIMARY KEY, subject VARCHAR(64) NOT NULL,"
+    " organisation VARCHAR(64) NOT NULL, agreement VARCHAR(64), purpose VARCHAR(64) NOT NULL,"
+    " fields TEXT NOT NULL, legal_basis VARCHAR(32) NOT NULL, notice VARCHAR(128) NOT NULL,"
+    " created BIGINT NOT NULL, expires BIGINT NOT NULL, state VARCHAR(16) NOT NULL,"
+    " version INTEGER NOT NULL, updated BIGINT NOT NULL, actor VARCHAR(100) NOT NULL);\n"
+    "CREATE INDEX pds_consents_by_subject ON pds_consents (subject, organisation, purpose);\n"
+    "CREATE TABLE pds_consent_history ( consent_id VARCHAR(64) NOT NULL REFERENCES"
+    " pds_consents (id), version INTEGER NOT NULL, action VARCHAR(16) NOT NULL,"
+    " state VARCHAR(16) NOT NULL, actor VARCHAR(100) NOT NULL, time BIGINT NOT NULL,"
+    " PRIMARY KEY (consent_id, version));\n"
+    "CREATE TABLE pds_mandates ( subject VARCHAR(64) NOT NULL, manager VARCHAR(64) NOT NULL,"
+    " granted BIGINT NOT NULL, revoked BIGINT, PRIMARY KEY (subject, manager, granted));\n"
+    "CREATE TABLE pds_optouts ( subject VARCHAR(64) NOT NULL, purpose VARCHAR(64) NOT NULL,"
+    " granted BIGINT NOT NULL, revoked BIGINT, PRIMARY KEY (subject, purpose, granted));\n"
+    "INSERT INTO pds_schema (version) VALUES (1);\n"
+    "INSERT INTO pds_consents VALUES ('c-1', 'alice', 'nhs-fife', NULL, 'direct-care',"
+    " '[\"name.given\"]', 'consent', 'n-1', 1, 9999999999999999, 'active', 1, 1, 'alice');\n"
+    "INSERT INTO pds_consent_history VALUES ('c-1', 1, 'grant', 'active', 'alice', 1);\n";
+
+static void test_store_migrates_from_schema_1(void **state)
+{
+    fixture_t *f = *state;
+    pds_consent_store_t *s, *x;
+    apr_array_header_t *list;
+    pds_error_t err;
+    char cmd[512];
+    FILE *sql;
+
+    snprintf(cmd, sizeof(cmd), "sqlite3 '%s'", f->db);
+    assert_non_null(sql = popen(cmd, "w"));
+    assert_int_equal(fputs(v1_store, sql) >= 0, 1);
+    assert_int_equal(pclose(sql), 0);
+    /* not allowed to migrate: refused, left at 1 */
+    pds_error_clear(&err);
+    assert_int_not_equal(pds_consent_store_open(&x, f->p, "sqlite3", f->db, 500, 0, &err),
+                         APR_SUCCESS);
+    assert_string_equal(err.code, "consent-store-schema");
+    /* migrated: at 2, the consent kept, the index there and empty */
+    s = open_store(f);
+    assert_int_equal(pds_consent_store_schema_version(s), 2);
+    assert_int_equal(pds_consent_store_list(s, f->p, "alice", &list, &err), APR_SUCCESS);
+    assert_int_equal(list->nelts, 1);
+    assert_string_equal(APR_ARRAY_IDX(list, 0, pds_consent_t *)->id, "c-1");
+    pds_consent_store_close(s);
+    snprintf(cmd, sizeof(cmd), "test \"$(sqlite3 '%s' 'SELECT group_concat(version) FROM "
+             "pds_schema; SELECT COUNT(*) FROM pds_disclosures')\" = \"$(printf '1,2\\n0')\"",
+             f->db);
+    assert_int_equal(system(cmd), 0);
+}
+
+static pds_disclosure_row_t row(apr_pool_t *p, apr_uint64_t seq, const char *subject,
+                                apr_time_t visible, const char *time)
+{
+    pds_disclosure_row_t r;
+
+    r.seq = seq;
+    r.subject = subject;
+    r.time = time;
+    r.agreement = "a";
+    r.visible_from = visible;
+    r.entry = apr_psprintf(p, "{\"time\":\"%s\","
+                           "\"seq\":%" APR_UINT64_T_FMT "}", time, seq);
+    return r;
+}
+
+static void test_store_indexes_disclosures_once(void **state)
+{
+    fixture_t *f = *state;
+    pds_consent_store_t *s = open_store(f), *other = open_store(f);
+    pds_disclosure_cursor_t zero, c, next;
+    apr_array_header_t *rows = apr_array_make(f->p, 4, sizeof(pds_disclosure_row_t));
+    apr_time_t embargo = f->now + apr_time_from_sec(3600);
+    apr_uint64_t n;
+    pds_error_t err;
+    json_t *got;
+
+    pds_error_clear(&err);
+    assert_int_equal(pds_disclosure_store_cursor(s, f->p, "gw1", &zero, &err), APR_SUCCESS);
+    assert_true(zero.file_first == 0 && zero.offset == 0 && zero.lines == 0);
+    APR_ARRAY_PUSH(rows, pds_disclosure_row_t) = row(f->p, 1, "alice", 0,
+                                                     "2026-11-30T10:00:00Z");
+    APR_ARRAY_PUSH(rows, pds_disclosure_row_t) = row(f->p, 3, "alice", PDS_AUDIT_NEVER,
+                                                     "2026-12-01T10:00:00Z");
+    APR_ARRAY_PUSH(rows, pds_disclosure_row_t) = row(f->p, 4, "alice", embargo,
+                                                     "2026-12-01T11:00:00Z");
+    APR_ARRAY_PUSH(rows, pds_disclosure_row_t) = row(f->p, 4, "bob", embargo,
+                                                     "2026-12-01T11:00:00Z");
+    next = zero;
+    next.file_first = 1;
+    next.offset = 400;
+    next.last_seq = 4;
+    next.lines = 4;
+    assert_int_equal(pds_disclosure_store_advance(s, f->p, "gw1", &zero, &next, rows, &err),
+                     APR_SUCCESS);
+    /* another process that read the same lines gives way, writing nothing */
+    pds_error_clear(&err);
+    assert_int_equal(pds_disclosure_store_advance(other, f->p, "gw1", &zero, &next, rows, &err),
+                     APR_EAGAIN);
+    assert_int_equal(pds_disclosure_store_cursor(other, f->p, "gw1", &c, &err), APR_SUCCESS);
+    assert_true(c.file_first == 1 && c.offset == 400 && c.last_seq == 4 && c.lines == 4);
+    /* the same rows again (a cursor moved back): no row twice */
+    next.lines = 5;
+    assert_int_equal(pds_disclosure_store_advance(other, f->p, "gw1", &c, &next, rows, &err),
+                     APR_SUCCESS);
+
+    /* restricted never; embargoed from its date; oldest first */
+    assert_int_equal(pds_disclosure_store_of(s, f->p, "alice", f->now, &got, &err),
+                     APR_SUCCESS);
+    assert_int_equal(json_array_size(got), 1);
+    assert_int_equal(json_integer_value(json_object_get(json_array_get(got, 0), "seq")), 1);
+    json_decref(got);
+    assert_int_equal(pds_disclosure_store_of(s, f->p, "alice", f->now + apr_time_from_sec(7200),
+                                             &got, &err), APR_SUCCESS);
+    assert_int_equal(json_array_size(got), 2);
+    assert_int_equal(json_integer_value(json_object_get(json_array_get(got, 1), "seq")), 4);
+    json_decref(got);
+    assert_int_equal(pds_disclosure_store_of(s, f->p, "carol", f->now, &got, &err),
+                     APR_SUCCESS);
+    assert_int_equal(json_array_size(got), 0);
+    json_decref(got);
+
+    /* a record about two people counts once; another node's count adds */
+    assert_int_equal(pds_disclosure_store_in_month(s, f->p, "a", "2026-12", &n, &err),
+                     APR_SUCCESS);
+    assert_true(n == 2);
+    assert_int_equal(pds_disclosure_store_cursor(s, f->p, "gw2", &zero, &err), APR_SUCCESS);
+    next = zero;
+    next.lines = 1;
+    apr_array_clear(rows);
+    APR_ARRAY_PUSH(rows, pds_disclosure_row_t) = row(f->p, 3, "alice", 0, "2026-12-02T10:00:00Z");
+    assert_int_equal(pds_disclosure_store_advance(s, f->p, "gw2", &zero, &next, rows, &err),
+                     APR_SUCCESS);
+    assert_int_equal(pds_disclosure_store_in_month(s, f->p, "a", "2026-12", &n, &err),
+                     APR_SUCCESS);
+    assert_true(n == 3);
+    assert_int_equal(pds_disclosure_store_in_month(s, f->p, "a", "2026-11", &n, &err),
+                     APR_SUCCESS);
+    assert_true(n == 1);
+    pds_consent_store_close(other);
+    pds_consent_store_close(s);
+}
+
 int main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
@@ -537,6 +685,8 @@ int main(void)
         T(test_store_mandates_and_optouts),
         T(test_store_refuses_newer_schema_and_bad_driver),
         T(test_store_ping),
+        T(test_store_migrates_from_schema_1),
+        T(test_store_indexes_disclosures_once),
     };
 #undef T
 

@@ -3,6 +3,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <apr_strings.h>
+
 #include "pds_audit.h"
 #include "pds_disclosure.h"
 #include "pds_test.h"
@@ -222,6 +224,69 @@ static void test_visible_from(void **state)
                 == PDS_AUDIT_NEVER);
 }
 
+/* Feeds lines to pds_disclosure_rows; the rows as "seq subject" words. */
+static const char *rows_of(const char *const *lines)
+{
+    apr_pool_t *p = pds_test_root();
+    apr_array_header_t *rows = apr_array_make(p, 4, sizeof(pds_disclosure_row_t));
+    pds_disclosure_parts_t dp;
+    const char *out = "";
+    int i;
+
+    memset(&dp, 0, sizeof(dp));
+    for (i = 0; lines[i] != NULL; i++) {
+        json_t *rec = lines[i][0] ? pds_test_json(lines[i]) : NULL;
+        assert_int_equal(pds_disclosure_rows(&dp, rec, p, rows), APR_SUCCESS);
+        json_decref(rec);
+    }
+    pds_disclosure_parts_reset(&dp);
+    for (i = 0; i < rows->nelts; i++) {
+        const pds_disclosure_row_t *r = &APR_ARRAY_IDX(rows, i, pds_disclosure_row_t);
+        out = apr_psprintf(p, "%s%s%" APR_UINT64_T_FMT " %s", out, i ? "," : "", r->seq,
+                           r->subject);
+    }
+    return out;
+}
+
+#define ALLOWED(seq, who) \
+    "{\"seq\":" #seq ",\"time\":\"2026-12-01T10:00:00.000000Z\",\"decision\":\"allow\"," \
+    "\"agreement\":\"a\"," who "}"
+
+static void test_rows(void **state)
+{
+    static const char *const single[] = {
+        ALLOWED(1, "\"subject\":\"alice\",\"visible_from\":\"never\""),
+        "{\"seq\":2,\"decision\":\"deny\",\"agreement\":\"a\",\"subject\":\"bob\"}",
+        "", "{\"seq\":3,\"type\":\"checkpoint\"}", NULL
+    };
+    static const char *const collection[] = {
+        PART("r1", 1, 10, "[\"a\",\"b\"]"), PART("r1", 2, 11, "[\"c\"]"),
+        "{\"request_id\":\"r1\",\"seq\":12,\"time\":\"2026-12-01T10:00:00Z\","
+        "\"decision\":\"allow\",\"agreement\":\"a\",\"subjects_parts\":2}",
+        ALLOWED(13, "\"subjects\":[\"d\",7]"), NULL
+    };
+    apr_array_header_t *rows = apr_array_make(pds_test_root(), 1, sizeof(pds_disclosure_row_t));
+    pds_disclosure_parts_t dp;
+    pds_disclosure_row_t *r;
+    json_t *rec;
+
+    (void)state;
+    assert_string_equal(rows_of(single), "1 alice");
+    assert_string_equal(rows_of(collection), "12 a,12 b,12 c,13 d");
+    /* what the person is shown, and from when */
+    memset(&dp, 0, sizeof(dp));
+    rec = pds_test_json(ALLOWED(1, "\"subject\":\"alice\",\"visible_from\":\"never\""));
+    assert_int_equal(pds_disclosure_rows(&dp, rec, pds_test_root(), rows), APR_SUCCESS);
+    json_decref(rec);
+    r = &APR_ARRAY_IDX(rows, 0, pds_disclosure_row_t);
+    assert_true(r->visible_from == PDS_AUDIT_NEVER);
+    assert_string_equal(r->agreement, "a");
+    assert_string_equal(r->time, "2026-12-01T10:00:00.000000Z");
+    assert_string_equal(r->entry, "{\"time\":\"2026-12-01T10:00:00.000000Z\","
+                        "\"organisation\":null,\"agreement\":\"a\",\"agreement_version\":null,"
+                        "\"purpose\":null,\"legal_basis\":null,\"fields\":null}");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -231,6 +296,7 @@ int main(void)
         cmocka_unit_test(test_is_one),
         cmocka_unit_test(test_entry),
         cmocka_unit_test(test_visible_from),
+        cmocka_unit_test(test_rows),
     };
 
     return pds_test_main(tests, NULL, NULL);

@@ -9,26 +9,7 @@
 
 #include "pds_test.h"
 #include "pds_unpack.h"
-
-typedef struct source_t {
-    const unsigned char *data;
-    apr_size_t len, pos, step;
-} source_t;
-
-static apr_status_t source_read(void *baton, void *buf, apr_size_t cap, apr_size_t *got)
-{
-    source_t *s = baton;
-    apr_size_t n = s->len - s->pos;
-
-    if (n > cap)
-        n = cap;
-    if (n > s->step)
-        n = s->step;
-    memcpy(buf, s->data + s->pos, n);
-    s->pos += n;
-    *got = n;
-    return APR_SUCCESS;
-}
+#include "chunk_source.h"
 
 /* Some audit-like lines, long enough to span several reads. */
 static char *sample(apr_pool_t *p, apr_size_t *plen)
@@ -79,14 +60,14 @@ static apr_status_t read_all(apr_pool_t *p, const unsigned char *data, apr_size_
                              apr_size_t step, char **pout, apr_size_t *pout_len,
                              pds_unpack_format_t *format, pds_error_t *err)
 {
-    source_t s = { data, len, 0, step };
+    pds_chunk_source_t s = { data, len, 0, step };
     pds_unpack_t *u;
     apr_size_t cap = 400000, total = 0, got;
     char *out = apr_palloc(p, cap);
     apr_status_t rv;
 
     pds_error_clear(err);
-    assert_int_equal(pds_unpack_open(&u, p, source_read, &s), APR_SUCCESS);
+    assert_int_equal(pds_unpack_open(&u, p, pds_chunk_source_read, &s), APR_SUCCESS);
     do {
         rv = pds_unpack_read(u, out + total, total + 1000 < cap ? 1000 : cap - total, &got, err);
         total += got;

@@ -1,6 +1,7 @@
 /* audit_log.c: reading audit logs for pds-audit: lines with a bounded
  * buffer (from plain, gzip or xz files: lib/pds_unpack.h), the rotated files
- * of a series in chain order, and the decision records that pass a filter. */
+ * of a series in chain order, each node's files under --nodes, and the
+ * decision records that pass a filter. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -257,6 +258,52 @@ int input_files(apr_array_header_t **pfiles, const options_t *o, line_reader_t *
         return EXIT_OK;
     }
     return expand_series(pfiles, APR_ARRAY_IDX(o->files, 0, const char *), r, p);
+}
+
+int node_inputs(apr_array_header_t **plists, const options_t *o, line_reader_t *r,
+                apr_pool_t *p)
+{
+    apr_array_header_t *lists = apr_array_make(p, 4, sizeof(apr_array_header_t *));
+    int i, rc;
+
+    if (o->nodes == NULL) {
+        apr_array_header_t *files;
+        if ((rc = input_files(&files, o, r, p)) != EXIT_OK)
+            return rc;
+        APR_ARRAY_PUSH(lists, apr_array_header_t *) = files;
+        *plists = lists;
+        return EXIT_OK;
+    }
+    for (i = 0; i < o->files->nelts; i++) {
+        options_t one = *o;
+        apr_array_header_t *files;
+
+        /* the same expansion as one log's: FILE, or its series */
+        one.files = apr_array_make(p, 1, sizeof(const char *));
+        APR_ARRAY_PUSH(one.files, const char *) = APR_ARRAY_IDX(o->files, i, const char *);
+        if ((rc = input_files(&files, &one, r, p)) != EXIT_OK)
+            return rc;
+        APR_ARRAY_PUSH(lists, apr_array_header_t *) = files;
+    }
+    *plists = lists;
+    return EXIT_OK;
+}
+
+int all_input_files(apr_array_header_t **pfiles, const options_t *o, line_reader_t *r,
+                    apr_pool_t *p)
+{
+    apr_array_header_t *lists, *all;
+    int i, rc;
+
+    if (o->nodes == NULL)
+        return input_files(pfiles, o, r, p);
+    if ((rc = node_inputs(&lists, o, r, p)) != EXIT_OK)
+        return rc;
+    all = apr_array_make(p, 8, sizeof(const char *));
+    for (i = 0; i < lists->nelts; i++)
+        apr_array_cat(all, APR_ARRAY_IDX(lists, i, apr_array_header_t *));
+    *pfiles = all;
+    return EXIT_OK;
 }
 
 /* in_collection: the record is a collection's and f->subject is one of the

@@ -373,11 +373,12 @@ static int verify_chain(verify_t *vt, const options_t *o, const apr_array_header
     return rc;
 }
 
-/* "gw1" or "gw1,gw1-old" (renamed mid-chain), "(no node member)" */
+/* "gw1" or "gw1,gw1-old" (renamed mid-chain); only verified lines count,
+ * so a log whose first line fails names none */
 static const char *node_names(const verify_t *vt)
 {
     return vt->nodes->nelts > 0 ? apr_array_pstrcat(vt->p, vt->nodes, ',')
-                                : "(no node member)";
+                                : "(no verified line names a node)";
 }
 
 /* --nodes: each node's chain on its own, then the overall result. */

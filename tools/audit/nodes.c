@@ -3,7 +3,8 @@
  * Each node behind a load balancer keeps its own chain (PDSNodeName names
  * it in every record). With --nodes each FILE is one node's log: verify
  * checks each chain on its own, query and report read them all, and query
- * merges their records into one view ordered by time.
+ * merges their records into one view ordered by time. Which files each
+ * node's log is made of is audit_log.c's (node_inputs).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,52 +16,6 @@
 #include "pds_time.h"
 
 #include "pds_audit_tool.h"
-
-int node_inputs(apr_array_header_t **plists, const options_t *o, line_reader_t *r,
-                apr_pool_t *p)
-{
-    apr_array_header_t *lists = apr_array_make(p, 4, sizeof(apr_array_header_t *));
-    int i, rc;
-
-    if (o->nodes == NULL) {
-        apr_array_header_t *files;
-        if ((rc = input_files(&files, o, r, p)) != EXIT_OK)
-            return rc;
-        APR_ARRAY_PUSH(lists, apr_array_header_t *) = files;
-        *plists = lists;
-        return EXIT_OK;
-    }
-    for (i = 0; i < o->files->nelts; i++) {
-        options_t one = *o;
-        apr_array_header_t *files;
-
-        /* the same expansion as one log's: FILE, or its series */
-        one.files = apr_array_make(p, 1, sizeof(const char *));
-        APR_ARRAY_PUSH(one.files, const char *) = APR_ARRAY_IDX(o->files, i, const char *);
-        if ((rc = input_files(&files, &one, r, p)) != EXIT_OK)
-            return rc;
-        APR_ARRAY_PUSH(lists, apr_array_header_t *) = files;
-    }
-    *plists = lists;
-    return EXIT_OK;
-}
-
-int all_input_files(apr_array_header_t **pfiles, const options_t *o, line_reader_t *r,
-                    apr_pool_t *p)
-{
-    apr_array_header_t *lists, *all;
-    int i, rc;
-
-    if (o->nodes == NULL)
-        return input_files(pfiles, o, r, p);
-    if ((rc = node_inputs(&lists, o, r, p)) != EXIT_OK)
-        return rc;
-    all = apr_array_make(p, 8, sizeof(const char *));
-    for (i = 0; i < lists->nelts; i++)
-        apr_array_cat(all, APR_ARRAY_IDX(lists, i, apr_array_header_t *));
-    *pfiles = all;
-    return EXIT_OK;
-}
 
 /* A gateway's line ends ,"node":"NAME","mac":"<64 hex>"} when it has a node:
  * "node" is the last member before "mac" (docs/audit.md). */

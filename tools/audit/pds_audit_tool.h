@@ -159,6 +159,14 @@ void reader_close(line_reader_t *r);
  * current log and its rotated siblings ordered by their first seq. */
 int input_files(apr_array_header_t **pfiles, const options_t *o, line_reader_t *r,
                 apr_pool_t *p);
+/* One list of files per log to read, in the order given: with --nodes one
+ * per FILE (each node's log, with its rotated siblings under --series),
+ * else the one list of input_files. */
+int node_inputs(apr_array_header_t **plists, const options_t *o, line_reader_t *r,
+                apr_pool_t *p);
+/* Every file to read: node_inputs' lists one after the other. */
+int all_input_files(apr_array_header_t **pfiles, const options_t *o, line_reader_t *r,
+                    apr_pool_t *p);
 /* The filter of query and report from the options (the subject pseudonymised
  * with --pseudonym-key). */
 int setup_filter(filter_t *f, const options_t *o, apr_pool_t *p);
@@ -168,14 +176,6 @@ int scan(const options_t *o, const filter_t *f, record_cb cb, void *baton, apr_p
 
 /* ---- several nodes' logs, --nodes (nodes.c) */
 
-/* One list of files per log to read, in the order given: with --nodes one
- * per FILE (each node's log, with its rotated siblings under --series),
- * else the one list of input_files. */
-int node_inputs(apr_array_header_t **plists, const options_t *o, line_reader_t *r,
-                apr_pool_t *p);
-/* Every file to read: node_inputs' lists one after the other. */
-int all_input_files(apr_array_header_t **pfiles, const options_t *o, line_reader_t *r,
-                    apr_pool_t *p);
 /* The "node" member of a line the gateway wrote (the last before "mac", a
  * PDSNodeName), or NULL when it has none. */
 const char *line_node(const char *line, size_t len, apr_pool_t *p);
