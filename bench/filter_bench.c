@@ -5,7 +5,12 @@
  * transforms plus a predicated path. Checks first that both give the same
  * bytes. Rates are per second of this thread's CPU time, not of the clock,
  * so that other load on the machine changes them less (caches and
- * frequency still do: compare the ratio of one run). Not part of `make check` (timings are noisy):
+ * frequency still do: compare the ratio of one run). Then collections
+ * decided record by record (RecordSubject: pds_filter_apply_rows against
+ * pds_stream_apply_rows, every record its own subject and decision) of
+ * about 1 MB and 100 KB, with the peak memory of one call over what the
+ * process held before it (resident size, Linux's high-water mark).
+ * Not part of `make check` (timings are noisy):
  *
  *     make -C build bench-filter
  *     build/bench/filter_bench [bench/record.json [seconds per figure]]
@@ -14,7 +19,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <malloc.h>
 
+#include <apr_allocator.h>
 #include <apr_general.h>
 #include <apr_strings.h>
 #include <apr_time.h>
@@ -125,6 +132,182 @@ static void same_output(const pds_fieldset_t *set, const char *body, apr_size_t 
     }
 }
 
+/* ---- collections decided record by record -------------------------------- */
+
+typedef apr_status_t (*rows_fn)(const pds_fieldset_t *, const char *, apr_size_t,
+                                const pds_filter_options_t *, const char *,
+                                pds_row_decide_fn, void *, pds_filter_result_t *,
+                                apr_pool_t *, pds_error_t *);
+
+/* Every record may release the agreement's fields (the baton). */
+static apr_status_t decide_all(void *baton, const char *subject, const pds_fieldset_t **pset,
+                               const char **pseudonym, pds_error_t *err)
+{
+    (void)subject;
+    (void)err;
+    *pset = baton;
+    *pseudonym = NULL;
+    return APR_SUCCESS;
+}
+
+static void rows_once(rows_fn fn, const pds_fieldset_t *set, const char *body,
+                      apr_size_t len, const pds_filter_options_t *opts, apr_pool_t *p)
+{
+    pds_filter_result_t res;
+    pds_error_t err;
+
+    pds_error_clear(&err);
+    if (fn(set, body, len, opts, "id", decide_all, (void *)set, &res, p, &err) != APR_SUCCESS) {
+        fprintf(stderr, "filter_bench: refused: %s: %s\n", err.code, err.text);
+        exit(1);
+    }
+}
+
+/* MB/s of input through fn for about seconds of CPU time. */
+static double rows_rate(rows_fn fn, const pds_fieldset_t *set, const char *body,
+                        apr_size_t len, const pds_filter_options_t *opts, double seconds,
+                        apr_pool_t *parent)
+{
+    apr_pool_t *p;
+    double start = cpu_seconds(), now;
+    long n = 0;
+    const char *only = getenv("FILTER_BENCH_ONLY");   /* "dom" or "stream": profiling */
+
+    if (only != NULL && strcmp(only, fn == pds_stream_apply_rows ? "stream" : "dom") != 0)
+        return 0.0;
+    apr_pool_create(&p, parent);
+    do {
+        rows_once(fn, set, body, len, opts, p);
+        apr_pool_clear(p);
+        n++;
+        now = cpu_seconds();
+    } while (now - start < seconds);
+    apr_pool_destroy(p);
+    return (double)len * (double)n / (now - start) / 1e6;
+}
+
+/* A field of /proc/self/status in KB ("VmRSS:", "VmHWM:"), or -1. */
+static long status_kb(const char *field)
+{
+    char line[256];
+    long kb = -1;
+    FILE *f = fopen("/proc/self/status", "r");
+
+    while (f != NULL && fgets(line, sizeof(line), f) != NULL)
+        if (strncmp(line, field, strlen(field)) == 0)
+            kb = atol(line + strlen(field));
+    if (f != NULL)
+        fclose(f);
+    return kb;
+}
+
+/* What one call of fn adds to the resident size at its peak, in KB: free
+ * heap given back first, the high-water mark reset (Linux clear_refs), a
+ * pool with an allocator of its own. -1 where the mark cannot be reset. */
+static long peak_kb(rows_fn fn, const pds_fieldset_t *set, const char *body, apr_size_t len,
+                    const pds_filter_options_t *opts)
+{
+    apr_allocator_t *a;
+    apr_pool_t *p;
+    long base, peak;
+    FILE *f;
+
+    malloc_trim(0);
+    f = fopen("/proc/self/clear_refs", "w");
+    if (f == NULL || fputs("5", f) < 0 || fclose(f) != 0)
+        return -1;
+    base = status_kb("VmRSS:");
+    if (apr_allocator_create(&a) != APR_SUCCESS || apr_pool_create_ex(&p, NULL, NULL, a)
+                                                   != APR_SUCCESS)
+        exit(1);
+    apr_allocator_owner_set(a, p);
+    rows_once(fn, set, body, len, opts, p);
+    peak = status_kb("VmHWM:");
+    apr_pool_destroy(p);
+    return base < 0 || peak < 0 ? -1 : peak - base;
+}
+
+static void rows_same_output(const pds_fieldset_t *set, const char *body, apr_size_t len,
+                             const pds_filter_options_t *opts, apr_pool_t *p)
+{
+    pds_filter_result_t a, b;
+    pds_error_t err;
+
+    if (pds_filter_apply_rows(set, body, len, opts, "id", decide_all, (void *)set, &a, p, &err)
+            != APR_SUCCESS
+        || pds_stream_apply_rows(set, body, len, opts, "id", decide_all, (void *)set, &b, p,
+                                 &err) != APR_SUCCESS
+        || a.length != b.length || memcmp(a.body, b.body, a.length) != 0
+        || a.records != b.records) {
+        fprintf(stderr, "filter_bench: the two filters disagree on a collection\n");
+        exit(1);
+    }
+}
+
+/* Copies of record, each with its own subject (the first "R" id's digits
+ * numbered), to about size bytes. */
+static char *subject_collection(apr_pool_t *p, const char *record, apr_size_t rlen,
+                                apr_size_t size, apr_size_t *plen, int *pcount)
+{
+    const char *id = strstr(record, "\"id\": \"R");
+    char *out = apr_palloc(p, size + 2 * rlen + 2);
+    apr_size_t len = 0;
+    int r;
+
+    if (id == NULL) {
+        fprintf(stderr, "filter_bench: the record has no \"id\": \"R...\" member\n");
+        exit(1);
+    }
+    out[len++] = '[';
+    for (r = 0; len + rlen + 2 < size; r++) {
+        char digits[8];
+
+        if (r > 0)
+            out[len++] = ',';
+        memcpy(out + len, record, rlen);
+        snprintf(digits, sizeof(digits), "%06d", r % 1000000);
+        memcpy(out + len + (apr_size_t)(id - record) + 8, digits, 6);
+        len += rlen;
+    }
+    out[len++] = ']';
+    *plen = len;
+    *pcount = r;
+    return out;
+}
+
+static void rows_figures(apr_pool_t *p, const char *record, apr_size_t rlen,
+                         const pds_filter_options_t *opts, double seconds)
+{
+    static const apr_size_t sizes[] = { 1024 * 1024, 100 * 1024 };
+    int extras, k;
+
+    printf("\n%-40s %10s %10s %7s %10s %10s\n", "RecordSubject collection (MB/s)", "DOM",
+           "stream", "ratio", "DOM peak", "str. peak");
+    for (extras = 0; extras < 2; extras++) {
+        pds_fieldset_t *set = make_set(p, "[*].", extras);
+        pds_error_t err;
+
+        if (pds_fieldset_add(set, "[*].id", &err) != APR_SUCCESS)
+            exit(1);
+        for (k = 0; k < 2; k++) {
+            apr_size_t len;
+            int count;
+            char *body = subject_collection(p, record, rlen, sizes[k], &len, &count);
+            double d, s;
+            long dpeak, speak;
+
+            rows_same_output(set, body, len, opts, p);
+            d = rows_rate(pds_filter_apply_rows, set, body, len, opts, seconds, p);
+            s = rows_rate(pds_stream_apply_rows, set, body, len, opts, seconds, p);
+            dpeak = peak_kb(pds_filter_apply_rows, set, body, len, opts);
+            speak = peak_kb(pds_stream_apply_rows, set, body, len, opts);
+            printf("%-40s %10.1f %10.1f %6.2fx %7ld KB %7ld KB\n",
+                   apr_psprintf(p, "%lu B, %d records%s", (unsigned long)len, count,
+                                extras ? ", transforms+pred" : ""), d, s, s / d, dpeak, speak);
+        }
+    }
+}
+
 int main(int argc, char **argv)
 {
     static const unsigned char key[32] = { 42 };
@@ -190,6 +373,8 @@ int main(int argc, char **argv)
                apr_psprintf(p, "collection %lu B, %d records%s", (unsigned long)clen, r,
                             extras ? ", transforms+pred" : ""), d, s, s / d);
     }
+    if (getenv("FILTER_BENCH_NO_ROWS") == NULL)
+        rows_figures(p, record, (apr_size_t)rlen, &opts, seconds);
     apr_pool_destroy(p);
     apr_terminate();
     return 0;

@@ -13,7 +13,7 @@ set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 seconds=${FUZZ_SECONDS:-60}
 work=${FUZZ_WORK_DIR:-$(mktemp -d /tmp/pds-fuzz.XXXXXX)}
-targets=${*:-fieldpath filter jws chain agreement artefact transform consent query write stream portal_text unpack}
+targets=${*:-fieldpath filter jws chain agreement artefact transform consent query write stream rows portal_text unpack}
 
 command -v clang >/dev/null 2>&1 || { echo "fuzz: clang is missing (apt-get install clang)" >&2; exit 2; }
 flags="-g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined"
@@ -27,7 +27,7 @@ for t in $targets; do
     cp "$top/fuzz/corpus/$t/"* "$work/$t/corpus/" 2>/dev/null || true
     # what a target shares with the unit tests (Makefile.am links the same)
     case $t in
-        stream) extra="-I$top/tests/unit $top/tests/unit/stream_compare.c" ;;
+        stream|rows) extra="-I$top/tests/unit $top/tests/unit/stream_compare.c" ;;
         unpack) extra="-I$top/tests/unit $top/tests/unit/chunk_source.c" ;;
         *) extra="" ;;
     esac

@@ -171,6 +171,11 @@ pds_field_condition_t *pds_fieldset_parse_condition(const char *text, apr_pool_t
 /* Non-zero when the condition holds for record (pds_rowfilter.h says when). */
 int pds_field_condition_holds(const pds_field_condition_t *c, json_t *record);
 
+/* The index-th condition of a row filter (pds_rowfilter.h), or NULL. */
+struct pds_rowfilter_t;
+const pds_field_condition_t *pds_rowfilter_condition(const struct pds_rowfilter_t *rf,
+                                                     int index);
+
 /* Non-zero when m (a member, or NULL when absent) is a string, number or
  * boolean that compares as pred says. */
 int pds_field_pred_holds(const pds_field_path_t *path, const pds_field_pred_t *pred,

@@ -439,6 +439,21 @@ static void merge_applied(apr_hash_t *all, apr_hash_t *row)
     }
 }
 
+/* row_present: present, and the paths of set that row (a record of a
+ * collection: "[*]" is step 0) holds a value at. */
+static void record_present(const pds_fieldset_t *set, json_t *row, const char *present,
+                           char *row_present)
+{
+    int k;
+
+    for (k = 0; k < set->paths->nelts; k++) {
+        const pds_field_path_t *path = &APR_ARRAY_IDX(set->paths, k, pds_field_path_t);
+
+        row_present[k] = present[k]
+            || (path->steps[0].name == NULL && path_present(row, path, 1));
+    }
+}
+
 /* The subject a record names at path: a string, or an integer as text. A
  * predicated step picks the one element that satisfies it; none, or more
  * than one, and the record names no one (never a guess between two). */
@@ -474,6 +489,44 @@ static const char *record_subject(json_t *v, const pds_field_path_t *path, apr_p
     if (json_is_integer(v))
         return apr_psprintf(p, "%" APR_INT64_T_FMT, (apr_int64_t)json_integer_value(v));
     return NULL;
+}
+
+apr_status_t pds_filter_row(const pds_fieldset_t *rowset, json_t *row,
+                            const pds_transform_ctx_t *tctx, apr_array_header_t *dropped,
+                            apr_hash_t *applied, json_t **pkept, apr_pool_t *p,
+                            pds_error_t *err)
+{
+    apr_hash_t *row_applied;
+    pds_error_t row_err;
+    json_t *kept = NULL;
+    apr_status_t rv;
+
+    *pkept = NULL;
+    rv = filter_value(rowset->root->each, row, &kept, err);
+    if (rv != APR_SUCCESS || kept == NULL)
+        return rv;
+    if (rowset->troot == NULL || rowset->troot->each == NULL) {
+        *pkept = kept;
+        return APR_SUCCESS;
+    }
+    row_applied = apr_hash_make(p);
+    pds_error_clear(&row_err);
+    rv = transform_value(rowset->troot->each, kept, tctx, row_applied, &row_err);
+    if (rv != APR_SUCCESS && dropped != NULL && strcmp(row_err.code, "transform-type") == 0) {
+        /* A value no transform can release: this record stays out. */
+        APR_ARRAY_PUSH(dropped, const char *) = drop_label(rowset, &row_err, p);
+        json_decref(kept);
+        return APR_SUCCESS;
+    }
+    if (rv != APR_SUCCESS) {
+        if (err != NULL && !pds_error_is_set(err))
+            *err = row_err;
+        json_decref(kept);
+        return rv;
+    }
+    merge_applied(applied, row_applied);
+    *pkept = kept;
+    return APR_SUCCESS;
 }
 
 static apr_status_t serialise(pds_filter_result_t *result, json_t *out, apr_pool_t *p,
@@ -569,8 +622,9 @@ apr_status_t pds_filter_apply_rows(const pds_fieldset_t *set, const char *input,
     pds_transform_ctx_t no_ctx;
     const pds_field_path_t *subject_at;
     apr_hash_t *applied;
-    json_t *doc, *out = NULL, *kept_input = NULL, *row;
+    json_t *doc, *out = NULL, *row;
     apr_array_header_t *subjects, *dropped = NULL, *excluded = NULL;
+    char *present, *row_present;
     apr_status_t rv = APR_SUCCESS;
     size_t i;
     int k;
@@ -601,12 +655,13 @@ apr_status_t pds_filter_apply_rows(const pds_fieldset_t *set, const char *input,
         tctx = &no_ctx;
     }
     out = json_array();
-    kept_input = json_array();
+    present = apr_pcalloc(p, (apr_size_t)set->paths->nelts + 1);
+    row_present = apr_pcalloc(p, (apr_size_t)set->paths->nelts + 1);
     subjects = apr_array_make(p, 8, sizeof(const char *));
     applied = apr_hash_make(p);
     if (opts != NULL && opts->drop_bad_records)
         dropped = apr_array_make(p, 4, sizeof(const char *));
-    if (out == NULL || kept_input == NULL) {
+    if (out == NULL) {
         rv = no_memory(err);
         goto done;
     }
@@ -622,33 +677,13 @@ apr_status_t pds_filter_apply_rows(const pds_fieldset_t *set, const char *input,
             goto done;
         if (rowset == NULL || rowset->root->each == NULL)
             continue;
-        rv = filter_value(rowset->root->each, row, &kept, err);
+        /* read before transforms, which change values the record shares */
+        record_present(set, row, present, row_present);
+        rv = pds_filter_row(rowset, row, tctx, dropped, applied, &kept, p, err);
         if (rv != APR_SUCCESS)
             goto done;
         if (kept == NULL)
             continue;
-        if (rowset->troot != NULL && rowset->troot->each != NULL) {
-            apr_hash_t *row_applied = apr_hash_make(p);
-            pds_error_t row_err;
-
-            pds_error_clear(&row_err);
-            rv = transform_value(rowset->troot->each, kept, tctx, row_applied, &row_err);
-            if (rv != APR_SUCCESS && dropped != NULL
-                && strcmp(row_err.code, "transform-type") == 0) {
-                /* A value no transform can release: this record stays out. */
-                APR_ARRAY_PUSH(dropped, const char *) = drop_label(rowset, &row_err, p);
-                json_decref(kept);
-                rv = APR_SUCCESS;
-                continue;
-            }
-            if (rv != APR_SUCCESS) {
-                if (err != NULL && !pds_error_is_set(err))
-                    *err = row_err;
-                json_decref(kept);
-                goto done;
-            }
-            merge_applied(applied, row_applied);
-        }
         if (pseudonym != NULL) {
             apr_size_t replaced = 0;
             rv = replace_strings(kept, subject, strlen(subject), pseudonym, &replaced, err);
@@ -657,10 +692,11 @@ apr_status_t pds_filter_apply_rows(const pds_fieldset_t *set, const char *input,
                 goto done;
             }
         }
-        if (json_array_append_new(out, kept) != 0 || json_array_append(kept_input, row) != 0) {
+        if (json_array_append_new(out, kept) != 0) {
             rv = no_memory(err);
             goto done;
         }
+        memcpy(present, row_present, (size_t)set->paths->nelts);
         APR_ARRAY_PUSH(subjects, const char *) = subject;
     }
 
@@ -668,11 +704,10 @@ apr_status_t pds_filter_apply_rows(const pds_fieldset_t *set, const char *input,
     if (rv != APR_SUCCESS)
         goto done;
     result->released = apr_array_make(p, set->paths->nelts + 1, sizeof(const char *));
-    for (k = 0; k < set->paths->nelts; k++) {
-        const pds_field_path_t *path = &APR_ARRAY_IDX(set->paths, k, pds_field_path_t);
-        if (path_present(kept_input, path, 0))
-            APR_ARRAY_PUSH(result->released, const char *) = path->text;
-    }
+    for (k = 0; k < set->paths->nelts; k++)
+        if (present[k])
+            APR_ARRAY_PUSH(result->released, const char *)
+                = APR_ARRAY_IDX(set->paths, k, pds_field_path_t).text;
     result->transformed = pds_fieldset_transformed(set, applied, p);
     result->subject_replaced = 0;
     result->records = (int)json_array_size(out);
@@ -681,7 +716,6 @@ apr_status_t pds_filter_apply_rows(const pds_fieldset_t *set, const char *input,
     result->excluded = excluded;
 
 done:
-    json_decref(kept_input);
     json_decref(out);
     json_decref(doc);
     return rv;

@@ -5,10 +5,12 @@
 #ifndef PDS_FILTER_INT_H
 #define PDS_FILTER_INT_H
 
+#include <apr_hash.h>
 #include <apr_pools.h>
 #include <jansson.h>
 
 #include "pds_error.h"
+#include "pds_filter.h"
 
 /* Parses a body as the filter does: JSON of any kind, duplicate member names
  * and NUL in strings refused, nesting within max_depth (<= 0: the default).
@@ -23,5 +25,16 @@ apr_status_t pds_filter_serialise(json_t *v, char **pbody, apr_size_t *plen,
 
 /* What kind of value v is, for error texts: "an object", "a string", ... */
 const char *pds_filter_type_name(const json_t *v);
+
+/* One record of a collection through rowset, as pds_filter_apply_rows
+ * takes it (also the streaming filter's word on a record it refuses):
+ * *pkept the record filtered and transformed, a new reference, or NULL
+ * when nothing of it is released or (dropped not NULL: drop_bad_records)
+ * it was dropped, its label added to dropped. The labels of the
+ * transforms it met go to applied. Errors as pds_filter_apply_rows's. */
+apr_status_t pds_filter_row(const pds_fieldset_t *rowset, json_t *row,
+                            const pds_transform_ctx_t *tctx, apr_array_header_t *dropped,
+                            apr_hash_t *applied, json_t **pkept, apr_pool_t *p,
+                            pds_error_t *err);
 
 #endif

@@ -68,6 +68,13 @@ const char *pds_rowfilter_rule(const pds_rowfilter_t *rf, int index)
     return APR_ARRAY_IDX(rf->conditions, index, pds_field_condition_t *)->path.text;
 }
 
+const pds_field_condition_t *pds_rowfilter_condition(const pds_rowfilter_t *rf, int index)
+{
+    if (rf == NULL || index < 0 || index >= rf->conditions->nelts)
+        return NULL;
+    return APR_ARRAY_IDX(rf->conditions, index, pds_field_condition_t *);
+}
+
 int pds_rowfilter_match(const pds_rowfilter_t *rf, json_t *record)
 {
     int i;

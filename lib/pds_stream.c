@@ -21,21 +21,13 @@
 #define PDS_BODY_SOURCE "JSON body"
 #define LOCAL_NODES 16
 
-typedef struct place_t {
-    const pds_field_node_t *const *nodes;
-    int count;
-    int whole;
-    const pds_transform_node_t *tnode;
-    size_t states_start, nstates;       /* st->states[...]: indices of paths */
-    int step;                           /* path steps taken to get here */
-} place_t;
 
 static const pds_field_path_t *path_at(const pds_stream_t *st, int i)
 {
     return &APR_ARRAY_IDX(st->set->paths, i, pds_field_path_t);
 }
 
-static int push_state(pds_stream_t *st, int path)
+int pds_stream_push_state(pds_stream_t *st, int path)
 {
     if (st->nstates == st->states_cap) {
         size_t cap = st->states_cap < 32 ? 32 : st->states_cap * 2;
@@ -52,140 +44,14 @@ static int push_state(pds_stream_t *st, int path)
     return 0;
 }
 
-/* ---- predicates, by looking ahead ----------------------------------------- */
-
-/* Skips the value at the look-ahead's token (no validation: the walk does
- * that). 0, or -1 when the input ends or breaks first. */
-static int peek_skip(pds_lex_t *lx, pds_token_t *t)
-{
-    size_t depth = 0;
-
-    for (;;) {
-        switch (t->type) {
-        case PDS_TOK_OBJECT:
-        case PDS_TOK_ARRAY:
-            depth++;
-            break;
-        case PDS_TOK_OBJECT_END:
-        case PDS_TOK_ARRAY_END:
-            if (depth == 0)
-                return -1;
-            depth--;
-            break;
-        case PDS_TOK_EOF:
-        case PDS_TOK_INVALID:
-            return -1;
-        default:
-            break;
-        }
-        if (depth == 0)
-            return 0;
-        pds_lex_next(lx, t);
-    }
-}
-
-/* Does member token t (a scalar) equal value v, as pds_field_step_matches
- * compares? */
-static int token_matches(pds_stream_t *st, const pds_lex_t *lx, const pds_token_t *t,
-                         const pds_field_value_t *v)
-{
-    switch (v->kind) {
-    case PDS_VALUE_STRING:
-        if (t->type != PDS_TOK_STRING)
-            return 0;
-        if (!t->escaped)
-            return pds_field_value_text_equals(v, (const char *)lx->in + t->start + 1,
-                                               t->end - t->start - 2);
-        st->scratch.len = 0;
-        if (pds_buf_reserve(&st->scratch, t->end - t->start) != 0)
-            return 0;
-        return pds_field_value_text_equals(v, st->scratch.data,
-                                           pds_lex_decode(lx, t, st->scratch.data));
-    case PDS_VALUE_NUMBER:
-        return (t->type == PDS_TOK_INTEGER && (double)t->integer == v->number)
-            || (t->type == PDS_TOK_REAL && t->real == v->number);
-    case PDS_VALUE_TRUE:
-        return t->type == PDS_TOK_TRUE;
-    case PDS_VALUE_FALSE:
-        return t->type == PDS_TOK_FALSE;
-    }
-    return 0;
-}
-
-/* The member named (name, n) of the object at input offset at: its value's
- * first token in *t. 0 when found. */
-static int peek_member(pds_stream_t *st, size_t at, const char *name, size_t n,
-                       pds_lex_t *lx, pds_token_t *t)
-{
-    pds_lex_init(lx, (const char *)st->lx.in, st->lx.len, at);
-    if (pds_lex_next(lx, t) != PDS_TOK_OBJECT)
-        return -1;
-    if (pds_lex_next(lx, t) == PDS_TOK_OBJECT_END)
-        return -1;
-    for (;;) {
-        int same;
-
-        if (t->type != PDS_TOK_STRING || t->has_nul)
-            return -1;
-        if (!t->escaped)
-            same = t->end - t->start - 2 == n
-                   && memcmp(lx->in + t->start + 1, name, n) == 0;
-        else {
-            st->scratch.len = 0;
-            if (pds_buf_reserve(&st->scratch, t->end - t->start) != 0)
-                return -1;
-            same = pds_lex_decode(lx, t, st->scratch.data) == n
-                   && memcmp(st->scratch.data, name, n) == 0;
-        }
-        if (pds_lex_next(lx, t) != PDS_TOK_COLON)
-            return -1;
-        pds_lex_next(lx, t);
-        if (same)
-            return 0;
-        if (peek_skip(lx, t) != 0)
-            return -1;
-        if (pds_lex_next(lx, t) != PDS_TOK_COMMA)
-            return -1;
-        pds_lex_next(lx, t);
-    }
-}
-
-/* Non-zero when the element at input offset at satisfies every predicate of
- * path->steps[step], as pds_field_step_matches decides on a tree. */
-static int element_matches(pds_stream_t *st, size_t at, const pds_field_path_t *path,
-                           int step)
-{
-    const pds_field_step_t *s = &path->steps[step];
-    pds_lex_t lx;
-    pds_token_t t;
-    int k, j;
-
-    for (k = 0; k < s->npreds; k++) {
-        const pds_field_pred_t *pred = &path->preds[s->first_pred + k];
-        int hit = 0;
-
-        if (peek_member(st, at, pred->member, pred->member_len, &lx, &t) != 0)
-            return 0;
-        if (t.type != PDS_TOK_STRING && t.type != PDS_TOK_INTEGER && t.type != PDS_TOK_REAL
-            && t.type != PDS_TOK_TRUE && t.type != PDS_TOK_FALSE)
-            return 0;
-        for (j = 0; j < pred->count && !hit; j++)
-            hit = token_matches(st, &lx, &t, &path->values[pred->first + j]);
-        if (pred->op == PDS_PRED_NE ? hit : !hit)
-            return 0;
-    }
-    return 1;
-}
-
 /* ---- transforms -------------------------------------------------------------- */
 
-/* Remembers that the transform labelled label met a value: the same few
- * labels come back for every record, so a short list of the pointers seen
- * spares hashing the text each time. */
-static void note_applied(pds_stream_t *st, const char *label)
+void pds_stream_add_applied(pds_stream_t *st, const char *label)
 {
     int i;
 
+    /* The same few labels come back for every record, so a short list of
+     * the pointers seen spares hashing the text each time. */
     for (i = 0; i < st->nseen; i++)
         if (st->seen[i] == label)
             return;
@@ -194,9 +60,34 @@ static void note_applied(pds_stream_t *st, const char *label)
     apr_hash_set(st->applied, label, APR_HASH_KEY_STRING, label);
 }
 
+/* Remembers that the transform labelled label met a value: in a
+ * collection's record, until the record is released. */
+static void note_applied(pds_stream_t *st, const char *label)
+{
+    int i;
+
+    if (st->row_applied == NULL) {
+        pds_stream_add_applied(st, label);
+        return;
+    }
+    for (i = 0; i < st->row_applied->nelts; i++)
+        if (APR_ARRAY_IDX(st->row_applied, i, const char *) == label)
+            return;
+    APR_ARRAY_PUSH(st->row_applied, const char *) = label;
+}
+
+/* Transforms apply until the first refusal of any kind. */
+static int transforming(const pds_stream_t *st, const pds_place_t *pl)
+{
+    return pl->tnode != NULL && pl->tnode->transform != NULL && !st->failing
+        && !pds_error_is_set(&st->transform_err);
+}
+
 /* Applies tnode's transform to v (ours; released here) where the value was
  * written from mark on: the result replaces it, or *written is cleared
- * (removed). A refusal is remembered and the pass goes on validating. */
+ * (removed). A refusal is remembered and the walk goes on without
+ * transforms: a value of the wrong kind found later still wins over it, as
+ * the DOM filter filters before it transforms. */
 static int transform_at(pds_stream_t *st, const pds_transform_node_t *tnode, json_t *v,
                         size_t mark, int *written)
 {
@@ -207,8 +98,8 @@ static int transform_at(pds_stream_t *st, const pds_transform_node_t *tnode, jso
         st->nomem = 1;
         return pds_stream_fatal(st, "internal-error");
     }
-    /* The first refusal ends transforming (failing is set), so it can go
-     * straight into transform_err, cleared once per call. */
+    /* The first refusal ends transforming, so it can go straight into
+     * transform_err, cleared once per call. */
     rv = pds_transform_apply(tnode->transform, v, st->tctx, &out, &st->transform_err);
     json_decref(v);
     st->out.len = mark;
@@ -219,7 +110,6 @@ static int transform_at(pds_stream_t *st, const pds_transform_node_t *tnode, jso
                           "a transform failed");
         apr_cpystrn(st->transform_err.source, tnode->path, sizeof(st->transform_err.source));
         st->transform_rv = rv;
-        st->failing = 1;
         return 0;
     }
     note_applied(st, tnode->label);
@@ -233,7 +123,6 @@ static int transform_at(pds_stream_t *st, const pds_transform_node_t *tnode, jso
 
 /* ---- the walk ------------------------------------------------------------------- */
 
-static int walk(pds_stream_t *st, const place_t *pl, int in_array, int *kept, int *written);
 
 static void type_error(pds_stream_t *st)
 {
@@ -242,8 +131,8 @@ static void type_error(pds_stream_t *st)
 }
 
 /* The place of member (name, n) of an object at pl; nodes into room. */
-static void member_place(pds_stream_t *st, const place_t *pl, const char *name, size_t n,
-                         const pds_field_node_t **room, place_t *child)
+static void member_place(pds_stream_t *st, const pds_place_t *pl, const char *name, size_t n,
+                         const pds_field_node_t **room, pds_place_t *child)
 {
     size_t i;
     int k;
@@ -266,15 +155,14 @@ static void member_place(pds_stream_t *st, const place_t *pl, const char *name, 
         const pds_field_step_t *step = &path_at(st, s)->steps[pl->step];
 
         if (step->name != NULL && step->len == n && memcmp(step->name, name, n) == 0
-            && push_state(st, s) != 0)
+            && pds_stream_push_state(st, s) != 0)
             return;
     }
     child->nstates = st->nstates - child->states_start;
 }
 
-/* The place of the element of an array at pl that starts at offset at. */
-static void element_place(pds_stream_t *st, const place_t *pl, size_t at,
-                          const pds_field_node_t **room, place_t *child)
+void pds_stream_element_place(pds_stream_t *st, const pds_place_t *pl, size_t at,
+                          const pds_field_node_t **room, pds_place_t *child)
 {
     size_t i;
     int k, b;
@@ -291,7 +179,7 @@ static void element_place(pds_stream_t *st, const place_t *pl, size_t at,
             room[child->count++] = pl->nodes[k]->each;
         for (b = 0; brs != NULL && b < brs->nelts; b++) {
             const pds_field_branch_t *br = &APR_ARRAY_IDX(brs, b, pds_field_branch_t);
-            if (element_matches(st, at, br->path, br->step))
+            if (pds_stream_element_matches(st, at, br->path, br->step))
                 room[child->count++] = br->node;
         }
     }
@@ -302,15 +190,15 @@ static void element_place(pds_stream_t *st, const place_t *pl, size_t at,
         const pds_field_step_t *step = &path->steps[pl->step];
 
         if (step->name == NULL
-            && (step->npreds == 0 || element_matches(st, at, path, pl->step))
-            && push_state(st, s) != 0)
+            && (step->npreds == 0 || pds_stream_element_matches(st, at, path, pl->step))
+            && pds_stream_push_state(st, s) != 0)
             return;
     }
     child->nstates = st->nstates - child->states_start;
 }
 
 /* How many nodes the members or elements of a value at pl can meet. */
-static int room_for(const place_t *pl, int elements)
+static int room_for(const pds_place_t *pl, int elements)
 {
     int k, room = pl->count;
 
@@ -319,9 +207,24 @@ static int room_for(const place_t *pl, int elements)
     return room;
 }
 
+/* An element of a top-level array that one of a single document's Exclude
+ * conditions holds for: counted, and left out (only validated). */
+static int record_excluded(pds_stream_t *st)
+{
+    int hit;
+
+    if (st->excluded == NULL || st->depth != 1)
+        return 0;
+    hit = pds_stream_peek_excluded(st, st->tok.start, st->exclude);
+    if (hit < 0)
+        return 0;
+    APR_ARRAY_PUSH(st->excluded, const char *) = pds_rowfilter_rule(st->exclude, hit);
+    return 1;
+}
+
 /* An object or array at pl, not covered by a whole release unless a
  * transform or a path goes on below it. */
-static int walk_container(pds_stream_t *st, const place_t *pl, int *kept)
+static int walk_container(pds_stream_t *st, const pds_place_t *pl, int *kept)
 {
     int is_object = st->tok.type == PDS_TOK_OBJECT, any = 0;
     int room = room_for(pl, !is_object);
@@ -337,8 +240,8 @@ static int walk_container(pds_stream_t *st, const place_t *pl, int *kept)
     if (st->tok.type != (is_object ? PDS_TOK_OBJECT_END : PDS_TOK_ARRAY_END)) {
         for (;;) {
             size_t mark = st->out.len, states_mark = st->nstates;
-            place_t child;
-            int ck = 0, cw = 0;
+            pds_place_t child;
+            int ck = 0, cw = 0, excluded = 0;
 
             if (is_object) {
                 const char *name;
@@ -360,14 +263,15 @@ static int walk_container(pds_stream_t *st, const place_t *pl, int *kept)
                     return pds_stream_fatal(st, "invalid-json");
                 pds_stream_next(st);
             }
-            else {
-                element_place(st, pl, st->tok.start, nodes, &child);
+            else if (!(excluded = record_excluded(st))) {
+                pds_stream_element_place(st, pl, st->tok.start, nodes, &child);
                 if (st->parse_error != NULL)
                     return -1;
                 if (written_count > 0 && pds_stream_put(st, ",", 1) != 0)
                     return -1;
             }
-            if (walk(st, &child, !is_object, &ck, &cw) != 0)
+            if ((excluded ? pds_stream_scan(st, 0, 1)
+                          : pds_stream_walk(st, &child, !is_object, &ck, &cw)) != 0)
                 return -1;
             st->nstates = states_mark;
             if (cw)
@@ -393,9 +297,8 @@ static int walk_container(pds_stream_t *st, const place_t *pl, int *kept)
     return 0;
 }
 
-/* The value st->tok starts, at place pl. *kept: the DOM filter keeps it
- * (before transforms); *written: something of it is in the output. */
-static int walk(pds_stream_t *st, const place_t *pl, int in_array, int *kept, int *written)
+int pds_stream_walk(pds_stream_t *st, const pds_place_t *pl, int in_array, int *kept,
+                    int *written)
 {
     size_t i, mark = st->out.len, under_way = 0;
     int k, whole = pl->whole, objects = 0, arrays = 0;
@@ -417,7 +320,12 @@ static int walk(pds_stream_t *st, const place_t *pl, int in_array, int *kept, in
         objects |= pl->nodes[k]->children != NULL;
         arrays |= pl->nodes[k]->each != NULL || pl->nodes[k]->branches != NULL;
     }
-    if (!whole && (pl->count == 0 || st->tok.type == PDS_TOK_NULL))
+    /* Nothing released here: skipped, unless a path goes on below whose
+     * presence counts (in a collection's record, whose set may release
+     * less than the agreement's: "released" is read on the input). */
+    if (!whole && (pl->count == 0 || st->tok.type == PDS_TOK_NULL)
+        && !(pl->count == 0 && under_way > 0
+             && (st->tok.type == PDS_TOK_OBJECT || st->tok.type == PDS_TOK_ARRAY)))
         return pds_stream_scan(st, 0, in_array);
     if (whole && pl->tnode == NULL && under_way == 0) {
         *kept = *written = 1;
@@ -427,10 +335,10 @@ static int walk(pds_stream_t *st, const place_t *pl, int in_array, int *kept, in
         return -1;
     type = st->tok.type;
     if (type == PDS_TOK_OBJECT || type == PDS_TOK_ARRAY) {
-        place_t here = *pl;
+        pds_place_t here = *pl;
         apr_size_t replaced = st->replaced;
 
-        if (!whole && !(type == PDS_TOK_OBJECT ? objects : arrays)) {
+        if (!whole && pl->count > 0 && !(type == PDS_TOK_OBJECT ? objects : arrays)) {
             type_error(st);
             return pds_stream_scan(st, 0, in_array);
         }
@@ -439,7 +347,7 @@ static int walk(pds_stream_t *st, const place_t *pl, int in_array, int *kept, in
         here.states_start = st->nstates;
         for (i = 0; i < pl->nstates; i++) {
             int s = st->states[pl->states_start + i];
-            if (!st->present[s] && push_state(st, s) != 0)
+            if (!st->present[s] && pds_stream_push_state(st, s) != 0)
                 return -1;
         }
         here.nstates = st->nstates - here.states_start;
@@ -447,9 +355,11 @@ static int walk(pds_stream_t *st, const place_t *pl, int in_array, int *kept, in
             return -1;
         st->nstates = here.states_start;
         *written = *kept;
-        if (!*kept)
+        if (!*kept) {
             st->out.len = mark;
-        else if (pl->tnode != NULL && pl->tnode->transform != NULL && !st->failing) {
+            st->replaced = replaced;
+        }
+        else if (transforming(st, pl)) {
             /* Transforms take an object or array by its kind alone (redact,
              * nullify, constant; the others refuse it), so an empty one
              * stands for it; subject replacement runs after transforms, so
@@ -466,7 +376,7 @@ static int walk(pds_stream_t *st, const place_t *pl, int in_array, int *kept, in
         return 0;
     }
     *kept = 1;
-    if (pl->tnode != NULL && pl->tnode->transform != NULL)
+    if (transforming(st, pl))
         return transform_at(st, pl->tnode, pds_stream_token_json(st), mark, written);
     *written = 1;
     return pds_stream_put_scalar(st);
@@ -476,19 +386,39 @@ static int walk(pds_stream_t *st, const place_t *pl, int in_array, int *kept, in
 
 int pds_stream_supported(const pds_fieldset_t *set)
 {
-    /* Every feature of a field set is handled (predicates by looking
-     * ahead, transforms on the token or on the kind); what is not is a
-     * collection decided record by record (pds_filter_apply_rows), which
-     * has no stream form and keeps the DOM filter. */
+    /* Every feature of a field set is handled: predicates and Exclude by
+     * looking ahead, transforms on the token or on the kind. */
     return set != NULL && set->root != NULL && set->paths != NULL;
 }
 
-static apr_status_t refuse(pds_stream_t *st, pds_error_t *err)
+void pds_stream_init(pds_stream_t *st, const pds_fieldset_t *set, const char *input,
+                     apr_size_t len, const pds_filter_options_t *opts, apr_pool_t *p)
+{
+    memset(st, 0, sizeof(*st));
+    pds_lex_init(&st->lx, input, len, 0);
+    st->max_depth = opts != NULL && opts->max_depth > 0 ? opts->max_depth
+                                                        : PDS_FILTER_DEFAULT_MAX_DEPTH;
+    st->set = set;
+    st->pool = p;
+    st->hash_seed = (uint32_t)apr_time_now() ^ (uint32_t)(uintptr_t)st;
+    st->tctx = opts != NULL ? opts->transform : NULL;
+    if (st->tctx == NULL) {
+        st->no_ctx.now = apr_time_now();
+        st->tctx = &st->no_ctx;
+    }
+    st->applied = apr_hash_make(p);
+    st->excluded_by = -1;
+    pds_error_clear(&st->transform_err);
+    st->present = apr_pcalloc(p, (apr_size_t)set->paths->nelts + 1);
+}
+
+apr_status_t pds_stream_refuse(pds_stream_t *st, pds_error_t *err)
 {
     const char *code = st->parse_error;
 
     if (code == NULL)
-        code = st->too_deep ? "too-deep" : st->bad_type ? "unexpected-type" : NULL;
+        code = st->too_deep ? "too-deep" : st->excluded_by >= 0 ? "record-excluded"
+             : st->bad_type ? "unexpected-type" : NULL;
     if (code == NULL && pds_error_is_set(&st->transform_err)) {
         if (err != NULL)
             *err = st->transform_err;
@@ -496,8 +426,30 @@ static apr_status_t refuse(pds_stream_t *st, pds_error_t *err)
     }
     if (code == NULL)
         code = "internal-error";
-    pds_error_set(err, code, -1, PDS_BODY_SOURCE, "the body is refused (%s)", code);
+    /* record-excluded says which condition held, as the DOM filter does */
+    pds_error_set(err, code, strcmp(code, "record-excluded") == 0 ? st->excluded_by : -1,
+                  PDS_BODY_SOURCE, "the body is refused (%s)", code);
     return st->nomem ? APR_ENOMEM : APR_EINVAL;
+}
+
+static int refused(const pds_stream_t *st)
+{
+    return st->failing || st->excluded_by >= 0 || pds_error_is_set(&st->transform_err);
+}
+
+/* A single document's Exclude, before its top level is walked: a record
+ * (an object) a condition holds for is refused once the body is read; the
+ * records of a collection (an array) are looked at one by one
+ * (record_excluded). 1 when the body is only to be validated. */
+static int exclude_top(pds_stream_t *st, int is_object, int is_array)
+{
+    if (pds_rowfilter_count(st->exclude) == 0)
+        return 0;
+    if (is_array)
+        st->excluded = apr_array_make(st->pool, 4, sizeof(const char *));
+    if (is_object)
+        st->excluded_by = pds_stream_peek_excluded(st, st->tok.start, st->exclude);
+    return st->excluded_by >= 0;
 }
 
 /* The top level, as pds_filter_apply_ex takes it: an object (unless the set
@@ -505,7 +457,7 @@ static apr_status_t refuse(pds_stream_t *st, pds_error_t *err)
 static int walk_top(pds_stream_t *st)
 {
     const pds_field_node_t *root = st->set->root;
-    place_t top;
+    pds_place_t top;
     int is_object, is_array, kept, written, i;
 
     pds_stream_next(st);
@@ -513,6 +465,8 @@ static int walk_top(pds_stream_t *st)
         return -1;
     is_object = st->tok.type == PDS_TOK_OBJECT;
     is_array = st->tok.type == PDS_TOK_ARRAY;
+    if (exclude_top(st, is_object, is_array))
+        return pds_stream_scan(st, 0, 0);
     if (!(is_object && (root->children != NULL || root->each == NULL))
         && !(is_array && root->each != NULL)) {
         type_error(st);
@@ -528,11 +482,11 @@ static int walk_top(pds_stream_t *st)
     top.count = 1;
     top.tnode = st->set->troot;
     for (i = 0; i < st->set->paths->nelts; i++) {
-        if (push_state(st, i) != 0)
+        if (pds_stream_push_state(st, i) != 0)
             return -1;
     }
     top.nstates = st->nstates;
-    if (walk(st, &top, 0, &kept, &written) != 0)
+    if (pds_stream_walk(st, &top, 0, &kept, &written) != 0)
         return -1;
     if (!written && pds_stream_put(st, is_object ? "{}" : "[]", 2) != 0)
         return -1;
@@ -545,7 +499,6 @@ apr_status_t pds_stream_apply_ex(const pds_fieldset_t *set, const char *input,
                                  pds_error_t *err)
 {
     pds_stream_t st;
-    pds_transform_ctx_t no_ctx;
     apr_array_header_t *released;
     apr_status_t rv = APR_SUCCESS;
     char *body;
@@ -556,46 +509,26 @@ apr_status_t pds_stream_apply_ex(const pds_fieldset_t *set, const char *input,
                       "pds_stream_apply_ex called without a set, result or pool");
         return APR_EINVAL;
     }
-    if (opts != NULL && opts->exclude != NULL) {
-        /* never a record released that a row filter would have held */
-        pds_error_set(err, "internal-error", -1, PDS_BODY_SOURCE,
-                      "the streaming filter does not do row filters (Exclude)");
-        return APR_EINVAL;
-    }
     if (len == 0) {
         pds_error_set(err, "invalid-json", 0, PDS_BODY_SOURCE, "the body is empty");
         return APR_EINVAL;
     }
-    memset(&st, 0, sizeof(st));
-    pds_lex_init(&st.lx, input, len, 0);
-    st.max_depth = opts != NULL && opts->max_depth > 0 ? opts->max_depth
-                                                       : PDS_FILTER_DEFAULT_MAX_DEPTH;
-    st.set = set;
-    st.pool = p;
-    st.hash_seed = (uint32_t)apr_time_now() ^ (uint32_t)(uintptr_t)&st;
-    st.tctx = opts != NULL ? opts->transform : NULL;
-    if (set->troot != NULL && st.tctx == NULL) {
-        memset(&no_ctx, 0, sizeof(no_ctx));
-        no_ctx.now = apr_time_now();
-        st.tctx = &no_ctx;
-    }
-    st.applied = set->troot != NULL ? apr_hash_make(p) : NULL;
+    pds_stream_init(&st, set, input, len, opts, p);
     if (opts != NULL && opts->subject != NULL && opts->subject_pseudonym != NULL
         && opts->subject[0] != '\0') {
         st.subject = opts->subject;
         st.subject_len = strlen(opts->subject);
         st.pseudonym = opts->subject_pseudonym;
     }
-    pds_error_clear(&st.transform_err);
-    st.present = apr_pcalloc(p, (apr_size_t)set->paths->nelts + 1);
+    st.exclude = opts != NULL ? opts->exclude : NULL;
 
     if (walk_top(&st) == 0 && st.parse_error == NULL) {
         pds_stream_next(&st);
         if (st.tok.type != PDS_TOK_EOF)
             (void)pds_stream_fatal(&st, "invalid-json");    /* end of file expected */
     }
-    if (st.failing) {
-        rv = refuse(&st, err);
+    if (refused(&st)) {
+        rv = pds_stream_refuse(&st, err);
         pds_stream_free(&st);
         return rv;
     }
@@ -612,11 +545,13 @@ apr_status_t pds_stream_apply_ex(const pds_fieldset_t *set, const char *input,
     result->body = body;
     result->length = st.out.len;
     result->released = released;
-    result->transformed = pds_fieldset_transformed(set, st.applied, p);
+    result->transformed = pds_fieldset_transformed(set, set->troot != NULL ? st.applied
+                                                                           : NULL, p);
     result->subject_replaced = (int)st.replaced;
     result->records = -1;
     result->subjects = NULL;
     result->dropped = NULL;
+    result->excluded = st.excluded;
     pds_stream_free(&st);
     return APR_SUCCESS;
 }
@@ -629,9 +564,7 @@ apr_status_t pds_stream_filter_ex(const pds_fieldset_t *set, const char *input,
     pds_filter_result_t dom;
     apr_status_t rv;
 
-    /* Row filters (Exclude) read a whole record before deciding it: the
-     * tree filter does them. */
-    if (!pds_stream_supported(set) || (opts != NULL && opts->exclude != NULL))
+    if (!pds_stream_supported(set))
         return pds_filter_apply_ex(set, input, len, opts, result, p, err);
     rv = pds_stream_apply_ex(set, input, len, opts, result, p, NULL);
     if (rv == APR_SUCCESS)

@@ -12,6 +12,8 @@
  * What needs more than the token at hand:
  *   - predicates ("telecom[system=phone]"): each element of such an array is
  *     looked ahead at (its own members, to its end) before it is walked;
+ *     so are a record for the Exclude conditions (pds_rowfilter.h) and, in
+ *     a collection decided record by record, for its subject;
  *   - transforms: applied to the scalar token; on an object or array, to
  *     an empty one of its kind (transforms take those by kind alone);
  *   - "released" (which paths met a value in the input, below whole
@@ -27,15 +29,16 @@
 #ifndef PDS_STREAM_H
 #define PDS_STREAM_H
 
+#include <apr_errno.h>
 #include <apr_pools.h>
 
 #include "pds_filter.h"
 
-/* Non-zero when pds_stream_filter_ex filters set in one pass; zero when it
- * goes to the DOM filter. Every set that pds_filter_apply_ex takes is
- * supported today (predicates, transforms, subject replacement included);
- * collections decided record by record (pds_filter_apply_rows) have no
- * stream form. Depends on set alone: decide it once per set. */
+/* Non-zero when pds_stream_filter_ex (and pds_stream_filter_rows) filter
+ * set without a tree; zero when they go to the DOM filter. Every set that
+ * pds_filter_apply_ex takes is supported today (predicates, transforms,
+ * subject replacement, Exclude included). Depends on set alone: decide it
+ * once per set. */
 int pds_stream_supported(const pds_fieldset_t *set);
 
 /* The streaming filter alone: as pds_filter_apply_ex, except that on a
@@ -54,5 +57,38 @@ apr_status_t pds_stream_filter_ex(const pds_fieldset_t *set, const char *input,
                                   apr_size_t len, const pds_filter_options_t *opts,
                                   pds_filter_result_t *result, apr_pool_t *p,
                                   pds_error_t *err);
+
+/* A collection decided record by record, as pds_filter_apply_rows
+ * (pds_filter.h) with the same arguments: the same output bytes, the same
+ * released, transformed, records, subjects, dropped and excluded, decide
+ * called for the same records in the same order (none when the body is
+ * refused). Two passes: the first validates the whole body (so that a body
+ * the DOM filter refuses is refused before any record is decided), the
+ * second looks ahead at each record for Exclude and its subject, decides
+ * it, and walks it through the set decide gave. A record the walk refuses
+ * gets the DOM filter's word on that record alone (pds_filter_row), so
+ * that errors after a record was decided, and the labels records are
+ * dropped by, are exactly the DOM filter's. A body refused before any
+ * record was decided gets only the DOM filter's err->code. For tests and
+ * measurements. */
+apr_status_t pds_stream_apply_rows(const pds_fieldset_t *set, const char *input,
+                                   apr_size_t len, const pds_filter_options_t *opts,
+                                   const char *subject_path, pds_row_decide_fn decide,
+                                   void *baton, pds_filter_result_t *result,
+                                   apr_pool_t *p, pds_error_t *err);
+
+/* What the glue calls for a collection decided record by record: the
+ * streaming form when the set is supported, pds_filter_apply_rows
+ * otherwise; a body refused before any record was decided is handed to
+ * pds_filter_apply_rows for its error (which refuses it before deciding
+ * any record too), so that *err is exactly the DOM filter's. Should the
+ * two disagree (a bug), nothing is released: PDS_STREAM_DISAGREE,
+ * "internal-error" (a status of its own: decide may return APR_EGENERAL). */
+#define PDS_STREAM_DISAGREE (APR_OS_START_USERERR + 370)
+apr_status_t pds_stream_filter_rows(const pds_fieldset_t *set, const char *input,
+                                    apr_size_t len, const pds_filter_options_t *opts,
+                                    const char *subject_path, pds_row_decide_fn decide,
+                                    void *baton, pds_filter_result_t *result,
+                                    apr_pool_t *p, pds_error_t *err);
 
 #endif

@@ -20,6 +20,7 @@
 
 #include "pds_fieldset_tree.h"
 #include "pds_json_lex.h"
+#include "pds_rowfilter.h"
 #include "pds_stream.h"
 
 /* jansson's own nesting bound (JSON_PARSER_MAX_DEPTH): values, scalars
@@ -64,6 +65,9 @@ typedef struct pds_stream_t {
     pds_error_t transform_err;
     apr_status_t transform_rv;
     int failing;
+    int validated;              /* the body is known valid (a second pass):
+                                   names are not checked for duplicates and
+                                   values skipped are only tokenized */
 
     pds_buf_t out;
     pds_buf_t names;            /* escaped member names, decoded */
@@ -81,14 +85,78 @@ typedef struct pds_stream_t {
     const pds_fieldset_t *set;
     char *present;              /* per path of set: present in the input */
     const pds_transform_ctx_t *tctx;
+    pds_transform_ctx_t no_ctx; /* tctx when the caller gave none */
     apr_hash_t *applied;        /* labels of the transforms that met a value */
     const char *seen[16];       /* ... the first of them, by pointer */
     int nseen;
+    apr_array_header_t *row_applied; /* collections: the labels one record
+                                   met, added to applied once it is released */
+    const pds_rowfilter_t *exclude;  /* a single document's Exclude */
+    apr_array_header_t *excluded;    /* ... the conditions that held for the
+                                   records of a top-level array */
+    int excluded_by;            /* ... the one that held for a top-level
+                                   object, or -1 */
     const char *subject, *pseudonym;
     size_t subject_len;
     apr_size_t replaced;
     apr_pool_t *pool;
 } pds_stream_t;
+
+/* A place in the document (pds_stream.c): what the DOM filter's
+ * filter_nodes sees there. */
+typedef struct pds_place_t {
+    const pds_field_node_t *const *nodes;
+    int count;
+    int whole;
+    const pds_transform_node_t *tnode;
+    size_t states_start, nstates;       /* st->states[...]: indices of paths */
+    int step;                           /* path steps taken to get here */
+} pds_place_t;
+
+/* ---- pds_stream.c ---------------------------------------------------------- */
+
+/* Sets st up to filter len bytes of input through set with opts (NULL:
+ * defaults); every path of set is looked for. */
+void pds_stream_init(pds_stream_t *st, const pds_fieldset_t *set, const char *input,
+                     apr_size_t len, const pds_filter_options_t *opts, apr_pool_t *p);
+int pds_stream_push_state(pds_stream_t *st, int path);
+/* The place of the element of an array at pl that starts at input offset
+ * at; its nodes go into room (room_for them). */
+void pds_stream_element_place(pds_stream_t *st, const pds_place_t *pl, size_t at,
+                              const pds_field_node_t **room, pds_place_t *child);
+/* The value st->tok starts, at place pl. *kept: the DOM filter keeps it
+ * (before transforms); *written: something of it is in the output. 0, or
+ * -1 when fatal. A value of the wrong kind sets st->bad_type, a value a
+ * transform refuses st->transform_err (the walk goes on validating). */
+int pds_stream_walk(pds_stream_t *st, const pds_place_t *pl, int in_array, int *kept,
+                    int *written);
+/* Adds label to the transforms that met a released value. */
+void pds_stream_add_applied(pds_stream_t *st, const char *label);
+/* The refusal st holds, in the DOM filter's order of precedence (the code
+ * is the DOM filter's, the text the stream's own). */
+apr_status_t pds_stream_refuse(pds_stream_t *st, pds_error_t *err);
+
+/* ---- pds_stream_peek.c: looking ahead, without validating ------------------- */
+
+/* Skips the value at the look-ahead's token. 0, or -1 when the input ends
+ * or breaks first. */
+int pds_stream_peek_skip(pds_lex_t *lx, pds_token_t *t);
+/* The member (name, n) of the object at input offset at: its value's first
+ * token in *t, lx after it. 0 when found. */
+int pds_stream_peek_member(pds_stream_t *st, size_t at, const char *name, size_t n,
+                           pds_lex_t *lx, pds_token_t *t);
+/* Non-zero when the element at input offset at satisfies every predicate
+ * of path->steps[step], as pds_field_step_matches decides on a tree. */
+int pds_stream_element_matches(pds_stream_t *st, size_t at, const pds_field_path_t *path,
+                               int step);
+/* The index of the first condition of rf that holds for the value at input
+ * offset at (pds_rowfilter_match), or -1. */
+int pds_stream_peek_excluded(pds_stream_t *st, size_t at, const pds_rowfilter_t *rf);
+/* The subject the record at input offset at names at path, as
+ * pds_filter_apply_rows reads it (a string, or an integer as text; a
+ * predicated step picks its one element), in p; NULL when none. */
+const char *pds_stream_peek_subject(pds_stream_t *st, size_t at,
+                                    const pds_field_path_t *path, apr_pool_t *p);
 
 /* ---- pds_stream_scan.c ---------------------------------------------------- */
 

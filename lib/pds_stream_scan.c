@@ -227,6 +227,23 @@ static int tab_build(pds_stream_t *st, pds_frame_t *f)
     return 0;
 }
 
+/* A member name of a body known valid: decoded, not remembered. */
+static int validated_key(pds_stream_t *st, const char **pname, size_t *plen)
+{
+    const pds_token_t *t = &st->tok;
+
+    if (!t->escaped) {
+        *pname = (const char *)st->lx.in + t->start + 1;
+        *plen = t->end - t->start - 2;
+        return 0;
+    }
+    if (pds_buf_reserve(&st->names, t->end - t->start) != 0)
+        return no_memory(st);
+    *pname = st->names.data + st->names.len;
+    *plen = pds_lex_decode(&st->lx, t, st->names.data + st->names.len);
+    return 0;
+}
+
 int pds_stream_key(pds_stream_t *st, const char **pname, size_t *plen)
 {
     pds_frame_t *f = pds_stream_frame(st);
@@ -237,6 +254,8 @@ int pds_stream_key(pds_stream_t *st, const char **pname, size_t *plen)
 
     if (t->has_nul)
         return pds_stream_fatal(st, "invalid-json");   /* NUL byte in object key */
+    if (st->validated)
+        return validated_key(st, pname, plen);
     if (grow((void **)&st->keys, &st->keys_cap, st->nkeys, 1, sizeof(*st->keys)) != 0)
         return no_memory(st);
     k = &st->keys[st->nkeys];
@@ -451,6 +470,9 @@ int pds_stream_scan(pds_stream_t *st, int emit, int in_array)
     const char *name;
     size_t n;
 
+    if (st->validated && !emit)
+        return pds_stream_peek_skip(&st->lx, &st->tok) == 0 ? 0
+               : pds_stream_fatal(st, "invalid-json");
     for (;;) {
         switch (state) {
         case AT_VALUE:

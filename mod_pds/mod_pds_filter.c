@@ -412,11 +412,17 @@ static apr_status_t finish(ap_filter_t *f, pds_filter_ctx_t *ctx, pds_request_t 
             opts.subject = NULL;            /* each record has its own */
             opts.drop_bad_records = pds_agreement_drops_bad_records(a);
             opts.exclude = pds_agreement_exclude(a);
-            rv_filter = pds_filter_apply_rows(pds_agreement_release(a),
-                                              input, input_len, &opts,
-                                              pds_agreement_record_subject(a),
-                                              pds_consent_row_decide, &baton, &result,
-                                              r->pool, &err);
+            /* Record by record without a document tree (pds_stream.h): the
+             * body is validated whole before any record is decided. */
+            rv_filter = pds_stream_filter_rows(pds_agreement_release(a),
+                                               input, input_len, &opts,
+                                               pds_agreement_record_subject(a),
+                                               pds_consent_row_decide, &baton, &result,
+                                               r->pool, &err);
+            if (rv_filter == PDS_STREAM_DISAGREE)
+                ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "PDS00500: back-end collection "
+                              "to %s refused: the streaming filter and the DOM filter "
+                              "disagree on it (a bug: please report it)", rq->request_id);
             if (rv_filter != APR_SUCCESS
                 && strcmp(err.code, "consent-store-unavailable") == 0) {
                 OPENSSL_cleanse(key, sizeof(key));

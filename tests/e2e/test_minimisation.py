@@ -31,6 +31,10 @@ RESEARCH = (
               "Release [*].id [*].dob [*].case_worker", "Transform [*].id pseudonymise",
               "Transform [*].dob year", "Transform [*].case_worker.name redact",
               "RecordSubject id", "Deidentified [*].id [*].name [*].phone") +
+    agreement("district-lines", "health-board", "research",
+              "GET /district-lines/{district}/residents",
+              "Release [*].id [*].address [*].address.line1",
+              "Transform [*].address.line1 redact", "RecordSubject id") +
     agreement("broken-transform", "health-board", "research", "GET /misbehave/{subject}/record",
               "Release phone", "Transform phone round 10") +
     agreement("constants", "health-board", "direct-care", "GET /constants/{subject}/record",
@@ -48,6 +52,7 @@ def gw(gateway_factory, tmp_path_factory):
             + location("/research-a/") + location("/research-b/")
             + location("/constants/")
             + location("/research-districts/", target="/api/districts/")
+            + location("/district-lines/", target="/api/districts/")
             + location("/misbehave/", target="/api/misbehave/ok/"))
     return gateway_factory(body)
 
@@ -110,6 +115,20 @@ def test_a_de_identified_collection(gw, residents):
     rec = gw.audit_for(r)
     assert rec["records"] == len(residents) and rec["deidentified"] is True
     assert "[*].id pseudonymise" in rec["transforms"]
+
+
+def test_a_collection_audits_what_its_input_held_before_transforms(gw, residents):
+    """As for a single record, the audit's fields are the configured paths
+    the back end's records held, read before the transforms: a value
+    redacted inside a record released whole is still named."""
+    r = gw.get("/district-lines/KY99/residents", purpose="research")
+    assert r.status_code == 200, H.describe(r)
+    rows = r.json()
+    assert len(rows) == len(residents)
+    assert all("line1" not in x["address"] and "postcode" in x["address"] for x in rows)
+    rec = gw.audit_for(r)
+    assert "[*].address.line1" in rec["fields"], rec["fields"]
+    assert "[*].address.line1 redact" in rec["transforms"]
 
 
 @pytest.mark.allow_log("AH00484")

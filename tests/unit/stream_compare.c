@@ -7,7 +7,7 @@
 #include "pds_stream.h"
 #include "stream_compare.h"
 
-static int lists_equal(const apr_array_header_t *a, const apr_array_header_t *b)
+int pds_stream_lists_equal(const apr_array_header_t *a, const apr_array_header_t *b)
 {
     int i;
 
@@ -68,10 +68,10 @@ int pds_stream_compare(apr_pool_t *p, const pds_fieldset_t *set, const char *inp
     if (dom.length != st.length || memcmp(dom.body, st.body, dom.length) != 0
         || st.body[st.length] != '\0')
         *pwhy = apr_psprintf(p, "bodies differ\n  DOM    %s\n  stream %s", dom.body, st.body);
-    else if (!lists_equal(dom.released, st.released))
+    else if (!pds_stream_lists_equal(dom.released, st.released))
         *pwhy = apr_psprintf(p, "released differs (DOM %d paths, stream %d)",
                              count(dom.released), count(st.released));
-    else if (!lists_equal(dom.transformed, st.transformed))
+    else if (!pds_stream_lists_equal(dom.transformed, st.transformed))
         *pwhy = apr_psprintf(p, "transformed differs (DOM %d, stream %d)",
                              count(dom.transformed), count(st.transformed));
     else if (dom.subject_replaced != st.subject_replaced || dom.records != st.records

@@ -6,6 +6,7 @@
 #define PDS_STREAM_COMPARE_H
 
 #include <apr_pools.h>
+#include <apr_tables.h>
 
 #include "pds_filter.h"
 
@@ -19,5 +20,9 @@
  * on a refusal, -1 when they differ: *pwhy (from p) then says how. */
 int pds_stream_compare(apr_pool_t *p, const pds_fieldset_t *set, const char *input,
                        apr_size_t len, const pds_filter_options_t *opts, const char **pwhy);
+
+/* Non-zero when two lists of strings (either may be NULL) hold the same
+ * strings in the same order. */
+int pds_stream_lists_equal(const apr_array_header_t *a, const apr_array_header_t *b);
 
 #endif

@@ -26,7 +26,15 @@
  * comparison) holds for a random record as the reference says: a value that
  * is not null is reached and compares so; absent or null holds nothing; a
  * value of another kind than the path reads holds (in doubt, out). And the
- * filter leaves out of a collection exactly the records it holds for.
+ * filter leaves out of a collection exactly the records it holds for, the
+ * streaming filter as the DOM filter (a collection, and each record alone).
+ * A third compares collections decided record by record: random records
+ * (with a subject, an integer one, none, or another kind of value), random
+ * "[*]." paths, transforms some records cannot take, a decision per subject
+ * from several sets (the agreement's, narrowed ones, none: a refused
+ * consent), pseudonyms, a failing decision, Exclude, OnBadRecord drop and a
+ * tight depth bound; pds_filter_apply_rows and its stream form must agree
+ * on everything, the decisions asked for included (stream_check.c).
  * The random generator is seeded; PDS_DIFF_SEED and PDS_DIFF_ROUNDS override
  * the seed and the number of rounds (default 50000).
  */
@@ -43,6 +51,7 @@
 #include "pds_filter.h"
 #include "stream_check.h"
 #include "pds_rowfilter.h"
+#include "pds_transform.h"
 
 #define MAX_PATHS  5
 #define MAX_STEPS  5
@@ -497,6 +506,20 @@ static void test_exclude_matches_reference(void **state)
         assert_int_equal(pds_filter_apply_ex(set, text, strlen(text), &opts, &res, p, &err),
                          APR_SUCCESS);
         assert_int_equal(res.excluded->nelts, want_out);
+        /* the streaming filter reads the conditions by looking ahead: the
+         * same records out of the collection, the same single records
+         * refused (record-excluded), under a set that goes into them */
+        (void)pds_stream_check(p, apr_psprintf(p, "exclude round %ld", r), set, text,
+                               strlen(text), &opts);
+        json_array_foreach(doc, idx, rec) {
+            static const char *const some[] = { "a", "b.c", "given[*]", NULL };
+            char *one = json_dumps(rec, JSON_COMPACT | JSON_ENCODE_ANY);
+
+            (void)pds_stream_check(p, apr_psprintf(p, "exclude round %ld, record %lu", r,
+                                                   (unsigned long)idx),
+                                   pds_test_fieldset(p, some), one, strlen(one), &opts);
+            free(one);
+        }
         free(text);
         json_decref(doc);
         apr_pool_destroy(p);
@@ -508,11 +531,165 @@ static void test_exclude_matches_reference(void **state)
                   rounds, held, kept);
 }
 
+
+/* ---- collections, record by record ---------------------------------------- */
+
+static const char *const subjects[] = { "s1", "s2", "text", "9836900608", "" };
+#define NSUBJECTS ((uint32_t)(sizeof(subjects) / sizeof(subjects[0])))
+
+static json_t *random_record(void)
+{
+    json_t *rec = json_object();
+    uint32_t i, n = 1 + rnd(3);
+
+    switch (rnd(8)) {
+    case 0: case 1: case 2: case 3:
+        json_object_set_new(rec, "id", json_string(subjects[rnd(NSUBJECTS)]));
+        break;
+    case 4: json_object_set_new(rec, "id", json_integer((json_int_t)rnd(3) - 1)); break;
+    case 5: break;
+    default: json_object_set_new(rec, "id", random_value(3)); break;
+    }
+    for (i = 0; i < n; i++)
+        json_object_set_new(rec, names[rnd(NNAMES)],
+                            rnd(4) == 0 ? json_string("1980-05-01") : random_value(1));
+    if (rnd(12) == 0) {
+        json_decref(rec);
+        return random_value(1);
+    }
+    return rec;
+}
+
+/* A set of n random "[*]." paths (the whole record sometimes), with the
+ * transforms that fit it. */
+static pds_fieldset_t *random_row_set(apr_pool_t *p, int n, int transforms)
+{
+    static const char *const tf[][2] = {
+        { "[*].a", "age-band 10" }, { "[*].b", "mask 1" }, { "[*].c", "redact" },
+        { "[*].given", "truncate 2" }, { "[*].id", "mask 2" }, { NULL, NULL }
+    };
+    pds_fieldset_t *set;
+    ref_path_t path;
+    int i;
+
+    assert_int_equal(pds_fieldset_create(&set, p), APR_SUCCESS);
+    for (i = 0; i < n; i++) {
+        random_path(&path, 0);
+        assert_int_equal(pds_fieldset_add(set, rnd(10) == 0 ? "[*]" : apr_pstrcat(p, "[*].",
+                                          path_text(p, &path), NULL), NULL), APR_SUCCESS);
+    }
+    if (rnd(4) != 0)
+        assert_int_equal(pds_fieldset_add(set, "[*].id", NULL), APR_SUCCESS);
+    if (rnd(3) == 0)
+        assert_int_equal(pds_fieldset_add(set, rnd(2) ? "[*].a" : "[*].b", NULL),
+                         APR_SUCCESS);
+    for (i = 0; transforms && tf[i][0] != NULL; i++) {
+        pds_transform_t *t;
+
+        assert_int_equal(pds_transform_parse(&t, p, tf[i][1], NULL), APR_SUCCESS);
+        (void)pds_fieldset_set_transform(set, tf[i][0], t, NULL);   /* where it fits */
+    }
+    return set;
+}
+
+static pds_rowfilter_t *random_exclude(apr_pool_t *p)
+{
+    pds_rowfilter_t *rf;
+    ref_path_t path;
+    const char *cond;
+
+    assert_int_equal(pds_rowfilter_create(&rf, p), APR_SUCCESS);
+    random_path(&path, 0);
+    cond = path_text(p, &path);
+    if (rnd(2))
+        cond = apr_pstrcat(p, cond, rnd(2) ? "=" : "!=", pred_values[rnd(NPREDVALUES)], NULL);
+    assert_int_equal(pds_rowfilter_add(rf, cond, NULL), APR_SUCCESS);
+    return rf;
+}
+
+static void test_rows_match_dom(void **state)
+{
+    const char *seed_env = getenv("PDS_DIFF_SEED"), *rounds_env = getenv("PDS_DIFF_ROUNDS");
+    long rounds = rounds_env ? atol(rounds_env) / 2 : 25000, r;
+    long released = 0, records = 0, dropped = 0, excluded = 0;
+
+    (void)state;
+    rng_state = seed_env ? (uint64_t)strtoull(seed_env, NULL, 10) + 2 : 0x61C8864680B583EBull;
+    if (rng_state == 0)
+        rng_state = 1;
+    for (r = 0; r < rounds; r++) {
+        apr_pool_t *p;
+        pds_fieldset_t *set, *other;
+        pds_filter_options_t opts;
+        pds_transform_ctx_t tctx;
+        pds_rows_decider_t d;
+        const char *subject_path = rnd(5) == 0 ? "a" : "id";
+        json_t *doc = json_array();
+        uint32_t i, n = rnd(7);
+        char *text;
+
+        apr_pool_create(&p, NULL);
+        for (i = 0; i < n; i++)
+            json_array_append_new(doc, random_record());
+        set = random_row_set(p, 1 + (int)rnd(4), rnd(2));
+        memset(&d, 0, sizeof(d));
+        d.sets[0] = set;
+        d.sets[1] = NULL;                               /* consent refused */
+        other = random_row_set(p, 1 + (int)rnd(3), 0);
+        assert_int_equal(pds_fieldset_intersect((pds_fieldset_t **)&d.sets[2], p, set, other),
+                         APR_SUCCESS);
+        d.sets[3] = other;                              /* not within the agreement's */
+        d.nsets = 2 + (int)rnd(3);
+        d.pseudonymise = (int)rnd(2);
+        d.fail_on = rnd(8) == 0 ? "s2" : NULL;
+        memset(&opts, 0, sizeof(opts));
+        memset(&tctx, 0, sizeof(tctx));
+        tctx.now = apr_time_from_sec(1796000000);
+        opts.transform = &tctx;
+        opts.drop_bad_records = (int)rnd(2);
+        opts.max_depth = rnd(6) == 0 ? 3 : 0;
+        opts.exclude = rnd(2) ? random_exclude(p) : NULL;
+        text = json_dumps(doc, JSON_COMPACT);
+        if (pds_stream_rows_check(p, apr_psprintf(p, "rows round %ld", r), set, text,
+                                  strlen(text), &opts, subject_path, &d)) {
+            pds_filter_result_t res;
+
+            released++;
+            assert_int_equal(pds_filter_apply_rows(set, text, strlen(text), &opts,
+                                                   subject_path, pds_rows_decide, &d, &res, p,
+                                                   NULL), APR_SUCCESS);
+            records += res.records;
+            dropped += res.dropped != NULL ? res.dropped->nelts : 0;
+            excluded += res.excluded != NULL ? res.excluded->nelts : 0;
+        }
+        if (strlen(text) > 2) {
+            static const char bytes[] = "{}[],:\"\\ 0-.e\x80\xc3\xff";
+            char *bent = apr_pstrdup(p, text);
+
+            bent[rnd((uint32_t)strlen(text))] = bytes[rnd(sizeof(bytes) - 1)];
+            (void)pds_stream_rows_check(p, apr_psprintf(p, "rows round %ld, one byte changed",
+                                                        r), set, bent, strlen(bent), &opts,
+                                        subject_path, &d);
+        }
+        free(text);
+        json_decref(doc);
+        apr_pool_destroy(p);
+    }
+    print_message("differential: %ld collection rounds, %ld released (%ld records), %ld "
+                  "records dropped, %ld excluded\n", rounds, released, records, dropped,
+                  excluded);
+    assert_true(released > rounds / 4);
+    assert_true(records > rounds / 5);
+    assert_true(dropped > rounds / 200);
+    assert_true(excluded > rounds / 20);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_filter_matches_reference),
         cmocka_unit_test(test_exclude_matches_reference),
+        cmocka_unit_test(test_rows_match_dom),
     };
 
     return pds_test_main(tests, NULL, NULL);

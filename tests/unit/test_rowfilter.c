@@ -8,6 +8,7 @@
 #include <apr_strings.h>
 
 #include "pds_test.h"
+#include "stream_check.h"
 #include "pds_agreement.h"
 #include "pds_audit.h"
 #include "pds_filter.h"
@@ -232,8 +233,9 @@ static void test_single_record_refused(void **state)
 }
 
 /* The glue filters single documents through the streaming filter, which
- * does not do row filters: with Exclude it must give the tree filter's
- * answer, never release a held record; the stream alone refuses. */
+ * reads Exclude by looking ahead: with Exclude it gives the tree filter's
+ * answer, never releases a held record, and the stream alone holds it too
+ * (naming the condition that held, as the tree filter does). */
 static void test_the_stream_entry_point_holds_excluded_records(void **state)
 {
     static const char *const fields[] = { "id", "name", NULL };
@@ -267,7 +269,22 @@ static void test_the_stream_entry_point_holds_excluded_records(void **state)
     pds_error_clear(&err);
     assert_int_not_equal(pds_stream_apply_ex(set, restricted, strlen(restricted), &opts, &res,
                                              p, &err), APR_SUCCESS);
-    assert_string_equal(err.code, "internal-error");
+    assert_string_equal(err.code, "record-excluded");
+    assert_int_equal(err.position, 0);
+    /* a collection: the records a condition holds for are left out, counted */
+    {
+        static const char *const every[] = { "[*].id", NULL };
+        const char *both = "[{\"id\":\"p1\",\"name\":\"A\"},{\"id\":\"p2\",\"meta\":"
+                           "{\"security\":[{\"code\":\"R\"}]}}]";
+
+        (void)pds_stream_check(p, "Exclude on a collection", pds_test_fieldset(p, every), both,
+                               strlen(both), &opts);
+        pds_error_clear(&err);
+        assert_int_equal(pds_stream_apply_ex(pds_test_fieldset(p, every), both, strlen(both),
+                                             &opts, &res, p, &err), APR_SUCCESS);
+        assert_string_equal(res.body, "[{\"id\":\"p1\"}]");
+        assert_int_equal(res.excluded->nelts, 1);
+    }
 }
 
 static void test_collection_leaves_out(void **state)

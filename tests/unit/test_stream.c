@@ -4,7 +4,8 @@
  * tokenizer (escapes, UTF-8, numbers, nesting, duplicate names), of the
  * walk (predicates, whole releases, paths below them) and of transforms
  * and subject replacement, both must give the same bytes or the same
- * refusal (stream_check.c says what "same" covers).
+ * refusal (stream_check.c says what "same" covers); and collections decided
+ * record by record (pds_stream_apply_rows against pds_filter_apply_rows).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +15,7 @@
 #include <apr_strings.h>
 
 #include "pds_test.h"
+#include "pds_rowfilter.h"
 #include "pds_stream.h"
 #include "stream_check.h"
 
@@ -319,6 +321,9 @@ static void test_transforms(void **state)
         "{\"id\":[\"9836900608\",{\"k\":\"9836900608\"}]}",
         "{\"dob\":\"1948-03-17\",\"zz\":[1,}", "{\"name\":{\"given\":[1]},\"care\":\"s\"}",
         "{\"dob\":\"bad\",\"a\":{\"b\":\"x\"},\"q\":{\"r\":1,\"r\":2}}",
+        /* a transform's refusal, then a value of the wrong kind: the DOM
+         * filter filters first, so unexpected-type wins */
+        "{\"dob\":\"not a date\",\"a\":\"s\"}",
         NULL
     };
     pds_fieldset_t *set = set_of(p, paths);
@@ -379,6 +384,63 @@ static void test_large(void **state)
 
 /* ---- allocation failures ---------------------------------------------------- */
 
+/* What the chaos tests call, each allocation failing in turn. */
+static struct {
+    const pds_fieldset_t *set;
+    const char *body;
+    const pds_filter_options_t *opts;
+    pds_rows_decider_t *decider;
+    apr_pool_t *pool;
+} chaos_call;
+
+typedef apr_status_t (*chaos_fn)(pds_filter_result_t *res, pds_error_t *err);
+
+static apr_status_t chaos_single(pds_filter_result_t *res, pds_error_t *err)
+{
+    return pds_stream_apply_ex(chaos_call.set, chaos_call.body, strlen(chaos_call.body),
+                               chaos_call.opts, res, chaos_call.pool, err);
+}
+
+static apr_status_t chaos_rows(pds_filter_result_t *res, pds_error_t *err)
+{
+    return pds_stream_apply_rows(chaos_call.set, chaos_call.body, strlen(chaos_call.body),
+                                 chaos_call.opts, "id", pds_rows_decide, chaos_call.decider,
+                                 res, chaos_call.pool, err);
+}
+
+/* Runs fn with the Nth jansson allocation failing, N = 1, 2, ... until a
+ * run meets no failure (then it must give want): every failing run
+ * refuses, leaves the result as it was and frees what it took. Returns
+ * how many failed. */
+static long chaos_failures(chaos_fn fn, const char *want)
+{
+    pds_filter_result_t res, sentinel;
+    pds_error_t err;
+    apr_status_t rv;
+    long n, failures = 0;
+
+    memset(&sentinel, 0x5a, sizeof(sentinel));
+    pds_chaos_install();
+    for (n = 1; n < 10000; n++) {
+        pds_chaos_arm(n);
+        res = sentinel;
+        pds_error_clear(&err);
+        rv = fn(&res, &err);
+        assert_int_equal(pds_chaos_live(), 0);
+        if (!pds_chaos_failed()) {
+            assert_int_equal(rv, APR_SUCCESS);
+            assert_string_equal(res.body, want);
+            break;
+        }
+        failures++;
+        assert_int_not_equal(rv, APR_SUCCESS);
+        assert_true(pds_error_is_set(&err));
+        assert_memory_equal(&res, &sentinel, sizeof(res));
+    }
+    pds_chaos_remove();
+    return failures;
+}
+
 /* The stream allocates through jansson only for transforms: fail each such
  * allocation in turn; every failing run refuses, leaves the result as it
  * was and frees what it took. */
@@ -395,10 +457,7 @@ static void test_chaos(void **state)
     pds_fieldset_t *set = set_of(p, paths);
     pds_filter_options_t opts;
     pds_transform_ctx_t tctx;
-    pds_filter_result_t want, res, sentinel;
-    pds_error_t err;
-    apr_status_t rv;
-    long n, failures = 0;
+    pds_filter_result_t want;
     int i;
 
     for (i = 0; transforms[i][0] != NULL; i++) {
@@ -413,32 +472,145 @@ static void test_chaos(void **state)
     opts.transform = &tctx;
     assert_int_equal(pds_filter_apply_ex(set, body, strlen(body), &opts, &want, p, NULL),
                      APR_SUCCESS);
-    memset(&sentinel, 0x5a, sizeof(sentinel));
-    pds_chaos_install();
-    for (n = 1; n < 10000; n++) {
-        pds_chaos_arm(n);
-        res = sentinel;
-        pds_error_clear(&err);
-        rv = pds_stream_apply_ex(set, body, strlen(body), &opts, &res, p, &err);
-        assert_int_equal(pds_chaos_live(), 0);
-        if (!pds_chaos_failed()) {
-            assert_int_equal(rv, APR_SUCCESS);
-            assert_string_equal(res.body, want.body);
-            break;
-        }
-        failures++;
-        assert_int_not_equal(rv, APR_SUCCESS);
-        assert_true(pds_error_is_set(&err));
-        assert_memory_equal(&res, &sentinel, sizeof(res));
-    }
-    pds_chaos_remove();
-    assert_true(failures >= 5);
+    chaos_call.set = set;
+    chaos_call.pool = p;
+    chaos_call.body = body;
+    chaos_call.opts = &opts;
+    assert_true(chaos_failures(chaos_single, want.body) >= 5);
 }
 
 static int chaos_teardown(void **state)
 {
     pds_chaos_remove();
     return pds_test_pool_teardown(state);
+}
+
+/* ---- collections decided record by record ----------------------------------- */
+
+static pds_fieldset_t *rows_set(apr_pool_t *p)
+{
+    static const char *const paths[] = {
+        "[*].id", "[*].dob", "[*].name", "[*].care", "[*].telecom[system=phone].value", NULL
+    };
+    static const char *const transforms[][2] = {
+        { "[*].dob", "age-band 10" }, { "[*].name.given", "mask 1" },
+        { "[*].care.plan", "redact" }, { "[*].telecom[*].value", "truncate 2" },
+        { NULL, NULL }
+    };
+    pds_fieldset_t *set = set_of(p, paths);
+    int i;
+
+    for (i = 0; transforms[i][0] != NULL; i++) {
+        pds_transform_t *t;
+        assert_int_equal(pds_transform_parse(&t, p, transforms[i][1], NULL), APR_SUCCESS);
+        assert_int_equal(pds_fieldset_set_transform(set, transforms[i][0], t, NULL),
+                         APR_SUCCESS);
+    }
+    return set;
+}
+
+static void test_rows(void **state)
+{
+    apr_pool_t *p = *state;
+    static const char *const fewer[] = { "[*].id", "[*].name.family", NULL };
+    static const char *const bodies[] = {
+        "[{\"id\":\"a\",\"dob\":\"1948-03-17\",\"name\":{\"given\":\"Ann\",\"family\":\"a\"}},"
+        "{\"id\":7,\"care\":{\"plan\":\"p\",\"needs\":[\"a\"]}},{\"dob\":\"1950-01-01\"},"
+        "{\"id\":\"bb\",\"telecom\":[{\"system\":\"phone\",\"value\":\"0131\"},"
+        "{\"value\":\"x\"}]}]",
+        /* refused at the last byte: no record is decided */
+        "[{\"id\":\"a\",\"dob\":\"1948-03-17\"},{\"id\":\"b\"}",
+        "[{\"id\":\"a\"},{\"id\":\"b\",\"id\":\"c\"}]", "{\"id\":\"a\"}", "[]", " [ ] ",
+        /* a value of the wrong kind after records were decided */
+        "[{\"id\":\"a\"},{\"id\":\"bb\",\"name\":\"s\"},{\"id\":\"ccc\"}]",
+        /* values the transforms cannot take, two in one record */
+        "[{\"id\":\"a\",\"dob\":1948,\"name\":{\"given\":3}},{\"id\":\"bb\",\"dob\":\"x\"},"
+        "{\"id\":\"ccc\",\"dob\":\"1990-02-03\"}]",
+        /* a failing decision ("s2") in the middle, with a bad record after it */
+        "[{\"id\":\"a\"},{\"id\":\"s2\"},{\"id\":\"bb\",\"dob\":1}]",
+        /* redacted within a whole release: "released" is read on the input */
+        "[{\"id\":\"a\",\"care\":{\"plan\":\"p\"}}]",
+        /* the subject's value elsewhere in the record: replaced by its pseudonym */
+        "[{\"id\":\"a\",\"name\":{\"family\":\"a\",\"given\":\"a\"},\"care\":[\"a\"]}]",
+        "[{\"id\":\"a\",\"meta\":{\"security\":[{\"code\":\"R\"}]}},"
+        "{\"id\":\"b\",\"active\":false},"
+        "{\"id\":\"ccc\",\"active\":true,\"care\":\"c\"},null,3,{\"id\":{\"x\":1}}]",
+        NULL
+    };
+    pds_rowfilter_t *rf;
+    pds_rows_decider_t d;
+    pds_filter_options_t opts;
+    pds_transform_ctx_t tctx;
+    pds_filter_result_t res;
+    int i, drop, released = 0, refused = 0;
+
+    memset(&d, 0, sizeof(d));
+    d.sets[0] = rows_set(p);
+    d.sets[1] = NULL;
+    d.sets[2] = set_of(p, fewer);
+    d.fail_on = "s2";
+    memset(&opts, 0, sizeof(opts));
+    memset(&tctx, 0, sizeof(tctx));
+    tctx.now = apr_time_from_sec(1796000000);
+    opts.transform = &tctx;
+    assert_int_equal(pds_rowfilter_create(&rf, p), APR_SUCCESS);
+    assert_int_equal(pds_rowfilter_add(rf, "meta.security[code=R]", NULL), APR_SUCCESS);
+    assert_int_equal(pds_rowfilter_add(rf, "active=false", NULL), APR_SUCCESS);
+    for (drop = 0; drop < 8; drop++) {
+        opts.drop_bad_records = drop & 1;
+        opts.exclude = (drop & 2) ? rf : NULL;
+        d.nsets = (drop & 4) ? 3 : 1;
+        d.pseudonymise = drop & 4;
+        for (i = 0; bodies[i] != NULL; i++) {
+            if (pds_stream_rows_check(p, apr_psprintf(p, "rows %d, mode %d", i, drop),
+                                      d.sets[0], bodies[i], strlen(bodies[i]), &opts, "id",
+                                      &d))
+                released++;
+            else
+                refused++;
+        }
+    }
+    /* a body refused at its end: not one record decided */
+    d.calls = apr_array_make(p, 4, sizeof(const char *));
+    assert_int_not_equal(pds_stream_apply_rows(d.sets[0], bodies[1], strlen(bodies[1]), &opts,
+                                               "id", pds_rows_decide, &d, &res, p, NULL),
+                         APR_SUCCESS);
+    assert_int_equal(d.calls->nelts, 0);
+    print_message("rows: %d released, %d refused alike\n", released, refused);
+    assert_true(released > 40 && refused > 20);
+}
+
+/* Each jansson allocation of a collection with transforms and a record
+ * dropped fails in turn: refused, result untouched, nothing left behind. */
+static void test_rows_chaos(void **state)
+{
+    apr_pool_t *p = *state;
+    static const char body[] = "[{\"id\":\"a\",\"dob\":\"1948-03-17\",\"name\":{\"given\":"
+        "\"Ann\"}},{\"id\":\"b\",\"dob\":1},{\"id\":\"c\",\"care\":{\"plan\":\"p\"}}]";
+    pds_rows_decider_t d;
+    pds_filter_options_t opts;
+    pds_transform_ctx_t tctx;
+    pds_filter_result_t want;
+
+    memset(&d, 0, sizeof(d));
+    d.sets[0] = rows_set(p);
+    d.nsets = 1;
+    d.calls = apr_array_make(p, 4, sizeof(const char *));
+    d.pool = p;
+    memset(&opts, 0, sizeof(opts));
+    memset(&tctx, 0, sizeof(tctx));
+    tctx.now = apr_time_from_sec(1796000000);
+    opts.transform = &tctx;
+    opts.drop_bad_records = 1;
+    assert_int_equal(pds_filter_apply_rows(d.sets[0], body, strlen(body), &opts, "id",
+                                           pds_rows_decide, &d, &want, p, NULL), APR_SUCCESS);
+    assert_int_equal(want.dropped->nelts, 1);
+    chaos_call.set = d.sets[0];
+    chaos_call.pool = p;
+    chaos_call.body = body;
+    chaos_call.opts = &opts;
+    chaos_call.decider = &d;
+    assert_true(chaos_failures(chaos_rows, want.body) >= 3);
 }
 
 static void test_supported(void **state)
@@ -462,6 +634,8 @@ int main(void)
         pds_test_with_pool(test_transforms),
         pds_test_with_pool(test_large),
         cmocka_unit_test_setup_teardown(test_chaos, pds_test_pool_setup, chaos_teardown),
+        pds_test_with_pool(test_rows),
+        cmocka_unit_test_setup_teardown(test_rows_chaos, pds_test_pool_setup, chaos_teardown),
         pds_test_with_pool(test_supported),
     };
 
