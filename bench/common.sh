@@ -192,8 +192,11 @@ EOF
 }
 
 # conf_keepalive: no process recycling (a leak stays where it is) and
-# unbounded keep-alive, as every bench server runs.
+# unbounded keep-alive, as every bench server runs; MaxMemFree only when
+# BENCH_MAX_MEM_FREE (KB) is set (bench/rss.sh: allocator retention or a
+# leak?).
 conf_keepalive() {
+    [ -z "${BENCH_MAX_MEM_FREE:-}" ] || echo "MaxMemFree $BENCH_MAX_MEM_FREE"
     cat <<EOF
 MaxConnectionsPerChild 0
 KeepAlive On

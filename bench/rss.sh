@@ -14,7 +14,8 @@
 # leak shows as RssAnon that keeps growing round after round. Fails on a
 # non-2xx answer or a socket error.
 #
-# Environment: BENCH_REQUESTS, BENCH_ROUND, BENCH_CONNECTIONS (32),
+# Environment: BENCH_REQUESTS, BENCH_ROUND, BENCH_MAX_MEM_FREE (KB: httpd's
+# MaxMemFree, to tell allocator retention from a leak), BENCH_CONNECTIONS (32),
 # BENCH_THREADS (2), BENCH_MAX_ROUNDS (1000: a bound whatever the rate),
 # plus BENCH_PORT, BENCH_BACKEND_PORT, BENCH_MODULE, PDS_BUILD_DIR,
 # BENCH_RUN_DIR, BENCH_KEEP, BENCH_KEY_TYPE as for bench/run.sh.

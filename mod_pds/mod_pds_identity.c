@@ -34,8 +34,15 @@ void pds_identity_post_config(void)
  * empty. */
 #define TOKEN_CACHE_MAX 4096
 
+/* What an entry is found by: the token and the configuration it was
+ * verified under (each virtual host its own entry, so two hosts sharing a
+ * token do not replace each other's). */
+typedef struct token_key_t {
+    unsigned char digest[32];
+    const pds_server_conf_t *sc;
+} token_key_t;
+
 typedef struct token_verdict_t {
-    const pds_server_conf_t *sc;    /* the configuration it was verified under */
     const pds_organisation_t *org;
     const pds_identity_t *id;
     pds_jws_t *jws;                 /* the token, parsed, in the cache's pool */
@@ -43,7 +50,7 @@ typedef struct token_verdict_t {
 
 typedef struct token_cache_t {
     apr_pool_t *pool;               /* entries; cleared whole when full */
-    apr_hash_t *verified;           /* 32-byte digest -> token_verdict_t * */
+    apr_hash_t *verified;           /* token_key_t -> token_verdict_t * */
     apr_thread_mutex_t *lock;       /* NULL without threads */
 } token_cache_t;
 
@@ -63,9 +70,11 @@ void pds_identity_child_init(apr_pool_t *pchild)
     token_cache = tc;
 }
 
-static int token_digest(const char *token, unsigned char out[32])
+static int token_key(token_key_t *key, const char *token, const pds_server_conf_t *sc)
 {
-    return token_cache != NULL && pds_sha256(out, token, strlen(token));
+    memset(key, 0, sizeof(*key));
+    key->sc = sc;
+    return token_cache != NULL && pds_sha256(key->digest, token, strlen(token));
 }
 
 static void cache_lock(void)
@@ -80,9 +89,8 @@ static void cache_unlock(void)
         apr_thread_mutex_unlock(token_cache->lock);
 }
 
-static void token_cache_put(const unsigned char digest[32], const char *token,
-                            const pds_server_conf_t *sc, const pds_organisation_t *org,
-                            const pds_identity_t *id)
+static void token_cache_put(const token_key_t *key, const char *token,
+                            const pds_organisation_t *org, const pds_identity_t *id)
 {
     token_verdict_t *v;
     pds_error_t err;
@@ -92,14 +100,18 @@ static void token_cache_put(const unsigned char digest[32], const char *token,
         apr_pool_clear(token_cache->pool);
         token_cache->verified = apr_hash_make(token_cache->pool);
     }
-    v = apr_pcalloc(token_cache->pool, sizeof(*v));
-    v->sc = sc;
-    v->org = org;
-    v->id = id;
-    pds_error_clear(&err);
-    /* It parsed once already; parsed again into the cache's own pool. */
-    if (pds_jws_parse(&v->jws, token_cache->pool, token, strlen(token), &err) == APR_SUCCESS)
-        apr_hash_set(token_cache->verified, apr_pmemdup(token_cache->pool, digest, 32), 32, v);
+    /* Another thread may have put it meanwhile: the pool holds one copy. */
+    if (apr_hash_get(token_cache->verified, key, sizeof(*key)) == NULL) {
+        v = apr_pcalloc(token_cache->pool, sizeof(*v));
+        v->org = org;
+        v->id = id;
+        pds_error_clear(&err);
+        /* It parsed once already; parsed again into the cache's own pool. */
+        if (pds_jws_parse(&v->jws, token_cache->pool, token, strlen(token), &err)
+            == APR_SUCCESS)
+            apr_hash_set(token_cache->verified,
+                         apr_pmemdup(token_cache->pool, key, sizeof(*key)), sizeof(*key), v);
+    }
     cache_unlock();
 }
 
@@ -118,7 +130,7 @@ static void token_expect(pds_token_expect_t *expect, request_rec *r,
  * it). Returns 1 with the organisation or a refusal's detail set; 0 when
  * the token is not in the cache. */
 static int organisation_by_cached_token(request_rec *r, const pds_server_conf_t *sc,
-                                        const unsigned char digest[32], const char **org,
+                                        const token_key_t *key, const char **org,
                                         const char **detail)
 {
     const token_verdict_t *v;
@@ -127,8 +139,8 @@ static int organisation_by_cached_token(request_rec *r, const pds_server_conf_t 
     int found = 0;
 
     cache_lock();
-    v = apr_hash_get(token_cache->verified, digest, 32);
-    if (v != NULL && v->sc == sc) {
+    v = apr_hash_get(token_cache->verified, key, sizeof(*key));
+    if (v != NULL) {
         found = 1;
         token_expect(&expect, r, sc, v->id);
         pds_error_clear(&err);
@@ -245,11 +257,11 @@ static const char *organisation_by_token(request_rec *r, const pds_server_conf_t
     json_t *iss;
     const char *issuer, *org_name = NULL;
     const char *last_failure = NULL;
-    unsigned char digest[32];
-    int i, j, issuer_known = 0, have_digest;
+    token_key_t key;
+    int i, j, issuer_known = 0, have_key;
 
-    have_digest = token_digest(token, digest);
-    if (have_digest && organisation_by_cached_token(r, sc, digest, &org_name, detail))
+    have_key = token_key(&key, token, sc);
+    if (have_key && organisation_by_cached_token(r, sc, &key, &org_name, detail))
         return org_name;
     pds_error_clear(&err);
     if (pds_jws_parse(&jws, r->pool, token, strlen(token), &err) != APR_SUCCESS) {
@@ -277,8 +289,8 @@ static const char *organisation_by_token(request_rec *r, const pds_server_conf_t
                 last_failure = err.text;
                 continue;
             }
-            if (have_digest)
-                token_cache_put(digest, token, sc, org, id);
+            if (have_key)
+                token_cache_put(&key, token, org, id);
             token_expect(&expect, r, sc, id);
             pds_error_clear(&err);
             if (pds_token_check_claims(jws, &expect, &err) != APR_SUCCESS) {
