@@ -79,10 +79,10 @@ static int open_anonymous(const char *dir, apr_pool_t *p)
 #endif
     {
         char *name = apr_pstrcat(p, dir, "/pds-spool-XXXXXX", NULL);
-        mode_t old = umask(077);
 
+        /* mkostemp makes it 0600 whatever the umask; umask itself is not
+         * touched, as it is the whole process's, and its threads'. */
         fd = mkostemp(name, O_CLOEXEC);
-        umask(old);
         if (fd < 0)
             return -1;
         if (unlink(name) != 0) {
