@@ -179,7 +179,14 @@ def httpd_factory(request, tmp_path_factory, pki, token_keys, backend, httpd_bin
 def pytest_runtest_call(item):
     offsets = [(h, h.error_log_size()) for h in _running if h.running]
     outcome = yield
-    if outcome.excinfo is not None or not offsets:
+    if not offsets:
+        return
+    if outcome.excinfo is not None:
+        # What httpd said while the test ran, beside the traceback: a CI
+        # failure is often read once, from the log alone.
+        said = "".join(h.error_log_text(off)[-20000:] for h, off in offsets)
+        if said:
+            item.add_report_section("call", "httpd error log", said)
         return
     allow = []
     for mark in item.iter_markers("allow_log"):

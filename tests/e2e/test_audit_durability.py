@@ -131,8 +131,7 @@ def test_one_sync_covers_the_records_written_before_it(gateway_factory, slow_syn
     c = gw.pki["health-board"]
 
     def client(_):
-        s = H.requests.Session()
-        s.trust_env = False
+        s = H.load_session()
         try:
             return [s.get(gw.url(PATH), cert=(c.cert, c.key), verify=gw.pki.ca_cert,
                           timeout=20, headers={"PDS-Purpose": "direct-care"})
