@@ -317,6 +317,7 @@ PDSAuditLog logs/audit.jsonl
 PDSAuditKey audit.key
 PDSAuditSigningKey audit-signing.pem
 PDSAuditSync ${BENCH_AUDIT_SYNC:-on}
+${BENCH_AUDIT_MUTEX:+Mutex $BENCH_AUDIT_MUTEX pds-audit}
 PDSPseudonymKey pseudonym.key
 PDSResponseSigningKey response.pem
 

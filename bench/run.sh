@@ -52,6 +52,9 @@
 #   BENCH_AUDIT         on (default); "off" is not possible: every decision is audited
 #   BENCH_AUDIT_SYNC    on (default) or off: PDSAuditSync, fdatasync of each record
 #                       before release (the audit chain and checkpoints are always on)
+#   BENCH_AUDIT_MUTEX   unset (default: httpd's default mechanism) or a Mutex
+#                       mechanism (sysvsem, fcntl, flock, pthread, ...): the
+#                       gateway's `Mutex <mechanism> pds-audit`
 #   BENCH_PORT          gateway port (18980); BENCH_BACKEND_PORT back end (18981);
 #                       BENCH_TLS_PORT the gateway's HTTPS port (BENCH_PORT + 2)
 #   BENCH_MODULE        use this mod_pds.so as it is (no build)
@@ -94,6 +97,7 @@ for c in $configs; do
     case "$c" in *c-100k|*c-1m) with_collections=1 ;; esac
 done
 case "${BENCH_AUDIT_SYNC:-on}" in on|off) ;; *) die "BENCH_AUDIT_SYNC is on or off" ;; esac
+case "${BENCH_AUDIT_MUTEX:-}" in *[!A-Za-z0-9:/._-]*) die "BENCH_AUDIT_MUTEX is a Mutex mechanism such as sysvsem" ;; esac
 case "$audit" in
     on) ;;
     off) note "BENCH_AUDIT=off: not possible in this version (mod_pds requires PDSAuditLog" \
@@ -161,7 +165,7 @@ if [ "$with_collections" = 1 ]; then
 fi
 [ "$with_modsec" = 0 ] || say "modsec:   ModSecurity $(pkgver libapache2-mod-security2), one RESPONSE_BODY rule, body access on /modsec/ only"
 [ "$smoke" = 0 ] || say "SMOKE:    BENCH_SMOKE=1: correctness only; the timings below mean nothing"
-say "audit:    chained (HMAC) with signed checkpoints, always on; PDSAuditSync ${BENCH_AUDIT_SYNC:-on}"
+say "audit:    chained (HMAC) with signed checkpoints, always on; PDSAuditSync ${BENCH_AUDIT_SYNC:-on}${BENCH_AUDIT_MUTEX:+; Mutex $BENCH_AUDIT_MUTEX pds-audit}"
 say "note:     wrk, the gateway and the back end share these $(nproc) CPUs; compare ratios and CPU/request"
 say ""
 

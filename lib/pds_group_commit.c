@@ -44,41 +44,80 @@ static void advance(volatile apr_uint64_t *word, apr_uint64_t v)
     } while (apr_atomic_cas64(word, v, cur) != cur);
 }
 
-static void sleep_on(pds_group_commit_t *g, apr_uint32_t seen)
+/* Waiters sleep on the futex word g->wake with a bit naming the sync they
+ * wait for (its number mod 32), so that the end of a sync wakes only the
+ * waiters it covered; ALL_SYNCS wakes or waits for any. */
+#define ALL_SYNCS 0xffffffffu
+
+static apr_uint32_t sync_bit(apr_uint64_t round)
+{
+    return 1u << (unsigned)(round % 32);
+}
+
+static void sleep_on(pds_group_commit_t *g, apr_uint32_t seen, apr_uint32_t bits)
 {
 #ifdef __linux__
-    struct timespec ts = { 0, NAP_USEC * 1000L };
+    struct timespec ts;
 
-    /* Shared (not FUTEX_PRIVATE): the word is in memory other processes
-     * map. Returns at once if the word moved since it was read. */
-    syscall(SYS_futex, (apr_uint32_t *)&g->wake, FUTEX_WAIT, seen, &ts, NULL, 0);
+    /* FUTEX_WAIT_BITSET takes an absolute time (CLOCK_MONOTONIC). Shared
+     * (not FUTEX_PRIVATE): the word is in memory other processes map.
+     * Returns at once if the word moved since it was read. */
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    ts.tv_nsec += NAP_USEC * 1000L;
+    if (ts.tv_nsec >= 1000000000L) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000L;
+    }
+    syscall(SYS_futex, (apr_uint32_t *)&g->wake, FUTEX_WAIT_BITSET, seen, &ts, NULL, bits);
 #else
     (void)g;
     (void)seen;
+    (void)bits;
     apr_sleep(200);
+#endif
+}
+
+/* Wakes at most n of the waiters sleeping for the syncs in bits. */
+static void wake(pds_group_commit_t *g, apr_uint32_t bits, int n)
+{
+#ifdef __linux__
+    syscall(SYS_futex, (apr_uint32_t *)&g->wake, FUTEX_WAKE_BITSET, n, NULL, NULL, bits);
+#else
+    (void)g;
+    (void)bits;
+    (void)n;
 #endif
 }
 
 static void wake_all(pds_group_commit_t *g)
 {
     apr_atomic_inc32(&g->wake);
-#ifdef __linux__
-    syscall(SYS_futex, (apr_uint32_t *)&g->wake, FUTEX_WAKE, 0x7fffffff, NULL, NULL, 0);
-#endif
+    wake(g, ALL_SYNCS, 0x7fffffff);
 }
 
 /* Is the sync the token names abandoned: its process gone, or running
- * for longer than any disk should take? */
-static int abandoned(const pds_group_commit_t *g, apr_uint64_t token, apr_time_t now)
+ * for longer than any disk should take? A sync younger than one nap is
+ * running, not abandoned: asking the kernel about its process on every
+ * wait cost a system call per request. Its start time is 0 while the
+ * syncer takes the place or lets go of it: *starting and *starting_at
+ * remember since when this waiter has seen that, so that it too is given
+ * one nap before the kernel is asked. A dead syncer is still found after
+ * one timed nap. */
+static int abandoned(const pds_group_commit_t *g, apr_uint64_t token, apr_time_t now,
+                     apr_uint64_t *starting, apr_time_t *starting_at)
 {
     pid_t pid = (pid_t)(token >> 32);
     apr_time_t since = (apr_time_t)apr_atomic_read64((volatile apr_uint64_t *)&g->owner_since);
 
-    /* A sync younger than one nap is running, not abandoned: asking the
-     * kernel about its process on every wait cost a system call per
-     * request. A dead syncer is still found after one timed nap. (since
-     * is 0 only between taking the place and starting: asked then.) */
-    if (since != 0 && now - since < NAP_USEC)
+    if (since == 0) {
+        if (*starting != token) {
+            *starting = token;
+            *starting_at = now;
+        }
+        if (now - *starting_at < NAP_USEC)
+            return 0;
+    }
+    else if (now - since < NAP_USEC)
         return 0;
     if (pid > 0 && kill(pid, 0) != 0 && errno == ESRCH)
         return 1;
@@ -87,6 +126,11 @@ static int abandoned(const pds_group_commit_t *g, apr_uint64_t token, apr_time_t
 
 void pds_group_commit_init(pds_group_commit_t *g, apr_uint64_t durable)
 {
+    apr_atomic_set64(&g->round, 0);
+    apr_atomic_set64(&g->target, 0);
+    apr_atomic_set64(&g->target_round, 0);
+    apr_atomic_set64(&g->wanted, 0);
+    apr_atomic_set64(&g->sleeps, 0);
     apr_atomic_set64(&g->durable, durable);
     apr_atomic_set64(&g->failed, 0);
     apr_atomic_set64(&g->owner, 0);
@@ -103,6 +147,37 @@ void pds_group_commit_publish(pds_group_commit_t *g, apr_uint64_t covered)
     wake_all(g);
 }
 
+void pds_group_commit_target(pds_group_commit_t *g, apr_uint64_t target)
+{
+    /* target first: a waiter that reads target_round, target, target_round
+     * and finds the round it expects twice has this sync's target. */
+    apr_atomic_set64(&g->target, target);
+    apr_atomic_set64(&g->target_round, apr_atomic_read64(&g->round));
+}
+
+/* The sync a waiter for record seq sleeps for: the running one (round)
+ * when it is known to cover seq, the next when it is known not to (and the
+ * waiter says it wants one), either when its target is not known yet. */
+static apr_uint32_t sleep_bits(pds_group_commit_t *g, apr_uint64_t seq, int *next_only)
+{
+    apr_uint64_t round = apr_atomic_read64(&g->round);
+    apr_uint64_t first = apr_atomic_read64(&g->target_round);
+    apr_uint64_t target = apr_atomic_read64(&g->target);
+
+    *next_only = 0;
+    if (first != round || apr_atomic_read64(&g->target_round) != round)
+        return sync_bit(round) | sync_bit(round + 1);
+    if (seq <= target)
+        return sync_bit(round);
+    *next_only = 1;
+    return sync_bit(round + 1);
+}
+
+apr_uint64_t pds_group_commit_sleeps(const pds_group_commit_t *g)
+{
+    return apr_atomic_read64((volatile apr_uint64_t *)&g->sleeps);
+}
+
 void pds_group_commit_counts(const pds_group_commit_t *g, apr_uint64_t *syncs,
                              apr_uint64_t *covered)
 {
@@ -115,10 +190,11 @@ static apr_status_t run_sync(pds_group_commit_t *g, apr_uint64_t token,
                              pds_group_commit_sync_cb sync, void *baton)
 {
     apr_uint64_t before = apr_atomic_read64(&g->durable);
-    apr_uint64_t covered = 0;
+    apr_uint64_t covered = 0, round;
     apr_status_t rv;
 
     apr_atomic_set64(&g->owner_since, (apr_uint64_t)apr_time_now());
+    round = apr_atomic_inc64(&g->round) + 1;
     rv = sync(baton, &covered);
     if (rv == APR_SUCCESS) {
         advance(&g->durable, covered);
@@ -134,7 +210,17 @@ static apr_status_t run_sync(pds_group_commit_t *g, apr_uint64_t token,
     /* Let go only if nobody took over meanwhile. */
     apr_atomic_set64(&g->owner_since, 0);
     apr_atomic_cas64(&g->owner, 0, token);
-    wake_all(g);
+    if (rv != APR_SUCCESS) {
+        wake_all(g);                /* the failed: every waiter looks */
+        return rv;
+    }
+    /* The waiters it covered; and, when records it did not cover wait,
+     * one waiter for the next sync, to run it. The word moves first, so a
+     * waiter about to sleep sees it move and looks again. */
+    apr_atomic_inc32(&g->wake);
+    wake(g, sync_bit(round), 0x7fffffff);
+    if (apr_atomic_read64(&g->wanted) > covered)
+        wake(g, sync_bit(round + 1), 1);
     return rv;
 }
 
@@ -143,13 +229,16 @@ apr_status_t pds_group_commit_wait(pds_group_commit_t *g, apr_uint64_t seq,
                                    apr_interval_time_t max_wait, int *synced)
 {
     apr_time_t deadline = apr_time_now() + max_wait;
-    apr_uint64_t token = new_token();
+    apr_uint64_t token = 0;             /* made when first needed: getpid() */
+    apr_uint64_t starting = 0;          /* an owner seen before its sync began */
+    apr_time_t starting_at = 0;
 
     if (synced != NULL)
         *synced = 0;
     for (;;) {
-        apr_uint32_t seen = apr_atomic_read32(&g->wake);
+        apr_uint32_t seen = apr_atomic_read32(&g->wake), bits;
         apr_uint64_t owner;
+        int next_only;
         apr_time_t now;
 
         /* Failed first: a later sync's success proves nothing for it. */
@@ -157,7 +246,12 @@ apr_status_t pds_group_commit_wait(pds_group_commit_t *g, apr_uint64_t seq,
             return PDS_GROUP_COMMIT_LOST;
         if (seq <= apr_atomic_read64(&g->durable))
             return APR_SUCCESS;
-        owner = apr_atomic_cas64(&g->owner, token, 0);
+        owner = apr_atomic_read64(&g->owner);
+        if (owner == 0) {
+            if (token == 0)
+                token = new_token();
+            owner = apr_atomic_cas64(&g->owner, token, 0);
+        }
         if (owner == 0) {
             apr_status_t rv;
 
@@ -171,12 +265,21 @@ apr_status_t pds_group_commit_wait(pds_group_commit_t *g, apr_uint64_t seq,
         now = apr_time_now();
         if (now >= deadline)
             return APR_TIMEUP;
-        if (abandoned(g, owner, now)) {
+        if (abandoned(g, owner, now, &starting, &starting_at)) {
             /* Clear it only if it is still that one; the loop then races
              * for the place like any other waiter. */
             apr_atomic_cas64(&g->owner, 0, owner);
             continue;
         }
-        sleep_on(g, seen);
+        bits = sleep_bits(g, seq, &next_only);
+        if (next_only) {
+            /* For the next sync: say so (a full barrier before the last
+             * look), so the running one's end wakes one of us to run it. */
+            advance(&g->wanted, seq);
+            if (seq <= apr_atomic_read64(&g->durable) || apr_atomic_read64(&g->owner) == 0)
+                continue;
+        }
+        apr_atomic_inc64(&g->sleeps);
+        sleep_on(g, seen, bits);
     }
 }

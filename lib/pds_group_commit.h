@@ -12,7 +12,11 @@
  *
  * The state lives in memory all processes share (the caller places it
  * there). At most one syncer runs at a time; the others sleep (a futex on
- * Linux, short sleeps elsewhere) and wake when a sync completes. A syncer
+ * Linux, short sleeps elsewhere) and wake when a sync completes. Once the
+ * syncer has said what its sync covers (pds_group_commit_target), a waiter
+ * it covers sleeps until that sync ends, and a waiter it does not cover
+ * until the next one: the end of a sync wakes only the waiters it covered,
+ * and one waiter of the next (to run it), not everyone. A syncer
  * that dies (kill -9, a crash) cannot hang the others: a waiter that wakes
  * from its short timed sleep and finds the syncer's process gone, or the
  * sync older than PDS_GROUP_COMMIT_STALE, takes over. Two syncs running at
@@ -46,6 +50,11 @@ typedef struct pds_group_commit_t {
     volatile apr_uint64_t owner_since;  /* when it began (apr_time_t) */
     volatile apr_uint64_t syncs;        /* syncs that succeeded */
     volatile apr_uint64_t covered;      /* records they made durable, summed */
+    volatile apr_uint64_t round;        /* syncs begun (the running one's number) */
+    volatile apr_uint64_t target;       /* what sync number target_round covers */
+    volatile apr_uint64_t target_round;
+    volatile apr_uint64_t wanted;       /* the highest record a waiter sleeps for */
+    volatile apr_uint64_t sleeps;       /* times a waiter went to sleep */
     volatile apr_uint32_t wake;         /* bumped after every sync; waiters sleep on it */
     apr_uint32_t unused;
 } pds_group_commit_t;
@@ -57,6 +66,11 @@ typedef struct pds_group_commit_t {
  * *covered says what the sync would have covered once it began syncing
  * (those records are then failed for good), 0 if it failed before. */
 typedef apr_status_t (*pds_group_commit_sync_cb)(void *baton, apr_uint64_t *covered);
+
+/* Called by the sync callback once it knows the last record its sync will
+ * cover, before it syncs: waiters sleep by it (see above). A callback that
+ * does not call it is correct too; its waiters wake at every sync's end. */
+void pds_group_commit_target(pds_group_commit_t *g, apr_uint64_t target);
 
 /* Starts the state with every record <= durable already on disk. */
 void pds_group_commit_init(pds_group_commit_t *g, apr_uint64_t durable);
@@ -77,5 +91,9 @@ void pds_group_commit_publish(pds_group_commit_t *g, apr_uint64_t covered);
  * they made durable (their ratio is the records per sync). */
 void pds_group_commit_counts(const pds_group_commit_t *g, apr_uint64_t *syncs,
                              apr_uint64_t *covered);
+
+/* How many times waiters went to sleep: about one per record that waited
+ * when each sleeps until the sync covering it ends. */
+apr_uint64_t pds_group_commit_sleeps(const pds_group_commit_t *g);
 
 #endif

@@ -279,18 +279,23 @@ static apr_status_t create_sink(pds_audit_sink_t **psink, const char *path,
 
 /* Writes one sealed line, advancing the chain only once it is written. A
  * write cut short (disk full) is cut back off, so the next line does not
- * land glued to half a record. */
+ * land glued to half a record: under the mutex nobody else appends, so the
+ * file ended `written` bytes before where it ends now. (Asking for the size
+ * before every write cost a system call per record.) */
 static apr_status_t append_line(pds_audit_sink_t *sink, const char *line, apr_size_t len,
                                 apr_time_t now)
 {
-    apr_finfo_t before;
-    int known = apr_file_info_get(&before, APR_FINFO_SIZE, sink->file) == APR_SUCCESS;
-    apr_status_t rv = apr_file_write_full(sink->file, line, len, NULL);
+    apr_size_t written = 0;
+    apr_status_t rv = apr_file_write_full(sink->file, line, len, &written);
+    apr_finfo_t after;
 
-    if (rv == APR_SUCCESS)
+    if (rv == APR_SUCCESS) {
         pds_chain_commit(&sink->shared->chain, line, len, now);
-    else if (known)
-        apr_file_trunc(sink->file, before.size);
+        return APR_SUCCESS;
+    }
+    if (written > 0 && apr_file_info_get(&after, APR_FINFO_SIZE, sink->file) == APR_SUCCESS
+        && after.size >= (apr_off_t)written)
+        apr_file_trunc(sink->file, after.size - (apr_off_t)written);
     return rv;
 }
 
@@ -652,6 +657,7 @@ static apr_status_t sync_written(void *baton, apr_uint64_t *covered)
         return rv;
     }
     *covered = seq;
+    pds_group_commit_target(&sink->shared->commit, seq);
     start = apr_time_now();
     rv = apr_file_datasync(dup);
     close_rv = apr_file_close(dup);

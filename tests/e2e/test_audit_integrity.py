@@ -444,12 +444,10 @@ int fdatasync(int fd)
 """
 
 
-@pytest.fixture
-def slow_sync(tmp_path):
-    """An LD_PRELOAD library that makes every fdatasync take 20 ms, so that
-    a rotation in the same child lands while a record is being synced."""
-    src, lib = tmp_path / "slow_sync.c", str(tmp_path / "slow_sync.so")
-    src.write_text(SLOW_SYNC)
+def _preload_library(tmp_path, name, source):
+    """`source` built into an LD_PRELOAD library httpd's User can load."""
+    src, lib = tmp_path / (name + ".c"), str(tmp_path / (name + ".so"))
+    src.write_text(source)
     cc = shutil.which("cc") or shutil.which("gcc")
     if cc is None:
         pytest.skip("no C compiler for the LD_PRELOAD library")
@@ -457,6 +455,13 @@ def slow_sync(tmp_path):
     os.chmod(str(tmp_path), 0o755)
     os.chmod(lib, 0o755)
     return lib
+
+
+@pytest.fixture
+def slow_sync(tmp_path):
+    """An LD_PRELOAD library that makes every fdatasync take 20 ms, so that
+    a rotation in the same child lands while a record is being synced."""
+    return _preload_library(tmp_path, "slow_sync", SLOW_SYNC)
 
 
 def _rotate_under_load(gw, rotations=3):
@@ -536,3 +541,98 @@ def test_a_record_is_synced_on_the_descriptor_it_was_written_to(gateway_factory,
     responses, rotated = _rotate_under_load(gw, rotations=4)
     assert len(responses) > 20
     _assert_every_record_once(gw, responses, rotated)
+
+
+# ============ a record cut short by a full disk is cut back off
+
+SHORT_WRITE = r"""
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+/* While the file $PDS_TEST_SHORT_WRITE_FLAG exists, the next write to the
+ * file $PDS_TEST_SHORT_WRITE_LOG writes half of what it was given, and the
+ * write of the rest fails with ENOSPC, as on a disk that fills up in the
+ * middle of a line. The flag is removed when it fires: once. */
+ssize_t write(int fd, const void *buf, size_t n)
+{
+    static ssize_t (*real)(int, const void *, size_t);
+    static __thread int cutting;
+    const char *log = getenv("PDS_TEST_SHORT_WRITE_LOG");
+    const char *flag = getenv("PDS_TEST_SHORT_WRITE_FLAG");
+    char link[64], path[PATH_MAX];
+    ssize_t len;
+
+    if (real == NULL)
+        real = (ssize_t (*)(int, const void *, size_t))dlsym(RTLD_NEXT, "write");
+    if (log == NULL || flag == NULL || n < 2)
+        return real(fd, buf, n);
+    snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+    len = readlink(link, path, sizeof(path) - 1);
+    if (len <= 0)
+        return real(fd, buf, n);
+    path[len] = '\0';
+    if (strcmp(path, log) != 0)
+        return real(fd, buf, n);
+    if (cutting) {
+        cutting = 0;
+        errno = ENOSPC;
+        return -1;
+    }
+    if (unlink(flag) != 0)
+        return real(fd, buf, n);
+    cutting = 1;
+    return real(fd, buf, n / 2);
+}
+"""
+
+
+@pytest.mark.allow_log(r"PDS00045")
+def test_a_record_cut_short_by_a_full_disk_is_cut_back_off(gateway_factory, tmp_path,
+                                                          reachable_dir, monkeypatch):
+    """The disk fills in the middle of a record: the request is refused
+    (503, nothing released), the half line is removed from the log, the
+    refusal's record and the next request's start on lines of their own,
+    and the log still verifies."""
+    lib = _preload_library(tmp_path, "short_write", SHORT_WRITE)
+    flags = tempfile.mkdtemp(prefix="pds-e2e-flag-")
+    os.chmod(flags, 0o777)          # httpd's User removes the flag when it fires
+    flag = os.path.join(flags, "cut-next-write")
+    try:
+        log = os.path.realpath(os.path.join(reachable_dir, "audit.jsonl"))
+        monkeypatch.setenv("LD_PRELOAD", lib)
+        monkeypatch.setenv("PDS_TEST_SHORT_WRITE_LOG", log)
+        monkeypatch.setenv("PDS_TEST_SHORT_WRITE_FLAG", flag)
+        gw = gateway_factory(CONFIG, audit_log=log)
+        monkeypatch.delenv("LD_PRELOAD")
+        assert gw.get(PATH).status_code == 200
+        size = os.path.getsize(log)
+
+        open(flag, "w").close()
+        r = gw.get(PATH)
+        H.assert_problem(r, "audit-unavailable", 503)
+        assert not os.path.exists(flag), "the short write did not happen"
+        # The half line is gone; what follows it is the refusal's own record.
+        with open(log, "rb") as f:
+            f.seek(size)
+            added = f.read().decode().splitlines()
+        assert len(added) == 1, added
+        refusal = json.loads(added[0])
+        assert (refusal["decision"], refusal["reason"], refusal["status"]) == (
+            "deny", "audit-unavailable", 503)
+        assert refusal["request_id"] == r.headers["PDS-Request-Id"]
+
+        after = gw.get(PATH)
+        assert after.status_code == 200, H.describe(after)
+        assert gw.audit_for(after)["request_id"] == after.headers["PDS-Request-Id"]
+        for line in gw.httpd.audit_all_lines():
+            json.loads(line)
+        p = subprocess.run([H.audit_tool(), "verify", "--key", gw.httpd.audit_key_path, log],
+                           capture_output=True, text=True, timeout=60)
+        assert p.returncode == 0, p.stdout + p.stderr
+    finally:
+        shutil.rmtree(flags, ignore_errors=True)

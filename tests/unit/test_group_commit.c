@@ -25,6 +25,7 @@ typedef struct model_t {
     volatile apr_uint32_t overlap;     /* ever more than one */
     volatile apr_uint32_t violations;  /* a wait returned before its record was on disk */
     int fail_next;                     /* the next sync fails */
+    int announce;                      /* the sync says what it covers */
 } model_t;
 
 static apr_status_t model_sync(void *baton, apr_uint64_t *covered)
@@ -34,6 +35,8 @@ static apr_status_t model_sync(void *baton, apr_uint64_t *covered)
     apr_uint64_t cur;
 
     *covered = target;
+    if (m->announce)
+        pds_group_commit_target(&m->g, target);
     if (apr_atomic_inc32(&m->running) > 0)
         apr_atomic_set32(&m->overlap, 1);
     apr_atomic_inc32(&m->syncs);
@@ -110,14 +113,15 @@ static void *thread_main(void *arg)
     return NULL;
 }
 
-static void test_threads_share_syncs(void **state)
+/* Eight threads write and wait; returns the model for more checks. */
+static model_t *threads_share_syncs(int announce)
 {
     model_t *m = shared_model();
     pthread_t t[THREADS];
     apr_uint64_t syncs, covered;
     int k;
 
-    (void)state;
+    m->announce = announce;
     for (k = 0; k < THREADS; k++)
         assert_int_equal(pthread_create(&t[k], NULL, thread_main, m), 0);
     for (k = 0; k < THREADS; k++) {
@@ -134,6 +138,28 @@ static void test_threads_share_syncs(void **state)
     pds_group_commit_counts(&m->g, &syncs, &covered);
     assert_int_equal(syncs, m->syncs);
     assert_int_equal(covered, THREADS * PER_THREAD);
+    print_message("announce %d: %u syncs, %" APR_UINT64_T_FMT " sleeps for %d records\n",
+                  announce, m->syncs, pds_group_commit_sleeps(&m->g), THREADS * PER_THREAD);
+    return m;
+}
+
+static void test_threads_share_syncs(void **state)
+{
+    model_t *m = threads_share_syncs(0);
+
+    (void)state;
+    munmap(m, sizeof(*m));
+}
+
+/* A sync that says what it covers: the same guarantee, and a waiter
+ * sleeps about once, until the sync covering it ends (woken by every
+ * sync's end, a waiter the running sync did not cover slept twice). */
+static void test_syncs_wake_only_what_they_cover(void **state)
+{
+    model_t *m = threads_share_syncs(1);
+
+    (void)state;
+    assert_true(pds_group_commit_sleeps(&m->g) <= THREADS * PER_THREAD * 5 / 4);
     munmap(m, sizeof(*m));
 }
 
@@ -146,6 +172,7 @@ static void test_processes_share_syncs(void **state)
     int k;
 
     (void)state;
+    m->announce = 1;                    /* as the audit log's sync does */
     for (k = 0; k < PROCS; k++) {
         pids[k] = fork();
         assert_true(pids[k] >= 0);
@@ -244,6 +271,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_alone),
         cmocka_unit_test(test_threads_share_syncs),
+        cmocka_unit_test(test_syncs_wake_only_what_they_cover),
         cmocka_unit_test(test_processes_share_syncs),
         cmocka_unit_test(test_failed_sync_is_final),
         cmocka_unit_test(test_dead_syncer_is_taken_over),
