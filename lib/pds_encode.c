@@ -1,8 +1,11 @@
 /* pds_encode.c: bytes as text, hex and base64url (pds_encode.h). */
+#include <limits.h>
+#include <pthread.h>
 #include <string.h>
 
 #include <openssl/core_names.h>
 #include <openssl/evp.h>
+#include <openssl/rand.h>
 #include <apr_atomic.h>
 
 #include "pds_encode.h"
@@ -179,6 +182,46 @@ int pds_sha256(unsigned char out[32], const void *data, apr_size_t len)
             md = fetched;
     }
     return EVP_Digest(data, len, out, &n, md, NULL) == 1 && n == 32;
+}
+
+/* ---- random bytes for identifiers ------------------------------------------ */
+
+#define ID_BYTES_BUFFER 1024
+
+static __thread unsigned char id_bytes[ID_BYTES_BUFFER];
+static __thread apr_size_t id_bytes_left;
+static pthread_once_t id_bytes_once = PTHREAD_ONCE_INIT;
+
+/* In a fork's child, whose one thread is a copy of the forking one: its
+ * buffer is the parent's too, so it is dropped. (glibc unregisters the
+ * handler when the module is unloaded.) */
+static void id_bytes_forget(void)
+{
+    id_bytes_left = 0;
+}
+
+static void id_bytes_register(void)
+{
+    pthread_atfork(NULL, NULL, id_bytes_forget);
+}
+
+int pds_random_id_bytes(unsigned char *out, apr_size_t n)
+{
+    unsigned char *from;
+
+    if (n > ID_BYTES_BUFFER)
+        return n <= (apr_size_t)INT_MAX && RAND_bytes(out, (int)n) == 1;
+    pthread_once(&id_bytes_once, id_bytes_register);
+    if (id_bytes_left < n) {
+        if (RAND_bytes(id_bytes, (int)sizeof(id_bytes)) != 1)
+            return 0;
+        id_bytes_left = sizeof(id_bytes);
+    }
+    from = id_bytes + sizeof(id_bytes) - id_bytes_left;
+    memcpy(out, from, n);
+    memset(from, 0, n);                 /* handed out once */
+    id_bytes_left -= n;
+    return 1;
 }
 
 int pds_hmac_sha256(unsigned char out[32], const unsigned char *key, apr_size_t keylen,

@@ -33,6 +33,12 @@ apr_status_t pds_base64url_decode(unsigned char **out, apr_size_t *outlen,
                                   apr_pool_t *p, const char *in,
                                   apr_size_t inlen);
 
+/* n random bytes for identifiers (request ids): unpredictable and never
+ * the same in two processes, but never for keys or other secrets, since
+ * they wait in a per-thread buffer. One RAND_bytes per kilobyte, not per
+ * call. 1 on success, 0 when OpenSSL has no random bytes. */
+int pds_random_id_bytes(unsigned char *out, apr_size_t n);
+
 /* SHA-256 of len bytes at data into out. 1 on success, 0 when OpenSSL
  * fails. The one SHA-256 of lib/ and the module: the implementation is
  * fetched once per process, not on every call (OpenSSL 3's implicit fetch

@@ -19,7 +19,8 @@ pds_request_t *pds_request_get(const request_rec *r)
 }
 
 /* mod_unique_id's id when it is loaded (it is what the access log shows);
- * otherwise 128 random bits. */
+ * otherwise 128 random bits (from a per-thread buffer: asking the kernel
+ * for 16 bytes cost a system call per request). */
 const char *pds_make_request_id(request_rec *r)
 {
     const char *unique = apr_table_get(r->subprocess_env, "UNIQUE_ID");
@@ -27,7 +28,7 @@ const char *pds_make_request_id(request_rec *r)
 
     if (unique != NULL && *unique != '\0')
         return unique;
-    if (apr_generate_random_bytes(raw, sizeof(raw)) != APR_SUCCESS) {
+    if (!pds_random_id_bytes(raw, sizeof(raw))) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "PDS00020: no random bytes for a "
                       "request id; using time and connection id");
         return apr_psprintf(r->pool, "%" APR_TIME_T_FMT "-%ld", r->request_time,
