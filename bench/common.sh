@@ -1,4 +1,4 @@
-# common.sh: shared by bench/run.sh, bench/profile.sh, bench/perf.sh and bench/soak.sh (sourced, not run).
+# common.sh: shared by bench/run.sh, bench/profile.sh, bench/perf.sh, bench/rss.sh and bench/soak.sh (sourced, not run).
 # shellcheck shell=sh disable=SC2034,SC2154  # set here for, or by, the scripts that source this
 #
 # Sets up a run directory with a static back-end httpd and a gateway httpd
@@ -93,9 +93,10 @@ need_tools() {
     done
 }
 
-# one_location SCRIPT [CONFIG]: for perf.sh and profile.sh, which load one
-# location: sets $config (plain, pds, lua, or the 1 MB collection plainc-1m
-# or pdsc-1m; pds by default), $with_pds, $with_collections and $location_path.
+# one_location SCRIPT [CONFIG]: for perf.sh, profile.sh and rss.sh, which
+# load one location: sets $config (plain, pds, lua, or the 1 MB collection
+# plainc-1m or pdsc-1m; pds by default), $with_pds, $with_collections,
+# $location_path and $url (the location on the gateway).
 one_location() {
     config=${2:-pds}
     case "$config" in
@@ -105,6 +106,30 @@ one_location() {
     esac
     with_pds=0
     case "$config" in pds*) with_pds=1 ;; esac
+    url="http://127.0.0.1:$gw_port$location_path"
+}
+
+# location_request COMMAND ARG...: runs COMMAND ARG... on $url (one_location)
+# with the token and the purpose as headers when the location is mod_pds's.
+location_request() {
+    if [ "$with_pds" = 1 ]; then
+        "$@" -H "Authorization: Bearer $token" -H "PDS-Purpose: $purpose" "$url"
+    else
+        "$@" "$url"
+    fi
+}
+
+# wrk_location SECONDS: wrk on $url for SECONDS with the load of
+# wrk_settings, and a 30 s timeout (wrk's is 2 s) as bench/run.sh's.
+wrk_location() {
+    location_request wrk -t"$threads" -c"$connections" -d"${1}s" --timeout 30s
+}
+
+# wrk_requests FILE: $requests, the responses wrk completed by its output in
+# FILE; dies when there were none.
+wrk_requests() {
+    requests=$(sed -n 's/^ *\([0-9]*\) requests in.*/\1/p' "$1")
+    [ -n "$requests" ] && [ "$requests" -gt 0 ] || die "wrk completed no requests (see $1)"
 }
 
 # check_wrk_load: the ranges of $duration, $connections and $threads (whole
@@ -142,6 +167,27 @@ close_run_dir() {
     elif [ -z "$2" ]; then
         rm -rf "$run"
     fi
+}
+
+# bench_setup NAME: how run.sh's servers come up, for perf.sh, profile.sh
+# and rss.sh: the run directory (bench_run_dir NAME), the caller's cleanup()
+# at exit (on_exit_cleanup; define it first), mod_pds, the configurations
+# and the token (prepare_bench), and the back end started. The caller
+# starts the gateway (start_httpd "$run/gateway" "$gw_port", or its own way).
+bench_setup() {
+    bench_run_dir "$1"
+    on_exit_cleanup
+    prepare_bench
+    start_httpd "$run/backend" "$be_port"
+}
+
+# bench_cleanup: what a cleanup() ends with: the gateway and the back end
+# stopped (each only if it is ours and running), the run directory removed
+# or kept (BENCH_KEEP, BENCH_RUN_DIR).
+bench_cleanup() {
+    stop_httpd "$run/gateway"
+    stop_httpd "$run/backend"
+    close_run_dir "${BENCH_KEEP:-0}" "${BENCH_RUN_DIR:-}"
 }
 
 # Builds mod_pds unless BENCH_MODULE names a ready module; sets $module.

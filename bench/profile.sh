@@ -35,8 +35,6 @@ whole_numbers "BENCH_PROFILE_* are whole numbers" \
 [ "$requests" -ge 1 ] || die "BENCH_PROFILE_REQUESTS must be at least 1"
 need_tools "valgrind apache2-utils openssl" valgrind callgrind_annotate ab openssl
 
-bench_run_dir pds-profile
-
 vg_pid=""
 cleanup() {
     if [ -n "$vg_pid" ] && alive "$vg_pid"; then
@@ -45,14 +43,9 @@ cleanup() {
         while alive "$vg_pid" && [ "$i" -lt 300 ]; do i=$((i + 1)); sleep 0.1; done
         alive "$vg_pid" && kill -KILL "$vg_pid" 2>/dev/null || true
     fi
-    stop_httpd "$run/backend"
-    close_run_dir "${BENCH_KEEP:-0}" "${BENCH_RUN_DIR:-}"
+    bench_cleanup
 }
-on_exit_cleanup
-
-prepare_bench
-
-start_httpd "$run/backend" "$be_port"
+bench_setup pds-profile
 
 out=$run/callgrind.out
 # httpd drops root for "nobody" and writes the output at exit as that user.
@@ -74,16 +67,7 @@ until port_open "$gw_port"; do
     sleep 0.1
 done
 
-url="http://127.0.0.1:$gw_port$location_path"
-ab_for() {
-    if [ "$with_pds" = 1 ]; then
-        ab -q -k -c 1 -n "$1" -H "Authorization: Bearer $token" -H "PDS-Purpose: $purpose" "$url"
-    else
-        ab -q -k -c 1 -n "$1" "$url"
-    fi
-}
-
-ab_for "$requests" >"$run/ab.out" 2>&1 || { cat "$run/ab.out" >&2; die "the requests failed"; }
+location_request ab -q -k -c 1 -n "$requests" >"$run/ab.out" 2>&1 || { cat "$run/ab.out" >&2; die "the requests failed"; }
 grep -E 'Complete requests|Failed requests|Non-2xx' "$run/ab.out" || true
 if grep -qE '^Non-2xx responses' "$run/ab.out"; then
     die "some responses were not 2xx (see $run/ab.out)"

@@ -36,28 +36,9 @@ whole_numbers "BENCH_* settings are whole numbers" "$want" "$round_s" "$max_roun
 check_wrk_load
 need_tools "wrk openssl" wrk openssl
 
-bench_run_dir pds-rss
-
-cleanup() {
-    stop_httpd "$run/gateway"
-    stop_httpd "$run/backend"
-    close_run_dir "${BENCH_KEEP:-0}" "${BENCH_RUN_DIR:-}"
-}
-on_exit_cleanup
-
-prepare_bench
-start_httpd "$run/backend" "$be_port"
+cleanup() { bench_cleanup; }
+bench_setup pds-rss
 start_httpd "$run/gateway" "$gw_port"
-
-url="http://127.0.0.1:$gw_port$location_path"
-wrk_round() {
-    if [ "$with_pds" = 1 ]; then
-        wrk -t"$threads" -c"$connections" -d"${round_s}s" --timeout 30s \
-            -H "Authorization: Bearer $token" -H "PDS-Purpose: $purpose" "$url"
-    else
-        wrk -t"$threads" -c"$connections" -d"${round_s}s" --timeout 30s "$url"
-    fi
-}
 
 # One line per child: pid VmRSS-kB RssAnon-kB
 children_memory() {
@@ -72,12 +53,11 @@ done_requests=0
 round=0
 while [ "$done_requests" -lt "$want" ] && [ "$round" -lt "$max_rounds" ]; do
     round=$((round + 1))
-    wrk_round >"$run/wrk-rss.out"
-    n=$(sed -n 's/^ *\([0-9]*\) requests in.*/\1/p' "$run/wrk-rss.out")
+    wrk_location "$round_s" >"$run/wrk-rss.out"
+    wrk_requests "$run/wrk-rss.out"
     bad=$(sed -n 's/^ *Non-2xx or 3xx responses: *//p; s/^ *Socket errors: *//p' "$run/wrk-rss.out")
-    [ -n "$n" ] && [ "$n" -gt 0 ] || die "wrk completed no requests (see $run/wrk-rss.out)"
     [ -z "$bad" ] || die "round $round: $bad (see $run/wrk-rss.out)"
-    done_requests=$((done_requests + n))
+    done_requests=$((done_requests + requests))
     children_memory | sed "s/^/$round $done_requests /" >>"$run/rss.tsv"
     say "round $round: $done_requests requests; pid VmRSS/RssAnon kB: $(children_memory | awk '{ printf "%s %s/%s  ", $1, $2, $3 }')"
 done

@@ -115,11 +115,7 @@ done
 
 bench_run_dir pds-bench
 
-cleanup() {
-    stop_httpd "$run/gateway"
-    stop_httpd "$run/backend"
-    close_run_dir "${BENCH_KEEP:-0}" "${BENCH_RUN_DIR:-}"
-}
+cleanup() { bench_cleanup; }
 on_exit_cleanup
 
 prepare_bench

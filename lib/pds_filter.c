@@ -82,7 +82,7 @@ static apr_status_t type_error(pds_error_t *err, const pds_field_node_t *node,
     return type_error_n(err, &node, 1, v);
 }
 
-static apr_status_t no_memory(pds_error_t *err)
+apr_status_t pds_filter_no_memory(pds_error_t *err)
 {
     pds_error_set(err, "internal-error", -1, PDS_BODY_SOURCE,
                   "out of memory while filtering the body");
@@ -147,7 +147,7 @@ static apr_status_t begin_result(pds_node_list_t *next, int room, json_t *result
 {
     if (result == NULL || !node_list_init(next, room)) {
         json_decref(result);
-        return no_memory(err);
+        return pds_filter_no_memory(err);
     }
     return APR_SUCCESS;
 }
@@ -196,7 +196,7 @@ static apr_status_t filter_members(const pds_field_node_t *const *nodes, int cou
             break;
         if (kept != NULL
             && json_object_setn_new_nocheck(result, key, key_len, kept) != 0) {
-            rv = no_memory(err);
+            rv = pds_filter_no_memory(err);
             break;
         }
     }
@@ -240,7 +240,7 @@ static apr_status_t filter_elements(const pds_field_node_t *const *nodes, int co
         if (rv != APR_SUCCESS)
             break;
         if (kept != NULL && json_array_append_new(result, kept) != 0) {
-            rv = no_memory(err);
+            rv = pds_filter_no_memory(err);
             break;
         }
     }
@@ -310,15 +310,15 @@ static apr_status_t transform_slot(const pds_transform_node_t *node, json_t *par
     apr_hash_set(applied, node->label, APR_HASH_KEY_STRING, node->label);
     if (out == NULL) {
         *removed = 1;
-        return key != NULL ? (json_object_deln(parent, key, key_len) == 0 ? APR_SUCCESS
-                                                                          : no_memory(err))
-                           : (json_array_remove(parent, index) == 0 ? APR_SUCCESS
-                                                                    : no_memory(err));
+        if ((key != NULL ? json_object_deln(parent, key, key_len)
+                         : json_array_remove(parent, index)) != 0)
+            return pds_filter_no_memory(err);
+        return APR_SUCCESS;
     }
     if ((key != NULL ? json_object_setn_nocheck(parent, key, key_len, out)
                      : json_array_set(parent, index, out)) != 0) {
         json_decref(out);
-        return no_memory(err);
+        return pds_filter_no_memory(err);
     }
     json_decref(out);
     return APR_SUCCESS;
@@ -595,14 +595,14 @@ static apr_status_t exclude_records(const pds_filter_options_t *opts, json_t **p
     *pexcluded = apr_array_make(p, 4, sizeof(const char *));
     kept = json_array();
     if (kept == NULL)
-        return no_memory(err);
+        return pds_filter_no_memory(err);
     json_array_foreach(*pdoc, i, row) {
         hit = pds_rowfilter_match(rf, row);
         if (hit >= 0)
             APR_ARRAY_PUSH(*pexcluded, const char *) = pds_rowfilter_rule(rf, hit);
         else if (json_array_append(kept, row) != 0) {
             json_decref(kept);
-            return no_memory(err);
+            return pds_filter_no_memory(err);
         }
     }
     json_decref(*pdoc);
@@ -662,7 +662,7 @@ apr_status_t pds_filter_apply_rows(const pds_fieldset_t *set, const char *input,
     if (opts != NULL && opts->drop_bad_records)
         dropped = apr_array_make(p, 4, sizeof(const char *));
     if (out == NULL) {
-        rv = no_memory(err);
+        rv = pds_filter_no_memory(err);
         goto done;
     }
     json_array_foreach(doc, i, row) {
@@ -693,7 +693,7 @@ apr_status_t pds_filter_apply_rows(const pds_fieldset_t *set, const char *input,
             }
         }
         if (json_array_append_new(out, kept) != 0) {
-            rv = no_memory(err);
+            rv = pds_filter_no_memory(err);
             goto done;
         }
         memcpy(present, row_present, (size_t)set->paths->nelts);
@@ -816,10 +816,10 @@ static apr_status_t parse_error(const json_error_t *jerr, pds_error_t *err)
     /* jansson returns without any error text only when it cannot allocate
      * its lexer. */
     if (jerr->text[0] == '\0')
-        return no_memory(err);
+        return pds_filter_no_memory(err);
     switch (json_error_code(jerr)) {
     case json_error_out_of_memory:
-        return no_memory(err);
+        return pds_filter_no_memory(err);
     case json_error_duplicate_key:
         pds_error_set(err, "duplicate-key", pos, PDS_BODY_SOURCE,
                       "an object has the same member name twice (line %d, "
@@ -855,7 +855,7 @@ static apr_status_t serialise(pds_filter_result_t *result, json_t *out, apr_pool
     put_value(&sink, out);
     sink.buf = apr_palloc(p, sink.len + 1);
     if (sink.buf == NULL)
-        return no_memory(err);
+        return pds_filter_no_memory(err);
     sink.len = 0;
     put_value(&sink, out);
     sink.buf[sink.len] = '\0';
@@ -887,7 +887,7 @@ static apr_status_t replace_member(json_t *v, const char *key, size_t i, json_t 
         && memcmp(json_string_value(member), from, from_len) == 0) {
         if ((key != NULL ? json_object_set_new_nocheck(v, key, json_string(to))
                          : json_array_set_new(v, i, json_string(to))) != 0)
-            return no_memory(err);
+            return pds_filter_no_memory(err);
         (*count)++;
         return APR_SUCCESS;
     }
@@ -958,14 +958,14 @@ apr_status_t pds_filter_apply_ex(const pds_fieldset_t *set,
     }
     if (json_is_object(doc) && root->children == NULL) {
         out = json_object();         /* an empty set releases nothing */
-        rv = out != NULL ? APR_SUCCESS : no_memory(err);
+        rv = out != NULL ? APR_SUCCESS : pds_filter_no_memory(err);
     }
     else {
         rv = filter_value(root, doc, &out, err);
         if (rv == APR_SUCCESS && out == NULL) {
             out = json_is_object(doc) ? json_object() : json_array();
             if (out == NULL)
-                rv = no_memory(err);
+                rv = pds_filter_no_memory(err);
         }
     }
     if (rv != APR_SUCCESS)

@@ -23,6 +23,10 @@ apr_status_t pds_filter_load(json_t **pdoc, const char *input, apr_size_t len,
 apr_status_t pds_filter_serialise(json_t *v, char **pbody, apr_size_t *plen,
                                   apr_pool_t *p, pds_error_t *err);
 
+/* The filters' refusal for memory: "internal-error", "out of memory while
+ * filtering the body"; returns APR_ENOMEM. */
+apr_status_t pds_filter_no_memory(pds_error_t *err);
+
 /* What kind of value v is, for error texts: "an object", "a string", ... */
 const char *pds_filter_type_name(const json_t *v);
 

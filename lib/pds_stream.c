@@ -16,6 +16,7 @@
 
 #include <apr_strings.h>
 
+#include "pds_filter_int.h"
 #include "pds_stream_int.h"
 
 #define PDS_BODY_SOURCE "JSON body"
@@ -569,6 +570,11 @@ apr_status_t pds_stream_filter_ex(const pds_fieldset_t *set, const char *input,
     rv = pds_stream_apply_ex(set, input, len, opts, result, p, NULL);
     if (rv == APR_SUCCESS)
         return APR_SUCCESS;
+    /* Out of memory is the stream's to say, at once: the DOM filter needs
+     * more memory than the stream, and where it found it the two would
+     * seem to disagree. */
+    if (rv == APR_ENOMEM)
+        return pds_filter_no_memory(err);
     /* Refused: the DOM filter says why in its own words (refusals are rare
      * and their texts are part of the contract). It refuses too; should it
      * not, nothing is released (fail closed). */

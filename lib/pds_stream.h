@@ -52,7 +52,10 @@ apr_status_t pds_stream_apply_ex(const pds_fieldset_t *set, const char *input,
 /* What the glue calls: the streaming filter when the set is supported, the
  * DOM filter otherwise; a body the stream refuses is handed to the DOM
  * filter for its error, so that *err is exactly what pds_filter_apply_ex
- * gives (text, position and source included). */
+ * gives (text, position and source included). Out of memory in the stream
+ * is not handed on (the DOM filter needs more): it is refused at once as
+ * pds_filter_apply_ex refuses for memory, APR_ENOMEM and "internal-error"
+ * ("out of memory while filtering the body"). */
 apr_status_t pds_stream_filter_ex(const pds_fieldset_t *set, const char *input,
                                   apr_size_t len, const pds_filter_options_t *opts,
                                   pds_filter_result_t *result, apr_pool_t *p,

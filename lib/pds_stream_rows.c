@@ -42,13 +42,6 @@ typedef struct rows_t {
     apr_pool_t *pool;
 } rows_t;
 
-static apr_status_t no_memory(pds_error_t *err)
-{
-    pds_error_set(err, "internal-error", -1, PDS_BODY_SOURCE,
-                  "out of memory while filtering the body");
-    return APR_ENOMEM;
-}
-
 static apr_status_t disagree(pds_error_t *err)
 {
     pds_error_set(err, "internal-error", -1, PDS_BODY_SOURCE,
@@ -79,7 +72,7 @@ static int validate_body(pds_stream_t *st)
 /* The record st->tok starts, left out: only passed over. */
 static apr_status_t skip_record(rows_t *rw, pds_error_t *err)
 {
-    return pds_stream_scan(&rw->st, 0, 1) == 0 ? APR_SUCCESS : no_memory(err);
+    return pds_stream_scan(&rw->st, 0, 1) == 0 ? APR_SUCCESS : pds_filter_no_memory(err);
 }
 
 /* The stream refused the record at offset at (rowset's walk): the DOM
@@ -94,11 +87,11 @@ static apr_status_t record_by_dom(rows_t *rw, const pds_fieldset_t *rowset, size
     apr_status_t rv;
 
     if (!st->bad_type && st->transform_rv == APR_ENOMEM)
-        return no_memory(err);              /* the stream's own want, not the record's */
+        return pds_filter_no_memory(err);   /* the stream's own want, not the record's */
     row = json_loadb((const char *)st->lx.in + at, st->tok.end - at,
                      JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, NULL);
     if (row == NULL)
-        return no_memory(err);              /* the body is valid: memory */
+        return pds_filter_no_memory(err);   /* the body is valid: memory */
     rv = pds_filter_row(rowset, row, st->tctx, rw->dropped, st->applied, &kept, rw->pool,
                         err);
     json_decref(row);
@@ -145,7 +138,7 @@ static apr_status_t walk_record(rows_t *rw, const pds_fieldset_t *rowset, size_t
     st->subject_len = strlen(subject);
     st->pseudonym = pseudonym;
     if (rw->subjects->nelts > 0 && pds_stream_put(st, ",", 1) != 0)
-        return no_memory(err);
+        return pds_filter_no_memory(err);
     memset(&top, 0, sizeof(top));
     top.nodes = &root;
     top.count = 1;
@@ -159,7 +152,7 @@ static apr_status_t walk_record(rows_t *rw, const pds_fieldset_t *rowset, size_t
         record.tnode = &each;
     }
     if (pds_stream_walk(st, &record, 1, &kept, &written) != 0)
-        return no_memory(err);
+        return pds_filter_no_memory(err);
     st->nstates = npaths;
     if (st->failing || pds_error_is_set(&st->transform_err)) {
         st->out.len = mark;
@@ -207,10 +200,10 @@ static apr_status_t walk_records(rows_t *rw, pds_error_t *err)
 
     for (i = 0; i < rw->set->paths->nelts; i++)
         if (pds_stream_push_state(st, i) != 0)
-            return no_memory(err);
+            return pds_filter_no_memory(err);
     pds_stream_next(st);
     if (pds_stream_open(st, 0) != 0 || pds_stream_put(st, "[", 1) != 0)
-        return no_memory(err);
+        return pds_filter_no_memory(err);
     for (pds_stream_next(st); st->tok.type != PDS_TOK_ARRAY_END; pds_stream_next(st)) {
         rv = one_record(rw, err);
         if (rv != APR_SUCCESS)
@@ -221,7 +214,7 @@ static apr_status_t walk_records(rows_t *rw, pds_error_t *err)
             break;                          /* the body is valid: ']' */
     }
     pds_stream_close(st);
-    return pds_stream_put(st, "]", 1) == 0 ? APR_SUCCESS : no_memory(err);
+    return pds_stream_put(st, "]", 1) == 0 ? APR_SUCCESS : pds_filter_no_memory(err);
 }
 
 static void rows_result(rows_t *rw, pds_filter_result_t *result)

@@ -111,6 +111,42 @@ static int check_audit_log_file(server_rec *s, const pds_server_conf_t *sc,
     return 0;
 }
 
+/* What can be wrong with a directory the children (User) make files in. */
+typedef enum {
+    USER_DIR_OK = 0,
+    USER_DIR_MISSING,               /* does not exist (or cannot be looked at) */
+    USER_DIR_NOT_A_DIR,
+    USER_DIR_OPEN_TO_ALL,           /* others can write, no sticky bit */
+    USER_DIR_NOT_WRITABLE,          /* by User (by this user when not root) */
+    USER_DIR_UNREACHABLE            /* *blocked is not searchable by User */
+} user_dir_problem_t;
+
+/* The first problem of dir for files the children make there, in the order
+ * the messages report them. Running as root, User's own access is worked
+ * out from the owner and bits; otherwise the user running the check is the
+ * one the children run as. `refuse_open_to_all`: a directory anyone can
+ * write without the sticky bit is a problem too. */
+static user_dir_problem_t check_user_dir(const char *dir, int refuse_open_to_all,
+                                         const char **blocked, apr_pool_t *ptemp)
+{
+    apr_finfo_t finfo;
+
+    *blocked = NULL;
+    if (apr_stat(&finfo, dir, APR_FINFO_TYPE | APR_FINFO_USER | APR_FINFO_GROUP
+                 | APR_FINFO_PROT, ptemp) != APR_SUCCESS)
+        return USER_DIR_MISSING;
+    if (finfo.filetype != APR_DIR)
+        return USER_DIR_NOT_A_DIR;
+    if (refuse_open_to_all && (finfo.protection & APR_FPROT_WWRITE)
+        && !(finfo.protection & APR_FPROT_WSTICKY))
+        return USER_DIR_OPEN_TO_ALL;
+    if (geteuid() == 0 ? !user_can_write_dir(&finfo) : access(dir, W_OK | X_OK) != 0)
+        return USER_DIR_NOT_WRITABLE;
+    if (geteuid() == 0 && (*blocked = user_cannot_reach(dir, ptemp)) != NULL)
+        return USER_DIR_UNREACHABLE;
+    return USER_DIR_OK;
+}
+
 /* SQLite keeps its journal beside the database, and the children (running
  * as User) open it: its directory must exist and be theirs to write. */
 static int check_sqlite_store(server_rec *s, const pds_server_conf_t *sc,
@@ -118,33 +154,34 @@ static int check_sqlite_store(server_rec *s, const pds_server_conf_t *sc,
 {
     const char *path = sc->consent_params, *blocked;
     char *dir = ap_make_dirstr_parent(ptemp, path);
+    const char *user = ap_unixd_config.user_name;
+    user_dir_problem_t problem = check_user_dir(dir, 0, &blocked, ptemp);
     apr_finfo_t finfo;
     apr_status_t rv;
 
-    rv = apr_stat(&finfo, dir, APR_FINFO_TYPE | APR_FINFO_USER | APR_FINFO_GROUP
-                  | APR_FINFO_PROT, ptemp);
-    if (rv != APR_SUCCESS || finfo.filetype != APR_DIR) {
+    switch (problem) {
+    case USER_DIR_OK:
+    case USER_DIR_OPEN_TO_ALL:      /* not asked for */
+        break;
+    case USER_DIR_MISSING:
+    case USER_DIR_NOT_A_DIR:
         ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_ERR, 0, s, "PDS00183: "
                      "PDSConsentStore sqlite3 %s (%s): the directory %s %s; create it "
                      "for User %s (mkdir -p %s && chown %s %s)", path, sc->consent_where,
-                     dir, rv != APR_SUCCESS ? "does not exist" : "is not a directory",
-                     ap_unixd_config.user_name, dir, ap_unixd_config.user_name, dir);
+                     dir, problem == USER_DIR_MISSING ? "does not exist"
+                     : "is not a directory", user, dir, user, dir);
         return 1;
-    }
-    if (geteuid() == 0 ? !user_can_write_dir(&finfo) : access(dir, W_OK | X_OK) != 0) {
+    case USER_DIR_NOT_WRITABLE:
         ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_ERR, 0, s, "PDS00184: "
                      "PDSConsentStore sqlite3 %s (%s): the directory %s must be writable "
                      "by User %s (SQLite keeps its journal beside the file): chown %s %s",
-                     path, sc->consent_where, dir, ap_unixd_config.user_name,
-                     ap_unixd_config.user_name, dir);
+                     path, sc->consent_where, dir, user, user, dir);
         return 1;
-    }
-    if (geteuid() == 0 && (blocked = user_cannot_reach(dir, ptemp)) != NULL) {
+    case USER_DIR_UNREACHABLE:
         ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_ERR, 0, s, "PDS00188: "
                      "PDSConsentStore sqlite3 %s (%s): User %s cannot reach the database: "
                      "%s is not searchable by it; allow it (chmod o+x %s) or keep the "
-                     "store elsewhere", path, sc->consent_where, ap_unixd_config.user_name,
-                     blocked, blocked);
+                     "store elsewhere", path, sc->consent_where, user, blocked, blocked);
         return 1;
     }
     rv = apr_stat(&finfo, path, APR_FINFO_TYPE, ptemp);
@@ -203,41 +240,38 @@ static int check_consent_cache(server_rec *s, const pds_server_conf_t *sc,
 static int check_spool_dir(server_rec *s, const pds_server_conf_t *sc, apr_pool_t *ptemp)
 {
     const char *dir = sc->spool_dir, *blocked;
-    apr_finfo_t finfo;
-    apr_status_t rv;
+    const char *user = ap_unixd_config.user_name;
+    user_dir_problem_t problem = check_user_dir(dir, 1, &blocked, ptemp);
 
-    rv = apr_stat(&finfo, dir, APR_FINFO_TYPE | APR_FINFO_USER | APR_FINFO_GROUP
-                  | APR_FINFO_PROT, ptemp);
-    if (rv != APR_SUCCESS || finfo.filetype != APR_DIR) {
+    switch (problem) {
+    case USER_DIR_OK:
+        return 0;
+    case USER_DIR_MISSING:
+    case USER_DIR_NOT_A_DIR:
         ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_ERR, 0, s, "PDS00510: "
                      "PDSSpoolDirectory %s (%s): %s; create it for User %s (mkdir -m 0700 "
                      "%s && chown %s %s) or use PDSSpoolDirectory off", dir, sc->spool_where,
-                     rv != APR_SUCCESS ? "does not exist" : "not a directory",
-                     ap_unixd_config.user_name, dir, ap_unixd_config.user_name, dir);
-        return 1;
-    }
-    if ((finfo.protection & APR_FPROT_WWRITE) && !(finfo.protection & APR_FPROT_WSTICKY)) {
+                     problem == USER_DIR_MISSING ? "does not exist" : "not a directory",
+                     user, dir, user, dir);
+        break;
+    case USER_DIR_OPEN_TO_ALL:
         ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_ERR, 0, s, "PDS00511: "
                      "PDSSpoolDirectory %s (%s): anyone can write there and it has no "
                      "sticky bit; give it to User alone (chmod 0700 %s)", dir,
                      sc->spool_where, dir);
-        return 1;
-    }
-    if (geteuid() == 0 ? !user_can_write_dir(&finfo) : access(dir, W_OK | X_OK) != 0) {
+        break;
+    case USER_DIR_NOT_WRITABLE:
         ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_ERR, 0, s, "PDS00512: "
                      "PDSSpoolDirectory %s (%s): not writable by User %s, who makes the "
-                     "files: chown %s %s", dir, sc->spool_where, ap_unixd_config.user_name,
-                     ap_unixd_config.user_name, dir);
-        return 1;
-    }
-    if (geteuid() == 0 && (blocked = user_cannot_reach(dir, ptemp)) != NULL) {
+                     "files: chown %s %s", dir, sc->spool_where, user, user, dir);
+        break;
+    case USER_DIR_UNREACHABLE:
         ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_ERR, 0, s, "PDS00513: "
                      "PDSSpoolDirectory %s (%s): User %s cannot reach it: %s is not "
-                     "searchable by it", dir, sc->spool_where, ap_unixd_config.user_name,
-                     blocked);
-        return 1;
+                     "searchable by it", dir, sc->spool_where, user, blocked);
+        break;
     }
-    return 0;
+    return 1;
 }
 
 int pds_start_check(apr_pool_t *ptemp, server_rec *main_s)

@@ -361,3 +361,42 @@ def test_a_token_cached_by_one_virtual_host_is_checked_against_the_other(two_aud
     assert "audience" in r.json()["detail"]
     r = gw.get(PATH, plain=True, token=tok, purpose="service-research")
     assert r.status_code == 200, H.describe(r)
+
+
+# The main server (the plain HTTP port) does not know research-rs; only the
+# HTTPS virtual host declares it, with its agreement.
+MAIN_WITHOUT_RESEARCH = "".join(
+    line + "\n" for line in ORGANISATIONS.splitlines()
+    if line and not line.startswith("PDSOrganisation research-")) + HB_DIRECT_CARE + \
+    CITIZENS_LOCATION
+VHOST_WITH_RESEARCH = "PDSOrganisation research-rs jwt-key %(key_rsa)s\n" + agreement(
+    "research-rs-study", "research-rs", "service-research", CITIZEN_RECORD,
+    "Release benefits[*].type address.postcode")
+
+
+@pytest.fixture(scope="module")
+def one_host_knows_gw(gateway_factory):
+    return gateway_factory(MAIN_WITHOUT_RESEARCH, vhost_body=VHOST_WITH_RESEARCH)
+
+
+def test_a_token_cached_by_the_host_that_knows_its_issuer_is_unknown_to_the_other(
+        one_host_knows_gw, rec, token_keys):
+    """A verified token is cached under (token, server configuration): the
+    organisation it was verified as under one virtual host is no answer
+    under a configuration that does not declare that organisation. Keyed by
+    the token alone, the main server would take research-rs from the cache
+    and the refusal would be no-agreement (or worse), not invalid-token."""
+    gw = one_host_knows_gw
+    tok = research_token(token_keys, "rsa")
+    for _ in range(3):              # verified, then served from the cache
+        gw.backend.clear()
+        r = gw.get(PATH, who=None, token=tok, purpose="service-research")
+        H.assert_allowed(gw, r, H.pick(rec, *RESEARCH_FIELDS), "research-rs-study", "1")
+    gw.backend.clear()
+    r = gw.get(PATH, plain=True, token=tok, purpose="service-research")
+    H.assert_denied(gw, r, "invalid-token", organisation=None, agreement=None)
+    assert "issuer is not a known organisation" in r.json()["detail"], r.json()
+    gw.backend.clear()
+    r = gw.get(PATH, who=None, token=tok, purpose="service-research")
+    audit = H.assert_allowed(gw, r, H.pick(rec, *RESEARCH_FIELDS), "research-rs-study", "1")
+    H.assert_audit(audit, organisation="research-rs")

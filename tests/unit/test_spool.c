@@ -28,12 +28,44 @@ static int entries(const char *dir)
     return n;
 }
 
-static char *make_dir(apr_pool_t *p)
-{
-    char *dir = apr_pstrdup(p, "/tmp/pds-spool-test-XXXXXX");
+/* Each test: a pool, an empty directory of its own, a cleared error. The
+ * teardown destroys the pool (its cleanup closes any spool still open) and
+ * fails the test when the directory is left holding anything. */
+typedef struct fixture_t {
+    apr_pool_t *p;
+    char dir[64];
+    pds_error_t err;
+} fixture_t;
 
-    assert_non_null(mkdtemp(dir));
-    return dir;
+static int setup(void **state)
+{
+    fixture_t *f = calloc(1, sizeof(*f));
+
+    if (f == NULL || apr_pool_create(&f->p, pds_test_root()) != APR_SUCCESS) {
+        free(f);
+        return -1;
+    }
+    strcpy(f->dir, "/tmp/pds-spool-test-XXXXXX");
+    if (mkdtemp(f->dir) == NULL) {
+        apr_pool_destroy(f->p);
+        free(f);
+        return -1;
+    }
+    pds_error_clear(&f->err);
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fixture_t *f = *state;
+    int rc;
+
+    apr_pool_destroy(f->p);
+    (void)chmod(f->dir, 0700);              /* a test may have taken write away */
+    rc = rmdir(f->dir);                     /* fails unless nothing is left */
+    free(f);
+    return rc == 0 ? 0 : -1;
 }
 
 /* Feeds len bytes of a pattern in pieces of step. */
@@ -67,158 +99,143 @@ static void check_pattern(const char *data, apr_size_t len)
 
 static void test_small_body_stays_in_memory(void **state)
 {
-    apr_pool_t *p = *state;
-    char *dir = make_dir(p);
-    pds_spool_options_t o = { dir, 65536, 1 << 20, 0 };
+    fixture_t *f = *state;
+    pds_spool_options_t o = { f->dir, 65536, 1 << 20, 0 };
     pds_spool_t *s;
     const char *data;
     apr_size_t len;
-    pds_error_t err;
 
-    pds_error_clear(&err);
-    assert_int_equal(pds_spool_create(&s, p, &o), APR_SUCCESS);
-    assert_int_equal(feed(s, 65536, 1000, &err), APR_SUCCESS);
+    assert_int_equal(pds_spool_create(&s, f->p, &o), APR_SUCCESS);
+    assert_int_equal(feed(s, 65536, 1000, &f->err), APR_SUCCESS);
     assert_false(pds_spool_on_disk(s));
-    assert_int_equal(pds_spool_map(s, &data, &len, &err), APR_SUCCESS);
+    assert_int_equal(pds_spool_map(s, &data, &len, &f->err), APR_SUCCESS);
     assert_int_equal(len, 65536);
     check_pattern(data, len);
     pds_spool_close(s);
-    assert_int_equal(rmdir(dir), 0);
 }
 
 static void test_large_body_goes_to_an_unnamed_file(void **state)
 {
-    apr_pool_t *p = *state;
-    char *dir = make_dir(p);
-    pds_spool_options_t o = { dir, 4096, 1 << 22, 0 };
+    fixture_t *f = *state;
+    pds_spool_options_t o = { f->dir, 4096, 1 << 22, 0 };
     pds_spool_t *s;
     const char *data;
     apr_size_t len;
-    pds_error_t err;
 
-    pds_error_clear(&err);
-    assert_int_equal(pds_spool_create(&s, p, &o), APR_SUCCESS);
+    assert_int_equal(pds_spool_create(&s, f->p, &o), APR_SUCCESS);
     /* pieces smaller than, equal to and larger than the write buffer */
-    assert_int_equal(feed(s, 100000, 777, &err), APR_SUCCESS);
-    assert_int_equal(feed(s, 0, 1, &err), APR_SUCCESS);
+    assert_int_equal(feed(s, 100000, 777, &f->err), APR_SUCCESS);
+    assert_int_equal(feed(s, 0, 1, &f->err), APR_SUCCESS);
     assert_true(pds_spool_on_disk(s));
-    assert_int_equal(entries(dir), 0);          /* nothing under a name */
-    assert_int_equal(pds_spool_map(s, &data, &len, &err), APR_SUCCESS);
+    assert_int_equal(entries(f->dir), 0);       /* nothing under a name */
+    assert_int_equal(pds_spool_map(s, &data, &len, &f->err), APR_SUCCESS);
     assert_int_equal(len, 100000);
     check_pattern(data, len);
-    assert_int_equal(pds_spool_append(s, "x", 1, &err), APR_EINVAL);  /* whole now */
+    assert_int_equal(pds_spool_append(s, "x", 1, &f->err), APR_EINVAL);  /* whole now */
     pds_spool_close(s);
     pds_spool_close(s);                         /* twice is fine */
-    assert_int_equal(entries(dir), 0);
-    assert_int_equal(rmdir(dir), 0);
+    assert_int_equal(entries(f->dir), 0);
 }
 
 static void test_big_pieces_are_written_through(void **state)
 {
-    apr_pool_t *p = *state;
-    char *dir = make_dir(p);
-    pds_spool_options_t o = { dir, 1024, 1 << 22, 0 };
+    fixture_t *f = *state;
+    pds_spool_options_t o = { f->dir, 1024, 1 << 22, 0 };
     pds_spool_t *s;
     const char *data;
     apr_size_t len;
-    pds_error_t err;
 
-    pds_error_clear(&err);
-    assert_int_equal(pds_spool_create(&s, p, &o), APR_SUCCESS);
-    assert_int_equal(feed(s, 50001, 4999, &err), APR_SUCCESS);
-    assert_int_equal(pds_spool_map(s, &data, &len, &err), APR_SUCCESS);
+    assert_int_equal(pds_spool_create(&s, f->p, &o), APR_SUCCESS);
+    assert_int_equal(feed(s, 50001, 4999, &f->err), APR_SUCCESS);
+    assert_int_equal(pds_spool_map(s, &data, &len, &f->err), APR_SUCCESS);
     assert_int_equal(len, 50001);
     check_pattern(data, len);
-    apr_pool_clear(p);                          /* the cleanup closes it */
-    assert_int_equal(rmdir(dir), 0);
+    apr_pool_clear(f->p);                       /* the cleanup closes it */
+    assert_int_equal(entries(f->dir), 0);
 }
 
 static void test_the_limit_holds_in_memory_and_on_disk(void **state)
 {
-    apr_pool_t *p = *state;
-    char *dir = make_dir(p);
+    fixture_t *f = *state;
     pds_spool_options_t mem = { NULL, 4096, 10000, 20000 };
-    pds_spool_options_t disk = { dir, 4096, 10000, 0 };
+    pds_spool_options_t disk = { f->dir, 4096, 10000, 0 };
     pds_spool_t *s;
     const char *data;
     apr_size_t len;
-    pds_error_t err;
 
-    pds_error_clear(&err);
-    assert_int_equal(pds_spool_create(&s, p, &mem), APR_SUCCESS);
-    assert_int_equal(feed(s, 10000, 1000, &err), APR_SUCCESS);
-    assert_int_equal(pds_spool_append(s, "x", 1, &err), PDS_SPOOL_TOO_LARGE);
+    assert_int_equal(pds_spool_create(&s, f->p, &mem), APR_SUCCESS);
+    assert_int_equal(feed(s, 10000, 1000, &f->err), APR_SUCCESS);
+    assert_int_equal(pds_spool_append(s, "x", 1, &f->err), PDS_SPOOL_TOO_LARGE);
     assert_false(pds_spool_on_disk(s));         /* no directory: memory, to the limit */
-    assert_int_equal(pds_spool_map(s, &data, &len, &err), APR_SUCCESS);
+    assert_int_equal(pds_spool_map(s, &data, &len, &f->err), APR_SUCCESS);
     assert_int_equal(len, 10000);
     check_pattern(data, len);
 
-    assert_int_equal(pds_spool_create(&s, p, &disk), APR_SUCCESS);
-    assert_int_equal(feed(s, 9999, 3000, &err), APR_SUCCESS);
-    assert_int_equal(pds_spool_append(s, "xy", 2, &err), PDS_SPOOL_TOO_LARGE);
-    assert_int_equal(pds_spool_append(s, "x", 1, &err), APR_SUCCESS);
+    assert_int_equal(pds_spool_create(&s, f->p, &disk), APR_SUCCESS);
+    assert_int_equal(feed(s, 9999, 3000, &f->err), APR_SUCCESS);
+    assert_int_equal(pds_spool_append(s, "xy", 2, &f->err), PDS_SPOOL_TOO_LARGE);
+    assert_int_equal(pds_spool_append(s, "x", 1, &f->err), APR_SUCCESS);
     pds_spool_close(s);
-    assert_int_equal(rmdir(dir), 0);
 }
 
 static void test_a_directory_that_cannot_take_the_file_fails(void **state)
 {
-    apr_pool_t *p = *state;
-    char *dir = make_dir(p);
-    pds_spool_options_t o = { dir, 1024, 1 << 20, 0 };
+    fixture_t *f = *state;
+    pds_spool_options_t o = { f->dir, 1024, 1 << 20, 0 };
     pds_spool_options_t gone = { "/nonexistent/pds-spool", 1024, 1 << 20, 0 };
     pds_spool_t *s;
     const char *data;
     apr_size_t len;
-    pds_error_t err;
 
-    pds_error_clear(&err);
-    assert_int_equal(pds_spool_create(&s, p, &gone), APR_SUCCESS);
-    assert_int_equal(feed(s, 1024, 512, &err), APR_SUCCESS);    /* memory still */
-    assert_int_not_equal(pds_spool_append(s, "x", 1, &err), APR_SUCCESS);
-    assert_string_equal(err.code, "spool-open");
-    assert_contains(err.text, "/nonexistent/pds-spool");
-    pds_error_clear(&err);
-    assert_int_not_equal(pds_spool_map(s, &data, &len, &err), APR_SUCCESS);  /* stays failed */
-    assert_string_equal(err.code, "spool-open");
+    assert_int_equal(pds_spool_create(&s, f->p, &gone), APR_SUCCESS);
+    assert_int_equal(feed(s, 1024, 512, &f->err), APR_SUCCESS);   /* memory still */
+    assert_int_not_equal(pds_spool_append(s, "x", 1, &f->err), APR_SUCCESS);
+    assert_string_equal(f->err.code, "spool-open");
+    assert_contains(f->err.text, "/nonexistent/pds-spool");
+    pds_error_clear(&f->err);
+    /* stays failed */
+    assert_int_not_equal(pds_spool_map(s, &data, &len, &f->err), APR_SUCCESS);
+    assert_string_equal(f->err.code, "spool-open");
 
-    pds_error_clear(&err);
-    assert_int_not_equal(pds_spool_probe("/nonexistent/pds-spool", p, &err), APR_SUCCESS);
-    assert_string_equal(err.code, "spool-open");
-    pds_error_clear(&err);
-    assert_int_equal(pds_spool_probe(dir, p, &err), APR_SUCCESS);
-    assert_int_equal(entries(dir), 0);
+    pds_error_clear(&f->err);
+    assert_int_not_equal(pds_spool_probe("/nonexistent/pds-spool", f->p, &f->err),
+                         APR_SUCCESS);
+    assert_string_equal(f->err.code, "spool-open");
+    pds_error_clear(&f->err);
+    assert_int_equal(pds_spool_probe(f->dir, f->p, &f->err), APR_SUCCESS);
+    assert_int_equal(entries(f->dir), 0);
 
     if (geteuid() != 0) {                       /* root writes anywhere */
-        assert_int_equal(chmod(dir, 0500), 0);
-        assert_int_equal(pds_spool_create(&s, p, &o), APR_SUCCESS);
-        pds_error_clear(&err);
-        assert_int_not_equal(feed(s, 5000, 1000, &err), APR_SUCCESS);
-        assert_string_equal(err.code, "spool-open");
-        assert_int_equal(chmod(dir, 0700), 0);
+        assert_int_equal(chmod(f->dir, 0500), 0);
+        assert_int_equal(pds_spool_create(&s, f->p, &o), APR_SUCCESS);
+        pds_error_clear(&f->err);
+        assert_int_not_equal(feed(s, 5000, 1000, &f->err), APR_SUCCESS);
+        assert_string_equal(f->err.code, "spool-open");
+        assert_int_equal(chmod(f->dir, 0700), 0);
     }
-    assert_int_equal(rmdir(dir), 0);
 }
 
 static void test_bad_options_are_refused(void **state)
 {
-    apr_pool_t *p = *state;
+    fixture_t *f = *state;
     pds_spool_t *s;
     pds_spool_options_t none = { NULL, 0, 10, 0 };
 
-    assert_int_equal(pds_spool_create(&s, p, &none), APR_EINVAL);
-    assert_int_equal(pds_spool_create(&s, p, NULL), APR_EINVAL);
+    assert_int_equal(pds_spool_create(&s, f->p, &none), APR_EINVAL);
+    assert_int_equal(pds_spool_create(&s, f->p, NULL), APR_EINVAL);
 }
+
+#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        pds_test_with_pool(test_small_body_stays_in_memory),
-        pds_test_with_pool(test_large_body_goes_to_an_unnamed_file),
-        pds_test_with_pool(test_big_pieces_are_written_through),
-        pds_test_with_pool(test_the_limit_holds_in_memory_and_on_disk),
-        pds_test_with_pool(test_a_directory_that_cannot_take_the_file_fails),
-        pds_test_with_pool(test_bad_options_are_refused),
+        T(test_small_body_stays_in_memory),
+        T(test_large_body_goes_to_an_unnamed_file),
+        T(test_big_pieces_are_written_through),
+        T(test_the_limit_holds_in_memory_and_on_disk),
+        T(test_a_directory_that_cannot_take_the_file_fails),
+        T(test_bad_options_are_refused),
     };
 
     return pds_test_main(tests, NULL, NULL);
