@@ -1,8 +1,10 @@
 /* pds_agreement.c: reading an agreement from its <PDSAgreement> lines: the
- * keyword table and one setter per keyword. The cross-checks once every line
- * is in are in pds_agreement_finish.c; the decision over the compiled
- * agreement in pds_agreement_match.c. Resource templates are checked and
- * compiled in pds_resource.c.
+ * keyword table and one setter per keyword, but for the keywords that name
+ * fields of a body (pds_agreement_fields.c) and the agreement's words for
+ * people (pds_agreement_text.c). The cross-checks once every line is in are
+ * in pds_agreement_finish.c; the decision over the compiled agreement in
+ * pds_agreement_match.c. Resource templates are checked and compiled in
+ * pds_resource.c.
  *
  * Everything is parsed and compiled when the configuration is read (tokens
  * checked, dates converted, templates split into segments), so deciding a
@@ -37,8 +39,6 @@
 #define USE_RESOURCE "expected `Resource <METHOD> <template>` with METHOD " \
                      "one of " METHODS ", e.g. " \
                      "`Resource GET /citizens/{subject}/record`"
-#define USE_RELEASE "expected field paths such as " \
-                    "`Release name.given contacts[*].phone`"
 
 static const char *const legal_bases[] = {
     "consent", "contract", "legal-obligation", "vital-interests",
@@ -378,229 +378,6 @@ static apr_status_t set_resource(pds_agreement_t *a, const char *kw,
     return APR_SUCCESS;
 }
 
-/* The path with the character at pos marked: "name.>>.<<given" ("name.>><<"
- * at the end), so a message points at it without a column count. */
-static const char *mark_at(apr_pool_t *p, const char *path, int pos)
-{
-    apr_size_t n = strlen(path), i;
-    char shown[80], *safe;
-
-    if (pos < 0 || (apr_size_t)pos > n || n > 60)
-        return apr_pstrdup(p, pds_text_show(shown, sizeof(shown), path));
-    safe = apr_pstrdup(p, path);
-    for (i = 0; i < n; i++) {
-        if ((unsigned char)safe[i] < 0x20 || (unsigned char)safe[i] >= 0x7f)
-            safe[i] = '?';
-    }
-    if ((apr_size_t)pos == n)
-        return apr_psprintf(p, "\"%s>><<\"", safe);
-    return apr_psprintf(p, "\"%.*s>>%c<<%s\"", pos, safe, safe[pos], safe + pos + 1);
-}
-
-/* How add_path() reports a refused path. */
-#define PATH_POINT 1   /* position: the refused character, not the word */
-#define PATH_MARK  2   /* the message shows it: "at character N: "a.>>.<<b"" */
-
-/* Adds the field path in the word t to set, or only checks it when set is
- * NULL. A refused path is recorded as "<kw>: <path>: <why>", then with
- * PATH_MARK " at character N: <path marked>", then use (a usage hint or "");
- * its position is the word's, or with PATH_POINT the refused character's.
- * Returns APR_SUCCESS, or APR_EINVAL once the error is recorded. */
-static apr_status_t add_path(pds_agreement_t *a, const char *kw, pds_fieldset_t *set,
-                             const token_t *t, int how, const char *use,
-                             pds_error_t *err)
-{
-    char shown[64];
-    pds_error_t local;
-    const char *why;
-    int pos;
-
-    pds_error_clear(&local);
-    if ((set != NULL || pds_fieldset_create(&set, a->pool) == APR_SUCCESS)
-        && pds_fieldset_add(set, t->text, &local) == APR_SUCCESS)
-        return APR_SUCCESS;
-    pos = (how & PATH_POINT) && local.position >= 0
-          ? t->pos + (t->quoted ? 1 : 0) + local.position : t->pos;
-    why = local.text[0] != '\0' ? local.text : "not a field path";
-    if (how & PATH_MARK)
-        return bad(err, kw, pos, "%s: %s: %s at character %d: %s%s", kw,
-                   pds_text_show(shown, sizeof(shown), t->text), why,
-                   local.position + 1, mark_at(a->pool, t->text, local.position), use);
-    return bad(err, kw, pos, "%s: %s: %s%s", kw,
-               pds_text_show(shown, sizeof(shown), t->text), why, use);
-}
-
-static apr_status_t set_release(pds_agreement_t *a, const char *kw,
-                                apr_array_header_t *toks, pds_error_t *err)
-{
-    int i;
-
-    if (toks->nelts == 0)
-        return bad(err, kw, -1, "%s: needs at least one field path; "
-                   USE_RELEASE, kw);
-    for (i = 0; i < toks->nelts; i++) {
-        if (add_path(a, kw, a->release, TOK(toks, i), PATH_POINT | PATH_MARK,
-                     "; " USE_RELEASE, err) != APR_SUCCESS)
-            return APR_EINVAL;
-    }
-    return APR_SUCCESS;
-}
-
-#define USE_EXCLUDE "expected conditions such as `Exclude meta.security[code=R]` or " \
-    "`Exclude active=false` (quote one with spaces: 'status in (a, b)'; see " \
-    "docs/minimisation.md#row-filters)"
-
-/* Exclude <condition> ...: records a condition holds for stay out of an
- * answer (pds_rowfilter.h); each word one condition. */
-static apr_status_t set_exclude(pds_agreement_t *a, const char *kw,
-                                apr_array_header_t *toks, pds_error_t *err)
-{
-    char shown[64];
-    pds_error_t local;
-    int i;
-
-    if (toks->nelts == 0)
-        return bad(err, kw, -1, "%s: needs at least one condition; " USE_EXCLUDE, kw);
-    if (a->exclude == NULL && pds_rowfilter_create(&a->exclude, a->pool) != APR_SUCCESS)
-        return bad(err, kw, -1, "%s: out of memory", kw);
-    for (i = 0; i < toks->nelts; i++) {
-        const token_t *t = TOK(toks, i);
-
-        /* "status in (a, b)" unquoted: three words, the first a condition
-         * on its own; say what was meant rather than parse "(a,". */
-        if (i + 1 < toks->nelts && !t->quoted && strcmp(t->text, "in") == 0
-            && TOK(toks, i + 1)->text[0] == '(')
-            return bad(err, kw, t->pos, "%s: a condition with spaces (' in (') is one "
-                       "word: quote it as a whole; " USE_EXCLUDE, kw);
-        pds_error_clear(&local);
-        if (pds_rowfilter_add(a->exclude, t->text, &local) == APR_SUCCESS)
-            continue;
-        return bad(err, kw, local.position >= 0
-                   ? t->pos + (t->quoted ? 1 : 0) + local.position : t->pos,
-                   "%s: %s: %s at character %d: %s; " USE_EXCLUDE, kw,
-                   pds_text_show(shown, sizeof(shown), t->text), local.text,
-                   local.position + 1, mark_at(a->pool, t->text, local.position));
-    }
-    return APR_SUCCESS;
-}
-
-#define USE_TRANSFORM "use `Transform <field path> <transform> [<argument>]`, e.g. " \
-    "`Transform dob year` (see docs/minimisation.md)"
-
-/* Transform <path> <name> [args]: parsed now, attached by finish. */
-static apr_status_t set_transform(pds_agreement_t *a, const char *kw,
-                                  apr_array_header_t *toks, pds_error_t *err)
-{
-    char shown[64];
-    pending_transform_t *pt;
-    pds_transform_t *t;
-    pds_error_t local;
-    const char *text = "";
-    token_t *path;
-    int i;
-
-    if (toks->nelts < 2)
-        return bad(err, kw, -1, "%s: needs a field path and a transform; " USE_TRANSFORM,
-                   kw);
-    path = TOK(toks, 0);
-    if (add_path(a, kw, NULL, path, PATH_POINT, "; " USE_TRANSFORM, err) != APR_SUCCESS)
-        return APR_EINVAL;
-    /* The words after the path, as written (quoted words quoted again). */
-    for (i = 1; i < toks->nelts; i++) {
-        token_t *w = TOK(toks, i);
-        const char *word = w->text;
-
-        if (w->quoted) {
-            char *q = apr_palloc(a->pool, 2 * strlen(word) + 3), *o = q;
-            *o++ = '"';
-            for (; *word != '\0'; word++) {
-                if (*word == '"' || *word == '\\')
-                    *o++ = '\\';
-                *o++ = *word;
-            }
-            *o++ = '"';
-            *o = '\0';
-            word = q;
-        }
-        text = i == 1 ? word : apr_pstrcat(a->pool, text, " ", word, NULL);
-    }
-    pds_error_clear(&local);
-    if (pds_transform_parse(&t, a->pool, text, &local) != APR_SUCCESS)
-        return bad(err, kw, TOK(toks, 1)->pos, "%s %s: %s", kw,
-                   pds_text_show(shown, sizeof(shown), path->text), local.text);
-    pt = &APR_ARRAY_PUSH(a->transforms, pending_transform_t);
-    pt->path = path->text;
-    pt->transform = t;
-    return APR_SUCCESS;
-}
-
-/* Deidentified <direct identifier> ...: the agreement shares de-identified
- * data; none of these fields may leave in clear (checked by finish). */
-static apr_status_t set_deidentified(pds_agreement_t *a, const char *kw,
-                                     apr_array_header_t *toks, pds_error_t *err)
-{
-    pds_fieldset_t *check;
-    int i;
-
-    if (a->identifiers != NULL)
-        return bad(err, kw, -1, "%s given twice: list every direct identifier on one "
-                   "line", kw);
-    if (toks->nelts == 0)
-        return bad(err, kw, -1, "%s: list the fields that identify a person directly, "
-                   "e.g. `Deidentified name nhs_number phone email address.line1`", kw);
-    if (pds_fieldset_create(&check, a->pool) != APR_SUCCESS)
-        return APR_ENOMEM;
-    a->identifiers = apr_array_make(a->pool, toks->nelts, sizeof(const char *));
-    for (i = 0; i < toks->nelts; i++) {
-        if (add_path(a, kw, check, TOK(toks, i), 0, "", err) != APR_SUCCESS)
-            return APR_EINVAL;
-        APR_ARRAY_PUSH(a->identifiers, const char *) = TOK(toks, i)->text;
-    }
-    return APR_SUCCESS;
-}
-
-/* Write <path> ...: the fields a POST, PUT or PATCH body may carry. */
-static apr_status_t set_write(pds_agreement_t *a, const char *kw,
-                              apr_array_header_t *toks, pds_error_t *err)
-{
-    int i;
-
-    if (toks->nelts == 0)
-        return bad(err, kw, -1, "%s: needs at least one field path, e.g. "
-                   "`Write contact.phone contact.email`", kw);
-    for (i = 0; i < toks->nelts; i++) {
-        if (add_path(a, kw, a->write, TOK(toks, i), PATH_POINT | PATH_MARK, "", err)
-            != APR_SUCCESS)
-            return APR_EINVAL;
-    }
-    return APR_SUCCESS;
-}
-
-/* RecordSubject <path>: where each record of a collection names its person. */
-static apr_status_t set_record_subject(pds_agreement_t *a, const char *kw,
-                                       apr_array_header_t *toks, pds_error_t *err)
-{
-    char shown[64];
-    pds_fieldset_t *check;
-    pds_error_t local;
-    token_t *t;
-
-    if (a->record_subject != NULL)
-        return bad(err, kw, -1, "%s given twice", kw);
-    if (toks->nelts != 1)
-        return bad(err, kw, -1, "%s: needs one field path, relative to each record, "
-                   "e.g. `RecordSubject id`", kw);
-    t = TOK(toks, 0);
-    pds_error_clear(&local);
-    if (pds_fieldset_create(&check, a->pool) != APR_SUCCESS
-        || pds_fieldset_add(check, t->text, &local) != APR_SUCCESS || t->text[0] == '[')
-        return bad(err, kw, t->pos, "%s: %s: %s", kw,
-                   pds_text_show(shown, sizeof(shown), t->text),
-                   local.text[0] != '\0' ? local.text
-                   : "a path inside one record (without the leading [*])");
-    a->record_subject = t->text;
-    return APR_SUCCESS;
-}
 
 /* A keyword given at most once with one of two words: the default word
  * (usual, meaning usual_means) or the other; *other says which was given. */
@@ -768,6 +545,8 @@ static apr_status_t set_query(pds_agreement_t *a, const char *kw,
 typedef apr_status_t (*setter_fn)(pds_agreement_t *a, const char *kw,
                                   apr_array_header_t *toks, pds_error_t *err);
 
+/* pds_agreement_set_*: the keywords that name fields (pds_agreement_fields.c)
+ * and, at the end, the agreement's words for people (pds_agreement_text.c). */
 static const struct {
     const char *name;
     setter_fn set;
@@ -778,16 +557,16 @@ static const struct {
     { "Valid",      set_valid },
     { "Version",    set_version },
     { "Resource",   set_resource },
-    { "Release",    set_release },
+    { "Release",    pds_agreement_set_release },
     { "Disclosure", set_disclosure },
-    { "Transform",  set_transform },
-    { "Deidentified", set_deidentified },
-    { "Write",      set_write },
+    { "Transform",  pds_agreement_set_transform },
+    { "Deidentified", pds_agreement_set_deidentified },
+    { "Write",      pds_agreement_set_write },
     { "WriteUnknown", set_write_unknown },
     { "WritePut",   set_write_put },
     { "WritePatch", set_write_patch },
     { "WriteMediaType", set_write_media_type },
-    { "RecordSubject", set_record_subject },
+    { "RecordSubject", pds_agreement_set_record_subject },
     { "OnBadRecord", set_on_bad_record },
     { "Query",      set_query },
     /* the agreement's words for people (pds_agreement_text.c) */
@@ -795,7 +574,7 @@ static const struct {
     { "Description", pds_agreement_set_description },
     { "Register",   pds_agreement_set_register },
     { "Changed",    pds_agreement_set_changed },
-    { "Exclude",    set_exclude },
+    { "Exclude",    pds_agreement_set_exclude },
     { NULL, NULL }
 };
 

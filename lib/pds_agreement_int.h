@@ -2,9 +2,11 @@
  * for anyone else; include pds_agreement.h outside lib/pds_agreement*.c).
  *
  * The agreement is read in pds_agreement.c (the keyword table and one setter
- * per keyword) and pds_agreement_finish.c (the cross-checks once every line
- * is in), and decided on in pds_agreement_match.c, which only reads the
- * compiled struct below.
+ * per keyword; the setters of the keywords that name fields are in
+ * pds_agreement_fields.c, those of its words for people in
+ * pds_agreement_text.c) and pds_agreement_finish.c (the cross-checks once
+ * every line is in), and decided on in pds_agreement_match.c, which only
+ * reads the compiled struct below.
  */
 #ifndef PDS_AGREEMENT_INT_H
 #define PDS_AGREEMENT_INT_H
@@ -88,6 +90,22 @@ typedef struct token_t {
 } token_t;
 
 #define TOK(toks, i) (&APR_ARRAY_IDX((toks), (i), token_t))
+
+/* The setters of the keywords that name fields of a body: Release,
+ * Transform, Deidentified, Write, RecordSubject, Exclude
+ * (pds_agreement_fields.c). */
+apr_status_t pds_agreement_set_release(pds_agreement_t *a, const char *kw,
+                                       apr_array_header_t *toks, pds_error_t *err);
+apr_status_t pds_agreement_set_transform(pds_agreement_t *a, const char *kw,
+                                         apr_array_header_t *toks, pds_error_t *err);
+apr_status_t pds_agreement_set_deidentified(pds_agreement_t *a, const char *kw,
+                                            apr_array_header_t *toks, pds_error_t *err);
+apr_status_t pds_agreement_set_write(pds_agreement_t *a, const char *kw,
+                                     apr_array_header_t *toks, pds_error_t *err);
+apr_status_t pds_agreement_set_record_subject(pds_agreement_t *a, const char *kw,
+                                              apr_array_header_t *toks, pds_error_t *err);
+apr_status_t pds_agreement_set_exclude(pds_agreement_t *a, const char *kw,
+                                       apr_array_header_t *toks, pds_error_t *err);
 
 /* The setters of the agreement's words for people (pds_agreement_text.c). */
 apr_status_t pds_agreement_set_title(pds_agreement_t *a, const char *kw,

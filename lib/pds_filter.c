@@ -9,9 +9,10 @@
  * The output tree shares the input's values (json_incref) instead of copying
  * them, and is written out by our own serialiser so that reals come back in
  * their shortest round-trip form (jansson always writes 17 digits, turning
- * 0.1 into 0.10000000000000001).
+ * 0.1 into 0.10000000000000001). The body's parser policy and that
+ * serialiser are in pds_filter_json.c, the transforms applied to the
+ * filtered document in pds_filter_transform.c.
  */
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -22,9 +23,6 @@
 #include "pds_fieldset_tree.h"
 #include "pds_filter_int.h"
 #include "pds_rowfilter.h"
-#include "pds_text.h"
-
-#define PDS_BODY_SOURCE "JSON body"
 
 /* ---- filtering ------------------------------------------------------------ */
 
@@ -80,40 +78,6 @@ static apr_status_t type_error(pds_error_t *err, const pds_field_node_t *node,
                                const json_t *v)
 {
     return type_error_n(err, &node, 1, v);
-}
-
-apr_status_t pds_filter_no_memory(pds_error_t *err)
-{
-    pds_error_set(err, "internal-error", -1, PDS_BODY_SOURCE,
-                  "out of memory while filtering the body");
-    return APR_ENOMEM;
-}
-
-/* Non-zero when no object or array in v is nested deeper than max; v itself
- * sits at depth. Recursion stops at max + 1 levels. */
-static int depth_ok(json_t *v, int depth, int max)
-{
-    const char *key;
-    json_t *member;
-    size_t i;
-
-    if (json_is_object(v)) {
-        if (depth > max)
-            return 0;
-        json_object_foreach(v, key, member) {
-            if (!depth_ok(member, depth + 1, max))
-                return 0;
-        }
-    }
-    else if (json_is_array(v)) {
-        if (depth > max)
-            return 0;
-        json_array_foreach(v, i, member) {
-            if (!depth_ok(member, depth + 1, max))
-                return 0;
-        }
-    }
-    return 1;
 }
 
 /* Room for the nodes one place in the document goes through: on the stack
@@ -280,86 +244,6 @@ static apr_status_t filter_value(const pds_field_node_t *node, json_t *v,
     return filter_nodes(&node, 1, v, out, err);
 }
 
-/* Applies the transforms below node to v (a filtered value we own: changed
- * in place). *applied collects the labels of transforms that met a value. */
-static apr_status_t transform_value(const pds_transform_node_t *node, json_t *v,
-                                    const pds_transform_ctx_t *ctx, apr_hash_t *applied,
-                                    pds_error_t *err);
-
-/* Transforms the value held at parent[key] or parent[index]. */
-static apr_status_t transform_slot(const pds_transform_node_t *node, json_t *parent,
-                                   const char *key, size_t key_len, size_t index,
-                                   const pds_transform_ctx_t *ctx, apr_hash_t *applied,
-                                   int *removed, pds_error_t *err)
-{
-    json_t *v = key != NULL ? json_object_getn(parent, key, key_len)
-                            : json_array_get(parent, index);
-    json_t *out = NULL;
-    apr_status_t rv;
-
-    *removed = 0;
-    if (node->transform == NULL)
-        return transform_value(node, v, ctx, applied, err);
-    rv = pds_transform_apply(node->transform, v, ctx, &out, err);
-    if (rv != APR_SUCCESS) {
-        /* Say where (the path is configuration, never data). */
-        if (err != NULL)
-            apr_cpystrn(err->source, node->path, sizeof(err->source));
-        return rv;
-    }
-    apr_hash_set(applied, node->label, APR_HASH_KEY_STRING, node->label);
-    if (out == NULL) {
-        *removed = 1;
-        if ((key != NULL ? json_object_deln(parent, key, key_len)
-                         : json_array_remove(parent, index)) != 0)
-            return pds_filter_no_memory(err);
-        return APR_SUCCESS;
-    }
-    if ((key != NULL ? json_object_setn_nocheck(parent, key, key_len, out)
-                     : json_array_set(parent, index, out)) != 0) {
-        json_decref(out);
-        return pds_filter_no_memory(err);
-    }
-    json_decref(out);
-    return APR_SUCCESS;
-}
-
-static apr_status_t transform_value(const pds_transform_node_t *node, json_t *v,
-                                    const pds_transform_ctx_t *ctx, apr_hash_t *applied,
-                                    pds_error_t *err)
-{
-    apr_status_t rv;
-    size_t i;
-    int removed;
-
-    if (json_is_object(v) && node->child_list != NULL) {
-        int c;
-        /* Walk the configured names, not the document: a member can be
-         * removed while we go. */
-        for (c = 0; c < node->child_list->nelts; c++) {
-            const pds_transform_child_t *child =
-                &APR_ARRAY_IDX(node->child_list, c, pds_transform_child_t);
-
-            if (json_object_getn(v, child->name, child->len) == NULL)
-                continue;
-            rv = transform_slot(child->node, v, child->name, child->len, 0, ctx, applied,
-                                &removed, err);
-            if (rv != APR_SUCCESS)
-                return rv;
-        }
-    }
-    else if (json_is_array(v) && node->each != NULL) {
-        for (i = json_array_size(v); i-- > 0; ) {
-            rv = transform_slot(node->each, v, NULL, 0, i, ctx, applied, &removed, err);
-            if (rv != APR_SUCCESS)
-                return rv;
-        }
-    }
-    /* Anything else (absent, null, another kind on the way): the filter has
-     * already decided what is released, and nothing of it is at this path. */
-    return APR_SUCCESS;
-}
-
 /* Non-zero when path, from step k, names at least one value present in v
  * (null counts). */
 static int path_present(json_t *v, const pds_field_path_t *path, int k)
@@ -385,25 +269,6 @@ static int path_present(json_t *v, const pds_field_path_t *path, int k)
             return 1;
     }
     return 0;
-}
-
-/* The labels ("path transform-text") of the set's transforms found in
- * applied (NULL: none), in configuration order. */
-apr_array_header_t *pds_fieldset_transformed(const pds_fieldset_t *set, apr_hash_t *applied,
-                                             apr_pool_t *p)
-{
-    apr_array_header_t *list = apr_array_make(p, 2, sizeof(const char *));
-    int i;
-
-    for (i = 0; applied != NULL && i < set->transforms->nelts; i++) {
-        const pds_field_transform_t *e =
-            &APR_ARRAY_IDX(set->transforms, i, pds_field_transform_t);
-        const char *label = apr_pstrcat(p, e->path.text, " ",
-                                        pds_transform_text(e->transform), NULL);
-        if (apr_hash_get(applied, label, APR_HASH_KEY_STRING) != NULL)
-            APR_ARRAY_PUSH(list, const char *) = label;
-    }
-    return list;
 }
 
 /* ---- collections, record by record ----------------------------------------- */
@@ -511,7 +376,7 @@ apr_status_t pds_filter_row(const pds_fieldset_t *rowset, json_t *row,
     }
     row_applied = apr_hash_make(p);
     pds_error_clear(&row_err);
-    rv = transform_value(rowset->troot->each, kept, tctx, row_applied, &row_err);
+    rv = pds_filter_transform(rowset->troot->each, kept, tctx, row_applied, &row_err);
     if (rv != APR_SUCCESS && dropped != NULL && strcmp(row_err.code, "transform-type") == 0) {
         /* A value no transform can release: this record stays out. */
         APR_ARRAY_PUSH(dropped, const char *) = drop_label(rowset, &row_err, p);
@@ -529,41 +394,8 @@ apr_status_t pds_filter_row(const pds_fieldset_t *rowset, json_t *row,
     return APR_SUCCESS;
 }
 
-static apr_status_t serialise(pds_filter_result_t *result, json_t *out, apr_pool_t *p,
-                              pds_error_t *err);
-static apr_status_t parse_error(const json_error_t *jerr, pds_error_t *err);
 static apr_status_t replace_strings(json_t *v, const char *from, apr_size_t from_len,
                                     const char *to, apr_size_t *count, pds_error_t *err);
-
-/* Parses a body for the filter: JSON of any kind, duplicate member names and
- * NUL in strings refused (no JSON_ALLOW_NUL), nesting within max_depth
- * (<= 0: the default). *pdoc is a new reference. */
-static apr_status_t load_document(json_t **pdoc, const char *input, apr_size_t len,
-                                  int max_depth, pds_error_t *err)
-{
-    json_error_t jerr;
-    json_t *doc;
-
-    if (max_depth <= 0)
-        max_depth = PDS_FILTER_DEFAULT_MAX_DEPTH;
-    if (len == 0) {
-        pds_error_set(err, "invalid-json", 0, PDS_BODY_SOURCE, "the body is empty");
-        return APR_EINVAL;
-    }
-    /* jerr is zeroed as jansson leaves its error code unset on some paths. */
-    memset(&jerr, 0, sizeof(jerr));
-    doc = json_loadb(input, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
-    if (doc == NULL)
-        return parse_error(&jerr, err);
-    if (!depth_ok(doc, 1, max_depth)) {
-        json_decref(doc);
-        pds_error_set(err, "too-deep", -1, PDS_BODY_SOURCE,
-                      "objects and arrays nest deeper than %d levels", max_depth);
-        return APR_EINVAL;
-    }
-    *pdoc = doc;
-    return APR_SUCCESS;
-}
 
 /* Exclude: a single record (an object) a condition holds for is refused
  * ("record-excluded", err->position the condition); from a collection (an
@@ -639,7 +471,7 @@ apr_status_t pds_filter_apply_rows(const pds_fieldset_t *set, const char *input,
     subject_at = pds_fieldset_parse_path(subject_path, p, err);
     if (subject_at == NULL)
         return APR_EINVAL;
-    rv = load_document(&doc, input, len, max_depth, err);
+    rv = pds_filter_load(&doc, input, len, max_depth, err);
     if (rv != APR_SUCCESS)
         return rv;
     if (!json_is_array(doc)) {
@@ -700,7 +532,7 @@ apr_status_t pds_filter_apply_rows(const pds_fieldset_t *set, const char *input,
         APR_ARRAY_PUSH(subjects, const char *) = subject;
     }
 
-    rv = serialise(result, out, p, err);
+    rv = pds_filter_serialise(out, &result->body, &result->length, p, err);
     if (rv != APR_SUCCESS)
         goto done;
     result->released = apr_array_make(p, set->paths->nelts + 1, sizeof(const char *));
@@ -721,148 +553,7 @@ done:
     return rv;
 }
 
-/* ---- serialising ---------------------------------------------------------- */
-
-/* With buf NULL the sink only counts, so the body is allocated once, exactly. */
-typedef struct pds_sink_t {
-    char *buf;
-    apr_size_t len;
-} pds_sink_t;
-
-static void put(pds_sink_t *s, const char *data, apr_size_t n)
-{
-    if (s->buf != NULL)
-        memcpy(s->buf + s->len, data, n);
-    s->len += n;
-}
-
-static void put_string(pds_sink_t *s, const char *str, apr_size_t n)
-{
-    put(s, "\"", 1);
-    s->len += pds_text_json_escape(s->buf != NULL ? s->buf + s->len : NULL, str, n);
-    put(s, "\"", 1);
-}
-
-/* A real as jansson writes it (pds_text_real). */
-static void put_real(pds_sink_t *s, double d)
-{
-    char buf[64];
-
-    pds_text_real(buf, sizeof(buf), d);
-    put(s, buf, strlen(buf));
-}
-
-static void put_value(pds_sink_t *s, json_t *v)
-{
-    char buf[32];
-    const char *key;
-    size_t key_len, i;
-    json_t *member;
-    int first = 1;
-
-    switch (json_typeof(v)) {
-    case JSON_OBJECT:
-        put(s, "{", 1);
-        json_object_keylen_foreach(v, key, key_len, member) {
-            if (!first)
-                put(s, ",", 1);
-            first = 0;
-            put_string(s, key, key_len);
-            put(s, ":", 1);
-            put_value(s, member);
-        }
-        put(s, "}", 1);
-        break;
-    case JSON_ARRAY:
-        put(s, "[", 1);
-        json_array_foreach(v, i, member) {
-            if (i > 0)
-                put(s, ",", 1);
-            put_value(s, member);
-        }
-        put(s, "]", 1);
-        break;
-    case JSON_STRING:
-        put_string(s, json_string_value(v), json_string_length(v));
-        break;
-    case JSON_INTEGER:
-        snprintf(buf, sizeof(buf), "%" JSON_INTEGER_FORMAT,
-                 json_integer_value(v));
-        put(s, buf, strlen(buf));
-        break;
-    case JSON_REAL:
-        put_real(s, json_real_value(v));
-        break;
-    case JSON_TRUE:
-        put(s, "true", 4);
-        break;
-    case JSON_FALSE:
-        put(s, "false", 5);
-        break;
-    case JSON_NULL:
-        put(s, "null", 4);
-        break;
-    }
-}
-
 /* ---- apply ---------------------------------------------------------------- */
-
-static apr_status_t parse_error(const json_error_t *jerr, pds_error_t *err)
-{
-    char what[JSON_ERROR_TEXT_LENGTH];
-    char *near;
-    int pos = jerr->position;
-
-    /* jansson returns without any error text only when it cannot allocate
-     * its lexer. */
-    if (jerr->text[0] == '\0')
-        return pds_filter_no_memory(err);
-    switch (json_error_code(jerr)) {
-    case json_error_out_of_memory:
-        return pds_filter_no_memory(err);
-    case json_error_duplicate_key:
-        pds_error_set(err, "duplicate-key", pos, PDS_BODY_SOURCE,
-                      "an object has the same member name twice (line %d, "
-                      "column %d)", jerr->line, jerr->column);
-        return APR_EINVAL;
-    case json_error_stack_overflow:
-        pds_error_set(err, "too-deep", pos, PDS_BODY_SOURCE,
-                      "nesting deeper than the parser allows (line %d, "
-                      "column %d)", jerr->line, jerr->column);
-        return APR_EINVAL;
-    default:
-        break;
-    }
-    /* jansson appends "near '<input>'": drop it, the body may be personal. */
-    apr_cpystrn(what, jerr->text, sizeof(what));
-    near = strstr(what, " near ");
-    if (near != NULL)
-        *near = '\0';
-    pds_error_set(err, "invalid-json", pos, PDS_BODY_SOURCE,
-                  "not valid JSON: %s (line %d, column %d)", what, jerr->line,
-                  jerr->column);
-    return APR_EINVAL;
-}
-
-/* Writes out compactly into result->body (allocated once, exactly). */
-static apr_status_t serialise(pds_filter_result_t *result, json_t *out, apr_pool_t *p,
-                              pds_error_t *err)
-{
-    pds_sink_t sink;
-
-    sink.buf = NULL;
-    sink.len = 0;
-    put_value(&sink, out);
-    sink.buf = apr_palloc(p, sink.len + 1);
-    if (sink.buf == NULL)
-        return pds_filter_no_memory(err);
-    sink.len = 0;
-    put_value(&sink, out);
-    sink.buf[sink.len] = '\0';
-    result->body = sink.buf;
-    result->length = sink.len;
-    return APR_SUCCESS;
-}
 
 apr_status_t pds_filter_apply(const pds_fieldset_t *set,
                               const char *input, apr_size_t len,
@@ -943,7 +634,7 @@ apr_status_t pds_filter_apply_ex(const pds_fieldset_t *set,
                       "pds_filter_apply called without a set, result or pool");
         return APR_EINVAL;
     }
-    rv = load_document(&doc, input, len, max_depth, err);
+    rv = pds_filter_load(&doc, input, len, max_depth, err);
     if (rv != APR_SUCCESS)
         return rv;
     rv = exclude_records(opts, &doc, &excluded, p, err);
@@ -991,7 +682,7 @@ apr_status_t pds_filter_apply_ex(const pds_fieldset_t *set,
             tctx = &no_ctx;
         }
         applied = apr_hash_make(p);
-        rv = transform_value(set->troot, out, tctx, applied, err);
+        rv = pds_filter_transform(set->troot, out, tctx, applied, err);
         if (rv != APR_SUCCESS)
             goto done;
     }
@@ -1003,7 +694,7 @@ apr_status_t pds_filter_apply_ex(const pds_fieldset_t *set,
             goto done;
     }
 
-    rv = serialise(result, out, p, err);
+    rv = pds_filter_serialise(out, &result->body, &result->length, p, err);
     if (rv != APR_SUCCESS)
         goto done;
     result->released = released;
@@ -1019,24 +710,4 @@ done:
     json_decref(out);
     json_decref(doc);
     return rv;
-}
-
-/* ---- for the write check (pds_filter_int.h) -------------------------------- */
-
-apr_status_t pds_filter_load(json_t **pdoc, const char *input, apr_size_t len,
-                             int max_depth, pds_error_t *err)
-{
-    return load_document(pdoc, input, len, max_depth, err);
-}
-
-apr_status_t pds_filter_serialise(json_t *v, char **pbody, apr_size_t *plen,
-                                  apr_pool_t *p, pds_error_t *err)
-{
-    pds_filter_result_t result;
-
-    if (serialise(&result, v, p, err) != APR_SUCCESS)
-        return APR_ENOMEM;
-    *pbody = result.body;
-    *plen = result.length;
-    return APR_SUCCESS;
 }

@@ -1,6 +1,7 @@
 /* mod_pds_config_int.h: what the configuration layer's own files share
- * (mod_pds_config.c, mod_pds_config_keys.c and mod_pds_config_check.c); no
- * file outside the layer includes it.
+ * (mod_pds_config.c, mod_pds_config_agreements.c, mod_pds_config_keys.c,
+ * mod_pds_config_labels.c and mod_pds_config_check.c); no file outside the
+ * layer includes it.
  */
 #ifndef MOD_PDS_CONFIG_INT_H
 #define MOD_PDS_CONFIG_INT_H
@@ -34,10 +35,18 @@ pds_origin_t *pds_config_remember(pds_origin_list_e list, apr_pool_t *p,
 /* What the list holds (pds_origin_t), or NULL when nothing was remembered. */
 const apr_array_header_t *pds_config_origins(pds_origin_list_e list);
 
-/* The organisation called name among orgs (pds_organisation_t *), or NULL
- * (mod_pds_config.c). */
+/* --- organisations and agreements (mod_pds_config_agreements.c) --- */
+
+/* The organisation called name among orgs (pds_organisation_t *), or NULL. */
 pds_organisation_t *pds_config_find_organisation(const apr_array_header_t *orgs,
                                                  const char *name);
+
+/* Directive handlers for the table in mod_pds_config.c:
+ * PDSOrganisation <name> <kind> <value> [issuer=<iss>] (RAW_ARGS), and
+ * <PDSAgreement id>, whose lines httpd has read into cmd->directive's
+ * children. Each returns NULL or httpd's message. */
+const char *pds_cmd_organisation(cmd_parms *cmd, void *dummy, const char *args);
+const char *pds_cmd_agreement(cmd_parms *cmd, void *dummy, const char *arg);
 
 /* --- the directives that read a key file (mod_pds_config_keys.c) --- */
 
