@@ -1,7 +1,7 @@
 /* pds_stream_scan.c: validating and writing JSON for the streaming filter
  * (pds_stream_int.h says what is where).
  *
- * Writing follows pds_filter.c's serialiser exactly: strings with '"', '\'
+ * Writing follows pds_filter_json.c's serialiser exactly: strings with '"', '\'
  * and control characters escaped (\b \f \n \r \t, else \u00xx), everything
  * else as UTF-8; integers as "%lld"; reals by pds_text_real.
  */
