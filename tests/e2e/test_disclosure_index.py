@@ -3,9 +3,15 @@
 every file of the audit log's series after a full stop and start, a
 rotation (rename + graceful) and a compression, and indexes each line of
 the log once (the cursor is in the store, so nothing is read again). A store
-at schema 1, exactly as the previous release made it, is migrated to 2 at
-start, on SQLite and on PostgreSQL, its consents kept (issue #15 part 3)."""
+at schema 1 or 2, exactly as the previous releases made them, is migrated to
+3 at start, on SQLite and on PostgreSQL, its consents and its index kept
+(issue #15 part 3). Each node indexes its log from the background too: an
+idle node's disclosures reach another node's view within the bound; an
+answer that may lack a node's latest ones says so, as JSON and on the
+portal's page; a renamed node's disclosures are listed once."""
+import html
 import os
+import re
 import shutil
 import sqlite3
 import subprocess
@@ -92,7 +98,8 @@ def body(store_line, pw):
             + 'PDSConsentReceiptKey "%(receipt)s"\n'
             + AGREEMENTS + CONSENT_AGREEMENT + CITIZENS_LOCATION + location("/fraud/")
             + consented_location() + person_api(pw)
-            + "\n" + person_location("/my/disclosures", "pds-disclosures", pw))
+            + "\n" + person_location("/my/disclosures", "pds-disclosures", pw)
+            + person_location("/portal", "pds-portal", pw))
 
 
 @pytest.fixture
@@ -109,14 +116,23 @@ def start(gateway_factory, tmp_path_factory, shared, store_line):
     return gateway_factory(text, extra_modules=AUTH_MODULES, log_level="warn pds:info")
 
 
-def my_view(gw, who=SUBJECT):
+def my_answer(gw, who=SUBJECT, path="/my/disclosures"):
     s = H.requests.Session()
     s.trust_env = False
     with s:
-        r = s.get(gw.url("/my/disclosures"), auth=(who, "pw"), verify=gw.pki.ca_cert,
-                  timeout=20)
+        r = s.get(gw.url(path), auth=(who, "pw"), verify=gw.pki.ca_cert, timeout=20)
     assert r.status_code == 200, H.describe(r)
-    return r.json()["disclosures"]
+    return r
+
+
+def my_view(gw, who=SUBJECT):
+    return my_answer(gw, who).json()["disclosures"]
+
+
+# PDS_DISCLOSURE_INDEX_INTERVAL_SEC and _STALE_SEC (mod_pds_disclosure_index.h)
+INDEX_INTERVAL = 2
+INDEX_STALE = 30
+MARGIN = 4                      # for a loaded 2-core machine
 
 
 def lines_in(path):
@@ -209,18 +225,19 @@ def test_the_view_survives_restart_rotation_and_compression_reading_each_line_on
             os.chmod(directory, mode)
 
 
-def check_migrated(g, versions):
-    assert versions == [1, 2], versions
+def check_migrated(g, versions, before=()):
+    assert versions == [1, 2, 3], versions
     r = call(g, "GET", "/consents", (SUBJECT, "pw"))
     assert r.status_code == 200, H.describe(r)
     assert [(c["id"], c["state"]) for c in r.json()["consents"]] == [(CONSENT_ID, "active")]
-    # the migrated consent still decides; the view answers from the new tables
+    # the migrated consent still decides; the view answers from the new
+    # tables, the disclosures indexed before the migration first
     ok = g.get(RECORD, purpose="care-planning")
     assert ok.status_code == 200, H.describe(ok)
-    assert [d["time"] for d in my_view(g)] == [g.audit_for(ok)["time"]]
+    assert [d["time"] for d in my_view(g)] == list(before) + [g.audit_for(ok)["time"]]
 
 
-def test_a_schema_1_sqlite_store_is_migrated_to_2_and_keeps_its_consents(
+def test_a_schema_1_sqlite_store_is_migrated_to_3_and_keeps_its_consents(
         gateway_factory, tmp_path_factory, shared):
     db = os.path.join(shared, "consent.db")
     with sqlite3.connect(db) as c:
@@ -235,7 +252,7 @@ def test_a_schema_1_sqlite_store_is_migrated_to_2_and_keeps_its_consents(
     check_migrated(g, versions)
 
 
-def test_a_schema_1_postgresql_store_is_migrated_to_2_and_keeps_its_consents(
+def test_a_schema_1_postgresql_store_is_migrated_to_3_and_keeps_its_consents(
         gateway_factory, tmp_path_factory, shared):
     ok, why = pds_postgres.postgres_available()
     if not ok:
@@ -249,6 +266,81 @@ def test_a_schema_1_postgresql_store_is_migrated_to_2_and_keeps_its_consents(
         versions = [int(v) for v in
                     pg.psql("SELECT version FROM pds_schema ORDER BY version").split()]
         check_migrated(g, versions)
+        g.close_sessions()
+        g.httpd.stop()
+    finally:
+        pg.stop()
+
+
+# Schema 2's index as the previous release created it (git show
+# c464eb6:lib/pds_disclosure_store.c, pds_store_schema_v2[]), and a
+# disclosure to SUBJECT another node indexed under it.
+SCHEMA_V2 = SCHEMA_V1 + [
+    "CREATE TABLE pds_disclosures ("
+    " node TEXT NOT NULL,"
+    " seq BIGINT NOT NULL,"
+    " subject TEXT NOT NULL,"
+    " time TEXT NOT NULL,"
+    " month TEXT NOT NULL,"
+    " agreement TEXT NOT NULL,"
+    " visible_from BIGINT NOT NULL,"
+    " entry TEXT NOT NULL,"
+    " PRIMARY KEY (node, seq, subject))",
+    "CREATE INDEX pds_disclosures_by_subject ON pds_disclosures (subject, time)",
+    "CREATE INDEX pds_disclosures_by_month ON pds_disclosures (agreement, month)",
+    "CREATE TABLE pds_disclosure_cursors ("
+    " node TEXT PRIMARY KEY,"
+    " file_first BIGINT NOT NULL,"
+    " file_offset BIGINT NOT NULL,"
+    " last_seq BIGINT NOT NULL,"
+    " lines BIGINT NOT NULL,"
+    " updated BIGINT NOT NULL)",
+    "INSERT INTO pds_schema (version) VALUES (2)",
+]
+V2_TIME = "2026-01-05T09:00:00.000000Z"
+
+
+def v2_index_rows():
+    entry = ('{"time":"%s","organisation":"health-board","agreement":"hb-care",'
+             '"agreement_version":null,"purpose":"care-planning","legal_basis":"consent",'
+             '"fields":["name.given"]}' % V2_TIME)
+    return ["INSERT INTO pds_disclosures (node, seq, subject, time, month, agreement, "
+            "visible_from, entry) VALUES ('gw-old', 41, '%s', '%s', '2026-01', 'hb-care', 0, "
+            "'%s')" % (SUBJECT, V2_TIME, entry)]
+
+
+def test_a_schema_2_sqlite_store_is_migrated_to_3_and_keeps_its_index(
+        gateway_factory, tmp_path_factory, shared):
+    db = os.path.join(shared, "consent.db")
+    with sqlite3.connect(db) as c:
+        for sql in SCHEMA_V2 + v1_consent_rows() + v2_index_rows():
+            c.execute(sql)
+    os.chmod(db, 0o600)
+    if os.geteuid() == 0:
+        shutil.chown(db, "nobody", "nogroup")
+    g = start(gateway_factory, tmp_path_factory, shared, 'PDSConsentStore sqlite3 "%s"\n' % db)
+    with sqlite3.connect(db) as c:
+        versions = [r[0] for r in c.execute("SELECT version FROM pds_schema ORDER BY version")]
+    check_migrated(g, versions, before=[V2_TIME])
+    with sqlite3.connect(db) as c:
+        lines = sorted(r[0] for r in c.execute("SELECT line FROM pds_disclosures"))
+    assert lines[-1] == "v2 gw-old 41" and re.fullmatch("[0-9a-f]{64}", lines[0]), lines
+
+
+def test_a_schema_2_postgresql_store_is_migrated_to_3_and_keeps_its_index(
+        gateway_factory, tmp_path_factory, shared):
+    ok, why = pds_postgres.postgres_available()
+    if not ok:
+        pytest.skip("PostgreSQL is needed (tools/install-deps.sh installs it): " + why)
+    pg = pds_postgres.Postgres()
+    try:
+        pg.start()
+        pg.psql(";\n".join(SCHEMA_V2 + v1_consent_rows() + v2_index_rows()) + ";\n")
+        g = start(gateway_factory, tmp_path_factory, shared,
+                  'PDSConsentStore pgsql "%s"\n' % pg.conninfo)
+        versions = [int(v) for v in
+                    pg.psql("SELECT version FROM pds_schema ORDER BY version").split()]
+        check_migrated(g, versions, before=[V2_TIME])
         g.close_sessions()
         g.httpd.stop()
     finally:
@@ -326,3 +418,118 @@ def test_under_pseudonymous_audit_the_index_holds_pseudonyms_only(
         if os.path.exists(path):
             with open(path, "rb") as f:
                 assert SUBJECT.encode() not in f.read(), path
+
+
+def view_until(gw, predicate, timeout):
+    """The view's JSON once predicate(answer) holds; fails after timeout s."""
+    start = time.monotonic()
+    while True:
+        answer = my_answer(gw).json()
+        if predicate(answer):
+            return answer, time.monotonic() - start
+        assert time.monotonic() - start < timeout, answer
+        time.sleep(0.2)
+
+
+def test_an_idle_nodes_disclosures_reach_another_nodes_view_and_a_silent_node_is_said(
+        gateway_factory, tmp_path_factory, shared):
+    """Node gw1 releases a record and is asked nothing more: gw2's view
+    lists it within PDS_DISCLOSURE_INDEX_INTERVAL_SEC (gw1 indexes its log
+    from the background), and says it is complete. gw1 stopped and silent
+    for longer than the bound: gw2's answer says it may lack gw1's latest
+    disclosures, as JSON and on the portal's page, in plain words; gw1 back,
+    the answer is whole again."""
+    ok, why = pds_postgres.postgres_available()
+    if not ok:
+        pytest.skip("PostgreSQL is needed (tools/install-deps.sh installs it): " + why)
+    pg = pds_postgres.Postgres()
+    try:
+        pg.start()
+        store = 'PDSConsentStore pgsql "%s"\n' % pg.conninfo
+        gw1, gw2 = [start(gateway_factory, tmp_path_factory, shared,
+                          "PDSNodeName gw%d\n" % (i + 1) + store) for i in range(2)]
+        assert my_view(gw2) == []
+        r = gw1.get("/citizens/%s/record" % SUBJECT)
+        assert r.status_code == 200, H.describe(r)
+        released = gw1.audit_for(r)["time"]
+        answer, took = view_until(gw2, lambda a: [d["time"] for d in a["disclosures"]]
+                                  == [released], INDEX_INTERVAL + MARGIN)
+        print("gw1's disclosure in gw2's view after %.1f s" % took)
+        assert answer["complete"] is True and answer["behind"] == [], answer
+        assert "PDS00530" in gw1.httpd.error_log_text()     # indexed without a request
+        page = my_answer(gw2, path="/portal/disclosures").text
+        assert 'id="incomplete"' not in page
+
+        # gw1 stops; its cursor as it is once it has been silent past the bound
+        gw1.close_sessions()
+        gw1.httpd.stop()
+        pg.psql("UPDATE pds_disclosure_cursors SET updated = updated - %d WHERE node = 'gw1'"
+                % ((INDEX_STALE + 30) * 10 ** 6))
+        answer = my_answer(gw2).json()
+        assert [d["time"] for d in answer["disclosures"]] == [released]
+        assert answer["complete"] is False, answer
+        [behind] = answer["behind"]
+        assert behind["node"] == "gw1" and behind["reason"] == "not-checked", behind
+        assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", behind["since"]), behind
+        page = my_answer(gw2, path="/portal/disclosures").text
+        notice = re.search(r'<div class="problem" id="incomplete" role="status">(.*?)</div>',
+                           page, re.S)
+        assert notice, page
+        words = html.unescape(re.sub(r"<[^>]+>", " ", notice.group(1)))
+        assert "This list may not be complete yet" in words, words
+        assert "gw1" in words and behind["since"][:10] in words, words
+        assert "Look again in a few minutes" in words, words
+
+        # gw1 back: it says it looked, and the answer is whole again
+        gw1.httpd.start()
+        answer, _ = view_until(gw2, lambda a: a["complete"], INDEX_INTERVAL + MARGIN)
+        assert answer["behind"] == [] and len(answer["disclosures"]) == 1, answer
+        assert 'id="incomplete"' not in my_answer(gw2, path="/portal/disclosures").text
+        for g in (gw1, gw2):
+            g.close_sessions()
+            g.httpd.stop()
+    finally:
+        pg.stop()
+
+
+def test_a_renamed_node_lists_each_disclosure_once(gateway_factory, tmp_path_factory, shared):
+    """PDSNodeName changed and the node restarted: its index goes on under
+    the new name from where it was (the file it was in is known by its
+    first line), nothing is indexed again, and each disclosure is in the
+    view once."""
+    db = os.path.join(shared, "consent.db")
+    g = start(gateway_factory, tmp_path_factory, shared,
+              'PDSNodeName gw-a\nPDSConsentStore sqlite3 "%s"\n' % db)
+    times = []
+
+    def disclose():
+        r = g.get("/citizens/%s/record" % SUBJECT)
+        assert r.status_code == 200, H.describe(r)
+        times.append(g.audit_for(r)["time"])
+
+    def cursors():
+        with sqlite3.connect(db) as c:
+            return c.execute("SELECT node, lines FROM pds_disclosure_cursors").fetchall()
+
+    disclose()
+    disclose()
+    assert [d["time"] for d in my_view(g)] == times
+    [(name, lines)] = cursors()
+    assert name == "gw-a"
+    g.close_sessions()
+    g.httpd.stop()
+    g.httpd.body = g.httpd.body.replace("PDSNodeName gw-a", "PDSNodeName gw-b")
+    g.httpd.write_conf()
+    g.httpd.start()
+    disclose()
+    view = my_view(g)
+    assert [d["time"] for d in view] == times, view
+    assert my_answer(g).json()["complete"] is True
+    [(name, after)] = cursors()
+    assert name == "gw-b" and 1 <= after - lines <= 5, (lines, after)
+    with sqlite3.connect(db) as c:
+        rows = c.execute("SELECT COUNT(*), COUNT(DISTINCT line) FROM pds_disclosures "
+                         "WHERE subject = ?", (SUBJECT,)).fetchone()
+    assert rows == (3, 3), rows
+    assert re.search(r"PDS00542: .* under the name gw-b \(it was gw-a\)",
+                     g.httpd.error_log_text())
