@@ -284,6 +284,7 @@ static void name_file(pds_disclosure_cursor_t *at, const pds_log_file_t *lf)
     if (at->file_first != lf->first) {
         at->file_first = lf->first;
         at->offset = 0;
+        at->file_id[0] = '\0';
     }
     if (lf->id[0] != '\0')
         apr_cpystrn(at->file_id, lf->id, sizeof(at->file_id));

@@ -563,11 +563,18 @@ static apr_status_t from_store(request_rec *r, const char *logged_as, json_t **p
 
 #define INDEX_WATCHDOG "mod_pds-disclosure-index"
 
+/* While the background's catch-up fails, it tries again after 2, 4, 8...
+ * seconds, at most this many: a store that is down is not asked (nor its
+ * failure logged) every interval. */
+#define INDEX_BACKOFF_MAX_SEC 60
+
 /* An audit log the background indexes. */
 typedef struct background_log_t {
     server_rec *s;
     const char *path;
     int failing;                    /* its last catch-up failed (and said so) */
+    int backoff;                    /* seconds to wait after a failure; 0: none */
+    apr_time_t next_try;
 } background_log_t;
 
 static void index_in_background(background_log_t *bl, apr_pool_t *p)
@@ -578,6 +585,8 @@ static void index_in_background(background_log_t *bl, apr_pool_t *p)
     apr_status_t rv = APR_EGENERAL;
     int complete = 0;
 
+    if (apr_time_now() < bl->next_try)
+        return;
     memset(&run, 0, sizeof(run));
     run.s = bl->s;
     run.pool = p;
@@ -594,13 +603,19 @@ static void index_in_background(background_log_t *bl, apr_pool_t *p)
     if (rv != APR_SUCCESS && !bl->failing)
         ap_log_error(APLOG_MARK, APLOG_ERR, rv, bl->s, "PDS00540: the index of disclosures "
                      "of %s is not kept current%s; other nodes' views will say so after %d s; "
-                     "trying again every %d s", bl->path, h == NULL
+                     "trying again, at least every %d s", bl->path, h == NULL
                      ? ": the consent store cannot be reached" : " (see the error before)",
-                     PDS_DISCLOSURE_INDEX_STALE_SEC, PDS_DISCLOSURE_INDEX_INTERVAL_SEC);
+                     PDS_DISCLOSURE_INDEX_STALE_SEC, INDEX_BACKOFF_MAX_SEC);
     else if (rv == APR_SUCCESS && bl->failing)
         ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, bl->s, "PDS00541: the index of disclosures "
                      "of %s is kept current again", bl->path);
     bl->failing = rv != APR_SUCCESS;
+    if (rv == APR_SUCCESS)
+        bl->backoff = 0;
+    else
+        bl->backoff = bl->backoff == 0 ? PDS_DISCLOSURE_INDEX_INTERVAL_SEC
+            : bl->backoff * 2 > INDEX_BACKOFF_MAX_SEC ? INDEX_BACKOFF_MAX_SEC : bl->backoff * 2;
+    bl->next_try = bl->backoff == 0 ? 0 : apr_time_now() + apr_time_from_sec(bl->backoff);
 }
 
 static apr_status_t index_tick(int state, void *data, apr_pool_t *p)
@@ -640,6 +655,8 @@ int pds_disclosures_index_post_config(apr_pool_t *pconf, server_rec *s)
         bl->s = vs;
         bl->path = path;
         bl->failing = 0;
+        bl->backoff = 0;
+        bl->next_try = 0;
     }
     if (logs->nelts == 0)
         return OK;
