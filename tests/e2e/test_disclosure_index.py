@@ -542,3 +542,41 @@ def test_a_renamed_node_lists_each_disclosure_once(gateway_factory, tmp_path_fac
     assert rows == (3, 3), rows
     assert re.search(r"PDS00542: .* under the name gw-b \(it was gw-a\)",
                      g.httpd.error_log_text())
+
+
+@pytest.mark.allow_log("PDS00531", "PDS00540")
+def test_a_node_that_cannot_read_its_log_answers_what_is_indexed_and_says_so(
+        gateway_factory, tmp_path_factory, shared):
+    """The file the index is reading is damaged (a rotated file whose gzip
+    is cut short): the view answers what is indexed, says this node is
+    behind ("unreadable"), and the portal says the list may not be
+    complete; the file repaired, the answer is whole again."""
+    db = os.path.join(shared, "consent.db")
+    g = start(gateway_factory, tmp_path_factory, shared,
+              'PDSNodeName gw-r\nPDSConsentStore sqlite3 "%s"\n' % db)
+    log = g.httpd.audit_path
+    times = []
+    for _ in range(8):                      # more than the 4 KiB a file's probe reads
+        release(g, times)
+    assert [d["time"] for d in my_view(g)] == times
+    os.rename(log, log + ".1")
+    subprocess.run(["gzip", log + ".1"], check=True)
+    with open(log + ".1.gz", "rb") as f:
+        whole = f.read()
+    with open(log + ".1.gz", "wb") as f:
+        f.write(whole[:-8])                 # its trailer gone: "cut short"
+    H.graceful_restart(g.httpd)
+    later = []
+    release(g, later)
+    answer = my_answer(g).json()
+    assert [d["time"] for d in answer["disclosures"]] == times, answer
+    assert answer["complete"] is False, answer
+    assert [(b["node"], b["reason"]) for b in answer["behind"]] == [("gw-r", "unreadable")]
+    page = my_answer(g, path="/portal/disclosures").text
+    assert 'id="incomplete"' in page and "gw-r" in page, page
+    assert "PDS00531" in g.httpd.error_log_text()
+    with open(log + ".1.gz", "wb") as f:    # repaired in place (the parent's descriptor)
+        f.write(whole)
+    answer = my_answer(g).json()
+    assert answer["complete"] is True, answer
+    assert [d["time"] for d in answer["disclosures"]] == times + later
