@@ -151,6 +151,12 @@ def release(g, times):
     times.append(g.audit_for(r)["time"])
 
 
+def query(db, sql, args=()):
+    """The rows a query of the SQLite store at db answers."""
+    with sqlite3.connect(db) as c:
+        return c.execute(sql, args).fetchall()
+
+
 def lines_in(path):
     if path.endswith(".gz"):
         out = subprocess.run(["gzip", "-dc", path], capture_output=True, check=True).stdout
@@ -177,8 +183,7 @@ def test_the_view_survives_restart_rotation_and_compression_reading_each_line_on
     disclose = functools.partial(release, g, times)
 
     def cursor():
-        with sqlite3.connect(db) as c:
-            return c.execute("SELECT last_seq, lines FROM pds_disclosure_cursors").fetchone()
+        return query(db, "SELECT last_seq, lines FROM pds_disclosure_cursors")[0]
 
     disclose()
     restricted = g.get("/fraud/%s/record" % SUBJECT, who="data-trust",
@@ -250,41 +255,6 @@ def check_migrated(g, versions, before=()):
     assert [d["time"] for d in my_view(g)] == list(before) + [g.audit_for(ok)["time"]]
 
 
-def test_a_schema_1_sqlite_store_is_migrated_to_3_and_keeps_its_consents(
-        gateway_factory, tmp_path_factory, shared):
-    db = os.path.join(shared, "consent.db")
-    with sqlite3.connect(db) as c:
-        for sql in SCHEMA_V1 + v1_consent_rows():
-            c.execute(sql)
-    os.chmod(db, 0o600)
-    if os.geteuid() == 0:
-        shutil.chown(db, "nobody", "nogroup")
-    g = start(gateway_factory, tmp_path_factory, shared, 'PDSConsentStore sqlite3 "%s"\n' % db)
-    with sqlite3.connect(db) as c:
-        versions = [r[0] for r in c.execute("SELECT version FROM pds_schema ORDER BY version")]
-    check_migrated(g, versions)
-
-
-def test_a_schema_1_postgresql_store_is_migrated_to_3_and_keeps_its_consents(
-        gateway_factory, tmp_path_factory, shared):
-    ok, why = pds_postgres.postgres_available()
-    if not ok:
-        pytest.skip("PostgreSQL is needed (tools/install-deps.sh installs it): " + why)
-    pg = pds_postgres.Postgres()
-    try:
-        pg.start()
-        pg.psql(";\n".join(SCHEMA_V1 + v1_consent_rows()) + ";\n")
-        g = start(gateway_factory, tmp_path_factory, shared,
-                  'PDSConsentStore pgsql "%s"\n' % pg.conninfo)
-        versions = [int(v) for v in
-                    pg.psql("SELECT version FROM pds_schema ORDER BY version").split()]
-        check_migrated(g, versions)
-        g.close_sessions()
-        g.httpd.stop()
-    finally:
-        pg.stop()
-
-
 # Schema 2's index as the previous release created it (git show
 # c464eb6:lib/pds_disclosure_store.c, pds_store_schema_v2[]), and a
 # disclosure to SUBJECT another node indexed under it.
@@ -322,42 +292,70 @@ def v2_index_rows():
             "'%s')" % (SUBJECT, V2_TIME, entry)]
 
 
-def test_a_schema_2_sqlite_store_is_migrated_to_3_and_keeps_its_index(
-        gateway_factory, tmp_path_factory, shared):
+def postgres():
+    """A PostgreSQL server for the test, not started yet (the test skips
+    where there is none)."""
+    ok, why = pds_postgres.postgres_available()
+    if not ok:
+        pytest.skip("PostgreSQL is needed (tools/install-deps.sh installs it): " + why)
+    return pds_postgres.Postgres()
+
+
+def migrated_sqlite(gateway_factory, tmp_path_factory, shared, statements, before=()):
+    """A gateway started on a SQLite store that statements made, checked."""
     db = os.path.join(shared, "consent.db")
     with sqlite3.connect(db) as c:
-        for sql in SCHEMA_V2 + v1_consent_rows() + v2_index_rows():
+        for sql in statements:
             c.execute(sql)
     os.chmod(db, 0o600)
     if os.geteuid() == 0:
         shutil.chown(db, "nobody", "nogroup")
     g = start(gateway_factory, tmp_path_factory, shared, 'PDSConsentStore sqlite3 "%s"\n' % db)
-    with sqlite3.connect(db) as c:
-        versions = [r[0] for r in c.execute("SELECT version FROM pds_schema ORDER BY version")]
-    check_migrated(g, versions, before=[V2_TIME])
-    with sqlite3.connect(db) as c:
-        lines = sorted(r[0] for r in c.execute("SELECT line FROM pds_disclosures"))
+    versions = [r[0] for r in query(db, "SELECT version FROM pds_schema ORDER BY version")]
+    check_migrated(g, versions, before)
+    return db
+
+
+def migrated_postgresql(gateway_factory, tmp_path_factory, shared, statements, before=()):
+    """The same on a PostgreSQL store."""
+    pg = postgres()
+    try:
+        pg.start()
+        pg.psql(";\n".join(statements) + ";\n")
+        g = start(gateway_factory, tmp_path_factory, shared,
+                  'PDSConsentStore pgsql "%s"\n' % pg.conninfo)
+        versions = [int(v) for v in
+                    pg.psql("SELECT version FROM pds_schema ORDER BY version").split()]
+        check_migrated(g, versions, before)
+        g.close_sessions()
+        g.httpd.stop()
+    finally:
+        pg.stop()
+
+
+def test_a_schema_1_sqlite_store_is_migrated_to_3_and_keeps_its_consents(
+        gateway_factory, tmp_path_factory, shared):
+    migrated_sqlite(gateway_factory, tmp_path_factory, shared, SCHEMA_V1 + v1_consent_rows())
+
+
+def test_a_schema_1_postgresql_store_is_migrated_to_3_and_keeps_its_consents(
+        gateway_factory, tmp_path_factory, shared):
+    migrated_postgresql(gateway_factory, tmp_path_factory, shared,
+                        SCHEMA_V1 + v1_consent_rows())
+
+
+def test_a_schema_2_sqlite_store_is_migrated_to_3_and_keeps_its_index(
+        gateway_factory, tmp_path_factory, shared):
+    db = migrated_sqlite(gateway_factory, tmp_path_factory, shared,
+                         SCHEMA_V2 + v1_consent_rows() + v2_index_rows(), before=[V2_TIME])
+    lines = sorted(r[0] for r in query(db, "SELECT line FROM pds_disclosures"))
     assert lines[-1] == "v2 gw-old 41" and re.fullmatch("[0-9a-f]{64}", lines[0]), lines
 
 
 def test_a_schema_2_postgresql_store_is_migrated_to_3_and_keeps_its_index(
         gateway_factory, tmp_path_factory, shared):
-    ok, why = pds_postgres.postgres_available()
-    if not ok:
-        pytest.skip("PostgreSQL is needed (tools/install-deps.sh installs it): " + why)
-    pg = pds_postgres.Postgres()
-    try:
-        pg.start()
-        pg.psql(";\n".join(SCHEMA_V2 + v1_consent_rows() + v2_index_rows()) + ";\n")
-        g = start(gateway_factory, tmp_path_factory, shared,
-                  'PDSConsentStore pgsql "%s"\n' % pg.conninfo)
-        versions = [int(v) for v in
-                    pg.psql("SELECT version FROM pds_schema ORDER BY version").split()]
-        check_migrated(g, versions, before=[V2_TIME])
-        g.close_sessions()
-        g.httpd.stop()
-    finally:
-        pg.stop()
+    migrated_postgresql(gateway_factory, tmp_path_factory, shared,
+                        SCHEMA_V2 + v1_consent_rows() + v2_index_rows(), before=[V2_TIME])
 
 
 def test_nodes_sharing_postgresql_show_every_nodes_disclosures_each_once(
@@ -365,10 +363,7 @@ def test_nodes_sharing_postgresql_show_every_nodes_disclosures_each_once(
     """Two nodes, one PostgreSQL: a person sees what both disclosed, from
     either node; concurrent views (several children racing over the index)
     add no row twice and index each line of a node's log once."""
-    ok, why = pds_postgres.postgres_available()
-    if not ok:
-        pytest.skip("PostgreSQL is needed (tools/install-deps.sh installs it): " + why)
-    pg = pds_postgres.Postgres()
+    pg = postgres()
     try:
         pg.start()
         store = 'PDSConsentStore pgsql "%s"\n' % pg.conninfo
@@ -452,10 +447,7 @@ def test_an_idle_nodes_disclosures_reach_another_nodes_view_and_a_silent_node_is
     for longer than the bound: gw2's answer says it may lack gw1's latest
     disclosures, as JSON and on the portal's page, in plain words; gw1 back,
     the answer is whole again."""
-    ok, why = pds_postgres.postgres_available()
-    if not ok:
-        pytest.skip("PostgreSQL is needed (tools/install-deps.sh installs it): " + why)
-    pg = pds_postgres.Postgres()
+    pg = postgres()
     try:
         pg.start()
         store = 'PDSConsentStore pgsql "%s"\n' % pg.conninfo
@@ -517,8 +509,7 @@ def test_a_renamed_node_lists_each_disclosure_once(gateway_factory, tmp_path_fac
     disclose = functools.partial(release, g, times)
 
     def cursors():
-        with sqlite3.connect(db) as c:
-            return c.execute("SELECT node, lines FROM pds_disclosure_cursors").fetchall()
+        return query(db, "SELECT node, lines FROM pds_disclosure_cursors")
 
     disclose()
     disclose()
@@ -536,10 +527,9 @@ def test_a_renamed_node_lists_each_disclosure_once(gateway_factory, tmp_path_fac
     assert my_answer(g).json()["complete"] is True
     [(name, after)] = cursors()
     assert name == "gw-b" and 1 <= after - lines <= 5, (lines, after)
-    with sqlite3.connect(db) as c:
-        rows = c.execute("SELECT COUNT(*), COUNT(DISTINCT line) FROM pds_disclosures "
-                         "WHERE subject = ?", (SUBJECT,)).fetchone()
-    assert rows == (3, 3), rows
+    rows = query(db, "SELECT COUNT(*), COUNT(DISTINCT line) FROM pds_disclosures "
+                 "WHERE subject = ?", (SUBJECT,))
+    assert rows == [(3, 3)], rows
     assert re.search(r"PDS00542: .* under the name gw-b \(it was gw-a\)",
                      g.httpd.error_log_text())
 
