@@ -192,6 +192,7 @@ apr_status_t pds_store_txn_end(pds_consent_store_t *s, apr_pool_t *p, int ok, pd
 static const char *const *const steps[PDS_CONSENT_SCHEMA_VERSION] = {
     schema_v1,                  /* 0 -> 1: a new store */
     pds_store_schema_v2,        /* 1 -> 2: the index of disclosures */
+    pds_store_schema_v3,        /* 2 -> 3: its rows by line, its cursors by file */
 };
 
 static apr_status_t read_version(pds_consent_store_t *s, apr_pool_t *p, apr_int64_t *version,

@@ -4,7 +4,7 @@
  * (pgsql), the same SQL for both. A store handle is one database connection:
  * not for two threads at once (the glue keeps a pool of them per process).
  *
- * Tables (schema version 2, recorded in pds_schema):
+ * Tables (schema version 3, recorded in pds_schema):
  *   pds_consents         the current version of each consent
  *   pds_consent_history  every version ever made, grant included: nothing is
  *                        overwritten or lost
@@ -12,8 +12,11 @@
  *                        grant; withdrawing sets "revoked", the row stays)
  *   pds_optouts          objections to a purpose (same pattern)
  *   pds_disclosures      since 2: the index of who received whose data, a row
- *                        per disclosure per person (pds_disclosure_store.h)
- *   pds_disclosure_cursors  since 2: how far each node's audit log is indexed
+ *                        per disclosure per person (pds_disclosure_store.h);
+ *                        since 3 unique on the audit line and the person
+ *   pds_disclosure_cursors  since 2: how far each node's audit log is indexed;
+ *                        since 3 with the identity of the file it is in and
+ *                        since when the node is behind
  *
  * A change is one transaction: the consent row is updated only if its version
  * is still the one read ("compare and set"), and the history row is written
@@ -33,7 +36,7 @@
 #include "pds_consent.h"
 #include "pds_error.h"
 
-#define PDS_CONSENT_SCHEMA_VERSION 2
+#define PDS_CONSENT_SCHEMA_VERSION 3
 
 typedef struct pds_consent_store_t pds_consent_store_t;
 

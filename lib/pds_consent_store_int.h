@@ -47,8 +47,10 @@ apr_status_t pds_store_select_int(pds_consent_store_t *s, apr_pool_t *p, const c
 apr_status_t pds_store_txn_begin(pds_consent_store_t *s, apr_pool_t *p, pds_error_t *err);
 apr_status_t pds_store_txn_end(pds_consent_store_t *s, apr_pool_t *p, int ok, pds_error_t *err);
 
-/* The statements that take a store from schema 1 to 2 (pds_disclosure_store.c),
- * NULL-terminated, the same text for SQLite and PostgreSQL. */
+/* The statements that take a store from schema 1 to 2, and from 2 to 3
+ * (pds_disclosure_store.c), NULL-terminated, the same text for SQLite and
+ * PostgreSQL. */
 extern const char *const pds_store_schema_v2[];
+extern const char *const pds_store_schema_v3[];
 
 #endif

@@ -61,6 +61,9 @@ apr_time_t pds_disclosure_visible_from(json_t *rec);
 /* One disclosure about one person, as the persistent index keeps it
  * (pds_disclosure_store.h). */
 typedef struct pds_disclosure_row_t {
+    const char *line;           /* the record's line: SHA-256 of its bytes, in hex (the
+                                   next line's "prev"), which no other line has, in this
+                                   chain or another; set by the caller */
     apr_uint64_t seq;           /* the record's seq in its chain */
     const char *subject;        /* as logged (a pseudonym under PDSAuditSubject pseudonym) */
     const char *time;           /* the record's RFC 3339 time */
@@ -71,9 +74,9 @@ typedef struct pds_disclosure_row_t {
 
 /* Feeds the next line of the log (rec the parsed line, NULL when it is not
  * JSON; dp as for pds_disclosure_subjects) and appends to rows
- * (pds_disclosure_row_t, strings in p) one row per person the line discloses
- * data about: none for a line that is no disclosure, one for a record about
- * one person, one per subject for a collection. APR_SUCCESS, or APR_ENOMEM
+ * (pds_disclosure_row_t, strings in p; line NULL) one row per person the line
+ * discloses data about: none for a line that is no disclosure, one for a
+ * record about one person, one per subject for a collection. APR_SUCCESS, or APR_ENOMEM
  * (rows then holds what was appended before). */
 apr_status_t pds_disclosure_rows(pds_disclosure_parts_t *dp, json_t *rec, apr_pool_t *p,
                                  apr_array_header_t *rows);

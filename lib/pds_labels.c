@@ -218,6 +218,14 @@ static const message_t messages[] = {
       "this gateway, it is listed here, newest first.",
       "Bob tro y cafodd sefydliad ddata amdanoch drwy'r porth hwn, mae wedi'i restru "
       "yma, y mwyaf diweddar yn gyntaf." },
+    { "disclosures_incomplete", "This list may not be complete yet: the most recent "
+      "records of part of this service have not reached it.",
+      "Efallai nad yw'r rhestr hon yn gyflawn eto: nid yw cofnodion diweddaraf rhan o'r "
+      "gwasanaeth hwn wedi'i chyrraedd." },
+    { "incomplete_node", "Part of the service:", "Rhan o'r gwasanaeth:" },
+    { "incomplete_since", "records since", "cofnodion ers" },
+    { "incomplete_later", "Look again in a few minutes.",
+      "Edrychwch eto mewn ychydig funudau." },
     { "filter", "Filter the list", "Hidlo'r rhestr" },
     { "organisation", "Organisation", "Sefydliad" },
     { "all_organisations", "All organisations", "Pob sefydliad" },

@@ -78,7 +78,10 @@ static int pds_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptem
                      "form key");
         return HTTP_INTERNAL_SERVER_ERROR;
     }
-    return pds_consent_post_config(pconf, ptemp, s);
+    if (pds_consent_post_config(pconf, ptemp, s) != OK)
+        return HTTP_INTERNAL_SERVER_ERROR;
+    /* After the store's: whether there is one decides. */
+    return pds_disclosures_index_post_config(pconf, s);
 }
 
 /* `apachectl -t -D DUMP_PDS`: the effective configuration on stdout, as

@@ -3,23 +3,28 @@
  *
  * With a consent store, a person's view answers from the store's index
  * (lib/pds_disclosure_store.h), which each node keeps up with its own audit
- * log: a request first indexes the lines written after the node's cursor,
- * at most PDS_DISCLOSURE_INDEX_BATCH of them, then reads the person's rows.
- * The cursor names the file it is in by the seq of its first line, so it is
- * found again after a restart, a rotation (the file renamed away) or a
- * compression (the same lines, gzip'd or xz'd): nothing is read twice and
- * nothing is lost while the file is there.
+ * log: every PDS_DISCLOSURE_INDEX_INTERVAL_SEC from the background, and on
+ * a view's request before it reads the person's rows, a catch-up indexes
+ * the lines written after the node's cursor, at most
+ * PDS_DISCLOSURE_INDEX_BATCH of them. The cursor names the file it is in by
+ * the seq of its first line, so it is found again after a restart, a
+ * rotation (the file renamed away) or a compression (the same lines, gzip'd
+ * or xz'd): nothing is read twice and nothing is lost while the file is
+ * there. It also holds that file's identity (the SHA-256 of its first line),
+ * by which a renamed node finds it again.
  */
 #include "httpd.h"
 #include "http_log.h"
 #include "apr_strings.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <unistd.h>
 
 #include "mod_pds_disclosure_index.h"
 #include "pds_disclosure.h"
 #include "pds_disclosure_store.h"
+#include "pds_encode.h"
 
 #define READ_CHUNK 65536
 #define LINE_MAX_BYTES (64 * 1024 * 1024)   /* a line longer is no record of ours */
@@ -50,28 +55,58 @@ apr_status_t pds_log_unpack_open(pds_unpack_t **pu, pds_pread_source_t *src, apr
 
 apr_uint64_t pds_log_file_probe(pds_log_file_t *lf, apr_pool_t *ptemp)
 {
-    char buf[32];
-    apr_size_t len = 0, got;
+    char *buf = apr_palloc(ptemp, PDS_DISCLOSURE_FILE_ID_BYTES);
+    apr_size_t len = 0, got, idlen;
+    unsigned char hash[32];
     pds_pread_source_t src;
     pds_unpack_t *u;
     pds_error_t err;
+    const char *nl;
 
     lf->first = 0;
     lf->plain = 0;
+    lf->id[0] = '\0';
     if (pds_log_unpack_open(&u, &src, lf->file, 0, ptemp) != APR_SUCCESS)
         return 0;
-    while (len < sizeof(buf) && pds_unpack_read(u, buf + len, sizeof(buf) - len, &got, &err)
-           == APR_SUCCESS && got > 0)
+    while (len < PDS_DISCLOSURE_FILE_ID_BYTES
+           && pds_unpack_read(u, buf + len, PDS_DISCLOSURE_FILE_ID_BYTES - len, &got, &err)
+              == APR_SUCCESS && got > 0)
         len += got;
     lf->plain = pds_unpack_format(u) == PDS_UNPACK_PLAIN;
     pds_unpack_close(u);
     lf->first = pds_chain_line_seq(buf, len);
+    /* Its identity: the first line, or as much of it as a probe reads. */
+    nl = memchr(buf, '\n', len);
+    idlen = nl != NULL ? (apr_size_t)(nl - buf) : len;
+    if (lf->first > 0 && (nl != NULL || len == PDS_DISCLOSURE_FILE_ID_BYTES)
+        && pds_sha256(hash, buf, idlen))
+        pds_hex_encode(lf->id, hash, sizeof(hash));
     return lf->first;
+}
+
+/* Logs for the request, or for the server; a quiet run's errors at debug. */
+static void run_log(const pds_index_run_t *run, int level, apr_status_t rv, const char *fmt,
+                    ...) __attribute__((format(printf, 4, 5)));
+static void run_log(const pds_index_run_t *run, int level, apr_status_t rv, const char *fmt,
+                    ...)
+{
+    va_list ap;
+    char *msg;
+
+    va_start(ap, fmt);
+    msg = apr_pvsprintf(run->pool, fmt, ap);
+    va_end(ap);
+    if (run->quiet && level < APLOG_INFO)
+        level = APLOG_DEBUG;
+    if (run->r != NULL)
+        ap_log_rerror(APLOG_MARK, level, rv, run->r, "%s", msg);
+    else
+        ap_log_error(APLOG_MARK, level, rv, run->s, "%s", msg);
 }
 
 /* One catch-up's walk through the lines after the cursor. */
 typedef struct walk_t {
-    request_rec *r;
+    const pds_index_run_t *run;
     apr_pool_t *p;
     pds_disclosure_cursor_t at;         /* after the last line taken */
     pds_disclosure_cursor_t run_at;     /* before the open run of "subjects" lines */
@@ -91,8 +126,22 @@ static int take_line(walk_t *w, const char *line, apr_size_t len)
     json_t *rec = json_loadb(line, len, JSON_REJECT_DUPLICATES, NULL);
 
     apr_status_t rv = pds_disclosure_rows(&w->parts, rec, w->p, w->rows);
+    unsigned char hash[32];
+    char *id;
+    int i;
 
     json_decref(rec);
+    if (rv == APR_SUCCESS && w->rows->nelts > rows_before) {
+        /* The rows are the line's: named by its hash, whatever the node. */
+        id = apr_palloc(w->p, 2 * sizeof(hash) + 1);
+        if (!pds_sha256(hash, line, len))
+            rv = APR_ENOMEM;
+        else {
+            pds_hex_encode(id, hash, sizeof(hash));
+            for (i = rows_before; i < w->rows->nelts; i++)
+                APR_ARRAY_IDX(w->rows, i, pds_disclosure_row_t).line = id;
+        }
+    }
     if (rv != APR_SUCCESS) {            /* out of memory: this line again next time */
         w->rows->nelts = rows_before;
         return 1;
@@ -173,15 +222,14 @@ static apr_status_t walk_file(walk_t *w, const pds_log_file_t *lf, int *full, ap
     if (u != NULL)
         pds_unpack_close(u);
     if (rv != APR_SUCCESS)
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, w->r, "PDS00531: cannot read the audit "
-                      "log %s for the index of disclosures%s%s", lf->path,
-                      err.text[0] ? ": " : "", err.text);
+        run_log(w->run, APLOG_ERR, rv, "PDS00531: cannot read the audit log %s for the index "
+                "of disclosures%s%s", lf->path, err.text[0] ? ": " : "", err.text);
     return rv;
 }
 
 /* Where the cursor is: the file it names, or (that file gone) the first one
  * after the last line indexed; -1 when there is nothing newer. */
-static int find_file(request_rec *r, const apr_array_header_t *files,
+static int find_file(const pds_index_run_t *run, const apr_array_header_t *files,
                      const pds_disclosure_cursor_t *c)
 {
     int i;
@@ -198,53 +246,89 @@ static int find_file(request_rec *r, const apr_array_header_t *files,
         if (lf->first <= c->last_seq)
             continue;
         if (lf->first > c->last_seq + 1)
-            ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, "PDS00532: the audit log file "
-                          "the index of disclosures was reading (first seq %" APR_UINT64_T_FMT
-                          ") is gone: seq %" APR_UINT64_T_FMT " to %" APR_UINT64_T_FMT " are "
-                          "not in a person's view; indexing goes on with %s", c->file_first,
-                          c->last_seq + 1, lf->first - 1, lf->path);
+            run_log(run, APLOG_WARNING, 0, "PDS00532: the audit log file the index of "
+                    "disclosures was reading (first seq %" APR_UINT64_T_FMT ") is gone: seq %"
+                    APR_UINT64_T_FMT " to %" APR_UINT64_T_FMT " are not in a person's view; "
+                    "indexing goes on with %s", c->file_first, c->last_seq + 1,
+                    lf->first - 1, lf->path);
         return i;
     }
     return -1;
 }
 
-apr_status_t pds_disclosure_index_catch_up(request_rec *r, pds_consent_store_t *st,
+/* Is one of the files (a pds_disclosure_mine_cb) the one named? */
+static int is_mine(void *baton, apr_uint64_t first, const char *id)
+{
+    const apr_array_header_t *files = baton;
+    int i;
+
+    for (i = 0; i < files->nelts; i++) {
+        const pds_log_file_t *lf = &APR_ARRAY_IDX(files, i, pds_log_file_t);
+
+        if (lf->first == first && lf->id[0] != '\0' && strcmp(lf->id, id) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+static int same_place(const pds_disclosure_cursor_t *a, const pds_disclosure_cursor_t *b)
+{
+    return a->file_first == b->file_first && a->offset == b->offset
+           && a->last_seq == b->last_seq && a->lines == b->lines
+           && strcmp(a->file_id, b->file_id) == 0;
+}
+
+/* The cursor names this file: its identity with it, once the file has one. */
+static void name_file(pds_disclosure_cursor_t *at, const pds_log_file_t *lf)
+{
+    if (at->file_first != lf->first) {
+        at->file_first = lf->first;
+        at->offset = 0;
+        at->file_id[0] = '\0';
+    }
+    if (lf->id[0] != '\0')
+        apr_cpystrn(at->file_id, lf->id, sizeof(at->file_id));
+}
+
+apr_status_t pds_disclosure_index_catch_up(const pds_index_run_t *run, pds_consent_store_t *st,
                                            const char *node, const apr_array_header_t *files,
                                            int *complete)
 {
     pds_disclosure_cursor_t from;
+    const char *adopted = NULL;
     apr_pool_t *scratch;
     pds_error_t err;
     apr_status_t rv;
     walk_t w;
-    int idx, full = 0;
+    int idx, full = 0, moved, mark;
 
     *complete = 0;
     pds_error_clear(&err);
-    if ((rv = pds_disclosure_store_cursor(st, r->pool, node, &from, &err)) != APR_SUCCESS) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "PDS00533: cannot read the index of "
-                      "disclosures: %s", err.text);
+    if ((rv = pds_disclosure_store_cursor(st, run->pool, node, is_mine, (void *)files, &from,
+                                          &adopted, &err)) != APR_SUCCESS) {
+        run_log(run, APLOG_ERR, 0, "PDS00533: cannot read the index of disclosures: %s",
+                err.text);
         return rv;
     }
-    if ((idx = find_file(r, files, &from)) < 0) {
-        *complete = 1;
-        return APR_SUCCESS;
-    }
-    if (apr_pool_create(&scratch, r->pool) != APR_SUCCESS)
+    if (adopted != NULL)
+        run_log(run, APLOG_NOTICE, 0, "PDS00542: the index of disclosures of this audit log "
+                "goes on under the name %s (it was %s): its file seq %" APR_UINT64_T_FMT
+                " is the one the index was reading", node, adopted, from.file_first);
+    if (apr_pool_create(&scratch, run->pool) != APR_SUCCESS)
         return APR_ENOMEM;
     memset(&w, 0, sizeof(w));
-    w.r = r;
+    w.run = run;
     w.p = scratch;
     w.at = from;
     w.rows = apr_array_make(scratch, 64, sizeof(pds_disclosure_row_t));
-    for (;;) {
+    if ((idx = find_file(run, files, &from)) < 0)
+        *complete = 1;
+    for (; idx >= 0;) {
         const pds_log_file_t *lf = &APR_ARRAY_IDX(files, idx, pds_log_file_t);
 
-        if (w.at.file_first != lf->first) {
-            w.at.file_first = lf->first;
-            w.at.offset = 0;
+        if (w.at.file_first != lf->first)
             pds_disclosure_parts_reset(&w.parts);    /* a run never spans two files */
-        }
+        name_file(&w.at, lf);
         if ((rv = walk_file(&w, lf, &full, scratch)) != APR_SUCCESS || full)
             break;
         if (idx + 1 >= files->nelts) {
@@ -259,18 +343,24 @@ apr_status_t pds_disclosure_index_catch_up(request_rec *r, pds_consent_store_t *
         *complete = 0;
     }
     pds_disclosure_parts_reset(&w.parts);
-    if (rv == APR_SUCCESS && memcmp(&w.at, &from, sizeof(from)) != 0) {
-        rv = pds_disclosure_store_advance(st, scratch, node, &from, &w.at, w.rows, &err);
+    /* Moved, or to say it looked: when it turns behind or current, and
+     * every PDS_DISCLOSURE_INDEX_TOUCH_SEC when idle. */
+    moved = !same_place(&w.at, &from);
+    mark = (from.behind_since == 0) != *complete
+           || apr_time_now() - from.updated >= apr_time_from_sec(PDS_DISCLOSURE_INDEX_TOUCH_SEC);
+    if (rv == APR_SUCCESS && (moved || mark)) {
+        rv = pds_disclosure_store_advance(st, scratch, node, &from, &w.at, *complete,
+                                          moved ? w.rows : NULL, &err);
         if (rv == APR_EAGAIN)           /* another process indexed them: fine */
             rv = APR_SUCCESS;
         else if (rv != APR_SUCCESS)
-            ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "PDS00534: cannot write the index of "
-                          "disclosures: %s", err.text);
-        else
-            ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, "PDS00530: indexed %" APR_UINT64_T_FMT
-                          " lines of the audit log (%d disclosures to people), up to seq %"
-                          APR_UINT64_T_FMT "%s", w.at.lines - from.lines, w.rows->nelts,
-                          w.at.last_seq, *complete ? "" : "; more next time");
+            run_log(run, APLOG_ERR, 0, "PDS00534: cannot write the index of disclosures: %s",
+                    err.text);
+        else if (moved)
+            run_log(run, APLOG_INFO, 0, "PDS00530: indexed %" APR_UINT64_T_FMT " lines of the "
+                    "audit log (%d disclosures to people), up to seq %" APR_UINT64_T_FMT "%s",
+                    w.at.lines - from.lines, w.rows->nelts, w.at.last_seq,
+                    *complete ? "" : "; more next time");
     }
     apr_pool_destroy(scratch);
     return rv;

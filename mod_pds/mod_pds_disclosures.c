@@ -20,7 +20,11 @@
  * the view answers from the store's persistent index instead
  * (mod_pds_disclosure_index.c): a restart or a rotation neither loses
  * history nor reads the log again, and nodes sharing one PostgreSQL show a
- * person the disclosures of every node.
+ * person the disclosures of every node. Each node keeps its part current
+ * from the background too (a mod_watchdog singleton: one process of the
+ * node at a time), so that its disclosures reach the other nodes' views
+ * without a request to it; an answer that may lack a node's latest ones
+ * says which node and since when.
  */
 #include "httpd.h"
 #include "http_config.h"
@@ -31,6 +35,7 @@
 #include "apr_hash.h"
 #include "apr_strings.h"
 #include "apr_thread_mutex.h"
+#include "mod_watchdog.h"
 
 #include <errno.h>
 #include <unistd.h>
@@ -455,53 +460,57 @@ static void add_file(apr_array_header_t *files, pds_log_file_t *lf, apr_pool_t *
 /* The log's files, oldest first: those a rotation renamed away (opened by
  * the parent), the one the path names, and the one this process writes
  * (the same, but between a rotation's rename and its graceful restart). */
-static apr_array_header_t *log_files(request_rec *r, const char *path)
+static apr_array_header_t *log_files(server_rec *s, apr_pool_t *p, const char *path)
 {
     apr_array_header_t *rotated = rotated_by_log == NULL ? NULL
         : apr_hash_get(rotated_by_log, path, APR_HASH_KEY_STRING);
-    apr_array_header_t *files = apr_array_make(r->pool, 8, sizeof(pds_log_file_t));
+    apr_array_header_t *files = apr_array_make(p, 8, sizeof(pds_log_file_t));
     pds_log_file_t lf;
 
     if (rotated != NULL)
         apr_array_cat(files, rotated);
     memset(&lf, 0, sizeof(lf));
     lf.path = path;
-    if (apr_file_open(&lf.file, path, APR_FOPEN_READ, 0, r->pool) == APR_SUCCESS)
-        add_file(files, &lf, r->pool);
-    lf.file = pds_audit_file(r->server);
-    add_file(files, &lf, r->pool);
+    if (apr_file_open(&lf.file, path, APR_FOPEN_READ, 0, p) == APR_SUCCESS)
+        add_file(files, &lf, p);
+    lf.file = pds_audit_file(s);
+    add_file(files, &lf, p);
     qsort(files->elts, (size_t)files->nelts, sizeof(pds_log_file_t), by_first_seq);
     return files;
 }
 
 /* The name the index knows this log by: the node's name (PDSNodeName), and
  * for a virtual host's own audit log its path too (each log is one chain). */
-static const char *index_node(request_rec *r, const char *path)
+static const char *index_node(apr_pool_t *p, const char *path)
 {
     server_rec *main_s = pds_consent_server();
     const char *why = NULL, *node, *main_path;
 
-    if (main_s == NULL || (node = pds_conf_node_name(main_s, r->pool, &why)) == NULL)
+    if (main_s == NULL || (node = pds_conf_node_name(main_s, p, &why)) == NULL)
         return NULL;
     main_path = pds_server_conf(main_s)->audit_log_path;
     if (main_path == NULL || strcmp(main_path, path) != 0)
-        node = apr_pstrcat(r->pool, node, " ", path, NULL);
+        node = apr_pstrcat(p, node, " ", path, NULL);
     return node;
 }
 
 #define CAUGHT_UP_NOTE "mod_pds-disclosure-index-caught-up"
 
 /* The store's index caught up (one batch), then the person's disclosures
- * (pout) or the month's count (agreement, month, pcount). */
+ * (pout) and the nodes it may lack (pbehind), or the month's count
+ * (agreement, month, pcount). This node's catch-up failing (its log cannot
+ * be read, or the index written) leaves the answer to what is indexed,
+ * with this node among those behind; the store not answering, none. */
 static apr_status_t from_store(request_rec *r, const char *logged_as, json_t **pout,
-                               const char *agreement, const char *month,
+                               json_t **pbehind, const char *agreement, const char *month,
                                apr_uint64_t *pcount)
 {
     const char *path = pds_server_conf(r->server)->audit_log_path;
-    const char *node = index_node(r, path);
+    const char *node = index_node(r->pool, path);
+    pds_index_run_t run;
     pds_consent_conn_t *h;
     pds_error_t err;
-    apr_status_t rv;
+    apr_status_t rv, caught;
     void *caught_up = NULL;
     int complete = 0;
 
@@ -512,29 +521,168 @@ static apr_status_t from_store(request_rec *r, const char *logged_as, json_t **p
     }
     /* Once per request: the register asks for many counts. */
     apr_pool_userdata_get(&caught_up, CAUGHT_UP_NOTE, r->pool);
-    rv = APR_SUCCESS;
+    caught = APR_SUCCESS;
     if (caught_up == NULL) {
+        memset(&run, 0, sizeof(run));
+        run.r = r;
+        run.s = r->server;
+        run.pool = r->pool;
         if (store_lock != NULL)
             apr_thread_mutex_lock(store_lock);
-        rv = pds_disclosure_index_catch_up(r, h->store, node, log_files(r, path), &complete);
+        caught = pds_disclosure_index_catch_up(&run, h->store, node,
+                                               log_files(r->server, r->pool, path), &complete);
         if (store_lock != NULL)
             apr_thread_mutex_unlock(store_lock);
-        if (rv == APR_SUCCESS)
+        if (caught == APR_SUCCESS)
             apr_pool_userdata_setn("", CAUGHT_UP_NOTE, NULL, r->pool);
     }
     pds_error_clear(&err);
-    if (rv == APR_SUCCESS && pout != NULL)
+    if (pout != NULL) {
         rv = pds_disclosure_store_of(h->store, r->pool, logged_as, apr_time_now(), pout, &err);
-    else if (rv == APR_SUCCESS)
+        if (rv == APR_SUCCESS && pbehind != NULL) {
+            rv = pds_disclosure_store_behind(h->store, r->pool, apr_time_now(),
+                                             apr_time_from_sec(PDS_DISCLOSURE_INDEX_STALE_SEC),
+                                             caught != APR_SUCCESS ? node : NULL, pbehind,
+                                             &err);
+            if (rv != APR_SUCCESS) {
+                json_decref(*pout);
+                *pout = NULL;
+            }
+        }
+    }
+    else
         rv = pds_disclosure_store_in_month(h->store, r->pool, agreement, month, pcount, &err);
     if (rv != APR_SUCCESS && err.text[0])
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "PDS00536: cannot read the index of "
                       "disclosures: %s", err.text);
-    pds_consent_conn_release(h, rv != APR_SUCCESS);
+    pds_consent_conn_release(h, rv != APR_SUCCESS || caught != APR_SUCCESS);
     return rv;
 }
 
-apr_status_t pds_disclosures_of(request_rec *r, const char *person, json_t **pout)
+/* --- from the background: mod_watchdog ---------------------------------------- */
+
+#define INDEX_WATCHDOG "mod_pds-disclosure-index"
+
+/* While the background's catch-up fails, it tries again after 2, 4, 8...
+ * seconds, at most this many: a store that is down is not asked (nor its
+ * failure logged) every interval. */
+#define INDEX_BACKOFF_MAX_SEC 60
+
+/* An audit log the background indexes. */
+typedef struct background_log_t {
+    server_rec *s;
+    const char *path;
+    int failing;                    /* its last catch-up failed (and said so) */
+    int backoff;                    /* seconds to wait after a failure; 0: none */
+    apr_time_t next_try;
+} background_log_t;
+
+static void index_in_background(background_log_t *bl, apr_pool_t *p)
+{
+    const char *node = index_node(p, bl->path);
+    pds_consent_conn_t *h = NULL;
+    pds_index_run_t run;
+    apr_status_t rv = APR_EGENERAL;
+    int complete = 0;
+
+    if (apr_time_now() < bl->next_try)
+        return;
+    memset(&run, 0, sizeof(run));
+    run.s = bl->s;
+    run.pool = p;
+    run.quiet = bl->failing;
+    if (node != NULL && (h = pds_consent_conn_acquire(NULL)) != NULL) {
+        if (store_lock != NULL)
+            apr_thread_mutex_lock(store_lock);
+        rv = pds_disclosure_index_catch_up(&run, h->store, node, log_files(bl->s, p, bl->path),
+                                           &complete);
+        if (store_lock != NULL)
+            apr_thread_mutex_unlock(store_lock);
+        pds_consent_conn_release(h, rv != APR_SUCCESS);
+    }
+    if (rv != APR_SUCCESS && !bl->failing)
+        ap_log_error(APLOG_MARK, APLOG_ERR, rv, bl->s, "PDS00540: the index of disclosures "
+                     "of %s is not kept current%s; other nodes' views will say so after %d s; "
+                     "trying again, at least every %d s", bl->path, h == NULL
+                     ? ": the consent store cannot be reached" : " (see the error before)",
+                     PDS_DISCLOSURE_INDEX_STALE_SEC, INDEX_BACKOFF_MAX_SEC);
+    else if (rv == APR_SUCCESS && bl->failing)
+        ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, bl->s, "PDS00541: the index of disclosures "
+                     "of %s is kept current again", bl->path);
+    bl->failing = rv != APR_SUCCESS;
+    if (rv == APR_SUCCESS)
+        bl->backoff = 0;
+    else
+        bl->backoff = bl->backoff == 0 ? PDS_DISCLOSURE_INDEX_INTERVAL_SEC
+            : bl->backoff * 2 > INDEX_BACKOFF_MAX_SEC ? INDEX_BACKOFF_MAX_SEC : bl->backoff * 2;
+    bl->next_try = bl->backoff == 0 ? 0 : apr_time_now() + apr_time_from_sec(bl->backoff);
+}
+
+static apr_status_t index_tick(int state, void *data, apr_pool_t *p)
+{
+    apr_array_header_t *logs = data;
+    int i;
+
+    /* Not at STARTING: the child's connections to the store may not be
+     * made yet (mod_watchdog starts its thread in its own child_init). */
+    if (state != AP_WATCHDOG_STATE_RUNNING)
+        return APR_SUCCESS;
+    for (i = 0; i < logs->nelts; i++)
+        index_in_background(&APR_ARRAY_IDX(logs, i, background_log_t), p);
+    return APR_SUCCESS;
+}
+
+int pds_disclosures_index_post_config(apr_pool_t *pconf, server_rec *s)
+{
+    APR_OPTIONAL_FN_TYPE(ap_watchdog_get_instance) *get_instance;
+    APR_OPTIONAL_FN_TYPE(ap_watchdog_register_callback) *register_callback;
+    apr_array_header_t *logs = apr_array_make(pconf, 2, sizeof(background_log_t));
+    apr_hash_t *seen = apr_hash_make(pconf);
+    ap_watchdog_t *wd;
+    server_rec *vs;
+    apr_status_t rv;
+
+    if (!pds_consent_has_store())
+        return OK;
+    for (vs = s; vs != NULL; vs = vs->next) {
+        const char *path = pds_server_conf(vs)->audit_log_path;
+        background_log_t *bl;
+
+        if (path == NULL || apr_hash_get(seen, path, APR_HASH_KEY_STRING) != NULL)
+            continue;
+        apr_hash_set(seen, path, APR_HASH_KEY_STRING, "");
+        bl = apr_array_push(logs);
+        bl->s = vs;
+        bl->path = path;
+        bl->failing = 0;
+        bl->backoff = 0;
+        bl->next_try = 0;
+    }
+    if (logs->nelts == 0)
+        return OK;
+    get_instance = APR_RETRIEVE_OPTIONAL_FN(ap_watchdog_get_instance);
+    register_callback = APR_RETRIEVE_OPTIONAL_FN(ap_watchdog_register_callback);
+    if (get_instance == NULL || register_callback == NULL) {
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, "PDS00543: mod_watchdog is not loaded: "
+                     "this node indexes its audit log for people's views only when one is "
+                     "asked here, so the other nodes' views may lack its disclosures; load "
+                     "it (LoadModule watchdog_module)");
+        return OK;
+    }
+    rv = get_instance(&wd, INDEX_WATCHDOG, 0, 1, pconf);
+    if (rv == APR_SUCCESS)
+        rv = register_callback(wd, apr_time_from_sec(PDS_DISCLOSURE_INDEX_INTERVAL_SEC), logs,
+                               index_tick);
+    if (rv != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s, "PDS00544: cannot start the background "
+                     "index of disclosures (mod_watchdog)");
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    return OK;
+}
+
+apr_status_t pds_disclosures_of(request_rec *r, const char *person, json_t **pout,
+                                json_t **pbehind)
 {
     pds_server_conf_t *sc = pds_server_conf(r->server);
     const char *logged_as;
@@ -546,11 +694,12 @@ apr_status_t pds_disclosures_of(request_rec *r, const char *person, json_t **pou
     int i;
 
     *pout = NULL;
+    *pbehind = NULL;
     /* How the log names this person: clear, or the pseudonym. */
     logged_as = pds_conf_audit_pseudonymous(sc)
         ? pds_chain_pseudonym(r->pool, sc->audit_pseudonym_key, person) : person;
     if (pds_consent_has_store())
-        return from_store(r, logged_as, pout, NULL, NULL, NULL);
+        return from_store(r, logged_as, pout, pbehind, NULL, NULL, NULL);
     if ((ix = index_locked(r, &rv)) == NULL)
         return rv;
     out = json_array();
@@ -561,8 +710,16 @@ apr_status_t pds_disclosures_of(request_rec *r, const char *person, json_t **pou
             json_array_append(out, d->entry);
     }
     index_unlock(ix);
+    /* This process read the whole log: nothing is behind. */
+    *pbehind = json_array();
+    if (out == NULL || *pbehind == NULL) {
+        json_decref(out);
+        json_decref(*pbehind);
+        *pbehind = NULL;
+        return APR_ENOMEM;
+    }
     *pout = out;
-    return out != NULL ? APR_SUCCESS : APR_ENOMEM;
+    return APR_SUCCESS;
 }
 
 apr_status_t pds_disclosures_in_month(request_rec *r, const char *agreement, const char *month,
@@ -575,7 +732,7 @@ apr_status_t pds_disclosures_in_month(request_rec *r, const char *agreement, con
 
     *pcount = 0;
     if (pds_consent_has_store())
-        return from_store(r, NULL, NULL, agreement, month, pcount);
+        return from_store(r, NULL, NULL, NULL, agreement, month, pcount);
     if ((ix = index_locked(r, &rv)) == NULL)
         return rv;
     apr_snprintf(key, sizeof(key), "%s %.7s", agreement, month);
@@ -588,7 +745,7 @@ apr_status_t pds_disclosures_in_month(request_rec *r, const char *agreement, con
 int pds_disclosures_handler(request_rec *r)
 {
     const char *person;
-    json_t *out;
+    json_t *out, *behind;
 
     if (r->handler == NULL || strcmp(r->handler, DISCLOSURES_HANDLER) != 0)
         return DECLINED;
@@ -599,9 +756,13 @@ int pds_disclosures_handler(request_rec *r)
                             "the disclosures about the person httpd authenticated");
     if (pds_server_conf(r->server)->audit_log_path == NULL || indexes == NULL)
         return pds_send_problem(r, "audit-unavailable", "no audit log to read");
-    if (pds_disclosures_of(r, person, &out) != APR_SUCCESS)
+    if (pds_disclosures_of(r, person, &out, &behind) != APR_SUCCESS)
         return pds_send_problem(r, "audit-unavailable", "the record of disclosures cannot be "
                             "read just now");
-    return pds_send_json(r, HTTP_OK, json_pack("{s:s,s:o}", "subject", person,
-                                           "disclosures", out));
+    /* "complete": false when a node's latest disclosures may be missing
+     * ("behind" says which, since when and why): never a partial answer
+     * that looks whole. */
+    return pds_send_json(r, HTTP_OK, json_pack("{s:s,s:o,s:b,s:o}", "subject", person,
+                                           "disclosures", out, "complete",
+                                           json_array_size(behind) == 0, "behind", behind));
 }

@@ -90,6 +90,38 @@ static void fields_cell(pds_portal_t *pt, json_t *fields)
     pds_page_puts(pt->pg, "</ul>");
 }
 
+/* When the list may lack a node's latest disclosures: says so, in plain
+ * words, with the nodes and since when (UTC). */
+static void incomplete_notice(pds_portal_t *pt, json_t *behind)
+{
+    pds_page_t *pg = pt->pg;
+    json_t *b;
+    size_t i;
+
+    if (json_array_size(behind) == 0)
+        return;
+    pds_page_puts(pg, "<div class=\"problem\" id=\"incomplete\" role=\"status\"><p>");
+    pds_page_msg(pg, "disclosures_incomplete");
+    pds_page_puts(pg, "</p>\n<ul>\n");
+    json_array_foreach(behind, i, b) {
+        const char *since = json_string_value(json_object_get(b, "since"));
+
+        pds_page_puts(pg, "<li>");
+        pds_page_msg(pg, "incomplete_node");
+        pds_page_puts(pg, " ");
+        pds_page_text(pg, json_string_value(json_object_get(b, "node")));
+        if (since != NULL) {
+            pds_page_puts(pg, ", ");
+            pds_page_msg(pg, "incomplete_since");
+            pds_page_printf(pg, " %s", when(pt->r->pool, since));
+        }
+        pds_page_puts(pg, "</li>\n");
+    }
+    pds_page_puts(pg, "</ul>\n<p>");
+    pds_page_msg(pg, "incomplete_later");
+    pds_page_puts(pg, "</p></div>\n");
+}
+
 /* The timeline: newest first, filtered by organisation and period. */
 static int disclosures(pds_portal_t *pt)
 {
@@ -102,7 +134,7 @@ static int disclosures(pds_portal_t *pt)
     apr_array_header_t *org_list;
     apr_hash_t *seen = apr_hash_make(r->pool);
     apr_time_t since = 0;
-    json_t *list, *e;
+    json_t *list, *behind, *e;
     size_t i;
     int shown = 0;
 
@@ -119,7 +151,7 @@ static int disclosures(pds_portal_t *pt)
         return pds_portal_error(pt, HTTP_BAD_REQUEST, "not_found", NULL);
     if (strcmp(period, "all") != 0)
         since = apr_time_now() - (apr_time_t)atoi(period) * DAY_USEC;
-    if (pds_disclosures_of(r, pt->person, &list) != APR_SUCCESS)
+    if (pds_disclosures_of(r, pt->person, &list, &behind) != APR_SUCCESS)
         return pds_portal_error(pt, HTTP_SERVICE_UNAVAILABLE, "unavailable", NULL);
 
     /* The organisations to filter by: those in the person's own list. */
@@ -138,7 +170,10 @@ static int disclosures(pds_portal_t *pt)
     pds_portal_start(pt, "nav_disclosures", "disclosures");
     pds_page_puts(pg, "<p>");
     pds_page_msg(pg, "disclosures_intro");
-    pds_page_printf(pg, "</p>\n<form method=\"get\" action=\"%s/disclosures\">"
+    pds_page_puts(pg, "</p>\n");
+    incomplete_notice(pt, behind);
+    json_decref(behind);
+    pds_page_printf(pg, "<form method=\"get\" action=\"%s/disclosures\">"
                     "<fieldset><legend>", pds_html_escape(r->pool, pt->base));
     pds_page_msg(pg, "filter");
     pds_page_puts(pg, "</legend>\n<label for=\"organisation\">");

@@ -55,6 +55,8 @@ def my_view(gw, who):
     assert r.headers["Cache-Control"] == "no-store"
     doc = r.json()
     assert doc["subject"] == who
+    # without a consent store this process read the whole log: never behind
+    assert doc["complete"] is True and doc["behind"] == [], doc
     return doc["disclosures"]
 
 

@@ -40,7 +40,8 @@ MARGIN = 1.5                    # for a loaded 2-core machine
 CACHE_HUNG = 1.0                # CACHE_HUNG_MS of mod_pds_consent_cache.c
 CONSENTED = "/consented/%s/record" % SUBJECT
 UNCONSENTED = "/consented/%s/record" % OTHER_SUBJECT
-STORE_DOWN_LOGS = ("PDS00088", "PDS00093", "PDS00094", "PDS00095")
+# PDS00533-PDS00536, PDS00540: the index of disclosures, kept from the background
+STORE_DOWN_LOGS = ("PDS00088", "PDS00093", "PDS00094", "PDS00095", r"PDS005(3[3-6]|40)")
 CACHE_DOWN_LOGS = (r"scache_mc", r"AH0079\d", r"AH0078\d")     # mod_socache_memcache
 
 

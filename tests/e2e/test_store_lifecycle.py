@@ -126,5 +126,5 @@ def test_a_store_newer_than_the_module_is_refused(gateway_factory, store, tmp_pa
     # the store is left as it was: nothing was migrated down or rewritten
     with sqlite3.connect(db) as c:
         assert [r[0] for r in c.execute("SELECT version FROM pds_schema ORDER BY version")] \
-            == [1, 2, 99]
+            == [1, 2, 3, 99]
         assert c.execute("SELECT count(*) FROM pds_consents").fetchone()[0] == 1

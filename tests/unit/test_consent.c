@@ -564,17 +564,89 @@ static void test_store_migrates_from_schema_1(void **state)
     assert_int_not_equal(pds_consent_store_open(&x, f->p, "sqlite3", f->db, 500, 0, &err),
                          APR_SUCCESS);
     assert_string_equal(err.code, "consent-store-schema");
-    /* migrated: at 2, the consent kept, the index there and empty */
+    /* migrated: at 3, the consent kept, the index there and empty */
     s = open_store(f);
-    assert_int_equal(pds_consent_store_schema_version(s), 2);
+    assert_int_equal(pds_consent_store_schema_version(s), 3);
     assert_int_equal(pds_consent_store_list(s, f->p, "alice", &list, &err), APR_SUCCESS);
     assert_int_equal(list->nelts, 1);
     assert_string_equal(APR_ARRAY_IDX(list, 0, pds_consent_t *)->id, "c-1");
     pds_consent_store_close(s);
     snprintf(cmd, sizeof(cmd), "test \"$(sqlite3 '%s' 'SELECT group_concat(version) FROM "
-             "pds_schema; SELECT COUNT(*) FROM pds_disclosures')\" = \"$(printf '1,2\\n0')\"",
+             "pds_schema; SELECT COUNT(*) FROM pds_disclosures')\" = \"$(printf '1,2,3\\n0')\"",
              f->db);
     assert_int_equal(system(cmd), 0);
+}
+
+/* Schema 2's index exactly as the previous release made it (its
+ * pds_store_schema_v2[]), with a record about two people indexed by gw1
+ * and gw1's cursor, on top of v1_store. */
+static const char v2_index[] =
+    "CREATE TABLE pds_disclosures ( node TEXT NOT NULL, seq BIGINT NOT NULL,"
+    " subject TEXT NOT NULL, time TEXT NOT NULL, month TEXT NOT NULL, agreement TEXT NOT NULL,"
+    " visible_from BIGINT NOT NULL, entry TEXT NOT NULL, PRIMARY KEY (node, seq, subject));\n"
+    "CREATE INDEX pds_disclosures_by_subject ON pds_disclosures (subject, time);\n"
+    "CREATE INDEX pds_disclosures_by_month ON pds_disclosures (agreement, month);\n"
+    "CREATE TABLE pds_disclosure_cursors ( node TEXT PRIMARY KEY, file_first BIGINT NOT NULL,"
+    " file_offset BIGINT NOT NULL, last_seq BIGINT NOT NULL, lines BIGINT NOT NULL,"
+    " updated BIGINT NOT NULL);\n"
+    "INSERT INTO pds_schema (version) VALUES (2);\n"
+    "INSERT INTO pds_disclosures VALUES ('gw1', 7, 'alice', '2026-12-01T10:00:00Z', '2026-12',"
+    " 'a', 0, '{\"seq\":7}');\n"
+    "INSERT INTO pds_disclosures VALUES ('gw1', 7, 'bob', '2026-12-01T10:00:00Z', '2026-12',"
+    " 'a', 0, '{\"seq\":7}');\n"
+    "INSERT INTO pds_disclosure_cursors VALUES ('gw1', 1, 900, 9, 9, 1);\n";
+
+static void test_store_migrates_from_schema_2(void **state)
+{
+    fixture_t *f = *state;
+    pds_consent_store_t *s;
+    pds_disclosure_cursor_t c;
+    apr_array_header_t *list;
+    const char *adopted = "x";
+    apr_uint64_t n;
+    pds_error_t err;
+    json_t *got;
+    char cmd[512];
+    FILE *sql;
+
+    snprintf(cmd, sizeof(cmd), "sqlite3 '%s'", f->db);
+    assert_non_null(sql = popen(cmd, "w"));
+    assert_int_equal(fputs(v1_store, sql) >= 0, 1);
+    assert_int_equal(fputs(v2_index, sql) >= 0, 1);
+    assert_int_equal(pclose(sql), 0);
+    s = open_store(f);
+    assert_int_equal(pds_consent_store_schema_version(s), 3);
+    pds_error_clear(&err);
+    /* the consents, the rows and the cursor kept */
+    assert_int_equal(pds_consent_store_list(s, f->p, "alice", &list, &err), APR_SUCCESS);
+    assert_int_equal(list->nelts, 1);
+    assert_int_equal(pds_disclosure_store_of(s, f->p, "bob", f->now, &got, &err), APR_SUCCESS);
+    assert_int_equal(json_array_size(got), 1);
+    json_decref(got);
+    assert_int_equal(pds_disclosure_store_in_month(s, f->p, "a", "2026-12", &n, &err),
+                     APR_SUCCESS);
+    assert_true(n == 1);
+    assert_int_equal(pds_disclosure_store_cursor(s, f->p, "gw1", NULL, NULL, &c, &adopted,
+                                                 &err), APR_SUCCESS);
+    assert_null(adopted);
+    assert_true(c.file_first == 1 && c.offset == 900 && c.last_seq == 9 && c.lines == 9);
+    assert_string_equal(c.file_id, "");
+    assert_true(c.behind_since == 0);
+    pds_consent_store_close(s);
+    snprintf(cmd, sizeof(cmd), "test \"$(sqlite3 '%s' 'SELECT group_concat(version) FROM "
+             "pds_schema; SELECT group_concat(line) FROM pds_disclosures')\" = "
+             "\"$(printf '1,2,3\\nv2 gw1 7,v2 gw1 7')\"", f->db);
+    assert_int_equal(system(cmd), 0);
+}
+
+static const char FILE_ID[] =
+    "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
+
+/* mine_cb: the file that begins at seq 1 with FILE_ID. */
+static int mine(void *baton, apr_uint64_t first, const char *id)
+{
+    (void)baton;
+    return first == 1 && strcmp(id, FILE_ID) == 0;
 }
 
 static pds_disclosure_row_t row(apr_pool_t *p, apr_uint64_t seq, const char *subject,
@@ -582,6 +654,7 @@ static pds_disclosure_row_t row(apr_pool_t *p, apr_uint64_t seq, const char *sub
 {
     pds_disclosure_row_t r;
 
+    r.line = apr_psprintf(p, "line-%" APR_UINT64_T_FMT, seq);
     r.seq = seq;
     r.subject = subject;
     r.time = time;
@@ -604,7 +677,8 @@ static void test_store_indexes_disclosures_once(void **state)
     json_t *got;
 
     pds_error_clear(&err);
-    assert_int_equal(pds_disclosure_store_cursor(s, f->p, "gw1", &zero, &err), APR_SUCCESS);
+    assert_int_equal(pds_disclosure_store_cursor(s, f->p, "gw1", mine, NULL, &zero, NULL, &err),
+                     APR_SUCCESS);
     assert_true(zero.file_first == 0 && zero.offset == 0 && zero.lines == 0);
     APR_ARRAY_PUSH(rows, pds_disclosure_row_t) = row(f->p, 1, "alice", 0,
                                                      "2026-11-30T10:00:00Z");
@@ -619,17 +693,20 @@ static void test_store_indexes_disclosures_once(void **state)
     next.offset = 400;
     next.last_seq = 4;
     next.lines = 4;
-    assert_int_equal(pds_disclosure_store_advance(s, f->p, "gw1", &zero, &next, rows, &err),
+    apr_cpystrn(next.file_id, FILE_ID, sizeof(next.file_id));
+    assert_int_equal(pds_disclosure_store_advance(s, f->p, "gw1", &zero, &next, 1, rows, &err),
                      APR_SUCCESS);
     /* another process that read the same lines gives way, writing nothing */
     pds_error_clear(&err);
-    assert_int_equal(pds_disclosure_store_advance(other, f->p, "gw1", &zero, &next, rows, &err),
-                     APR_EAGAIN);
-    assert_int_equal(pds_disclosure_store_cursor(other, f->p, "gw1", &c, &err), APR_SUCCESS);
+    assert_int_equal(pds_disclosure_store_advance(other, f->p, "gw1", &zero, &next, 1, rows,
+                                                  &err), APR_EAGAIN);
+    assert_int_equal(pds_disclosure_store_cursor(other, f->p, "gw1", mine, NULL, &c, NULL,
+                                                 &err), APR_SUCCESS);
     assert_true(c.file_first == 1 && c.offset == 400 && c.last_seq == 4 && c.lines == 4);
+    assert_string_equal(c.file_id, FILE_ID);
     /* the same rows again (a cursor moved back): no row twice */
     next.lines = 5;
-    assert_int_equal(pds_disclosure_store_advance(other, f->p, "gw1", &c, &next, rows, &err),
+    assert_int_equal(pds_disclosure_store_advance(other, f->p, "gw1", &c, &next, 1, rows, &err),
                      APR_SUCCESS);
 
     /* restricted never; embargoed from its date; oldest first */
@@ -652,12 +729,14 @@ static void test_store_indexes_disclosures_once(void **state)
     assert_int_equal(pds_disclosure_store_in_month(s, f->p, "a", "2026-12", &n, &err),
                      APR_SUCCESS);
     assert_true(n == 2);
-    assert_int_equal(pds_disclosure_store_cursor(s, f->p, "gw2", &zero, &err), APR_SUCCESS);
+    assert_int_equal(pds_disclosure_store_cursor(s, f->p, "gw2", NULL, NULL, &zero, NULL, &err),
+                     APR_SUCCESS);
     next = zero;
     next.lines = 1;
     apr_array_clear(rows);
     APR_ARRAY_PUSH(rows, pds_disclosure_row_t) = row(f->p, 3, "alice", 0, "2026-12-02T10:00:00Z");
-    assert_int_equal(pds_disclosure_store_advance(s, f->p, "gw2", &zero, &next, rows, &err),
+    APR_ARRAY_IDX(rows, 0, pds_disclosure_row_t).line = "gw2-line-3";
+    assert_int_equal(pds_disclosure_store_advance(s, f->p, "gw2", &zero, &next, 1, rows, &err),
                      APR_SUCCESS);
     assert_int_equal(pds_disclosure_store_in_month(s, f->p, "a", "2026-12", &n, &err),
                      APR_SUCCESS);
@@ -666,6 +745,117 @@ static void test_store_indexes_disclosures_once(void **state)
                      APR_SUCCESS);
     assert_true(n == 1);
     pds_consent_store_close(other);
+    pds_consent_store_close(s);
+}
+
+/* A renamed node: its cursor found by its file, renamed, nothing read again;
+ * its lines, indexed again under any name, no row twice. */
+static void test_store_a_renamed_node_goes_on(void **state)
+{
+    fixture_t *f = *state;
+    pds_consent_store_t *s = open_store(f);
+    pds_disclosure_cursor_t zero, c, next;
+    apr_array_header_t *rows = apr_array_make(f->p, 4, sizeof(pds_disclosure_row_t));
+    const char *adopted = NULL;
+    pds_error_t err;
+    json_t *got;
+
+    pds_error_clear(&err);
+    assert_int_equal(pds_disclosure_store_cursor(s, f->p, "old", mine, NULL, &zero, &adopted,
+                                                 &err), APR_SUCCESS);
+    assert_null(adopted);
+    APR_ARRAY_PUSH(rows, pds_disclosure_row_t) = row(f->p, 2, "alice", 0,
+                                                     "2026-12-01T10:00:00Z");
+    next = zero;
+    next.file_first = 1;
+    next.offset = 300;
+    next.last_seq = 3;
+    next.lines = 3;
+    apr_cpystrn(next.file_id, FILE_ID, sizeof(next.file_id));
+    assert_int_equal(pds_disclosure_store_advance(s, f->p, "old", &zero, &next, 1, rows, &err),
+                     APR_SUCCESS);
+    /* another chain's node is not given it */
+    assert_int_equal(pds_disclosure_store_cursor(s, f->p, "other", NULL, NULL, &c, &adopted,
+                                                 &err), APR_SUCCESS);
+    assert_null(adopted);
+    assert_true(c.lines == 0);
+    /* the renamed one is */
+    assert_int_equal(pds_disclosure_store_cursor(s, f->p, "new", mine, NULL, &c, &adopted,
+                                                 &err), APR_SUCCESS);
+    assert_string_equal(adopted, "old");
+    assert_true(c.file_first == 1 && c.offset == 300 && c.lines == 3);
+    assert_int_equal(pds_disclosure_store_cursor(s, f->p, "new", mine, NULL, &c, &adopted,
+                                                 &err), APR_SUCCESS);
+    assert_null(adopted);
+    assert_true(c.lines == 3);
+    /* the same line under the new name (a cursor started again): once */
+    next = c;
+    next.lines = 4;
+    assert_int_equal(pds_disclosure_store_advance(s, f->p, "new", &c, &next, 1, rows, &err),
+                     APR_SUCCESS);
+    assert_int_equal(pds_disclosure_store_of(s, f->p, "alice", f->now, &got, &err),
+                     APR_SUCCESS);
+    assert_int_equal(json_array_size(got), 1);
+    json_decref(got);
+    pds_consent_store_close(s);
+}
+
+/* Which nodes a view may lack: one behind a backlog, one silent too long,
+ * one whose catch-up just failed; none once they are current. */
+static void test_store_says_which_nodes_are_behind(void **state)
+{
+    fixture_t *f = *state;
+    pds_consent_store_t *s = open_store(f);
+    pds_disclosure_cursor_t a, b, next;
+    apr_time_t now = apr_time_now();
+    pds_error_t err;
+    json_t *behind, *e;
+    char cmd[512];
+
+    pds_error_clear(&err);
+    assert_int_equal(pds_disclosure_store_cursor(s, f->p, "gw1", NULL, NULL, &a, NULL, &err),
+                     APR_SUCCESS);
+    assert_int_equal(pds_disclosure_store_cursor(s, f->p, "gw2", NULL, NULL, &b, NULL, &err),
+                     APR_SUCCESS);
+    assert_int_equal(pds_disclosure_store_behind(s, f->p, now, apr_time_from_sec(30), NULL,
+                                                 &behind, &err), APR_SUCCESS);
+    assert_int_equal(json_array_size(behind), 0);
+    json_decref(behind);
+    /* gw1 read a batch, not to the end */
+    next = a;
+    next.lines = 5000;
+    assert_int_equal(pds_disclosure_store_advance(s, f->p, "gw1", &a, &next, 0, NULL, &err),
+                     APR_SUCCESS);
+    assert_int_equal(pds_disclosure_store_behind(s, f->p, now, apr_time_from_sec(30), "gw2",
+                                                 &behind, &err), APR_SUCCESS);
+    assert_int_equal(json_array_size(behind), 2);
+    e = json_array_get(behind, 0);
+    assert_string_equal(json_string_value(json_object_get(e, "node")), "gw1");
+    assert_string_equal(json_string_value(json_object_get(e, "reason")), "indexing");
+    assert_non_null(json_string_value(json_object_get(e, "since")));
+    e = json_array_get(behind, 1);
+    assert_string_equal(json_string_value(json_object_get(e, "node")), "gw2");
+    assert_string_equal(json_string_value(json_object_get(e, "reason")), "unreadable");
+    json_decref(behind);
+    /* gw2 has not looked for a minute; gw1 then reads to the end */
+    snprintf(cmd, sizeof(cmd), "sqlite3 '%s' \"UPDATE pds_disclosure_cursors SET updated = "
+             "updated - 60000000 WHERE node = 'gw2'\"", f->db);
+    assert_int_equal(system(cmd), 0);
+    a = next;
+    assert_int_equal(pds_disclosure_store_cursor(s, f->p, "gw1", NULL, NULL, &a, NULL, &err),
+                     APR_SUCCESS);
+    assert_true(a.behind_since != 0);
+    next = a;
+    next.lines = 6000;
+    assert_int_equal(pds_disclosure_store_advance(s, f->p, "gw1", &a, &next, 1, NULL, &err),
+                     APR_SUCCESS);
+    assert_int_equal(pds_disclosure_store_behind(s, f->p, apr_time_now(), apr_time_from_sec(30),
+                                                 NULL, &behind, &err), APR_SUCCESS);
+    assert_int_equal(json_array_size(behind), 1);
+    e = json_array_get(behind, 0);
+    assert_string_equal(json_string_value(json_object_get(e, "node")), "gw2");
+    assert_string_equal(json_string_value(json_object_get(e, "reason")), "not-checked");
+    json_decref(behind);
     pds_consent_store_close(s);
 }
 
@@ -687,6 +877,9 @@ int main(void)
         T(test_store_ping),
         T(test_store_migrates_from_schema_1),
         T(test_store_indexes_disclosures_once),
+        T(test_store_migrates_from_schema_2),
+        T(test_store_a_renamed_node_goes_on),
+        T(test_store_says_which_nodes_are_behind),
     };
 #undef T
 
