@@ -11,6 +11,8 @@
  * response, an error bucket, a body over the limit, JSON it cannot parse)
  * becomes a problem+json gateway error instead.
  */
+#include <stdint.h>
+
 #include "httpd.h"
 #include "http_config.h"
 #include "http_log.h"
@@ -486,6 +488,13 @@ static apr_status_t finish(ap_filter_t *f, pds_filter_ctx_t *ctx, pds_request_t 
         }
         body = result.body;
         len = result.length;
+        /* The answer leaves in a pool bucket, which httpd may hold past
+         * pds_spool_close() (write completion): it must not be a view of the
+         * spool's mapping. No filter returns one (the unit tests' comparison
+         * checks it on every case); should one, it is copied first. */
+        if (len > 0 && input_len > 0 && (uintptr_t)body < (uintptr_t)input + input_len
+            && (uintptr_t)input < (uintptr_t)body + len)
+            body = apr_pmemdup(r->pool, body, len);
         fields = result.released;
         rq->transforms = result.transformed;
         rq->deidentified = pds_agreement_deidentified(a);

@@ -69,7 +69,7 @@ static void run_rows(rows_fn fn, rows_run_t *run, apr_pool_t *p, const pds_field
 }
 
 static void same_rows(const char *label, const char *which, const rows_run_t *dom,
-                      const rows_run_t *st, const char *input, int shown)
+                      const rows_run_t *st, const char *input, apr_size_t len, int shown)
 {
     const pds_filter_result_t *a = &dom->res, *b = &st->res;
 
@@ -89,6 +89,10 @@ static void same_rows(const char *label, const char *which, const rows_run_t *do
     if (a->length != b->length || memcmp(a->body, b->body, a->length) != 0)
         fail_msg("%s: bodies differ\n  DOM    %s\n  %s %s\n  input  %.*s", label, a->body,
                  which, b->body, shown, input);
+    if (pds_stream_body_inside(a->body, a->length, input, len)
+        || pds_stream_body_inside(b->body, b->length, input, len))
+        fail_msg("%s: an answer points into the input (sent after the input is gone)",
+                 label);
     if (!pds_stream_lists_equal(a->released, b->released)
         || !pds_stream_lists_equal(a->transformed, b->transformed)
         || !pds_stream_lists_equal(a->subjects, b->subjects)
@@ -115,8 +119,8 @@ int pds_stream_rows_check(apr_pool_t *p, const char *label, const pds_fieldset_t
     run_rows(pds_filter_apply_rows, &dom, p, set, input, len, opts, subject_path, d);
     run_rows(pds_stream_apply_rows, &st, p, set, input, len, opts, subject_path, d);
     run_rows(pds_stream_filter_rows, &glue, p, set, input, len, opts, subject_path, d);
-    same_rows(label, "stream", &dom, &st, input, shown);
-    same_rows(label, "pds_stream_filter_rows", &dom, &glue, input, shown);
+    same_rows(label, "stream", &dom, &st, input, len, shown);
+    same_rows(label, "pds_stream_filter_rows", &dom, &glue, input, len, shown);
     if (dom.rv != APR_SUCCESS && memcmp(&dom.err, &glue.err, sizeof(dom.err)) != 0)
         fail_msg("%s: pds_stream_filter_rows error %s: %s, DOM %s: %s", label,
                  glue.err.code, glue.err.text, dom.err.code, dom.err.text);

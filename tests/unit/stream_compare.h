@@ -18,6 +18,10 @@
  * subject_replaced and records counts, and the stream leaves subjects and
  * dropped unset. Returns 1 when they agree on a release, 0 when they agree
  * on a refusal, -1 when they differ: *pwhy (from p) then says how. */
+/* Non-zero when blen bytes at body overlap the len bytes at input. */
+int pds_stream_body_inside(const char *body, apr_size_t blen, const char *input,
+                           apr_size_t len);
+
 int pds_stream_compare(apr_pool_t *p, const pds_fieldset_t *set, const char *input,
                        apr_size_t len, const pds_filter_options_t *opts, const char **pwhy);
 
