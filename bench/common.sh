@@ -181,6 +181,13 @@ bench_setup() {
     start_httpd "$run/backend" "$be_port"
 }
 
+# gateway_workers: $workers, the gateway's child processes (comma-separated,
+# as perf -p takes them); dies when there are none.
+gateway_workers() {
+    workers=$(pgrep -P "$(cat "$run/gateway/run/httpd.pid")" | paste -sd, -)
+    [ -n "$workers" ] || die "no gateway worker processes found"
+}
+
 # bench_cleanup: what a cleanup() ends with: the gateway and the back end
 # stopped (each only if it is ours and running), the run directory removed
 # or kept (BENCH_KEEP, BENCH_RUN_DIR).

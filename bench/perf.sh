@@ -44,9 +44,7 @@ bench_setup pds-perf
 start_httpd "$run/gateway" "$gw_port"
 
 [ "$warmup" -eq 0 ] || wrk_location "$warmup" >"$run/wrk-warmup.out"
-ppid=$(cat "$run/gateway/run/httpd.pid")
-workers=$(pgrep -P "$ppid" | paste -sd, -)
-[ -n "$workers" ] || die "no gateway worker processes found"
+gateway_workers
 data=$run/perf.data
 perf record -e cpu-clock -F 1999 -p "$workers" -o "$data" >"$run/perf-record.out" 2>&1 &
 perf_pid=$!

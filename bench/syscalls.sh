@@ -43,9 +43,7 @@ bench_setup pds-syscalls
 start_httpd "$run/gateway" "$gw_port"
 
 [ "$warmup" -eq 0 ] || wrk_location "$warmup" >"$run/wrk-warmup.out"
-ppid=$(cat "$run/gateway/run/httpd.pid")
-workers=$(pgrep -P "$ppid" | paste -sd, -)
-[ -n "$workers" ] || die "no gateway worker processes found"
+gateway_workers
 # perf stat counts while the measured load runs (its own clock: a moment
 # longer than wrk's, the idle tail counting nothing per request).
 stat_pid=""
