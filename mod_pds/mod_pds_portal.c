@@ -48,7 +48,8 @@ static const char *when(apr_pool_t *p, const char *t)
 {
     if (t == NULL || strlen(t) < 16)
         return "?";
-    return apr_psprintf(p, "%.10s %.5s UTC", t, t + 11);
+    /* Escaped: the text comes from the audit log or the store, not from us. */
+    return pds_html_escape(p, apr_psprintf(p, "%.10s %.5s UTC", t, t + 11));
 }
 
 static void options(pds_portal_t *pt, const char *name, const char *chosen,
